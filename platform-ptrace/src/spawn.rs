@@ -1,0 +1,214 @@
+//! Starting a program traced from its first instruction.
+//!
+//! The child is forked and waits on a pipe until the parent has seized it
+//! (PTRACE_SEIZE with EXITKILL and automatic attach to every clone, fork and
+//! vfork); only then does it prepare itself and call execve. The exec event
+//! stop comes before the new program's first instruction.
+
+use crate::seccomp::Filter;
+use crate::Tid;
+use nix::errno::Errno;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// What to start and how.
+pub struct SpawnSpec {
+    /// Host path of the program handed to execve.
+    pub path: CString,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+    /// Host directory to start in.
+    pub cwd: CString,
+    /// Put the child in a process group of its own.
+    pub new_process_group: bool,
+    /// Also make that group the foreground group of the terminal on fd 0.
+    pub take_terminal: bool,
+    /// A seccomp filter to install just before execve (PR_SET_NO_NEW_PRIVS is set first).
+    pub seccomp: Option<Filter>,
+}
+
+/// A spawned, seized child that has been released towards its execve.
+pub struct Spawned {
+    pub tid: Tid,
+    /// Read end of a close-on-exec pipe: holds the errno of a failed execve.
+    exec_error: OwnedFd,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("cannot create a pipe: {0}")]
+    Pipe(Errno),
+    #[error("cannot fork: {0}")]
+    Fork(Errno),
+    #[error("cannot trace the child (PTRACE_SEIZE): {0}")]
+    Seize(Errno),
+}
+
+const TRACE_OPTIONS: libc::c_int = libc::PTRACE_O_EXITKILL
+    | libc::PTRACE_O_TRACESYSGOOD
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACEEXEC
+    | libc::PTRACE_O_TRACESECCOMP;
+
+fn pipe(flags: libc::c_int) -> Result<(OwnedFd, OwnedFd), SpawnError> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds into the array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), flags) } < 0 {
+        return Err(SpawnError::Pipe(Errno::last()));
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn ptr_array(items: &[CString]) -> Vec<*const libc::c_char> {
+    items
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+/// Forks, seizes and releases the child. The caller's wait loop sees the child's
+/// stops from then on; the first of the new program is the exec event.
+pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
+    let argv = ptr_array(&spec.argv);
+    let envp = ptr_array(&spec.envp);
+    let (go_read, go_write) = pipe(libc::O_CLOEXEC)?;
+    let (err_read, err_write) = pipe(libc::O_CLOEXEC)?;
+    let prog = spec.seccomp.as_ref().map(|f| f.as_sock_fprog());
+
+    // SAFETY: after fork the child runs only async-signal-safe calls on memory that
+    // was fully prepared above (no allocation, no locks), then execs or _exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(SpawnError::Fork(Errno::last()));
+    }
+    if pid == 0 {
+        // SAFETY: see above; this block never returns.
+        unsafe {
+            child_after_fork(
+                spec,
+                go_read.as_raw_fd(),
+                err_write.as_raw_fd(),
+                prog.as_ref(),
+                &argv,
+                &envp,
+            )
+        }
+    }
+    drop(go_read);
+    drop(err_write);
+    if spec.new_process_group {
+        // Done in both processes so that neither order of execution leaves a window.
+        // SAFETY: setpgid takes plain integers.
+        unsafe { libc::setpgid(pid, pid) };
+        if spec.take_terminal {
+            give_terminal_to(pid);
+        }
+    }
+    // SAFETY: PTRACE_SEIZE takes the options in `data` and no pointers.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SEIZE,
+            pid,
+            std::ptr::null_mut::<libc::c_void>(),
+            TRACE_OPTIONS as libc::c_long as *mut libc::c_void,
+        )
+    };
+    if rc < 0 {
+        let errno = Errno::last();
+        // SAFETY: killing and reaping our own child; no pointers but the status slot.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        return Err(SpawnError::Seize(errno));
+    }
+    // SAFETY: writing one byte from a local to a pipe we own.
+    unsafe { libc::write(go_write.as_raw_fd(), b"g".as_ptr().cast(), 1) };
+    Ok(Spawned {
+        tid: pid,
+        exec_error: err_read,
+    })
+}
+
+/// Makes process group `pgrp` the foreground group of the terminal on fd 0.
+/// SIGTTOU is blocked around the call, since the caller may be in the background.
+pub fn give_terminal_to(pgrp: Tid) {
+    // SAFETY: sigset operations on locals; tcsetpgrp takes plain integers.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGTTOU);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+        libc::tcsetpgrp(0, pgrp);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+}
+
+/// The child's side: wait to be seized, prepare, execve.
+///
+/// # Safety
+/// Must be called only in the child right after fork; uses only async-signal-safe calls.
+unsafe fn child_after_fork(
+    spec: &SpawnSpec,
+    go: libc::c_int,
+    err: libc::c_int,
+    prog: Option<&libc::sock_fprog>,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> ! {
+    let fail = |errno: i32| -> ! {
+        let bytes = errno.to_ne_bytes();
+        libc::write(err, bytes.as_ptr().cast(), bytes.len());
+        libc::_exit(127)
+    };
+    let mut byte = 0u8;
+    if libc::read(go, (&mut byte as *mut u8).cast(), 1) != 1 {
+        // The parent died or failed to seize us: never run untraced.
+        libc::_exit(125);
+    }
+    // The sentry blocks and ignores signals of its own; the program starts clean.
+    let mut empty: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut empty);
+    libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    for sig in 1..32 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+    if spec.new_process_group {
+        libc::setpgid(0, 0);
+    }
+    if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+        fail(*libc::__errno_location());
+    }
+    if libc::chdir(spec.cwd.as_ptr()) != 0 {
+        fail(*libc::__errno_location());
+    }
+    if let Some(prog) = prog {
+        if libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            prog as *const libc::sock_fprog,
+        ) != 0
+        {
+            fail(*libc::__errno_location());
+        }
+    }
+    libc::execve(spec.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+    fail(*libc::__errno_location())
+}
+
+impl Spawned {
+    /// The errno of the child's failed execve, once the child has exited without exec.
+    pub fn exec_error(&self) -> Option<Errno> {
+        let mut bytes = [0u8; 4];
+        // SAFETY: reading into a local buffer from a pipe we own; the write end is closed.
+        let n = unsafe { libc::read(self.exec_error.as_raw_fd(), bytes.as_mut_ptr().cast(), 4) };
+        (n == 4).then(|| Errno::from_raw(i32::from_ne_bytes(bytes)))
+    }
+}

@@ -1,0 +1,350 @@
+//! Waiting for tasks and telling what each stop is.
+//!
+//! The words of ptrace(2) name the stops: syscall-enter-stop, syscall-exit-stop,
+//! PTRACE_EVENT stops, signal-delivery-stop and group-stop.
+
+use crate::{Error, Regs, Result, Tid};
+use nix::errno::Errno;
+
+const PTRACE_GET_SYSCALL_INFO: libc::c_uint = 0x420e;
+const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
+const PTRACE_SYSCALL_INFO_EXIT: u8 = 2;
+const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+
+/// The kernel's `struct ptrace_syscall_info` (linux/ptrace.h), union flattened:
+/// `entry`/`seccomp` use nr+args (+ret_data), `exit` uses the first 9 bytes as rval+is_error.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct RawSyscallInfo {
+    op: u8,
+    pad: [u8; 3],
+    arch: u32,
+    instruction_pointer: u64,
+    stack_pointer: u64,
+    nr_or_rval: u64,
+    args_or_is_error: [u64; 6],
+    ret_data: u32,
+    pad2: u32,
+}
+
+/// Which syscall ABI a stopped call came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyscallArch {
+    /// The native x86_64 `syscall` instruction (x32 numbers have bit 30 set).
+    X86_64,
+    /// `int 0x80` / sysenter: the i386 compat ABI.
+    I386,
+    Other(u32),
+}
+
+/// A syscall as seen at an entry or seccomp stop.
+#[derive(Debug, Clone, Copy)]
+pub struct SyscallInfo {
+    pub arch: SyscallArch,
+    pub nr: u64,
+    pub args: [u64; 6],
+}
+
+/// What stopped a task. Stops that come with a stopped task carry a [`Stopped`] in [`Event`].
+#[derive(Debug, Clone, Copy)]
+pub enum Stop {
+    /// syscall-enter-stop: the task is about to run `info`.
+    SyscallEntry(SyscallInfo),
+    /// syscall-exit-stop: the call returned `rval` (negative errno on failure).
+    SyscallExit { rval: i64 },
+    /// PTRACE_EVENT_SECCOMP: a seccomp filter returned SECCOMP_RET_TRACE for `info`.
+    Seccomp(SyscallInfo),
+    /// signal-delivery-stop: `signal` is about to be delivered; resume with it to deliver.
+    Signal(i32),
+    /// group-stop (PTRACE_EVENT_STOP with a stopping signal): resume with PTRACE_LISTEN.
+    GroupStop(i32),
+    /// PTRACE_EVENT_STOP with SIGTRAP: the first stop of an auto-attached child, or an interrupt.
+    Trap,
+    /// PTRACE_EVENT_CLONE/FORK/VFORK: a new task `child` exists and is traced.
+    NewTask { child: Tid, kind: NewTaskKind },
+    /// PTRACE_EVENT_VFORK_DONE: the vfork child released the parent's memory.
+    VforkDone,
+    /// PTRACE_EVENT_EXEC: execve succeeded; `former_tid` is the thread that called it.
+    Exec { former_tid: Tid },
+    /// PTRACE_EVENT_EXIT: the task is about to exit with the given wait status.
+    Exiting,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewTaskKind {
+    Clone,
+    Fork,
+    Vfork,
+}
+
+/// The outcome of one wait.
+#[derive(Debug)]
+pub enum Event {
+    Stopped(Stopped, Stop),
+    /// The task exited with `code` (it is gone, or a zombie for its parent to reap).
+    Exited { tid: Tid, code: i32 },
+    /// The task was killed by `signal`.
+    Killed { tid: Tid, signal: i32, core: bool },
+}
+
+/// Proof that a task is in a ptrace-stop: only this handle issues ptrace requests,
+/// and resuming consumes it, so "ptrace on a running task" cannot be written.
+#[derive(Debug)]
+#[must_use = "a stopped task stays stopped until resumed"]
+pub struct Stopped {
+    tid: Tid,
+}
+
+/// How to let a stopped task go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// PTRACE_CONT: run until the next signal, event or seccomp stop.
+    Continue,
+    /// PTRACE_SYSCALL: also stop at the next syscall entry or exit.
+    Syscall,
+    /// PTRACE_LISTEN: stay in group-stop but report SIGCONT and new events.
+    Listen,
+}
+
+fn ptrace_err(op: &'static str, tid: Tid) -> Error {
+    Error::Ptrace {
+        op,
+        tid,
+        errno: Errno::last(),
+    }
+}
+
+impl Stopped {
+    /// # Safety contract (not `unsafe`): `tid` must be a tracee of this thread in a ptrace-stop.
+    /// The spawn path uses it for the child it has just seized and seen stop.
+    pub(crate) fn new(tid: Tid) -> Self {
+        Stopped { tid }
+    }
+
+    pub fn tid(&self) -> Tid {
+        self.tid
+    }
+
+    pub fn regs(&self) -> Result<Regs> {
+        // SAFETY: user_regs_struct is plain data; an all-zero value is valid.
+        let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+        // SAFETY: PTRACE_GETREGS writes one user_regs_struct to the pointer we own.
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GETREGS,
+                self.tid,
+                std::ptr::null_mut::<libc::c_void>(),
+                &mut regs as *mut _ as *mut libc::c_void,
+            )
+        };
+        if rc < 0 {
+            return Err(ptrace_err("PTRACE_GETREGS", self.tid));
+        }
+        Ok(Regs(regs))
+    }
+
+    pub fn set_regs(&self, regs: &Regs) -> Result<()> {
+        // SAFETY: PTRACE_SETREGS reads one user_regs_struct from a pointer we own.
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_SETREGS,
+                self.tid,
+                std::ptr::null_mut::<libc::c_void>(),
+                &regs.0 as *const _ as *mut libc::c_void,
+            )
+        };
+        if rc < 0 {
+            return Err(ptrace_err("PTRACE_SETREGS", self.tid));
+        }
+        Ok(())
+    }
+
+    /// Makes the syscall at this entry/seccomp stop return `value` without running it.
+    pub fn skip_syscall(&self, value: i64) -> Result<()> {
+        let mut regs = self.regs()?;
+        regs.set_syscall(-1);
+        regs.set_ret(value);
+        self.set_regs(&regs)
+    }
+
+    /// Sets the return value at a syscall-exit-stop.
+    pub fn set_return(&self, value: i64) -> Result<()> {
+        let mut regs = self.regs()?;
+        regs.set_ret(value);
+        self.set_regs(&regs)
+    }
+
+    /// PTRACE_GETEVENTMSG: the new tid of a clone event, the former tid of an exec event.
+    fn event_msg(&self) -> Result<u64> {
+        let mut msg: libc::c_ulong = 0;
+        // SAFETY: PTRACE_GETEVENTMSG writes one unsigned long to a pointer we own.
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GETEVENTMSG,
+                self.tid,
+                std::ptr::null_mut::<libc::c_void>(),
+                &mut msg as *mut _ as *mut libc::c_void,
+            )
+        };
+        if rc < 0 {
+            return Err(ptrace_err("PTRACE_GETEVENTMSG", self.tid));
+        }
+        Ok(msg)
+    }
+
+    fn syscall_info(&self) -> Result<RawSyscallInfo> {
+        let mut info = RawSyscallInfo::default();
+        // SAFETY: the kernel writes at most `size` bytes into `info`, which we own.
+        let rc = unsafe {
+            libc::ptrace(
+                PTRACE_GET_SYSCALL_INFO,
+                self.tid,
+                std::mem::size_of::<RawSyscallInfo>() as *mut libc::c_void,
+                &mut info as *mut _ as *mut libc::c_void,
+            )
+        };
+        if rc < 0 {
+            return Err(ptrace_err("PTRACE_GET_SYSCALL_INFO", self.tid));
+        }
+        Ok(info)
+    }
+
+    /// Lets the task go on, delivering `signal` (0 for none) where the stop allows it.
+    pub fn resume(self, how: Resume, signal: i32) -> Result<()> {
+        let (req, op) = match how {
+            Resume::Continue => (libc::PTRACE_CONT, "PTRACE_CONT"),
+            Resume::Syscall => (libc::PTRACE_SYSCALL, "PTRACE_SYSCALL"),
+            Resume::Listen => (libc::PTRACE_LISTEN, "PTRACE_LISTEN"),
+        };
+        // SAFETY: resume requests take no pointers; `data` is the signal number.
+        let rc = unsafe {
+            libc::ptrace(
+                req,
+                self.tid,
+                std::ptr::null_mut::<libc::c_void>(),
+                signal as libc::c_long as *mut libc::c_void,
+            )
+        };
+        // ESRCH: the task was killed (SIGKILL) while stopped; its exit is reported by wait.
+        if rc < 0 && Errno::last() != Errno::ESRCH {
+            return Err(ptrace_err(op, self.tid));
+        }
+        Ok(())
+    }
+}
+
+/// Asks a running tracee to stop (PTRACE_INTERRUPT); the stop arrives as [`Stop::Trap`].
+pub fn interrupt(tid: Tid) -> Result<()> {
+    // SAFETY: PTRACE_INTERRUPT takes no pointers.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_INTERRUPT,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    if rc < 0 {
+        return Err(ptrace_err("PTRACE_INTERRUPT", tid));
+    }
+    Ok(())
+}
+
+fn decode_arch(arch: u32) -> SyscallArch {
+    match arch {
+        AUDIT_ARCH_X86_64 => SyscallArch::X86_64,
+        AUDIT_ARCH_I386 => SyscallArch::I386,
+        other => SyscallArch::Other(other),
+    }
+}
+
+/// Waits for the next event of any tracee or child (`waitpid(-1, __WALL)`).
+/// `Ok(None)` when there is nothing left to wait for (ECHILD).
+/// EINTR is returned as an error so that the caller can look at its signal flags.
+pub fn wait() -> Result<Option<Event>> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: waitpid writes the status into a c_int we own.
+    let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+    if tid < 0 {
+        let errno = Errno::last();
+        return if errno == Errno::ECHILD {
+            Ok(None)
+        } else {
+            Err(Error::Wait(errno))
+        };
+    }
+    if libc::WIFEXITED(status) {
+        return Ok(Some(Event::Exited {
+            tid,
+            code: libc::WEXITSTATUS(status),
+        }));
+    }
+    if libc::WIFSIGNALED(status) {
+        return Ok(Some(Event::Killed {
+            tid,
+            signal: libc::WTERMSIG(status),
+            core: libc::WCOREDUMP(status),
+        }));
+    }
+    let stopped = Stopped::new(tid);
+    let sig = libc::WSTOPSIG(status);
+    let event = (status >> 16) & 0xffff;
+    let stop = if sig == (libc::SIGTRAP | 0x80) {
+        let info = stopped.syscall_info()?;
+        match info.op {
+            PTRACE_SYSCALL_INFO_ENTRY => Stop::SyscallEntry(SyscallInfo {
+                arch: decode_arch(info.arch),
+                nr: info.nr_or_rval,
+                args: info.args_or_is_error,
+            }),
+            PTRACE_SYSCALL_INFO_EXIT => Stop::SyscallExit {
+                rval: info.nr_or_rval as i64,
+            },
+            // A syscall stop the kernel cannot describe (should not happen): treat as exit.
+            _ => Stop::SyscallExit {
+                rval: stopped.regs()?.ret(),
+            },
+        }
+    } else if event == 0 {
+        Stop::Signal(sig)
+    } else {
+        match event {
+            libc::PTRACE_EVENT_STOP => {
+                if sig == libc::SIGTRAP {
+                    Stop::Trap
+                } else {
+                    Stop::GroupStop(sig)
+                }
+            }
+            libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
+                let kind = match event {
+                    libc::PTRACE_EVENT_CLONE => NewTaskKind::Clone,
+                    libc::PTRACE_EVENT_FORK => NewTaskKind::Fork,
+                    _ => NewTaskKind::Vfork,
+                };
+                Stop::NewTask {
+                    child: stopped.event_msg()? as Tid,
+                    kind,
+                }
+            }
+            libc::PTRACE_EVENT_VFORK_DONE => Stop::VforkDone,
+            libc::PTRACE_EVENT_EXEC => Stop::Exec {
+                former_tid: stopped.event_msg()? as Tid,
+            },
+            libc::PTRACE_EVENT_EXIT => Stop::Exiting,
+            libc::PTRACE_EVENT_SECCOMP => {
+                let info = stopped.syscall_info()?;
+                debug_assert_eq!(info.op, PTRACE_SYSCALL_INFO_SECCOMP);
+                Stop::Seccomp(SyscallInfo {
+                    arch: decode_arch(info.arch),
+                    nr: info.nr_or_rval,
+                    args: info.args_or_is_error,
+                })
+            }
+            _ => Stop::Trap,
+        }
+    };
+    Ok(Some(Event::Stopped(stopped, stop)))
+}
