@@ -1,17 +1,164 @@
-//! A seccomp-BPF program, built by the sentry and installed before the first instruction.
+//! A seccomp-BPF program for the accelerated platform: the syscalls in an allow set run
+//! in the kernel, every other one stops at the tracer (SECCOMP_RET_TRACE). Calls through
+//! another ABI (`int 0x80`, x32) always stop, so the tracer can refuse them.
+//!
+//! The numbers are searched with a balanced tree of `jge` comparisons over the runs of
+//! equal action, so a call costs O(log runs) instructions, not a scan of the set.
+
+use libc::sock_filter;
+
+const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const BPF_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
+const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+/// Offsets in `struct seccomp_data`.
+const OFFSET_NR: u32 = 0;
+const OFFSET_ARCH: u32 = 4;
 
 /// A classic-BPF seccomp program.
 #[derive(Clone, Default)]
 pub struct Filter {
-    pub instructions: Vec<libc::sock_filter>,
+    pub instructions: Vec<sock_filter>,
+}
+
+fn stmt(code: u16, k: u32) -> sock_filter {
+    sock_filter { code, jt: 0, jf: 0, k }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+
+/// Runs of consecutive numbers with one action: (first number, allowed).
+fn runs(allowed: &[u32]) -> Vec<(u32, bool)> {
+    let mut sorted = allowed.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut runs: Vec<(u32, bool)> = vec![(0, false)];
+    for nr in sorted {
+        let last = *runs.last().expect("never empty");
+        if last.1 && runs.len() > 1 && is_next(&runs, nr) {
+            continue;
+        }
+        if last.0 == nr {
+            runs.pop();
+        }
+        runs.push((nr, true));
+        runs.push((nr + 1, false));
+    }
+    // Merge adjacent runs with the same action.
+    runs.dedup_by(|next, prev| next.1 == prev.1);
+    runs
+}
+
+fn is_next(runs: &[(u32, bool)], nr: u32) -> bool {
+    runs.last().is_some_and(|&(start, allowed)| !allowed && start == nr)
+}
+
+/// The code for the runs `runs[lo..hi]`, each returning `allow` or `trace`.
+fn tree(runs: &[(u32, bool)], allow: u32, trace: u32) -> Vec<sock_filter> {
+    if runs.len() == 1 {
+        return vec![stmt(BPF_RET_K, if runs[0].1 { allow } else { trace })];
+    }
+    let mid = runs.len() / 2;
+    let below = tree(&runs[..mid], allow, trace);
+    let above = tree(&runs[mid..], allow, trace);
+    let mut code = Vec::with_capacity(below.len() + above.len() + 2);
+    if above.len() <= u8::MAX as usize {
+        // nr >= start of the upper half: fall into `above`, else jump over it.
+        code.push(jump(BPF_JGE_K, runs[mid].0, 0, above.len() as u8));
+    } else {
+        code.push(jump(BPF_JGE_K, runs[mid].0, 1, 0));
+        code.push(stmt(BPF_JA, above.len() as u32));
+    }
+    code.extend(above);
+    code.extend(below);
+    code
 }
 
 impl Filter {
+    /// Allows the x86_64 syscalls in `allowed`; everything else returns SECCOMP_RET_TRACE.
+    pub fn allow_list(allowed: &[u32]) -> Filter {
+        let allow = libc::SECCOMP_RET_ALLOW;
+        let trace = libc::SECCOMP_RET_TRACE;
+        let mut code = vec![
+            stmt(BPF_LD_W_ABS, OFFSET_ARCH),
+            jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+            stmt(BPF_RET_K, trace),
+            stmt(BPF_LD_W_ABS, OFFSET_NR),
+            jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
+            stmt(BPF_RET_K, trace),
+        ];
+        code.extend(tree(&runs(allowed), allow, trace));
+        Filter { instructions: code }
+    }
+
     /// The `sock_fprog` the kernel takes; it borrows `self`, which must outlive its use.
     pub fn as_sock_fprog(&self) -> libc::sock_fprog {
         libc::sock_fprog {
             len: self.instructions.len() as u16,
-            filter: self.instructions.as_ptr() as *mut libc::sock_filter,
+            filter: self.instructions.as_ptr() as *mut sock_filter,
+        }
+    }
+
+    /// Runs the program on a syscall number, as the kernel would (for tests).
+    pub fn evaluate(&self, arch: u32, nr: u32) -> u32 {
+        let mut acc = 0u32;
+        let mut pc = 0usize;
+        loop {
+            let ins = self.instructions[pc];
+            pc += 1;
+            match ins.code {
+                BPF_LD_W_ABS => acc = if ins.k == OFFSET_ARCH { arch } else { nr },
+                BPF_JEQ_K => pc += if acc == ins.k { ins.jt } else { ins.jf } as usize,
+                BPF_JGE_K => pc += if acc >= ins.k { ins.jt } else { ins.jf } as usize,
+                BPF_JA => pc += ins.k as usize,
+                BPF_RET_K => return ins.k,
+                other => panic!("unexpected BPF code {other}"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allows_exactly_the_set() {
+        let allowed: Vec<u32> = vec![0, 1, 2, 5, 7, 8, 9, 100, 101, 200, 334, 450, 451, 452];
+        let filter = Filter::allow_list(&allowed);
+        for nr in 0..600 {
+            let expected = if allowed.contains(&nr) {
+                libc::SECCOMP_RET_ALLOW
+            } else {
+                libc::SECCOMP_RET_TRACE
+            };
+            assert_eq!(filter.evaluate(AUDIT_ARCH_X86_64, nr), expected, "nr {nr}");
+        }
+    }
+
+    #[test]
+    fn foreign_abis_always_trace() {
+        let filter = Filter::allow_list(&[0, 1, 39]);
+        assert_eq!(filter.evaluate(0x4000_0003, 39), libc::SECCOMP_RET_TRACE);
+        assert_eq!(filter.evaluate(AUDIT_ARCH_X86_64, 39 | X32_SYSCALL_BIT), libc::SECCOMP_RET_TRACE);
+    }
+
+    #[test]
+    fn a_large_scattered_set_compiles_with_long_jumps() {
+        let allowed: Vec<u32> = (0..460).filter(|n| n % 3 == 0).collect();
+        let filter = Filter::allow_list(&allowed);
+        for nr in 0..470 {
+            let expected = if allowed.contains(&nr) {
+                libc::SECCOMP_RET_ALLOW
+            } else {
+                libc::SECCOMP_RET_TRACE
+            };
+            assert_eq!(filter.evaluate(AUDIT_ARCH_X86_64, nr), expected, "nr {nr}");
         }
     }
 }

@@ -1,1 +1,356 @@
-fn main() {}
+//! `sentry`: a user-space kernel for untrusted Linux programs, on the ptrace platform.
+
+mod kernel;
+mod strace;
+mod supervisor;
+mod syscalls;
+
+use clap::{Parser, Subcommand};
+use kernel::{Kernel, NetMode, Uts};
+use platform_ptrace::{spawn, SpawnSpec};
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use supervisor::{Outcome, Platform, Supervisor, TERMINATE_SIGNAL};
+
+/// Exit statuses of the sentry itself, after the convention of `docker run`, `chroot`, `env`.
+const EXIT_SENTRY_FAILED: u8 = 125;
+const EXIT_CANNOT_EXECUTE: u8 = 126;
+const EXIT_NOT_FOUND: u8 = 127;
+
+#[derive(Parser)]
+#[command(name = "sentry", version, about = "Run untrusted Linux programs under a user-space kernel")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run CMD with ROOTFS as its root, every syscall decided by the sentry.
+    Run(RunArgs),
+    /// Print the syscall table: one line per x86_64 syscall, `name<TAB>class`.
+    Table,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// How calls are stopped: every call (ptrace) or only non-passthrough calls (seccomp).
+    #[arg(long, value_enum, default_value = "ptrace")]
+    platform: Platform,
+    /// Print every syscall of every task to stderr, with decoded arguments and result.
+    #[arg(long)]
+    strace: bool,
+    /// Network: none (AF_UNIX only; other socket families get EACCES) or host.
+    #[arg(long, value_enum, default_value = "none")]
+    net: NetMode,
+    /// The sandbox's hostname.
+    #[arg(long, default_value = "sentry")]
+    hostname: String,
+    /// Set an environment variable (KEY=VALUE), or pass the host's value (KEY). Repeatable.
+    #[arg(long = "env", short = 'e', value_name = "KEY[=VALUE]")]
+    env: Vec<String>,
+    /// Working directory inside the sandbox.
+    #[arg(long, default_value = "/")]
+    cwd: PathBuf,
+    /// Log level of the sentry's own events (error, warn, info, debug).
+    #[arg(long, default_value = "warn")]
+    log: String,
+    /// The directory that becomes the sandbox's `/`.
+    rootfs: PathBuf,
+    /// The program to run and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<OsString>,
+}
+
+/// An error of the sentry itself, reported as one line with its exit status.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    CannotExecute(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::NotFound(_) => EXIT_NOT_FOUND,
+            Failure::CannotExecute(_) => EXIT_CANNOT_EXECUTE,
+            Failure::Usage(_) | Failure::Internal(_) => EXIT_SENTRY_FAILED,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("sentry: {} (see 'sentry --help')", first.trim_start_matches("error: "));
+            return ExitCode::from(EXIT_SENTRY_FAILED);
+        }
+    };
+    match cli.command {
+        Command::Table => {
+            print_table();
+            ExitCode::SUCCESS
+        }
+        Command::Run(args) => match run(args) {
+            Ok(status) => ExitCode::from(status),
+            Err(failure) => {
+                eprintln!("sentry: {failure:#}");
+                ExitCode::from(failure.exit_code())
+            }
+        },
+    }
+}
+
+fn print_table() {
+    for sysno in ::syscalls::Sysno::iter() {
+        let class = syscalls::table::class_of(sysno.id() as u64);
+        println!("{}\t{}", sysno.name(), class.label());
+    }
+}
+
+fn init_logging(level: &str, strace: bool) -> Result<(), Failure> {
+    let mut directives = level.to_string();
+    if strace {
+        directives.push_str(",strace=info");
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .map_err(|e| Failure::Usage(format!("invalid --log '{level}': {e}")))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .with_level(false)
+        .init();
+    Ok(())
+}
+
+/// The environment the program starts with: a clean one, not the host's, so that
+/// secrets in the caller's environment do not reach untrusted code.
+fn sandbox_env(requested: &[String]) -> Result<Vec<CString>, Failure> {
+    let mut vars: Vec<(String, String)> = vec![
+        (
+            "PATH".into(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        ),
+        ("HOME".into(), "/root".into()),
+    ];
+    if let Ok(term) = std::env::var("TERM") {
+        vars.push(("TERM".into(), term));
+    }
+    for item in requested {
+        let (key, value) = match item.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => match std::env::var(item) {
+                Ok(v) => (item.clone(), v),
+                Err(_) => continue,
+            },
+        };
+        if key.is_empty() || key.contains('\0') || value.contains('\0') {
+            return Err(Failure::Usage(format!("invalid --env '{item}'")));
+        }
+        vars.retain(|(k, _)| *k != key);
+        vars.push((key, value));
+    }
+    Ok(vars
+        .into_iter()
+        .map(|(k, v)| CString::new(format!("{k}={v}")).expect("checked for NUL above"))
+        .collect())
+}
+
+/// Finds the program as execvp would, inside the rootfs: a name with a slash is a path,
+/// otherwise each directory of PATH is tried.
+fn resolve_command(rootfs: &Path, cwd: &Path, name: &OsString, env: &[CString]) -> Result<PathBuf, Failure> {
+    let display = name.to_string_lossy();
+    let inside = |p: &Path| rootfs.join(p.strip_prefix("/").unwrap_or(p));
+    let check = |host: &Path| -> Result<(), Failure> {
+        let meta = std::fs::metadata(host).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Failure::NotFound(format!("{display}: No such file or directory")),
+            _ => Failure::CannotExecute(format!("{display}: {e}")),
+        })?;
+        if meta.is_dir() {
+            return Err(Failure::CannotExecute(format!("{display}: Is a directory")));
+        }
+        let path = CString::new(host.as_os_str().as_bytes())
+            .map_err(|_| Failure::Usage(format!("{display}: contains a NUL byte")))?;
+        // SAFETY: access reads a NUL-terminated path we own.
+        if meta.permissions().mode() & 0o111 == 0 || unsafe { libc::access(path.as_ptr(), libc::X_OK) } != 0 {
+            return Err(Failure::CannotExecute(format!("{display}: Permission denied")));
+        }
+        Ok(())
+    };
+    if name.as_bytes().contains(&b'/') {
+        let path = Path::new(name);
+        let host = if path.is_absolute() { inside(path) } else { inside(&cwd.join(path)) };
+        check(&host)?;
+        return Ok(host);
+    }
+    if name.is_empty() {
+        return Err(Failure::NotFound("'': command not found".into()));
+    }
+    let path_var = env
+        .iter()
+        .find_map(|v| v.to_bytes().strip_prefix(b"PATH="))
+        .unwrap_or(b"");
+    let mut denied = None;
+    for dir in path_var.split(|&b| b == b':') {
+        let dir = Path::new(std::ffi::OsStr::from_bytes(dir));
+        let host = inside(&dir.join(name));
+        match check(&host) {
+            Ok(()) => return Ok(host),
+            Err(Failure::NotFound(_)) => {}
+            Err(e) => denied = denied.or(Some(e)),
+        }
+    }
+    Err(denied.unwrap_or_else(|| Failure::NotFound(format!("{display}: command not found"))))
+}
+
+fn check_rootfs(rootfs: &Path) -> Result<PathBuf, Failure> {
+    let meta = std::fs::metadata(rootfs).map_err(|e| {
+        Failure::Usage(format!("rootfs {}: {e}", rootfs.display()))
+    })?;
+    if !meta.is_dir() {
+        return Err(Failure::Usage(format!("rootfs {}: not a directory", rootfs.display())));
+    }
+    let canonical = rootfs
+        .canonicalize()
+        .map_err(|e| Failure::Usage(format!("rootfs {}: {e}", rootfs.display())))?;
+    if canonical != Path::new("/") {
+        return Err(Failure::Usage(format!(
+            "rootfs {}: only / is supported until the gofer serves the sandbox's files",
+            rootfs.display()
+        )));
+    }
+    Ok(canonical)
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in the sentry and waits for them on a thread of
+/// their own: the first one ends the sandbox (its first process is killed, and the
+/// supervisor then kills the rest). SIGTTOU/SIGTTIN are ignored so that the sentry
+/// never stops while the sandbox owns the terminal.
+fn start_signal_thread() -> Result<(), Failure> {
+    // SAFETY: signal-mask and disposition calls on locals; done before any other thread exists.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+        libc::signal(libc::SIGTTIN, libc::SIG_IGN);
+        set
+    };
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            let mut sig = 0;
+            // SAFETY: sigwait reads the set we own and writes one int.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                let _ = TERMINATE_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+                let pidfd = INIT_PIDFD.load(Ordering::SeqCst);
+                if pidfd >= 0 {
+                    // SAFETY: pidfd_send_signal on a pidfd we own; a pidfd cannot be
+                    // redirected to another process by pid reuse.
+                    unsafe {
+                        libc::syscall(libc::SYS_pidfd_send_signal, pidfd, libc::SIGKILL, 0usize, 0u32)
+                    };
+                }
+            }
+        })
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the signal thread: {e}")))?;
+    Ok(())
+}
+
+/// A pidfd of the sandbox's first process, for the signal thread.
+static INIT_PIDFD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+fn run(args: RunArgs) -> Result<u8, Failure> {
+    init_logging(&args.log, args.strace)?;
+    let rootfs = check_rootfs(&args.rootfs)?;
+    if !args.cwd.is_absolute() {
+        return Err(Failure::Usage(format!("--cwd {}: must be an absolute path", args.cwd.display())));
+    }
+    if args.hostname.is_empty() || args.hostname.len() > 64 {
+        return Err(Failure::Usage("--hostname must be 1 to 64 bytes".into()));
+    }
+    let envp = sandbox_env(&args.env)?;
+    let program = resolve_command(&rootfs, &args.cwd, &args.command[0], &envp)?;
+    let to_c = |s: &OsString| {
+        CString::new(s.clone().into_vec()).map_err(|_| Failure::Usage("arguments must not contain NUL bytes".into()))
+    };
+    let argv = args.command.iter().map(to_c).collect::<Result<Vec<_>, _>>()?;
+    let host_cwd = rootfs.join(args.cwd.strip_prefix("/").unwrap_or(&args.cwd));
+    // SAFETY: isatty, tcgetpgrp and getpgrp take plain integers.
+    let foreground = unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() };
+
+    start_signal_thread()?;
+    // SAFETY: prctl with integer arguments. Orphans of the sandbox come to the sentry,
+    // never to the host's init.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+
+    let spec = SpawnSpec {
+        path: CString::new(program.as_os_str().as_bytes()).map_err(|_| Failure::Usage("command path contains NUL".into()))?,
+        argv,
+        envp,
+        cwd: CString::new(host_cwd.as_os_str().as_bytes()).map_err(|_| Failure::Usage("--cwd contains NUL".into()))?,
+        new_process_group: true,
+        take_terminal: foreground,
+        seccomp: match args.platform {
+            Platform::Seccomp if !args.strace => Some(syscalls::filter::compile()),
+            _ => None,
+        },
+    };
+    let platform = if args.strace { Platform::Ptrace } else { args.platform };
+    let child = spawn(&spec).map_err(|e| Failure::Internal(e.into()))?;
+    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.tid, 0) } as i32;
+    INIT_PIDFD.store(pidfd, Ordering::SeqCst);
+
+    let kernel = Kernel::new(
+        Uts {
+            hostname: args.hostname.into_bytes(),
+            domainname: b"(none)".to_vec(),
+        },
+        args.net,
+    );
+    let outcome = Supervisor::new(kernel, platform, args.strace, child).run();
+    if foreground {
+        // SAFETY: getpgrp takes no arguments.
+        platform_ptrace::give_terminal_to(unsafe { libc::getpgrp() });
+    }
+    let terminated_by = TERMINATE_SIGNAL.load(Ordering::SeqCst);
+    if terminated_by != 0 {
+        return Ok((128 + terminated_by) as u8);
+    }
+    match outcome? {
+        Outcome::Status(status) => Ok(status.clamp(0, 255) as u8),
+        Outcome::ExecFailed(errno) => {
+            let name = args.command[0].to_string_lossy();
+            let failure = if errno == nix::errno::Errno::ENOENT {
+                Failure::NotFound(format!("{name}: {}", errno.desc()))
+            } else {
+                Failure::CannotExecute(format!("{name}: {}", errno.desc()))
+            };
+            Err(failure)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The sentry's own tables: tasks and thread groups, the UTS names, the network mode,
+//! and the SysV IPC objects the sandbox created.
+
+use hashbrown::{HashMap, HashSet};
+use platform_ptrace::Tid;
+
+/// What the sentry remembers about one traced thread.
+#[derive(Debug)]
+pub struct Task {
+    /// The thread group (process) this thread belongs to, as a host id.
+    pub tgid: Tid,
+    /// The call this thread is in, between its entry and exit stops.
+    pub pending: Option<crate::syscalls::Pending>,
+    /// Flags of the clone(2) this thread is making, for the new task's thread group.
+    pub clone_flags: Option<u64>,
+}
+
+/// The sandbox's network: none (AF_UNIX only) or the host's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetMode {
+    None,
+    Host,
+}
+
+/// SysV IPC object kinds, whose ids are host-global and must be the sandbox's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpcKind {
+    Shm,
+    Sem,
+    Msg,
+}
+
+/// The UTS names of the sandbox.
+#[derive(Debug, Clone)]
+pub struct Uts {
+    pub hostname: Vec<u8>,
+    pub domainname: Vec<u8>,
+}
+
+pub struct Kernel {
+    pub tasks: HashMap<Tid, Task>,
+    pub uts: Uts,
+    pub net: NetMode,
+    pub ipc_ids: HashSet<(IpcKind, i32)>,
+    /// The first process of the sandbox (its PID 1).
+    pub init_tid: Tid,
+}
+
+impl Kernel {
+    pub fn new(uts: Uts, net: NetMode) -> Self {
+        Kernel {
+            tasks: HashMap::new(),
+            uts,
+            net,
+            ipc_ids: HashSet::new(),
+            init_tid: 0,
+        }
+    }
+
+    /// Whether `tid` names a live thread or process of the sandbox.
+    pub fn is_sandbox_task(&self, tid: Tid) -> bool {
+        tid > 0 && self.tasks.contains_key(&tid)
+    }
+
+    /// Whether `pgid` is a process group with a sandbox member. Sandbox tasks start in a
+    /// group of their own and can only join groups of the sandbox (setpgid is checked),
+    /// so such a group holds only sandbox tasks.
+    pub fn is_sandbox_pgrp(&self, pgid: Tid) -> bool {
+        // SAFETY: getpgid takes a plain integer.
+        pgid > 0
+            && self
+                .tasks
+                .keys()
+                .any(|&tid| unsafe { libc::getpgid(tid) } == pgid)
+    }
+
+    /// The thread-group ids (processes) of the sandbox.
+    pub fn processes(&self) -> impl Iterator<Item = Tid> + '_ {
+        self.tasks
+            .iter()
+            .filter(|(tid, task)| **tid == task.tgid)
+            .map(|(tid, _)| *tid)
+    }
+
+    pub fn add_task(&mut self, tid: Tid, tgid: Tid) {
+        self.tasks.insert(
+            tid,
+            Task {
+                tgid,
+                pending: None,
+                clone_flags: None,
+            },
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! The tracer's loop: wait for a stop, decide, resume. Owns the kernel tables.
+
+use crate::kernel::Kernel;
+use crate::strace;
+use crate::syscalls::table::Class;
+use crate::syscalls::{self, Action, Call, ExitHook, Pending};
+use hashbrown::HashMap;
+use platform_ptrace::{
+    wait, Event, Resume, Spawned, Stop, Stopped, SyscallArch, SyscallInfo, Tid,
+};
+use std::sync::atomic::{AtomicI32, Ordering};
+use ::syscalls::{Errno, Sysno};
+
+/// Which mechanism stops the sandbox's calls (DESIGN.md, "Modes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Platform {
+    /// Every syscall stops at the sentry (PTRACE_SYSCALL): entry and exit.
+    Ptrace,
+    /// The table compiled to seccomp-BPF: passthrough calls stay in the kernel.
+    Seccomp,
+}
+
+/// The signal (SIGTERM, SIGINT, SIGHUP) that asked the sentry to end the sandbox; 0 if none.
+pub static TERMINATE_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// How the sandbox ended, as an exit status for the sentry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The first process exited with this status or died of a signal (128+N).
+    Status(i32),
+    /// The first process's execve failed before the program ran.
+    ExecFailed(nix::errno::Errno),
+}
+
+pub struct Supervisor {
+    kernel: Kernel,
+    platform: Platform,
+    strace: bool,
+    init: Spawned,
+    init_execed: bool,
+    outcome: Option<Outcome>,
+    /// New tasks whose first stop came before their parent's clone event: held
+    /// stopped until the sentry has their entry in its tables.
+    early: HashMap<Tid, Stopped>,
+    terminating: bool,
+}
+
+const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+
+impl Supervisor {
+    pub fn new(mut kernel: Kernel, platform: Platform, strace: bool, init: Spawned) -> Self {
+        kernel.init_tid = init.tid;
+        kernel.add_task(init.tid, init.tid);
+        Supervisor {
+            kernel,
+            platform,
+            strace,
+            init,
+            init_execed: false,
+            outcome: None,
+            early: HashMap::new(),
+            terminating: false,
+        }
+    }
+
+    /// Runs until every task of the sandbox is gone.
+    pub fn run(mut self) -> anyhow::Result<Outcome> {
+        loop {
+            if TERMINATE_SIGNAL.load(Ordering::Relaxed) != 0 && !self.terminating {
+                self.kill_all();
+            }
+            let event = match wait() {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(platform_ptrace::Error::Wait(nix::errno::Errno::EINTR)) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            match event {
+                Event::Stopped(stopped, stop) => self.on_stop(stopped, stop)?,
+                Event::Exited { tid, code } => self.on_exit(tid, Outcome::Status(code)),
+                Event::Killed { tid, signal, .. } => {
+                    self.on_exit(tid, Outcome::Status(128 + signal))
+                }
+            }
+        }
+        Ok(self.outcome.unwrap_or(Outcome::Status(125)))
+    }
+
+    /// The resume request after a stop that needs nothing more.
+    fn steady(&self) -> Resume {
+        match self.platform {
+            Platform::Ptrace => Resume::Syscall,
+            Platform::Seccomp => Resume::Continue,
+        }
+    }
+
+    fn on_stop(&mut self, stopped: Stopped, stop: Stop) -> anyhow::Result<()> {
+        let tid = stopped.tid();
+        if self.terminating {
+            // SAFETY: kill takes plain integers; `tid` is our stopped tracee.
+            unsafe { libc::kill(tid, libc::SIGKILL) };
+            return Ok(stopped.resume(Resume::Continue, 0)?);
+        }
+        if !self.kernel.tasks.contains_key(&tid) {
+            if let Stop::Trap = stop {
+                self.early.insert(tid, stopped);
+                return Ok(());
+            }
+            // A task the sentry has not seen created: adopt it into its thread group.
+            self.kernel.add_task(tid, thread_group_of(tid));
+        }
+        let steady = self.steady();
+        match stop {
+            Stop::SyscallEntry(info) | Stop::Seccomp(info) => self.on_syscall(stopped, info)?,
+            Stop::SyscallExit { rval } => {
+                let pending = self.kernel.tasks.get_mut(&tid).and_then(|t| t.pending.take());
+                if let Some(pending) = pending {
+                    self.finish_call(tid, pending, rval);
+                }
+                stopped.resume(steady, 0)?;
+            }
+            Stop::Signal(sig) => stopped.resume(steady, sig)?,
+            Stop::GroupStop(_) => stopped.resume(Resume::Listen, 0)?,
+            Stop::NewTask { child, .. } => {
+                let flags = self
+                    .kernel
+                    .tasks
+                    .get_mut(&tid)
+                    .and_then(|t| t.clone_flags.take())
+                    .unwrap_or(0);
+                let parent_tgid = self.kernel.tasks.get(&tid).map_or(tid, |t| t.tgid);
+                let tgid = if flags & libc::CLONE_THREAD as u64 != 0 {
+                    parent_tgid
+                } else {
+                    child
+                };
+                self.kernel.add_task(child, tgid);
+                if let Some(child_stop) = self.early.remove(&child) {
+                    child_stop.resume(steady, 0)?;
+                }
+                stopped.resume(steady, 0)?;
+            }
+            Stop::Exec { former_tid } => {
+                if tid == self.kernel.init_tid {
+                    self.init_execed = true;
+                }
+                self.on_exec(tid, former_tid);
+                stopped.resume(steady, 0)?;
+            }
+            Stop::Trap | Stop::VforkDone | Stop::Exiting => stopped.resume(steady, 0)?,
+        }
+        Ok(())
+    }
+
+    /// After execve, the thread group is the exec'ing thread alone, under the leader's id.
+    fn on_exec(&mut self, tid: Tid, former_tid: Tid) {
+        let carried = if former_tid != tid {
+            self.kernel.tasks.remove(&former_tid).and_then(|t| t.pending)
+        } else {
+            None
+        };
+        let tgid = self.kernel.tasks.get(&tid).map_or(tid, |t| t.tgid);
+        self.kernel
+            .tasks
+            .retain(|&other, task| other == tid || task.tgid != tgid);
+        if carried.is_some() {
+            if let Some(task) = self.kernel.tasks.get_mut(&tid) {
+                task.pending = carried;
+            }
+        }
+    }
+
+    fn on_syscall(&mut self, stopped: Stopped, info: SyscallInfo) -> anyhow::Result<()> {
+        let tid = stopped.tid();
+        if tid == self.kernel.init_tid && !self.init_execed {
+            // The sentry's own code between fork and execve in the first child.
+            return Ok(stopped.resume(self.steady(), 0)?);
+        }
+        let foreign = match info.arch {
+            SyscallArch::X86_64 if info.nr & X32_SYSCALL_BIT == 0 => None,
+            SyscallArch::X86_64 => Some("the x32 ABI"),
+            SyscallArch::I386 => Some("int 0x80"),
+            SyscallArch::Other(_) => Some("a foreign ABI"),
+        };
+        let sysno = if foreign.is_some() {
+            None
+        } else {
+            Sysno::new(info.nr as usize)
+        };
+        let (action, class) = match (foreign, sysno) {
+            (Some(what), _) => {
+                syscalls::foreign_abi_event(tid, what, info.nr);
+                (Action::Return(-(Errno::ENOSYS.into_raw() as i64)), Class::Deny(Errno::ENOSYS))
+            }
+            (None, Some(sysno)) => syscalls::decide(&mut Call {
+                kernel: &mut self.kernel,
+                tid,
+                sysno,
+                args: info.args,
+            }),
+            (None, None) => {
+                syscalls::foreign_abi_event(tid, "an unknown number", info.nr);
+                (Action::Return(-(Errno::ENOSYS.into_raw() as i64)), Class::Deny(Errno::ENOSYS))
+            }
+        };
+        let strace_line = self
+            .strace
+            .then(|| strace::format_entry(tid, sysno, info.nr, &info.args));
+        let mut hook = None;
+        match action {
+            Action::Pass => {}
+            Action::PassWith(args) => {
+                let mut regs = stopped.regs()?;
+                for (i, value) in args.iter().enumerate() {
+                    regs.set_arg(i, *value);
+                }
+                stopped.set_regs(&regs)?;
+            }
+            Action::PassThenExit(h) => hook = Some(h),
+            Action::Return(value) => stopped.skip_syscall(value)?,
+        }
+        if let Some(line) = &strace_line {
+            if matches!(sysno, Some(Sysno::exit | Sysno::exit_group)) {
+                strace::emit_no_return(line, class);
+            }
+        }
+        // In ptrace mode the exit stop always comes; in seccomp mode only when asked for.
+        let needs_exit = match self.platform {
+            Platform::Ptrace => true,
+            Platform::Seccomp => hook.is_some() || (strace_line.is_some() && !matches!(action, Action::Return(_))),
+        };
+        if !needs_exit {
+            if let (Some(line), Action::Return(value)) = (&strace_line, action) {
+                strace::emit(line, sysno, value, class);
+            }
+            return Ok(stopped.resume(Resume::Continue, 0)?);
+        }
+        if let Some(task) = self.kernel.tasks.get_mut(&tid) {
+            task.pending = Some(Pending {
+                sysno,
+                class,
+                strace_line,
+                hook,
+            });
+        }
+        Ok(stopped.resume(Resume::Syscall, 0)?)
+    }
+
+    fn finish_call(&mut self, tid: Tid, pending: Pending, rval: i64) {
+        match pending.hook {
+            Some(ExitHook::RecordIpc(kind)) if rval >= 0 => {
+                self.kernel.ipc_ids.insert((kind, rval as i32));
+            }
+            _ => {}
+        }
+        if let Some(line) = pending.strace_line {
+            if !matches!(pending.sysno, Some(Sysno::exit | Sysno::exit_group)) {
+                strace::emit(&line, pending.sysno, rval, pending.class);
+            }
+        }
+        let _ = tid;
+    }
+
+    fn on_exit(&mut self, tid: Tid, outcome: Outcome) {
+        self.early.remove(&tid);
+        if self.kernel.tasks.remove(&tid).is_none() && tid != self.kernel.init_tid {
+            return;
+        }
+        if tid == self.kernel.init_tid && self.outcome.is_none() {
+            let failed_exec = (!self.init_execed).then(|| self.init.exec_error()).flatten();
+            self.outcome = Some(match failed_exec {
+                Some(errno) => Outcome::ExecFailed(errno),
+                None => outcome,
+            });
+            // Like PID 1: when the first process ends, every other process of the sandbox ends.
+            self.kill_all();
+        }
+    }
+
+    /// SIGKILL to every task; tasks that appear from now on are killed at their first stop.
+    fn kill_all(&mut self) {
+        self.terminating = true;
+        for &tid in self.kernel.tasks.keys() {
+            // SAFETY: kill takes plain integers; every tid here is a live tracee of ours
+            // (its exit has not been waited for, so the id cannot have been reused).
+            unsafe { libc::kill(tid, libc::SIGKILL) };
+        }
+        for (tid, stopped) in self.early.drain() {
+            // SAFETY: as above, for a tracee held in its first stop.
+            unsafe { libc::kill(tid, libc::SIGKILL) };
+            let _ = stopped.resume(Resume::Continue, 0);
+        }
+    }
+}
+
+/// The thread group of a task, read from /proc (only for tasks seen before their creation event).
+fn thread_group_of(tid: Tid) -> Tid {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(tid)
+}

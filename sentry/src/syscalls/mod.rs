@@ -1,0 +1,140 @@
+//! Syscall handlers, one file per family, and the dispatch that applies the table.
+
+pub mod filter;
+pub mod table;
+
+mod fs;
+mod ipc;
+mod net;
+mod process;
+mod signal;
+mod uts;
+
+use crate::kernel::{IpcKind, Kernel};
+use platform_ptrace::Tid;
+use syscalls::{Errno, Sysno};
+use table::Class;
+
+/// A call being decided: who makes it, and its six arguments (copied out of the registers).
+pub struct Call<'a> {
+    pub kernel: &'a mut Kernel,
+    pub tid: Tid,
+    pub sysno: Sysno,
+    pub args: [u64; 6],
+}
+
+/// What the sentry does with a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The host runs it as the task made it.
+    Pass,
+    /// The host runs it with these arguments instead.
+    PassWith([u64; 6]),
+    /// The host runs it, and the sentry looks at the result at the exit stop.
+    PassThenExit(ExitHook),
+    /// The host never runs it; the task sees this value (a negative errno on failure).
+    Return(i64),
+}
+
+/// Work left for the syscall-exit-stop of a call the host ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitHook {
+    /// Remember the SysV IPC id the call created as the sandbox's own.
+    RecordIpc(IpcKind),
+}
+
+/// What a task's pending call needs at its exit stop.
+#[derive(Debug)]
+pub struct Pending {
+    pub sysno: Option<Sysno>,
+    /// The class that decided it, for `--strace`.
+    pub class: Class,
+    /// The call as `--strace` prints it, up to the result.
+    pub strace_line: Option<String>,
+    pub hook: Option<ExitHook>,
+}
+
+fn errno(e: Errno) -> Action {
+    Action::Return(-(e.into_raw() as i64))
+}
+
+/// Applies the table to one call; returns the action and the class that took it.
+pub fn decide(call: &mut Call) -> (Action, Class) {
+    let class = table::class_of(call.sysno.id() as u64);
+    let action = match class {
+        Class::Passthrough => Action::Pass,
+        Class::Deny(e) => {
+            deny_event(call, e, "denied by the syscall table");
+            errno(e)
+        }
+        Class::Gofer => fs::handle(call),
+        Class::Emulate => uts::handle(call),
+        Class::Checked => checked(call),
+    };
+    // A checked call that was refused shows as denied.
+    let class = match (class, action) {
+        (Class::Checked, Action::Return(v)) if v < 0 => {
+            Class::Deny(Errno::new(-v as i32))
+        }
+        _ => class,
+    };
+    (action, class)
+}
+
+fn checked(call: &mut Call) -> Action {
+    use Sysno::*;
+    match call.sysno {
+        socket | socketpair => net::socket(call),
+        ioctl => process::ioctl(call),
+        clone => process::clone(call),
+        unshare => process::unshare(call),
+        personality => process::personality(call),
+        prctl => process::prctl(call),
+        seccomp => process::seccomp(call),
+        kill | tkill | tgkill | rt_sigqueueinfo | rt_tgsigqueueinfo | pidfd_open => {
+            signal::send(call)
+        }
+        setpgid | getpgid | getsid | getpriority | setpriority | ioprio_get | ioprio_set
+        | sched_setparam | sched_getparam | sched_setscheduler | sched_getscheduler
+        | sched_rr_get_interval | sched_setaffinity | sched_getaffinity | sched_setattr
+        | sched_getattr | migrate_pages | move_pages | get_robust_list | prlimit64 => {
+            signal::pid_argument(call)
+        }
+        shmget | shmat | shmctl | semget | semop | semctl | semtimedop | msgget | msgsnd
+        | msgrcv | msgctl => ipc::handle(call),
+        other => {
+            // The table and this dispatch disagree: refuse rather than pass.
+            deny_event(call, Errno::ENOSYS, "checked call without a checker");
+            tracing::error!("sentry: internal: no checker for {}", other.name());
+            errno(Errno::ENOSYS)
+        }
+    }
+}
+
+/// The trace event for a refused call.
+pub fn deny_event(call: &Call, e: Errno, why: &str) {
+    let name = call.sysno.name();
+    let errno_name = e.name().unwrap_or("?");
+    if why == "denied by the syscall table" && matches!(e, Errno::ENOSYS) {
+        tracing::warn!(
+            target: "sentry::deny",
+            "sentry: [pid {}] {name} denied ({errno_name}): not supported",
+            call.tid
+        );
+    } else {
+        tracing::info!(
+            target: "sentry::deny",
+            "sentry: [pid {}] {name} denied ({errno_name}): {why}",
+            call.tid
+        );
+    }
+}
+
+/// The trace event for a call with a number outside the native x86_64 ABI
+/// (`int 0x80`, x32, or beyond the table).
+pub fn foreign_abi_event(tid: Tid, what: &str, nr: u64) {
+    tracing::warn!(
+        target: "sentry::deny",
+        "sentry: [pid {tid}] syscall {nr} via {what} denied (ENOSYS): only the native x86_64 ABI is served"
+    );
+}

@@ -1,0 +1,102 @@
+//! clone, unshare, personality, prctl, seccomp and ioctl: flags that must not take effect.
+
+use super::{deny_event, errno, Action, Call};
+use syscalls::Errno;
+
+/// Namespace flags. The sentry emulates none of them yet; real ones would reach the host.
+const CLONE_NEW_ANY: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWCGROUP
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWTIME) as u64;
+
+/// clone(2): CLONE_UNTRACED never takes effect (the child must be traced from its
+/// first instruction); namespace flags are refused.
+pub fn clone(call: &mut Call) -> Action {
+    let flags = call.args[0];
+    if flags & CLONE_NEW_ANY != 0 {
+        deny_event(call, Errno::EPERM, "namespace flags are not supported yet");
+        return errno(Errno::EPERM);
+    }
+    if let Some(task) = call.kernel.tasks.get_mut(&call.tid) {
+        task.clone_flags = Some(flags);
+    }
+    if flags & libc::CLONE_UNTRACED as u64 != 0 {
+        let mut args = call.args;
+        args[0] &= !(libc::CLONE_UNTRACED as u64);
+        tracing::info!(target: "sentry::deny", "sentry: [pid {}] clone: CLONE_UNTRACED removed", call.tid);
+        return Action::PassWith(args);
+    }
+    Action::Pass
+}
+
+pub fn unshare(call: &mut Call) -> Action {
+    if call.args[0] & CLONE_NEW_ANY != 0 {
+        deny_event(call, Errno::EPERM, "namespace flags are not supported yet");
+        return errno(Errno::EPERM);
+    }
+    Action::Pass
+}
+
+/// personality(2): queries and ADDR_NO_RANDOMIZE are fine; anything that changes the
+/// ABI (PER_LINUX32, READ_IMPLIES_EXEC, ADDR_LIMIT_32BIT, …) is refused.
+pub fn personality(call: &mut Call) -> Action {
+    const QUERY: u64 = 0xffff_ffff;
+    const ADDR_NO_RANDOMIZE: u64 = 0x0040000;
+    let persona = call.args[0] & 0xffff_ffff;
+    if persona == QUERY || persona & !ADDR_NO_RANDOMIZE == 0 {
+        return Action::Pass;
+    }
+    deny_event(call, Errno::EPERM, "personality would change the ABI");
+    errno(Errno::EPERM)
+}
+
+/// prctl(2): no seccomp filters of the sandbox's own (see `seccomp`), no PR_SET_MM.
+pub fn prctl(call: &mut Call) -> Action {
+    const PR_SET_MM: u64 = 35;
+    match call.args[0] {
+        o if o == libc::PR_SET_SECCOMP as u64 => {
+            deny_event(call, Errno::EINVAL, "seccomp filters inside the sandbox are refused");
+            errno(Errno::EINVAL)
+        }
+        PR_SET_MM => {
+            deny_event(call, Errno::EPERM, "PR_SET_MM");
+            errno(Errno::EPERM)
+        }
+        _ => Action::Pass,
+    }
+}
+
+/// seccomp(2): the sandbox may ask what is available but may not install a filter or
+/// strict mode. A filter of its own could block the calls the sentry injects into it,
+/// and a SECCOMP_RET_TRACE filter would send stops the sentry would take for its own.
+/// Programs see EINVAL, as on a kernel built without seccomp filters.
+pub fn seccomp(call: &mut Call) -> Action {
+    match call.args[0] as u32 {
+        libc::SECCOMP_SET_MODE_STRICT | libc::SECCOMP_SET_MODE_FILTER => {
+            deny_event(call, Errno::EINVAL, "seccomp filters inside the sandbox are refused");
+            errno(Errno::EINVAL)
+        }
+        _ => Action::Pass,
+    }
+}
+
+/// ioctl(2): TIOCSTI would push keystrokes into the terminal the user's shell reads,
+/// TIOCLINUX can do the same on a virtual console.
+pub fn ioctl(call: &mut Call) -> Action {
+    const TIOCLINUX: u64 = 0x541c;
+    match call.args[1] & 0xffff_ffff {
+        c if c == libc::TIOCSTI => {
+            deny_event(call, Errno::EPERM, "TIOCSTI");
+            errno(Errno::EPERM)
+        }
+        TIOCLINUX => {
+            deny_event(call, Errno::EPERM, "TIOCLINUX");
+            errno(Errno::EPERM)
+        }
+        _ => Action::Pass,
+    }
+}

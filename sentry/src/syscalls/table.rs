@@ -1,0 +1,187 @@
+//! The syscall table: every x86_64 syscall number maps to exactly one class.
+//! It is an allow list: a number not named here is denied with ENOSYS.
+
+use syscalls::{Errno, Sysno};
+
+/// How the sentry serves a syscall (DESIGN.md, "sentry").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// The host runs it with the task's own arguments: they cannot name a host resource.
+    Passthrough,
+    /// Passthrough after an argument check that may deny or rewrite the call
+    /// (pids that must belong to the sandbox, flags that must be stripped, socket families).
+    Checked,
+    /// The sentry computes the result from its tables; the host never runs it.
+    Emulate,
+    /// A path-bearing call, served through the file system layer.
+    Gofer,
+    /// Refused with this errno and a trace event.
+    Deny(Errno),
+}
+
+impl Class {
+    /// The short label used by `--strace` and `sentry table`.
+    pub fn label(self) -> String {
+        match self {
+            Class::Passthrough => "passthrough".into(),
+            Class::Checked => "checked".into(),
+            Class::Emulate => "emulate".into(),
+            Class::Gofer => "gofer".into(),
+            Class::Deny(errno) => format!("deny:{}", errno.name().unwrap_or("?")),
+        }
+    }
+}
+
+/// Highest syscall number the table covers; anything above is unknown.
+pub const MAX_NR: usize = 512;
+
+/// The class of syscall number `nr` (x86_64 numbering, without the x32 bit).
+pub fn class_of(nr: u64) -> Class {
+    static TABLE: std::sync::OnceLock<[Class; MAX_NR]> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table = [Class::Deny(Errno::ENOSYS); MAX_NR];
+        for sysno in Sysno::iter() {
+            if let Some(slot) = table.get_mut(sysno.id() as usize) {
+                *slot = classify(sysno);
+            }
+        }
+        table
+    });
+    table
+        .get(nr as usize)
+        .copied()
+        .unwrap_or(Class::Deny(Errno::ENOSYS))
+}
+
+/// The whole policy, one arm per class. Comments say why a call is where it is.
+fn classify(sysno: Sysno) -> Class {
+    use Class::*;
+    use Sysno::*;
+    match sysno {
+        // I/O on fds the task holds, memory, time, futexes, signal state of the caller.
+        read | write | close | fstat | poll | lseek | mmap | mprotect | munmap | brk
+        | rt_sigaction | rt_sigprocmask | rt_sigreturn | pread64 | pwrite64 | readv | writev
+        | pipe | select | sched_yield | mremap | msync | mincore | madvise | shmdt | dup | dup2
+        | pause | nanosleep | getitimer | alarm | setitimer | getpid | sendfile | accept
+        | recvfrom | recvmsg | shutdown | listen | getsockname | getpeername | setsockopt
+        | getsockopt | fork | vfork | exit | wait4 | fcntl | flock | fsync | fdatasync
+        | ftruncate | getdents | fchmod | fchown | umask | gettimeofday | getrlimit | getrusage
+        | sysinfo | times | getuid | getgid | setuid | setgid | geteuid | getegid | getppid
+        | getpgrp | setsid | setreuid | setregid | getgroups | setgroups | setresuid
+        | getresuid | setresgid | getresgid | setfsuid | setfsgid | capget | capset
+        | rt_sigpending | rt_sigtimedwait | rt_sigsuspend | sigaltstack | fstatfs
+        | sched_get_priority_max | sched_get_priority_min | mlock | munlock | mlockall
+        | munlockall | arch_prctl | setrlimit | sync | gettid | readahead | fsetxattr
+        | fgetxattr | flistxattr | fremovexattr | time | futex | set_thread_area | io_setup
+        | io_destroy | io_getevents | io_submit | io_cancel | get_thread_area | epoll_create
+        | remap_file_pages | getdents64 | set_tid_address | restart_syscall | fadvise64
+        | timer_create | timer_settime | timer_gettime | timer_getoverrun | timer_delete
+        | clock_gettime | clock_getres | clock_nanosleep | exit_group | epoll_wait | epoll_ctl
+        | mbind | set_mempolicy | get_mempolicy | mq_timedsend | mq_timedreceive | mq_notify
+        | mq_getsetattr | waitid | inotify_init | inotify_rm_watch | pselect6 | ppoll
+        | set_robust_list | splice | tee | sync_file_range | vmsplice | epoll_pwait | signalfd
+        | timerfd_create | eventfd | fallocate | timerfd_settime | timerfd_gettime | accept4
+        | signalfd4 | eventfd2 | epoll_create1 | dup3 | pipe2 | inotify_init1 | preadv
+        | pwritev | recvmmsg | syncfs | getcpu | getrandom | memfd_create | membarrier
+        | mlock2 | copy_file_range | preadv2 | pwritev2 | pkey_mprotect | pkey_alloc
+        | pkey_free | io_pgetevents | rseq | close_range | epoll_pwait2 | memfd_secret
+        | futex_waitv | set_mempolicy_home_node | cachestat | map_shadow_stack | futex_wake
+        | futex_wait | futex_requeue | mseal => Passthrough,
+        // A pidfd can only come from pidfd_open (checked) or CLONE_PIDFD (an own child).
+        pidfd_send_signal => Passthrough,
+
+        // Arguments that name processes, groups, ipc objects, devices or flags to police.
+        ioctl | socket | socketpair | clone | kill | setpgid | getpgid | getsid
+        | rt_sigqueueinfo | rt_tgsigqueueinfo | tkill | tgkill | personality | getpriority
+        | setpriority | sched_setparam | sched_getparam | sched_setscheduler
+        | sched_getscheduler | sched_rr_get_interval | sched_setaffinity | sched_getaffinity
+        | sched_setattr | sched_getattr | prctl | ioprio_set | ioprio_get | migrate_pages
+        | move_pages | get_robust_list | prlimit64 | unshare | seccomp | pidfd_open | shmget
+        | shmat | shmctl | semget | semop | semctl | semtimedop | msgget | msgsnd | msgrcv
+        | msgctl => Checked,
+
+        // The sandbox's own hostname and domain name.
+        uname | sethostname | setdomainname => Emulate,
+
+        // Calls that name a path, or an address that can be a path.
+        open | stat | lstat | access | connect | sendto | sendmsg | sendmmsg | bind | execve
+        | truncate | getcwd | chdir | fchdir | rename | mkdir | rmdir | creat | link | unlink
+        | symlink | readlink | chmod | chown | lchown | utime | mknod | statfs | setxattr
+        | lsetxattr | getxattr | lgetxattr | listxattr | llistxattr | removexattr
+        | lremovexattr | utimes | inotify_add_watch | openat | mkdirat | mknodat | fchownat
+        | futimesat | newfstatat | unlinkat | renameat | linkat | symlinkat | readlinkat
+        | fchmodat | faccessat | utimensat | renameat2 | execveat | statx | openat2
+        | faccessat2 | fchmodat2 | setxattrat | getxattrat | listxattrat | removexattrat => {
+            Gofer
+        }
+
+        // Interfaces that would act outside per-syscall interception (DESIGN.md invariant 4).
+        io_uring_setup | io_uring_enter | io_uring_register => Deny(Errno::ENOSYS),
+        ptrace | process_vm_readv | process_vm_writev | bpf | kexec_load | kexec_file_load
+        | init_module | finit_module | delete_module | open_by_handle_at | name_to_handle_at
+        | pidfd_getfd | process_madvise | process_mrelease | kcmp | userfaultfd => {
+            Deny(Errno::EPERM)
+        }
+        perf_event_open => Deny(Errno::EACCES),
+        // glibc falls back to clone(2), whose flags live in a register the sentry can
+        // police race-free; clone3's live in task memory another thread could rewrite.
+        clone3 => Deny(Errno::ENOSYS),
+        // Host-wide state: time, mounts, swap, power, modules, quotas, accounting, the
+        // kernel log, namespaces, the LDT and port I/O.
+        settimeofday | clock_settime | clock_adjtime | adjtimex | mount | umount2 | pivot_root
+        | chroot | swapon | swapoff | reboot | acct | quotactl | quotactl_fd | syslog
+        | vhangup | iopl | ioperm | modify_ldt | setns | fanotify_init | fanotify_mark
+        | open_tree | move_mount | fsopen | fsconfig | fsmount | fspick | mount_setattr
+        | open_tree_attr => Deny(Errno::EPERM),
+        // Host-global names (keyrings, POSIX message queues) and obsolete or unsupported calls.
+        add_key | request_key | keyctl | mq_open | mq_unlink | uselib | ustat | sysfs
+        | _sysctl | create_module | get_kernel_syms | query_module | nfsservctl | getpmsg
+        | putpmsg | afs_syscall | tuxcall | security | lookup_dcookie | epoll_ctl_old
+        | epoll_wait_old | vserver | landlock_create_ruleset | landlock_add_rule
+        | landlock_restrict_self | statmount | listmount | lsm_get_self_attr
+        | lsm_set_self_attr | lsm_list_modules | uretprobe | uprobe | file_getattr
+        | file_setattr => Deny(Errno::ENOSYS),
+        _ => Deny(Errno::ENOSYS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_numbers_are_denied_with_enosys() {
+        assert_eq!(class_of(1000), Class::Deny(Errno::ENOSYS));
+        assert_eq!(class_of(400), Class::Deny(Errno::ENOSYS));
+        assert_eq!(class_of(u64::MAX), Class::Deny(Errno::ENOSYS));
+    }
+
+    #[test]
+    fn invariant_four_calls_are_denied() {
+        for sysno in [
+            Sysno::io_uring_setup,
+            Sysno::ptrace,
+            Sysno::process_vm_readv,
+            Sysno::process_vm_writev,
+            Sysno::bpf,
+            Sysno::perf_event_open,
+            Sysno::kexec_load,
+            Sysno::init_module,
+            Sysno::open_by_handle_at,
+            Sysno::clone3,
+        ] {
+            assert!(
+                matches!(class_of(sysno.id() as u64), Class::Deny(_)),
+                "{} must be denied",
+                sysno.name()
+            );
+        }
+    }
+
+    #[test]
+    fn path_calls_are_never_passthrough() {
+        for sysno in [Sysno::open, Sysno::openat, Sysno::execve, Sysno::stat, Sysno::connect] {
+            assert_eq!(class_of(sysno.id() as u64), Class::Gofer);
+        }
+    }
+}
