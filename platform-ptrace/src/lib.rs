@@ -14,7 +14,9 @@ mod stop;
 pub use mem::{read_bytes, read_cstring, read_struct, write_bytes};
 pub use regs::Regs;
 pub use spawn::{give_terminal_to, spawn, SpawnError, SpawnSpec, Spawned};
-pub use stop::{interrupt, wait, Event, NewTaskKind, Resume, Stop, Stopped, SyscallArch, SyscallInfo};
+pub use stop::{
+    interrupt, wait, Event, NewTaskKind, Resume, Stop, Stopped, SyscallArch, SyscallInfo,
+};
 
 /// A host thread id.
 pub type Tid = libc::pid_t;

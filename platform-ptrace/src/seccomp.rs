@@ -25,7 +25,12 @@ pub struct Filter {
 }
 
 fn stmt(code: u16, k: u32) -> sock_filter {
-    sock_filter { code, jt: 0, jf: 0, k }
+    sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 
 fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
@@ -55,7 +60,8 @@ fn runs(allowed: &[u32]) -> Vec<(u32, bool)> {
 }
 
 fn is_next(runs: &[(u32, bool)], nr: u32) -> bool {
-    runs.last().is_some_and(|&(start, allowed)| !allowed && start == nr)
+    runs.last()
+        .is_some_and(|&(start, allowed)| !allowed && start == nr)
 }
 
 /// The code for the runs `runs[lo..hi]`, each returning `allow` or `trace`.
@@ -145,7 +151,10 @@ mod tests {
     fn foreign_abis_always_trace() {
         let filter = Filter::allow_list(&[0, 1, 39]);
         assert_eq!(filter.evaluate(0x4000_0003, 39), libc::SECCOMP_RET_TRACE);
-        assert_eq!(filter.evaluate(AUDIT_ARCH_X86_64, 39 | X32_SYSCALL_BIT), libc::SECCOMP_RET_TRACE);
+        assert_eq!(
+            filter.evaluate(AUDIT_ARCH_X86_64, 39 | X32_SYSCALL_BIT),
+            libc::SECCOMP_RET_TRACE
+        );
     }
 
     #[test]

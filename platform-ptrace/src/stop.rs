@@ -84,9 +84,16 @@ pub enum NewTaskKind {
 pub enum Event {
     Stopped(Stopped, Stop),
     /// The task exited with `code` (it is gone, or a zombie for its parent to reap).
-    Exited { tid: Tid, code: i32 },
+    Exited {
+        tid: Tid,
+        code: i32,
+    },
     /// The task was killed by `signal`.
-    Killed { tid: Tid, signal: i32, core: bool },
+    Killed {
+        tid: Tid,
+        signal: i32,
+        core: bool,
+    },
 }
 
 /// Proof that a task is in a ptrace-stop: only this handle issues ptrace requests,

@@ -22,7 +22,11 @@ const EXIT_CANNOT_EXECUTE: u8 = 126;
 const EXIT_NOT_FOUND: u8 = 127;
 
 #[derive(Parser)]
-#[command(name = "sentry", version, about = "Run untrusted Linux programs under a user-space kernel")]
+#[command(
+    name = "sentry",
+    version,
+    about = "Run untrusted Linux programs under a user-space kernel"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -100,7 +104,10 @@ fn main() -> ExitCode {
         Err(e) => {
             let text = e.to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("sentry: {} (see 'sentry --help')", first.trim_start_matches("error: "));
+            eprintln!(
+                "sentry: {} (see 'sentry --help')",
+                first.trim_start_matches("error: ")
+            );
             return ExitCode::from(EXIT_SENTRY_FAILED);
         }
     };
@@ -178,12 +185,19 @@ fn sandbox_env(requested: &[String]) -> Result<Vec<CString>, Failure> {
 
 /// Finds the program as execvp would, inside the rootfs: a name with a slash is a path,
 /// otherwise each directory of PATH is tried.
-fn resolve_command(rootfs: &Path, cwd: &Path, name: &OsString, env: &[CString]) -> Result<PathBuf, Failure> {
+fn resolve_command(
+    rootfs: &Path,
+    cwd: &Path,
+    name: &OsString,
+    env: &[CString],
+) -> Result<PathBuf, Failure> {
     let display = name.to_string_lossy();
     let inside = |p: &Path| rootfs.join(p.strip_prefix("/").unwrap_or(p));
     let check = |host: &Path| -> Result<(), Failure> {
         let meta = std::fs::metadata(host).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Failure::NotFound(format!("{display}: No such file or directory")),
+            std::io::ErrorKind::NotFound => {
+                Failure::NotFound(format!("{display}: No such file or directory"))
+            }
             _ => Failure::CannotExecute(format!("{display}: {e}")),
         })?;
         if meta.is_dir() {
@@ -192,14 +206,21 @@ fn resolve_command(rootfs: &Path, cwd: &Path, name: &OsString, env: &[CString]) 
         let path = CString::new(host.as_os_str().as_bytes())
             .map_err(|_| Failure::Usage(format!("{display}: contains a NUL byte")))?;
         // SAFETY: access reads a NUL-terminated path we own.
-        if meta.permissions().mode() & 0o111 == 0 || unsafe { libc::access(path.as_ptr(), libc::X_OK) } != 0 {
-            return Err(Failure::CannotExecute(format!("{display}: Permission denied")));
+        let executable = unsafe { libc::access(path.as_ptr(), libc::X_OK) } == 0;
+        if meta.permissions().mode() & 0o111 == 0 || !executable {
+            return Err(Failure::CannotExecute(format!(
+                "{display}: Permission denied"
+            )));
         }
         Ok(())
     };
     if name.as_bytes().contains(&b'/') {
         let path = Path::new(name);
-        let host = if path.is_absolute() { inside(path) } else { inside(&cwd.join(path)) };
+        let host = if path.is_absolute() {
+            inside(path)
+        } else {
+            inside(&cwd.join(path))
+        };
         check(&host)?;
         return Ok(host);
     }
@@ -224,11 +245,13 @@ fn resolve_command(rootfs: &Path, cwd: &Path, name: &OsString, env: &[CString]) 
 }
 
 fn check_rootfs(rootfs: &Path) -> Result<PathBuf, Failure> {
-    let meta = std::fs::metadata(rootfs).map_err(|e| {
-        Failure::Usage(format!("rootfs {}: {e}", rootfs.display()))
-    })?;
+    let meta = std::fs::metadata(rootfs)
+        .map_err(|e| Failure::Usage(format!("rootfs {}: {e}", rootfs.display())))?;
     if !meta.is_dir() {
-        return Err(Failure::Usage(format!("rootfs {}: not a directory", rootfs.display())));
+        return Err(Failure::Usage(format!(
+            "rootfs {}: not a directory",
+            rootfs.display()
+        )));
     }
     let canonical = rootfs
         .canonicalize()
@@ -265,13 +288,20 @@ fn start_signal_thread() -> Result<(), Failure> {
             let mut sig = 0;
             // SAFETY: sigwait reads the set we own and writes one int.
             if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
-                let _ = TERMINATE_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+                let _ =
+                    TERMINATE_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
                 let pidfd = INIT_PIDFD.load(Ordering::SeqCst);
                 if pidfd >= 0 {
                     // SAFETY: pidfd_send_signal on a pidfd we own; a pidfd cannot be
                     // redirected to another process by pid reuse.
                     unsafe {
-                        libc::syscall(libc::SYS_pidfd_send_signal, pidfd, libc::SIGKILL, 0usize, 0u32)
+                        libc::syscall(
+                            libc::SYS_pidfd_send_signal,
+                            pidfd,
+                            libc::SIGKILL,
+                            0usize,
+                            0u32,
+                        )
                     };
                 }
             }
@@ -287,7 +317,10 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     init_logging(&args.log, args.strace)?;
     let rootfs = check_rootfs(&args.rootfs)?;
     if !args.cwd.is_absolute() {
-        return Err(Failure::Usage(format!("--cwd {}: must be an absolute path", args.cwd.display())));
+        return Err(Failure::Usage(format!(
+            "--cwd {}: must be an absolute path",
+            args.cwd.display()
+        )));
     }
     if args.hostname.is_empty() || args.hostname.len() > 64 {
         return Err(Failure::Usage("--hostname must be 1 to 64 bytes".into()));
@@ -295,9 +328,14 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     let envp = sandbox_env(&args.env)?;
     let program = resolve_command(&rootfs, &args.cwd, &args.command[0], &envp)?;
     let to_c = |s: &OsString| {
-        CString::new(s.clone().into_vec()).map_err(|_| Failure::Usage("arguments must not contain NUL bytes".into()))
+        CString::new(s.clone().into_vec())
+            .map_err(|_| Failure::Usage("arguments must not contain NUL bytes".into()))
     };
-    let argv = args.command.iter().map(to_c).collect::<Result<Vec<_>, _>>()?;
+    let argv = args
+        .command
+        .iter()
+        .map(to_c)
+        .collect::<Result<Vec<_>, _>>()?;
     let host_cwd = rootfs.join(args.cwd.strip_prefix("/").unwrap_or(&args.cwd));
     // SAFETY: isatty, tcgetpgrp and getpgrp take plain integers.
     let foreground = unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() };
@@ -308,10 +346,12 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 
     let spec = SpawnSpec {
-        path: CString::new(program.as_os_str().as_bytes()).map_err(|_| Failure::Usage("command path contains NUL".into()))?,
+        path: CString::new(program.as_os_str().as_bytes())
+            .map_err(|_| Failure::Usage("command path contains NUL".into()))?,
         argv,
         envp,
-        cwd: CString::new(host_cwd.as_os_str().as_bytes()).map_err(|_| Failure::Usage("--cwd contains NUL".into()))?,
+        cwd: CString::new(host_cwd.as_os_str().as_bytes())
+            .map_err(|_| Failure::Usage("--cwd contains NUL".into()))?,
         new_process_group: true,
         take_terminal: foreground,
         seccomp: match args.platform {
@@ -319,7 +359,11 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
             _ => None,
         },
     };
-    let platform = if args.strace { Platform::Ptrace } else { args.platform };
+    let platform = if args.strace {
+        Platform::Ptrace
+    } else {
+        args.platform
+    };
     let child = spawn(&spec).map_err(|e| Failure::Internal(e.into()))?;
     // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.tid, 0) } as i32;

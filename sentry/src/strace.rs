@@ -2,9 +2,9 @@
 //! close to strace(1)'s format: `[pid 3] openat(AT_FDCWD, "/etc/passwd", O_RDONLY) = 3 <gofer>`.
 
 use crate::syscalls::table::Class;
+use ::syscalls::{Errno, Sysno};
 use platform_ptrace::{read_cstring, Tid};
 use std::fmt::Write;
-use ::syscalls::{Errno, Sysno};
 
 /// How one argument is shown.
 #[derive(Clone, Copy)]
@@ -137,10 +137,38 @@ fn flags(out: &mut String, value: i32, table: &[(i32, &str)], base: Option<&str>
 
 fn signal_name(sig: i32) -> String {
     const NAMES: [&str; 32] = [
-        "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
-        "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM",
-        "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG",
-        "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+        "0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
     match usize::try_from(sig).ok().and_then(|s| NAMES.get(s)) {
         Some(name) => name.to_string(),
@@ -217,7 +245,11 @@ fn format_arg(out: &mut String, tid: Tid, kind: Arg, value: u64) {
 pub fn format_entry(tid: Tid, sysno: Option<Sysno>, nr: u64, args: &[u64; 6]) -> String {
     let mut out = format!("[pid {tid}] ");
     let Some(sysno) = sysno else {
-        let _ = write!(out, "syscall_{nr}({:#x}, {:#x}, {:#x})", args[0], args[1], args[2]);
+        let _ = write!(
+            out,
+            "syscall_{nr}({:#x}, {:#x}, {:#x})",
+            args[0], args[1], args[2]
+        );
         return out;
     };
     out.push_str(sysno.name());

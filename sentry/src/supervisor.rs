@@ -4,12 +4,10 @@ use crate::kernel::Kernel;
 use crate::strace;
 use crate::syscalls::table::Class;
 use crate::syscalls::{self, Action, Call, ExitHook, Pending};
-use hashbrown::HashMap;
-use platform_ptrace::{
-    wait, Event, Resume, Spawned, Stop, Stopped, SyscallArch, SyscallInfo, Tid,
-};
-use std::sync::atomic::{AtomicI32, Ordering};
 use ::syscalls::{Errno, Sysno};
+use hashbrown::HashMap;
+use platform_ptrace::{wait, Event, Resume, Spawned, Stop, Stopped, SyscallArch, SyscallInfo, Tid};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Which mechanism stops the sandbox's calls (DESIGN.md, "Modes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -113,7 +111,11 @@ impl Supervisor {
         match stop {
             Stop::SyscallEntry(info) | Stop::Seccomp(info) => self.on_syscall(stopped, info)?,
             Stop::SyscallExit { rval } => {
-                let pending = self.kernel.tasks.get_mut(&tid).and_then(|t| t.pending.take());
+                let pending = self
+                    .kernel
+                    .tasks
+                    .get_mut(&tid)
+                    .and_then(|t| t.pending.take());
                 if let Some(pending) = pending {
                     self.finish_call(tid, pending, rval);
                 }
@@ -155,7 +157,10 @@ impl Supervisor {
     /// After execve, the thread group is the exec'ing thread alone, under the leader's id.
     fn on_exec(&mut self, tid: Tid, former_tid: Tid) {
         let carried = if former_tid != tid {
-            self.kernel.tasks.remove(&former_tid).and_then(|t| t.pending)
+            self.kernel
+                .tasks
+                .remove(&former_tid)
+                .and_then(|t| t.pending)
         } else {
             None
         };
@@ -190,7 +195,10 @@ impl Supervisor {
         let (action, class) = match (foreign, sysno) {
             (Some(what), _) => {
                 syscalls::foreign_abi_event(tid, what, info.nr);
-                (Action::Return(-(Errno::ENOSYS.into_raw() as i64)), Class::Deny(Errno::ENOSYS))
+                (
+                    Action::Return(-(Errno::ENOSYS.into_raw() as i64)),
+                    Class::Deny(Errno::ENOSYS),
+                )
             }
             (None, Some(sysno)) => syscalls::decide(&mut Call {
                 kernel: &mut self.kernel,
@@ -200,7 +208,10 @@ impl Supervisor {
             }),
             (None, None) => {
                 syscalls::foreign_abi_event(tid, "an unknown number", info.nr);
-                (Action::Return(-(Errno::ENOSYS.into_raw() as i64)), Class::Deny(Errno::ENOSYS))
+                (
+                    Action::Return(-(Errno::ENOSYS.into_raw() as i64)),
+                    Class::Deny(Errno::ENOSYS),
+                )
             }
         };
         let strace_line = self
@@ -227,7 +238,9 @@ impl Supervisor {
         // In ptrace mode the exit stop always comes; in seccomp mode only when asked for.
         let needs_exit = match self.platform {
             Platform::Ptrace => true,
-            Platform::Seccomp => hook.is_some() || (strace_line.is_some() && !matches!(action, Action::Return(_))),
+            Platform::Seccomp => {
+                hook.is_some() || (strace_line.is_some() && !matches!(action, Action::Return(_)))
+            }
         };
         if !needs_exit {
             if let (Some(line), Action::Return(value)) = (&strace_line, action) {
@@ -267,7 +280,9 @@ impl Supervisor {
             return;
         }
         if tid == self.kernel.init_tid && self.outcome.is_none() {
-            let failed_exec = (!self.init_execed).then(|| self.init.exec_error()).flatten();
+            let failed_exec = (!self.init_execed)
+                .then(|| self.init.exec_error())
+                .flatten();
             self.outcome = Some(match failed_exec {
                 Some(errno) => Outcome::ExecFailed(errno),
                 None => outcome,

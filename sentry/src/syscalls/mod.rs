@@ -64,7 +64,16 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
     let action = match class {
         Class::Passthrough => Action::Pass,
         Class::Deny(e) => {
-            deny_event(call, e, "denied by the syscall table");
+            if table::is_known(call.sysno.id() as u64) {
+                deny_event(call, e, "denied by the syscall table");
+            } else {
+                tracing::warn!(
+                    target: "sentry::deny",
+                    "sentry: [pid {}] {} denied (ENOSYS): not supported by the sentry",
+                    call.tid,
+                    call.sysno.name()
+                );
+            }
             errno(e)
         }
         Class::Gofer => fs::handle(call),
@@ -73,9 +82,7 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
     };
     // A checked call that was refused shows as denied.
     let class = match (class, action) {
-        (Class::Checked, Action::Return(v)) if v < 0 => {
-            Class::Deny(Errno::new(-v as i32))
-        }
+        (Class::Checked, Action::Return(v)) if v < 0 => Class::Deny(Errno::new(-v as i32)),
         _ => class,
     };
     (action, class)
@@ -94,12 +101,26 @@ fn checked(call: &mut Call) -> Action {
         kill | tkill | tgkill | rt_sigqueueinfo | rt_tgsigqueueinfo | pidfd_open => {
             signal::send(call)
         }
-        setpgid | getpgid | getsid | getpriority | setpriority | ioprio_get | ioprio_set
-        | sched_setparam | sched_getparam | sched_setscheduler | sched_getscheduler
-        | sched_rr_get_interval | sched_setaffinity | sched_getaffinity | sched_setattr
-        | sched_getattr | migrate_pages | move_pages | get_robust_list | prlimit64 => {
-            signal::pid_argument(call)
-        }
+        setpgid
+        | getpgid
+        | getsid
+        | getpriority
+        | setpriority
+        | ioprio_get
+        | ioprio_set
+        | sched_setparam
+        | sched_getparam
+        | sched_setscheduler
+        | sched_getscheduler
+        | sched_rr_get_interval
+        | sched_setaffinity
+        | sched_getaffinity
+        | sched_setattr
+        | sched_getattr
+        | migrate_pages
+        | move_pages
+        | get_robust_list
+        | prlimit64 => signal::pid_argument(call),
         shmget | shmat | shmctl | semget | semop | semctl | semtimedop | msgget | msgsnd
         | msgrcv | msgctl => ipc::handle(call),
         other => {
@@ -113,21 +134,13 @@ fn checked(call: &mut Call) -> Action {
 
 /// The trace event for a refused call.
 pub fn deny_event(call: &Call, e: Errno, why: &str) {
-    let name = call.sysno.name();
-    let errno_name = e.name().unwrap_or("?");
-    if why == "denied by the syscall table" && matches!(e, Errno::ENOSYS) {
-        tracing::warn!(
-            target: "sentry::deny",
-            "sentry: [pid {}] {name} denied ({errno_name}): not supported",
-            call.tid
-        );
-    } else {
-        tracing::info!(
-            target: "sentry::deny",
-            "sentry: [pid {}] {name} denied ({errno_name}): {why}",
-            call.tid
-        );
-    }
+    tracing::info!(
+        target: "sentry::deny",
+        "sentry: [pid {}] {} denied ({}): {why}",
+        call.tid,
+        call.sysno.name(),
+        e.name().unwrap_or("?")
+    );
 }
 
 /// The trace event for a call with a number outside the native x86_64 ABI

@@ -59,7 +59,11 @@ pub fn prctl(call: &mut Call) -> Action {
     const PR_SET_MM: u64 = 35;
     match call.args[0] {
         o if o == libc::PR_SET_SECCOMP as u64 => {
-            deny_event(call, Errno::EINVAL, "seccomp filters inside the sandbox are refused");
+            deny_event(
+                call,
+                Errno::EINVAL,
+                "seccomp filters inside the sandbox are refused",
+            );
             errno(Errno::EINVAL)
         }
         PR_SET_MM => {
@@ -77,7 +81,11 @@ pub fn prctl(call: &mut Call) -> Action {
 pub fn seccomp(call: &mut Call) -> Action {
     match call.args[0] as u32 {
         libc::SECCOMP_SET_MODE_STRICT | libc::SECCOMP_SET_MODE_FILTER => {
-            deny_event(call, Errno::EINVAL, "seccomp filters inside the sandbox are refused");
+            deny_event(
+                call,
+                Errno::EINVAL,
+                "seccomp filters inside the sandbox are refused",
+            );
             errno(Errno::EINVAL)
         }
         _ => Action::Pass,

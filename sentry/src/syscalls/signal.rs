@@ -36,7 +36,11 @@ fn kill_all(call: &mut Call) -> Action {
     if !(0..=64).contains(&sig) {
         return errno(Errno::EINVAL);
     }
-    let caller = call.kernel.tasks.get(&call.tid).map_or(call.tid, |t| t.tgid);
+    let caller = call
+        .kernel
+        .tasks
+        .get(&call.tid)
+        .map_or(call.tid, |t| t.tgid);
     let init = call.kernel.init_tid;
     let targets: Vec<i32> = call
         .kernel

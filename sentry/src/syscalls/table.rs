@@ -37,12 +37,24 @@ pub const MAX_NR: usize = 512;
 
 /// The class of syscall number `nr` (x86_64 numbering, without the x32 bit).
 pub fn class_of(nr: u64) -> Class {
-    static TABLE: std::sync::OnceLock<[Class; MAX_NR]> = std::sync::OnceLock::new();
+    entry(nr).0
+}
+
+/// Whether the table names `nr` on purpose; the rest are denied as unknown.
+pub fn is_known(nr: u64) -> bool {
+    entry(nr).1
+}
+
+fn entry(nr: u64) -> (Class, bool) {
+    static TABLE: std::sync::OnceLock<[(Class, bool); MAX_NR]> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
-        let mut table = [Class::Deny(Errno::ENOSYS); MAX_NR];
+        let mut table = [(Class::Deny(Errno::ENOSYS), false); MAX_NR];
         for sysno in Sysno::iter() {
             if let Some(slot) = table.get_mut(sysno.id() as usize) {
-                *slot = classify(sysno);
+                *slot = match classify(sysno) {
+                    Some(class) => (class, true),
+                    None => (Class::Deny(Errno::ENOSYS), false),
+                };
             }
         }
         table
@@ -50,54 +62,250 @@ pub fn class_of(nr: u64) -> Class {
     table
         .get(nr as usize)
         .copied()
-        .unwrap_or(Class::Deny(Errno::ENOSYS))
+        .unwrap_or((Class::Deny(Errno::ENOSYS), false))
 }
 
 /// The whole policy, one arm per class. Comments say why a call is where it is.
-fn classify(sysno: Sysno) -> Class {
+fn classify(sysno: Sysno) -> Option<Class> {
     use Class::*;
     use Sysno::*;
-    match sysno {
+    Some(match sysno {
         // I/O on fds the task holds, memory, time, futexes, signal state of the caller.
-        read | write | close | fstat | poll | lseek | mmap | mprotect | munmap | brk
-        | rt_sigaction | rt_sigprocmask | rt_sigreturn | pread64 | pwrite64 | readv | writev
-        | pipe | select | sched_yield | mremap | msync | mincore | madvise | shmdt | dup | dup2
-        | pause | nanosleep | getitimer | alarm | setitimer | getpid | sendfile | accept
-        | recvfrom | recvmsg | shutdown | listen | getsockname | getpeername | setsockopt
-        | getsockopt | fork | vfork | exit | wait4 | fcntl | flock | fsync | fdatasync
-        | ftruncate | getdents | fchmod | fchown | umask | gettimeofday | getrlimit | getrusage
-        | sysinfo | times | getuid | getgid | setuid | setgid | geteuid | getegid | getppid
-        | getpgrp | setsid | setreuid | setregid | getgroups | setgroups | setresuid
-        | getresuid | setresgid | getresgid | setfsuid | setfsgid | capget | capset
-        | rt_sigpending | rt_sigtimedwait | rt_sigsuspend | sigaltstack | fstatfs
-        | sched_get_priority_max | sched_get_priority_min | mlock | munlock | mlockall
-        | munlockall | arch_prctl | setrlimit | sync | gettid | readahead | fsetxattr
-        | fgetxattr | flistxattr | fremovexattr | time | futex | set_thread_area | io_setup
-        | io_destroy | io_getevents | io_submit | io_cancel | get_thread_area | epoll_create
-        | remap_file_pages | getdents64 | set_tid_address | restart_syscall | fadvise64
-        | timer_create | timer_settime | timer_gettime | timer_getoverrun | timer_delete
-        | clock_gettime | clock_getres | clock_nanosleep | exit_group | epoll_wait | epoll_ctl
-        | mbind | set_mempolicy | get_mempolicy | mq_timedsend | mq_timedreceive | mq_notify
-        | mq_getsetattr | waitid | inotify_init | inotify_rm_watch | pselect6 | ppoll
-        | set_robust_list | splice | tee | sync_file_range | vmsplice | epoll_pwait | signalfd
-        | timerfd_create | eventfd | fallocate | timerfd_settime | timerfd_gettime | accept4
-        | signalfd4 | eventfd2 | epoll_create1 | dup3 | pipe2 | inotify_init1 | preadv
-        | pwritev | recvmmsg | syncfs | getcpu | getrandom | memfd_create | membarrier
-        | mlock2 | copy_file_range | preadv2 | pwritev2 | pkey_mprotect | pkey_alloc
-        | pkey_free | io_pgetevents | rseq | close_range | epoll_pwait2 | memfd_secret
-        | futex_waitv | set_mempolicy_home_node | cachestat | map_shadow_stack | futex_wake
-        | futex_wait | futex_requeue | mseal => Passthrough,
+        read
+        | write
+        | close
+        | fstat
+        | poll
+        | lseek
+        | mmap
+        | mprotect
+        | munmap
+        | brk
+        | rt_sigaction
+        | rt_sigprocmask
+        | rt_sigreturn
+        | pread64
+        | pwrite64
+        | readv
+        | writev
+        | pipe
+        | select
+        | sched_yield
+        | mremap
+        | msync
+        | mincore
+        | madvise
+        | shmdt
+        | dup
+        | dup2
+        | pause
+        | nanosleep
+        | getitimer
+        | alarm
+        | setitimer
+        | getpid
+        | sendfile
+        | accept
+        | recvfrom
+        | recvmsg
+        | shutdown
+        | listen
+        | getsockname
+        | getpeername
+        | setsockopt
+        | getsockopt
+        | fork
+        | vfork
+        | exit
+        | wait4
+        | fcntl
+        | flock
+        | fsync
+        | fdatasync
+        | ftruncate
+        | getdents
+        | fchmod
+        | fchown
+        | umask
+        | gettimeofday
+        | getrlimit
+        | getrusage
+        | sysinfo
+        | times
+        | getuid
+        | getgid
+        | setuid
+        | setgid
+        | geteuid
+        | getegid
+        | getppid
+        | getpgrp
+        | setsid
+        | setreuid
+        | setregid
+        | getgroups
+        | setgroups
+        | setresuid
+        | getresuid
+        | setresgid
+        | getresgid
+        | setfsuid
+        | setfsgid
+        | capget
+        | capset
+        | rt_sigpending
+        | rt_sigtimedwait
+        | rt_sigsuspend
+        | sigaltstack
+        | fstatfs
+        | sched_get_priority_max
+        | sched_get_priority_min
+        | mlock
+        | munlock
+        | mlockall
+        | munlockall
+        | arch_prctl
+        | setrlimit
+        | sync
+        | gettid
+        | readahead
+        | fsetxattr
+        | fgetxattr
+        | flistxattr
+        | fremovexattr
+        | time
+        | futex
+        | set_thread_area
+        | io_setup
+        | io_destroy
+        | io_getevents
+        | io_submit
+        | io_cancel
+        | get_thread_area
+        | epoll_create
+        | remap_file_pages
+        | getdents64
+        | set_tid_address
+        | restart_syscall
+        | fadvise64
+        | timer_create
+        | timer_settime
+        | timer_gettime
+        | timer_getoverrun
+        | timer_delete
+        | clock_gettime
+        | clock_getres
+        | clock_nanosleep
+        | exit_group
+        | epoll_wait
+        | epoll_ctl
+        | mbind
+        | set_mempolicy
+        | get_mempolicy
+        | mq_timedsend
+        | mq_timedreceive
+        | mq_notify
+        | mq_getsetattr
+        | waitid
+        | inotify_init
+        | inotify_rm_watch
+        | pselect6
+        | ppoll
+        | set_robust_list
+        | splice
+        | tee
+        | sync_file_range
+        | vmsplice
+        | epoll_pwait
+        | signalfd
+        | timerfd_create
+        | eventfd
+        | fallocate
+        | timerfd_settime
+        | timerfd_gettime
+        | accept4
+        | signalfd4
+        | eventfd2
+        | epoll_create1
+        | dup3
+        | pipe2
+        | inotify_init1
+        | preadv
+        | pwritev
+        | recvmmsg
+        | syncfs
+        | getcpu
+        | getrandom
+        | memfd_create
+        | membarrier
+        | mlock2
+        | copy_file_range
+        | preadv2
+        | pwritev2
+        | pkey_mprotect
+        | pkey_alloc
+        | pkey_free
+        | io_pgetevents
+        | rseq
+        | close_range
+        | epoll_pwait2
+        | memfd_secret
+        | futex_waitv
+        | set_mempolicy_home_node
+        | cachestat
+        | map_shadow_stack
+        | futex_wake
+        | futex_wait
+        | futex_requeue
+        | mseal => Passthrough,
         // A pidfd can only come from pidfd_open (checked) or CLONE_PIDFD (an own child).
         pidfd_send_signal => Passthrough,
 
         // Arguments that name processes, groups, ipc objects, devices or flags to police.
-        ioctl | socket | socketpair | clone | kill | setpgid | getpgid | getsid
-        | rt_sigqueueinfo | rt_tgsigqueueinfo | tkill | tgkill | personality | getpriority
-        | setpriority | sched_setparam | sched_getparam | sched_setscheduler
-        | sched_getscheduler | sched_rr_get_interval | sched_setaffinity | sched_getaffinity
-        | sched_setattr | sched_getattr | prctl | ioprio_set | ioprio_get | migrate_pages
-        | move_pages | get_robust_list | prlimit64 | unshare | seccomp | pidfd_open | shmget
-        | shmat | shmctl | semget | semop | semctl | semtimedop | msgget | msgsnd | msgrcv
+        ioctl
+        | socket
+        | socketpair
+        | clone
+        | kill
+        | setpgid
+        | getpgid
+        | getsid
+        | rt_sigqueueinfo
+        | rt_tgsigqueueinfo
+        | tkill
+        | tgkill
+        | personality
+        | getpriority
+        | setpriority
+        | sched_setparam
+        | sched_getparam
+        | sched_setscheduler
+        | sched_getscheduler
+        | sched_rr_get_interval
+        | sched_setaffinity
+        | sched_getaffinity
+        | sched_setattr
+        | sched_getattr
+        | prctl
+        | ioprio_set
+        | ioprio_get
+        | migrate_pages
+        | move_pages
+        | get_robust_list
+        | prlimit64
+        | unshare
+        | seccomp
+        | pidfd_open
+        | shmget
+        | shmat
+        | shmctl
+        | semget
+        | semop
+        | semctl
+        | semtimedop
+        | msgget
+        | msgsnd
+        | msgrcv
         | msgctl => Checked,
 
         // The sandbox's own hostname and domain name.
@@ -111,9 +319,7 @@ fn classify(sysno: Sysno) -> Class {
         | lremovexattr | utimes | inotify_add_watch | openat | mkdirat | mknodat | fchownat
         | futimesat | newfstatat | unlinkat | renameat | linkat | symlinkat | readlinkat
         | fchmodat | faccessat | utimensat | renameat2 | execveat | statx | openat2
-        | faccessat2 | fchmodat2 | setxattrat | getxattrat | listxattrat | removexattrat => {
-            Gofer
-        }
+        | faccessat2 | fchmodat2 | setxattrat | getxattrat | listxattrat | removexattrat => Gofer,
 
         // Interfaces that would act outside per-syscall interception (DESIGN.md invariant 4).
         io_uring_setup | io_uring_enter | io_uring_register => Deny(Errno::ENOSYS),
@@ -129,20 +335,48 @@ fn classify(sysno: Sysno) -> Class {
         // Host-wide state: time, mounts, swap, power, modules, quotas, accounting, the
         // kernel log, namespaces, the LDT and port I/O.
         settimeofday | clock_settime | clock_adjtime | adjtimex | mount | umount2 | pivot_root
-        | chroot | swapon | swapoff | reboot | acct | quotactl | quotactl_fd | syslog
-        | vhangup | iopl | ioperm | modify_ldt | setns | fanotify_init | fanotify_mark
-        | open_tree | move_mount | fsopen | fsconfig | fsmount | fspick | mount_setattr
-        | open_tree_attr => Deny(Errno::EPERM),
+        | chroot | swapon | swapoff | reboot | acct | quotactl | quotactl_fd | syslog | vhangup
+        | iopl | ioperm | modify_ldt | setns | fanotify_init | fanotify_mark | open_tree
+        | move_mount | fsopen | fsconfig | fsmount | fspick | mount_setattr | open_tree_attr => {
+            Deny(Errno::EPERM)
+        }
         // Host-global names (keyrings, POSIX message queues) and obsolete or unsupported calls.
-        add_key | request_key | keyctl | mq_open | mq_unlink | uselib | ustat | sysfs
-        | _sysctl | create_module | get_kernel_syms | query_module | nfsservctl | getpmsg
-        | putpmsg | afs_syscall | tuxcall | security | lookup_dcookie | epoll_ctl_old
-        | epoll_wait_old | vserver | landlock_create_ruleset | landlock_add_rule
-        | landlock_restrict_self | statmount | listmount | lsm_get_self_attr
-        | lsm_set_self_attr | lsm_list_modules | uretprobe | uprobe | file_getattr
+        add_key
+        | request_key
+        | keyctl
+        | mq_open
+        | mq_unlink
+        | uselib
+        | ustat
+        | sysfs
+        | _sysctl
+        | create_module
+        | get_kernel_syms
+        | query_module
+        | nfsservctl
+        | getpmsg
+        | putpmsg
+        | afs_syscall
+        | tuxcall
+        | security
+        | lookup_dcookie
+        | epoll_ctl_old
+        | epoll_wait_old
+        | vserver
+        | landlock_create_ruleset
+        | landlock_add_rule
+        | landlock_restrict_self
+        | statmount
+        | listmount
+        | lsm_get_self_attr
+        | lsm_set_self_attr
+        | lsm_list_modules
+        | uretprobe
+        | uprobe
+        | file_getattr
         | file_setattr => Deny(Errno::ENOSYS),
-        _ => Deny(Errno::ENOSYS),
-    }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -154,6 +388,8 @@ mod tests {
         assert_eq!(class_of(1000), Class::Deny(Errno::ENOSYS));
         assert_eq!(class_of(400), Class::Deny(Errno::ENOSYS));
         assert_eq!(class_of(u64::MAX), Class::Deny(Errno::ENOSYS));
+        assert!(!is_known(1000));
+        assert!(is_known(Sysno::clone3.id() as u64));
     }
 
     #[test]
@@ -180,7 +416,13 @@ mod tests {
 
     #[test]
     fn path_calls_are_never_passthrough() {
-        for sysno in [Sysno::open, Sysno::openat, Sysno::execve, Sysno::stat, Sysno::connect] {
+        for sysno in [
+            Sysno::open,
+            Sysno::openat,
+            Sysno::execve,
+            Sysno::stat,
+            Sysno::connect,
+        ] {
             assert_eq!(class_of(sysno.id() as u64), Class::Gofer);
         }
     }
