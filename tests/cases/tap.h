@@ -159,6 +159,7 @@ static void tap_init(int argc, char **argv)
         exit(2);
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    umask(022);
 }
 
 static int tap_done(void)
