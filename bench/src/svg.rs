@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::units::format_ns;
+use crate::units::{format_decade, format_ns};
 
 /// One bar: the median and the spread of a benchmark under one configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -202,7 +202,7 @@ pub fn render(chart: &Chart) -> String {
                 r##"<line x1="{LEFT}" y1="{y:.1}" x2="{plot_right:.1}" y2="{y:.1}" stroke="#dddddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
                 LEFT - 6.0,
                 y + 4.0,
-                xml_escape(&format_ns(d))
+                xml_escape(&format_decade(d))
             );
         }
         let _ = writeln!(

@@ -18,6 +18,25 @@ pub fn format_ns(ns: f64) -> String {
     format!("{} {unit}", sig3(v))
 }
 
+/// A power of ten nanoseconds as an axis label: `1 ns`, `100 ns`, `10 µs`, `1 s`.
+pub fn format_decade(ns: f64) -> String {
+    let (v, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    let prec = if v >= 1.0 {
+        0
+    } else {
+        (-v.log10()).round() as usize
+    };
+    format!("{v:.prec$} {unit}")
+}
+
 /// A ratio as `1.02×`, `13.4×`, `113×`.
 pub fn format_ratio(r: f64) -> String {
     if !r.is_finite() {
@@ -64,6 +83,16 @@ mod tests {
         assert_eq!(format_ns(206_000_000.0), "206 ms");
         assert_eq!(format_ns(1_250_000_000.0), "1.25 s");
         assert_eq!(format_ns(f64::NAN), "n/a");
+    }
+
+    #[test]
+    fn decade_labels_have_no_trailing_zeros() {
+        assert_eq!(format_decade(0.1), "0.1 ns");
+        assert_eq!(format_decade(10f64.powi(-2)), "0.01 ns");
+        assert_eq!(format_decade(1.0), "1 ns");
+        assert_eq!(format_decade(100.0), "100 ns");
+        assert_eq!(format_decade(10_000.0), "10 µs");
+        assert_eq!(format_decade(1e9), "1 s");
     }
 
     #[test]
