@@ -1,0 +1,649 @@
+//! The sentry's side: spawn a gofer and call it synchronously, one packet each way per call.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+
+use nix::errno::Errno;
+
+use crate::protocol::{Request, Response, StatFs, Timespec, MAX_FRAME, VERSION, XATTR_SIZE_MAX};
+use crate::sys;
+
+/// A mount source the gofer serves; its index in the slice given to [`Client::spawn`] is the
+/// `mount` argument of every call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub host_path: PathBuf,
+    pub read_only: bool,
+}
+
+/// A connection to a running gofer process. Every method is one request and one response.
+/// If the gofer dies (or answers nonsense), that call and every later one fail with EIO.
+pub struct Client {
+    sock: OwnedFd,
+    child: Option<Child>,
+    wbuf: Vec<u8>,
+    rbuf: Vec<u8>,
+    seq: u32,
+    dead: bool,
+}
+
+/// The first fd number the gofer receives (`--socket`); mounts follow in order.
+const FIRST_FD: RawFd = 3;
+
+impl Client {
+    /// Opens every mount root (`O_PATH | O_DIRECTORY`), creates the socket pair and starts
+    /// `gofer_exe` with them, then does the version handshake.
+    ///
+    /// The gofer gets `PR_SET_PDEATHSIG(SIGKILL)`: it dies when the *thread* that called
+    /// `spawn` exits, so call it from a thread that lives as long as the sandbox.
+    pub fn spawn(gofer_exe: &Path, mounts: &[Mount]) -> io::Result<Client> {
+        let mut roots = Vec::with_capacity(mounts.len());
+        for m in mounts {
+            let root = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                .open(&m.host_path)
+                .map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("mount source {}: {e}", m.host_path.display()),
+                    )
+                })?;
+            roots.push(OwnedFd::from(root));
+        }
+        let mut pair = [0 as RawFd; 2];
+        // SAFETY: socketpair writes two descriptors into `pair`.
+        Errno::result(unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                pair.as_mut_ptr(),
+            )
+        })?;
+        // SAFETY: both descriptors are fresh and owned by nobody else.
+        let (ours, theirs) =
+            unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) };
+
+        // The fds the child must find at FIRST_FD, FIRST_FD + 1, ...
+        let mut sources: Vec<RawFd> = vec![theirs.as_raw_fd()];
+        sources.extend(roots.iter().map(|r| r.as_raw_fd()));
+        let n = sources.len() as RawFd;
+        let high = sources.iter().copied().max().unwrap_or(0).max(FIRST_FD + n) + 1;
+        let mut scratch = vec![0 as RawFd; sources.len()];
+        let parent = std::process::id() as libc::pid_t;
+
+        let mut cmd = Command::new(gofer_exe);
+        cmd.arg("--socket").arg(FIRST_FD.to_string());
+        for (i, m) in mounts.iter().enumerate() {
+            let mode = if m.read_only { "ro" } else { "rw" };
+            cmd.arg("--mount")
+                .arg(format!("{}:{mode}", FIRST_FD + 1 + i as RawFd));
+        }
+        cmd.arg("--ppid").arg(parent.to_string());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
+        // system calls (prctl, getppid, fcntl, dup2), writing into `scratch`, which was
+        // allocated before the fork and is never resized.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                // Move every source above all targets first, so no dup2 clobbers a source.
+                for (i, src) in sources.iter().enumerate() {
+                    let fd = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, high);
+                    if fd < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    scratch[i] = fd;
+                }
+                for (i, tmp) in scratch.iter().enumerate() {
+                    // dup2 leaves FD_CLOEXEC clear on the target: it survives exec.
+                    if libc::dup2(*tmp, FIRST_FD + i as RawFd) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn()?;
+        drop(theirs);
+        drop(roots);
+        let mut client = Client {
+            sock: ours,
+            child: Some(child),
+            wbuf: Vec::with_capacity(MAX_FRAME),
+            rbuf: vec![0; MAX_FRAME],
+            seq: 0,
+            dead: false,
+        };
+        match client.call(&Request::Hello { version: VERSION }, None) {
+            Ok((Response::Version(VERSION), _)) => Ok(client),
+            Ok(_) => Err(io::Error::other("gofer: unexpected handshake reply")),
+            Err(e) => Err(io::Error::other(format!("gofer handshake failed: {e}"))),
+        }
+    }
+
+    /// The gofer's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// False once a call has found the gofer gone.
+    pub fn is_alive(&self) -> bool {
+        !self.dead
+    }
+
+    /// Closes the connection and waits for the gofer, which exits 0 when its socket closes.
+    pub fn shutdown(mut self) -> io::Result<ExitStatus> {
+        let mut child = self
+            .child
+            .take()
+            .ok_or_else(|| io::Error::other("no child"))?;
+        // Replace our end by a closed one: the gofer sees EOF.
+        let devnull = std::fs::File::open("/dev/null")?;
+        self.sock = OwnedFd::from(devnull);
+        child.wait()
+    }
+
+    fn fail(&mut self) -> Errno {
+        self.dead = true;
+        Errno::EIO
+    }
+
+    /// One round trip. Error responses become `Err(errno)`; transport failures `Err(EIO)`.
+    fn call(
+        &mut self,
+        req: &Request<'_>,
+        fd: Option<BorrowedFd<'_>>,
+    ) -> Result<(Response<'_>, Option<OwnedFd>), Errno> {
+        if self.dead {
+            return Err(Errno::EIO);
+        }
+        self.seq = self.seq.wrapping_add(1);
+        req.encode(self.seq, &mut self.wbuf);
+        if self.wbuf.len() > MAX_FRAME {
+            return Err(Errno::E2BIG);
+        }
+        if sys::send_packet(self.sock.as_fd(), &self.wbuf, fd).is_err() {
+            return Err(self.fail());
+        }
+        let pkt = match sys::recv_packet(self.sock.as_fd(), &mut self.rbuf) {
+            Ok(p) if p.len > 0 && !p.truncated => p,
+            _ => return Err(self.fail()),
+        };
+        let seq = self.seq;
+        match Response::decode(&self.rbuf[..pkt.len]) {
+            Ok((_, Response::Error(e))) => Err(e),
+            Ok((s, Response::Fd)) if s == seq && pkt.fd.is_none() => {
+                self.dead = true;
+                Err(Errno::EIO)
+            }
+            Ok((s, r)) if s == seq => Ok((r, pkt.fd)),
+            _ => {
+                self.dead = true;
+                Err(Errno::EIO)
+            }
+        }
+    }
+
+    fn expect_unit(&mut self, req: &Request<'_>, fd: Option<BorrowedFd<'_>>) -> Result<(), Errno> {
+        match self.call(req, fd)? {
+            (Response::Unit, _) => Ok(()),
+            _ => Err(self.fail()),
+        }
+    }
+
+    fn expect_fd(&mut self, req: &Request<'_>) -> Result<OwnedFd, Errno> {
+        match self.call(req, None)? {
+            (Response::Fd, Some(fd)) => Ok(fd),
+            _ => Err(self.fail()),
+        }
+    }
+
+    /// Sends a raw frame and returns the raw reply (for protocol tests).
+    #[doc(hidden)]
+    pub fn raw_exchange(&mut self, frame: &[u8]) -> Result<Vec<u8>, Errno> {
+        if self.dead {
+            return Err(Errno::EIO);
+        }
+        if sys::send_packet(self.sock.as_fd(), frame, None).is_err() {
+            return Err(self.fail());
+        }
+        match sys::recv_packet(self.sock.as_fd(), &mut self.rbuf) {
+            Ok(p) if p.len > 0 && !p.truncated => Ok(self.rbuf[..p.len].to_vec()),
+            _ => Err(self.fail()),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The calls
+
+    /// `openat(2)` beneath the mount root → a new fd (O_CLOEXEC set; the sentry decides the
+    /// task's flag when it installs it).
+    pub fn open(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> Result<OwnedFd, Errno> {
+        self.expect_fd(&Request::Open {
+            mount,
+            path,
+            flags,
+            mode,
+        })
+    }
+
+    /// `stat(2)` (`follow`) or `lstat(2)`.
+    pub fn stat(&mut self, mount: u32, path: &[u8], follow: bool) -> Result<libc::stat, Errno> {
+        match self.call(
+            &Request::Stat {
+                mount,
+                path,
+                follow,
+            },
+            None,
+        )? {
+            (Response::Stat(st), _) => Ok(st),
+            _ => Err(self.fail()),
+        }
+    }
+
+    /// `statx(2)`; `flags` may carry `AT_STATX_*` sync bits.
+    pub fn statx(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        follow: bool,
+        flags: i32,
+        mask: u32,
+    ) -> Result<libc::statx, Errno> {
+        match self.call(
+            &Request::Statx {
+                mount,
+                path,
+                follow,
+                flags,
+                mask,
+            },
+            None,
+        )? {
+            (Response::Statx(st), _) => Ok(st),
+            _ => Err(self.fail()),
+        }
+    }
+
+    /// `faccessat2(2)`; `flags`: `AT_EACCESS`, `AT_SYMLINK_NOFOLLOW`.
+    pub fn access(&mut self, mount: u32, path: &[u8], mode: i32, flags: i32) -> Result<(), Errno> {
+        self.expect_unit(
+            &Request::Access {
+                mount,
+                path,
+                mode,
+                flags,
+            },
+            None,
+        )
+    }
+
+    /// `readlink(2)`: the whole target (the caller truncates to the task's buffer).
+    pub fn readlink(&mut self, mount: u32, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        match self.call(&Request::Readlink { mount, path }, None)? {
+            (Response::Bytes(b), _) => Ok(b.to_vec()),
+            _ => Err(self.fail()),
+        }
+    }
+
+    pub fn mkdir(&mut self, mount: u32, path: &[u8], mode: u32) -> Result<(), Errno> {
+        self.expect_unit(&Request::Mkdir { mount, path, mode }, None)
+    }
+
+    /// Regular files, FIFOs and sockets; devices get EPERM.
+    pub fn mknod(&mut self, mount: u32, path: &[u8], mode: u32, dev: u64) -> Result<(), Errno> {
+        self.expect_unit(
+            &Request::Mknod {
+                mount,
+                path,
+                mode,
+                dev,
+            },
+            None,
+        )
+    }
+
+    /// `unlinkat(2)`; `flags` may be `AT_REMOVEDIR`.
+    pub fn unlink(&mut self, mount: u32, path: &[u8], flags: i32) -> Result<(), Errno> {
+        self.expect_unit(&Request::Unlink { mount, path, flags }, None)
+    }
+
+    /// `renameat2(2)`; across mounts EXDEV.
+    pub fn rename(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        to_mount: u32,
+        to_path: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
+        self.expect_unit(
+            &Request::Rename {
+                mount,
+                path,
+                to_mount,
+                to_path,
+                flags,
+            },
+            None,
+        )
+    }
+
+    /// `linkat(2)`; `follow` is `AT_SYMLINK_FOLLOW`; across mounts EXDEV.
+    pub fn link(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        to_mount: u32,
+        to_path: &[u8],
+        follow: bool,
+    ) -> Result<(), Errno> {
+        self.expect_unit(
+            &Request::Link {
+                mount,
+                path,
+                to_mount,
+                to_path,
+                follow,
+            },
+            None,
+        )
+    }
+
+    /// `symlink(target, path)`.
+    pub fn symlink(&mut self, mount: u32, path: &[u8], target: &[u8]) -> Result<(), Errno> {
+        self.expect_unit(
+            &Request::Symlink {
+                mount,
+                path,
+                target,
+            },
+            None,
+        )
+    }
+
+    pub fn chmod(&mut self, mount: u32, path: &[u8], mode: u32) -> Result<(), Errno> {
+        self.expect_unit(&Request::Chmod { mount, path, mode }, None)
+    }
+
+    /// `u32::MAX` leaves an id unchanged.
+    pub fn chown(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        uid: u32,
+        gid: u32,
+        follow: bool,
+    ) -> Result<(), Errno> {
+        self.expect_unit(
+            &Request::Chown {
+                mount,
+                path,
+                uid,
+                gid,
+                follow,
+            },
+            None,
+        )
+    }
+
+    /// `utimensat(2)`; `None` = both now.
+    pub fn utimens(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        times: Option<[Timespec; 2]>,
+        follow: bool,
+    ) -> Result<(), Errno> {
+        self.expect_unit(
+            &Request::Utimens {
+                mount,
+                path,
+                times,
+                follow,
+            },
+            None,
+        )
+    }
+
+    pub fn truncate(&mut self, mount: u32, path: &[u8], len: i64) -> Result<(), Errno> {
+        self.expect_unit(&Request::Truncate { mount, path, len }, None)
+    }
+
+    /// `statfs(2)`; `f_flags` has `ST_NODEV`, and `ST_RDONLY` on read-only mounts.
+    pub fn statfs(&mut self, mount: u32, path: &[u8]) -> Result<StatFs, Errno> {
+        match self.call(&Request::Statfs { mount, path }, None)? {
+            (Response::Statfs(s), _) => Ok(s),
+            _ => Err(self.fail()),
+        }
+    }
+
+    /// `getxattr(2)` semantics: an empty `buf` asks for the size; otherwise the value is copied
+    /// into `buf` and its length returned (ERANGE if it does not fit).
+    pub fn getxattr(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        name: &[u8],
+        buf: &mut [u8],
+        follow: bool,
+    ) -> Result<usize, Errno> {
+        let size = buf.len().min(XATTR_SIZE_MAX) as u32;
+        let r = self.call(
+            &Request::Getxattr {
+                mount,
+                path,
+                name,
+                size,
+                follow,
+            },
+            None,
+        );
+        match copy_sized(r, buf) {
+            Sized::Done(r) => r,
+            Sized::Unexpected => Err(self.fail()),
+        }
+    }
+
+    /// `listxattr(2)` semantics, as [`Client::getxattr`].
+    pub fn listxattr(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        buf: &mut [u8],
+        follow: bool,
+    ) -> Result<usize, Errno> {
+        let size = buf.len().min(XATTR_SIZE_MAX) as u32;
+        let r = self.call(
+            &Request::Listxattr {
+                mount,
+                path,
+                size,
+                follow,
+            },
+            None,
+        );
+        match copy_sized(r, buf) {
+            Sized::Done(r) => r,
+            Sized::Unexpected => Err(self.fail()),
+        }
+    }
+
+    /// `setxattr(2)`; `flags`: `XATTR_CREATE`, `XATTR_REPLACE`.
+    pub fn setxattr(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        name: &[u8],
+        value: &[u8],
+        flags: i32,
+        follow: bool,
+    ) -> Result<(), Errno> {
+        if value.len() > XATTR_SIZE_MAX {
+            return Err(Errno::E2BIG);
+        }
+        self.expect_unit(
+            &Request::Setxattr {
+                mount,
+                path,
+                name,
+                value,
+                flags,
+                follow,
+            },
+            None,
+        )
+    }
+
+    pub fn removexattr(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        name: &[u8],
+        follow: bool,
+    ) -> Result<(), Errno> {
+        self.expect_unit(
+            &Request::Removexattr {
+                mount,
+                path,
+                name,
+                follow,
+            },
+            None,
+        )
+    }
+
+    /// A new AF_UNIX socket of `sock_type` (`SOCK_*` | `SOCK_NONBLOCK` | `SOCK_CLOEXEC`) bound at
+    /// the path. Its `getsockname` is the final component only: the sentry reports the name.
+    pub fn bind_unix(&mut self, mount: u32, path: &[u8], sock_type: i32) -> Result<OwnedFd, Errno> {
+        self.expect_fd(&Request::BindUnix {
+            mount,
+            path,
+            sock_type,
+        })
+    }
+
+    /// Binds `sock` (an AF_UNIX socket, e.g. the task's own, fetched with pidfd_getfd) at the
+    /// path; the task's descriptor shares the bound socket.
+    pub fn bind_unix_fd(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        sock: BorrowedFd<'_>,
+    ) -> Result<(), Errno> {
+        check_unix_socket(sock)?;
+        self.expect_unit(
+            &Request::BindUnix {
+                mount,
+                path,
+                sock_type: 0,
+            },
+            Some(sock),
+        )
+    }
+
+    /// A new AF_UNIX socket connected to the socket file at the path. Never blocks: a full
+    /// listen backlog gives EAGAIN even for a blocking socket (the sentry may retry).
+    pub fn connect_unix(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        sock_type: i32,
+    ) -> Result<OwnedFd, Errno> {
+        self.expect_fd(&Request::ConnectUnix {
+            mount,
+            path,
+            sock_type,
+        })
+    }
+
+    /// Connects `sock` (an AF_UNIX socket) to the socket file at the path; as `connect_unix`.
+    pub fn connect_unix_fd(
+        &mut self,
+        mount: u32,
+        path: &[u8],
+        sock: BorrowedFd<'_>,
+    ) -> Result<(), Errno> {
+        check_unix_socket(sock)?;
+        self.expect_unit(
+            &Request::ConnectUnix {
+                mount,
+                path,
+                sock_type: 0,
+            },
+            Some(sock),
+        )
+    }
+}
+
+/// Only AF_UNIX sockets are ever handed to the gofer.
+fn check_unix_socket(sock: BorrowedFd<'_>) -> Result<(), Errno> {
+    let mut domain: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: domain/len are valid for writing one int.
+    Errno::result(unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            &mut domain as *mut libc::c_int as *mut libc::c_void,
+            &mut len,
+        )
+    })?;
+    if domain != libc::AF_UNIX {
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    Ok(())
+}
+
+enum Sized {
+    Done(Result<usize, Errno>),
+    /// A reply of the wrong kind: the connection is out of step.
+    Unexpected,
+}
+
+/// Copies a Size/Bytes reply into `buf`.
+fn copy_sized(r: Result<(Response<'_>, Option<OwnedFd>), Errno>, buf: &mut [u8]) -> Sized {
+    match r {
+        Err(e) => Sized::Done(Err(e)),
+        Ok((Response::Size(n), _)) if buf.is_empty() => Sized::Done(Ok(n as usize)),
+        Ok((Response::Bytes(b), _)) if !buf.is_empty() => match buf.get_mut(..b.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(b);
+                Sized::Done(Ok(b.len()))
+            }
+            None => Sized::Done(Err(Errno::ERANGE)),
+        },
+        Ok(_) => Sized::Unexpected,
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // The gofer holds no state worth a graceful exit: every call is synchronous.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Thin, allocation-free wrappers over the raw system calls the gofer and its client use.
+
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+
+use crate::protocol::MAX_PATH;
+
+/// `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: the resolution every mount path gets.
+pub const RESOLVE_CONFINED: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+
+/// A path copied into a NUL-terminated stack buffer.
+pub struct CPath {
+    buf: [u8; MAX_PATH + 1],
+}
+
+impl CPath {
+    /// Copies `bytes`; interior NUL is EINVAL, more than MAX_PATH bytes ENAMETOOLONG. The empty
+    /// path becomes "." (the directory itself).
+    pub fn new(bytes: &[u8]) -> Result<CPath, Errno> {
+        let bytes: &[u8] = if bytes.is_empty() { b"." } else { bytes };
+        if bytes.len() > MAX_PATH {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if bytes.contains(&0) {
+            return Err(Errno::EINVAL);
+        }
+        let mut buf = [0u8; MAX_PATH + 1];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        Ok(CPath { buf })
+    }
+
+    pub fn as_cstr(&self) -> &CStr {
+        // The buffer always holds a NUL after the copied bytes (MAX_PATH + 1 > len).
+        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c".")
+    }
+}
+
+/// Formats a file descriptor number as a NUL-terminated decimal name ("17\0").
+pub struct FdName {
+    buf: [u8; 12],
+}
+
+impl FdName {
+    pub fn new(fd: RawFd) -> FdName {
+        let mut buf = [0u8; 12];
+        let mut digits = [0u8; 10];
+        let mut n = fd.max(0) as u32;
+        let mut i = 0;
+        loop {
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            i += 1;
+            if n == 0 {
+                break;
+            }
+        }
+        for j in 0..i {
+            buf[j] = digits[i - 1 - j];
+        }
+        FdName { buf }
+    }
+    pub fn as_cstr(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c"0")
+    }
+}
+
+/// `struct open_how` (linux/openat2.h).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// `openat2(2)`; O_CLOEXEC is always added.
+pub fn openat2(
+    dir: BorrowedFd<'_>,
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u32 as u64,
+        mode: mode as u64,
+        resolve,
+    };
+    loop {
+        // SAFETY: `path` is NUL-terminated, `how` is a valid open_how of the size passed; the
+        // kernel only reads both.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        match Errno::result(r) {
+            // SAFETY: on success openat2 returns a new descriptor that nothing else owns.
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+pub fn fstat(fd: BorrowedFd<'_>) -> Result<libc::stat, Errno> {
+    // SAFETY: all-zero is a valid `stat`; fstat writes at most sizeof(stat) bytes into it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: see above; `fd` is a live descriptor.
+    Errno::result(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
+pub fn fstatat_nofollow(dir: BorrowedFd<'_>, name: &CStr) -> Result<libc::stat, Errno> {
+    // SAFETY: all-zero is a valid `stat`.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is NUL-terminated; `st` is writable for sizeof(stat) bytes.
+    Errno::result(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    Ok(st)
+}
+
+/// `fstatfs(2)` into the kernel's own layout (with `f_flags`).
+pub fn fstatfs(fd: BorrowedFd<'_>) -> Result<crate::protocol::StatFs, Errno> {
+    let mut s = crate::protocol::StatFs::default();
+    // SAFETY: `StatFs` is repr(C) and laid out exactly as the kernel's x86_64 struct statfs.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_fstatfs,
+            fd.as_raw_fd(),
+            &mut s as *mut crate::protocol::StatFs,
+        )
+    })?;
+    Ok(s)
+}
+
+pub fn close_range_from(first: u32) {
+    // SAFETY: closes descriptors this process owns from `first` up; the caller guarantees none
+    // of them is owned by live Rust objects.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+}
+
+pub fn file_type(st: &libc::stat) -> u32 {
+    st.st_mode & libc::S_IFMT
+}
+
+// ---------------------------------------------------------------------------------------------
+// SOCK_SEQPACKET messages with at most one fd.
+
+#[repr(C, align(8))]
+struct CmsgBuf([u8; 64]);
+
+fn cmsg_space_one() -> usize {
+    // SAFETY: CMSG_SPACE is a pure computation.
+    unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize }
+}
+
+/// Sends one packet, with `fd` in SCM_RIGHTS if given. Never raises SIGPIPE.
+pub fn send_packet(
+    sock: BorrowedFd<'_>,
+    data: &[u8],
+    fd: Option<BorrowedFd<'_>>,
+) -> Result<(), Errno> {
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    let mut cbuf = CmsgBuf([0; 64]);
+    // SAFETY: all-zero is a valid msghdr.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(fd) = fd {
+        msg.msg_control = cbuf.0.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = cmsg_space_one();
+        // SAFETY: msg_control points at a buffer of at least CMSG_SPACE(sizeof(int)) bytes,
+        // aligned for cmsghdr, so CMSG_FIRSTHDR is non-null and its data holds one int.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd.as_raw_fd());
+        }
+    }
+    loop {
+        // SAFETY: msg points at live iovec and control buffers for the duration of the call.
+        let r = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+        match Errno::result(r) {
+            Ok(n) if n as usize == data.len() => return Ok(()),
+            Ok(_) => return Err(Errno::EMSGSIZE),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One received packet.
+pub struct Packet {
+    /// Bytes stored in the buffer (0 = the peer closed the socket).
+    pub len: usize,
+    /// The first fd that came with it.
+    pub fd: Option<OwnedFd>,
+    /// The packet did not fit the buffer, or carried more than one fd (the others are closed).
+    pub truncated: bool,
+}
+
+/// Receives one packet into `buf`.
+pub fn recv_packet(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Packet, Errno> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let mut cbuf = CmsgBuf([0; 64]);
+    // SAFETY: all-zero is a valid msghdr.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.0.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = cmsg_space_one();
+    let n = loop {
+        // SAFETY: msg points at live, writable iovec and control buffers of the stated sizes.
+        let r = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        match Errno::result(r) {
+            Ok(n) => break n as usize,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let mut fd = None;
+    let mut extra = false;
+    // SAFETY: the kernel filled msg_control/msg_controllen; CMSG_* walk within that buffer.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(c) as *const RawFd;
+                let count =
+                    ((*c).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
+                for i in 0..count {
+                    let raw = std::ptr::read_unaligned(data.add(i));
+                    // The kernel installed `raw` for us; we own it from here on.
+                    let owned = OwnedFd::from_raw_fd(raw);
+                    if fd.is_none() {
+                        fd = Some(owned);
+                    } else {
+                        extra = true;
+                    }
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    let truncated = msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 || extra;
+    Ok(Packet {
+        len: n.min(buf.len()),
+        fd,
+        truncated,
+    })
+}
