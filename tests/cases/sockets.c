@@ -1,0 +1,141 @@
+/* Sockets: socketpair(2) AF_UNIX, sendmsg(2)/recvmsg(2) with SCM_RIGHTS, sendto/recvfrom,
+ * shutdown(2), socket options, bind/listen/connect/accept4 on an AF_UNIX path and on AF_INET
+ * loopback, getsockname/getpeername, sendmmsg/recvmmsg. */
+#include "tap.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+int main(int argc, char **argv)
+{
+    tap_init(argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    int sv[2];
+    char buf[64];
+
+    /* socketpair */
+    T_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0, "socketpair: AF_UNIX stream");
+    T_ERR(socketpair(AF_INET, SOCK_STREAM, 0, (int[2]){0}), EOPNOTSUPP, "socketpair: AF_INET -> EOPNOTSUPP");
+    T_ERR(socketpair(AF_UNIX, SOCK_STREAM, 0, BADPTR), EFAULT, "socketpair: bad pointer -> EFAULT");
+    T_ERR(socketpair(AF_UNIX, 99, 0, (int[2]){0}), EINVAL, "socketpair: bad type -> EINVAL");
+    T_ERR(socketpair(AF_UNIX, SOCK_STREAM, 99, (int[2]){0}), EPROTONOSUPPORT, "socketpair: bad protocol -> EPROTONOSUPPORT");
+    T_EQ(write(sv[0], "ping", 4), 4, "socketpair: write on one end");
+    T_EQ(read(sv[1], buf, sizeof buf), 4, "socketpair: read on the other");
+
+    /* sendmsg / recvmsg with SCM_RIGHTS */
+    int fd = open("passed", O_RDWR | O_CREAT, 0644);
+    write(fd, "fdpass", 6);
+    struct iovec iov = {"m", 1};
+    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    T_EQ(sendmsg(sv[0], &mh, 0), 1, "sendmsg: one byte with SCM_RIGHTS");
+    char rb[4];
+    struct iovec riov = {rb, sizeof rb};
+    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ru;
+    struct msghdr rh = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = ru.b, .msg_controllen = sizeof ru.b};
+    T_EQ(recvmsg(sv[1], &rh, MSG_CMSG_CLOEXEC), 1, "recvmsg: receives the byte");
+    struct cmsghdr *rc = CMSG_FIRSTHDR(&rh);
+    int got = -1;
+    if (rc && rc->cmsg_type == SCM_RIGHTS)
+        memcpy(&got, CMSG_DATA(rc), sizeof got);
+    OK(got >= 0 && got != fd, "recvmsg: a new fd arrived");
+    char fb[8] = {0};
+    OK(got >= 0 && pread(got, fb, 6, 0) == 6 && memcmp(fb, "fdpass", 6) == 0, "recvmsg: the fd is the same file");
+    OK(got >= 0 && fcntl(got, F_GETFD) == FD_CLOEXEC, "recvmsg: MSG_CMSG_CLOEXEC applied");
+    int badfd = 9999;
+    memcpy(CMSG_DATA(cm), &badfd, sizeof badfd);
+    T_ERR(sendmsg(sv[0], &mh, 0), EBADF, "sendmsg: SCM_RIGHTS with a bad fd -> EBADF");
+    T_ERR(sendmsg(sv[0], BADPTR, 0), EFAULT, "sendmsg: bad msghdr -> EFAULT");
+    T_ERR(recvmsg(sv[1], &rh, MSG_DONTWAIT), EAGAIN, "recvmsg: nothing queued, MSG_DONTWAIT -> EAGAIN");
+    T_ERR(sendmsg(-1, &mh, 0), EBADF, "sendmsg: bad fd -> EBADF");
+    T_ERR(sendmsg(fd, &mh, 0), ENOTSOCK, "sendmsg: not a socket -> ENOTSOCK");
+
+    /* sendto / recvfrom / MSG_PEEK */
+    T_EQ(sendto(sv[0], "abc", 3, 0, NULL, 0), 3, "sendto: connected stream, no address");
+    T_EQ(recvfrom(sv[1], buf, 2, MSG_PEEK, NULL, NULL), 2, "recvfrom: MSG_PEEK");
+    T_EQ(recvfrom(sv[1], buf, sizeof buf, 0, NULL, NULL), 3, "recvfrom: data still there after peek");
+    T_ERR(recvfrom(sv[1], BADPTR, 0 + 4, MSG_DONTWAIT, NULL, NULL), EAGAIN, "recvfrom: empty -> EAGAIN before touching the buffer");
+
+    /* socket options */
+    int v = 0;
+    socklen_t vl = sizeof v;
+    T_EQ(getsockopt(sv[0], SOL_SOCKET, SO_TYPE, &v, &vl), 0, "getsockopt: SO_TYPE");
+    OK(v == SOCK_STREAM, "getsockopt: SOCK_STREAM");
+    v = 65536;
+    T_EQ(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &v, sizeof v), 0, "setsockopt: SO_SNDBUF");
+    T_ERR(setsockopt(sv[0], SOL_SOCKET, 9999, &v, sizeof v), ENOPROTOOPT, "setsockopt: unknown option -> ENOPROTOOPT");
+    T_ERR(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &v, 1), EINVAL, "setsockopt: short optlen -> EINVAL");
+    T_ERR(getsockopt(sv[0], SOL_SOCKET, SO_TYPE, BADPTR, &vl), EFAULT, "getsockopt: bad buffer -> EFAULT");
+    T_ERR(getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vl), ENOTSOCK, "getsockopt: not a socket -> ENOTSOCK");
+
+    /* shutdown */
+    T_EQ(shutdown(sv[0], SHUT_WR), 0, "shutdown: SHUT_WR");
+    T_EQ(read(sv[1], buf, sizeof buf), 0, "shutdown: peer reads EOF");
+    T_ERR(write(sv[0], "x", 1), EPIPE, "shutdown: write after SHUT_WR -> EPIPE");
+    T_ERR(shutdown(sv[0], 99), EINVAL, "shutdown: bad how -> EINVAL");
+    T_ERR(shutdown(fd, SHUT_RD), ENOTSOCK, "shutdown: not a socket -> ENOTSOCK");
+
+    /* AF_UNIX path: socket / bind / listen / connect / accept4 / getsockname / getpeername */
+    int ls = T_OK(socket(AF_UNIX, SOCK_STREAM, 0), "socket: AF_UNIX stream");
+    T_ERR(socket(AF_UNIX, 99, 0), EINVAL, "socket: bad type -> EINVAL");
+    T_ERR(socket(12345, SOCK_STREAM, 0), EAFNOSUPPORT, "socket: bad family -> EAFNOSUPPORT");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, "sock");
+    T_EQ(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0, "bind: AF_UNIX path in the work dir");
+    T_ERR(bind(ls, (struct sockaddr *)&(struct sockaddr_un){AF_UNIX, "other"}, sizeof sa), EINVAL,
+          "bind: already bound, another path -> EINVAL");
+    int ls2 = socket(AF_UNIX, SOCK_STREAM, 0);
+    T_ERR(bind(ls2, (struct sockaddr *)&sa, sizeof sa), EADDRINUSE, "bind: path exists -> EADDRINUSE");
+    T_ERR(bind(ls2, BADPTR, sizeof sa), EFAULT, "bind: bad address -> EFAULT");
+    T_EQ(listen(ls, 4), 0, "listen: on the bound socket");
+    T_ERR(listen(fd, 4), ENOTSOCK, "listen: not a socket -> ENOTSOCK");
+    int cs = socket(AF_UNIX, SOCK_STREAM, 0);
+    T_EQ(connect(cs, (struct sockaddr *)&sa, sizeof sa), 0, "connect: to the listener");
+    T_ERR(connect(ls2, (struct sockaddr *)&(struct sockaddr_un){AF_UNIX, "nosock"}, sizeof sa), ENOENT, "connect: missing path -> ENOENT");
+    int as = T_OK(accept4(ls, NULL, NULL, SOCK_CLOEXEC), "accept4: SOCK_CLOEXEC");
+    OK(fcntl(as, F_GETFD) == FD_CLOEXEC, "accept4: close-on-exec set");
+    T_ERR(accept4(ls, NULL, NULL, 0x1), EINVAL, "accept4: bad flags -> EINVAL");
+    struct sockaddr_un nm;
+    socklen_t nl = sizeof nm;
+    T_EQ(getsockname(ls, (struct sockaddr *)&nm, &nl), 0, "getsockname: the listener");
+    OK(strcmp(nm.sun_path, "sock") == 0, "getsockname: bound path");
+    nl = sizeof nm;
+    T_EQ(getpeername(cs, (struct sockaddr *)&nm, &nl), 0, "getpeername: the client's peer");
+    OK(strcmp(nm.sun_path, "sock") == 0, "getpeername: the listener's path");
+    T_ERR(getpeername(ls, (struct sockaddr *)&nm, &nl), ENOTCONN, "getpeername: listener -> ENOTCONN");
+    int ac2 = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    bind(ac2, (struct sockaddr *)&(struct sockaddr_un){AF_UNIX, "sock2"}, sizeof sa);
+    listen(ac2, 1);
+    T_ERR(accept(ac2, NULL, NULL), EAGAIN, "accept: non-blocking, no client -> EAGAIN");
+
+    /* sendmmsg / recvmmsg on a datagram pair */
+    int dv[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, dv);
+    struct iovec i1 = {"one", 3}, i2 = {"two!", 4};
+    struct mmsghdr mm[2] = {{.msg_hdr = {.msg_iov = &i1, .msg_iovlen = 1}}, {.msg_hdr = {.msg_iov = &i2, .msg_iovlen = 1}}};
+    T_EQ(sendmmsg(dv[0], mm, 2, 0), 2, "sendmmsg: two datagrams");
+    char b1[8], b2[8];
+    struct iovec r1 = {b1, 8}, r2 = {b2, 8};
+    struct mmsghdr rm[2] = {{.msg_hdr = {.msg_iov = &r1, .msg_iovlen = 1}}, {.msg_hdr = {.msg_iov = &r2, .msg_iovlen = 1}}};
+    T_EQ(recvmmsg(dv[1], rm, 2, MSG_DONTWAIT, NULL), 2, "recvmmsg: two datagrams");
+    OK(rm[0].msg_len == 3 && rm[1].msg_len == 4, "recvmmsg: datagram boundaries kept");
+    T_ERR(recvmmsg(dv[1], rm, 2, MSG_DONTWAIT, NULL), EAGAIN, "recvmmsg: empty -> EAGAIN");
+
+    /* AF_INET on loopback: works natively; the sentry may deny it (--net=none by default). */
+    int is = socket(AF_INET, SOCK_STREAM, 0);
+    OK(is >= 0, "socket: AF_INET stream");
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    T_EQ(bind(is, (struct sockaddr *)&in, sizeof in), 0, "bind: AF_INET loopback, port 0");
+    socklen_t il = sizeof in;
+    getsockname(is, (struct sockaddr *)&in, &il);
+    OK(in.sin_port != 0, "getsockname: kernel chose a port");
+    T_ERR(bind(is, (struct sockaddr *)&in, 4), EINVAL, "bind: short AF_INET address -> EINVAL");
+    return tap_done();
+}
