@@ -138,6 +138,25 @@ fn host() -> Host {
     }
 }
 
+/// The workspace's commit (`git rev-parse --short HEAD`, plus `-dirty` with local changes).
+fn git_commit() -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(workspace_dir())
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"])?;
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
+}
+
 fn find_python() -> PathBuf {
     // The distribution's python rather than a version manager's shell shim.
     let system = PathBuf::from("/usr/bin/python3");
@@ -429,6 +448,7 @@ fn real_main(cli: Cli) -> Result<()> {
         runs,
         quick: cli.quick,
         cpus: cli.cpus.clone(),
+        git_commit: git_commit(),
         configs: config_reports,
         benchmarks: benches,
         results: cells,

@@ -67,6 +67,8 @@ pub struct Report {
     pub quick: bool,
     /// `--cpus`: the CPUs everything was pinned to, if any.
     pub cpus: Option<String>,
+    /// The workspace commit the harness (and the sentry, if built from it) came from.
+    pub git_commit: Option<String>,
     pub configs: Vec<ConfigReport>,
     pub benchmarks: Vec<Bench>,
     pub results: Vec<Cell>,
@@ -103,6 +105,9 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(s, "# sentry-bench results\n");
         let _ = writeln!(s, "Command: `{}`  ", self.command);
+        if let Some(c) = &self.git_commit {
+            let _ = writeln!(s, "Workspace commit: {c}  ");
+        }
         let _ = writeln!(
             s,
             "Date: {} · host: Linux {}, {} CPUs ({}) · {} run(s) per configuration, interleaved{}{}\n",
