@@ -184,6 +184,8 @@ pub fn gofer_rules(sock: i32) -> Vec<Rule> {
         // The runtime: locks, signal return, exit.
         any(libc::SYS_futex),
         any(libc::SYS_rt_sigreturn),
+        // The Rust runtime disables the main thread's alternate signal stack at exit.
+        any(libc::SYS_sigaltstack),
         any(libc::SYS_restart_syscall),
         any(libc::SYS_exit_group),
         any(libc::SYS_exit),

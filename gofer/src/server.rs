@@ -843,9 +843,11 @@ impl Server {
         }
         let a = CPath::new(from.last)?;
         let b = CPath::new(to.last)?;
-        // SAFETY: NUL-terminated single components relative to resolved directory fds.
-        cvt(unsafe {
-            libc::renameat2(
+        // SAFETY: NUL-terminated single components relative to resolved directory fds. The raw
+        // call: glibc's wrapper turns flags == 0 into renameat, which the filter does not allow.
+        Errno::result(unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
                 from_dir.fd().as_raw_fd(),
                 a.as_cstr().as_ptr(),
                 to_dir.fd().as_raw_fd(),
@@ -853,6 +855,7 @@ impl Server {
                 flags,
             )
         })
+        .map(drop)
     }
 
     fn link(
