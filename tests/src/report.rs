@@ -29,11 +29,14 @@ pub fn rows(res: &RunResult) -> Vec<Row> {
             cases: 0,
             native_pass: 0,
             sentry_pass: res.platforms.iter().map(|m| (m.clone(), 0)).collect(),
-            class: res
-                .table
-                .get(p.syscall.as_str())
-                .cloned()
-                .unwrap_or_else(|| "?".into()),
+            class: match (res.table.get(p.syscall.as_str()), p.syscall.as_str()) {
+                (Some(c), _) => c.clone(),
+                // Not syscalls of the x86_64 table: the i386 and x32 ABIs as a whole.
+                (None, "int80" | "x32") if res.table_available => {
+                    "not in table (foreign ABI)".into()
+                }
+                _ => "?".into(),
+            },
         });
         row.cases += 1;
         row.native_pass += usize::from(p.native_ok);
