@@ -129,17 +129,18 @@ pub fn markdown(res: &RunResult, fuzz: Option<&str>) -> String {
         let _ = writeln!(s, "\n## Differences under the sentry\n");
         let _ = writeln!(
             s,
-            "| case | expected | platform | sentry printed |\n|---|---|---|---|"
+            "| case | expected | platform | sentry printed | diagnostic |\n|---|---|---|---|---|"
         );
         for p in failing.iter().take(400) {
             for (m, x) in p.sentry.iter().filter(|(_, x)| !x.pass) {
                 let _ = writeln!(
                     s,
-                    "| {} | `{}` | {} | `{}` |",
+                    "| {} | `{}` | {} | `{}` | {} |",
                     p.case,
                     p.expected_sentry_line.replace('|', "\\|"),
                     m,
-                    x.line.replace('|', "\\|")
+                    x.line.replace('|', "\\|"),
+                    x.diag.replace('|', "\\|")
                 );
             }
         }

@@ -278,6 +278,8 @@ pub struct PointResult {
 pub struct SentryPoint {
     pub pass: bool,
     pub line: String,
+    /// The case's diagnostics for the point under the sentry.
+    pub diag: String,
 }
 
 /// One case file's runs.
@@ -420,11 +422,12 @@ pub fn run(cfg: &Config, log: &mut dyn FnMut(&str)) -> Result<RunResult> {
                 let line = got
                     .map(|g| g.line.clone())
                     .unwrap_or_else(|| "(missing)".into());
+                let diag = got.map(|g| g.diag.clone()).unwrap_or_default();
                 let pass = expected.starts_with("ok ") && line == expected;
                 if pass {
                     *pass_count.entry(p.as_str()).or_default() += 1;
                 }
-                sentry.insert(p.clone(), SentryPoint { pass, line });
+                sentry.insert(p.clone(), SentryPoint { pass, line, diag });
             }
             points.push(PointResult {
                 case: case.name.clone(),

@@ -11,6 +11,8 @@ pub struct Point {
     pub description: String,
     /// The whole line as printed, trimmed.
     pub line: String,
+    /// The `# ...` diagnostic lines printed right after it.
+    pub diag: String,
 }
 
 impl Point {
@@ -41,14 +43,26 @@ pub fn parse_line(line: &str) -> Option<Point> {
         ok,
         description,
         line: line.to_string(),
+        diag: String::new(),
     })
 }
 
 /// All test points of an output, by number (a repeated number keeps the first line).
 pub fn parse(output: &str) -> BTreeMap<u32, Point> {
-    let mut m = BTreeMap::new();
-    for p in output.lines().filter_map(parse_line) {
-        m.entry(p.number).or_insert(p);
+    let mut m: BTreeMap<u32, Point> = BTreeMap::new();
+    let mut last = None;
+    for l in output.lines() {
+        if let Some(p) = parse_line(l) {
+            last = Some(p.number);
+            m.entry(p.number).or_insert(p);
+        } else if let (Some(d), Some(n)) = (l.strip_prefix("# "), last) {
+            if let Some(p) = m.get_mut(&n) {
+                if !p.diag.is_empty() {
+                    p.diag.push_str("; ");
+                }
+                p.diag.push_str(d.trim());
+            }
+        }
     }
     m
 }
