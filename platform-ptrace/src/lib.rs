@@ -6,6 +6,7 @@
 //! [`Stopped`] handle returned by [`wait`] is the proof, and resuming consumes it.
 
 mod mem;
+pub mod notify;
 mod regs;
 pub mod seccomp;
 mod spawn;
@@ -15,7 +16,8 @@ pub use mem::{read_bytes, read_cstring, read_struct, write_bytes};
 pub use regs::Regs;
 pub use spawn::{give_terminal_to, spawn, SpawnError, SpawnSpec, Spawned};
 pub use stop::{
-    interrupt, wait, Event, NewTaskKind, Resume, Stop, Stopped, SyscallArch, SyscallInfo,
+    interrupt, wait, wait_nohang, Event, NewTaskKind, Resume, Stop, Stopped, SyscallArch,
+    SyscallInfo, Waited,
 };
 
 /// A host thread id.

@@ -64,3 +64,20 @@ impl Regs {
         self.0.rsp
     }
 }
+
+impl Default for Regs {
+    fn default() -> Self {
+        // SAFETY: user_regs_struct is plain integers; all-zero is a valid value.
+        Regs(unsafe { std::mem::zeroed() })
+    }
+}
+
+impl std::fmt::Debug for Regs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Regs")
+            .field("syscall", &self.syscall())
+            .field("ip", &format_args!("{:#x}", self.ip()))
+            .field("ret", &self.ret())
+            .finish_non_exhaustive()
+    }
+}

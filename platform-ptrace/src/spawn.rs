@@ -5,6 +5,7 @@
 //! vfork); only then does it prepare itself and call execve. The exec event
 //! stop comes before the new program's first instruction.
 
+use crate::notify::{install_filter, Cookie, INSTALL_FILTER_FLAGS};
 use crate::seccomp::Filter;
 use crate::Tid;
 use nix::errno::Errno;
@@ -13,8 +14,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// What to start and how.
 pub struct SpawnSpec {
-    /// Host path of the program handed to execve.
+    /// Host path of the program handed to execve, when `exec_fd` is None.
     pub path: CString,
+    /// An fd of the program to run with `execveat(fd, "", …, AT_EMPTY_PATH)` instead.
+    pub exec_fd: Option<std::os::fd::RawFd>,
     pub argv: Vec<CString>,
     pub envp: Vec<CString>,
     /// Host directory to start in.
@@ -25,11 +28,16 @@ pub struct SpawnSpec {
     pub take_terminal: bool,
     /// A seccomp filter to install just before execve (PR_SET_NO_NEW_PRIVS is set first).
     pub seccomp: Option<Filter>,
+    /// The cookie of the fd-install filter ([`crate::notify`]); its listener comes back
+    /// in [`Spawned::listener`].
+    pub install_cookie: Option<Cookie>,
 }
 
 /// A spawned, seized child that has been released towards its execve.
 pub struct Spawned {
     pub tid: Tid,
+    /// The listener of the fd-install filter, when one was asked for and installed.
+    pub listener: Option<OwnedFd>,
     /// Read end of a close-on-exec pipe: holds the errno of a failed execve.
     exec_error: OwnedFd,
 }
@@ -62,6 +70,78 @@ fn pipe(flags: libc::c_int) -> Result<(OwnedFd, OwnedFd), SpawnError> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+fn socketpair() -> Result<(OwnedFd, OwnedFd), SpawnError> {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair writes two fds into the array we own.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } < 0
+    {
+        return Err(SpawnError::Pipe(Errno::last()));
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// One fd sent with SCM_RIGHTS; None when the peer closed without sending.
+fn receive_fd(sock: &OwnedFd) -> Option<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!(libc::c_int);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .ok()?;
+    for cmsg in msg.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            // SAFETY: the kernel just installed these fds in our table for us alone.
+            return fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+    }
+    None
+}
+
+/// The child's side of `receive_fd`, without allocation (it runs after fork).
+///
+/// # Safety
+/// Async-signal-safe; `sock` and `fd` are open fds.
+unsafe fn send_fd(sock: libc::c_int, fd: libc::c_int) -> bool {
+    #[repr(C)]
+    struct Control {
+        header: libc::cmsghdr,
+        fd: libc::c_int,
+        pad: libc::c_int,
+    }
+    let mut control = Control {
+        header: std::mem::zeroed(),
+        fd,
+        pad: 0,
+    };
+    control.header.cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as usize;
+    control.header.cmsg_level = libc::SOL_SOCKET;
+    control.header.cmsg_type = libc::SCM_RIGHTS;
+    let mut byte = 0u8;
+    let mut iov = libc::iovec {
+        iov_base: (&mut byte as *mut u8).cast(),
+        iov_len: 1,
+    };
+    let mut msg: libc::msghdr = std::mem::zeroed();
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = (&mut control as *mut Control).cast();
+    msg.msg_controllen = std::mem::size_of::<Control>();
+    libc::sendmsg(sock, &msg, 0) == 1
+}
+
 fn ptr_array(items: &[CString]) -> Vec<*const libc::c_char> {
     items
         .iter()
@@ -78,6 +158,9 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     let (go_read, go_write) = pipe(libc::O_CLOEXEC)?;
     let (err_read, err_write) = pipe(libc::O_CLOEXEC)?;
     let prog = spec.seccomp.as_ref().map(|f| f.as_sock_fprog());
+    let install = spec.install_cookie.map(install_filter);
+    let install_prog = install.as_ref().map(|f| f.as_sock_fprog());
+    let (listener_recv, listener_send) = socketpair()?;
 
     // SAFETY: after fork the child runs only async-signal-safe calls on memory that
     // was fully prepared above (no allocation, no locks), then execs or _exits.
@@ -93,6 +176,9 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
                 go_read.as_raw_fd(),
                 err_write.as_raw_fd(),
                 prog.as_ref(),
+                install_prog
+                    .as_ref()
+                    .map(|p| (p, listener_send.as_raw_fd())),
                 &argv,
                 &envp,
             )
@@ -100,6 +186,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     }
     drop(go_read);
     drop(err_write);
+    drop(listener_send);
     if spec.new_process_group {
         // Done in both processes so that neither order of execution leaves a window.
         // SAFETY: setpgid takes plain integers.
@@ -128,8 +215,14 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     }
     // SAFETY: writing one byte from a local to a pipe we own.
     unsafe { libc::write(go_write.as_raw_fd(), b"g".as_ptr().cast(), 1) };
+    // The child sends the listener before it can make any call that stops.
+    let listener = match spec.install_cookie {
+        Some(_) => receive_fd(&listener_recv),
+        None => None,
+    };
     Ok(Spawned {
         tid: pid,
+        listener,
         exec_error: err_read,
     })
 }
@@ -158,6 +251,7 @@ unsafe fn child_after_fork(
     go: libc::c_int,
     err: libc::c_int,
     prog: Option<&libc::sock_fprog>,
+    install: Option<(&libc::sock_fprog, libc::c_int)>,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
 ) -> ! {
@@ -189,6 +283,21 @@ unsafe fn child_after_fork(
     if libc::chdir(spec.cwd.as_ptr()) != 0 {
         fail(*libc::__errno_location());
     }
+    if let Some((install_prog, sock)) = install {
+        let listener = libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            INSTALL_FILTER_FLAGS,
+            install_prog as *const libc::sock_fprog,
+        );
+        if listener < 0 {
+            fail(*libc::__errno_location());
+        }
+        if !send_fd(sock, listener as libc::c_int) {
+            fail(*libc::__errno_location());
+        }
+        libc::close(listener as libc::c_int);
+    }
     if let Some(prog) = prog {
         if libc::prctl(
             libc::PR_SET_SECCOMP,
@@ -199,7 +308,21 @@ unsafe fn child_after_fork(
             fail(*libc::__errno_location());
         }
     }
-    libc::execve(spec.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+    match spec.exec_fd {
+        Some(fd) => {
+            libc::syscall(
+                libc::SYS_execveat,
+                fd,
+                c"".as_ptr(),
+                argv.as_ptr(),
+                envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            );
+        }
+        None => {
+            libc::execve(spec.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        }
+    }
     fail(*libc::__errno_location())
 }
 

@@ -271,29 +271,59 @@ fn decode_arch(arch: u32) -> SyscallArch {
 /// `Ok(None)` when there is nothing left to wait for (ECHILD).
 /// EINTR is returned as an error so that the caller can look at its signal flags.
 pub fn wait() -> Result<Option<Event>> {
+    match wait_with(libc::__WALL)? {
+        Waited::Event(event) => Ok(Some(event)),
+        Waited::NoChildren => Ok(None),
+        Waited::Nothing => unreachable!("a blocking wait returned no event"),
+    }
+}
+
+/// What a non-blocking wait found.
+#[derive(Debug)]
+pub enum Waited {
+    Event(Event),
+    /// Nothing has happened yet.
+    Nothing,
+    /// There is nothing left to wait for (ECHILD).
+    NoChildren,
+}
+
+/// Like [`wait`], but returns [`Waited::Nothing`] at once when no task has an event.
+pub fn wait_nohang() -> Result<Waited> {
+    wait_with(libc::__WALL | libc::WNOHANG)
+}
+
+fn wait_with(flags: libc::c_int) -> Result<Waited> {
     let mut status: libc::c_int = 0;
     // SAFETY: waitpid writes the status into a c_int we own.
-    let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+    let tid = unsafe { libc::waitpid(-1, &mut status, flags) };
     if tid < 0 {
         let errno = Errno::last();
         return if errno == Errno::ECHILD {
-            Ok(None)
+            Ok(Waited::NoChildren)
         } else {
             Err(Error::Wait(errno))
         };
     }
+    if tid == 0 {
+        return Ok(Waited::Nothing);
+    }
+    decode(tid, status).map(Waited::Event)
+}
+
+fn decode(tid: Tid, status: libc::c_int) -> Result<Event> {
     if libc::WIFEXITED(status) {
-        return Ok(Some(Event::Exited {
+        return Ok(Event::Exited {
             tid,
             code: libc::WEXITSTATUS(status),
-        }));
+        });
     }
     if libc::WIFSIGNALED(status) {
-        return Ok(Some(Event::Killed {
+        return Ok(Event::Killed {
             tid,
             signal: libc::WTERMSIG(status),
             core: libc::WCOREDUMP(status),
-        }));
+        });
     }
     let stopped = Stopped::new(tid);
     let sig = libc::WSTOPSIG(status);
@@ -353,5 +383,5 @@ pub fn wait() -> Result<Option<Event>> {
             _ => Stop::Trap,
         }
     };
-    Ok(Some(Event::Stopped(stopped, stop)))
+    Ok(Event::Stopped(stopped, stop))
 }

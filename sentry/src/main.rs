@@ -1,6 +1,7 @@
 //! `sentry`: a user-space kernel for untrusted Linux programs, on the ptrace platform.
 
 mod kernel;
+mod sandbox;
 mod strace;
 mod supervisor;
 mod syscalls;
@@ -9,8 +10,8 @@ use clap::{Parser, Subcommand};
 use kernel::{Kernel, NetMode, Uts};
 use platform_ptrace::{spawn, SpawnSpec};
 use std::ffi::{CString, OsString};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::PermissionsExt;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -60,6 +61,15 @@ struct RunArgs {
     /// Working directory inside the sandbox.
     #[arg(long, default_value = "/")]
     cwd: PathBuf,
+    /// Bind HOST_PATH at SANDBOX_PATH (a directory), read-only with `:ro`. Repeatable.
+    #[arg(long = "mount", value_name = "HOST_PATH:SANDBOX_PATH[:ro]")]
+    mounts: Vec<String>,
+    /// A writable scratch directory at SANDBOX_PATH that disappears after the run. Repeatable.
+    #[arg(long = "tmpfs", value_name = "SANDBOX_PATH")]
+    tmpfs: Vec<String>,
+    /// Make the rootfs itself read-only (writes fail with EROFS).
+    #[arg(long)]
+    read_only: bool,
     /// Log level of the sentry's own events (error, warn, info, debug).
     #[arg(long, default_value = "warn")]
     log: String,
@@ -183,46 +193,38 @@ fn sandbox_env(requested: &[String]) -> Result<Vec<CString>, Failure> {
         .collect())
 }
 
-/// Finds the program as execvp would, inside the rootfs: a name with a slash is a path,
-/// otherwise each directory of PATH is tried.
-fn resolve_command(
-    rootfs: &Path,
-    cwd: &Path,
+/// Finds the program as execvp would, inside the sandbox, through the gofer: a name
+/// with a slash is a path, otherwise each directory of PATH is tried.
+fn find_program(
+    kernel: &mut Kernel,
     name: &OsString,
     env: &[CString],
-) -> Result<PathBuf, Failure> {
-    let display = name.to_string_lossy();
-    let inside = |p: &Path| rootfs.join(p.strip_prefix("/").unwrap_or(p));
-    let check = |host: &Path| -> Result<(), Failure> {
-        let meta = std::fs::metadata(host).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Failure::NotFound(format!("{display}: No such file or directory"))
-            }
-            _ => Failure::CannotExecute(format!("{display}: {e}")),
-        })?;
-        if meta.is_dir() {
-            return Err(Failure::CannotExecute(format!("{display}: Is a directory")));
+) -> Result<(syscalls::exec::Plan, Vec<u8>), Failure> {
+    let display = name.to_string_lossy().into_owned();
+    let mut try_path = |path: &[u8]| {
+        let mut call = syscalls::Call {
+            kernel,
+            tid: 0,
+            sysno: ::syscalls::Sysno::execve,
+            args: [0; 6],
+        };
+        syscalls::exec::plan(
+            &mut call,
+            libc::AT_FDCWD as i64 as u64,
+            path,
+            name.as_bytes(),
+        )
+    };
+    let failure = |errno: nix::errno::Errno| match errno {
+        nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => {
+            Failure::NotFound(format!("{display}: No such file or directory"))
         }
-        let path = CString::new(host.as_os_str().as_bytes())
-            .map_err(|_| Failure::Usage(format!("{display}: contains a NUL byte")))?;
-        // SAFETY: access reads a NUL-terminated path we own.
-        let executable = unsafe { libc::access(path.as_ptr(), libc::X_OK) } == 0;
-        if meta.permissions().mode() & 0o111 == 0 || !executable {
-            return Err(Failure::CannotExecute(format!(
-                "{display}: Permission denied"
-            )));
-        }
-        Ok(())
+        other => Failure::CannotExecute(format!("{display}: {}", other.desc())),
     };
     if name.as_bytes().contains(&b'/') {
-        let path = Path::new(name);
-        let host = if path.is_absolute() {
-            inside(path)
-        } else {
-            inside(&cwd.join(path))
-        };
-        check(&host)?;
-        return Ok(host);
+        return try_path(name.as_bytes())
+            .map(|plan| (plan, name.as_bytes().to_vec()))
+            .map_err(failure);
     }
     if name.is_empty() {
         return Err(Failure::NotFound("'': command not found".into()));
@@ -231,17 +233,25 @@ fn resolve_command(
         .iter()
         .find_map(|v| v.to_bytes().strip_prefix(b"PATH="))
         .unwrap_or(b"");
-    let mut denied = None;
+    let mut refused = None;
     for dir in path_var.split(|&b| b == b':') {
-        let dir = Path::new(std::ffi::OsStr::from_bytes(dir));
-        let host = inside(&dir.join(name));
-        match check(&host) {
-            Ok(()) => return Ok(host),
-            Err(Failure::NotFound(_)) => {}
-            Err(e) => denied = denied.or(Some(e)),
+        let mut candidate = if dir.is_empty() {
+            b".".to_vec()
+        } else {
+            dir.to_vec()
+        };
+        candidate.push(b'/');
+        candidate.extend_from_slice(name.as_bytes());
+        match try_path(&candidate) {
+            Ok(plan) => return Ok((plan, candidate)),
+            Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => {}
+            Err(e) => refused = refused.or(Some(e)),
         }
     }
-    Err(denied.unwrap_or_else(|| Failure::NotFound(format!("{display}: command not found"))))
+    Err(match refused {
+        Some(e) => failure(e),
+        None => Failure::NotFound(format!("{display}: command not found")),
+    })
 }
 
 fn check_rootfs(rootfs: &Path) -> Result<PathBuf, Failure> {
@@ -253,16 +263,9 @@ fn check_rootfs(rootfs: &Path) -> Result<PathBuf, Failure> {
             rootfs.display()
         )));
     }
-    let canonical = rootfs
+    rootfs
         .canonicalize()
-        .map_err(|e| Failure::Usage(format!("rootfs {}: {e}", rootfs.display())))?;
-    if canonical != Path::new("/") {
-        return Err(Failure::Usage(format!(
-            "rootfs {}: only / is supported until the gofer serves the sandbox's files",
-            rootfs.display()
-        )));
-    }
-    Ok(canonical)
+        .map_err(|e| Failure::Usage(format!("rootfs {}: {e}", rootfs.display())))
 }
 
 /// Blocks SIGTERM, SIGINT and SIGHUP in the sentry and waits for them on a thread of
@@ -277,7 +280,10 @@ fn start_signal_thread() -> Result<(), Failure> {
         for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
             libc::sigaddset(&mut set, sig);
         }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        // SIGCHLD is blocked too: the supervisor reads it from a signalfd.
+        let mut blocked = set;
+        libc::sigaddset(&mut blocked, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, std::ptr::null_mut());
         libc::signal(libc::SIGTTOU, libc::SIG_IGN);
         libc::signal(libc::SIGTTIN, libc::SIG_IGN);
         set
@@ -325,18 +331,55 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     if args.hostname.is_empty() || args.hostname.len() > 64 {
         return Err(Failure::Usage("--hostname must be 1 to 64 bytes".into()));
     }
+    let mut requests = Vec::new();
+    for spec in &args.mounts {
+        requests.push(sandbox::parse_mount(spec).map_err(Failure::Usage)?);
+    }
+    for path in &args.tmpfs {
+        let sandbox = sandbox::sandbox_path(path, "--tmpfs").map_err(Failure::Usage)?;
+        requests.push(sandbox::MountRequest::Tmpfs { sandbox });
+    }
+    let scratch = sandbox::Scratch::new().map_err(|e| {
+        Failure::Internal(anyhow::anyhow!("cannot create a scratch directory: {e}"))
+    })?;
+    let (mounts, gofer_mounts) = sandbox::build_mounts(&rootfs, args.read_only, requests, &scratch)
+        .map_err(Failure::Usage)?;
+    let gofer_exe = sandbox::gofer_exe().map_err(|e| Failure::Internal(anyhow::anyhow!(e)))?;
+    let files = gofer::Client::spawn(&gofer_exe, &gofer_mounts)
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the gofer: {e}")))?;
+    let gofer_pid = files.pid().map_or(0, |p| p as i32);
+    let mut kernel = Kernel::new(
+        Uts {
+            hostname: args.hostname.clone().into_bytes(),
+            domainname: b"(none)".to_vec(),
+        },
+        args.net,
+        mounts,
+        files,
+    );
+    let initial_fs = kernel::FsState {
+        root: b"/".to_vec(),
+        cwd: kernel::mounts::normalize(args.cwd.as_os_str().as_bytes(), 0),
+    };
+    kernel.fs.insert(0, initial_fs.clone());
+
     let envp = sandbox_env(&args.env)?;
-    let program = resolve_command(&rootfs, &args.cwd, &args.command[0], &envp)?;
-    let to_c = |s: &OsString| {
-        CString::new(s.clone().into_vec())
+    let (plan, _path) = find_program(&mut kernel, &args.command[0], &envp)?;
+    let to_c = |s: &[u8]| {
+        CString::new(s.to_vec())
             .map_err(|_| Failure::Usage("arguments must not contain NUL bytes".into()))
     };
-    let argv = args
-        .command
-        .iter()
-        .map(to_c)
-        .collect::<Result<Vec<_>, _>>()?;
-    let host_cwd = rootfs.join(args.cwd.strip_prefix("/").unwrap_or(&args.cwd));
+    let mut argv = Vec::new();
+    if plan.argv_prefix.is_empty() {
+        argv.push(to_c(args.command[0].as_bytes())?);
+    } else {
+        for arg in &plan.argv_prefix {
+            argv.push(to_c(arg)?);
+        }
+    }
+    for arg in &args.command[1..] {
+        argv.push(to_c(arg.as_bytes())?);
+    }
     // SAFETY: isatty, tcgetpgrp and getpgrp take plain integers.
     let foreground = unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() };
 
@@ -345,15 +388,18 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     // never to the host's init.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 
+    let cookie = platform_ptrace::notify::new_cookie();
     let spec = SpawnSpec {
-        path: CString::new(program.as_os_str().as_bytes())
-            .map_err(|_| Failure::Usage("command path contains NUL".into()))?,
+        path: CString::new(args.command[0].as_bytes())
+            .map_err(|_| Failure::Usage("command contains NUL".into()))?,
+        exec_fd: Some(plan.file.as_raw_fd()),
         argv,
         envp,
-        cwd: CString::new(host_cwd.as_os_str().as_bytes())
-            .map_err(|_| Failure::Usage("--cwd contains NUL".into()))?,
+        cwd: CString::new(rootfs.as_os_str().as_bytes())
+            .map_err(|_| Failure::Usage("rootfs path contains NUL".into()))?,
         new_process_group: true,
         take_terminal: foreground,
+        install_cookie: Some(cookie),
         seccomp: match args.platform {
             Platform::Seccomp if !args.strace => Some(syscalls::filter::compile()),
             _ => None,
@@ -369,14 +415,11 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.tid, 0) } as i32;
     INIT_PIDFD.store(pidfd, Ordering::SeqCst);
 
-    let kernel = Kernel::new(
-        Uts {
-            hostname: args.hostname.into_bytes(),
-            domainname: b"(none)".to_vec(),
-        },
-        args.net,
-    );
-    let outcome = Supervisor::new(kernel, platform, args.strace, child).run();
+    drop(plan);
+    kernel.fs.remove(&0);
+    kernel.fs.insert(child.tid, initial_fs);
+    let outcome = Supervisor::new(kernel, platform, args.strace, child, cookie, gofer_pid)
+        .and_then(|supervisor| supervisor.run());
     if foreground {
         // SAFETY: getpgrp takes no arguments.
         platform_ptrace::give_terminal_to(unsafe { libc::getpgrp() });
@@ -385,6 +428,7 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     if terminated_by != 0 {
         return Ok((128 + terminated_by) as u8);
     }
+    drop(scratch);
     match outcome? {
         Outcome::Status(status) => Ok(status.clamp(0, 255) as u8),
         Outcome::ExecFailed(errno) => {

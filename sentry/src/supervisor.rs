@@ -3,10 +3,14 @@
 use crate::kernel::Kernel;
 use crate::strace;
 use crate::syscalls::table::Class;
-use crate::syscalls::{self, Action, Call, ExitHook, Pending};
+use crate::syscalls::{self, exec, Action, Call, ExitHook, Pending};
 use ::syscalls::{Errno, Sysno};
 use hashbrown::HashMap;
-use platform_ptrace::{wait, Event, Resume, Spawned, Stop, Stopped, SyscallArch, SyscallInfo, Tid};
+use platform_ptrace::notify::Listener;
+use platform_ptrace::{
+    wait, wait_nohang, Event, Resume, Spawned, Stop, Stopped, SyscallArch, SyscallInfo, Tid, Waited,
+};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Which mechanism stops the sandbox's calls (DESIGN.md, "Modes").
@@ -41,15 +45,47 @@ pub struct Supervisor {
     /// stopped until the sentry has their entry in its tables.
     early: HashMap<Tid, Stopped>,
     terminating: bool,
+    /// The gofer process: if it dies, the sandbox cannot go on.
+    gofer_pid: Tid,
+    /// The tracer's end of the fd-install filter.
+    listener: Listener,
+    /// Fds to hand to tasks that were resumed into their install request.
+    awaiting_install: HashMap<Tid, (OwnedFd, bool)>,
+    /// A signalfd for SIGCHLD, to wait for stops and install requests at once.
+    sigchld: OwnedFd,
+}
+
+/// What the loop does next.
+enum Next {
+    Event(Event),
+    /// Something other than a stop was handled; look again.
+    Again,
+    /// No task is left.
+    Done,
 }
 
 const X32_SYSCALL_BIT: u64 = 0x4000_0000;
 
 impl Supervisor {
-    pub fn new(mut kernel: Kernel, platform: Platform, strace: bool, init: Spawned) -> Self {
+    pub fn new(
+        mut kernel: Kernel,
+        platform: Platform,
+        strace: bool,
+        mut init: Spawned,
+        cookie: platform_ptrace::notify::Cookie,
+        gofer_pid: Tid,
+    ) -> anyhow::Result<Self> {
         kernel.init_tid = init.tid;
         kernel.add_task(init.tid, init.tid);
-        Supervisor {
+        let listener = init
+            .listener
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("the first task sent no seccomp listener"))?;
+        Ok(Supervisor {
+            gofer_pid,
+            listener: Listener::new(listener, cookie),
+            awaiting_install: HashMap::new(),
+            sigchld: sigchld_fd()?,
             kernel,
             platform,
             strace,
@@ -58,7 +94,7 @@ impl Supervisor {
             outcome: None,
             early: HashMap::new(),
             terminating: false,
-        }
+        })
     }
 
     /// Runs until every task of the sandbox is gone.
@@ -67,11 +103,10 @@ impl Supervisor {
             if TERMINATE_SIGNAL.load(Ordering::Relaxed) != 0 && !self.terminating {
                 self.kill_all();
             }
-            let event = match wait() {
-                Ok(Some(event)) => event,
-                Ok(None) => break,
-                Err(platform_ptrace::Error::Wait(nix::errno::Errno::EINTR)) => continue,
-                Err(e) => return Err(e.into()),
+            let event = match self.next()? {
+                Next::Event(event) => event,
+                Next::Again => continue,
+                Next::Done => break,
             };
             match event {
                 Event::Stopped(stopped, stop) => self.on_stop(stopped, stop)?,
@@ -80,8 +115,87 @@ impl Supervisor {
                     self.on_exit(tid, Outcome::Status(128 + signal))
                 }
             }
+            if self.outcome.is_some() && self.kernel.tasks.is_empty() && self.early.is_empty() {
+                break;
+            }
+        }
+        // Every task is gone: let the gofer go (it exits when its socket closes), then
+        // collect anything still reported (none is expected; late tasks are killed).
+        if let Some(files) = self.kernel.files.take() {
+            let _ = files.shutdown();
+        }
+        self.terminating = true;
+        loop {
+            match wait() {
+                Ok(Some(Event::Stopped(stopped, _))) => {
+                    // SAFETY: kill takes plain integers; `stopped` is our tracee.
+                    unsafe { libc::kill(stopped.tid(), libc::SIGKILL) };
+                    let _ = stopped.resume(Resume::Continue, 0);
+                }
+                Ok(Some(_)) => {}
+                Err(platform_ptrace::Error::Wait(nix::errno::Errno::EINTR)) => {}
+                Ok(None) | Err(_) => break,
+            }
         }
         Ok(self.outcome.unwrap_or(Outcome::Status(125)))
+    }
+
+    /// The next stop; while tasks wait for an fd, their install requests are served too.
+    fn next(&mut self) -> anyhow::Result<Next> {
+        if self.awaiting_install.is_empty() {
+            return match wait() {
+                Ok(Some(event)) => Ok(Next::Event(event)),
+                Ok(None) => Ok(Next::Done),
+                Err(platform_ptrace::Error::Wait(nix::errno::Errno::EINTR)) => Ok(Next::Again),
+                Err(e) => Err(e.into()),
+            };
+        }
+        match wait_nohang()? {
+            Waited::Event(event) => return Ok(Next::Event(event)),
+            Waited::NoChildren => return Ok(Next::Done),
+            Waited::Nothing => {}
+        }
+        let mut fds = [
+            libc::pollfd {
+                fd: self.listener.fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.sigchld.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll reads and writes the two pollfds we own.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if rc < 0 {
+            return Ok(Next::Again);
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            self.serve_install_request();
+        }
+        if fds[1].revents & libc::POLLIN != 0 {
+            drain(&self.sigchld);
+        }
+        Ok(Next::Again)
+    }
+
+    fn serve_install_request(&mut self) {
+        let Ok(request) = self.listener.receive() else {
+            return;
+        };
+        let awaited = request
+            .is_install
+            .then(|| self.awaiting_install.remove(&request.tid))
+            .flatten();
+        match awaited {
+            // An error here means the task was interrupted; its exit stop says how.
+            Some((fd, cloexec)) => {
+                let _ = self.listener.install(request.id, fd.as_fd(), cloexec);
+            }
+            None => self.listener.refuse(request.id, nix::errno::Errno::ENOSYS),
+        }
     }
 
     /// The resume request after a stop that needs nothing more.
@@ -116,7 +230,28 @@ impl Supervisor {
                     .tasks
                     .get_mut(&tid)
                     .and_then(|t| t.pending.take());
-                if let Some(pending) = pending {
+                if let Some(mut pending) = pending {
+                    if let Some(state) = pending.exec.take() {
+                        self.awaiting_install.remove(&tid);
+                        match exec::at_exit(&stopped, state, rval)? {
+                            exec::Step::Continue(state) => {
+                                pending.exec = Some(state);
+                                if let Some(task) = self.kernel.tasks.get_mut(&tid) {
+                                    task.pending = Some(pending);
+                                }
+                                return Ok(stopped.resume(Resume::Syscall, 0)?);
+                            }
+                            exec::Step::Failed | exec::Step::Done => {}
+                        }
+                    }
+                    if let Some(mut regs) = pending.restore.take() {
+                        // Back to the task's own registers and call. On a restart code
+                        // (ERESTART*) the kernel re-runs the original call or fails it
+                        // with EINTR, as if the sentry had never rewritten it.
+                        self.awaiting_install.remove(&tid);
+                        regs.set_ret(rval);
+                        stopped.set_regs(&regs)?;
+                    }
                     self.finish_call(tid, pending, rval);
                 }
                 stopped.resume(steady, 0)?;
@@ -137,6 +272,11 @@ impl Supervisor {
                     child
                 };
                 self.kernel.add_task(child, tgid);
+                if tgid == child {
+                    // A new process starts with its parent's root and cwd.
+                    let fs = self.kernel.fs_of(tid);
+                    self.kernel.fs.insert(child, fs);
+                }
                 if let Some(child_stop) = self.early.remove(&child) {
                     child_stop.resume(steady, 0)?;
                 }
@@ -147,6 +287,14 @@ impl Supervisor {
                     self.init_execed = true;
                 }
                 self.on_exec(tid, former_tid);
+                // The exec succeeded: its steps are over; the result is 0.
+                let done = self.kernel.tasks.get_mut(&tid).and_then(|t| {
+                    t.pending.as_ref().filter(|p| p.exec.is_some())?;
+                    t.pending.take()
+                });
+                if let Some(pending) = done {
+                    self.finish_call(tid, pending, 0);
+                }
                 stopped.resume(steady, 0)?;
             }
             Stop::Trap | Stop::VforkDone | Stop::Exiting => stopped.resume(steady, 0)?,
@@ -180,6 +328,16 @@ impl Supervisor {
         if tid == self.kernel.init_tid && !self.init_execed {
             // The sentry's own code between fork and execve in the first child.
             return Ok(stopped.resume(self.steady(), 0)?);
+        }
+        let injected = self
+            .kernel
+            .tasks
+            .get(&tid)
+            .and_then(|t| t.pending.as_ref())
+            .is_some_and(|p| p.exec.is_some());
+        if injected {
+            // A step of an exec the sentry is driving: let it run to its exit stop.
+            return Ok(stopped.resume(Resume::Syscall, 0)?);
         }
         let foreign = match info.arch {
             SyscallArch::X86_64 if info.nr & X32_SYSCALL_BIT == 0 => None,
@@ -218,6 +376,12 @@ impl Supervisor {
             .strace
             .then(|| strace::format_entry(tid, sysno, info.nr, &info.args));
         let mut hook = None;
+        let mut restore = None;
+        let mut exec = None;
+        let returned = match action {
+            Action::Return(value) => Some(value),
+            _ => None,
+        };
         match action {
             Action::Pass => {}
             Action::PassWith(args) => {
@@ -229,6 +393,23 @@ impl Supervisor {
             }
             Action::PassThenExit(h) => hook = Some(h),
             Action::Return(value) => stopped.skip_syscall(value)?,
+            Action::PassAs { nr, args } => {
+                let mut regs = stopped.regs()?;
+                regs.set_syscall(nr as i64);
+                for (i, value) in args.iter().enumerate() {
+                    regs.set_arg(i, *value);
+                }
+                stopped.set_regs(&regs)?;
+            }
+            Action::Install { fd, cloexec } => {
+                restore = Some(self.listener.prepare(&stopped)?);
+                self.awaiting_install.insert(tid, (fd, cloexec));
+            }
+            Action::Exec { fd, mut state } => {
+                state.original = self.listener.prepare(&stopped)?;
+                self.awaiting_install.insert(tid, (fd, true));
+                exec = Some(state);
+            }
         }
         if let Some(line) = &strace_line {
             if matches!(sysno, Some(Sysno::exit | Sysno::exit_group)) {
@@ -239,11 +420,14 @@ impl Supervisor {
         let needs_exit = match self.platform {
             Platform::Ptrace => true,
             Platform::Seccomp => {
-                hook.is_some() || (strace_line.is_some() && !matches!(action, Action::Return(_)))
+                hook.is_some()
+                    || restore.is_some()
+                    || exec.is_some()
+                    || (strace_line.is_some() && returned.is_none())
             }
         };
         if !needs_exit {
-            if let (Some(line), Action::Return(value)) = (&strace_line, action) {
+            if let (Some(line), Some(value)) = (&strace_line, returned) {
                 strace::emit(line, sysno, value, class);
             }
             return Ok(stopped.resume(Resume::Continue, 0)?);
@@ -254,6 +438,8 @@ impl Supervisor {
                 class,
                 strace_line,
                 hook,
+                restore,
+                exec,
             });
         }
         Ok(stopped.resume(Resume::Syscall, 0)?)
@@ -275,7 +461,17 @@ impl Supervisor {
     }
 
     fn on_exit(&mut self, tid: Tid, outcome: Outcome) {
+        if tid == self.gofer_pid && self.gofer_pid != 0 {
+            if !self.terminating {
+                tracing::error!("sentry: the gofer died ({outcome:?}); ending the sandbox");
+                self.outcome.get_or_insert(Outcome::Status(125));
+                self.kill_all();
+            }
+            return;
+        }
         self.early.remove(&tid);
+        self.awaiting_install.remove(&tid);
+        self.kernel.fs.remove(&tid);
         if self.kernel.tasks.remove(&tid).is_none() && tid != self.kernel.init_tid {
             return;
         }
@@ -306,6 +502,29 @@ impl Supervisor {
             let _ = stopped.resume(Resume::Continue, 0);
         }
     }
+}
+
+/// A non-blocking signalfd for SIGCHLD (blocked in the sentry by `main`).
+fn sigchld_fd() -> anyhow::Result<OwnedFd> {
+    // SAFETY: sigset operations on a local; signalfd returns a new fd or -1.
+    let fd = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
+    };
+    if fd < 0 {
+        anyhow::bail!("signalfd: {}", std::io::Error::last_os_error());
+    }
+    // SAFETY: the fd was just created and is ours alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads every pending siginfo from a non-blocking signalfd.
+fn drain(fd: &OwnedFd) {
+    let mut buf = [0u8; 128 * 8];
+    // SAFETY: read into a local buffer from an fd we own; stops at EAGAIN.
+    while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
 }
 
 /// The thread group of a task, read from /proc (only for tasks seen before their creation event).

@@ -1,7 +1,10 @@
 //! The sentry's own tables: tasks and thread groups, the UTS names, the network mode,
-//! and the SysV IPC objects the sandbox created.
+//! the SysV IPC objects the sandbox created, the mounts and each process's root and cwd.
+
+pub mod mounts;
 
 use hashbrown::{HashMap, HashSet};
+use mounts::MountTable;
 use platform_ptrace::Tid;
 
 /// What the sentry remembers about one traced thread.
@@ -37,8 +40,21 @@ pub struct Uts {
     pub domainname: Vec<u8>,
 }
 
+/// A process's view of the file system: its root (after chroot) and working directory,
+/// both normalised sandbox paths.
+#[derive(Debug, Clone)]
+pub struct FsState {
+    pub root: Vec<u8>,
+    pub cwd: Vec<u8>,
+}
+
 pub struct Kernel {
     pub tasks: HashMap<Tid, Task>,
+    pub mounts: MountTable,
+    /// The gofer; None once it has been shut down.
+    pub files: Option<gofer::Client>,
+    /// Root and cwd per process (thread group id).
+    pub fs: HashMap<Tid, FsState>,
     pub uts: Uts,
     pub net: NetMode,
     pub ipc_ids: HashSet<(IpcKind, i32)>,
@@ -47,9 +63,12 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    pub fn new(uts: Uts, net: NetMode) -> Self {
+    pub fn new(uts: Uts, net: NetMode, mounts: MountTable, files: gofer::Client) -> Self {
         Kernel {
             tasks: HashMap::new(),
+            mounts,
+            files: Some(files),
+            fs: HashMap::new(),
             uts,
             net,
             ipc_ids: HashSet::new(),
@@ -72,6 +91,22 @@ impl Kernel {
                 .tasks
                 .keys()
                 .any(|&tid| unsafe { libc::getpgid(tid) } == pgid)
+    }
+
+    /// The thread group of a task of the sandbox.
+    pub fn tgid_of(&self, tid: Tid) -> Tid {
+        self.tasks.get(&tid).map_or(tid, |t| t.tgid)
+    }
+
+    /// The root and cwd of the process `tid` belongs to.
+    pub fn fs_of(&self, tid: Tid) -> FsState {
+        self.fs
+            .get(&self.tgid_of(tid))
+            .cloned()
+            .unwrap_or_else(|| FsState {
+                root: b"/".to_vec(),
+                cwd: b"/".to_vec(),
+            })
     }
 
     /// The thread-group ids (processes) of the sandbox.

@@ -1,8 +1,725 @@
-//! Path-bearing calls. Until the gofer serves them, the sentry accepts only `/` as the
-//! rootfs (checked at start-up), and the host runs them for the sandbox.
+//! Path-bearing calls, served through the gofer. The sentry reads each path out of the
+//! task once, resolves it against the process's root, cwd or dirfd and the mount table,
+//! and asks the gofer, which resolves it beneath the mount's root with
+//! RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS. The host kernel never sees a path pointer of
+//! the task. Fds come back from the gofer and are installed into the task.
 
-use super::{Action, Call};
+use super::{exec, Action, Call};
+use crate::kernel::mounts::{depth, normalize, DEVICES};
+use crate::kernel::FsState;
+use gofer::Timespec;
+use nix::errno::Errno;
+use platform_ptrace::{read_bytes, read_cstring, write_bytes, Tid};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use syscalls::Sysno;
 
-pub fn handle(_call: &mut Call) -> Action {
-    Action::Pass
+/// Linux's PATH_MAX, including the NUL.
+const PATH_MAX: usize = 4096;
+const AT_FDCWD: u64 = libc::AT_FDCWD as i64 as u64;
+
+pub fn handle(call: &mut Call) -> Action {
+    match dispatch(call) {
+        Ok(action) => action,
+        Err(e) => Action::Return(-(e as i64)),
+    }
+}
+
+fn dispatch(call: &mut Call) -> Result<Action, Errno> {
+    use Sysno as S;
+    let a = call.args;
+    let nofollow = libc::AT_SYMLINK_NOFOLLOW as u64;
+    match call.sysno {
+        S::open => open_at(call, AT_FDCWD, 0, a[1] as i32, a[2] as u32),
+        S::creat => open_at(
+            call,
+            AT_FDCWD,
+            0,
+            libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+            a[1] as u32,
+        ),
+        S::openat => open_at(call, a[0], 1, a[2] as i32, a[3] as u32),
+        S::openat2 => openat2(call),
+        S::stat => stat_at(call, AT_FDCWD, 0, 1, 0),
+        S::lstat => stat_at(call, AT_FDCWD, 0, 1, nofollow),
+        S::newfstatat => stat_at(call, a[0], 1, 2, a[3]),
+        S::statx => statx(call),
+        S::access => access_at(call, AT_FDCWD, 0, a[1] as i32, 0),
+        S::faccessat => access_at(call, a[0], 1, a[2] as i32, 0),
+        S::faccessat2 => access_at(call, a[0], 1, a[2] as i32, a[3] as i32),
+        S::readlink => readlink_at(call, AT_FDCWD, 0, a[1], a[2]),
+        S::readlinkat => readlink_at(call, a[0], 1, a[2], a[3]),
+        S::mkdir => mkdir_at(call, AT_FDCWD, 0, a[1] as u32),
+        S::mkdirat => mkdir_at(call, a[0], 1, a[2] as u32),
+        S::mknod => mknod_at(call, AT_FDCWD, 0, a[1] as u32, a[2]),
+        S::mknodat => mknod_at(call, a[0], 1, a[2] as u32, a[3]),
+        S::unlink => unlink_at(call, AT_FDCWD, 0, 0),
+        S::rmdir => unlink_at(call, AT_FDCWD, 0, libc::AT_REMOVEDIR),
+        S::unlinkat => unlink_at(call, a[0], 1, a[2] as i32),
+        S::rename => rename_at(call, [AT_FDCWD, 0, AT_FDCWD, 1], 0),
+        S::renameat => rename_at(call, [a[0], 1, a[2], 3], 0),
+        S::renameat2 => rename_at(call, [a[0], 1, a[2], 3], a[4] as u32),
+        S::link => link_at(call, [AT_FDCWD, 0, AT_FDCWD, 1], 0),
+        S::linkat => link_at(call, [a[0], 1, a[2], 3], a[4] as i32),
+        S::symlink => symlink_at(call, AT_FDCWD, 1),
+        S::symlinkat => symlink_at(call, a[1], 2),
+        S::chmod => chmod_at(call, AT_FDCWD, 0, a[1] as u32, 0),
+        S::fchmodat => chmod_at(call, a[0], 1, a[2] as u32, 0),
+        S::fchmodat2 => chmod_at(call, a[0], 1, a[2] as u32, a[3]),
+        S::chown => chown_at(call, AT_FDCWD, 0, [a[1], a[2]], 0),
+        S::lchown => chown_at(call, AT_FDCWD, 0, [a[1], a[2]], nofollow),
+        S::fchownat => chown_at(call, a[0], 1, [a[2], a[3]], a[4]),
+        S::utime => utime(call),
+        S::utimes => utimes_at(call, AT_FDCWD, 0, a[1]),
+        S::futimesat => utimes_at(call, a[0], 1, a[2]),
+        S::utimensat => utimensat(call),
+        S::truncate => truncate(call),
+        S::statfs => statfs(call),
+        S::setxattr
+        | S::lsetxattr
+        | S::getxattr
+        | S::lgetxattr
+        | S::listxattr
+        | S::llistxattr
+        | S::removexattr
+        | S::lremovexattr => xattr(call),
+        S::chdir => chdir(call),
+        S::fchdir => fchdir(call),
+        S::getcwd => getcwd(call),
+        S::chroot => chroot(call),
+        S::execve | S::execveat => exec::handle(call),
+        S::connect | S::bind => super::net::connect_or_bind(call),
+        S::sendto | S::sendmsg | S::sendmmsg => super::net::send(call),
+        S::inotify_add_watch => inotify_add_watch(call),
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// A path resolved to a mount: the gofer's mount index and the path inside it.
+pub struct Target {
+    pub mount: usize,
+    pub gofer_index: u32,
+    pub rel: Vec<u8>,
+}
+
+impl Target {
+    /// The host device this names in the sandbox's /dev, if any.
+    fn device(&self, call: &Call) -> Option<&'static str> {
+        if !call.kernel.mounts.mounts[self.mount].is_dev {
+            return None;
+        }
+        let name = self.rel.strip_suffix(b"/").unwrap_or(&self.rel);
+        DEVICES.iter().copied().find(|d| d.as_bytes() == name)
+    }
+}
+
+/// Reads the path argument `index` of the call, once.
+pub fn read_path(call: &Call, index: usize) -> Result<Vec<u8>, Errno> {
+    read_cstring(call.tid, call.args[index], PATH_MAX - 1)
+}
+
+/// The sandbox path of a directory fd of the task.
+fn dir_of_fd(call: &Call, fd: i32) -> Result<Vec<u8>, Errno> {
+    let link = format!("/proc/{}/fd/{fd}", call.tid);
+    let host = std::fs::read_link(&link).map_err(|_| Errno::EBADF)?;
+    let meta = std::fs::metadata(&link).map_err(|_| Errno::ENOENT)?;
+    if !meta.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    call.kernel
+        .mounts
+        .sandbox_path_of(host.as_os_str().as_encoded_bytes())
+        .ok_or(Errno::ENOENT)
+}
+
+/// Resolves `path` as the call's `dirfd` sees it. `keep_slash`: a trailing slash stays, so
+/// that the gofer insists on a directory (open, stat); calls that create or remove a name
+/// drop it, as Linux accepts `mkdir("d/")`.
+pub fn resolve(call: &Call, dirfd: u64, path: &[u8], keep_slash: bool) -> Result<Target, Errno> {
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let FsState { root, cwd } = call.kernel.fs_of(call.tid);
+    let (base, floor) = if path[0] == b'/' {
+        (root.clone(), depth(&root))
+    } else if dirfd == AT_FDCWD || dirfd as i32 == libc::AT_FDCWD {
+        (cwd, 0)
+    } else {
+        (dir_of_fd(call, dirfd as i32)?, 0)
+    };
+    let mut joined = base;
+    joined.push(b'/');
+    joined.extend_from_slice(path);
+    let normal = normalize(&joined, floor);
+    let (mount, rel) = call.kernel.mounts.lookup(&normal).ok_or(Errno::ENOENT)?;
+    let mut rel = rel.to_vec();
+    if keep_slash && path.ends_with(b"/") && rel != b"." {
+        rel.push(b'/');
+    }
+    Ok(Target {
+        mount,
+        gofer_index: call.kernel.mounts.mounts[mount].gofer_index,
+        rel,
+    })
+}
+
+fn resolve_arg(call: &Call, dirfd: u64, index: usize, keep_slash: bool) -> Result<Target, Errno> {
+    let path = read_path(call, index)?;
+    resolve(call, dirfd, &path, keep_slash)
+}
+
+pub fn files<'a>(call: &'a mut Call) -> Result<&'a mut gofer::Client, Errno> {
+    call.kernel.files.as_mut().ok_or(Errno::EIO)
+}
+
+/// The task's umask, which the gofer (running with its own) must apply for it.
+fn umask_of(tid: Tid) -> u32 {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+fn write_out<T>(call: &Call, addr: u64, value: &T) -> Result<(), Errno> {
+    // SAFETY: viewing a plain-data value we own as its bytes, for copying out.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(value as *const T as *const u8, std::mem::size_of::<T>())
+    };
+    write_bytes(call.tid, addr, bytes).map_err(|_| Errno::EFAULT)
+}
+
+fn host_device(name: &str) -> CString {
+    CString::new(format!("/dev/{name}")).expect("device names have no NUL")
+}
+
+fn open_at(
+    call: &mut Call,
+    dirfd: u64,
+    index: usize,
+    flags: i32,
+    mode: u32,
+) -> Result<Action, Errno> {
+    let target = resolve_arg(call, dirfd, index, true)?;
+    let cloexec = flags & libc::O_CLOEXEC != 0;
+    let fd = if let Some(device) = target.device(call) {
+        let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC) | libc::O_CLOEXEC;
+        // SAFETY: open of a NUL-terminated path we own; the result is checked.
+        let fd = unsafe { libc::open(host_device(device).as_ptr(), flags) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: the fd was just opened and is ours alone.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    } else {
+        let creating = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
+        let mode = if creating {
+            mode & 0o7777 & !umask_of(call.tid)
+        } else {
+            0
+        };
+        let (index, rel) = (target.gofer_index, target.rel);
+        files(call)?.open(index, &rel, flags, mode)?
+    };
+    Ok(Action::Install { fd, cloexec })
+}
+
+fn openat2(call: &mut Call) -> Result<Action, Errno> {
+    // struct open_how { u64 flags; u64 mode; u64 resolve; }
+    let size = call.args[3] as usize;
+    if size < 24 {
+        return Err(Errno::EINVAL);
+    }
+    let mut how = [0u8; 24];
+    read_bytes(call.tid, call.args[2], &mut how).map_err(|_| Errno::EFAULT)?;
+    let field = |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    if field(2) != 0 {
+        // RESOLVE_* scoping is not served yet; callers fall back to openat on ENOSYS.
+        return Err(Errno::ENOSYS);
+    }
+    let flags = field(0);
+    if flags > u32::MAX as u64 || field(1) > 0o7777 {
+        return Err(Errno::EINVAL);
+    }
+    open_at(call, call.args[0], 1, flags as i32, field(1) as u32)
+}
+
+/// `stat`, `lstat`, `newfstatat`: `path_index`, `buf_index` are argument positions.
+fn stat_at(
+    call: &mut Call,
+    dirfd: u64,
+    path_index: usize,
+    buf_index: usize,
+    flags: u64,
+) -> Result<Action, Errno> {
+    let flags = flags as i32;
+    if call.args[path_index] == 0 && call.sysno == Sysno::newfstatat {
+        // No path pointer for the kernel to read: it stats the fd itself.
+        return Ok(Action::Pass);
+    }
+    let path = read_path(call, path_index)?;
+    if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        let mut args = call.args;
+        args[path_index] = 0;
+        return Ok(Action::PassWith(args));
+    }
+    let target = resolve(call, dirfd, &path, true)?;
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    let st = if let Some(device) = target.device(call) {
+        // SAFETY: stat is plain data; zeroed is a valid value, filled by the kernel.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: stat of a NUL-terminated path we own into memory we own.
+        if unsafe { libc::stat(host_device(device).as_ptr(), &mut st) } != 0 {
+            return Err(Errno::last());
+        }
+        st
+    } else {
+        let (index, rel) = (target.gofer_index, target.rel);
+        files(call)?.stat(index, &rel, follow)?
+    };
+    write_out(call, call.args[buf_index], &st)?;
+    Ok(Action::Return(0))
+}
+
+fn statx(call: &mut Call) -> Result<Action, Errno> {
+    let [dirfd, path_ptr, flags, mask, buf, _] = call.args;
+    let flags = flags as i32;
+    if path_ptr == 0 {
+        return Ok(Action::Pass);
+    }
+    let path = read_path(call, 1)?;
+    if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        let mut args = call.args;
+        args[1] = 0;
+        return Ok(Action::PassWith(args));
+    }
+    let target = resolve(call, dirfd, &path, true)?;
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    let stx = if let Some(device) = target.device(call) {
+        // SAFETY: statx is plain data; zeroed is valid and filled by the kernel.
+        let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: statx of a NUL-terminated path we own into memory we own.
+        let rc = unsafe {
+            libc::statx(
+                libc::AT_FDCWD,
+                host_device(device).as_ptr(),
+                0,
+                mask as u32,
+                &mut stx,
+            )
+        };
+        if rc != 0 {
+            return Err(Errno::last());
+        }
+        stx
+    } else {
+        let (index, rel) = (target.gofer_index, target.rel);
+        let sync = flags & libc::AT_STATX_SYNC_TYPE;
+        files(call)?.statx(index, &rel, follow, sync, mask as u32)?
+    };
+    write_out(call, buf, &stx)?;
+    Ok(Action::Return(0))
+}
+
+fn access_at(
+    call: &mut Call,
+    dirfd: u64,
+    index: usize,
+    mode: i32,
+    flags: i32,
+) -> Result<Action, Errno> {
+    if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = resolve_arg(call, dirfd, index, true)?;
+    if let Some(device) = target.device(call) {
+        // SAFETY: access of a NUL-terminated path we own.
+        return match unsafe { libc::access(host_device(device).as_ptr(), mode) } {
+            0 => Ok(Action::Return(0)),
+            _ => Err(Errno::last()),
+        };
+    }
+    let (index, rel) = (target.gofer_index, target.rel);
+    files(call)?.access(index, &rel, mode, flags)?;
+    Ok(Action::Return(0))
+}
+
+fn readlink_at(
+    call: &mut Call,
+    dirfd: u64,
+    index: usize,
+    buf: u64,
+    size: u64,
+) -> Result<Action, Errno> {
+    if size as i64 <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = resolve_arg(call, dirfd, index, false)?;
+    let (index, rel) = (target.gofer_index, target.rel);
+    let mut link = files(call)?.readlink(index, &rel)?;
+    link.truncate(size as usize);
+    write_bytes(call.tid, buf, &link).map_err(|_| Errno::EFAULT)?;
+    Ok(Action::Return(link.len() as i64))
+}
+
+fn mkdir_at(call: &mut Call, dirfd: u64, index: usize, mode: u32) -> Result<Action, Errno> {
+    let target = resolve_arg(call, dirfd, index, false)?;
+    let mode = mode & 0o7777 & !umask_of(call.tid);
+    let (index, rel) = (target.gofer_index, target.rel);
+    files(call)?.mkdir(index, &rel, mode)?;
+    Ok(Action::Return(0))
+}
+
+fn mknod_at(
+    call: &mut Call,
+    dirfd: u64,
+    index: usize,
+    mode: u32,
+    dev: u64,
+) -> Result<Action, Errno> {
+    let kind = mode & libc::S_IFMT;
+    if kind == libc::S_IFCHR || kind == libc::S_IFBLK {
+        return Err(Errno::EPERM);
+    }
+    let target = resolve_arg(call, dirfd, index, false)?;
+    let mode = kind | (mode & 0o7777 & !umask_of(call.tid));
+    let (index, rel) = (target.gofer_index, target.rel);
+    files(call)?.mknod(index, &rel, mode, dev)?;
+    Ok(Action::Return(0))
+}
+
+fn unlink_at(call: &mut Call, dirfd: u64, index: usize, flags: i32) -> Result<Action, Errno> {
+    if flags & !libc::AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = resolve_arg(call, dirfd, index, false)?;
+    if target.rel == b"." {
+        return Err(Errno::EBUSY);
+    }
+    let (index, rel) = (target.gofer_index, target.rel);
+    files(call)?.unlink(index, &rel, flags)?;
+    Ok(Action::Return(0))
+}
+
+/// Two paths (`[olddirfd, oldpath index, newdirfd, newpath index]`) in one mount.
+fn two_targets(call: &Call, at: [u64; 4]) -> Result<(Target, Target), Errno> {
+    let from = resolve_arg(call, at[0], at[1] as usize, false)?;
+    let to = resolve_arg(call, at[2], at[3] as usize, false)?;
+    if from.mount != to.mount {
+        return Err(Errno::EXDEV);
+    }
+    Ok((from, to))
+}
+
+fn rename_at(call: &mut Call, at: [u64; 4], flags: u32) -> Result<Action, Errno> {
+    let (from, to) = two_targets(call, at)?;
+    files(call)?.rename(from.gofer_index, &from.rel, to.gofer_index, &to.rel, flags)?;
+    Ok(Action::Return(0))
+}
+
+fn link_at(call: &mut Call, at: [u64; 4], flags: i32) -> Result<Action, Errno> {
+    if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::AT_EMPTY_PATH != 0 {
+        // Linking an fd needs CAP_DAC_READ_SEARCH on Linux; the sandbox has no host capability.
+        return Err(Errno::ENOENT);
+    }
+    let (from, to) = two_targets(call, at)?;
+    let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
+    files(call)?.link(from.gofer_index, &from.rel, to.gofer_index, &to.rel, follow)?;
+    Ok(Action::Return(0))
+}
+
+fn symlink_at(call: &mut Call, dirfd: u64, index: usize) -> Result<Action, Errno> {
+    let link_target = read_path(call, 0)?;
+    if link_target.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let target = resolve_arg(call, dirfd, index, false)?;
+    let (index, rel) = (target.gofer_index, target.rel);
+    files(call)?.symlink(index, &rel, &link_target)?;
+    Ok(Action::Return(0))
+}
+
+fn chmod_at(
+    call: &mut Call,
+    dirfd: u64,
+    index: usize,
+    mode: u32,
+    flags: u64,
+) -> Result<Action, Errno> {
+    let flags = flags as i32;
+    if flags & !libc::AT_SYMLINK_NOFOLLOW != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = resolve_arg(call, dirfd, index, false)?;
+    let (index, rel) = (target.gofer_index, target.rel);
+    if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+        let st = files(call)?.stat(index, &rel, false)?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            return Err(Errno::EOPNOTSUPP);
+        }
+    }
+    files(call)?.chmod(index, &rel, mode & 0o7777)?;
+    Ok(Action::Return(0))
+}
+
+fn chown_at(
+    call: &mut Call,
+    dirfd: u64,
+    index: usize,
+    ids: [u64; 2],
+    flags: u64,
+) -> Result<Action, Errno> {
+    let flags = flags as i32;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = read_path(call, index)?;
+    if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        return Ok(fd_call(call, Sysno::fchown, [call.args[0], ids[0], ids[1]]));
+    }
+    let target = resolve(call, dirfd, &path, false)?;
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    let (index, rel) = (target.gofer_index, target.rel);
+    files(call)?.chown(index, &rel, ids[0] as u32, ids[1] as u32, follow)?;
+    Ok(Action::Return(0))
+}
+
+/// Runs an fd-only call in place of a path call whose path was empty (AT_EMPTY_PATH).
+fn fd_call(call: &Call, sysno: Sysno, args: [u64; 3]) -> Action {
+    let _ = call;
+    Action::PassAs {
+        nr: sysno.id() as u64,
+        args: [args[0], args[1], args[2], 0, 0, 0],
+    }
+}
+
+/// Reads a `[timespec; 2]`-like pair of (seconds, sub-second) words; None means "now".
+fn read_times(call: &Call, addr: u64, nanos_per_unit: i64) -> Result<Option<[Timespec; 2]>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let mut raw = [0u8; 32];
+    read_bytes(call.tid, addr, &mut raw).map_err(|_| Errno::EFAULT)?;
+    let word = |i: usize| i64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let time = |i: usize| Timespec {
+        sec: word(i * 2),
+        nsec: word(i * 2 + 1) * nanos_per_unit,
+    };
+    Ok(Some([time(0), time(1)]))
+}
+
+fn utimens(
+    call: &mut Call,
+    target: Target,
+    times: Option<[Timespec; 2]>,
+    follow: bool,
+) -> Result<Action, Errno> {
+    let (index, rel) = (target.gofer_index, target.rel);
+    files(call)?.utimens(index, &rel, times, follow)?;
+    Ok(Action::Return(0))
+}
+
+fn utime(call: &mut Call) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, 0, false)?;
+    let times = if call.args[1] == 0 {
+        None
+    } else {
+        // struct utimbuf { time_t actime; time_t modtime; }
+        let mut raw = [0u8; 16];
+        read_bytes(call.tid, call.args[1], &mut raw).map_err(|_| Errno::EFAULT)?;
+        let word =
+            |i: usize| i64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        Some([
+            Timespec {
+                sec: word(0),
+                nsec: 0,
+            },
+            Timespec {
+                sec: word(1),
+                nsec: 0,
+            },
+        ])
+    };
+    utimens(call, target, times, true)
+}
+
+fn utimes_at(call: &mut Call, dirfd: u64, index: usize, times_addr: u64) -> Result<Action, Errno> {
+    let target = resolve_arg(call, dirfd, index, false)?;
+    let times = read_times(call, times_addr, 1000)?;
+    utimens(call, target, times, true)
+}
+
+fn utimensat(call: &mut Call) -> Result<Action, Errno> {
+    let [dirfd, path_ptr, times_addr, flags, _, _] = call.args;
+    let flags = flags as i32;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if path_ptr == 0 {
+        // futimens(fd): no path for the kernel to read; a read-only mount is checked.
+        super::process::refuse_on_read_only_fd(call, dirfd as i32)?;
+        return Ok(Action::Pass);
+    }
+    let path = read_path(call, 1)?;
+    if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        super::process::refuse_on_read_only_fd(call, dirfd as i32)?;
+        let mut args = call.args;
+        args[1] = 0;
+        args[3] = 0;
+        return Ok(Action::PassWith(args));
+    }
+    let target = resolve(call, dirfd, &path, false)?;
+    let times = read_times(call, times_addr, 1)?;
+    utimens(call, target, times, flags & libc::AT_SYMLINK_NOFOLLOW == 0)
+}
+
+fn truncate(call: &mut Call) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+    let (index, rel) = (target.gofer_index, target.rel);
+    let len = call.args[1] as i64;
+    files(call)?.truncate(index, &rel, len)?;
+    Ok(Action::Return(0))
+}
+
+fn statfs(call: &mut Call) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+    let (index, rel) = (target.gofer_index, target.rel);
+    let st = files(call)?.statfs(index, &rel)?;
+    write_bytes(call.tid, call.args[1], &st.to_kernel_bytes()).map_err(|_| Errno::EFAULT)?;
+    Ok(Action::Return(0))
+}
+
+/// The xattr family by path: `(path, name, value, size, flags)` and friends.
+fn xattr(call: &mut Call) -> Result<Action, Errno> {
+    use Sysno::{getxattr, lgetxattr, listxattr, llistxattr, lsetxattr, removexattr, setxattr};
+    const XATTR_SIZE_MAX: usize = 65536;
+    let follow = matches!(call.sysno, setxattr | getxattr | listxattr | removexattr);
+    let target = resolve_arg(call, AT_FDCWD, 0, false)?;
+    let (index, rel) = (target.gofer_index, target.rel);
+    let name = || -> Result<Vec<u8>, Errno> {
+        read_cstring(call.tid, call.args[1], 255).map_err(|e| match e as i32 {
+            libc::ENAMETOOLONG => Errno::ERANGE,
+            other => Errno::from_raw(other),
+        })
+    };
+    match call.sysno {
+        setxattr | lsetxattr => {
+            let name = name()?;
+            let size = call.args[3] as usize;
+            if size > XATTR_SIZE_MAX {
+                return Err(Errno::E2BIG);
+            }
+            let mut value = vec![0u8; size];
+            read_bytes(call.tid, call.args[2], &mut value).map_err(|_| Errno::EFAULT)?;
+            let flags = call.args[4] as i32;
+            files(call)?.setxattr(index, &rel, &name, &value, flags, follow)?;
+            Ok(Action::Return(0))
+        }
+        getxattr | lgetxattr => {
+            let name = name()?;
+            let size = (call.args[3] as usize).min(XATTR_SIZE_MAX);
+            let mut value = vec![0u8; size];
+            let n = files(call)?.getxattr(index, &rel, &name, &mut value, follow)?;
+            if size > 0 {
+                write_bytes(call.tid, call.args[2], &value[..n]).map_err(|_| Errno::EFAULT)?;
+            }
+            Ok(Action::Return(n as i64))
+        }
+        listxattr | llistxattr => {
+            let size = (call.args[2] as usize).min(XATTR_SIZE_MAX);
+            let mut list = vec![0u8; size];
+            let n = files(call)?.listxattr(index, &rel, &mut list, follow)?;
+            if size > 0 {
+                write_bytes(call.tid, call.args[1], &list[..n]).map_err(|_| Errno::EFAULT)?;
+            }
+            Ok(Action::Return(n as i64))
+        }
+        _ => {
+            let name = name()?;
+            files(call)?.removexattr(index, &rel, &name, follow)?;
+            Ok(Action::Return(0))
+        }
+    }
+}
+
+/// The canonical sandbox path of a directory: opened by the gofer, named by the host.
+fn canonical_dir(call: &mut Call, target: &Target) -> Result<Vec<u8>, Errno> {
+    if target.device(call).is_some() {
+        return Err(Errno::ENOTDIR);
+    }
+    let (index, rel) = (target.gofer_index, target.rel.clone());
+    let fd = files(call)?.open(index, &rel, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    let host = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|_| Errno::ENOENT)?;
+    call.kernel
+        .mounts
+        .sandbox_path_of(host.as_os_str().as_encoded_bytes())
+        .ok_or(Errno::ENOENT)
+}
+
+fn set_fs(call: &mut Call, update: impl FnOnce(&mut FsState)) {
+    let tgid = call.kernel.tgid_of(call.tid);
+    let mut state = call.kernel.fs_of(call.tid);
+    update(&mut state);
+    call.kernel.fs.insert(tgid, state);
+}
+
+fn chdir(call: &mut Call) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+    let dir = canonical_dir(call, &target)?;
+    set_fs(call, |fs| fs.cwd = dir);
+    Ok(Action::Return(0))
+}
+
+fn fchdir(call: &mut Call) -> Result<Action, Errno> {
+    let dir = dir_of_fd(call, call.args[0] as i32)?;
+    set_fs(call, |fs| fs.cwd = dir);
+    Ok(Action::Return(0))
+}
+
+fn getcwd(call: &mut Call) -> Result<Action, Errno> {
+    let mut cwd = call.kernel.fs_of(call.tid).cwd;
+    cwd.push(0);
+    if (call.args[1] as usize) < cwd.len() {
+        return Err(Errno::ERANGE);
+    }
+    write_bytes(call.tid, call.args[0], &cwd).map_err(|_| Errno::EFAULT)?;
+    Ok(Action::Return(cwd.len() as i64))
+}
+
+/// chroot inside the sandbox: a new root for the calling process. `..` from the new root
+/// stays there; a cwd left outside it can still walk up, as on Linux, but never above the
+/// sandbox's own root.
+fn chroot(call: &mut Call) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+    let dir = canonical_dir(call, &target)?;
+    set_fs(call, |fs| fs.root = dir);
+    Ok(Action::Return(0))
+}
+
+/// inotify_add_watch(fd, path, mask): the sentry adds the watch itself, on the task's
+/// inotify instance, for the inode the gofer opened.
+fn inotify_add_watch(call: &mut Call) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, 1, true)?;
+    let mask = call.args[2] as u32;
+    let (index, rel) = (target.gofer_index, target.rel);
+    let mut flags = libc::O_PATH;
+    if mask & libc::IN_DONT_FOLLOW != 0 {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let inode = files(call)?.open(index, &rel, flags, 0)?;
+    let instance = super::net::task_fd(call, call.args[0] as i32)?;
+    let path = CString::new(format!("/proc/self/fd/{}", inode.as_raw_fd())).expect("no NUL");
+    // SAFETY: inotify_add_watch on fds we own with a NUL-terminated path we own.
+    let wd = unsafe { libc::inotify_add_watch(instance.as_raw_fd(), path.as_ptr(), mask) };
+    if wd < 0 {
+        return Err(Errno::last());
+    }
+    Ok(Action::Return(wd as i64))
 }

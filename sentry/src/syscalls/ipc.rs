@@ -16,7 +16,11 @@ pub fn handle(call: &mut Call) -> Action {
     };
     if creating {
         if call.args[0] != libc::IPC_PRIVATE as u64 {
-            deny_event(call, Errno::EACCES, "SysV IPC keys name host objects");
+            deny_event(
+                call,
+                Errno::EACCES.into_raw(),
+                "SysV IPC keys name host objects",
+            );
             return errno(Errno::EACCES);
         }
         return Action::PassThenExit(ExitHook::RecordIpc(kind));

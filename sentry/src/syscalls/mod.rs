@@ -3,7 +3,8 @@
 pub mod filter;
 pub mod table;
 
-mod fs;
+pub mod exec;
+pub mod fs;
 mod ipc;
 mod net;
 mod process;
@@ -24,7 +25,7 @@ pub struct Call<'a> {
 }
 
 /// What the sentry does with a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Action {
     /// The host runs it as the task made it.
     Pass,
@@ -34,6 +35,18 @@ pub enum Action {
     PassThenExit(ExitHook),
     /// The host never runs it; the task sees this value (a negative errno on failure).
     Return(i64),
+    /// The host runs another call, without pointers of the task's, in its place.
+    PassAs { nr: u64, args: [u64; 6] },
+    /// The program is executed in steps (see `exec`), starting with installing this fd.
+    Exec {
+        fd: std::os::fd::OwnedFd,
+        state: Box<exec::InFlight>,
+    },
+    /// The host never runs it; this fd is placed in the task's table and its number returned.
+    Install {
+        fd: std::os::fd::OwnedFd,
+        cloexec: bool,
+    },
 }
 
 /// Work left for the syscall-exit-stop of a call the host ran.
@@ -52,6 +65,10 @@ pub struct Pending {
     /// The call as `--strace` prints it, up to the result.
     pub strace_line: Option<String>,
     pub hook: Option<ExitHook>,
+    /// The task's registers before the sentry turned its call into an fd-install request.
+    pub restore: Option<platform_ptrace::Regs>,
+    /// An exec in progress.
+    pub exec: Option<Box<exec::InFlight>>,
 }
 
 fn errno(e: Errno) -> Action {
@@ -65,7 +82,7 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
         Class::Passthrough => Action::Pass,
         Class::Deny(e) => {
             if table::is_known(call.sysno.id() as u64) {
-                deny_event(call, e, "denied by the syscall table");
+                deny_event(call, e.into_raw(), "denied by the syscall table");
             } else {
                 tracing::warn!(
                     target: "sentry::deny",
@@ -81,8 +98,8 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
         Class::Checked => checked(call),
     };
     // A checked call that was refused shows as denied.
-    let class = match (class, action) {
-        (Class::Checked, Action::Return(v)) if v < 0 => Class::Deny(Errno::new(-v as i32)),
+    let class = match (class, &action) {
+        (Class::Checked, Action::Return(v)) if *v < 0 => Class::Deny(Errno::new(-*v as i32)),
         _ => class,
     };
     (action, class)
@@ -91,7 +108,9 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
 fn checked(call: &mut Call) -> Action {
     use Sysno::*;
     match call.sysno {
-        socket | socketpair => net::socket(call),
+        socket => net::socket(call),
+        socketpair => Action::Pass,
+        fchmod | fchown | fsetxattr | fremovexattr => process::inode_change(call),
         ioctl => process::ioctl(call),
         clone => process::clone(call),
         unshare => process::unshare(call),
@@ -125,7 +144,11 @@ fn checked(call: &mut Call) -> Action {
         | msgrcv | msgctl => ipc::handle(call),
         other => {
             // The table and this dispatch disagree: refuse rather than pass.
-            deny_event(call, Errno::ENOSYS, "checked call without a checker");
+            deny_event(
+                call,
+                Errno::ENOSYS.into_raw(),
+                "checked call without a checker",
+            );
             tracing::error!("sentry: internal: no checker for {}", other.name());
             errno(Errno::ENOSYS)
         }
@@ -133,13 +156,13 @@ fn checked(call: &mut Call) -> Action {
 }
 
 /// The trace event for a refused call.
-pub fn deny_event(call: &Call, e: Errno, why: &str) {
+pub fn deny_event(call: &Call, e: i32, why: &str) {
     tracing::info!(
         target: "sentry::deny",
         "sentry: [pid {}] {} denied ({}): {why}",
         call.tid,
         call.sysno.name(),
-        e.name().unwrap_or("?")
+        Errno::new(e).name().unwrap_or("?")
     );
 }
 

@@ -1,18 +1,139 @@
-//! socket and socketpair: with `--net=none` the sandbox gets AF_UNIX only.
+//! Sockets. `socket`/`socketpair`: with `--net=none` the sandbox gets AF_UNIX only.
+//! `connect`/`bind` of AF_UNIX sockets by path go through the gofer, on the sentry's own
+//! duplicate of the task's socket (pidfd_getfd), with the address the sentry read once:
+//! the host kernel never reads a socket address from the task.
 
-use super::{deny_event, errno, Action, Call};
+use super::fs::{files, resolve};
+use super::{deny_event, Action, Call};
 use crate::kernel::NetMode;
-use syscalls::Errno;
+use nix::errno::Errno;
+use platform_ptrace::read_bytes;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use syscalls::Sysno;
+
+/// One past the highest address family Linux knows (AF_MCTP + 1 in 6.x).
+const AF_MAX: i32 = 46;
 
 pub fn socket(call: &mut Call) -> Action {
     let domain = call.args[0] as i32;
-    if call.kernel.net == NetMode::Host || domain == libc::AF_UNIX {
+    // Unknown families get the kernel's own EAFNOSUPPORT.
+    if call.kernel.net == NetMode::Host || domain == libc::AF_UNIX || !(0..AF_MAX).contains(&domain)
+    {
         return Action::Pass;
     }
     deny_event(
         call,
-        Errno::EACCES,
+        Errno::EACCES as i32,
         &format!("address family {domain} with --net=none"),
     );
-    errno(Errno::EACCES)
+    Action::Return(-(Errno::EACCES as i64))
+}
+
+/// The sentry's own duplicate of fd `fd` of the calling task.
+pub fn task_fd(call: &Call, fd: i32) -> Result<OwnedFd, Errno> {
+    let tgid = call.kernel.tgid_of(call.tid);
+    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) };
+    if pidfd < 0 {
+        return Err(Errno::ESRCH);
+    }
+    // SAFETY: the fd was just created and is ours alone.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    // SAFETY: pidfd_getfd takes plain integers and returns a new fd or -1.
+    let dup = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if dup < 0 {
+        return Err(Errno::EBADF);
+    }
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup as i32) })
+}
+
+fn sockopt(sock: &OwnedFd, option: i32) -> Result<i32, Errno> {
+    let mut value: i32 = 0;
+    let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+    // SAFETY: getsockopt writes one int into memory we own.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&mut value as *mut i32).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(value)
+}
+
+pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
+    let sock = task_fd(call, call.args[0] as i32)?;
+    if sockopt(&sock, libc::SO_DOMAIN)? != libc::AF_UNIX {
+        // Only an AF_UNIX socket can reach a path; others cannot name host files.
+        return Ok(Action::Pass);
+    }
+    let len = call.args[2] as usize;
+    if !(2..=std::mem::size_of::<libc::sockaddr_un>()).contains(&len) {
+        return Err(Errno::EINVAL);
+    }
+    let mut addr = vec![0u8; len];
+    read_bytes(call.tid, call.args[1], &mut addr).map_err(|_| Errno::EFAULT)?;
+    if u16::from_ne_bytes([addr[0], addr[1]]) != libc::AF_UNIX as u16 {
+        return Err(Errno::EINVAL);
+    }
+    let name = &addr[2..];
+    if name.first() == Some(&0) || name.is_empty() {
+        // Abstract names are one namespace for the whole host: not yet private to the sandbox.
+        deny_event(
+            call,
+            Errno::EACCES as i32,
+            "abstract AF_UNIX addresses are not served yet",
+        );
+        return Err(Errno::EACCES);
+    }
+    let path = name.split(|&b| b == 0).next().unwrap_or(name).to_vec();
+    let target = resolve(call, libc::AT_FDCWD as i64 as u64, &path, false)?;
+    let (index, rel) = (target.gofer_index, target.rel);
+    use std::os::fd::AsFd;
+    if call.sysno == Sysno::bind {
+        files(call)?.bind_unix_fd(index, &rel, sock.as_fd())?;
+    } else {
+        files(call)?.connect_unix_fd(index, &rel, sock.as_fd())?;
+    }
+    Ok(Action::Return(0))
+}
+
+/// sendto/sendmsg/sendmmsg: an address given with the data could name a host socket.
+/// Stream and seqpacket AF_UNIX sockets ignore or refuse addresses, and other families
+/// cannot reach paths: those pass. An AF_UNIX datagram with an address is refused.
+pub fn send(call: &mut Call) -> Result<Action, Errno> {
+    if call.sysno == Sysno::sendto && call.args[4] == 0 {
+        return Ok(Action::Pass);
+    }
+    let sock = task_fd(call, call.args[0] as i32)?;
+    if sockopt(&sock, libc::SO_DOMAIN)? != libc::AF_UNIX
+        || sockopt(&sock, libc::SO_TYPE)? != libc::SOCK_DGRAM
+    {
+        return Ok(Action::Pass);
+    }
+    let named = match call.sysno {
+        Sysno::sendto => true,
+        Sysno::sendmsg => {
+            // struct msghdr starts with void *msg_name.
+            let mut name = [0u8; 8];
+            read_bytes(call.tid, call.args[1], &mut name).map_err(|_| Errno::EFAULT)?;
+            u64::from_ne_bytes(name) != 0
+        }
+        _ => true,
+    };
+    if named {
+        deny_event(
+            call,
+            Errno::EACCES as i32,
+            "AF_UNIX datagrams to an address are not served yet",
+        );
+        return Err(Errno::EACCES);
+    }
+    Ok(Action::Pass)
 }

@@ -18,7 +18,11 @@ const CLONE_NEW_ANY: u64 = (libc::CLONE_NEWNS
 pub fn clone(call: &mut Call) -> Action {
     let flags = call.args[0];
     if flags & CLONE_NEW_ANY != 0 {
-        deny_event(call, Errno::EPERM, "namespace flags are not supported yet");
+        deny_event(
+            call,
+            Errno::EPERM.into_raw(),
+            "namespace flags are not supported yet",
+        );
         return errno(Errno::EPERM);
     }
     if let Some(task) = call.kernel.tasks.get_mut(&call.tid) {
@@ -35,7 +39,11 @@ pub fn clone(call: &mut Call) -> Action {
 
 pub fn unshare(call: &mut Call) -> Action {
     if call.args[0] & CLONE_NEW_ANY != 0 {
-        deny_event(call, Errno::EPERM, "namespace flags are not supported yet");
+        deny_event(
+            call,
+            Errno::EPERM.into_raw(),
+            "namespace flags are not supported yet",
+        );
         return errno(Errno::EPERM);
     }
     Action::Pass
@@ -50,7 +58,11 @@ pub fn personality(call: &mut Call) -> Action {
     if persona == QUERY || persona & !ADDR_NO_RANDOMIZE == 0 {
         return Action::Pass;
     }
-    deny_event(call, Errno::EPERM, "personality would change the ABI");
+    deny_event(
+        call,
+        Errno::EPERM.into_raw(),
+        "personality would change the ABI",
+    );
     errno(Errno::EPERM)
 }
 
@@ -61,13 +73,13 @@ pub fn prctl(call: &mut Call) -> Action {
         o if o == libc::PR_SET_SECCOMP as u64 => {
             deny_event(
                 call,
-                Errno::EINVAL,
+                Errno::EINVAL.into_raw(),
                 "seccomp filters inside the sandbox are refused",
             );
             errno(Errno::EINVAL)
         }
         PR_SET_MM => {
-            deny_event(call, Errno::EPERM, "PR_SET_MM");
+            deny_event(call, Errno::EPERM.into_raw(), "PR_SET_MM");
             errno(Errno::EPERM)
         }
         _ => Action::Pass,
@@ -83,7 +95,7 @@ pub fn seccomp(call: &mut Call) -> Action {
         libc::SECCOMP_SET_MODE_STRICT | libc::SECCOMP_SET_MODE_FILTER => {
             deny_event(
                 call,
-                Errno::EINVAL,
+                Errno::EINVAL.into_raw(),
                 "seccomp filters inside the sandbox are refused",
             );
             errno(Errno::EINVAL)
@@ -98,13 +110,62 @@ pub fn ioctl(call: &mut Call) -> Action {
     const TIOCLINUX: u64 = 0x541c;
     match call.args[1] & 0xffff_ffff {
         c if c == libc::TIOCSTI => {
-            deny_event(call, Errno::EPERM, "TIOCSTI");
+            deny_event(call, Errno::EPERM.into_raw(), "TIOCSTI");
             errno(Errno::EPERM)
         }
         TIOCLINUX => {
-            deny_event(call, Errno::EPERM, "TIOCLINUX");
+            deny_event(call, Errno::EPERM.into_raw(), "TIOCLINUX");
             errno(Errno::EPERM)
         }
         _ => Action::Pass,
+    }
+}
+
+/// Whether the inode behind fd `fd` of the task may be changed (fchmod, fchown,
+/// fsetxattr, fremovexattr, futimens act on the inode whatever the fd's open mode):
+/// EROFS on a read-only mount; EPERM for a device, or for a host file outside every
+/// mount (such as a file the sandbox's stdio was redirected from).
+pub fn refuse_on_read_only_fd(call: &Call, fd: i32) -> Result<(), nix::errno::Errno> {
+    use nix::errno::Errno;
+    use std::os::unix::fs::FileTypeExt;
+    let link = format!("/proc/{}/fd/{fd}", call.tid);
+    let Ok(host) = std::fs::read_link(&link) else {
+        return Err(Errno::EBADF);
+    };
+    let host = host.as_os_str().as_encoded_bytes();
+    if !host.starts_with(b"/") {
+        // Pipes, sockets and anonymous inodes are the sandbox's own.
+        return Ok(());
+    }
+    let file_type = std::fs::metadata(&link)
+        .map_err(|_| Errno::EBADF)?
+        .file_type();
+    if file_type.is_char_device() || file_type.is_block_device() {
+        return Err(Errno::EPERM);
+    }
+    let inside = |root: &[u8]| {
+        root == b"/"
+            || host == root
+            || (host.starts_with(root) && host.get(root.len()) == Some(&b'/'))
+    };
+    let mount = call
+        .kernel
+        .mounts
+        .mounts
+        .iter()
+        .filter(|m| inside(m.host_root.as_os_str().as_encoded_bytes()))
+        .max_by_key(|m| m.host_root.as_os_str().len());
+    match mount {
+        None => Err(Errno::EPERM),
+        Some(m) if m.read_only => Err(Errno::EROFS),
+        Some(_) => Ok(()),
+    }
+}
+
+/// fchmod, fchown, fsetxattr, fremovexattr.
+pub fn inode_change(call: &mut Call) -> Action {
+    match refuse_on_read_only_fd(call, call.args[0] as i32) {
+        Ok(()) => Action::Pass,
+        Err(e) => Action::Return(-(e as i64)),
     }
 }

@@ -124,8 +124,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | fdatasync
         | ftruncate
         | getdents
-        | fchmod
-        | fchown
         | umask
         | gettimeofday
         | getrlimit
@@ -169,10 +167,8 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | sync
         | gettid
         | readahead
-        | fsetxattr
         | fgetxattr
         | flistxattr
-        | fremovexattr
         | time
         | futex
         | set_thread_area
@@ -306,7 +302,11 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | msgget
         | msgsnd
         | msgrcv
-        | msgctl => Checked,
+        | msgctl
+        | fchmod
+        | fchown
+        | fsetxattr
+        | fremovexattr => Checked,
 
         // The sandbox's own hostname and domain name.
         uname | sethostname | setdomainname => Emulate,
@@ -319,7 +319,7 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | lremovexattr | utimes | inotify_add_watch | openat | mkdirat | mknodat | fchownat
         | futimesat | newfstatat | unlinkat | renameat | linkat | symlinkat | readlinkat
         | fchmodat | faccessat | utimensat | renameat2 | execveat | statx | openat2
-        | faccessat2 | fchmodat2 | setxattrat | getxattrat | listxattrat | removexattrat => Gofer,
+        | faccessat2 | fchmodat2 | chroot => Gofer,
 
         // Interfaces that would act outside per-syscall interception (DESIGN.md invariant 4).
         io_uring_setup | io_uring_enter | io_uring_register => Deny(Errno::ENOSYS),
@@ -335,9 +335,9 @@ fn classify(sysno: Sysno) -> Option<Class> {
         // Host-wide state: time, mounts, swap, power, modules, quotas, accounting, the
         // kernel log, namespaces, the LDT and port I/O.
         settimeofday | clock_settime | clock_adjtime | adjtimex | mount | umount2 | pivot_root
-        | chroot | swapon | swapoff | reboot | acct | quotactl | quotactl_fd | syslog | vhangup
-        | iopl | ioperm | modify_ldt | setns | fanotify_init | fanotify_mark | open_tree
-        | move_mount | fsopen | fsconfig | fsmount | fspick | mount_setattr | open_tree_attr => {
+        | swapon | swapoff | reboot | acct | quotactl | quotactl_fd | syslog | vhangup | iopl
+        | ioperm | modify_ldt | setns | fanotify_init | fanotify_mark | open_tree | move_mount
+        | fsopen | fsconfig | fsmount | fspick | mount_setattr | open_tree_attr => {
             Deny(Errno::EPERM)
         }
         // Host-global names (keyrings, POSIX message queues) and obsolete or unsupported calls.
@@ -374,7 +374,11 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | uretprobe
         | uprobe
         | file_getattr
-        | file_setattr => Deny(Errno::ENOSYS),
+        | file_setattr
+        | setxattrat
+        | getxattrat
+        | listxattrat
+        | removexattrat => Deny(Errno::ENOSYS),
         _ => return None,
     })
 }

@@ -1,0 +1,165 @@
+//! The sandbox's mount table and path arithmetic: a sandbox path → (mount, path inside
+//! the mount), and back from a host path the gofer opened to the sandbox path.
+//!
+//! Paths are normalised lexically (`.` and `..` folded, `..` never above `/`) before the
+//! mount is chosen; symbolic links are then resolved by the gofer inside that mount
+//! (RESOLVE_IN_ROOT), so a link is followed within the mount that holds it.
+
+use std::path::PathBuf;
+
+/// One mount of the sandbox.
+#[derive(Debug, Clone)]
+pub struct Mount {
+    /// Where it appears in the sandbox: normalised, absolute, no trailing slash ("/" for the root).
+    pub sandbox_path: Vec<u8>,
+    /// The gofer's index for its source.
+    pub gofer_index: u32,
+    /// Its source on the host, canonical, to map host paths of opened fds back.
+    pub host_root: PathBuf,
+    pub read_only: bool,
+    /// The synthetic /dev: a few names open the host's devices, nothing else of /dev.
+    pub is_dev: bool,
+}
+
+/// The mounts of the sandbox, in the order they were made.
+#[derive(Debug, Clone, Default)]
+pub struct MountTable {
+    pub mounts: Vec<Mount>,
+}
+
+/// Host devices the sandbox's /dev offers.
+pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+impl MountTable {
+    /// The mount that holds `path` (normalised, absolute) and the path inside it
+    /// (relative, "." for the mount's root). The latest mount at the longest prefix wins.
+    pub fn lookup<'a>(&self, path: &'a [u8]) -> Option<(usize, &'a [u8])> {
+        let mut best: Option<(usize, usize)> = None;
+        for (i, m) in self.mounts.iter().enumerate() {
+            let prefix = &m.sandbox_path;
+            let matches = prefix == b"/"
+                || path == prefix.as_slice()
+                || (path.starts_with(prefix) && path.get(prefix.len()) == Some(&b'/'));
+            if matches && best.is_none_or(|(_, len)| prefix.len() >= len) {
+                best = Some((i, prefix.len()));
+            }
+        }
+        let (index, len) = best?;
+        let rest = &path[len.min(path.len())..];
+        let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+        Some((index, if rest.is_empty() { b"." } else { rest }))
+    }
+
+    /// The sandbox path of a host path inside one of the mounts' sources.
+    pub fn sandbox_path_of(&self, host: &[u8]) -> Option<Vec<u8>> {
+        let mut best: Option<(&Mount, usize)> = None;
+        for m in &self.mounts {
+            let root = m.host_root.as_os_str().as_encoded_bytes();
+            let inside = host == root
+                || root == b"/"
+                || (host.starts_with(root) && host.get(root.len()) == Some(&b'/'));
+            if inside && best.is_none_or(|(_, len)| root.len() > len) {
+                best = Some((m, root.len()));
+            }
+        }
+        let (m, len) = best?;
+        let rest = if m.host_root.as_os_str() == "/" {
+            host
+        } else {
+            &host[len..]
+        };
+        Some(join(&m.sandbox_path, rest))
+    }
+}
+
+/// `base` + "/" + `rest`, normalised.
+pub fn join(base: &[u8], rest: &[u8]) -> Vec<u8> {
+    let mut joined = base.to_vec();
+    joined.push(b'/');
+    joined.extend_from_slice(rest);
+    normalize(&joined, 0)
+}
+
+/// Folds `.`, `..` and repeated slashes of an absolute path; `..` stops at the first
+/// `floor` components (a chroot's root), and always at `/`.
+pub fn normalize(path: &[u8], floor: usize) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in path.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                if parts.len() > floor {
+                    parts.pop();
+                }
+            }
+            name => parts.push(name),
+        }
+    }
+    let mut out = Vec::with_capacity(path.len() + 1);
+    for part in &parts {
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
+/// How many components an absolute normalised path has.
+pub fn depth(path: &[u8]) -> usize {
+    path.split(|&b| b == b'/').filter(|p| !p.is_empty()).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> MountTable {
+        let mount = |path: &str, index: u32, host: &str| Mount {
+            sandbox_path: path.as_bytes().to_vec(),
+            gofer_index: index,
+            host_root: PathBuf::from(host),
+            read_only: false,
+            is_dev: false,
+        };
+        MountTable {
+            mounts: vec![
+                mount("/", 0, "/srv/root"),
+                mount("/data", 1, "/host/data"),
+                mount("/data/sub", 2, "/tmp/x"),
+            ],
+        }
+    }
+
+    #[test]
+    fn normalize_folds_dots_and_never_rises_above_root() {
+        assert_eq!(normalize(b"/a/./b/../c//d/", 0), b"/a/c/d");
+        assert_eq!(normalize(b"/../../etc", 0), b"/etc");
+        assert_eq!(normalize(b"/", 0), b"/");
+        assert_eq!(normalize(b"/jail/../../x", 1), b"/jail/x");
+    }
+
+    #[test]
+    fn lookup_takes_the_longest_mount_prefix_on_component_boundaries() {
+        let t = table();
+        assert_eq!(t.lookup(b"/etc/passwd"), Some((0, &b"etc/passwd"[..])));
+        assert_eq!(t.lookup(b"/data"), Some((1, &b"."[..])));
+        assert_eq!(t.lookup(b"/data/f"), Some((1, &b"f"[..])));
+        assert_eq!(t.lookup(b"/database"), Some((0, &b"database"[..])));
+        assert_eq!(t.lookup(b"/data/sub/y"), Some((2, &b"y"[..])));
+        assert_eq!(t.lookup(b"/"), Some((0, &b"."[..])));
+    }
+
+    #[test]
+    fn host_paths_map_back_to_sandbox_paths() {
+        let t = table();
+        assert_eq!(t.sandbox_path_of(b"/srv/root/etc"), Some(b"/etc".to_vec()));
+        assert_eq!(t.sandbox_path_of(b"/srv/root"), Some(b"/".to_vec()));
+        assert_eq!(
+            t.sandbox_path_of(b"/host/data/q"),
+            Some(b"/data/q".to_vec())
+        );
+        assert_eq!(t.sandbox_path_of(b"/elsewhere"), None);
+    }
+}

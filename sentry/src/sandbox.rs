@@ -1,0 +1,165 @@
+//! Setting up a sandbox's file system before its first instruction: the mount table
+//! (rootfs, `--mount`, `--tmpfs`, /dev), the scratch directory that backs the sentry's
+//! own mounts, and the gofer that serves them.
+
+use crate::kernel::mounts::{normalize, Mount, MountTable, DEVICES};
+use std::path::{Path, PathBuf};
+
+/// A mount asked for on the command line.
+pub enum MountRequest {
+    /// `--mount HOST:SANDBOX[:ro]`
+    Bind {
+        host: PathBuf,
+        sandbox: Vec<u8>,
+        read_only: bool,
+    },
+    /// `--tmpfs SANDBOX`
+    Tmpfs { sandbox: Vec<u8> },
+}
+
+/// Parses `HOST_PATH:SANDBOX_PATH[:ro|:rw]`.
+pub fn parse_mount(spec: &str) -> Result<MountRequest, String> {
+    let bad = || format!("--mount '{spec}': expected HOST_PATH:SANDBOX_PATH[:ro]");
+    let (rest, read_only) = match spec.rsplit_once(':') {
+        Some((rest, "ro")) => (rest, true),
+        Some((rest, "rw")) => (rest, false),
+        _ => (spec, false),
+    };
+    let (host, sandbox) = rest.split_once(':').ok_or_else(bad)?;
+    if host.is_empty() || sandbox.is_empty() {
+        return Err(bad());
+    }
+    Ok(MountRequest::Bind {
+        host: PathBuf::from(host),
+        sandbox: sandbox_path(sandbox, "--mount")?,
+        read_only,
+    })
+}
+
+/// Checks and normalises a mount point given on the command line.
+pub fn sandbox_path(path: &str, option: &str) -> Result<Vec<u8>, String> {
+    if !path.starts_with('/') {
+        return Err(format!(
+            "{option} '{path}': the sandbox path must be absolute"
+        ));
+    }
+    let normal = normalize(path.as_bytes(), 0);
+    if normal == b"/" {
+        return Err(format!(
+            "{option} '{path}': cannot mount over the sandbox's root"
+        ));
+    }
+    Ok(normal)
+}
+
+/// A private directory of the sentry that backs /dev, /dev/shm and `--tmpfs` mounts;
+/// removed when the sandbox ends.
+pub struct Scratch {
+    pub dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new() -> std::io::Result<Scratch> {
+        use std::os::unix::fs::DirBuilderExt;
+        let mut bytes = [0u8; 8];
+        // SAFETY: getrandom writes at most 8 bytes into our buffer.
+        unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), 8, 0) };
+        let dir = std::env::temp_dir().join(format!(
+            "sentry-{}-{:016x}",
+            std::process::id(),
+            u64::from_ne_bytes(bytes)
+        ));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        Ok(Scratch { dir })
+    }
+
+    /// A new empty directory for a tmpfs-like mount.
+    fn tmpfs(&self, name: &str, mode: u32) -> std::io::Result<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.join(name);
+        std::fs::create_dir(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        Ok(path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The mount table and the gofer's mount list, index for index.
+pub fn build_mounts(
+    rootfs: &Path,
+    read_only_root: bool,
+    requests: Vec<MountRequest>,
+    scratch: &Scratch,
+) -> Result<(MountTable, Vec<gofer::Mount>), String> {
+    let mut table = MountTable::default();
+    let mut gofer_mounts = Vec::new();
+    let mut add =
+        |sandbox: Vec<u8>, host: PathBuf, read_only: bool, is_dev: bool| -> Result<(), String> {
+            let host_root = host
+                .canonicalize()
+                .map_err(|e| format!("mount source {}: {e}", host.display()))?;
+            if !host_root.is_dir() {
+                return Err(format!("mount source {}: not a directory", host.display()));
+            }
+            table.mounts.push(Mount {
+                sandbox_path: sandbox,
+                gofer_index: gofer_mounts.len() as u32,
+                host_root: host_root.clone(),
+                read_only,
+                is_dev,
+            });
+            gofer_mounts.push(gofer::Mount {
+                host_path: host_root,
+                read_only,
+            });
+            Ok(())
+        };
+    add(b"/".to_vec(), rootfs.to_path_buf(), read_only_root, false)?;
+    let io = |e: std::io::Error| format!("scratch directory {}: {e}", scratch.dir.display());
+    let dev = scratch.tmpfs("dev", 0o755).map_err(io)?;
+    for name in DEVICES {
+        std::fs::File::create(dev.join(name)).map_err(io)?;
+    }
+    std::fs::create_dir(dev.join("shm")).map_err(io)?;
+    add(b"/dev".to_vec(), dev, true, true)?;
+    add(
+        b"/dev/shm".to_vec(),
+        scratch.tmpfs("shm", 0o1777).map_err(io)?,
+        false,
+        false,
+    )?;
+    for (i, request) in requests.into_iter().enumerate() {
+        match request {
+            MountRequest::Bind {
+                host,
+                sandbox,
+                read_only,
+            } => add(sandbox, host, read_only, false)?,
+            MountRequest::Tmpfs { sandbox } => {
+                let dir = scratch.tmpfs(&format!("tmpfs{i}"), 0o1777).map_err(io)?;
+                add(sandbox, dir, false, false)?;
+            }
+        }
+    }
+    Ok((table, gofer_mounts))
+}
+
+/// The gofer executable: beside the sentry's own.
+pub fn gofer_exe() -> Result<PathBuf, String> {
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the sentry's executable: {e}"))?;
+    let gofer = exe.with_file_name("gofer");
+    if gofer.is_file() {
+        Ok(gofer)
+    } else {
+        Err(format!(
+            "the gofer executable is missing at {} (build it with `cargo build -p gofer`)",
+            gofer.display()
+        ))
+    }
+}

@@ -1,0 +1,470 @@
+//! execve and execveat of programs inside the sandbox.
+//!
+//! The host kernel never resolves a path of the sandbox, not even an ELF interpreter or
+//! a `#!` line: the sentry reads the program through the gofer, follows `#!` lines (up to
+//! Linux's four levels), resolves PT_INTERP inside the sandbox (goblin), and runs what
+//! it found with `execveat(fd, "", argv, envp, AT_EMPTY_PATH)` on an fd the gofer opened.
+//! A dynamic program runs as `<interpreter> [--argv0 NAME] <program> args…`, so its
+//! interpreter and libraries come from the sandbox too.
+//!
+//! In the task this takes a few steps, driven from the supervisor's stops:
+//! the execve is turned into an fd install; at its exit stop the task re-runs its
+//! syscall instruction as an `mmap` for the new argv (when one is needed); at that exit
+//! stop, the argv is written and the instruction re-runs as the `execveat`.
+
+use super::fs::{files, read_path, resolve, Target};
+use super::{Action, Call};
+use nix::errno::Errno;
+use platform_ptrace::{read_bytes, read_cstring, Regs, Stopped, Tid};
+use std::os::fd::{AsRawFd, OwnedFd};
+use syscalls::Sysno;
+
+/// Linux's limit on nested interpreters (`#!` lines).
+const MAX_INTERPRETER_DEPTH: usize = 4;
+/// Linux reads this much of a file for the `#!` line (BINPRM_BUF_SIZE).
+const BINPRM_BUF_SIZE: usize = 256;
+/// The length of the x86_64 `syscall` instruction, to run it again from an exit stop.
+const SYSCALL_INSN_LEN: u64 = 2;
+
+/// What to run for a program: the file to exec and how argv changes.
+#[derive(Debug)]
+pub struct Plan {
+    /// The file the kernel executes (opened by the gofer).
+    pub file: OwnedFd,
+    /// Arguments put before the original `argv[1..]`; empty when argv is kept as it is.
+    pub argv_prefix: Vec<Vec<u8>>,
+}
+
+impl Plan {
+    pub fn keeps_argv(&self) -> bool {
+        self.argv_prefix.is_empty()
+    }
+}
+
+/// Where the task is in the steps of its exec.
+#[derive(Debug)]
+pub enum Stage {
+    /// The fd install is on its way; at its exit stop the fd number is known.
+    Installing { new_argv: Option<Vec<Vec<u8>>> },
+    /// The task re-runs its syscall instruction as mmap for the argv block.
+    Mapping { fd: i32, new_argv: Vec<Vec<u8>> },
+    /// The task re-runs its syscall instruction as the execveat.
+    Executing,
+}
+
+/// The state kept between the stops of one exec.
+#[derive(Debug)]
+pub struct InFlight {
+    pub stage: Stage,
+    /// The task's registers at its execve, restored when the exec fails.
+    pub original: Regs,
+    /// The original argv and envp pointers and the pointer to an empty string.
+    argv: u64,
+    envp: u64,
+    empty_string: u64,
+}
+
+/// Reads a file's first bytes with pread (the file offset stays as it is).
+fn head(file: &OwnedFd, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; len];
+    // SAFETY: pread into a buffer we own, from an fd we own.
+    let n = unsafe { libc::pread(file.as_raw_fd(), buf.as_mut_ptr().cast(), len, 0) };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// The interpreter and optional argument of a `#!` line, as Linux splits it.
+fn shebang(head: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    let line = head.strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = line.iter().position(|b| !is_blank(b))?;
+    let line = &line[start..];
+    let end = line.iter().rposition(|b| !is_blank(b)).map_or(0, |e| e + 1);
+    let line = &line[..end];
+    let split = line.iter().position(is_blank);
+    match split {
+        None => Some((line.to_vec(), None)),
+        Some(i) => {
+            let rest = &line[i..];
+            let arg_start = rest.iter().position(|b| !is_blank(b)).unwrap_or(rest.len());
+            let arg = &rest[arg_start..];
+            Some((line[..i].to_vec(), (!arg.is_empty()).then(|| arg.to_vec())))
+        }
+    }
+}
+
+/// The PT_INTERP of an ELF file, if it has one. ENOEXEC for a malformed ELF.
+fn elf_interpreter(file: &OwnedFd) -> Result<Option<Vec<u8>>, Errno> {
+    use goblin::elf::{header, program_header};
+    let ehdr = head(file, header::header64::SIZEOF_EHDR)?;
+    if ehdr.len() < header::header64::SIZEOF_EHDR {
+        return Err(Errno::ENOEXEC);
+    }
+    let header = goblin::elf::Elf::parse_header(&ehdr).map_err(|_| Errno::ENOEXEC)?;
+    if header.e_ident[header::EI_CLASS] != header::ELFCLASS64
+        || header.e_machine != header::EM_X86_64
+    {
+        // The sandbox runs only x86_64 code (DESIGN.md invariant 3).
+        return Err(Errno::ENOEXEC);
+    }
+    let table_len = header.e_phnum as usize * header.e_phentsize as usize;
+    if header.e_phentsize as usize != program_header::program_header64::SIZEOF_PHDR
+        || table_len > 64 * 1024
+    {
+        return Err(Errno::ENOEXEC);
+    }
+    let mut table = vec![0u8; table_len];
+    pread_exact(file, &mut table, header.e_phoff)?;
+    for entry in table.chunks_exact(program_header::program_header64::SIZEOF_PHDR) {
+        // SAFETY: ProgramHeader is a plain repr(C) struct of SIZEOF_PHDR bytes; the
+        // unaligned read copies it out of our buffer.
+        let phdr: program_header::program_header64::ProgramHeader =
+            unsafe { std::ptr::read_unaligned(entry.as_ptr().cast()) };
+        if phdr.p_type == program_header::PT_INTERP {
+            if phdr.p_filesz == 0 || phdr.p_filesz > 4096 {
+                return Err(Errno::ENOEXEC);
+            }
+            let mut path = vec![0u8; phdr.p_filesz as usize];
+            pread_exact(file, &mut path, phdr.p_offset)?;
+            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+            path.truncate(end);
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
+fn pread_exact(file: &OwnedFd, buf: &mut [u8], offset: u64) -> Result<(), Errno> {
+    // SAFETY: pread into a buffer we own, from an fd we own.
+    let n = unsafe {
+        libc::pread(
+            file.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            offset as i64,
+        )
+    };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    if n as usize != buf.len() {
+        return Err(Errno::ENOEXEC);
+    }
+    Ok(())
+}
+
+/// Opens the program for execution through the gofer.
+fn open_program(call: &mut Call, target: &Target) -> Result<OwnedFd, Errno> {
+    let (index, rel) = (target.gofer_index, target.rel.clone());
+    let st = files(call)?.stat(index, &rel, true)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(Errno::EACCES);
+    }
+    files(call)?.access(index, &rel, libc::X_OK, 0)?;
+    files(call)?.open(index, &rel, libc::O_RDONLY | libc::O_CLOEXEC, 0)
+}
+
+/// Works out what to run for `path` (as the program named it) with `argv0`.
+/// `dirfd` is the directory relative paths start from.
+pub fn plan(call: &mut Call, dirfd: u64, path: &[u8], argv0: &[u8]) -> Result<Plan, Errno> {
+    let mut prefix: Vec<Vec<u8>> = Vec::new();
+    let mut name = path.to_vec();
+    let mut name_dirfd = dirfd;
+    for _ in 0..=MAX_INTERPRETER_DEPTH {
+        let target = resolve(call, name_dirfd, &name, true)?;
+        let file = open_program(call, &target)?;
+        let start = head(&file, BINPRM_BUF_SIZE)?;
+        if let Some((interpreter, arg)) = shebang(&start) {
+            // argv becomes: interpreter [arg] script args…; the script as it was named.
+            let mut next = vec![interpreter.clone()];
+            next.extend(arg);
+            next.push(name.clone());
+            if prefix.is_empty() {
+                prefix = next;
+            } else {
+                // The previous level's argv[0] (this script) is replaced by this line.
+                prefix.remove(0);
+                next.extend(prefix);
+                prefix = next;
+            }
+            name = interpreter;
+            name_dirfd = libc::AT_FDCWD as i64 as u64;
+            continue;
+        }
+        if !start.starts_with(b"\x7fELF") {
+            return Err(Errno::ENOEXEC);
+        }
+        let Some(interpreter) = elf_interpreter(&file)? else {
+            return Ok(Plan {
+                file,
+                argv_prefix: prefix,
+            });
+        };
+        // A dynamic program: run its interpreter from inside the sandbox.
+        let target = resolve(call, libc::AT_FDCWD as i64 as u64, &interpreter, true)?;
+        let loader = open_program(call, &target).map_err(|e| {
+            if e == Errno::ENOENT {
+                Errno::ENOENT
+            } else {
+                Errno::ELIBBAD
+            }
+        })?;
+        if elf_interpreter(&loader)?.is_some() {
+            return Err(Errno::ELIBBAD);
+        }
+        let program_argv0 = if prefix.is_empty() {
+            argv0.to_vec()
+        } else {
+            prefix[0].clone()
+        };
+        let mut next = vec![interpreter.clone()];
+        if is_glibc_loader(&interpreter) {
+            next.push(b"--argv0".to_vec());
+            next.push(program_argv0);
+        }
+        next.push(name.clone());
+        if !prefix.is_empty() {
+            prefix.remove(0);
+        }
+        next.extend(prefix);
+        return Ok(Plan {
+            file: loader,
+            argv_prefix: next,
+        });
+    }
+    Err(Errno::ELOOP)
+}
+
+/// glibc's ld.so takes `--argv0` (since 2.33); musl's does not.
+fn is_glibc_loader(path: &[u8]) -> bool {
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    name.starts_with(b"ld-linux")
+}
+
+/// Reads a NULL-terminated array of string pointers (argv) out of the task.
+fn read_pointer_array(tid: Tid, addr: u64) -> Result<Vec<u64>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    loop {
+        let mut word = [0u8; 8];
+        read_bytes(tid, addr + out.len() as u64 * 8, &mut word).map_err(|_| Errno::EFAULT)?;
+        let ptr = u64::from_ne_bytes(word);
+        if ptr == 0 {
+            return Ok(out);
+        }
+        out.push(ptr);
+        if out.len() > 0x7fff_ffff / 8 {
+            return Err(Errno::E2BIG);
+        }
+    }
+}
+
+/// execve(path, argv, envp) / execveat(dirfd, path, argv, envp, flags).
+pub fn handle(call: &mut Call) -> Result<Action, Errno> {
+    let (dirfd, path_index, argv, envp, flags) = match call.sysno {
+        Sysno::execve => (
+            libc::AT_FDCWD as i64 as u64,
+            0,
+            call.args[1],
+            call.args[2],
+            0,
+        ),
+        _ => (
+            call.args[0],
+            1,
+            call.args[2],
+            call.args[3],
+            call.args[4] as i32,
+        ),
+    };
+    if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = read_path(call, path_index)?;
+    if path.is_empty() {
+        // fexecve: the fd's file is the task's already; name it by its sandbox path.
+        return Err(if flags & libc::AT_EMPTY_PATH != 0 {
+            Errno::ENOSYS
+        } else {
+            Errno::ENOENT
+        });
+    }
+    let pointers = read_pointer_array(call.tid, argv)?;
+    let argv0 = match pointers.first() {
+        Some(&p) => read_cstring(call.tid, p, 128 * 1024)?,
+        None => Vec::new(),
+    };
+    let plan = plan(call, dirfd, &path, &argv0)?;
+    let new_argv = (!plan.keeps_argv()).then(|| {
+        let mut argv = plan.argv_prefix.clone();
+        // The original arguments after argv[0], by value (they live in the old image).
+        for &p in pointers.iter().skip(1) {
+            argv.push(read_cstring(call.tid, p, 128 * 1024).unwrap_or_default());
+        }
+        argv
+    });
+    // The NUL that ends the path the task gave: an empty string for AT_EMPTY_PATH.
+    let empty_string = call.args[path_index] + path.len() as u64;
+    Ok(Action::Exec {
+        fd: plan.file,
+        state: Box::new(InFlight {
+            stage: Stage::Installing { new_argv },
+            original: Regs::default(),
+            argv,
+            envp,
+            empty_string,
+        }),
+    })
+}
+
+/// What the supervisor does after one step.
+pub enum Step {
+    /// Resume with PTRACE_SYSCALL and come back at the next syscall stop.
+    Continue(Box<InFlight>),
+    /// The exec is over (failed): the task's registers are back, with this result.
+    Failed,
+    /// The execveat ran: success shows as the exec event; nothing left to do.
+    Done,
+}
+
+fn rerun_as(regs: &mut Regs, nr: Sysno, args: [u64; 6]) {
+    regs.set_ip(regs.ip() - SYSCALL_INSN_LEN);
+    regs.set_ret(nr.id() as i64);
+    regs.set_syscall(nr.id() as i64);
+    for (i, a) in args.iter().enumerate() {
+        regs.set_arg(i, *a);
+    }
+}
+
+fn fail(stopped: &Stopped, state: &InFlight, rval: i64) -> platform_ptrace::Result<Step> {
+    let mut regs = state.original;
+    regs.set_ret(rval);
+    stopped.set_regs(&regs)?;
+    Ok(Step::Failed)
+}
+
+/// The argv block: strings, then the pointer array, at `base` in the task.
+fn argv_block(base: u64, argv: &[Vec<u8>]) -> (Vec<u8>, u64) {
+    let strings_len: usize = argv.iter().map(|a| a.len() + 1).sum();
+    let array_offset = strings_len.next_multiple_of(8);
+    let mut block = Vec::with_capacity(array_offset + (argv.len() + 1) * 8);
+    let mut pointers = Vec::with_capacity(argv.len() + 1);
+    for arg in argv {
+        pointers.push(base + block.len() as u64);
+        block.extend_from_slice(arg);
+        block.push(0);
+    }
+    block.resize(array_offset, 0);
+    for p in pointers {
+        block.extend_from_slice(&p.to_ne_bytes());
+    }
+    block.extend_from_slice(&0u64.to_ne_bytes());
+    (block, base + array_offset as u64)
+}
+
+/// Advances an exec at the exit stop of its current step; `rval` is that step's result.
+pub fn at_exit(
+    stopped: &Stopped,
+    mut state: Box<InFlight>,
+    rval: i64,
+) -> platform_ptrace::Result<Step> {
+    let stage = std::mem::replace(&mut state.stage, Stage::Executing);
+    match stage {
+        Stage::Installing { new_argv } => {
+            if rval < 0 {
+                return fail(stopped, &state, rval);
+            }
+            let fd = rval as i32;
+            let mut regs = stopped.regs()?;
+            match new_argv {
+                None => {
+                    let args = [
+                        fd as u64,
+                        state.empty_string,
+                        state.argv,
+                        state.envp,
+                        libc::AT_EMPTY_PATH as u64,
+                        0,
+                    ];
+                    rerun_as(&mut regs, Sysno::execveat, args);
+                }
+                Some(new_argv) => {
+                    let (block, _) = argv_block(0, &new_argv);
+                    let len = (block.len() as u64).next_multiple_of(4096);
+                    let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+                    let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+                    rerun_as(&mut regs, Sysno::mmap, [0, len, prot, flags, u64::MAX, 0]);
+                    state.stage = Stage::Mapping { fd, new_argv };
+                }
+            }
+            stopped.set_regs(&regs)?;
+            Ok(Step::Continue(state))
+        }
+        Stage::Mapping { fd, new_argv } => {
+            if (-4095..0).contains(&rval) {
+                return fail(stopped, &state, -(libc::ENOMEM as i64));
+            }
+            let base = rval as u64;
+            let (block, array) = argv_block(base, &new_argv);
+            if platform_ptrace::write_bytes(stopped.tid(), base, &block).is_err() {
+                return fail(stopped, &state, -(libc::EFAULT as i64));
+            }
+            let mut regs = stopped.regs()?;
+            // The NUL that ends argv[0]'s string doubles as the empty path.
+            let empty = base + new_argv[0].len() as u64;
+            let args = [
+                fd as u64,
+                empty,
+                array,
+                state.envp,
+                libc::AT_EMPTY_PATH as u64,
+                0,
+            ];
+            rerun_as(&mut regs, Sysno::execveat, args);
+            stopped.set_regs(&regs)?;
+            Ok(Step::Continue(state))
+        }
+        Stage::Executing => {
+            if rval < 0 {
+                return fail(stopped, &state, rval);
+            }
+            Ok(Step::Done)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_lines_split_as_linux_does() {
+        assert_eq!(
+            shebang(b"#!/bin/sh\necho"),
+            Some((b"/bin/sh".to_vec(), None))
+        );
+        assert_eq!(
+            shebang(b"#! /usr/bin/env  python3 -u \n"),
+            Some((b"/usr/bin/env".to_vec(), Some(b"python3 -u".to_vec())))
+        );
+        assert_eq!(shebang(b"#!\n"), None);
+        assert_eq!(shebang(b"\x7fELF"), None);
+    }
+
+    #[test]
+    fn argv_block_points_at_its_strings() {
+        let (block, array) = argv_block(0x1000, &[b"a".to_vec(), b"bc".to_vec()]);
+        assert_eq!(&block[..5], b"a\0bc\0");
+        let off = (array - 0x1000) as usize;
+        let p0 = u64::from_ne_bytes(block[off..off + 8].try_into().unwrap());
+        let p1 = u64::from_ne_bytes(block[off + 8..off + 16].try_into().unwrap());
+        let end = u64::from_ne_bytes(block[off + 16..off + 24].try_into().unwrap());
+        assert_eq!((p0, p1, end), (0x1000, 0x1002, 0));
+    }
+}
