@@ -137,9 +137,14 @@ fn main() -> ExitCode {
 }
 
 fn print_table() {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
     for sysno in ::syscalls::Sysno::iter() {
         let class = syscalls::table::class_of(sysno.id() as u64);
-        println!("{}\t{}", sysno.name(), class.label());
+        // A closed pipe (`sentry table | head`) just ends the listing.
+        if writeln!(out, "{}\t{}", sysno.name(), class.label()).is_err() {
+            return;
+        }
     }
 }
 

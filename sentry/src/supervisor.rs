@@ -352,7 +352,7 @@ impl Supervisor {
         };
         let (action, class) = match (foreign, sysno) {
             (Some(what), _) => {
-                syscalls::foreign_abi_event(tid, what, info.nr);
+                syscalls::foreign_abi_event(&mut self.kernel, tid, what, info.nr);
                 (
                     Action::Return(-(Errno::ENOSYS.into_raw() as i64)),
                     Class::Deny(Errno::ENOSYS),
@@ -365,7 +365,7 @@ impl Supervisor {
                 args: info.args,
             }),
             (None, None) => {
-                syscalls::foreign_abi_event(tid, "an unknown number", info.nr);
+                syscalls::foreign_abi_event(&mut self.kernel, tid, "an unknown number", info.nr);
                 (
                     Action::Return(-(Errno::ENOSYS.into_raw() as i64)),
                     Class::Deny(Errno::ENOSYS),

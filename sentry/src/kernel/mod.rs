@@ -60,6 +60,8 @@ pub struct Kernel {
     pub ipc_ids: HashSet<(IpcKind, i32)>,
     /// The first process of the sandbox (its PID 1).
     pub init_tid: Tid,
+    /// Unsupported syscall numbers already reported (each warns once).
+    reported: HashSet<u64>,
 }
 
 impl Kernel {
@@ -73,6 +75,7 @@ impl Kernel {
             net,
             ipc_ids: HashSet::new(),
             init_tid: 0,
+            reported: HashSet::new(),
         }
     }
 
@@ -91,6 +94,11 @@ impl Kernel {
                 .tasks
                 .keys()
                 .any(|&tid| unsafe { libc::getpgid(tid) } == pgid)
+    }
+
+    /// True the first time `key` is reported, false after.
+    pub fn first_report(&mut self, key: u64) -> bool {
+        self.reported.insert(key)
     }
 
     /// The thread group of a task of the sandbox.

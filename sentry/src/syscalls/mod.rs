@@ -83,7 +83,7 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
         Class::Deny(e) => {
             if table::is_known(call.sysno.id() as u64) {
                 deny_event(call, e.into_raw(), "denied by the syscall table");
-            } else {
+            } else if call.kernel.first_report(call.sysno.id() as u64) {
                 tracing::warn!(
                     target: "sentry::deny",
                     "sentry: [pid {}] {} denied (ENOSYS): not supported by the sentry",
@@ -167,8 +167,13 @@ pub fn deny_event(call: &Call, e: i32, why: &str) {
 }
 
 /// The trace event for a call with a number outside the native x86_64 ABI
-/// (`int 0x80`, x32, or beyond the table).
-pub fn foreign_abi_event(tid: Tid, what: &str, nr: u64) {
+/// (`int 0x80`, x32, or beyond the table). Each kind and number warns once per sandbox;
+/// later ones are debug events, so a program probing many numbers does not flood stderr.
+pub fn foreign_abi_event(kernel: &mut Kernel, tid: Tid, what: &str, nr: u64) {
+    if !kernel.first_report(nr | (what.len() as u64) << 48) {
+        tracing::debug!(target: "sentry::deny", "sentry: [pid {tid}] syscall {nr} via {what} denied (ENOSYS)");
+        return;
+    }
     tracing::warn!(
         target: "sentry::deny",
         "sentry: [pid {tid}] syscall {nr} via {what} denied (ENOSYS): only the native x86_64 ABI is served"

@@ -60,7 +60,8 @@ fn kill_all(call: &mut Call) -> Action {
 /// Calls with a pid (or process group) argument that must name the sandbox.
 pub fn pid_argument(call: &mut Call) -> Action {
     let k = &call.kernel;
-    let pid_ok = |pid: i32| pid == 0 || k.is_sandbox_task(pid);
+    // Negative ids name no process here: the kernel answers them (EINVAL) itself.
+    let pid_ok = |pid: i32| pid <= 0 || k.is_sandbox_task(pid);
     let a0 = call.args[0] as i32;
     let a1 = call.args[1] as i32;
     match call.sysno {
