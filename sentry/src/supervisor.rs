@@ -450,6 +450,9 @@ impl Supervisor {
             Some(ExitHook::RecordIpc(kind)) if rval >= 0 => {
                 self.kernel.ipc_ids.insert((kind, rval as i32));
             }
+            Some(ExitHook::FixUnixAddress { addr, len }) if rval == 0 => {
+                syscalls::net::fix_unix_address(tid, &self.kernel, addr, len);
+            }
             _ => {}
         }
         if let Some(line) = pending.strace_line {

@@ -60,6 +60,10 @@ pub struct Kernel {
     pub ipc_ids: HashSet<(IpcKind, i32)>,
     /// The first process of the sandbox (its PID 1).
     pub init_tid: Tid,
+    /// Names of AF_UNIX sockets bound by path, as the kernel reports them → as the task bound them.
+    pub unix_names: HashMap<Vec<u8>, Vec<u8>>,
+    /// The prefix that makes abstract AF_UNIX names private to this sandbox.
+    pub abstract_prefix: Vec<u8>,
     /// Unsupported syscall numbers already reported (each warns once).
     reported: HashSet<u64>,
 }
@@ -76,6 +80,8 @@ impl Kernel {
             ipc_ids: HashSet::new(),
             init_tid: 0,
             reported: HashSet::new(),
+            unix_names: HashMap::new(),
+            abstract_prefix: format!("sentry-{}/", std::process::id()).into_bytes(),
         }
     }
 

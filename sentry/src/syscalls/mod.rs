@@ -6,7 +6,7 @@ pub mod table;
 pub mod exec;
 pub mod fs;
 mod ipc;
-mod net;
+pub mod net;
 mod process;
 mod signal;
 mod uts;
@@ -54,6 +54,8 @@ pub enum Action {
 pub enum ExitHook {
     /// Remember the SysV IPC id the call created as the sandbox's own.
     RecordIpc(IpcKind),
+    /// Put the AF_UNIX address written at (addr, len) in the sandbox's terms.
+    FixUnixAddress { addr: u64, len: u64 },
 }
 
 /// What a task's pending call needs at its exit stop.
@@ -110,6 +112,10 @@ fn checked(call: &mut Call) -> Action {
     match call.sysno {
         socket => net::socket(call),
         socketpair => Action::Pass,
+        getsockname | getpeername => Action::PassThenExit(ExitHook::FixUnixAddress {
+            addr: call.args[1],
+            len: call.args[2],
+        }),
         fchmod | fchown | fsetxattr | fremovexattr => process::inode_change(call),
         ioctl => process::ioctl(call),
         clone => process::clone(call),

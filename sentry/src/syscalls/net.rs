@@ -83,14 +83,20 @@ pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
         return Err(Errno::EINVAL);
     }
     let name = &addr[2..];
-    if name.first() == Some(&0) || name.is_empty() {
-        // Abstract names are one namespace for the whole host: not yet private to the sandbox.
-        deny_event(
-            call,
-            Errno::EACCES as i32,
-            "abstract AF_UNIX addresses are not served yet",
-        );
-        return Err(Errno::EACCES);
+    if name.is_empty() {
+        // Autobind (bind) or EINVAL (connect): no name the task chose; the kernel picks.
+        return sock_call(call, &sock, &addr);
+    }
+    if name[0] == 0 {
+        // Abstract names are one namespace for the whole host: the sandbox gets its own
+        // by a prefix only it uses, so it reaches neither host sockets nor other sandboxes.
+        let mut private = addr[..3].to_vec();
+        private.extend_from_slice(&call.kernel.abstract_prefix);
+        private.extend_from_slice(&name[1..]);
+        if private.len() > std::mem::size_of::<libc::sockaddr_un>() {
+            return Err(Errno::EINVAL);
+        }
+        return sock_call(call, &sock, &private);
     }
     let path = name.split(|&b| b == 0).next().unwrap_or(name).to_vec();
     let target = resolve(call, libc::AT_FDCWD as i64 as u64, &path, false)?;
@@ -98,10 +104,101 @@ pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
     use std::os::fd::AsFd;
     if call.sysno == Sysno::bind {
         files(call)?.bind_unix_fd(index, &rel, sock.as_fd())?;
+        // The kernel names the socket by what the gofer bound; the task named it `path`.
+        if let Some(kernel_name) = unix_name(&sock) {
+            call.kernel.unix_names.insert(kernel_name, path);
+        }
     } else {
         files(call)?.connect_unix_fd(index, &rel, sock.as_fd())?;
     }
     Ok(Action::Return(0))
+}
+
+/// bind or connect of the sentry's duplicate of the task's socket, with an address the
+/// sentry built.
+fn sock_call(call: &Call, sock: &OwnedFd, addr: &[u8]) -> Result<Action, Errno> {
+    let f = if call.sysno == Sysno::bind {
+        libc::bind
+    } else {
+        libc::connect
+    };
+    // SAFETY: the address bytes are ours and `len` is their length.
+    let rc = unsafe {
+        f(
+            sock.as_raw_fd(),
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(Action::Return(0))
+}
+
+/// The name the kernel reports for a bound AF_UNIX socket of the sentry's.
+fn unix_name(sock: &OwnedFd) -> Option<Vec<u8>> {
+    // SAFETY: sockaddr_un is plain data; zeroed is valid.
+    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: getsockname writes at most `len` bytes into `sa`, which we own.
+    let rc = unsafe {
+        libc::getsockname(
+            sock.as_raw_fd(),
+            (&mut sa as *mut libc::sockaddr_un).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 || (len as usize) <= 2 {
+        return None;
+    }
+    let path: Vec<u8> = sa.sun_path[..len as usize - 2]
+        .iter()
+        .map(|&c| c as u8)
+        .collect();
+    Some(path.split(|&b| b == 0).next().unwrap_or(&[]).to_vec())
+}
+
+/// getsockname/getpeername of an AF_UNIX socket, at the call's exit stop: the address the
+/// kernel wrote is put in the sandbox's terms. An abstract name loses the sandbox's
+/// private prefix; a path bound through the gofer becomes the path the task bound.
+pub fn fix_unix_address(
+    tid: platform_ptrace::Tid,
+    kernel: &crate::kernel::Kernel,
+    addr: u64,
+    len_addr: u64,
+) {
+    let mut len_bytes = [0u8; 4];
+    if read_bytes(tid, len_addr, &mut len_bytes).is_err() {
+        return;
+    }
+    let len =
+        (u32::from_ne_bytes(len_bytes) as usize).min(std::mem::size_of::<libc::sockaddr_un>());
+    let mut sa = vec![0u8; len];
+    if len < 3
+        || read_bytes(tid, addr, &mut sa).is_err()
+        || u16::from_ne_bytes([sa[0], sa[1]]) != libc::AF_UNIX as u16
+    {
+        return;
+    }
+    let name = &sa[2..];
+    let fixed = if name[0] == 0 {
+        match name[1..].strip_prefix(kernel.abstract_prefix.as_slice()) {
+            Some(own) => [&[0u8][..], own].concat(),
+            None => return,
+        }
+    } else {
+        let path = name.split(|&b| b == 0).next().unwrap_or(name);
+        match kernel.unix_names.get(path) {
+            Some(sandbox_path) => [sandbox_path.as_slice(), &[0u8][..]].concat(),
+            None => return,
+        }
+    };
+    let mut out = sa[..2].to_vec();
+    out.extend_from_slice(&fixed);
+    out.truncate(std::mem::size_of::<libc::sockaddr_un>());
+    let _ = platform_ptrace::write_bytes(tid, addr, &out);
+    let _ = platform_ptrace::write_bytes(tid, len_addr, &(out.len() as u32).to_ne_bytes());
 }
 
 /// sendto/sendmsg/sendmmsg: an address given with the data could name a host socket.

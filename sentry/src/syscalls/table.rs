@@ -110,8 +110,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | recvmsg
         | shutdown
         | listen
-        | getsockname
-        | getpeername
         | setsockopt
         | getsockopt
         | fork
@@ -303,6 +301,8 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | msgsnd
         | msgrcv
         | msgctl
+        | getsockname
+        | getpeername
         | fchmod
         | fchown
         | fsetxattr
