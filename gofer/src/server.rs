@@ -1244,6 +1244,47 @@ mod tests {
     }
 
     #[test]
+    fn handshake_comes_first() {
+        let proc_fd = sys::openat2(
+            // SAFETY: AT_FDCWD is a valid directory argument for *at calls.
+            unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) },
+            c"/proc/self/fd",
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            0,
+        )
+        .unwrap();
+        let mut s = Server::new(Vec::new(), proc_fd);
+        let stat = Request::Stat {
+            mount: 0,
+            path: b"",
+            follow: true,
+        };
+        let code = |r: Reply<'_>| match r.response {
+            Response::Error(e) => Err(e),
+            Response::Version(v) => Ok(v),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code(s.handle(stat, None)), Err(Errno::EPROTO));
+        assert_eq!(
+            code(s.handle(
+                Request::Hello {
+                    version: VERSION + 1
+                },
+                None
+            )),
+            Err(Errno::EPROTONOSUPPORT)
+        );
+        assert_eq!(code(s.handle(stat, None)), Err(Errno::EPROTO));
+        assert_eq!(
+            code(s.handle(Request::Hello { version: VERSION }, None)),
+            Ok(VERSION)
+        );
+        // No such mount.
+        assert_eq!(code(s.handle(stat, None)), Err(Errno::EINVAL));
+    }
+
+    #[test]
     fn fd_names() {
         assert_eq!(FdName::new(0).as_cstr(), c"0");
         assert_eq!(FdName::new(1234).as_cstr(), c"1234");

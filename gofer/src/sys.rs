@@ -74,7 +74,13 @@ struct OpenHow {
     resolve: u64,
 }
 
-/// `openat2(2)`; O_CLOEXEC is always added.
+/// How many times a confined lookup is retried when the kernel reports EAGAIN: with
+/// RESOLVE_IN_ROOT, a `..` walked while any rename or mount happens on the system makes
+/// openat2 fail rather than risk an escape. Linux's own lookups retry such races too.
+pub const EAGAIN_RETRIES: u32 = 1024;
+
+/// `openat2(2)`; O_CLOEXEC is always added. EINTR is retried, and so is EAGAIN of a confined
+/// lookup (up to EAGAIN_RETRIES times).
 pub fn openat2(
     dir: BorrowedFd<'_>,
     path: &CStr,
@@ -87,6 +93,7 @@ pub fn openat2(
         mode: mode as u64,
         resolve,
     };
+    let mut eagain = 0;
     loop {
         // SAFETY: `path` is NUL-terminated, `how` is a valid open_how of the size passed; the
         // kernel only reads both.
@@ -103,6 +110,7 @@ pub fn openat2(
             // SAFETY: on success openat2 returns a new descriptor that nothing else owns.
             Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
             Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) if resolve != 0 && eagain < EAGAIN_RETRIES => eagain += 1,
             Err(e) => return Err(e),
         }
     }

@@ -123,10 +123,8 @@ fn fifo_open_does_not_block_the_gofer() {
     write_fd(&w, b"x");
     let mut b = [0u8; 1];
     // SAFETY: reading one byte into b.
-    assert_eq!(
-        unsafe { libc::read(r.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) },
-        1
-    );
+    let n = unsafe { libc::read(r.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
+    assert_eq!(n, 1);
     assert_eq!(&b, b"x");
     drop(r);
     // Writer with no reader: ENXIO rather than blocking.
