@@ -183,6 +183,41 @@ impl Stopped {
         self.set_regs(&regs)
     }
 
+    /// PTRACE_GETSIGINFO at a signal-delivery-stop: the raw 128-byte siginfo.
+    pub fn siginfo(&self) -> Result<[u8; 128]> {
+        let mut info = [0u8; 128];
+        // SAFETY: PTRACE_GETSIGINFO writes one 128-byte siginfo_t into our buffer.
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GETSIGINFO,
+                self.tid,
+                std::ptr::null_mut::<libc::c_void>(),
+                info.as_mut_ptr() as *mut libc::c_void,
+            )
+        };
+        if rc < 0 {
+            return Err(ptrace_err("PTRACE_GETSIGINFO", self.tid));
+        }
+        Ok(info)
+    }
+
+    /// PTRACE_SETSIGINFO: the siginfo the task will receive.
+    pub fn set_siginfo(&self, info: &[u8; 128]) -> Result<()> {
+        // SAFETY: PTRACE_SETSIGINFO reads one 128-byte siginfo_t from our buffer.
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_SETSIGINFO,
+                self.tid,
+                std::ptr::null_mut::<libc::c_void>(),
+                info.as_ptr() as *mut libc::c_void,
+            )
+        };
+        if rc < 0 {
+            return Err(ptrace_err("PTRACE_SETSIGINFO", self.tid));
+        }
+        Ok(())
+    }
+
     /// PTRACE_GETEVENTMSG: the new tid of a clone event, the former tid of an exec event.
     fn event_msg(&self) -> Result<u64> {
         let mut msg: libc::c_ulong = 0;

@@ -242,8 +242,15 @@ fn format_arg(out: &mut String, tid: Tid, kind: Arg, value: u64) {
 
 /// The call up to its result: `[pid 3] openat(AT_FDCWD, "/etc/passwd", O_RDONLY)`.
 /// Arguments are read at entry, before the call runs.
-pub fn format_entry(tid: Tid, sysno: Option<Sysno>, nr: u64, args: &[u64; 6]) -> String {
-    let mut out = format!("[pid {tid}] ");
+/// `tid` is the host task (to read its memory), `shown` the sandbox's number for it.
+pub fn format_entry(
+    tid: Tid,
+    shown: i32,
+    sysno: Option<Sysno>,
+    nr: u64,
+    args: &[u64; 6],
+) -> String {
+    let mut out = format!("[pid {shown}] ");
     let Some(sysno) = sysno else {
         let _ = write!(
             out,

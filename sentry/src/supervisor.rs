@@ -1,6 +1,6 @@
 //! The tracer's loop: wait for a stop, decide, resume. Owns the kernel tables.
 
-use crate::kernel::Kernel;
+use crate::kernel::{self, Kernel};
 use crate::strace;
 use crate::syscalls::table::Class;
 use crate::syscalls::{self, exec, Action, Call, ExitHook, Pending};
@@ -76,7 +76,7 @@ impl Supervisor {
         gofer_pid: Tid,
     ) -> anyhow::Result<Self> {
         kernel.init_tid = init.tid;
-        kernel.add_task(init.tid, init.tid);
+        kernel.add_task(init.tid, init.tid, 0, crate::kernel::pid::ROOT_NS);
         let listener = init
             .listener
             .take()
@@ -219,9 +219,26 @@ impl Supervisor {
                 return Ok(());
             }
             // A task the sentry has not seen created: adopt it into its thread group.
-            self.kernel.add_task(tid, thread_group_of(tid));
+            let tgid = thread_group_of(tid);
+            let (parent, ns) = self
+                .kernel
+                .tasks
+                .get(&tgid)
+                .map_or((0, crate::kernel::pid::ROOT_NS), |t| (t.parent, t.ns));
+            self.kernel.add_task(tid, tgid, parent, ns);
         }
-        let steady = self.steady();
+        // A task in the middle of a call that needs its exit stop keeps stopping at
+        // syscall exits (in seccomp mode only such tasks do) whatever stop comes between.
+        let in_call = self
+            .kernel
+            .tasks
+            .get(&tid)
+            .is_some_and(|t| t.pending.is_some());
+        let steady = if in_call {
+            Resume::Syscall
+        } else {
+            self.steady()
+        };
         match stop {
             Stop::SyscallEntry(info) | Stop::Seccomp(info) => self.on_syscall(stopped, info)?,
             Stop::SyscallExit { rval } => {
@@ -252,32 +269,24 @@ impl Supervisor {
                         regs.set_ret(rval);
                         stopped.set_regs(&regs)?;
                     }
-                    self.finish_call(tid, pending, rval);
+                    self.finish_call(&stopped, pending, rval)?;
                 }
-                stopped.resume(steady, 0)?;
+                stopped.resume(self.steady(), 0)?;
             }
-            Stop::Signal(sig) => stopped.resume(steady, sig)?,
-            Stop::GroupStop(_) => stopped.resume(Resume::Listen, 0)?,
-            Stop::NewTask { child, .. } => {
-                let flags = self
-                    .kernel
-                    .tasks
-                    .get_mut(&tid)
-                    .and_then(|t| t.clone_flags.take())
-                    .unwrap_or(0);
-                let parent_tgid = self.kernel.tasks.get(&tid).map_or(tid, |t| t.tgid);
-                let tgid = if flags & libc::CLONE_THREAD as u64 != 0 {
-                    parent_tgid
-                } else {
-                    child
-                };
-                self.kernel.add_task(child, tgid);
-                if tgid == child {
-                    // A new process starts with its parent's root and cwd.
-                    let fs = self.kernel.fs_of(tid);
-                    self.kernel.fs.insert(child, fs);
+            Stop::Signal(sig) => {
+                // The sender's id in the siginfo is the receiver's number for it.
+                if let Ok(mut info) = stopped.siginfo() {
+                    if syscalls::pid::translate_siginfo(&self.kernel, tid, &mut info) {
+                        let _ = stopped.set_siginfo(&info);
+                    }
                 }
+                stopped.resume(steady, sig)?
+            }
+            Stop::GroupStop(_) => stopped.resume(Resume::Listen, 0)?,
+            Stop::NewTask { child, kind } => {
+                self.on_new_task(tid, child, kind);
                 if let Some(child_stop) = self.early.remove(&child) {
+                    self.first_stop(&child_stop);
                     child_stop.resume(steady, 0)?;
                 }
                 stopped.resume(steady, 0)?;
@@ -293,13 +302,78 @@ impl Supervisor {
                     t.pending.take()
                 });
                 if let Some(pending) = done {
-                    self.finish_call(tid, pending, 0);
+                    self.finish_call(&stopped, pending, 0)?;
                 }
                 stopped.resume(steady, 0)?;
             }
-            Stop::Trap | Stop::VforkDone | Stop::Exiting => stopped.resume(steady, 0)?,
+            Stop::Trap => {
+                self.first_stop(&stopped);
+                stopped.resume(steady, 0)?
+            }
+            Stop::VforkDone | Stop::Exiting => stopped.resume(steady, 0)?,
         }
         Ok(())
+    }
+
+    /// Records a task created by `parent_tid`'s clone, fork or vfork: its thread group,
+    /// parent, PID namespace (a new one for CLONE_NEWPID), numbers, root and cwd.
+    fn on_new_task(&mut self, parent_tid: Tid, child: Tid, kind: platform_ptrace::NewTaskKind) {
+        let k = &mut self.kernel;
+        let Some(creator) = k.tasks.get_mut(&parent_tid) else {
+            k.add_task(child, child, 0, kernel::pid::ROOT_NS);
+            return;
+        };
+        let args = creator.clone_args.take();
+        let flags = match (args, kind) {
+            (Some(a), _) => a[0],
+            (None, platform_ptrace::NewTaskKind::Vfork) => {
+                (libc::CLONE_VFORK | libc::CLONE_VM) as u64
+            }
+            (None, _) => 0,
+        };
+        let (creator_tgid, creator_parent, creator_ns, creator_child_ns) =
+            (creator.tgid, creator.parent, creator.ns, creator.child_ns);
+        let thread = flags & libc::CLONE_THREAD as u64 != 0;
+        let tgid = if thread { creator_tgid } else { child };
+        let parent = if thread || flags & libc::CLONE_PARENT as u64 != 0 {
+            creator_parent
+        } else {
+            creator_tgid
+        };
+        let ns = if thread {
+            creator_ns
+        } else if flags & libc::CLONE_NEWPID as u64 != 0 {
+            k.pids.new_namespace(creator_child_ns)
+        } else {
+            creator_child_ns
+        };
+        k.add_task(child, tgid, parent, ns);
+        if let Some(a) = args.filter(|_| flags & libc::CLONE_CHILD_SETTID as u64 != 0) {
+            if let Some(task) = k.tasks.get_mut(&child) {
+                task.child_tid_ptr = Some(a[3]);
+            }
+        }
+        if !thread {
+            // A new process starts with its parent's root and cwd.
+            let fs = k.fs_of(parent_tid);
+            k.fs.insert(child, fs);
+        }
+    }
+
+    /// At a new task's first stop: CLONE_CHILD_SETTID made the kernel write the host id in
+    /// the child's memory as the child started; the child's own number goes there instead.
+    fn first_stop(&mut self, stopped: &Stopped) {
+        let tid = stopped.tid();
+        let Some(ptr) = self
+            .kernel
+            .tasks
+            .get_mut(&tid)
+            .and_then(|t| t.child_tid_ptr.take())
+        else {
+            return;
+        };
+        let vpid = self.kernel.vpid_for(tid, tid);
+        let _ = platform_ptrace::write_bytes(tid, ptr, &vpid.to_ne_bytes());
     }
 
     /// After execve, the thread group is the exec'ing thread alone, under the leader's id.
@@ -372,9 +446,9 @@ impl Supervisor {
                 )
             }
         };
-        let strace_line = self
-            .strace
-            .then(|| strace::format_entry(tid, sysno, info.nr, &info.args));
+        let strace_line = self.strace.then(|| {
+            strace::format_entry(tid, self.kernel.shown_pid(tid), sysno, info.nr, &info.args)
+        });
         let mut hook = None;
         let mut restore = None;
         let mut exec = None;
@@ -392,6 +466,14 @@ impl Supervisor {
                 stopped.set_regs(&regs)?;
             }
             Action::PassThenExit(h) => hook = Some(h),
+            Action::PassWithThenExit(args, h) => {
+                let mut regs = stopped.regs()?;
+                for (i, value) in args.iter().enumerate() {
+                    regs.set_arg(i, *value);
+                }
+                stopped.set_regs(&regs)?;
+                hook = Some(h);
+            }
             Action::Return(value) => stopped.skip_syscall(value)?,
             Action::PassAs { nr, args } => {
                 let mut regs = stopped.regs()?;
@@ -445,22 +527,40 @@ impl Supervisor {
         Ok(stopped.resume(Resume::Syscall, 0)?)
     }
 
-    fn finish_call(&mut self, tid: Tid, pending: Pending, rval: i64) {
-        match pending.hook {
+    /// The work of a call's exit stop: its hook, then its `--strace` line.
+    fn finish_call(
+        &mut self,
+        stopped: &Stopped,
+        pending: Pending,
+        rval: i64,
+    ) -> anyhow::Result<()> {
+        let tid = stopped.tid();
+        let k = &mut self.kernel;
+        let translated = match pending.hook {
             Some(ExitHook::RecordIpc(kind)) if rval >= 0 => {
-                self.kernel.ipc_ids.insert((kind, rval as i32));
+                k.ipc_ids.insert((kind, rval as i32));
+                rval
             }
             Some(ExitHook::FixUnixAddress { addr, len }) if rval == 0 => {
-                syscalls::net::fix_unix_address(tid, &self.kernel, addr, len);
+                syscalls::net::fix_unix_address(tid, k, addr, len);
+                rval
             }
-            _ => {}
+            Some(ExitHook::TranslatePid) if rval > 0 => k.vpid_for(tid, rval as Tid) as i64,
+            Some(ExitHook::Clone { parent_tid_ptr }) => {
+                syscalls::pid::after_clone(k, tid, parent_tid_ptr, rval)
+            }
+            Some(ExitHook::Reaped { infop }) => syscalls::pid::after_wait(k, tid, infop, rval),
+            _ => rval,
+        };
+        if translated != rval {
+            stopped.set_return(translated)?;
         }
         if let Some(line) = pending.strace_line {
             if !matches!(pending.sysno, Some(Sysno::exit | Sysno::exit_group)) {
-                strace::emit(&line, pending.sysno, rval, pending.class);
+                strace::emit(&line, pending.sysno, translated, pending.class);
             }
         }
-        let _ = tid;
+        Ok(())
     }
 
     fn on_exit(&mut self, tid: Tid, outcome: Outcome) {
@@ -475,8 +575,28 @@ impl Supervisor {
         self.early.remove(&tid);
         self.awaiting_install.remove(&tid);
         self.kernel.fs.remove(&tid);
-        if self.kernel.tasks.remove(&tid).is_none() && tid != self.kernel.init_tid {
+        let Some(task) = self.kernel.tasks.remove(&tid) else {
+            // A zombie that came to the sentry when its parent exited: reaped now.
+            if self.kernel.zombies.remove(&tid) {
+                self.kernel.pids.release(tid);
+            }
             return;
+        };
+        let is_init_of = self
+            .kernel
+            .pids
+            .namespaces
+            .iter()
+            .position(|ns| ns.init == Some(tid) && task.tgid == tid);
+        if task.tgid != tid {
+            // A thread: its id is free as soon as it is gone.
+            self.kernel.pids.release(tid);
+        } else if task.parent != 0 && self.kernel.tasks.contains_key(&task.parent) {
+            // A process whose parent lives: a zombie until the parent's wait reaps it.
+            self.kernel.zombies.insert(tid);
+        } else {
+            // The sentry is its parent (the first process, or an orphan): reaped now.
+            self.kernel.pids.release(tid);
         }
         if tid == self.kernel.init_tid && self.outcome.is_none() {
             let failed_exec = (!self.init_execed)
@@ -488,6 +608,19 @@ impl Supervisor {
             });
             // Like PID 1: when the first process ends, every other process of the sandbox ends.
             self.kill_all();
+        } else if let Some(ns) = is_init_of {
+            // The init of a nested PID namespace: its namespace ends with it.
+            let members: Vec<Tid> = self
+                .kernel
+                .tasks
+                .iter()
+                .filter(|(_, t)| self.kernel.pids.is_within(t.ns, ns))
+                .map(|(&t, _)| t)
+                .collect();
+            for member in members {
+                // SAFETY: kill takes plain integers; `member` is a live tracee of ours.
+                unsafe { libc::kill(member, libc::SIGKILL) };
+            }
         }
     }
 

@@ -2,9 +2,11 @@
 //! the SysV IPC objects the sandbox created, the mounts and each process's root and cwd.
 
 pub mod mounts;
+pub mod pid;
 
 use hashbrown::{HashMap, HashSet};
 use mounts::MountTable;
+use pid::{NsId, PidTable, ROOT_NS};
 use platform_ptrace::Tid;
 
 /// What the sentry remembers about one traced thread.
@@ -14,8 +16,16 @@ pub struct Task {
     pub tgid: Tid,
     /// The call this thread is in, between its entry and exit stops.
     pub pending: Option<crate::syscalls::Pending>,
-    /// Flags of the clone(2) this thread is making, for the new task's thread group.
-    pub clone_flags: Option<u64>,
+    /// The arguments of the clone(2) this thread is making, for the new task.
+    pub clone_args: Option<[u64; 6]>,
+    /// The process that created this one (host tgid), 0 for the sandbox's first.
+    pub parent: Tid,
+    /// Where CLONE_CHILD_SETTID asked the kernel to write this new task's id.
+    pub child_tid_ptr: Option<u64>,
+    /// The PID namespace the task lives in.
+    pub ns: NsId,
+    /// The PID namespace its new children go into (differs after unshare(CLONE_NEWPID)).
+    pub child_ns: NsId,
 }
 
 /// The sandbox's network: none (AF_UNIX only) or the host's.
@@ -50,6 +60,9 @@ pub struct FsState {
 
 pub struct Kernel {
     pub tasks: HashMap<Tid, Task>,
+    pub pids: PidTable,
+    /// Processes that exited and wait for their parent to reap them (host ids).
+    pub zombies: HashSet<Tid>,
     pub mounts: MountTable,
     /// The gofer; None once it has been shut down.
     pub files: Option<gofer::Client>,
@@ -72,6 +85,8 @@ impl Kernel {
     pub fn new(uts: Uts, net: NetMode, mounts: MountTable, files: gofer::Client) -> Self {
         Kernel {
             tasks: HashMap::new(),
+            pids: PidTable::default(),
+            zombies: HashSet::new(),
             mounts,
             files: Some(files),
             fs: HashMap::new(),
@@ -85,21 +100,64 @@ impl Kernel {
         }
     }
 
-    /// Whether `tid` names a live thread or process of the sandbox.
-    pub fn is_sandbox_task(&self, tid: Tid) -> bool {
-        tid > 0 && self.tasks.contains_key(&tid)
+    /// The number the sentry's own messages use for a task: its PID in the sandbox's root
+    /// namespace (the host id only for a task not yet numbered).
+    pub fn shown_pid(&self, tid: Tid) -> i32 {
+        self.pids.vpid(ROOT_NS, tid).unwrap_or(tid)
     }
 
-    /// Whether `pgid` is a process group with a sandbox member. Sandbox tasks start in a
-    /// group of their own and can only join groups of the sandbox (setpgid is checked),
-    /// so such a group holds only sandbox tasks.
-    pub fn is_sandbox_pgrp(&self, pgid: Tid) -> bool {
-        // SAFETY: getpgid takes a plain integer.
-        pgid > 0
-            && self
-                .tasks
-                .keys()
-                .any(|&tid| unsafe { libc::getpgid(tid) } == pgid)
+    /// The PID namespace of a task.
+    pub fn ns_of(&self, tid: Tid) -> NsId {
+        self.tasks.get(&tid).map_or(ROOT_NS, |t| t.ns)
+    }
+
+    /// The host task that `vpid` names for the caller `tid`: a live task or an unreaped
+    /// zombie of the caller's namespace or below. Never a host process outside the sandbox.
+    pub fn translate(&self, tid: Tid, vpid: i32) -> Option<Tid> {
+        let host = self.pids.host(self.ns_of(tid), vpid)?;
+        (self.tasks.contains_key(&host) || self.zombies.contains(&host)).then_some(host)
+    }
+
+    /// The number the caller `tid` knows host task `host` by; 0 when it cannot see it.
+    pub fn vpid_for(&self, tid: Tid, host: Tid) -> i32 {
+        self.pids.vpid(self.ns_of(tid), host).unwrap_or(0)
+    }
+
+    /// The host process group that `vpgid` names for the caller, if it is the sandbox's.
+    /// Sandbox tasks start in a group of their own and can only join groups of the
+    /// sandbox (setpgid is checked), so such a group holds only sandbox tasks.
+    pub fn translate_pgrp(&self, tid: Tid, vpgid: i32) -> Option<Tid> {
+        let host = self.pids.host(self.ns_of(tid), vpgid)?;
+        self.tasks
+            .keys()
+            // SAFETY: getpgid takes a plain integer.
+            .any(|&t| unsafe { libc::getpgid(t) } == host)
+            .then_some(host)
+    }
+
+    /// The thread-group ids (processes) of the sandbox.
+    pub fn processes(&self) -> impl Iterator<Item = Tid> + '_ {
+        self.tasks
+            .iter()
+            .filter(|(tid, task)| **tid == task.tgid)
+            .map(|(tid, _)| *tid)
+    }
+
+    /// Records a new task and gives it its numbers.
+    pub fn add_task(&mut self, tid: Tid, tgid: Tid, parent: Tid, ns: NsId) {
+        self.tasks.insert(
+            tid,
+            Task {
+                tgid,
+                pending: None,
+                clone_args: None,
+                child_tid_ptr: None,
+                parent,
+                ns,
+                child_ns: ns,
+            },
+        );
+        self.pids.register(tid, ns);
     }
 
     /// True the first time `key` is reported, false after.
@@ -123,22 +181,4 @@ impl Kernel {
             })
     }
 
-    /// The thread-group ids (processes) of the sandbox.
-    pub fn processes(&self) -> impl Iterator<Item = Tid> + '_ {
-        self.tasks
-            .iter()
-            .filter(|(tid, task)| **tid == task.tgid)
-            .map(|(tid, _)| *tid)
-    }
-
-    pub fn add_task(&mut self, tid: Tid, tgid: Tid) {
-        self.tasks.insert(
-            tid,
-            Task {
-                tgid,
-                pending: None,
-                clone_flags: None,
-            },
-        );
-    }
 }

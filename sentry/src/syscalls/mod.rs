@@ -7,8 +7,8 @@ pub mod exec;
 pub mod fs;
 mod ipc;
 pub mod net;
+pub mod pid;
 mod process;
-mod signal;
 mod uts;
 
 use crate::kernel::{IpcKind, Kernel};
@@ -33,6 +33,8 @@ pub enum Action {
     PassWith([u64; 6]),
     /// The host runs it, and the sentry looks at the result at the exit stop.
     PassThenExit(ExitHook),
+    /// The host runs it with these arguments, and the sentry looks at the result.
+    PassWithThenExit([u64; 6], ExitHook),
     /// The host never runs it; the task sees this value (a negative errno on failure).
     Return(i64),
     /// The host runs another call, without pointers of the task's, in its place.
@@ -56,6 +58,12 @@ pub enum ExitHook {
     RecordIpc(IpcKind),
     /// Put the AF_UNIX address written at (addr, len) in the sandbox's terms.
     FixUnixAddress { addr: u64, len: u64 },
+    /// The result is the caller's own host id: give its number instead.
+    TranslatePid,
+    /// clone/fork/vfork in the parent: the child's number (and at CLONE_PARENT_SETTID's pointer).
+    Clone { parent_tid_ptr: Option<u64> },
+    /// wait4/waitid: the reaped child's number; waitid's siginfo at `infop`.
+    Reaped { infop: Option<u64> },
 }
 
 /// What a task's pending call needs at its exit stop.
@@ -89,14 +97,17 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
                 tracing::warn!(
                     target: "sentry::deny",
                     "sentry: [pid {}] {} denied (ENOSYS): not supported by the sentry",
-                    call.tid,
+                    call.kernel.shown_pid(call.tid),
                     call.sysno.name()
                 );
             }
             errno(e)
         }
         Class::Gofer => fs::handle(call),
-        Class::Emulate => uts::handle(call),
+        Class::Emulate => match call.sysno {
+            Sysno::uname | Sysno::sethostname | Sysno::setdomainname => uts::handle(call),
+            _ => pid::emulate(call),
+        },
         Class::Checked => checked(call),
     };
     // A checked call that was refused shows as denied.
@@ -123,12 +134,13 @@ fn checked(call: &mut Call) -> Action {
         personality => process::personality(call),
         prctl => process::prctl(call),
         seccomp => process::seccomp(call),
-        kill | tkill | tgkill | rt_sigqueueinfo | rt_tgsigqueueinfo | pidfd_open => {
-            signal::send(call)
-        }
+        kill | tkill | tgkill | rt_sigqueueinfo | rt_tgsigqueueinfo | pidfd_open => pid::send(call),
+        wait4 | waitid => pid::wait(call),
+        setsid | set_tid_address => pid::translate_result(call),
+        fork | vfork => Action::PassThenExit(ExitHook::Clone {
+            parent_tid_ptr: None,
+        }),
         setpgid
-        | getpgid
-        | getsid
         | getpriority
         | setpriority
         | ioprio_get
@@ -145,7 +157,7 @@ fn checked(call: &mut Call) -> Action {
         | migrate_pages
         | move_pages
         | get_robust_list
-        | prlimit64 => signal::pid_argument(call),
+        | prlimit64 => pid::pid_argument(call),
         shmget | shmat | shmctl | semget | semop | semctl | semtimedop | msgget | msgsnd
         | msgrcv | msgctl => ipc::handle(call),
         other => {
@@ -166,7 +178,7 @@ pub fn deny_event(call: &Call, e: i32, why: &str) {
     tracing::info!(
         target: "sentry::deny",
         "sentry: [pid {}] {} denied ({}): {why}",
-        call.tid,
+        call.kernel.shown_pid(call.tid),
         call.sysno.name(),
         Errno::new(e).name().unwrap_or("?")
     );
@@ -176,6 +188,7 @@ pub fn deny_event(call: &Call, e: i32, why: &str) {
 /// (`int 0x80`, x32, or beyond the table). Each kind and number warns once per sandbox;
 /// later ones are debug events, so a program probing many numbers does not flood stderr.
 pub fn foreign_abi_event(kernel: &mut Kernel, tid: Tid, what: &str, nr: u64) {
+    let tid = kernel.shown_pid(tid);
     if !kernel.first_report(nr | (what.len() as u64) << 48) {
         tracing::debug!(target: "sentry::deny", "sentry: [pid {tid}] syscall {nr} via {what} denied (ENOSYS)");
         return;

@@ -1,50 +1,75 @@
 //! clone, unshare, personality, prctl, seccomp and ioctl: flags that must not take effect.
 
-use super::{deny_event, errno, Action, Call};
+use super::{deny_event, errno, Action, Call, ExitHook};
 use syscalls::Errno;
 
-/// Namespace flags. The sentry emulates none of them yet; real ones would reach the host.
-const CLONE_NEW_ANY: u64 = (libc::CLONE_NEWNS
+/// Namespace flags the sentry does not emulate yet; real ones would reach the host.
+const CLONE_NEW_UNSERVED: u64 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWCGROUP
     | libc::CLONE_NEWUTS
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWUSER
-    | libc::CLONE_NEWPID
     | libc::CLONE_NEWNET
     | libc::CLONE_NEWTIME) as u64;
+const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
 
-/// clone(2): CLONE_UNTRACED never takes effect (the child must be traced from its
-/// first instruction); namespace flags are refused.
+/// clone(2): CLONE_UNTRACED never takes effect (the child must be traced from its first
+/// instruction); CLONE_NEWPID makes a PID namespace of the sentry's own tables, never a
+/// host one; other namespace flags are refused. The child's id is translated at the exit.
 pub fn clone(call: &mut Call) -> Action {
     let flags = call.args[0];
-    if flags & CLONE_NEW_ANY != 0 {
+    if flags & CLONE_NEW_UNSERVED != 0 {
         deny_event(
             call,
             Errno::EPERM.into_raw(),
-            "namespace flags are not supported yet",
+            "namespace flags other than CLONE_NEWPID are not supported yet",
         );
         return errno(Errno::EPERM);
+    }
+    if flags & CLONE_NEWPID != 0 && flags & (libc::CLONE_THREAD | libc::CLONE_PARENT) as u64 != 0 {
+        return errno(Errno::EINVAL);
     }
     if let Some(task) = call.kernel.tasks.get_mut(&call.tid) {
-        task.clone_flags = Some(flags);
+        task.clone_args = Some(call.args);
     }
-    if flags & libc::CLONE_UNTRACED as u64 != 0 {
-        let mut args = call.args;
-        args[0] &= !(libc::CLONE_UNTRACED as u64);
-        tracing::info!(target: "sentry::deny", "sentry: [pid {}] clone: CLONE_UNTRACED removed", call.tid);
-        return Action::PassWith(args);
+    let mut args = call.args;
+    args[0] &= !(libc::CLONE_UNTRACED as u64 | CLONE_NEWPID);
+    let hook = ExitHook::Clone {
+        parent_tid_ptr: (flags & libc::CLONE_PARENT_SETTID as u64 != 0).then_some(call.args[2]),
+    };
+    if args == call.args {
+        Action::PassThenExit(hook)
+    } else {
+        Action::PassWithThenExit(args, hook)
     }
-    Action::Pass
 }
 
+/// unshare(2): CLONE_NEWPID gives the caller's future children a new PID namespace of the
+/// sentry's tables; other namespace flags are refused.
 pub fn unshare(call: &mut Call) -> Action {
-    if call.args[0] & CLONE_NEW_ANY != 0 {
+    let flags = call.args[0];
+    if flags & CLONE_NEW_UNSERVED != 0 {
         deny_event(
             call,
             Errno::EPERM.into_raw(),
-            "namespace flags are not supported yet",
+            "namespace flags other than CLONE_NEWPID are not supported yet",
         );
         return errno(Errno::EPERM);
+    }
+    if flags & CLONE_NEWPID != 0 {
+        let k = &mut *call.kernel;
+        let current = k.tasks.get(&call.tid).map_or(0, |t| t.child_ns);
+        let ns = k.pids.new_namespace(current);
+        if let Some(task) = k.tasks.get_mut(&call.tid) {
+            task.child_ns = ns;
+        }
+        let rest = flags & !CLONE_NEWPID;
+        if rest == 0 {
+            return Action::Return(0);
+        }
+        let mut args = call.args;
+        args[0] = rest;
+        return Action::PassWith(args);
     }
     Action::Pass
 }

@@ -103,7 +103,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | getitimer
         | alarm
         | setitimer
-        | getpid
         | sendfile
         | accept
         | recvfrom
@@ -112,10 +111,7 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | listen
         | setsockopt
         | getsockopt
-        | fork
-        | vfork
         | exit
-        | wait4
         | fcntl
         | flock
         | fsync
@@ -134,9 +130,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | setgid
         | geteuid
         | getegid
-        | getppid
-        | getpgrp
-        | setsid
         | setreuid
         | setregid
         | getgroups
@@ -163,7 +156,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | arch_prctl
         | setrlimit
         | sync
-        | gettid
         | readahead
         | fgetxattr
         | flistxattr
@@ -179,7 +171,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | epoll_create
         | remap_file_pages
         | getdents64
-        | set_tid_address
         | restart_syscall
         | fadvise64
         | timer_create
@@ -200,7 +191,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | mq_timedreceive
         | mq_notify
         | mq_getsetattr
-        | waitid
         | inotify_init
         | inotify_rm_watch
         | pselect6
@@ -262,8 +252,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | clone
         | kill
         | setpgid
-        | getpgid
-        | getsid
         | rt_sigqueueinfo
         | rt_tgsigqueueinfo
         | tkill
@@ -310,6 +298,10 @@ fn classify(sysno: Sysno) -> Option<Class> {
 
         // The sandbox's own hostname and domain name.
         uname | sethostname | setdomainname => Emulate,
+        // Process ids are the sentry's own numbers (DESIGN.md invariant 5).
+        getpid | gettid | getppid | getpgrp | getpgid | getsid => Emulate,
+        // The kernel computes a host id that the sentry translates at the exit stop.
+        fork | vfork | wait4 | waitid | setsid | set_tid_address => Checked,
 
         // Calls that name a path, or an address that can be a path.
         open | stat | lstat | access | connect | sendto | sendmsg | sendmmsg | bind | execve
