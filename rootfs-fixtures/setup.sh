@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# setup.sh: prepares a machine for building and testing sentry, then builds the fixtures.
+#
+# Installs (as root, with apt-get, only what is missing, with one `apt-get update`):
+# busybox-static (the busybox rootfs), gcc and libc6-dev (the static C test programs),
+# util-linux (setpriv, flock: the unprivileged test variant). Then builds build/rootfs/busybox,
+# build/rootfs/hostlibs and build/programs. Quick when everything is already there.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+missing=()
+pkg_installed busybox-static && [ -x /bin/busybox ] || missing+=(busybox-static)
+command -v gcc >/dev/null || missing+=(gcc)
+pkg_installed libc6-dev || missing+=(libc6-dev)
+command -v setpriv >/dev/null && command -v flock >/dev/null || missing+=(util-linux)
+# The host-library rootfs copies python3 when present; ldd comes with libc-bin.
+command -v ldd >/dev/null || missing+=(libc-bin)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || die "missing: ${missing[*]} (run this script as root, or: sudo apt-get install ${missing[*]})"
+    note "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q </dev/null || die "apt-get update failed"
+    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null || die "apt-get install ${missing[*]} failed"
+fi
+
+"$FIXTURES_DIR/busybox.sh"
+"$FIXTURES_DIR/hostlibs.sh"
+"$FIXTURES_DIR/programs.sh"

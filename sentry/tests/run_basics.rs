@@ -1,0 +1,203 @@
+//! `sentry run` basics (issue 2, points 6, 7 and 9): a shell pipeline, exit codes and signal
+//! deaths, the sentry's own errors (one line on stderr, docker-run exit codes), `--strace`.
+//! Each test runs on both platforms, as the invoking user and as uid 65534.
+
+mod common;
+
+use common::{Run, Variant};
+use std::os::unix::fs::PermissionsExt;
+
+variant_tests!(
+    pipeline,
+    exit_status_of_the_command,
+    signal_deaths,
+    command_not_found,
+    command_not_executable,
+    bad_rootfs,
+    bad_options,
+    strace_decodes_calls,
+);
+
+/// Asserts the sentry refused with `code` and exactly one line on stderr containing `needle`.
+fn expect_one_line_error(run: &Run, code: i32, needle: &str) {
+    run.expect_code(code);
+    let lines = run.stderr_lines();
+    assert_eq!(
+        lines.len(),
+        1,
+        "want one line on stderr\n{}",
+        run.describe()
+    );
+    assert!(
+        lines[0].starts_with("sentry: ") && lines[0].contains(needle),
+        "stderr should name '{needle}'\n{}",
+        run.describe()
+    );
+    assert!(
+        !run.stderr.contains("panicked"),
+        "the sentry panicked\n{}",
+        run.describe()
+    );
+}
+
+fn pipeline(v: Variant) {
+    let run = v.run(&[], &["/bin/sh", "-c", "echo a | tr a b"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "b\n", "{}", run.describe());
+    assert_eq!(run.stderr, "", "{}", run.describe());
+
+    // A longer pipeline with a subshell and the shell's own exit status of the last stage.
+    let run = v.run(
+        &[],
+        &[
+            "/bin/sh",
+            "-c",
+            "seq 1 200 | (sort -rn; echo end) | head -n 3; false | true",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(run.stdout, "200\n199\n198\n", "{}", run.describe());
+}
+
+fn exit_status_of_the_command(v: Variant) {
+    v.run(&[], &["/bin/sh", "-c", "exit 7"]).expect_code(7);
+    v.run(&[], &["/bin/sh", "-c", "exit 0"]).expect_code(0);
+    v.run(&[], &["/bin/sh", "-c", "exit 255"]).expect_code(255);
+    let exits = v.program("exits");
+    v.run(&[], &[exits.as_str(), "exit", "42"]).expect_code(42);
+    v.run(&[], &[exits.as_str(), "exit", "124"])
+        .expect_code(124);
+}
+
+fn signal_deaths(v: Variant) {
+    // Death by signal N gives 128+N, core-dumping signals included.
+    v.run(&[], &["/bin/sh", "-c", "kill -SEGV $$"])
+        .expect_code(139);
+    v.run(&[], &["/bin/sh", "-c", "kill -TERM $$"])
+        .expect_code(143);
+    v.run(&[], &["/bin/sh", "-c", "kill -KILL $$"])
+        .expect_code(137);
+    let exits = v.program("exits");
+    v.run(&[], &[exits.as_str(), "abort"]).expect_code(134);
+    v.run(&[], &[exits.as_str(), "segv"]).expect_code(139);
+    v.run(&[], &[exits.as_str(), "kill", "10"])
+        .expect_code(128 + 10);
+}
+
+fn command_not_found(v: Variant) {
+    let run = v.run(&[], &["sentry-test-no-such-command"]);
+    expect_one_line_error(&run, 127, "sentry-test-no-such-command");
+    let run = v.run(&[], &["/no/such/dir/prog"]);
+    expect_one_line_error(&run, 127, "/no/such/dir/prog");
+}
+
+fn command_not_executable(v: Variant) {
+    let dir = v.scratch();
+    let file = dir.join(format!("not-executable-{}", std::process::id()));
+    std::fs::write(&file, "#!/bin/sh\necho should not run\n").expect("write the test file");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod 644");
+    let path = file.to_str().expect("UTF-8 path").to_string();
+    let run = v.run(&[], &[path.as_str()]);
+    let _ = std::fs::remove_file(&file);
+    expect_one_line_error(&run, 126, &path);
+    assert_eq!(run.stdout, "", "{}", run.describe());
+
+    // A directory is not executable either.
+    let dir_path = dir.to_str().expect("UTF-8 path").to_string();
+    let run = v.run(&[], &[dir_path.as_str()]);
+    expect_one_line_error(&run, 126, &dir_path);
+}
+
+fn bad_rootfs(v: Variant) {
+    let missing = "/sentry-test-no-such-rootfs";
+    let mut cmd = v.sentry_command();
+    cmd.args(["run", v.platform_flag(), missing, "/bin/true"]);
+    let run = common::run_to_end(cmd, common::RUN_DEADLINE);
+    expect_one_line_error(&run, 125, missing);
+
+    let file = "/etc/passwd";
+    let mut cmd = v.sentry_command();
+    cmd.args(["run", v.platform_flag(), file, "/bin/true"]);
+    let run = common::run_to_end(cmd, common::RUN_DEADLINE);
+    expect_one_line_error(&run, 125, file);
+}
+
+fn bad_options(v: Variant) {
+    let cases: &[&[&str]] = &[
+        &["run", "--no-such-option", "/", "/bin/true"],
+        &["run", "--platform=nonsense", "/", "/bin/true"],
+        &["run", "--net=nonsense", "/", "/bin/true"],
+        &["run", "--log=warn,=[", "/", "/bin/true"],
+        &["run", "--env", "=value", "/", "/bin/true"],
+        &["run"],
+        &["run", "/"],
+        &["no-such-subcommand"],
+    ];
+    for args in cases {
+        let mut cmd = v.sentry_command();
+        cmd.args(*args);
+        let run = common::run_to_end(cmd, common::RUN_DEADLINE);
+        assert_eq!(run.code(), 125, "{args:?}\n{}", run.describe());
+        let lines = run.stderr_lines();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{args:?}: want one line on stderr\n{}",
+            run.describe()
+        );
+        assert!(
+            lines[0].starts_with("sentry: "),
+            "{args:?}\n{}",
+            run.describe()
+        );
+        assert!(!run.stderr.contains("panicked"), "{}", run.describe());
+        assert_eq!(run.stdout, "", "{args:?}\n{}", run.describe());
+    }
+}
+
+/// Finds the `--strace` line of the call `call_prefix` (e.g. `openat(AT_FDCWD, "/x", O_RDONLY`).
+fn strace_line<'a>(run: &'a Run, call_prefix: &str) -> &'a str {
+    run.stderr
+        .lines()
+        .find(|l| {
+            l.starts_with("[pid ")
+                && l.split_once("] ").is_some_and(|(pid, call)| {
+                    pid["[pid ".len()..].parse::<u32>().is_ok() && call.starts_with(call_prefix)
+                })
+        })
+        .unwrap_or_else(|| panic!("no strace line for {call_prefix}\n{}", run.describe()))
+}
+
+fn strace_decodes_calls(v: Variant) {
+    // A successful open: path, flags, the fd returned and the table class.
+    let run = v.run(&["--strace"], &["/bin/cat", "/etc/passwd"]);
+    run.expect_code(0);
+    assert!(run.stdout.starts_with("root:"), "{}", run.describe());
+    let line = strace_line(&run, "openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY");
+    assert!(line.ends_with(") = 3 <gofer>"), "line: {line}");
+
+    // A failing one: -1 with the errno's name and text.
+    let missing = "/sentry-test-no-such-file";
+    let run = v.run(&["--strace"], &["/bin/cat", missing]);
+    run.expect_code(1);
+    let line = strace_line(&run, &format!("openat(AT_FDCWD, \"{missing}\", O_RDONLY"));
+    assert!(
+        line.ends_with(") = -1 ENOENT (No such file or directory) <gofer>"),
+        "line: {line}"
+    );
+
+    // The sandbox's exit status is unchanged by tracing, and every task is traced: the lines
+    // of a pipeline's children carry other pids.
+    let run = v.run(&["--strace"], &["/bin/sh", "-c", "echo a | tr a b"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "b\n");
+    let pids: std::collections::BTreeSet<&str> = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("[pid ")?.split_once(']').map(|p| p.0))
+        .collect();
+    assert!(
+        pids.len() >= 3,
+        "want lines of the shell and both children, got pids {pids:?}"
+    );
+}

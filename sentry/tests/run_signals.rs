@@ -1,0 +1,107 @@
+//! Signals under `sentry run` (issue 2, points 2, 5 and 9): handlers, EINTR, SIGSTOP/SIGCONT
+//! and group-stop; the sentry killed with SIGKILL takes the whole sandbox with it; a fork bomb
+//! ended by SIGTERM (and SIGINT, SIGHUP) to the sentry leaves nothing behind. Each test runs on
+//! both platforms, as the invoking user and as uid 65534.
+//!
+//! Synchronisation is by the sandbox's own output ("ready", "started") and by pidfds, never
+//! by sleeping.
+
+mod common;
+
+use common::{assert_none_survive, marked_processes, pidfd_open, pidfd_wait_exit, Live, Variant};
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+variant_tests!(
+    signal_handlers,
+    stop_and_continue,
+    sigkill_to_sentry_kills_sandbox,
+    fork_bomb_ended_by_sigterm,
+    sigint_and_sighup_end_sandbox,
+);
+
+/// How long processes may take to disappear once the sentry is gone: generous, it is only a
+/// bound on an event (the pidfd becoming readable), not a delay.
+const DIE_DEADLINE: Duration = Duration::from_secs(30);
+
+fn signal_handlers(v: Variant) {
+    v.run(&[], &[v.program("signals")])
+        .expect_program_ok("signals done");
+}
+
+fn stop_and_continue(v: Variant) {
+    v.run(&[], &[v.program("stopcont")])
+        .expect_program_ok("stopcont done");
+}
+
+fn sigkill_to_sentry_kills_sandbox(v: Variant) {
+    let marker = common::unique_marker("tree");
+    let mut live = Live::spawn(v.run_command(&[], &[v.program("tree"), marker.clone()]));
+    live.wait_line("ready");
+    assert!(
+        live.seen.contains("procs 5 threads 15"),
+        "seen: {}",
+        live.seen
+    );
+
+    // Every process of the sandbox, found by the marker in its argv (the sentry's own argv
+    // carries it too: leave the sentry out), with a pidfd opened before the kill.
+    let procs = marked_processes(&marker, &[live.pid()]);
+    assert_eq!(procs.len(), 5, "want 5 sandbox processes, found {procs:?}");
+    let threads: usize = procs.iter().map(|&p| common::thread_count(p)).sum();
+    assert_eq!(threads, 15, "want 15 threads in {procs:?}");
+    let pidfds: Vec<_> = procs
+        .iter()
+        .map(|&p| (p, pidfd_open(p).expect("the sandbox is running")))
+        .collect();
+
+    live.signal(libc::SIGKILL);
+    let run = live.finish();
+    assert_eq!(
+        run.status.signal(),
+        Some(libc::SIGKILL),
+        "{}",
+        run.describe()
+    );
+
+    for (pid, fd) in &pidfds {
+        assert!(
+            pidfd_wait_exit(fd, DIE_DEADLINE),
+            "sandbox process {pid} survived the sentry's SIGKILL"
+        );
+    }
+    assert_none_survive(&marker, DIE_DEADLINE);
+}
+
+fn fork_bomb_ended_by_sigterm(v: Variant) {
+    let marker = common::unique_marker("bomb");
+    // The cap only protects the host should the sentry fail; see forkbomb.c.
+    let mut live = Live::spawn(v.run_command(
+        &[],
+        &[v.program("forkbomb"), marker.clone(), "20000".to_string()],
+    ));
+    live.wait_line("started");
+    live.wait_line("forks 500");
+    live.signal(libc::SIGTERM);
+    let run = live.finish();
+    assert_eq!(run.code(), 143, "{}", run.describe());
+    assert_none_survive(&marker, DIE_DEADLINE);
+}
+
+fn sigint_and_sighup_end_sandbox(v: Variant) {
+    for (sig, code) in [
+        (libc::SIGINT, 130),
+        (libc::SIGHUP, 129),
+        (libc::SIGTERM, 143),
+    ] {
+        let marker = common::unique_marker("tree");
+        let mut live = Live::spawn(v.run_command(&[], &[v.program("tree"), marker.clone()]));
+        live.wait_line("ready");
+        let procs = marked_processes(&marker, &[live.pid()]);
+        assert_eq!(procs.len(), 5, "want 5 sandbox processes, found {procs:?}");
+        live.signal(sig);
+        let run = live.finish();
+        assert_eq!(run.code(), code, "signal {sig}\n{}", run.describe());
+        assert_none_survive(&marker, DIE_DEADLINE);
+    }
+}
