@@ -1,0 +1,545 @@
+//! Memory accounting (issue 5): the sandbox's committed memory, charged before the host
+//! allocates it, per address space (mm) and for the whole sandbox.
+//!
+//! What is charged, like Linux's strict commit accounting: private writable anonymous
+//! mappings (and private anonymous ones made writable by mprotect), shared anonymous
+//! mappings, brk growth, SysV shm segments. File-backed private mappings are charged only
+//! as they become resident (the RSS sample of `limits`), and so are pages outside every
+//! accounted call (page cache, the image the kernel loaded at execve).
+//!
+//! Each mm keeps its own interval map of the ranges it mapped, so munmap, shrinking mremap,
+//! brk decrease and mprotect know exactly what they touch; execve and exit drop the map and
+//! release its whole charge. fork copies the parent's map and charges the copy (as Linux
+//! does for private writable mappings); threads and CLONE_VM children share the mm.
+
+use crate::limits::{Limits, OomMode, Watch};
+use hashbrown::{HashMap, HashSet};
+use platform_ptrace::Tid;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub const PAGE: u64 = 4096;
+
+pub fn page_up(x: u64) -> Option<u64> {
+    x.checked_add(PAGE - 1).map(|v| v & !(PAGE - 1))
+}
+
+/// One mapped range the sentry saw created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seg {
+    pub end: u64,
+    /// Anonymous (MAP_ANONYMOUS) memory.
+    pub anon: bool,
+    /// MAP_SHARED.
+    pub shared: bool,
+    /// This range's bytes are in the charge of its mm.
+    pub charged: bool,
+}
+
+/// An address space: its mapped ranges and what it is charged.
+#[derive(Debug, Default, Clone)]
+pub struct Mm {
+    ranges: BTreeMap<u64, Seg>,
+    /// Everything this mm is charged: charged ranges + brk + reservations of calls in flight.
+    pub charged: u64,
+    /// The break where charging starts (the first break the sentry saw) and the current one.
+    pub brk_base: Option<u64>,
+    pub brk: Option<u64>,
+    /// Bytes of the heap (brk_base..brk, page-rounded) in the charge.
+    pub brk_charged: u64,
+    /// Processes using this mm (a vfork or CLONE_VM child shares its parent's).
+    users: usize,
+}
+
+impl Mm {
+    /// Splits the segment containing `at` (if any) so that a segment starts at `at`.
+    fn split_at(&mut self, at: u64) {
+        let found = self
+            .ranges
+            .range(..at)
+            .next_back()
+            .map(|(&s, &seg)| (s, seg));
+        if let Some((start, seg)) = found {
+            if start < at && seg.end > at {
+                self.ranges.insert(start, Seg { end: at, ..seg });
+                self.ranges.insert(at, seg);
+            }
+        }
+    }
+
+    /// The segments inside [start, end), split at the bounds.
+    fn take(&mut self, start: u64, end: u64) -> Vec<(u64, Seg)> {
+        if start >= end {
+            return Vec::new();
+        }
+        self.split_at(start);
+        self.split_at(end);
+        let keys: Vec<u64> = self.ranges.range(start..end).map(|(&k, _)| k).collect();
+        keys.into_iter()
+            .filter_map(|k| self.ranges.remove(&k).map(|seg| (k, seg)))
+            .collect()
+    }
+
+    /// Removes [start, end) from the map; returns the charged bytes it held.
+    pub fn remove(&mut self, start: u64, end: u64) -> u64 {
+        self.take(start, end)
+            .iter()
+            .filter(|(_, s)| s.charged)
+            .map(|(k, s)| s.end - k)
+            .sum()
+    }
+
+    /// Charged bytes within [start, end), without changing anything.
+    pub fn charged_in(&self, start: u64, end: u64) -> u64 {
+        let mut total = 0;
+        let first = self
+            .ranges
+            .range(..start)
+            .next_back()
+            .map(|(&k, &s)| (k, s));
+        for (k, s) in first
+            .into_iter()
+            .chain(self.ranges.range(start..end).map(|(&k, &s)| (k, s)))
+        {
+            if s.charged {
+                let lo = k.max(start);
+                let hi = s.end.min(end);
+                total += hi.saturating_sub(lo);
+            }
+        }
+        total
+    }
+
+    /// The segment containing `addr`.
+    pub fn seg_at(&self, addr: u64) -> Option<(u64, Seg)> {
+        self.ranges
+            .range(..=addr)
+            .next_back()
+            .filter(|(_, s)| s.end > addr)
+            .map(|(&k, &s)| (k, s))
+    }
+
+    /// Private anonymous, uncharged bytes in [start, end): what mprotect(PROT_WRITE) would charge.
+    pub fn chargeable_in(&self, start: u64, end: u64) -> u64 {
+        let first = self
+            .ranges
+            .range(..start)
+            .next_back()
+            .map(|(&k, &s)| (k, s));
+        first
+            .into_iter()
+            .chain(self.ranges.range(start..end).map(|(&k, &s)| (k, s)))
+            .filter(|(_, s)| s.anon && !s.shared && !s.charged)
+            .map(|(k, s)| s.end.min(end).saturating_sub(k.max(start)))
+            .sum()
+    }
+
+    /// Marks the private anonymous ranges in [start, end) charged; returns the bytes newly charged.
+    pub fn mark_charged(&mut self, start: u64, end: u64) -> u64 {
+        let mut added = 0;
+        for (k, mut s) in self.take(start, end) {
+            if s.anon && !s.shared && !s.charged {
+                s.charged = true;
+                added += s.end - k;
+            }
+            self.ranges.insert(k, s);
+        }
+        added
+    }
+
+    /// Inserts a range (the caller removed what it overlapped).
+    pub fn insert(&mut self, start: u64, seg: Seg) {
+        if seg.end > start {
+            self.ranges.insert(start, seg);
+        }
+    }
+
+    /// The sum of the charged ranges (for checks).
+    pub fn ranges_charged(&self) -> u64 {
+        self.ranges
+            .iter()
+            .filter(|(_, s)| s.charged)
+            .map(|(k, s)| s.end - k)
+            .sum()
+    }
+
+    /// A copy for a forked child: private charged ranges stay charged; shared anonymous
+    /// ranges are the parent's charge (one object, mapped twice).
+    fn fork_copy(&self) -> Mm {
+        let mut ranges = self.ranges.clone();
+        for seg in ranges.values_mut() {
+            if seg.shared {
+                seg.charged = false;
+            }
+        }
+        let mut mm = Mm {
+            ranges,
+            charged: 0,
+            brk_base: self.brk_base,
+            brk: self.brk,
+            brk_charged: self.brk_charged,
+            users: 1,
+        };
+        mm.charged = mm.ranges_charged() + mm.brk_charged;
+        mm
+    }
+}
+
+type MmId = u64;
+
+/// Why a charge was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub kill: bool,
+}
+
+/// The accounting tables of the sandbox.
+#[derive(Default)]
+pub struct MemoryTable {
+    pub limits: Limits,
+    mms: HashMap<MmId, Mm>,
+    /// Process (thread-group id) → its mm.
+    procs: HashMap<Tid, MmId>,
+    next_id: MmId,
+    /// Committed memory of the whole sandbox.
+    pub charged: u64,
+    pub peak: u64,
+    /// Above the soft limit (an event was emitted; re-armed when the charge goes back down).
+    above_soft: bool,
+    /// SysV shm segments the sandbox created: id → charged bytes.
+    shm: HashMap<i32, u64>,
+    /// Tasks inside a clone/fork/vfork call whose new task is not in the tables yet.
+    pub clones_in_flight: HashSet<Tid>,
+    /// Shared with the watcher thread, when one runs.
+    pub watch: Option<Arc<Watch>>,
+    last_poke: Option<std::time::Instant>,
+}
+
+impl MemoryTable {
+    pub fn new(limits: Limits, watch: Option<Arc<Watch>>) -> Self {
+        MemoryTable {
+            limits,
+            watch,
+            ..Default::default()
+        }
+    }
+
+    pub fn active(&self) -> bool {
+        self.limits.accounts_memory()
+    }
+
+    fn mm_id(&mut self, tgid: Tid) -> MmId {
+        if let Some(&id) = self.procs.get(&tgid) {
+            return id;
+        }
+        let id = self.new_mm(Mm::default());
+        self.procs.insert(tgid, id);
+        id
+    }
+
+    fn new_mm(&mut self, mut mm: Mm) -> MmId {
+        self.next_id += 1;
+        mm.users = 1;
+        self.mms.insert(self.next_id, mm);
+        self.next_id
+    }
+
+    /// The mm of process `tgid` (created empty if the sentry has not seen it yet).
+    pub fn mm(&mut self, tgid: Tid) -> &mut Mm {
+        let id = self.mm_id(tgid);
+        self.mms.entry(id).or_default()
+    }
+
+    /// Charges `bytes` to `tgid`'s mm, unless the hard limit would be crossed.
+    pub fn try_charge(&mut self, tgid: Tid, tid: Tid, bytes: u64) -> Result<(), Refused> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        if let Some(limit) = self.limits.memory {
+            if self.charged.saturating_add(bytes) > limit {
+                return Err(self.refuse(tgid, tid, bytes, limit));
+            }
+        }
+        self.force_charge(tgid, tid, bytes);
+        Ok(())
+    }
+
+    fn refuse(&mut self, tgid: Tid, tid: Tid, bytes: u64, limit: u64) -> Refused {
+        let kill = self.limits.oom == OomMode::Kill;
+        let charged = self.charged;
+        if kill {
+            crate::limits::emit(
+                "memory_oom_kill",
+                crate::event_fields!(
+                    "pid": tgid, "tid": tid, "reason": "limit", "request": bytes,
+                    "charged": charged, "limit": limit
+                ),
+                Some(&format!(
+                    "memory: [pid {tgid}] killed: {bytes} more bytes would cross the limit ({charged} of {limit} charged)"
+                )),
+            );
+            // SAFETY: kill takes plain integers; `tgid` is a live tracee (stopped in this call).
+            unsafe { libc::kill(tgid, libc::SIGKILL) };
+        } else {
+            tracing::info!(
+                target: "sentry::memory",
+                "sentry: memory: [pid {tid}] ENOMEM: {bytes} more bytes would cross the limit ({charged} of {limit} charged)"
+            );
+        }
+        Refused { kill }
+    }
+
+    /// Charges without a limit check (the host already allocated, or a fork copy).
+    pub fn force_charge(&mut self, tgid: Tid, tid: Tid, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        self.mm(tgid).charged += bytes;
+        self.add_total(bytes as i64, tid);
+    }
+
+    pub fn uncharge(&mut self, tgid: Tid, tid: Tid, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        let mm = self.mm(tgid);
+        let bytes = bytes.min(mm.charged);
+        mm.charged -= bytes;
+        self.add_total(-(bytes as i64), tid);
+    }
+
+    /// Undoes a reservation and applies the charge the host's result calls for.
+    pub fn settle(&mut self, tgid: Tid, tid: Tid, reserved: u64, actual: i64) {
+        let delta = actual - reserved as i64;
+        if delta > 0 {
+            self.force_charge(tgid, tid, delta as u64);
+        } else {
+            self.uncharge(tgid, tid, (-delta) as u64);
+        }
+    }
+
+    fn add_total(&mut self, delta: i64, tid: Tid) {
+        let before = self.charged;
+        self.charged = if delta >= 0 {
+            self.charged.saturating_add(delta as u64)
+        } else {
+            self.charged.saturating_sub((-delta) as u64)
+        };
+        self.peak = self.peak.max(self.charged);
+        if let Some(watch) = &self.watch {
+            watch.charged.store(self.charged, Ordering::Relaxed);
+            watch.peak.store(self.peak, Ordering::Relaxed);
+        }
+        if let Some(soft) = self.limits.memory_soft {
+            if !self.above_soft && before <= soft && self.charged > soft {
+                self.above_soft = true;
+                let charged = self.charged;
+                crate::limits::emit(
+                    "memory_soft_limit",
+                    crate::event_fields!("pid": tid, "charged": charged, "limit": soft),
+                    Some(&format!(
+                        "memory: [pid {tid}] soft limit crossed: {charged} bytes charged, soft limit {soft}"
+                    )),
+                );
+            } else if self.above_soft && self.charged <= soft {
+                self.above_soft = false;
+            }
+        }
+    }
+
+    /// Asks the watcher for an RSS sample, at most once a millisecond.
+    pub fn poke_watcher(&mut self) {
+        if let Some(watch) = &self.watch {
+            let now = std::time::Instant::now();
+            if self
+                .last_poke
+                .is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_millis(1))
+            {
+                self.last_poke = Some(now);
+                watch.poke();
+            }
+        }
+    }
+
+    /// A new task exists (the parent's clone/fork/vfork event).
+    pub fn on_new_task(&mut self, parent: Tid, parent_tgid: Tid, child: Tid, child_tgid: Tid, shares_vm: bool) {
+        self.clones_in_flight.remove(&parent);
+        if child_tgid != child {
+            return; // a thread: same process, same mm
+        }
+        if let Some(watch) = &self.watch {
+            watch.add_process(child);
+        }
+        if !self.active() {
+            return;
+        }
+        let parent_id = self.mm_id(parent_tgid);
+        if shares_vm {
+            self.procs.insert(child, parent_id);
+            if let Some(mm) = self.mms.get_mut(&parent_id) {
+                mm.users += 1;
+            }
+            return;
+        }
+        let copy = self
+            .mms
+            .get(&parent_id)
+            .map(Mm::fork_copy)
+            .unwrap_or_default();
+        let charge = copy.charged;
+        let id = self.new_mm(Mm {
+            charged: 0,
+            ..copy
+        });
+        self.procs.insert(child, id);
+        self.force_charge(child, child, charge);
+    }
+
+    /// Bytes a fork of `tgid` would charge (its private charged ranges and heap).
+    pub fn fork_cost(&mut self, tgid: Tid) -> u64 {
+        let mm = self.mm(tgid);
+        mm.ranges
+            .values()
+            .zip(mm.ranges.keys())
+            .filter(|(s, _)| s.charged && !s.shared)
+            .map(|(s, k)| s.end - k)
+            .sum::<u64>()
+            + mm.brk_charged
+    }
+
+    /// Process `tgid` no longer uses its mm (execve replaced it, or it exited).
+    fn detach(&mut self, tgid: Tid) {
+        let Some(id) = self.procs.remove(&tgid) else {
+            return;
+        };
+        let Some(mm) = self.mms.get_mut(&id) else {
+            return;
+        };
+        mm.users = mm.users.saturating_sub(1);
+        if mm.users == 0 {
+            let released = mm.charged;
+            self.mms.remove(&id);
+            self.add_total(-(released as i64), tgid);
+            tracing::debug!(
+                target: "sentry::memory",
+                "sentry: memory: [pid {tgid}] address space gone, {released} bytes released, sandbox charged {}",
+                self.charged
+            );
+        }
+    }
+
+    /// execve succeeded in process `tgid`: a new, empty address space.
+    pub fn on_exec(&mut self, tgid: Tid) {
+        self.detach(tgid);
+    }
+
+    /// The last task of process `tgid` is gone.
+    pub fn on_process_exit(&mut self, tgid: Tid) {
+        self.detach(tgid);
+        if let Some(watch) = &self.watch {
+            watch.remove_process(tgid);
+        }
+    }
+
+    pub fn on_task_exit(&mut self, tid: Tid) {
+        self.clones_in_flight.remove(&tid);
+    }
+
+    /// A SysV shm segment was created with `bytes` (already charged to `tgid`): the charge
+    /// moves from the process to the segment.
+    pub fn shm_created(&mut self, tgid: Tid, id: i32, bytes: u64) {
+        let mm = self.mm(tgid);
+        let moved = bytes.min(mm.charged);
+        mm.charged -= moved;
+        *self.shm.entry(id).or_default() += moved;
+    }
+
+    /// The segment `id` was removed (IPC_RMID): its charge is released.
+    pub fn shm_removed(&mut self, tid: Tid, id: i32) {
+        if let Some(bytes) = self.shm.remove(&id) {
+            self.add_total(-(bytes as i64), tid);
+        }
+    }
+
+    /// Sum of every mm's and segment's charge: equals `charged` (a consistency check).
+    #[cfg(test)]
+    pub fn recount(&self) -> u64 {
+        self.mms.values().map(|m| m.charged).sum::<u64>() + self.shm.values().sum::<u64>()
+    }
+}
+
+/// Hook for the supervisor's exit handling: the task `tid` is gone; if it was the last of
+/// its process, the process's address space is released.
+pub fn on_task_exit(kernel: &mut super::Kernel, tid: Tid) {
+    let Some(tgid) = kernel.tasks.get(&tid).map(|t| t.tgid) else {
+        return;
+    };
+    kernel.memory.on_task_exit(tid);
+    let others = kernel
+        .tasks
+        .iter()
+        .any(|(&other, t)| other != tid && t.tgid == tgid);
+    if !others {
+        kernel.memory.on_process_exit(tgid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn anon(end: u64) -> Seg {
+        Seg {
+            end,
+            anon: true,
+            shared: false,
+            charged: true,
+        }
+    }
+
+    #[test]
+    fn remove_splits_and_counts() {
+        let mut mm = Mm::default();
+        mm.insert(0x1000, anon(0x5000));
+        assert_eq!(mm.charged_in(0x2000, 0x3000), 0x1000);
+        assert_eq!(mm.remove(0x2000, 0x3000), 0x1000);
+        assert_eq!(mm.ranges_charged(), 0x3000);
+        assert_eq!(mm.remove(0x0, 0x10000), 0x3000);
+        assert_eq!(mm.ranges_charged(), 0);
+    }
+
+    #[test]
+    fn mprotect_marks_only_uncharged_private_anon() {
+        let mut mm = Mm::default();
+        mm.insert(
+            0x1000,
+            Seg {
+                charged: false,
+                ..anon(0x4000)
+            },
+        );
+        assert_eq!(mm.chargeable_in(0x2000, 0x8000), 0x2000);
+        assert_eq!(mm.mark_charged(0x2000, 0x8000), 0x2000);
+        assert_eq!(mm.chargeable_in(0x0, 0x8000), 0x1000);
+        assert_eq!(mm.ranges_charged(), 0x2000);
+    }
+
+    #[test]
+    fn limits_refuse_and_release_exactly() {
+        let limits = Limits {
+            memory: Some(0x10000),
+            ..Default::default()
+        };
+        let mut t = MemoryTable::new(limits, None);
+        assert!(t.try_charge(1, 1, 0x8000).is_ok());
+        assert!(t.try_charge(1, 1, 0x9000).is_err());
+        t.on_new_task(1, 1, 2, 2, false);
+        t.mm(1).insert(0x1000, anon(0x2000));
+        t.on_process_exit(1);
+        assert_eq!(t.charged, t.recount());
+        t.on_process_exit(2);
+        assert_eq!(t.charged, 0);
+        assert_eq!(t.recount(), 0);
+    }
+}

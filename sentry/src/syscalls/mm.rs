@@ -1,0 +1,478 @@
+//! Memory calls and process creation under the sandbox's limits (issue 5): brk, mmap,
+//! munmap, mremap, mprotect, shmget/shmctl sizes, sysinfo, and the pids limit on
+//! clone/fork/vfork. The tables are in `kernel::memory`.
+//!
+//! Charges are taken at the call's entry, before the host allocates (charge before
+//! allocate); the exit stop settles them against what the host did (the address it
+//! chose, what a MAP_FIXED replaced). Releases happen at munmap's entry, so that another
+//! thread's mmap reusing the range is recorded after the release.
+
+use super::{deny_event, errno, Action, Call, ExitHook};
+use crate::kernel::memory::{page_up, Seg, PAGE};
+use crate::kernel::{IpcKind, Kernel};
+use crate::limits::Limits;
+use platform_ptrace::Tid;
+use std::sync::OnceLock;
+use syscalls::{Errno, Sysno};
+
+use super::table::Class;
+
+/// The limits in force, fixed before the seccomp filter is compiled.
+static LIMITS: OnceLock<Limits> = OnceLock::new();
+
+/// Sets the limits for the table overrides; called once, before `filter::compile`.
+pub fn configure(limits: Limits) {
+    let _ = LIMITS.set(limits);
+}
+
+/// The class a call takes because of the limits in force, overriding the table: memory
+/// calls must stop at the sentry (also in seccomp mode) when memory is accounted, and
+/// fork/vfork when tasks are counted.
+pub fn class_override(nr: u64) -> Option<Class> {
+    let limits = LIMITS.get()?;
+    let sysno = Sysno::new(nr as usize)?;
+    use Sysno::*;
+    let memory = limits.accounts_memory();
+    match sysno {
+        brk | mmap | munmap | mremap | mprotect | pkey_mprotect if memory => Some(Class::Checked),
+        sysinfo if limits.memory.is_some() => Some(Class::Checked),
+        fork | vfork if memory || limits.pids.is_some() => Some(Class::Checked),
+        _ => None,
+    }
+}
+
+/// What a memory call leaves for its exit stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    Mmap {
+        len: u64,
+        seg: Seg,
+        reserved: u64,
+    },
+    Mremap {
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        seg: Seg,
+        reserved: u64,
+        keep_old: bool,
+    },
+    Mprotect {
+        addr: u64,
+        len: u64,
+        reserved: u64,
+    },
+    Brk {
+        reserved: u64,
+    },
+    ShmGet {
+        reserved: u64,
+    },
+    ShmRmid {
+        id: i32,
+    },
+}
+
+fn hook(h: Hook) -> Action {
+    Action::PassThenExit(ExitHook::Memory(h))
+}
+
+/// ENOMEM, or (with --oom=kill) the process was killed and the call's result never matters.
+fn refused() -> Action {
+    errno(Errno::ENOMEM)
+}
+
+/// brk, mmap, munmap, mremap, mprotect, pkey_mprotect, sysinfo.
+pub fn handle(call: &mut Call) -> Action {
+    match call.sysno {
+        Sysno::mmap => mmap(call),
+        Sysno::munmap => munmap(call),
+        Sysno::mremap => mremap(call),
+        Sysno::mprotect | Sysno::pkey_mprotect => mprotect(call),
+        Sysno::brk => brk(call),
+        Sysno::sysinfo => sysinfo(call),
+        _ => errno(Errno::ENOSYS),
+    }
+}
+
+fn mmap(call: &mut Call) -> Action {
+    let [addr, len, prot, flags, _fd, _off] = call.args;
+    let Some(len) = page_up(len).filter(|&l| l > 0) else {
+        return Action::Pass;
+    };
+    let anon = flags & libc::MAP_ANONYMOUS as u64 != 0;
+    let map_type = flags & 0x0f;
+    let shared = map_type == libc::MAP_SHARED as u64 || map_type == libc::MAP_SHARED_VALIDATE as u64;
+    let charged = anon && (shared || prot & libc::PROT_WRITE as u64 != 0);
+    let tid = call.tid;
+    let tgid = call.kernel.tgid_of(tid);
+    let memory = &mut call.kernel.memory;
+    let replaced = match addr.checked_add(len) {
+        Some(end) if flags & libc::MAP_FIXED as u64 != 0 => memory.mm(tgid).charged_in(addr, end),
+        _ => 0,
+    };
+    let need = if charged { len } else { 0 };
+    let reserved = need.saturating_sub(replaced);
+    if memory.try_charge(tgid, tid, reserved).is_err() {
+        return refused();
+    }
+    if need > 0 {
+        memory.poke_watcher();
+    }
+    let seg = Seg {
+        end: 0,
+        anon,
+        shared,
+        charged,
+    };
+    hook(Hook::Mmap { len, seg, reserved })
+}
+
+fn munmap(call: &mut Call) -> Action {
+    let [addr, len, ..] = call.args;
+    if addr % PAGE != 0 {
+        return Action::Pass;
+    }
+    let Some(end) = page_up(len)
+        .filter(|&l| l > 0)
+        .and_then(|l| addr.checked_add(l))
+    else {
+        return Action::Pass;
+    };
+    let tgid = call.kernel.tgid_of(call.tid);
+    let memory = &mut call.kernel.memory;
+    let released = memory.mm(tgid).remove(addr, end);
+    memory.uncharge(tgid, call.tid, released);
+    Action::Pass
+}
+
+fn mremap(call: &mut Call) -> Action {
+    const MREMAP_FIXED: u64 = 2;
+    const MREMAP_DONTUNMAP: u64 = 4;
+    let [old, old_len, new_len, flags, new_addr, _] = call.args;
+    let (Some(old_len), Some(new_len)) = (page_up(old_len), page_up(new_len)) else {
+        return Action::Pass;
+    };
+    if old % PAGE != 0 || old_len == 0 || new_len == 0 || old.checked_add(old_len).is_none() {
+        // old_len 0 duplicates a shared mapping: nothing new is committed.
+        return Action::Pass;
+    }
+    let tid = call.tid;
+    let tgid = call.kernel.tgid_of(tid);
+    let memory = &mut call.kernel.memory;
+    let mm = memory.mm(tgid);
+    let seg = mm.seg_at(old).map_or(
+        Seg {
+            end: 0,
+            anon: false,
+            shared: false,
+            charged: false,
+        },
+        |(_, s)| s,
+    );
+    let keep_old = flags & MREMAP_DONTUNMAP != 0;
+    let need = match (seg.charged, keep_old) {
+        (false, _) => 0,
+        (true, true) => new_len,
+        (true, false) => new_len.saturating_sub(old_len),
+    };
+    let replaced = match new_addr.checked_add(new_len) {
+        Some(end) if flags & MREMAP_FIXED != 0 => mm.charged_in(new_addr, end),
+        _ => 0,
+    };
+    let reserved = need.saturating_sub(replaced);
+    if memory.try_charge(tgid, tid, reserved).is_err() {
+        return refused();
+    }
+    if need > 0 {
+        memory.poke_watcher();
+    }
+    hook(Hook::Mremap {
+        old,
+        old_len,
+        new_len,
+        seg,
+        reserved,
+        keep_old,
+    })
+}
+
+fn mprotect(call: &mut Call) -> Action {
+    let [addr, len, prot, ..] = call.args;
+    if prot & libc::PROT_WRITE as u64 == 0 || addr % PAGE != 0 {
+        return Action::Pass;
+    }
+    let Some(end) = page_up(len).and_then(|l| addr.checked_add(l)) else {
+        return Action::Pass;
+    };
+    let tid = call.tid;
+    let tgid = call.kernel.tgid_of(tid);
+    let memory = &mut call.kernel.memory;
+    let need = memory.mm(tgid).chargeable_in(addr, end);
+    if need == 0 {
+        return Action::Pass;
+    }
+    if memory.try_charge(tgid, tid, need).is_err() {
+        return refused();
+    }
+    memory.poke_watcher();
+    hook(Hook::Mprotect {
+        addr,
+        len: end - addr,
+        reserved: need,
+    })
+}
+
+fn brk(call: &mut Call) -> Action {
+    let addr = call.args[0];
+    let tid = call.tid;
+    let tgid = call.kernel.tgid_of(tid);
+    let memory = &mut call.kernel.memory;
+    let mm = memory.mm(tgid);
+    let (Some(cur), Some(base)) = (mm.brk, mm.brk_base) else {
+        // The first brk the sentry sees (brk(0) in every libc): its result is the base.
+        return hook(Hook::Brk { reserved: 0 });
+    };
+    if addr < base {
+        return hook(Hook::Brk { reserved: 0 });
+    }
+    let (Some(new_top), Some(cur_top)) = (page_up(addr), page_up(cur)) else {
+        return hook(Hook::Brk { reserved: 0 });
+    };
+    let grow = new_top.saturating_sub(cur_top);
+    if memory.try_charge(tgid, tid, grow).is_err() {
+        // brk fails by returning the current break; libc's sbrk turns that into ENOMEM.
+        return Action::Return(cur as i64);
+    }
+    if grow > 0 {
+        memory.poke_watcher();
+    }
+    hook(Hook::Brk { reserved: grow })
+}
+
+fn sysinfo(call: &mut Call) -> Action {
+    let Some(limit) = call.kernel.memory.limits.memory else {
+        return Action::Pass;
+    };
+    // SAFETY: sysinfo is plain data; an all-zero value is valid.
+    let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: sysinfo writes one struct into memory we own.
+    if unsafe { libc::sysinfo(&mut info) } != 0 {
+        return errno(Errno::EFAULT);
+    }
+    let charged = call.kernel.memory.charged.min(limit);
+    info.mem_unit = 1;
+    info.totalram = limit;
+    info.freeram = limit - charged;
+    info.sharedram = 0;
+    info.bufferram = 0;
+    info.totalswap = 0;
+    info.freeswap = 0;
+    info.totalhigh = 0;
+    info.freehigh = 0;
+    info.procs = call.kernel.tasks.len().min(u16::MAX as usize) as u16;
+    // SAFETY: `info` is a live, initialised plain-data struct; the slice covers exactly its bytes.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            &info as *const libc::sysinfo as *const u8,
+            std::mem::size_of::<libc::sysinfo>(),
+        )
+    };
+    match platform_ptrace::write_bytes(call.tid, call.args[0], bytes) {
+        Ok(()) => Action::Return(0),
+        Err(_) => errno(Errno::EFAULT),
+    }
+}
+
+/// The pids limit and the memory a new process would be charged. `None`: go on.
+fn creation_check(call: &mut Call, new_process: bool) -> Option<Action> {
+    let tid = call.tid;
+    let kernel = &mut *call.kernel;
+    if let Some(limit) = kernel.memory.limits.pids {
+        let live = kernel.tasks.len() + kernel.memory.clones_in_flight.len();
+        if live as u64 >= limit {
+            deny_event(
+                call,
+                Errno::EAGAIN.into_raw(),
+                &format!("pids limit ({limit} tasks) reached"),
+            );
+            return Some(errno(Errno::EAGAIN));
+        }
+    }
+    let kernel = &mut *call.kernel;
+    if new_process && kernel.memory.active() {
+        let tgid = kernel.tgid_of(tid);
+        let cost = kernel.memory.fork_cost(tgid);
+        // A fork copies the private committed memory: charge it before the copy exists.
+        // The copy is charged to the child when its creation event comes; this checks only.
+        if kernel.memory.try_charge(tgid, tid, cost).is_err() {
+            return Some(refused());
+        }
+        kernel.memory.uncharge(tgid, tid, cost);
+    }
+    kernel.memory.clones_in_flight.insert(tid);
+    None
+}
+
+/// clone/fork/vfork: the pids limit and the memory check first, then `then` (the call's
+/// own checks). The task counts as creating one until its new task appears in the tables
+/// or its call returns (`call_done`).
+pub fn creating(call: &mut Call, then: impl FnOnce(&mut Call) -> Action) -> Action {
+    let new_process = match call.sysno {
+        Sysno::fork => true,
+        Sysno::vfork => false,
+        _ => call.args[0] & libc::CLONE_VM as u64 == 0,
+    };
+    let limits = call.kernel.memory.limits;
+    if limits.pids.is_none() && !limits.accounts_memory() {
+        return then(call);
+    }
+    if let Some(action) = creation_check(call, new_process) {
+        return action;
+    }
+    let action = then(call);
+    if let Action::Return(_) = action {
+        call.kernel.memory.clones_in_flight.remove(&call.tid);
+    }
+    action
+}
+
+/// The exit stop of any call of `tid`: a clone/fork/vfork is over.
+pub fn call_done(kernel: &mut Kernel, tid: Tid, sysno: Option<Sysno>) {
+    if matches!(sysno, Some(Sysno::clone | Sysno::fork | Sysno::vfork)) {
+        kernel.memory.clones_in_flight.remove(&tid);
+    }
+}
+
+/// shmget(2): the segment's size is charged before it exists.
+pub fn shmget(call: &mut Call) -> Action {
+    let action = super::ipc::handle(call);
+    if !call.kernel.memory.active() {
+        return action;
+    }
+    match action {
+        Action::PassThenExit(ExitHook::RecordIpc(IpcKind::Shm)) => {
+            let Some(bytes) = page_up(call.args[1]) else {
+                return action;
+            };
+            let tgid = call.kernel.tgid_of(call.tid);
+            if call
+                .kernel
+                .memory
+                .try_charge(tgid, call.tid, bytes)
+                .is_err()
+            {
+                return refused();
+            }
+            hook(Hook::ShmGet { reserved: bytes })
+        }
+        other => other,
+    }
+}
+
+/// shmctl(2): IPC_RMID releases the segment's charge.
+pub fn shmctl(call: &mut Call) -> Action {
+    let action = super::ipc::handle(call);
+    let cmd = call.args[1] as i32 & !0x100; // without IPC_64
+    match action {
+        Action::Pass if call.kernel.memory.active() && cmd == libc::IPC_RMID => {
+            hook(Hook::ShmRmid {
+                id: call.args[0] as i32,
+            })
+        }
+        other => other,
+    }
+}
+
+/// The exit stop of a call that left a hook: settle its charge against the host's result.
+pub fn at_exit(kernel: &mut Kernel, tid: Tid, h: Hook, rval: i64) {
+    let tgid = kernel.tgid_of(tid);
+    let failed = (-4095..0).contains(&rval);
+    let memory = &mut kernel.memory;
+    match h {
+        Hook::Mmap { len, seg, reserved } => {
+            if failed {
+                memory.uncharge(tgid, tid, reserved);
+                return;
+            }
+            let addr = rval as u64;
+            let Some(end) = addr.checked_add(len) else {
+                return;
+            };
+            let mm = memory.mm(tgid);
+            let released = mm.remove(addr, end);
+            mm.insert(addr, Seg { end, ..seg });
+            let charge = if seg.charged { len } else { 0 };
+            memory.settle(tgid, tid, reserved, charge as i64 - released as i64);
+        }
+        Hook::Mremap {
+            old,
+            old_len,
+            new_len,
+            seg,
+            reserved,
+            keep_old,
+        } => {
+            if failed {
+                memory.uncharge(tgid, tid, reserved);
+                return;
+            }
+            let addr = rval as u64;
+            let Some(end) = addr.checked_add(new_len) else {
+                return;
+            };
+            let mm = memory.mm(tgid);
+            let released_old = if keep_old {
+                0
+            } else {
+                mm.remove(old, old + old_len)
+            };
+            let released_dst = mm.remove(addr, end);
+            mm.insert(addr, Seg { end, ..seg });
+            let charge = if seg.charged { new_len } else { 0 };
+            memory.settle(
+                tgid,
+                tid,
+                reserved,
+                charge as i64 - released_old as i64 - released_dst as i64,
+            );
+        }
+        Hook::Mprotect {
+            addr,
+            len,
+            reserved,
+        } => {
+            if failed {
+                memory.uncharge(tgid, tid, reserved);
+                return;
+            }
+            let added = memory.mm(tgid).mark_charged(addr, addr + len);
+            memory.settle(tgid, tid, reserved, added as i64);
+        }
+        Hook::Brk { reserved } => {
+            let new = rval as u64;
+            let mm = memory.mm(tgid);
+            let base = *mm.brk_base.get_or_insert(new);
+            mm.brk = Some(new);
+            let target = page_up(new)
+                .zip(page_up(base))
+                .map_or(0, |(n, b)| n.saturating_sub(b));
+            let delta = target as i64 - mm.brk_charged as i64;
+            mm.brk_charged = target;
+            memory.settle(tgid, tid, reserved, delta);
+        }
+        Hook::ShmGet { reserved } => {
+            if rval >= 0 {
+                kernel.ipc_ids.insert((IpcKind::Shm, rval as i32));
+                kernel.memory.shm_created(tgid, rval as i32, reserved);
+            } else {
+                memory.uncharge(tgid, tid, reserved);
+            }
+        }
+        Hook::ShmRmid { id } => {
+            if rval == 0 {
+                memory.shm_removed(tid, id);
+            }
+        }
+    }
+}
