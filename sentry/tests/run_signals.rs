@@ -18,6 +18,7 @@ variant_tests!(
     sigkill_to_sentry_kills_sandbox,
     fork_bomb_ended_by_sigterm,
     sigint_and_sighup_end_sandbox,
+    first_process_exit_ends_sandbox,
 );
 
 /// How long processes may take to disappear once the sentry is gone: generous, it is only a
@@ -104,4 +105,15 @@ fn sigint_and_sighup_end_sandbox(v: Variant) {
         assert_eq!(run.code(), code, "signal {sig}\n{}", run.describe());
         assert_none_survive(&marker, DIE_DEADLINE);
     }
+}
+
+fn first_process_exit_ends_sandbox(v: Variant) {
+    // Init semantics: when the first process exits, the rest of the sandbox is killed. The
+    // background tree keeps the sandbox's stdout open, so `run` returning at all shows it died.
+    let marker = common::unique_marker("tree");
+    let script = format!("{} {} & echo started", v.program("tree"), marker);
+    let run = v.run(&[], &["/bin/sh".to_string(), "-c".to_string(), script]);
+    run.expect_code(0);
+    assert!(run.stdout.starts_with("started\n"), "{}", run.describe());
+    assert_none_survive(&marker, DIE_DEADLINE);
 }
