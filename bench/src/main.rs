@@ -60,6 +60,10 @@ struct Cli {
     /// `taskset`. Default: no pinning.
     #[arg(long)]
     cpus: Option<String>,
+    /// Do not run anything: re-render results.md, results.json and chart.svg in --out from
+    /// an existing results.json.
+    #[arg(long, value_name = "FILE")]
+    from_json: Option<PathBuf>,
     /// List the configurations and benchmarks and exit.
     #[arg(long)]
     list: bool,
@@ -272,6 +276,9 @@ fn real_main(cli: Cli) -> Result<()> {
             .map(|s| s.to_string())
             .collect(),
     };
+    if let Some(from) = &cli.from_json {
+        return rerender(from, &cli.out);
+    }
     if cli.list {
         println!("configurations:");
         for (n, d) in config::KNOWN {
@@ -453,6 +460,7 @@ fn real_main(cli: Cli) -> Result<()> {
         benchmarks: benches,
         results: cells,
         memory,
+        targets: Vec::new(),
         memory_method: "Peak RSS is sampled from /proc every 5 ms during one extra run of the \
             shell loop: the sum, over every process of the configuration's process tree that \
             was never seen traced (the sentry and its gofer; runsc and its sandbox and gofer \
@@ -462,17 +470,33 @@ fn real_main(cli: Cli) -> Result<()> {
             .into(),
     };
 
+    write_outputs(report, &cli.out)
+}
+
+/// Writes results.json, results.md and chart.svg, and prints the Markdown.
+fn write_outputs(mut report: Report, out: &Path) -> Result<()> {
+    report.targets = report.check_targets();
     let json = serde_json::to_string_pretty(&report)?;
-    write(&cli.out.join("results.json"), &json)?;
+    write(&out.join("results.json"), &json)?;
     let md = report.markdown();
-    write(&cli.out.join("results.md"), &md)?;
-    write(&cli.out.join("chart.svg"), &svg::render(&report.chart()))?;
+    write(&out.join("results.md"), &md)?;
+    write(&out.join("chart.svg"), &svg::render(&report.chart()))?;
     print!("{md}");
     eprintln!(
         "sentry-bench: wrote results.md, results.json and chart.svg to {}",
-        cli.out.display()
+        out.display()
     );
     Ok(())
+}
+
+/// `--from-json`: re-renders an earlier run's results.
+fn rerender(from: &Path, out: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(from).with_context(|| format!("reading {}", from.display()))?;
+    let report: Report =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", from.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_outputs(report, out)
 }
 
 fn failed_memory(c: &Config, shell: &Bench, error: String) -> Memory {

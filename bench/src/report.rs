@@ -3,22 +3,22 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::runner::ProcRss;
-use crate::stats::Summary;
+use crate::stats::{self, Summary};
 use crate::svg;
-use crate::units::{format_kib, format_ns, format_ratio};
+use crate::units::{self, format_kib, format_ns, format_ratio};
 use crate::workload::{Bench, Kind};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Host {
     pub kernel: String,
     pub cpus: usize,
     pub cpu_model: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConfigReport {
     pub name: String,
     /// "ok" or "skipped".
@@ -29,7 +29,7 @@ pub struct ConfigReport {
 }
 
 /// The results of one benchmark under one configuration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cell {
     pub benchmark: String,
     pub config: String,
@@ -43,7 +43,7 @@ pub struct Cell {
     pub seccomp_notifications: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Memory {
     pub config: String,
     pub workload: String,
@@ -57,7 +57,7 @@ pub struct Memory {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub tool: String,
     pub command: String,
@@ -74,6 +74,9 @@ pub struct Report {
     pub results: Vec<Cell>,
     pub memory: Vec<Memory>,
     pub memory_method: String,
+    /// The targets of issue 7 checked against these figures (see [`Report::check_targets`]).
+    #[serde(default)]
+    pub targets: Vec<TargetCheck>,
 }
 
 impl Report {
@@ -176,6 +179,8 @@ impl Report {
             }
             s.push('\n');
         }
+
+        s.push_str(&self.targets_markdown());
 
         let skipped: Vec<&ConfigReport> =
             self.configs.iter().filter(|c| c.status != "ok").collect();
@@ -293,6 +298,89 @@ impl Report {
         s
     }
 
+    /// Per-run ratios of `config` to `base` for `bench`, summarised.
+    fn ratio_between(&self, bench: &str, config: &str, base: &str) -> Option<Summary> {
+        let a = self.cell(bench, config)?;
+        let b = self.cell(bench, base)?;
+        stats::summarize(&stats::paired_ratios(&a.samples_ns, &b.samples_ns))
+    }
+
+    /// The targets of issue 7, checked against this run's figures.
+    pub fn check_targets(&self) -> Vec<TargetCheck> {
+        TARGETS
+            .iter()
+            .filter(|t| self.benchmarks.iter().any(|b| b.name == t.benchmark))
+            .map(|t| {
+                let measured = match t.against {
+                    Against::Config(base) => self.ratio_between(t.benchmark, t.config, base),
+                    Against::AbsoluteNs => {
+                        self.cell(t.benchmark, t.config).and_then(|c| c.summary_ns)
+                    }
+                };
+                TargetCheck {
+                    target: t.what.to_string(),
+                    config: t.config.to_string(),
+                    benchmark: t.benchmark.to_string(),
+                    against: match t.against {
+                        Against::Config(b) => b.to_string(),
+                        Against::AbsoluteNs => "ns".to_string(),
+                    },
+                    limit: t.limit,
+                    measured_median: measured.map(|m| m.median),
+                    measured_min: measured.map(|m| m.min),
+                    measured_max: measured.map(|m| m.max),
+                    met: measured.map(|m| m.median <= t.limit),
+                }
+            })
+            .collect()
+    }
+
+    fn targets_markdown(&self) -> String {
+        let checks = self.check_targets();
+        if checks.is_empty() {
+            return String::new();
+        }
+        let mut s = String::new();
+        let _ = writeln!(s, "## Targets (issue 7)\n");
+        let _ = writeln!(
+            s,
+            "Ratios are per-run (same run), median with min–max over the runs.\n\n| target | benchmark | configuration | measured | limit | met |\n|---|---|---|---:|---:|---|"
+        );
+        for c in &checks {
+            let fmt = |v: f64| {
+                if c.against == "ns" {
+                    format_ns(v)
+                } else {
+                    format_ratio(v)
+                }
+            };
+            let measured = match (c.measured_median, c.measured_min, c.measured_max) {
+                (Some(m), Some(lo), Some(hi)) => format!("{} ({}–{})", fmt(m), fmt(lo), fmt(hi)),
+                _ => "not measured".into(),
+            };
+            let limit = if c.against == "ns" {
+                format!("≤ {}", format_ns(c.limit))
+            } else {
+                format!("≤ {} {}", format_ratio(c.limit), c.against)
+            };
+            let met = match c.met {
+                Some(true) => "yes".to_string(),
+                Some(false) => format!(
+                    "no, {}× over",
+                    units::sig3(c.measured_median.unwrap_or(0.0) / c.limit)
+                ),
+                None => "—".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                c.target, c.benchmark, c.config, measured, limit, met
+            );
+        }
+        s.push('\n');
+        s
+    }
+
     /// The chart: one panel for operations, one for workloads; one bar per ready configuration.
     pub fn chart(&self) -> svg::Chart {
         let ready = self.ready_configs();
@@ -341,6 +429,150 @@ impl Report {
     }
 }
 
+/// What a target compares against.
+#[derive(Debug, Clone, Copy)]
+enum Against {
+    /// The per-run ratio to another configuration.
+    Config(&'static str),
+    /// The median in nanoseconds.
+    AbsoluteNs,
+}
+
+struct Target {
+    what: &'static str,
+    config: &'static str,
+    benchmark: &'static str,
+    against: Against,
+    limit: f64,
+}
+
+const fn t(
+    what: &'static str,
+    config: &'static str,
+    benchmark: &'static str,
+    against: Against,
+    limit: f64,
+) -> Target {
+    Target {
+        what,
+        config,
+        benchmark,
+        against,
+        limit,
+    }
+}
+
+/// The targets of issue 7, as (configuration, benchmark, baseline, limit).
+const TARGETS: &[Target] = &[
+    t(
+        "an emulated call costs one stop",
+        "sentry-ptrace",
+        "getpid",
+        Against::Config("runsc"),
+        0.6,
+    ),
+    t(
+        "an emulated call costs one stop",
+        "sentry-seccomp",
+        "getpid",
+        Against::Config("runsc"),
+        0.6,
+    ),
+    t(
+        "passthrough at native speed",
+        "sentry-seccomp",
+        "pipe_read",
+        Against::Config("native"),
+        1.2,
+    ),
+    t(
+        "passthrough at native speed",
+        "sentry-seccomp",
+        "write_devnull",
+        Against::Config("native"),
+        1.2,
+    ),
+    t(
+        "passthrough at native speed",
+        "sentry-seccomp",
+        "clock_gettime",
+        Against::Config("native"),
+        1.2,
+    ),
+    t(
+        "file calls",
+        "sentry-seccomp",
+        "open_close",
+        Against::Config("runsc"),
+        0.5,
+    ),
+    t(
+        "file calls",
+        "sentry-seccomp",
+        "stat",
+        Against::Config("runsc"),
+        0.5,
+    ),
+    t(
+        "memory and processes",
+        "sentry-seccomp",
+        "mmap_munmap",
+        Against::Config("runsc"),
+        0.25,
+    ),
+    t(
+        "memory and processes",
+        "sentry-seccomp",
+        "fork_exec_wait",
+        Against::Config("runsc"),
+        0.25,
+    ),
+    t(
+        "sandbox startup under 10 ms",
+        "sentry-seccomp",
+        "true_startup",
+        Against::AbsoluteNs,
+        10e6,
+    ),
+    t(
+        "workloads",
+        "sentry-seccomp",
+        "shell_loop",
+        Against::Config("native"),
+        2.0,
+    ),
+    t(
+        "workloads",
+        "sentry-seccomp",
+        "tar",
+        Against::Config("native"),
+        2.0,
+    ),
+    t(
+        "workloads",
+        "sentry-seccomp",
+        "python",
+        Against::Config("native"),
+        2.0,
+    ),
+];
+
+/// One target checked against the figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetCheck {
+    pub target: String,
+    pub config: String,
+    pub benchmark: String,
+    /// The configuration the ratio is taken against, or "ns" for an absolute limit.
+    pub against: String,
+    pub limit: f64,
+    pub measured_median: Option<f64>,
+    pub measured_min: Option<f64>,
+    pub measured_max: Option<f64>,
+    /// `None` when not measured (a configuration skipped or failed).
+    pub met: Option<bool>,
+}
+
 /// `YYYY-MM-DD HH:MM` in UTC for a Unix time in seconds.
 pub fn utc_string(unix_secs: u64) -> String {
     let days = (unix_secs / 86_400) as i64;
@@ -365,6 +597,103 @@ pub fn utc_string(unix_secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cell(bench: &str, config: &str, samples: &[f64]) -> Cell {
+        let s: Vec<Option<f64>> = samples.iter().map(|v| Some(*v)).collect();
+        Cell {
+            benchmark: bench.into(),
+            config: config.into(),
+            summary_ns: stats::summarize(samples),
+            ratio_to_native: None,
+            samples_ns: s,
+            errors: Vec::new(),
+            seccomp_notifications: None,
+        }
+    }
+
+    fn report(results: Vec<Cell>) -> Report {
+        let cfg = |n: &str| ConfigReport {
+            name: n.into(),
+            status: "ok".into(),
+            reason: None,
+            description: String::new(),
+            command_prefix: String::new(),
+        };
+        let bench = |n: &str, kind| Bench {
+            name: n.into(),
+            kind,
+            label: n.into(),
+            argv: vec![n.into()],
+            iterations: None,
+        };
+        Report {
+            tool: "t".into(),
+            command: "c".into(),
+            date_utc: "d".into(),
+            host: Host {
+                kernel: "k".into(),
+                cpus: 2,
+                cpu_model: "m".into(),
+            },
+            runs: 2,
+            quick: false,
+            cpus: None,
+            git_commit: None,
+            configs: vec![cfg("native"), cfg("sentry-seccomp"), cfg("runsc")],
+            benchmarks: vec![
+                bench("getpid", Kind::Op),
+                bench("true_startup", Kind::Workload),
+            ],
+            results,
+            memory: Vec::new(),
+            memory_method: String::new(),
+            targets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn targets_pair_runs_and_check_limits() {
+        let r = report(vec![
+            cell("getpid", "native", &[100.0, 100.0]),
+            cell("getpid", "sentry-seccomp", &[10_000.0, 40_000.0]),
+            cell("getpid", "runsc", &[40_000.0, 40_000.0]),
+            cell("true_startup", "sentry-seccomp", &[12e6, 14e6]),
+        ]);
+        let checks = r.check_targets();
+        let getpid = checks
+            .iter()
+            .find(|c| c.benchmark == "getpid" && c.config == "sentry-seccomp")
+            .unwrap();
+        // Per-run ratios 0.25 and 1.0: median 0.625 > 0.6.
+        assert_eq!(getpid.measured_median, Some(0.625));
+        assert_eq!(getpid.met, Some(false));
+        let ptrace = checks
+            .iter()
+            .find(|c| c.benchmark == "getpid" && c.config == "sentry-ptrace")
+            .unwrap();
+        assert_eq!(ptrace.met, None);
+        let startup = checks
+            .iter()
+            .find(|c| c.benchmark == "true_startup")
+            .unwrap();
+        assert_eq!(startup.measured_median, Some(13e6));
+        assert_eq!(startup.met, Some(false));
+        // Benchmarks that were not run have no target line.
+        assert!(checks.iter().all(|c| c.benchmark != "tar"));
+        let md = r.markdown();
+        assert!(md.contains("| native |"), "{md}");
+        assert!(md.contains("## Targets (issue 7)"), "{md}");
+        assert!(md.contains("no, 1.30× over"), "{md}");
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let r = report(vec![cell("getpid", "native", &[1.0, 2.0])]);
+        let text = serde_json::to_string(&r).unwrap();
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.results.len(), 1);
+        assert_eq!(back.markdown(), r.markdown());
+    }
 
     #[test]
     fn utc_dates() {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use libc::sock_filter;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::seccomp;
 
@@ -50,7 +50,7 @@ impl std::fmt::Display for Status {
 }
 
 /// One process seen in the tree while sampling memory.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProcRss {
     pub pid: i32,
     pub name: String,

@@ -1,9 +1,9 @@
 //! Summary statistics over repeated runs: median, minimum and maximum.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The median, minimum and maximum of a set of samples.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub median: f64,
     pub min: f64,

@@ -58,7 +58,7 @@ pub fn format_kib(kib: u64) -> String {
 }
 
 /// Three significant digits, without exponent notation.
-fn sig3(v: f64) -> String {
+pub fn sig3(v: f64) -> String {
     let a = v.abs();
     if a >= 100.0 {
         format!("{v:.0}")

@@ -5,10 +5,10 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Whether the `ops` program or the harness measures the time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Nanoseconds per operation, measured by `ops` around its loop.
@@ -76,7 +76,7 @@ pub fn all_names() -> Vec<&'static str> {
 }
 
 /// One benchmark, ready to run under any configuration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Bench {
     pub name: String,
     pub kind: Kind,
