@@ -41,6 +41,17 @@ impl Client {
     /// The gofer gets `PR_SET_PDEATHSIG(SIGKILL)`: it dies when the *thread* that called
     /// `spawn` exits, so call it from a thread that lives as long as the sandbox.
     pub fn spawn(gofer_exe: &Path, mounts: &[Mount]) -> io::Result<Client> {
+        Client::spawn_with_args(gofer_exe, &[], mounts)
+    }
+
+    /// As [`Client::spawn`], with `leading_args` placed before the gofer's own arguments: e.g.
+    /// `spawn_with_args(&std::env::current_exe()?, &["__gofer"], mounts)` when the sentry binary
+    /// runs [`crate::process::gofer_main`] for a hidden `__gofer` subcommand.
+    pub fn spawn_with_args(
+        gofer_exe: &Path,
+        leading_args: &[&str],
+        mounts: &[Mount],
+    ) -> io::Result<Client> {
         let mut roots = Vec::with_capacity(mounts.len());
         for m in mounts {
             let root = std::fs::OpenOptions::new()
@@ -78,6 +89,7 @@ impl Client {
         let parent = std::process::id() as libc::pid_t;
 
         let mut cmd = Command::new(gofer_exe);
+        cmd.args(leading_args);
         cmd.arg("--socket").arg(FIRST_FD.to_string());
         for (i, m) in mounts.iter().enumerate() {
             let mode = if m.read_only { "ro" } else { "rw" };

@@ -457,3 +457,24 @@ fn bad_mount_index_and_bad_paths() {
     // Still serving.
     c.stat(0, b"", true).unwrap();
 }
+
+#[test]
+fn spawn_with_leading_args() {
+    // As the sentry would re-execute itself with a hidden subcommand: here `env GOFER ...`.
+    let t = TempDir::new("lead");
+    std::fs::write(t.join("f"), b"via env").unwrap();
+    let exe = gofer_exe().to_str().unwrap();
+    let mounts = [gofer::Mount {
+        host_path: t.path.clone(),
+        read_only: true,
+    }];
+    let mut c =
+        gofer::Client::spawn_with_args(std::path::Path::new("/usr/bin/env"), &[exe], &mounts)
+            .unwrap();
+    assert_eq!(
+        read_fd(&c.open(0, b"f", libc::O_RDONLY, 0).unwrap()),
+        b"via env"
+    );
+    assert_eq!(c.unlink(0, b"f", 0).unwrap_err(), Errno::EROFS);
+    assert!(c.shutdown().unwrap().success());
+}
