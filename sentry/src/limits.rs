@@ -192,7 +192,11 @@ fn now() -> f64 {
 
 /// Emits one event: `sentry: <line>` on stderr (when `line` is given) and, with `--events`,
 /// the JSON object `fields` plus `"event"` and `"time"` as one line.
-pub fn emit(kind: &str, mut fields: serde_json::Map<String, serde_json::Value>, line: Option<&str>) {
+pub fn emit(
+    kind: &str,
+    mut fields: serde_json::Map<String, serde_json::Value>,
+    line: Option<&str>,
+) {
     if let Some(line) = line {
         eprintln!("sentry: {line}");
     }
@@ -233,7 +237,7 @@ pub fn timed_out() -> bool {
 pub struct Watch {
     /// A pidfd per live process of the sandbox (thread-group id), opened by the tracer while
     /// the process was stopped.
-    procs: Mutex<HashMap<i32, OwnedFd>>,
+    procs: Mutex<HashMap<i32, (OwnedFd, i32)>>,
     /// The first process: killing it ends the sandbox (the tracer kills the rest).
     init: Mutex<Option<i32>>,
     /// Committed memory of the sandbox and its peak, kept by the tracer, for the final event.
@@ -261,7 +265,8 @@ impl Watch {
 
     /// Registers a live process (called by the tracer while it is stopped, so the pid is
     /// still its own).
-    pub fn add_process(&self, tgid: i32) {
+    /// `shown` is the number the sandbox knows it by, for events.
+    pub fn add_process(&self, tgid: i32, shown: i32) {
         // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) } as i32;
         if fd < 0 {
@@ -270,12 +275,12 @@ impl Watch {
         // SAFETY: the fd was just created and is ours alone.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         if let Ok(mut procs) = self.procs.lock() {
-            procs.insert(tgid, fd);
+            procs.insert(tgid, (fd, shown));
         }
     }
 
     pub fn set_init(&self, tgid: i32) {
-        self.add_process(tgid);
+        self.add_process(tgid, 1);
         if let Ok(mut init) = self.init.lock() {
             *init = Some(tgid);
         }
@@ -297,7 +302,7 @@ impl Watch {
 
     fn signal(&self, tgid: i32, sig: i32) {
         if let Ok(procs) = self.procs.lock() {
-            if let Some(fd) = procs.get(&tgid) {
+            if let Some((fd, _)) = procs.get(&tgid) {
                 send(fd, sig);
             }
         }
@@ -305,7 +310,7 @@ impl Watch {
 
     fn signal_all(&self, sig: i32) {
         if let Ok(procs) = self.procs.lock() {
-            for fd in procs.values() {
+            for (fd, _) in procs.values() {
                 send(fd, sig);
             }
         }
@@ -433,14 +438,15 @@ fn watcher(watch: Arc<Watch>) {
         if !sample_procs {
             continue;
         }
-        let pids: Vec<i32> = match watch.procs.lock() {
-            Ok(p) => p.keys().copied().collect(),
+        let pids: Vec<(i32, i32)> = match watch.procs.lock() {
+            Ok(p) => p.iter().map(|(&pid, (_, shown))| (pid, *shown)).collect(),
             Err(_) => return,
         };
         let samples: Vec<(i32, ProcSample)> = pids
             .iter()
-            .filter_map(|&pid| sample(pid).map(|s| (pid, s)))
+            .filter_map(|&(pid, _)| sample(pid).map(|s| (pid, s)))
             .collect();
+        let shown = |pid: i32| pids.iter().find(|p| p.0 == pid).map_or(pid, |p| p.1);
         if let Some(limit) = limits.memory {
             let rss: u64 = samples.iter().map(|(_, s)| s.rss_pages * page).sum();
             if rss > limit {
@@ -451,20 +457,21 @@ fn watcher(watch: Arc<Watch>) {
                     .max_by_key(|(_, s)| s.rss_pages)
                 {
                     rss_killed.push(*pid);
+                    let who = shown(*pid);
                     emit(
                         "memory_oom_kill",
                         crate::event_fields!(
-                            "pid": pid, "reason": "rss", "rss": rss,
+                            "pid": who, "reason": "rss", "rss": rss,
                             "process_rss": s.rss_pages * page, "limit": limit
                         ),
                         Some(&format!(
-                            "memory: [pid {pid}] killed: the sandbox's resident memory ({rss} bytes) is above the limit ({limit} bytes)"
+                            "memory: [pid {who}] killed: the sandbox's resident memory ({rss} bytes) is above the limit ({limit} bytes)"
                         )),
                     );
                     watch.signal(*pid, libc::SIGKILL);
                 }
             }
-            rss_killed.retain(|pid| pids.contains(pid));
+            rss_killed.retain(|pid| pids.iter().any(|p| p.0 == *pid));
         }
         if let Some(limit_ticks) = cpu_limit_ticks {
             let used: u64 = samples.iter().map(|(_, s)| s.cpu_ticks).sum::<u64>()
@@ -506,6 +513,9 @@ fn watcher(watch: Arc<Watch>) {
 /// At the end of the run: the sandbox's committed memory after every process is gone (0 when
 /// every charge was released) and its peak, as a debug line and a `memory_final` event.
 pub fn final_event(watch: &Watch) {
+    if !watch.limits.accounts_memory() {
+        return;
+    }
     let charged = watch.charged.load(Ordering::Relaxed);
     let peak = watch.peak.load(Ordering::Relaxed);
     tracing::debug!(target: "sentry::memory", "sentry: memory: at the end {charged} bytes charged, peak {peak}");
@@ -528,7 +538,17 @@ mod tests {
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert_eq!(parse_size("2g"), Ok(2 << 30));
         assert_eq!(parse_size("3MiB"), Ok(3 << 20));
-        for bad in ["", "0", "0K", "-1", "-64M", "12Q", "M", "1.5G", "99999999999999999999"] {
+        for bad in [
+            "",
+            "0",
+            "0K",
+            "-1",
+            "-64M",
+            "12Q",
+            "M",
+            "1.5G",
+            "99999999999999999999",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad:?} accepted");
         }
         assert!(parse_size("20000000000T").is_err());

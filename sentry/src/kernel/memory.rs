@@ -188,10 +188,11 @@ impl Mm {
 
 type MmId = u64;
 
-/// Why a charge was refused.
+/// Why a charge was refused: with `kill` (--oom=kill) the process `tgid` must die.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {
     pub kill: bool,
+    pub tgid: Tid,
 }
 
 /// The accounting tables of the sandbox.
@@ -251,7 +252,8 @@ impl MemoryTable {
         self.mms.entry(id).or_default()
     }
 
-    /// Charges `bytes` to `tgid`'s mm, unless the hard limit would be crossed.
+    /// Charges `bytes` to `tgid`'s mm, unless the hard limit would be crossed. `tid` is only
+    /// for events: the number the sandbox knows the caller by.
     pub fn try_charge(&mut self, tgid: Tid, tid: Tid, bytes: u64) -> Result<(), Refused> {
         if bytes == 0 {
             return Ok(());
@@ -272,22 +274,20 @@ impl MemoryTable {
             crate::limits::emit(
                 "memory_oom_kill",
                 crate::event_fields!(
-                    "pid": tgid, "tid": tid, "reason": "limit", "request": bytes,
+                    "pid": tid, "reason": "limit", "request": bytes,
                     "charged": charged, "limit": limit
                 ),
                 Some(&format!(
-                    "memory: [pid {tgid}] killed: {bytes} more bytes would cross the limit ({charged} of {limit} charged)"
+                    "memory: [pid {tid}] killed: {bytes} more bytes would cross the limit ({charged} of {limit} charged)"
                 )),
             );
-            // SAFETY: kill takes plain integers; `tgid` is a live tracee (stopped in this call).
-            unsafe { libc::kill(tgid, libc::SIGKILL) };
         } else {
             tracing::info!(
                 target: "sentry::memory",
                 "sentry: memory: [pid {tid}] ENOMEM: {bytes} more bytes would cross the limit ({charged} of {limit} charged)"
             );
         }
-        Refused { kill }
+        Refused { kill, tgid }
     }
 
     /// Charges without a limit check (the host already allocated, or a fork copy).
@@ -363,13 +363,22 @@ impl MemoryTable {
     }
 
     /// A new task exists (the parent's clone/fork/vfork event).
-    pub fn on_new_task(&mut self, parent: Tid, parent_tgid: Tid, child: Tid, child_tgid: Tid, shares_vm: bool) {
+    /// `shown` is the number the sandbox knows the child by (for events).
+    pub fn on_new_task(
+        &mut self,
+        parent: Tid,
+        parent_tgid: Tid,
+        child: Tid,
+        child_tgid: Tid,
+        shares_vm: bool,
+        shown: Tid,
+    ) {
         self.clones_in_flight.remove(&parent);
         if child_tgid != child {
             return; // a thread: same process, same mm
         }
         if let Some(watch) = &self.watch {
-            watch.add_process(child);
+            watch.add_process(child, shown);
         }
         if !self.active() {
             return;
@@ -388,12 +397,9 @@ impl MemoryTable {
             .map(Mm::fork_copy)
             .unwrap_or_default();
         let charge = copy.charged;
-        let id = self.new_mm(Mm {
-            charged: 0,
-            ..copy
-        });
+        let id = self.new_mm(Mm { charged: 0, ..copy });
         self.procs.insert(child, id);
-        self.force_charge(child, child, charge);
+        self.force_charge(child, shown, charge);
     }
 
     /// Bytes a fork of `tgid` would charge (its private charged ranges and heap).
@@ -534,7 +540,7 @@ mod tests {
         let mut t = MemoryTable::new(limits, None);
         assert!(t.try_charge(1, 1, 0x8000).is_ok());
         assert!(t.try_charge(1, 1, 0x9000).is_err());
-        t.on_new_task(1, 1, 2, 2, false);
+        t.on_new_task(1, 1, 2, 2, false, 2);
         t.mm(1).insert(0x1000, anon(0x2000));
         t.on_process_exit(1);
         assert_eq!(t.charged, t.recount());

@@ -8,7 +8,7 @@
 //! thread's mmap reusing the range is recorded after the release.
 
 use super::{deny_event, errno, Action, Call, ExitHook};
-use crate::kernel::memory::{page_up, Seg, PAGE};
+use crate::kernel::memory::{page_up, Refused, Seg, PAGE};
 use crate::kernel::{IpcKind, Kernel};
 use crate::limits::Limits;
 use platform_ptrace::Tid;
@@ -77,8 +77,16 @@ fn hook(h: Hook) -> Action {
     Action::PassThenExit(ExitHook::Memory(h))
 }
 
-/// ENOMEM, or (with --oom=kill) the process was killed and the call's result never matters.
-fn refused() -> Action {
+/// ENOMEM; with --oom=kill, the call becomes kill(own pid, SIGKILL) in the task's own
+/// context: the process dies before the call returns, and no task is signalled while the
+/// sentry holds it stopped.
+fn refused(r: Refused) -> Action {
+    if r.kill {
+        return Action::PassAs {
+            nr: Sysno::kill.id() as u64,
+            args: [r.tgid as u64, libc::SIGKILL as u64, 0, 0, 0, 0],
+        };
+    }
     errno(Errno::ENOMEM)
 }
 
@@ -102,10 +110,12 @@ fn mmap(call: &mut Call) -> Action {
     };
     let anon = flags & libc::MAP_ANONYMOUS as u64 != 0;
     let map_type = flags & 0x0f;
-    let shared = map_type == libc::MAP_SHARED as u64 || map_type == libc::MAP_SHARED_VALIDATE as u64;
+    let shared =
+        map_type == libc::MAP_SHARED as u64 || map_type == libc::MAP_SHARED_VALIDATE as u64;
     let charged = anon && (shared || prot & libc::PROT_WRITE as u64 != 0);
     let tid = call.tid;
     let tgid = call.kernel.tgid_of(tid);
+    let who = call.kernel.shown_pid(tid);
     let memory = &mut call.kernel.memory;
     let replaced = match addr.checked_add(len) {
         Some(end) if flags & libc::MAP_FIXED as u64 != 0 => memory.mm(tgid).charged_in(addr, end),
@@ -113,8 +123,8 @@ fn mmap(call: &mut Call) -> Action {
     };
     let need = if charged { len } else { 0 };
     let reserved = need.saturating_sub(replaced);
-    if memory.try_charge(tgid, tid, reserved).is_err() {
-        return refused();
+    if let Err(r) = memory.try_charge(tgid, who, reserved) {
+        return refused(r);
     }
     if need > 0 {
         memory.poke_watcher();
@@ -140,9 +150,10 @@ fn munmap(call: &mut Call) -> Action {
         return Action::Pass;
     };
     let tgid = call.kernel.tgid_of(call.tid);
+    let who = call.kernel.shown_pid(call.tid);
     let memory = &mut call.kernel.memory;
     let released = memory.mm(tgid).remove(addr, end);
-    memory.uncharge(tgid, call.tid, released);
+    memory.uncharge(tgid, who, released);
     Action::Pass
 }
 
@@ -159,6 +170,7 @@ fn mremap(call: &mut Call) -> Action {
     }
     let tid = call.tid;
     let tgid = call.kernel.tgid_of(tid);
+    let who = call.kernel.shown_pid(tid);
     let memory = &mut call.kernel.memory;
     let mm = memory.mm(tgid);
     let seg = mm.seg_at(old).map_or(
@@ -181,8 +193,8 @@ fn mremap(call: &mut Call) -> Action {
         _ => 0,
     };
     let reserved = need.saturating_sub(replaced);
-    if memory.try_charge(tgid, tid, reserved).is_err() {
-        return refused();
+    if let Err(r) = memory.try_charge(tgid, who, reserved) {
+        return refused(r);
     }
     if need > 0 {
         memory.poke_watcher();
@@ -207,13 +219,14 @@ fn mprotect(call: &mut Call) -> Action {
     };
     let tid = call.tid;
     let tgid = call.kernel.tgid_of(tid);
+    let who = call.kernel.shown_pid(tid);
     let memory = &mut call.kernel.memory;
     let need = memory.mm(tgid).chargeable_in(addr, end);
     if need == 0 {
         return Action::Pass;
     }
-    if memory.try_charge(tgid, tid, need).is_err() {
-        return refused();
+    if let Err(r) = memory.try_charge(tgid, who, need) {
+        return refused(r);
     }
     memory.poke_watcher();
     hook(Hook::Mprotect {
@@ -227,6 +240,7 @@ fn brk(call: &mut Call) -> Action {
     let addr = call.args[0];
     let tid = call.tid;
     let tgid = call.kernel.tgid_of(tid);
+    let who = call.kernel.shown_pid(tid);
     let memory = &mut call.kernel.memory;
     let mm = memory.mm(tgid);
     let (Some(cur), Some(base)) = (mm.brk, mm.brk_base) else {
@@ -240,7 +254,10 @@ fn brk(call: &mut Call) -> Action {
         return hook(Hook::Brk { reserved: 0 });
     };
     let grow = new_top.saturating_sub(cur_top);
-    if memory.try_charge(tgid, tid, grow).is_err() {
+    if let Err(r) = memory.try_charge(tgid, who, grow) {
+        if r.kill {
+            return refused(r);
+        }
         // brk fails by returning the current break; libc's sbrk turns that into ENOMEM.
         return Action::Return(cur as i64);
     }
@@ -302,13 +319,14 @@ fn creation_check(call: &mut Call, new_process: bool) -> Option<Action> {
     let kernel = &mut *call.kernel;
     if new_process && kernel.memory.active() {
         let tgid = kernel.tgid_of(tid);
+        let who = kernel.shown_pid(tid);
         let cost = kernel.memory.fork_cost(tgid);
         // A fork copies the private committed memory: charge it before the copy exists.
         // The copy is charged to the child when its creation event comes; this checks only.
-        if kernel.memory.try_charge(tgid, tid, cost).is_err() {
-            return Some(refused());
+        if let Err(r) = kernel.memory.try_charge(tgid, who, cost) {
+            return Some(refused(r));
         }
-        kernel.memory.uncharge(tgid, tid, cost);
+        kernel.memory.uncharge(tgid, who, cost);
     }
     kernel.memory.clones_in_flight.insert(tid);
     None
@@ -356,13 +374,9 @@ pub fn shmget(call: &mut Call) -> Action {
                 return action;
             };
             let tgid = call.kernel.tgid_of(call.tid);
-            if call
-                .kernel
-                .memory
-                .try_charge(tgid, call.tid, bytes)
-                .is_err()
-            {
-                return refused();
+            let who = call.kernel.shown_pid(call.tid);
+            if let Err(r) = call.kernel.memory.try_charge(tgid, who, bytes) {
+                return refused(r);
             }
             hook(Hook::ShmGet { reserved: bytes })
         }
@@ -387,12 +401,13 @@ pub fn shmctl(call: &mut Call) -> Action {
 /// The exit stop of a call that left a hook: settle its charge against the host's result.
 pub fn at_exit(kernel: &mut Kernel, tid: Tid, h: Hook, rval: i64) {
     let tgid = kernel.tgid_of(tid);
+    let who = kernel.shown_pid(tid);
     let failed = (-4095..0).contains(&rval);
     let memory = &mut kernel.memory;
     match h {
         Hook::Mmap { len, seg, reserved } => {
             if failed {
-                memory.uncharge(tgid, tid, reserved);
+                memory.uncharge(tgid, who, reserved);
                 return;
             }
             let addr = rval as u64;
@@ -403,7 +418,7 @@ pub fn at_exit(kernel: &mut Kernel, tid: Tid, h: Hook, rval: i64) {
             let released = mm.remove(addr, end);
             mm.insert(addr, Seg { end, ..seg });
             let charge = if seg.charged { len } else { 0 };
-            memory.settle(tgid, tid, reserved, charge as i64 - released as i64);
+            memory.settle(tgid, who, reserved, charge as i64 - released as i64);
         }
         Hook::Mremap {
             old,
@@ -414,7 +429,7 @@ pub fn at_exit(kernel: &mut Kernel, tid: Tid, h: Hook, rval: i64) {
             keep_old,
         } => {
             if failed {
-                memory.uncharge(tgid, tid, reserved);
+                memory.uncharge(tgid, who, reserved);
                 return;
             }
             let addr = rval as u64;
@@ -432,7 +447,7 @@ pub fn at_exit(kernel: &mut Kernel, tid: Tid, h: Hook, rval: i64) {
             let charge = if seg.charged { new_len } else { 0 };
             memory.settle(
                 tgid,
-                tid,
+                who,
                 reserved,
                 charge as i64 - released_old as i64 - released_dst as i64,
             );
@@ -443,11 +458,11 @@ pub fn at_exit(kernel: &mut Kernel, tid: Tid, h: Hook, rval: i64) {
             reserved,
         } => {
             if failed {
-                memory.uncharge(tgid, tid, reserved);
+                memory.uncharge(tgid, who, reserved);
                 return;
             }
             let added = memory.mm(tgid).mark_charged(addr, addr + len);
-            memory.settle(tgid, tid, reserved, added as i64);
+            memory.settle(tgid, who, reserved, added as i64);
         }
         Hook::Brk { reserved } => {
             let new = rval as u64;
@@ -459,14 +474,14 @@ pub fn at_exit(kernel: &mut Kernel, tid: Tid, h: Hook, rval: i64) {
                 .map_or(0, |(n, b)| n.saturating_sub(b));
             let delta = target as i64 - mm.brk_charged as i64;
             mm.brk_charged = target;
-            memory.settle(tgid, tid, reserved, delta);
+            memory.settle(tgid, who, reserved, delta);
         }
         Hook::ShmGet { reserved } => {
             if rval >= 0 {
                 kernel.ipc_ids.insert((IpcKind::Shm, rval as i32));
                 kernel.memory.shm_created(tgid, rval as i32, reserved);
             } else {
-                memory.uncharge(tgid, tid, reserved);
+                memory.uncharge(tgid, who, reserved);
             }
         }
         Hook::ShmRmid { id } => {
