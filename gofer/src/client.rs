@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 
 use nix::errno::Errno;
 
@@ -24,7 +24,10 @@ pub struct Mount {
 /// If the gofer dies (or answers nonsense), that call and every later one fail with EIO.
 pub struct Client {
     sock: OwnedFd,
-    child: Option<Child>,
+    pid: u32,
+    /// A pidfd of the gofer, to wait for it without ever naming a pid that may have been reaped
+    /// (by the sentry's own wait loop) and reused. None once waited for.
+    pidfd: Option<OwnedFd>,
     wbuf: Vec<u8>,
     rbuf: Vec<u8>,
     seq: u32,
@@ -131,9 +134,18 @@ impl Client {
         let child = cmd.spawn()?;
         drop(theirs);
         drop(roots);
+        let pid = child.id();
+        // Nothing has waited for the child yet, so its pid still names it.
+        // SAFETY: pidfd_open with integer arguments.
+        let raw =
+            Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) })?;
+        // SAFETY: a fresh descriptor owned by nobody else.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+        drop(child); // std does not reap on drop; the pidfd (or the sentry) does.
         let mut client = Client {
             sock: ours,
-            child: Some(child),
+            pid,
+            pidfd: Some(pidfd),
             wbuf: Vec::with_capacity(MAX_FRAME),
             rbuf: vec![0; MAX_FRAME],
             seq: 0,
@@ -146,9 +158,9 @@ impl Client {
         }
     }
 
-    /// The gofer's process id.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
+    /// The gofer's process id (a child of the process that called `spawn`).
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// False once a call has found the gofer gone.
@@ -157,15 +169,21 @@ impl Client {
     }
 
     /// Closes the connection and waits for the gofer, which exits 0 when its socket closes.
+    /// ECHILD if something else (the sentry's wait loop) has already reaped it.
     pub fn shutdown(mut self) -> io::Result<ExitStatus> {
-        let mut child = self
-            .child
+        self.hang_up();
+        let pidfd = self
+            .pidfd
             .take()
-            .ok_or_else(|| io::Error::other("no child"))?;
-        // Replace our end by a closed one: the gofer sees EOF.
-        let devnull = std::fs::File::open("/dev/null")?;
-        self.sock = OwnedFd::from(devnull);
-        child.wait()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ECHILD))?;
+        wait_pidfd(&pidfd)
+    }
+
+    /// Shuts our end of the socket down: the gofer's next receive sees end of file.
+    fn hang_up(&mut self) {
+        self.dead = true;
+        // SAFETY: shutdown(2) on a socket we own; no memory is involved.
+        unsafe { libc::shutdown(self.sock.as_raw_fd(), libc::SHUT_RDWR) };
     }
 
     fn fail(&mut self) -> Errno {
@@ -650,12 +668,45 @@ fn copy_sized(r: Result<(Response<'_>, Option<OwnedFd>), Errno>, buf: &mut [u8])
     }
 }
 
+/// Waits for the process behind `pidfd` to exit and reaps it.
+fn wait_pidfd(pidfd: &OwnedFd) -> io::Result<ExitStatus> {
+    use std::os::unix::process::ExitStatusExt;
+    loop {
+        // SAFETY: all-zero is a valid siginfo_t; waitid writes into it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid on a pidfd we own, with a valid siginfo pointer.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED,
+            )
+        };
+        match Errno::result(r) {
+            Ok(_) => {
+                // SAFETY: waitid succeeded with WEXITED, so si_status is the exit code or signal.
+                let status = unsafe { info.si_status() };
+                let raw = if info.si_code == libc::CLD_EXITED {
+                    (status & 0xff) << 8
+                } else {
+                    status & 0x7f
+                };
+                return Ok(ExitStatus::from_raw(raw));
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 impl Drop for Client {
+    /// Hangs up and reaps the gofer (it exits at once: it never blocks). No signal is sent, and
+    /// the wait goes through the pidfd: the sentry's own wait loop may already have reaped it.
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // The gofer holds no state worth a graceful exit: every call is synchronous.
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(pidfd) = self.pidfd.take() {
+            self.hang_up();
+            let _ = wait_pidfd(&pidfd);
         }
     }
 }

@@ -46,7 +46,7 @@ fn gofer_is_confined() {
     let t = TempDir::new("confined");
     let mut c = spawn(&[(&t.path, false)]);
     c.stat(0, b"", true).unwrap(); // the filter is installed before the first request is read
-    let pid = c.pid().unwrap();
+    let pid = c.pid();
     assert_eq!(status_field(pid, "Seccomp:"), "2", "filter mode");
     assert_eq!(status_field(pid, "NoNewPrivs:"), "1");
     // Only its socket, its mount root and /proc/self/fd are open.
@@ -62,7 +62,7 @@ fn killed_gofer_gives_eio() {
     let mut c = spawn(&[(&t.path, false)]);
     c.stat(0, b"", true).unwrap();
     // SAFETY: kill our own child.
-    let rc = unsafe { libc::kill(c.pid().unwrap() as i32, libc::SIGKILL) };
+    let rc = unsafe { libc::kill(c.pid() as i32, libc::SIGKILL) };
     assert_eq!(rc, 0);
     assert_eq!(c.stat(0, b"", true).unwrap_err(), Errno::EIO);
     assert!(!c.is_alive());
@@ -155,7 +155,7 @@ fn helper_parent_process() {
     let c = spawn(&[(Path::new(&dir), false)]);
     // Straight to fd 1: println! output is captured by the test harness.
     let mut out = std::io::stdout().lock();
-    writeln!(out, "GOFER_PID={}", c.pid().unwrap()).unwrap();
+    writeln!(out, "GOFER_PID={}", c.pid()).unwrap();
     out.flush().unwrap();
     drop(out);
     let mut line = String::new();
