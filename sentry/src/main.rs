@@ -1,6 +1,8 @@
 //! `sentry`: a user-space kernel for untrusted Linux programs, on the ptrace platform.
 
 mod kernel;
+mod limits;
+mod proc;
 mod sandbox;
 mod strace;
 mod supervisor;
@@ -36,7 +38,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run CMD with ROOTFS as its root, every syscall decided by the sentry.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the syscall table: one line per x86_64 syscall, `name<TAB>class`.
     Table,
 }
@@ -73,6 +75,9 @@ struct RunArgs {
     /// Log level of the sentry's own events (error, warn, info, debug).
     #[arg(long, default_value = "warn")]
     log: String,
+    /// Memory, task, CPU-time and wall-clock limits (limits.rs).
+    #[command(flatten)]
+    limits: limits::LimitArgs,
     /// The directory that becomes the sandbox's `/`.
     rootfs: PathBuf,
     /// The program to run and its arguments.
@@ -103,7 +108,15 @@ impl Failure {
     }
 }
 
+/// The hidden first argument with which the sentry starts itself as its gofer.
+const GOFER_ARG: &str = "__gofer";
+
 fn main() -> ExitCode {
+    // The gofer is a separate process of the same binary (no second executable to find);
+    // it must start before any thread exists.
+    if std::env::args().nth(1).as_deref() == Some(GOFER_ARG) {
+        return gofer::process::gofer_main(std::env::args().skip(2));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -126,7 +139,7 @@ fn main() -> ExitCode {
             print_table();
             ExitCode::SUCCESS
         }
-        Command::Run(args) => match run(args) {
+        Command::Run(args) => match run(*args) {
             Ok(status) => ExitCode::from(status),
             Err(failure) => {
                 eprintln!("sentry: {failure:#}");
@@ -326,6 +339,12 @@ static INIT_PIDFD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::
 
 fn run(args: RunArgs) -> Result<u8, Failure> {
     init_logging(&args.log, args.strace)?;
+    // Limits first: a malformed one is a usage error, and they shape the seccomp filter.
+    let limits = args.limits.parse().map_err(Failure::Usage)?;
+    if let Some(path) = &args.limits.events {
+        limits::open_events(path).map_err(Failure::Usage)?;
+    }
+    syscalls::mm::configure(limits);
     let rootfs = check_rootfs(&args.rootfs)?;
     if !args.cwd.is_absolute() {
         return Err(Failure::Usage(format!(
@@ -349,10 +368,12 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     })?;
     let (mounts, gofer_mounts) = sandbox::build_mounts(&rootfs, args.read_only, requests, &scratch)
         .map_err(Failure::Usage)?;
-    let gofer_exe = sandbox::gofer_exe().map_err(|e| Failure::Internal(anyhow::anyhow!(e)))?;
-    let files = gofer::Client::spawn(&gofer_exe, &gofer_mounts)
+    let exe = std::env::current_exe().map_err(|e| {
+        Failure::Internal(anyhow::anyhow!("cannot find the sentry's executable: {e}"))
+    })?;
+    let files = gofer::Client::spawn_with_args(&exe, &[GOFER_ARG], &gofer_mounts)
         .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the gofer: {e}")))?;
-    let gofer_pid = files.pid().map_or(0, |p| p as i32);
+    let gofer_pid = files.pid() as i32;
     let mut kernel = Kernel::new(
         Uts {
             hostname: args.hostname.clone().into_bytes(),
@@ -362,11 +383,15 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
         mounts,
         files,
     );
+    kernel.proc_scratch = scratch.dir.join("procfs");
     let initial_fs = kernel::FsState {
         root: b"/".to_vec(),
         cwd: kernel::mounts::normalize(args.cwd.as_os_str().as_bytes(), 0),
     };
     kernel.fs.insert(0, initial_fs.clone());
+    let watch =
+        (limits.needs_watcher() || limits.accounts_memory()).then(|| limits::Watch::new(limits));
+    kernel.memory = kernel::memory::MemoryTable::new(limits, watch.clone());
 
     let envp = sandbox_env(&args.env)?;
     let (plan, _path) = find_program(&mut kernel, &args.command[0], &envp)?;
@@ -419,7 +444,18 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.tid, 0) } as i32;
     INIT_PIDFD.store(pidfd, Ordering::SeqCst);
+    if let Some(watch) = &watch {
+        watch.set_init(child.tid);
+        if limits.needs_watcher() {
+            limits::start_watcher(watch.clone())
+                .map_err(|e| Failure::Internal(anyhow::anyhow!(e)))?;
+        }
+    }
 
+    kernel.exe.insert(child.tid, plan.program.clone());
+    if let Some(view) = plan.loader {
+        kernel.loader_views.insert(child.tid, view);
+    }
     drop(plan);
     kernel.fs.remove(&0);
     kernel.fs.insert(child.tid, initial_fs);
@@ -428,6 +464,12 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     if foreground {
         // SAFETY: getpgrp takes no arguments.
         platform_ptrace::give_terminal_to(unsafe { libc::getpgrp() });
+    }
+    if let Some(watch) = &watch {
+        limits::final_event(watch);
+    }
+    if limits::timed_out() {
+        return Ok(124);
     }
     let terminated_by = TERMINATE_SIGNAL.load(Ordering::SeqCst);
     if terminated_by != 0 {

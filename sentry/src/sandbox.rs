@@ -100,6 +100,7 @@ pub fn build_mounts(
     let mut gofer_mounts = Vec::new();
     let mut add =
         |sandbox: Vec<u8>, host: PathBuf, read_only: bool, is_dev: bool| -> Result<(), String> {
+            let is_proc = sandbox == b"/proc";
             let host_root = host
                 .canonicalize()
                 .map_err(|e| format!("mount source {}: {e}", host.display()))?;
@@ -112,6 +113,7 @@ pub fn build_mounts(
                 host_root: host_root.clone(),
                 read_only,
                 is_dev,
+                is_proc,
             });
             gofer_mounts.push(gofer::Mount {
                 host_path: host_root,
@@ -133,6 +135,15 @@ pub fn build_mounts(
         false,
         false,
     )?;
+    // /proc is synthesized by the sentry; its gofer mount is an empty read-only directory
+    // that refuses every change (EROFS).
+    add(
+        b"/proc".to_vec(),
+        scratch.tmpfs("proc", 0o555).map_err(io)?,
+        true,
+        false,
+    )?;
+    std::fs::create_dir(scratch.dir.join("procfs")).map_err(io)?;
     for (i, request) in requests.into_iter().enumerate() {
         match request {
             MountRequest::Bind {
@@ -147,19 +158,4 @@ pub fn build_mounts(
         }
     }
     Ok((table, gofer_mounts))
-}
-
-/// The gofer executable: beside the sentry's own.
-pub fn gofer_exe() -> Result<PathBuf, String> {
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot find the sentry's executable: {e}"))?;
-    let gofer = exe.with_file_name("gofer");
-    if gofer.is_file() {
-        Ok(gofer)
-    } else {
-        Err(format!(
-            "the gofer executable is missing at {} (build it with `cargo build -p gofer`)",
-            gofer.display()
-        ))
-    }
 }

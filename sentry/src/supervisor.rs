@@ -292,7 +292,7 @@ impl Supervisor {
                 stopped.resume(steady, 0)?;
             }
             Stop::Exec { former_tid } => {
-                if tid == self.kernel.init_tid {
+                if tid == self.kernel.init_tid && !self.init_execed {
                     self.init_execed = true;
                 }
                 self.on_exec(tid, former_tid);
@@ -301,6 +301,17 @@ impl Supervisor {
                     t.pending.as_ref().filter(|p| p.exec.is_some())?;
                     t.pending.take()
                 });
+                if let Some(state) = done.as_ref().and_then(|p| p.exec.as_ref()) {
+                    self.kernel.exe.insert(tid, state.program.clone());
+                    match state.loader {
+                        Some(view) => {
+                            self.kernel.loader_views.insert(tid, view);
+                        }
+                        None => {
+                            self.kernel.loader_views.remove(&tid);
+                        }
+                    }
+                }
                 if let Some(pending) = done {
                     self.finish_call(&stopped, pending, 0)?;
                 }
@@ -331,8 +342,13 @@ impl Supervisor {
             }
             (None, _) => 0,
         };
-        let (creator_tgid, creator_parent, creator_ns, creator_child_ns) =
-            (creator.tgid, creator.parent, creator.ns, creator.child_ns);
+        let (creator_tgid, creator_parent, creator_ns, creator_child_ns, creator_uts) = (
+            creator.tgid,
+            creator.parent,
+            creator.ns,
+            creator.child_ns,
+            creator.uts_ns,
+        );
         let thread = flags & libc::CLONE_THREAD as u64 != 0;
         let tgid = if thread { creator_tgid } else { child };
         let parent = if thread || flags & libc::CLONE_PARENT as u64 != 0 {
@@ -348,16 +364,35 @@ impl Supervisor {
             creator_child_ns
         };
         k.add_task(child, tgid, parent, ns);
+        let uts_ns = if flags & libc::CLONE_NEWUTS as u64 != 0 {
+            k.copy_uts(creator_uts)
+        } else {
+            creator_uts
+        };
+        if let Some(task) = k.tasks.get_mut(&child) {
+            task.uts_ns = uts_ns;
+        }
         if let Some(a) = args.filter(|_| flags & libc::CLONE_CHILD_SETTID as u64 != 0) {
             if let Some(task) = k.tasks.get_mut(&child) {
                 task.child_tid_ptr = Some(a[3]);
             }
         }
         if !thread {
-            // A new process starts with its parent's root and cwd.
+            // A new process starts with its parent's root, cwd and program.
             let fs = k.fs_of(parent_tid);
             k.fs.insert(child, fs);
+            if let Some(exe) = k.exe.get(&creator_tgid).cloned() {
+                k.exe.insert(child, exe);
+            }
+            if let Some(view) = k.loader_views.get(&creator_tgid).copied() {
+                k.loader_views.insert(child, view);
+            }
         }
+        // Memory accounting (issue 5): a new process gets a copy of its parent's charge.
+        let shares_vm = flags & libc::CLONE_VM as u64 != 0;
+        let shown = k.shown_pid(child);
+        k.memory
+            .on_new_task(parent_tid, creator_tgid, child, tgid, shares_vm, shown);
     }
 
     /// At a new task's first stop: CLONE_CHILD_SETTID made the kernel write the host id in
@@ -387,6 +422,7 @@ impl Supervisor {
             None
         };
         let tgid = self.kernel.tasks.get(&tid).map_or(tid, |t| t.tgid);
+        self.kernel.memory.on_exec(tgid); // issue 5: a new address space
         self.kernel
             .tasks
             .retain(|&other, task| other == tid || task.tgid != tgid);
@@ -536,7 +572,12 @@ impl Supervisor {
     ) -> anyhow::Result<()> {
         let tid = stopped.tid();
         let k = &mut self.kernel;
+        syscalls::mm::call_done(k, tid, pending.sysno);
         let translated = match pending.hook {
+            Some(ExitHook::Memory(hook)) => {
+                syscalls::mm::at_exit(k, tid, hook, rval);
+                rval
+            }
             Some(ExitHook::RecordIpc(kind)) if rval >= 0 => {
                 k.ipc_ids.insert((kind, rval as i32));
                 rval
@@ -575,6 +616,7 @@ impl Supervisor {
         self.early.remove(&tid);
         self.awaiting_install.remove(&tid);
         self.kernel.fs.remove(&tid);
+        kernel::memory::on_task_exit(&mut self.kernel, tid); // issue 5: release its memory
         let Some(task) = self.kernel.tasks.remove(&tid) else {
             // A zombie that came to the sentry when its parent exited: reaped now.
             if self.kernel.zombies.remove(&tid) {

@@ -1,6 +1,7 @@
 //! The sentry's own tables: tasks and thread groups, the UTS names, the network mode,
 //! the SysV IPC objects the sandbox created, the mounts and each process's root and cwd.
 
+pub mod memory;
 pub mod mounts;
 pub mod pid;
 
@@ -22,6 +23,8 @@ pub struct Task {
     pub parent: Tid,
     /// Where CLONE_CHILD_SETTID asked the kernel to write this new task's id.
     pub child_tid_ptr: Option<u64>,
+    /// The UTS namespace (hostname, domain name) of the task.
+    pub uts_ns: usize,
     /// The PID namespace the task lives in.
     pub ns: NsId,
     /// The PID namespace its new children go into (differs after unshare(CLONE_NEWPID)).
@@ -60,6 +63,8 @@ pub struct FsState {
 
 pub struct Kernel {
     pub tasks: HashMap<Tid, Task>,
+    /// Memory accounting and the limits (issue 5).
+    pub memory: memory::MemoryTable,
     pub pids: PidTable,
     /// Processes that exited and wait for their parent to reap them (host ids).
     pub zombies: HashSet<Tid>,
@@ -68,11 +73,20 @@ pub struct Kernel {
     pub files: Option<gofer::Client>,
     /// Root and cwd per process (thread group id).
     pub fs: HashMap<Tid, FsState>,
-    pub uts: Uts,
+    /// UTS namespaces; a task's `uts_ns` indexes this.
+    pub uts: Vec<Uts>,
     pub net: NetMode,
     pub ipc_ids: HashSet<(IpcKind, i32)>,
     /// The first process of the sandbox (its PID 1).
     pub init_tid: Tid,
+    /// The sandbox path of each process's program (for /proc/<pid>/exe), by host tgid.
+    pub exe: HashMap<Tid, Vec<u8>>,
+    /// Processes run through their ELF interpreter: where their own argv is, for /proc.
+    pub loader_views: HashMap<Tid, crate::syscalls::exec::LoaderView>,
+    /// Where the sentry lays out /proc directories for the host to list.
+    pub proc_scratch: std::path::PathBuf,
+    /// Those layouts, by host path, with the /proc path each stands for.
+    pub proc_dirs: HashMap<Vec<u8>, Vec<u8>>,
     /// Names of AF_UNIX sockets bound by path, as the kernel reports them → as the task bound them.
     pub unix_names: HashMap<Vec<u8>, Vec<u8>>,
     /// The prefix that makes abstract AF_UNIX names private to this sandbox.
@@ -85,17 +99,22 @@ impl Kernel {
     pub fn new(uts: Uts, net: NetMode, mounts: MountTable, files: gofer::Client) -> Self {
         Kernel {
             tasks: HashMap::new(),
+            memory: memory::MemoryTable::default(),
             pids: PidTable::default(),
             zombies: HashSet::new(),
             mounts,
             files: Some(files),
             fs: HashMap::new(),
-            uts,
+            uts: vec![uts],
             net,
             ipc_ids: HashSet::new(),
             init_tid: 0,
             reported: HashSet::new(),
             unix_names: HashMap::new(),
+            exe: HashMap::new(),
+            loader_views: HashMap::new(),
+            proc_scratch: std::path::PathBuf::new(),
+            proc_dirs: HashMap::new(),
             abstract_prefix: format!("sentry-{}/", std::process::id()).into_bytes(),
         }
     }
@@ -104,6 +123,17 @@ impl Kernel {
     /// namespace (the host id only for a task not yet numbered).
     pub fn shown_pid(&self, tid: Tid) -> i32 {
         self.pids.vpid(ROOT_NS, tid).unwrap_or(tid)
+    }
+
+    /// The UTS namespace of a task.
+    pub fn uts_of(&self, tid: Tid) -> usize {
+        self.tasks.get(&tid).map_or(0, |t| t.uts_ns)
+    }
+
+    /// A new UTS namespace with a copy of `from`'s names.
+    pub fn copy_uts(&mut self, from: usize) -> usize {
+        self.uts.push(self.uts[from].clone());
+        self.uts.len() - 1
     }
 
     /// The PID namespace of a task.
@@ -152,6 +182,7 @@ impl Kernel {
                 pending: None,
                 clone_args: None,
                 child_tid_ptr: None,
+                uts_ns: 0,
                 parent,
                 ns,
                 child_ns: ns,
@@ -180,5 +211,4 @@ impl Kernel {
                 cwd: b"/".to_vec(),
             })
     }
-
 }

@@ -19,6 +19,8 @@ pub struct Mount {
     pub read_only: bool,
     /// The synthetic /dev: a few names open the host's devices, nothing else of /dev.
     pub is_dev: bool,
+    /// The synthesized /proc (`crate::proc`).
+    pub is_proc: bool,
 }
 
 /// The mounts of the sandbox, in the order they were made.
@@ -122,6 +124,7 @@ mod tests {
             host_root: PathBuf::from(host),
             read_only: false,
             is_dev: false,
+            is_proc: false,
         };
         MountTable {
             mounts: vec![

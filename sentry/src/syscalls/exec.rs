@@ -12,7 +12,7 @@
 //! syscall instruction as an `mmap` for the new argv (when one is needed); at that exit
 //! stop, the argv is written and the instruction re-runs as the `execveat`.
 
-use super::fs::{files, read_path, resolve, Target};
+use super::fs::{files, follow, read_path, resolve, Target};
 use super::{Action, Call};
 use nix::errno::Errno;
 use platform_ptrace::{read_bytes, read_cstring, Regs, Stopped, Tid};
@@ -33,6 +33,17 @@ pub struct Plan {
     pub file: OwnedFd,
     /// Arguments put before the original `argv[1..]`; empty when argv is kept as it is.
     pub argv_prefix: Vec<Vec<u8>>,
+    /// The program's sandbox path, as /proc/<pid>/exe names it.
+    pub program: Vec<u8>,
+    /// Set when the program runs through its ELF interpreter.
+    pub loader: Option<LoaderView>,
+}
+
+/// Where a program run through its ELF interpreter finds its own argv in the process's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoaderView {
+    pub argv0_at: usize,
+    pub rest_from: usize,
 }
 
 impl Plan {
@@ -58,6 +69,9 @@ pub struct InFlight {
     pub stage: Stage,
     /// The task's registers at its execve, restored when the exec fails.
     pub original: Regs,
+    /// The program's sandbox path, for /proc/<pid>/exe once the exec succeeded.
+    pub program: Vec<u8>,
+    pub loader: Option<LoaderView>,
     /// The original argv and envp pointers and the pointer to an empty string.
     argv: u64,
     envp: u64,
@@ -176,6 +190,10 @@ pub fn plan(call: &mut Call, dirfd: u64, path: &[u8], argv0: &[u8]) -> Result<Pl
     let mut name_dirfd = dirfd;
     for _ in 0..=MAX_INTERPRETER_DEPTH {
         let target = resolve(call, name_dirfd, &name, true)?;
+        let target = follow(call, target)?;
+        if target.proc.is_some() {
+            return Err(Errno::EACCES);
+        }
         let file = open_program(call, &target)?;
         let start = head(&file, BINPRM_BUF_SIZE)?;
         if let Some((interpreter, arg)) = shebang(&start) {
@@ -202,9 +220,12 @@ pub fn plan(call: &mut Call, dirfd: u64, path: &[u8], argv0: &[u8]) -> Result<Pl
             return Ok(Plan {
                 file,
                 argv_prefix: prefix,
+                program: target.path,
+                loader: None,
             });
         };
         // A dynamic program: run its interpreter from inside the sandbox.
+        let program = target.path;
         let target = resolve(call, libc::AT_FDCWD as i64 as u64, &interpreter, true)?;
         let loader = open_program(call, &target).map_err(|e| {
             if e == Errno::ENOENT {
@@ -222,10 +243,21 @@ pub fn plan(call: &mut Call, dirfd: u64, path: &[u8], argv0: &[u8]) -> Result<Pl
             prefix[0].clone()
         };
         let mut next = vec![interpreter.clone()];
-        if is_glibc_loader(&interpreter) {
+        // How the program's own argv sits in the loader's: argv[0] at `argv0_at`, the
+        // rest from `rest_from` (the loader's options and the program path are not it).
+        let view = if is_glibc_loader(&interpreter) {
             next.push(b"--argv0".to_vec());
             next.push(program_argv0);
-        }
+            LoaderView {
+                argv0_at: 2,
+                rest_from: 4,
+            }
+        } else {
+            LoaderView {
+                argv0_at: 1,
+                rest_from: 2,
+            }
+        };
         next.push(name.clone());
         if !prefix.is_empty() {
             prefix.remove(0);
@@ -234,6 +266,8 @@ pub fn plan(call: &mut Call, dirfd: u64, path: &[u8], argv0: &[u8]) -> Result<Pl
         return Ok(Plan {
             file: loader,
             argv_prefix: next,
+            program,
+            loader: Some(view),
         });
     }
     Err(Errno::ELOOP)
@@ -301,6 +335,8 @@ pub fn handle(call: &mut Call) -> Result<Action, Errno> {
         None => Vec::new(),
     };
     let plan = plan(call, dirfd, &path, &argv0)?;
+    let program = plan.program.clone();
+    let loader = plan.loader;
     let new_argv = (!plan.keeps_argv()).then(|| {
         let mut argv = plan.argv_prefix.clone();
         // The original arguments after argv[0], by value (they live in the old image).
@@ -319,6 +355,8 @@ pub fn handle(call: &mut Call) -> Result<Action, Errno> {
             argv,
             envp,
             empty_string,
+            program,
+            loader,
         }),
     })
 }

@@ -7,6 +7,7 @@
 use super::{exec, Action, Call};
 use crate::kernel::mounts::{depth, normalize, DEVICES};
 use crate::kernel::FsState;
+use crate::proc;
 use gofer::Timespec;
 use nix::errno::Errno;
 use platform_ptrace::{read_bytes, read_cstring, write_bytes, Tid};
@@ -100,6 +101,10 @@ pub struct Target {
     pub mount: usize,
     pub gofer_index: u32,
     pub rel: Vec<u8>,
+    /// The normalised sandbox path.
+    pub path: Vec<u8>,
+    /// In /proc: what the path names there.
+    pub proc: Option<proc::Resolved>,
 }
 
 impl Target {
@@ -126,9 +131,13 @@ fn dir_of_fd(call: &Call, fd: i32) -> Result<Vec<u8>, Errno> {
     if !meta.is_dir() {
         return Err(Errno::ENOTDIR);
     }
+    let host = host.as_os_str().as_encoded_bytes();
+    if let Some(proc_path) = call.kernel.proc_dirs.get(host) {
+        return Ok(proc_path.clone());
+    }
     call.kernel
         .mounts
-        .sandbox_path_of(host.as_os_str().as_encoded_bytes())
+        .sandbox_path_of(host)
         .ok_or(Errno::ENOENT)
 }
 
@@ -150,17 +159,124 @@ pub fn resolve(call: &Call, dirfd: u64, path: &[u8], keep_slash: bool) -> Result
     let mut joined = base;
     joined.push(b'/');
     joined.extend_from_slice(path);
-    let normal = normalize(&joined, floor);
-    let (mount, rel) = call.kernel.mounts.lookup(&normal).ok_or(Errno::ENOENT)?;
-    let mut rel = rel.to_vec();
-    if keep_slash && path.ends_with(b"/") && rel != b"." {
-        rel.push(b'/');
+    let mut normal = normalize(&joined, floor);
+    // Links of /proc met on the way (/proc/self/root/…, /proc/1/cwd/…) lead elsewhere.
+    for _ in 0..MAX_PROC_LINKS {
+        let (mount, rel) = call.kernel.mounts.lookup(&normal).ok_or(Errno::ENOENT)?;
+        let mut rel = rel.to_vec();
+        let proc = if call.kernel.mounts.mounts[mount].is_proc {
+            match proc::resolve(call.kernel, call.tid, &rel, false)? {
+                proc::Resolved::Elsewhere(next) => {
+                    normal = normalize(&next, 0);
+                    continue;
+                }
+                other => Some(other),
+            }
+        } else {
+            None
+        };
+        if keep_slash && path.ends_with(b"/") && rel != b"." {
+            rel.push(b'/');
+        }
+        return Ok(Target {
+            mount,
+            gofer_index: call.kernel.mounts.mounts[mount].gofer_index,
+            rel,
+            path: normal,
+            proc,
+        });
     }
-    Ok(Target {
-        mount,
-        gofer_index: call.kernel.mounts.mounts[mount].gofer_index,
-        rel,
-    })
+    Err(Errno::ELOOP)
+}
+
+/// How many links of /proc one resolution may follow.
+const MAX_PROC_LINKS: usize = 8;
+
+/// Follows a /proc link at the end of a path (open, stat, chdir and exec follow it).
+pub fn follow(call: &Call, mut target: Target) -> Result<Target, Errno> {
+    for _ in 0..MAX_PROC_LINKS {
+        let Some(proc::Resolved::Node(proc::Node::Link(link))) = &target.proc else {
+            return Ok(target);
+        };
+        let parent = match target.path.iter().rposition(|&b| b == b'/') {
+            Some(0) | None => b"/".to_vec(),
+            Some(i) => target.path[..i].to_vec(),
+        };
+        let rel = target.rel.clone();
+        let next = proc::resolve(call.kernel, call.tid, &rel, true)?;
+        target = match next {
+            proc::Resolved::Elsewhere(path) => resolve(call, AT_FDCWD, &path, true)?,
+            proc::Resolved::Node(proc::Node::Link(_)) | proc::Resolved::Node(_)
+                if link.starts_with(b"/") =>
+            {
+                resolve(call, AT_FDCWD, link, true)?
+            }
+            other @ proc::Resolved::TaskFd { .. } => Target {
+                proc: Some(other),
+                ..target
+            },
+            _ => resolve(call, AT_FDCWD, &proc::link_target(&parent, link), true)?,
+        };
+    }
+    Err(Errno::ELOOP)
+}
+
+/// Opens a /proc node for the task: a file's content, a directory's layout, another
+/// fd of a task's open file.
+fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<OwnedFd, Errno> {
+    let writing =
+        flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
+    match target.proc.as_ref().expect("a /proc target") {
+        proc::Resolved::TaskFd { host, fd } => {
+            let tgid = *host;
+            super::net::task_fd_of(tgid, *fd)
+        }
+        proc::Resolved::Node(proc::Node::File(_)) if writing => Err(Errno::EACCES),
+        proc::Resolved::Node(proc::Node::File(content)) => {
+            if flags & libc::O_DIRECTORY != 0 {
+                return Err(Errno::ENOTDIR);
+            }
+            proc::file_fd(content)
+        }
+        proc::Resolved::Node(proc::Node::Link(_)) => Err(Errno::ELOOP),
+        proc::Resolved::Node(node @ proc::Node::Dir(_)) => {
+            if writing {
+                return Err(Errno::EISDIR);
+            }
+            let host = proc::materialize(&call.kernel.proc_scratch, &target.path, node)?;
+            let host_bytes = host.as_os_str().as_encoded_bytes().to_vec();
+            call.kernel
+                .proc_dirs
+                .insert(host_bytes, target.path.clone());
+            let c = CString::new(host.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+            // SAFETY: open of a NUL-terminated path we own; the result is checked.
+            let fd = unsafe {
+                libc::open(
+                    c.as_ptr(),
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                return Err(Errno::last());
+            }
+            // SAFETY: the fd was just opened and is ours alone.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+        proc::Resolved::Elsewhere(_) => Err(Errno::ENOENT),
+    }
+}
+
+/// stat of a /proc node: the host's stat of its layout.
+fn stat_proc(call: &mut Call, target: &Target) -> Result<std::path::PathBuf, Errno> {
+    match target.proc.as_ref().expect("a /proc target") {
+        proc::Resolved::Node(node) => {
+            proc::materialize(&call.kernel.proc_scratch, &target.path, node)
+        }
+        proc::Resolved::TaskFd { host, fd } => {
+            Ok(std::path::PathBuf::from(format!("/proc/{host}/fd/{fd}")))
+        }
+        proc::Resolved::Elsewhere(_) => Err(Errno::ENOENT),
+    }
 }
 
 fn resolve_arg(call: &Call, dirfd: u64, index: usize, keep_slash: bool) -> Result<Target, Errno> {
@@ -203,9 +319,14 @@ fn open_at(
     flags: i32,
     mode: u32,
 ) -> Result<Action, Errno> {
-    let target = resolve_arg(call, dirfd, index, true)?;
+    let mut target = resolve_arg(call, dirfd, index, true)?;
+    if flags & libc::O_NOFOLLOW == 0 {
+        target = follow(call, target)?;
+    }
     let cloexec = flags & libc::O_CLOEXEC != 0;
-    let fd = if let Some(device) = target.device(call) {
+    let fd = if target.proc.is_some() {
+        open_proc(call, &target, flags)?
+    } else if let Some(device) = target.device(call) {
         let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC) | libc::O_CLOEXEC;
         // SAFETY: open of a NUL-terminated path we own; the result is checked.
         let fd = unsafe { libc::open(host_device(device).as_ptr(), flags) };
@@ -266,9 +387,23 @@ fn stat_at(
         args[path_index] = 0;
         return Ok(Action::PassWith(args));
     }
-    let target = resolve(call, dirfd, &path, true)?;
-    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
-    let st = if let Some(device) = target.device(call) {
+    let mut target = resolve(call, dirfd, &path, true)?;
+    let follow_last = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    if follow_last {
+        target = follow(call, target)?;
+    }
+    let st = if target.proc.is_some() {
+        let host = stat_proc(call, &target)?;
+        std::fs::symlink_metadata(&host).map_err(|_| Errno::ENOENT)?;
+        let c = CString::new(host.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: stat is plain data; zeroed is a valid value, filled by the kernel.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: lstat of a NUL-terminated path we own into memory we own.
+        if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
+            return Err(Errno::last());
+        }
+        st
+    } else if let Some(device) = target.device(call) {
         // SAFETY: stat is plain data; zeroed is a valid value, filled by the kernel.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: stat of a NUL-terminated path we own into memory we own.
@@ -278,7 +413,7 @@ fn stat_at(
         st
     } else {
         let (index, rel) = (target.gofer_index, target.rel);
-        files(call)?.stat(index, &rel, follow)?
+        files(call)?.stat(index, &rel, follow_last)?
     };
     write_out(call, call.args[buf_index], &st)?;
     Ok(Action::Return(0))
@@ -296,9 +431,35 @@ fn statx(call: &mut Call) -> Result<Action, Errno> {
         args[1] = 0;
         return Ok(Action::PassWith(args));
     }
-    let target = resolve(call, dirfd, &path, true)?;
-    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
-    let stx = if let Some(device) = target.device(call) {
+    let mut target = resolve(call, dirfd, &path, true)?;
+    let follow_last = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    if follow_last {
+        target = follow(call, target)?;
+    }
+    let proc_host = if target.proc.is_some() {
+        Some(stat_proc(call, &target)?)
+    } else {
+        None
+    };
+    let stx = if let Some(host) = proc_host {
+        let c = CString::new(host.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: statx is plain data; zeroed is valid and filled by the kernel.
+        let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: statx of a NUL-terminated path we own into memory we own.
+        let rc = unsafe {
+            libc::statx(
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+                mask as u32,
+                &mut stx,
+            )
+        };
+        if rc != 0 {
+            return Err(Errno::last());
+        }
+        stx
+    } else if let Some(device) = target.device(call) {
         // SAFETY: statx is plain data; zeroed is valid and filled by the kernel.
         let mut stx: libc::statx = unsafe { std::mem::zeroed() };
         // SAFETY: statx of a NUL-terminated path we own into memory we own.
@@ -318,7 +479,7 @@ fn statx(call: &mut Call) -> Result<Action, Errno> {
     } else {
         let (index, rel) = (target.gofer_index, target.rel);
         let sync = flags & libc::AT_STATX_SYNC_TYPE;
-        files(call)?.statx(index, &rel, follow, sync, mask as u32)?
+        files(call)?.statx(index, &rel, follow_last, sync, mask as u32)?
     };
     write_out(call, buf, &stx)?;
     Ok(Action::Return(0))
@@ -335,6 +496,19 @@ fn access_at(
         return Err(Errno::EINVAL);
     }
     let target = resolve_arg(call, dirfd, index, true)?;
+    let target = if flags & libc::AT_SYMLINK_NOFOLLOW == 0 {
+        follow(call, target)?
+    } else {
+        target
+    };
+    if target.proc.is_some() {
+        let writable = matches!(&target.proc, Some(proc::Resolved::TaskFd { .. }));
+        return if mode & libc::W_OK != 0 && !writable {
+            Err(Errno::EACCES)
+        } else {
+            Ok(Action::Return(0))
+        };
+    }
     if let Some(device) = target.device(call) {
         // SAFETY: access of a NUL-terminated path we own.
         return match unsafe { libc::access(host_device(device).as_ptr(), mode) } {
@@ -358,8 +532,14 @@ fn readlink_at(
         return Err(Errno::EINVAL);
     }
     let target = resolve_arg(call, dirfd, index, false)?;
-    let (index, rel) = (target.gofer_index, target.rel);
-    let mut link = files(call)?.readlink(index, &rel)?;
+    let mut link = match &target.proc {
+        Some(proc::Resolved::Node(proc::Node::Link(link))) => link.clone(),
+        Some(_) => return Err(Errno::EINVAL),
+        None => {
+            let (index, rel) = (target.gofer_index, target.rel);
+            files(call)?.readlink(index, &rel)?
+        }
+    };
     link.truncate(size as usize);
     write_bytes(call.tid, buf, &link).map_err(|_| Errno::EFAULT)?;
     Ok(Action::Return(link.len() as i64))
@@ -601,6 +781,10 @@ fn xattr(call: &mut Call) -> Result<Action, Errno> {
     const XATTR_SIZE_MAX: usize = 65536;
     let follow = matches!(call.sysno, setxattr | getxattr | listxattr | removexattr);
     let target = resolve_arg(call, AT_FDCWD, 0, false)?;
+    if target.proc.is_some() {
+        // /proc keeps no extended attributes.
+        return Err(Errno::EOPNOTSUPP);
+    }
     let (index, rel) = (target.gofer_index, target.rel);
     let name = || -> Result<Vec<u8>, Errno> {
         read_cstring(call.tid, call.args[1], 255).map_err(|e| match e as i32 {
@@ -653,6 +837,11 @@ fn canonical_dir(call: &mut Call, target: &Target) -> Result<Vec<u8>, Errno> {
     if target.device(call).is_some() {
         return Err(Errno::ENOTDIR);
     }
+    match &target.proc {
+        Some(proc::Resolved::Node(proc::Node::Dir(_))) => return Ok(target.path.clone()),
+        Some(_) => return Err(Errno::ENOTDIR),
+        None => {}
+    }
     let (index, rel) = (target.gofer_index, target.rel.clone());
     let fd = files(call)?.open(index, &rel, libc::O_PATH | libc::O_DIRECTORY, 0)?;
     let host = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
@@ -672,6 +861,7 @@ fn set_fs(call: &mut Call, update: impl FnOnce(&mut FsState)) {
 
 fn chdir(call: &mut Call) -> Result<Action, Errno> {
     let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+    let target = follow(call, target)?;
     let dir = canonical_dir(call, &target)?;
     set_fs(call, |fs| fs.cwd = dir);
     Ok(Action::Return(0))

@@ -6,6 +6,7 @@ pub mod table;
 pub mod exec;
 pub mod fs;
 mod ipc;
+pub mod mm;
 pub mod net;
 pub mod pid;
 mod process;
@@ -64,6 +65,8 @@ pub enum ExitHook {
     Clone { parent_tid_ptr: Option<u64> },
     /// wait4/waitid: the reaped child's number; waitid's siginfo at `infop`.
     Reaped { infop: Option<u64> },
+    /// Memory accounting (issue 5): settle a charge against the host's result.
+    Memory(mm::Hook),
 }
 
 /// What a task's pending call needs at its exit stop.
@@ -129,7 +132,7 @@ fn checked(call: &mut Call) -> Action {
         }),
         fchmod | fchown | fsetxattr | fremovexattr => process::inode_change(call),
         ioctl => process::ioctl(call),
-        clone => process::clone(call),
+        clone => mm::creating(call, process::clone),
         unshare => process::unshare(call),
         personality => process::personality(call),
         prctl => process::prctl(call),
@@ -137,9 +140,15 @@ fn checked(call: &mut Call) -> Action {
         kill | tkill | tgkill | rt_sigqueueinfo | rt_tgsigqueueinfo | pidfd_open => pid::send(call),
         wait4 | waitid => pid::wait(call),
         setsid | set_tid_address => pid::translate_result(call),
-        fork | vfork => Action::PassThenExit(ExitHook::Clone {
-            parent_tid_ptr: None,
+        fork | vfork => mm::creating(call, |_| {
+            Action::PassThenExit(ExitHook::Clone {
+                parent_tid_ptr: None,
+            })
         }),
+        // Memory accounting (issue 5), when a memory limit makes these checked.
+        brk | mmap | munmap | mremap | mprotect | pkey_mprotect | sysinfo => mm::handle(call),
+        shmget => mm::shmget(call),
+        shmctl => mm::shmctl(call),
         setpgid
         | getpriority
         | setpriority
@@ -158,8 +167,9 @@ fn checked(call: &mut Call) -> Action {
         | move_pages
         | get_robust_list
         | prlimit64 => pid::pid_argument(call),
-        shmget | shmat | shmctl | semget | semop | semctl | semtimedop | msgget | msgsnd
-        | msgrcv | msgctl => ipc::handle(call),
+        shmat | semget | semop | semctl | semtimedop | msgget | msgsnd | msgrcv | msgctl => {
+            ipc::handle(call)
+        }
         other => {
             // The table and this dispatch disagree: refuse rather than pass.
             deny_event(

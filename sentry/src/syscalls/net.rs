@@ -31,7 +31,11 @@ pub fn socket(call: &mut Call) -> Action {
 
 /// The sentry's own duplicate of fd `fd` of the calling task.
 pub fn task_fd(call: &Call, fd: i32) -> Result<OwnedFd, Errno> {
-    let tgid = call.kernel.tgid_of(call.tid);
+    task_fd_of(call.kernel.tgid_of(call.tid), fd)
+}
+
+/// The sentry's own duplicate of fd `fd` of process `tgid` (host id).
+pub fn task_fd_of(tgid: platform_ptrace::Tid, fd: i32) -> Result<OwnedFd, Errno> {
     // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) };
     if pidfd < 0 {

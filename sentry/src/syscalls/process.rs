@@ -6,12 +6,14 @@ use syscalls::Errno;
 /// Namespace flags the sentry does not emulate yet; real ones would reach the host.
 const CLONE_NEW_UNSERVED: u64 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWCGROUP
-    | libc::CLONE_NEWUTS
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWUSER
     | libc::CLONE_NEWNET
     | libc::CLONE_NEWTIME) as u64;
 const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
+const CLONE_NEWUTS: u64 = libc::CLONE_NEWUTS as u64;
+/// Namespaces that are tables of the sentry's: the host never sees these flags.
+const CLONE_NEW_EMULATED: u64 = CLONE_NEWPID | CLONE_NEWUTS;
 
 /// clone(2): CLONE_UNTRACED never takes effect (the child must be traced from its first
 /// instruction); CLONE_NEWPID makes a PID namespace of the sentry's own tables, never a
@@ -22,7 +24,7 @@ pub fn clone(call: &mut Call) -> Action {
         deny_event(
             call,
             Errno::EPERM.into_raw(),
-            "namespace flags other than CLONE_NEWPID are not supported yet",
+            "namespace flags other than CLONE_NEWPID and CLONE_NEWUTS are not supported yet",
         );
         return errno(Errno::EPERM);
     }
@@ -33,7 +35,7 @@ pub fn clone(call: &mut Call) -> Action {
         task.clone_args = Some(call.args);
     }
     let mut args = call.args;
-    args[0] &= !(libc::CLONE_UNTRACED as u64 | CLONE_NEWPID);
+    args[0] &= !(libc::CLONE_UNTRACED as u64 | CLONE_NEW_EMULATED);
     let hook = ExitHook::Clone {
         parent_tid_ptr: (flags & libc::CLONE_PARENT_SETTID as u64 != 0).then_some(call.args[2]),
     };
@@ -52,18 +54,26 @@ pub fn unshare(call: &mut Call) -> Action {
         deny_event(
             call,
             Errno::EPERM.into_raw(),
-            "namespace flags other than CLONE_NEWPID are not supported yet",
+            "namespace flags other than CLONE_NEWPID and CLONE_NEWUTS are not supported yet",
         );
         return errno(Errno::EPERM);
     }
+    let k = &mut *call.kernel;
     if flags & CLONE_NEWPID != 0 {
-        let k = &mut *call.kernel;
         let current = k.tasks.get(&call.tid).map_or(0, |t| t.child_ns);
         let ns = k.pids.new_namespace(current);
         if let Some(task) = k.tasks.get_mut(&call.tid) {
             task.child_ns = ns;
         }
-        let rest = flags & !CLONE_NEWPID;
+    }
+    if flags & CLONE_NEWUTS != 0 {
+        let ns = k.copy_uts(k.uts_of(call.tid));
+        if let Some(task) = k.tasks.get_mut(&call.tid) {
+            task.uts_ns = ns;
+        }
+    }
+    if flags & CLONE_NEW_EMULATED != 0 {
+        let rest = flags & !CLONE_NEW_EMULATED;
         if rest == 0 {
             return Action::Return(0);
         }

@@ -42,11 +42,12 @@ fn uname(call: &mut Call) -> Action {
     let host = host_utsname();
     let mut buf = Vec::with_capacity(FIELD * 6);
     buf.extend_from_slice(&field(b"Linux"));
-    buf.extend_from_slice(&field(&call.kernel.uts.hostname));
+    let uts = &call.kernel.uts[call.kernel.uts_of(call.tid)];
+    buf.extend_from_slice(&field(&uts.hostname));
     buf.extend_from_slice(&c_field(&host.release));
     buf.extend_from_slice(&c_field(&host.version));
     buf.extend_from_slice(&c_field(&host.machine));
-    buf.extend_from_slice(&field(&call.kernel.uts.domainname));
+    buf.extend_from_slice(&field(&uts.domainname));
     match write_bytes(call.tid, call.args[0], &buf) {
         Ok(()) => Action::Return(0),
         Err(_) => errno(Errno::EFAULT),
@@ -62,10 +63,12 @@ fn set_name(call: &mut Call) -> Action {
     if read_bytes(call.tid, call.args[0], &mut name).is_err() {
         return errno(Errno::EFAULT);
     }
+    let ns = call.kernel.uts_of(call.tid);
+    let uts = &mut call.kernel.uts[ns];
     if call.sysno == Sysno::sethostname {
-        call.kernel.uts.hostname = name;
+        uts.hostname = name;
     } else {
-        call.kernel.uts.domainname = name;
+        uts.domainname = name;
     }
     Action::Return(0)
 }

@@ -1,0 +1,636 @@
+//! A synthesized /proc, seen from the caller's PID namespace: only the sandbox's own
+//! processes, under their sandbox numbers, with sandbox paths. Files are generated when
+//! opened (a sealed memfd the task reads); directories are snapshots the sentry lays out
+//! in its scratch directory, so `getdents64` on them is an ordinary host call.
+
+use crate::kernel::mounts::join;
+use crate::kernel::Kernel;
+use nix::errno::Errno;
+use platform_ptrace::Tid;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// What a /proc path names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// A directory and its entries, each with its kind.
+    Dir(Vec<(Vec<u8>, Kind)>),
+    /// A file and its whole content.
+    File(Vec<u8>),
+    /// A symbolic link and its target.
+    Link(Vec<u8>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File,
+    Link,
+}
+
+/// Where a /proc path leads: a node of /proc, or (through a link such as
+/// `/proc/self/root` or `/proc/1/cwd`) a sandbox path elsewhere.
+pub enum Resolved {
+    Node(Node),
+    Elsewhere(Vec<u8>),
+    /// `/proc/<pid>/fd/<n>` of a pipe, socket or other fd without a path: opening it
+    /// gives another fd of the same open file.
+    TaskFd {
+        host: Tid,
+        fd: i32,
+    },
+}
+
+/// Identifies the kernel's namespace files (`ns/uts` and friends).
+const NS_INODE_BASE: u64 = 0xeffff000;
+
+fn host_file(path: impl AsRef<Path>) -> Result<Vec<u8>, Errno> {
+    std::fs::read(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+fn process_entries() -> Vec<(Vec<u8>, Kind)> {
+    [
+        ("status", Kind::File),
+        ("stat", Kind::File),
+        ("statm", Kind::File),
+        ("cmdline", Kind::File),
+        ("comm", Kind::File),
+        ("environ", Kind::File),
+        ("maps", Kind::File),
+        ("limits", Kind::File),
+        ("mounts", Kind::File),
+        ("mountinfo", Kind::File),
+        ("exe", Kind::Link),
+        ("cwd", Kind::Link),
+        ("root", Kind::Link),
+        ("fd", Kind::Dir),
+        ("fdinfo", Kind::Dir),
+        ("ns", Kind::Dir),
+        ("task", Kind::Dir),
+    ]
+    .iter()
+    .map(|(n, k)| (n.as_bytes().to_vec(), *k))
+    .collect()
+}
+
+/// The processes (or, with `of`, the threads of one process) the caller sees, by number.
+fn visible(k: &Kernel, tid: Tid, of: Option<Tid>) -> Vec<(i32, Tid)> {
+    let ns = k.ns_of(tid);
+    let mut out: Vec<(i32, Tid)> = k
+        .tasks
+        .iter()
+        .filter(|(t, task)| match of {
+            Some(group) => task.tgid == group,
+            None => **t == task.tgid,
+        })
+        .filter_map(|(&t, _)| k.pids.vpid(ns, t).map(|v| (v, t)))
+        .collect();
+    out.sort();
+    out
+}
+
+fn number(s: &[u8]) -> Option<i32> {
+    std::str::from_utf8(s)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|&n: &i32| n > 0)
+}
+
+/// A host path of a mount's source, in sandbox terms; other host files are not shown.
+fn sandbox_name(k: &Kernel, host: &[u8]) -> Vec<u8> {
+    if !host.starts_with(b"/") {
+        return host.to_vec();
+    }
+    if let Some(device) = host.strip_prefix(b"/dev/") {
+        if crate::kernel::mounts::DEVICES
+            .iter()
+            .any(|d| d.as_bytes() == device)
+        {
+            return host.to_vec();
+        }
+    }
+    k.mounts
+        .sandbox_path_of(host)
+        .unwrap_or_else(|| b"/[host]".to_vec())
+}
+
+/// The state of a task the host shows in a tracing stop: the caller itself is running;
+/// any other task stopped at the sentry is, for the sandbox, in a system call.
+fn running_state(tid: Tid, host: Tid) -> &'static str {
+    if tid == host {
+        "R (running)"
+    } else {
+        "S (sleeping)"
+    }
+}
+
+/// Rewrites the id fields of a host /proc/<pid>/status for the caller.
+fn status(k: &Kernel, tid: Tid, host: Tid) -> Result<Vec<u8>, Errno> {
+    let text = host_file(format!("/proc/{host}/status"))?;
+    let text = String::from_utf8_lossy(&text);
+    let v = |h: Tid| k.vpid_for(tid, h);
+    let task = k.tasks.get(&host);
+    let ppid = task.map_or(0, |t| {
+        if t.parent == 0 {
+            0
+        } else {
+            k.pids.vpid(k.ns_of(tid), t.parent).unwrap_or(0)
+        }
+    });
+    let tgid = task.map_or(host, |t| t.tgid);
+    let mut out = String::new();
+    for line in text.lines() {
+        let (key, _) = line.split_once(':').unwrap_or((line, ""));
+        let value = match key {
+            "Tgid" | "NStgid" => Some(v(tgid).to_string()),
+            "Pid" | "NSpid" => Some(v(host).to_string()),
+            "PPid" => Some(ppid.to_string()),
+            "TracerPid" => Some("0".into()),
+            "Name" => Some(String::from_utf8_lossy(&comm(k, host)).into_owned()),
+            // Every task is traced by the sentry; none should look stopped for it.
+            "State" if line.contains("tracing stop") => Some(running_state(tid, host).into()),
+            // SAFETY: getpgid/getsid take plain integers.
+            "NSpgid" => Some(v(unsafe { libc::getpgid(host) }).to_string()),
+            // SAFETY: as above.
+            "NSsid" => Some(v(unsafe { libc::getsid(host) }).to_string()),
+            _ => None,
+        };
+        match value {
+            Some(value) => out.push_str(&format!("{key}:\t{value}\n")),
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    Ok(out.into_bytes())
+}
+
+/// Rewrites pid, ppid, pgrp, session and tpgid of a host /proc/<pid>/stat.
+fn stat(k: &Kernel, tid: Tid, host: Tid) -> Result<Vec<u8>, Errno> {
+    let text = host_file(format!("/proc/{host}/stat"))?;
+    let text = String::from_utf8_lossy(&text);
+    // "pid (comm) state ppid pgrp session tty_nr tpgid …"; comm may hold spaces and ')'.
+    text.find('(').ok_or(Errno::EIO)?;
+    let close = text.rfind(')').ok_or(Errno::EIO)?;
+    let mut rest: Vec<String> = text[close + 1..]
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let v = |h: i32| if h > 0 { k.vpid_for(tid, h) } else { h };
+    let ppid = k.tasks.get(&host).map_or(0, |t| {
+        if t.parent == 0 {
+            0
+        } else {
+            k.pids.vpid(k.ns_of(tid), t.parent).unwrap_or(0)
+        }
+    });
+    if rest.len() > 5 {
+        if rest[0] == "t" {
+            rest[0] = running_state(tid, host)[..1].to_string();
+        }
+        rest[1] = ppid.to_string();
+        for i in [2, 3, 5] {
+            let host_id: i32 = rest[i].parse().unwrap_or(0);
+            rest[i] = v(host_id).to_string();
+        }
+    }
+    let name = String::from_utf8_lossy(&comm(k, host)).into_owned();
+    Ok(format!("{} ({name}) {}\n", v(host), rest.join(" ")).into_bytes())
+}
+
+/// /proc/<pid>/maps with file paths in sandbox terms.
+fn maps(k: &Kernel, host: Tid) -> Result<Vec<u8>, Errno> {
+    let text = host_file(format!("/proc/{host}/maps"))?;
+    let mut out = Vec::with_capacity(text.len());
+    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        // Six columns; the path (if any) starts at the first '/' after them.
+        match line.iter().position(|&b| b == b'/') {
+            Some(i)
+                if line[..i]
+                    .split(|&b| b == b' ')
+                    .filter(|c| !c.is_empty())
+                    .count()
+                    >= 5 =>
+            {
+                out.extend_from_slice(&line[..i]);
+                out.extend_from_slice(&sandbox_name(k, &line[i..]));
+            }
+            _ => out.extend_from_slice(line),
+        }
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// /proc/mounts and /proc/<pid>/mountinfo from the mount table.
+fn mounts(k: &Kernel, info: bool) -> Vec<u8> {
+    let mut out = String::new();
+    for (i, m) in k.mounts.mounts.iter().enumerate() {
+        let point = String::from_utf8_lossy(&m.sandbox_path);
+        let opts = if m.read_only { "ro" } else { "rw" };
+        let (fstype, source) = if m.is_proc {
+            ("proc", "proc")
+        } else if m.is_dev {
+            ("devtmpfs", "dev")
+        } else if i == 0 {
+            ("sentryfs", "rootfs")
+        } else {
+            ("sentryfs", "sentry")
+        };
+        if info {
+            // The root mount is the parent of every other (mounts are not nested yet).
+            let parent = if i == 0 { 0 } else { 1 };
+            out.push_str(&format!(
+                "{} {parent} 0:{} / {point} {opts} - {fstype} {source} {opts}\n",
+                i + 1,
+                100 + i
+            ));
+        } else {
+            out.push_str(&format!("{source} {point} {fstype} {opts} 0 0\n"));
+        }
+    }
+    out.into_bytes()
+}
+
+fn ns_link(kind: &str, id: usize) -> Vec<u8> {
+    format!("{kind}:[{}]", NS_INODE_BASE + id as u64).into_bytes()
+}
+
+/// The node at `rel` (a path inside /proc, normalised, "." for /proc itself), for `tid`.
+pub fn resolve(k: &Kernel, tid: Tid, rel: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
+    let mut parts: Vec<Vec<u8>> = rel
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
+        .map(|p| p.to_vec())
+        .collect();
+    let ns = k.ns_of(tid);
+    let me = k.vpid_for(tid, k.tgid_of(tid));
+    // The links inside /proc itself.
+    match parts.first().map(|p| p.as_slice()) {
+        Some(b"self") if parts.len() > 1 || follow_last => parts[0] = me.to_string().into_bytes(),
+        Some(b"thread-self") if parts.len() > 1 || follow_last => {
+            let thread = k.vpid_for(tid, tid).to_string().into_bytes();
+            parts.splice(
+                0..1,
+                [me.to_string().into_bytes(), b"task".to_vec(), thread],
+            );
+        }
+        _ => {}
+    }
+    let names: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+    let node = match names.as_slice() {
+        [] => {
+            let mut entries: Vec<(Vec<u8>, Kind)> = visible(k, tid, None)
+                .into_iter()
+                .map(|(v, _)| (v.to_string().into_bytes(), Kind::Dir))
+                .collect();
+            for (name, kind) in [
+                ("self", Kind::Link),
+                ("thread-self", Kind::Link),
+                ("mounts", Kind::Link),
+                ("meminfo", Kind::File),
+                ("cpuinfo", Kind::File),
+                ("uptime", Kind::File),
+                ("loadavg", Kind::File),
+                ("stat", Kind::File),
+                ("version", Kind::File),
+                ("filesystems", Kind::File),
+                ("sys", Kind::Dir),
+            ] {
+                entries.push((name.as_bytes().to_vec(), kind));
+            }
+            Node::Dir(entries)
+        }
+        [b"self"] => Node::Link(me.to_string().into_bytes()),
+        [b"thread-self"] => Node::Link(format!("{me}/task/{}", k.vpid_for(tid, tid)).into_bytes()),
+        [b"mounts"] => Node::Link(b"self/mounts".to_vec()),
+        [b"meminfo"] => Node::File(host_file("/proc/meminfo")?),
+        [b"cpuinfo"] => Node::File(host_file("/proc/cpuinfo")?),
+        [b"uptime"] => Node::File(host_file("/proc/uptime")?),
+        [b"stat"] => Node::File(host_file("/proc/stat")?),
+        [b"version"] => Node::File(host_file("/proc/version")?),
+        [b"filesystems"] => Node::File(host_file("/proc/filesystems")?),
+        [b"loadavg"] => {
+            // The last field is the most recent pid: the host's is not the sandbox's.
+            let text = String::from_utf8_lossy(&host_file("/proc/loadavg")?).into_owned();
+            let mut fields: Vec<&str> = text.split_whitespace().collect();
+            let last = visible(k, tid, None)
+                .last()
+                .map_or(0, |(v, _)| *v)
+                .to_string();
+            if let Some(f) = fields.last_mut() {
+                *f = &last;
+            }
+            Node::File(format!("{}\n", fields.join(" ")).into_bytes())
+        }
+        [b"sys"] => Node::Dir(vec![(b"kernel".to_vec(), Kind::Dir)]),
+        [b"sys", b"kernel"] => Node::Dir(
+            ["hostname", "domainname", "pid_max", "ostype", "osrelease"]
+                .iter()
+                .map(|n| (n.as_bytes().to_vec(), Kind::File))
+                .collect(),
+        ),
+        [b"sys", b"kernel", name] => {
+            let uts = &k.uts[k.uts_of(tid)];
+            let mut value = match *name {
+                b"hostname" => uts.hostname.clone(),
+                b"domainname" => uts.domainname.clone(),
+                b"pid_max" => b"4194304".to_vec(),
+                b"ostype" => b"Linux".to_vec(),
+                b"osrelease" => host_file("/proc/sys/kernel/osrelease")?
+                    .trim_ascii_end()
+                    .to_vec(),
+                _ => return Err(Errno::ENOENT),
+            };
+            value.push(b'\n');
+            Node::File(value)
+        }
+        [pid, rest @ ..] => {
+            let vpid = number(pid).ok_or(Errno::ENOENT)?;
+            let host = k
+                .pids
+                .host(ns, vpid)
+                .filter(|h| k.tasks.contains_key(h))
+                .ok_or(Errno::ENOENT)?;
+            let group = k.tgid_of(host);
+            if group != host {
+                // Threads are listed under task/ only.
+                return Err(Errno::ENOENT);
+            }
+            return process(k, tid, host, rest, follow_last);
+        }
+    };
+    Ok(Resolved::Node(node))
+}
+
+/// /proc/<pid>/… (and …/task/<tid>/…) of host task `host`.
+fn process(
+    k: &Kernel,
+    tid: Tid,
+    host: Tid,
+    rest: &[&[u8]],
+    follow_last: bool,
+) -> Result<Resolved, Errno> {
+    let group = k.tgid_of(host);
+    let fs = k.fs_of(host);
+    let link_or_follow = |target: Vec<u8>, more: &[&[u8]]| -> Resolved {
+        if more.is_empty() && !follow_last {
+            return Resolved::Node(Node::Link(target));
+        }
+        let mut path = target;
+        for part in more {
+            path.push(b'/');
+            path.extend_from_slice(part);
+        }
+        Resolved::Elsewhere(path)
+    };
+    let node = match rest {
+        [] => Node::Dir(process_entries()),
+        [b"status"] => Node::File(status(k, tid, host)?),
+        [b"stat"] => Node::File(stat(k, tid, host)?),
+        [b"maps"] => Node::File(maps(k, host)?),
+        [b"mounts"] => Node::File(mounts(k, false)),
+        [b"mountinfo"] => Node::File(mounts(k, true)),
+        [b"cmdline"] => {
+            let raw = host_file(format!("/proc/{host}/cmdline"))?;
+            Node::File(match k.loader_views.get(&group) {
+                Some(view) => program_cmdline(&raw, *view),
+                None => raw,
+            })
+        }
+        [b"comm"] => {
+            let mut name = comm(k, host);
+            name.push(b'\n');
+            Node::File(name)
+        }
+        [name @ (b"statm" | b"environ" | b"limits")] => Node::File(host_file(format!(
+            "/proc/{host}/{}",
+            String::from_utf8_lossy(name)
+        ))?),
+        [b"exe", more @ ..] => {
+            let exe = k.exe.get(&group).cloned().ok_or(Errno::ENOENT)?;
+            return Ok(link_or_follow(exe, more));
+        }
+        [b"cwd", more @ ..] => return Ok(link_or_follow(fs.cwd, more)),
+        [b"root", more @ ..] => return Ok(link_or_follow(fs.root, more)),
+        [b"fd"] | [b"fdinfo"] => {
+            let kind = if rest[0] == b"fd" {
+                Kind::Link
+            } else {
+                Kind::File
+            };
+            let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{host}/fd"))
+                .map_err(|_| Errno::ENOENT)?
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect();
+            fds.sort();
+            Node::Dir(
+                fds.into_iter()
+                    .map(|n| (n.to_string().into_bytes(), kind))
+                    .collect(),
+            )
+        }
+        [b"fd", n, more @ ..] => {
+            let n = number(n)
+                .or((*n == b"0").then_some(0))
+                .ok_or(Errno::ENOENT)?;
+            let target =
+                std::fs::read_link(format!("/proc/{host}/fd/{n}")).map_err(|_| Errno::ENOENT)?;
+            let target = sandbox_name(k, target.as_os_str().as_encoded_bytes());
+            if !target.starts_with(b"/") || target == b"/[host]" {
+                // Pipes, sockets and host files: a link that names no path of the sandbox.
+                if more.is_empty() && !follow_last {
+                    return Ok(Resolved::Node(Node::Link(target)));
+                }
+                if more.is_empty() {
+                    return Ok(Resolved::TaskFd { host: group, fd: n });
+                }
+                return Err(Errno::ENOTDIR);
+            }
+            return Ok(link_or_follow(target, more));
+        }
+        [b"fdinfo", n] => {
+            let n = number(n)
+                .or((*n == b"0").then_some(0))
+                .ok_or(Errno::ENOENT)?;
+            Node::File(host_file(format!("/proc/{host}/fdinfo/{n}"))?)
+        }
+        [b"ns"] => Node::Dir(
+            ["uts", "pid", "pid_for_children", "mnt"]
+                .iter()
+                .map(|n| (n.as_bytes().to_vec(), Kind::Link))
+                .collect(),
+        ),
+        [b"ns", name] => {
+            let task = k.tasks.get(&host).ok_or(Errno::ENOENT)?;
+            match *name {
+                b"uts" => Node::Link(ns_link("uts", task.uts_ns)),
+                b"pid" => Node::Link(ns_link("pid", 0x100 + task.ns)),
+                b"pid_for_children" => Node::Link(ns_link("pid", 0x100 + task.child_ns)),
+                b"mnt" => Node::Link(ns_link("mnt", 0x200)),
+                _ => return Err(Errno::ENOENT),
+            }
+        }
+        [b"task"] => Node::Dir(
+            visible(k, tid, Some(group))
+                .into_iter()
+                .map(|(v, _)| (v.to_string().into_bytes(), Kind::Dir))
+                .collect(),
+        ),
+        [b"task", t, more @ ..] => {
+            let thread = k
+                .pids
+                .host(k.ns_of(tid), number(t).ok_or(Errno::ENOENT)?)
+                .filter(|h| k.tgid_of(*h) == group && k.tasks.contains_key(h))
+                .ok_or(Errno::ENOENT)?;
+            if more.first() == Some(&&b"task"[..]) {
+                return Err(Errno::ENOENT);
+            }
+            return process(k, tid, thread, more, follow_last);
+        }
+        _ => return Err(Errno::ENOENT),
+    };
+    Ok(Resolved::Node(node))
+}
+
+/// A task's name (comm). The kernel names a program run through its loader after the
+/// loader; the sandbox sees the program's name unless the program renamed itself.
+fn comm(k: &Kernel, host: Tid) -> Vec<u8> {
+    let real = host_file(format!("/proc/{host}/comm")).unwrap_or_default();
+    let real = real.trim_ascii_end();
+    let group = k.tgid_of(host);
+    match (k.loader_views.get(&group), k.exe.get(&group)) {
+        (Some(_), Some(exe)) if real.starts_with(b"ld-") => {
+            let base = exe.rsplit(|&b| b == b'/').next().unwrap_or(exe);
+            base[..base.len().min(15)].to_vec()
+        }
+        _ => real.to_vec(),
+    }
+}
+
+/// The command line of a program run through its loader: its own argv, not the loader's.
+fn program_cmdline(raw: &[u8], view: crate::syscalls::exec::LoaderView) -> Vec<u8> {
+    let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
+    let args: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
+    let Some(argv0) = args.get(view.argv0_at) else {
+        return raw.to_vec();
+    };
+    let mut out = argv0.to_vec();
+    out.push(0);
+    for arg in args.iter().skip(view.rest_from) {
+        out.extend_from_slice(arg);
+        out.push(0);
+    }
+    out
+}
+
+/// The content of a file node as an fd the task can read: a sealed memfd, reopened
+/// read-only.
+pub fn file_fd(content: &[u8]) -> Result<OwnedFd, Errno> {
+    // SAFETY: memfd_create with a NUL-terminated name; the result is checked.
+    let fd = unsafe {
+        libc::memfd_create(
+            c"proc".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the fd was just created and is ours alone.
+    let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut written = 0;
+    while written < content.len() {
+        // SAFETY: writing from our buffer to our fd.
+        let n = unsafe {
+            libc::write(
+                fd,
+                content[written..].as_ptr().cast(),
+                content.len() - written,
+            )
+        };
+        if n <= 0 {
+            return Err(Errno::last());
+        }
+        written += n as usize;
+    }
+    // SAFETY: fcntl with integer arguments on our fd.
+    unsafe {
+        libc::fcntl(
+            fd,
+            libc::F_ADD_SEALS,
+            libc::F_SEAL_WRITE | libc::F_SEAL_GROW | libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL,
+        )
+    };
+    let path = CString::new(format!("/proc/self/fd/{}", memfd.as_raw_fd())).expect("no NUL");
+    // SAFETY: open of a NUL-terminated path we own; the result is checked.
+    let ro = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if ro < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(ro) })
+}
+
+/// Lays out a node on the host under `dir` (a directory's entries as empty files, empty
+/// directories and symlinks; a file as an empty file; a link as a symlink) so that the
+/// host can open, list and stat it. Returns the host path of the node.
+pub fn materialize(dir: &Path, key: &[u8], node: &Node) -> Result<PathBuf, Errno> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::{symlink, DirBuilderExt, OpenOptionsExt};
+    let io = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    let name: String = key
+        .iter()
+        .map(|&b| if b == b'/' { '%' } else { b as char })
+        .collect();
+    let path = dir.join(if name.is_empty() {
+        "%".to_string()
+    } else {
+        name
+    });
+    let _ = std::fs::remove_dir_all(&path);
+    let _ = std::fs::remove_file(&path);
+    let make = |p: &Path, kind: Kind, target: &[u8]| -> Result<(), Errno> {
+        match kind {
+            Kind::Dir => std::fs::DirBuilder::new().mode(0o555).create(p).map_err(io),
+            Kind::File => std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o444)
+                .open(p)
+                .map(drop)
+                .map_err(io),
+            Kind::Link => symlink(std::ffi::OsStr::from_bytes(target), p).map_err(io),
+        }
+    };
+    match node {
+        Node::Dir(entries) => {
+            std::fs::DirBuilder::new()
+                .mode(0o755)
+                .create(&path)
+                .map_err(io)?;
+            for (entry, kind) in entries {
+                let p = path.join(String::from_utf8_lossy(entry).as_ref());
+                make(&p, *kind, b"?")?;
+            }
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o555))
+                .map_err(io)?;
+        }
+        Node::File(_) => make(&path, Kind::File, b"")?,
+        Node::Link(target) => make(&path, Kind::Link, target)?,
+    }
+    Ok(path)
+}
+
+/// The sandbox path a link of /proc names, for following it: `join` with the link's
+/// directory for a relative target.
+pub fn link_target(base_dir: &[u8], target: &[u8]) -> Vec<u8> {
+    if target.starts_with(b"/") {
+        target.to_vec()
+    } else {
+        join(base_dir, target)
+    }
+}
