@@ -1,0 +1,544 @@
+//! Memory and process limits (issue 5): `--memory-limit`, `--memory-soft-limit`, `--oom`,
+//! the RSS sample, `--pids-limit`, `--cpu-time`, `--timeout`, sysinfo under the limit, and
+//! malformed limits. Each runs under `--platform=ptrace` and `--platform=seccomp`, with the
+//! host as the rootfs (the programs are static).
+//!
+//! Waits use pidfds and poll with a generous deadline (the sentry is killed and the test
+//! fails past it); nothing sleeps to synchronise.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(120);
+const PLATFORMS: [&str; 2] = ["ptrace", "seccomp"];
+const MIB: u64 = 1 << 20;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the sentry crate sits in the workspace root")
+        .to_path_buf()
+}
+
+static BUILD: Once = Once::new();
+
+/// The compiled test program `name` (rootfs-fixtures/programs.sh builds every program).
+fn program(name: &str) -> String {
+    let root = repo_root();
+    BUILD.call_once(|| {
+        let out = Command::new("bash")
+            .arg(root.join("rootfs-fixtures/programs.sh"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run programs.sh");
+        assert!(
+            out.status.success(),
+            "programs.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    root.join("build/programs")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A scratch directory of this test process, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "sentry-limits-{}-{tag}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).expect("create a scratch directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    fn context(&self) -> String {
+        format!(
+            "status {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+fn pidfd_of(child: &Child) -> OwnedFd {
+    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as i32, 0) } as i32;
+    assert!(fd >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
+    // SAFETY: the fd was just created and is ours alone.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Waits until the pidfd is readable (the process exited) or the deadline passes.
+fn wait_exit(pidfd: &OwnedFd, deadline: Instant) -> bool {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let mut pfd = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one pollfd we own.
+        let rc = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        if rc > 0 {
+            return true;
+        }
+    }
+}
+
+/// Runs `sentry run ARGS... / PROGRAM PROGRAM_ARGS...` to its end.
+fn sentry(args: &[&str], command: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentry"));
+    cmd.arg("run").args(args).arg("/").args(command);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the sentry");
+    let pidfd = pidfd_of(&child);
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let mut stderr = String::new();
+    let err_reader = std::thread::spawn(move || {
+        let _ = err.read_to_string(&mut stderr);
+        stderr
+    });
+    if !wait_exit(&pidfd, Instant::now() + DEADLINE) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("sentry {args:?} {command:?} did not end within {DEADLINE:?}");
+    }
+    let status = child.wait().expect("wait for the sentry");
+    Run {
+        status,
+        stdout: reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
+}
+
+fn platform(p: &str) -> String {
+    format!("--platform={p}")
+}
+
+/// The JSON events of an events file.
+fn events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad event line {l:?}: {e}")))
+        .collect()
+}
+
+fn of_kind<'a>(events: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+fn assert_no_fail(run: &Run) {
+    assert!(
+        !run.stdout.contains("FAIL"),
+        "a check failed\n{}",
+        run.context()
+    );
+}
+
+#[test]
+fn memory_limit_refuses_every_kind_of_commit_and_releases_exactly() {
+    let limit = 64 * MIB;
+    for p in PLATFORMS {
+        let run = sentry(
+            &[&platform(p), "--memory-limit", "64M"],
+            &[&program("limits_alloc"), &limit.to_string()],
+        );
+        assert_no_fail(&run);
+        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert!(run.stdout.contains("done"), "{p}: {}", run.context());
+        // Enough checks ran (each prints one line).
+        let checks = run.stdout.lines().filter(|l| l.starts_with("ok ")).count();
+        assert!(checks >= 30, "{p}: only {checks} checks\n{}", run.context());
+    }
+}
+
+#[test]
+fn memory_limit_accepts_the_documented_spellings() {
+    for (spelling, bytes) in [
+        ("67108864", 64 * MIB),
+        ("65536K", 64 * MIB),
+        ("64M", 64 * MIB),
+        ("1G", 1024 * MIB),
+    ] {
+        let run = sentry(
+            &["--memory-limit", spelling],
+            &[&program("limits_alloc"), &bytes.to_string()],
+        );
+        assert_no_fail(&run);
+        assert_eq!(run.code(), 0, "{spelling}: {}", run.context());
+    }
+}
+
+#[test]
+fn no_drift_after_100000_cycles_across_processes_and_threads() {
+    for p in PLATFORMS {
+        let dir = TempDir::new("churn");
+        let ev = dir.0.join("events.json");
+        let run = sentry(
+            &[
+                &platform(p),
+                "--memory-limit",
+                "1G",
+                "--events",
+                ev.to_str().expect("utf-8 path"),
+            ],
+            &[&program("limits_churn")],
+        );
+        assert_no_fail(&run);
+        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert!(run.stdout.contains("cycles 100000"), "{}", run.context());
+        let all = events(&ev);
+        let finals = of_kind(&all, "memory_final");
+        assert_eq!(finals.len(), 1, "{p}: {all:?}");
+        assert_eq!(
+            finals[0]["charged"], 0,
+            "{p}: charge left after exit: {all:?}"
+        );
+        let peak = finals[0]["peak"].as_u64().unwrap_or(0);
+        assert!(peak > 0, "{p}: nothing was ever charged: {all:?}");
+    }
+}
+
+#[test]
+fn malloc_returns_null_and_the_sandbox_goes_on() {
+    for p in PLATFORMS {
+        let run = sentry(
+            &[&platform(p), "--memory-limit", "32M"],
+            &[&program("limits_hog"), "alloc"],
+        );
+        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        let mib: u64 = run
+            .stdout
+            .trim()
+            .strip_prefix("malloc failed after ")
+            .and_then(|s| s.strip_suffix(" MiB"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{p}: {}", run.context()));
+        assert!(
+            (16..32).contains(&mib),
+            "{p}: {mib} MiB under a 32 MiB limit"
+        );
+    }
+}
+
+#[test]
+fn soft_limit_emits_one_event_per_upward_crossing() {
+    for p in PLATFORMS {
+        let dir = TempDir::new("soft");
+        let ev = dir.0.join("events.json");
+        let soft = 16 * MIB;
+        let run = sentry(
+            &[
+                &platform(p),
+                "--memory-limit",
+                "64M",
+                "--memory-soft-limit",
+                "16M",
+                "--events",
+                ev.to_str().expect("utf-8 path"),
+            ],
+            &[&program("limits_soft"), &soft.to_string()],
+        );
+        assert_no_fail(&run);
+        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        let all = events(&ev);
+        let crossings = of_kind(&all, "memory_soft_limit");
+        assert_eq!(crossings.len(), 2, "{p}: {all:?}");
+        for e in crossings {
+            assert_eq!(e["limit"], soft, "{e}");
+            assert!(e["charged"].as_u64().unwrap_or(0) > soft, "{e}");
+            assert_eq!(e["pid"], 1, "{e}");
+            assert!(e["time"].as_f64().unwrap_or(0.0) > 1.0e9, "{e}");
+        }
+        let lines = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains("soft limit crossed"))
+            .count();
+        assert_eq!(lines, 2, "{p}: {}", run.context());
+    }
+}
+
+#[test]
+fn oom_kill_kills_the_allocating_process_with_an_event() {
+    for p in PLATFORMS {
+        let dir = TempDir::new("oom");
+        let ev = dir.0.join("events.json");
+        let run = sentry(
+            &[
+                &platform(p),
+                "--memory-limit",
+                "32M",
+                "--oom=kill",
+                "--events",
+                ev.to_str().expect("utf-8 path"),
+            ],
+            &[&program("limits_hog"), "alloc"],
+        );
+        assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
+        assert!(!run.stdout.contains("malloc failed"), "{}", run.context());
+        let all = events(&ev);
+        let kills = of_kind(&all, "memory_oom_kill");
+        assert_eq!(kills.len(), 1, "{p}: {all:?}");
+        assert_eq!(kills[0]["reason"], "limit");
+        assert_eq!(kills[0]["pid"], 1);
+        assert_eq!(of_kind(&all, "memory_final")[0]["charged"], 0, "{all:?}");
+    }
+}
+
+#[test]
+fn resident_memory_cannot_evade_the_limit() {
+    for p in PLATFORMS {
+        let dir = TempDir::new("rss");
+        let ev = dir.0.join("events.json");
+        let data = TempDir::new("rss-data");
+        let mount = format!("{}:/scratch", data.0.display());
+        // A 512 MiB file mapped MAP_PRIVATE is not committed memory; writing every page
+        // makes it resident, which the RSS sample sees.
+        let run = sentry(
+            &[
+                &platform(p),
+                "--memory-limit",
+                "64M",
+                "--mount",
+                &mount,
+                "--events",
+                ev.to_str().expect("utf-8 path"),
+            ],
+            &[
+                &program("limits_hog"),
+                "rss",
+                &(512 * MIB).to_string(),
+                "/scratch",
+            ],
+        );
+        assert!(run.stdout.contains("mapped"), "{p}: {}", run.context());
+        assert!(
+            !run.stdout.contains("wrote every page"),
+            "{}",
+            run.context()
+        );
+        assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
+        let all = events(&ev);
+        let kills = of_kind(&all, "memory_oom_kill");
+        assert_eq!(kills.len(), 1, "{p}: {all:?}");
+        assert_eq!(kills[0]["reason"], "rss");
+        let rss = kills[0]["rss"].as_u64().unwrap_or(0);
+        assert!(rss > 64 * MIB, "{rss}");
+    }
+}
+
+#[test]
+fn pids_limit_counts_threads_and_processes() {
+    for p in PLATFORMS {
+        let run = sentry(
+            &[&platform(p), "--pids-limit", "20"],
+            &[&program("limits_forkbomb"), "count", "3"],
+        );
+        assert_no_fail(&run);
+        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        // 1 process + 3 threads + 16 children = 20 tasks; then EAGAIN for fork and threads.
+        assert!(
+            run.stdout.contains(
+                "forked 16, then Resource temporarily unavailable; \
+                 pthread_create: Resource temporarily unavailable"
+            ),
+            "{p}: {}",
+            run.context()
+        );
+    }
+}
+
+/// A word no other test's command line holds, to find this test's processes on the host.
+fn marker(tag: &str) -> String {
+    format!("marker-{tag}-{}", std::process::id())
+}
+
+/// Host processes with `marker` as an argument.
+fn processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter(|e| {
+                    e.file_name().to_string_lossy().parse::<u32>().is_ok()
+                        && std::fs::read(e.path().join("cmdline"))
+                            .is_ok_and(|c| c.split(|&b| b == 0).any(|arg| arg == marker.as_bytes()))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_fork_bomb_stops_at_the_limit_and_sigterm_ends_everything() {
+    for p in PLATFORMS {
+        let mark = marker(&format!("bomb-{p}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sentry"))
+            .args([
+                "run",
+                &platform(p),
+                "--pids-limit",
+                "40",
+                "--log",
+                "info",
+                "/",
+            ])
+            .args([&program("limits_forkbomb"), "bomb", &mark])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the sentry");
+        let pidfd = pidfd_of(&child);
+        // The sentry reports each refused fork: once one is refused, the bomb is at the limit.
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let reached = lines.any(|l| l.is_ok_and(|l| l.contains("pids limit (40 tasks) reached")));
+        assert!(reached, "{p}: the sentry never refused a fork");
+        // The sentry itself holds the marker too.
+        let during = processes_with(&mark).saturating_sub(1);
+        assert!(during <= 40, "{p}: {during} processes under a limit of 40");
+        // SAFETY: kill takes plain integers; the child is ours and not yet waited for.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        // Keep reading stderr so the sentry never blocks on a full pipe.
+        let drain = std::thread::spawn(move || lines.count());
+        assert!(
+            wait_exit(&pidfd, Instant::now() + DEADLINE),
+            "{p}: the sentry did not end after SIGTERM"
+        );
+        let status = child.wait().expect("wait");
+        let _ = drain.join();
+        assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{p}");
+        assert_eq!(processes_with(&mark), 0, "{p}: processes left behind");
+    }
+}
+
+#[test]
+fn cpu_time_sends_sigxcpu_then_sigkill() {
+    for p in PLATFORMS {
+        let dir = TempDir::new("cpu");
+        let ev = dir.0.join("events.json");
+        let run = sentry(
+            &[
+                &platform(p),
+                "--cpu-time",
+                "0.5",
+                "--events",
+                ev.to_str().expect("utf-8 path"),
+            ],
+            &[&program("limits_hog"), "spin"],
+        );
+        // SIGXCPU's default action ends the process.
+        assert_eq!(run.code(), 128 + libc::SIGXCPU, "{p}: {}", run.context());
+        let all = events(&ev);
+        let cpu = of_kind(&all, "cpu_time");
+        assert_eq!(cpu.len(), 1, "{all:?}");
+        assert_eq!(cpu[0]["signal"], "SIGXCPU");
+        assert!(cpu[0]["used_seconds"].as_f64().unwrap_or(0.0) >= 0.5);
+
+        let run = sentry(
+            &[
+                &platform(p),
+                "--cpu-time",
+                "0.5",
+                "--events",
+                ev.to_str().expect("utf-8 path"),
+            ],
+            &[&program("limits_hog"), "spin-ignore-xcpu"],
+        );
+        assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
+        let all = events(&ev);
+        let kills: Vec<_> = of_kind(&all, "cpu_time")
+            .into_iter()
+            .filter(|e| e["signal"] == "SIGKILL")
+            .collect();
+        assert_eq!(kills.len(), 1, "{all:?}");
+    }
+}
+
+#[test]
+fn timeout_ends_the_sandbox_with_124() {
+    for p in PLATFORMS {
+        let mark = marker(&format!("timeout-{p}"));
+        let started = Instant::now();
+        let run = sentry(
+            &[&platform(p), "--timeout", "0.5"],
+            &[&program("limits_hog"), "sleep", &mark],
+        );
+        assert_eq!(run.code(), 124, "{p}: {}", run.context());
+        assert!(started.elapsed() >= Duration::from_millis(500));
+        assert!(run.stdout.contains("sleeping"), "{}", run.context());
+        assert_eq!(processes_with(&mark), 0, "{p}: processes left behind");
+    }
+}
+
+#[test]
+fn malformed_limits_are_refused_with_one_line_and_125() {
+    let cases: &[&[&str]] = &[
+        &["--memory-limit", "lots"],
+        &["--memory-limit", "0"],
+        &["--memory-limit", "-64M"],
+        &["--memory-limit", "64Q"],
+        &["--memory-limit", "99999999999999999999"],
+        &["--memory-soft-limit", "0K"],
+        &["--memory-limit", "32M", "--memory-soft-limit", "64M"],
+        &["--pids-limit", "0"],
+        &["--pids-limit", "-3"],
+        &["--pids-limit", "ten"],
+        &["--cpu-time", "0"],
+        &["--cpu-time", "-1"],
+        &["--timeout", "soon"],
+        &["--timeout", "0"],
+        &["--oom", "maybe"],
+    ];
+    for args in cases {
+        let run = sentry(args, &["/bin/true"]);
+        assert_eq!(run.code(), 125, "{args:?}: {}", run.context());
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.context());
+        assert!(
+            run.stderr.starts_with("sentry: "),
+            "{args:?}: {}",
+            run.context()
+        );
+    }
+}
