@@ -542,3 +542,33 @@ fn malformed_limits_are_refused_with_one_line_and_125() {
         );
     }
 }
+
+#[test]
+fn python_raises_memory_error_and_sizes_itself_to_the_limit() {
+    let python = "/usr/bin/python3";
+    if !Path::new(python).exists() {
+        eprintln!("skipped: {python} is not installed");
+        return;
+    }
+    let script = "import os\n\
+        try:\n    x = bytearray(1 << 30)\nexcept MemoryError:\n    print('MemoryError')\n\
+        y = bytearray(10 << 20)\nprint('still running', len(y))\n\
+        print('phys', os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE'))\n";
+    for p in PLATFORMS {
+        let run = sentry(
+            &[&platform(p), "--memory-limit", "256M"],
+            &[python, "-c", script],
+        );
+        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert_eq!(
+            run.stdout,
+            format!(
+                "MemoryError\nstill running {}\nphys {}\n",
+                10 * MIB,
+                256 * MIB
+            ),
+            "{p}: {}",
+            run.context()
+        );
+    }
+}

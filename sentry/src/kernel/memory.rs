@@ -468,6 +468,32 @@ impl MemoryTable {
         }
     }
 
+    /// The text of /proc/meminfo inside the sandbox when a hard limit is set (for the
+    /// synthesized /proc): MemTotal is the limit, MemFree and MemAvailable what is left of it.
+    // Not called yet: proc.rs serves the host's /proc/meminfo until it calls this.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn meminfo(&self) -> Option<String> {
+        let limit = self.limits.memory?;
+        let kb = |b: u64| b / 1024;
+        let free = limit.saturating_sub(self.charged);
+        let mut text = String::new();
+        for (name, bytes) in [
+            ("MemTotal", limit),
+            ("MemFree", free),
+            ("MemAvailable", free),
+            ("Buffers", 0),
+            ("Cached", 0),
+            ("SwapCached", 0),
+            ("Committed_AS", self.charged),
+            ("CommitLimit", limit),
+            ("SwapTotal", 0),
+            ("SwapFree", 0),
+        ] {
+            text.push_str(&format!("{:<16}{:>8} kB\n", format!("{name}:"), kb(bytes)));
+        }
+        Some(text)
+    }
+
     /// Sum of every mm's and segment's charge: equals `charged` (a consistency check).
     #[cfg(test)]
     pub fn recount(&self) -> u64 {
@@ -547,5 +573,8 @@ mod tests {
         t.on_process_exit(2);
         assert_eq!(t.charged, 0);
         assert_eq!(t.recount(), 0);
+        let text = t.meminfo().unwrap_or_default();
+        assert!(text.starts_with("MemTotal:             64 kB\n"), "{text}");
+        assert!(text.contains("MemAvailable:         64 kB\n"), "{text}");
     }
 }
