@@ -22,8 +22,14 @@ static int drop_all(void *a)
         return 2;
     if (setuid(0) == 0 || errno != EPERM)
         return 3;
-    if (open("/proc/self/status", O_RDONLY) < 0)
+    /* Still an ordinary user of the filesystem: world-readable files open, root's don't for
+     * writing (a rootfs need not have /proc, so no /proc file here). */
+    int fd = open("/etc/passwd", O_RDONLY);
+    if (fd < 0)
         return 4;
+    close(fd);
+    if (open("/etc/passwd", O_WRONLY) != -1 || errno != EACCES)
+        return 5;
     return 0;
 }
 
@@ -72,7 +78,9 @@ static int nonroot_eperm(void *a)
         bits |= 2;
     if (setresuid(0, 0, 0) == -1 && errno == EPERM)
         bits |= 4;
-    if (chown("/", 65534, 65534) == -1 && errno == EPERM)
+    /* A root-owned file of the work dir (not "/": a sandbox that wrongly allowed it would
+     * give the rootfs away). */
+    if (chown("rootowned", 65534, 65534) == -1 && errno == EPERM)
         bits |= 8;
     return bits == 15 ? 0 : 10 + bits;
 }
@@ -109,6 +117,8 @@ static int groups_child(void *a)
 int main(int argc, char **argv)
 {
     tap_init(argc, argv);
+    tap_write_file("rootowned", "r");
+    chmod(".", 0755);
     T_EQ(getuid(), 0, "getuid: 0 (root)");
     T_EQ(geteuid(), 0, "geteuid: 0");
     T_EQ(getgid(), 0, "getgid: 0");

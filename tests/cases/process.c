@@ -29,8 +29,14 @@ int main(int argc, char **argv)
         syscall(SYS_exit_group, 7);
     tap_init(argc, argv);
     char self[4096];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[sl > 0 ? sl : 0] = 0;
+    /* The runner starts cases by absolute path; /proc/self/exe only when argv[0] is not one
+     * (a rootfs need not have /proc). */
+    if (argv[0][0] == '/') {
+        snprintf(self, sizeof self, "%s", argv[0]);
+    } else {
+        ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[sl > 0 ? sl : 0] = 0;
+    }
 
     /* ids */
     pid_t me = getpid();

@@ -121,6 +121,36 @@ static int tap_ok(int pass, const char *fmt, ...)
         _r;                                                                          \
     })
 
+/* T_IS(expr, want, ...) — expr must return exactly want (want -1: and errno WANT_ERRNO via
+ * T_IS_ERR). The line ends with what was observed ("-> 0", "-> errno=EPERM"), so that a
+ * difference the sentry makes by design can be declared exactly in <case>.expect-sentry. */
+static const char *tap_seen(long r, int e)
+{
+    static char b[48];
+    if (r == -1)
+        snprintf(b, sizeof b, "errno=%s", tap_errname(e));
+    else
+        snprintf(b, sizeof b, "%ld", r);
+    return b;
+}
+#define T_IS(expr, want, fmt, ...)                                                   \
+    ({                                                                               \
+        errno = 0;                                                                   \
+        long _r = (long)(expr);                                                      \
+        int _e = errno;                                                              \
+        tap_ok(_r == (long)(want), fmt " -> %s", ##__VA_ARGS__, tap_seen(_r, _e));   \
+        _r;                                                                          \
+    })
+#define T_IS_ERR(expr, want, fmt, ...)                                               \
+    ({                                                                               \
+        errno = 0;                                                                   \
+        long _r = (long)(expr);                                                      \
+        int _e = errno;                                                              \
+        tap_ok(_r == -1 && _e == (want), fmt " -> %s", ##__VA_ARGS__,                \
+               tap_seen(_r, _e));                                                    \
+        _r;                                                                          \
+    })
+
 static int tap_rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;

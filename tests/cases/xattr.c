@@ -44,6 +44,31 @@ int main(int argc, char **argv)
     T_ERR(fremovexattr(fd, "user.b"), ENODATA, "fremovexattr: again -> ENODATA");
     T_ERR(lremovexattr("l", "user.a"), EPERM, "lremovexattr: user.* on a symlink -> EPERM");
     T_EQ(listxattr("f", buf, sizeof buf), 0, "listxattr: empty after removal");
+    /* more error paths */
+    char longname[300] = "user.";
+    memset(longname + 5, 'x', 260);
+    longname[265] = 0;
+    T_ERR(setxattr("f", longname, "x", 1, 0), ERANGE, "setxattr: name > 255 bytes -> ERANGE");
+    T_ERR(setxattr("missing", "user.a", "x", 1, 0), ENOENT, "setxattr: missing file -> ENOENT");
+    T_ERR(setxattr(BADPTR, "user.a", "x", 1, 0), EFAULT, "setxattr: bad path -> EFAULT");
+    T_ERR(setxattr("f", BADPTR, "x", 1, 0), EFAULT, "setxattr: bad name -> EFAULT");
+    T_ERR(setxattr("f/x", "user.a", "x", 1, 0), ENOTDIR, "setxattr: through a file -> ENOTDIR");
+    T_EQ(setxattr("l", "user.v", "via", 3, 0), 0, "setxattr: follows a symlink");
+    T_EQ(getxattr("f", "user.v", buf, sizeof buf), 3, "setxattr: the target got it");
+    T_ERR(getxattr(BADPTR, "user.v", buf, sizeof buf), EFAULT, "getxattr: bad path -> EFAULT");
+    T_ERR(lgetxattr("missing", "user.v", buf, sizeof buf), ENOENT, "lgetxattr: missing -> ENOENT");
+    T_ERR(listxattr("missing", buf, sizeof buf), ENOENT, "listxattr: missing -> ENOENT");
+    T_ERR(listxattr("f", BADPTR, sizeof buf), EFAULT, "listxattr: bad buffer -> EFAULT");
+    T_ERR(llistxattr(BADPTR, buf, sizeof buf), EFAULT, "llistxattr: bad path -> EFAULT");
+    T_ERR(removexattr("missing", "user.v"), ENOENT, "removexattr: missing file -> ENOENT");
+    T_ERR(lremovexattr("missing", "user.v"), ENOENT, "lremovexattr: missing file -> ENOENT");
+    T_EQ(removexattr("l", "user.v"), 0, "removexattr: follows a symlink");
+    T_ERR(fsetxattr(-1, "user.a", "x", 1, 0), EBADF, "fsetxattr: bad fd -> EBADF");
+    T_ERR(fremovexattr(-1, "user.a"), EBADF, "fremovexattr: bad fd -> EBADF");
+    mkdir("d", 0755);
+    T_EQ(setxattr("d", "user.dir", "1", 1, 0), 0, "setxattr: on a directory");
+    T_EQ(lsetxattr("d", "trusted.t", "1", 1, 0), 0, "lsetxattr: trusted.* as root");
+    T_EQ(lgetxattr("d", "trusted.t", buf, sizeof buf), 1, "lgetxattr: trusted.* as root");
     close(fd);
     return tap_done();
 }

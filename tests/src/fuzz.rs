@@ -88,10 +88,12 @@ pub fn run(cfg: &Config, platforms: &[String], count: u64, seed: u64) -> Result<
     let rootfs = cfg.rootfs.canonicalize()?;
     let chroot = rootfs != Path::new("/");
     let fuzz_bin = if chroot {
-        let dst = rootfs.join("conformance");
+        let dst = rootfs.join("conformance/bin");
         std::fs::create_dir_all(&dst)?;
-        std::fs::copy(cfg.build_dir.join("bin/fuzz"), dst.join("fuzz"))?;
-        PathBuf::from("/conformance/fuzz")
+        let tmp = dst.join(format!(".fuzz.{}.tmp", std::process::id()));
+        std::fs::copy(cfg.build_dir.join("bin/fuzz"), &tmp)?;
+        std::fs::rename(&tmp, dst.join("fuzz"))?;
+        PathBuf::from("/conformance/bin/fuzz")
     } else {
         cfg.build_dir.join("bin/fuzz")
     };

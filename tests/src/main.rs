@@ -12,9 +12,10 @@ use conformance::{fuzz, locate_sentry, report, runner};
 #[derive(Parser, Debug)]
 #[command(name = "conformance")]
 struct Cli {
-    /// Root filesystem: `/` or a directory (native runs are then a chroot of it).
-    #[arg(long, default_value = "/")]
-    rootfs: PathBuf,
+    /// Root filesystem: `/` or a directory (native runs are then a chroot of it). Default: the
+    /// busybox fixture build/rootfs/busybox (built by rootfs-fixtures/busybox.sh when missing).
+    #[arg(long)]
+    rootfs: Option<PathBuf>,
     /// Sentry platform modes to run (each is probed first). Default: ptrace and seccomp.
     #[arg(long = "platform")]
     platforms: Vec<String>,
@@ -82,8 +83,12 @@ fn real_main() -> Result<i32> {
         .build_dir
         .clone()
         .unwrap_or_else(conformance::default_build_dir);
+    let rootfs = match cli.rootfs.clone() {
+        Some(r) => r,
+        None => runner::default_rootfs()?,
+    };
     let cfg = runner::Config {
-        rootfs: cli.rootfs.clone(),
+        rootfs,
         platforms,
         filter: cli.filter.clone(),
         sentry,
