@@ -348,13 +348,13 @@ impl MemoryTable {
         }
     }
 
-    /// Asks the watcher for an RSS sample, at most once a millisecond.
+    /// Asks the watcher for an RSS sample, at most twice per sampling period.
     pub fn poke_watcher(&mut self) {
         if let Some(watch) = &self.watch {
             let now = std::time::Instant::now();
             if self
                 .last_poke
-                .is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_millis(1))
+                .is_none_or(|t| now.duration_since(t) >= crate::limits::SAMPLE_PERIOD / 2)
             {
                 self.last_poke = Some(now);
                 watch.poke();
