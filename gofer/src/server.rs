@@ -633,6 +633,7 @@ impl Server {
         if self.read_only(m)? {
             return Err(Errno::EROFS);
         }
+        refuse_device(&fd)?;
         let name = FdName::new(fd.as_raw_fd());
         // SAFETY: NUL-terminated name relative to our /proc/self/fd; follows the magic link to
         // the inode we resolved.
@@ -651,6 +652,7 @@ impl Server {
         if self.read_only(m)? {
             return Err(Errno::EROFS);
         }
+        refuse_device(&fd)?;
         // SAFETY: "" is NUL-terminated; AT_EMPTY_PATH acts on fd itself (a symlink if !follow).
         cvt(unsafe { libc::fchownat(fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) })
     }
@@ -666,6 +668,7 @@ impl Server {
         if self.read_only(m)? {
             return Err(Errno::EROFS);
         }
+        refuse_device(&fd)?;
         let ts = times.map(|t| {
             t.map(|x| libc::timespec {
                 tv_sec: x.sec,
@@ -981,6 +984,7 @@ impl Server {
         if self.read_only(m)? {
             return Err(Errno::EROFS);
         }
+        refuse_device(&fd)?;
         let name = CPath::new(name)?;
         let p = self.proc_path(fd.as_fd());
         // SAFETY: NUL-terminated path and name; value is readable for its length.
@@ -1000,6 +1004,7 @@ impl Server {
         if self.read_only(m)? {
             return Err(Errno::EROFS);
         }
+        refuse_device(&fd)?;
         let name = CPath::new(name)?;
         let p = self.proc_path(fd.as_fd());
         // SAFETY: NUL-terminated path and name.
@@ -1210,6 +1215,18 @@ fn refuse_magic_link(fd: BorrowedFd<'_>) -> Result<(), Errno> {
         if fs.f_type == PROC_SUPER_MAGIC {
             return Err(Errno::ELOOP);
         }
+    }
+    Ok(())
+}
+
+/// Device nodes are never the sandbox's to change: every mount is `nodev`, and a device
+/// reached through a mount (a rootfs of `/`, say) keeps its owner, mode, times and
+/// attributes whatever the sandbox asks.
+fn refuse_device(fd: &OwnedFd) -> Result<(), Errno> {
+    let st = crate::sys::fstat(fd.as_fd())?;
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind == libc::S_IFCHR || kind == libc::S_IFBLK {
+        return Err(Errno::EPERM);
     }
     Ok(())
 }

@@ -366,7 +366,7 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     let scratch = sandbox::Scratch::new().map_err(|e| {
         Failure::Internal(anyhow::anyhow!("cannot create a scratch directory: {e}"))
     })?;
-    let (mounts, gofer_mounts) = sandbox::build_mounts(&rootfs, args.read_only, requests, &scratch)
+    let (mounts, gofer_mounts, tmpfs_pool) = sandbox::build_mounts(&rootfs, args.read_only, requests, &scratch)
         .map_err(Failure::Usage)?;
     let exe = std::env::current_exe().map_err(|e| {
         Failure::Internal(anyhow::anyhow!("cannot find the sentry's executable: {e}"))
@@ -384,6 +384,7 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
         files,
     );
     kernel.proc_scratch = scratch.dir.join("procfs");
+    kernel.tmpfs_pool = tmpfs_pool;
     let initial_fs = kernel::FsState {
         root: b"/".to_vec(),
         cwd: kernel::mounts::normalize(args.cwd.as_os_str().as_bytes(), 0),

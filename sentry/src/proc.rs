@@ -33,6 +33,9 @@ pub enum Kind {
 /// `/proc/self/root` or `/proc/1/cwd`) a sandbox path elsewhere.
 pub enum Resolved {
     Node(Node),
+    /// A namespace file (`/proc/<pid>/ns/<kind>` followed): opening it gives an fd that
+    /// setns(2) accepts.
+    Namespace(NsRef),
     Elsewhere(Vec<u8>),
     /// `/proc/<pid>/fd/<n>` of a pipe, socket or other fd without a path: opening it
     /// gives another fd of the same open file.
@@ -44,6 +47,24 @@ pub enum Resolved {
 
 /// Identifies the kernel's namespace files (`ns/uts` and friends).
 const NS_INODE_BASE: u64 = 0xeffff000;
+
+/// A namespace of the sentry's tables, as named by a /proc/<pid>/ns link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NsRef {
+    Uts(usize),
+    Pid(usize),
+    Mnt(usize),
+}
+
+impl NsRef {
+    fn link(self) -> Vec<u8> {
+        match self {
+            NsRef::Uts(id) => ns_link("uts", id),
+            NsRef::Pid(id) => ns_link("pid", 0x100 + id),
+            NsRef::Mnt(id) => ns_link("mnt", 0x200 + id),
+        }
+    }
+}
 
 fn host_file(path: impl AsRef<Path>) -> Result<Vec<u8>, Errno> {
     std::fs::read(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
@@ -99,7 +120,7 @@ fn number(s: &[u8]) -> Option<i32> {
 }
 
 /// A host path of a mount's source, in sandbox terms; other host files are not shown.
-fn sandbox_name(k: &Kernel, host: &[u8]) -> Vec<u8> {
+fn sandbox_name(k: &Kernel, tid: Tid, host: &[u8]) -> Vec<u8> {
     if !host.starts_with(b"/") {
         return host.to_vec();
     }
@@ -111,7 +132,7 @@ fn sandbox_name(k: &Kernel, host: &[u8]) -> Vec<u8> {
             return host.to_vec();
         }
     }
-    k.mounts
+    k.mounts(tid)
         .sandbox_path_of(host)
         .unwrap_or_else(|| b"/[host]".to_vec())
 }
@@ -202,7 +223,7 @@ fn stat(k: &Kernel, tid: Tid, host: Tid) -> Result<Vec<u8>, Errno> {
 }
 
 /// /proc/<pid>/maps with file paths in sandbox terms.
-fn maps(k: &Kernel, host: Tid) -> Result<Vec<u8>, Errno> {
+fn maps(k: &Kernel, tid: Tid, host: Tid) -> Result<Vec<u8>, Errno> {
     let text = host_file(format!("/proc/{host}/maps"))?;
     let mut out = Vec::with_capacity(text.len());
     for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -216,7 +237,7 @@ fn maps(k: &Kernel, host: Tid) -> Result<Vec<u8>, Errno> {
                     >= 5 =>
             {
                 out.extend_from_slice(&line[..i]);
-                out.extend_from_slice(&sandbox_name(k, &line[i..]));
+                out.extend_from_slice(&sandbox_name(k, tid, &line[i..]));
             }
             _ => out.extend_from_slice(line),
         }
@@ -226,15 +247,18 @@ fn maps(k: &Kernel, host: Tid) -> Result<Vec<u8>, Errno> {
 }
 
 /// /proc/mounts and /proc/<pid>/mountinfo from the mount table.
-fn mounts(k: &Kernel, info: bool) -> Vec<u8> {
+fn mounts(k: &Kernel, host: Tid, info: bool) -> Vec<u8> {
     let mut out = String::new();
-    for (i, m) in k.mounts.mounts.iter().enumerate() {
+    for (i, m) in k.mounts(host).mounts.iter().enumerate() {
         let point = String::from_utf8_lossy(&m.sandbox_path);
         let opts = if m.read_only { "ro" } else { "rw" };
+        let scratch = k.proc_scratch.parent().unwrap_or(&k.proc_scratch);
         let (fstype, source) = if m.is_proc {
             ("proc", "proc")
         } else if m.is_dev {
             ("devtmpfs", "dev")
+        } else if i > 0 && m.host_root.starts_with(scratch) {
+            ("tmpfs", "tmpfs")
         } else if i == 0 {
             ("sentryfs", "rootfs")
         } else {
@@ -391,9 +415,9 @@ fn process(
         [] => Node::Dir(process_entries()),
         [b"status"] => Node::File(status(k, tid, host)?),
         [b"stat"] => Node::File(stat(k, tid, host)?),
-        [b"maps"] => Node::File(maps(k, host)?),
-        [b"mounts"] => Node::File(mounts(k, false)),
-        [b"mountinfo"] => Node::File(mounts(k, true)),
+        [b"maps"] => Node::File(maps(k, tid, host)?),
+        [b"mounts"] => Node::File(mounts(k, host, false)),
+        [b"mountinfo"] => Node::File(mounts(k, host, true)),
         [b"cmdline"] => {
             let raw = host_file(format!("/proc/{host}/cmdline"))?;
             Node::File(match k.loader_views.get(&group) {
@@ -439,7 +463,7 @@ fn process(
                 .ok_or(Errno::ENOENT)?;
             let target =
                 std::fs::read_link(format!("/proc/{host}/fd/{n}")).map_err(|_| Errno::ENOENT)?;
-            let target = sandbox_name(k, target.as_os_str().as_encoded_bytes());
+            let target = sandbox_name(k, tid, target.as_os_str().as_encoded_bytes());
             if !target.starts_with(b"/") || target == b"/[host]" {
                 // Pipes, sockets and host files: a link that names no path of the sandbox.
                 if more.is_empty() && !follow_last {
@@ -466,13 +490,17 @@ fn process(
         ),
         [b"ns", name] => {
             let task = k.tasks.get(&host).ok_or(Errno::ENOENT)?;
-            match *name {
-                b"uts" => Node::Link(ns_link("uts", task.uts_ns)),
-                b"pid" => Node::Link(ns_link("pid", 0x100 + task.ns)),
-                b"pid_for_children" => Node::Link(ns_link("pid", 0x100 + task.child_ns)),
-                b"mnt" => Node::Link(ns_link("mnt", 0x200)),
+            let ns = match *name {
+                b"uts" => NsRef::Uts(task.uts_ns),
+                b"pid" => NsRef::Pid(task.ns),
+                b"pid_for_children" => NsRef::Pid(task.child_ns),
+                b"mnt" => NsRef::Mnt(task.mnt_ns),
                 _ => return Err(Errno::ENOENT),
+            };
+            if follow_last {
+                return Ok(Resolved::Namespace(ns));
             }
+            Node::Link(ns.link())
         }
         [b"task"] => Node::Dir(
             visible(k, tid, Some(group))

@@ -89,13 +89,16 @@ impl Drop for Scratch {
     }
 }
 
+/// The mount table, the gofer's mount list, and the tmpfs pool (gofer index, host path).
+pub type BuiltMounts = (MountTable, Vec<gofer::Mount>, (u32, PathBuf));
+
 /// The mount table and the gofer's mount list, index for index.
 pub fn build_mounts(
     rootfs: &Path,
     read_only_root: bool,
     requests: Vec<MountRequest>,
     scratch: &Scratch,
-) -> Result<(MountTable, Vec<gofer::Mount>), String> {
+) -> Result<BuiltMounts, String> {
     let mut table = MountTable::default();
     let mut gofer_mounts = Vec::new();
     let mut add =
@@ -114,6 +117,8 @@ pub fn build_mounts(
                 read_only,
                 is_dev,
                 is_proc,
+                base: Vec::new(),
+                gofer_read_only: read_only,
             });
             gofer_mounts.push(gofer::Mount {
                 host_path: host_root,
@@ -157,5 +162,13 @@ pub fn build_mounts(
             }
         }
     }
-    Ok((table, gofer_mounts))
+    // The backing of tmpfs mounts made inside the sandbox: one gofer mount, a directory
+    // per tmpfs; not itself visible.
+    let pool = scratch.tmpfs("tmpfs-pool", 0o700).map_err(io)?;
+    let pool_index = gofer_mounts.len() as u32;
+    gofer_mounts.push(gofer::Mount {
+        host_path: pool.canonicalize().map_err(io)?,
+        read_only: false,
+    });
+    Ok((table, gofer_mounts, (pool_index, pool)))
 }

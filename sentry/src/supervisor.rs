@@ -342,12 +342,13 @@ impl Supervisor {
             }
             (None, _) => 0,
         };
-        let (creator_tgid, creator_parent, creator_ns, creator_child_ns, creator_uts) = (
+        let (creator_tgid, creator_parent, creator_ns, creator_child_ns, creator_uts, creator_mnt) = (
             creator.tgid,
             creator.parent,
             creator.ns,
             creator.child_ns,
             creator.uts_ns,
+            creator.mnt_ns,
         );
         let thread = flags & libc::CLONE_THREAD as u64 != 0;
         let tgid = if thread { creator_tgid } else { child };
@@ -369,8 +370,14 @@ impl Supervisor {
         } else {
             creator_uts
         };
+        let mnt_ns = if flags & libc::CLONE_NEWNS as u64 != 0 {
+            k.copy_mount_ns(creator_mnt)
+        } else {
+            creator_mnt
+        };
         if let Some(task) = k.tasks.get_mut(&child) {
             task.uts_ns = uts_ns;
+            task.mnt_ns = mnt_ns;
         }
         if let Some(a) = args.filter(|_| flags & libc::CLONE_CHILD_SETTID as u64 != 0) {
             if let Some(task) = k.tasks.get_mut(&child) {

@@ -25,6 +25,8 @@ pub struct Task {
     pub child_tid_ptr: Option<u64>,
     /// The UTS namespace (hostname, domain name) of the task.
     pub uts_ns: usize,
+    /// The mount namespace of the task.
+    pub mnt_ns: usize,
     /// The PID namespace the task lives in.
     pub ns: NsId,
     /// The PID namespace its new children go into (differs after unshare(CLONE_NEWPID)).
@@ -68,7 +70,11 @@ pub struct Kernel {
     pub pids: PidTable,
     /// Processes that exited and wait for their parent to reap them (host ids).
     pub zombies: HashSet<Tid>,
-    pub mounts: MountTable,
+    /// Mount namespaces: a mount table each; a task's `mnt_ns` indexes this.
+    pub mount_ns: Vec<MountTable>,
+    /// Where tmpfs mounts made inside the sandbox live: the gofer's index and host path.
+    pub tmpfs_pool: (u32, std::path::PathBuf),
+    tmpfs_count: u64,
     /// The gofer; None once it has been shut down.
     pub files: Option<gofer::Client>,
     /// Root and cwd per process (thread group id).
@@ -81,6 +87,9 @@ pub struct Kernel {
     pub init_tid: Tid,
     /// The sandbox path of each process's program (for /proc/<pid>/exe), by host tgid.
     pub exe: HashMap<Tid, Vec<u8>>,
+    /// Fds of namespace files opened by the sandbox, by the (st_dev, st_ino) of the file
+    /// behind them, for setns(2).
+    pub ns_files: HashMap<(u64, u64), crate::proc::NsRef>,
     /// Processes run through their ELF interpreter: where their own argv is, for /proc.
     pub loader_views: HashMap<Tid, crate::syscalls::exec::LoaderView>,
     /// Where the sentry lays out /proc directories for the host to list.
@@ -102,7 +111,9 @@ impl Kernel {
             memory: memory::MemoryTable::default(),
             pids: PidTable::default(),
             zombies: HashSet::new(),
-            mounts,
+            mount_ns: vec![mounts],
+            tmpfs_pool: (0, std::path::PathBuf::new()),
+            tmpfs_count: 0,
             files: Some(files),
             fs: HashMap::new(),
             uts: vec![uts],
@@ -113,6 +124,7 @@ impl Kernel {
             unix_names: HashMap::new(),
             exe: HashMap::new(),
             loader_views: HashMap::new(),
+            ns_files: HashMap::new(),
             proc_scratch: std::path::PathBuf::new(),
             proc_dirs: HashMap::new(),
             abstract_prefix: format!("sentry-{}/", std::process::id()).into_bytes(),
@@ -123,6 +135,29 @@ impl Kernel {
     /// namespace (the host id only for a task not yet numbered).
     pub fn shown_pid(&self, tid: Tid) -> i32 {
         self.pids.vpid(ROOT_NS, tid).unwrap_or(tid)
+    }
+
+    /// The mount table a task sees.
+    pub fn mounts(&self, tid: Tid) -> &MountTable {
+        &self.mount_ns[self.tasks.get(&tid).map_or(0, |t| t.mnt_ns)]
+    }
+
+    /// The mount table a task sees, to change it.
+    pub fn mounts_mut(&mut self, tid: Tid) -> &mut MountTable {
+        let ns = self.tasks.get(&tid).map_or(0, |t| t.mnt_ns);
+        &mut self.mount_ns[ns]
+    }
+
+    /// A fresh number for a tmpfs made inside the sandbox.
+    pub fn next_tmpfs(&mut self) -> u64 {
+        self.tmpfs_count += 1;
+        self.tmpfs_count
+    }
+
+    /// A new mount namespace with a copy of `from`'s mounts.
+    pub fn copy_mount_ns(&mut self, from: usize) -> usize {
+        self.mount_ns.push(self.mount_ns[from].clone());
+        self.mount_ns.len() - 1
     }
 
     /// The UTS namespace of a task.
@@ -183,6 +218,7 @@ impl Kernel {
                 clone_args: None,
                 child_tid_ptr: None,
                 uts_ns: 0,
+                mnt_ns: 0,
                 parent,
                 ns,
                 child_ns: ns,

@@ -21,6 +21,27 @@ pub struct Mount {
     pub is_dev: bool,
     /// The synthesized /proc (`crate::proc`).
     pub is_proc: bool,
+    /// The directory inside the gofer's mount this one shows ("" for its root): bind
+    /// mounts and tmpfs mounts made inside the sandbox are views of a gofer mount.
+    pub base: Vec<u8>,
+    /// Whether the gofer itself refuses writes to the source; otherwise a read-only view
+    /// is enforced by the sentry.
+    pub gofer_read_only: bool,
+}
+
+impl Mount {
+    /// The path to give the gofer for `rel` inside this mount.
+    pub fn gofer_path(&self, rel: &[u8]) -> Vec<u8> {
+        if self.base.is_empty() {
+            return rel.to_vec();
+        }
+        let mut path = self.base.clone();
+        if rel != b"." {
+            path.push(b'/');
+            path.extend_from_slice(rel);
+        }
+        path
+    }
 }
 
 /// The mounts of the sandbox, in the order they were made.
@@ -50,6 +71,11 @@ impl MountTable {
         let rest = &path[len.min(path.len())..];
         let rest = rest.strip_prefix(b"/").unwrap_or(rest);
         Some((index, if rest.is_empty() { b"." } else { rest }))
+    }
+
+    /// The latest mount whose mount point is exactly `path`.
+    pub fn mount_point(&self, path: &[u8]) -> Option<usize> {
+        self.mounts.iter().rposition(|m| m.sandbox_path == path)
     }
 
     /// The sandbox path of a host path inside one of the mounts' sources.
@@ -125,6 +151,8 @@ mod tests {
             read_only: false,
             is_dev: false,
             is_proc: false,
+            base: Vec::new(),
+            gofer_read_only: false,
         };
         MountTable {
             mounts: vec![

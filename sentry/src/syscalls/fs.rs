@@ -110,7 +110,7 @@ pub struct Target {
 impl Target {
     /// The host device this names in the sandbox's /dev, if any.
     fn device(&self, call: &Call) -> Option<&'static str> {
-        if !call.kernel.mounts.mounts[self.mount].is_dev {
+        if !call.kernel.mounts(call.tid).mounts[self.mount].is_dev {
             return None;
         }
         let name = self.rel.strip_suffix(b"/").unwrap_or(&self.rel);
@@ -136,7 +136,7 @@ fn dir_of_fd(call: &Call, fd: i32) -> Result<Vec<u8>, Errno> {
         return Ok(proc_path.clone());
     }
     call.kernel
-        .mounts
+        .mounts(call.tid)
         .sandbox_path_of(host)
         .ok_or(Errno::ENOENT)
 }
@@ -162,9 +162,13 @@ pub fn resolve(call: &Call, dirfd: u64, path: &[u8], keep_slash: bool) -> Result
     let mut normal = normalize(&joined, floor);
     // Links of /proc met on the way (/proc/self/root/…, /proc/1/cwd/…) lead elsewhere.
     for _ in 0..MAX_PROC_LINKS {
-        let (mount, rel) = call.kernel.mounts.lookup(&normal).ok_or(Errno::ENOENT)?;
+        let (mount, rel) = call
+            .kernel
+            .mounts(call.tid)
+            .lookup(&normal)
+            .ok_or(Errno::ENOENT)?;
         let mut rel = rel.to_vec();
-        let proc = if call.kernel.mounts.mounts[mount].is_proc {
+        let proc = if call.kernel.mounts(call.tid).mounts[mount].is_proc {
             match proc::resolve(call.kernel, call.tid, &rel, false)? {
                 proc::Resolved::Elsewhere(next) => {
                     normal = normalize(&next, 0);
@@ -178,10 +182,11 @@ pub fn resolve(call: &Call, dirfd: u64, path: &[u8], keep_slash: bool) -> Result
         if keep_slash && path.ends_with(b"/") && rel != b"." {
             rel.push(b'/');
         }
+        let m = &call.kernel.mounts(call.tid).mounts[mount];
         return Ok(Target {
             mount,
-            gofer_index: call.kernel.mounts.mounts[mount].gofer_index,
-            rel,
+            gofer_index: m.gofer_index,
+            rel: m.gofer_path(&rel),
             path: normal,
             proc,
         });
@@ -211,7 +216,7 @@ pub fn follow(call: &Call, mut target: Target) -> Result<Target, Errno> {
             {
                 resolve(call, AT_FDCWD, link, true)?
             }
-            other @ proc::Resolved::TaskFd { .. } => Target {
+            other @ (proc::Resolved::TaskFd { .. } | proc::Resolved::Namespace(_)) => Target {
                 proc: Some(other),
                 ..target
             },
@@ -262,6 +267,12 @@ fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<OwnedFd, Er
             // SAFETY: the fd was just opened and is ours alone.
             Ok(unsafe { OwnedFd::from_raw_fd(fd) })
         }
+        proc::Resolved::Namespace(ns) => {
+            let fd = proc::file_fd(b"")?;
+            let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|_| Errno::EIO)?;
+            call.kernel.ns_files.insert((st.st_dev, st.st_ino), *ns);
+            Ok(fd)
+        }
         proc::Resolved::Elsewhere(_) => Err(Errno::ENOENT),
     }
 }
@@ -275,8 +286,23 @@ fn stat_proc(call: &mut Call, target: &Target) -> Result<std::path::PathBuf, Err
         proc::Resolved::TaskFd { host, fd } => {
             Ok(std::path::PathBuf::from(format!("/proc/{host}/fd/{fd}")))
         }
+        proc::Resolved::Namespace(ns) => proc::materialize(
+            &call.kernel.proc_scratch,
+            &target.path,
+            &proc::Node::File(format!("{ns:?}").into_bytes()),
+        ),
         proc::Resolved::Elsewhere(_) => Err(Errno::ENOENT),
     }
+}
+
+/// EROFS for a change under a read-only view (a read-only bind or remount made inside
+/// the sandbox) of a mount the gofer would let it change.
+pub fn check_writable(call: &Call, target: &Target) -> Result<(), Errno> {
+    let m = &call.kernel.mounts(call.tid).mounts[target.mount];
+    if m.read_only && !m.gofer_read_only {
+        return Err(Errno::EROFS);
+    }
+    Ok(())
 }
 
 fn resolve_arg(call: &Call, dirfd: u64, index: usize, keep_slash: bool) -> Result<Target, Errno> {
@@ -337,6 +363,9 @@ fn open_at(
         unsafe { OwnedFd::from_raw_fd(fd) }
     } else {
         let creating = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
+        if creating || flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY {
+            check_writable(call, &target)?;
+        }
         let mode = if creating {
             mode & 0o7777 & !umask_of(call.tid)
         } else {
@@ -547,6 +576,7 @@ fn readlink_at(
 
 fn mkdir_at(call: &mut Call, dirfd: u64, index: usize, mode: u32) -> Result<Action, Errno> {
     let target = resolve_arg(call, dirfd, index, false)?;
+    check_writable(call, &target)?;
     let mode = mode & 0o7777 & !umask_of(call.tid);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.mkdir(index, &rel, mode)?;
@@ -565,6 +595,7 @@ fn mknod_at(
         return Err(Errno::EPERM);
     }
     let target = resolve_arg(call, dirfd, index, false)?;
+    check_writable(call, &target)?;
     let mode = kind | (mode & 0o7777 & !umask_of(call.tid));
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.mknod(index, &rel, mode, dev)?;
@@ -576,6 +607,7 @@ fn unlink_at(call: &mut Call, dirfd: u64, index: usize, flags: i32) -> Result<Ac
         return Err(Errno::EINVAL);
     }
     let target = resolve_arg(call, dirfd, index, false)?;
+    check_writable(call, &target)?;
     if target.rel == b"." {
         return Err(Errno::EBUSY);
     }
@@ -591,6 +623,7 @@ fn two_targets(call: &Call, at: [u64; 4]) -> Result<(Target, Target), Errno> {
     if from.mount != to.mount {
         return Err(Errno::EXDEV);
     }
+    check_writable(call, &to)?;
     Ok((from, to))
 }
 
@@ -620,6 +653,7 @@ fn symlink_at(call: &mut Call, dirfd: u64, index: usize) -> Result<Action, Errno
         return Err(Errno::ENOENT);
     }
     let target = resolve_arg(call, dirfd, index, false)?;
+    check_writable(call, &target)?;
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.symlink(index, &rel, &link_target)?;
     Ok(Action::Return(0))
@@ -637,6 +671,7 @@ fn chmod_at(
         return Err(Errno::EINVAL);
     }
     let target = resolve_arg(call, dirfd, index, false)?;
+    check_writable(call, &target)?;
     let (index, rel) = (target.gofer_index, target.rel);
     if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
         let st = files(call)?.stat(index, &rel, false)?;
@@ -664,6 +699,7 @@ fn chown_at(
         return Ok(fd_call(call, Sysno::fchown, [call.args[0], ids[0], ids[1]]));
     }
     let target = resolve(call, dirfd, &path, false)?;
+    check_writable(call, &target)?;
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.chown(index, &rel, ids[0] as u32, ids[1] as u32, follow)?;
@@ -700,6 +736,7 @@ fn utimens(
     times: Option<[Timespec; 2]>,
     follow: bool,
 ) -> Result<Action, Errno> {
+    check_writable(call, &target)?;
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.utimens(index, &rel, times, follow)?;
     Ok(Action::Return(0))
@@ -761,6 +798,7 @@ fn utimensat(call: &mut Call) -> Result<Action, Errno> {
 
 fn truncate(call: &mut Call) -> Result<Action, Errno> {
     let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+    check_writable(call, &target)?;
     let (index, rel) = (target.gofer_index, target.rel);
     let len = call.args[1] as i64;
     files(call)?.truncate(index, &rel, len)?;
@@ -785,6 +823,7 @@ fn xattr(call: &mut Call) -> Result<Action, Errno> {
         // /proc keeps no extended attributes.
         return Err(Errno::EOPNOTSUPP);
     }
+    let writable = check_writable(call, &target);
     let (index, rel) = (target.gofer_index, target.rel);
     let name = || -> Result<Vec<u8>, Errno> {
         read_cstring(call.tid, call.args[1], 255).map_err(|e| match e as i32 {
@@ -794,6 +833,7 @@ fn xattr(call: &mut Call) -> Result<Action, Errno> {
     };
     match call.sysno {
         setxattr | lsetxattr => {
+            writable?;
             let name = name()?;
             let size = call.args[3] as usize;
             if size > XATTR_SIZE_MAX {
@@ -825,6 +865,7 @@ fn xattr(call: &mut Call) -> Result<Action, Errno> {
             Ok(Action::Return(n as i64))
         }
         _ => {
+            writable?;
             let name = name()?;
             files(call)?.removexattr(index, &rel, &name, follow)?;
             Ok(Action::Return(0))
@@ -833,7 +874,7 @@ fn xattr(call: &mut Call) -> Result<Action, Errno> {
 }
 
 /// The canonical sandbox path of a directory: opened by the gofer, named by the host.
-fn canonical_dir(call: &mut Call, target: &Target) -> Result<Vec<u8>, Errno> {
+pub fn canonical_dir(call: &mut Call, target: &Target) -> Result<Vec<u8>, Errno> {
     if target.device(call).is_some() {
         return Err(Errno::ENOTDIR);
     }
@@ -846,9 +887,19 @@ fn canonical_dir(call: &mut Call, target: &Target) -> Result<Vec<u8>, Errno> {
     let fd = files(call)?.open(index, &rel, libc::O_PATH | libc::O_DIRECTORY, 0)?;
     let host = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
         .map_err(|_| Errno::ENOENT)?;
+    let host = host.as_os_str().as_encoded_bytes();
+    // Within the mount the path was resolved in: the same host directory can be seen at
+    // several places (bind mounts), and this is the one the task named.
+    let m = &call.kernel.mounts(call.tid).mounts[target.mount];
+    let root = m.host_root.as_os_str().as_encoded_bytes();
+    if let Some(rest) = host.strip_prefix(root) {
+        if rest.is_empty() || rest.starts_with(b"/") || root == b"/" {
+            return Ok(crate::kernel::mounts::join(&m.sandbox_path, rest));
+        }
+    }
     call.kernel
-        .mounts
-        .sandbox_path_of(host.as_os_str().as_encoded_bytes())
+        .mounts(call.tid)
+        .sandbox_path_of(host)
         .ok_or(Errno::ENOENT)
 }
 

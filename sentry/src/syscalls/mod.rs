@@ -7,6 +7,7 @@ pub mod exec;
 pub mod fs;
 mod ipc;
 pub mod mm;
+mod mount;
 pub mod net;
 pub mod pid;
 mod process;
@@ -109,6 +110,8 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
         Class::Gofer => fs::handle(call),
         Class::Emulate => match call.sysno {
             Sysno::uname | Sysno::sethostname | Sysno::setdomainname => uts::handle(call),
+            Sysno::mount | Sysno::umount2 => mount::handle(call),
+            Sysno::setns => process::setns(call),
             _ => pid::emulate(call),
         },
         Class::Checked => checked(call),

@@ -4,8 +4,7 @@ use super::{deny_event, errno, Action, Call, ExitHook};
 use syscalls::Errno;
 
 /// Namespace flags the sentry does not emulate yet; real ones would reach the host.
-const CLONE_NEW_UNSERVED: u64 = (libc::CLONE_NEWNS
-    | libc::CLONE_NEWCGROUP
+const CLONE_NEW_UNSERVED: u64 = (libc::CLONE_NEWCGROUP
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWUSER
     | libc::CLONE_NEWNET
@@ -13,7 +12,8 @@ const CLONE_NEW_UNSERVED: u64 = (libc::CLONE_NEWNS
 const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
 const CLONE_NEWUTS: u64 = libc::CLONE_NEWUTS as u64;
 /// Namespaces that are tables of the sentry's: the host never sees these flags.
-const CLONE_NEW_EMULATED: u64 = CLONE_NEWPID | CLONE_NEWUTS;
+const CLONE_NEWNS: u64 = libc::CLONE_NEWNS as u64;
+const CLONE_NEW_EMULATED: u64 = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWNS;
 
 /// clone(2): CLONE_UNTRACED never takes effect (the child must be traced from its first
 /// instruction); CLONE_NEWPID makes a PID namespace of the sentry's own tables, never a
@@ -24,7 +24,7 @@ pub fn clone(call: &mut Call) -> Action {
         deny_event(
             call,
             Errno::EPERM.into_raw(),
-            "namespace flags other than CLONE_NEWPID and CLONE_NEWUTS are not supported yet",
+            "only PID, UTS and mount namespaces are served",
         );
         return errno(Errno::EPERM);
     }
@@ -54,7 +54,7 @@ pub fn unshare(call: &mut Call) -> Action {
         deny_event(
             call,
             Errno::EPERM.into_raw(),
-            "namespace flags other than CLONE_NEWPID and CLONE_NEWUTS are not supported yet",
+            "only PID, UTS and mount namespaces are served",
         );
         return errno(Errno::EPERM);
     }
@@ -70,6 +70,13 @@ pub fn unshare(call: &mut Call) -> Action {
         let ns = k.copy_uts(k.uts_of(call.tid));
         if let Some(task) = k.tasks.get_mut(&call.tid) {
             task.uts_ns = ns;
+        }
+    }
+    if flags & CLONE_NEWNS != 0 {
+        let from = k.tasks.get(&call.tid).map_or(0, |t| t.mnt_ns);
+        let ns = k.copy_mount_ns(from);
+        if let Some(task) = k.tasks.get_mut(&call.tid) {
+            task.mnt_ns = ns;
         }
     }
     if flags & CLONE_NEW_EMULATED != 0 {
@@ -185,7 +192,7 @@ pub fn refuse_on_read_only_fd(call: &Call, fd: i32) -> Result<(), nix::errno::Er
     };
     let mount = call
         .kernel
-        .mounts
+        .mounts(call.tid)
         .mounts
         .iter()
         .filter(|m| inside(m.host_root.as_os_str().as_encoded_bytes()))
@@ -203,4 +210,43 @@ pub fn inode_change(call: &mut Call) -> Action {
         Ok(()) => Action::Pass,
         Err(e) => Action::Return(-(e as i64)),
     }
+}
+
+/// setns(fd, nstype): fd must come from a /proc/<pid>/ns file of the sandbox (EINVAL for
+/// anything else, as for an fd that is no namespace), nstype 0 or the namespace's kind.
+pub fn setns(call: &mut Call) -> Action {
+    use crate::proc::NsRef;
+    let Ok(fd) = super::net::task_fd(call, call.args[0] as i32) else {
+        return errno(Errno::EBADF);
+    };
+    let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)) else {
+        return errno(Errno::EBADF);
+    };
+    let Some(ns) = call.kernel.ns_files.get(&(st.st_dev, st.st_ino)).copied() else {
+        deny_event(
+            call,
+            Errno::EINVAL.into_raw(),
+            "not a namespace file of the sandbox",
+        );
+        return errno(Errno::EINVAL);
+    };
+    let nstype = call.args[1] as i32;
+    let kind = match ns {
+        NsRef::Uts(_) => libc::CLONE_NEWUTS,
+        NsRef::Pid(_) => libc::CLONE_NEWPID,
+        NsRef::Mnt(_) => libc::CLONE_NEWNS,
+    };
+    if nstype != 0 && nstype != kind {
+        return errno(Errno::EINVAL);
+    }
+    let Some(task) = call.kernel.tasks.get_mut(&call.tid) else {
+        return errno(Errno::ESRCH);
+    };
+    match ns {
+        NsRef::Uts(id) => task.uts_ns = id,
+        // A PID namespace is entered by the caller's future children, as on Linux.
+        NsRef::Pid(id) => task.child_ns = id,
+        NsRef::Mnt(id) => task.mnt_ns = id,
+    }
+    Action::Return(0)
 }

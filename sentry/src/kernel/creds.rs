@@ -1,0 +1,664 @@
+//! Credentials as the sandbox sees them (issue 8).
+//!
+//! On the host every task of the sandbox runs without privilege: NO_NEW_PRIVS, empty
+//! capability sets and, when the sentry runs as root, a host uid/gid of its own (`--user`,
+//! see `platform_ptrace::SpawnSpec::credentials`). Inside, each task has the credentials
+//! kept here: real, effective, saved and file-system uid and gid, supplementary groups and
+//! the capability sets, starting from `--sandbox-user` (root by default). They are copied
+//! to new tasks at clone/fork and follow Linux's rules at execve, where set-user-ID and
+//! set-group-ID bits and file capabilities are ignored, as on a `nosuid` mount.
+//!
+//! File owners: the host files owned by the sentry's own uid/gid appear owned by the
+//! sandbox user/group, and `chown` inside is recorded in an owner table keyed by
+//! (device, inode), since the host cannot store an arbitrary owner for an unprivileged
+//! sentry (and must not, for a privileged one: sandbox ids are not host ids).
+
+use hashbrown::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+/// Capability numbers this module needs by name (linux/capability.h).
+pub const CAP_CHOWN: u32 = 0;
+pub const CAP_DAC_OVERRIDE: u32 = 1;
+pub const CAP_DAC_READ_SEARCH: u32 = 2;
+pub const CAP_FOWNER: u32 = 3;
+pub const CAP_FSETID: u32 = 4;
+pub const CAP_SETGID: u32 = 6;
+pub const CAP_SETUID: u32 = 7;
+pub const CAP_SETPCAP: u32 = 8;
+const CAP_LINUX_IMMUTABLE: u32 = 9;
+const CAP_MKNOD: u32 = 27;
+const CAP_MAC_OVERRIDE: u32 = 32;
+
+/// The capabilities that follow the file-system uid (CAP_FS_MASK of the kernel).
+const FS_MASK: u64 = bit(CAP_CHOWN)
+    | bit(CAP_DAC_OVERRIDE)
+    | bit(CAP_DAC_READ_SEARCH)
+    | bit(CAP_FOWNER)
+    | bit(CAP_FSETID)
+    | bit(CAP_LINUX_IMMUTABLE)
+    | bit(CAP_MKNOD)
+    | bit(CAP_MAC_OVERRIDE);
+
+/// Linux's NGROUPS_MAX.
+pub const NGROUPS_MAX: usize = 65536;
+
+const fn bit(cap: u32) -> u64 {
+    1 << cap
+}
+
+/// Every capability the host kernel knows (bits 0..=cap_last_cap).
+pub fn full_caps() -> u64 {
+    static FULL: OnceLock<u64> = OnceLock::new();
+    *FULL.get_or_init(|| {
+        let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .filter(|&n| n < 64)
+            .unwrap_or(40);
+        if last == 63 {
+            u64::MAX
+        } else {
+            (1u64 << (last + 1)) - 1
+        }
+    })
+}
+
+/// A uid or gid pair given on the command line (`UID:GID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ids {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Ids {
+    /// Parses `UID:GID`: two decimal numbers below 2^32 - 1 (which is "no id" to the kernel).
+    pub fn parse(text: &str, option: &str) -> Result<Ids, String> {
+        let bad = || format!("{option} '{text}': expected UID:GID (decimal numbers)");
+        let (u, g) = text.split_once(':').ok_or_else(bad)?;
+        let number = |s: &str| -> Result<u32, String> {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            match s.parse::<u32>() {
+                Ok(n) if n != u32::MAX => Ok(n),
+                _ => Err(format!(
+                    "{option} '{text}': ids must be below {}",
+                    u32::MAX
+                )),
+            }
+        };
+        Ok(Ids {
+            uid: number(u)?,
+            gid: number(g)?,
+        })
+    }
+}
+
+/// How host ids and sandbox ids relate for this run.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity {
+    /// The identity of the sandbox's first task (`--sandbox-user`).
+    pub sandbox: Ids,
+    /// Host files owned by these ids appear owned by `sandbox` (the sentry's own ids).
+    pub host_owner: Ids,
+}
+
+static IDENTITY: OnceLock<Identity> = OnceLock::new();
+
+/// Sets the identity of the run; done once, before the first task starts.
+pub fn configure(sandbox: Ids) {
+    // SAFETY: geteuid and getegid have no preconditions and cannot fail.
+    let host_owner = unsafe {
+        Ids {
+            uid: libc::geteuid(),
+            gid: libc::getegid(),
+        }
+    };
+    let _ = IDENTITY.set(Identity {
+        sandbox,
+        host_owner,
+    });
+}
+
+pub fn identity() -> Identity {
+    *IDENTITY.get_or_init(|| Identity {
+        sandbox: Ids { uid: 0, gid: 0 },
+        // SAFETY: geteuid and getegid have no preconditions and cannot fail.
+        host_owner: unsafe {
+            Ids {
+                uid: libc::geteuid(),
+                gid: libc::getegid(),
+            }
+        },
+    })
+}
+
+/// The credentials of one task, as the sandbox sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Creds {
+    pub ruid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub fsuid: u32,
+    pub rgid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    pub fsgid: u32,
+    pub groups: Vec<u32>,
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    pub cap_inheritable: u64,
+    pub cap_bounding: u64,
+    pub cap_ambient: u64,
+}
+
+impl Default for Creds {
+    fn default() -> Self {
+        Creds::initial(identity().sandbox)
+    }
+}
+
+/// Which uid (or gid) call is being made, for the capability rules of setuid(2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// setuid, setreuid, setresuid.
+    Ids,
+    /// setfsuid.
+    Fs,
+}
+
+/// "No change" in the set*id calls.
+const KEEP: u32 = u32::MAX;
+
+impl Creds {
+    /// The credentials of the first task: every id `ids`, no supplementary group, and
+    /// for root the full capability sets (as after a login as that user).
+    pub fn initial(ids: Ids) -> Creds {
+        let caps = if ids.uid == 0 { full_caps() } else { 0 };
+        Creds {
+            ruid: ids.uid,
+            euid: ids.uid,
+            suid: ids.uid,
+            fsuid: ids.uid,
+            rgid: ids.gid,
+            egid: ids.gid,
+            sgid: ids.gid,
+            fsgid: ids.gid,
+            groups: Vec::new(),
+            cap_effective: caps,
+            cap_permitted: caps,
+            cap_inheritable: 0,
+            cap_bounding: full_caps(),
+            cap_ambient: 0,
+        }
+    }
+
+    pub fn capable(&self, cap: u32) -> bool {
+        self.cap_effective & bit(cap) != 0
+    }
+
+    /// Whether `gid` is the task's file-system gid or one of its groups (in_group_p).
+    pub fn in_group(&self, gid: u32) -> bool {
+        gid == self.fsgid || self.groups.contains(&gid)
+    }
+
+    /// The capability rules that follow a change of uids (cap_task_fix_setuid, without
+    /// SECBIT_KEEP_CAPS or SECBIT_NO_SETUID_FIXUP).
+    fn fix_caps(&mut self, old: &Creds, change: Change) {
+        match change {
+            Change::Ids => {
+                let was_root = old.ruid == 0 || old.euid == 0 || old.suid == 0;
+                let is_root = self.ruid == 0 || self.euid == 0 || self.suid == 0;
+                if was_root && !is_root {
+                    self.cap_permitted = 0;
+                    self.cap_effective = 0;
+                    self.cap_ambient = 0;
+                }
+                if old.euid == 0 && self.euid != 0 {
+                    self.cap_effective = 0;
+                }
+                if old.euid != 0 && self.euid == 0 {
+                    self.cap_effective = self.cap_permitted;
+                }
+            }
+            Change::Fs => {
+                if old.fsuid == 0 && self.fsuid != 0 {
+                    self.cap_effective &= !FS_MASK;
+                }
+                if old.fsuid != 0 && self.fsuid == 0 {
+                    self.cap_effective |= self.cap_permitted & FS_MASK;
+                }
+            }
+        }
+    }
+
+    /// setuid(2).
+    pub fn setuid(&mut self, uid: u32) -> Result<(), i32> {
+        if uid == KEEP {
+            return Err(libc::EINVAL);
+        }
+        let old = self.clone();
+        if self.capable(CAP_SETUID) {
+            self.ruid = uid;
+            self.suid = uid;
+        } else if uid != self.ruid && uid != self.suid {
+            return Err(libc::EPERM);
+        }
+        self.euid = uid;
+        self.fsuid = uid;
+        self.fix_caps(&old, Change::Ids);
+        Ok(())
+    }
+
+    /// setreuid(2).
+    pub fn setreuid(&mut self, ruid: u32, euid: u32) -> Result<(), i32> {
+        let old = self.clone();
+        let privileged = self.capable(CAP_SETUID);
+        if ruid != KEEP && !privileged && ruid != old.ruid && ruid != old.euid {
+            return Err(libc::EPERM);
+        }
+        if euid != KEEP && !privileged && ![old.ruid, old.euid, old.suid].contains(&euid) {
+            return Err(libc::EPERM);
+        }
+        if ruid != KEEP {
+            self.ruid = ruid;
+        }
+        if euid != KEEP {
+            self.euid = euid;
+        }
+        if ruid != KEEP || (euid != KEEP && euid != old.ruid) {
+            self.suid = self.euid;
+        }
+        self.fsuid = self.euid;
+        self.fix_caps(&old, Change::Ids);
+        Ok(())
+    }
+
+    /// setresuid(2).
+    pub fn setresuid(&mut self, ruid: u32, euid: u32, suid: u32) -> Result<(), i32> {
+        let old = self.clone();
+        if !self.capable(CAP_SETUID) {
+            let allowed = [old.ruid, old.euid, old.suid];
+            if [ruid, euid, suid]
+                .iter()
+                .any(|&id| id != KEEP && !allowed.contains(&id))
+            {
+                return Err(libc::EPERM);
+            }
+        }
+        if ruid != KEEP {
+            self.ruid = ruid;
+        }
+        if euid != KEEP {
+            self.euid = euid;
+        }
+        if suid != KEEP {
+            self.suid = suid;
+        }
+        self.fsuid = self.euid;
+        self.fix_caps(&old, Change::Ids);
+        Ok(())
+    }
+
+    /// setfsuid(2): always the old fsuid; the new one only when allowed.
+    pub fn setfsuid(&mut self, fsuid: u32) -> u32 {
+        let old = self.clone();
+        let allowed = [old.ruid, old.euid, old.suid, old.fsuid].contains(&fsuid)
+            || self.capable(CAP_SETUID);
+        if fsuid != KEEP && allowed && fsuid != old.fsuid {
+            self.fsuid = fsuid;
+            self.fix_caps(&old, Change::Fs);
+        }
+        old.fsuid
+    }
+
+    /// setgid(2).
+    pub fn setgid(&mut self, gid: u32) -> Result<(), i32> {
+        if gid == KEEP {
+            return Err(libc::EINVAL);
+        }
+        if self.capable(CAP_SETGID) {
+            self.rgid = gid;
+            self.sgid = gid;
+        } else if gid != self.rgid && gid != self.sgid {
+            return Err(libc::EPERM);
+        }
+        self.egid = gid;
+        self.fsgid = gid;
+        Ok(())
+    }
+
+    /// setregid(2).
+    pub fn setregid(&mut self, rgid: u32, egid: u32) -> Result<(), i32> {
+        let old = self.clone();
+        let privileged = self.capable(CAP_SETGID);
+        if rgid != KEEP && !privileged && rgid != old.rgid && rgid != old.egid {
+            return Err(libc::EPERM);
+        }
+        if egid != KEEP && !privileged && ![old.rgid, old.egid, old.sgid].contains(&egid) {
+            return Err(libc::EPERM);
+        }
+        if rgid != KEEP {
+            self.rgid = rgid;
+        }
+        if egid != KEEP {
+            self.egid = egid;
+        }
+        if rgid != KEEP || (egid != KEEP && egid != old.rgid) {
+            self.sgid = self.egid;
+        }
+        self.fsgid = self.egid;
+        Ok(())
+    }
+
+    /// setresgid(2).
+    pub fn setresgid(&mut self, rgid: u32, egid: u32, sgid: u32) -> Result<(), i32> {
+        if !self.capable(CAP_SETGID) {
+            let allowed = [self.rgid, self.egid, self.sgid];
+            if [rgid, egid, sgid]
+                .iter()
+                .any(|&id| id != KEEP && !allowed.contains(&id))
+            {
+                return Err(libc::EPERM);
+            }
+        }
+        if rgid != KEEP {
+            self.rgid = rgid;
+        }
+        if egid != KEEP {
+            self.egid = egid;
+        }
+        if sgid != KEEP {
+            self.sgid = sgid;
+        }
+        self.fsgid = self.egid;
+        Ok(())
+    }
+
+    /// setfsgid(2): always the old fsgid; the new one only when allowed.
+    pub fn setfsgid(&mut self, fsgid: u32) -> u32 {
+        let old = self.fsgid;
+        let allowed =
+            [self.rgid, self.egid, self.sgid, self.fsgid].contains(&fsgid) || self.capable(CAP_SETGID);
+        if fsgid != KEEP && allowed {
+            self.fsgid = fsgid;
+        }
+        old
+    }
+
+    /// setgroups(2), with the list already read: sorted, as the kernel keeps it.
+    pub fn setgroups(&mut self, mut groups: Vec<u32>) -> Result<(), i32> {
+        if !self.capable(CAP_SETGID) {
+            return Err(libc::EPERM);
+        }
+        groups.sort_unstable();
+        self.groups = groups;
+        Ok(())
+    }
+
+    /// capset(2) on the caller's own sets (cap_capset).
+    pub fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), i32> {
+        let valid = full_caps();
+        let (effective, permitted, inheritable) =
+            (effective & valid, permitted & valid, inheritable & valid);
+        let subset = |a: u64, b: u64| a & !b == 0;
+        if !self.capable(CAP_SETPCAP)
+            && !subset(inheritable, self.cap_inheritable | self.cap_permitted)
+        {
+            return Err(libc::EPERM);
+        }
+        if !subset(inheritable, self.cap_inheritable | self.cap_bounding) {
+            return Err(libc::EPERM);
+        }
+        if !subset(permitted, self.cap_permitted) || !subset(effective, permitted) {
+            return Err(libc::EPERM);
+        }
+        self.cap_effective = effective;
+        self.cap_permitted = permitted;
+        self.cap_inheritable = inheritable;
+        self.cap_ambient &= permitted & inheritable;
+        Ok(())
+    }
+
+    /// After a successful execve. Set-user-ID and set-group-ID bits and file capabilities
+    /// are ignored (nosuid): the ids stay the caller's, the saved and file-system ids follow
+    /// the effective ones, and the capability sets are computed as for a file without
+    /// capabilities, with root's special case (cap_bprm_creds_from_file).
+    pub fn on_exec(&mut self) {
+        self.suid = self.euid;
+        self.fsuid = self.euid;
+        self.sgid = self.egid;
+        self.fsgid = self.egid;
+        if self.euid == 0 || self.ruid == 0 {
+            // Root: the program is treated as having every file capability.
+            self.cap_permitted = self.cap_inheritable | self.cap_bounding;
+            self.cap_ambient = 0;
+            self.cap_effective = if self.euid == 0 {
+                self.cap_permitted
+            } else {
+                0
+            };
+        } else {
+            self.cap_permitted = self.cap_ambient;
+            self.cap_effective = self.cap_ambient;
+        }
+    }
+
+    /// Whether the task may access a file with `mode`, shown owner `uid`:`gid`, for `want`
+    /// (a mask of R_OK, W_OK, X_OK), as generic_permission decides.
+    pub fn may_access(&self, mode: u32, uid: u32, gid: u32, want: i32) -> bool {
+        let want = (want & 7) as u32;
+        let is_dir = mode & libc::S_IFMT == libc::S_IFDIR;
+        let class = if self.fsuid == uid {
+            (mode >> 6) & 7
+        } else if self.in_group(gid) {
+            (mode >> 3) & 7
+        } else {
+            mode & 7
+        };
+        if class & want == want {
+            return true;
+        }
+        // The capabilities follow the fsuid: a root fsuid has them, others lose them.
+        if self.capable(CAP_DAC_OVERRIDE) {
+            // Execute is granted only when some execute bit is set (or a directory).
+            let exec_ok = want & 1 == 0 || is_dir || mode & 0o111 != 0;
+            return exec_ok;
+        }
+        if self.capable(CAP_DAC_READ_SEARCH) {
+            let read_search = want & 2 == 0 && (want & 1 == 0 || is_dir);
+            if read_search {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether the file checks of the sentry apply (a task without DAC override).
+    pub fn checks_files(&self) -> bool {
+        !self.capable(CAP_DAC_OVERRIDE)
+    }
+}
+
+/// Owners the sandbox gave with chown (or got by creating a file under another
+/// identity), keyed by (host device, host inode).
+fn owners() -> &'static Mutex<HashMap<(u64, u64), Ids>> {
+    static OWNERS: OnceLock<Mutex<HashMap<(u64, u64), Ids>>> = OnceLock::new();
+    OWNERS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Records the owner the sandbox gave an inode.
+pub fn record_owner(dev: u64, ino: u64, ids: Ids) {
+    if let Ok(mut table) = owners().lock() {
+        table.insert((dev, ino), ids);
+    }
+}
+
+/// Forgets an inode (its last name is gone; its number may be reused).
+pub fn forget_owner(dev: u64, ino: u64) {
+    if let Ok(mut table) = owners().lock() {
+        table.remove(&(dev, ino));
+    }
+}
+
+/// Whether any owner is recorded (so that removals must look up the inode first).
+pub fn has_recorded_owners() -> bool {
+    owners().lock().map(|t| !t.is_empty()).unwrap_or(false)
+}
+
+/// The owner the sandbox sees for a host inode owned by `uid`:`gid`.
+pub fn shown_owner(dev: u64, ino: u64, uid: u32, gid: u32) -> Ids {
+    if let Some(ids) = owners().lock().ok().and_then(|t| t.get(&(dev, ino)).copied()) {
+        return ids;
+    }
+    shown_ids(uid, gid)
+}
+
+/// Host ids in the sandbox's terms (without the owner table): the sentry's own ids are
+/// the sandbox user's, every other id shows as it is.
+pub fn shown_ids(uid: u32, gid: u32) -> Ids {
+    let id = identity();
+    Ids {
+        uid: if uid == id.host_owner.uid {
+            id.sandbox.uid
+        } else {
+            uid
+        },
+        gid: if gid == id.host_owner.gid {
+            id.sandbox.gid
+        } else {
+            gid
+        },
+    }
+}
+
+/// Whether stat results can differ from the host's: the mapping is not the identity, or
+/// the sandbox can record owners (a root sandbox may chown).
+pub fn maps_owners() -> bool {
+    let id = identity();
+    id.sandbox != id.host_owner || id.sandbox.uid == 0
+}
+
+/// Rewrites the owner of a `struct stat`.
+pub fn map_stat(st: &mut libc::stat) {
+    let ids = shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    st.st_uid = ids.uid;
+    st.st_gid = ids.gid;
+}
+
+/// Rewrites the owner of a `struct statx` (when the kernel filled it).
+pub fn map_statx(stx: &mut libc::statx) {
+    let dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
+    let ids = shown_owner(dev, stx.stx_ino, stx.stx_uid, stx.stx_gid);
+    if stx.stx_mask & libc::STATX_UID != 0 {
+        stx.stx_uid = ids.uid;
+    }
+    if stx.stx_mask & libc::STATX_GID != 0 {
+        stx.stx_gid = ids.gid;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> Creds {
+        Creds::initial(Ids { uid: 0, gid: 0 })
+    }
+
+    fn user(uid: u32) -> Creds {
+        Creds::initial(Ids { uid, gid: uid })
+    }
+
+    #[test]
+    fn parse_ids() {
+        assert_eq!(
+            Ids::parse("1000:100", "--user"),
+            Ok(Ids {
+                uid: 1000,
+                gid: 100
+            })
+        );
+        for bad in [
+            "", ":", "1000", "1000:", ":1", "a:b", "-1:0", "1:2:3", "4294967295:0", " 1:2",
+            "99999999999:0",
+        ] {
+            assert!(Ids::parse(bad, "--user").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn root_drops_and_cannot_regain() {
+        let mut c = root();
+        assert!(c.capable(CAP_SETUID));
+        c.setuid(1000).unwrap();
+        assert_eq!((c.ruid, c.euid, c.suid, c.fsuid), (1000, 1000, 1000, 1000));
+        assert_eq!(c.cap_permitted, 0);
+        assert_eq!(c.cap_effective, 0);
+        assert_eq!(c.setuid(0), Err(libc::EPERM));
+        assert_eq!(c.setresuid(0, KEEP, KEEP), Err(libc::EPERM));
+    }
+
+    #[test]
+    fn seteuid_keeps_the_saved_root() {
+        let mut c = root();
+        c.setresuid(KEEP, 1000, KEEP).unwrap();
+        assert_eq!((c.ruid, c.euid, c.suid), (0, 1000, 0));
+        assert_eq!(c.cap_effective, 0);
+        assert_eq!(c.cap_permitted, full_caps());
+        c.setresuid(KEEP, 0, KEEP).unwrap();
+        assert_eq!(c.cap_effective, full_caps());
+    }
+
+    #[test]
+    fn unprivileged_rules() {
+        let mut c = user(1000);
+        assert_eq!(c.setuid(0), Err(libc::EPERM));
+        assert_eq!(c.setgid(0), Err(libc::EPERM));
+        assert_eq!(c.setgroups(vec![1]), Err(libc::EPERM));
+        assert_eq!(c.setreuid(1000, 1000), Ok(()));
+        assert_eq!(c.setfsuid(0), 1000);
+        assert_eq!(c.fsuid, 1000);
+        assert_eq!(c.setuid(u32::MAX), Err(libc::EINVAL));
+        assert_eq!(c.capset(0, 1, 0), Err(libc::EPERM));
+    }
+
+    #[test]
+    fn setreuid_sets_saved() {
+        let mut c = root();
+        c.setreuid(KEEP, 5).unwrap();
+        assert_eq!((c.ruid, c.euid, c.suid), (0, 5, 5));
+    }
+
+    #[test]
+    fn fsuid_moves_fs_caps() {
+        let mut c = root();
+        assert_eq!(c.setfsuid(7), 0);
+        assert!(!c.capable(CAP_DAC_OVERRIDE));
+        assert!(c.capable(CAP_SETUID));
+        assert_eq!(c.setfsuid(0), 7);
+        assert!(c.capable(CAP_DAC_OVERRIDE));
+    }
+
+    #[test]
+    fn exec_ignores_set_id_and_recomputes_caps() {
+        let mut c = root();
+        c.capset(0, full_caps(), 0).unwrap();
+        c.on_exec();
+        assert_eq!(c.cap_effective, full_caps());
+        let mut u = user(1000);
+        u.on_exec();
+        assert_eq!((u.euid, u.cap_permitted), (1000, 0));
+    }
+
+    #[test]
+    fn access_rules() {
+        let u = user(1000);
+        assert!(!u.may_access(libc::S_IFREG | 0o600, 1001, 1001, libc::R_OK));
+        assert!(u.may_access(libc::S_IFREG | 0o600, 1000, 1000, libc::R_OK));
+        assert!(u.may_access(libc::S_IFREG | 0o644, 0, 0, libc::R_OK));
+        let r = root();
+        assert!(r.may_access(libc::S_IFREG | 0o600, 1001, 1001, libc::R_OK | libc::W_OK));
+        assert!(!r.may_access(libc::S_IFREG | 0o600, 1001, 1001, libc::X_OK));
+    }
+}
