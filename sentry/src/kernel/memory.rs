@@ -470,8 +470,6 @@ impl MemoryTable {
 
     /// The text of /proc/meminfo inside the sandbox when a hard limit is set (for the
     /// synthesized /proc): MemTotal is the limit, MemFree and MemAvailable what is left of it.
-    // Not called yet: proc.rs serves the host's /proc/meminfo until it calls this.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn meminfo(&self) -> Option<String> {
         let limit = self.limits.memory?;
         let kb = |b: u64| b / 1024;
