@@ -93,7 +93,8 @@ fn command_not_found(v: Variant) {
 
 fn command_not_executable(v: Variant) {
     let dir = v.scratch();
-    let file = dir.join(format!("not-executable-{}", std::process::id()));
+    // One file per test: the variants run in parallel.
+    let file = dir.join(common::unique_marker("not-executable"));
     std::fs::write(&file, "#!/bin/sh\necho should not run\n").expect("write the test file");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod 644");
     let path = file.to_str().expect("UTF-8 path").to_string();

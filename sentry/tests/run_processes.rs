@@ -8,7 +8,6 @@ use common::Variant;
 
 variant_tests!(
     threads_make_syscalls,
-    exec_from_a_thread,
     threads_exit_while_others_run,
     orphan_runs_to_completion,
     orphan_reaped_by_subreaper,
@@ -17,16 +16,6 @@ variant_tests!(
 fn threads_make_syscalls(v: Variant) {
     v.run(&[], &[v.program("threads")])
         .expect_program_ok("threads done");
-}
-
-fn exec_from_a_thread(v: Variant) {
-    // The thread re-executes the program itself...
-    v.run(&[], &[v.program("exec_thread")])
-        .expect_program_ok("exec from thread ok");
-    // ...or a dynamically linked host program.
-    let run = v.run(&[], &[v.program("exec_thread"), "/bin/echo".to_string()]);
-    run.expect_code(0);
-    assert_eq!(run.stdout, "exec from thread ok\n", "{}", run.describe());
 }
 
 fn threads_exit_while_others_run(v: Variant) {

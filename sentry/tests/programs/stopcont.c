@@ -43,17 +43,22 @@ static void self_stop(void)
 
 static void child_stops_itself(void)
 {
-    int out[2];
-    must(pipe(out) == 0);
+    int out[2], go[2];
+    must(pipe(out) == 0 && pipe(go) == 0);
     pid_t child = fork();
     must(child >= 0);
     if (child == 0) {
+        char c;
         close(out[0]);
+        close(go[1]);
         raise(SIGSTOP);
         write_all(out[1], "after", 5);
-        _exit(0);
+        /* Stay alive until the parent has seen the continue: a child that already exited
+         * would be reported as exited, not continued. */
+        _exit(read(go[0], &c, 1) == 0 ? 0 : 1);
     }
     close(out[1]);
+    close(go[0]);
     int status = 0;
     must(waitpid(child, &status, WUNTRACED) == child);
     check(WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP, "child stopped itself (status %#x)",
@@ -64,6 +69,7 @@ static void child_stops_itself(void)
     char buf[8] = {0};
     ssize_t n = read(out[0], buf, sizeof buf - 1);
     check(n == 5 && strcmp(buf, "after") == 0, "child ran after SIGCONT");
+    close(go[1]);
     must(waitpid(child, &status, 0) == child);
     check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exited 0");
     close(out[0]);

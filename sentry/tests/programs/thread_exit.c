@@ -4,16 +4,22 @@
  * pthread_exit while another thread runs on, joins it, and ends the process. */
 #include "prog.h"
 #include <pthread.h>
+#include <semaphore.h>
 #include <sys/syscall.h>
 
 #define SHORT_LIVED 32
 
 static volatile int stop;
 
+static sem_t long_lived_up;
+
 static void *long_lived(void *arg)
 {
     long n = 0;
     (void)arg;
+    syscall(SYS_getpid);
+    n++;
+    sem_post(&long_lived_up);
     while (!stop) {
         syscall(SYS_getpid);
         n++;
@@ -50,8 +56,11 @@ int main(void)
     pthread_t a, b, t[SHORT_LIVED], l;
     leader = getpid();
     main_thread = pthread_self();
+    must(sem_init(&long_lived_up, 0, 0) == 0);
     must(pthread_create(&a, NULL, long_lived, NULL) == 0);
     must(pthread_create(&b, NULL, long_lived, NULL) == 0);
+    /* Both long-lived threads are running (they made a call) before the others come and go. */
+    must(sem_wait(&long_lived_up) == 0 && sem_wait(&long_lived_up) == 0);
     int ok = 0;
     for (long i = 0; i < SHORT_LIVED; i++) {
         must(pthread_create(&t[i], NULL, short_lived, (void *)i) == 0);
@@ -65,7 +74,8 @@ int main(void)
     stop = 1;
     void *ra = NULL, *rb = NULL;
     must(pthread_join(a, &ra) == 0 && pthread_join(b, &rb) == 0);
-    check(ra != NULL && rb != NULL, "long-lived threads ran while others exited");
+    check(ra != NULL && rb != NULL, "long-lived threads ran while others exited (%ld, %ld calls)",
+          (long)ra, (long)rb);
     fflush(stdout);
     must(pthread_create(&l, NULL, last, NULL) == 0);
     pthread_exit(NULL); /* this thread only: the process goes on with `last` */
