@@ -31,6 +31,13 @@ pub struct SpawnSpec {
     /// The cookie of the fd-install filter ([`crate::notify`]); its listener comes back
     /// in [`Spawned::listener`].
     pub install_cookie: Option<Cookie>,
+    /// Host uid and gid to switch to before execve (the spawner must be root), with no
+    /// supplementary groups; None keeps the spawner's. Either way every capability set
+    /// (bounding, inheritable, permitted, effective, ambient) is emptied as far as the
+    /// spawner may, and the child fails rather than exec with a capability it could not
+    /// drop (only the bounding set of an unprivileged spawner stays; NO_NEW_PRIVS makes
+    /// it unusable).
+    pub credentials: Option<(u32, u32)>,
 }
 
 /// A spawned, seized child that has been released towards its execve.
@@ -283,6 +290,9 @@ unsafe fn child_after_fork(
     if libc::chdir(spec.cwd.as_ptr()) != 0 {
         fail(*libc::__errno_location());
     }
+    if let Err(errno) = drop_privileges(spec.credentials) {
+        fail(errno);
+    }
     if let Some((install_prog, sock)) = install {
         let listener = libc::syscall(
             libc::SYS_seccomp,
@@ -324,6 +334,95 @@ unsafe fn child_after_fork(
         }
     }
     fail(*libc::__errno_location())
+}
+
+/// Capability numbers tried: every one a 64-bit set can hold (the kernel answers EINVAL
+/// above its own last one).
+const CAP_MAX: libc::c_ulong = 63;
+
+/// Linux's capability ABI (linux/capability.h), version 3: two data words.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// The child's privileges before execve: the bounding set emptied (when it may be), the
+/// ids switched (`credentials`), then inheritable, permitted, effective and ambient
+/// emptied and checked. Errors are errnos for the exec-error pipe.
+///
+/// # Safety
+/// Async-signal-safe (raw syscalls on locals only); called in the child after fork.
+unsafe fn drop_privileges(credentials: Option<(u32, u32)>) -> Result<(), i32> {
+    let errno = || *libc::__errno_location();
+    // The bounding set first: dropping needs CAP_SETPCAP, which the id switch takes away.
+    for cap in 0..=CAP_MAX {
+        if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0
+            && errno() != libc::EINVAL
+            && credentials.is_some()
+        {
+            return Err(errno());
+        }
+    }
+    if let Some((uid, gid)) = credentials {
+        if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
+            || libc::syscall(libc::SYS_setresgid, gid, gid, gid) != 0
+            || libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0
+        {
+            return Err(errno());
+        }
+    }
+    if libc::prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+        0,
+        0,
+        0,
+    ) != 0
+        && errno() != libc::EINVAL
+    {
+        return Err(errno());
+    }
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    if libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) != 0 {
+        return Err(errno());
+    }
+    // Fail closed: nothing may be left in the sets the program could use.
+    if libc::syscall(libc::SYS_capget, &mut header as *mut CapHeader, data.as_mut_ptr()) != 0 {
+        return Err(errno());
+    }
+    if data
+        .iter()
+        .any(|d| d.effective | d.permitted | d.inheritable != 0)
+    {
+        return Err(libc::EPERM);
+    }
+    if credentials.is_some() {
+        for cap in 0..=CAP_MAX {
+            if libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) > 0 {
+                return Err(libc::EPERM);
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Spawned {

@@ -82,6 +82,13 @@ struct RunArgs {
     /// Memory, task, CPU-time and wall-clock limits (limits.rs).
     #[command(flatten)]
     limits: limits::LimitArgs,
+    /// Host user and group the sandbox's processes run as when the sentry runs as root
+    /// (default 65534:65534); never root. They hold no capability in any case.
+    #[arg(long = "user", value_name = "UID:GID")]
+    user: Option<String>,
+    /// The identity the sandbox sees itself run as (getuid, stat owners, `id`).
+    #[arg(long = "sandbox-user", value_name = "UID:GID", default_value = "0:0")]
+    sandbox_user: String,
     /// The directory that becomes the sandbox's `/`.
     rootfs: PathBuf,
     /// The program to run and its arguments.
@@ -119,6 +126,11 @@ fn main() -> ExitCode {
     // The gofer is a separate process of the same binary (no second executable to find);
     // it must start before any thread exists.
     if std::env::args().nth(1).as_deref() == Some(GOFER_ARG) {
+        // Issue 8: a root gofer keeps only the capabilities serving files needs.
+        if let Err(e) = kernel::creds::confine_gofer() {
+            eprintln!("sentry: gofer: {e}");
+            return ExitCode::from(EXIT_SENTRY_FAILED);
+        }
         return gofer::process::gofer_main(std::env::args().skip(2));
     }
     let cli = match Cli::try_parse() {
@@ -425,6 +437,15 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
         limits::open_events(path).map_err(Failure::Usage)?;
     }
     syscalls::mm::configure(limits);
+    // Issue 8: who the sandbox is inside, and which host ids its processes run as.
+    let sandbox_user =
+        kernel::creds::Ids::parse(&args.sandbox_user, "--sandbox-user").map_err(Failure::Usage)?;
+    let requested_user = match &args.user {
+        Some(text) => Some(kernel::creds::Ids::parse(text, "--user").map_err(Failure::Usage)?),
+        None => None,
+    };
+    let host_user = kernel::creds::host_user(requested_user).map_err(Failure::Usage)?;
+    kernel::creds::configure(sandbox_user);
     let rootfs = check_rootfs(&args.rootfs)?;
     if !args.cwd.is_absolute() {
         return Err(Failure::Usage(format!(
@@ -513,6 +534,7 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
         new_process_group: true,
         take_terminal: foreground,
         install_cookie: Some(cookie),
+        credentials: host_user.map(|ids| (ids.uid, ids.gid)),
         seccomp: match args.platform {
             Platform::Seccomp if !args.strace => Some(syscalls::filter::compile()),
             _ => None,

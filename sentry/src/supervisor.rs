@@ -365,6 +365,11 @@ impl Supervisor {
             creator_child_ns
         };
         k.add_task(child, tgid, parent, ns);
+        // Issue 8: a new task has its creator's credentials.
+        let creds = crate::syscalls::ids::creds_of(k, parent_tid);
+        if let Some(task) = k.tasks.get_mut(&child) {
+            task.creds = creds;
+        }
         let uts_ns = if flags & libc::CLONE_NEWUTS as u64 != 0 {
             k.copy_uts(creator_uts)
         } else {
@@ -420,6 +425,9 @@ impl Supervisor {
 
     /// After execve, the thread group is the exec'ing thread alone, under the leader's id.
     fn on_exec(&mut self, tid: Tid, former_tid: Tid) {
+        // Issue 8: the credentials are the exec'ing thread's, then exec's rules apply.
+        let mut creds = crate::syscalls::ids::creds_of(&self.kernel, former_tid);
+        creds.on_exec();
         let carried = if former_tid != tid {
             self.kernel
                 .tasks
@@ -428,6 +436,9 @@ impl Supervisor {
         } else {
             None
         };
+        if let Some(task) = self.kernel.tasks.get_mut(&tid) {
+            task.creds = creds;
+        }
         let tgid = self.kernel.tasks.get(&tid).map_or(tid, |t| t.tgid);
         self.kernel.memory.on_exec(tgid); // issue 5: a new address space
         self.kernel

@@ -81,10 +81,7 @@ impl Ids {
             }
             match s.parse::<u32>() {
                 Ok(n) if n != u32::MAX => Ok(n),
-                _ => Err(format!(
-                    "{option} '{text}': ids must be below {}",
-                    u32::MAX
-                )),
+                _ => Err(format!("{option} '{text}': ids must be below {}", u32::MAX)),
             }
         };
         Ok(Ids {
@@ -303,8 +300,8 @@ impl Creds {
     /// setfsuid(2): always the old fsuid; the new one only when allowed.
     pub fn setfsuid(&mut self, fsuid: u32) -> u32 {
         let old = self.clone();
-        let allowed = [old.ruid, old.euid, old.suid, old.fsuid].contains(&fsuid)
-            || self.capable(CAP_SETUID);
+        let allowed =
+            [old.ruid, old.euid, old.suid, old.fsuid].contains(&fsuid) || self.capable(CAP_SETUID);
         if fsuid != KEEP && allowed && fsuid != old.fsuid {
             self.fsuid = fsuid;
             self.fix_caps(&old, Change::Fs);
@@ -378,8 +375,8 @@ impl Creds {
     /// setfsgid(2): always the old fsgid; the new one only when allowed.
     pub fn setfsgid(&mut self, fsgid: u32) -> u32 {
         let old = self.fsgid;
-        let allowed =
-            [self.rgid, self.egid, self.sgid, self.fsgid].contains(&fsgid) || self.capable(CAP_SETGID);
+        let allowed = [self.rgid, self.egid, self.sgid, self.fsgid].contains(&fsgid)
+            || self.capable(CAP_SETGID);
         if fsgid != KEEP && allowed {
             self.fsgid = fsgid;
         }
@@ -508,7 +505,11 @@ pub fn has_recorded_owners() -> bool {
 
 /// The owner the sandbox sees for a host inode owned by `uid`:`gid`.
 pub fn shown_owner(dev: u64, ino: u64, uid: u32, gid: u32) -> Ids {
-    if let Some(ids) = owners().lock().ok().and_then(|t| t.get(&(dev, ino)).copied()) {
+    if let Some(ids) = owners()
+        .lock()
+        .ok()
+        .and_then(|t| t.get(&(dev, ino)).copied())
+    {
         return ids;
     }
     shown_ids(uid, gid)
@@ -558,6 +559,125 @@ pub fn map_statx(stx: &mut libc::statx) {
     }
 }
 
+/// The host ids the sandbox's tasks run as (`--user`), checked: `requested` (default
+/// 65534:65534) when the sentry runs as root; the sentry's own ids otherwise, where a
+/// `--user` naming other ids is refused (only root can switch). Root's ids are refused:
+/// a task must never hold the host's root uid, even without capabilities.
+pub fn host_user(requested: Option<Ids>) -> Result<Option<Ids>, String> {
+    // SAFETY: the get*id calls have no preconditions and cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if uid != 0 {
+        return match requested {
+            Some(ids) if ids.uid != uid || ids.gid != gid => Err(format!(
+                "--user {}:{}: only a sentry running as root can run the sandbox as another                  host user (this one runs as {uid}:{gid})",
+                ids.uid, ids.gid
+            )),
+            _ => Ok(None),
+        };
+    }
+    let ids = requested.unwrap_or(Ids {
+        uid: 65534,
+        gid: 65534,
+    });
+    if ids.uid == 0 || ids.gid == 0 {
+        return Err(format!(
+            "--user {}:{}: the sandbox must not run as the host's root user or group",
+            ids.uid, ids.gid
+        ));
+    }
+    for (id, map, what) in [(ids.uid, "uid_map", "uid"), (ids.gid, "gid_map", "gid")] {
+        if !mapped(id, map) {
+            return Err(format!(
+                "--user {}:{}: {what} {id} cannot be used on this host (not in /proc/self/{map})",
+                ids.uid, ids.gid
+            ));
+        }
+    }
+    Ok(Some(ids))
+}
+
+/// Whether `id` is mapped in the sentry's user namespace (/proc/self/uid_map or gid_map).
+fn mapped(id: u32, map: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/self/{map}")) else {
+        return true;
+    };
+    text.lines().any(|line| {
+        let f: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        f.len() == 3 && (id as u64) >= f[0] && (id as u64) < f[0] + f[2]
+    })
+}
+
+/// The gofer's confinement of privilege, when the sentry (and so the gofer) runs as root:
+/// it keeps only what serving files owned by anyone needs, CAP_DAC_OVERRIDE,
+/// CAP_DAC_READ_SEARCH and CAP_FOWNER (chmod and utimes of files it does not own), and
+/// drops every other capability from all its sets, the bounding set included. It needs
+/// no CAP_CHOWN: chown inside the sandbox is kept by the sentry, never done on the host.
+pub fn confine_gofer() -> Result<(), String> {
+    let keep = bit(CAP_DAC_OVERRIDE) | bit(CAP_DAC_READ_SEARCH) | bit(CAP_FOWNER);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let last = 63 - full_caps().leading_zeros();
+    for cap in 0..=last {
+        if keep & bit(cap) == 0 {
+            // SAFETY: prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0 {
+                return Err(format!(
+                    "cannot drop capability {cap}: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+    }
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [
+        Data {
+            effective: keep as u32,
+            permitted: keep as u32,
+            inheritable: 0,
+        },
+        Data {
+            effective: (keep >> 32) as u32,
+            permitted: (keep >> 32) as u32,
+            inheritable: 0,
+        },
+    ];
+    // SAFETY: capset reads the header and two data structs we own.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    if rc != 0 {
+        return Err(format!("capset: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: prctl with integer arguments.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,7 +700,16 @@ mod tests {
             })
         );
         for bad in [
-            "", ":", "1000", "1000:", ":1", "a:b", "-1:0", "1:2:3", "4294967295:0", " 1:2",
+            "",
+            ":",
+            "1000",
+            "1000:",
+            ":1",
+            "a:b",
+            "-1:0",
+            "1:2:3",
+            "4294967295:0",
+            " 1:2",
             "99999999999:0",
         ] {
             assert!(Ids::parse(bad, "--user").is_err(), "{bad:?}");

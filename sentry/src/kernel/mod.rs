@@ -1,6 +1,7 @@
 //! The sentry's own tables: tasks and thread groups, the UTS names, the network mode,
 //! the SysV IPC objects the sandbox created, the mounts and each process's root and cwd.
 
+pub mod creds;
 pub mod memory;
 pub mod mounts;
 pub mod pid;
@@ -31,6 +32,8 @@ pub struct Task {
     pub ns: NsId,
     /// The PID namespace its new children go into (differs after unshare(CLONE_NEWPID)).
     pub child_ns: NsId,
+    /// The task's credentials as the sandbox sees them (issue 8, `creds`).
+    pub creds: creds::Creds,
 }
 
 /// The sandbox's network: none (AF_UNIX only) or the host's.
@@ -210,6 +213,13 @@ impl Kernel {
 
     /// Records a new task and gives it its numbers.
     pub fn add_task(&mut self, tid: Tid, tgid: Tid, parent: Tid, ns: NsId) {
+        // A thread starts with its group's credentials (its creator's are set by the
+        // supervisor at the clone event); the first task with the sandbox's.
+        let creds = self
+            .tasks
+            .get(&tgid)
+            .map(|t| t.creds.clone())
+            .unwrap_or_default();
         self.tasks.insert(
             tid,
             Task {
@@ -222,6 +232,7 @@ impl Kernel {
                 parent,
                 ns,
                 child_ns: ns,
+                creds,
             },
         );
         self.pids.register(tid, ns);

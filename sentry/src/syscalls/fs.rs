@@ -371,8 +371,11 @@ fn open_at(
         } else {
             0
         };
+        let owner = super::ids::check_open(call, &target, flags)?; // issue 8
         let (index, rel) = (target.gofer_index, target.rel);
-        files(call)?.open(index, &rel, flags, mode)?
+        let fd = files(call)?.open(index, &rel, flags, mode)?;
+        super::ids::created_fd(&fd, owner);
+        fd
     };
     Ok(Action::Install { fd, cloexec })
 }
@@ -406,7 +409,14 @@ fn stat_at(
     flags: u64,
 ) -> Result<Action, Errno> {
     let flags = flags as i32;
-    if call.args[path_index] == 0 && call.sysno == Sysno::newfstatat {
+    let null_path = call.args[path_index] == 0 && call.sysno == Sysno::newfstatat;
+    if (null_path || read_path(call, path_index)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
+        // Issue 8: the fd's owner in sandbox ids.
+        if let Some(done) = super::ids::stat_fd(call, dirfd, call.args[buf_index])? {
+            return Ok(done);
+        }
+    }
+    if null_path {
         // No path pointer for the kernel to read: it stats the fd itself.
         return Ok(Action::Pass);
     }
@@ -444,6 +454,8 @@ fn stat_at(
         let (index, rel) = (target.gofer_index, target.rel);
         files(call)?.stat(index, &rel, follow_last)?
     };
+    let mut st = st;
+    crate::kernel::creds::map_stat(&mut st); // issue 8: owners in sandbox ids
     write_out(call, call.args[buf_index], &st)?;
     Ok(Action::Return(0))
 }
@@ -451,6 +463,12 @@ fn stat_at(
 fn statx(call: &mut Call) -> Result<Action, Errno> {
     let [dirfd, path_ptr, flags, mask, buf, _] = call.args;
     let flags = flags as i32;
+    if (path_ptr == 0 || read_path(call, 1)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
+        // Issue 8: the fd's owner in sandbox ids.
+        if let Some(done) = super::ids::statx_fd(call, dirfd, flags, mask as u32, buf)? {
+            return Ok(done);
+        }
+    }
     if path_ptr == 0 {
         return Ok(Action::Pass);
     }
@@ -510,6 +528,8 @@ fn statx(call: &mut Call) -> Result<Action, Errno> {
         let sync = flags & libc::AT_STATX_SYNC_TYPE;
         files(call)?.statx(index, &rel, follow_last, sync, mask as u32)?
     };
+    let mut stx = stx;
+    crate::kernel::creds::map_statx(&mut stx); // issue 8: owners in sandbox ids
     write_out(call, buf, &stx)?;
     Ok(Action::Return(0))
 }
@@ -545,9 +565,8 @@ fn access_at(
             _ => Err(Errno::last()),
         };
     }
-    let (index, rel) = (target.gofer_index, target.rel);
-    files(call)?.access(index, &rel, mode, flags)?;
-    Ok(Action::Return(0))
+    // Issue 8: decided for the sandbox identity, on the owner the sandbox sees.
+    super::ids::access(call, &target, mode, flags)
 }
 
 fn readlink_at(
@@ -578,8 +597,11 @@ fn mkdir_at(call: &mut Call, dirfd: u64, index: usize, mode: u32) -> Result<Acti
     let target = resolve_arg(call, dirfd, index, false)?;
     check_writable(call, &target)?;
     let mode = mode & 0o7777 & !umask_of(call.tid);
+    super::ids::check_name_change(call, &target, false)?; // issue 8
+    let owner = super::ids::creates_as_other(call);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.mkdir(index, &rel, mode)?;
+    super::ids::created(call, index, &rel, owner);
     Ok(Action::Return(0))
 }
 
@@ -597,8 +619,11 @@ fn mknod_at(
     let target = resolve_arg(call, dirfd, index, false)?;
     check_writable(call, &target)?;
     let mode = kind | (mode & 0o7777 & !umask_of(call.tid));
+    super::ids::check_name_change(call, &target, false)?; // issue 8
+    let owner = super::ids::creates_as_other(call);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.mknod(index, &rel, mode, dev)?;
+    super::ids::created(call, index, &rel, owner);
     Ok(Action::Return(0))
 }
 
@@ -611,7 +636,9 @@ fn unlink_at(call: &mut Call, dirfd: u64, index: usize, flags: i32) -> Result<Ac
     if target.rel == b"." {
         return Err(Errno::EBUSY);
     }
+    super::ids::check_name_change(call, &target, true)?; // issue 8
     let (index, rel) = (target.gofer_index, target.rel);
+    super::ids::removing(call, index, &rel);
     files(call)?.unlink(index, &rel, flags)?;
     Ok(Action::Return(0))
 }
@@ -629,6 +656,9 @@ fn two_targets(call: &Call, at: [u64; 4]) -> Result<(Target, Target), Errno> {
 
 fn rename_at(call: &mut Call, at: [u64; 4], flags: u32) -> Result<Action, Errno> {
     let (from, to) = two_targets(call, at)?;
+    super::ids::check_name_change(call, &from, true)?; // issue 8
+    super::ids::check_name_change(call, &to, false)?;
+    super::ids::removing(call, to.gofer_index, &to.rel);
     files(call)?.rename(from.gofer_index, &from.rel, to.gofer_index, &to.rel, flags)?;
     Ok(Action::Return(0))
 }
@@ -643,6 +673,7 @@ fn link_at(call: &mut Call, at: [u64; 4], flags: i32) -> Result<Action, Errno> {
     }
     let (from, to) = two_targets(call, at)?;
     let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
+    super::ids::check_name_change(call, &to, false)?; // issue 8
     files(call)?.link(from.gofer_index, &from.rel, to.gofer_index, &to.rel, follow)?;
     Ok(Action::Return(0))
 }
@@ -654,8 +685,11 @@ fn symlink_at(call: &mut Call, dirfd: u64, index: usize) -> Result<Action, Errno
     }
     let target = resolve_arg(call, dirfd, index, false)?;
     check_writable(call, &target)?;
+    super::ids::check_name_change(call, &target, false)?; // issue 8
+    let owner = super::ids::creates_as_other(call);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.symlink(index, &rel, &link_target)?;
+    super::ids::created(call, index, &rel, owner);
     Ok(Action::Return(0))
 }
 
@@ -672,6 +706,7 @@ fn chmod_at(
     }
     let target = resolve_arg(call, dirfd, index, false)?;
     check_writable(call, &target)?;
+    super::ids::check_owner(call, &target, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?; // issue 8
     let (index, rel) = (target.gofer_index, target.rel);
     if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
         let st = files(call)?.stat(index, &rel, false)?;
@@ -696,23 +731,13 @@ fn chown_at(
     }
     let path = read_path(call, index)?;
     if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
-        return Ok(fd_call(call, Sysno::fchown, [call.args[0], ids[0], ids[1]]));
+        // Issue 8: chown is recorded by the sentry, never done on the host.
+        return Ok(super::ids::fchown(call, call.args[0] as i32, ids));
     }
     let target = resolve(call, dirfd, &path, false)?;
     check_writable(call, &target)?;
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
-    let (index, rel) = (target.gofer_index, target.rel);
-    files(call)?.chown(index, &rel, ids[0] as u32, ids[1] as u32, follow)?;
-    Ok(Action::Return(0))
-}
-
-/// Runs an fd-only call in place of a path call whose path was empty (AT_EMPTY_PATH).
-fn fd_call(call: &Call, sysno: Sysno, args: [u64; 3]) -> Action {
-    let _ = call;
-    Action::PassAs {
-        nr: sysno.id() as u64,
-        args: [args[0], args[1], args[2], 0, 0, 0],
-    }
+    super::ids::chown(call, target, ids, follow)
 }
 
 /// Reads a `[timespec; 2]`-like pair of (seconds, sub-second) words; None means "now".

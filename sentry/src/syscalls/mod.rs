@@ -5,6 +5,7 @@ pub mod table;
 
 pub mod exec;
 pub mod fs;
+pub mod ids;
 mod ipc;
 pub mod mm;
 mod mount;
@@ -110,6 +111,24 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
         Class::Gofer => fs::handle(call),
         Class::Emulate => match call.sysno {
             Sysno::uname | Sysno::sethostname | Sysno::setdomainname => uts::handle(call),
+            Sysno::getuid
+            | Sysno::geteuid
+            | Sysno::getgid
+            | Sysno::getegid
+            | Sysno::getresuid
+            | Sysno::getresgid
+            | Sysno::getgroups
+            | Sysno::setuid
+            | Sysno::setgid
+            | Sysno::setreuid
+            | Sysno::setregid
+            | Sysno::setresuid
+            | Sysno::setresgid
+            | Sysno::setgroups
+            | Sysno::setfsuid
+            | Sysno::setfsgid
+            | Sysno::capget
+            | Sysno::capset => ids::handle(call),
             Sysno::mount | Sysno::umount2 => mount::handle(call),
             Sysno::setns => process::setns(call),
             _ => pid::emulate(call),
@@ -133,7 +152,10 @@ fn checked(call: &mut Call) -> Action {
             addr: call.args[1],
             len: call.args[2],
         }),
-        fchmod | fchown | fsetxattr | fremovexattr => process::inode_change(call),
+        // chown as the sandbox sees it: recorded by the sentry, never done on the host.
+        fchown => ids::fchown(call, call.args[0] as i32, [call.args[1], call.args[2]]),
+        fstat => ids::fstat(call),
+        fchmod | fsetxattr | fremovexattr => process::inode_change(call),
         ioctl => process::ioctl(call),
         clone => mm::creating(call, process::clone),
         unshare => process::unshare(call),

@@ -1,0 +1,612 @@
+//! Identity calls (issue 8): the uid, gid, group and capability calls are answered from
+//! each task's credentials in the sentry (`kernel::creds`), never by the host, where every
+//! task runs unprivileged. Also here: chown as the sandbox sees it (recorded in the owner
+//! table, never done on the host), the owners of files a task creates under another
+//! identity, and the permission checks the sentry applies for a task without DAC override
+//! before it asks the gofer (which runs as the sentry's user and cannot know sandbox ids).
+
+use super::fs::{files, Target};
+use super::{Action, Call};
+use crate::kernel::creds::{self, Creds, Ids, CAP_CHOWN, CAP_FOWNER, NGROUPS_MAX};
+use nix::errno::Errno;
+use platform_ptrace::{read_bytes, write_bytes, Tid};
+use syscalls::Sysno;
+
+const LINUX_CAPABILITY_VERSION_1: u32 = 0x1998_0330;
+const LINUX_CAPABILITY_VERSION_2: u32 = 0x2007_1026;
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+fn fail(e: i32) -> Action {
+    Action::Return(-(e as i64))
+}
+
+/// The credentials of a task (the sandbox's initial ones for a task not yet recorded).
+pub fn creds_of(kernel: &crate::kernel::Kernel, tid: Tid) -> Creds {
+    kernel
+        .tasks
+        .get(&tid)
+        .map(|t| t.creds.clone())
+        .unwrap_or_default()
+}
+
+fn update(call: &mut Call, change: impl FnOnce(&mut Creds) -> Result<(), i32>) -> Action {
+    let Some(task) = call.kernel.tasks.get_mut(&call.tid) else {
+        return fail(libc::ESRCH);
+    };
+    match change(&mut task.creds) {
+        Ok(()) => Action::Return(0),
+        Err(e) => fail(e),
+    }
+}
+
+fn write_u32s(tid: Tid, addr: u64, values: &[u32]) -> Result<(), i32> {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    write_bytes(tid, addr, &bytes).map_err(|_| libc::EFAULT)
+}
+
+/// getuid … capset: every call of the family, by number.
+pub fn handle(call: &mut Call) -> Action {
+    use Sysno::*;
+    let a = call.args;
+    let id = |i: usize| a[i] as u32;
+    let c = creds_of(call.kernel, call.tid);
+    match call.sysno {
+        getuid => Action::Return(c.ruid as i64),
+        geteuid => Action::Return(c.euid as i64),
+        getgid => Action::Return(c.rgid as i64),
+        getegid => Action::Return(c.egid as i64),
+        getresuid | getresgid => {
+            let ids = if call.sysno == getresuid {
+                [c.ruid, c.euid, c.suid]
+            } else {
+                [c.rgid, c.egid, c.sgid]
+            };
+            for (i, value) in ids.iter().enumerate() {
+                if let Err(e) = write_u32s(call.tid, a[i], &[*value]) {
+                    return fail(e);
+                }
+            }
+            Action::Return(0)
+        }
+        getgroups => {
+            let size = a[0] as i32;
+            if size < 0 {
+                return fail(libc::EINVAL);
+            }
+            let n = c.groups.len();
+            if size == 0 {
+                return Action::Return(n as i64);
+            }
+            if (size as usize) < n {
+                return fail(libc::EINVAL);
+            }
+            match write_u32s(call.tid, a[1], &c.groups) {
+                Ok(()) => Action::Return(n as i64),
+                Err(e) => fail(e),
+            }
+        }
+        setgroups => {
+            if !c.capable(creds::CAP_SETGID) {
+                return fail(libc::EPERM);
+            }
+            let size = a[0] as i32;
+            if size < 0 || size as usize > NGROUPS_MAX {
+                return fail(libc::EINVAL);
+            }
+            let mut raw = vec![0u8; size as usize * 4];
+            if size > 0 && read_bytes(call.tid, a[1], &mut raw).is_err() {
+                return fail(libc::EFAULT);
+            }
+            let groups: Vec<u32> = raw
+                .chunks_exact(4)
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            if groups.contains(&u32::MAX) {
+                return fail(libc::EINVAL);
+            }
+            update(call, |c| c.setgroups(groups))
+        }
+        setuid => update(call, |c| c.setuid(id(0))),
+        setgid => update(call, |c| c.setgid(id(0))),
+        setreuid => update(call, |c| c.setreuid(id(0), id(1))),
+        setregid => update(call, |c| c.setregid(id(0), id(1))),
+        setresuid => update(call, |c| c.setresuid(id(0), id(1), id(2))),
+        setresgid => update(call, |c| c.setresgid(id(0), id(1), id(2))),
+        setfsuid | setfsgid => {
+            let Some(task) = call.kernel.tasks.get_mut(&call.tid) else {
+                return fail(libc::ESRCH);
+            };
+            let old = if call.sysno == setfsuid {
+                task.creds.setfsuid(id(0))
+            } else {
+                task.creds.setfsgid(id(0))
+            };
+            Action::Return(old as i64)
+        }
+        Sysno::capget => cap_get(call),
+        Sysno::capset => cap_set(call),
+        _ => fail(libc::ENOSYS),
+    }
+}
+
+/// The header of capget/capset: the number of data words its version implies, and the
+/// pid. A bad version is answered with the kernel's preferred one written back, EINVAL.
+fn cap_header(call: &Call) -> Result<(usize, i32), i32> {
+    let mut raw = [0u8; 8];
+    read_bytes(call.tid, call.args[0], &mut raw).map_err(|_| libc::EFAULT)?;
+    let version = u32::from_ne_bytes(raw[0..4].try_into().expect("4 bytes"));
+    let pid = i32::from_ne_bytes(raw[4..8].try_into().expect("4 bytes"));
+    let words = match version {
+        LINUX_CAPABILITY_VERSION_1 => 1,
+        LINUX_CAPABILITY_VERSION_2 | LINUX_CAPABILITY_VERSION_3 => 2,
+        _ => {
+            write_u32s(call.tid, call.args[0], &[LINUX_CAPABILITY_VERSION_3])?;
+            return Err(libc::EINVAL);
+        }
+    };
+    Ok((words, pid))
+}
+
+fn cap_get(call: &mut Call) -> Action {
+    let (words, pid) = match cap_header(call) {
+        Ok(h) => h,
+        // A bad version with no data pointer is how programs ask for the version.
+        Err(libc::EINVAL) if call.args[1] == 0 => return Action::Return(0),
+        Err(e) => return fail(e),
+    };
+    if pid < 0 {
+        return fail(libc::EINVAL);
+    }
+    let target = if pid == 0 {
+        call.tid
+    } else {
+        match call.kernel.translate(call.tid, pid) {
+            Some(host) if call.kernel.tasks.contains_key(&host) => host,
+            _ => return fail(libc::ESRCH),
+        }
+    };
+    if call.args[1] == 0 {
+        return Action::Return(0);
+    }
+    let c = creds_of(call.kernel, target);
+    let mut data = Vec::new();
+    for w in 0..words {
+        for set in [c.cap_effective, c.cap_permitted, c.cap_inheritable] {
+            data.push((set >> (32 * w)) as u32);
+        }
+    }
+    match write_u32s(call.tid, call.args[1], &data) {
+        Ok(()) => Action::Return(0),
+        Err(e) => fail(e),
+    }
+}
+
+fn cap_set(call: &mut Call) -> Action {
+    let (words, pid) = match cap_header(call) {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    // Only the caller's own sets may change.
+    if pid != 0 && call.kernel.translate(call.tid, pid) != Some(call.tid) {
+        return fail(libc::EPERM);
+    }
+    let mut raw = vec![0u8; words * 12];
+    if read_bytes(call.tid, call.args[1], &mut raw).is_err() {
+        return fail(libc::EFAULT);
+    }
+    let word = |i: usize| u32::from_ne_bytes(raw[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+    let mut sets = [0u64; 3];
+    for w in 0..words {
+        for (s, set) in sets.iter_mut().enumerate() {
+            *set |= (word(w * 3 + s) as u64) << (32 * w);
+        }
+    }
+    update(call, |c| c.capset(sets[0], sets[1], sets[2]))
+}
+
+// ---------------------------------------------------------------------------------------
+// Files: owners and permission checks.
+
+/// The stat of a target as the host sees it (no owner mapping).
+fn host_stat(call: &mut Call, target: &Target, follow: bool) -> Result<libc::stat, Errno> {
+    if target.proc.is_some() {
+        return Err(Errno::EPERM);
+    }
+    let (index, rel) = (target.gofer_index, target.rel.clone());
+    files(call)?.stat(index, &rel, follow)
+}
+
+/// The stat of the host file behind fd `fd` of the calling task.
+fn fd_stat(call: &Call, fd: i32) -> Result<libc::stat, Errno> {
+    let file = super::net::task_fd(call, fd)?;
+    nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&file)).map_err(|_| Errno::EBADF)
+}
+
+/// chown, lchown, fchownat on a resolved path: Linux's permission rules for the caller's
+/// sandbox credentials; the new owner goes into the owner table, not to the host.
+pub fn chown(
+    call: &mut Call,
+    target: Target,
+    ids: [u64; 2],
+    follow: bool,
+) -> Result<Action, Errno> {
+    let st = host_stat(call, &target, follow)?;
+    if call.kernel.mounts(call.tid).mounts[target.mount].read_only {
+        return Err(Errno::EROFS);
+    }
+    let (index, rel) = (target.gofer_index, target.rel.clone());
+    change_owner(call, &st, ids, |call, mode| {
+        files(call)?.chmod(index, &rel, mode)
+    })
+}
+
+/// fchown(fd, uid, gid), and fchownat with AT_EMPTY_PATH.
+pub fn fchown(call: &mut Call, fd: i32, ids: [u64; 2]) -> Action {
+    let result = (|| {
+        super::process::refuse_on_read_only_fd(call, fd)?;
+        let st = fd_stat(call, fd)?;
+        change_owner(call, &st, ids, |call, mode| {
+            let file = super::net::task_fd(call, fd)?;
+            nix::sys::stat::fchmod(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                nix::sys::stat::Mode::from_bits_truncate(mode),
+            )
+        })
+    })();
+    result.unwrap_or_else(|e| fail(e as i32))
+}
+
+fn change_owner(
+    call: &mut Call,
+    st: &libc::stat,
+    ids: [u64; 2],
+    chmod: impl FnOnce(&mut Call, u32) -> Result<(), Errno>,
+) -> Result<Action, Errno> {
+    let c = creds_of(call.kernel, call.tid);
+    let now = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    let (uid, gid) = (ids[0] as u32, ids[1] as u32);
+    let new = Ids {
+        uid: if uid == u32::MAX { now.uid } else { uid },
+        gid: if gid == u32::MAX { now.gid } else { gid },
+    };
+    let privileged = c.capable(CAP_CHOWN);
+    // chown_ok and chgrp_ok of fs/attr.c.
+    let uid_ok = uid == u32::MAX || privileged || (c.fsuid == now.uid && uid == now.uid);
+    let gid_ok = gid == u32::MAX
+        || privileged
+        || (c.fsuid == now.uid && (gid == now.gid || c.in_group(gid)));
+    if !uid_ok || !gid_ok {
+        return Err(Errno::EPERM);
+    }
+    // A chown of anything but a directory drops set-user-ID, and set-group-ID when the
+    // group may execute.
+    let mode = st.st_mode;
+    if mode & libc::S_IFMT != libc::S_IFDIR && mode & libc::S_IFMT != libc::S_IFLNK {
+        let mut kept = mode & 0o7777 & !libc::S_ISUID;
+        if mode & libc::S_IXGRP != 0 {
+            kept &= !libc::S_ISGID;
+        }
+        if kept != mode & 0o7777 {
+            chmod(call, kept)?;
+        }
+    }
+    creds::record_owner(st.st_dev, st.st_ino, new);
+    Ok(Action::Return(0))
+}
+
+/// The owner a file the task creates must show, when it is not what the host gives it:
+/// the gofer creates files as the sentry's user, which shows as the sandbox user, not
+/// as the task's fsuid/fsgid.
+pub fn creates_as_other(call: &Call) -> Option<Ids> {
+    let c = creds_of(call.kernel, call.tid);
+    let shown = creds::identity().sandbox;
+    (c.fsuid != shown.uid || c.fsgid != shown.gid).then_some(Ids {
+        uid: c.fsuid,
+        gid: c.fsgid,
+    })
+}
+
+/// After a task created `rel` under another identity: records its owner.
+pub fn created(call: &mut Call, gofer_index: u32, rel: &[u8], owner: Option<Ids>) {
+    let Some(owner) = owner else {
+        return;
+    };
+    let Ok(files) = files(call) else {
+        return;
+    };
+    if let Ok(st) = files.stat(gofer_index, rel, false) {
+        creds::record_owner(st.st_dev, st.st_ino, owner);
+    }
+}
+
+/// After open with O_CREAT returned `fd` for a file that did not exist before.
+pub fn created_fd(fd: &std::os::fd::OwnedFd, owner: Option<Ids>) {
+    let Some(owner) = owner else {
+        return;
+    };
+    if let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(fd)) {
+        creds::record_owner(st.st_dev, st.st_ino, owner);
+    }
+}
+
+/// Before a name is removed: its inode leaves the owner table with its last link.
+pub fn removing(call: &mut Call, gofer_index: u32, rel: &[u8]) {
+    if !creds::has_recorded_owners() {
+        return;
+    }
+    let Ok(files) = files(call) else {
+        return;
+    };
+    if let Ok(st) = files.stat(gofer_index, rel, false) {
+        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        if st.st_nlink <= 1 || is_dir {
+            creds::forget_owner(st.st_dev, st.st_ino);
+        }
+    }
+}
+
+/// The parent directory of a path inside its mount ("." for a top-level name).
+fn parent_of(rel: &[u8]) -> Vec<u8> {
+    let rel = rel.strip_suffix(b"/").unwrap_or(rel);
+    match rel.iter().rposition(|&b| b == b'/') {
+        Some(0) => b"/".to_vec(),
+        Some(i) => rel[..i].to_vec(),
+        None => b".".to_vec(),
+    }
+}
+
+/// Search permission on every directory from the mount's root down to `rel`'s parent.
+fn check_walk(call: &mut Call, c: &Creds, index: u32, rel: &[u8]) -> Result<(), Errno> {
+    let rel = rel.strip_suffix(b"/").unwrap_or(rel);
+    let mut parts: Vec<&[u8]> = rel
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
+        .collect();
+    parts.pop();
+    let mut prefix = b".".to_vec();
+    for i in 0..=parts.len() {
+        let st = files(call)?.stat(index, &prefix, true)?;
+        let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+        if st.st_mode & libc::S_IFMT == libc::S_IFDIR
+            && !c.may_access(st.st_mode, owner.uid, owner.gid, libc::X_OK)
+        {
+            return Err(Errno::EACCES);
+        }
+        if let Some(part) = parts.get(i) {
+            if prefix == b"." {
+                prefix.clear();
+            } else {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(part);
+        }
+    }
+    Ok(())
+}
+
+/// The task's credentials when the sentry checks file permissions for it itself (it has
+/// no DAC override); None for a task with root's file capabilities.
+fn checking(call: &Call) -> Option<Creds> {
+    let c = creds_of(call.kernel, call.tid);
+    c.checks_files().then_some(c)
+}
+
+/// Before an open through the gofer. For a task without DAC override: search permission
+/// on the way, then read/write permission on the file, or write permission on the
+/// directory where O_CREAT makes a new name. Returns the owner to record when the open
+/// creates a file under an identity the host does not give it.
+pub fn check_open(call: &mut Call, target: &Target, flags: i32) -> Result<Option<Ids>, Errno> {
+    let owner_change = creates_as_other(call);
+    let (index, rel) = (target.gofer_index, target.rel.clone());
+    let Some(c) = checking(call) else {
+        if owner_change.is_some() && flags & libc::O_CREAT != 0 {
+            let exists = !matches!(files(call)?.stat(index, &rel, true), Err(Errno::ENOENT));
+            return Ok(owner_change.filter(|_| !exists));
+        }
+        return Ok(None);
+    };
+    check_walk(call, &c, index, &rel)?;
+    let follow = flags & libc::O_NOFOLLOW == 0;
+    match files(call)?.stat(index, &rel, follow) {
+        Ok(st) => {
+            if flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0 {
+                return Err(Errno::EEXIST);
+            }
+            let mut want = match flags & libc::O_ACCMODE {
+                libc::O_RDONLY => libc::R_OK,
+                libc::O_WRONLY => libc::W_OK,
+                _ => libc::R_OK | libc::W_OK,
+            };
+            if flags & libc::O_TRUNC != 0 {
+                want |= libc::W_OK;
+            }
+            if flags & libc::O_PATH == libc::O_PATH {
+                want = 0;
+            }
+            let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+            if want != 0 && !c.may_access(st.st_mode, owner.uid, owner.gid, want) {
+                return Err(Errno::EACCES);
+            }
+            Ok(None)
+        }
+        Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
+            check_dir_write(call, &c, index, &rel)?;
+            Ok(owner_change)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn check_dir_write(call: &mut Call, c: &Creds, index: u32, rel: &[u8]) -> Result<(), Errno> {
+    let parent = parent_of(rel);
+    let st = files(call)?.stat(index, &parent, true)?;
+    let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    if !c.may_access(st.st_mode, owner.uid, owner.gid, libc::W_OK | libc::X_OK) {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
+}
+
+/// Before a name is made or removed (mkdir, mknod, symlink, unlink, rename), for a task
+/// without DAC override: search on the way, write on the directory, and the sticky bit's
+/// rule for removals.
+pub fn check_name_change(call: &mut Call, target: &Target, removing: bool) -> Result<(), Errno> {
+    let Some(c) = checking(call) else {
+        return Ok(());
+    };
+    let (index, rel) = (target.gofer_index, target.rel.clone());
+    check_walk(call, &c, index, &rel)?;
+    check_dir_write(call, &c, index, &rel)?;
+    if removing {
+        let dir = files(call)?.stat(index, &parent_of(&rel), true)?;
+        if dir.st_mode & libc::S_ISVTX != 0 && !c.capable(CAP_FOWNER) {
+            let d = creds::shown_owner(dir.st_dev, dir.st_ino, dir.st_uid, dir.st_gid);
+            if let Ok(st) = files(call)?.stat(index, &rel, false) {
+                let f = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+                if c.fsuid != f.uid && c.fsuid != d.uid {
+                    return Err(Errno::EPERM);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Before chmod: only the owner (or CAP_FOWNER) may change an inode's mode.
+pub fn check_owner(call: &mut Call, target: &Target, follow: bool) -> Result<(), Errno> {
+    let c = creds_of(call.kernel, call.tid);
+    if c.capable(CAP_FOWNER) || target.proc.is_some() {
+        return Ok(());
+    }
+    let st = host_stat(call, target, follow)?;
+    let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    if owner.uid != c.fsuid {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+/// access, faccessat, faccessat2 of a gofer file, decided for the sandbox's identity: the
+/// real ids (the effective ones with AT_EACCESS), root's capabilities as Linux grants them.
+pub fn access(call: &mut Call, target: &Target, mode: i32, flags: i32) -> Result<Action, Errno> {
+    let mut c = creds_of(call.kernel, call.tid);
+    if flags & libc::AT_EACCESS == 0 {
+        // access(2) checks with the real ids; root's capabilities follow the real uid.
+        let old = c.clone();
+        c.fsuid = old.ruid;
+        c.fsgid = old.rgid;
+        c.cap_effective = if old.ruid == 0 { old.cap_permitted } else { 0 };
+    }
+    let (index, rel) = (target.gofer_index, target.rel.clone());
+    if c.checks_files() {
+        check_walk(call, &c, index, &rel)?;
+    }
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    let st = files(call)?.stat(index, &rel, follow)?;
+    if mode == libc::F_OK {
+        return Ok(Action::Return(0));
+    }
+    if mode & libc::W_OK != 0 && call.kernel.mounts(call.tid).mounts[target.mount].read_only {
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFREG || kind == libc::S_IFDIR || kind == libc::S_IFLNK {
+            return Err(Errno::EROFS);
+        }
+    }
+    let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    if c.may_access(st.st_mode, owner.uid, owner.gid, mode) {
+        Ok(Action::Return(0))
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+/// The identity lines of /proc/<pid>/status (`Uid`, `Gid`, `Groups`, `Cap*`) for the
+/// task's sandbox credentials; None for other lines.
+pub fn status_line(kernel: &crate::kernel::Kernel, host: Tid, key: &str) -> Option<String> {
+    let c = creds_of(kernel, host);
+    Some(match key {
+        "Uid" => format!("{}\t{}\t{}\t{}", c.ruid, c.euid, c.suid, c.fsuid),
+        "Gid" => format!("{}\t{}\t{}\t{}", c.rgid, c.egid, c.sgid, c.fsgid),
+        "Groups" => c.groups.iter().map(|g| format!("{g} ")).collect::<String>(),
+        "CapInh" => format!("{:016x}", c.cap_inheritable),
+        "CapPrm" => format!("{:016x}", c.cap_permitted),
+        "CapEff" => format!("{:016x}", c.cap_effective),
+        "CapBnd" => format!("{:016x}", c.cap_bounding),
+        "CapAmb" => format!("{:016x}", c.cap_ambient),
+        _ => return None,
+    })
+}
+
+/// fstat, and newfstatat/statx of an fd (AT_EMPTY_PATH or no path): the sentry stats the
+/// task's file itself and writes the result with the owner in sandbox ids. None when owners
+/// show as the host has them, or for the cwd (the host's answer is then passed through).
+pub fn stat_fd(call: &mut Call, dirfd: u64, buf: u64) -> Result<Option<Action>, Errno> {
+    if !creds::maps_owners() || dirfd as i32 == libc::AT_FDCWD {
+        return Ok(None);
+    }
+    let mut st = fd_stat(call, dirfd as i32)?;
+    creds::map_stat(&mut st);
+    // SAFETY: viewing the plain-data stat we own as its bytes, for copying out.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            &st as *const libc::stat as *const u8,
+            std::mem::size_of::<libc::stat>(),
+        )
+    };
+    write_bytes(call.tid, buf, bytes).map_err(|_| Errno::EFAULT)?;
+    Ok(Some(Action::Return(0)))
+}
+
+/// statx of an fd (see `stat_fd`); `flags` may carry AT_STATX_* sync bits.
+pub fn statx_fd(
+    call: &mut Call,
+    dirfd: u64,
+    flags: i32,
+    mask: u32,
+    buf: u64,
+) -> Result<Option<Action>, Errno> {
+    if !creds::maps_owners() || dirfd as i32 == libc::AT_FDCWD {
+        return Ok(None);
+    }
+    let file = super::net::task_fd(call, dirfd as i32)?;
+    // SAFETY: statx is plain data; zeroed is valid and filled by the kernel.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: statx of an fd we own with an empty NUL-terminated path, into memory we own.
+    let rc = unsafe {
+        libc::statx(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | (flags & libc::AT_STATX_SYNC_TYPE),
+            mask,
+            &mut stx,
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    creds::map_statx(&mut stx);
+    // SAFETY: viewing the plain-data statx we own as its bytes, for copying out.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            &stx as *const libc::statx as *const u8,
+            std::mem::size_of::<libc::statx>(),
+        )
+    };
+    write_bytes(call.tid, buf, bytes).map_err(|_| Errno::EFAULT)?;
+    Ok(Some(Action::Return(0)))
+}
+
+/// Whether fstat must stop at the sentry (owners differ from the host's): the table's
+/// class for it then is Checked instead of Passthrough.
+pub fn class_override(nr: u64) -> Option<super::table::Class> {
+    (nr == Sysno::fstat.id() as u64 && creds::maps_owners()).then_some(super::table::Class::Checked)
+}
+
+/// fstat(fd, buf) when it is checked (`class_override`).
+pub fn fstat(call: &mut Call) -> Action {
+    match stat_fd(call, call.args[0], call.args[1]) {
+        Ok(Some(action)) => action,
+        Ok(None) => Action::Pass,
+        Err(e) => fail(e as i32),
+    }
+}
