@@ -1,0 +1,190 @@
+//! Real programs run unchanged (issue 3, point 5), on the host-libraries fixture
+//! (rootfs-fixtures/hostlibs.sh: the host's bash, coreutils, tar, python3 and git with their
+//! shared libraries), in both platform modes, with a `--tmpfs` scratch directory. Each test
+//! checks the program's output against what the same commands print natively, or against
+//! fixed expectations where the output is independent of the host (sorted lists, contents).
+
+mod escapes_util;
+
+use std::path::Path;
+use std::time::Duration;
+
+use escapes_util::{hostlibs_rootfs, sentry_run, Outcome, Scratch, PLATFORMS};
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn run(platform: &str, options: &[&str], cmd: &[&str]) -> Outcome {
+    let rootfs = hostlibs_rootfs();
+    let scratch = Scratch::new(&format!("real-{platform}"));
+    let mut opts = vec!["-e", "PATH=/usr/bin:/bin", "-e", "LC_ALL=C"];
+    opts.extend_from_slice(options);
+    sentry_run(&scratch, platform, &opts, &rootfs, cmd, DEADLINE)
+}
+
+fn expect_ok(o: &Outcome, what: &str, platform: &str) {
+    assert_eq!(
+        o.code,
+        Some(0),
+        "{what} (--platform={platform}) failed\n{}",
+        o.describe()
+    );
+}
+
+fn has(rootfs: &Path, path: &str) -> bool {
+    rootfs.join(path.trim_start_matches('/')).exists()
+}
+
+#[test]
+fn bash_pipeline_and_loop() {
+    let script = r#"
+        for w in pear apple fig; do echo "$w"; done | sort | tr '\n' ' '
+        echo
+        n=0; while [ "$n" -lt 100 ]; do n=$((n + 1)); done; echo "n=$n"
+        x=$(echo sub | tr a-z A-Z); echo "subst=$x"
+        ( exit 3 ); echo "status=$?"
+        echo piped | cat | cat | wc -c  # "piped\n": 6 bytes
+    "#;
+    for p in PLATFORMS {
+        let o = run(
+            p,
+            &["--tmpfs", "/work", "--cwd", "/work"],
+            &["/bin/bash", "-c", script],
+        );
+        expect_ok(&o, "bash -c", p);
+        assert_eq!(
+            o.stdout,
+            "apple fig pear \nn=100\nsubst=SUB\nstatus=3\n6\n",
+            "--platform={p}\n{}",
+            o.describe()
+        );
+    }
+}
+
+/// ls -la, mv, find, sort and rm -r on a tree with a file, a subdirectory and a symlink, on a
+/// tmpfs. (The expected output is what the same script prints natively on a tmpfs.)
+#[test]
+fn coreutils_ls_mv_find_sort_rm() {
+    let script = r#"
+        set -e
+        cd /work
+        mkdir -p src/sub
+        printf 'b\na\nc\n' > src/list
+        echo deep > src/sub/file
+        ln -s list src/link
+        chmod 640 src/list
+        ls -la src | tail -n +2 | sed -E 's/^([^ ]+) .* ([^ ]+)$/\1 \2/' | sort -k2
+        mv src moved
+        [ ! -e src ] && [ -f moved/sub/file ] && [ "$(readlink moved/link)" = list ]
+        echo "mv moved the tree"
+        find moved | sort
+        find moved -type f -name '*i*' | sort
+        sort moved/list | tr '\n' ' '; echo
+        sort -r moved/list | tr '\n' ' '; echo
+        rm -r moved
+        [ ! -e moved ]
+        echo "rm -r removed the tree"
+    "#;
+    let want = "\
+drwxr-xr-x .
+drwxrwxrwt ..
+-rw-r----- list
+lrwxrwxrwx list
+drwxr-xr-x sub
+mv moved the tree
+moved
+moved/link
+moved/list
+moved/sub
+moved/sub/file
+moved/list
+moved/sub/file
+a b c 
+c b a 
+rm -r removed the tree
+";
+    for p in PLATFORMS {
+        let o = run(p, &["--tmpfs", "/work"], &["/bin/bash", "-c", script]);
+        expect_ok(&o, "coreutils script", p);
+        assert_eq!(o.stdout, want, "--platform={p}\n{}", o.describe());
+    }
+}
+
+/// python3 -c: os, json, sqlite3 and subprocess; a database written, closed, reopened and
+/// read in /tmp (a tmpfs).
+#[test]
+fn python3_sqlite_json_subprocess() {
+    let rootfs = hostlibs_rootfs();
+    assert!(
+        has(&rootfs, "usr/bin/python3"),
+        "python3 is missing from the hostlibs fixture"
+    );
+    let prog = r#"
+import os, json, sqlite3, subprocess
+db = "/tmp/py-test/t.db"
+os.makedirs(os.path.dirname(db), exist_ok=True)
+con = sqlite3.connect(db)
+con.execute("create table t (k text primary key, v text)")
+con.executemany("insert into t values (?, ?)", [("a", json.dumps({"n": 1})), ("b", json.dumps([1, 2, 3]))])
+con.commit()
+con.close()
+assert os.path.getsize(db) > 0
+con = sqlite3.connect(db)
+rows = con.execute("select k, v from t order by k").fetchall()
+con.close()
+out = subprocess.run(["/bin/sh", "-c", "echo from-child; ls /tmp/py-test"], capture_output=True, text=True, check=True)
+print(json.dumps({"rows": [[k, json.loads(v)] for k, v in rows], "child": out.stdout.split(), "cwd": os.getcwd()}))
+"#;
+    for p in PLATFORMS {
+        let o = run(
+            p,
+            &["--tmpfs", "/tmp", "--cwd", "/tmp"],
+            &["/usr/bin/python3", "-c", prog],
+        );
+        expect_ok(&o, "python3 -c", p);
+        assert_eq!(
+            o.stdout,
+            "{\"rows\": [[\"a\", {\"n\": 1}], [\"b\", [1, 2, 3]]], \"child\": [\"from-child\", \"t.db\"], \"cwd\": \"/tmp\"}\n",
+            "--platform={p}\n{}",
+            o.describe()
+        );
+    }
+}
+
+/// git init, add, commit (identity given with -c), log, cat-file, status, when the fixture
+/// has git.
+#[test]
+fn git_init_and_commit() {
+    let rootfs = hostlibs_rootfs();
+    if !has(&rootfs, "usr/bin/git") {
+        eprintln!("git is not in the hostlibs fixture (the host has none): nothing to test");
+        return;
+    }
+    let script = r#"
+        set -e
+        git init -q repo
+        cd repo
+        echo hello > f
+        git add f
+        git -c user.name=Sentry -c user.email=sentry@example.invalid commit -q -m first
+        echo again >> f
+        git -c user.name=Sentry -c user.email=sentry@example.invalid commit -q -am second
+        git log --format='%an <%ae> %s'
+        git cat-file -p HEAD:f
+        git status --porcelain | wc -l
+        git rev-list --count HEAD
+    "#;
+    for p in PLATFORMS {
+        let o = run(
+            p,
+            &["--tmpfs", "/work", "--cwd", "/work", "-e", "HOME=/work"],
+            &["/bin/bash", "-c", script],
+        );
+        expect_ok(&o, "git", p);
+        assert_eq!(
+            o.stdout,
+            "Sentry <sentry@example.invalid> second\nSentry <sentry@example.invalid> first\nhello\nagain\n0\n2\n",
+            "--platform={p}\n{}",
+            o.describe()
+        );
+    }
+}
