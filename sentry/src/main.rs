@@ -446,6 +446,7 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     };
     let host_user = kernel::creds::host_user(requested_user).map_err(Failure::Usage)?;
     kernel::creds::configure(sandbox_user);
+    kernel::creds::set_switched(host_user.is_some());
     let rootfs = check_rootfs(&args.rootfs)?;
     if !args.cwd.is_absolute() {
         return Err(Failure::Usage(format!(

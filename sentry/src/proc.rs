@@ -335,7 +335,11 @@ pub fn resolve(k: &Kernel, tid: Tid, rel: &[u8], follow_last: bool) -> Result<Re
         [b"self"] => Node::Link(me.to_string().into_bytes()),
         [b"thread-self"] => Node::Link(format!("{me}/task/{}", k.vpid_for(tid, tid)).into_bytes()),
         [b"mounts"] => Node::Link(b"self/mounts".to_vec()),
-        [b"meminfo"] => Node::File(host_file("/proc/meminfo")?),
+        // Under a memory limit, the machine the sandbox sees is the limit.
+        [b"meminfo"] => Node::File(match k.memory.meminfo() {
+            Some(text) => text.into_bytes(),
+            None => host_file("/proc/meminfo")?,
+        }),
         [b"cpuinfo"] => Node::File(host_file("/proc/cpuinfo")?),
         [b"uptime"] => Node::File(host_file("/proc/uptime")?),
         [b"stat"] => Node::File(host_file("/proc/stat")?),

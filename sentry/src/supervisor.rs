@@ -109,7 +109,15 @@ impl Supervisor {
                 Next::Done => break,
             };
             match event {
-                Event::Stopped(stopped, stop) => self.on_stop(stopped, stop)?,
+                Event::Stopped(stopped, stop) => {
+                    if let Err(e) = self.on_stop(stopped, stop) {
+                        // A task killed (SIGKILL) while stopped answers ESRCH to every ptrace
+                        // request; its exit event follows. Anything else is the sentry's fault.
+                        if !task_vanished(&e) {
+                            return Err(e);
+                        }
+                    }
+                }
                 Event::Exited { tid, code } => self.on_exit(tid, Outcome::Status(code)),
                 Event::Killed { tid, signal, .. } => {
                     self.on_exit(tid, Outcome::Status(128 + signal))
@@ -259,6 +267,12 @@ impl Supervisor {
                                 return Ok(stopped.resume(Resume::Syscall, 0)?);
                             }
                             exec::Step::Failed | exec::Step::Done => {}
+                        }
+                    }
+                    if let Some(mut regs) = pending.restore_on_restart.take() {
+                        if ERESTART.contains(&rval) {
+                            regs.set_ret(rval);
+                            stopped.set_regs(&regs)?;
                         }
                     }
                     if let Some(mut regs) = pending.restore.take() {
@@ -457,15 +471,25 @@ impl Supervisor {
             // The sentry's own code between fork and execve in the first child.
             return Ok(stopped.resume(self.steady(), 0)?);
         }
-        let injected = self
+        let exec_step = self
             .kernel
             .tasks
             .get(&tid)
             .and_then(|t| t.pending.as_ref())
-            .is_some_and(|p| p.exec.is_some());
-        if injected {
+            .and_then(|p| p.exec.as_ref())
+            .map(|state| state.is_expected(info.nr, &info.args));
+        match exec_step {
             // A step of an exec the sentry is driving: let it run to its exit stop.
-            return Ok(stopped.resume(Resume::Syscall, 0)?);
+            Some(true) => return Ok(stopped.resume(Resume::Syscall, 0)?),
+            // Not the step the sentry set up (a signal handler ran in between and changed
+            // the registers): the exec is abandoned and this call is decided as any other.
+            Some(false) => {
+                if let Some(task) = self.kernel.tasks.get_mut(&tid) {
+                    task.pending = None;
+                }
+                self.awaiting_install.remove(&tid);
+            }
+            None => {}
         }
         let foreign = match info.arch {
             SyscallArch::X86_64 if info.nr & X32_SYSCALL_BIT == 0 => None,
@@ -506,6 +530,9 @@ impl Supervisor {
         let mut hook = None;
         let mut restore = None;
         let mut exec = None;
+        // The task's registers before the sentry rewrote the call's arguments: if the call
+        // is interrupted and restarted, it must run again with its own, not the rewrite.
+        let mut restore_on_restart = None;
         let returned = match action {
             Action::Return(value) => Some(value),
             _ => None,
@@ -514,6 +541,7 @@ impl Supervisor {
             Action::Pass => {}
             Action::PassWith(args) => {
                 let mut regs = stopped.regs()?;
+                restore_on_restart = Some(regs);
                 for (i, value) in args.iter().enumerate() {
                     regs.set_arg(i, *value);
                 }
@@ -522,6 +550,7 @@ impl Supervisor {
             Action::PassThenExit(h) => hook = Some(h),
             Action::PassWithThenExit(args, h) => {
                 let mut regs = stopped.regs()?;
+                restore_on_restart = Some(regs);
                 for (i, value) in args.iter().enumerate() {
                     regs.set_arg(i, *value);
                 }
@@ -531,6 +560,7 @@ impl Supervisor {
             Action::Return(value) => stopped.skip_syscall(value)?,
             Action::PassAs { nr, args } => {
                 let mut regs = stopped.regs()?;
+                restore_on_restart = Some(regs);
                 regs.set_syscall(nr as i64);
                 for (i, value) in args.iter().enumerate() {
                     regs.set_arg(i, *value);
@@ -559,6 +589,7 @@ impl Supervisor {
                 hook.is_some()
                     || restore.is_some()
                     || exec.is_some()
+                    || restore_on_restart.is_some()
                     || (strace_line.is_some() && returned.is_none())
             }
         };
@@ -576,6 +607,7 @@ impl Supervisor {
                 hook,
                 restore,
                 exec,
+                restore_on_restart,
             });
         }
         Ok(stopped.resume(Resume::Syscall, 0)?)
@@ -698,6 +730,18 @@ impl Supervisor {
             let _ = stopped.resume(Resume::Continue, 0);
         }
     }
+}
+
+/// The kernel's restart codes (ERESTARTSYS … ERESTART_RESTARTBLOCK): the call was
+/// interrupted by a signal and is run again (or fails with EINTR) after it.
+const ERESTART: std::ops::RangeInclusive<i64> = -516..=-512;
+
+/// Whether an error comes from a task that no longer exists (ESRCH from ptrace).
+fn task_vanished(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<platform_ptrace::Error>(),
+        Some(platform_ptrace::Error::Ptrace { errno: nix::errno::Errno::ESRCH, .. })
+    )
 }
 
 /// A non-blocking signalfd for SIGCHLD (blocked in the sentry by `main`).

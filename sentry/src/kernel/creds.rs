@@ -102,6 +102,18 @@ pub struct Identity {
 
 static IDENTITY: OnceLock<Identity> = OnceLock::new();
 
+/// Whether the sandbox's tasks run under another host uid than the sentry (`--user` of a
+/// root sentry): inode changes through their fds are then made by the sentry.
+static SWITCHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_switched(switched: bool) {
+    SWITCHED.store(switched, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn switched() -> bool {
+    SWITCHED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Sets the identity of the run; done once, before the first task starts.
 pub fn configure(sandbox: Ids) {
     // SAFETY: geteuid and getegid have no preconditions and cannot fail.

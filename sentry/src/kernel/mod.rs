@@ -66,6 +66,15 @@ pub struct FsState {
     pub cwd: Vec<u8>,
 }
 
+/// A hostname or domain name file of /proc the sandbox opened for writing: the sentry's
+/// own fd of the memfd the task writes into, and when it last looked at it.
+pub struct UtsWrite {
+    pub ns: usize,
+    pub domain: bool,
+    pub file: std::os::fd::OwnedFd,
+    pub seen: (i64, i64, i64),
+}
+
 pub struct Kernel {
     pub tasks: HashMap<Tid, Task>,
     /// Memory accounting and the limits (issue 5).
@@ -90,6 +99,9 @@ pub struct Kernel {
     pub init_tid: Tid,
     /// The sandbox path of each process's program (for /proc/<pid>/exe), by host tgid.
     pub exe: HashMap<Tid, Vec<u8>>,
+    /// /proc/sys/kernel/{hostname,domainname} opened for writing: what is written is
+    /// applied the next time the names are read (uname, /proc).
+    pub uts_writes: Vec<UtsWrite>,
     /// Fds of namespace files opened by the sandbox, by the (st_dev, st_ino) of the file
     /// behind them, for setns(2).
     pub ns_files: HashMap<(u64, u64), crate::proc::NsRef>,
@@ -128,6 +140,7 @@ impl Kernel {
             exe: HashMap::new(),
             loader_views: HashMap::new(),
             ns_files: HashMap::new(),
+            uts_writes: Vec::new(),
             proc_scratch: std::path::PathBuf::new(),
             proc_dirs: HashMap::new(),
             abstract_prefix: format!("sentry-{}/", std::process::id()).into_bytes(),
@@ -166,6 +179,38 @@ impl Kernel {
     /// The UTS namespace of a task.
     pub fn uts_of(&self, tid: Tid) -> usize {
         self.tasks.get(&tid).map_or(0, |t| t.uts_ns)
+    }
+
+    /// Applies what the sandbox wrote to /proc/sys/kernel/{hostname,domainname} since last
+    /// time (Linux applies it at write(2); the sentry does not see writes to a memfd).
+    pub fn sync_uts_writes(&mut self) {
+        use std::os::fd::AsRawFd;
+        for w in &mut self.uts_writes {
+            let Ok(st) = nix::sys::stat::fstat(w.file.as_raw_fd()) else {
+                continue;
+            };
+            let stamp = (st.st_mtime, st.st_mtime_nsec, st.st_size);
+            if stamp == w.seen {
+                continue;
+            }
+            w.seen = stamp;
+            let mut buf = vec![0u8; (st.st_size as usize).min(4096)];
+            // SAFETY: pread into our buffer from our fd.
+            let n = unsafe { libc::pread(w.file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 0 {
+                continue;
+            }
+            buf.truncate(n as usize);
+            let value = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            if value.len() < 65 {
+                let uts = &mut self.uts[w.ns];
+                if w.domain {
+                    uts.domainname = value.to_vec();
+                } else {
+                    uts.hostname = value.to_vec();
+                }
+            }
+        }
     }
 
     /// A new UTS namespace with a copy of `from`'s names.

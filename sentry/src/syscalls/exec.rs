@@ -69,6 +69,10 @@ pub struct InFlight {
     pub stage: Stage,
     /// The task's registers at its execve, restored when the exec fails.
     pub original: Regs,
+    /// The call the task is about to re-run (number and arguments). Between an exit stop
+    /// and that call, a signal handler of the task may run and change its registers: only
+    /// this exact call is let through as the sentry's own step.
+    pub expected: Option<(u64, [u64; 6])>,
     /// The program's sandbox path, for /proc/<pid>/exe once the exec succeeded.
     pub program: Vec<u8>,
     pub loader: Option<LoaderView>,
@@ -76,6 +80,13 @@ pub struct InFlight {
     argv: u64,
     envp: u64,
     empty_string: u64,
+}
+
+impl InFlight {
+    /// Whether the call at an entry stop is the step the sentry set up.
+    pub fn is_expected(&self, nr: u64, args: &[u64; 6]) -> bool {
+        self.expected.is_some_and(|(n, a)| n == nr && a == *args)
+    }
 }
 
 /// Reads a file's first bytes with pread (the file offset stays as it is).
@@ -352,6 +363,7 @@ pub fn handle(call: &mut Call) -> Result<Action, Errno> {
         state: Box::new(InFlight {
             stage: Stage::Installing { new_argv },
             original: Regs::default(),
+            expected: None,
             argv,
             envp,
             empty_string,
@@ -371,7 +383,8 @@ pub enum Step {
     Done,
 }
 
-fn rerun_as(regs: &mut Regs, nr: Sysno, args: [u64; 6]) {
+fn rerun_as(state: &mut InFlight, regs: &mut Regs, nr: Sysno, args: [u64; 6]) {
+    state.expected = Some((nr.id() as u64, args));
     regs.set_ip(regs.ip() - SYSCALL_INSN_LEN);
     regs.set_ret(nr.id() as i64);
     regs.set_syscall(nr.id() as i64);
@@ -430,14 +443,14 @@ pub fn at_exit(
                         libc::AT_EMPTY_PATH as u64,
                         0,
                     ];
-                    rerun_as(&mut regs, Sysno::execveat, args);
+                    rerun_as(&mut state, &mut regs, Sysno::execveat, args);
                 }
                 Some(new_argv) => {
                     let (block, _) = argv_block(0, &new_argv);
                     let len = (block.len() as u64).next_multiple_of(4096);
                     let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
                     let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
-                    rerun_as(&mut regs, Sysno::mmap, [0, len, prot, flags, u64::MAX, 0]);
+                    rerun_as(&mut state, &mut regs, Sysno::mmap, [0, len, prot, flags, u64::MAX, 0]);
                     state.stage = Stage::Mapping { fd, new_argv };
                 }
             }
@@ -464,7 +477,7 @@ pub fn at_exit(
                 libc::AT_EMPTY_PATH as u64,
                 0,
             ];
-            rerun_as(&mut regs, Sysno::execveat, args);
+            rerun_as(&mut state, &mut regs, Sysno::execveat, args);
             stopped.set_regs(&regs)?;
             Ok(Step::Continue(state))
         }

@@ -236,7 +236,42 @@ fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<OwnedFd, Er
             let tgid = *host;
             super::net::task_fd_of(tgid, *fd)
         }
-        proc::Resolved::Node(proc::Node::File(_)) if writing => Err(Errno::EACCES),
+        proc::Resolved::Node(proc::Node::File(content)) if writing => {
+            let domain = match target.path.as_slice() {
+                b"/proc/sys/kernel/hostname" => false,
+                b"/proc/sys/kernel/domainname" => true,
+                _ => return Err(Errno::EACCES),
+            };
+            // The task writes into a memfd of the current value; the sentry reads it back.
+            // SAFETY: memfd_create with a NUL-terminated name; the result is checked.
+            let raw = unsafe { libc::memfd_create(c"uts".as_ptr(), libc::MFD_CLOEXEC) };
+            if raw < 0 {
+                return Err(Errno::last());
+            }
+            // SAFETY: the fd was just created and is ours alone.
+            let memfd = unsafe { OwnedFd::from_raw_fd(raw) };
+            if flags & libc::O_TRUNC == 0 {
+                // SAFETY: writing our buffer to our fd.
+                unsafe { libc::write(raw, content.as_ptr().cast(), content.len()) };
+            }
+            let st = nix::sys::stat::fstat(raw).map_err(|_| Errno::EIO)?;
+            let path = CString::new(format!("/proc/self/fd/{raw}")).expect("no NUL");
+            let access = flags & libc::O_ACCMODE;
+            // SAFETY: open of a NUL-terminated path we own; the result is checked.
+            let task_fd = unsafe { libc::open(path.as_ptr(), access | libc::O_CLOEXEC) };
+            if task_fd < 0 {
+                return Err(Errno::last());
+            }
+            let ns = call.kernel.uts_of(call.tid);
+            call.kernel.uts_writes.push(crate::kernel::UtsWrite {
+                ns,
+                domain,
+                file: memfd,
+                seen: (st.st_mtime, st.st_mtime_nsec, st.st_size),
+            });
+            // SAFETY: the fd was just opened and is ours alone.
+            Ok(unsafe { OwnedFd::from_raw_fd(task_fd) })
+        }
         proc::Resolved::Node(proc::Node::File(content)) => {
             if flags & libc::O_DIRECTORY != 0 {
                 return Err(Errno::ENOTDIR);
@@ -345,6 +380,10 @@ fn open_at(
     flags: i32,
     mode: u32,
 ) -> Result<Action, Errno> {
+    if !call.kernel.uts_writes.is_empty() {
+        // A name written to /proc since the last read is what this open must see.
+        call.kernel.sync_uts_writes();
+    }
     let mut target = resolve_arg(call, dirfd, index, true)?;
     if flags & libc::O_NOFOLLOW == 0 {
         target = follow(call, target)?;
@@ -806,11 +845,18 @@ fn utimensat(call: &mut Call) -> Result<Action, Errno> {
     if path_ptr == 0 {
         // futimens(fd): no path for the kernel to read; a read-only mount is checked.
         super::process::refuse_on_read_only_fd(call, dirfd as i32)?;
+        // Issue 8: made by the sentry when the task's host uid does not own the file.
+        if let Some(done) = super::ids::futimens(call, dirfd as i32, times_addr)? {
+            return Ok(done);
+        }
         return Ok(Action::Pass);
     }
     let path = read_path(call, 1)?;
     if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
         super::process::refuse_on_read_only_fd(call, dirfd as i32)?;
+        if let Some(done) = super::ids::futimens(call, dirfd as i32, times_addr)? {
+            return Ok(done);
+        }
         let mut args = call.args;
         args[1] = 0;
         args[3] = 0;

@@ -610,3 +610,122 @@ pub fn fstat(call: &mut Call) -> Action {
         Err(e) => fail(e as i32),
     }
 }
+
+/// fchmod, fsetxattr, fremovexattr when the tasks run under their own host uid: the task
+/// does not own the host file (the gofer made it), so the sentry makes the change on its
+/// own duplicate of the task's fd, after the sandbox's rule (owner or CAP_FOWNER for
+/// fchmod). None when the host can run the call as the task made it.
+pub fn fd_inode_change(call: &mut Call) -> Option<Action> {
+    if !creds::switched() {
+        return None;
+    }
+    let result = (|| -> Result<Action, Errno> {
+        let fd = call.args[0] as i32;
+        super::process::refuse_on_read_only_fd(call, fd)?;
+        let file = super::net::task_fd(call, fd)?;
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
+        match call.sysno {
+            Sysno::fchmod => {
+                owner_or_fowner(call, fd, false)?;
+                // SAFETY: fchmod on an fd we own.
+                cvt(unsafe { libc::fchmod(raw, (call.args[1] as u32) & 0o7777) })?;
+            }
+            Sysno::fsetxattr => {
+                const XATTR_SIZE_MAX: usize = 65536;
+                let name = xattr_name(call)?;
+                let size = call.args[3] as usize;
+                if size > XATTR_SIZE_MAX {
+                    return Err(Errno::E2BIG);
+                }
+                let mut value = vec![0u8; size];
+                read_bytes(call.tid, call.args[2], &mut value).map_err(|_| Errno::EFAULT)?;
+                // SAFETY: fsetxattr on an fd we own, with a NUL-terminated name and a
+                // buffer of `size` bytes we own.
+                cvt(unsafe {
+                    libc::fsetxattr(
+                        raw,
+                        name.as_ptr(),
+                        value.as_ptr().cast(),
+                        size,
+                        call.args[4] as i32,
+                    )
+                })?;
+            }
+            _ => {
+                let name = xattr_name(call)?;
+                // SAFETY: fremovexattr on an fd we own with a NUL-terminated name.
+                cvt(unsafe { libc::fremovexattr(raw, name.as_ptr()) })?;
+            }
+        }
+        Ok(Action::Return(0))
+    })();
+    Some(result.unwrap_or_else(|e| fail(e as i32)))
+}
+
+/// futimens(fd, times) (utimensat with no path, or AT_EMPTY_PATH) when the tasks run under
+/// their own host uid: made by the sentry on its duplicate of the fd, after the sandbox's
+/// rule (explicit times: owner or CAP_FOWNER; "now": also write permission).
+pub fn futimens(call: &mut Call, fd: i32, times_addr: u64) -> Result<Option<Action>, Errno> {
+    if !creds::switched() {
+        return Ok(None);
+    }
+    super::process::refuse_on_read_only_fd(call, fd)?;
+    let mut times = [libc::timespec {
+        tv_sec: 0,
+        tv_nsec: libc::UTIME_NOW,
+    }; 2];
+    if times_addr != 0 {
+        let mut raw = [0u8; 32];
+        read_bytes(call.tid, times_addr, &mut raw).map_err(|_| Errno::EFAULT)?;
+        let word = |i: usize| i64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8"));
+        for (i, t) in times.iter_mut().enumerate() {
+            t.tv_sec = word(i * 2);
+            t.tv_nsec = word(i * 2 + 1);
+        }
+    }
+    let now = times.iter().all(|t| t.tv_nsec == libc::UTIME_NOW);
+    owner_or_fowner(call, fd, now)?;
+    let file = super::net::task_fd(call, fd)?;
+    // SAFETY: futimens on an fd we own with two timespecs we own.
+    cvt(unsafe { libc::futimens(std::os::fd::AsRawFd::as_raw_fd(&file), times.as_ptr()) })?;
+    Ok(Some(Action::Return(0)))
+}
+
+fn cvt(rc: libc::c_int) -> Result<(), Errno> {
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+fn xattr_name(call: &Call) -> Result<std::ffi::CString, Errno> {
+    let name =
+        platform_ptrace::read_cstring(call.tid, call.args[1], 255).map_err(|e| match e as i32 {
+            libc::ENAMETOOLONG => Errno::ERANGE,
+            other => Errno::from_raw(other),
+        })?;
+    std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)
+}
+
+/// The sandbox's rule for attribute changes through an fd: the owner (fsuid), or
+/// CAP_FOWNER, or (when `write_will_do`) write permission.
+fn owner_or_fowner(call: &Call, fd: i32, write_will_do: bool) -> Result<(), Errno> {
+    let c = creds_of(call.kernel, call.tid);
+    if c.capable(CAP_FOWNER) {
+        return Ok(());
+    }
+    let st = fd_stat(call, fd)?;
+    let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    if owner.uid == c.fsuid {
+        return Ok(());
+    }
+    if write_will_do && c.may_access(st.st_mode, owner.uid, owner.gid, libc::W_OK) {
+        return Ok(());
+    }
+    Err(if write_will_do {
+        Errno::EACCES
+    } else {
+        Errno::EPERM
+    })
+}

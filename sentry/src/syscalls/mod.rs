@@ -82,6 +82,9 @@ pub struct Pending {
     pub hook: Option<ExitHook>,
     /// The task's registers before the sentry turned its call into an fd-install request.
     pub restore: Option<platform_ptrace::Regs>,
+    /// The task's registers before the sentry rewrote the call's arguments, put back if
+    /// the call is to be restarted after a signal.
+    pub restore_on_restart: Option<platform_ptrace::Regs>,
     /// An exec in progress.
     pub exec: Option<Box<exec::InFlight>>,
 }
@@ -155,7 +158,10 @@ fn checked(call: &mut Call) -> Action {
         // chown as the sandbox sees it: recorded by the sentry, never done on the host.
         fchown => ids::fchown(call, call.args[0] as i32, [call.args[1], call.args[2]]),
         fstat => ids::fstat(call),
-        fchmod | fsetxattr | fremovexattr => process::inode_change(call),
+        fchmod | fsetxattr | fremovexattr => {
+            // Issue 8: made by the sentry when the task's host uid does not own the file.
+            ids::fd_inode_change(call).unwrap_or_else(|| process::inode_change(call))
+        }
         ioctl => process::ioctl(call),
         clone => mm::creating(call, process::clone),
         unshare => process::unshare(call),

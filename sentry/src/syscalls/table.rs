@@ -323,12 +323,10 @@ fn classify(sysno: Sysno) -> Option<Class> {
         clone3 => Deny(Errno::ENOSYS),
         // Host-wide state: time, mounts, swap, power, modules, quotas, accounting, the
         // kernel log, namespaces, the LDT and port I/O.
-        settimeofday | clock_settime | clock_adjtime | adjtimex | pivot_root
-        | swapon | swapoff | reboot | acct | quotactl | quotactl_fd | syslog | vhangup | iopl
-        | ioperm | modify_ldt | fanotify_init | fanotify_mark | open_tree | move_mount
-        | fsopen | fsconfig | fsmount | fspick | mount_setattr | open_tree_attr => {
-            Deny(Errno::EPERM)
-        }
+        settimeofday | clock_settime | clock_adjtime | adjtimex | pivot_root | swapon | swapoff
+        | reboot | acct | quotactl | quotactl_fd | syslog | vhangup | iopl | ioperm
+        | modify_ldt | fanotify_init | fanotify_mark | open_tree | move_mount | fsopen
+        | fsconfig | fsmount | fspick | mount_setattr | open_tree_attr => Deny(Errno::EPERM),
         // Host-global names (keyrings, POSIX message queues) and obsolete or unsupported calls.
         add_key
         | request_key

@@ -8,6 +8,7 @@ use syscalls::{Errno, Sysno};
 const FIELD: usize = 65;
 
 pub fn handle(call: &mut Call) -> Action {
+    call.kernel.sync_uts_writes();
     match call.sysno {
         Sysno::uname => uname(call),
         Sysno::sethostname | Sysno::setdomainname => set_name(call),
