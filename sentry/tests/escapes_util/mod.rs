@@ -200,6 +200,20 @@ pub fn sentry_run(
     cmd: &[&str],
     deadline: Duration,
 ) -> Outcome {
+    sentry_run_inheriting(scratch, platform, options, rootfs, cmd, deadline, &[])
+}
+
+/// [`sentry_run`], with the sentry inheriting `inherit`: (our fd, the fd number the sentry gets
+/// it as), as a careless invoker would leave descriptors open.
+pub fn sentry_run_inheriting(
+    scratch: &Scratch,
+    platform: &str,
+    options: &[&str],
+    rootfs: &Path,
+    cmd: &[&str],
+    deadline: Duration,
+    inherit: &[(i32, i32)],
+) -> Outcome {
     let n = SEQ.fetch_add(1, Ordering::SeqCst);
     let token = format!("sentry-test-{}-{n}", std::process::id());
     let out_path = scratch.dir.join(format!("out.{n}"));
@@ -219,6 +233,22 @@ pub fn sentry_run(
         .stdout(out)
         .stderr(err)
         .process_group(0);
+    let inherit: Vec<(i32, i32)> = inherit.to_vec();
+    if !inherit.is_empty() {
+        // SAFETY: the closure runs in the forked child before exec and calls only dup2(2),
+        // which is async-signal-safe; it allocates nothing and touches no lock.
+        unsafe {
+            c.pre_exec(move || {
+                for (from, to) in &inherit {
+                    // dup2 leaves the new descriptor without FD_CLOEXEC: the sentry inherits it.
+                    if libc::dup2(*from, *to) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
     let mut child = c
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"));
