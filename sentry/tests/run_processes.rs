@@ -6,29 +6,14 @@ mod common;
 
 use common::Variant;
 
-variant_tests!(
-    threads_make_syscalls,
-    threads_exit_while_others_run,
-    orphan_runs_to_completion,
-    orphan_reaped_by_subreaper,
-);
+variant_tests!(threads_make_syscalls, orphan_runs_to_completion,);
 
 fn threads_make_syscalls(v: Variant) {
     v.run(&[], &[v.program("threads")])
         .expect_program_ok("threads done");
 }
 
-fn threads_exit_while_others_run(v: Variant) {
-    v.run(&[], &[v.program("thread_exit")])
-        .expect_program_ok("thread_exit done");
-}
-
 fn orphan_runs_to_completion(v: Variant) {
     v.run(&[], &[v.program("orphan")])
-        .expect_program_ok("orphan done");
-}
-
-fn orphan_reaped_by_subreaper(v: Variant) {
-    v.run(&[], &[v.program("orphan"), "subreaper".to_string()])
         .expect_program_ok("orphan done");
 }
