@@ -208,6 +208,12 @@ int main(int argc, char **argv)
     T_ERR(syscall(SYS_futimesat, -5, "f", NULL), EBADF, "futimesat: bad dirfd -> EBADF");
     T_EQ(syscall(SYS_utimensat, dfd, NULL, NULL, 0), 0, "utimensat: NULL path means the dir fd itself");
     T_ERR(utimensat(-5, "f", NULL, 0), EBADF, "utimensat: bad dirfd -> EBADF");
+    struct timespec fts[2] = {{1500000000, 0}, {1600000000, 0}};
+    T_EQ(futimens(fd, fts), 0, "utimensat: futimens (NULL path) with explicit times on an open file");
+    fstat(fd, &st);
+    OK(st.st_mtim.tv_sec == 1600000000, "utimensat: futimens set the mtime");
+    T_EQ(syscall(SYS_utimensat, fd, NULL, NULL, 0), 0, "utimensat: NULL path, NULL times on an open file");
+    T_ERR(syscall(SYS_utimensat, -1, NULL, NULL, 0), EBADF, "utimensat: NULL path on a bad fd -> EBADF");
     T_EQ(statx(dfd, "..", 0, STATX_INO, &sx), 0, "statx: relative to a dir fd");
     T_ERR(statx(-5, "f", 0, STATX_BASIC_STATS, &sx), EBADF, "statx: bad dirfd -> EBADF");
     T_EQ(statx(AT_FDCWD, "l", AT_SYMLINK_NOFOLLOW, STATX_TYPE, &sx), 0, "statx: AT_SYMLINK_NOFOLLOW");
