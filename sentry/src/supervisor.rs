@@ -13,10 +13,13 @@ use platform_ptrace::{
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// Which mechanism stops the sandbox's calls (DESIGN.md, "Modes").
+/// Which calls stop at the sentry (DESIGN.md, "Modes"). Both install a seccomp filter
+/// before the first instruction whose SECCOMP_RET_TRACE makes a call stop once, at its
+/// entry (a syscall-exit-stop follows only when the sentry asks for one): half the stops of
+/// PTRACE_SYSCALL, which stops at entry and exit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Platform {
-    /// Every syscall stops at the sentry (PTRACE_SYSCALL): entry and exit.
+    /// Every syscall stops at the sentry.
     Ptrace,
     /// The table compiled to seccomp-BPF: passthrough calls stay in the kernel.
     Seccomp,
@@ -36,7 +39,6 @@ pub enum Outcome {
 
 pub struct Supervisor {
     kernel: Kernel,
-    platform: Platform,
     strace: bool,
     init: Spawned,
     init_execed: bool,
@@ -69,7 +71,6 @@ const X32_SYSCALL_BIT: u64 = 0x4000_0000;
 impl Supervisor {
     pub fn new(
         mut kernel: Kernel,
-        platform: Platform,
         strace: bool,
         mut init: Spawned,
         cookie: platform_ptrace::notify::Cookie,
@@ -87,7 +88,6 @@ impl Supervisor {
             awaiting_install: HashMap::new(),
             sigchld: sigchld_fd()?,
             kernel,
-            platform,
             strace,
             init,
             init_execed: false,
@@ -208,10 +208,9 @@ impl Supervisor {
 
     /// The resume request after a stop that needs nothing more.
     fn steady(&self) -> Resume {
-        match self.platform {
-            Platform::Ptrace => Resume::Syscall,
-            Platform::Seccomp => Resume::Continue,
-        }
+        // Calls stop through the seccomp filter (SECCOMP_RET_TRACE) in both platforms; a
+        // syscall-exit-stop is asked for only where one is needed (PTRACE_SYSCALL).
+        Resume::Continue
     }
 
     fn on_stop(&mut self, stopped: Stopped, stop: Stop) -> anyhow::Result<()> {
@@ -583,16 +582,11 @@ impl Supervisor {
             }
         }
         // In ptrace mode the exit stop always comes; in seccomp mode only when asked for.
-        let needs_exit = match self.platform {
-            Platform::Ptrace => true,
-            Platform::Seccomp => {
-                hook.is_some()
-                    || restore.is_some()
-                    || exec.is_some()
-                    || restore_on_restart.is_some()
-                    || (strace_line.is_some() && returned.is_none())
-            }
-        };
+        let needs_exit = hook.is_some()
+            || restore.is_some()
+            || exec.is_some()
+            || restore_on_restart.is_some()
+            || (strace_line.is_some() && returned.is_none());
         if !needs_exit {
             if let (Some(line), Some(value)) = (&strace_line, returned) {
                 strace::emit(line, sysno, value, class);
@@ -740,7 +734,10 @@ const ERESTART: std::ops::RangeInclusive<i64> = -516..=-512;
 fn task_vanished(e: &anyhow::Error) -> bool {
     matches!(
         e.downcast_ref::<platform_ptrace::Error>(),
-        Some(platform_ptrace::Error::Ptrace { errno: nix::errno::Errno::ESRCH, .. })
+        Some(platform_ptrace::Error::Ptrace {
+            errno: nix::errno::Errno::ESRCH,
+            ..
+        })
     )
 }
 

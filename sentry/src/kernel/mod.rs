@@ -196,7 +196,8 @@ impl Kernel {
             w.seen = stamp;
             let mut buf = vec![0u8; (st.st_size as usize).min(4096)];
             // SAFETY: pread into our buffer from our fd.
-            let n = unsafe { libc::pread(w.file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            let n =
+                unsafe { libc::pread(w.file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 continue;
             }

@@ -450,7 +450,12 @@ pub fn at_exit(
                     let len = (block.len() as u64).next_multiple_of(4096);
                     let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
                     let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
-                    rerun_as(&mut state, &mut regs, Sysno::mmap, [0, len, prot, flags, u64::MAX, 0]);
+                    rerun_as(
+                        &mut state,
+                        &mut regs,
+                        Sysno::mmap,
+                        [0, len, prot, flags, u64::MAX, 0],
+                    );
                     state.stage = Stage::Mapping { fd, new_argv };
                 }
             }
