@@ -1,6 +1,8 @@
 /* Identity calls under the sentry (issue 8): the uid, gid, group and capability calls of a
  * sandbox that sees itself as root (`root`) or as an ordinary user (`user UID GID`), and
- * `ids RUID EUID` (the mode an exec'd program reports in).
+ * `ids RUID EUID` (the mode an exec'd program reports in), `dropexec UID PATH [ARG...]` (drop
+ * to UID, then exec PATH in `ids` mode, where a set-user-ID PATH must not raise privilege,
+ * or with the ARGs given).
  * Prints "ok ..." / "FAIL ..." lines and "identity done" at the end. */
 #include "prog.h"
 #include <grp.h>
@@ -161,8 +163,30 @@ static void user_mode(uid_t uid, gid_t gid)
     check(syscall(SYS_capset, &h, d) == 0, "capset to nothing");
 }
 
+/* Drops every id to uid (as root may), then runs the program at path, which reports. */
+static void drop_exec(uid_t uid, const char *path, char **args)
+{
+    char text[16];
+    must(setgid(uid) == 0);
+    must(setuid(uid) == 0);
+    if (args[0] != NULL) {
+        /* With arguments: run PATH with them (argv[0] = PATH). */
+        fflush(stdout);
+        execv(path, args - 1);
+        printf("FAIL exec %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    snprintf(text, sizeof text, "%u", uid);
+    fflush(stdout);
+    execl(path, path, "ids", text, text, (char *)NULL);
+    printf("FAIL exec %s: %s\n", path, strerror(errno));
+    exit(1);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 4 && strcmp(argv[1], "dropexec") == 0)
+        drop_exec((uid_t)atoi(argv[2]), argv[3], argv + 4);
     if (argc >= 4 && strcmp(argv[1], "ids") == 0)
         ids_mode((uid_t)atoi(argv[2]), (uid_t)atoi(argv[3]));
     else if (argc >= 2 && strcmp(argv[1], "root") == 0)
@@ -170,7 +194,7 @@ int main(int argc, char **argv)
     else if (argc >= 4 && strcmp(argv[1], "user") == 0)
         user_mode((uid_t)atoi(argv[2]), (gid_t)atoi(argv[3]));
     else {
-        fprintf(stderr, "usage: identity_calls root | user UID GID | ids RUID EUID\n");
+        fprintf(stderr, "usage: identity_calls root | user UID GID | ids RUID EUID | dropexec UID PATH\n");
         return 2;
     }
     if (argc >= 2 && strcmp(argv[1], "ids") != 0)
