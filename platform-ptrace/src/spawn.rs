@@ -284,6 +284,12 @@ unsafe fn child_after_fork(
     if spec.new_process_group {
         libc::setpgid(0, 0);
     }
+    // Only stdin, stdout and stderr pass to the program: any other fd the sentry was
+    // started with (a host file, a directory outside the rootfs) closes at execve.
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) != 0 {
+        fail(*libc::__errno_location());
+    }
     if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
         fail(*libc::__errno_location());
     }
@@ -402,11 +408,21 @@ unsafe fn drop_privileges(credentials: Option<(u32, u32)>) -> Result<(), i32> {
         permitted: 0,
         inheritable: 0,
     }; 2];
-    if libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) != 0 {
+    if libc::syscall(
+        libc::SYS_capset,
+        &mut header as *mut CapHeader,
+        data.as_ptr(),
+    ) != 0
+    {
         return Err(errno());
     }
     // Fail closed: nothing may be left in the sets the program could use.
-    if libc::syscall(libc::SYS_capget, &mut header as *mut CapHeader, data.as_mut_ptr()) != 0 {
+    if libc::syscall(
+        libc::SYS_capget,
+        &mut header as *mut CapHeader,
+        data.as_mut_ptr(),
+    ) != 0
+    {
         return Err(errno());
     }
     if data

@@ -270,7 +270,7 @@ impl Stopped {
             )
         };
         // ESRCH: the task was killed (SIGKILL) while stopped; its exit is reported by wait.
-        if rc < 0 && Errno::last() != Errno::ESRCH {
+        if rc < 0 {
             return Err(ptrace_err(op, self.tid));
         }
         Ok(())

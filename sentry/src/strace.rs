@@ -17,6 +17,11 @@ enum Arg {
     Path,
     OpenFlags,
     Mode,
+    /// The mode of open/openat: shown only with O_CREAT or O_TMPFILE, as strace does.
+    OpenMode,
+    AccessMode,
+    Prot,
+    MapFlags,
     Signal,
     CloneFlags,
     Domain,
@@ -26,20 +31,23 @@ fn arg_kinds(sysno: Sysno) -> &'static [Arg] {
     use Arg::*;
     use Sysno::*;
     match sysno {
-        read | write | pread64 | pwrite64 => &[Fd, Ptr, Int, Int],
+        read | write => &[Fd, Ptr, Int],
+        pread64 | pwrite64 => &[Fd, Ptr, Int, Int],
         readv | writev => &[Fd, Ptr, Int],
-        close | fstat | fsync | fdatasync | fchdir | dup | getdents64 => &[Fd, Ptr, Int],
+        close | fsync | fdatasync | fchdir | dup => &[Fd],
+        fstat => &[Fd, Ptr],
+        getdents64 => &[Fd, Ptr, Int],
         dup2 | dup3 => &[Fd, Fd, Hex],
         lseek => &[Fd, Int, Int],
-        open => &[Path, OpenFlags, Mode],
+        open => &[Path, OpenFlags, OpenMode],
         creat | mkdir | chmod => &[Path, Mode],
-        openat => &[DirFd, Path, OpenFlags, Mode],
+        openat => &[DirFd, Path, OpenFlags, OpenMode],
         openat2 => &[DirFd, Path, Ptr, Int],
         stat | lstat | statfs | truncate | utime | utimes => &[Path, Ptr],
-        access => &[Path, Int],
+        access => &[Path, AccessMode],
         newfstatat => &[DirFd, Path, Ptr, Hex],
         statx => &[DirFd, Path, Hex, Hex, Ptr],
-        faccessat | faccessat2 => &[DirFd, Path, Int, Hex],
+        faccessat | faccessat2 => &[DirFd, Path, AccessMode, Hex],
         readlink => &[Path, Ptr, Int],
         readlinkat => &[DirFd, Path, Ptr, Int],
         mkdirat | fchmodat => &[DirFd, Path, Mode],
@@ -57,8 +65,9 @@ fn arg_kinds(sysno: Sysno) -> &'static [Arg] {
         execve => &[Path, Ptr, Ptr],
         execveat => &[DirFd, Path, Ptr, Ptr, Hex],
         getcwd => &[Ptr, Int],
-        mmap => &[Ptr, Int, Hex, Hex, Fd, Hex],
-        munmap | mprotect => &[Ptr, Int, Hex],
+        mmap => &[Ptr, Int, Prot, MapFlags, Fd, Hex],
+        mprotect => &[Ptr, Int, Prot],
+        munmap => &[Ptr, Int],
         brk => &[Ptr],
         kill => &[Int, Signal],
         tkill => &[Int, Signal],
@@ -218,7 +227,47 @@ fn format_arg(out: &mut String, tid: Tid, kind: Arg, value: u64) {
             flags(out, v & !libc::O_ACCMODE, OPEN_FLAGS, Some(access));
             Ok(())
         }
-        Arg::Mode => write!(out, "{:#o}", value),
+        Arg::Mode | Arg::OpenMode => write!(out, "0{:o}", value),
+        Arg::AccessMode if value == 0 => write!(out, "F_OK"),
+        Arg::AccessMode => {
+            flags(
+                out,
+                value as i32,
+                &[
+                    (libc::R_OK, "R_OK"),
+                    (libc::W_OK, "W_OK"),
+                    (libc::X_OK, "X_OK"),
+                ],
+                None,
+            );
+            Ok(())
+        }
+        Arg::Prot if value == 0 => write!(out, "PROT_NONE"),
+        Arg::Prot => {
+            let table = [
+                (libc::PROT_READ, "PROT_READ"),
+                (libc::PROT_WRITE, "PROT_WRITE"),
+                (libc::PROT_EXEC, "PROT_EXEC"),
+            ];
+            flags(out, value as i32, &table, None);
+            Ok(())
+        }
+        Arg::MapFlags => {
+            let table = [
+                (libc::MAP_SHARED, "MAP_SHARED"),
+                (libc::MAP_PRIVATE, "MAP_PRIVATE"),
+                (libc::MAP_FIXED, "MAP_FIXED"),
+                (libc::MAP_ANONYMOUS, "MAP_ANONYMOUS"),
+                (libc::MAP_GROWSDOWN, "MAP_GROWSDOWN"),
+                (libc::MAP_DENYWRITE, "MAP_DENYWRITE"),
+                (libc::MAP_NORESERVE, "MAP_NORESERVE"),
+                (libc::MAP_POPULATE, "MAP_POPULATE"),
+                (libc::MAP_STACK, "MAP_STACK"),
+                (libc::MAP_FIXED_NOREPLACE, "MAP_FIXED_NOREPLACE"),
+            ];
+            flags(out, value as i32, &table, None);
+            Ok(())
+        }
         Arg::Signal => write!(out, "{}", signal_name(value as i32)),
         Arg::CloneFlags => {
             let v = value as i32;
@@ -261,7 +310,16 @@ pub fn format_entry(
     };
     out.push_str(sysno.name());
     out.push('(');
-    for (i, &kind) in arg_kinds(sysno).iter().enumerate() {
+    let kinds = arg_kinds(sysno);
+    for (i, &kind) in kinds.iter().enumerate() {
+        if matches!(kind, Arg::OpenMode) {
+            let open_flags = args[i - 1] as i32;
+            let creates =
+                open_flags & libc::O_CREAT != 0 || open_flags & libc::O_TMPFILE == libc::O_TMPFILE;
+            if !creates {
+                continue;
+            }
+        }
         if i > 0 {
             out.push_str(", ");
         }

@@ -116,6 +116,7 @@ impl Supervisor {
                         if !task_vanished(&e) {
                             return Err(e);
                         }
+                        tracing::debug!(target: "sentry::stops", "a task vanished: {e}");
                     }
                 }
                 Event::Exited { tid, code } => self.on_exit(tid, Outcome::Status(code)),
@@ -198,9 +199,15 @@ impl Supervisor {
             .then(|| self.awaiting_install.remove(&request.tid))
             .flatten();
         match awaited {
-            // An error here means the task was interrupted; its exit stop says how.
             Some((fd, cloexec)) => {
-                let _ = self.listener.install(request.id, fd.as_fd(), cloexec);
+                match self.listener.install(request.id, fd.as_fd(), cloexec) {
+                    Ok(_) => {}
+                    // The task was interrupted: the request is gone; its exit stop says how.
+                    Err(nix::errno::Errno::ENOENT) => {}
+                    // The fd cannot be installed (EBADF for an O_PATH fd, EMFILE for a full
+                    // table): the call fails with that error rather than waiting forever.
+                    Err(e) => self.listener.refuse(request.id, e),
+                }
             }
             None => self.listener.refuse(request.id, nix::errno::Errno::ENOSYS),
         }
@@ -215,6 +222,7 @@ impl Supervisor {
 
     fn on_stop(&mut self, stopped: Stopped, stop: Stop) -> anyhow::Result<()> {
         let tid = stopped.tid();
+        tracing::trace!(target: "sentry::stops", "stop of {tid}: {stop:?}");
         if self.terminating {
             // SAFETY: kill takes plain integers; `tid` is our stopped tracee.
             unsafe { libc::kill(tid, libc::SIGKILL) };
@@ -397,9 +405,19 @@ impl Supervisor {
             task.uts_ns = uts_ns;
             task.mnt_ns = mnt_ns;
         }
-        if let Some(a) = args.filter(|_| flags & libc::CLONE_CHILD_SETTID as u64 != 0) {
+        // The kernel wrote the host id where CLONE_CHILD_SETTID and CLONE_PARENT_SETTID
+        // asked; the numbers the sandbox knows go there at the child's first stop, before
+        // it runs (and before it can exit and clear the word for CLONE_CHILD_CLEARTID).
+        if let Some(a) = args {
+            let mut writes = Vec::new();
+            if flags & libc::CLONE_CHILD_SETTID as u64 != 0 {
+                writes.push((child, a[3], k.vpid_for(child, child)));
+            }
+            if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
+                writes.push((parent_tid, a[2], k.vpid_for(parent_tid, child)));
+            }
             if let Some(task) = k.tasks.get_mut(&child) {
-                task.child_tid_ptr = Some(a[3]);
+                task.id_writes = writes;
             }
         }
         if !thread {
@@ -420,20 +438,16 @@ impl Supervisor {
             .on_new_task(parent_tid, creator_tgid, child, tgid, shares_vm, shown);
     }
 
-    /// At a new task's first stop: CLONE_CHILD_SETTID made the kernel write the host id in
-    /// the child's memory as the child started; the child's own number goes there instead.
+    /// At a new task's first stop: its numbers replace the host ids the kernel wrote for
+    /// CLONE_CHILD_SETTID and CLONE_PARENT_SETTID.
     fn first_stop(&mut self, stopped: &Stopped) {
         let tid = stopped.tid();
-        let Some(ptr) = self
-            .kernel
-            .tasks
-            .get_mut(&tid)
-            .and_then(|t| t.child_tid_ptr.take())
-        else {
+        let Some(task) = self.kernel.tasks.get_mut(&tid) else {
             return;
         };
-        let vpid = self.kernel.vpid_for(tid, tid);
-        let _ = platform_ptrace::write_bytes(tid, ptr, &vpid.to_ne_bytes());
+        for (owner, addr, vpid) in std::mem::take(&mut task.id_writes) {
+            let _ = platform_ptrace::write_bytes(owner, addr, &vpid.to_ne_bytes());
+        }
     }
 
     /// After execve, the thread group is the exec'ing thread alone, under the leader's id.
@@ -631,10 +645,10 @@ impl Supervisor {
                 rval
             }
             Some(ExitHook::TranslatePid) if rval > 0 => k.vpid_for(tid, rval as Tid) as i64,
-            Some(ExitHook::Clone { parent_tid_ptr }) => {
-                syscalls::pid::after_clone(k, tid, parent_tid_ptr, rval)
+            Some(ExitHook::Clone) => syscalls::pid::after_clone(k, tid, rval),
+            Some(ExitHook::Reaped { infop, nowait }) => {
+                syscalls::pid::after_wait(k, tid, infop, nowait, rval)
             }
-            Some(ExitHook::Reaped { infop }) => syscalls::pid::after_wait(k, tid, infop, rval),
             _ => rval,
         };
         if translated != rval {
@@ -649,6 +663,7 @@ impl Supervisor {
     }
 
     fn on_exit(&mut self, tid: Tid, outcome: Outcome) {
+        tracing::trace!(target: "sentry::stops", "exit of {tid}: {outcome:?}");
         if tid == self.gofer_pid && self.gofer_pid != 0 {
             if !self.terminating {
                 tracing::error!("sentry: the gofer died ({outcome:?}); ending the sandbox");
@@ -677,11 +692,13 @@ impl Supervisor {
         if task.tgid != tid {
             // A thread: its id is free as soon as it is gone.
             self.kernel.pids.release(tid);
-        } else if task.parent != 0 && self.kernel.tasks.contains_key(&task.parent) {
-            // A process whose parent lives: a zombie until the parent's wait reaps it.
+        } else if std::path::Path::new(&format!("/proc/{tid}")).exists() {
+            // Still a zombie on the host: its parent (the one it was forked by, or a
+            // subreaper of the sandbox it was reparented to) has yet to reap it. The sentry's
+            // own wait would have reaped it if the sentry were its parent.
             self.kernel.zombies.insert(tid);
         } else {
-            // The sentry is its parent (the first process, or an orphan): reaped now.
+            // Reaped by that wait: the sentry is its parent (the first process, an orphan).
             self.kernel.pids.release(tid);
         }
         if tid == self.kernel.init_tid && self.outcome.is_none() {

@@ -22,8 +22,8 @@ pub struct Task {
     pub clone_args: Option<[u64; 6]>,
     /// The process that created this one (host tgid), 0 for the sandbox's first.
     pub parent: Tid,
-    /// Where CLONE_CHILD_SETTID asked the kernel to write this new task's id.
-    pub child_tid_ptr: Option<u64>,
+    /// Ids to write at the new task's first stop: (whose memory, address, number).
+    pub id_writes: Vec<(Tid, u64, i32)>,
     /// The UTS namespace (hostname, domain name) of the task.
     pub uts_ns: usize,
     /// The mount namespace of the task.
@@ -272,7 +272,7 @@ impl Kernel {
                 tgid,
                 pending: None,
                 clone_args: None,
-                child_tid_ptr: None,
+                id_writes: Vec::new(),
                 uts_ns: 0,
                 mnt_ns: 0,
                 parent,

@@ -412,6 +412,17 @@ fn open_at(
         };
         let owner = super::ids::check_open(call, &target, flags)?; // issue 8
         let (index, rel) = (target.gofer_index, target.rel);
+        // The kernel cannot install an O_PATH fd into another task (ADDFD takes only fds
+        // with file operations): such opens get an ordinary read-only fd of the same file,
+        // non-blocking so that a FIFO does not wait for a writer. A symbolic link itself
+        // (O_PATH|O_NOFOLLOW) cannot be given this way: ELOOP, as without O_PATH.
+        let flags = if flags & libc::O_PATH != 0 {
+            flags & (libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                | libc::O_RDONLY
+                | libc::O_NONBLOCK
+        } else {
+            flags
+        };
         let fd = files(call)?.open(index, &rel, flags, mode)?;
         super::ids::created_fd(&fd, owner);
         fd
@@ -633,6 +644,9 @@ fn readlink_at(
 }
 
 fn mkdir_at(call: &mut Call, dirfd: u64, index: usize, mode: u32) -> Result<Action, Errno> {
+    if matches!(last_component(&read_path(call, index)?), b"." | b"..") {
+        return Err(Errno::EEXIST);
+    }
     let target = resolve_arg(call, dirfd, index, false)?;
     check_writable(call, &target)?;
     let mode = mode & 0o7777 & !umask_of(call.tid);
@@ -666,9 +680,23 @@ fn mknod_at(
     Ok(Action::Return(0))
 }
 
+/// The last component of a path as the task wrote it ("" for "/"): `.` and `..` there
+/// have Linux's own answers, which lexical normalisation would otherwise hide.
+fn last_component(path: &[u8]) -> &[u8] {
+    let trimmed = path.strip_suffix(b"/").unwrap_or(path);
+    trimmed.rsplit(|&b| b == b'/').next().unwrap_or(trimmed)
+}
+
 fn unlink_at(call: &mut Call, dirfd: u64, index: usize, flags: i32) -> Result<Action, Errno> {
     if flags & !libc::AT_REMOVEDIR != 0 {
         return Err(Errno::EINVAL);
+    }
+    let raw = read_path(call, index)?;
+    match (last_component(&raw), flags & libc::AT_REMOVEDIR != 0) {
+        (b".", true) => return Err(Errno::EINVAL),
+        (b"..", true) => return Err(Errno::ENOTEMPTY),
+        (b"." | b"..", false) => return Err(Errno::EISDIR),
+        _ => {}
     }
     let target = resolve_arg(call, dirfd, index, false)?;
     check_writable(call, &target)?;
@@ -684,6 +712,12 @@ fn unlink_at(call: &mut Call, dirfd: u64, index: usize, flags: i32) -> Result<Ac
 
 /// Two paths (`[olddirfd, oldpath index, newdirfd, newpath index]`) in one mount.
 fn two_targets(call: &Call, at: [u64; 4]) -> Result<(Target, Target), Errno> {
+    for index in [at[1], at[3]] {
+        let raw = read_path(call, index as usize)?;
+        if matches!(last_component(&raw), b"." | b"..") {
+            return Err(Errno::EBUSY);
+        }
+    }
     let from = resolve_arg(call, at[0], at[1] as usize, false)?;
     let to = resolve_arg(call, at[2], at[3] as usize, false)?;
     if from.mount != to.mount {

@@ -63,10 +63,10 @@ pub enum ExitHook {
     FixUnixAddress { addr: u64, len: u64 },
     /// The result is the caller's own host id: give its number instead.
     TranslatePid,
-    /// clone/fork/vfork in the parent: the child's number (and at CLONE_PARENT_SETTID's pointer).
-    Clone { parent_tid_ptr: Option<u64> },
+    /// clone/fork/vfork in the parent: the child's number.
+    Clone,
     /// wait4/waitid: the reaped child's number; waitid's siginfo at `infop`.
-    Reaped { infop: Option<u64> },
+    Reaped { infop: Option<u64>, nowait: bool },
     /// Memory accounting (issue 5): settle a charge against the host's result.
     Memory(mm::Hook),
 }
@@ -171,11 +171,7 @@ fn checked(call: &mut Call) -> Action {
         kill | tkill | tgkill | rt_sigqueueinfo | rt_tgsigqueueinfo | pidfd_open => pid::send(call),
         wait4 | waitid => pid::wait(call),
         setsid | set_tid_address => pid::translate_result(call),
-        fork | vfork => mm::creating(call, |_| {
-            Action::PassThenExit(ExitHook::Clone {
-                parent_tid_ptr: None,
-            })
-        }),
+        fork | vfork => mm::creating(call, |_| Action::PassThenExit(ExitHook::Clone)),
         // Memory accounting (issue 5), when a memory limit makes these checked.
         brk | mmap | munmap | mremap | mprotect | pkey_mprotect | sysinfo => mm::handle(call),
         shmget => mm::shmget(call),

@@ -94,6 +94,16 @@ fn reaches_init(init: Tid, sig: i32) -> bool {
 
 /// kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open.
 pub fn send(call: &mut Call) -> Action {
+    let sig_index = match call.sysno {
+        Sysno::kill | Sysno::tkill | Sysno::rt_sigqueueinfo => Some(1),
+        Sysno::tgkill | Sysno::rt_tgsigqueueinfo => Some(2),
+        _ => None,
+    };
+    if let Some(i) = sig_index {
+        if !(0..=64).contains(&(call.args[i] as i32)) {
+            return errno(Errno::EINVAL);
+        }
+    }
     let k = &*call.kernel;
     let tid = call.tid;
     let a0 = call.args[0] as i32;
@@ -250,12 +260,24 @@ pub fn pid_argument(call: &mut Call) -> Action {
 pub fn wait(call: &mut Call) -> Action {
     let k = &*call.kernel;
     let tid = call.tid;
+    // WNOWAIT leaves the child waitable: it keeps its number.
+    let options = if call.sysno == Sysno::wait4 {
+        call.args[2]
+    } else {
+        call.args[3]
+    };
+    let nowait = options as i32 & libc::WNOWAIT != 0;
     let (index, id, kind) = if call.sysno == Sysno::wait4 {
         let v = call.args[0] as i32;
         match v {
             v if v > 0 => (0, v, P_PID),
             v if v < -1 => (0, -v, P_PGID),
-            _ => return Action::PassThenExit(ExitHook::Reaped { infop: None }),
+            _ => {
+                return Action::PassThenExit(ExitHook::Reaped {
+                    infop: None,
+                    nowait,
+                })
+            }
         }
     } else {
         match call.args[0] {
@@ -263,6 +285,7 @@ pub fn wait(call: &mut Call) -> Action {
             _ => {
                 return Action::PassThenExit(ExitHook::Reaped {
                     infop: Some(call.args[2]),
+                    nowait,
                 })
             }
         }
@@ -282,12 +305,12 @@ pub fn wait(call: &mut Call) -> Action {
         host as u64
     };
     let infop = (call.sysno == Sysno::waitid).then_some(call.args[2]);
-    Action::PassWithThenExit(args, ExitHook::Reaped { infop })
+    Action::PassWithThenExit(args, ExitHook::Reaped { infop, nowait })
 }
 
 /// At the exit stop of wait4/waitid: the reaped child's id in the caller's terms; a reaped
 /// zombie's number is released.
-pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, rval: i64) -> i64 {
+pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, nowait: bool, rval: i64) -> i64 {
     let host = match infop {
         None if rval > 0 => rval as Tid,
         // waitid returns 0; the child is in the siginfo (si_pid at offset 16).
@@ -305,7 +328,7 @@ pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, rval: i64) -> i6
         _ => return rval,
     };
     let vpid = k.vpid_for(tid, host);
-    if k.zombies.remove(&host) {
+    if !nowait && k.zombies.remove(&host) {
         k.pids.release(host);
     }
     if infop.is_some() {
@@ -315,17 +338,12 @@ pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, rval: i64) -> i6
     }
 }
 
-/// At the exit stop of clone/fork/vfork in the parent: the child's number, also written
-/// where CLONE_PARENT_SETTID asked for it (the kernel wrote the host id there).
-pub fn after_clone(k: &Kernel, tid: Tid, parent_tid_ptr: Option<u64>, rval: i64) -> i64 {
+/// At the exit stop of clone/fork/vfork in the parent: the child's number.
+pub fn after_clone(k: &Kernel, tid: Tid, rval: i64) -> i64 {
     if rval <= 0 {
         return rval;
     }
-    let vpid = k.vpid_for(tid, rval as Tid);
-    if let Some(ptr) = parent_tid_ptr {
-        let _ = write_bytes(tid, ptr, &vpid.to_ne_bytes());
-    }
-    vpid as i64
+    k.vpid_for(tid, rval as Tid) as i64
 }
 
 /// A call whose result is the caller's own host id (setsid, set_tid_address).

@@ -36,9 +36,7 @@ pub fn clone(call: &mut Call) -> Action {
     }
     let mut args = call.args;
     args[0] &= !(libc::CLONE_UNTRACED as u64 | CLONE_NEW_EMULATED);
-    let hook = ExitHook::Clone {
-        parent_tid_ptr: (flags & libc::CLONE_PARENT_SETTID as u64 != 0).then_some(call.args[2]),
-    };
+    let hook = ExitHook::Clone;
     if args == call.args {
         Action::PassThenExit(hook)
     } else {
