@@ -692,14 +692,18 @@ impl Supervisor {
         if task.tgid != tid {
             // A thread: its id is free as soon as it is gone.
             self.kernel.pids.release(tid);
-        } else if std::path::Path::new(&format!("/proc/{tid}")).exists() {
-            // Still a zombie on the host: its parent (the one it was forked by, or a
-            // subreaper of the sandbox it was reparented to) has yet to reap it. The sentry's
-            // own wait would have reaped it if the sentry were its parent.
-            self.kernel.zombies.insert(tid);
         } else {
-            // Reaped by that wait: the sentry is its parent (the first process, an orphan).
-            self.kernel.pids.release(tid);
+            self.reparent_children_of(tid, task.parent);
+            if task.parent != 0 && self.kernel.tasks.contains_key(&task.parent) {
+                // A process whose parent lives: a zombie until the parent's wait reaps it.
+                // (If the parent is exiting too, the zombie comes to the sentry, whose wait
+                // reports it a second time: released then.)
+                self.kernel.zombies.insert(tid);
+            } else {
+                // The sentry is its parent (the first process, an orphan): reaped by the
+                // wait that reported it.
+                self.kernel.pids.release(tid);
+            }
         }
         if tid == self.kernel.init_tid && self.outcome.is_none() {
             let failed_exec = (!self.init_execed)
@@ -723,6 +727,24 @@ impl Supervisor {
             for member in members {
                 // SAFETY: kill takes plain integers; `member` is a live tracee of ours.
                 unsafe { libc::kill(member, libc::SIGKILL) };
+            }
+        }
+    }
+
+    /// The children of an exited process go, as on Linux, to the nearest living ancestor
+    /// that is a child subreaper, or else to the sentry (parent 0: shown as PID 1).
+    fn reparent_children_of(&mut self, dead: Tid, mut ancestor: Tid) {
+        let k = &mut self.kernel;
+        let reaper = loop {
+            match k.tasks.get(&ancestor) {
+                None => break 0,
+                Some(t) if t.subreaper => break ancestor,
+                Some(t) => ancestor = t.parent,
+            }
+        };
+        for task in k.tasks.values_mut() {
+            if task.parent == dead {
+                task.parent = reaper;
             }
         }
     }

@@ -28,6 +28,8 @@ pub struct Task {
     pub uts_ns: usize,
     /// The mount namespace of the task.
     pub mnt_ns: usize,
+    /// PR_SET_CHILD_SUBREAPER of the process (kept on its leader).
+    pub subreaper: bool,
     /// The PID namespace the task lives in.
     pub ns: NsId,
     /// The PID namespace its new children go into (differs after unshare(CLONE_NEWPID)).
@@ -273,6 +275,7 @@ impl Kernel {
                 pending: None,
                 clone_args: None,
                 id_writes: Vec::new(),
+                subreaper: false,
                 uts_ns: 0,
                 mnt_ns: 0,
                 parent,

@@ -61,17 +61,19 @@ pub fn emulate(call: &mut Call) -> Action {
 /// The parent as the caller sees it: 0 from a namespace's init; a process whose parent
 /// has exited belongs to its namespace's init (PID 1).
 fn parent_vpid(k: &Kernel, tid: Tid) -> i32 {
-    let Some(task) = k.tasks.get(&k.tgid_of(tid)).or_else(|| k.tasks.get(&tid)) else {
+    let tgid = k.tgid_of(tid);
+    let Some(task) = k.tasks.get(&tgid).or_else(|| k.tasks.get(&tid)) else {
         return 0;
     };
-    if task.parent == 0 {
+    if k.pids.namespaces[task.ns].init == Some(tgid) {
         return 0;
     }
-    match k.pids.vpid(task.ns, task.parent) {
-        Some(v) if k.tasks.contains_key(&task.parent) => v,
-        Some(_) | None if k.pids.namespaces[task.ns].init == Some(k.tgid_of(tid)) => 0,
-        _ => 1,
+    if task.parent == 0 {
+        // Reparented to the sentry: in the sandbox, that is its namespace's init.
+        return 1;
     }
+    // A parent outside the caller's namespace shows as 0, as on Linux.
+    k.pids.vpid(task.ns, task.parent).unwrap_or(0)
 }
 
 /// Whether a signal sent from inside init's namespace reaches init: only those it handles.

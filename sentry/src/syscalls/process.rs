@@ -122,6 +122,14 @@ pub fn prctl(call: &mut Call) -> Action {
             deny_event(call, Errno::EPERM.into_raw(), "PR_SET_MM");
             errno(Errno::EPERM)
         }
+        o if o == libc::PR_SET_CHILD_SUBREAPER as u64 => {
+            // The sentry follows where orphans go (its tables know each process's parent).
+            let tgid = call.kernel.tgid_of(call.tid);
+            if let Some(task) = call.kernel.tasks.get_mut(&tgid) {
+                task.subreaper = call.args[1] != 0;
+            }
+            Action::Pass
+        }
         _ => Action::Pass,
     }
 }
