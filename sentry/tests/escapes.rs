@@ -14,7 +14,7 @@ use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use escapes_util::{dev_ino, sentry_run, Outcome, Scratch, PLATFORMS};
+use escapes_util::{dev_ino, sentry_run, sentry_run_inheriting, Outcome, Scratch, PLATFORMS};
 
 /// Deadline of one run: far above what any of them needs.
 const DEADLINE: Duration = Duration::from_secs(300);
@@ -83,6 +83,40 @@ impl World {
         cmd.extend_from_slice(extra);
         let o = self.run(platform, &cmd);
         self.assert_held(platform, mode, &o);
+        o
+    }
+
+    /// `escape_probe fds`, the sentry started with the secret file and the outside directory
+    /// open as its fds 7 and 8 (not close-on-exec), as a careless invoker would leave them.
+    fn probe_inheriting(&self, platform: &str) -> Outcome {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(&self.secret).expect("open the secret");
+        let dir = std::fs::File::open(&self.outside).expect("open the outside dir");
+        let (sd, si) = dev_ino(&self.secret);
+        let (od, oi) = dev_ino(&self.outside);
+        let secret = self.secret.to_string_lossy().into_owned();
+        let outside = self.outside.to_string_lossy().into_owned();
+        let cmd = [
+            "/escapes/escape_probe",
+            "fds",
+            &secret,
+            &sd,
+            &si,
+            &outside,
+            &od,
+            &oi,
+        ];
+        let o = sentry_run_inheriting(
+            &self.scratch,
+            platform,
+            &[],
+            &self.rootfs,
+            &cmd,
+            DEADLINE,
+            &[(file.as_raw_fd(), 7), (dir.as_raw_fd(), 8)],
+        );
+        drop((file, dir));
+        self.assert_held(platform, "fds", &o);
         o
     }
 
@@ -329,4 +363,20 @@ impl AbstractListener {
         let e = std::io::Error::last_os_error();
         assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "accept4: {e}");
     }
+}
+
+#[test]
+fn o_path_fds_stay_inside() {
+    each_platform("opath", |w, p| {
+        w.probe(p, "opath", &[]);
+    });
+}
+
+/// Descriptors the sentry inherits from whoever started it must not reach the task: issue 3,
+/// "no fd that names anything outside the rootfs and mounts ever reaches the task".
+#[test]
+fn fds_inherited_by_the_sentry_do_not_reach_the_task() {
+    each_platform("inherit", |w, p| {
+        w.probe_inheriting(p);
+    });
 }

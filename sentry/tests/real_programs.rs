@@ -188,3 +188,64 @@ fn git_init_and_commit() {
         );
     }
 }
+
+/// cp -a of a tree with a file, a subdirectory and a symlink: modes, link targets and times
+/// kept.
+#[test]
+fn coreutils_cp_a() {
+    let script = r#"
+        set -e
+        cd /work
+        mkdir -p src/sub
+        echo deep > src/sub/file
+        printf 'b\na\n' > src/list
+        ln -s list src/link
+        chmod 640 src/list
+        touch -h -d @1000000000 src/list src/sub/file src/link
+        cp -a src copy
+        [ "$(readlink copy/link)" = list ]
+        stat -c '%a %Y %n' copy/list copy/sub/file
+        stat -c '%Y %n' src/link copy/link
+        cmp src/sub/file copy/sub/file
+        echo "cp -a kept modes, times and the link"
+    "#;
+    let want = "\
+640 1000000000 copy/list
+644 1000000000 copy/sub/file
+1000000000 src/link
+1000000000 copy/link
+cp -a kept modes, times and the link
+";
+    for p in PLATFORMS {
+        let o = run(p, &["--tmpfs", "/work"], &["/bin/bash", "-c", script]);
+        expect_ok(&o, "cp -a", p);
+        assert_eq!(o.stdout, want, "--platform={p}\n{}", o.describe());
+    }
+}
+
+/// tar cf then tar xf of a tree with a file, a subdirectory and a symlink.
+#[test]
+fn tar_create_and_extract() {
+    let script = r#"
+        set -e
+        cd /work
+        mkdir -p src/sub
+        echo deep > src/sub/file
+        printf 'b\na\n' > src/list
+        ln -s list src/link
+        tar cf a.tar -C src .
+        tar tf a.tar | sort
+        mkdir untar
+        tar xf a.tar -C untar
+        cmp untar/sub/file src/sub/file
+        cmp untar/list src/list
+        [ "$(readlink untar/link)" = list ]
+        echo "tar xf restored the tree"
+    "#;
+    let want = "./\n./link\n./list\n./sub/\n./sub/file\ntar xf restored the tree\n";
+    for p in PLATFORMS {
+        let o = run(p, &["--tmpfs", "/work"], &["/bin/bash", "-c", script]);
+        expect_ok(&o, "tar", p);
+        assert_eq!(o.stdout, want, "--platform={p}\n{}", o.describe());
+    }
+}

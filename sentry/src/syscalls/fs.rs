@@ -415,15 +415,22 @@ fn open_at(
         // The kernel cannot install an O_PATH fd into another task (ADDFD takes only fds
         // with file operations): such opens get an ordinary read-only fd of the same file,
         // non-blocking so that a FIFO does not wait for a writer. A symbolic link itself
-        // (O_PATH|O_NOFOLLOW) cannot be given this way: ELOOP, as without O_PATH.
-        let flags = if flags & libc::O_PATH != 0 {
+        // (O_PATH|O_NOFOLLOW) cannot be given this way: EOPNOTSUPP, which is what callers
+        // that open a link to change its mode (gnulib's lchmod, tar) get from the change.
+        let o_path = flags & libc::O_PATH != 0;
+        let flags = if o_path {
             flags & (libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
                 | libc::O_RDONLY
                 | libc::O_NONBLOCK
         } else {
             flags
         };
-        let fd = files(call)?.open(index, &rel, flags, mode)?;
+        let fd = match files(call)?.open(index, &rel, flags, mode) {
+            Err(Errno::ELOOP) if o_path && flags & libc::O_NOFOLLOW != 0 => {
+                return Err(Errno::EOPNOTSUPP)
+            }
+            other => other?,
+        };
         super::ids::created_fd(&fd, owner);
         fd
     };
