@@ -331,14 +331,22 @@ pub fn handle(call: &mut Call) -> Result<Action, Errno> {
     if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = read_path(call, path_index)?;
+    let mut path = read_path(call, path_index)?;
+    let given_len = path.len();
+    let mut dirfd = dirfd;
     if path.is_empty() {
-        // fexecve: the fd's file is the task's already; name it by its sandbox path.
-        return Err(if flags & libc::AT_EMPTY_PATH != 0 {
-            Errno::ENOSYS
-        } else {
-            Errno::ENOENT
-        });
+        if flags & libc::AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        // fexecve: the program is the fd's file, named by its sandbox path.
+        let link = format!("/proc/{}/fd/{}", call.tid, dirfd as i32);
+        let host = std::fs::read_link(&link).map_err(|_| Errno::EBADF)?;
+        path = call
+            .kernel
+            .mounts(call.tid)
+            .sandbox_path_of(host.as_os_str().as_encoded_bytes())
+            .ok_or(Errno::EACCES)?;
+        dirfd = libc::AT_FDCWD as i64 as u64;
     }
     let pointers = read_pointer_array(call.tid, argv)?;
     let argv0 = match pointers.first() {
@@ -357,7 +365,7 @@ pub fn handle(call: &mut Call) -> Result<Action, Errno> {
         argv
     });
     // The NUL that ends the path the task gave: an empty string for AT_EMPTY_PATH.
-    let empty_string = call.args[path_index] + path.len() as u64;
+    let empty_string = call.args[path_index] + given_len as u64;
     Ok(Action::Exec {
         fd: plan.file,
         state: Box::new(InFlight {

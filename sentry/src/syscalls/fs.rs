@@ -446,12 +446,36 @@ fn openat2(call: &mut Call) -> Result<Action, Errno> {
     let mut how = [0u8; 24];
     read_bytes(call.tid, call.args[2], &mut how).map_err(|_| Errno::EFAULT)?;
     let field = |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    if field(2) != 0 {
-        // RESOLVE_* scoping is not served yet; callers fall back to openat on ENOSYS.
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    if size > 24 {
+        // A larger struct from a newer caller: what we do not know must be zero.
+        let mut tail = vec![0u8; size - 24];
+        read_bytes(call.tid, call.args[2] + 24, &mut tail).map_err(|_| Errno::EFAULT)?;
+        if tail.iter().any(|&b| b != 0) {
+            return Err(Errno::E2BIG);
+        }
+    }
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    const RESOLVE_CACHED: u64 = 0x20;
+    const RESOLVE_KNOWN: u64 = 0x3f;
+    let resolve = field(2);
+    if resolve & !RESOLVE_KNOWN != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if resolve & !(RESOLVE_NO_MAGICLINKS | RESOLVE_CACHED) != 0 {
+        // RESOLVE_BENEATH, IN_ROOT, NO_XDEV and NO_SYMLINKS scoping is not served yet;
+        // callers fall back to openat on ENOSYS. (The gofer never follows magic links.)
         return Err(Errno::ENOSYS);
     }
     let flags = field(0);
     if flags > u32::MAX as u64 || field(1) > 0o7777 {
+        return Err(Errno::EINVAL);
+    }
+    let creating =
+        flags as i32 & libc::O_CREAT != 0 || flags as i32 & libc::O_TMPFILE == libc::O_TMPFILE;
+    if field(1) != 0 && !creating {
         return Err(Errno::EINVAL);
     }
     open_at(call, call.args[0], 1, flags as i32, field(1) as u32)
@@ -466,6 +490,9 @@ fn stat_at(
     flags: u64,
 ) -> Result<Action, Errno> {
     let flags = flags as i32;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT) != 0 {
+        return Err(Errno::EINVAL);
+    }
     let null_path = call.args[path_index] == 0 && call.sysno == Sysno::newfstatat;
     if (null_path || read_path(call, path_index)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
         // Issue 8: the fd's owner in sandbox ids.
@@ -520,6 +547,16 @@ fn stat_at(
 fn statx(call: &mut Call) -> Result<Action, Errno> {
     let [dirfd, path_ptr, flags, mask, buf, _] = call.args;
     let flags = flags as i32;
+    let known = libc::AT_SYMLINK_NOFOLLOW
+        | libc::AT_EMPTY_PATH
+        | libc::AT_NO_AUTOMOUNT
+        | libc::AT_STATX_SYNC_TYPE;
+    if flags & !known != 0 || flags & libc::AT_STATX_SYNC_TYPE == libc::AT_STATX_SYNC_TYPE {
+        return Err(Errno::EINVAL);
+    }
+    if mask as u32 & libc::STATX__RESERVED as u32 != 0 {
+        return Err(Errno::EINVAL);
+    }
     if (path_ptr == 0 || read_path(call, 1)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
         // Issue 8: the fd's owner in sandbox ids.
         if let Some(done) = super::ids::statx_fd(call, dirfd, flags, mask as u32, buf)? {
@@ -600,6 +637,29 @@ fn access_at(
 ) -> Result<Action, Errno> {
     if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
         return Err(Errno::EINVAL);
+    }
+    if flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::AT_EMPTY_PATH != 0 && read_path(call, index)?.is_empty() {
+        // The fd itself: checked by the sentry on its own copy of it, with a path ("")
+        // of its own.
+        let fd = super::net::task_fd(call, dirfd as i32)?;
+        // SAFETY: faccessat2 on an fd we own with a NUL-terminated empty path of ours.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_faccessat2,
+                fd.as_raw_fd(),
+                c"".as_ptr(),
+                mode,
+                flags,
+            )
+        };
+        return if rc == 0 {
+            Ok(Action::Return(0))
+        } else {
+            Err(Errno::last())
+        };
     }
     let target = resolve_arg(call, dirfd, index, true)?;
     let target = if flags & libc::AT_SYMLINK_NOFOLLOW == 0 {
