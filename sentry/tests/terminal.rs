@@ -1,0 +1,106 @@
+//! Issue 2, point 2: Ctrl-C at a terminal reaches the sandbox's foreground process, not the
+//! sentry. The sentry runs on a pseudo-terminal as its controlling terminal; ^C typed on it
+//! must interrupt the sandboxed shell (which traps SIGINT and exits 3), and the sentry must
+//! report that exit status rather than die of SIGINT itself (130).
+
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn busybox_rootfs() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = Command::new(root.join("rootfs-fixtures/busybox.sh"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("run rootfs-fixtures/busybox.sh");
+    assert!(status.success(), "the busybox fixture could not be built");
+    root.join("build/rootfs/busybox")
+}
+
+fn openpty() -> (OwnedFd, OwnedFd) {
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two fds; the name, termios and winsize pointers may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both fds were just created and are ours alone.
+    unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) }
+}
+
+fn ctrl_c(platform: &str) {
+    let rootfs = busybox_rootfs();
+    let (master, slave) = openpty();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentry"));
+    cmd.args(["run", "--platform", platform])
+        .arg(&rootfs)
+        .args([
+            "/bin/sh",
+            "-c",
+            "trap 'echo got-INT; exit 3' INT; echo ready; while :; do :; done",
+        ])
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave));
+    // SAFETY: between fork and exec only async-signal-safe calls: a new session whose
+    // controlling terminal is the pty on fd 0, as a login shell would have.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut sentry = cmd.spawn().expect("start the sentry");
+    drop(cmd);
+    let mut reader = std::fs::File::from(master.try_clone().unwrap());
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("ready") {
+        let n = reader.read(&mut buf).expect("read the terminal");
+        assert!(
+            n > 0,
+            "the terminal closed before 'ready': {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let mut writer = std::fs::File::from(master.try_clone().unwrap());
+    writer.write_all(b"\x03").expect("type ^C");
+    // Everything up to the sandbox's exit; EIO once the last slave fd closes.
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+        if String::from_utf8_lossy(&seen).contains("got-INT") {
+            break;
+        }
+    }
+    let status = sentry.wait().expect("wait for the sentry");
+    let text = String::from_utf8_lossy(&seen);
+    assert!(
+        text.contains("got-INT"),
+        "the sandbox's shell never saw SIGINT: {text}"
+    );
+    assert_eq!(status.code(), Some(3), "terminal: {text}");
+}
+
+#[test]
+fn ctrl_c_reaches_the_sandbox_ptrace() {
+    ctrl_c("ptrace");
+}
+
+#[test]
+fn ctrl_c_reaches_the_sandbox_seccomp() {
+    ctrl_c("seccomp");
+}
