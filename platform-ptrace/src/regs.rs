@@ -63,6 +63,10 @@ impl Regs {
     pub fn sp(&self) -> u64 {
         self.0.rsp
     }
+
+    pub fn set_sp(&mut self, sp: u64) {
+        self.0.rsp = sp;
+    }
 }
 
 impl Default for Regs {

@@ -501,7 +501,8 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     kernel.memory = kernel::memory::MemoryTable::new(limits, watch.clone());
 
     let envp = sandbox_env(&args.env)?;
-    let (plan, _path) = find_program(&mut kernel, &args.command[0], &envp)?;
+    let (plan, found_at) = find_program(&mut kernel, &args.command[0], &envp)?;
+    kernel.init_execfn = Some(found_at);
     let to_c = |s: &[u8]| {
         CString::new(s.to_vec())
             .map_err(|_| Failure::Usage("arguments must not contain NUL bytes".into()))

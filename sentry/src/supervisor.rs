@@ -315,6 +315,9 @@ impl Supervisor {
             Stop::Exec { former_tid } => {
                 if tid == self.kernel.init_tid && !self.init_execed {
                     self.init_execed = true;
+                    if let Some(execfn) = self.kernel.init_execfn.take() {
+                        exec::set_execfn(&stopped, &execfn)?;
+                    }
                 }
                 self.on_exec(tid, former_tid);
                 // The exec succeeded: its steps are over; the result is 0.
@@ -323,6 +326,7 @@ impl Supervisor {
                     t.pending.take()
                 });
                 if let Some(state) = done.as_ref().and_then(|p| p.exec.as_ref()) {
+                    exec::set_execfn(&stopped, &state.execfn)?;
                     self.kernel.exe.insert(tid, state.program.clone());
                     match state.loader {
                         Some(view) => {

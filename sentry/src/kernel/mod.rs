@@ -99,6 +99,8 @@ pub struct Kernel {
     pub ipc_ids: HashSet<(IpcKind, i32)>,
     /// The first process of the sandbox (its PID 1).
     pub init_tid: Tid,
+    /// The path the first program was found at, for its AT_EXECFN.
+    pub init_execfn: Option<Vec<u8>>,
     /// The sandbox path of each process's program (for /proc/<pid>/exe), by host tgid.
     pub exe: HashMap<Tid, Vec<u8>>,
     /// /proc/sys/kernel/{hostname,domainname} opened for writing: what is written is
@@ -140,6 +142,7 @@ impl Kernel {
             reported: HashSet::new(),
             unix_names: HashMap::new(),
             exe: HashMap::new(),
+            init_execfn: None,
             loader_views: HashMap::new(),
             ns_files: HashMap::new(),
             uts_writes: Vec::new(),

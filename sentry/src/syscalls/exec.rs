@@ -39,6 +39,65 @@ pub struct Plan {
     pub loader: Option<LoaderView>,
 }
 
+/// At the exec event, before the new program's first instruction: AT_EXECFN names the
+/// path the program was executed by, not the kernel's `/dev/fd/N` of the fd the sentry
+/// executed. The initial stack's vector block (argc, argv, envp, auxv) moves down to make
+/// room for the string right above it, where the program's own stack use never reaches;
+/// the strings above keep their addresses.
+pub fn set_execfn(stopped: &Stopped, execfn: &[u8]) -> platform_ptrace::Result<()> {
+    const AT_NULL: u64 = 0;
+    const AT_EXECFN: u64 = 31;
+    if execfn.is_empty() {
+        return Ok(());
+    }
+    let tid = stopped.tid();
+    let mut regs = stopped.regs()?;
+    let sp = regs.sp();
+    let word = |addr: u64| -> Option<u64> {
+        let mut b = [0u8; 8];
+        read_bytes(tid, addr, &mut b).ok()?;
+        Some(u64::from_ne_bytes(b))
+    };
+    // argc, argv[argc], NULL, envp…, NULL, then (type, value) pairs up to AT_NULL.
+    let Some(argc) = word(sp) else { return Ok(()) };
+    let mut at = sp + 8 + (argc + 1) * 8;
+    while word(at).is_some_and(|p| p != 0) {
+        at += 8;
+    }
+    at += 8;
+    let mut execfn_slot = None;
+    loop {
+        let Some(kind) = word(at) else { return Ok(()) };
+        if kind == AT_EXECFN {
+            execfn_slot = Some(at + 8 - sp);
+        }
+        at += 16;
+        if kind == AT_NULL || at - sp > 64 * 1024 {
+            break;
+        }
+    }
+    let (Some(slot), true) = (execfn_slot, at - sp <= 64 * 1024) else {
+        return Ok(());
+    };
+    let block_len = (at - sp) as usize;
+    let mut block = vec![0u8; block_len];
+    if read_bytes(tid, sp, &mut block).is_err() {
+        return Ok(());
+    }
+    let room = (execfn.len() as u64 + 1).next_multiple_of(16);
+    let new_sp = sp - room;
+    let string_at = new_sp + block_len as u64;
+    block[slot as usize..slot as usize + 8].copy_from_slice(&string_at.to_ne_bytes());
+    let mut string = execfn.to_vec();
+    string.resize(room as usize, 0);
+    block.extend_from_slice(&string[..(room as usize).min(string.len())]);
+    if platform_ptrace::write_bytes(tid, new_sp, &block).is_err() {
+        return Ok(());
+    }
+    regs.set_sp(new_sp);
+    stopped.set_regs(&regs)
+}
+
 /// Where a program run through its ELF interpreter finds its own argv in the process's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoaderView {
@@ -76,6 +135,8 @@ pub struct InFlight {
     /// The program's sandbox path, for /proc/<pid>/exe once the exec succeeded.
     pub program: Vec<u8>,
     pub loader: Option<LoaderView>,
+    /// The path as the task gave it to execve, for AT_EXECFN.
+    pub execfn: Vec<u8>,
     /// The original argv and envp pointers and the pointer to an empty string.
     argv: u64,
     envp: u64,
@@ -377,6 +438,11 @@ pub fn handle(call: &mut Call) -> Result<Action, Errno> {
             empty_string,
             program,
             loader,
+            execfn: if given_len == 0 {
+                Vec::new()
+            } else {
+                path.clone()
+            },
         }),
     })
 }

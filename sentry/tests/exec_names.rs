@@ -1,0 +1,72 @@
+//! Issue 3, point 3: a program executed in the sandbox sees the sandbox path it was executed
+//! by: AT_EXECFN (not the kernel's /dev/fd/N of the fd the sentry executed) and
+//! /proc/self/exe, whether it is static or run through its ELF interpreter.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A copy of the busybox rootfs with the test program in /bin, static and dynamic.
+fn rootfs() -> PathBuf {
+    let status = Command::new(root().join("rootfs-fixtures/busybox.sh"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("busybox fixture");
+    assert!(status.success());
+    let dir = std::env::temp_dir().join(format!("sentry-execnames-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let copy = Command::new("cp")
+        .arg("-a")
+        .arg(root().join("build/rootfs/busybox"))
+        .arg(&dir)
+        .status()
+        .expect("cp");
+    assert!(copy.success());
+    let source = root().join("sentry/tests/programs/execnames.c");
+    let built = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(dir.join("bin/execnames"))
+        .arg(&source)
+        .status()
+        .expect("gcc");
+    assert!(built.success(), "building execnames");
+    dir
+}
+
+fn run(rootfs: &PathBuf, platform: &str, script: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sentry"))
+        .args(["run", "--platform", platform])
+        .arg(rootfs)
+        .args(["/bin/sh", "-c", script])
+        .output()
+        .expect("run the sentry");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn execfn_and_exe_name_the_sandbox_path() {
+    let rootfs = rootfs();
+    for platform in ["ptrace", "seccomp"] {
+        let out = run(
+            &rootfs,
+            platform,
+            "/bin/execnames a; cd /bin && ./execnames b c; execnames",
+        );
+        assert_eq!(
+            out,
+            "execfn=/bin/execnames argv0=/bin/execnames exe=/bin/execnames argc=2\n\
+             execfn=./execnames argv0=./execnames exe=/bin/execnames argc=3\n\
+             execfn=/bin/execnames argv0=execnames exe=/bin/execnames argc=1\n",
+            "{platform}"
+        );
+    }
+    std::fs::remove_dir_all(&rootfs).unwrap();
+}
