@@ -101,6 +101,7 @@ fn mount(call: &mut Call) -> Result<Action, Errno> {
                     ..proc
                 }]
             }
+            unknown if !host_knows_fstype(unknown) => return Err(Errno::ENODEV),
             _ => {
                 deny_event(
                     call,
@@ -116,6 +117,15 @@ fn mount(call: &mut Call) -> Result<Action, Errno> {
     };
     call.kernel.mounts_mut(tid).mounts.extend(new);
     Ok(Action::Return(0))
+}
+
+/// Whether the host kernel knows a file system type (as /proc/filesystems lists it): an
+/// unknown type is ENODEV as on Linux; a known one the sandbox may not mount is EPERM.
+fn host_knows_fstype(fstype: &[u8]) -> bool {
+    std::fs::read("/proc/filesystems").is_ok_and(|list| {
+        list.split(|&b| b == b'\n')
+            .any(|line| line.rsplit(|&b| b == b'\t').next() == Some(fstype))
+    })
 }
 
 /// A bind mount: a view of the source directory's mount, rooted at the source.
@@ -197,7 +207,11 @@ fn umount(call: &mut Call) -> Result<Action, Errno> {
     let point = if target.proc.is_some() {
         normalize(&target.path, 0)
     } else {
-        canonical_dir(call, &target).unwrap_or_else(|_| target.path.clone())
+        match canonical_dir(call, &target) {
+            Ok(dir) => dir,
+            Err(Errno::ENOTDIR) => target.path.clone(),
+            Err(e) => return Err(e),
+        }
     };
     let table = call.kernel.mounts_mut(call.tid);
     match table.mount_point(&point) {
