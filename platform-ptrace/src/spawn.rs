@@ -24,6 +24,9 @@ pub struct SpawnSpec {
     pub cwd: CString,
     /// Put the child in a process group of its own.
     pub new_process_group: bool,
+    /// Make the child a child subreaper (PR_SET_CHILD_SUBREAPER): orphans of its
+    /// descendants come to it, as to init in a PID namespace.
+    pub child_subreaper: bool,
     /// Also make that group the foreground group of the terminal on fd 0.
     pub take_terminal: bool,
     /// A seccomp filter to install just before execve (PR_SET_NO_NEW_PRIVS is set first).
@@ -288,6 +291,9 @@ unsafe fn child_after_fork(
     // started with (a host file, a directory outside the rootfs) closes at execve.
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) != 0 {
+        fail(*libc::__errno_location());
+    }
+    if spec.child_subreaper && libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 {
         fail(*libc::__errno_location());
     }
     if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {

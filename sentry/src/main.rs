@@ -536,6 +536,8 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
         cwd: CString::new(rootfs.as_os_str().as_bytes())
             .map_err(|_| Failure::Usage("rootfs path contains NUL".into()))?,
         new_process_group: true,
+        // PID 1 of the sandbox reaps its orphans, as init does in a PID namespace.
+        child_subreaper: true,
         take_terminal: foreground,
         install_cookie: Some(cookie),
         credentials: host_user.map(|ids| (ids.uid, ids.gid)),

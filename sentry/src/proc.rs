@@ -256,17 +256,22 @@ fn mounts(k: &Kernel, host: Tid, info: bool) -> Vec<u8> {
     for (i, m) in k.mounts(host).mounts.iter().enumerate() {
         let point = String::from_utf8_lossy(&m.sandbox_path);
         let opts = if m.read_only { "ro" } else { "rw" };
-        let scratch = k.proc_scratch.parent().unwrap_or(&k.proc_scratch);
         let (fstype, source) = if m.is_proc {
             ("proc", "proc")
         } else if m.is_dev {
             ("devtmpfs", "dev")
-        } else if i > 0 && m.host_root.starts_with(scratch) {
+        } else if m.is_tmpfs {
             ("tmpfs", "tmpfs")
         } else if i == 0 {
             ("sentryfs", "rootfs")
         } else {
             ("sentryfs", "sentry")
+        };
+        let named = String::from_utf8_lossy(&m.source);
+        let source = if named.is_empty() {
+            source
+        } else {
+            named.as_ref()
         };
         if info {
             // The root mount is the parent of every other (mounts are not nested yet).

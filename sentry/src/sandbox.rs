@@ -119,6 +119,8 @@ pub fn build_mounts(
                 is_proc,
                 base: Vec::new(),
                 gofer_read_only: read_only,
+                is_tmpfs: host_root.starts_with(&scratch.dir),
+                source: Vec::new(),
             });
             gofer_mounts.push(gofer::Mount {
                 host_path: host_root,

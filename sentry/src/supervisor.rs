@@ -78,6 +78,10 @@ impl Supervisor {
     ) -> anyhow::Result<Self> {
         kernel.init_tid = init.tid;
         kernel.add_task(init.tid, init.tid, 0, crate::kernel::pid::ROOT_NS);
+        if let Some(task) = kernel.tasks.get_mut(&init.tid) {
+            // Spawned a child subreaper: orphans of the sandbox come to it.
+            task.subreaper = true;
+        }
         let listener = init
             .listener
             .take()
@@ -471,7 +475,7 @@ impl Supervisor {
             task.creds = creds;
         }
         let tgid = self.kernel.tasks.get(&tid).map_or(tid, |t| t.tgid);
-        self.kernel.memory.on_exec(tgid); // issue 5: a new address space
+        kernel::memory::on_exec(&mut self.kernel, tgid); // issue 5: a new address space
         self.kernel
             .tasks
             .retain(|&other, task| other == tid || task.tgid != tgid);

@@ -27,6 +27,10 @@ pub struct Mount {
     /// Whether the gofer itself refuses writes to the source; otherwise a read-only view
     /// is enforced by the sentry.
     pub gofer_read_only: bool,
+    /// A tmpfs of the sandbox's (`--tmpfs`, /dev/shm, mount -t tmpfs), and the source name
+    /// /proc/mounts shows for it.
+    pub is_tmpfs: bool,
+    pub source: Vec<u8>,
 }
 
 impl Mount {
@@ -153,6 +157,8 @@ mod tests {
             is_proc: false,
             base: Vec::new(),
             gofer_read_only: false,
+            is_tmpfs: false,
+            source: Vec::new(),
         };
         MountTable {
             mounts: vec![

@@ -15,6 +15,9 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use syscalls::Sysno;
 
+const CAP_SYS_CHROOT: u32 = 18;
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+
 /// Linux's PATH_MAX, including the NUL.
 const PATH_MAX: usize = 4096;
 const AT_FDCWD: u64 = libc::AT_FDCWD as i64 as u64;
@@ -149,12 +152,19 @@ pub fn resolve(call: &Call, dirfd: u64, path: &[u8], keep_slash: bool) -> Result
         return Err(Errno::ENOENT);
     }
     let FsState { root, cwd } = call.kernel.fs_of(call.tid);
-    let (base, floor) = if path[0] == b'/' {
-        (root.clone(), depth(&root))
+    let base = if path[0] == b'/' {
+        root.clone()
     } else if dirfd == AT_FDCWD || dirfd as i32 == libc::AT_FDCWD {
-        (cwd, 0)
+        cwd
     } else {
-        (dir_of_fd(call, dirfd as i32)?, 0)
+        dir_of_fd(call, dirfd as i32)?
+    };
+    // `..` stops at the process's root when the walk starts inside it; from a directory
+    // left outside a chroot it goes on up (chroot(2)), never above the sandbox's root.
+    let floor = if within(&base, &root) {
+        depth(&root)
+    } else {
+        0
     };
     let mut joined = base;
     joined.push(b'/');
@@ -980,7 +990,12 @@ fn truncate(call: &mut Call) -> Result<Action, Errno> {
 fn statfs(call: &mut Call) -> Result<Action, Errno> {
     let target = resolve_arg(call, AT_FDCWD, 0, true)?;
     let (index, rel) = (target.gofer_index, target.rel);
-    let st = files(call)?.statfs(index, &rel)?;
+    let tmpfs = call.kernel.mounts(call.tid).mounts[target.mount].is_tmpfs;
+    let mut st = files(call)?.statfs(index, &rel)?;
+    if tmpfs {
+        // Backed by a directory of the sentry's, but a tmpfs to the sandbox.
+        st.f_type = TMPFS_MAGIC;
+    }
     write_bytes(call.tid, call.args[1], &st.to_kernel_bytes()).map_err(|_| Errno::EFAULT)?;
     Ok(Action::Return(0))
 }
@@ -1096,8 +1111,24 @@ fn fchdir(call: &mut Call) -> Result<Action, Errno> {
     Ok(Action::Return(0))
 }
 
+/// Whether `path` is `root` or below it (both normalised).
+fn within(path: &[u8], root: &[u8]) -> bool {
+    root == b"/" || path == root || (path.starts_with(root) && path.get(root.len()) == Some(&b'/'))
+}
+
 fn getcwd(call: &mut Call) -> Result<Action, Errno> {
-    let mut cwd = call.kernel.fs_of(call.tid).cwd;
+    let FsState { root, cwd } = call.kernel.fs_of(call.tid);
+    // Named from the process's root; outside it, "(unreachable)" as Linux says.
+    let mut cwd = if within(&cwd, &root) {
+        let rest = &cwd[if root == b"/" { 0 } else { root.len() }..];
+        if rest.is_empty() {
+            b"/".to_vec()
+        } else {
+            rest.to_vec()
+        }
+    } else {
+        [&b"(unreachable)"[..], &cwd].concat()
+    };
     cwd.push(0);
     if (call.args[1] as usize) < cwd.len() {
         return Err(Errno::ERANGE);
@@ -1112,6 +1143,9 @@ fn getcwd(call: &mut Call) -> Result<Action, Errno> {
 fn chroot(call: &mut Call) -> Result<Action, Errno> {
     let target = resolve_arg(call, AT_FDCWD, 0, true)?;
     let dir = canonical_dir(call, &target)?;
+    if !super::ids::creds_of(call.kernel, call.tid).capable(CAP_SYS_CHROOT) {
+        return Err(Errno::EPERM);
+    }
     set_fs(call, |fs| fs.root = dir);
     Ok(Action::Return(0))
 }

@@ -86,7 +86,13 @@ fn mount(call: &mut Call) -> Result<Action, Errno> {
         let fstype =
             platform_ptrace::read_cstring(call.tid, call.args[2], 64).map_err(|_| Errno::EFAULT)?;
         match fstype.as_slice() {
-            b"tmpfs" | b"ramfs" => vec![tmpfs(call, &point, read_only)?],
+            b"tmpfs" | b"ramfs" => {
+                let source =
+                    platform_ptrace::read_cstring(call.tid, call.args[0], 4095).unwrap_or_default();
+                let mut m = tmpfs(call, &point, read_only)?;
+                m.source = source;
+                vec![m]
+            }
             b"proc" => {
                 let proc = call
                     .kernel
@@ -166,6 +172,8 @@ fn view(
             .unwrap_or(&source.rel)
             .to_vec(),
         gofer_read_only: from.gofer_read_only,
+        is_tmpfs: from.is_tmpfs,
+        source: from.source.clone(),
     })
 }
 
@@ -187,6 +195,8 @@ fn tmpfs(call: &mut Call, point: &[u8], read_only: bool) -> Result<Mount, Errno>
         is_proc: false,
         base: name.into_bytes(),
         gofer_read_only: false,
+        is_tmpfs: true,
+        source: Vec::new(),
     })
 }
 

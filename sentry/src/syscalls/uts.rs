@@ -56,6 +56,10 @@ fn uname(call: &mut Call) -> Action {
 }
 
 fn set_name(call: &mut Call) -> Action {
+    const CAP_SYS_ADMIN: u32 = 21;
+    if !super::ids::creds_of(call.kernel, call.tid).capable(CAP_SYS_ADMIN) {
+        return errno(Errno::EPERM);
+    }
     let len = call.args[1] as i64;
     if !(0..FIELD as i64).contains(&len) {
         return errno(Errno::EINVAL);
