@@ -572,3 +572,55 @@ fn python_raises_memory_error_and_sizes_itself_to_the_limit() {
         );
     }
 }
+
+#[test]
+fn memfd_sizes_are_charged_refused_and_released_without_drift() {
+    let limit = 64 * MIB;
+    for p in PLATFORMS {
+        let dir = TempDir::new("memfd");
+        let ev = dir.0.join("events.json");
+        let run = sentry(
+            &[
+                &platform(p),
+                "--memory-limit",
+                "64M",
+                "--events",
+                ev.to_str().expect("utf-8 path"),
+            ],
+            &[&program("limits_memfd"), &limit.to_string(), "5000"],
+        );
+        assert_no_fail(&run);
+        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert!(
+            run.stdout.contains("cycles 10000"),
+            "{p}: {}",
+            run.context()
+        );
+        for fact in [
+            "ok a memfd grows to 32M",
+            "ok a second memfd cannot grow to 40M: ftruncate ENOMEM",
+            "ok fallocate to 40M fails with ENOSPC",
+            "ok after close of the first, the second grows to 40M",
+            "ok after munmap of its last mapping, it is released",
+            "ok after the child's exit, it is released",
+        ] {
+            assert!(
+                run.stdout.contains(fact),
+                "{p}: no {fact:?}\n{}",
+                run.context()
+            );
+        }
+        let all = events(&ev);
+        let finals = of_kind(&all, "memory_final");
+        assert_eq!(finals.len(), 1, "{p}: {all:?}");
+        assert_eq!(
+            finals[0]["charged"], 0,
+            "{p}: charge left after exit: {all:?}"
+        );
+        let peak = finals[0]["peak"].as_u64().unwrap_or(0);
+        assert!(
+            peak >= 40 * MIB,
+            "{p}: the memfds were not charged: {all:?}"
+        );
+    }
+}

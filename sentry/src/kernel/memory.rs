@@ -3,7 +3,7 @@
 //!
 //! What is charged, like Linux's strict commit accounting: private writable anonymous
 //! mappings (and private anonymous ones made writable by mprotect), shared anonymous
-//! mappings, brk growth, SysV shm segments. File-backed private mappings are charged only
+//! mappings, brk growth, SysV shm segments, memfd sizes (see "memfds" below). File-backed private mappings are charged only
 //! as they become resident (the RSS sample of `limits`), and so are pages outside every
 //! accounted call (page cache, the image the kernel loaded at execve).
 //!
@@ -11,6 +11,22 @@
 //! brk decrease and mprotect know exactly what they touch; execve and exit drop the map and
 //! release its whole charge. fork copies the parent's map and charges the copy (as Linux
 //! does for private writable mappings); threads and CLONE_VM children share the mm.
+//!
+//! memfds: a memfd is one object however many fds and mappings refer to it, so its charge
+//! belongs to the sandbox, keyed by its inode (st_dev, st_ino), not to an mm. A memfd is
+//! tracked from its memfd_create (or, for one the sentry had forgotten, from its next
+//! ftruncate or fallocate); its charge is max(st_size rounded up to pages, st_blocks * 512),
+//! as of the last time the sentry looked at it. ftruncate growth past the hard limit fails
+//! with ENOMEM, fallocate growth with ENOSPC (what a full tmpfs gives). Growth by write(2)
+//! past the end is not stopped (every write would have to stop at the sentry): it is
+//! charged, without a limit check, the next time the sentry looks. The sentry cannot see a
+//! memfd's reference count: it looks for holders (an entry of /proc/TID/fd or a mapping in
+//! /proc/TID/maps of any sandbox task) after close or close_range of a tracked memfd, after
+//! munmap when a tracked memfd was held only by mappings, at execve, at process exit,
+//! before refusing any charge and at sysinfo; a memfd nobody holds is released then.
+//! Every task's fd table is walked (a thread may have its own). The gap is a reference the
+//! sentry cannot see, an fd in flight in an AF_UNIX message: such a memfd is released early
+//! and charged again at its next ftruncate or fallocate.
 
 use crate::limits::{Limits, OomMode, Watch};
 use hashbrown::{HashMap, HashSet};
@@ -188,6 +204,18 @@ impl Mm {
 
 type MmId = u64;
 
+/// A memfd's identity: (st_dev, st_ino).
+pub type Inode = (u64, u64);
+
+/// A tracked memfd.
+#[derive(Debug, Default, Clone, Copy)]
+struct Memfd {
+    /// Bytes in the sandbox's charge.
+    charged: u64,
+    /// At the last look, only mappings held it (no fd): munmap may release it.
+    mapped_only: bool,
+}
+
 /// Why a charge was refused: with `kill` (--oom=kill) the process `tgid` must die.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {
@@ -210,6 +238,8 @@ pub struct MemoryTable {
     above_soft: bool,
     /// SysV shm segments the sandbox created: id → charged bytes.
     shm: HashMap<i32, u64>,
+    /// memfds the sandbox holds: inode → charge.
+    memfds: HashMap<Inode, Memfd>,
     /// Tasks inside a clone/fork/vfork call whose new task is not in the tables yet.
     pub clones_in_flight: HashSet<Tid>,
     /// Shared with the watcher thread, when one runs.
@@ -288,6 +318,65 @@ impl MemoryTable {
             );
         }
         Refused { kill, tgid }
+    }
+
+    /// Whether `bytes` more fit under the hard limit.
+    pub fn fits(&self, bytes: u64) -> bool {
+        self.limits
+            .memory
+            .is_none_or(|limit| self.charged.saturating_add(bytes) <= limit)
+    }
+
+    /// Reserves `bytes` for the sandbox as a whole (not an mm), unless the hard limit
+    /// would be crossed: a memfd growing. `tgid` dies with --oom=kill.
+    pub fn try_reserve(&mut self, tgid: Tid, tid: Tid, bytes: u64) -> Result<(), Refused> {
+        if let Some(limit) = self.limits.memory {
+            if bytes > 0 && self.charged.saturating_add(bytes) > limit {
+                return Err(self.refuse(tgid, tid, bytes, limit));
+            }
+        }
+        self.add_total(bytes as i64, tid);
+        Ok(())
+    }
+
+    /// Gives back a reservation of `try_reserve`.
+    pub fn unreserve(&mut self, tid: Tid, bytes: u64) {
+        self.add_total(-(bytes.min(self.charged) as i64), tid);
+    }
+
+    pub fn has_memfds(&self) -> bool {
+        !self.memfds.is_empty()
+    }
+
+    pub fn tracks_memfd(&self, ino: Inode) -> bool {
+        self.memfds.contains_key(&ino)
+    }
+
+    /// Whether a tracked memfd was held only by mappings at the last look.
+    pub fn memfd_mapped_only(&self) -> bool {
+        self.memfds.values().any(|m| m.mapped_only)
+    }
+
+    /// The memfd `ino` is charged `bytes` now (tracked from now on if it was not).
+    pub fn memfd_set(&mut self, tid: Tid, ino: Inode, bytes: u64) {
+        let m = self.memfds.entry(ino).or_default();
+        let before = m.charged;
+        m.charged = bytes;
+        m.mapped_only = false;
+        self.add_total(bytes as i64 - before as i64, tid);
+    }
+
+    /// The memfd `ino` has no holder left: its charge is released.
+    pub fn memfd_release(&mut self, tid: Tid, ino: Inode) {
+        if let Some(m) = self.memfds.remove(&ino) {
+            self.add_total(-(m.charged as i64), tid);
+            tracing::debug!(
+                target: "sentry::memory",
+                "sentry: memory: memfd {ino:?} released ({} bytes), sandbox charged {}",
+                m.charged,
+                self.charged
+            );
+        }
     }
 
     /// Charges without a limit check (the host already allocated, or a fork copy).
@@ -495,7 +584,9 @@ impl MemoryTable {
     /// Sum of every mm's and segment's charge: equals `charged` (a consistency check).
     #[cfg(test)]
     pub fn recount(&self) -> u64 {
-        self.mms.values().map(|m| m.charged).sum::<u64>() + self.shm.values().sum::<u64>()
+        self.mms.values().map(|m| m.charged).sum::<u64>()
+            + self.shm.values().sum::<u64>()
+            + self.memfds.values().map(|m| m.charged).sum::<u64>()
     }
 }
 
@@ -512,6 +603,128 @@ pub fn on_task_exit(kernel: &mut super::Kernel, tid: Tid) {
         .any(|(&other, t)| other != tid && t.tgid == tgid);
     if !others {
         kernel.memory.on_process_exit(tgid);
+        // Its fds and mappings are gone: were they the last holders of a memfd?
+        let who = kernel.shown_pid(tid);
+        memfd_rescan(kernel, Some(tid), who);
+    }
+}
+
+/// Hook for the supervisor's exec handling: process `tgid` has a new address space and
+/// its close-on-exec fds are closed.
+pub fn on_exec(kernel: &mut super::Kernel, tgid: Tid) {
+    kernel.memory.on_exec(tgid);
+    let who = kernel.shown_pid(tgid);
+    memfd_rescan(kernel, None, who);
+}
+
+/// A memfd's charge from its stat: its size in pages, or its allocated blocks when
+/// fallocate(FALLOC_FL_KEEP_SIZE) allocated past the end.
+fn memfd_charge(size: u64, blocks: u64) -> u64 {
+    page_up(size)
+        .unwrap_or(u64::MAX)
+        .max(blocks.saturating_mul(512))
+}
+
+/// How /proc shows a memfd: "/memfd:NAME (deleted)".
+fn is_memfd_link(link: &[u8]) -> bool {
+    link.starts_with(b"/memfd:") && link.ends_with(b" (deleted)")
+}
+
+/// The memfd behind the fd `path` (/proc/TID/fd/N): its inode and charge now.
+fn memfd_at(path: &std::path::Path) -> Option<(Inode, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let link = std::fs::read_link(path).ok()?;
+    if !is_memfd_link(link.as_os_str().as_bytes()) {
+        return None;
+    }
+    let st = std::fs::metadata(path).ok()?;
+    Some(((st.dev(), st.ino()), memfd_charge(st.size(), st.blocks())))
+}
+
+/// The memfd that fd `fd` of task `tid` refers to, if it is one: its inode and charge now.
+pub fn memfd_of(tid: Tid, fd: u64) -> Option<(Inode, u64)> {
+    let fd = i32::try_from(fd as i64).ok().filter(|&f| f >= 0)?;
+    memfd_at(std::path::Path::new(&format!("/proc/{tid}/fd/{fd}")))
+}
+
+/// The memfd inodes mapped in /proc/TID/maps (None: unreadable or empty, the task is gone).
+fn mapped_memfds(tid: Tid) -> Option<Vec<Inode>> {
+    let text = std::fs::read_to_string(format!("/proc/{tid}/maps")).ok()?;
+    if text.is_empty() {
+        return None;
+    }
+    let mut found = Vec::new();
+    for line in text.lines() {
+        // start-end perms offset major:minor inode path
+        let mut fields = line.split_whitespace();
+        let (Some(dev), Some(ino), Some(path)) = (fields.nth(3), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if !path.starts_with("/memfd:") {
+            continue;
+        }
+        let Some((major, minor)) = dev.split_once(':') else {
+            continue;
+        };
+        let (Ok(major), Ok(minor), Ok(ino)) = (
+            u32::from_str_radix(major, 16),
+            u32::from_str_radix(minor, 16),
+            ino.parse::<u64>(),
+        ) else {
+            continue;
+        };
+        found.push((libc::makedev(major, minor), ino));
+    }
+    Some(found)
+}
+
+/// Looks for the holders of every tracked memfd in the fd tables and address spaces of
+/// the sandbox's tasks (but `skip`, which is gone): a memfd without one is released, one
+/// an fd holds is charged its current size (growth by write shows here). `who` is the
+/// number events name.
+pub fn memfd_rescan(kernel: &mut super::Kernel, skip: Option<Tid>, who: Tid) {
+    if !kernel.memory.has_memfds() {
+        return;
+    }
+    let mut by_fd: HashMap<Inode, u64> = HashMap::new();
+    let mut by_map: HashSet<Inode> = HashSet::new();
+    let mut maps_read: HashSet<Tid> = HashSet::new();
+    for (&tid, task) in &kernel.tasks {
+        if Some(tid) == skip {
+            continue;
+        }
+        // Every task, not every process: a thread may have its own fd table, and a
+        // leader that exited before its threads shows none.
+        if let Ok(dir) = std::fs::read_dir(format!("/proc/{tid}/fd")) {
+            for entry in dir.flatten() {
+                if let Some((ino, charge)) = memfd_at(&entry.path()) {
+                    if kernel.memory.memfds.contains_key(&ino) {
+                        by_fd.insert(ino, charge);
+                    }
+                }
+            }
+        }
+        if !maps_read.contains(&task.tgid) {
+            if let Some(mapped) = mapped_memfds(tid) {
+                maps_read.insert(task.tgid);
+                by_map.extend(mapped);
+            }
+        }
+    }
+    let tracked: Vec<Inode> = kernel.memory.memfds.keys().copied().collect();
+    let memory = &mut kernel.memory;
+    for ino in tracked {
+        if let Some(&charge) = by_fd.get(&ino) {
+            memory.memfd_set(who, ino, charge);
+        } else if by_map.contains(&ino) {
+            if let Some(m) = memory.memfds.get_mut(&ino) {
+                m.mapped_only = true;
+            }
+        } else {
+            memory.memfd_release(who, ino);
+        }
     }
 }
 
@@ -526,6 +739,16 @@ mod tests {
             shared: false,
             charged: true,
         }
+    }
+
+    #[test]
+    fn memfd_links_and_charges() {
+        assert!(is_memfd_link(b"/memfd:buf (deleted)"));
+        assert!(!is_memfd_link(b"/memfd:buf"));
+        assert!(!is_memfd_link(b"/tmp/memfd:x (deleted)"));
+        assert_eq!(memfd_charge(1, 0), PAGE);
+        assert_eq!(memfd_charge(0, 16), 2 * PAGE);
+        assert_eq!(memfd_charge(3 * PAGE, 8), 3 * PAGE);
     }
 
     #[test]
@@ -571,6 +794,15 @@ mod tests {
         t.on_process_exit(2);
         assert_eq!(t.charged, 0);
         assert_eq!(t.recount(), 0);
+        t.memfd_set(3, (1, 7), 0x4000);
+        assert!(!t.fits(0xd000));
+        assert!(t.try_reserve(3, 3, 0xd000).is_err());
+        assert!(t.try_reserve(3, 3, 0x1000).is_ok());
+        t.unreserve(3, 0x1000);
+        assert_eq!(t.charged, 0x4000);
+        assert_eq!(t.charged, t.recount());
+        t.memfd_release(3, (1, 7));
+        assert_eq!(t.charged, 0);
         let text = t.meminfo().unwrap_or_default();
         assert!(text.starts_with("MemTotal:             64 kB\n"), "{text}");
         assert!(text.contains("MemAvailable:         64 kB\n"), "{text}");

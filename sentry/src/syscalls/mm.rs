@@ -1,6 +1,7 @@
 //! Memory calls and process creation under the sandbox's limits (issue 5): brk, mmap,
 //! munmap, mremap, mprotect, shmget/shmctl sizes, sysinfo, and the pids limit on
-//! clone/fork/vfork. The tables are in `kernel::memory`.
+//! clone/fork/vfork, memfd sizes (memfd_create, ftruncate, fallocate, and close,
+//! close_range, munmap for their release). The tables are in `kernel::memory`.
 //!
 //! Charges are taken at the call's entry, before the host allocates (charge before
 //! allocate); the exit stop settles them against what the host did (the address it
@@ -8,7 +9,7 @@
 //! thread's mmap reusing the range is recorded after the release.
 
 use super::{deny_event, errno, Action, Call, ExitHook};
-use crate::kernel::memory::{page_up, Refused, Seg, PAGE};
+use crate::kernel::memory::{memfd_of, memfd_rescan, page_up, Inode, Refused, Seg, PAGE};
 use crate::kernel::{IpcKind, Kernel};
 use crate::limits::Limits;
 use platform_ptrace::Tid;
@@ -35,6 +36,9 @@ pub fn class_override(nr: u64) -> Option<Class> {
     let memory = limits.accounts_memory();
     match sysno {
         brk | mmap | munmap | mremap | mprotect | pkey_mprotect if memory => Some(Class::Checked),
+        memfd_create | ftruncate | fallocate | close | close_range if memory => {
+            Some(Class::Checked)
+        }
         sysinfo if limits.memory.is_some() => Some(Class::Checked),
         fork | vfork if memory || limits.pids.is_some() => Some(Class::Checked),
         _ => None,
@@ -71,6 +75,16 @@ pub enum Hook {
     ShmRmid {
         id: i32,
     },
+    /// memfd_create: track the new memfd.
+    MemfdCreate,
+    /// ftruncate/fallocate of a memfd: its charge is its size after the call.
+    MemfdResize {
+        fd: u64,
+        ino: Inode,
+        reserved: u64,
+    },
+    /// close/close_range/munmap may have dropped the last reference of a memfd.
+    MemfdScan,
 }
 
 fn hook(h: Hook) -> Action {
@@ -90,7 +104,8 @@ fn refused(r: Refused) -> Action {
     errno(Errno::ENOMEM)
 }
 
-/// brk, mmap, munmap, mremap, mprotect, pkey_mprotect, sysinfo.
+/// brk, mmap, munmap, mremap, mprotect, pkey_mprotect, sysinfo; memfd_create, ftruncate,
+/// fallocate, close, close_range.
 pub fn handle(call: &mut Call) -> Action {
     match call.sysno {
         Sysno::mmap => mmap(call),
@@ -99,7 +114,20 @@ pub fn handle(call: &mut Call) -> Action {
         Sysno::mprotect | Sysno::pkey_mprotect => mprotect(call),
         Sysno::brk => brk(call),
         Sysno::sysinfo => sysinfo(call),
+        Sysno::memfd_create => hook(Hook::MemfdCreate),
+        Sysno::ftruncate => ftruncate(call),
+        Sysno::fallocate => fallocate(call),
+        Sysno::close | Sysno::close_range => close(call),
         _ => errno(Errno::ENOSYS),
+    }
+}
+
+/// Before a charge of `bytes` is refused, memfds nobody holds any more are released.
+fn make_room(call: &mut Call, bytes: u64) {
+    let memory = &call.kernel.memory;
+    if bytes > 0 && memory.has_memfds() && !memory.fits(bytes) {
+        let who = call.kernel.shown_pid(call.tid);
+        memfd_rescan(call.kernel, None, who);
     }
 }
 
@@ -123,6 +151,8 @@ fn mmap(call: &mut Call) -> Action {
     };
     let need = if charged { len } else { 0 };
     let reserved = need.saturating_sub(replaced);
+    make_room(call, reserved);
+    let memory = &mut call.kernel.memory;
     if let Err(r) = memory.try_charge(tgid, who, reserved) {
         return refused(r);
     }
@@ -154,6 +184,10 @@ fn munmap(call: &mut Call) -> Action {
     let memory = &mut call.kernel.memory;
     let released = memory.mm(tgid).remove(addr, end);
     memory.uncharge(tgid, who, released);
+    if memory.memfd_mapped_only() {
+        // The mapping may have been a memfd's last holder.
+        return hook(Hook::MemfdScan);
+    }
     Action::Pass
 }
 
@@ -193,6 +227,8 @@ fn mremap(call: &mut Call) -> Action {
         _ => 0,
     };
     let reserved = need.saturating_sub(replaced);
+    make_room(call, reserved);
+    let memory = &mut call.kernel.memory;
     if let Err(r) = memory.try_charge(tgid, who, reserved) {
         return refused(r);
     }
@@ -225,6 +261,8 @@ fn mprotect(call: &mut Call) -> Action {
     if need == 0 {
         return Action::Pass;
     }
+    make_room(call, need);
+    let memory = &mut call.kernel.memory;
     if let Err(r) = memory.try_charge(tgid, who, need) {
         return refused(r);
     }
@@ -254,6 +292,8 @@ fn brk(call: &mut Call) -> Action {
         return hook(Hook::Brk { reserved: 0 });
     };
     let grow = new_top.saturating_sub(cur_top);
+    make_room(call, grow);
+    let memory = &mut call.kernel.memory;
     if let Err(r) = memory.try_charge(tgid, who, grow) {
         if r.kill {
             return refused(r);
@@ -271,6 +311,9 @@ fn sysinfo(call: &mut Call) -> Action {
     let Some(limit) = call.kernel.memory.limits.memory else {
         return Action::Pass;
     };
+    // What is left must not count memfds nobody holds any more.
+    let who = call.kernel.shown_pid(call.tid);
+    memfd_rescan(call.kernel, None, who);
     // SAFETY: sysinfo is plain data; an all-zero value is valid.
     let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
     // SAFETY: sysinfo writes one struct into memory we own.
@@ -316,11 +359,12 @@ fn creation_check(call: &mut Call, new_process: bool) -> Option<Action> {
             return Some(errno(Errno::EAGAIN));
         }
     }
-    let kernel = &mut *call.kernel;
-    if new_process && kernel.memory.active() {
-        let tgid = kernel.tgid_of(tid);
-        let who = kernel.shown_pid(tid);
-        let cost = kernel.memory.fork_cost(tgid);
+    if new_process && call.kernel.memory.active() {
+        let tgid = call.kernel.tgid_of(tid);
+        let who = call.kernel.shown_pid(tid);
+        let cost = call.kernel.memory.fork_cost(tgid);
+        make_room(call, cost);
+        let kernel = &mut *call.kernel;
         // A fork copies the private committed memory: charge it before the copy exists.
         // The copy is charged to the child when its creation event comes; this checks only.
         if let Err(r) = kernel.memory.try_charge(tgid, who, cost) {
@@ -328,7 +372,7 @@ fn creation_check(call: &mut Call, new_process: bool) -> Option<Action> {
         }
         kernel.memory.uncharge(tgid, who, cost);
     }
-    kernel.memory.clones_in_flight.insert(tid);
+    call.kernel.memory.clones_in_flight.insert(tid);
     None
 }
 
@@ -375,6 +419,7 @@ pub fn shmget(call: &mut Call) -> Action {
             };
             let tgid = call.kernel.tgid_of(call.tid);
             let who = call.kernel.shown_pid(call.tid);
+            make_room(call, bytes);
             if let Err(r) = call.kernel.memory.try_charge(tgid, who, bytes) {
                 return refused(r);
             }
@@ -395,6 +440,91 @@ pub fn shmctl(call: &mut Call) -> Action {
             })
         }
         other => other,
+    }
+}
+
+/// ftruncate(2) of a memfd: growth past the hard limit fails with ENOMEM. (A full tmpfs
+/// would let ftruncate make a sparse file; a memfd's size is what the limit applies to.)
+fn ftruncate(call: &mut Call) -> Action {
+    let [fd, len, ..] = call.args;
+    if (len as i64) < 0 {
+        return Action::Pass; // EINVAL from the host
+    }
+    let Some(target) = page_up(len) else {
+        return Action::Pass;
+    };
+    memfd_resize(call, fd, Some(target), Errno::ENOMEM)
+}
+
+/// fallocate(2) of a memfd: growth past the hard limit fails with ENOSPC, as on a full
+/// tmpfs. Punching or collapsing a range allocates nothing.
+fn fallocate(call: &mut Call) -> Action {
+    const PUNCH_HOLE: u64 = 0x02;
+    const COLLAPSE_RANGE: u64 = 0x08;
+    const INSERT_RANGE: u64 = 0x20;
+    let [fd, mode, offset, len, ..] = call.args;
+    if (offset as i64) < 0 || (len as i64) <= 0 {
+        return Action::Pass; // EINVAL from the host
+    }
+    let target = if mode & (PUNCH_HOLE | COLLAPSE_RANGE) != 0 {
+        None
+    } else if mode & INSERT_RANGE != 0 {
+        // The size grows by `len`: what the memfd is charged now, plus `len`.
+        match memfd_of(call.tid, fd) {
+            Some((_, now)) => page_up(len).and_then(|l| l.checked_add(now)),
+            None => return Action::Pass,
+        }
+    } else {
+        match offset.checked_add(len).and_then(page_up) {
+            Some(end) => Some(end),
+            None => return Action::Pass, // EFBIG from the host
+        }
+    };
+    memfd_resize(call, fd, target, Errno::ENOSPC)
+}
+
+/// A call that may grow the memfd at `fd` to `target` bytes (None: it does not grow it):
+/// the growth is reserved before the host runs it, or the call fails with `full`.
+fn memfd_resize(call: &mut Call, fd: u64, target: Option<u64>, full: Errno) -> Action {
+    let tid = call.tid;
+    let Some((ino, now)) = memfd_of(tid, fd) else {
+        return Action::Pass; // not a memfd
+    };
+    let tgid = call.kernel.tgid_of(tid);
+    let who = call.kernel.shown_pid(tid);
+    // Tracked from now on (if it was not), at its current size: growth by write shows here.
+    call.kernel.memory.memfd_set(who, ino, now);
+    let need = target.map_or(0, |t| t.saturating_sub(now));
+    make_room(call, need);
+    let memory = &mut call.kernel.memory;
+    if let Err(r) = memory.try_reserve(tgid, who, need) {
+        if r.kill {
+            return refused(r);
+        }
+        return errno(full);
+    }
+    if need > 0 {
+        memory.poke_watcher();
+    }
+    hook(Hook::MemfdResize {
+        fd,
+        ino,
+        reserved: need,
+    })
+}
+
+/// close/close_range: a memfd may have lost its last holder; the sentry looks after the call.
+fn close(call: &mut Call) -> Action {
+    let memory = &call.kernel.memory;
+    if !memory.has_memfds() {
+        return Action::Pass;
+    }
+    if call.sysno == Sysno::close_range {
+        return hook(Hook::MemfdScan);
+    }
+    match memfd_of(call.tid, call.args[0]) {
+        Some((ino, _)) if memory.tracks_memfd(ino) => hook(Hook::MemfdScan),
+        _ => Action::Pass,
     }
 }
 
@@ -489,5 +619,23 @@ pub fn at_exit(kernel: &mut Kernel, tid: Tid, h: Hook, rval: i64) {
                 memory.shm_removed(tid, id);
             }
         }
+        Hook::MemfdCreate => {
+            if rval >= 0 {
+                if let Some((ino, now)) = memfd_of(tid, rval as u64) {
+                    memory.memfd_set(who, ino, now);
+                }
+            }
+        }
+        Hook::MemfdResize { fd, ino, reserved } => {
+            // The memfd's size after the call (whatever it did), then the reservation goes:
+            // in this order, the total never dips below the soft limit in between.
+            if let Some((now_ino, now)) = memfd_of(tid, fd) {
+                if now_ino == ino {
+                    memory.memfd_set(who, ino, now);
+                }
+            }
+            memory.unreserve(who, reserved);
+        }
+        Hook::MemfdScan => memfd_rescan(kernel, None, who),
     }
 }

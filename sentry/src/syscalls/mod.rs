@@ -174,6 +174,8 @@ fn checked(call: &mut Call) -> Action {
         fork | vfork => mm::creating(call, |_| Action::PassThenExit(ExitHook::Clone)),
         // Memory accounting (issue 5), when a memory limit makes these checked.
         brk | mmap | munmap | mremap | mprotect | pkey_mprotect | sysinfo => mm::handle(call),
+        // memfd sizes (issue 5), when a memory limit makes these checked.
+        memfd_create | ftruncate | fallocate | close | close_range => mm::handle(call),
         shmget => mm::shmget(call),
         shmctl => mm::shmctl(call),
         setpgid
