@@ -817,14 +817,51 @@ fn link_at(call: &mut Call, at: [u64; 4], flags: i32) -> Result<Action, Errno> {
     if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & libc::AT_EMPTY_PATH != 0 {
-        // Linking an fd needs CAP_DAC_READ_SEARCH on Linux; the sandbox has no host capability.
-        return Err(Errno::ENOENT);
+    if flags & libc::AT_EMPTY_PATH != 0 && read_path(call, at[1] as usize)?.is_empty() {
+        return link_fd(call, at);
     }
     let (from, to) = two_targets(call, at)?;
     let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
     super::ids::check_name_change(call, &to, false)?; // issue 8
     files(call)?.link(from.gofer_index, &from.rel, to.gofer_index, &to.rel, follow)?;
+    Ok(Action::Return(0))
+}
+
+/// linkat(fd, "", newdirfd, newpath, AT_EMPTY_PATH): a name for the file behind a task's fd
+/// (an O_TMPFILE file, say). The sentry links its own duplicate of the fd into the parent
+/// directory the gofer opened, by a single name: no path of the task reaches the host. Like
+/// Linux it needs CAP_DAC_READ_SEARCH, which a root sentry has.
+fn link_fd(call: &mut Call, at: [u64; 4]) -> Result<Action, Errno> {
+    let from = super::net::task_fd(call, at[0] as i32)?;
+    let st = nix::sys::stat::fstat(from.as_raw_fd()).map_err(|_| Errno::EBADF)?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        return Err(Errno::EPERM);
+    }
+    let to = resolve_arg(call, at[2], at[3] as usize, false)?;
+    check_writable(call, &to)?;
+    super::ids::check_name_change(call, &to, false)?; // issue 8
+    let (parent, name) = match to.rel.iter().rposition(|&b| b == b'/') {
+        Some(i) => (to.rel[..i].to_vec(), to.rel[i + 1..].to_vec()),
+        None => (b".".to_vec(), to.rel.clone()),
+    };
+    if matches!(name.as_slice(), b"" | b"." | b"..") {
+        return Err(Errno::EEXIST);
+    }
+    let dir = files(call)?.open(to.gofer_index, &parent, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    let name = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: linkat on fds we own, with NUL-terminated strings we own.
+    let rc = unsafe {
+        libc::linkat(
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
     Ok(Action::Return(0))
 }
 
@@ -1013,10 +1050,14 @@ fn xattr(call: &mut Call) -> Result<Action, Errno> {
     let writable = check_writable(call, &target);
     let (index, rel) = (target.gofer_index, target.rel);
     let name = || -> Result<Vec<u8>, Errno> {
-        read_cstring(call.tid, call.args[1], 255).map_err(|e| match e as i32 {
+        let name = read_cstring(call.tid, call.args[1], 255).map_err(|e| match e as i32 {
             libc::ENAMETOOLONG => Errno::ERANGE,
             other => Errno::from_raw(other),
-        })
+        })?;
+        if name.is_empty() {
+            return Err(Errno::ERANGE);
+        }
+        Ok(name)
     };
     match call.sysno {
         setxattr | lsetxattr => {

@@ -218,23 +218,93 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
     {
         return Ok(Action::Pass);
     }
-    let named = match call.sysno {
-        Sysno::sendto => true,
+    match call.sysno {
+        Sysno::sendto => send_to_path(call, &sock),
         Sysno::sendmsg => {
             // struct msghdr starts with void *msg_name.
             let mut name = [0u8; 8];
             read_bytes(call.tid, call.args[1], &mut name).map_err(|_| Errno::EFAULT)?;
-            u64::from_ne_bytes(name) != 0
+            if u64::from_ne_bytes(name) != 0 {
+                return refuse_named(call);
+            }
+            Ok(Action::Pass)
         }
-        _ => true,
-    };
-    if named {
-        deny_event(
-            call,
-            Errno::EACCES as i32,
-            "AF_UNIX datagrams to an address are not served yet",
-        );
-        return Err(Errno::EACCES);
+        _ => {
+            // sendmmsg(fd, struct mmsghdr[vlen], vlen, flags): each entry is 64 bytes and
+            // starts with its msghdr's msg_name.
+            let count = (call.args[2] as usize).min(1024);
+            for i in 0..count {
+                let mut name = [0u8; 8];
+                read_bytes(call.tid, call.args[1] + i as u64 * 64, &mut name)
+                    .map_err(|_| Errno::EFAULT)?;
+                if u64::from_ne_bytes(name) != 0 {
+                    return refuse_named(call);
+                }
+            }
+            Ok(Action::Pass)
+        }
     }
-    Ok(Action::Pass)
+}
+
+fn refuse_named(call: &Call) -> Result<Action, Errno> {
+    deny_event(
+        call,
+        Errno::EACCES as i32,
+        "AF_UNIX datagrams with an address in a message header are not served yet",
+    );
+    Err(Errno::EACCES)
+}
+
+/// sendto(fd, buf, len, flags, addr, addrlen) of an AF_UNIX datagram: the sentry sends it
+/// itself, on its duplicate of the task's socket, with a copy of the data and the address
+/// the sentry resolved: a path through the gofer (an O_PATH fd of the socket, named to the
+/// kernel as the sentry's own /proc/self/fd/N), an abstract name with the sandbox's prefix.
+fn send_to_path(call: &mut Call, sock: &OwnedFd) -> Result<Action, Errno> {
+    let len = call.args[2] as usize;
+    if len > 1 << 20 {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut data = vec![0u8; len];
+    read_bytes(call.tid, call.args[1], &mut data).map_err(|_| Errno::EFAULT)?;
+    let addr_len = call.args[5] as usize;
+    if !(2..=std::mem::size_of::<libc::sockaddr_un>()).contains(&addr_len) {
+        return Err(Errno::EINVAL);
+    }
+    let mut addr = vec![0u8; addr_len];
+    read_bytes(call.tid, call.args[4], &mut addr).map_err(|_| Errno::EFAULT)?;
+    if u16::from_ne_bytes([addr[0], addr[1]]) != libc::AF_UNIX as u16 {
+        return Err(Errno::EINVAL);
+    }
+    let name = &addr[2..];
+    let mut kernel_addr = addr[..2].to_vec();
+    let _inode;
+    if name.first() == Some(&0) {
+        kernel_addr.push(0);
+        kernel_addr.extend_from_slice(&call.kernel.abstract_prefix);
+        kernel_addr.extend_from_slice(&name[1..]);
+    } else {
+        let path = name.split(|&b| b == 0).next().unwrap_or(name).to_vec();
+        let target = resolve(call, libc::AT_FDCWD as i64 as u64, &path, false)?;
+        let (index, rel) = (target.gofer_index, target.rel);
+        let inode = files(call)?.open(index, &rel, libc::O_PATH, 0)?;
+        kernel_addr.extend_from_slice(format!("/proc/self/fd/{}", inode.as_raw_fd()).as_bytes());
+        kernel_addr.push(0);
+        _inode = inode;
+    }
+    let flags = (call.args[3] as i32 | libc::MSG_DONTWAIT) & !libc::MSG_CONFIRM;
+    // SAFETY: sendto with our buffers and their lengths, on our own duplicate fd.
+    let n = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            flags,
+            kernel_addr.as_ptr().cast(),
+            kernel_addr.len() as libc::socklen_t,
+        )
+    };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    Ok(Action::Return(n as i64))
 }
