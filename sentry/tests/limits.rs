@@ -622,5 +622,9 @@ fn memfd_sizes_are_charged_refused_and_released_without_drift() {
             peak >= 40 * MIB,
             "{p}: the memfds were not charged: {all:?}"
         );
+        assert!(
+            peak <= limit,
+            "{p}: the charge went past the limit: {all:?}"
+        );
     }
 }

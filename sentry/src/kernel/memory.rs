@@ -339,11 +339,6 @@ impl MemoryTable {
         Ok(())
     }
 
-    /// Gives back a reservation of `try_reserve`.
-    pub fn unreserve(&mut self, tid: Tid, bytes: u64) {
-        self.add_total(-(bytes.min(self.charged) as i64), tid);
-    }
-
     pub fn has_memfds(&self) -> bool {
         !self.memfds.is_empty()
     }
@@ -364,6 +359,19 @@ impl MemoryTable {
         m.charged = bytes;
         m.mapped_only = false;
         self.add_total(bytes as i64 - before as i64, tid);
+    }
+
+    /// The end of a call that reserved `reserved` for the memfd `ino`: the memfd is charged
+    /// `now` (None: unknown, it keeps its charge) and the reservation goes, in one step (the
+    /// total neither peaks above nor dips below where it ends).
+    pub fn memfd_settle(&mut self, tid: Tid, ino: Inode, now: Option<u64>, reserved: u64) {
+        let mut delta = -(reserved as i64);
+        if let (Some(now), Some(m)) = (now, self.memfds.get_mut(&ino)) {
+            delta += now as i64 - m.charged as i64;
+            m.charged = now;
+            m.mapped_only = false;
+        }
+        self.add_total(delta, tid);
     }
 
     /// The memfd `ino` has no holder left: its charge is released.
@@ -797,9 +805,10 @@ mod tests {
         t.memfd_set(3, (1, 7), 0x4000);
         assert!(!t.fits(0xd000));
         assert!(t.try_reserve(3, 3, 0xd000).is_err());
-        assert!(t.try_reserve(3, 3, 0x1000).is_ok());
-        t.unreserve(3, 0x1000);
-        assert_eq!(t.charged, 0x4000);
+        assert_eq!(t.charged, t.recount());
+        assert!(t.try_reserve(3, 3, 0x2000).is_ok());
+        t.memfd_settle(3, (1, 7), Some(0x5000), 0x2000);
+        assert_eq!(t.charged, 0x5000);
         assert_eq!(t.charged, t.recount());
         t.memfd_release(3, (1, 7));
         assert_eq!(t.charged, 0);

@@ -627,14 +627,9 @@ pub fn at_exit(kernel: &mut Kernel, tid: Tid, h: Hook, rval: i64) {
             }
         }
         Hook::MemfdResize { fd, ino, reserved } => {
-            // The memfd's size after the call (whatever it did), then the reservation goes:
-            // in this order, the total never dips below the soft limit in between.
-            if let Some((now_ino, now)) = memfd_of(tid, fd) {
-                if now_ino == ino {
-                    memory.memfd_set(who, ino, now);
-                }
-            }
-            memory.unreserve(who, reserved);
+            // The memfd's size after the call (whatever it did), if the fd still names it.
+            let now = memfd_of(tid, fd).filter(|&(i, _)| i == ino).map(|(_, c)| c);
+            memory.memfd_settle(who, ino, now, reserved);
         }
         Hook::MemfdScan => memfd_rescan(kernel, None, who),
     }
