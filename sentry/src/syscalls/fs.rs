@@ -394,7 +394,17 @@ fn open_at(
         // A name written to /proc since the last read is what this open must see.
         call.kernel.sync_uts_writes();
     }
-    let mut target = resolve_arg(call, dirfd, index, true)?;
+    let target = resolve_arg(call, dirfd, index, true)?;
+    open_target(call, target, flags, mode)
+}
+
+/// The open of a resolved path (open, openat, openat2 after their own resolution).
+fn open_target(
+    call: &mut Call,
+    mut target: Target,
+    flags: i32,
+    mode: u32,
+) -> Result<Action, Errno> {
     if flags & libc::O_NOFOLLOW == 0 {
         target = follow(call, target)?;
     }
@@ -467,17 +477,11 @@ fn openat2(call: &mut Call) -> Result<Action, Errno> {
             return Err(Errno::E2BIG);
         }
     }
-    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-    const RESOLVE_CACHED: u64 = 0x20;
-    const RESOLVE_KNOWN: u64 = 0x3f;
     let resolve = field(2);
-    if resolve & !RESOLVE_KNOWN != 0 {
+    if resolve & !RESOLVE_KNOWN != 0
+        || resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == RESOLVE_BENEATH | RESOLVE_IN_ROOT
+    {
         return Err(Errno::EINVAL);
-    }
-    if resolve & !(RESOLVE_NO_MAGICLINKS | RESOLVE_CACHED) != 0 {
-        // RESOLVE_BENEATH, IN_ROOT, NO_XDEV and NO_SYMLINKS scoping is not served yet;
-        // callers fall back to openat on ENOSYS. (The gofer never follows magic links.)
-        return Err(Errno::ENOSYS);
     }
     let flags = field(0);
     if flags > u32::MAX as u64 || field(1) > 0o7777 {
@@ -488,7 +492,96 @@ fn openat2(call: &mut Call) -> Result<Action, Errno> {
     if field(1) != 0 && !creating {
         return Err(Errno::EINVAL);
     }
-    open_at(call, call.args[0], 1, flags as i32, field(1) as u32)
+    if !call.kernel.uts_writes.is_empty() {
+        call.kernel.sync_uts_writes();
+    }
+    let path = read_path(call, 1)?;
+    let target = resolve_scoped(call, call.args[0], &path, resolve)?;
+    let mut flags = flags as i32;
+    if resolve & RESOLVE_NO_SYMLINKS != 0 {
+        flags |= libc::O_NOFOLLOW;
+    }
+    open_target(call, target, flags, field(1) as u32)
+}
+
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+const RESOLVE_KNOWN: u64 = 0x3f;
+
+/// openat2's scoped resolution. RESOLVE_IN_ROOT: the dirfd is `/` for this walk (`..`
+/// stops there, absolute paths start there). RESOLVE_BENEATH: an absolute path, or `..`
+/// climbing above the dirfd, is EXDEV. RESOLVE_NO_XDEV: ending in another mount than the
+/// dirfd's is EXDEV. RESOLVE_NO_SYMLINKS: a symbolic link anywhere on the way is ELOOP.
+/// (RESOLVE_NO_MAGICLINKS holds always: the gofer never follows magic links. Symbolic links
+/// met inside a mount are resolved by the gofer against the mount's root.)
+fn resolve_scoped(call: &mut Call, dirfd: u64, path: &[u8], scope: u64) -> Result<Target, Errno> {
+    if scope & (RESOLVE_IN_ROOT | RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS) == 0 {
+        return resolve(call, dirfd, path, true);
+    }
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let base = if path.starts_with(b"/") && scope & RESOLVE_IN_ROOT == 0 {
+        call.kernel.fs_of(call.tid).root
+    } else if dirfd == AT_FDCWD || dirfd as i32 == libc::AT_FDCWD {
+        call.kernel.fs_of(call.tid).cwd
+    } else {
+        dir_of_fd(call, dirfd as i32)?
+    };
+    if scope & RESOLVE_BENEATH != 0 {
+        if path.starts_with(b"/") {
+            return Err(Errno::EXDEV);
+        }
+        let mut level: i64 = 0;
+        for part in path.split(|&b| b == b'/') {
+            match part {
+                b"" | b"." => {}
+                b".." => level -= 1,
+                _ => level += 1,
+            }
+            if level < 0 {
+                return Err(Errno::EXDEV);
+            }
+        }
+    }
+    let mut joined = base.clone();
+    joined.push(b'/');
+    joined.extend_from_slice(path.strip_prefix(b"/").unwrap_or(path));
+    let normal = normalize(&joined, depth(&base));
+    if scope & RESOLVE_NO_SYMLINKS != 0 {
+        // Every component from the base on must be no symbolic link, the last one included.
+        let mut prefix = base.clone();
+        let below = &normal[base.len().min(normal.len())..];
+        for part in below.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
+            if prefix.last() != Some(&b'/') {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(part);
+            let step = resolve(call, AT_FDCWD, &prefix, false)?;
+            if step.proc.is_some() || step.device(call).is_some() {
+                continue;
+            }
+            match files(call)?.stat(step.gofer_index, &step.rel, false) {
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => return Err(Errno::ELOOP),
+                Ok(_) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let target = resolve(call, AT_FDCWD, &normal, path.ends_with(b"/"))?;
+    if scope & RESOLVE_NO_XDEV != 0 {
+        let (base_mount, _) = call
+            .kernel
+            .mounts(call.tid)
+            .lookup(&base)
+            .ok_or(Errno::ENOENT)?;
+        if base_mount != target.mount {
+            return Err(Errno::EXDEV);
+        }
+    }
+    Ok(target)
 }
 
 /// `stat`, `lstat`, `newfstatat`: `path_index`, `buf_index` are argument positions.
