@@ -259,7 +259,8 @@ impl Supervisor {
             self.steady()
         };
         match stop {
-            Stop::SyscallEntry(info) | Stop::Seccomp(info) => self.on_syscall(stopped, info)?,
+            Stop::SyscallEntry(info) => self.on_syscall(stopped, info, false)?,
+            Stop::Seccomp(info) => self.on_syscall(stopped, info, true)?,
             Stop::SyscallExit { rval } => {
                 let pending = self
                     .kernel
@@ -486,7 +487,14 @@ impl Supervisor {
         }
     }
 
-    fn on_syscall(&mut self, stopped: Stopped, info: SyscallInfo) -> anyhow::Result<()> {
+    /// A call stopped at its entry: `seccomp_stop` for a SECCOMP_RET_TRACE stop, false for
+    /// a syscall-enter-stop (after a PTRACE_SYSCALL resume).
+    fn on_syscall(
+        &mut self,
+        stopped: Stopped,
+        info: SyscallInfo,
+        seccomp_stop: bool,
+    ) -> anyhow::Result<()> {
         let tid = stopped.tid();
         if tid == self.kernel.init_tid && !self.init_execed {
             // The sentry's own code between fork and execve in the first child.
@@ -511,6 +519,13 @@ impl Supervisor {
                 self.awaiting_install.remove(&tid);
             }
             None => {}
+        }
+        if !seccomp_stop {
+            // Calls are decided at their seccomp stop, which follows this one for every call
+            // that is not passed through (the kernel runs ptrace's entry report, then the
+            // filter). Deciding here as well would decide twice: a call skipped here (its
+            // number set to -1) would reach the filter as syscall -1.
+            return Ok(stopped.resume(Resume::Continue, 0)?);
         }
         let foreign = match info.arch {
             SyscallArch::X86_64 if info.nr & X32_SYSCALL_BIT == 0 => None,
