@@ -77,6 +77,12 @@ for prog in "${required[@]}"; do
     add_program "$prog" || die "the host has no '$prog'"
 done
 add_program sqlite3 || note "no sqlite3 program on the host (the sqlite3 library still comes with python3)"
+# procps and psmisc, to show that the sandbox's /proc is what process tools read.
+for prog in ps top pstree; do
+    add_program "$prog" || note "no '$prog' on the host (procps/psmisc): the process-tool test skips it"
+done
+# top needs a terminal description even in batch mode.
+[ -d /lib/terminfo ] && dirs+=(/lib/terminfo)
 
 # python3 and its standard library (including lib-dynload's extension modules).
 if add_program python3; then

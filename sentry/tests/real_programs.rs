@@ -249,3 +249,65 @@ fn tar_create_and_extract() {
         assert_eq!(o.stdout, want, "--platform={p}\n{}", o.describe());
     }
 }
+
+/// Issue 4, point 4: procps and psmisc read the sandbox's synthesized /proc and show only the
+/// sandbox, under its own numbers: the shell is PID 1 and its background `sleep` is its child.
+#[test]
+fn process_tools_show_only_the_sandbox() {
+    let rootfs = hostlibs_rootfs();
+    for tool in ["ps", "top", "pstree"] {
+        if !has(&rootfs, &format!("/bin/{tool}")) && !has(&rootfs, &format!("/usr/bin/{tool}")) {
+            eprintln!("skipped: no {tool} in the host-libraries fixture (procps/psmisc)");
+            return;
+        }
+    }
+    let script = r#"
+        sleep 30 & s=$!
+        ps -e -o pid=,ppid=,comm= | tr -s ' ' | sed 's/^ //'
+        echo ---
+        top -b -n1 | awk '$1 ~ /^[0-9]+$/ { print $1, $NF }'
+        echo ---
+        pstree -p 1
+        kill $s
+        wait
+    "#;
+    for p in PLATFORMS {
+        let o = run(p, &["-e", "TERM=dumb"], &["/bin/bash", "-c", script]);
+        expect_ok(&o, "ps, top, pstree", p);
+        let sections: Vec<&str> = o.stdout.split("---\n").collect();
+        assert_eq!(sections.len(), 3, "--platform={p}\n{}", o.describe());
+        // Only the sandbox, under its own small numbers: bash is 1, its sleep 2.
+        let ps: Vec<&str> = sections[0].lines().collect();
+        assert!(
+            ps.contains(&"1 0 bash") && ps.contains(&"2 1 sleep"),
+            "--platform={p}\n{}",
+            o.describe()
+        );
+        let pids = |text: &str| -> Vec<u32> {
+            text.lines()
+                .filter_map(|l| l.split(' ').next()?.parse().ok())
+                .collect()
+        };
+        assert!(
+            pids(sections[0]).iter().all(|&pid| pid < 20),
+            "ps shows host pids\n{}",
+            o.describe()
+        );
+        let top: Vec<&str> = sections[1].lines().collect();
+        assert!(
+            top.contains(&"1 bash") && top.contains(&"2 sleep"),
+            "--platform={p}\n{}",
+            o.describe()
+        );
+        assert!(
+            pids(sections[1]).iter().all(|&pid| pid < 20),
+            "top shows host pids\n{}",
+            o.describe()
+        );
+        assert!(
+            sections[2].starts_with("bash(1)") && sections[2].contains("sleep(2)"),
+            "--platform={p}\n{}",
+            o.describe()
+        );
+    }
+}
