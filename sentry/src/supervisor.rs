@@ -668,6 +668,10 @@ impl Supervisor {
                 rval
             }
             Some(ExitHook::TranslatePid) if rval > 0 => k.vpid_for(tid, rval as Tid) as i64,
+            Some(ExitHook::PeerCred { addr, len }) if rval == 0 => {
+                syscalls::pid::translate_peercred(k, tid, addr, len);
+                rval
+            }
             Some(ExitHook::Clone) => syscalls::pid::after_clone(k, tid, rval),
             Some(ExitHook::Reaped { infop, nowait }) => {
                 syscalls::pid::after_wait(k, tid, infop, nowait, rval)

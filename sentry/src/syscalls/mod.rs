@@ -61,6 +61,8 @@ pub enum ExitHook {
     RecordIpc(IpcKind),
     /// Put the AF_UNIX address written at (addr, len) in the sandbox's terms.
     FixUnixAddress { addr: u64, len: u64 },
+    /// getsockopt(SO_PEERCRED): the peer's pid (a host id) in the caller's numbers.
+    PeerCred { addr: u64, len: u64 },
     /// The result is the caller's own host id: give its number instead.
     TranslatePid,
     /// clone/fork/vfork in the parent: the child's number.
@@ -151,6 +153,16 @@ fn checked(call: &mut Call) -> Action {
     match call.sysno {
         socket => net::socket(call),
         socketpair => Action::Pass,
+        getsockopt
+            if call.args[1] as i32 == libc::SOL_SOCKET
+                && call.args[2] as i32 == libc::SO_PEERCRED =>
+        {
+            Action::PassThenExit(ExitHook::PeerCred {
+                addr: call.args[3],
+                len: call.args[4],
+            })
+        }
+        getsockopt => Action::Pass,
         getsockname | getpeername => Action::PassThenExit(ExitHook::FixUnixAddress {
             addr: call.args[1],
             len: call.args[2],

@@ -369,3 +369,30 @@ pub fn translate_siginfo(k: &Kernel, tid: Tid, info: &mut [u8; 128]) -> bool {
     info[16..20].copy_from_slice(&vpid.to_ne_bytes());
     true
 }
+
+/// getsockopt(SO_PEERCRED) returned: the `struct ucred` at `addr` names the peer by host
+/// pid and host ids; the caller gets its number for it (0 when the peer is not the
+/// sandbox's, as for a peer outside a PID namespace) and, for a sandbox peer, its ids as the
+/// sandbox sees them.
+pub fn translate_peercred(k: &Kernel, tid: Tid, addr: u64, len_addr: u64) {
+    let mut len = [0u8; 4];
+    if read_bytes(tid, len_addr, &mut len).is_err() || u32::from_ne_bytes(len) < 4 {
+        return;
+    }
+    let mut pid = [0u8; 4];
+    if read_bytes(tid, addr, &mut pid).is_err() {
+        return;
+    }
+    let host = i32::from_ne_bytes(pid);
+    if host <= 0 {
+        return;
+    }
+    let mut ucred = k.vpid_for(tid, host).to_ne_bytes().to_vec();
+    if k.tasks.contains_key(&host) {
+        // A peer of the sandbox: its ids as the sandbox sees them.
+        let creds = super::ids::creds_of(k, host);
+        ucred.extend_from_slice(&creds.euid.to_ne_bytes());
+        ucred.extend_from_slice(&creds.egid.to_ne_bytes());
+    }
+    let _ = write_bytes(tid, addr, &ucred);
+}

@@ -118,7 +118,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | shutdown
         | listen
         | setsockopt
-        | getsockopt
         | exit
         | fcntl
         | flock
@@ -299,6 +298,8 @@ fn classify(sysno: Sysno) -> Option<Class> {
         mount | umount2 | setns => Emulate,
         // The kernel computes a host id that the sentry translates at the exit stop.
         fork | vfork | wait4 | waitid | setsid | set_tid_address => Checked,
+        // SO_PEERCRED names the peer by host pid: translated at the exit stop.
+        getsockopt => Checked,
 
         // Calls that name a path, or an address that can be a path.
         open | stat | lstat | access | connect | sendto | sendmsg | sendmmsg | bind | execve
