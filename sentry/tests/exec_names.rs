@@ -2,30 +2,26 @@
 //! by: AT_EXECFN (not the kernel's /dev/fd/N of the fd the sentry executed) and
 //! /proc/self/exe, whether it is static or run through its ELF interpreter.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod escapes_util;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use escapes_util::{busybox_rootfs, repo_root};
+
+use std::path::PathBuf;
+use std::process::Command;
 
 /// A copy of the busybox rootfs with the test program in /bin, static and dynamic.
 fn rootfs() -> PathBuf {
-    let status = Command::new(root().join("rootfs-fixtures/busybox.sh"))
-        .stdout(Stdio::null())
-        .status()
-        .expect("busybox fixture");
-    assert!(status.success());
+    let busybox = busybox_rootfs();
     let dir = std::env::temp_dir().join(format!("sentry-execnames-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let copy = Command::new("cp")
         .arg("-a")
-        .arg(root().join("build/rootfs/busybox"))
+        .arg(&busybox)
         .arg(&dir)
         .status()
         .expect("cp");
     assert!(copy.success());
-    let source = root().join("sentry/tests/programs/execnames.c");
+    let source = repo_root().join("sentry/tests/programs/execnames.c");
     let built = Command::new("gcc")
         .args(["-static", "-O2", "-o"])
         .arg(dir.join("bin/execnames"))

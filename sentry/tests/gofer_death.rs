@@ -1,19 +1,12 @@
 //! Issue 3, point 7: a gofer that dies mid-run. The calls waiting on it fail with EIO, the
 //! sentry says so on stderr, ends the sandbox and leaves nothing running.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod escapes_util;
 
-fn busybox_rootfs() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = Command::new(root.join("rootfs-fixtures/busybox.sh"))
-        .stdout(Stdio::null())
-        .status()
-        .expect("run rootfs-fixtures/busybox.sh");
-    assert!(status.success(), "the busybox fixture could not be built");
-    root.join("build/rootfs/busybox")
-}
+use escapes_util::busybox_rootfs;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
 
 /// The host pids of the children of `pid` (all its threads).
 fn children(pid: u32) -> Vec<u32> {

@@ -3,21 +3,14 @@
 //! must interrupt the sandboxed shell (which traps SIGINT and exits 3), and the sentry must
 //! report that exit status rather than die of SIGINT itself (130).
 
+mod escapes_util;
+
+use escapes_util::busybox_rootfs;
+
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-fn busybox_rootfs() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = Command::new(root.join("rootfs-fixtures/busybox.sh"))
-        .stdout(Stdio::null())
-        .status()
-        .expect("run rootfs-fixtures/busybox.sh");
-    assert!(status.success(), "the busybox fixture could not be built");
-    root.join("build/rootfs/busybox")
-}
 
 fn openpty() -> (OwnedFd, OwnedFd) {
     let (mut master, mut slave) = (0, 0);
