@@ -354,7 +354,8 @@ pub fn translate_result(_call: &mut Call) -> Action {
 }
 
 /// A signal about to be delivered: the sender's id in si_pid becomes the receiver's number
-/// for it (0 when the receiver cannot see the sender, such as the sentry itself).
+/// for it (0 when the receiver cannot see the sender, such as the sentry itself), and si_uid
+/// the sender's real uid in the sandbox.
 pub fn translate_siginfo(k: &Kernel, tid: Tid, info: &mut [u8; 128]) -> bool {
     let signo = i32::from_ne_bytes(info[0..4].try_into().expect("4 bytes"));
     let code = i32::from_ne_bytes(info[8..12].try_into().expect("4 bytes"));
@@ -367,6 +368,16 @@ pub fn translate_siginfo(k: &Kernel, tid: Tid, info: &mut [u8; 128]) -> bool {
     let host = i32::from_ne_bytes(info[16..20].try_into().expect("4 bytes"));
     let vpid = if host > 0 { k.vpid_for(tid, host) } else { 0 };
     info[16..20].copy_from_slice(&vpid.to_ne_bytes());
+    // si_uid: the sender's real uid, as the sandbox knows it (a sandbox sender's own).
+    let sender = if signo == libc::SIGCHLD {
+        host
+    } else {
+        k.tgid_of(host)
+    };
+    if host > 0 && k.tasks.contains_key(&sender) {
+        let uid = super::ids::creds_of(k, sender).ruid;
+        info[20..24].copy_from_slice(&uid.to_ne_bytes());
+    }
     true
 }
 
