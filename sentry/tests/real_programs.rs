@@ -311,3 +311,28 @@ fn process_tools_show_only_the_sandbox() {
         );
     }
 }
+
+/// Issue 8, point 3: chown inside is kept by the sentry, so `tar x --same-owner` sees the
+/// owners it set (the host files stay owned by the sandbox's host user).
+#[test]
+fn tar_same_owner_keeps_the_owners_it_sets() {
+    let script = r#"
+        mkdir src && echo a > src/f && chown 1234:4321 src/f
+        tar cf t.tar src && mkdir x && cd x && tar xf ../t.tar --same-owner
+        stat -c '%u:%g %n' src/f
+    "#;
+    for p in PLATFORMS {
+        let o = run(
+            p,
+            &["--tmpfs", "/work", "--cwd", "/work"],
+            &["/bin/bash", "-c", script],
+        );
+        expect_ok(&o, "tar --same-owner", p);
+        assert_eq!(
+            o.stdout,
+            "1234:4321 src/f\n",
+            "--platform={p}\n{}",
+            o.describe()
+        );
+    }
+}
