@@ -159,6 +159,8 @@ pub struct Creds {
     pub cap_inheritable: u64,
     pub cap_bounding: u64,
     pub cap_ambient: u64,
+    /// PR_SET_KEEPCAPS (SECBIT_KEEP_CAPS): a change away from uid 0 keeps the permitted set.
+    pub keep_caps: bool,
 }
 
 impl Default for Creds {
@@ -199,6 +201,7 @@ impl Creds {
             cap_inheritable: 0,
             cap_bounding: full_caps(),
             cap_ambient: 0,
+            keep_caps: false,
         }
     }
 
@@ -219,7 +222,9 @@ impl Creds {
                 let was_root = old.ruid == 0 || old.euid == 0 || old.suid == 0;
                 let is_root = self.ruid == 0 || self.euid == 0 || self.suid == 0;
                 if was_root && !is_root {
-                    self.cap_permitted = 0;
+                    if !self.keep_caps {
+                        self.cap_permitted = 0;
+                    }
                     self.cap_effective = 0;
                     self.cap_ambient = 0;
                 }
@@ -434,6 +439,7 @@ impl Creds {
     /// the effective ones, and the capability sets are computed as for a file without
     /// capabilities, with root's special case (cap_bprm_creds_from_file).
     pub fn on_exec(&mut self) {
+        self.keep_caps = false;
         self.suid = self.euid;
         self.fsuid = self.euid;
         self.sgid = self.egid;

@@ -729,3 +729,78 @@ fn owner_or_fowner(call: &Call, fd: i32, write_will_do: bool) -> Result<(), Errn
         Errno::EPERM
     })
 }
+
+/// prctl's capability options, on the task's emulated sets: PR_CAPBSET_READ/DROP,
+/// PR_GET/SET_KEEPCAPS, PR_CAP_AMBIENT and PR_GET/SET_SECUREBITS (only SECBIT_KEEP_CAPS).
+/// None for every other option (it goes to the host).
+pub fn prctl_caps(call: &mut Call) -> Option<Action> {
+    const PR_GET_KEEPCAPS: u64 = 7;
+    const PR_SET_KEEPCAPS: u64 = 8;
+    const PR_CAPBSET_READ: u64 = 23;
+    const PR_CAPBSET_DROP: u64 = 24;
+    const PR_GET_SECUREBITS: u64 = 27;
+    const PR_SET_SECUREBITS: u64 = 28;
+    const PR_CAP_AMBIENT: u64 = 47;
+    const SECBIT_KEEP_CAPS: u64 = 1 << 4;
+    const CAP_SETPCAP: u32 = 8;
+    const CAP_LAST: u64 = 40;
+    let [option, arg, arg2, ..] = call.args;
+    let c = creds_of(call.kernel, call.tid);
+    let valid = |cap: u64| cap <= CAP_LAST;
+    Some(match option {
+        PR_GET_KEEPCAPS => Action::Return(c.keep_caps as i64),
+        PR_SET_KEEPCAPS if arg > 1 => fail(libc::EINVAL),
+        PR_SET_KEEPCAPS => update(call, |c| {
+            c.keep_caps = arg == 1;
+            Ok(())
+        }),
+        PR_GET_SECUREBITS => Action::Return(if c.keep_caps {
+            SECBIT_KEEP_CAPS as i64
+        } else {
+            0
+        }),
+        PR_SET_SECUREBITS if arg & !SECBIT_KEEP_CAPS != 0 || !c.capable(CAP_SETPCAP) => {
+            fail(libc::EPERM)
+        }
+        PR_SET_SECUREBITS => update(call, |c| {
+            c.keep_caps = arg & SECBIT_KEEP_CAPS != 0;
+            Ok(())
+        }),
+        PR_CAPBSET_READ if !valid(arg) => fail(libc::EINVAL),
+        PR_CAPBSET_READ => Action::Return(((c.cap_bounding >> arg) & 1) as i64),
+        PR_CAPBSET_DROP if !valid(arg) => fail(libc::EINVAL),
+        PR_CAPBSET_DROP if !c.capable(CAP_SETPCAP) => fail(libc::EPERM),
+        PR_CAPBSET_DROP => update(call, |c| {
+            c.cap_bounding &= !(1u64 << arg);
+            Ok(())
+        }),
+        PR_CAP_AMBIENT => {
+            const IS_SET: u64 = 1;
+            const RAISE: u64 = 2;
+            const LOWER: u64 = 3;
+            const CLEAR_ALL: u64 = 4;
+            match arg {
+                CLEAR_ALL => update(call, |c| {
+                    c.cap_ambient = 0;
+                    Ok(())
+                }),
+                _ if !valid(arg2) => fail(libc::EINVAL),
+                IS_SET => Action::Return(((c.cap_ambient >> arg2) & 1) as i64),
+                RAISE => update(call, |c| {
+                    let bit = 1u64 << arg2;
+                    if c.cap_permitted & bit == 0 || c.cap_inheritable & bit == 0 {
+                        return Err(libc::EPERM);
+                    }
+                    c.cap_ambient |= bit;
+                    Ok(())
+                }),
+                LOWER => update(call, |c| {
+                    c.cap_ambient &= !(1u64 << arg2);
+                    Ok(())
+                }),
+                _ => fail(libc::EINVAL),
+            }
+        }
+        _ => return None,
+    })
+}

@@ -108,6 +108,10 @@ pub fn personality(call: &mut Call) -> Action {
 
 /// prctl(2): no seccomp filters of the sandbox's own (see `seccomp`), no PR_SET_MM.
 pub fn prctl(call: &mut Call) -> Action {
+    // The capability options act on the sandbox's emulated sets (issue 8).
+    if let Some(done) = super::ids::prctl_caps(call) {
+        return done;
+    }
     const PR_SET_MM: u64 = 35;
     match call.args[0] {
         o if o == libc::PR_SET_SECCOMP as u64 => {
