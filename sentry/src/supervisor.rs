@@ -668,6 +668,14 @@ impl Supervisor {
                 rval
             }
             Some(ExitHook::TranslatePid) if rval > 0 => k.vpid_for(tid, rval as Tid) as i64,
+            Some(ExitHook::ReceivedCreds { msg, vector }) => {
+                syscalls::pid::translate_received_creds(k, tid, msg, vector, rval);
+                rval
+            }
+            Some(ExitHook::SentCreds { at, ucred }) => {
+                let _ = platform_ptrace::write_bytes(tid, at, &ucred);
+                rval
+            }
             Some(ExitHook::PeerCred { addr, len }) if rval == 0 => {
                 syscalls::pid::translate_peercred(k, tid, addr, len);
                 rval

@@ -61,6 +61,12 @@ pub enum ExitHook {
     RecordIpc(IpcKind),
     /// Put the AF_UNIX address written at (addr, len) in the sandbox's terms.
     FixUnixAddress { addr: u64, len: u64 },
+    /// recvmsg/recvmmsg on a socket with SO_PASSCRED: SCM_CREDENTIALS in the sandbox's
+    /// numbers and ids. `vector`: recvmmsg's array of 64-byte entries.
+    ReceivedCreds { msg: u64, vector: bool },
+    /// sendmsg carrying SCM_CREDENTIALS: the sandbox's numbers were replaced by host ones in
+    /// the task's buffer for the kernel; the task's own go back at the exit stop.
+    SentCreds { at: u64, ucred: [u8; 12] },
     /// getsockopt(SO_PEERCRED): the peer's pid (a host id) in the caller's numbers.
     PeerCred { addr: u64, len: u64 },
     /// The result is the caller's own host id: give its number instead.
@@ -163,6 +169,7 @@ fn checked(call: &mut Call) -> Action {
             })
         }
         getsockopt => Action::Pass,
+        recvmsg | recvmmsg => net::receive(call),
         getsockname | getpeername => Action::PassThenExit(ExitHook::FixUnixAddress {
             addr: call.args[1],
             len: call.args[2],

@@ -4,7 +4,7 @@
 //! the host kernel never reads a socket address from the task.
 
 use super::fs::{files, resolve};
-use super::{deny_event, Action, Call};
+use super::{deny_event, Action, Call, ExitHook};
 use crate::kernel::NetMode;
 use nix::errno::Errno;
 use platform_ptrace::read_bytes;
@@ -213,10 +213,25 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
         return Ok(Action::Pass);
     }
     let sock = task_fd(call, call.args[0] as i32)?;
-    if sockopt(&sock, libc::SO_DOMAIN)? != libc::AF_UNIX
-        || sockopt(&sock, libc::SO_TYPE)? != libc::SOCK_DGRAM
-    {
+    if sockopt(&sock, libc::SO_DOMAIN)? != libc::AF_UNIX {
         return Ok(Action::Pass);
+    }
+    let creds = match call.sysno {
+        Sysno::sendmsg => send_creds(call, call.args[1])?,
+        _ => None,
+    };
+    if sockopt(&sock, libc::SO_TYPE)? != libc::SOCK_DGRAM {
+        return Ok(creds.unwrap_or(Action::Pass));
+    }
+    if let Some(creds) = creds {
+        // A datagram with both credentials and (possibly) an address: the address rule
+        // first, as below; credentials pass translated.
+        let mut name = [0u8; 8];
+        read_bytes(call.tid, call.args[1], &mut name).map_err(|_| Errno::EFAULT)?;
+        if u64::from_ne_bytes(name) != 0 {
+            return refuse_named(call);
+        }
+        return Ok(creds);
     }
     match call.sysno {
         Sysno::sendto => send_to_path(call, &sock),
@@ -244,6 +259,81 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
             Ok(Action::Pass)
         }
     }
+}
+
+/// recvmsg/recvmmsg: with SO_PASSCRED on an AF_UNIX socket, the credentials the kernel
+/// attaches are translated at the exit stop; anything else passes.
+pub fn receive(call: &mut Call) -> Action {
+    let Ok(sock) = task_fd(call, call.args[0] as i32) else {
+        return Action::Pass;
+    };
+    let passcred = sockopt(&sock, libc::SO_DOMAIN) == Ok(libc::AF_UNIX)
+        && sockopt(&sock, libc::SO_PASSCRED).is_ok_and(|v| v != 0);
+    if !passcred {
+        return Action::Pass;
+    }
+    Action::PassThenExit(ExitHook::ReceivedCreds {
+        msg: call.args[1],
+        vector: call.sysno == Sysno::recvmmsg,
+    })
+}
+
+/// The SCM_CREDENTIALS control message of a msghdr in task memory: its ucred's address.
+pub fn find_creds(tid: platform_ptrace::Tid, msg: u64) -> Option<u64> {
+    // struct msghdr: name(8) namelen(4+4) iov(8) iovlen(8) control(8) controllen(8) flags
+    let mut hdr = [0u8; 56];
+    read_bytes(tid, msg, &mut hdr).ok()?;
+    let word = |at: usize| u64::from_ne_bytes(hdr[at..at + 8].try_into().expect("8 bytes"));
+    let (control, len) = (word(32), word(40).min(4096));
+    let mut at = 0u64;
+    while at + 16 <= len {
+        let mut ch = [0u8; 16];
+        read_bytes(tid, control + at, &mut ch).ok()?;
+        let cmsg_len = u64::from_ne_bytes(ch[0..8].try_into().expect("8 bytes"));
+        let level = i32::from_ne_bytes(ch[8..12].try_into().expect("4 bytes"));
+        let kind = i32::from_ne_bytes(ch[12..16].try_into().expect("4 bytes"));
+        if cmsg_len < 16 {
+            return None;
+        }
+        if level == libc::SOL_SOCKET && kind == libc::SCM_CREDENTIALS && cmsg_len >= 16 + 12 {
+            return Some(control + at + 16);
+        }
+        at += cmsg_len.next_multiple_of(8);
+    }
+    None
+}
+
+/// sendmsg with SCM_CREDENTIALS: the task names itself by its number and sandbox ids; the
+/// kernel checks them against its host ones. The ucred in the task's buffer gets the host
+/// values for the call and its own back at the exit stop.
+fn send_creds(call: &mut Call, msg: u64) -> Result<Option<Action>, Errno> {
+    let Some(at) = find_creds(call.tid, msg) else {
+        return Ok(None);
+    };
+    let mut ucred = [0u8; 12];
+    read_bytes(call.tid, at, &mut ucred).map_err(|_| Errno::EFAULT)?;
+    let pid = i32::from_ne_bytes(ucred[0..4].try_into().expect("4 bytes"));
+    let host_pid = match call.kernel.translate(call.tid, pid) {
+        Some(host) => host,
+        None => return Err(Errno::EPERM),
+    };
+    // The task's host ids (what the kernel checks the ucred against).
+    let status = std::fs::read_to_string(format!("/proc/{}/status", call.tid)).unwrap_or_default();
+    let host_id = |key: &str| -> u32 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().nth(1).and_then(|e| e.parse().ok()))
+            .unwrap_or(0)
+    };
+    let mut host = host_pid.to_ne_bytes().to_vec();
+    host.extend_from_slice(&host_id("Uid:").to_ne_bytes());
+    host.extend_from_slice(&host_id("Gid:").to_ne_bytes());
+    platform_ptrace::write_bytes(call.tid, at, &host).map_err(|_| Errno::EFAULT)?;
+    Ok(Some(Action::PassThenExit(ExitHook::SentCreds {
+        at,
+        ucred,
+    })))
 }
 
 fn refuse_named(call: &Call) -> Result<Action, Errno> {

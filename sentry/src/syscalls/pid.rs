@@ -407,3 +407,33 @@ pub fn translate_peercred(k: &Kernel, tid: Tid, addr: u64, len_addr: u64) {
     }
     let _ = write_bytes(tid, addr, &ucred);
 }
+
+/// recvmsg/recvmmsg returned: each SCM_CREDENTIALS names the sender by host pid and ids;
+/// the receiver gets its number for the sender and, for a sandbox sender, its sandbox ids.
+pub fn translate_received_creds(k: &Kernel, tid: Tid, msg: u64, vector: bool, rval: i64) {
+    if rval < 0 {
+        return;
+    }
+    let headers: Vec<u64> = if vector {
+        (0..rval as u64).map(|i| msg + i * 64).collect()
+    } else {
+        vec![msg]
+    };
+    for hdr in headers {
+        let Some(at) = super::net::find_creds(tid, hdr) else {
+            continue;
+        };
+        let mut ucred = [0u8; 12];
+        if read_bytes(tid, at, &mut ucred).is_err() {
+            continue;
+        }
+        let host = i32::from_ne_bytes(ucred[0..4].try_into().expect("4 bytes"));
+        let mut out = k.vpid_for(tid, host).to_ne_bytes().to_vec();
+        if host > 0 && k.tasks.contains_key(&host) {
+            let creds = super::ids::creds_of(k, host);
+            out.extend_from_slice(&creds.euid.to_ne_bytes());
+            out.extend_from_slice(&creds.egid.to_ne_bytes());
+        }
+        let _ = write_bytes(tid, at, &out);
+    }
+}

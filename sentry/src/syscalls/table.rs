@@ -114,7 +114,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | sendfile
         | accept
         | recvfrom
-        | recvmsg
         | shutdown
         | listen
         | setsockopt
@@ -205,7 +204,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | inotify_init1
         | preadv
         | pwritev
-        | recvmmsg
         | syncfs
         | getcpu
         | getrandom
@@ -300,6 +298,9 @@ fn classify(sysno: Sysno) -> Option<Class> {
         fork | vfork | wait4 | waitid | setsid | set_tid_address => Checked,
         // SO_PEERCRED names the peer by host pid: translated at the exit stop.
         getsockopt => Checked,
+        // SCM_CREDENTIALS received on an AF_UNIX socket with SO_PASSCRED name the sender by
+        // host pid and ids: translated at the exit stop.
+        recvmsg | recvmmsg => Checked,
 
         // Calls that name a path, or an address that can be a path.
         open | stat | lstat | access | connect | sendto | sendmsg | sendmmsg | bind | execve
