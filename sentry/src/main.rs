@@ -54,9 +54,9 @@ struct RunArgs {
     /// Network: none (AF_UNIX only; other socket families get EACCES) or host.
     #[arg(long, value_enum, default_value = "none")]
     net: NetMode,
-    /// The sandbox's hostname.
-    #[arg(long, default_value = "sentry")]
-    hostname: String,
+    /// The sandbox's hostname (default: `sentry-` and a short id of this sandbox).
+    #[arg(long)]
+    hostname: Option<String>,
     /// Set an environment variable (KEY=VALUE), or pass the host's value (KEY). Repeatable.
     #[arg(long = "env", short = 'e', value_name = "KEY[=VALUE]")]
     env: Vec<String>,
@@ -427,6 +427,14 @@ fn parse_cpu_list(list: &str) -> Option<Vec<usize>> {
     (!cpus.is_empty()).then_some(cpus)
 }
 
+/// A short name for a sandbox that was given none: `sentry-` and six random hex digits.
+fn sandbox_name() -> String {
+    let mut bytes = [0u8; 4];
+    // SAFETY: getrandom writes at most 4 bytes into our buffer.
+    unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    format!("sentry-{:06x}", u32::from_ne_bytes(bytes) & 0xff_ffff)
+}
+
 /// A pidfd of the sandbox's first process, for the signal thread.
 static INIT_PIDFD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
@@ -455,7 +463,8 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
             args.cwd.display()
         )));
     }
-    if args.hostname.is_empty() || args.hostname.len() > 64 {
+    let hostname = args.hostname.clone().unwrap_or_else(sandbox_name);
+    if hostname.is_empty() || hostname.len() > 64 {
         return Err(Failure::Usage("--hostname must be 1 to 64 bytes".into()));
     }
     let mut requests = Vec::new();
@@ -482,7 +491,7 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     let gofer_pid = files.pid() as i32;
     let mut kernel = Kernel::new(
         Uts {
-            hostname: args.hostname.clone().into_bytes(),
+            hostname: hostname.into_bytes(),
             domainname: b"(none)".to_vec(),
         },
         args.net,

@@ -1,0 +1,55 @@
+//! Issue 4, point 1: the sandbox's hostname is its own. A default name is derived for each
+//! sandbox; a name the sandbox sets (sethostname, /proc/sys/kernel/hostname) changes only the
+//! sandbox's UTS namespace, never the host's.
+
+mod escapes_util;
+
+use escapes_util::busybox_rootfs;
+use std::process::Command;
+
+fn host_name() -> String {
+    let mut buf = [0u8; 65];
+    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
+    assert_eq!(
+        unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) },
+        0
+    );
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+fn run(platform: &str, options: &[&str], script: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sentry"))
+        .args(["run", "--platform", platform])
+        .args(options)
+        .arg(busybox_rootfs())
+        .args(["/bin/sh", "-c", script])
+        .output()
+        .expect("run the sentry");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_sandbox_hostname_never_reaches_the_host() {
+    for platform in ["ptrace", "seccomp"] {
+        let before = host_name();
+        let default = run(platform, &[], "hostname");
+        assert!(
+            default.starts_with("sentry-") && default.len() == "sentry-123456\n".len(),
+            "{default:?}"
+        );
+        assert_ne!(default.trim(), before);
+        let out = run(
+            platform,
+            &["--hostname", "given"],
+            "hostname; hostname changed; hostname; echo viaproc > /proc/sys/kernel/hostname; uname -n",
+        );
+        assert_eq!(out, "given\nchanged\nviaproc\n");
+        assert_eq!(host_name(), before, "the host's hostname changed");
+    }
+}
