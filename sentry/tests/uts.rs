@@ -10,10 +10,8 @@ use std::process::Command;
 fn host_name() -> String {
     let mut buf = [0u8; 65];
     // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
-    assert_eq!(
-        unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) },
-        0
-    );
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    assert_eq!(rc, 0);
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
