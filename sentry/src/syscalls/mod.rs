@@ -140,7 +140,7 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
             | Sysno::setfsgid
             | Sysno::capget
             | Sysno::capset => ids::handle(call),
-            Sysno::mount | Sysno::umount2 => mount::handle(call),
+            Sysno::mount | Sysno::umount2 | Sysno::pivot_root => mount::handle(call),
             Sysno::setns => process::setns(call),
             _ => pid::emulate(call),
         },

@@ -14,6 +14,7 @@ const PROPAGATION: u64 = libc::MS_SHARED | libc::MS_PRIVATE | libc::MS_SLAVE | l
 pub fn handle(call: &mut Call) -> Action {
     let result = match call.sysno {
         syscalls::Sysno::mount => mount(call),
+        syscalls::Sysno::pivot_root => pivot_root(call),
         _ => umount(call),
     };
     match result {
@@ -198,6 +199,15 @@ fn tmpfs(call: &mut Call, point: &[u8], read_only: bool) -> Result<Mount, Errno>
         is_tmpfs: true,
         source: Vec::new(),
     })
+}
+
+/// pivot_root is not served (a sandbox changes its root with chroot). Its arguments are
+/// read first, so a bad pointer is EFAULT as on Linux; then EPERM with a trace event.
+fn pivot_root(call: &mut Call) -> Result<Action, Errno> {
+    read_path(call, 0)?;
+    read_path(call, 1)?;
+    deny_event(call, libc::EPERM, "pivot_root is not served");
+    Err(Errno::EPERM)
 }
 
 /// umount2(target, flags): the latest mount at that mount point goes away.

@@ -293,7 +293,7 @@ fn classify(sysno: Sysno) -> Option<Class> {
         // Process ids are the sentry's own numbers (DESIGN.md invariant 5).
         getpid | gettid | getppid | getpgrp | getpgid | getsid => Emulate,
         // Mounts are the sandbox's own tables (only what stays inside can be mounted).
-        mount | umount2 | setns => Emulate,
+        mount | umount2 | setns | pivot_root => Emulate,
         // The kernel computes a host id that the sentry translates at the exit stop.
         fork | vfork | wait4 | waitid | setsid | set_tid_address => Checked,
         // SO_PEERCRED names the peer by host pid: translated at the exit stop.
@@ -325,10 +325,10 @@ fn classify(sysno: Sysno) -> Option<Class> {
         clone3 => Deny(Errno::ENOSYS),
         // Host-wide state: time, mounts, swap, power, modules, quotas, accounting, the
         // kernel log, namespaces, the LDT and port I/O.
-        settimeofday | clock_settime | clock_adjtime | adjtimex | pivot_root | swapon | swapoff
-        | reboot | acct | quotactl | quotactl_fd | syslog | vhangup | iopl | ioperm
-        | modify_ldt | fanotify_init | fanotify_mark | open_tree | move_mount | fsopen
-        | fsconfig | fsmount | fspick | mount_setattr | open_tree_attr => Deny(Errno::EPERM),
+        settimeofday | clock_settime | clock_adjtime | adjtimex | swapon | swapoff | reboot
+        | acct | quotactl | quotactl_fd | syslog | vhangup | iopl | ioperm | modify_ldt
+        | fanotify_init | fanotify_mark | open_tree | move_mount | fsopen | fsconfig | fsmount
+        | fspick | mount_setattr | open_tree_attr => Deny(Errno::EPERM),
         // Host-global names (keyrings, POSIX message queues) and obsolete or unsupported calls.
         add_key
         | request_key
