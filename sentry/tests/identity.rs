@@ -250,6 +250,20 @@ fn permission_checks_of_the_sandbox_user() {
             "{}",
             run.describe()
         );
+        // Neither may it truncate that file or set its times by path.
+        let script = format!(
+            "cd {d} && echo keep > kept && chmod 644 kept && chown 2000:2000 kept && \
+             {program} dropexec 1000 /bin/sh -c \
+             'truncate -s 0 kept || echo no-truncate; touch -d 2000-01-01 kept || echo no-times; \
+              touch kept || echo no-now; cat kept'"
+        );
+        let run = v.run(&[], &["/bin/sh", "-c", &script]);
+        assert_eq!(
+            run.stdout,
+            "no-truncate\nno-times\nno-now\nkeep\n",
+            "{}",
+            run.describe()
+        );
         std::fs::remove_dir_all(&dir).expect("clean");
     }
 }

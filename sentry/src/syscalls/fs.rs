@@ -1042,6 +1042,16 @@ fn utimens(
     follow: bool,
 ) -> Result<Action, Errno> {
     check_writable(call, &target)?;
+    // Issue 8: explicit times need the owner (or CAP_FOWNER); "now" also write permission.
+    if super::ids::check_owner(call, &target, follow).is_err() {
+        match times {
+            None => {
+                let flags = libc::O_WRONLY | if follow { 0 } else { libc::O_NOFOLLOW };
+                super::ids::check_open(call, &target, flags).map_err(|_| Errno::EACCES)?;
+            }
+            Some(_) => return Err(Errno::EPERM),
+        }
+    }
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.utimens(index, &rel, times, follow)?;
     Ok(Action::Return(0))
@@ -1111,6 +1121,8 @@ fn utimensat(call: &mut Call) -> Result<Action, Errno> {
 fn truncate(call: &mut Call) -> Result<Action, Errno> {
     let target = resolve_arg(call, AT_FDCWD, 0, true)?;
     check_writable(call, &target)?;
+    // Issue 8: a non-root sandbox user needs write permission on the file.
+    super::ids::check_open(call, &target, libc::O_WRONLY)?;
     let (index, rel) = (target.gofer_index, target.rel);
     let len = call.args[1] as i64;
     files(call)?.truncate(index, &rel, len)?;
@@ -1140,7 +1152,14 @@ fn xattr(call: &mut Call) -> Result<Action, Errno> {
         // /proc keeps no extended attributes.
         return Err(Errno::EOPNOTSUPP);
     }
-    let writable = check_writable(call, &target);
+    let writable = check_writable(call, &target).and_then(|()| {
+        // Issue 8: changing attributes needs write permission for a non-root sandbox user.
+        if matches!(call.sysno, getxattr | lgetxattr | listxattr | llistxattr) {
+            return Ok(());
+        }
+        let flags = libc::O_WRONLY | if follow { 0 } else { libc::O_NOFOLLOW };
+        super::ids::check_open(call, &target, flags).map(|_| ())
+    });
     let (index, rel) = (target.gofer_index, target.rel);
     let name = || -> Result<Vec<u8>, Errno> {
         let name = read_cstring(call.tid, call.args[1], 255).map_err(|e| match e as i32 {
