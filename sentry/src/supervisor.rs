@@ -681,6 +681,10 @@ impl Supervisor {
                 rval
             }
             Some(ExitHook::Clone) => syscalls::pid::after_clone(k, tid, rval),
+            Some(ExitHook::Dequeued { at }) if rval > 0 => {
+                syscalls::pid::translate_dequeued(k, tid, at);
+                rval
+            }
             Some(ExitHook::Reaped { infop, nowait }) => {
                 syscalls::pid::after_wait(k, tid, infop, nowait, rval)
             }
@@ -713,7 +717,7 @@ impl Supervisor {
         kernel::memory::on_task_exit(&mut self.kernel, tid); // issue 5: release its memory
         let Some(task) = self.kernel.tasks.remove(&tid) else {
             // A zombie that came to the sentry when its parent exited: reaped now.
-            if self.kernel.zombies.remove(&tid) {
+            if self.kernel.zombies.remove(&tid).is_some() {
                 self.kernel.pids.release(tid);
             }
             return;
@@ -733,7 +737,7 @@ impl Supervisor {
                 // A process whose parent lives: a zombie until the parent's wait reaps it.
                 // (If the parent is exiting too, the zombie comes to the sentry, whose wait
                 // reports it a second time: released then.)
-                self.kernel.zombies.insert(tid);
+                self.kernel.zombies.insert(tid, task.creds.ruid);
             } else {
                 // The sentry is its parent (the first process, an orphan): reaped by the
                 // wait that reported it.

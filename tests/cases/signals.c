@@ -149,5 +149,31 @@ int main(int argc, char **argv)
     int st;
     waitpid(c, &st, 0);
     OK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "kill: default action of SIGTERM terminates");
+
+    /* The sender's uid, as the receiver knows it, in every siginfo. */
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    sigaddset(&usr2, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &usr2, NULL);
+    sigaction(SIGUSR2, &sa2, NULL); /* handled, so that it reaches even a namespace's init */
+    kill(getpid(), SIGUSR2);
+    si = (siginfo_t){0};
+    struct timespec zero = {0, 0};
+    T_EQ(sigtimedwait(&usr2, &si, &zero), SIGUSR2, "rt_sigtimedwait: the pending SIGUSR2");
+    OK(si.si_pid == getpid() && si.si_uid == getuid(), "kill: si_pid and si_uid name the sender");
+    fflush(stdout);
+    c = fork();
+    if (c == 0)
+        _exit(3);
+    si = (siginfo_t){0};
+    T_EQ(sigwaitinfo(&usr2, &si), SIGCHLD, "sigwaitinfo: SIGCHLD of an exited child");
+    OK(si.si_pid == c && si.si_uid == getuid() && si.si_code == CLD_EXITED,
+       "SIGCHLD: si_pid, si_uid and si_code name the child");
+    si = (siginfo_t){0};
+    T_EQ(waitid(P_PID, c, &si, WEXITED), 0, "waitid: reaps the child");
+    OK(si.si_pid == c && si.si_uid == getuid() && si.si_status == 3,
+       "waitid: si_pid, si_uid and si_status name the child");
+    sigprocmask(SIG_UNBLOCK, &usr2, NULL);
     return tap_done();
 }

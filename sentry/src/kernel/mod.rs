@@ -82,8 +82,9 @@ pub struct Kernel {
     /// Memory accounting and the limits (issue 5).
     pub memory: memory::MemoryTable,
     pub pids: PidTable,
-    /// Processes that exited and wait for their parent to reap them (host ids).
-    pub zombies: HashSet<Tid>,
+    /// Processes that exited and wait for their parent to reap them: host id -> the real
+    /// uid it had in the sandbox (waitid and SIGCHLD report it).
+    pub zombies: HashMap<Tid, u32>,
     /// Mount namespaces: a mount table each; a task's `mnt_ns` indexes this.
     pub mount_ns: Vec<MountTable>,
     /// Where tmpfs mounts made inside the sandbox live: the gofer's index and host path.
@@ -129,7 +130,7 @@ impl Kernel {
             tasks: HashMap::new(),
             memory: memory::MemoryTable::default(),
             pids: PidTable::default(),
-            zombies: HashSet::new(),
+            zombies: HashMap::new(),
             mount_ns: vec![mounts],
             tmpfs_pool: (0, std::path::PathBuf::new()),
             tmpfs_count: 0,
@@ -234,7 +235,7 @@ impl Kernel {
     /// zombie of the caller's namespace or below. Never a host process outside the sandbox.
     pub fn translate(&self, tid: Tid, vpid: i32) -> Option<Tid> {
         let host = self.pids.host(self.ns_of(tid), vpid)?;
-        (self.tasks.contains_key(&host) || self.zombies.contains(&host)).then_some(host)
+        (self.tasks.contains_key(&host) || self.zombies.contains_key(&host)).then_some(host)
     }
 
     /// The number the caller `tid` knows host task `host` by; 0 when it cannot see it.

@@ -638,6 +638,7 @@ fn stat_at(
         }
         st
     } else {
+        super::ids::check_search(call, &target)?;
         let (index, rel) = (target.gofer_index, target.rel);
         files(call)?.stat(index, &rel, follow_last)?
     };
@@ -721,6 +722,7 @@ fn statx(call: &mut Call) -> Result<Action, Errno> {
         }
         stx
     } else {
+        super::ids::check_search(call, &target)?;
         let (index, rel) = (target.gofer_index, target.rel);
         let sync = flags & libc::AT_STATX_SYNC_TYPE;
         files(call)?.statx(index, &rel, follow_last, sync, mask as u32)?
@@ -804,6 +806,7 @@ fn readlink_at(
         Some(proc::Resolved::Node(proc::Node::Link(link))) => link.clone(),
         Some(_) => return Err(Errno::EINVAL),
         None => {
+            super::ids::check_search(call, &target)?;
             let (index, rel) = (target.gofer_index, target.rel);
             files(call)?.readlink(index, &rel)?
         }

@@ -391,6 +391,16 @@ fn checking(call: &Call) -> Option<Creds> {
     c.checks_files().then_some(c)
 }
 
+/// Before a call that only looks a gofer name up (stat, statx, readlink, getxattr): search
+/// permission on the way, for a task without DAC override.
+pub fn check_search(call: &mut Call, target: &Target) -> Result<(), Errno> {
+    let Some(c) = checking(call) else {
+        return Ok(());
+    };
+    let (index, rel) = (target.gofer_index, target.rel.clone());
+    check_walk(call, &c, index, &rel)
+}
+
 /// Before an open through the gofer. For a task without DAC override: search permission
 /// on the way, then read/write permission on the file, or write permission on the
 /// directory where O_CREAT makes a new name. Returns the owner to record when the open

@@ -77,6 +77,8 @@ pub enum ExitHook {
     Reaped { infop: Option<u64>, nowait: bool },
     /// Memory accounting (issue 5): settle a charge against the host's result.
     Memory(mm::Hook),
+    /// rt_sigtimedwait dequeued a signal: its siginfo at `at` in the caller's numbers and ids.
+    Dequeued { at: u64 },
 }
 
 /// What a task's pending call needs at its exit stop.
@@ -189,6 +191,10 @@ fn checked(call: &mut Call) -> Action {
         seccomp => process::seccomp(call),
         kill | tkill | tgkill | rt_sigqueueinfo | rt_tgsigqueueinfo | pidfd_open => pid::send(call),
         wait4 | waitid => pid::wait(call),
+        rt_sigtimedwait if call.args[1] != 0 => {
+            Action::PassThenExit(ExitHook::Dequeued { at: call.args[1] })
+        }
+        rt_sigtimedwait => Action::Pass,
         setsid | set_tid_address => pid::translate_result(call),
         fork | vfork => mm::creating(call, |_| Action::PassThenExit(ExitHook::Clone)),
         // Memory accounting (issue 5), when a memory limit makes these checked.

@@ -324,13 +324,16 @@ pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, nowait: bool, rv
             let host = i32::from_ne_bytes(word);
             if host > 0 {
                 let _ = write_bytes(tid, addr + 16, &k.vpid_for(tid, host).to_ne_bytes());
+                if let Some(uid) = sandbox_ruid(k, host) {
+                    let _ = write_bytes(tid, addr + 20, &uid.to_ne_bytes()); // si_uid
+                }
             }
             host
         }
         _ => return rval,
     };
     let vpid = k.vpid_for(tid, host);
-    if !nowait && k.zombies.remove(&host) {
+    if !nowait && k.zombies.remove(&host).is_some() {
         k.pids.release(host);
     }
     if infop.is_some() {
@@ -374,11 +377,26 @@ pub fn translate_siginfo(k: &Kernel, tid: Tid, info: &mut [u8; 128]) -> bool {
     } else {
         k.tgid_of(host)
     };
-    if host > 0 && k.tasks.contains_key(&sender) {
-        let uid = super::ids::creds_of(k, sender).ruid;
+    if let Some(uid) = sandbox_ruid(k, sender).filter(|_| host > 0) {
         info[20..24].copy_from_slice(&uid.to_ne_bytes());
     }
     true
+}
+
+/// rt_sigtimedwait returned a signal: the siginfo it wrote at `at`, as delivery shows it.
+pub fn translate_dequeued(k: &Kernel, tid: Tid, at: u64) {
+    let mut info = [0u8; 128];
+    if read_bytes(tid, at, &mut info).is_ok() && translate_siginfo(k, tid, &mut info) {
+        let _ = write_bytes(tid, at, &info);
+    }
+}
+
+/// The real uid a sandbox process has, or had if it is an unreaped zombie, in sandbox ids.
+fn sandbox_ruid(k: &Kernel, host: Tid) -> Option<u32> {
+    if k.tasks.contains_key(&host) {
+        return Some(super::ids::creds_of(k, host).ruid);
+    }
+    k.zombies.get(&host).copied()
 }
 
 /// getsockopt(SO_PEERCRED) returned: the `struct ucred` at `addr` names the peer by host

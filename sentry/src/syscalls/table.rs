@@ -131,7 +131,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | sysinfo
         | times
         | rt_sigpending
-        | rt_sigtimedwait
         | rt_sigsuspend
         | sigaltstack
         | fstatfs
@@ -295,7 +294,7 @@ fn classify(sysno: Sysno) -> Option<Class> {
         // Mounts are the sandbox's own tables (only what stays inside can be mounted).
         mount | umount2 | setns | pivot_root => Emulate,
         // The kernel computes a host id that the sentry translates at the exit stop.
-        fork | vfork | wait4 | waitid | setsid | set_tid_address => Checked,
+        fork | vfork | wait4 | waitid | setsid | set_tid_address | rt_sigtimedwait => Checked,
         // SO_PEERCRED names the peer by host pid: translated at the exit stop.
         getsockopt => Checked,
         // SCM_CREDENTIALS received on an AF_UNIX socket with SO_PASSCRED name the sender by
