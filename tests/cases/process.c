@@ -21,6 +21,23 @@ static int child_exit_code(pid_t p)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+static int no_new_privs_child(void *a)
+{
+    (void)a;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return 1;
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+        return 2;
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 ? 0 : 1);
+    int st;
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return 3;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--exec-child") == 0)
@@ -298,5 +315,10 @@ int main(int argc, char **argv)
     T_ERR(getrandom(rnd, sizeof rnd, 0x100), EINVAL, "getrandom: bad flags -> EINVAL");
     T_ERR(getrandom(BADPTR, 16, 0), EFAULT, "getrandom: bad buffer -> EFAULT");
     T_EQ(syscall(SYS_personality, 0xffffffff), 0, "personality: query returns PER_LINUX");
+
+    /* no_new_privs: set once, seen by the caller and inherited by a child. */
+    T_ERR(prctl(PR_SET_NO_NEW_PRIVS, 2, 0, 0, 0), EINVAL, "prctl: PR_SET_NO_NEW_PRIVS 2 -> EINVAL");
+    T_ERR(prctl(PR_GET_NO_NEW_PRIVS, 1, 0, 0, 0), EINVAL, "prctl: PR_GET_NO_NEW_PRIVS with an argument -> EINVAL");
+    T_EQ(tap_in_child(no_new_privs_child, NULL), 0, "prctl: PR_SET_NO_NEW_PRIVS is seen and inherited");
     return tap_done();
 }

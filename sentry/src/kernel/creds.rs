@@ -161,6 +161,8 @@ pub struct Creds {
     pub cap_ambient: u64,
     /// PR_SET_KEEPCAPS (SECBIT_KEEP_CAPS): a change away from uid 0 keeps the permitted set.
     pub keep_caps: bool,
+    /// PR_SET_NO_NEW_PRIVS as the task set it (on the host every task has it already).
+    pub no_new_privs: bool,
 }
 
 impl Default for Creds {
@@ -202,6 +204,7 @@ impl Creds {
             cap_bounding: full_caps(),
             cap_ambient: 0,
             keep_caps: false,
+            no_new_privs: false,
         }
     }
 

@@ -741,8 +741,10 @@ fn owner_or_fowner(call: &Call, fd: i32, write_will_do: bool) -> Result<(), Errn
 }
 
 /// prctl's capability options, on the task's emulated sets: PR_CAPBSET_READ/DROP,
-/// PR_GET/SET_KEEPCAPS, PR_CAP_AMBIENT and PR_GET/SET_SECUREBITS (only SECBIT_KEEP_CAPS).
-/// None for every other option (it goes to the host).
+/// PR_GET/SET_KEEPCAPS, PR_CAP_AMBIENT and PR_GET/SET_SECUREBITS (only SECBIT_KEEP_CAPS);
+/// and PR_GET/SET_NO_NEW_PRIVS, which the host sets for every task before its first
+/// instruction but the task sees as it set it. None for every other option (it goes to
+/// the host).
 pub fn prctl_caps(call: &mut Call) -> Option<Action> {
     const PR_GET_KEEPCAPS: u64 = 7;
     const PR_SET_KEEPCAPS: u64 = 8;
@@ -754,10 +756,21 @@ pub fn prctl_caps(call: &mut Call) -> Option<Action> {
     const SECBIT_KEEP_CAPS: u64 = 1 << 4;
     const CAP_SETPCAP: u32 = 8;
     const CAP_LAST: u64 = 40;
-    let [option, arg, arg2, ..] = call.args;
+    let [option, arg, arg2, arg3, arg4, arg5] = call.args;
     let c = creds_of(call.kernel, call.tid);
     let valid = |cap: u64| cap <= CAP_LAST;
+    let nnp = (
+        libc::PR_SET_NO_NEW_PRIVS as u64,
+        libc::PR_GET_NO_NEW_PRIVS as u64,
+    );
     Some(match option {
+        o if o == nnp.0 && (arg != 1 || arg2 | arg3 | arg4 | arg5 != 0) => fail(libc::EINVAL),
+        o if o == nnp.0 => update(call, |c| {
+            c.no_new_privs = true;
+            Ok(())
+        }),
+        o if o == nnp.1 && (arg | arg2 | arg3 | arg4 | arg5 != 0) => fail(libc::EINVAL),
+        o if o == nnp.1 => Action::Return(c.no_new_privs as i64),
         PR_GET_KEEPCAPS => Action::Return(c.keep_caps as i64),
         PR_SET_KEEPCAPS if arg > 1 => fail(libc::EINVAL),
         PR_SET_KEEPCAPS => update(call, |c| {
