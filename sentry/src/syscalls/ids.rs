@@ -756,7 +756,7 @@ pub fn prctl_caps(call: &mut Call) -> Option<Action> {
     const SECBIT_KEEP_CAPS: u64 = 1 << 4;
     const CAP_SETPCAP: u32 = 8;
     const CAP_LAST: u64 = 40;
-    let [option, arg, arg2, arg3, arg4, arg5] = call.args;
+    let [option, arg, arg2, arg3, arg4, _] = call.args;
     let c = creds_of(call.kernel, call.tid);
     let valid = |cap: u64| cap <= CAP_LAST;
     let nnp = (
@@ -764,12 +764,12 @@ pub fn prctl_caps(call: &mut Call) -> Option<Action> {
         libc::PR_GET_NO_NEW_PRIVS as u64,
     );
     Some(match option {
-        o if o == nnp.0 && (arg != 1 || arg2 | arg3 | arg4 | arg5 != 0) => fail(libc::EINVAL),
+        o if o == nnp.0 && (arg != 1 || arg2 | arg3 | arg4 != 0) => fail(libc::EINVAL),
         o if o == nnp.0 => update(call, |c| {
             c.no_new_privs = true;
             Ok(())
         }),
-        o if o == nnp.1 && (arg | arg2 | arg3 | arg4 | arg5 != 0) => fail(libc::EINVAL),
+        o if o == nnp.1 && (arg | arg2 | arg3 | arg4 != 0) => fail(libc::EINVAL),
         o if o == nnp.1 => Action::Return(c.no_new_privs as i64),
         PR_GET_KEEPCAPS => Action::Return(c.keep_caps as i64),
         PR_SET_KEEPCAPS if arg > 1 => fail(libc::EINVAL),
