@@ -245,6 +245,8 @@ pub struct Watch {
     pub peak: AtomicU64,
     /// A request for an RSS sample now (an allocation stop happened).
     poke: (Mutex<bool>, Condvar),
+    /// The sandbox made a memfd: the RSS sample also counts memfds held only by fds.
+    pub memfds_seen: AtomicBool,
     limits: Limits,
 }
 
@@ -259,6 +261,7 @@ impl Watch {
             charged: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             poke: (Mutex::new(false), Condvar::new()),
+            memfds_seen: AtomicBool::new(false),
             limits,
         })
     }
@@ -448,7 +451,11 @@ fn watcher(watch: Arc<Watch>) {
             .collect();
         let shown = |pid: i32| pids.iter().find(|p| p.0 == pid).map_or(pid, |p| p.1);
         if let Some(limit) = limits.memory {
-            let rss: u64 = samples.iter().map(|(_, s)| s.rss_pages * page).sum();
+            let mut rss: u64 = samples.iter().map(|(_, s)| s.rss_pages * page).sum();
+            if watch.memfds_seen.load(Ordering::Relaxed) {
+                let tgids: Vec<i32> = pids.iter().map(|p| p.0).collect();
+                rss += crate::kernel::memory::unmapped_memfd_bytes(&tgids);
+            }
             if rss > limit {
                 // Like the OOM killer: the largest process goes.
                 if let Some((pid, s)) = samples

@@ -369,6 +369,39 @@ fn resident_memory_cannot_evade_the_limit() {
     }
 }
 
+/// A memfd grown by write(2) alone makes no call the sentry charges and shows in no RSS;
+/// the watcher's sample counts it, so the hard limit still holds (by SIGKILL).
+#[test]
+fn memfd_grown_by_write_cannot_evade_the_limit() {
+    for p in PLATFORMS {
+        let dir = TempDir::new("memfd-write");
+        let ev = dir.0.join("events.json");
+        let run = sentry(
+            &[
+                &platform(p),
+                "--memory-limit",
+                "64M",
+                "--events",
+                ev.to_str().expect("utf-8 path"),
+            ],
+            &[
+                &program("limits_hog"),
+                "memfd-write",
+                &(2048 * MIB).to_string(),
+            ],
+        );
+        assert!(run.stdout.contains("writing"), "{p}: {}", run.context());
+        assert!(!run.stdout.contains("holds"), "{p}: {}", run.context());
+        assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
+        let all = events(&ev);
+        let kills = of_kind(&all, "memory_oom_kill");
+        assert_eq!(kills.len(), 1, "{p}: {all:?}");
+        assert_eq!(kills[0]["reason"], "rss");
+        let rss = kills[0]["rss"].as_u64().unwrap_or(0);
+        assert!(rss > 64 * MIB, "{rss}");
+    }
+}
+
 #[test]
 fn pids_limit_counts_threads_and_processes() {
     for p in PLATFORMS {

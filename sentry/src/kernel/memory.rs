@@ -354,6 +354,11 @@ impl MemoryTable {
 
     /// The memfd `ino` is charged `bytes` now (tracked from now on if it was not).
     pub fn memfd_set(&mut self, tid: Tid, ino: Inode, bytes: u64) {
+        if let Some(watch) = &self.watch {
+            watch
+                .memfds_seen
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let m = self.memfds.entry(ino).or_default();
         let before = m.charged;
         m.charged = bytes;
@@ -686,6 +691,26 @@ fn mapped_memfds(tid: Tid) -> Option<Vec<Inode>> {
         found.push((libc::makedev(major, minor), ino));
     }
     Some(found)
+}
+
+/// Bytes in memfds that sandbox processes hold by fd but none maps: write(2) grows such a
+/// file without a call the sentry stops, and its pages are in no process's RSS. The
+/// watcher adds them to its resident-memory sample.
+pub fn unmapped_memfd_bytes(tgids: &[i32]) -> u64 {
+    let mut held: HashMap<Inode, u64> = HashMap::new();
+    for tgid in tgids {
+        if let Ok(dir) = std::fs::read_dir(format!("/proc/{tgid}/fd")) {
+            held.extend(dir.flatten().filter_map(|entry| memfd_at(&entry.path())));
+        }
+    }
+    if !held.is_empty() {
+        for &tgid in tgids {
+            for ino in mapped_memfds(tgid).unwrap_or_default() {
+                held.remove(&ino);
+            }
+        }
+    }
+    held.values().sum()
 }
 
 /// Looks for the holders of every tracked memfd in the fd tables and address spaces of

@@ -2,6 +2,8 @@
  *   alloc  — allocate 1 MiB blocks and touch them until malloc fails; print the count.
  *   rss    — create a file of argv[2] bytes in argv[3] (a directory), map it MAP_PRIVATE
  *            writable (file-backed: not committed memory) and write every page.
+ *   memfd-write — write argv[2] bytes into a memfd with write(2) only, 1 MiB at a time
+ *            (no allocation call on the way; the pages are in no process's RSS).
  *   spin   — burn CPU forever.
  *   spin-ignore-xcpu — the same, with SIGXCPU ignored.
  *   sleep  — fork a child, both wait forever. */
@@ -42,6 +44,21 @@ int main(int argc, char **argv)
         printf("wrote every page\n");
         return 0;
     }
+    if (strcmp(mode, "memfd-write") == 0 && argc > 2) {
+        static char chunk[1 << 20];
+        size_t size = strtoul(argv[2], NULL, 0), done = 0;
+        int fd = memfd_create("hog", MFD_CLOEXEC);
+        must(fd >= 0);
+        printf("writing\n");
+        fflush(stdout);
+        while (done < size) {
+            ssize_t n = write(fd, chunk, sizeof chunk);
+            must(n > 0);
+            done += (size_t)n;
+        }
+        printf("the memfd holds %zu bytes\n", done);
+        return 0;
+    }
     if (strncmp(mode, "spin", 4) == 0) {
         if (strcmp(mode, "spin-ignore-xcpu") == 0)
             signal(SIGXCPU, SIG_IGN);
@@ -59,6 +76,6 @@ int main(int argc, char **argv)
         for (;;)
             pause();
     }
-    fprintf(stderr, "usage: limits_hog alloc|rss SIZE DIR|spin|spin-ignore-xcpu|sleep\n");
+    fprintf(stderr, "usage: limits_hog alloc|rss SIZE DIR|memfd-write SIZE|spin|spin-ignore-xcpu|sleep\n");
     return 2;
 }
