@@ -104,6 +104,13 @@ pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
     }
     let path = name.split(|&b| b == 0).next().unwrap_or(name).to_vec();
     let target = resolve(call, libc::AT_FDCWD as i64 as u64, &path, false)?;
+    // Issue 8: a non-root sandbox user needs search on the way and, to bind, write on the
+    // directory; to connect, write on the socket (as Linux asks).
+    if call.sysno == Sysno::bind {
+        super::ids::check_name_change(call, &target, false)?;
+    } else {
+        super::ids::check_open(call, &target, libc::O_WRONLY)?;
+    }
     let (index, rel) = (target.gofer_index, target.rel);
     use std::os::fd::AsFd;
     if call.sysno == Sysno::bind {
@@ -375,6 +382,7 @@ fn send_to_path(call: &mut Call, sock: &OwnedFd) -> Result<Action, Errno> {
     } else {
         let path = name.split(|&b| b == 0).next().unwrap_or(name).to_vec();
         let target = resolve(call, libc::AT_FDCWD as i64 as u64, &path, false)?;
+        super::ids::check_open(call, &target, libc::O_WRONLY)?; // issue 8, as for connect
         let (index, rel) = (target.gofer_index, target.rel);
         let inode = files(call)?.open(index, &rel, libc::O_PATH, 0)?;
         kernel_addr.extend_from_slice(format!("/proc/self/fd/{}", inode.as_raw_fd()).as_bytes());
