@@ -156,6 +156,20 @@ fn platform(p: &str) -> String {
 }
 
 /// The JSON events of an events file.
+/// Runs the sentry with `options` and `--events` to a fresh file; the run and its events.
+fn sentry_with_events(
+    name: &str,
+    options: &[&str],
+    command: &[&str],
+) -> (Run, Vec<serde_json::Value>) {
+    let dir = TempDir::new(name);
+    let path = dir.0.join("events.json");
+    let mut args = options.to_vec();
+    args.extend(["--events", path.to_str().expect("utf-8 path")]);
+    let run = sentry(&args, command);
+    (run, events(&path))
+}
+
 fn events(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -213,22 +227,14 @@ fn memory_limit_accepts_the_documented_spellings() {
 #[test]
 fn no_drift_after_100000_cycles_across_processes_and_threads() {
     for p in PLATFORMS {
-        let dir = TempDir::new("churn");
-        let ev = dir.0.join("events.json");
-        let run = sentry(
-            &[
-                &platform(p),
-                "--memory-limit",
-                "1G",
-                "--events",
-                ev.to_str().expect("utf-8 path"),
-            ],
+        let (run, all) = sentry_with_events(
+            "churn",
+            &[&platform(p), "--memory-limit", "1G"],
             &[&program("limits_churn")],
         );
         assert_no_fail(&run);
         assert_eq!(run.code(), 0, "{p}: {}", run.context());
         assert!(run.stdout.contains("cycles 100000"), "{}", run.context());
-        let all = events(&ev);
         let finals = of_kind(&all, "memory_final");
         assert_eq!(finals.len(), 1, "{p}: {all:?}");
         assert_eq!(
@@ -265,24 +271,20 @@ fn malloc_returns_null_and_the_sandbox_goes_on() {
 #[test]
 fn soft_limit_emits_one_event_per_upward_crossing() {
     for p in PLATFORMS {
-        let dir = TempDir::new("soft");
-        let ev = dir.0.join("events.json");
         let soft = 16 * MIB;
-        let run = sentry(
+        let (run, all) = sentry_with_events(
+            "soft",
             &[
                 &platform(p),
                 "--memory-limit",
                 "64M",
                 "--memory-soft-limit",
                 "16M",
-                "--events",
-                ev.to_str().expect("utf-8 path"),
             ],
             &[&program("limits_soft"), &soft.to_string()],
         );
         assert_no_fail(&run);
         assert_eq!(run.code(), 0, "{p}: {}", run.context());
-        let all = events(&ev);
         let crossings = of_kind(&all, "memory_soft_limit");
         assert_eq!(crossings.len(), 2, "{p}: {all:?}");
         for e in crossings {
@@ -303,22 +305,13 @@ fn soft_limit_emits_one_event_per_upward_crossing() {
 #[test]
 fn oom_kill_kills_the_allocating_process_with_an_event() {
     for p in PLATFORMS {
-        let dir = TempDir::new("oom");
-        let ev = dir.0.join("events.json");
-        let run = sentry(
-            &[
-                &platform(p),
-                "--memory-limit",
-                "32M",
-                "--oom=kill",
-                "--events",
-                ev.to_str().expect("utf-8 path"),
-            ],
+        let (run, all) = sentry_with_events(
+            "oom",
+            &[&platform(p), "--memory-limit", "32M", "--oom=kill"],
             &[&program("limits_hog"), "alloc"],
         );
         assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
         assert!(!run.stdout.contains("malloc failed"), "{}", run.context());
-        let all = events(&ev);
         let kills = of_kind(&all, "memory_oom_kill");
         assert_eq!(kills.len(), 1, "{p}: {all:?}");
         assert_eq!(kills[0]["reason"], "limit");
@@ -330,22 +323,13 @@ fn oom_kill_kills_the_allocating_process_with_an_event() {
 #[test]
 fn resident_memory_cannot_evade_the_limit() {
     for p in PLATFORMS {
-        let dir = TempDir::new("rss");
-        let ev = dir.0.join("events.json");
         let data = TempDir::new("rss-data");
         let mount = format!("{}:/scratch", data.0.display());
         // A 512 MiB file mapped MAP_PRIVATE is not committed memory; writing every page
         // makes it resident, which the RSS sample sees.
-        let run = sentry(
-            &[
-                &platform(p),
-                "--memory-limit",
-                "64M",
-                "--mount",
-                &mount,
-                "--events",
-                ev.to_str().expect("utf-8 path"),
-            ],
+        let (run, all) = sentry_with_events(
+            "rss",
+            &[&platform(p), "--memory-limit", "64M", "--mount", &mount],
             &[
                 &program("limits_hog"),
                 "rss",
@@ -360,7 +344,6 @@ fn resident_memory_cannot_evade_the_limit() {
             run.context()
         );
         assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
-        let all = events(&ev);
         let kills = of_kind(&all, "memory_oom_kill");
         assert_eq!(kills.len(), 1, "{p}: {all:?}");
         assert_eq!(kills[0]["reason"], "rss");
@@ -374,16 +357,9 @@ fn resident_memory_cannot_evade_the_limit() {
 #[test]
 fn memfd_grown_by_write_cannot_evade_the_limit() {
     for p in PLATFORMS {
-        let dir = TempDir::new("memfd-write");
-        let ev = dir.0.join("events.json");
-        let run = sentry(
-            &[
-                &platform(p),
-                "--memory-limit",
-                "64M",
-                "--events",
-                ev.to_str().expect("utf-8 path"),
-            ],
+        let (run, all) = sentry_with_events(
+            "memfd-write",
+            &[&platform(p), "--memory-limit", "64M"],
             &[
                 &program("limits_hog"),
                 "memfd-write",
@@ -393,7 +369,6 @@ fn memfd_grown_by_write_cannot_evade_the_limit() {
         assert!(run.stdout.contains("writing"), "{p}: {}", run.context());
         assert!(!run.stdout.contains("holds"), "{p}: {}", run.context());
         assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
-        let all = events(&ev);
         let kills = of_kind(&all, "memory_oom_kill");
         assert_eq!(kills.len(), 1, "{p}: {all:?}");
         assert_eq!(kills[0]["reason"], "rss");
@@ -489,38 +464,24 @@ fn a_fork_bomb_stops_at_the_limit_and_sigterm_ends_everything() {
 #[test]
 fn cpu_time_sends_sigxcpu_then_sigkill() {
     for p in PLATFORMS {
-        let dir = TempDir::new("cpu");
-        let ev = dir.0.join("events.json");
-        let run = sentry(
-            &[
-                &platform(p),
-                "--cpu-time",
-                "0.5",
-                "--events",
-                ev.to_str().expect("utf-8 path"),
-            ],
+        let (run, all) = sentry_with_events(
+            "cpu",
+            &[&platform(p), "--cpu-time", "0.5"],
             &[&program("limits_hog"), "spin"],
         );
         // SIGXCPU's default action ends the process.
         assert_eq!(run.code(), 128 + libc::SIGXCPU, "{p}: {}", run.context());
-        let all = events(&ev);
         let cpu = of_kind(&all, "cpu_time");
         assert_eq!(cpu.len(), 1, "{all:?}");
         assert_eq!(cpu[0]["signal"], "SIGXCPU");
         assert!(cpu[0]["used_seconds"].as_f64().unwrap_or(0.0) >= 0.5);
 
-        let run = sentry(
-            &[
-                &platform(p),
-                "--cpu-time",
-                "0.5",
-                "--events",
-                ev.to_str().expect("utf-8 path"),
-            ],
+        let (run, all) = sentry_with_events(
+            "cpu-again",
+            &[&platform(p), "--cpu-time", "0.5"],
             &[&program("limits_hog"), "spin-ignore-xcpu"],
         );
         assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
-        let all = events(&ev);
         let kills: Vec<_> = of_kind(&all, "cpu_time")
             .into_iter()
             .filter(|e| e["signal"] == "SIGKILL")
@@ -610,16 +571,9 @@ fn python_raises_memory_error_and_sizes_itself_to_the_limit() {
 fn memfd_sizes_are_charged_refused_and_released_without_drift() {
     let limit = 64 * MIB;
     for p in PLATFORMS {
-        let dir = TempDir::new("memfd");
-        let ev = dir.0.join("events.json");
-        let run = sentry(
-            &[
-                &platform(p),
-                "--memory-limit",
-                "64M",
-                "--events",
-                ev.to_str().expect("utf-8 path"),
-            ],
+        let (run, all) = sentry_with_events(
+            "memfd",
+            &[&platform(p), "--memory-limit", "64M"],
             &[&program("limits_memfd"), &limit.to_string(), "5000"],
         );
         assert_no_fail(&run);
@@ -643,7 +597,6 @@ fn memfd_sizes_are_charged_refused_and_released_without_drift() {
                 run.context()
             );
         }
-        let all = events(&ev);
         let finals = of_kind(&all, "memory_final");
         assert_eq!(finals.len(), 1, "{p}: {all:?}");
         assert_eq!(
