@@ -912,28 +912,10 @@ impl Server {
         let fd = self.object(m, path, follow)?;
         let name = CPath::new(name)?;
         let p = self.proc_path(fd.as_fd());
-        let size = (size as usize).min(XATTR_SIZE_MAX);
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
-        buf.resize(size, 0);
-        // SAFETY: NUL-terminated path and name; buf is writable for `size` bytes (null if 0).
-        let r = unsafe {
-            libc::getxattr(
-                p.as_cstr().as_ptr(),
-                name.as_cstr().as_ptr(),
-                if size == 0 {
-                    std::ptr::null_mut()
-                } else {
-                    buf.as_mut_ptr() as *mut libc::c_void
-                },
-                size,
-            )
-        };
-        let res = Errno::result(r).map(|n| n as usize);
-        buf.truncate(*res.as_ref().unwrap_or(&0));
-        self.scratch = buf;
-        let n = res?;
-        Ok(if size == 0 { Some(n as u64) } else { None })
+        self.sized_reply(size, |buf, size| {
+            // SAFETY: NUL-terminated path and name; buf is null or writable for `size` bytes.
+            unsafe { libc::getxattr(p.as_cstr().as_ptr(), name.as_cstr().as_ptr(), buf, size) }
+        })
     }
 
     fn listxattr(
@@ -945,23 +927,29 @@ impl Server {
     ) -> Result<Option<u64>, Errno> {
         let fd = self.object(m, path, follow)?;
         let p = self.proc_path(fd.as_fd());
+        self.sized_reply(size, |buf, size| {
+            // SAFETY: NUL-terminated path; buf is null or writable for `size` bytes.
+            unsafe { libc::listxattr(p.as_cstr().as_ptr(), buf.cast(), size) }
+        })
+    }
+
+    /// getxattr/listxattr into the scratch buffer (the reply's payload): `call` gets a null
+    /// buffer when `size` is 0, which asks only for the size (returned as the reply's value).
+    fn sized_reply(
+        &mut self,
+        size: u32,
+        call: impl FnOnce(*mut libc::c_void, usize) -> isize,
+    ) -> Result<Option<u64>, Errno> {
         let size = (size as usize).min(XATTR_SIZE_MAX);
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         buf.resize(size, 0);
-        // SAFETY: NUL-terminated path; buf is writable for `size` bytes (null if 0).
-        let r = unsafe {
-            libc::listxattr(
-                p.as_cstr().as_ptr(),
-                if size == 0 {
-                    std::ptr::null_mut()
-                } else {
-                    buf.as_mut_ptr() as *mut libc::c_char
-                },
-                size,
-            )
+        let ptr = if size == 0 {
+            std::ptr::null_mut()
+        } else {
+            buf.as_mut_ptr().cast()
         };
-        let res = Errno::result(r).map(|n| n as usize);
+        let res = Errno::result(call(ptr, size)).map(|n| n as usize);
         buf.truncate(*res.as_ref().unwrap_or(&0));
         self.scratch = buf;
         let n = res?;
