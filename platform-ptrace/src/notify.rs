@@ -25,6 +25,7 @@ const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
 const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
 const SECCOMP_IOCTL_NOTIF_ADDFD: libc::c_ulong = 0x4018_2103;
+const SECCOMP_ADDFD_FLAG_SETFD: u32 = 1 << 0;
 const SECCOMP_ADDFD_FLAG_SEND: u32 = 1 << 1;
 /// Filter flags for the install filter: return a listener; once a request is received,
 /// only fatal signals interrupt the waiting task.
@@ -176,14 +177,20 @@ impl Listener {
         })
     }
 
-    /// Places `fd` in the requesting task's table (lowest free number, as open(2) does)
-    /// and completes its call with that number.
-    pub fn install(&self, id: u64, fd: BorrowedFd, cloexec: bool) -> Result<i32, Errno> {
+    /// Places `fd` in the requesting task's table (at number `at`, or the lowest free
+    /// number as open(2) does) and completes its call with that number.
+    pub fn install(
+        &self,
+        id: u64,
+        fd: BorrowedFd,
+        cloexec: bool,
+        at: Option<u32>,
+    ) -> Result<i32, Errno> {
         let addfd = SeccompNotifAddfd {
             id,
-            flags: SECCOMP_ADDFD_FLAG_SEND,
+            flags: SECCOMP_ADDFD_FLAG_SEND | at.map_or(0, |_| SECCOMP_ADDFD_FLAG_SETFD),
             srcfd: fd.as_raw_fd() as u32,
-            newfd: 0,
+            newfd: at.unwrap_or(0),
             newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
         };
         // SAFETY: the ioctl reads one seccomp_notif_addfd from memory we own.

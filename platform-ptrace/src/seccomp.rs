@@ -4,6 +4,8 @@
 //!
 //! The numbers are searched with a balanced tree of `jge` comparisons over the runs of
 //! equal action, so a call costs O(log runs) instructions, not a scan of the set.
+//! A few calls may be guarded on one argument instead: they run in the kernel unless that
+//! argument is at or above a floor (an fd number range the tracer must see).
 
 use libc::sock_filter;
 
@@ -17,6 +19,16 @@ const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 /// Offsets in `struct seccomp_data`.
 const OFFSET_NR: u32 = 0;
 const OFFSET_ARCH: u32 = 4;
+const OFFSET_ARGS: u32 = 16;
+
+/// A call that runs in the kernel unless the low 32 bits of argument `arg` are `>= floor`
+/// (unsigned: a negative fd also stops at the tracer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guard {
+    pub nr: u32,
+    pub arg: u8,
+    pub floor: u32,
+}
 
 /// A classic-BPF seccomp program.
 #[derive(Clone, Default)]
@@ -88,6 +100,12 @@ fn tree(runs: &[(u32, bool)], allow: u32, trace: u32) -> Vec<sock_filter> {
 impl Filter {
     /// Allows the x86_64 syscalls in `allowed`; everything else returns SECCOMP_RET_TRACE.
     pub fn allow_list(allowed: &[u32]) -> Filter {
+        Filter::allow_list_guarded(allowed, &[])
+    }
+
+    /// As [`Filter::allow_list`], with `guards` decided on their argument before the tree
+    /// (a guarded call need not be in `allowed`).
+    pub fn allow_list_guarded(allowed: &[u32], guards: &[Guard]) -> Filter {
         let allow = libc::SECCOMP_RET_ALLOW;
         let trace = libc::SECCOMP_RET_TRACE;
         let mut code = vec![
@@ -98,6 +116,16 @@ impl Filter {
             jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
             stmt(BPF_RET_K, trace),
         ];
+        for g in guards {
+            // The accumulator holds the number until a guard matches.
+            code.extend([
+                jump(BPF_JEQ_K, g.nr, 0, 4),
+                stmt(BPF_LD_W_ABS, OFFSET_ARGS + 8 * g.arg as u32),
+                jump(BPF_JGE_K, g.floor, 0, 1),
+                stmt(BPF_RET_K, trace),
+                stmt(BPF_RET_K, allow),
+            ]);
+        }
         code.extend(tree(&runs(allowed), allow, trace));
         Filter { instructions: code }
     }
@@ -112,13 +140,24 @@ impl Filter {
 
     /// Runs the program on a syscall number, as the kernel would (for tests).
     pub fn evaluate(&self, arch: u32, nr: u32) -> u32 {
+        self.evaluate_call(arch, nr, &[0; 6])
+    }
+
+    /// Runs the program on a call with arguments, as the kernel would (for tests).
+    pub fn evaluate_call(&self, arch: u32, nr: u32, args: &[u64; 6]) -> u32 {
         let mut acc = 0u32;
         let mut pc = 0usize;
         loop {
             let ins = self.instructions[pc];
             pc += 1;
             match ins.code {
-                BPF_LD_W_ABS => acc = if ins.k == OFFSET_ARCH { arch } else { nr },
+                BPF_LD_W_ABS => {
+                    acc = match ins.k {
+                        OFFSET_NR => nr,
+                        OFFSET_ARCH => arch,
+                        k => args[((k - OFFSET_ARGS) / 8) as usize] as u32,
+                    }
+                }
                 BPF_JEQ_K => pc += if acc == ins.k { ins.jt } else { ins.jf } as usize,
                 BPF_JGE_K => pc += if acc >= ins.k { ins.jt } else { ins.jf } as usize,
                 BPF_JA => pc += ins.k as usize,
@@ -169,5 +208,34 @@ mod tests {
             };
             assert_eq!(filter.evaluate(AUDIT_ARCH_X86_64, nr), expected, "nr {nr}");
         }
+    }
+
+    #[test]
+    fn guarded_calls_stop_only_at_or_above_their_floor() {
+        let guards = [
+            Guard {
+                nr: 1,
+                arg: 0,
+                floor: 512,
+            },
+            Guard {
+                nr: 275,
+                arg: 2,
+                floor: 512,
+            },
+        ];
+        let filter = Filter::allow_list_guarded(&[0, 3, 39], &guards);
+        let call = |nr, args: [u64; 6]| filter.evaluate_call(AUDIT_ARCH_X86_64, nr, &args);
+        let (allow, trace) = (libc::SECCOMP_RET_ALLOW, libc::SECCOMP_RET_TRACE);
+        assert_eq!(call(1, [511, 0, 0, 0, 0, 0]), allow);
+        assert_eq!(call(1, [512, 0, 0, 0, 0, 0]), trace);
+        assert_eq!(call(1, [u32::MAX as u64, 0, 0, 0, 0, 0]), trace);
+        // Only the low 32 bits are an fd.
+        assert_eq!(call(1, [(1 << 32) | 3, 0, 0, 0, 0, 0]), allow);
+        assert_eq!(call(275, [600, 0, 4, 0, 0, 0]), allow);
+        assert_eq!(call(275, [4, 0, 600, 0, 0, 0]), trace);
+        // Unguarded calls keep the allow list's answer.
+        assert_eq!(call(39, [600; 6]), allow);
+        assert_eq!(call(2, [0; 6]), trace);
     }
 }

@@ -37,8 +37,8 @@ pub enum Resolved {
     /// setns(2) accepts.
     Namespace(NsRef),
     Elsewhere(Vec<u8>),
-    /// `/proc/<pid>/fd/<n>` of a pipe, socket or other fd without a path: opening it
-    /// gives another fd of the same open file.
+    /// `/proc/<pid>/fd/<n>` of a pipe, socket, unlinked file or other fd without a sandbox
+    /// path: opening it gives another fd of the same file.
     TaskFd {
         host: Tid,
         fd: i32,
@@ -474,10 +474,15 @@ fn process(
             let n = number(n)
                 .or((*n == b"0").then_some(0))
                 .ok_or(Errno::ENOENT)?;
-            let target =
-                std::fs::read_link(format!("/proc/{host}/fd/{n}")).map_err(|_| Errno::ENOENT)?;
+            let link = format!("/proc/{host}/fd/{n}");
+            let target = std::fs::read_link(&link).map_err(|_| Errno::ENOENT)?;
             let target = sandbox_name(k, tid, target.as_os_str().as_encoded_bytes());
-            if !target.starts_with(b"/") || target == b"/[host]" {
+            // An unlinked file (a memfd, an O_TMPFILE, a removed file) has no path to follow.
+            let unlinked = std::fs::metadata(&link).is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                m.nlink() == 0
+            });
+            if !target.starts_with(b"/") || target == b"/[host]" || unlinked {
                 // Pipes, sockets and host files: a link that names no path of the sandbox.
                 if more.is_empty() && !follow_last {
                     return Ok(Resolved::Node(Node::Link(target)));

@@ -204,8 +204,18 @@ impl Supervisor {
             .flatten();
         match awaited {
             Some((fd, cloexec)) => {
-                match self.listener.install(request.id, fd.as_fd(), cloexec) {
+                let at = self
+                    .kernel
+                    .memory
+                    .active()
+                    .then(|| crate::syscalls::memfd::slot(request.tid, fd.as_fd()))
+                    .flatten();
+                match self.listener.install(request.id, fd.as_fd(), cloexec, at) {
                     Ok(_) => {}
+                    // A memfd's slot is beyond the task's RLIMIT_NOFILE.
+                    Err(nix::errno::Errno::EBADF) if at.is_some() => {
+                        self.listener.refuse(request.id, nix::errno::Errno::EMFILE)
+                    }
                     // The task was interrupted: the request is gone; its exit stop says how.
                     Err(nix::errno::Errno::ENOENT) => {}
                     // The fd cannot be installed (EBADF for an O_PATH fd, EMFILE for a full

@@ -355,7 +355,7 @@ fn resident_memory_cannot_evade_the_limit() {
 /// A memfd grown by write(2) alone makes no call the sentry charges and shows in no RSS;
 /// the watcher's sample counts it, so the hard limit still holds (by SIGKILL).
 #[test]
-fn memfd_grown_by_write_cannot_evade_the_limit() {
+fn memfd_growth_by_write_fails_with_enomem() {
     for p in PLATFORMS {
         let (run, all) = sentry_with_events(
             "memfd-write",
@@ -366,14 +366,55 @@ fn memfd_grown_by_write_cannot_evade_the_limit() {
                 &(2048 * MIB).to_string(),
             ],
         );
-        assert!(run.stdout.contains("writing"), "{p}: {}", run.context());
-        assert!(!run.stdout.contains("holds"), "{p}: {}", run.context());
-        assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
-        let kills = of_kind(&all, "memory_oom_kill");
-        assert_eq!(kills.len(), 1, "{p}: {all:?}");
-        assert_eq!(kills[0]["reason"], "rss");
-        let rss = kills[0]["rss"].as_u64().unwrap_or(0);
-        assert!(rss > 64 * MIB, "{rss}");
+        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("write failed after "))
+            .unwrap_or_else(|| panic!("{p}: no failed write\n{}", run.context()));
+        assert!(line.ends_with("Cannot allocate memory"), "{p}: {line}");
+        let held: u64 = line["write failed after ".len()..]
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u64::MAX);
+        assert!(held > 32 * MIB && held <= 64 * MIB, "{p}: {line}");
+        assert!(of_kind(&all, "memory_oom_kill").is_empty(), "{p}: {all:?}");
+    }
+}
+
+#[test]
+fn every_write_path_into_a_memfd_is_charged() {
+    for p in PLATFORMS {
+        let run = sentry(
+            &[&platform(p), "--memory-limit", "64M"],
+            &[&program("limits_memfd_write")],
+        );
+        assert_no_fail(&run);
+        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        for fact in [
+            "ok a memfd lives at fd 512 or above",
+            "ok write(2) growth stops with ENOMEM",
+            "ok pwrite beyond the limit: ENOMEM",
+            "ok writev beyond the limit: ENOMEM",
+            "ok pwritev2 appending beyond the limit: ENOMEM",
+            "ok dup, F_DUPFD and a reopen stay at 512 or above",
+            "ok writing through the reopened fd beyond the limit: ENOMEM",
+            "ok dup2 of a memfd below 512: EPERM",
+            "ok sendfile of 40 MiB into the memfd: ENOMEM",
+            "ok copy_file_range of 40 MiB into the memfd: ENOMEM",
+            "ok splice from a pipe reserves the pipe's worth",
+            "ok SCM_RIGHTS of a memfd: EPERM",
+            "ok io_submit writing to a memfd: EINVAL",
+            "ok a child's write beyond the limit: ENOMEM",
+            "ok closing every name releases the charge",
+        ] {
+            assert!(
+                run.stdout.contains(fact),
+                "{p}: no {fact:?}\n{}",
+                run.context()
+            );
+        }
     }
 }
 

@@ -639,7 +639,7 @@ fn memfd_charge(size: u64, blocks: u64) -> u64 {
 }
 
 /// How /proc shows a memfd: "/memfd:NAME (deleted)".
-fn is_memfd_link(link: &[u8]) -> bool {
+pub fn is_memfd_link(link: &[u8]) -> bool {
     link.starts_with(b"/memfd:") && link.ends_with(b" (deleted)")
 }
 
@@ -656,8 +656,9 @@ fn memfd_at(path: &std::path::Path) -> Option<(Inode, u64)> {
 }
 
 /// The memfd that fd `fd` of task `tid` refers to, if it is one: its inode and charge now.
+/// The kernel reads an fd argument as its low 32 bits; so does this.
 pub fn memfd_of(tid: Tid, fd: u64) -> Option<(Inode, u64)> {
-    let fd = i32::try_from(fd as i64).ok().filter(|&f| f >= 0)?;
+    let fd = Some(fd as u32 as i32).filter(|&f| f >= 0)?;
     memfd_at(std::path::Path::new(&format!("/proc/{tid}/fd/{fd}")))
 }
 

@@ -243,8 +243,25 @@ fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<OwnedFd, Er
         flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
     match target.proc.as_ref().expect("a /proc target") {
         proc::Resolved::TaskFd { host, fd } => {
-            let tgid = *host;
-            super::net::task_fd_of(tgid, *fd)
+            let link = format!("/proc/{host}/fd/{fd}");
+            let unlinked_file = std::fs::metadata(&link).is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                m.is_file() && m.nlink() == 0
+            });
+            if !unlinked_file {
+                return super::net::task_fd_of(*host, *fd);
+            }
+            // A new open of the file with the caller's flags, as the kernel reopens through
+            // /proc, checked as the sandbox's identity sees the file.
+            let link = CString::new(link).expect("no NUL");
+            super::ids::check_reopen(call, &link, flags)?;
+            // SAFETY: open of a NUL-terminated path we own; the result is checked.
+            let raw = unsafe { libc::open(link.as_ptr(), flags | libc::O_CLOEXEC, 0) };
+            if raw < 0 {
+                return Err(Errno::last());
+            }
+            // SAFETY: the fd was just opened and is ours alone.
+            Ok(unsafe { OwnedFd::from_raw_fd(raw) })
         }
         proc::Resolved::Node(proc::Node::File(content)) if writing => {
             let domain = match target.path.as_slice() {

@@ -447,6 +447,34 @@ pub fn check_open(call: &mut Call, target: &Target, flags: i32) -> Result<Option
     }
 }
 
+/// A reopen through /proc/<pid>/fd/<n> (`link`) of an unlinked file: the access asked,
+/// against the file's mode and owner as the sandbox sees them.
+pub fn check_reopen(call: &Call, link: &std::ffi::CStr, flags: i32) -> Result<(), Errno> {
+    let Some(c) = checking(call) else {
+        return Ok(());
+    };
+    // SAFETY: stat fills a struct we own from a NUL-terminated path.
+    let st = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        cvt(libc::stat(link.as_ptr(), &mut st))?;
+        st
+    };
+    let want = match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => libc::R_OK,
+        libc::O_WRONLY => libc::W_OK,
+        _ => libc::R_OK | libc::W_OK,
+    } | if flags & libc::O_TRUNC != 0 {
+        libc::W_OK
+    } else {
+        0
+    };
+    let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    if flags & libc::O_PATH == 0 && !c.may_access(st.st_mode, owner.uid, owner.gid, want) {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
+}
+
 fn check_dir_write(call: &mut Call, c: &Creds, index: u32, rel: &[u8]) -> Result<(), Errno> {
     let parent = parent_of(rel);
     let st = files(call)?.stat(index, &parent, true)?;
@@ -826,4 +854,35 @@ pub fn prctl_caps(call: &mut Call) -> Option<Action> {
         }
         _ => return None,
     })
+}
+
+/// Runs `make` (which creates or opens a file for task `tid`) with the sentry's fs ids set
+/// to the task's host ones (root only; otherwise they are the same user already).
+/// setfsuid/setfsgid change only the calling thread.
+pub fn as_task_fs_ids<T>(tid: Tid, make: impl FnOnce() -> T) -> T {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return make();
+    }
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).unwrap_or_default();
+    let fs_id = |key: &str| -> Option<u32> {
+        let line = status.lines().find_map(|l| l.strip_prefix(key))?;
+        line.split_whitespace().nth(3)?.parse().ok()
+    };
+    let (Some(uid), Some(gid)) = (fs_id("Uid:"), fs_id("Gid:")) else {
+        return make();
+    };
+    // SAFETY: setfsgid/setfsuid take plain ids and affect only this thread; they are put
+    // back below (root keeps CAP_SETUID/CAP_SETGID while its fsuid is another user's).
+    unsafe {
+        libc::setfsgid(gid);
+        libc::setfsuid(uid);
+    }
+    let made = make();
+    // SAFETY: as above.
+    unsafe {
+        libc::setfsuid(0);
+        libc::setfsgid(0);
+    }
+    made
 }

@@ -1,7 +1,8 @@
 //! Memory calls and process creation under the sandbox's limits (issue 5): brk, mmap,
 //! munmap, mremap, mprotect, shmget/shmctl sizes, sysinfo, and the pids limit on
-//! clone/fork/vfork, memfd sizes (memfd_create, ftruncate, fallocate, and close,
-//! close_range, munmap for their release). The tables are in `kernel::memory`.
+//! clone/fork/vfork, memfd sizes (ftruncate, fallocate, and close, close_range, munmap for
+//! their release; memfd_create and the write family are in `memfd`). The tables are in
+//! `kernel::memory`.
 //!
 //! Charges are taken at the call's entry, before the host allocates (charge before
 //! allocate); the exit stop settles them against what the host did (the address it
@@ -26,6 +27,11 @@ pub fn configure(limits: Limits) {
     let _ = LIMITS.set(limits);
 }
 
+/// Whether committed memory is accounted in this run.
+pub fn accounts_memory() -> bool {
+    LIMITS.get().is_some_and(Limits::accounts_memory)
+}
+
 /// The class a call takes because of the limits in force, overriding the table: memory
 /// calls must stop at the sentry (also in seccomp mode) when memory is accounted, and
 /// fork/vfork when tasks are counted.
@@ -36,9 +42,11 @@ pub fn class_override(nr: u64) -> Option<Class> {
     let memory = limits.accounts_memory();
     match sysno {
         brk | mmap | munmap | mremap | mprotect | pkey_mprotect if memory => Some(Class::Checked),
-        memfd_create | ftruncate | fallocate | close | close_range if memory => {
+        memfd_create | ftruncate | fallocate | close | close_range | io_submit if memory => {
             Some(Class::Checked)
         }
+        // Under `--platform=seccomp` these stop only for fds at or above memfd::FLOOR.
+        _ if memory && super::memfd::is_guarded(sysno) => Some(Class::Checked),
         sysinfo if limits.memory.is_some() => Some(Class::Checked),
         fork | vfork if memory || limits.pids.is_some() => Some(Class::Checked),
         _ => None,
@@ -75,8 +83,6 @@ pub enum Hook {
     ShmRmid {
         id: i32,
     },
-    /// memfd_create: track the new memfd.
-    MemfdCreate,
     /// ftruncate/fallocate of a memfd: its charge is its size after the call.
     MemfdResize {
         fd: u64,
@@ -114,7 +120,7 @@ pub fn handle(call: &mut Call) -> Action {
         Sysno::mprotect | Sysno::pkey_mprotect => mprotect(call),
         Sysno::brk => brk(call),
         Sysno::sysinfo => sysinfo(call),
-        Sysno::memfd_create => hook(Hook::MemfdCreate),
+        Sysno::memfd_create => super::memfd::create(call),
         Sysno::ftruncate => ftruncate(call),
         Sysno::fallocate => fallocate(call),
         Sysno::close | Sysno::close_range => close(call),
@@ -453,7 +459,10 @@ fn ftruncate(call: &mut Call) -> Action {
     let Some(target) = page_up(len) else {
         return Action::Pass;
     };
-    memfd_resize(call, fd, Some(target), Errno::ENOMEM)
+    match memfd_of(call.tid, fd) {
+        Some(memfd) => memfd_resize(call, fd, memfd, Some(target), Errno::ENOMEM),
+        None => Action::Pass,
+    }
 }
 
 /// fallocate(2) of a memfd: growth past the hard limit fails with ENOSPC, as on a full
@@ -466,30 +475,34 @@ fn fallocate(call: &mut Call) -> Action {
     if (offset as i64) < 0 || (len as i64) <= 0 {
         return Action::Pass; // EINVAL from the host
     }
+    let Some(memfd @ (_, now)) = memfd_of(call.tid, fd) else {
+        return Action::Pass;
+    };
     let target = if mode & (PUNCH_HOLE | COLLAPSE_RANGE) != 0 {
         None
     } else if mode & INSERT_RANGE != 0 {
         // The size grows by `len`: what the memfd is charged now, plus `len`.
-        match memfd_of(call.tid, fd) {
-            Some((_, now)) => page_up(len).and_then(|l| l.checked_add(now)),
-            None => return Action::Pass,
-        }
+        page_up(len).and_then(|l| l.checked_add(now))
     } else {
         match offset.checked_add(len).and_then(page_up) {
             Some(end) => Some(end),
             None => return Action::Pass, // EFBIG from the host
         }
     };
-    memfd_resize(call, fd, target, Errno::ENOSPC)
+    memfd_resize(call, fd, memfd, target, Errno::ENOSPC)
 }
 
-/// A call that may grow the memfd at `fd` to `target` bytes (None: it does not grow it):
-/// the growth is reserved before the host runs it, or the call fails with `full`.
-fn memfd_resize(call: &mut Call, fd: u64, target: Option<u64>, full: Errno) -> Action {
+/// A call that may grow `memfd` (its inode and charge now), the memfd at `fd`, to `target`
+/// bytes (None: it does not grow it): the growth is reserved before the host runs it, or
+/// the call fails with `full`.
+pub(super) fn memfd_resize(
+    call: &mut Call,
+    fd: u64,
+    (ino, now): (Inode, u64),
+    target: Option<u64>,
+    full: Errno,
+) -> Action {
     let tid = call.tid;
-    let Some((ino, now)) = memfd_of(tid, fd) else {
-        return Action::Pass; // not a memfd
-    };
     let tgid = call.kernel.tgid_of(tid);
     let who = call.kernel.shown_pid(tid);
     // Tracked from now on (if it was not), at its current size: growth by write shows here.
@@ -617,13 +630,6 @@ pub fn at_exit(kernel: &mut Kernel, tid: Tid, h: Hook, rval: i64) {
         Hook::ShmRmid { id } => {
             if rval == 0 {
                 memory.shm_removed(tid, id);
-            }
-        }
-        Hook::MemfdCreate => {
-            if rval >= 0 {
-                if let Some((ino, now)) = memfd_of(tid, rval as u64) {
-                    memory.memfd_set(who, ino, now);
-                }
             }
         }
         Hook::MemfdResize { fd, ino, reserved } => {

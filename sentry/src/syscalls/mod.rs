@@ -7,6 +7,7 @@ pub mod exec;
 pub mod fs;
 pub mod ids;
 mod ipc;
+pub mod memfd;
 pub mod mm;
 mod mount;
 pub mod net;
@@ -201,6 +202,9 @@ fn checked(call: &mut Call) -> Action {
         brk | mmap | munmap | mremap | mprotect | pkey_mprotect | sysinfo => mm::handle(call),
         // memfd sizes (issue 5), when a memory limit makes these checked.
         memfd_create | ftruncate | fallocate | close | close_range => mm::handle(call),
+        // Writes that may grow a memfd, and what could move one below memfd::FLOOR.
+        write | pwrite64 | writev | pwritev | pwritev2 | sendfile | splice | copy_file_range
+        | dup | dup2 | dup3 | fcntl | io_submit => memfd::handle(call),
         shmget => mm::shmget(call),
         shmctl => mm::shmctl(call),
         setpgid

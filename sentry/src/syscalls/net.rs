@@ -223,6 +223,22 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
     if sockopt(&sock, libc::SO_DOMAIN)? != libc::AF_UNIX {
         return Ok(Action::Pass);
     }
+    if super::mm::accounts_memory() {
+        // sendmmsg: an array of 64-byte entries, each starting with its msghdr.
+        let (first, count) = match call.sysno {
+            Sysno::sendmsg => (call.args[1], 1),
+            Sysno::sendmmsg => (call.args[1], call.args[2].min(1024)),
+            _ => (0, 0),
+        };
+        if (0..count).any(|i| passes_memfd(call.tid, first + i * 64)) {
+            super::deny_event(
+                call,
+                libc::EPERM,
+                "a memfd cannot be passed with SCM_RIGHTS while memory is accounted",
+            );
+            return Err(Errno::EPERM);
+        }
+    }
     let creds = match call.sysno {
         Sysno::sendmsg => send_creds(call, call.args[1])?,
         _ => None,
@@ -285,29 +301,58 @@ pub fn receive(call: &mut Call) -> Action {
     })
 }
 
-/// The SCM_CREDENTIALS control message of a msghdr in task memory: its ucred's address.
-pub fn find_creds(tid: platform_ptrace::Tid, msg: u64) -> Option<u64> {
+/// The control messages of a msghdr in task memory: (level, type, data address, data
+/// length) each. Stops at the first malformed or unreadable header, as the kernel would.
+fn control_messages(tid: platform_ptrace::Tid, msg: u64) -> Vec<(i32, i32, u64, u64)> {
     // struct msghdr: name(8) namelen(4+4) iov(8) iovlen(8) control(8) controllen(8) flags
     let mut hdr = [0u8; 56];
-    read_bytes(tid, msg, &mut hdr).ok()?;
+    if read_bytes(tid, msg, &mut hdr).is_err() {
+        return Vec::new();
+    }
     let word = |at: usize| u64::from_ne_bytes(hdr[at..at + 8].try_into().expect("8 bytes"));
     let (control, len) = (word(32), word(40).min(4096));
+    let mut found = Vec::new();
     let mut at = 0u64;
     while at + 16 <= len {
         let mut ch = [0u8; 16];
-        read_bytes(tid, control + at, &mut ch).ok()?;
+        if read_bytes(tid, control + at, &mut ch).is_err() {
+            break;
+        }
         let cmsg_len = u64::from_ne_bytes(ch[0..8].try_into().expect("8 bytes"));
         let level = i32::from_ne_bytes(ch[8..12].try_into().expect("4 bytes"));
         let kind = i32::from_ne_bytes(ch[12..16].try_into().expect("4 bytes"));
-        if cmsg_len < 16 {
-            return None;
+        if cmsg_len < 16 || at + cmsg_len > len {
+            break;
         }
-        if level == libc::SOL_SOCKET && kind == libc::SCM_CREDENTIALS && cmsg_len >= 16 + 12 {
-            return Some(control + at + 16);
-        }
+        found.push((level, kind, control + at + 16, cmsg_len - 16));
         at += cmsg_len.next_multiple_of(8);
     }
-    None
+    found
+}
+
+/// The SCM_CREDENTIALS control message of a msghdr in task memory: its ucred's address.
+pub fn find_creds(tid: platform_ptrace::Tid, msg: u64) -> Option<u64> {
+    control_messages(tid, msg)
+        .into_iter()
+        .find(|&(level, kind, _, len)| {
+            level == libc::SOL_SOCKET && kind == libc::SCM_CREDENTIALS && len >= 12
+        })
+        .map(|(_, _, at, _)| at)
+}
+
+/// Whether a msghdr in task memory passes a memfd with SCM_RIGHTS (see `memfd`).
+fn passes_memfd(tid: platform_ptrace::Tid, msg: u64) -> bool {
+    control_messages(tid, msg)
+        .into_iter()
+        .filter(|&(level, kind, _, _)| level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS)
+        .any(|(_, _, at, len)| {
+            let mut fds = vec![0u8; len.min(253 * 4) as usize];
+            read_bytes(tid, at, &mut fds).is_ok()
+                && fds.chunks_exact(4).any(|fd| {
+                    let fd = i32::from_ne_bytes(fd.try_into().expect("4 bytes"));
+                    super::memfd::refuses_passing(tid, fd)
+                })
+        })
 }
 
 /// sendmsg with SCM_CREDENTIALS: the task names itself by its number and sandbox ids; the

@@ -5,8 +5,10 @@
  * or with the ARGs given).
  * Prints "ok ..." / "FAIL ..." lines and "identity done" at the end. */
 #include "prog.h"
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <sys/stat.h>
 #include <sys/fsuid.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -161,6 +163,18 @@ static void user_mode(uid_t uid, gid_t gid)
     check(syscall(SYS_capset, &h, d) == -1 && errno == EPERM, "capset to gain: EPERM");
     memset(d, 0, sizeof d);
     check(syscall(SYS_capset, &h, d) == 0, "capset to nothing");
+
+    /* A reopen through /proc/self/fd of an unlinked file checks the access asked. */
+    char tmp[] = "/tmp/reopen-XXXXXX", self[64];
+    int fd = mkstemp(tmp);
+    must(fd >= 0 && fchmod(fd, 0400) == 0 && unlink(tmp) == 0);
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    errno = 0;
+    check(open(self, O_RDWR) == -1 && errno == EACCES, "reopen of an unlinked 0400 file to write: EACCES");
+    int again = open(self, O_RDONLY);
+    check(again >= 0, "reopen of it to read");
+    close(again);
+    close(fd);
 }
 
 /* Drops every id to uid (as root may), then runs the program at path, which reports. */

@@ -1,0 +1,326 @@
+//! Memfds under memory accounting (issue 5). A memfd grows by write(2) and its relatives
+//! as well as by ftruncate/fallocate, and every byte it holds is memory. So that a write
+//! that may grow one is charged before the host runs it, while ordinary writes stay in the
+//! kernel, every memfd of a task lives at fd number [`FLOOR`] or above: memfd_create, dup
+//! and a reopen through /proc put it there, and the seccomp filter stops the write family
+//! only for fds at or above the floor. What could carry a memfd below the floor is refused
+//! with a trace event: dup2/dup3 onto a lower number, SCM_RIGHTS (the receiver's kernel
+//! picks the number), and asynchronous writes (io_submit) to a memfd.
+
+use super::mm::memfd_resize;
+use super::{deny_event, errno, Action, Call};
+use crate::kernel::memory::{is_memfd_link, memfd_of, page_up, Inode};
+use platform_ptrace::seccomp::Guard;
+use platform_ptrace::{read_bytes, read_cstring, Tid};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use syscalls::{Errno, Sysno};
+
+/// The lowest fd number a memfd takes while memory is accounted. Below the usual soft
+/// RLIMIT_NOFILE (1024), above what ordinary programs open.
+pub const FLOOR: u32 = 512;
+
+/// The calls that write to, or duplicate, the fd in one of their arguments.
+const GUARDED: [(Sysno, u8); 12] = [
+    (Sysno::write, 0),
+    (Sysno::pwrite64, 0),
+    (Sysno::writev, 0),
+    (Sysno::pwritev, 0),
+    (Sysno::pwritev2, 0),
+    (Sysno::sendfile, 0),
+    (Sysno::splice, 2),
+    (Sysno::copy_file_range, 2),
+    (Sysno::dup, 0),
+    (Sysno::dup2, 0),
+    (Sysno::dup3, 0),
+    (Sysno::fcntl, 0),
+];
+
+/// The most a single read or write moves (the kernel's MAX_RW_COUNT).
+const MAX_RW_COUNT: u64 = 0x7fff_f000;
+const RWF_APPEND: u64 = 0x10;
+
+/// Whether `sysno` is one of the guarded calls (they stop at the sentry, for the fds at or
+/// above the floor only under `--platform=seccomp`).
+pub fn is_guarded(sysno: Sysno) -> bool {
+    GUARDED.iter().any(|&(s, _)| s == sysno)
+}
+
+/// The guards for the seccomp filter.
+pub fn guards() -> Vec<Guard> {
+    GUARDED
+        .iter()
+        .map(|&(sysno, arg)| Guard {
+            nr: sysno.id() as u32,
+            arg,
+            floor: FLOOR,
+        })
+        .collect()
+}
+
+/// A guarded call, or io_submit.
+pub fn handle(call: &mut Call) -> Action {
+    if call.sysno == Sysno::io_submit {
+        return io_submit(call);
+    }
+    let Some(&(_, arg)) = GUARDED.iter().find(|&&(s, _)| s == call.sysno) else {
+        return Action::Pass;
+    };
+    // The kernel reads an fd as its low 32 bits. Under ptrace every call stops here.
+    let fd = call.args[arg as usize] as u32;
+    if fd < FLOOR {
+        return Action::Pass;
+    }
+    let Some((ino, now)) = memfd_of(call.tid, fd as u64) else {
+        return Action::Pass;
+    };
+    match call.sysno {
+        Sysno::dup | Sysno::dup2 | Sysno::dup3 | Sysno::fcntl => duplicate(call, fd),
+        _ => match grown_to(call, fd) {
+            Ok(target) => memfd_resize(call, fd as u64, (ino, now), target, Errno::ENOMEM),
+            Err(e) => errno(e),
+        },
+    }
+}
+
+/// dup and fcntl(F_DUPFD*) of a memfd take the lowest free number at or above the floor;
+/// dup2/dup3 onto a number below it are refused.
+fn duplicate(call: &mut Call, fd: u32) -> Action {
+    match call.sysno {
+        Sysno::dup => Action::PassAs {
+            nr: Sysno::fcntl.id() as u64,
+            args: [fd as u64, libc::F_DUPFD as u64, FLOOR as u64, 0, 0, 0],
+        },
+        Sysno::fcntl => {
+            let cmd = call.args[1] as i32;
+            let lowest = call.args[2] as i32;
+            if (cmd == libc::F_DUPFD || cmd == libc::F_DUPFD_CLOEXEC) && lowest >= 0 {
+                let mut args = call.args;
+                args[2] = (lowest as u32).max(FLOOR) as u64;
+                Action::PassWith(args)
+            } else {
+                Action::Pass
+            }
+        }
+        _ => {
+            let target = call.args[1] as u32;
+            if target >= FLOOR || target == fd {
+                return Action::Pass;
+            }
+            deny_event(
+                call,
+                Errno::EPERM.into_raw(),
+                "a memfd stays at fd 512 or above while memory is accounted",
+            );
+            errno(Errno::EPERM)
+        }
+    }
+}
+
+/// The size (in whole pages) the memfd at `fd` can have after this write-family call.
+fn grown_to(call: &Call, fd: u32) -> Result<Option<u64>, Errno> {
+    let tid = call.tid;
+    let a = call.args;
+    let (mut at, append) = position(tid, fd);
+    let len = match call.sysno {
+        Sysno::write => a[2],
+        Sysno::pwrite64 => {
+            at = a[3];
+            a[2]
+        }
+        Sysno::writev => vector_len(tid, a[1], a[2])?,
+        Sysno::pwritev | Sysno::pwritev2 => {
+            if !(call.sysno == Sysno::pwritev2 && a[3] as i64 == -1) {
+                at = a[3];
+            }
+            vector_len(tid, a[1], a[2])?
+        }
+        // sendfile(out, in, in offset, len)
+        Sysno::sendfile => a[3].min(available(tid, a[1] as u32, a[2])?),
+        // splice and copy_file_range: (in, in offset, out, out offset, len, flags).
+        _ => {
+            if a[3] != 0 {
+                at = read_offset(tid, a[3])?;
+            }
+            a[4].min(available(tid, a[0] as u32, a[1])?)
+        }
+    };
+    if (at as i64) < 0 {
+        return Ok(None); // EINVAL from the host
+    }
+    let append = append || (call.sysno == Sysno::pwritev2 && a[5] & RWF_APPEND != 0);
+    if append {
+        at = size_of(tid, fd);
+    }
+    Ok(at.checked_add(len.min(MAX_RW_COUNT)).and_then(page_up))
+}
+
+fn read_offset(tid: Tid, at: u64) -> Result<u64, Errno> {
+    let mut offset = [0u8; 8];
+    read_bytes(tid, at, &mut offset).map_err(|_| Errno::EFAULT)?;
+    Ok(u64::from_ne_bytes(offset))
+}
+
+/// How much a copy from the task's fd `fd` (read at `*offset_at`, or its position) can
+/// move: what is left of a regular file; from a pipe or socket, at most a pipe's worth
+/// (/proc/sys/fs/pipe-max-size; should more arrive, the exit stop charges it).
+fn available(tid: Tid, fd: u32, offset_at: u64) -> Result<u64, Errno> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(format!("/proc/{tid}/fd/{fd}"));
+    match meta {
+        Ok(m) if m.file_type().is_file() => {
+            let at = if offset_at != 0 {
+                read_offset(tid, offset_at)?
+            } else {
+                position(tid, fd).0
+            };
+            Ok(m.size().saturating_sub(at))
+        }
+        _ => Ok(std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(1 << 20)),
+    }
+}
+
+/// The file position of a task's fd and whether it was opened O_APPEND (/proc fdinfo).
+fn position(tid: Tid, fd: u32) -> (u64, bool) {
+    let text = std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}")).unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    let pos = field("pos:").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let flags = field("flags:")
+        .and_then(|v| u64::from_str_radix(v, 8).ok())
+        .unwrap_or(0);
+    (pos, flags & libc::O_APPEND as u64 != 0)
+}
+
+fn size_of(tid: Tid, fd: u32) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{tid}/fd/{fd}")).map_or(0, |m| m.size())
+}
+
+/// The bytes an iovec array in task memory describes.
+fn vector_len(tid: Tid, iov: u64, count: u64) -> Result<u64, Errno> {
+    const UIO_MAXIOV: u64 = 1024;
+    if count > UIO_MAXIOV {
+        return Ok(0); // EINVAL from the host
+    }
+    let mut raw = vec![0u8; count as usize * 16];
+    read_bytes(tid, iov, &mut raw).map_err(|_| Errno::EFAULT)?;
+    Ok(raw
+        .chunks_exact(16)
+        .map(|e| u64::from_ne_bytes(e[8..16].try_into().expect("8 bytes")))
+        .fold(0u64, u64::saturating_add))
+}
+
+/// io_submit: an asynchronous write to a memfd is refused (EINVAL, as for a file that does
+/// not support it); the sentry could not charge it before the kernel runs it.
+fn io_submit(call: &mut Call) -> Action {
+    const IOCB_CMD_PWRITE: u16 = 1;
+    const IOCB_CMD_PWRITEV: u16 = 8;
+    let [_, count, list, ..] = call.args;
+    for i in 0..(count as i64).clamp(0, 65536) as u64 {
+        let mut ptr = [0u8; 8];
+        // The kernel stops at the first unreadable entry; so does the check.
+        if read_bytes(call.tid, list + i * 8, &mut ptr).is_err() {
+            break;
+        }
+        // struct iocb: ... u16 aio_lio_opcode at 16, u32 aio_fildes at 20.
+        let mut iocb = [0u8; 24];
+        if read_bytes(call.tid, u64::from_ne_bytes(ptr), &mut iocb).is_err() {
+            break;
+        }
+        let opcode = u16::from_ne_bytes([iocb[16], iocb[17]]);
+        let fd = u32::from_ne_bytes(iocb[20..24].try_into().expect("4 bytes"));
+        if (opcode == IOCB_CMD_PWRITE || opcode == IOCB_CMD_PWRITEV)
+            && fd >= FLOOR
+            && memfd_of(call.tid, fd as u64).is_some()
+        {
+            deny_event(
+                call,
+                Errno::EINVAL.into_raw(),
+                "asynchronous write to a memfd while memory is accounted",
+            );
+            return errno(Errno::EINVAL);
+        }
+    }
+    Action::Pass
+}
+
+/// Whether `fd` (a task's, sent with SCM_RIGHTS) is a memfd: sending one is refused while
+/// memory is accounted, since the receiver would hold it below the floor.
+pub fn refuses_passing(tid: Tid, fd: i32) -> bool {
+    fd >= FLOOR as i32 && memfd_of(tid, fd as u64).is_some()
+}
+
+/// memfd_create, made by the sentry so that the fd can be placed at or above the floor
+/// (the kernel would take the lowest free number). The memfd is owned by the task's host
+/// fs ids, as if the task had made it.
+pub fn create(call: &mut Call) -> Action {
+    // The kernel's limit: NAME_MAX less "memfd:".
+    const MAX_NAME: usize = 249;
+    let name = match read_cstring(call.tid, call.args[0], MAX_NAME) {
+        Ok(name) => name,
+        Err(nix::errno::Errno::ENAMETOOLONG) => return errno(Errno::EINVAL),
+        Err(e) => return errno(Errno::new(e as i32)),
+    };
+    let name = std::ffi::CString::new(name).expect("read up to the NUL");
+    let flags = call.args[1] as u32;
+    let made = super::ids::as_task_fs_ids(call.tid, || {
+        // SAFETY: memfd_create with a NUL-terminated name; the result is checked.
+        let raw = unsafe { libc::memfd_create(name.as_ptr(), flags | libc::MFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(Errno::new(
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+            ));
+        }
+        // SAFETY: `raw` is a new fd that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    });
+    let fd = match made {
+        Ok(fd) => fd,
+        Err(e) => return errno(e),
+    };
+    if let Some(ino) = inode_of(fd.as_raw_fd()) {
+        let who = call.kernel.shown_pid(call.tid);
+        call.kernel.memory.memfd_set(who, ino, 0);
+    }
+    Action::Install {
+        fd,
+        cloexec: flags & libc::MFD_CLOEXEC != 0,
+    }
+}
+
+fn inode_of(fd: i32) -> Option<Inode> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(format!("/proc/self/fd/{fd}")).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+/// Where an fd being installed in task `tid` goes: for a memfd while memory is accounted,
+/// the lowest free number at or above the floor; otherwise the lowest free number (None).
+pub fn slot(tid: Tid, fd: BorrowedFd) -> Option<u32> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    if !is_memfd_link(link.as_os_str().as_bytes()) {
+        return None;
+    }
+    let mut taken: Vec<u32> = std::fs::read_dir(format!("/proc/{tid}/fd"))
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&n| n >= FLOOR)
+        .collect();
+    taken.sort_unstable();
+    let mut free = FLOOR;
+    for n in taken {
+        if n == free {
+            free += 1;
+        } else if n > free {
+            break;
+        }
+    }
+    Some(free)
+}
