@@ -673,8 +673,13 @@ impl Supervisor {
                 k.ipc_ids.insert((kind, rval as i32));
                 rval
             }
-            Some(ExitHook::FixUnixAddress { addr, len }) if rval == 0 => {
-                syscalls::net::fix_unix_address(tid, k, addr, len);
+            Some(ExitHook::FixUnixAddress {
+                fd,
+                peer,
+                addr,
+                len,
+            }) if rval == 0 => {
+                syscalls::net::fix_unix_address(tid, k, (fd, peer), addr, len);
                 rval
             }
             Some(ExitHook::TranslatePid) if rval > 0 => k.vpid_for(tid, rval as Tid) as i64,

@@ -101,6 +101,13 @@ int main(int argc, char **argv)
     T_EQ(getpeername(cs, (struct sockaddr *)&nm, &nl), 0, "getpeername: the listener");
     if (!OK(nl == offsetof(struct sockaddr_un, sun_path) + 2 && strcmp(nm.sun_path, "s") == 0, "getpeername: the path as bound"))
         tap_diag("getpeername gave length %u, path '%.*s'", (unsigned)nl, (int)sizeof nm.sun_path, nm.sun_path);
+    nl = sizeof nm;
+    T_EQ(getsockname(as, (struct sockaddr *)&nm, &nl), 0, "getsockname: the accepted socket");
+    OK(nl == offsetof(struct sockaddr_un, sun_path) + 2 && strcmp(nm.sun_path, "s") == 0,
+       "getsockname: an accepted socket has its listener's name");
+    nl = sizeof nm;
+    T_EQ(getpeername(as, (struct sockaddr *)&nm, &nl), 0, "getpeername: the accepted socket");
+    OK(nl == offsetof(struct sockaddr_un, sun_path), "getpeername: an unbound client has no name");
     int cs2 = socket(AF_UNIX, SOCK_STREAM, 0);
     l = mkaddr(&sa, "slink");
     T_EQ(connect(cs2, (struct sockaddr *)&sa, l), 0, "connect: through a symlink to the socket");

@@ -116,8 +116,9 @@ pub struct Kernel {
     pub proc_scratch: std::path::PathBuf,
     /// Those layouts, by host path, with the /proc path each stands for.
     pub proc_dirs: HashMap<Vec<u8>, Vec<u8>>,
-    /// Names of AF_UNIX sockets bound by path, as the kernel reports them → as the task bound them.
-    pub unix_names: HashMap<Vec<u8>, Vec<u8>>,
+    /// AF_UNIX sockets bound by path: the socket file (device << 32 | inode, as the kernel's
+    /// socket diagnostics give it) → the path as the task bound it.
+    pub unix_names: HashMap<u64, Vec<u8>>,
     /// The prefix that makes abstract AF_UNIX names private to this sandbox.
     pub abstract_prefix: Vec<u8>,
     /// Unsupported syscall numbers already reported (each warns once).

@@ -61,7 +61,13 @@ pub enum ExitHook {
     /// Remember the SysV IPC id the call created as the sandbox's own.
     RecordIpc(IpcKind),
     /// Put the AF_UNIX address written at (addr, len) in the sandbox's terms.
-    FixUnixAddress { addr: u64, len: u64 },
+    /// `fd` is the socket the call names; `peer`: getpeername.
+    FixUnixAddress {
+        fd: i32,
+        peer: bool,
+        addr: u64,
+        len: u64,
+    },
     /// recvmsg/recvmmsg on a socket with SO_PASSCRED: SCM_CREDENTIALS in the sandbox's
     /// numbers and ids. `vector`: recvmmsg's array of 64-byte entries.
     ReceivedCreds { msg: u64, vector: bool },
@@ -174,6 +180,8 @@ fn checked(call: &mut Call) -> Action {
         getsockopt => Action::Pass,
         recvmsg | recvmmsg => net::receive(call),
         getsockname | getpeername => Action::PassThenExit(ExitHook::FixUnixAddress {
+            fd: call.args[0] as i32,
+            peer: call.sysno == getpeername,
             addr: call.args[1],
             len: call.args[2],
         }),

@@ -115,9 +115,13 @@ pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
     use std::os::fd::AsFd;
     if call.sysno == Sysno::bind {
         files(call)?.bind_unix_fd(index, &rel, sock.as_fd())?;
-        // The kernel names the socket by what the gofer bound; the task named it `path`.
-        if let Some(kernel_name) = unix_name(&sock) {
-            call.kernel.unix_names.insert(kernel_name, path);
+        // The kernel names the socket by what the gofer bound (a name relative to its
+        // directory, the same for "s" and "d/s"); the task named it `path`.
+        let bound = nix::sys::stat::fstat(sock.as_raw_fd())
+            .ok()
+            .and_then(|st| unix_diag(st.st_ino, Diag::BoundFile));
+        if let Some(file) = bound {
+            call.kernel.unix_names.insert(file, path);
         }
     } else {
         files(call)?.connect_unix_fd(index, &rel, sock.as_fd())?;
@@ -147,38 +151,18 @@ fn sock_call(call: &Call, sock: &OwnedFd, addr: &[u8]) -> Result<Action, Errno> 
     Ok(Action::Return(0))
 }
 
-/// The name the kernel reports for a bound AF_UNIX socket of the sentry's.
-fn unix_name(sock: &OwnedFd) -> Option<Vec<u8>> {
-    // SAFETY: sockaddr_un is plain data; zeroed is valid.
-    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    // SAFETY: getsockname writes at most `len` bytes into `sa`, which we own.
-    let rc = unsafe {
-        libc::getsockname(
-            sock.as_raw_fd(),
-            (&mut sa as *mut libc::sockaddr_un).cast(),
-            &mut len,
-        )
-    };
-    if rc < 0 || (len as usize) <= 2 {
-        return None;
-    }
-    let path: Vec<u8> = sa.sun_path[..len as usize - 2]
-        .iter()
-        .map(|&c| c as u8)
-        .collect();
-    Some(path.split(|&b| b == 0).next().unwrap_or(&[]).to_vec())
-}
-
 /// getsockname/getpeername of an AF_UNIX socket, at the call's exit stop: the address the
 /// kernel wrote is put in the sandbox's terms. An abstract name loses the sandbox's
-/// private prefix; a path bound through the gofer becomes the path the task bound.
+/// private prefix; a path bound through the gofer becomes the path the task bound (found
+/// by the file the named socket, the task's `fd` or its peer, is bound to).
 pub fn fix_unix_address(
     tid: platform_ptrace::Tid,
     kernel: &crate::kernel::Kernel,
+    hook: (i32, bool),
     addr: u64,
     len_addr: u64,
 ) {
+    let (fd, peer) = hook;
     let mut len_bytes = [0u8; 4];
     if read_bytes(tid, len_addr, &mut len_bytes).is_err() {
         return;
@@ -199,8 +183,17 @@ pub fn fix_unix_address(
             None => return,
         }
     } else {
-        let path = name.split(|&b| b == 0).next().unwrap_or(name);
-        match kernel.unix_names.get(path) {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(own) = std::fs::metadata(format!("/proc/{tid}/fd/{fd}")).map(|m| m.ino()) else {
+            return;
+        };
+        let named = if peer {
+            unix_diag(own, Diag::Peer)
+        } else {
+            Some(own)
+        };
+        let file = named.and_then(|ino| unix_diag(ino, Diag::BoundFile));
+        match file.and_then(|file| kernel.unix_names.get(&file)) {
             Some(sandbox_path) => [sandbox_path.as_slice(), &[0u8][..]].concat(),
             None => return,
         }
@@ -210,6 +203,82 @@ pub fn fix_unix_address(
     out.truncate(std::mem::size_of::<libc::sockaddr_un>());
     let _ = platform_ptrace::write_bytes(tid, addr, &out);
     let _ = platform_ptrace::write_bytes(tid, len_addr, &(out.len() as u32).to_ne_bytes());
+}
+
+/// What the kernel's socket diagnostics (NETLINK_SOCK_DIAG; any user may ask) know of the
+/// AF_UNIX socket with inode `ino`: its peer's socket inode (`UDIAG_SHOW_PEER`) or the
+/// inode of the file it is bound to (`UDIAG_SHOW_VFS`: an accepted socket shares its
+/// listener's).
+#[derive(Clone, Copy)]
+enum Diag {
+    Peer,
+    BoundFile,
+}
+
+fn unix_diag(ino: u64, ask: Diag) -> Option<u64> {
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    let (show, attribute): (u32, u16) = match ask {
+        Diag::BoundFile => (0x2, 1), // UDIAG_SHOW_VFS, UNIX_DIAG_VFS
+        Diag::Peer => (0x4, 2),      // UDIAG_SHOW_PEER, UNIX_DIAG_PEER
+    };
+    // SAFETY: socket takes plain integers; the result is checked.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::NETLINK_SOCK_DIAG,
+        )
+    };
+    if raw < 0 {
+        return None;
+    }
+    // SAFETY: the fd was just created and is ours alone.
+    let nl = unsafe { OwnedFd::from_raw_fd(raw) };
+    // struct nlmsghdr, then struct unix_diag_req (family, protocol, pad, states, ino,
+    // show, cookie[2]); the cookie ~0 means "any socket with this inode".
+    let mut req = Vec::with_capacity(40);
+    req.extend(40u32.to_ne_bytes());
+    req.extend(SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    req.extend((libc::NLM_F_REQUEST as u16).to_ne_bytes());
+    req.extend([0u8; 8]); // sequence, port
+    req.extend([libc::AF_UNIX as u8, 0, 0, 0]);
+    req.extend(u32::MAX.to_ne_bytes());
+    req.extend((ino as u32).to_ne_bytes());
+    req.extend(show.to_ne_bytes());
+    req.extend([0xffu8; 8]);
+    // SAFETY: send reads `req`, which we own, for its length.
+    if unsafe { libc::send(nl.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) } < 0 {
+        return None;
+    }
+    let mut reply = [0u8; 512];
+    // SAFETY: recv writes at most `reply.len()` bytes into memory we own.
+    let got = unsafe { libc::recv(nl.as_raw_fd(), reply.as_mut_ptr().cast(), reply.len(), 0) };
+    let reply = reply.get(..usize::try_from(got).ok()?)?;
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_ne_bytes(reply.get(at..at + 4)?.try_into().ok()?))
+    };
+    if u16::from_ne_bytes(reply.get(4..6)?.try_into().ok()?) != SOCK_DIAG_BY_FAMILY {
+        return None; // NLMSG_ERROR: no such socket
+    }
+    let end = (word(0)? as usize).min(reply.len());
+    // struct unix_diag_msg is 16 bytes; its attributes follow, 4-byte aligned.
+    let mut at = 16 + 16;
+    while at + 4 <= end {
+        let len = u16::from_ne_bytes(reply[at..at + 2].try_into().ok()?) as usize;
+        let kind = u16::from_ne_bytes(reply[at + 2..at + 4].try_into().ok()?);
+        if len < 4 {
+            return None;
+        }
+        if kind == attribute && len >= 8 {
+            return match ask {
+                Diag::Peer => word(at + 4).map(u64::from),
+                // struct unix_diag_vfs { u32 ino; u32 dev; }
+                Diag::BoundFile => Some((word(at + 8)? as u64) << 32 | word(at + 4)? as u64),
+            };
+        }
+        at += len.next_multiple_of(4);
+    }
+    None
 }
 
 /// sendto/sendmsg/sendmmsg: an address given with the data could name a host socket.
