@@ -152,7 +152,9 @@ pub enum Request<'a> {
     /// First message: the client's protocol version.
     Hello { version: u32 },
     /// `openat(2)` flags and mode → an fd. Character and block devices are refused (EACCES, as
-    /// on a `nodev` mount). A FIFO is opened without blocking the gofer (see README).
+    /// on a `nodev` mount). A FIFO never blocks the gofer: with O_NONBLOCK or O_RDWR it is
+    /// opened so; otherwise the answer is an O_PATH fd of it, for the caller to open (an
+    /// open that waits for the other end).
     Open {
         mount: u32,
         path: &'a [u8],

@@ -500,7 +500,13 @@ impl Server {
                             return Err(Errno::EROFS);
                         }
                     }
-                    // Never block the gofer on a FIFO; the blocking mode is restored below.
+                    // Never block the gofer on a FIFO. An open that may wait for the other
+                    // end (blocking, read-only or write-only) gets the O_PATH probe: the
+                    // caller makes that open, and nothing here holds an end meanwhile.
+                    libc::S_IFIFO if flags & libc::O_NONBLOCK == 0 && acc != libc::O_RDWR => {
+                        return Ok(probe);
+                    }
+                    // The blocking mode is restored below.
                     libc::S_IFIFO => extra = libc::O_NONBLOCK,
                     _ => return Err(Errno::EACCES),
                 }

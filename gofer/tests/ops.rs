@@ -115,23 +115,32 @@ fn fifo_open_does_not_block_the_gofer() {
     let t = TempDir::new("fifo");
     let mut c = spawn(&[(&t.path, false)]);
     c.mknod(0, b"p", libc::S_IFIFO | 0o600, 0).unwrap();
-    // No writer anywhere: a blocking open(O_RDONLY) would hang; the gofer returns at once,
-    // with the blocking mode the caller asked for.
-    let r = c.open(0, b"p", libc::O_RDONLY, 0).unwrap();
-    assert_eq!(fd_flags(&r) & libc::O_NONBLOCK, 0);
-    let w = c.open(0, b"p", libc::O_WRONLY, 0).unwrap();
-    write_fd(&w, b"x");
-    let mut b = [0u8; 1];
-    // SAFETY: reading one byte into b.
-    let n = unsafe { libc::read(r.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
-    assert_eq!(n, 1);
-    assert_eq!(&b, b"x");
+    // No writer anywhere: a blocking open(O_RDONLY) would hang. The gofer answers at once
+    // with an O_PATH fd, holding no end of the FIFO; the caller makes the open that waits.
+    for flags in [libc::O_RDONLY, libc::O_WRONLY] {
+        let node = c.open(0, b"p", flags, 0).unwrap();
+        assert_ne!(fd_flags(&node) & libc::O_PATH, 0, "flags {flags:#x}");
+    }
+    // Non-blocking: a reader opens at once; a writer with no reader gets ENXIO.
+    let r = c
+        .open(0, b"p", libc::O_RDONLY | libc::O_NONBLOCK, 0)
+        .unwrap();
+    assert_ne!(fd_flags(&r) & libc::O_NONBLOCK, 0);
     drop(r);
-    // Writer with no reader: ENXIO rather than blocking.
     assert_eq!(
-        c.open(0, b"p", libc::O_WRONLY, 0).unwrap_err(),
+        c.open(0, b"p", libc::O_WRONLY | libc::O_NONBLOCK, 0)
+            .unwrap_err(),
         Errno::ENXIO
     );
+    // O_RDWR never waits, and keeps the blocking mode asked for.
+    let rw = c.open(0, b"p", libc::O_RDWR, 0).unwrap();
+    assert_eq!(fd_flags(&rw) & (libc::O_NONBLOCK | libc::O_PATH), 0);
+    write_fd(&rw, b"x");
+    let mut b = [0u8; 1];
+    // SAFETY: reading one byte into b.
+    let n = unsafe { libc::read(rw.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
+    assert_eq!(n, 1);
+    assert_eq!(&b, b"x");
 }
 
 #[test]

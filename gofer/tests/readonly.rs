@@ -165,7 +165,9 @@ fn fifo_on_read_only_mount_can_be_written() {
     let r = c
         .open(0, b"p", libc::O_RDONLY | libc::O_NONBLOCK, 0)
         .unwrap();
-    let w = c.open(0, b"p", libc::O_WRONLY, 0).unwrap();
+    let w = c
+        .open(0, b"p", libc::O_WRONLY | libc::O_NONBLOCK, 0)
+        .unwrap();
     write_fd(&w, b"z");
     drop(w);
     assert_eq!(read_fd_nonblock(&r), b"z");

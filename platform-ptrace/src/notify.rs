@@ -27,9 +27,13 @@ const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
 const SECCOMP_IOCTL_NOTIF_ADDFD: libc::c_ulong = 0x4018_2103;
 const SECCOMP_ADDFD_FLAG_SETFD: u32 = 1 << 0;
 const SECCOMP_ADDFD_FLAG_SEND: u32 = 1 << 1;
-/// Filter flags for the install filter: return a listener; once a request is received,
-/// only fatal signals interrupt the waiting task.
-pub const INSTALL_FILTER_FLAGS: libc::c_ulong = (1 << 3) | (1 << 5);
+/// Filter flags for the install filter: return a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER).
+/// Any signal interrupts a waiting task, as it would a blocking open: the request is gone
+/// (ADDFD answers ENOENT), the call fails with ERESTARTSYS and is restarted or gives EINTR
+/// by the task's handler. WAIT_KILLABLE_RECV would hold a received request against all but
+/// fatal signals, and so a FIFO's open (whose fd may take long) against ^C; an ordinary
+/// install is answered microseconds after the request arrives.
+pub const INSTALL_FILTER_FLAGS: libc::c_ulong = 1 << 3;
 
 #[repr(C)]
 #[derive(Default, Clone, Copy)]

@@ -6,7 +6,7 @@ use crate::syscalls::table::Class;
 use crate::syscalls::{self, exec, Action, Call, ExitHook, Pending};
 use ::syscalls::{Errno, Sysno};
 use hashbrown::HashMap;
-use platform_ptrace::notify::Listener;
+use platform_ptrace::notify::{Listener, Request};
 use platform_ptrace::{
     wait, wait_nohang, Event, Resume, Spawned, Stop, Stopped, SyscallArch, SyscallInfo, Tid, Waited,
 };
@@ -52,9 +52,85 @@ pub struct Supervisor {
     /// The tracer's end of the fd-install filter.
     listener: Listener,
     /// Fds to hand to tasks that were resumed into their install request.
-    awaiting_install: HashMap<Tid, (OwnedFd, bool)>,
+    awaiting_install: HashMap<Tid, Awaited>,
+    /// Opens that may wait (FIFOs) finish on threads of their own and report here, with
+    /// the token of their `Awaited`; `opened_wake` (an eventfd) wakes the loop.
+    opened_tx: std::sync::mpsc::Sender<(u64, Result<OwnedFd, nix::errno::Errno>)>,
+    opened_rx: std::sync::mpsc::Receiver<(u64, Result<OwnedFd, nix::errno::Errno>)>,
+    opened_wake: std::sync::Arc<OwnedFd>,
+    next_token: u64,
+    /// A FIFO open still running for a task whose wait a signal interrupted: the task
+    /// comes back to the same open (a restart) and waits for it again, or makes any other
+    /// call (the open failed with EINTR) and the open is cancelled.
+    abandoned: HashMap<Tid, Abandoned>,
     /// A signalfd for SIGCHLD, to wait for stops and install requests at once.
     sigchld: OwnedFd,
+}
+
+/// The fd a task waits for in its install request.
+struct Awaited {
+    /// None while an open is still running on its thread.
+    fd: Option<Result<OwnedFd, nix::errno::Errno>>,
+    cloexec: bool,
+    /// Names the open running for it (0: none), what it opens, and what ends it early.
+    token: u64,
+    key: Option<OpenKey>,
+    cancel: Option<Cancel>,
+    /// The task's install request, once it arrived before the fd.
+    request: Option<Request>,
+}
+
+impl Awaited {
+    fn ready(fd: OwnedFd, cloexec: bool) -> Awaited {
+        Awaited {
+            fd: Some(Ok(fd)),
+            cloexec,
+            token: 0,
+            key: None,
+            cancel: None,
+            request: None,
+        }
+    }
+}
+
+/// What a FIFO open opens: the file (device, inode) and the flags.
+type OpenKey = (u64, u64, i32);
+
+/// Ends a FIFO open that nobody waits for any more.
+struct Cancel {
+    /// Set before the open is ended; the open's thread checks it before it opens.
+    cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    other_end: syscalls::OtherEnd,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Cancel {
+    /// Ends the open: the other end of the FIFO is opened (and held) until the open's
+    /// thread has returned, so the open cannot wait on; the thread's fd is then in the
+    /// channel, and the held end is returned for the caller to close after draining it.
+    fn run(self) -> Option<OwnedFd> {
+        self.cancelled.store(true, Ordering::SeqCst);
+        let thread = self.thread?;
+        let mut held = None;
+        // Bounded: once the thread is in its open, the held end lets it return; until then
+        // opening the other end may fail (no reader yet for a writer's end).
+        while !thread.is_finished() {
+            if held.is_none() {
+                held = (self.other_end.0)().ok();
+            }
+            std::thread::yield_now();
+        }
+        let _ = thread.join();
+        held
+    }
+}
+
+struct Abandoned {
+    key: OpenKey,
+    token: u64,
+    cancel: Cancel,
+    /// The open's result, if it came while the task was away.
+    fd: Option<Result<OwnedFd, nix::errno::Errno>>,
 }
 
 /// What the loop does next.
@@ -86,10 +162,22 @@ impl Supervisor {
             .listener
             .take()
             .ok_or_else(|| anyhow::anyhow!("the first task sent no seccomp listener"))?;
+        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+        // SAFETY: eventfd takes plain integers and returns a new fd or -1.
+        let wake = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if wake < 0 {
+            anyhow::bail!("eventfd: {}", std::io::Error::last_os_error());
+        }
         Ok(Supervisor {
             gofer_pid,
             listener: Listener::new(listener, cookie),
             awaiting_install: HashMap::new(),
+            opened_tx,
+            opened_rx,
+            // SAFETY: the fd was just created and is ours alone.
+            opened_wake: std::sync::Arc::new(unsafe { OwnedFd::from_raw_fd(wake) }),
+            next_token: 0,
+            abandoned: HashMap::new(),
             sigchld: sigchld_fd()?,
             kernel,
             strace,
@@ -179,9 +267,14 @@ impl Supervisor {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: self.opened_wake.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        // SAFETY: poll reads and writes the two pollfds we own.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        // SAFETY: poll reads and writes the pollfds we own.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if rc < 0 {
             return Ok(Next::Again);
         }
@@ -191,6 +284,10 @@ impl Supervisor {
         if fds[1].revents & libc::POLLIN != 0 {
             drain(&self.sigchld);
         }
+        if fds[2].revents & libc::POLLIN != 0 {
+            drain(&self.opened_wake);
+            self.serve_opened();
+        }
         Ok(Next::Again)
     }
 
@@ -198,33 +295,198 @@ impl Supervisor {
         let Ok(request) = self.listener.receive() else {
             return;
         };
-        let awaited = request
-            .is_install
-            .then(|| self.awaiting_install.remove(&request.tid))
-            .flatten();
-        match awaited {
-            Some((fd, cloexec)) => {
-                let at = self
-                    .kernel
-                    .memory
-                    .active()
-                    .then(|| crate::syscalls::memfd::slot(request.tid, fd.as_fd()))
-                    .flatten();
-                match self.listener.install(request.id, fd.as_fd(), cloexec, at) {
-                    Ok(_) => {}
-                    // A memfd's slot is beyond the task's RLIMIT_NOFILE.
-                    Err(nix::errno::Errno::EBADF) if at.is_some() => {
-                        self.listener.refuse(request.id, nix::errno::Errno::EMFILE)
-                    }
-                    // The task was interrupted: the request is gone; its exit stop says how.
-                    Err(nix::errno::Errno::ENOENT) => {}
-                    // The fd cannot be installed (EBADF for an O_PATH fd, EMFILE for a full
-                    // table): the call fails with that error rather than waiting forever.
-                    Err(e) => self.listener.refuse(request.id, e),
+        let tid = request.tid;
+        let Some(awaited) = self
+            .awaiting_install
+            .get_mut(&tid)
+            .filter(|_| request.is_install)
+        else {
+            self.listener.refuse(request.id, nix::errno::Errno::ENOSYS);
+            return;
+        };
+        if awaited.fd.is_none() {
+            awaited.request = Some(request); // answered when its open returns
+            return;
+        }
+        if let Some(awaited) = self.awaiting_install.remove(&tid) {
+            self.install(tid, &request, awaited);
+        }
+    }
+
+    /// Opens that finished on their threads: their fds go to the tasks waiting for them.
+    fn serve_opened(&mut self) {
+        while let Ok((token, result)) = self.opened_rx.try_recv() {
+            let Some((&tid, awaited)) = self
+                .awaiting_install
+                .iter_mut()
+                .find(|(_, a)| a.token == token && a.fd.is_none())
+            else {
+                // Its task was interrupted: kept for its return. Or it is gone (or gave
+                // up): the fd is dropped.
+                if let Some(away) = self
+                    .abandoned
+                    .values_mut()
+                    .find(|a| a.token == token && a.fd.is_none())
+                {
+                    away.fd = Some(result);
+                }
+                continue;
+            };
+            awaited.fd = Some(result);
+            if let Some(request) = awaited.request {
+                if let Some(awaited) = self.awaiting_install.remove(&tid) {
+                    self.install(tid, &request, awaited);
                 }
             }
-            None => self.listener.refuse(request.id, nix::errno::Errno::ENOSYS),
         }
+    }
+
+    /// Answers the install request of `tid` with its fd (or the open's error).
+    fn install(&mut self, tid: Tid, request: &Request, awaited: Awaited) {
+        let Awaited {
+            fd,
+            cloexec,
+            token,
+            key,
+            cancel,
+            ..
+        } = awaited;
+        let fd = match fd {
+            Some(Ok(fd)) => fd,
+            Some(Err(e)) => return self.listener.refuse(request.id, e),
+            None => return,
+        };
+        let at = self
+            .kernel
+            .memory
+            .active()
+            .then(|| crate::syscalls::memfd::slot(tid, fd.as_fd()))
+            .flatten();
+        match self.listener.install(request.id, fd.as_fd(), cloexec, at) {
+            Ok(_) => {}
+            // A memfd's slot is beyond the task's RLIMIT_NOFILE.
+            Err(nix::errno::Errno::EBADF) if at.is_some() => {
+                self.listener.refuse(request.id, nix::errno::Errno::EMFILE)
+            }
+            // The task was interrupted: the request is gone; its exit stop says how. A FIFO
+            // open's fd is kept for the task's return (the open it stands for is done).
+            Err(nix::errno::Errno::ENOENT) => {
+                if let (Some(key), Some(cancel)) = (key, cancel) {
+                    let fd = Some(Ok(fd));
+                    let kept = Abandoned {
+                        key,
+                        token,
+                        cancel,
+                        fd,
+                    };
+                    self.abandoned.insert(tid, kept);
+                }
+            }
+            // The fd cannot be installed (EBADF for an O_PATH fd, EMFILE for a full
+            // table): the call fails with that error rather than waiting forever.
+            Err(e) => self.listener.refuse(request.id, e),
+        }
+    }
+
+    /// The task no longer waits in an install request (its call ended, was interrupted or
+    /// abandoned): a FIFO open still running for it is kept for its return (see `abandoned`).
+    fn forget_install(&mut self, tid: Tid) {
+        if let Some(Awaited {
+            fd,
+            token,
+            key: Some(key),
+            cancel: Some(cancel),
+            ..
+        }) = self.awaiting_install.remove(&tid)
+        {
+            let abandoned = Abandoned {
+                key,
+                token,
+                cancel,
+                fd,
+            };
+            self.abandoned.insert(tid, abandoned);
+        }
+    }
+
+    /// Ends the FIFO open kept for `tid`, if any: it must not hold an end of the FIFO that
+    /// the task will never get.
+    fn cancel_abandoned(&mut self, tid: Tid) {
+        if let Some(abandoned) = self.abandoned.remove(&tid) {
+            self.cancel(abandoned);
+        }
+    }
+
+    fn cancel(&mut self, abandoned: Abandoned) {
+        tracing::debug!(target: "sentry::fifo", "open {} cancelled", abandoned.token);
+        drop(abandoned.fd);
+        let held = abandoned.cancel.run();
+        // The cancelled open's fd is dropped before the end that ended it.
+        self.serve_opened();
+        drop(held);
+    }
+
+    /// Starts `open` on a thread of its own; the task waits for its fd in `awaiting_install`.
+    fn open_off_loop(&mut self, tid: Tid, fifo: syscalls::FifoOpen, cloexec: bool) {
+        let syscalls::FifoOpen {
+            open,
+            other_end,
+            key,
+        } = fifo;
+        let mut awaited = Awaited {
+            fd: None,
+            cloexec,
+            token: 0,
+            key: Some(key),
+            cancel: None,
+            request: None,
+        };
+        match self.abandoned.remove(&tid) {
+            Some(again) if again.key == key => {
+                // The same open after a signal: the task waits for the one still running
+                // (or takes its result).
+                awaited.token = again.token;
+                awaited.cancel = Some(again.cancel);
+                awaited.fd = again.fd;
+                self.awaiting_install.insert(tid, awaited);
+                return;
+            }
+            Some(other) => self.cancel(other),
+            None => {}
+        }
+        self.next_token += 1;
+        let token = self.next_token;
+        let cancelled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, wake, stop) = (
+            self.opened_tx.clone(),
+            self.opened_wake.clone(),
+            cancelled.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("sentry-open".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let _ = tx.send((token, (open.0)()));
+                let one = 1u64.to_ne_bytes();
+                // SAFETY: write of 8 bytes we own to an eventfd we hold.
+                unsafe { libc::write(wake.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+            });
+        tracing::debug!(target: "sentry::fifo", "[{tid}] open {token} started");
+        awaited.token = token;
+        match spawned {
+            Ok(thread) => {
+                awaited.cancel = Some(Cancel {
+                    cancelled,
+                    other_end,
+                    thread: Some(thread),
+                })
+            }
+            Err(_) => awaited.fd = Some(Err(nix::errno::Errno::EAGAIN)),
+        }
+        self.awaiting_install.insert(tid, awaited);
     }
 
     /// The resume request after a stop that needs nothing more.
@@ -279,7 +541,7 @@ impl Supervisor {
                     .and_then(|t| t.pending.take());
                 if let Some(mut pending) = pending {
                     if let Some(state) = pending.exec.take() {
-                        self.awaiting_install.remove(&tid);
+                        self.forget_install(tid);
                         match exec::at_exit(&stopped, state, rval)? {
                             exec::Step::Continue(state) => {
                                 pending.exec = Some(state);
@@ -301,7 +563,7 @@ impl Supervisor {
                         // Back to the task's own registers and call. On a restart code
                         // (ERESTART*) the kernel re-runs the original call or fails it
                         // with EINTR, as if the sentry had never rewritten it.
-                        self.awaiting_install.remove(&tid);
+                        self.forget_install(tid);
                         regs.set_ret(rval);
                         stopped.set_regs(&regs)?;
                     }
@@ -526,7 +788,7 @@ impl Supervisor {
                 if let Some(task) = self.kernel.tasks.get_mut(&tid) {
                     task.pending = None;
                 }
-                self.awaiting_install.remove(&tid);
+                self.forget_install(tid);
             }
             None => {}
         }
@@ -536,6 +798,22 @@ impl Supervisor {
             // filter). Deciding here as well would decide twice: a call skipped here (its
             // number set to -1) would reach the filter as syscall -1.
             return Ok(stopped.resume(Resume::Continue, 0)?);
+        }
+        if self.abandoned.contains_key(&tid) {
+            // Any call but an open (or the handler's return) means the interrupted FIFO open
+            // failed with EINTR rather than restarting.
+            let reopening = [
+                Sysno::open,
+                Sysno::openat,
+                Sysno::openat2,
+                Sysno::creat,
+                Sysno::rt_sigreturn,
+            ]
+            .iter()
+            .any(|s| s.id() as u64 == info.nr);
+            if !reopening {
+                self.cancel_abandoned(tid);
+            }
         }
         let foreign = match info.arch {
             SyscallArch::X86_64 if info.nr & X32_SYSCALL_BIT == 0 => None,
@@ -615,11 +893,17 @@ impl Supervisor {
             }
             Action::Install { fd, cloexec } => {
                 restore = Some(self.listener.prepare(&stopped)?);
-                self.awaiting_install.insert(tid, (fd, cloexec));
+                self.awaiting_install
+                    .insert(tid, Awaited::ready(fd, cloexec));
+            }
+            Action::InstallWhenOpened { fifo, cloexec } => {
+                // A signal interrupts the wait (and restarts the call), as it would the open.
+                restore = Some(self.listener.prepare(&stopped)?);
+                self.open_off_loop(tid, fifo, cloexec);
             }
             Action::Exec { fd, mut state } => {
                 state.original = self.listener.prepare(&stopped)?;
-                self.awaiting_install.insert(tid, (fd, true));
+                self.awaiting_install.insert(tid, Awaited::ready(fd, true));
                 exec = Some(state);
             }
         }
@@ -727,7 +1011,8 @@ impl Supervisor {
             return;
         }
         self.early.remove(&tid);
-        self.awaiting_install.remove(&tid);
+        self.forget_install(tid);
+        self.cancel_abandoned(tid);
         self.kernel.fs.remove(&tid);
         kernel::memory::on_task_exit(&mut self.kernel, tid); // issue 5: release its memory
         let Some(task) = self.kernel.tasks.remove(&tid) else {

@@ -60,6 +60,36 @@ fn bash_pipeline_and_loop() {
     }
 }
 
+/// Named pipes in a shell script: a reader and a writer meet whichever opens first (each
+/// open waits for the other end, as open(2) does), and `timeout` ends an open that nobody
+/// answers (SIGTERM interrupts it).
+#[test]
+fn bash_named_pipes() {
+    let script = r#"
+        mkfifo p
+        (echo first > p) & cat p; wait
+        cat p & echo second > p; wait
+        exec 3<> p; echo third >&3; read -r line <&3; echo "$line"; exec 3<&-
+        timeout 0.5 cat p; echo "reader alone: $?"
+        timeout 0.5 bash -c 'echo x > p'; echo "writer alone: $?"
+        rm p
+    "#;
+    for p in PLATFORMS {
+        let o = run(
+            p,
+            &["--tmpfs", "/work", "--cwd", "/work"],
+            &["/bin/bash", "-c", script],
+        );
+        expect_ok(&o, "bash -c", p);
+        assert_eq!(
+            o.stdout,
+            "first\nsecond\nthird\nreader alone: 124\nwriter alone: 124\n",
+            "--platform={p}\n{}",
+            o.describe()
+        );
+    }
+}
+
 /// ls -la, mv, find, sort and rm -r on a tree with a file, a subdirectory and a symlink, on a
 /// tmpfs. (The expected output is what the same script prints natively on a tmpfs.)
 #[test]

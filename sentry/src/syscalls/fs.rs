@@ -469,9 +469,53 @@ fn open_target(
             other => other?,
         };
         super::ids::created_fd(&fd, owner);
+        // A blocking open of a FIFO: the gofer never waits, and answers an O_PATH fd.
+        if !o_path && is_path_fd(&fd) {
+            return Ok(fifo_open(fd, flags, cloexec));
+        }
         fd
     };
     Ok(Action::Install { fd, cloexec })
+}
+
+fn is_path_fd(fd: &OwnedFd) -> bool {
+    nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
+        .is_ok_and(|f| f & libc::O_PATH != 0)
+}
+
+/// A blocking open of the FIFO `node` (an fd of it from the gofer): the open waits for the
+/// other end, as open(2) does, on a thread of its own; the task waits in its install
+/// request (where a signal interrupts it, as it would the open) until the fd comes.
+fn fifo_open(node: OwnedFd, flags: i32, cloexec: bool) -> Action {
+    let reopen = |node: &OwnedFd, flags: i32| -> Result<OwnedFd, Errno> {
+        let link = CString::new(format!("/proc/self/fd/{}", node.as_raw_fd())).expect("no NUL");
+        // SAFETY: open of a NUL-terminated path we own; the result is checked.
+        let raw = unsafe { libc::open(link.as_ptr(), flags | libc::O_CLOEXEC) };
+        if raw < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: the fd was just opened and is ours alone.
+        Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    };
+    let Ok(other) = node.try_clone() else {
+        return Action::Return(-(libc::EMFILE as i64));
+    };
+    let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_NOFOLLOW);
+    let other_end = if flags & libc::O_ACCMODE == libc::O_RDONLY {
+        libc::O_WRONLY
+    } else {
+        libc::O_RDONLY
+    };
+    let key = nix::sys::stat::fstat(node.as_raw_fd())
+        .map_or((0, 0, flags), |st| (st.st_dev, st.st_ino, flags));
+    let fifo = super::FifoOpen {
+        open: super::Opener(Box::new(move || reopen(&node, flags))),
+        other_end: super::OtherEnd(Box::new(move || {
+            reopen(&other, other_end | libc::O_NONBLOCK)
+        })),
+        key,
+    };
+    Action::InstallWhenOpened { fifo, cloexec }
 }
 
 fn openat2(call: &mut Call) -> Result<Action, Errno> {

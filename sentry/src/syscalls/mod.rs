@@ -53,6 +53,37 @@ pub enum Action {
         fd: std::os::fd::OwnedFd,
         cloexec: bool,
     },
+    /// As `Install`, for an open that may wait (a FIFO's): `open` runs on a thread of its
+    /// own, and the task waits in its install request until it returns.
+    InstallWhenOpened { fifo: FifoOpen, cloexec: bool },
+}
+
+/// A blocking open of a FIFO: `open` runs off the sentry's loop; `other_end` opens the
+/// other end for a moment, which makes `open` return (to cancel it); `key` names the file
+/// (device, inode) and the flags.
+#[derive(Debug)]
+pub struct FifoOpen {
+    pub open: Opener,
+    pub other_end: OtherEnd,
+    pub key: (u64, u64, i32),
+}
+
+/// Opens the other end of a FIFO without waiting (and may be tried again).
+pub struct OtherEnd(pub Box<dyn Fn() -> Result<std::os::fd::OwnedFd, gofer::Errno> + Send>);
+
+impl std::fmt::Debug for OtherEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OtherEnd")
+    }
+}
+
+/// An open that may wait, run off the sentry's loop.
+pub struct Opener(pub Box<dyn FnOnce() -> Result<std::os::fd::OwnedFd, gofer::Errno> + Send>);
+
+impl std::fmt::Debug for Opener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Opener")
+    }
 }
 
 /// Work left for the syscall-exit-stop of a call the host ran.
