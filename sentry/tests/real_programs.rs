@@ -43,6 +43,10 @@ fn bash_pipeline_and_loop() {
         x=$(echo sub | tr a-z A-Z); echo "subst=$x"
         ( exit 3 ); echo "status=$?"
         echo piped | cat | cat | wc -c  # "piped\n": 6 bytes
+        diff <(echo a) <(echo a) && echo "same"
+        echo "to stderr" > /dev/stderr
+        echo stdin | cat /dev/stdin
+        readlink /dev/fd /dev/stdout
     "#;
     for p in PLATFORMS {
         let o = run(
@@ -51,9 +55,10 @@ fn bash_pipeline_and_loop() {
             &["/bin/bash", "-c", script],
         );
         expect_ok(&o, "bash -c", p);
+        assert_eq!(o.stderr, "to stderr\n", "--platform={p}\n{}", o.describe());
         assert_eq!(
             o.stdout,
-            "apple fig pear \nn=100\nsubst=SUB\nstatus=3\n6\n",
+            "apple fig pear \nn=100\nsubst=SUB\nstatus=3\n6\nsame\nstdin\n/proc/self/fd\n/proc/self/fd/1\n",
             "--platform={p}\n{}",
             o.describe()
         );

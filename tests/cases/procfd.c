@@ -45,6 +45,13 @@ int main(int argc, char **argv)
 
     int p[2];
     T_EQ(pipe(p), 0, "pipe: for a reopen");
+    char self[64];
+    struct stat ps;
+    snprintf(self, sizeof self, "/proc/self/fd/%d", p[0]);
+    T_EQ(stat(self, &ps), 0, "stat: /proc/self/fd/N of a pipe");
+    OK(S_ISFIFO(ps.st_mode), "stat: follows the link to the pipe");
+    T_EQ(lstat(self, &ps), 0, "lstat: /proc/self/fd/N of a pipe");
+    OK(S_ISLNK(ps.st_mode), "lstat: the link itself");
     fd = T_OK(reopen(p[1], O_WRONLY), "open: /proc/self/fd/N of a pipe");
     T_EQ(write(fd, "q", 1), 1, "write: through the reopened pipe");
     OK(read(p[0], buf, 1) == 1 && buf[0] == 'q', "read: the pipe's data");

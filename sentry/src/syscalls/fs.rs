@@ -186,6 +186,19 @@ pub fn resolve(call: &Call, dirfd: u64, path: &[u8], keep_slash: bool) -> Result
                 }
                 other => Some(other),
             }
+        } else if call.kernel.mounts(call.tid).mounts[mount].is_dev {
+            // /dev/fd, /dev/stdin, /dev/stdout and /dev/stderr lead into /proc: on the way
+            // they are followed here; at the end they are links, as /proc's own.
+            match dev_link(&rel) {
+                Some((link, [])) => Some(proc::Resolved::Node(proc::Node::Link(link))),
+                Some((mut link, rest)) => {
+                    link.push(b'/');
+                    link.extend_from_slice(rest);
+                    normal = normalize(&link, 0);
+                    continue;
+                }
+                None => None,
+            }
         } else {
             None
         };
@@ -204,6 +217,31 @@ pub fn resolve(call: &Call, dirfd: u64, path: &[u8], keep_slash: bool) -> Result
     Err(Errno::ELOOP)
 }
 
+/// The links of the synthesized /dev (as Linux's devtmpfs and container runtimes have
+/// them): for a path inside /dev, the link's target and what follows the link's name.
+fn dev_link(rel: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+    let (name, rest) = match rel.iter().position(|&b| b == b'/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => (rel, &rel[rel.len()..]),
+    };
+    let target: &[u8] = match name {
+        b"fd" => b"/proc/self/fd",
+        b"stdin" => b"/proc/self/fd/0",
+        b"stdout" => b"/proc/self/fd/1",
+        b"stderr" => b"/proc/self/fd/2",
+        _ => return None,
+    };
+    Some((target.to_vec(), rest))
+}
+
+/// Names of the links [`dev_link`] knows, with their targets (made in /dev's directory).
+pub const DEV_LINKS: [(&str, &str); 4] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
 /// How many links of /proc one resolution may follow.
 const MAX_PROC_LINKS: usize = 8;
 
@@ -213,6 +251,11 @@ pub fn follow(call: &Call, mut target: Target) -> Result<Target, Errno> {
         let Some(proc::Resolved::Node(proc::Node::Link(link))) = &target.proc else {
             return Ok(target);
         };
+        if !call.kernel.mounts(call.tid).mounts[target.mount].is_proc {
+            // A link of /dev (see `dev_link`): absolute, into /proc.
+            target = resolve(call, AT_FDCWD, &link.clone(), true)?;
+            continue;
+        }
         let parent = match target.path.iter().rposition(|&b| b == b'/') {
             Some(0) | None => b"/".to_vec(),
             Some(i) => target.path[..i].to_vec(),
@@ -337,6 +380,10 @@ fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<OwnedFd, Er
         }
         proc::Resolved::Elsewhere(_) => Err(Errno::ENOENT),
     }
+}
+
+fn is_task_fd(target: &Target) -> bool {
+    matches!(target.proc, Some(proc::Resolved::TaskFd { .. }))
 }
 
 /// stat of a /proc node: the host's stat of its layout.
@@ -685,8 +732,16 @@ fn stat_at(
         let c = CString::new(host.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
         // SAFETY: stat is plain data; zeroed is a valid value, filled by the kernel.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: lstat of a NUL-terminated path we own into memory we own.
-        if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
+        // A task's fd (a followed /proc/<pid>/fd/<n>) is the file itself: the host's link
+        // is followed. Any other node is laid out as itself.
+        let rc = if is_task_fd(&target) {
+            // SAFETY: stat of a NUL-terminated path we own into memory we own.
+            unsafe { libc::stat(c.as_ptr(), &mut st) }
+        } else {
+            // SAFETY: lstat of a NUL-terminated path we own into memory we own.
+            unsafe { libc::lstat(c.as_ptr(), &mut st) }
+        };
+        if rc != 0 {
             return Err(Errno::last());
         }
         st
@@ -756,7 +811,11 @@ fn statx(call: &mut Call) -> Result<Action, Errno> {
             libc::statx(
                 libc::AT_FDCWD,
                 c.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
+                if is_task_fd(&target) {
+                    0
+                } else {
+                    libc::AT_SYMLINK_NOFOLLOW
+                },
                 mask as u32,
                 &mut stx,
             )
