@@ -1,6 +1,8 @@
 //! The gofer's request handlers. Every path is resolved beneath a mount root fd with
-//! `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`; calls that act on a name without following
-//! it resolve the parent that way and then act on the single final component.
+//! `openat2(RESOLVE_NO_MAGICLINKS)` and `RESOLVE_IN_ROOT` (the first mount) or
+//! `RESOLVE_BENEATH` (any other: a link out of it is answered EREMOTE); calls that act on a
+//! name without following it resolve the parent that way and then act on the single final
+//! component.
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -8,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use nix::errno::Errno;
 
 use crate::protocol::{Request, Response, Timespec, MAX_FRAME, VERSION, XATTR_SIZE_MAX};
-use crate::sys::{self, file_type, CPath, FdName, RESOLVE_CONFINED};
+use crate::sys::{self, file_type, CPath, FdName, RESOLVE_BENEATH_ONLY, RESOLVE_CONFINED};
 
 /// One mount served by the gofer.
 pub struct MountRoot {
@@ -389,7 +391,23 @@ impl Server {
     /// `openat2` beneath the mount root.
     fn resolve(&self, m: u32, path: &[u8], flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
         let p = CPath::new(path)?;
-        sys::openat2(self.root(m)?, p.as_cstr(), flags, mode, RESOLVE_CONFINED)
+        let root = self.root(m)?;
+        if m != 0 {
+            return sys::openat2(root, p.as_cstr(), flags, mode, RESOLVE_BENEATH_ONLY)
+                .map_err(|e| if e == Errno::EXDEV { Errno::EREMOTE } else { e });
+        }
+        match sys::openat2(root, p.as_cstr(), flags, mode, RESOLVE_CONFINED) {
+            // Did a symlink on the way lead out of the root mount, into another one (an
+            // absolute link into a bind mount, say)? Then the caller walks the path.
+            Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => {
+                let probe = libc::O_PATH | (flags & libc::O_NOFOLLOW);
+                match sys::openat2(root, p.as_cstr(), probe, 0, RESOLVE_BENEATH_ONLY) {
+                    Err(Errno::EXDEV) => Err(Errno::EREMOTE),
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        }
     }
 
     /// An `O_PATH` fd on the object `path` names, following the final symlink or not. Never a

@@ -7,8 +7,13 @@ use nix::errno::Errno;
 
 use crate::protocol::MAX_PATH;
 
-/// `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: the resolution every mount path gets.
+/// `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: the resolution paths of the first mount (the
+/// sandbox's root) get: an absolute symlink starts again at that root.
 pub const RESOLVE_CONFINED: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+/// `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`: the resolution paths of every other mount get:
+/// a symlink that leads out of the mount (absolute, or `..` above its root) fails with
+/// EXDEV, since where it leads is another mount's business (answered as EREMOTE).
+pub const RESOLVE_BENEATH_ONLY: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
 
 /// A path copied into a NUL-terminated stack buffer.
 pub struct CPath {

@@ -94,14 +94,8 @@ fn absolute_and_dotdot_symlinks_stay_inside() {
     let mut c = spawn(&[(&root, false)]);
 
     // The host's absolute path is looked up beneath the root, where it does not exist.
-    assert_eq!(
-        open_checked(&mut c, &root, b"abs").unwrap_err(),
-        Errno::ENOENT
-    );
-    assert_eq!(
-        open_checked(&mut c, &root, b"outerdir/secret").unwrap_err(),
-        Errno::ENOENT
-    );
+    assert_outside(open_checked(&mut c, &root, b"abs").unwrap_err());
+    assert_outside(open_checked(&mut c, &root, b"outerdir/secret").unwrap_err());
     assert_eq!(open_checked(&mut c, &root, b"rooted").unwrap(), b"inside");
     assert_eq!(
         open_checked(&mut c, &root, b"sub/up/secret").unwrap(),
@@ -111,7 +105,7 @@ fn absolute_and_dotdot_symlinks_stay_inside() {
         open_checked(&mut c, &root, b"sub/deeper/rel/secret").unwrap(),
         b"inside"
     );
-    assert_eq!(c.stat(0, b"abs", true).unwrap_err(), Errno::ENOENT);
+    assert_outside(c.stat(0, b"abs", true).unwrap_err());
     assert_eq!(
         c.stat(0, b"sub/up", true).unwrap().st_ino,
         c.stat(0, b"", true).unwrap().st_ino
@@ -119,20 +113,11 @@ fn absolute_and_dotdot_symlinks_stay_inside() {
 
     // Operations that follow: chmod, truncate, xattrs, hard link with follow, connect.
     let before = std::fs::metadata(&host_secret).unwrap();
-    assert_eq!(c.chmod(0, b"abs", 0o777).unwrap_err(), Errno::ENOENT);
-    assert_eq!(
-        c.truncate(0, b"outerdir/secret", 0).unwrap_err(),
-        Errno::ENOENT
-    );
-    assert_eq!(
-        c.setxattr(0, b"abs", b"user.x", b"1", 0, true).unwrap_err(),
-        Errno::ENOENT
-    );
-    assert_eq!(
-        c.link(0, b"abs", 0, b"hl", true).unwrap_err(),
-        Errno::ENOENT
-    );
-    assert_eq!(c.utimens(0, b"abs", None, true).unwrap_err(), Errno::ENOENT);
+    assert_outside(c.chmod(0, b"abs", 0o777).unwrap_err());
+    assert_outside(c.truncate(0, b"outerdir/secret", 0).unwrap_err());
+    assert_outside(c.setxattr(0, b"abs", b"user.x", b"1", 0, true).unwrap_err());
+    assert_outside(c.link(0, b"abs", 0, b"hl", true).unwrap_err());
+    assert_outside(c.utimens(0, b"abs", None, true).unwrap_err());
     assert_eq!(std::fs::read(&host_secret).unwrap(), b"OUTSIDE");
     assert_eq!(
         std::fs::metadata(&host_secret).unwrap().permissions(),
@@ -155,6 +140,43 @@ fn absolute_and_dotdot_symlinks_stay_inside() {
     }
 }
 
+/// In a mount other than the first, a symlink that leads out of it (absolute, or `..`
+/// above its root) is answered EREMOTE, for the caller to resolve across its mounts; links
+/// that stay inside work; nothing outside is reached.
+#[test]
+fn links_leaving_a_second_mount_are_remote() {
+    let l = Layout::new("remote");
+    let root = l.root();
+    let second = l.outer.join("second");
+    std::fs::create_dir_all(second.join("d")).unwrap();
+    std::fs::write(second.join("d/f"), b"second").unwrap();
+    std::os::unix::fs::symlink("/secret", second.join("abs")).unwrap();
+    std::os::unix::fs::symlink("../secret", second.join("up")).unwrap();
+    std::os::unix::fs::symlink("d/f", second.join("rel")).unwrap();
+    std::os::unix::fs::symlink("/d", second.join("absdir")).unwrap();
+    let mut c = spawn(&[(&root, false), (&second, false)]);
+    for p in [&b"abs"[..], b"up", b"absdir/f"] {
+        assert_eq!(
+            c.open(1, p, libc::O_RDONLY, 0).unwrap_err(),
+            Errno::EREMOTE,
+            "{}",
+            String::from_utf8_lossy(p)
+        );
+    }
+    assert_eq!(c.stat(1, b"abs", true).unwrap_err(), Errno::EREMOTE);
+    // Not followed: the link itself.
+    assert_eq!(c.readlink(1, b"abs").unwrap(), b"/secret");
+    assert_eq!(
+        c.stat(1, b"abs", false).unwrap().st_mode & libc::S_IFMT,
+        libc::S_IFLNK
+    );
+    let fd = c.open(1, b"rel", libc::O_RDONLY, 0).unwrap();
+    assert!(fd_path(&fd).starts_with(&second));
+    // In the first mount an absolute link starts again at its root.
+    std::os::unix::fs::symlink("/secret", root.join("abs")).unwrap();
+    assert_eq!(open_checked(&mut c, &root, b"abs").unwrap(), b"inside");
+}
+
 #[test]
 fn unix_socket_outside_is_unreachable() {
     let l = Layout::new("sock");
@@ -164,25 +186,17 @@ fn unix_socket_outside_is_unreachable() {
     std::os::unix::fs::symlink(&host_sock, root.join("s")).unwrap();
     std::os::unix::fs::symlink("../host.sock", root.join("s2")).unwrap();
     let mut c = spawn(&[(&root, false)]);
-    assert_eq!(
-        c.connect_unix(0, b"s", libc::SOCK_STREAM).unwrap_err(),
-        Errno::ENOENT
-    );
-    assert_eq!(
-        c.connect_unix(0, b"s2", libc::SOCK_STREAM).unwrap_err(),
-        Errno::ENOENT
-    );
-    assert_eq!(
+    assert_outside(c.connect_unix(0, b"s", libc::SOCK_STREAM).unwrap_err());
+    assert_outside(c.connect_unix(0, b"s2", libc::SOCK_STREAM).unwrap_err());
+    assert_outside(
         c.connect_unix(0, b"../host.sock", libc::SOCK_STREAM)
             .unwrap_err(),
-        Errno::ENOENT
     );
     // bind through a symlinked parent directory pointing outside: created inside or refused.
     std::os::unix::fs::symlink(&l.outer.path, root.join("out")).unwrap();
-    assert_eq!(
+    assert_outside(
         c.bind_unix(0, b"out/new.sock", libc::SOCK_STREAM)
             .unwrap_err(),
-        Errno::ENOENT
     );
     assert!(!l.outer.join("new.sock").exists());
 }
@@ -196,10 +210,7 @@ fn magic_links_are_refused() {
     let mut c = spawn(&[(&root, false), (Path::new("/proc"), true)]);
 
     // Inside a normal mount, "/proc/self/root" is just a path beneath the root.
-    assert_eq!(
-        c.open(0, b"pw", libc::O_RDONLY, 0).unwrap_err(),
-        Errno::ENOENT
-    );
+    assert_outside(c.open(0, b"pw", libc::O_RDONLY, 0).unwrap_err());
     // In a procfs mount, every magic link is refused, followed or not.
     for p in [
         &b"self/root/etc/passwd"[..],
@@ -333,4 +344,10 @@ impl Ino for std::fs::Metadata {
     fn ino_(&self) -> u64 {
         std::os::unix::fs::MetadataExt::ino(self)
     }
+}
+
+/// A path through a symlink that leads out of its mount reaches nothing outside: ENOENT, or
+/// EREMOTE (the link leads out of the mount; the caller resolves where it goes).
+fn assert_outside(e: Errno) {
+    assert!(e == Errno::ENOENT || e == Errno::EREMOTE, "{e:?}");
 }

@@ -65,6 +65,37 @@ fn bash_pipeline_and_loop() {
     }
 }
 
+/// Symbolic links that lead from one mount into another (an absolute link in a `--tmpfs`
+/// workspace, `..` above its root, a link in the rootfs into the workspace): a Python venv
+/// made in the workspace runs.
+#[test]
+fn symlinks_across_mounts() {
+    let script = r#"
+        ln -s /etc/hostname h && test -r h && echo "absolute: ok"
+        ln -s ../bin up && test -x up/bash && echo "dotdot: ok"
+        ln -s /work/h /tmp/into-work && test -r /tmp/into-work && echo "into the workspace: ok"
+        rm /tmp/into-work
+        ln -s /work/made/file dangling && mkdir made && echo x > dangling && cat made/file
+        ln -s /proc/self/mounts m && head -1 m | cut -d' ' -f2
+        readlink h
+        python3 -m venv --without-pip v && v/bin/python -c 'import sys; print(sys.prefix)'
+    "#;
+    for p in PLATFORMS {
+        let o = run(
+            p,
+            &["--tmpfs", "/work", "--cwd", "/work"],
+            &["/bin/bash", "-c", script],
+        );
+        expect_ok(&o, "bash -c", p);
+        assert_eq!(
+            o.stdout,
+            "absolute: ok\ndotdot: ok\ninto the workspace: ok\nx\n/\n/etc/hostname\n/work/v\n",
+            "--platform={p}\n{}",
+            o.describe()
+        );
+    }
+}
+
 /// Named pipes in a shell script: a reader and a writer meet whichever opens first (each
 /// open waits for the other end, as open(2) does), and `timeout` ends an open that nobody
 /// answers (SIGTERM interrupts it).

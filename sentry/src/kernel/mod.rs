@@ -60,6 +60,18 @@ pub struct Uts {
     pub domainname: Vec<u8>,
 }
 
+/// How path resolution treats symlinks (see `syscalls::fs::walk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WalkLinks {
+    /// The gofer follows them, inside their mount.
+    #[default]
+    InGofer,
+    /// The sentry follows every link but the last name's.
+    Parents,
+    /// The sentry follows every link, the last name's too.
+    All,
+}
+
 /// A process's view of the file system: its root (after chroot) and working directory,
 /// both normalised sandbox paths.
 #[derive(Debug, Clone)]
@@ -92,6 +104,9 @@ pub struct Kernel {
     tmpfs_count: u64,
     /// The gofer; None once it has been shut down.
     pub files: Option<gofer::Client>,
+    /// While a call is retried because a symlink led out of its mount (the gofer answered
+    /// EREMOTE): path resolution walks links in the sentry.
+    pub walk_links: WalkLinks,
     /// Root and cwd per process (thread group id).
     pub fs: HashMap<Tid, FsState>,
     /// UTS namespaces; a task's `uts_ns` indexes this.
@@ -136,6 +151,7 @@ impl Kernel {
             tmpfs_pool: (0, std::path::PathBuf::new()),
             tmpfs_count: 0,
             files: Some(files),
+            walk_links: WalkLinks::InGofer,
             fs: HashMap::new(),
             uts: vec![uts],
             net,

@@ -6,7 +6,7 @@
 
 use super::{exec, Action, Call};
 use crate::kernel::mounts::{depth, normalize, DEVICES};
-use crate::kernel::FsState;
+use crate::kernel::{FsState, WalkLinks};
 use crate::proc;
 use gofer::Timespec;
 use nix::errno::Errno;
@@ -23,8 +23,22 @@ const PATH_MAX: usize = 4096;
 const AT_FDCWD: u64 = libc::AT_FDCWD as i64 as u64;
 
 pub fn handle(call: &mut Call) -> Action {
-    match dispatch(call) {
+    let mut result = dispatch(call);
+    // A symlink led out of its mount (an absolute link in a bind mount, say): the gofer
+    // answers EREMOTE before it changes anything, and the call is decided again with the
+    // path's links followed by the sentry, up to the last name, then the last name too.
+    for walk in [WalkLinks::Parents, WalkLinks::All] {
+        if result.as_ref().err() != Some(&Errno::EREMOTE) {
+            break;
+        }
+        call.kernel.walk_links = walk;
+        result = dispatch(call);
+    }
+    call.kernel.walk_links = WalkLinks::InGofer;
+    match result {
         Ok(action) => action,
+        // Not expected once the sentry walks every link; never shown to the task.
+        Err(Errno::EREMOTE) => Action::Return(-(Errno::ELOOP as i64)),
         Err(e) => Action::Return(-(e as i64)),
     }
 }
@@ -147,7 +161,12 @@ fn dir_of_fd(call: &Call, fd: i32) -> Result<Vec<u8>, Errno> {
 /// Resolves `path` as the call's `dirfd` sees it. `keep_slash`: a trailing slash stays, so
 /// that the gofer insists on a directory (open, stat); calls that create or remove a name
 /// drop it, as Linux accepts `mkdir("d/")`.
-pub fn resolve(call: &Call, dirfd: u64, path: &[u8], keep_slash: bool) -> Result<Target, Errno> {
+pub fn resolve(
+    call: &mut Call,
+    dirfd: u64,
+    path: &[u8],
+    keep_slash: bool,
+) -> Result<Target, Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -169,7 +188,10 @@ pub fn resolve(call: &Call, dirfd: u64, path: &[u8], keep_slash: bool) -> Result
     let mut joined = base;
     joined.push(b'/');
     joined.extend_from_slice(path);
-    let mut normal = normalize(&joined, floor);
+    let mut normal = match call.kernel.walk_links {
+        WalkLinks::InGofer => normalize(&joined, floor),
+        walk => walk_links(call, &joined, &root, walk == WalkLinks::All)?,
+    };
     // Links of /proc met on the way (/proc/self/root/…, /proc/1/cwd/…) lead elsewhere.
     for _ in 0..MAX_PROC_LINKS {
         let (mount, rel) = call
@@ -242,11 +264,69 @@ pub const DEV_LINKS: [(&str, &str); 4] = [
     ("stderr", "/proc/self/fd/2"),
 ];
 
+/// Follows the symlinks of `path` (absolute, not normalised) in the sentry, one name at a
+/// time through the gofer's readlink, across mounts; `..` is taken after the links before
+/// it, as the kernel does. The last name is followed only if `last`. Inside /proc and /dev
+/// the rest is left to their own resolution. Returns the normalised path.
+fn walk_links(call: &mut Call, path: &[u8], root: &[u8], last: bool) -> Result<Vec<u8>, Errno> {
+    const MAX_LINKS: usize = 40; // as Linux's MAXSYMLINKS
+    let floor = depth(root);
+    let mut todo: std::collections::VecDeque<Vec<u8>> = path
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut done = b"/".to_vec();
+    let mut links = 0;
+    while let Some(name) = todo.pop_front() {
+        if name == b".." {
+            done = normalize(&[&done[..], b"/.."].concat(), floor);
+            continue;
+        }
+        let here = normalize(&[&done[..], b"/", &name[..]].concat(), 0);
+        if todo.is_empty() && !last {
+            done = here;
+            break;
+        }
+        let mounts = call.kernel.mounts(call.tid);
+        let (mount, rel) = mounts.lookup(&here).ok_or(Errno::ENOENT)?;
+        let m = &mounts.mounts[mount];
+        if m.is_proc || m.is_dev {
+            done = here;
+            break;
+        }
+        let (index, rel) = (m.gofer_index, m.gofer_path(rel));
+        match files(call)?.readlink(index, &rel) {
+            Ok(link) => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(Errno::ELOOP);
+                }
+                if link.starts_with(b"/") {
+                    done = root.to_vec();
+                }
+                for c in link.split(|&b| b == b'/').rev() {
+                    if !c.is_empty() && c != b"." {
+                        todo.push_front(c.to_vec());
+                    }
+                }
+            }
+            // Not a link (EINVAL), or not there: the call itself says what is wrong.
+            Err(_) => done = here,
+        }
+    }
+    let rest: Vec<&[u8]> = todo.iter().map(Vec::as_slice).collect();
+    Ok(normalize(
+        &[&done[..], b"/", &rest.join(&b'/')[..]].concat(),
+        floor,
+    ))
+}
+
 /// How many links of /proc one resolution may follow.
 const MAX_PROC_LINKS: usize = 8;
 
 /// Follows a /proc link at the end of a path (open, stat, chdir and exec follow it).
-pub fn follow(call: &Call, mut target: Target) -> Result<Target, Errno> {
+pub fn follow(call: &mut Call, mut target: Target) -> Result<Target, Errno> {
     for _ in 0..MAX_PROC_LINKS {
         let Some(proc::Resolved::Node(proc::Node::Link(link))) = &target.proc else {
             return Ok(target);
@@ -414,7 +494,12 @@ pub fn check_writable(call: &Call, target: &Target) -> Result<(), Errno> {
     Ok(())
 }
 
-fn resolve_arg(call: &Call, dirfd: u64, index: usize, keep_slash: bool) -> Result<Target, Errno> {
+fn resolve_arg(
+    call: &mut Call,
+    dirfd: u64,
+    index: usize,
+    keep_slash: bool,
+) -> Result<Target, Errno> {
     let path = read_path(call, index)?;
     resolve(call, dirfd, &path, keep_slash)
 }
@@ -1004,7 +1089,7 @@ fn unlink_at(call: &mut Call, dirfd: u64, index: usize, flags: i32) -> Result<Ac
 }
 
 /// Two paths (`[olddirfd, oldpath index, newdirfd, newpath index]`) in one mount.
-fn two_targets(call: &Call, at: [u64; 4]) -> Result<(Target, Target), Errno> {
+fn two_targets(call: &mut Call, at: [u64; 4]) -> Result<(Target, Target), Errno> {
     for index in [at[1], at[3]] {
         let raw = read_path(call, index as usize)?;
         if matches!(last_component(&raw), b"." | b"..") {
