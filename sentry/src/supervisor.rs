@@ -356,7 +356,12 @@ impl Supervisor {
             Some(Err(e)) => return self.listener.refuse(request.id, e),
             None => return,
         };
-        let at = crate::syscalls::memfd::slot(tid, fd.as_fd(), self.kernel.memory.active());
+        let at = self
+            .kernel
+            .memory
+            .active()
+            .then(|| crate::syscalls::memfd::slot(tid, fd.as_fd()))
+            .flatten();
         match self.listener.install(request.id, fd.as_fd(), cloexec, at) {
             Ok(_) => {}
             // A memfd's slot is beyond the task's RLIMIT_NOFILE.
@@ -977,10 +982,6 @@ impl Supervisor {
             Some(ExitHook::Clone) => syscalls::pid::after_clone(k, tid, rval),
             Some(ExitHook::Dequeued { at }) if rval > 0 => {
                 syscalls::pid::translate_dequeued(k, tid, at);
-                rval
-            }
-            Some(ExitHook::SignalfdRead { at }) if rval > 0 => {
-                syscalls::pid::translate_signalfd_read(k, tid, at, rval as u64);
                 rval
             }
             Some(ExitHook::Reaped { infop, nowait }) => {

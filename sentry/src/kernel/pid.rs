@@ -25,14 +25,7 @@ pub struct PidNamespace {
 #[derive(Debug)]
 pub struct PidTable {
     pub namespaces: Vec<PidNamespace>,
-    /// The numbers of tasks released lately, (namespace, host tid, number), oldest first: a
-    /// signal's sender may be gone by the time its siginfo is read (a signalfd read after
-    /// the child was reaped).
-    gone: std::collections::VecDeque<(NsId, Tid, i32)>,
 }
-
-/// How many released numbers `PidTable::gone` keeps.
-const GONE_KEPT: usize = 4096;
 
 impl Default for PidTable {
     fn default() -> Self {
@@ -41,7 +34,6 @@ impl Default for PidTable {
                 next: 1,
                 ..Default::default()
             }],
-            gone: std::collections::VecDeque::new(),
         }
     }
 }
@@ -85,26 +77,11 @@ impl PidTable {
 
     /// Forgets host task `tid` in every namespace (its id is free on the host).
     pub fn release(&mut self, tid: Tid) {
-        for (ns, space) in self.namespaces.iter_mut().enumerate() {
+        for space in &mut self.namespaces {
             if let Some(v) = space.from_host.remove(&tid) {
                 space.to_host.remove(&v);
-                if self.gone.len() == GONE_KEPT {
-                    self.gone.pop_front();
-                }
-                self.gone.push_back((ns, tid, v));
             }
         }
-    }
-
-    /// The number `tid` has, or had before it was released lately, in `ns`.
-    pub fn vpid_or_gone(&self, ns: NsId, tid: Tid) -> Option<i32> {
-        self.vpid(ns, tid).or_else(|| {
-            self.gone
-                .iter()
-                .rev()
-                .find(|&&(n, t, _)| n == ns && t == tid)
-                .map(|&(_, _, v)| v)
-        })
     }
 
     /// The number of host task `tid` as seen from `ns`; None when `ns` cannot see it.

@@ -9,8 +9,11 @@ pub fn compile() -> Filter {
     let allowed: Vec<u32> = (0..MAX_NR as u32)
         .filter(|&nr| class_of(nr as u64) == Class::Passthrough)
         .collect();
-    // Reads, dups (and, under a memory limit, writes) stop only for the fds where signalfds
-    // and memfds live.
-    let guards = super::memfd::guards(super::mm::accounts_memory());
+    // Under a memory limit, writes and dups stop only for the fds where memfds live.
+    let guards = if super::mm::accounts_memory() {
+        super::memfd::guards()
+    } else {
+        Vec::new()
+    };
     Filter::allow_list_guarded(&allowed, &guards)
 }

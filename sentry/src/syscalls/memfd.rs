@@ -1,18 +1,14 @@
-//! Fds the sentry must watch: memfds under memory accounting (issue 5) and signalfds.
-//!
-//! A memfd grows by write(2) and its relatives as well as by ftruncate/fallocate, and every
-//! byte it holds is memory; a signalfd's reads name the senders of signals by host pid and
-//! uid. So that those calls stop at the sentry while ordinary reads and writes stay in the
-//! kernel, such fds live at fd number [`FLOOR`] or above: memfd_create and signalfd are
-//! made by the sentry and installed there, dup and F_DUPFD keep them there, and the seccomp
-//! filter stops the calls that matter only for fds at or above the floor. What could carry
-//! one below the floor is refused with a trace event: dup2/dup3 onto a lower number,
-//! SCM_RIGHTS (the receiver's kernel picks the number), and asynchronous writes (io_submit)
-//! to a memfd.
+//! Memfds under memory accounting (issue 5). A memfd grows by write(2) and its relatives
+//! as well as by ftruncate/fallocate, and every byte it holds is memory. So that a write
+//! that may grow one is charged before the host runs it, while ordinary writes stay in the
+//! kernel, every memfd of a task lives at fd number [`FLOOR`] or above: memfd_create, dup
+//! and a reopen through /proc put it there, and the seccomp filter stops the write family
+//! only for fds at or above the floor. What could carry a memfd below the floor is refused
+//! with a trace event: dup2/dup3 onto a lower number, SCM_RIGHTS (the receiver's kernel
+//! picks the number), and asynchronous writes (io_submit) to a memfd.
 
 use super::mm::memfd_resize;
-use super::table::Class;
-use super::{deny_event, errno, Action, Call, ExitHook};
+use super::{deny_event, errno, Action, Call};
 use crate::kernel::memory::{is_memfd_link, memfd_of, page_up, Inode};
 use platform_ptrace::seccomp::Guard;
 use platform_ptrace::{read_bytes, read_cstring, Tid};
@@ -20,12 +16,12 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use syscalls::{Errno, Sysno};
 
-/// The lowest fd number a watched fd takes. Below the usual soft RLIMIT_NOFILE (1024),
-/// above what ordinary programs open.
+/// The lowest fd number a memfd takes while memory is accounted. Below the usual soft
+/// RLIMIT_NOFILE (1024), above what ordinary programs open.
 pub const FLOOR: u32 = 512;
 
-/// The calls that write to the fd in one of their arguments (watched under accounting).
-const WRITES: [(Sysno, u8); 8] = [
+/// The calls that write to, or duplicate, the fd in one of their arguments.
+const GUARDED: [(Sysno, u8); 12] = [
     (Sysno::write, 0),
     (Sysno::pwrite64, 0),
     (Sysno::writev, 0),
@@ -34,11 +30,6 @@ const WRITES: [(Sysno, u8); 8] = [
     (Sysno::sendfile, 0),
     (Sysno::splice, 2),
     (Sysno::copy_file_range, 2),
-];
-
-/// The calls that read a signalfd or duplicate an fd (always watched).
-const ALWAYS: [(Sysno, u8); 5] = [
-    (Sysno::read, 0),
     (Sysno::dup, 0),
     (Sysno::dup2, 0),
     (Sysno::dup3, 0),
@@ -49,26 +40,16 @@ const ALWAYS: [(Sysno, u8); 5] = [
 const MAX_RW_COUNT: u64 = 0x7fff_f000;
 const RWF_APPEND: u64 = 0x10;
 
-/// Whether `sysno` writes to a watched fd (stopped only under memory accounting).
-pub fn is_write(sysno: Sysno) -> bool {
-    WRITES.iter().any(|&(s, _)| s == sysno)
+/// Whether `sysno` is one of the guarded calls (they stop at the sentry, for the fds at or
+/// above the floor only under `--platform=seccomp`).
+pub fn is_guarded(sysno: Sysno) -> bool {
+    GUARDED.iter().any(|&(s, _)| s == sysno)
 }
 
-/// The class the always-watched calls take (memory calls are `mm::class_override`'s).
-pub fn class_override(nr: u64) -> Option<Class> {
-    let sysno = Sysno::new(nr as usize)?;
-    let watched = ALWAYS.iter().any(|&(s, _)| s == sysno)
-        || matches!(sysno, Sysno::signalfd | Sysno::signalfd4);
-    watched.then_some(Class::Checked)
-}
-
-/// The guards for the seccomp filter: the always-watched calls, and the writes when memory
-/// is accounted.
-pub fn guards(memory: bool) -> Vec<Guard> {
-    let writes: &[(Sysno, u8)] = if memory { &WRITES } else { &[] };
-    ALWAYS
+/// The guards for the seccomp filter.
+pub fn guards() -> Vec<Guard> {
+    GUARDED
         .iter()
-        .chain(writes)
         .map(|&(sysno, arg)| Guard {
             nr: sysno.id() as u32,
             arg,
@@ -77,31 +58,12 @@ pub fn guards(memory: bool) -> Vec<Guard> {
         .collect()
 }
 
-/// The kinds of watched fd.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Watched {
-    Memfd(Inode, u64),
-    Signalfd,
-}
-
-fn watched(tid: Tid, fd: u32) -> Option<Watched> {
-    if let Some((ino, now)) = memfd_of(tid, fd as u64) {
-        return Some(Watched::Memfd(ino, now));
-    }
-    let link = std::fs::read_link(format!("/proc/{tid}/fd/{fd}")).ok()?;
-    (link.as_os_str().as_bytes() == b"anon_inode:[signalfd]").then_some(Watched::Signalfd)
-}
-
-/// A watched call (see the module), or io_submit.
+/// A guarded call, or io_submit.
 pub fn handle(call: &mut Call) -> Action {
     if call.sysno == Sysno::io_submit {
         return io_submit(call);
     }
-    let Some(&(_, arg)) = ALWAYS
-        .iter()
-        .chain(&WRITES)
-        .find(|&&(s, _)| s == call.sysno)
-    else {
+    let Some(&(_, arg)) = GUARDED.iter().find(|&&(s, _)| s == call.sysno) else {
         return Action::Pass;
     };
     // The kernel reads an fd as its low 32 bits. Under ptrace every call stops here.
@@ -109,23 +71,19 @@ pub fn handle(call: &mut Call) -> Action {
     if fd < FLOOR {
         return Action::Pass;
     }
-    let Some(kind) = watched(call.tid, fd) else {
+    let Some((ino, now)) = memfd_of(call.tid, fd as u64) else {
         return Action::Pass;
     };
-    match (call.sysno, kind) {
-        (Sysno::dup | Sysno::dup2 | Sysno::dup3 | Sysno::fcntl, _) => duplicate(call, fd),
-        (Sysno::read, Watched::Signalfd) => {
-            Action::PassThenExit(ExitHook::SignalfdRead { at: call.args[1] })
-        }
-        (Sysno::read, _) | (_, Watched::Signalfd) => Action::Pass,
-        (_, Watched::Memfd(ino, now)) => match grown_to(call, fd) {
+    match call.sysno {
+        Sysno::dup | Sysno::dup2 | Sysno::dup3 | Sysno::fcntl => duplicate(call, fd),
+        _ => match grown_to(call, fd) {
             Ok(target) => memfd_resize(call, fd as u64, (ino, now), target, Errno::ENOMEM),
             Err(e) => errno(e),
         },
     }
 }
 
-/// dup and fcntl(F_DUPFD*) of a watched fd take the lowest free number at or above the floor;
+/// dup and fcntl(F_DUPFD*) of a memfd take the lowest free number at or above the floor;
 /// dup2/dup3 onto a number below it are refused.
 fn duplicate(call: &mut Call, fd: u32) -> Action {
     match call.sysno {
@@ -152,7 +110,7 @@ fn duplicate(call: &mut Call, fd: u32) -> Action {
             deny_event(
                 call,
                 Errno::EPERM.into_raw(),
-                "a memfd or signalfd stays at fd 512 or above",
+                "a memfd stays at fd 512 or above while memory is accounted",
             );
             errno(Errno::EPERM)
         }
@@ -293,58 +251,10 @@ fn io_submit(call: &mut Call) -> Action {
     Action::Pass
 }
 
-/// Whether `fd` (a task's, sent with SCM_RIGHTS) is a watched fd: sending one is refused,
-/// since the receiver would hold it below the floor.
-pub fn refuses_passing(tid: Tid, fd: i32, memory: bool) -> bool {
-    fd >= FLOOR as i32
-        && match watched(tid, fd as u32) {
-            Some(Watched::Memfd(..)) => memory,
-            Some(Watched::Signalfd) => true,
-            None => false,
-        }
-}
-
-/// signalfd/signalfd4 making a new signalfd (fd -1): made by the sentry, to be placed at or
-/// above the floor. A signalfd reads the signals of the task that reads it, whoever made
-/// it. Changing an existing one's mask is the kernel's.
-pub fn create_signalfd(call: &mut Call) -> Action {
-    let [fd, mask, size, flags, ..] = call.args;
-    if fd as i32 != -1 {
-        return Action::Pass;
-    }
-    let flags = if call.sysno == Sysno::signalfd4 {
-        flags as i32
-    } else {
-        0
-    };
-    if size != 8 {
-        return errno(Errno::EINVAL);
-    }
-    let mut set = [0u8; 8];
-    if read_bytes(call.tid, mask, &mut set).is_err() {
-        return errno(Errno::EFAULT);
-    }
-    // SAFETY: signalfd4 reads 8 bytes of mask from our buffer; the result is checked.
-    let raw = unsafe {
-        libc::syscall(
-            libc::SYS_signalfd4,
-            -1,
-            set.as_ptr(),
-            8usize,
-            flags | libc::SFD_CLOEXEC,
-        )
-    };
-    if raw < 0 {
-        return errno(Errno::new(
-            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-        ));
-    }
-    // SAFETY: `raw` is a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
-    Action::Install {
-        fd,
-        cloexec: flags & libc::SFD_CLOEXEC != 0,
-    }
+/// Whether `fd` (a task's, sent with SCM_RIGHTS) is a memfd: sending one is refused while
+/// memory is accounted, since the receiver would hold it below the floor.
+pub fn refuses_passing(tid: Tid, fd: i32) -> bool {
+    fd >= FLOOR as i32 && memfd_of(tid, fd as u64).is_some()
 }
 
 /// memfd_create, made by the sentry so that the fd can be placed at or above the floor
@@ -391,13 +301,11 @@ fn inode_of(fd: i32) -> Option<Inode> {
     Some((m.dev(), m.ino()))
 }
 
-/// Where an fd being installed in task `tid` goes: for a signalfd, or a memfd while memory
-/// is accounted, the lowest free number at or above the floor; otherwise the lowest free
-/// number (None).
-pub fn slot(tid: Tid, fd: BorrowedFd, memory: bool) -> Option<u32> {
+/// Where an fd being installed in task `tid` goes: for a memfd while memory is accounted,
+/// the lowest free number at or above the floor; otherwise the lowest free number (None).
+pub fn slot(tid: Tid, fd: BorrowedFd) -> Option<u32> {
     let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
-    let link = link.as_os_str().as_bytes();
-    if !(memory && is_memfd_link(link)) && link != b"anon_inode:[signalfd]" {
+    if !is_memfd_link(link.as_os_str().as_bytes()) {
         return None;
     }
     let mut taken: Vec<u32> = std::fs::read_dir(format!("/proc/{tid}/fd"))

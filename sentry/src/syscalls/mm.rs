@@ -46,7 +46,7 @@ pub fn class_override(nr: u64) -> Option<Class> {
             Some(Class::Checked)
         }
         // Under `--platform=seccomp` these stop only for fds at or above memfd::FLOOR.
-        _ if memory && super::memfd::is_write(sysno) => Some(Class::Checked),
+        _ if memory && super::memfd::is_guarded(sysno) => Some(Class::Checked),
         sysinfo if limits.memory.is_some() => Some(Class::Checked),
         fork | vfork if memory || limits.pids.is_some() => Some(Class::Checked),
         _ => None,

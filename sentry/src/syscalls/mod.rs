@@ -117,8 +117,6 @@ pub enum ExitHook {
     Memory(mm::Hook),
     /// rt_sigtimedwait dequeued a signal: its siginfo at `at` in the caller's numbers and ids.
     Dequeued { at: u64 },
-    /// A read of a signalfd: the signalfd_siginfo entries at `at` likewise.
-    SignalfdRead { at: u64 },
 }
 
 /// What a task's pending call needs at its exit stop.
@@ -243,11 +241,9 @@ fn checked(call: &mut Call) -> Action {
         brk | mmap | munmap | mremap | mprotect | pkey_mprotect | sysinfo => mm::handle(call),
         // memfd sizes (issue 5), when a memory limit makes these checked.
         memfd_create | ftruncate | fallocate | close | close_range => mm::handle(call),
-        // Writes that may grow a memfd, reads of a signalfd, and what could move either
-        // below memfd::FLOOR.
+        // Writes that may grow a memfd, and what could move one below memfd::FLOOR.
         write | pwrite64 | writev | pwritev | pwritev2 | sendfile | splice | copy_file_range
-        | dup | dup2 | dup3 | fcntl | io_submit | read => memfd::handle(call),
-        signalfd | signalfd4 => memfd::create_signalfd(call),
+        | dup | dup2 | dup3 | fcntl | io_submit => memfd::handle(call),
         shmget => mm::shmget(call),
         shmctl => mm::shmctl(call),
         setpgid

@@ -292,7 +292,7 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
     if sockopt(&sock, libc::SO_DOMAIN)? != libc::AF_UNIX {
         return Ok(Action::Pass);
     }
-    {
+    if super::mm::accounts_memory() {
         // sendmmsg: an array of 64-byte entries, each starting with its msghdr.
         let (first, count) = match call.sysno {
             Sysno::sendmsg => (call.args[1], 1),
@@ -303,7 +303,7 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
             super::deny_event(
                 call,
                 libc::EPERM,
-                "a signalfd, or a memfd under a memory limit, cannot be passed with SCM_RIGHTS",
+                "a memfd cannot be passed with SCM_RIGHTS while memory is accounted",
             );
             return Err(Errno::EPERM);
         }
@@ -419,7 +419,7 @@ fn passes_memfd(tid: platform_ptrace::Tid, msg: u64) -> bool {
             read_bytes(tid, at, &mut fds).is_ok()
                 && fds.chunks_exact(4).any(|fd| {
                     let fd = i32::from_ne_bytes(fd.try_into().expect("4 bytes"));
-                    super::memfd::refuses_passing(tid, fd, super::mm::accounts_memory())
+                    super::memfd::refuses_passing(tid, fd)
                 })
         })
 }

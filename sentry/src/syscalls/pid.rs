@@ -369,11 +369,7 @@ pub fn translate_siginfo(k: &Kernel, tid: Tid, info: &mut [u8; 128]) -> bool {
         return false;
     }
     let host = i32::from_ne_bytes(info[16..20].try_into().expect("4 bytes"));
-    let vpid = if host > 0 {
-        k.pids.vpid_or_gone(k.ns_of(tid), host).unwrap_or(0)
-    } else {
-        0
-    };
+    let vpid = if host > 0 { k.vpid_for(tid, host) } else { 0 };
     info[16..20].copy_from_slice(&vpid.to_ne_bytes());
     // si_uid: the sender's real uid, as the sandbox knows it (a sandbox sender's own).
     let sender = if signo == libc::SIGCHLD {
@@ -381,10 +377,7 @@ pub fn translate_siginfo(k: &Kernel, tid: Tid, info: &mut [u8; 128]) -> bool {
     } else {
         k.tgid_of(host)
     };
-    // A sandbox sender reaped since (it still has a number): its uid is no longer known;
-    // the sandbox's first identity stands for it rather than the host's uid.
-    let gone = (vpid > 0).then(|| crate::kernel::creds::identity().sandbox.uid);
-    if let Some(uid) = sandbox_ruid(k, sender).or(gone).filter(|_| host > 0) {
+    if let Some(uid) = sandbox_ruid(k, sender).filter(|_| host > 0) {
         info[20..24].copy_from_slice(&uid.to_ne_bytes());
     }
     true
@@ -395,28 +388,6 @@ pub fn translate_dequeued(k: &Kernel, tid: Tid, at: u64) {
     let mut info = [0u8; 128];
     if read_bytes(tid, at, &mut info).is_ok() && translate_siginfo(k, tid, &mut info) {
         let _ = write_bytes(tid, at, &info);
-    }
-}
-
-/// A read of a signalfd returned `len` bytes at `at`: each `struct signalfd_siginfo` names
-/// its sender (ssi_pid, ssi_uid) in the reader's numbers and the sandbox's ids.
-pub fn translate_signalfd_read(k: &Kernel, tid: Tid, at: u64, len: u64) {
-    const SSI: u64 = 128;
-    for entry in 0..len.min(64 * SSI) / SSI {
-        let addr = at + entry * SSI;
-        let mut ssi = [0u8; 128];
-        if read_bytes(tid, addr, &mut ssi).is_err() {
-            return;
-        }
-        // The same fields as a siginfo's: signo, code, pid, uid (at other offsets).
-        let mut info = [0u8; 128];
-        info[0..4].copy_from_slice(&ssi[0..4]);
-        info[8..12].copy_from_slice(&ssi[8..12]);
-        info[16..24].copy_from_slice(&ssi[12..20]);
-        if translate_siginfo(k, tid, &mut info) {
-            ssi[12..20].copy_from_slice(&info[16..24]);
-            let _ = write_bytes(tid, addr, &ssi);
-        }
     }
 }
 

@@ -41,10 +41,6 @@ pub fn class_of(nr: u64) -> Class {
     if let Some(class) = super::mm::class_override(nr) {
         return class;
     }
-    // Signalfds live at fds the seccomp filter watches (their reads name senders).
-    if let Some(class) = super::memfd::class_override(nr) {
-        return class;
-    }
     // Issue 8: fstat stops at the sentry when owners show other than on the host.
     if let Some(class) = super::ids::class_override(nr) {
         return class;
