@@ -22,6 +22,9 @@ pub struct MountRoot {
 /// The request handler state.
 pub struct Server {
     mounts: Vec<MountRoot>,
+    /// Per mount: its root is on a kernel-interface file system (see
+    /// `sys::is_kernel_interface`), so nothing in it is served.
+    refused: Vec<bool>,
     /// `/proc/self/fd`, opened before confinement: used to reopen an `O_PATH` fd we resolved
     /// (never a path from a request) and to reach its inode for chmod/utimens/xattrs.
     proc_fd: OwnedFd,
@@ -141,8 +144,13 @@ fn cvt(r: libc::c_int) -> Result<(), Errno> {
 impl Server {
     /// `proc_fd` must be an fd of `/proc/self/fd` of the serving process.
     pub fn new(mounts: Vec<MountRoot>, proc_fd: OwnedFd) -> Server {
+        let refused = mounts
+            .iter()
+            .map(|m| sys::is_kernel_interface(m.root.as_fd()))
+            .collect();
         Server {
             mounts,
+            refused,
             proc_fd,
             handshake_done: false,
             scratch: Vec::with_capacity(XATTR_SIZE_MAX),
@@ -381,7 +389,11 @@ impl Server {
     }
 
     fn root(&self, m: u32) -> Result<BorrowedFd<'_>, Errno> {
-        Ok(self.mount(m)?.root.as_fd())
+        let root = self.mount(m)?.root.as_fd();
+        if self.refused[m as usize] {
+            return Err(Errno::EACCES);
+        }
+        Ok(root)
     }
 
     fn read_only(&self, m: u32) -> Result<bool, Errno> {
@@ -390,6 +402,15 @@ impl Server {
 
     /// `openat2` beneath the mount root.
     fn resolve(&self, m: u32, path: &[u8], flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
+        let fd = self.resolve_in(m, path, flags, mode)?;
+        // A path into the host's /proc, /sys or the like (a mount point in the rootfs).
+        if sys::is_kernel_interface(fd.as_fd()) {
+            return Err(Errno::EACCES);
+        }
+        Ok(fd)
+    }
+
+    fn resolve_in(&self, m: u32, path: &[u8], flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
         let p = CPath::new(path)?;
         let root = self.root(m)?;
         if m != 0 {

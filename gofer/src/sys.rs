@@ -282,3 +282,31 @@ pub fn recv_packet(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Packet, Errno
         truncated,
     })
 }
+
+/// Whether `fd` is on a file system that is the host kernel's interface rather than files:
+/// procfs, sysfs, devpts, cgroups, debugfs and their kind. A root file system that holds
+/// the host's live /proc or /sys (a rootfs of `/`) must not show them: the sandbox has its
+/// own /proc, and the host's processes, terminals and devices are not its business.
+pub fn is_kernel_interface(fd: BorrowedFd<'_>) -> bool {
+    const KINDS: [i64; 18] = [
+        0x9fa0,      // proc
+        0x6265_6572, // sysfs
+        0x1cd1,      // devpts
+        0x6462_6720, // debugfs
+        0x7472_6163, // tracefs
+        0x7363_6673, // securityfs
+        0x0027_e0eb, // cgroup
+        0x6367_7270, // cgroup2
+        0xcafe_4a11, // bpf
+        0xde5e_81e4, // efivarfs
+        0x6165_676c, // pstore
+        0x6265_6570, // configfs
+        0x6573_5543, // fusectl
+        0x4249_4e4d, // binfmt_misc
+        0xf97c_ff8c, // selinuxfs
+        0x4341_5d53, // smackfs
+        0x6e73_6673, // nsfs
+        0x1980_0202, // mqueue
+    ];
+    fstatfs(fd).is_ok_and(|s| KINDS.contains(&s.f_type))
+}
