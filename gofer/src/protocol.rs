@@ -147,8 +147,9 @@ impl Op {
 /// A request. Every file request names a mount (its index in the gofer's mount list) and a path
 /// relative to that mount's root; the empty path names the root itself. Paths are bytes without
 /// NUL. Nothing leaves the mount root: in the first mount a leading `/` or `..` stops at its
-/// root (`RESOLVE_IN_ROOT`); a symlink that leads out of any other mount (or out of the first
-/// one to a name missing there) is answered EREMOTE, for the caller to follow across mounts.
+/// root (`RESOLVE_IN_ROOT`); a symlink that leads out of any other mount, or a lookup in the
+/// first one that failed after a symlink, is answered EREMOTE, for the caller to follow the
+/// links across its mounts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request<'a> {
     /// First message: the client's protocol version.

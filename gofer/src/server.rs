@@ -402,28 +402,32 @@ impl Server {
 
     /// `openat2` beneath the mount root.
     fn resolve(&self, m: u32, path: &[u8], flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
-        let fd = self.resolve_in(m, path, flags, mode)?;
-        // A path into the host's /proc, /sys or the like (a mount point in the rootfs).
-        if sys::is_kernel_interface(fd.as_fd()) {
-            return Err(Errno::EACCES);
-        }
-        Ok(fd)
-    }
-
-    fn resolve_in(&self, m: u32, path: &[u8], flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
         let p = CPath::new(path)?;
         let root = self.root(m)?;
-        if m != 0 {
-            return sys::openat2(root, p.as_cstr(), flags, mode, RESOLVE_BENEATH_ONLY)
-                .map_err(|e| if e == Errno::EXDEV { Errno::EREMOTE } else { e });
-        }
-        match sys::openat2(root, p.as_cstr(), flags, mode, RESOLVE_CONFINED) {
-            // Did a symlink on the way lead out of the root mount, into another one (an
-            // absolute link into a bind mount, say)? Then the caller walks the path.
-            Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => {
+        let how = if m == 0 {
+            RESOLVE_CONFINED
+        } else {
+            RESOLVE_BENEATH_ONLY
+        };
+        let resolved = sys::openat2(root, p.as_cstr(), flags, mode, how).and_then(|fd| {
+            // A path into the host's /proc, /sys or the like (a mount point in the rootfs).
+            if sys::is_kernel_interface(fd.as_fd()) {
+                return Err(Errno::EACCES);
+            }
+            Ok(fd)
+        });
+        match resolved {
+            // A link out of a mount other than the root: where it leads is another mount's.
+            Err(Errno::EXDEV) if m != 0 => Err(Errno::EREMOTE),
+            // In the root file system links are followed beneath its root, which is wrong
+            // when one leads into another mount (Debian's /etc/mtab -> ../proc/self/mounts,
+            // an absolute link into a bind mount): a lookup that failed after a link is
+            // answered EREMOTE, and the caller follows the links across its mounts.
+            Err(e @ (Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES)) if m == 0 => {
                 let probe = libc::O_PATH | (flags & libc::O_NOFOLLOW);
-                match sys::openat2(root, p.as_cstr(), probe, 0, RESOLVE_BENEATH_ONLY) {
-                    Err(Errno::EXDEV) => Err(Errno::EREMOTE),
+                let no_links = RESOLVE_CONFINED | libc::RESOLVE_NO_SYMLINKS;
+                match sys::openat2(root, p.as_cstr(), probe, 0, no_links) {
+                    Err(Errno::ELOOP) => Err(Errno::EREMOTE),
                     _ => Err(e),
                 }
             }

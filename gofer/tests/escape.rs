@@ -172,9 +172,19 @@ fn links_leaving_a_second_mount_are_remote() {
     );
     let fd = c.open(1, b"rel", libc::O_RDONLY, 0).unwrap();
     assert!(fd_path(&fd).starts_with(&second));
-    // In the first mount an absolute link starts again at its root.
+    // In the first mount an absolute link starts again at its root; a lookup that fails
+    // after a link may have needed another mount (EREMOTE), one without a link is ENOENT.
     std::os::unix::fs::symlink("/secret", root.join("abs")).unwrap();
     assert_eq!(open_checked(&mut c, &root, b"abs").unwrap(), b"inside");
+    std::os::unix::fs::symlink("sub/../proc/self/mounts", root.join("mtab")).unwrap();
+    assert_eq!(
+        c.open(0, b"mtab", libc::O_RDONLY, 0).unwrap_err(),
+        Errno::EREMOTE
+    );
+    assert_eq!(
+        c.open(0, b"sub/missing", libc::O_RDONLY, 0).unwrap_err(),
+        Errno::ENOENT
+    );
 }
 
 #[test]

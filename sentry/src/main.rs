@@ -243,12 +243,9 @@ fn find_program(
             sysno: ::syscalls::Sysno::execve,
             args: [0; 6],
         };
-        syscalls::exec::plan(
-            &mut call,
-            libc::AT_FDCWD as i64 as u64,
-            path,
-            name.as_bytes(),
-        )
+        syscalls::fs::across_mounts(&mut call, |call| {
+            syscalls::exec::plan(call, libc::AT_FDCWD as i64 as u64, path, name.as_bytes())
+        })
     };
     let failure = |errno: nix::errno::Errno| match errno {
         nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => {

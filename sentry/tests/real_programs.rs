@@ -77,6 +77,7 @@ fn symlinks_across_mounts() {
         rm /tmp/into-work
         ln -s /work/made/file dangling && mkdir made && echo x > dangling && cat made/file
         ln -s /proc/self/mounts m && head -1 m | cut -d' ' -f2
+        ln -s ../proc/self/mounts /tmp/mtab && head -1 /tmp/mtab | cut -d' ' -f2; rm /tmp/mtab
         readlink h
         python3 -m venv --without-pip v && v/bin/python -c 'import sys; print(sys.prefix)'
     "#;
@@ -89,7 +90,7 @@ fn symlinks_across_mounts() {
         expect_ok(&o, "bash -c", p);
         assert_eq!(
             o.stdout,
-            "absolute: ok\ndotdot: ok\ninto the workspace: ok\nx\n/\n/etc/hostname\n/work/v\n",
+            "absolute: ok\ndotdot: ok\ninto the workspace: ok\nx\n/\n/\n/etc/hostname\n/work/v\n",
             "--platform={p}\n{}",
             o.describe()
         );

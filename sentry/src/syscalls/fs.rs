@@ -23,24 +23,31 @@ const PATH_MAX: usize = 4096;
 const AT_FDCWD: u64 = libc::AT_FDCWD as i64 as u64;
 
 pub fn handle(call: &mut Call) -> Action {
-    let mut result = dispatch(call);
-    // A symlink led out of its mount (an absolute link in a bind mount, say): the gofer
-    // answers EREMOTE before it changes anything, and the call is decided again with the
-    // path's links followed by the sentry, up to the last name, then the last name too.
+    match across_mounts(call, dispatch) {
+        Ok(action) => action,
+        Err(e) => Action::Return(-(e as i64)),
+    }
+}
+
+/// Runs `decide`, which resolves paths through the gofer. If a symlink led out of its mount
+/// (an absolute link in a bind mount, say), the gofer answered EREMOTE before it changed
+/// anything, and `decide` runs again with the paths' links followed by the sentry, up to
+/// the last name, then the last name too.
+pub fn across_mounts<T>(
+    call: &mut Call,
+    mut decide: impl FnMut(&mut Call) -> Result<T, Errno>,
+) -> Result<T, Errno> {
+    let mut result = decide(call);
     for walk in [WalkLinks::Parents, WalkLinks::All] {
         if result.as_ref().err() != Some(&Errno::EREMOTE) {
             break;
         }
         call.kernel.walk_links = walk;
-        result = dispatch(call);
+        result = decide(call);
     }
     call.kernel.walk_links = WalkLinks::InGofer;
-    match result {
-        Ok(action) => action,
-        // Not expected once the sentry walks every link; never shown to the task.
-        Err(Errno::EREMOTE) => Action::Return(-(Errno::ELOOP as i64)),
-        Err(e) => Action::Return(-(e as i64)),
-    }
+    // Not expected once the sentry walks every link; never shown to the task.
+    result.map_err(|e| if e == Errno::EREMOTE { Errno::ELOOP } else { e })
 }
 
 fn dispatch(call: &mut Call) -> Result<Action, Errno> {

@@ -410,7 +410,12 @@ pub fn check_open(call: &mut Call, target: &Target, flags: i32) -> Result<Option
     let (index, rel) = (target.gofer_index, target.rel.clone());
     let Some(c) = checking(call) else {
         if owner_change.is_some() && flags & libc::O_CREAT != 0 {
-            let exists = !matches!(files(call)?.stat(index, &rel, true), Err(Errno::ENOENT));
+            let exists = match files(call)?.stat(index, &rel, true) {
+                Err(Errno::ENOENT) => false,
+                // A link out of its mount: decided again with the links walked.
+                Err(Errno::EREMOTE) => return Err(Errno::EREMOTE),
+                _ => true,
+            };
             return Ok(owner_change.filter(|_| !exists));
         }
         return Ok(None);

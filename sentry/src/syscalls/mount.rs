@@ -12,11 +12,11 @@ const AT_FDCWD: u64 = libc::AT_FDCWD as i64 as u64;
 const PROPAGATION: u64 = libc::MS_SHARED | libc::MS_PRIVATE | libc::MS_SLAVE | libc::MS_UNBINDABLE;
 
 pub fn handle(call: &mut Call) -> Action {
-    let result = match call.sysno {
+    let result = super::fs::across_mounts(call, |call| match call.sysno {
         syscalls::Sysno::mount => mount(call),
         syscalls::Sysno::pivot_root => pivot_root(call),
         _ => umount(call),
-    };
+    });
     match result {
         Ok(action) => action,
         Err(e) => Action::Return(-(e as i64)),
