@@ -371,16 +371,16 @@ impl Supervisor {
             // The task was interrupted: the request is gone; its exit stop says how. A FIFO
             // open's fd is kept for the task's return (the open it stands for is done).
             Err(nix::errno::Errno::ENOENT) => {
-                if let (Some(key), Some(cancel)) = (key, cancel) {
-                    let fd = Some(Ok(fd));
-                    let kept = Abandoned {
-                        key,
-                        token,
-                        cancel,
-                        fd,
-                    };
-                    self.abandoned.insert(tid, kept);
-                }
+                let awaited = Awaited {
+                    fd: Some(Ok(fd)),
+                    cloexec,
+                    token,
+                    key,
+                    cancel,
+                    request: None,
+                };
+                self.awaiting_install.insert(tid, awaited);
+                self.forget_install(tid);
             }
             // The fd cannot be installed (EBADF for an O_PATH fd, EMFILE for a full
             // table): the call fails with that error rather than waiting forever.

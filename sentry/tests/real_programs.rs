@@ -30,6 +30,24 @@ fn expect_ok(o: &Outcome, what: &str, platform: &str) {
     );
 }
 
+/// Runs `script` with bash in a `--tmpfs /work` workspace on both platforms and checks that
+/// it prints exactly `stdout`.
+fn bash_prints(script: &str, stdout: &str) -> Vec<Outcome> {
+    PLATFORMS
+        .iter()
+        .map(|p| {
+            let o = run(
+                p,
+                &["--tmpfs", "/work", "--cwd", "/work"],
+                &["/bin/bash", "-c", script],
+            );
+            expect_ok(&o, "bash -c", p);
+            assert_eq!(o.stdout, stdout, "--platform={p}\n{}", o.describe());
+            o
+        })
+        .collect()
+}
+
 fn has(rootfs: &Path, path: &str) -> bool {
     rootfs.join(path.trim_start_matches('/')).exists()
 }
@@ -48,20 +66,10 @@ fn bash_pipeline_and_loop() {
         echo stdin | cat /dev/stdin
         readlink /dev/fd /dev/stdout
     "#;
-    for p in PLATFORMS {
-        let o = run(
-            p,
-            &["--tmpfs", "/work", "--cwd", "/work"],
-            &["/bin/bash", "-c", script],
-        );
-        expect_ok(&o, "bash -c", p);
-        assert_eq!(o.stderr, "to stderr\n", "--platform={p}\n{}", o.describe());
-        assert_eq!(
-            o.stdout,
-            "apple fig pear \nn=100\nsubst=SUB\nstatus=3\n6\nsame\nstdin\n/proc/self/fd\n/proc/self/fd/1\n",
-            "--platform={p}\n{}",
-            o.describe()
-        );
+    let expected = "apple fig pear \nn=100\nsubst=SUB\nstatus=3\n6\nsame\nstdin\n\
+                    /proc/self/fd\n/proc/self/fd/1\n";
+    for o in bash_prints(script, expected) {
+        assert_eq!(o.stderr, "to stderr\n", "{}", o.describe());
     }
 }
 
@@ -81,20 +89,10 @@ fn symlinks_across_mounts() {
         readlink h
         python3 -m venv --without-pip v && v/bin/python -c 'import sys; print(sys.prefix)'
     "#;
-    for p in PLATFORMS {
-        let o = run(
-            p,
-            &["--tmpfs", "/work", "--cwd", "/work"],
-            &["/bin/bash", "-c", script],
-        );
-        expect_ok(&o, "bash -c", p);
-        assert_eq!(
-            o.stdout,
-            "absolute: ok\ndotdot: ok\ninto the workspace: ok\nx\n/\n/\n/etc/hostname\n/work/v\n",
-            "--platform={p}\n{}",
-            o.describe()
-        );
-    }
+    bash_prints(
+        script,
+        "absolute: ok\ndotdot: ok\ninto the workspace: ok\nx\n/\n/\n/etc/hostname\n/work/v\n",
+    );
 }
 
 /// Named pipes in a shell script: a reader and a writer meet whichever opens first (each
@@ -111,20 +109,10 @@ fn bash_named_pipes() {
         timeout 0.5 bash -c 'echo x > p'; echo "writer alone: $?"
         rm p
     "#;
-    for p in PLATFORMS {
-        let o = run(
-            p,
-            &["--tmpfs", "/work", "--cwd", "/work"],
-            &["/bin/bash", "-c", script],
-        );
-        expect_ok(&o, "bash -c", p);
-        assert_eq!(
-            o.stdout,
-            "first\nsecond\nthird\nreader alone: 124\nwriter alone: 124\n",
-            "--platform={p}\n{}",
-            o.describe()
-        );
-    }
+    bash_prints(
+        script,
+        "first\nsecond\nthird\nreader alone: 124\nwriter alone: 124\n",
+    );
 }
 
 /// ls -la, mv, find, sort and rm -r on a tree with a file, a subdirectory and a symlink, on a

@@ -385,13 +385,7 @@ fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<OwnedFd, Er
             // /proc, checked as the sandbox's identity sees the file.
             let link = CString::new(link).expect("no NUL");
             super::ids::check_reopen(call, &link, flags)?;
-            // SAFETY: open of a NUL-terminated path we own; the result is checked.
-            let raw = unsafe { libc::open(link.as_ptr(), flags | libc::O_CLOEXEC, 0) };
-            if raw < 0 {
-                return Err(Errno::last());
-            }
-            // SAFETY: the fd was just opened and is ours alone.
-            Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+            reopen(&link, flags)
         }
         proc::Resolved::Node(proc::Node::File(content)) if writing => {
             let domain = match target.path.as_slice() {
@@ -617,6 +611,17 @@ fn open_target(
     Ok(Action::Install { fd, cloexec })
 }
 
+/// A new open file of what a /proc fd link (`/proc/<pid>/fd/<n>`) names, as the sentry's own.
+fn reopen(link: &std::ffi::CStr, flags: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: open of a NUL-terminated path we own; the result is checked.
+    let raw = unsafe { libc::open(link.as_ptr(), flags | libc::O_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the fd was just opened and is ours alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
 fn is_path_fd(fd: &OwnedFd) -> bool {
     nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
         .is_ok_and(|f| f & libc::O_PATH != 0)
@@ -626,15 +631,9 @@ fn is_path_fd(fd: &OwnedFd) -> bool {
 /// other end, as open(2) does, on a thread of its own; the task waits in its install
 /// request (where a signal interrupts it, as it would the open) until the fd comes.
 fn fifo_open(node: OwnedFd, flags: i32, cloexec: bool) -> Action {
-    let reopen = |node: &OwnedFd, flags: i32| -> Result<OwnedFd, Errno> {
+    let reopen = |node: &OwnedFd, flags: i32| {
         let link = CString::new(format!("/proc/self/fd/{}", node.as_raw_fd())).expect("no NUL");
-        // SAFETY: open of a NUL-terminated path we own; the result is checked.
-        let raw = unsafe { libc::open(link.as_ptr(), flags | libc::O_CLOEXEC) };
-        if raw < 0 {
-            return Err(Errno::last());
-        }
-        // SAFETY: the fd was just opened and is ours alone.
-        Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+        reopen(&link, flags)
     };
     let Ok(other) = node.try_clone() else {
         return Action::Return(-(libc::EMFILE as i64));
