@@ -1,6 +1,8 @@
 //! A seccomp-BPF program for the accelerated platform: the syscalls in an allow set run
 //! in the kernel, every other one stops at the tracer (SECCOMP_RET_TRACE). Calls through
-//! another ABI (`int 0x80`, x32) always stop, so the tracer can refuse them.
+//! another ABI (`int 0x80`, x32) never run: they raise SIGSYS (SECCOMP_RET_TRAP with
+//! [`FOREIGN_ABI`] as its data), which the tracer sees, reports and suppresses; so every
+//! seccomp stop is a native x86_64 call, described by its registers alone.
 //!
 //! The numbers are searched with a balanced tree of `jge` comparisons over the runs of
 //! equal action, so a call costs O(log runs) instructions, not a scan of the set.
@@ -15,6 +17,8 @@ const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 const BPF_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
 pub(crate) const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+/// The data of the SECCOMP_RET_TRAP a foreign-ABI call gets (its SIGSYS's si_errno).
+pub const FOREIGN_ABI: u32 = 0x5e;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 /// Offsets in `struct seccomp_data`.
 const OFFSET_NR: u32 = 0;
@@ -108,13 +112,14 @@ impl Filter {
     pub fn allow_list_guarded(allowed: &[u32], guards: &[Guard]) -> Filter {
         let allow = libc::SECCOMP_RET_ALLOW;
         let trace = libc::SECCOMP_RET_TRACE;
+        let foreign = libc::SECCOMP_RET_TRAP | FOREIGN_ABI;
         let mut code = vec![
             stmt(BPF_LD_W_ABS, OFFSET_ARCH),
             jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
-            stmt(BPF_RET_K, trace),
+            stmt(BPF_RET_K, foreign),
             stmt(BPF_LD_W_ABS, OFFSET_NR),
             jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
-            stmt(BPF_RET_K, trace),
+            stmt(BPF_RET_K, foreign),
         ];
         for g in guards {
             // The accumulator holds the number until a guard matches.
@@ -187,12 +192,13 @@ mod tests {
     }
 
     #[test]
-    fn foreign_abis_always_trace() {
+    fn foreign_abis_always_trap() {
         let filter = Filter::allow_list(&[0, 1, 39]);
-        assert_eq!(filter.evaluate(0x4000_0003, 39), libc::SECCOMP_RET_TRACE);
+        let foreign = libc::SECCOMP_RET_TRAP | FOREIGN_ABI;
+        assert_eq!(filter.evaluate(0x4000_0003, 39), foreign);
         assert_eq!(
             filter.evaluate(AUDIT_ARCH_X86_64, 39 | X32_SYSCALL_BIT),
-            libc::SECCOMP_RET_TRACE
+            foreign
         );
     }
 

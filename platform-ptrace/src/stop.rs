@@ -9,7 +9,6 @@ use nix::errno::Errno;
 const PTRACE_GET_SYSCALL_INFO: libc::c_uint = 0x420e;
 const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
 const PTRACE_SYSCALL_INFO_EXIT: u8 = 2;
-const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 
@@ -102,6 +101,9 @@ pub enum Event {
 #[must_use = "a stopped task stays stopped until resumed"]
 pub struct Stopped {
     tid: Tid,
+    /// The registers, once read in this stop (and as last set): one PTRACE_GETREGS a stop.
+    /// (Boxed: a stop travels in events, which stay small.)
+    regs: Box<std::cell::Cell<Option<Regs>>>,
 }
 
 /// How to let a stopped task go on.
@@ -127,7 +129,10 @@ impl Stopped {
     /// # Safety contract (not `unsafe`): `tid` must be a tracee of this thread in a ptrace-stop.
     /// The spawn path uses it for the child it has just seized and seen stop.
     pub(crate) fn new(tid: Tid) -> Self {
-        Stopped { tid }
+        Stopped {
+            tid,
+            regs: Box::new(std::cell::Cell::new(None)),
+        }
     }
 
     pub fn tid(&self) -> Tid {
@@ -135,6 +140,9 @@ impl Stopped {
     }
 
     pub fn regs(&self) -> Result<Regs> {
+        if let Some(regs) = self.regs.get() {
+            return Ok(regs);
+        }
         // SAFETY: user_regs_struct is plain data; an all-zero value is valid.
         let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
         // SAFETY: PTRACE_GETREGS writes one user_regs_struct to the pointer we own.
@@ -149,6 +157,7 @@ impl Stopped {
         if rc < 0 {
             return Err(ptrace_err("PTRACE_GETREGS", self.tid));
         }
+        self.regs.set(Some(Regs(regs)));
         Ok(Regs(regs))
     }
 
@@ -163,8 +172,10 @@ impl Stopped {
             )
         };
         if rc < 0 {
+            self.regs.set(None);
             return Err(ptrace_err("PTRACE_SETREGS", self.tid));
         }
+        self.regs.set(Some(*regs));
         Ok(())
     }
 
@@ -407,12 +418,13 @@ fn decode(tid: Tid, status: libc::c_int) -> Result<Event> {
             },
             libc::PTRACE_EVENT_EXIT => Stop::Exiting,
             libc::PTRACE_EVENT_SECCOMP => {
-                let info = stopped.syscall_info()?;
-                debug_assert_eq!(info.op, PTRACE_SYSCALL_INFO_SECCOMP);
+                // Only native x86_64 calls stop here (foreign ABIs trap, see `seccomp`): the
+                // registers, which the sentry reads anyway, describe the call.
+                let regs = stopped.regs()?;
                 Stop::Seccomp(SyscallInfo {
-                    arch: decode_arch(info.arch),
-                    nr: info.nr_or_rval,
-                    args: info.args_or_is_error,
+                    arch: SyscallArch::X86_64,
+                    nr: regs.syscall() as u64,
+                    args: std::array::from_fn(|i| regs.arg(i)),
                 })
             }
             _ => Stop::Trap,

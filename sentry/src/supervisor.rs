@@ -143,6 +143,7 @@ enum Next {
 }
 
 const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 
 impl Supervisor {
     pub fn new(
@@ -489,6 +490,36 @@ impl Supervisor {
         self.awaiting_install.insert(tid, awaited);
     }
 
+    /// A SIGSYS from the filter's trap for a call through another ABI (`int 0x80`, x32):
+    /// reported as a denied call, made to return ENOSYS. False for any other SIGSYS (one the
+    /// program's own filter or a kill raised), which is delivered.
+    fn foreign_abi_call(&mut self, stopped: &Stopped) -> anyhow::Result<bool> {
+        const SYS_SECCOMP: i32 = 1;
+        let Ok(info) = stopped.siginfo() else {
+            return Ok(false);
+        };
+        let word = |at: usize| i32::from_ne_bytes(info[at..at + 4].try_into().expect("4 bytes"));
+        // siginfo: errno at 4, code at 8; for SIGSYS, the call's number at 24 and arch at 28.
+        let ours =
+            word(8) == SYS_SECCOMP && word(4) as u32 == platform_ptrace::seccomp::FOREIGN_ABI;
+        if !ours {
+            return Ok(false);
+        }
+        let (nr, arch) = (word(24) as u32 as u64, word(28) as u32);
+        let what = if arch == AUDIT_ARCH_I386 {
+            "int 0x80"
+        } else if nr & X32_SYSCALL_BIT != 0 {
+            "the x32 ABI"
+        } else {
+            "a foreign ABI"
+        };
+        syscalls::foreign_abi_event(&mut self.kernel, stopped.tid(), what, nr);
+        let mut regs = stopped.regs()?;
+        regs.set_ret(-(Errno::ENOSYS.into_raw() as i64));
+        stopped.set_regs(&regs)?;
+        Ok(true)
+    }
+
     /// The resume request after a stop that needs nothing more.
     fn steady(&self) -> Resume {
         // Calls stop through the seccomp filter (SECCOMP_RET_TRACE) in both platforms; a
@@ -570,6 +601,10 @@ impl Supervisor {
                     self.finish_call(&stopped, pending, rval)?;
                 }
                 stopped.resume(self.steady(), 0)?;
+            }
+            Stop::Signal(libc::SIGSYS) if self.foreign_abi_call(&stopped)? => {
+                // Refused: the call did not run; it returns ENOSYS and no signal comes.
+                stopped.resume(steady, 0)?
             }
             Stop::Signal(sig) => {
                 // The sender's id in the siginfo is the receiver's number for it.
