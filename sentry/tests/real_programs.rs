@@ -30,8 +30,8 @@ fn expect_ok(o: &Outcome, what: &str, platform: &str) {
     );
 }
 
-/// Runs `script` with bash in a `--tmpfs /work` workspace on both platforms and checks that
-/// it prints exactly `stdout`.
+/// Runs `script` with bash in a `--tmpfs /work` workspace (also its working directory) on
+/// both platforms and checks that it prints exactly `stdout`.
 fn bash_prints(script: &str, stdout: &str) -> Vec<Outcome> {
     PLATFORMS
         .iter()
@@ -157,11 +157,7 @@ a b c
 c b a 
 rm -r removed the tree
 ";
-    for p in PLATFORMS {
-        let o = run(p, &["--tmpfs", "/work"], &["/bin/bash", "-c", script]);
-        expect_ok(&o, "coreutils script", p);
-        assert_eq!(o.stdout, want, "--platform={p}\n{}", o.describe());
-    }
+    bash_prints(script, want);
 }
 
 /// python3 -c: os, json, sqlite3 and subprocess; a database written, closed, reopened and
@@ -271,11 +267,7 @@ fn coreutils_cp_a() {
 1000000000 copy/link
 cp -a kept modes, times and the link
 ";
-    for p in PLATFORMS {
-        let o = run(p, &["--tmpfs", "/work"], &["/bin/bash", "-c", script]);
-        expect_ok(&o, "cp -a", p);
-        assert_eq!(o.stdout, want, "--platform={p}\n{}", o.describe());
-    }
+    bash_prints(script, want);
 }
 
 /// tar cf then tar xf of a tree with a file, a subdirectory and a symlink.
@@ -298,11 +290,7 @@ fn tar_create_and_extract() {
         echo "tar xf restored the tree"
     "#;
     let want = "./\n./link\n./list\n./sub/\n./sub/file\ntar xf restored the tree\n";
-    for p in PLATFORMS {
-        let o = run(p, &["--tmpfs", "/work"], &["/bin/bash", "-c", script]);
-        expect_ok(&o, "tar", p);
-        assert_eq!(o.stdout, want, "--platform={p}\n{}", o.describe());
-    }
+    bash_prints(script, want);
 }
 
 /// Issue 4, point 4: procps and psmisc read the sandbox's synthesized /proc and show only the
