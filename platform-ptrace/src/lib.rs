@@ -12,7 +12,7 @@ pub mod seccomp;
 mod spawn;
 mod stop;
 
-pub use mem::{read_bytes, read_cstring, read_struct, write_bytes};
+pub use mem::{read_bytes, read_cstring, read_struct, write_bytes, write_bytes_forced};
 pub use regs::Regs;
 pub use spawn::{give_terminal_to, spawn, SpawnError, SpawnSpec, Spawned};
 pub use stop::{

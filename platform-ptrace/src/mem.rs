@@ -55,6 +55,20 @@ pub fn write_bytes(tid: Tid, addr: u64, data: &[u8]) -> Result<(), Errno> {
     }
 }
 
+/// Writes `data` at `addr` in the task through `/proc/<tid>/mem`, which a tracer may use to
+/// write pages the task itself can only read (the kernel breaks copy-on-write for it, as for
+/// a debugger's breakpoint). The sentry places arguments there that the kernel must read
+/// after the task resumes: no thread of the task can rewrite them without a syscall.
+pub fn write_bytes_forced(tid: Tid, addr: u64, data: &[u8]) -> Result<(), Errno> {
+    use std::os::unix::fs::FileExt;
+    let mem = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/{tid}/mem"))
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    mem.write_all_at(data, addr)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EFAULT)))
+}
+
 /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
 /// EFAULT on an unmapped address, ENAMETOOLONG when no NUL comes within `max`.
 /// Reads page by page so that a string ending just before an unmapped page works.

@@ -625,13 +625,36 @@ impl Supervisor {
                 stopped.resume(steady, 0)?;
             }
             Stop::Exec { former_tid } => {
-                if tid == self.kernel.init_tid && !self.init_execed {
+                let first = tid == self.kernel.init_tid && !self.init_execed;
+                if first {
                     self.init_execed = true;
                     if let Some(execfn) = self.kernel.init_execfn.take() {
                         exec::set_execfn(&stopped, &execfn)?;
                     }
                 }
                 self.on_exec(tid, former_tid);
+                // Every exec after the first task's own is one the sentry drove: the new
+                // image must be the file it vetted, or the task dies before it runs.
+                let verdict = match self.kernel.tasks.get(&tid).and_then(|t| t.pending.as_ref()) {
+                    Some(Pending {
+                        exec: Some(state), ..
+                    }) => exec::check_image(tid, state),
+                    _ if first => Ok(()),
+                    _ => Err("an exec the sentry did not drive".into()),
+                };
+                if let Err(why) = verdict {
+                    tracing::error!(
+                        target: "sentry::deny",
+                        "sentry: [pid {}] execve: {why}; task killed",
+                        self.kernel.shown_pid(tid)
+                    );
+                    // SAFETY: kill takes plain integers; `tid` is our stopped tracee.
+                    unsafe { libc::kill(tid, libc::SIGKILL) };
+                    if let Some(task) = self.kernel.tasks.get_mut(&tid) {
+                        task.pending = None;
+                    }
+                    return Ok(stopped.resume(Resume::Continue, 0)?);
+                }
                 // The exec succeeded: its steps are over; the result is 0.
                 let done = self.kernel.tasks.get_mut(&tid).and_then(|t| {
                     t.pending.as_ref().filter(|p| p.exec.is_some())?;

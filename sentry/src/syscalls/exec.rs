@@ -9,8 +9,16 @@
 //!
 //! In the task this takes a few steps, driven from the supervisor's stops:
 //! the execve is turned into an fd install; at its exit stop the task re-runs its
-//! syscall instruction as an `mmap` for the new argv (when one is needed); at that exit
-//! stop, the argv is written and the instruction re-runs as the `execveat`.
+//! syscall instruction as an `mmap` of a read-only page; at that exit stop, the new argv
+//! (when one is needed) is written into that page through `/proc/<tid>/mem`, and the
+//! instruction re-runs as the `execveat`, whose empty path lies in that page.
+//!
+//! The kernel reads the path and the fd number after the task resumes, so another thread
+//! could try to rewrite the one or re-point the other. The path cannot be rewritten without
+//! a syscall (the page is read-only to the task), and at the exec event, before the new
+//! image's first instruction, the sentry checks that the kernel ran the very file it vetted
+//! and loaded no other file (no interpreter of the host's): a task for which that fails is
+//! killed.
 
 use super::fs::{files, follow, read_path, resolve, Target};
 use super::{Action, Call};
@@ -19,6 +27,11 @@ use platform_ptrace::{read_bytes, read_cstring, Regs, Stopped, Tid};
 use std::os::fd::{AsRawFd, OwnedFd};
 use syscalls::Sysno;
 
+/// Linux's limit on one argument or environment string (MAX_ARG_STRLEN).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+/// The most argument bytes (strings and pointers) Linux takes whatever RLIMIT_STACK is
+/// (_STK_LIM / 4 * 3): the sentry's own copy of an argv is bounded by it.
+const MAX_ARG_BYTES: usize = 6 << 20;
 /// Linux's limit on nested interpreters (`#!` lines).
 const MAX_INTERPRETER_DEPTH: usize = 4;
 /// Linux reads this much of a file for the `#!` line (BINPRM_BUF_SIZE).
@@ -116,8 +129,18 @@ impl Plan {
 pub enum Stage {
     /// The fd install is on its way; at its exit stop the fd number is known.
     Installing { new_argv: Option<Vec<Vec<u8>>> },
-    /// The task re-runs its syscall instruction as mmap for the argv block.
-    Mapping { fd: i32, new_argv: Vec<Vec<u8>> },
+    /// The task re-runs its syscall instruction as unshare(CLONE_FILES): from then on no
+    /// other task can re-point the fd number the kernel will execute.
+    Unsharing {
+        fd: i32,
+        new_argv: Option<Vec<Vec<u8>>>,
+    },
+    /// The task re-runs its syscall instruction as mmap of a read-only page for the empty
+    /// path and the argv block (when argv changes).
+    Mapping {
+        fd: i32,
+        new_argv: Option<Vec<Vec<u8>>>,
+    },
     /// The task re-runs its syscall instruction as the execveat.
     Executing,
 }
@@ -137,10 +160,11 @@ pub struct InFlight {
     pub loader: Option<LoaderView>,
     /// The path as the task gave it to execve, for AT_EXECFN.
     pub execfn: Vec<u8>,
-    /// The original argv and envp pointers and the pointer to an empty string.
+    /// The original argv and envp pointers.
     argv: u64,
     envp: u64,
-    empty_string: u64,
+    /// The (device, inode) of the file the sentry vetted: the only file the kernel may map.
+    vetted: (u64, u64),
 }
 
 impl InFlight {
@@ -365,10 +389,21 @@ fn read_pointer_array(tid: Tid, addr: u64) -> Result<Vec<u64>, Errno> {
             return Ok(out);
         }
         out.push(ptr);
-        if out.len() > 0x7fff_ffff / 8 {
+        if out.len() * 8 > MAX_ARG_BYTES {
             return Err(Errno::E2BIG);
         }
     }
+}
+
+/// One argument string out of the task: EFAULT and E2BIG as the kernel gives them.
+fn read_arg(tid: Tid, addr: u64) -> Result<Vec<u8>, Errno> {
+    read_cstring(tid, addr, MAX_ARG_STRLEN - 1).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::E2BIG
+        } else {
+            e
+        }
+    })
 }
 
 /// execve(path, argv, envp) / execveat(dirfd, path, argv, envp, flags).
@@ -411,22 +446,32 @@ pub fn handle(call: &mut Call) -> Result<Action, Errno> {
     }
     let pointers = read_pointer_array(call.tid, argv)?;
     let argv0 = match pointers.first() {
-        Some(&p) => read_cstring(call.tid, p, 128 * 1024)?,
+        Some(&p) => read_arg(call.tid, p)?,
         None => Vec::new(),
     };
     let plan = plan(call, dirfd, &path, &argv0)?;
     let program = plan.program.clone();
     let loader = plan.loader;
-    let new_argv = (!plan.keeps_argv()).then(|| {
+    let new_argv = if plan.keeps_argv() {
+        None
+    } else {
+        // The original arguments after argv[0], by value (they live in the old image),
+        // within the kernel's limits: the sentry's copy is as bounded as the kernel's.
         let mut argv = plan.argv_prefix.clone();
-        // The original arguments after argv[0], by value (they live in the old image).
+        let mut total: usize = argv.iter().map(|a| a.len() + 1 + 8).sum();
         for &p in pointers.iter().skip(1) {
-            argv.push(read_cstring(call.tid, p, 128 * 1024).unwrap_or_default());
+            let arg = read_arg(call.tid, p)?;
+            total += arg.len() + 1 + 8;
+            if total > MAX_ARG_BYTES {
+                return Err(Errno::E2BIG);
+            }
+            argv.push(arg);
         }
-        argv
-    });
-    // The NUL that ends the path the task gave: an empty string for AT_EMPTY_PATH.
-    let empty_string = call.args[path_index] + given_len as u64;
+        Some(argv)
+    };
+    let vetted = nix::sys::stat::fstat(plan.file.as_raw_fd())
+        .map(|st| (st.st_dev, st.st_ino))
+        .map_err(|_| Errno::EACCES)?;
     Ok(Action::Exec {
         fd: plan.file,
         state: Box::new(InFlight {
@@ -435,7 +480,7 @@ pub fn handle(call: &mut Call) -> Result<Action, Errno> {
             expected: None,
             argv,
             envp,
-            empty_string,
+            vetted,
             program,
             loader,
             execfn: if given_len == 0 {
@@ -507,32 +552,40 @@ pub fn at_exit(
             }
             let fd = rval as i32;
             let mut regs = stopped.regs()?;
-            match new_argv {
-                None => {
-                    let args = [
-                        fd as u64,
-                        state.empty_string,
-                        state.argv,
-                        state.envp,
-                        libc::AT_EMPTY_PATH as u64,
-                        0,
-                    ];
-                    rerun_as(&mut state, &mut regs, Sysno::execveat, args);
-                }
-                Some(new_argv) => {
-                    let (block, _) = argv_block(0, &new_argv);
-                    let len = (block.len() as u64).next_multiple_of(4096);
-                    let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
-                    let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
-                    rerun_as(
-                        &mut state,
-                        &mut regs,
-                        Sysno::mmap,
-                        [0, len, prot, flags, u64::MAX, 0],
-                    );
-                    state.stage = Stage::Mapping { fd, new_argv };
-                }
+            rerun_as(
+                &mut state,
+                &mut regs,
+                Sysno::unshare,
+                [libc::CLONE_FILES as u64, 0, 0, 0, 0, 0],
+            );
+            state.stage = Stage::Unsharing { fd, new_argv };
+            stopped.set_regs(&regs)?;
+            Ok(Step::Continue(state))
+        }
+        Stage::Unsharing { fd, new_argv } => {
+            if rval < 0 {
+                return fail(stopped, &state, rval);
             }
+            // Another thread may have re-pointed the number before the table was unshared.
+            if fd_identity(stopped.tid(), fd) != Some(state.vetted) {
+                return fail(stopped, &state, -(libc::EBADF as i64));
+            }
+            let mut regs = stopped.regs()?;
+            let block_len = new_argv
+                .as_ref()
+                .map_or(0, |argv| argv_block(0, argv).0.len());
+            // At least one page, so that an empty argv block still leaves a NUL for the
+            // empty path.
+            let len = (block_len as u64 + 1).next_multiple_of(4096);
+            let prot = libc::PROT_READ as u64;
+            let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+            rerun_as(
+                &mut state,
+                &mut regs,
+                Sysno::mmap,
+                [random_hint(), len, prot, flags, u64::MAX, 0],
+            );
+            state.stage = Stage::Mapping { fd, new_argv };
             stopped.set_regs(&regs)?;
             Ok(Step::Continue(state))
         }
@@ -541,17 +594,28 @@ pub fn at_exit(
                 return fail(stopped, &state, -(libc::ENOMEM as i64));
             }
             let base = rval as u64;
-            let (block, array) = argv_block(base, &new_argv);
-            if platform_ptrace::write_bytes(stopped.tid(), base, &block).is_err() {
-                return fail(stopped, &state, -(libc::EFAULT as i64));
-            }
+            // The page is zeros: its first byte is an empty string.
+            let (empty, argv) = match &new_argv {
+                None => (base, state.argv),
+                Some(new_argv) => {
+                    let (block, array) = argv_block(base, new_argv);
+                    if let Err(e) = platform_ptrace::write_bytes_forced(stopped.tid(), base, &block)
+                    {
+                        tracing::error!(
+                            "sentry: [tid {}] cannot write the argv of an exec into the task: {e}",
+                            stopped.tid()
+                        );
+                        return fail(stopped, &state, -(libc::ENOMEM as i64));
+                    }
+                    // The NUL that ends argv[0]'s string doubles as the empty path.
+                    (base + new_argv[0].len() as u64, array)
+                }
+            };
             let mut regs = stopped.regs()?;
-            // The NUL that ends argv[0]'s string doubles as the empty path.
-            let empty = base + new_argv[0].len() as u64;
             let args = [
                 fd as u64,
                 empty,
-                array,
+                argv,
                 state.envp,
                 libc::AT_EMPTY_PATH as u64,
                 0,
@@ -569,9 +633,71 @@ pub fn at_exit(
     }
 }
 
+/// The (device, inode) of fd `fd` of task `tid`, as the kernel sees it now.
+fn fd_identity(tid: Tid, fd: i32) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let st = std::fs::metadata(format!("/proc/{tid}/fd/{fd}")).ok()?;
+    Some((st.dev(), st.ino()))
+}
+
+/// A page-aligned address hint at random in the upper half of the user address space: the
+/// page for the empty path lands where no thread of the task can know it in advance.
+fn random_hint() -> u64 {
+    let mut bytes = [0u8; 8];
+    // SAFETY: getrandom writes at most `bytes.len()` bytes into memory we own.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        return 0;
+    }
+    // Pages from 2^45 to 2^46: far from the heap, the stack and the usual mmap area.
+    (1u64 << 45) + (u64::from_ne_bytes(bytes) % (1u64 << 33)) * 4096
+}
+
+/// At the exec event, before the new image's first instruction: whether the kernel ran the
+/// file the sentry vetted and mapped no other file (a host interpreter, a file swapped in
+/// at the fd number). The answer is the kernel's own view of the new image.
+pub fn check_image(tid: Tid, state: &InFlight) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let exe = std::fs::metadata(format!("/proc/{tid}/exe"))
+        .map_err(|e| format!("cannot inspect the new image: {e}"))?;
+    if (exe.dev(), exe.ino()) != state.vetted {
+        return Err("the kernel executed another file than the one the sentry vetted".into());
+    }
+    let maps = std::fs::read_to_string(format!("/proc/{tid}/maps"))
+        .map_err(|e| format!("cannot inspect the new image: {e}"))?;
+    if mapped_files(&maps).len() > 1 {
+        return Err("the kernel loaded a file besides the one the sentry vetted".into());
+    }
+    Ok(())
+}
+
+/// The distinct (device, inode) pairs of the file mappings in a /proc/<pid>/maps text.
+fn mapped_files(maps: &str) -> std::collections::BTreeSet<(&str, &str)> {
+    maps.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_ascii_whitespace();
+            let (dev, inode) = (fields.nth(3)?, fields.next()?);
+            (inode != "0").then_some((dev, inode))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapped_files_are_told_apart_by_device_and_inode() {
+        let maps = "\
+00400000-00401000 r--p 00000000 08:01 1234 /lib64/ld-linux-x86-64.so.2
+00401000-00402000 r-xp 00001000 08:01 1234 /lib64/ld-linux-x86-64.so.2
+7ffd0000-7ffd1000 rw-p 00000000 00:00 0 [stack]
+7ffd2000-7ffd3000 r-xp 00000000 00:00 0 [vdso]
+";
+        assert_eq!(mapped_files(maps).len(), 1);
+        let with_interp = format!("{maps}7f000000-7f001000 r-xp 00000000 08:02 99 /host/ld.so\n");
+        assert_eq!(mapped_files(&with_interp).len(), 2);
+    }
 
     #[test]
     fn shebang_lines_split_as_linux_does() {
