@@ -439,6 +439,25 @@ fn pids_limit_counts_threads_and_processes() {
     }
 }
 
+#[test]
+fn pids_limit_counts_zombies_until_they_are_reaped() {
+    for p in PLATFORMS {
+        let run = sentry(
+            &[&platform(p), "--pids-limit", "16"],
+            &[&program("limits_forkbomb"), "zombies"],
+        );
+        assert_no_fail(&run);
+        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        // 1 process + 15 unreaped children = 16 tasks; then EAGAIN.
+        assert!(
+            run.stdout
+                .contains("zombies 15, then Resource temporarily unavailable"),
+            "{p}: {}",
+            run.context()
+        );
+    }
+}
+
 /// A word no other test's command line holds, to find this test's processes on the host.
 fn marker(tag: &str) -> String {
     format!("marker-{tag}-{}", std::process::id())

@@ -176,6 +176,21 @@ impl Kernel {
         self.pids.vpid(ROOT_NS, tid).unwrap_or(tid)
     }
 
+    /// Drops the zombies the kernel reaped without a wait the sentry saw (a parent that
+    /// ignores SIGCHLD or set SA_NOCLDWAIT): a host process that is gone, or is no longer a
+    /// zombie (its pid was reused), no longer holds a pid of the sandbox.
+    pub fn forget_reaped_zombies(&mut self) {
+        self.zombies.retain(|&tid, _| {
+            std::fs::read_to_string(format!("/proc/{tid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let state = stat.rsplit_once(") ")?.1.chars().next()?;
+                    Some(state == 'Z')
+                })
+                .unwrap_or(false)
+        });
+    }
+
     /// The mount table a task sees.
     pub fn mounts(&self, tid: Tid) -> &MountTable {
         &self.mount_ns[self.tasks.get(&tid).map_or(0, |t| t.mnt_ns)]

@@ -355,8 +355,14 @@ fn creation_check(call: &mut Call, new_process: bool) -> Option<Action> {
     let tid = call.tid;
     let kernel = &mut *call.kernel;
     if let Some(limit) = kernel.memory.limits.pids {
-        let live = kernel.tasks.len() + kernel.memory.clones_in_flight.len();
-        if live as u64 >= limit {
+        // Zombies hold their pids until reaped, as in a pids cgroup.
+        let in_use = |k: &crate::kernel::Kernel| {
+            (k.tasks.len() + k.zombies.len() + k.memory.clones_in_flight.len()) as u64
+        };
+        if in_use(kernel) >= limit {
+            kernel.forget_reaped_zombies();
+        }
+        if in_use(kernel) >= limit {
             deny_event(
                 call,
                 Errno::EAGAIN.into_raw(),

@@ -1,6 +1,8 @@
 /* Modes (argv[1]):
  *   count — fork children that wait on a pipe until fork fails; print how many and the errno,
  *           then release them. Threads too: argv[2] threads first.
+ *   zombies — fork children that exit at once, never reaped, until fork fails; print how
+ *           many, then reap them and fork once more.
  *   bomb  — every process forks forever (a fork bomb); the sentry must stay responsive. */
 #include "prog.h"
 #include <pthread.h>
@@ -60,12 +62,40 @@ int main(int argc, char **argv)
             waitpid(kid, NULL, 0);
         return finish();
     }
+    if (strcmp(mode, "zombies") == 0) {
+        /* Children that exit at once and stay unreaped: zombies hold their pids. */
+        int n = 0, err = 0;
+        for (;;) {
+            pid_t kid = fork();
+            if (kid < 0) {
+                err = errno;
+                break;
+            }
+            if (kid == 0)
+                _exit(0);
+            n++;
+            if (n > 10000)
+                break;
+        }
+        printf("zombies %d, then %s\n", n, strerror(err));
+        fflush(stdout);
+        while (wait(NULL) > 0) {
+        }
+        /* Once they are reaped, forking works again. */
+        pid_t kid = fork();
+        if (kid == 0)
+            _exit(0);
+        check(kid > 0, "fork works again after the zombies were reaped");
+        if (kid > 0)
+            waitpid(kid, NULL, 0);
+        return finish();
+    }
     if (strcmp(mode, "bomb") == 0) {
         printf("bombing\n");
         fflush(stdout);
         for (;;)
             fork();
     }
-    fprintf(stderr, "usage: limits_forkbomb count [THREADS] | bomb\n");
+    fprintf(stderr, "usage: limits_forkbomb count [THREADS] | zombies | bomb\n");
     return 2;
 }
