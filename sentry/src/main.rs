@@ -328,8 +328,15 @@ fn start_signal_thread() -> Result<(), Failure> {
             if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
                 let _ =
                     TERMINATE_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
-                let pidfd = INIT_PIDFD.load(Ordering::SeqCst);
-                if pidfd >= 0 {
+                // The gofer too: a loop waiting on a gofer request (an open a lease holds)
+                // then fails that request and sees the signal at once.
+                for pidfd in [
+                    INIT_PIDFD.load(Ordering::SeqCst),
+                    GOFER_PIDFD.load(Ordering::SeqCst),
+                ] {
+                    if pidfd < 0 {
+                        continue;
+                    }
                     // SAFETY: pidfd_send_signal on a pidfd we own; a pidfd cannot be
                     // redirected to another process by pid reuse.
                     unsafe {
@@ -434,6 +441,8 @@ fn sandbox_name() -> String {
 
 /// A pidfd of the sandbox's first process, for the signal thread.
 static INIT_PIDFD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+/// A pidfd of the gofer, for the signal thread.
+static GOFER_PIDFD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
 fn run(args: RunArgs) -> Result<u8, Failure> {
     init_logging(&args.log, args.strace)?;
@@ -486,6 +495,9 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     let files = gofer::Client::spawn_with_args(&exe, &[GOFER_ARG], &gofer_mounts)
         .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the gofer: {e}")))?;
     let gofer_pid = files.pid() as i32;
+    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+    let gofer_pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, gofer_pid, 0) } as i32;
+    GOFER_PIDFD.store(gofer_pidfd, Ordering::SeqCst);
     let mut kernel = Kernel::new(
         Uts {
             hostname: hostname.into_bytes(),
@@ -526,6 +538,9 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     }
     // SAFETY: isatty, tcgetpgrp and getpgrp take plain integers.
     let foreground = unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() };
+    // The sandbox may change the modes and size of the terminal it inherits; the user gets
+    // the terminal back as it was.
+    let terminal = TerminalState::save();
 
     start_signal_thread()?;
     // SAFETY: prctl with integer arguments. Orphans of the sandbox come to the sentry,
@@ -578,6 +593,9 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
         // SAFETY: getpgrp takes no arguments.
         platform_ptrace::give_terminal_to(unsafe { libc::getpgrp() });
     }
+    if let Some(terminal) = terminal {
+        terminal.restore();
+    }
     if let Some(watch) = &watch {
         limits::final_event(watch);
     }
@@ -599,6 +617,47 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
                 Failure::CannotExecute(format!("{name}: {}", errno.desc()))
             };
             Err(failure)
+        }
+    }
+}
+
+/// The modes and window size of the terminal on the sentry's standard input, output or error.
+struct TerminalState {
+    fd: i32,
+    modes: libc::termios,
+    size: Option<libc::winsize>,
+}
+
+impl TerminalState {
+    fn save() -> Option<TerminalState> {
+        // SAFETY: isatty takes a plain integer.
+        let fd = (0..3).find(|&fd| unsafe { libc::isatty(fd) } == 1)?;
+        // SAFETY: termios is plain data; tcgetattr fills it and we check its result.
+        let mut modes: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: tcgetattr writes one termios into memory we own.
+        if unsafe { libc::tcgetattr(fd, &mut modes) } != 0 {
+            return None;
+        }
+        let mut size = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ writes one winsize into memory we own.
+        let size = (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } == 0).then_some(size);
+        Some(TerminalState { fd, modes, size })
+    }
+
+    fn restore(&self) {
+        // SAFETY: tcsetattr and TIOCSWINSZ read our own values. SIGTTOU is ignored (see
+        // `start_signal_thread`), so a sentry in the background may restore too. Failures
+        // leave the terminal as the sandbox left it, which is all we could do.
+        unsafe {
+            libc::tcsetattr(self.fd, libc::TCSANOW, &self.modes);
+            if let Some(size) = &self.size {
+                libc::ioctl(self.fd, libc::TIOCSWINSZ, size);
+            }
         }
     }
 }

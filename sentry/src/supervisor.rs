@@ -1061,7 +1061,8 @@ impl Supervisor {
     fn on_exit(&mut self, tid: Tid, outcome: Outcome) {
         tracing::trace!(target: "sentry::stops", "exit of {tid}: {outcome:?}");
         if tid == self.gofer_pid && self.gofer_pid != 0 {
-            if !self.terminating {
+            // On SIGTERM and friends the signal thread ends the gofer itself.
+            if !self.terminating && TERMINATE_SIGNAL.load(Ordering::SeqCst) == 0 {
                 tracing::error!("sentry: the gofer died ({outcome:?}); ending the sandbox");
                 self.outcome.get_or_insert(Outcome::Status(125));
                 self.kill_all();

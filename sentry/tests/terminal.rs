@@ -8,7 +8,7 @@ mod escapes_util;
 use escapes_util::busybox_rootfs;
 
 use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -96,4 +96,75 @@ fn ctrl_c_reaches_the_sandbox_ptrace() {
 #[test]
 fn ctrl_c_reaches_the_sandbox_seccomp() {
     ctrl_c("seccomp");
+}
+
+/// The sandbox puts the terminal it inherited in raw mode without echo and resizes it; once
+/// the sentry has ended, the terminal has its modes and size back (read from the host side,
+/// on the pty itself).
+fn terminal_restored(platform: &str) {
+    let rootfs = busybox_rootfs();
+    let (master, slave) = openpty();
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize we own.
+    let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    assert_eq!(rc, 0);
+    let modes = |fd: i32| {
+        // SAFETY: termios is plain data; tcgetattr fills it.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: tcgetattr writes one termios into memory we own.
+        assert_eq!(unsafe { libc::tcgetattr(fd, &mut t) }, 0);
+        (t.c_lflag, t.c_iflag, t.c_oflag)
+    };
+    let before = modes(slave.as_raw_fd());
+    let status = Command::new(env!("CARGO_BIN_EXE_sentry"))
+        .args(["run", "--platform", platform])
+        .arg(&rootfs)
+        .args([
+            "/bin/sh",
+            "-c",
+            "stty raw -echo -isig && stty rows 7 cols 9 && stty -a | grep -q 'rows 7'",
+        ])
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave.try_clone().unwrap()))
+        .status()
+        .expect("run the sentry");
+    assert!(
+        status.success(),
+        "the sandbox could not change the terminal: {status}"
+    );
+    assert_eq!(
+        modes(slave.as_raw_fd()),
+        before,
+        "terminal modes not restored"
+    );
+    let mut now = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into memory we own.
+    let rc = unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCGWINSZ, &mut now) };
+    assert_eq!(rc, 0);
+    assert_eq!(
+        (now.ws_row, now.ws_col),
+        (24, 80),
+        "window size not restored"
+    );
+}
+
+#[test]
+fn terminal_restored_ptrace() {
+    terminal_restored("ptrace");
+}
+
+#[test]
+fn terminal_restored_seccomp() {
+    terminal_restored("seccomp");
 }
