@@ -542,6 +542,8 @@ impl Server {
                         if ro && (writes || trunc) {
                             return Err(Errno::EROFS);
                         }
+                        // Never block the gofer on a file lease either (see below).
+                        extra = libc::O_NONBLOCK;
                     }
                     // Never block the gofer on a FIFO. An open that may wait for the other
                     // end (blocking, read-only or write-only) gets the O_PATH probe: the
@@ -554,7 +556,17 @@ impl Server {
                     _ => return Err(Errno::EACCES),
                 }
                 let reflags = (flags | extra) & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW);
-                let fd = self.reopen(probe.as_fd(), reflags)?;
+                let fd = match self.reopen(probe.as_fd(), reflags) {
+                    // A lease another process holds: a blocking open would wait for its
+                    // break (up to lease-break-time). The caller gets the O_PATH probe and
+                    // makes that open itself, as for a FIFO.
+                    Err(Errno::EWOULDBLOCK)
+                        if file_type(&st) == libc::S_IFREG && flags & libc::O_NONBLOCK == 0 =>
+                    {
+                        return Ok(probe);
+                    }
+                    other => other?,
+                };
                 if extra != 0 && flags & libc::O_NONBLOCK == 0 {
                     set_nonblock(fd.as_fd(), false)?;
                 }

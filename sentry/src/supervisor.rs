@@ -100,7 +100,9 @@ type OpenKey = (u64, u64, i32);
 struct Cancel {
     /// Set before the open is ended; the open's thread checks it before it opens.
     cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    other_end: syscalls::OtherEnd,
+    /// None for an open a lease holds: nothing ends it sooner, and its thread is left to
+    /// finish on its own (its fd, when it comes, is dropped).
+    other_end: Option<syscalls::OtherEnd>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -110,13 +112,14 @@ impl Cancel {
     /// channel, and the held end is returned for the caller to close after draining it.
     fn run(self) -> Option<OwnedFd> {
         self.cancelled.store(true, Ordering::SeqCst);
+        let other_end = self.other_end?;
         let thread = self.thread?;
         let mut held = None;
         // Bounded: once the thread is in its open, the held end lets it return; until then
         // opening the other end may fail (no reader yet for a writer's end).
         while !thread.is_finished() {
             if held.is_none() {
-                held = (self.other_end.0)().ok();
+                held = (other_end.0)().ok();
             }
             std::thread::yield_now();
         }

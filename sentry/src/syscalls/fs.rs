@@ -602,7 +602,8 @@ fn open_target(
             other => other?,
         };
         super::ids::created_fd(&fd, owner);
-        // A blocking open of a FIFO: the gofer never waits, and answers an O_PATH fd.
+        // A blocking open of a FIFO, or of a file under another process's lease: the gofer
+        // never waits, and answers an O_PATH fd.
         if !o_path && is_path_fd(&fd) {
             return Ok(fifo_open(fd, flags, cloexec));
         }
@@ -630,11 +631,25 @@ fn is_path_fd(fd: &OwnedFd) -> bool {
 /// A blocking open of the FIFO `node` (an fd of it from the gofer): the open waits for the
 /// other end, as open(2) does, on a thread of its own; the task waits in its install
 /// request (where a signal interrupts it, as it would the open) until the fd comes.
+/// A regular file `node` is one another process holds a lease on: the open waits, the same
+/// way, for the lease to be broken.
 fn fifo_open(node: OwnedFd, flags: i32, cloexec: bool) -> Action {
     let reopen = |node: &OwnedFd, flags: i32| {
         let link = CString::new(format!("/proc/self/fd/{}", node.as_raw_fd())).expect("no NUL");
         reopen(&link, flags)
     };
+    let st = nix::sys::stat::fstat(node.as_raw_fd()).ok();
+    let key = st.map_or((0, 0, flags), |st| (st.st_dev, st.st_ino, flags));
+    if st.is_some_and(|st| st.st_mode & libc::S_IFMT != libc::S_IFIFO) {
+        let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW);
+        let fifo = super::FifoOpen {
+            open: super::Opener(Box::new(move || reopen(&node, flags))),
+            // Nothing makes a lease break sooner: a cancelled open finishes on its own.
+            other_end: None,
+            key,
+        };
+        return Action::InstallWhenOpened { fifo, cloexec };
+    }
     let Ok(other) = node.try_clone() else {
         return Action::Return(-(libc::EMFILE as i64));
     };
@@ -644,13 +659,11 @@ fn fifo_open(node: OwnedFd, flags: i32, cloexec: bool) -> Action {
     } else {
         libc::O_RDONLY
     };
-    let key = nix::sys::stat::fstat(node.as_raw_fd())
-        .map_or((0, 0, flags), |st| (st.st_dev, st.st_ino, flags));
     let fifo = super::FifoOpen {
         open: super::Opener(Box::new(move || reopen(&node, flags))),
-        other_end: super::OtherEnd(Box::new(move || {
+        other_end: Some(super::OtherEnd(Box::new(move || {
             reopen(&other, other_end | libc::O_NONBLOCK)
-        })),
+        }))),
         key,
     };
     Action::InstallWhenOpened { fifo, cloexec }

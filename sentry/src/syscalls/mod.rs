@@ -58,13 +58,13 @@ pub enum Action {
     InstallWhenOpened { fifo: FifoOpen, cloexec: bool },
 }
 
-/// A blocking open of a FIFO: `open` runs off the sentry's loop; `other_end` opens the
-/// other end for a moment, which makes `open` return (to cancel it); `key` names the file
-/// (device, inode) and the flags.
+/// A blocking open of a FIFO (or of a file under a lease): `open` runs off the sentry's
+/// loop; `other_end` opens the other end of a FIFO for a moment, which makes `open` return
+/// (to cancel it); `key` names the file (device, inode) and the flags.
 #[derive(Debug)]
 pub struct FifoOpen {
     pub open: Opener,
-    pub other_end: OtherEnd,
+    pub other_end: Option<OtherEnd>,
     pub key: (u64, u64, i32),
 }
 

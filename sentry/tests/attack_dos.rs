@@ -1,0 +1,44 @@
+//! A task can delay only itself: an open that waits (here for a file lease another task holds)
+//! leaves the sentry and its gofer serving every other task. Before opens of leased files were
+//! taken off the gofer, the gofer waited out the lease (up to lease-break-time, 45 s) and the
+//! whole sandbox with it.
+
+mod common;
+
+use common::Variant;
+use std::os::unix::fs::PermissionsExt;
+
+/// Leases need a file the task's host uid owns, so this runs where the sentry (and so its
+/// gofer and the files it creates) has the task's uid: the unprivileged variants, or any
+/// variant when the tests run unprivileged.
+fn lease_delays_only_its_caller(v: Variant) {
+    let dir = v.scratch().join(format!(
+        "lease-{}-{:?}-{:?}",
+        std::process::id(),
+        v.platform,
+        v.user
+    ));
+    std::fs::create_dir_all(&dir).expect("create the lease directory");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777))
+        .expect("chmod the lease directory");
+    let run = v.run(
+        &[],
+        &[
+            v.program("lease_wait"),
+            dir.to_str().expect("UTF-8").to_string(),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    if common::is_root() && v.user == common::User::Invoker {
+        // Files the root gofer creates belong to root; the task may not lease them.
+        assert!(
+            run.stdout.contains("lease refused: Permission denied"),
+            "{}",
+            run.describe()
+        );
+        return;
+    }
+    run.expect_program_ok("lease_wait done");
+}
+
+variant_tests!(lease_delays_only_its_caller);
