@@ -67,6 +67,15 @@ pub struct Supervisor {
     sigchld: OwnedFd,
 }
 
+impl Drop for Supervisor {
+    /// The sandbox's SysV IPC objects do not outlive it, however it ends.
+    fn drop(&mut self) {
+        for (kind, id) in self.kernel.ipc.take_all() {
+            kernel::ipc::remove_from_host(kind, id);
+        }
+    }
+}
+
 /// The fd a task waits for in its install request.
 struct Awaited {
     /// None while an open is still running on its thread.
@@ -1014,10 +1023,7 @@ impl Supervisor {
                 syscalls::mm::at_exit(k, tid, hook, rval);
                 rval
             }
-            Some(ExitHook::RecordIpc(kind)) if rval >= 0 => {
-                k.ipc_ids.insert((kind, rval as i32));
-                rval
-            }
+            Some(ExitHook::Ipc(hook)) => syscalls::ipc::at_exit(k, tid, hook, rval),
             Some(ExitHook::FixUnixAddress {
                 fd,
                 peer,

@@ -2,6 +2,7 @@
 //! the SysV IPC objects the sandbox created, the mounts and each process's root and cwd.
 
 pub mod creds;
+pub mod ipc;
 pub mod memory;
 pub mod mounts;
 pub mod pid;
@@ -45,13 +46,7 @@ pub enum NetMode {
     Host,
 }
 
-/// SysV IPC object kinds, whose ids are host-global and must be the sandbox's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IpcKind {
-    Shm,
-    Sem,
-    Msg,
-}
+pub use ipc::IpcKind;
 
 /// The UTS names of the sandbox.
 #[derive(Debug, Clone)]
@@ -112,7 +107,7 @@ pub struct Kernel {
     /// UTS namespaces; a task's `uts_ns` indexes this.
     pub uts: Vec<Uts>,
     pub net: NetMode,
-    pub ipc_ids: HashSet<(IpcKind, i32)>,
+    pub ipc: ipc::IpcNamespace,
     /// The first process of the sandbox (its PID 1).
     pub init_tid: Tid,
     /// The path the first program was found at, for its AT_EXECFN.
@@ -155,7 +150,7 @@ impl Kernel {
             fs: HashMap::new(),
             uts: vec![uts],
             net,
-            ipc_ids: HashSet::new(),
+            ipc: ipc::IpcNamespace::default(),
             init_tid: 0,
             reported: HashSet::new(),
             unix_names: HashMap::new(),

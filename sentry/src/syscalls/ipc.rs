@@ -1,34 +1,266 @@
-//! SysV IPC. Keys and ids are host-global; the sandbox may create private objects and
-//! use the ids it created, and nothing else.
+//! SysV IPC calls, served against the sandbox's IPC namespace (`kernel::ipc`). The host sees
+//! only IPC_PRIVATE objects: a key the sandbox names is looked up in the namespace, and a new
+//! keyed object is made private on the host and remembered under its key. Every other call
+//! names an id, which must be one of the sandbox's objects. What the kernel reports about an
+//! object (IPC_STAT, GETPID) is put in the sandbox's terms at the exit stop; the commands
+//! that list or index the host's objects (IPC_INFO, *_INFO, *_STAT, *_STAT_ANY) are refused.
 
 use super::{deny_event, errno, Action, Call, ExitHook};
-use crate::kernel::IpcKind;
+use crate::kernel::ipc::{max_objects, remove_from_host, PRIVATE};
+use crate::kernel::{IpcKind, Kernel};
+use platform_ptrace::Tid;
 use syscalls::{Errno, Sysno};
 
+/// Work for the exit stop of an IPC call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpcHook {
+    /// A get that creates: remember the object under `key` (PRIVATE: none). `reserved`: the
+    /// memory charge of a new segment, settled here.
+    Created {
+        kind: IpcKind,
+        key: i32,
+        excl: bool,
+        reserved: u64,
+    },
+    /// IPC_RMID.
+    Removed { kind: IpcKind, id: i32 },
+    /// IPC_STAT into `buf`: the key, owner and pids in the sandbox's terms.
+    Stat { kind: IpcKind, id: i32, buf: u64 },
+    /// semctl(GETPID): the result is a host pid.
+    LastPid,
+}
+
+const IPC_64: i32 = 0x100;
+const SEM_STAT: i32 = 18;
+const SEM_INFO: i32 = 19;
+const SEM_STAT_ANY: i32 = 20;
+const MSG_STAT: i32 = 11;
+const MSG_INFO: i32 = 12;
+const MSG_STAT_ANY: i32 = 13;
+const SHM_STAT: i32 = 13;
+const SHM_INFO: i32 = 14;
+const SHM_STAT_ANY: i32 = 15;
+const GETPID: i32 = 11;
+
+fn kind_of(sysno: Sysno) -> IpcKind {
+    match sysno {
+        Sysno::shmget | Sysno::shmat | Sysno::shmctl => IpcKind::Shm,
+        Sysno::semget | Sysno::semop | Sysno::semctl | Sysno::semtimedop => IpcKind::Sem,
+        _ => IpcKind::Msg,
+    }
+}
+
 pub fn handle(call: &mut Call) -> Action {
-    let (kind, creating) = match call.sysno {
-        Sysno::shmget => (IpcKind::Shm, true),
-        Sysno::semget => (IpcKind::Sem, true),
-        Sysno::msgget => (IpcKind::Msg, true),
-        Sysno::shmat | Sysno::shmctl => (IpcKind::Shm, false),
-        Sysno::semop | Sysno::semctl | Sysno::semtimedop => (IpcKind::Sem, false),
-        _ => (IpcKind::Msg, false),
-    };
-    if creating {
-        if call.args[0] != libc::IPC_PRIVATE as u64 {
-            deny_event(
-                call,
-                Errno::EACCES.into_raw(),
-                "SysV IPC keys name host objects",
-            );
-            return errno(Errno::EACCES);
+    let kind = kind_of(call.sysno);
+    match call.sysno {
+        Sysno::shmget | Sysno::semget | Sysno::msgget => get(call, kind),
+        Sysno::shmctl | Sysno::semctl | Sysno::msgctl => ctl(call, kind),
+        _ => {
+            if call.kernel.ipc.owns(kind, call.args[0] as i32) {
+                Action::Pass
+            } else {
+                errno(Errno::EINVAL)
+            }
         }
-        return Action::PassThenExit(ExitHook::RecordIpc(kind));
     }
-    let id = call.args[0] as i32;
-    if call.kernel.ipc_ids.contains(&(kind, id)) {
-        Action::Pass
+}
+
+/// shmget(key, size, flags), semget(key, nsems, flags), msgget(key, flags).
+fn get(call: &mut Call, kind: IpcKind) -> Action {
+    let key = call.args[0] as i32;
+    let flags = if kind == IpcKind::Msg {
+        call.args[1]
     } else {
-        errno(Errno::EINVAL)
+        call.args[2]
+    } as i32;
+    if let Some(id) = call.kernel.ipc.id_of_key(kind, key) {
+        if flags & libc::IPC_CREAT != 0 && flags & libc::IPC_EXCL != 0 {
+            return errno(Errno::EEXIST);
+        }
+        return match fits_existing(kind, id, call.args[1]) {
+            Ok(()) => Action::Return(id as i64),
+            Err(e) => errno(e),
+        };
     }
+    if key != PRIVATE && flags & libc::IPC_CREAT == 0 {
+        return errno(Errno::ENOENT);
+    }
+    if call.kernel.ipc.count(kind) >= max_objects(kind) {
+        deny_event(
+            call,
+            Errno::ENOSPC.into_raw(),
+            &format!(
+                "the sandbox holds {} objects of this kind",
+                max_objects(kind)
+            ),
+        );
+        return errno(Errno::ENOSPC);
+    }
+    let reserved = if kind == IpcKind::Shm {
+        match super::mm::charge_shm(call, call.args[1]) {
+            Ok(bytes) => bytes,
+            Err(refused) => return refused,
+        }
+    } else {
+        0
+    };
+    let hook = ExitHook::Ipc(IpcHook::Created {
+        kind,
+        key,
+        excl: flags & libc::IPC_EXCL != 0,
+        reserved,
+    });
+    if key == PRIVATE {
+        return Action::PassThenExit(hook);
+    }
+    let mut args = call.args;
+    args[0] = PRIVATE as u64;
+    Action::PassWithThenExit(args, hook)
+}
+
+/// A get of an existing object asks for no more than it has (EINVAL as Linux gives it).
+fn fits_existing(kind: IpcKind, id: i32, asked: u64) -> Result<(), Errno> {
+    match kind {
+        IpcKind::Shm => {
+            // SAFETY: shmid_ds is plain data; IPC_STAT fills it and we check the result.
+            let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
+            // SAFETY: IPC_STAT writes one shmid_ds into memory we own.
+            if unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) } == 0
+                && asked > ds.shm_segsz as u64
+            {
+                return Err(Errno::EINVAL);
+            }
+        }
+        IpcKind::Sem => {
+            // SAFETY: semid_ds is plain data; IPC_STAT fills it and we check the result.
+            let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+            // SAFETY: IPC_STAT writes one semid_ds at the pointer we pass as its argument.
+            if unsafe { libc::semctl(id, 0, libc::IPC_STAT, &mut ds as *mut libc::semid_ds) } == 0
+                && asked > ds.sem_nsems as u64
+            {
+                return Err(Errno::EINVAL);
+            }
+        }
+        IpcKind::Msg => {}
+    }
+    Ok(())
+}
+
+/// shmctl(id, cmd, buf), msgctl(id, cmd, buf), semctl(id, num, cmd, arg).
+fn ctl(call: &mut Call, kind: IpcKind) -> Action {
+    let id = call.args[0] as i32;
+    let (cmd, buf) = match kind {
+        IpcKind::Sem => (call.args[2] as i32 & !IPC_64, call.args[3]),
+        _ => (call.args[1] as i32 & !IPC_64, call.args[2]),
+    };
+    let lists_host = cmd == libc::IPC_INFO
+        || match kind {
+            IpcKind::Shm => matches!(cmd, SHM_INFO | SHM_STAT | SHM_STAT_ANY),
+            IpcKind::Msg => matches!(cmd, MSG_INFO | MSG_STAT | MSG_STAT_ANY),
+            IpcKind::Sem => matches!(cmd, SEM_INFO | SEM_STAT | SEM_STAT_ANY),
+        };
+    if lists_host {
+        deny_event(
+            call,
+            Errno::EINVAL.into_raw(),
+            "the host's IPC objects are not listed",
+        );
+        return errno(Errno::EINVAL);
+    }
+    if !call.kernel.ipc.owns(kind, id) {
+        return errno(Errno::EINVAL);
+    }
+    let hook = match cmd {
+        libc::IPC_RMID => IpcHook::Removed { kind, id },
+        libc::IPC_STAT => IpcHook::Stat { kind, id, buf },
+        GETPID if kind == IpcKind::Sem => IpcHook::LastPid,
+        _ => return Action::Pass,
+    };
+    Action::PassThenExit(ExitHook::Ipc(hook))
+}
+
+/// The exit stop of an IPC call: returns the value the task sees.
+pub fn at_exit(k: &mut Kernel, tid: Tid, hook: IpcHook, rval: i64) -> i64 {
+    match hook {
+        IpcHook::Created {
+            kind,
+            key,
+            excl,
+            reserved,
+        } => created(k, tid, (kind, key, excl, reserved), rval),
+        IpcHook::Removed { kind, id } if rval == 0 => {
+            k.ipc.removed(kind, id);
+            if kind == IpcKind::Shm && k.memory.active() {
+                k.memory.shm_removed(tid, id);
+            }
+            rval
+        }
+        IpcHook::Stat { kind, id, buf } if rval >= 0 => {
+            stat_in_sandbox_terms(k, tid, kind, id, buf);
+            rval
+        }
+        IpcHook::LastPid if rval > 0 => k.vpid_for(tid, rval as Tid) as i64,
+        _ => rval,
+    }
+}
+
+fn created(k: &mut Kernel, tid: Tid, made: (IpcKind, i32, bool, u64), rval: i64) -> i64 {
+    let (kind, key, excl, reserved) = made;
+    let tgid = k.tgid_of(tid);
+    let who = k.shown_pid(tid);
+    if rval < 0 {
+        k.memory.uncharge(tgid, who, reserved);
+        return rval;
+    }
+    let id = rval as i32;
+    // Two tasks made the same key at once: the first one made stands, as if the second
+    // get had come after it.
+    if let Some(first) = k.ipc.id_of_key(kind, key) {
+        remove_from_host(kind, id);
+        k.memory.uncharge(tgid, who, reserved);
+        return if excl {
+            -(Errno::EEXIST.into_raw() as i64)
+        } else {
+            first as i64
+        };
+    }
+    let creds = super::ids::creds_of(k, tid);
+    k.ipc.record(kind, id, key, (creds.euid, creds.egid));
+    if kind == IpcKind::Shm && reserved > 0 {
+        k.memory.shm_created(tgid, id, reserved);
+    }
+    rval
+}
+
+/// IPC_STAT's struct as the sandbox would see it in a namespace of its own: the key it
+/// named, the owner and creator it knows, the pids in its numbers. Offsets are x86_64's
+/// struct shmid64_ds / msqid64_ds / semid64_ds, which begin with struct ipc64_perm.
+fn stat_in_sandbox_terms(k: &Kernel, tid: Tid, kind: IpcKind, id: i32, buf: u64) {
+    let mut head = [0u8; 104];
+    let len = match kind {
+        IpcKind::Shm => 88,
+        IpcKind::Msg => 104,
+        IpcKind::Sem => 24,
+    };
+    let head = &mut head[..len];
+    if platform_ptrace::read_bytes(tid, buf, head).is_err() {
+        return;
+    }
+    let key = k.ipc.key_of(kind, id).unwrap_or(PRIVATE);
+    let (uid, gid) = k.ipc.creator_of(kind, id).unwrap_or((0, 0));
+    head[0..4].copy_from_slice(&key.to_ne_bytes());
+    for (at, value) in [(4, uid), (8, gid), (12, uid), (16, gid)] {
+        head[at..at + 4].copy_from_slice(&value.to_ne_bytes());
+    }
+    let pids: &[usize] = match kind {
+        IpcKind::Shm => &[80, 84],
+        IpcKind::Msg => &[96, 100],
+        IpcKind::Sem => &[],
+    };
+    for &at in pids {
+        let host = i32::from_ne_bytes(head[at..at + 4].try_into().expect("4 bytes"));
+        let shown = if host > 0 { k.vpid_for(tid, host) } else { 0 };
+        head[at..at + 4].copy_from_slice(&shown.to_ne_bytes());
+    }
+    let _ = platform_ptrace::write_bytes(tid, buf, head);
 }

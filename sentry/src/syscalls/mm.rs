@@ -11,7 +11,7 @@
 
 use super::{deny_event, errno, Action, Call, ExitHook};
 use crate::kernel::memory::{memfd_of, memfd_rescan, page_up, Inode, Refused, Seg, PAGE};
-use crate::kernel::{IpcKind, Kernel};
+use crate::kernel::Kernel;
 use crate::limits::Limits;
 use platform_ptrace::Tid;
 use std::sync::OnceLock;
@@ -76,12 +76,6 @@ pub enum Hook {
     },
     Brk {
         reserved: u64,
-    },
-    ShmGet {
-        reserved: u64,
-    },
-    ShmRmid {
-        id: i32,
     },
     /// ftruncate/fallocate of a memfd: its charge is its size after the call.
     MemfdResize {
@@ -418,41 +412,23 @@ pub fn call_done(kernel: &mut Kernel, tid: Tid, sysno: Option<Sysno>) {
     }
 }
 
-/// shmget(2): the segment's size is charged before it exists.
-pub fn shmget(call: &mut Call) -> Action {
-    let action = super::ipc::handle(call);
+/// shmget(2) of a new segment: its size is charged before it exists. Ok: the bytes
+/// reserved (settled when the call returns); Err: the refusal.
+pub(super) fn charge_shm(call: &mut Call, size: u64) -> Result<u64, Action> {
     if !call.kernel.memory.active() {
-        return action;
+        return Ok(0);
     }
-    match action {
-        Action::PassThenExit(ExitHook::RecordIpc(IpcKind::Shm)) => {
-            let Some(bytes) = page_up(call.args[1]) else {
-                return action;
-            };
-            let tgid = call.kernel.tgid_of(call.tid);
-            let who = call.kernel.shown_pid(call.tid);
-            make_room(call, bytes);
-            if let Err(r) = call.kernel.memory.try_charge(tgid, who, bytes) {
-                return refused(r);
-            }
-            hook(Hook::ShmGet { reserved: bytes })
-        }
-        other => other,
-    }
-}
-
-/// shmctl(2): IPC_RMID releases the segment's charge.
-pub fn shmctl(call: &mut Call) -> Action {
-    let action = super::ipc::handle(call);
-    let cmd = call.args[1] as i32 & !0x100; // without IPC_64
-    match action {
-        Action::Pass if call.kernel.memory.active() && cmd == libc::IPC_RMID => {
-            hook(Hook::ShmRmid {
-                id: call.args[0] as i32,
-            })
-        }
-        other => other,
-    }
+    let Some(bytes) = page_up(size) else {
+        return Ok(0);
+    };
+    let tgid = call.kernel.tgid_of(call.tid);
+    let who = call.kernel.shown_pid(call.tid);
+    make_room(call, bytes);
+    call.kernel
+        .memory
+        .try_charge(tgid, who, bytes)
+        .map_err(refused)?;
+    Ok(bytes)
 }
 
 /// ftruncate(2) of a memfd: growth past the hard limit fails with ENOMEM. (A full tmpfs
@@ -624,19 +600,6 @@ pub fn at_exit(kernel: &mut Kernel, tid: Tid, h: Hook, rval: i64) {
             let delta = target as i64 - mm.brk_charged as i64;
             mm.brk_charged = target;
             memory.settle(tgid, who, reserved, delta);
-        }
-        Hook::ShmGet { reserved } => {
-            if rval >= 0 {
-                kernel.ipc_ids.insert((IpcKind::Shm, rval as i32));
-                kernel.memory.shm_created(tgid, rval as i32, reserved);
-            } else {
-                memory.uncharge(tgid, who, reserved);
-            }
-        }
-        Hook::ShmRmid { id } => {
-            if rval == 0 {
-                memory.shm_removed(tid, id);
-            }
         }
         Hook::MemfdResize { fd, ino, reserved } => {
             // The memfd's size after the call (whatever it did), if the fd still names it.

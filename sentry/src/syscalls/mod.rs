@@ -6,7 +6,7 @@ pub mod table;
 pub mod exec;
 pub mod fs;
 pub mod ids;
-mod ipc;
+pub mod ipc;
 pub mod memfd;
 pub mod mm;
 mod mount;
@@ -15,7 +15,7 @@ pub mod pid;
 mod process;
 mod uts;
 
-use crate::kernel::{IpcKind, Kernel};
+use crate::kernel::Kernel;
 use platform_ptrace::Tid;
 use syscalls::{Errno, Sysno};
 use table::Class;
@@ -89,8 +89,8 @@ impl std::fmt::Debug for Opener {
 /// Work left for the syscall-exit-stop of a call the host ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitHook {
-    /// Remember the SysV IPC id the call created as the sandbox's own.
-    RecordIpc(IpcKind),
+    /// SysV IPC: the sandbox's namespace and the call's result in its terms.
+    Ipc(ipc::IpcHook),
     /// Put the AF_UNIX address written at (addr, len) in the sandbox's terms.
     /// `fd` is the socket the call names; `peer`: getpeername.
     FixUnixAddress {
@@ -244,8 +244,6 @@ fn checked(call: &mut Call) -> Action {
         // Writes that may grow a memfd, and what could move one below memfd::FLOOR.
         write | pwrite64 | writev | pwritev | pwritev2 | sendfile | splice | copy_file_range
         | dup | dup2 | dup3 | fcntl | io_submit => memfd::handle(call),
-        shmget => mm::shmget(call),
-        shmctl => mm::shmctl(call),
         setpgid
         | getpriority
         | setpriority
@@ -264,9 +262,8 @@ fn checked(call: &mut Call) -> Action {
         | move_pages
         | get_robust_list
         | prlimit64 => pid::pid_argument(call),
-        shmat | semget | semop | semctl | semtimedop | msgget | msgsnd | msgrcv | msgctl => {
-            ipc::handle(call)
-        }
+        shmget | shmctl | shmat | semget | semop | semctl | semtimedop | msgget | msgsnd
+        | msgrcv | msgctl => ipc::handle(call),
         other => {
             // The table and this dispatch disagree: refuse rather than pass.
             deny_event(
