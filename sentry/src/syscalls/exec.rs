@@ -354,7 +354,13 @@ pub fn plan(call: &mut Call, dirfd: u64, path: &[u8], argv0: &[u8]) -> Result<Pl
                 rest_from: 2,
             }
         };
-        next.push(name.clone());
+        // The loader searches its library path for a name without a slash; execve runs
+        // the file in the working directory.
+        if name.contains(&b'/') {
+            next.push(name.clone());
+        } else {
+            next.push([b"./".as_slice(), &name].concat());
+        }
         if !prefix.is_empty() {
             prefix.remove(0);
         }
