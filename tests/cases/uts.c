@@ -13,6 +13,19 @@ int main(int argc, char **argv)
     OK(strcmp(u.sysname, "Linux") == 0, "uname: sysname Linux");
     OK(strcmp(u.machine, "x86_64") == 0, "uname: machine x86_64");
     T_ERR(uname(BADPTR), EFAULT, "uname: bad pointer -> EFAULT");
+    /* personality(UNAME26): the release as old programs expect it, "2.6.<60+minor>..." */
+    char release[sizeof u.release];
+    strcpy(release, u.release);
+    T_EQ(syscall(SYS_personality, 0x0020000), 0, "personality(UNAME26): accepted");
+    uname(&u);
+    unsigned major = 0, minor = 0;
+    sscanf(release, "%u.%u", &major, &minor);
+    char want[80];
+    snprintf(want, sizeof want, "2.6.%u", 60 + minor);
+    OK(strncmp(u.release, want, strlen(want)) == 0, "uname under UNAME26: release 2.6.(60+minor)");
+    T_EQ(syscall(SYS_personality, 0), 0x0020000, "personality(PER_LINUX): returns UNAME26");
+    uname(&u);
+    OK(strcmp(u.release, release) == 0, "uname after PER_LINUX: the release again");
     T_EQ(sethostname("conformance-host", 16), 0, "sethostname: in the private namespace");
     uname(&u);
     OK(strcmp(u.nodename, "conformance-host") == 0, "sethostname: uname sees the new name");

@@ -45,7 +45,12 @@ fn uname(call: &mut Call) -> Action {
     buf.extend_from_slice(&field(b"Linux"));
     let uts = &call.kernel.uts[call.kernel.uts_of(call.tid)];
     buf.extend_from_slice(&field(&uts.hostname));
-    buf.extend_from_slice(&c_field(&host.release));
+    let release = c_field(&host.release);
+    if personality_of(call.tid) & UNAME26 != 0 {
+        buf.extend_from_slice(&field(&uname26(until_nul(&release))));
+    } else {
+        buf.extend_from_slice(&release);
+    }
     buf.extend_from_slice(&c_field(&host.version));
     buf.extend_from_slice(&c_field(&host.machine));
     buf.extend_from_slice(&field(&uts.domainname));
@@ -53,6 +58,51 @@ fn uname(call: &mut Call) -> Action {
         Ok(()) => Action::Return(0),
         Err(_) => errno(Errno::EFAULT),
     }
+}
+
+/// personality(2)'s flag that makes uname report a 2.6 release to old programs.
+const UNAME26: u32 = 0x0020000;
+
+/// The task's personality, as the kernel keeps it (personality(2) passes through).
+fn personality_of(tid: platform_ptrace::Tid) -> u32 {
+    std::fs::read_to_string(format!("/proc/{tid}/personality"))
+        .ok()
+        .and_then(|s| u32::from_str_radix(s.trim(), 16).ok())
+        .unwrap_or(0)
+}
+
+fn until_nul(bytes: &[u8]) -> &[u8] {
+    &bytes[..bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len())]
+}
+
+/// The release under UNAME26, as Linux makes it: "2.6.<60 + minor>" and whatever followed
+/// the version numbers ("6.18.44-x" gives "2.6.78-x").
+fn uname26(release: &[u8]) -> Vec<u8> {
+    let mut dots = 0;
+    let rest = release
+        .iter()
+        .position(|&b| {
+            if b == b'.' {
+                dots += 1;
+            }
+            (b == b'.' && dots >= 3) || !(b.is_ascii_digit() || b == b'.')
+        })
+        .unwrap_or(release.len());
+    let minor: u32 = release
+        .split(|&b| b == b'.')
+        .nth(1)
+        .and_then(|m| std::str::from_utf8(m).ok())
+        .and_then(|m| {
+            m.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    let mut out = format!("2.6.{}", 60 + minor).into_bytes();
+    out.extend_from_slice(&release[rest..]);
+    out
 }
 
 fn set_name(call: &mut Call) -> Action {
@@ -76,4 +126,16 @@ fn set_name(call: &mut Call) -> Action {
         uts.domainname = name;
     }
     Action::Return(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uname26_keeps_what_follows_the_version() {
+        assert_eq!(uname26(b"6.18.44-fc-v1272"), b"2.6.78-fc-v1272");
+        assert_eq!(uname26(b"5.4.0"), b"2.6.64");
+        assert_eq!(uname26(b"6.1.2.3-rc"), b"2.6.61.3-rc");
+    }
 }
