@@ -70,6 +70,69 @@ fn host_file(path: impl AsRef<Path>) -> Result<Vec<u8>, Errno> {
     std::fs::read(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
 }
 
+/// /proc/sys/kernel files whose value in a sandbox is fixed: no taint of the sandbox's, and
+/// cores are never written by the host kernel.
+const SYS_KERNEL_FIXED: [(&str, &str); 2] = [("tainted", "0"), ("core_pattern", "core")];
+
+/// Host /proc/sys files (and directories, with everything under them) shown read-only as
+/// they are: limits and settings programs read, which name nothing of the host's.
+const SYS_MIRRORED: [&str; 10] = [
+    "fs/pipe-max-size",
+    "fs/pipe-user-pages-soft",
+    "fs/nr_open",
+    "kernel/ngroups_max",
+    "kernel/random",
+    "net/core/somaxconn",
+    "net/ipv4/ip_local_port_range",
+    "net/ipv4/conf/lo",
+    "vm/overcommit_memory",
+    "vm/max_map_count",
+];
+
+/// Whether /proc/sys/`rest` is a mirrored file or directory, or lies on the way to one.
+fn mirrored(rest: &[&[u8]]) -> bool {
+    let path = rest.join(&b'/');
+    SYS_MIRRORED.iter().any(|m| {
+        let m = m.as_bytes();
+        m == path.as_slice()
+            || m.starts_with(&[path.as_slice(), b"/"].concat())
+            || path.starts_with(&[m, b"/"].concat())
+    })
+}
+
+/// /proc/sys/`rest` from the host, where `mirrored` allows it: a directory lists only the
+/// entries that are mirrored or lead to one.
+fn sys_mirror(rest: &[&[u8]]) -> Result<Node, Errno> {
+    if !mirrored(rest) {
+        return Err(Errno::ENOENT);
+    }
+    let path = rest.join(&b'/');
+    let host = format!("/proc/sys/{}", String::from_utf8_lossy(&path));
+    let meta = std::fs::metadata(&host).map_err(|_| Errno::ENOENT)?;
+    if !meta.is_dir() {
+        return Ok(Node::File(host_file(&host)?));
+    }
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(&host)
+        .map_err(|_| Errno::ENOENT)?
+        .flatten()
+    {
+        let name = entry.file_name().into_encoded_bytes();
+        let mut child: Vec<&[u8]> = rest.to_vec();
+        child.push(&name);
+        if mirrored(&child) {
+            let kind = if entry.path().is_dir() {
+                Kind::Dir
+            } else {
+                Kind::File
+            };
+            entries.push((name.clone(), kind));
+        }
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Node::Dir(entries))
+}
+
 fn process_entries() -> Vec<(Vec<u8>, Kind)> {
     [
         ("status", Kind::File),
@@ -363,13 +426,36 @@ pub fn resolve(k: &Kernel, tid: Tid, rel: &[u8], follow_last: bool) -> Result<Re
             }
             Node::File(format!("{}\n", fields.join(" ")).into_bytes())
         }
-        [b"sys"] => Node::Dir(vec![(b"kernel".to_vec(), Kind::Dir)]),
-        [b"sys", b"kernel"] => Node::Dir(
-            ["hostname", "domainname", "pid_max", "ostype", "osrelease"]
+        [b"sys"] => Node::Dir(
+            ["fs", "kernel", "net", "vm"]
                 .iter()
-                .map(|n| (n.as_bytes().to_vec(), Kind::File))
+                .map(|n| (n.as_bytes().to_vec(), Kind::Dir))
                 .collect(),
         ),
+        [b"sys", b"kernel"] => {
+            let mut entries: Vec<(Vec<u8>, Kind)> =
+                ["hostname", "domainname", "pid_max", "ostype", "osrelease"]
+                    .iter()
+                    .chain(SYS_KERNEL_FIXED.iter().map(|(n, _)| n))
+                    .map(|n| (n.as_bytes().to_vec(), Kind::File))
+                    .collect();
+            if let Node::Dir(mirrored) = sys_mirror(&[b"kernel"])? {
+                entries.extend(mirrored);
+            }
+            Node::Dir(entries)
+        }
+        [b"sys", b"kernel", name]
+            if SYS_KERNEL_FIXED.iter().any(|(n, _)| n.as_bytes() == *name) =>
+        {
+            let value = SYS_KERNEL_FIXED
+                .iter()
+                .find(|(n, _)| n.as_bytes() == *name)
+                .map_or("", |(_, v)| v);
+            Node::File(format!("{value}\n").into_bytes())
+        }
+        [b"sys", rest @ ..] if rest.first() != Some(&b"kernel".as_slice()) || mirrored(rest) => {
+            sys_mirror(rest)?
+        }
         [b"sys", b"kernel", name] => {
             let uts = &k.uts[k.uts_of(tid)];
             let mut value = match *name {

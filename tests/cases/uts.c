@@ -13,6 +13,22 @@ int main(int argc, char **argv)
     OK(strcmp(u.sysname, "Linux") == 0, "uname: sysname Linux");
     OK(strcmp(u.machine, "x86_64") == 0, "uname: machine x86_64");
     T_ERR(uname(BADPTR), EFAULT, "uname: bad pointer -> EFAULT");
+    /* /proc/sys files that programs read for limits and settings. */
+    static const char *const sysfiles[] = {
+        "kernel/pid_max", "kernel/tainted", "kernel/core_pattern", "kernel/ngroups_max",
+        "fs/pipe-max-size", "fs/pipe-user-pages-soft", "fs/nr_open", "net/core/somaxconn",
+        "net/ipv4/ip_local_port_range", "net/ipv4/conf/lo/forwarding",
+        "vm/overcommit_memory", "vm/max_map_count", "kernel/random/uuid",
+    };
+    for (size_t i = 0; i < sizeof sysfiles / sizeof sysfiles[0]; i++) {
+        char path[128], value[128] = {0};
+        snprintf(path, sizeof path, "/proc/sys/%s", sysfiles[i]);
+        int sfd = open(path, O_RDONLY);
+        ssize_t got = sfd >= 0 ? read(sfd, value, sizeof value - 1) : -1;
+        OK(got > 1 && value[got - 1] == '\n', "%s: readable, one line", path);
+        if (sfd >= 0)
+            close(sfd);
+    }
     /* personality(UNAME26): the release as old programs expect it, "2.6.<60+minor>..." */
     char release[sizeof u.release];
     strcpy(release, u.release);
