@@ -484,7 +484,7 @@ impl Server {
     fn open(&self, m: u32, path: &[u8], flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
         // What open(2) does before it reaches the lookup (build_open_how).
         let mut flags = flags & VALID_OPEN_FLAGS;
-        let mut mode = mode & 0o7777;
+        let mut mode = host_mode(mode, flags & libc::O_DIRECTORY != 0);
         if flags & libc::O_PATH != 0 {
             flags &= O_PATH_FLAGS;
             mode = 0;
@@ -695,6 +695,7 @@ impl Server {
             return Err(Errno::EROFS);
         }
         refuse_device(&fd)?;
+        let is_dir = file_type(&sys::fstat(fd.as_fd())?) == libc::S_IFDIR;
         let name = FdName::new(fd.as_raw_fd());
         // SAFETY: NUL-terminated name relative to our /proc/self/fd; follows the magic link to
         // the inode we resolved.
@@ -702,7 +703,7 @@ impl Server {
             libc::fchmodat(
                 self.proc_fd.as_raw_fd(),
                 name.as_cstr().as_ptr(),
-                mode & 0o7777,
+                host_mode(mode, is_dir),
                 0,
             )
         })
@@ -803,7 +804,13 @@ impl Server {
             return Err(self.exists_or(dir.fd(), s.last, Errno::EROFS));
         }
         // SAFETY: NUL-terminated single component relative to a resolved directory fd.
-        cvt(unsafe { libc::mkdirat(dir.fd().as_raw_fd(), name.as_cstr().as_ptr(), mode & 0o7777) })
+        cvt(unsafe {
+            libc::mkdirat(
+                dir.fd().as_raw_fd(),
+                name.as_cstr().as_ptr(),
+                host_mode(mode, true),
+            )
+        })
     }
 
     fn mknod(&self, m: u32, path: &[u8], mode: u32, dev: u64) -> Result<(), Errno> {
@@ -824,7 +831,7 @@ impl Server {
             libc::mknodat(
                 dir.fd().as_raw_fd(),
                 name.as_cstr().as_ptr(),
-                mode & (libc::S_IFMT | 0o7777),
+                mode & libc::S_IFMT | host_mode(mode, false),
                 0,
             )
         })
@@ -1034,6 +1041,9 @@ impl Server {
             return Err(Errno::EROFS);
         }
         refuse_device(&fd)?;
+        if privileged_xattr(name) {
+            return Err(Errno::EPERM);
+        }
         let name = CPath::new(name)?;
         let p = self.proc_path(fd.as_fd());
         // SAFETY: NUL-terminated path and name; value is readable for its length.
@@ -1239,6 +1249,24 @@ fn get_nonblock(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
     // SAFETY: F_GETFL on a live fd.
     let fl = Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
     Ok(fl & libc::O_NONBLOCK != 0)
+}
+
+/// The mode a file the sandbox makes or changes may have on the host: never set-user-ID,
+/// and set-group-ID only on a directory (where it makes new entries take its group). A
+/// host user running a file of the sandbox's gets no identity of the gofer's.
+pub fn host_mode(mode: u32, is_dir: bool) -> u32 {
+    let mode = mode & 0o7777;
+    if is_dir {
+        mode & !libc::S_ISUID
+    } else {
+        mode & !(libc::S_ISUID | libc::S_ISGID)
+    }
+}
+
+/// Attributes that hold privilege on the host (file capabilities, security labels) or
+/// belong to the administrator (`trusted.*`): never written for the sandbox.
+pub fn privileged_xattr(name: &[u8]) -> bool {
+    name.starts_with(b"security.") || name.starts_with(b"trusted.")
 }
 
 fn set_nonblock(fd: BorrowedFd<'_>, on: bool) -> Result<(), Errno> {

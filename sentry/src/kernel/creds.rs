@@ -505,6 +505,35 @@ fn owners() -> &'static Mutex<HashMap<(u64, u64), Ids>> {
     OWNERS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// Set-user-ID and set-group-ID bits the sandbox gave files with chmod: kept here, never
+/// on the host file, where they would hand the sentry's host identity to whoever runs it.
+fn special_bits() -> &'static Mutex<HashMap<(u64, u64), u32>> {
+    static BITS: OnceLock<Mutex<HashMap<(u64, u64), u32>>> = OnceLock::new();
+    BITS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+const SPECIAL: u32 = libc::S_ISUID | libc::S_ISGID;
+
+/// Records the set-user-ID and set-group-ID bits of `mode` for a file (not a directory,
+/// whose set-group-ID bit stays on the host).
+pub fn record_special_bits(dev: u64, ino: u64, mode: u32) {
+    if let Ok(mut table) = special_bits().lock() {
+        match mode & SPECIAL {
+            0 => table.remove(&(dev, ino)),
+            bits => table.insert((dev, ino), bits),
+        };
+    }
+}
+
+/// The set-user-ID and set-group-ID bits the sandbox gave a file.
+pub fn recorded_special_bits(dev: u64, ino: u64) -> u32 {
+    special_bits()
+        .lock()
+        .ok()
+        .and_then(|t| t.get(&(dev, ino)).copied())
+        .unwrap_or(0)
+}
+
 /// Records the owner the sandbox gave an inode.
 pub fn record_owner(dev: u64, ino: u64, ids: Ids) {
     if let Ok(mut table) = owners().lock() {
@@ -517,11 +546,18 @@ pub fn forget_owner(dev: u64, ino: u64) {
     if let Ok(mut table) = owners().lock() {
         table.remove(&(dev, ino));
     }
+    if let Ok(mut table) = special_bits().lock() {
+        table.remove(&(dev, ino));
+    }
 }
 
-/// Whether any owner is recorded (so that removals must look up the inode first).
+/// Whether any owner or mode bit is recorded (so that removals must look up the inode first).
 pub fn has_recorded_owners() -> bool {
     owners().lock().map(|t| !t.is_empty()).unwrap_or(false)
+        || special_bits()
+            .lock()
+            .map(|t| !t.is_empty())
+            .unwrap_or(false)
 }
 
 /// The owner the sandbox sees for a host inode owned by `uid`:`gid`.
@@ -566,6 +602,7 @@ pub fn map_stat(st: &mut libc::stat) {
     let ids = shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
     st.st_uid = ids.uid;
     st.st_gid = ids.gid;
+    st.st_mode |= recorded_special_bits(st.st_dev, st.st_ino);
 }
 
 /// Rewrites the owner of a `struct statx` (when the kernel filled it).
@@ -577,6 +614,9 @@ pub fn map_statx(stx: &mut libc::statx) {
     }
     if stx.stx_mask & libc::STATX_GID != 0 {
         stx.stx_gid = ids.gid;
+    }
+    if stx.stx_mask & libc::STATX_MODE != 0 {
+        stx.stx_mode |= recorded_special_bits(dev, stx.stx_ino) as u16;
     }
 }
 

@@ -1221,7 +1221,12 @@ fn chmod_at(
             return Err(Errno::EOPNOTSUPP);
         }
     }
+    // The set-user-ID and set-group-ID bits stay in the sentry (the gofer drops them).
     files(call)?.chmod(index, &rel, mode & 0o7777)?;
+    let st = files(call)?.stat(index, &rel, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        crate::kernel::creds::record_special_bits(st.st_dev, st.st_ino, mode);
+    }
     Ok(Action::Return(0))
 }
 

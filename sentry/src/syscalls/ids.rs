@@ -247,10 +247,7 @@ pub fn fchown(call: &mut Call, fd: i32, ids: [u64; 2]) -> Action {
         let st = fd_stat(call, fd)?;
         change_owner(call, &st, ids, |call, mode| {
             let file = super::net::task_fd(call, fd)?;
-            nix::sys::stat::fchmod(
-                std::os::fd::AsRawFd::as_raw_fd(&file),
-                nix::sys::stat::Mode::from_bits_truncate(mode),
-            )
+            chmod_fd(std::os::fd::AsRawFd::as_raw_fd(&file), mode)
         })
     })();
     result.unwrap_or_else(|e| fail(e as i32))
@@ -280,7 +277,7 @@ fn change_owner(
     }
     // A chown of anything but a directory drops set-user-ID, and set-group-ID when the
     // group may execute.
-    let mode = st.st_mode;
+    let mode = st.st_mode | creds::recorded_special_bits(st.st_dev, st.st_ino);
     if mode & libc::S_IFMT != libc::S_IFDIR && mode & libc::S_IFMT != libc::S_IFLNK {
         let mut kept = mode & 0o7777 & !libc::S_ISUID;
         if mode & libc::S_IXGRP != 0 {
@@ -288,6 +285,7 @@ fn change_owner(
         }
         if kept != mode & 0o7777 {
             chmod(call, kept)?;
+            creds::record_special_bits(st.st_dev, st.st_ino, kept);
         }
     }
     creds::record_owner(st.st_dev, st.st_ino, new);
@@ -658,6 +656,19 @@ pub fn fstat(call: &mut Call) -> Action {
 /// does not own the host file (the gofer made it), so the sentry makes the change on its
 /// own duplicate of the task's fd, after the sandbox's rule (owner or CAP_FOWNER for
 /// fchmod). None when the host can run the call as the task made it.
+/// fchmod of an fd of the sentry's: the set-user-ID and set-group-ID bits are recorded by the
+/// sentry and never reach the host file.
+pub fn chmod_fd(fd: i32, mode: u32) -> Result<(), Errno> {
+    let st = nix::sys::stat::fstat(fd)?;
+    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    // SAFETY: fchmod on an fd we own.
+    cvt(unsafe { libc::fchmod(fd, gofer::server::host_mode(mode, is_dir)) })?;
+    if !is_dir {
+        creds::record_special_bits(st.st_dev, st.st_ino, mode);
+    }
+    Ok(())
+}
+
 pub fn fd_inode_change(call: &mut Call) -> Option<Action> {
     if !creds::switched() {
         return None;
@@ -670,12 +681,14 @@ pub fn fd_inode_change(call: &mut Call) -> Option<Action> {
         match call.sysno {
             Sysno::fchmod => {
                 owner_or_fowner(call, fd, false)?;
-                // SAFETY: fchmod on an fd we own.
-                cvt(unsafe { libc::fchmod(raw, (call.args[1] as u32) & 0o7777) })?;
+                chmod_fd(raw, call.args[1] as u32)?;
             }
             Sysno::fsetxattr => {
                 const XATTR_SIZE_MAX: usize = 65536;
                 let name = xattr_name(call)?;
+                if gofer::server::privileged_xattr(name.as_bytes()) {
+                    return Err(Errno::EPERM);
+                }
                 let size = call.args[3] as usize;
                 if size > XATTR_SIZE_MAX {
                     return Err(Errno::E2BIG);

@@ -1,6 +1,7 @@
 //! clone, unshare, personality, prctl, seccomp and ioctl: flags that must not take effect.
 
 use super::{deny_event, errno, Action, Call, ExitHook};
+use std::os::fd::AsRawFd;
 use syscalls::Errno;
 
 /// Namespace flags the sentry does not emulate yet; real ones would reach the host.
@@ -219,8 +220,18 @@ pub fn refuse_on_read_only_fd(call: &Call, fd: i32) -> Result<(), nix::errno::Er
 
 /// fchmod, fchown, fsetxattr, fremovexattr.
 pub fn inode_change(call: &mut Call) -> Action {
-    match refuse_on_read_only_fd(call, call.args[0] as i32) {
-        Ok(()) => Action::Pass,
+    if let Err(e) = refuse_on_read_only_fd(call, call.args[0] as i32) {
+        return Action::Return(-(e as i64));
+    }
+    if call.sysno != syscalls::Sysno::fchmod {
+        return Action::Pass;
+    }
+    // fchmod is made by the sentry on its own duplicate of the fd: the set-user-ID and
+    // set-group-ID bits are kept by the sentry, never on the host file.
+    let result = super::net::task_fd(call, call.args[0] as i32)
+        .and_then(|file| super::ids::chmod_fd(file.as_raw_fd(), call.args[1] as u32));
+    match result {
+        Ok(()) => Action::Return(0),
         Err(e) => Action::Return(-(e as i64)),
     }
 }
