@@ -6,8 +6,8 @@
 //!
 //! The numbers are searched with a balanced tree of `jge` comparisons over the runs of
 //! equal action, so a call costs O(log runs) instructions, not a scan of the set.
-//! A few calls may be guarded on one argument instead: they run in the kernel unless that
-//! argument is at or above a floor (an fd number range the tracer must see).
+//! A few calls may be guarded on their arguments instead: they run in the kernel unless one
+//! of their tests holds (an fd number at or above a floor, a command the tracer must see).
 
 use libc::sock_filter;
 
@@ -25,13 +25,59 @@ const OFFSET_NR: u32 = 0;
 const OFFSET_ARCH: u32 = 4;
 const OFFSET_ARGS: u32 = 16;
 
-/// A call that runs in the kernel unless the low 32 bits of argument `arg` are `>= floor`
-/// (unsigned: a negative fd also stops at the tracer).
+/// A call that runs in the kernel unless `test` holds for the low 32 bits of argument `arg`.
+/// Several guards of one call stop it when any of them holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Guard {
     pub nr: u32,
     pub arg: u8,
-    pub floor: u32,
+    pub test: ArgTest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgTest {
+    /// `>= floor`, unsigned: a negative fd also stops at the tracer.
+    AtLeast(u32),
+    /// One of these values.
+    OneOf(&'static [u32]),
+}
+
+/// The guard block of call `nr`: load each tested argument and jump to the trailing
+/// `trace` when a test holds; fall through to `allow`. The block is entered with the
+/// number in the accumulator and skipped whole for any other number.
+fn guard_block(nr: u32, guards: &[&Guard], allow: u32, trace: u32) -> Vec<sock_filter> {
+    let mut body = Vec::new();
+    // Each jump's target is the `trace` return; offsets are fixed once the body is known.
+    let mut to_trace = Vec::new();
+    for g in guards {
+        body.push(stmt(BPF_LD_W_ABS, OFFSET_ARGS + 8 * g.arg as u32));
+        match g.test {
+            ArgTest::AtLeast(floor) => {
+                to_trace.push(body.len());
+                body.push(jump(BPF_JGE_K, floor, 0, 0));
+            }
+            ArgTest::OneOf(values) => {
+                for &v in values {
+                    to_trace.push(body.len());
+                    body.push(jump(BPF_JEQ_K, v, 0, 0));
+                }
+            }
+        }
+    }
+    body.push(stmt(BPF_RET_K, allow));
+    let trace_at = body.len();
+    body.push(stmt(BPF_RET_K, trace));
+    for at in to_trace {
+        body[at].jt = u8::try_from(trace_at - at - 1).expect("a guard block fits a jump");
+    }
+    let mut code = vec![jump(
+        BPF_JEQ_K,
+        nr,
+        0,
+        u8::try_from(body.len()).expect("a guard block fits a jump"),
+    )];
+    code.extend(body);
+    code
 }
 
 /// A classic-BPF seccomp program.
@@ -121,15 +167,13 @@ impl Filter {
             jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
             stmt(BPF_RET_K, foreign),
         ];
-        for g in guards {
-            // The accumulator holds the number until a guard matches.
-            code.extend([
-                jump(BPF_JEQ_K, g.nr, 0, 4),
-                stmt(BPF_LD_W_ABS, OFFSET_ARGS + 8 * g.arg as u32),
-                jump(BPF_JGE_K, g.floor, 0, 1),
-                stmt(BPF_RET_K, trace),
-                stmt(BPF_RET_K, allow),
-            ]);
+        let mut numbers: Vec<u32> = guards.iter().map(|g| g.nr).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        for nr in numbers {
+            // The accumulator holds the number until a guarded call's block is entered.
+            let of_nr: Vec<&Guard> = guards.iter().filter(|g| g.nr == nr).collect();
+            code.extend(guard_block(nr, &of_nr, allow, trace));
         }
         code.extend(tree(&runs(allowed), allow, trace));
         Filter { instructions: code }
@@ -222,12 +266,12 @@ mod tests {
             Guard {
                 nr: 1,
                 arg: 0,
-                floor: 512,
+                test: ArgTest::AtLeast(512),
             },
             Guard {
                 nr: 275,
                 arg: 2,
-                floor: 512,
+                test: ArgTest::AtLeast(512),
             },
         ];
         let filter = Filter::allow_list_guarded(&[0, 3, 39], &guards);
@@ -243,5 +287,35 @@ mod tests {
         // Unguarded calls keep the allow list's answer.
         assert_eq!(call(39, [600; 6]), allow);
         assert_eq!(call(2, [0; 6]), trace);
+    }
+
+    #[test]
+    fn a_call_with_several_guards_stops_when_any_holds() {
+        let guards = [
+            Guard {
+                nr: 72,
+                arg: 0,
+                test: ArgTest::AtLeast(512),
+            },
+            Guard {
+                nr: 72,
+                arg: 1,
+                test: ArgTest::OneOf(&[8, 9, 15]),
+            },
+        ];
+        let filter = Filter::allow_list_guarded(&[0], &guards);
+        let call = |args: [u64; 6]| filter.evaluate_call(AUDIT_ARCH_X86_64, 72, &args);
+        let (allow, trace) = (libc::SECCOMP_RET_ALLOW, libc::SECCOMP_RET_TRACE);
+        assert_eq!(call([3, 1, 0, 0, 0, 0]), allow);
+        assert_eq!(call([3, 8, 0, 0, 0, 0]), trace);
+        assert_eq!(call([3, 15, 0, 0, 0, 0]), trace);
+        assert_eq!(call([3, 16, 0, 0, 0, 0]), allow);
+        assert_eq!(call([600, 1, 0, 0, 0, 0]), trace);
+        // Only the low 32 bits are compared.
+        assert_eq!(call([3, (1 << 32) | 9, 0, 0, 0, 0]), trace);
+        assert_eq!(
+            filter.evaluate_call(AUDIT_ARCH_X86_64, 0, &[0, 8, 0, 0, 0, 0]),
+            allow
+        );
     }
 }

@@ -70,6 +70,36 @@ fn host_file(path: impl AsRef<Path>) -> Result<Vec<u8>, Errno> {
     std::fs::read(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
 }
 
+/// An fdinfo text with the pid of a pidfd (`Pid:`, `NSpid:`) in the reader's numbers (0 for
+/// a process outside the sandbox), never the host's.
+fn fdinfo_in_sandbox_terms(k: &Kernel, tid: Tid, text: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(text);
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let field = ["Pid:", "NSpid:"].into_iter().find(|f| line.starts_with(f));
+        match field {
+            Some(field) => {
+                let host: i32 = line[field.len()..]
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let shown = if host > 0 {
+                    k.vpid_for(tid, host)
+                } else {
+                    host
+                };
+                out.push_str(&format!("{field}\t{shown}\n"));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out.into_bytes()
+}
+
 /// /proc/sys/kernel files whose value in a sandbox is fixed: no taint of the sandbox's, and
 /// cores are never written by the host kernel.
 const SYS_KERNEL_FIXED: [(&str, &str); 2] = [("tainted", "0"), ("core_pattern", "core")];
@@ -584,7 +614,8 @@ fn process(
             let n = number(n)
                 .or((*n == b"0").then_some(0))
                 .ok_or(Errno::ENOENT)?;
-            Node::File(host_file(format!("/proc/{host}/fdinfo/{n}"))?)
+            let text = host_file(format!("/proc/{host}/fdinfo/{n}"))?;
+            Node::File(fdinfo_in_sandbox_terms(k, tid, &text))
         }
         [b"ns"] => Node::Dir(
             ["uts", "pid", "pid_for_children", "mnt"]

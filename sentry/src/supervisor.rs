@@ -1024,6 +1024,7 @@ impl Supervisor {
                 rval
             }
             Some(ExitHook::Ipc(hook)) => syscalls::ipc::at_exit(k, tid, hook, rval),
+            Some(ExitHook::Owner(hook)) => syscalls::owner::at_exit(k, tid, hook, rval),
             Some(ExitHook::FixUnixAddress {
                 fd,
                 peer,

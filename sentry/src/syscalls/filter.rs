@@ -3,17 +3,30 @@
 //! argument stop only for the fds the sentry must see.
 
 use super::table::{class_of, Class, MAX_NR};
-use platform_ptrace::seccomp::Filter;
+use platform_ptrace::seccomp::{ArgTest, Filter, Guard};
+use syscalls::Sysno;
 
 pub fn compile() -> Filter {
     let allowed: Vec<u32> = (0..MAX_NR as u32)
         .filter(|&nr| class_of(nr as u64) == Class::Passthrough)
         .collect();
+    // fcntl stops for the commands that carry process ids, setsockopt for SO_PASSPIDFD;
+    // the rest of both stay in the kernel.
+    let mut guards = vec![
+        Guard {
+            nr: Sysno::fcntl.id() as u32,
+            arg: 1,
+            test: ArgTest::OneOf(&super::owner::COMMANDS),
+        },
+        Guard {
+            nr: Sysno::setsockopt.id() as u32,
+            arg: 2,
+            test: ArgTest::OneOf(&[super::net::SO_PASSPIDFD as u32]),
+        },
+    ];
     // Under a memory limit, writes and dups stop only for the fds where memfds live.
-    let guards = if super::mm::accounts_memory() {
-        super::memfd::guards()
-    } else {
-        Vec::new()
-    };
+    if super::mm::accounts_memory() {
+        guards.extend(super::memfd::guards());
+    }
     Filter::allow_list_guarded(&allowed, &guards)
 }

@@ -10,7 +10,7 @@
 use super::mm::memfd_resize;
 use super::{deny_event, errno, Action, Call};
 use crate::kernel::memory::{is_memfd_link, memfd_of, page_up, Inode};
-use platform_ptrace::seccomp::Guard;
+use platform_ptrace::seccomp::{ArgTest, Guard};
 use platform_ptrace::{read_bytes, read_cstring, Tid};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -53,7 +53,7 @@ pub fn guards() -> Vec<Guard> {
         .map(|&(sysno, arg)| Guard {
             nr: sysno.id() as u32,
             arg,
-            floor: FLOOR,
+            test: ArgTest::AtLeast(FLOOR),
         })
         .collect()
 }

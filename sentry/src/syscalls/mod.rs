@@ -11,6 +11,7 @@ pub mod memfd;
 pub mod mm;
 mod mount;
 pub mod net;
+pub mod owner;
 pub mod pid;
 mod process;
 mod uts;
@@ -89,6 +90,8 @@ impl std::fmt::Debug for Opener {
 /// Work left for the syscall-exit-stop of a call the host ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitHook {
+    /// Ids of fd owners, terminal groups and lock holders, in the caller's numbers.
+    Owner(owner::OwnerHook),
     /// SysV IPC: the sandbox's namespace and the call's result in its terms.
     Ipc(ipc::IpcHook),
     /// Put the AF_UNIX address written at (addr, len) in the sandbox's terms.
@@ -208,7 +211,31 @@ fn checked(call: &mut Call) -> Action {
                 len: call.args[4],
             })
         }
+        getsockopt
+            if call.args[1] as i32 == libc::SOL_SOCKET
+                && call.args[2] as i32 == net::SO_PEERPIDFD =>
+        {
+            deny_event(
+                call,
+                libc::ENOPROTOOPT,
+                "a pidfd of a peer names a host process",
+            );
+            errno(Errno::ENOPROTOOPT)
+        }
         getsockopt => Action::Pass,
+        setsockopt
+            if call.args[1] as i32 == libc::SOL_SOCKET
+                && call.args[2] as i32 == net::SO_PASSPIDFD =>
+        {
+            deny_event(
+                call,
+                libc::ENOPROTOOPT,
+                "pidfds of senders name host processes",
+            );
+            errno(Errno::ENOPROTOOPT)
+        }
+        setsockopt => Action::Pass,
+        fcntl => owner::fcntl(call, memfd::handle),
         recvmsg | recvmmsg => net::receive(call),
         getsockname | getpeername => Action::PassThenExit(ExitHook::FixUnixAddress {
             fd: call.args[0] as i32,
@@ -243,7 +270,7 @@ fn checked(call: &mut Call) -> Action {
         memfd_create | ftruncate | fallocate | close | close_range => mm::handle(call),
         // Writes that may grow a memfd, and what could move one below memfd::FLOOR.
         write | pwrite64 | writev | pwritev | pwritev2 | sendfile | splice | copy_file_range
-        | dup | dup2 | dup3 | fcntl | io_submit => memfd::handle(call),
+        | dup | dup2 | dup3 | io_submit => memfd::handle(call),
         setpgid
         | getpriority
         | setpriority

@@ -11,6 +11,10 @@ use platform_ptrace::read_bytes;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use syscalls::Sysno;
 
+/// SO_PASSPIDFD and SO_PEERPIDFD (Linux 6.5): pidfds of a socket's senders and peer.
+pub const SO_PASSPIDFD: i32 = 76;
+pub const SO_PEERPIDFD: i32 = 77;
+
 /// One past the highest address family Linux knows (AF_MCTP + 1 in 6.x).
 const AF_MAX: i32 = 46;
 
@@ -519,4 +523,106 @@ fn send_to_path(call: &mut Call, sock: &OwnedFd) -> Result<Action, Errno> {
         return Err(Errno::last());
     }
     Ok(Action::Return(n as i64))
+}
+
+/// Interface ioctls (SIOCGIFCONF and the other SIOC*IF* commands) under `--net none`: the
+/// sandbox's network is its own loopback, so they describe `lo` alone, never the host's
+/// interfaces, addresses or MAC. Changes are refused (EPERM, as without CAP_NET_ADMIN).
+/// `None`: not an interface command, or the host's network.
+pub fn interface_ioctl(call: &mut Call) -> Option<Action> {
+    const SIOCGIFNAME: u64 = 0x8910;
+    const SIOCGIFCONF: u64 = 0x8912;
+    const SIOCGIFFLAGS: u64 = 0x8913;
+    const SIOCGIFADDR: u64 = 0x8915;
+    const SIOCGIFDSTADDR: u64 = 0x8917;
+    const SIOCGIFBRDADDR: u64 = 0x8919;
+    const SIOCGIFNETMASK: u64 = 0x891b;
+    const SIOCGIFMETRIC: u64 = 0x891d;
+    const SIOCGIFMTU: u64 = 0x8921;
+    const SIOCGIFHWADDR: u64 = 0x8927;
+    const SIOCGIFINDEX: u64 = 0x8933;
+    const SIOCGIFTXQLEN: u64 = 0x8942;
+    const SIOCGIFMAP: u64 = 0x8970;
+    const IFREQ: usize = 40;
+    let cmd = call.args[1] & 0xffff_ffff;
+    if call.kernel.net == NetMode::Host || !(0x8910..=0x89ff).contains(&cmd) {
+        return None;
+    }
+    let (tid, arg) = (call.tid, call.args[2]);
+    let result = (|| -> Result<i64, Errno> {
+        let sockaddr_in = |a: [u8; 4]| {
+            let mut sa = [0u8; 16];
+            sa[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+            sa[4..8].copy_from_slice(&a);
+            sa
+        };
+        if cmd == SIOCGIFCONF {
+            // struct ifconf { int ifc_len; (pad) char *ifc_buf; }
+            let mut conf = [0u8; 16];
+            read_bytes(tid, arg, &mut conf).map_err(|_| Errno::EFAULT)?;
+            let len = i32::from_ne_bytes(conf[0..4].try_into().expect("4 bytes"));
+            let buf = u64::from_ne_bytes(conf[8..16].try_into().expect("8 bytes"));
+            let written = if buf == 0 || (len as usize) < IFREQ {
+                if buf == 0 {
+                    IFREQ
+                } else {
+                    0
+                }
+            } else {
+                let mut req = [0u8; IFREQ];
+                req[..2].copy_from_slice(b"lo");
+                req[16..32].copy_from_slice(&sockaddr_in([127, 0, 0, 1]));
+                platform_ptrace::write_bytes(tid, buf, &req).map_err(|_| Errno::EFAULT)?;
+                IFREQ
+            };
+            platform_ptrace::write_bytes(tid, arg, &(written as i32).to_ne_bytes())
+                .map_err(|_| Errno::EFAULT)?;
+            return Ok(0);
+        }
+        let mut req = [0u8; IFREQ];
+        read_bytes(tid, arg, &mut req).map_err(|_| Errno::EFAULT)?;
+        if cmd == SIOCGIFNAME {
+            if i32::from_ne_bytes(req[16..20].try_into().expect("4 bytes")) != 1 {
+                return Err(Errno::ENODEV);
+            }
+            req[..16].fill(0);
+            req[..2].copy_from_slice(b"lo");
+        } else {
+            let name = &req[..16];
+            if &name[..name.iter().position(|&b| b == 0).unwrap_or(16)] != b"lo" {
+                return Err(Errno::ENODEV);
+            }
+            let field = &mut req[16..];
+            field.fill(0);
+            match cmd {
+                SIOCGIFFLAGS => {
+                    let flags = (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as u16;
+                    field[..2].copy_from_slice(&flags.to_ne_bytes());
+                }
+                SIOCGIFADDR => field[..16].copy_from_slice(&sockaddr_in([127, 0, 0, 1])),
+                SIOCGIFNETMASK => field[..16].copy_from_slice(&sockaddr_in([255, 0, 0, 0])),
+                SIOCGIFDSTADDR | SIOCGIFBRDADDR => {
+                    field[..16].copy_from_slice(&sockaddr_in([0, 0, 0, 0]))
+                }
+                SIOCGIFMTU => field[..4].copy_from_slice(&65536i32.to_ne_bytes()),
+                SIOCGIFINDEX => field[..4].copy_from_slice(&1i32.to_ne_bytes()),
+                SIOCGIFTXQLEN => field[..4].copy_from_slice(&1000i32.to_ne_bytes()),
+                SIOCGIFMETRIC | SIOCGIFMAP => {}
+                SIOCGIFHWADDR => {
+                    field[..2].copy_from_slice(&libc::ARPHRD_LOOPBACK.to_ne_bytes());
+                }
+                _ => {
+                    deny_event(
+                        call,
+                        Errno::EPERM as i32,
+                        "interface commands act on the sandbox's loopback only",
+                    );
+                    return Err(Errno::EPERM);
+                }
+            }
+        }
+        platform_ptrace::write_bytes(tid, arg, &req).map_err(|_| Errno::EFAULT)?;
+        Ok(0)
+    })();
+    Some(Action::Return(result.unwrap_or_else(|e| -(e as i64))))
 }

@@ -164,6 +164,12 @@ pub fn seccomp(call: &mut Call) -> Action {
 /// TIOCLINUX can do the same on a virtual console.
 pub fn ioctl(call: &mut Call) -> Action {
     const TIOCLINUX: u64 = 0x541c;
+    if let Some(action) = super::owner::ioctl(call) {
+        return action;
+    }
+    if let Some(action) = super::net::interface_ioctl(call) {
+        return action;
+    }
     match call.args[1] & 0xffff_ffff {
         c if c == libc::TIOCSTI => {
             deny_event(call, Errno::EPERM.into_raw(), "TIOCSTI");

@@ -116,9 +116,7 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | recvfrom
         | shutdown
         | listen
-        | setsockopt
         | exit
-        | fcntl
         | flock
         | fsync
         | fdatasync
@@ -232,7 +230,11 @@ fn classify(sysno: Sysno) -> Option<Class> {
         pidfd_send_signal => Passthrough,
 
         // Arguments that name processes, groups, ipc objects, devices or flags to police.
-        ioctl
+        // fcntl and setsockopt stop only for the commands and options that need the sentry
+        // (see `filter`): fd owners and lock holders, pidfds of peers.
+        fcntl
+        | setsockopt
+        | ioctl
         | socket
         | socketpair
         | clone

@@ -1,0 +1,224 @@
+//! The fd owner and lock commands of fcntl(2) and the ioctls that carry a process id: the
+//! owner that receives SIGIO (F_SETOWN, F_SETOWN_EX, FIOSETOWN, SIOCSPGRP), a terminal's
+//! foreground group (TIOCSPGRP), and the ids the kernel reports (F_GETOWN, F_GETOWN_EX,
+//! F_GETLK, FIOGETOWN, SIOCGPGRP, TIOCGPGRP, TIOCGSID). A host pid never reaches the
+//! sandbox and a sandbox id never reaches a host process: ids are translated, and one that
+//! names no task of the sandbox is ESRCH, as in a PID namespace holding only the sandbox.
+//! Where the kernel would read an id from task memory, the sentry reads it once and either
+//! rewrites the call into a register-only form or makes the call itself on its own
+//! duplicate of the fd.
+
+use super::{Action, Call, ExitHook};
+use crate::kernel::Kernel;
+use nix::errno::Errno;
+use platform_ptrace::{read_bytes, write_bytes, Tid};
+use std::os::fd::AsRawFd;
+use syscalls::Sysno;
+
+fn errno(e: Errno) -> Action {
+    Action::Return(-(e as i64))
+}
+
+const F_GETLK: u64 = 5;
+const F_SETOWN: u64 = 8;
+const F_GETOWN: u64 = 9;
+const F_SETOWN_EX: u64 = 15;
+const F_GETOWN_EX: u64 = 16;
+const F_OFD_GETLK: u64 = 36;
+const F_OWNER_TID: i32 = 0;
+const F_OWNER_PID: i32 = 1;
+const F_OWNER_PGRP: i32 = 2;
+
+const FIOSETOWN: u64 = 0x8901;
+const SIOCSPGRP: u64 = 0x8902;
+const FIOGETOWN: u64 = 0x8903;
+const SIOCGPGRP: u64 = 0x8904;
+
+/// The fcntl commands the sentry must see, for the seccomp filter's guard.
+pub const COMMANDS: [u32; 6] = [
+    F_GETLK as u32,
+    F_SETOWN as u32,
+    F_GETOWN as u32,
+    F_SETOWN_EX as u32,
+    F_GETOWN_EX as u32,
+    F_OFD_GETLK as u32,
+];
+
+/// Work for the exit stop: ids the kernel wrote, in the caller's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerHook {
+    /// The result is an owner: a pid, or a process group as its negative.
+    Owner,
+    /// An int at `addr`: an owner (FIOGETOWN, SIOCGPGRP) or, with `positive`, a process
+    /// group or session id (TIOCGPGRP, TIOCGSID).
+    OwnerAt { addr: u64, positive: bool },
+    /// F_GETOWN_EX's struct f_owner_ex { int type; pid_t pid; } at `addr`.
+    OwnerEx { addr: u64 },
+    /// F_GETLK's struct flock at `addr`: its l_pid (offset 24).
+    LockHolder { addr: u64 },
+}
+
+/// A sandbox owner (pid, or -pgid) as the host's; 0 stays 0 (no owner).
+fn owner_to_host(k: &Kernel, tid: Tid, owner: i32) -> Result<i32, Errno> {
+    match owner {
+        0 => Ok(0),
+        p if p > 0 => k.translate(tid, p).ok_or(Errno::ESRCH),
+        g => k
+            .translate_pgrp(tid, g.checked_neg().ok_or(Errno::ESRCH)?)
+            .map(|h| -h)
+            .ok_or(Errno::ESRCH),
+    }
+}
+
+/// A host owner as the caller's number for it; one outside the sandbox shows as 0.
+fn owner_to_sandbox(k: &Kernel, tid: Tid, owner: i32) -> i32 {
+    match owner {
+        0 => 0,
+        p if p > 0 => k.vpid_for(tid, p),
+        g => -k.vpid_for(tid, -g),
+    }
+}
+
+/// fcntl(fd, cmd, arg) for the commands in [`COMMANDS`]; any other goes on to `other`.
+pub fn fcntl(call: &mut Call, other: impl FnOnce(&mut Call) -> Action) -> Action {
+    let cmd = call.args[1] & 0xffff_ffff;
+    let hook = |h| Action::PassThenExit(ExitHook::Owner(h));
+    match cmd {
+        F_SETOWN => match owner_to_host(call.kernel, call.tid, call.args[2] as i32) {
+            Ok(host) => {
+                let mut args = call.args;
+                args[2] = host as i64 as u64;
+                Action::PassWith(args)
+            }
+            Err(e) => errno(e),
+        },
+        F_GETOWN => hook(OwnerHook::Owner),
+        F_SETOWN_EX => setown_ex(call).unwrap_or_else(errno),
+        F_GETOWN_EX => hook(OwnerHook::OwnerEx { addr: call.args[2] }),
+        F_GETLK | F_OFD_GETLK => hook(OwnerHook::LockHolder { addr: call.args[2] }),
+        _ => other(call),
+    }
+}
+
+/// F_SETOWN_EX: the struct is read once and the sentry sets the owner itself, on its own
+/// duplicate of the fd (the owner belongs to the open file, which the duplicate shares).
+fn setown_ex(call: &mut Call) -> Result<Action, Errno> {
+    let mut raw = [0u8; 8];
+    read_bytes(call.tid, call.args[2], &mut raw).map_err(|_| Errno::EFAULT)?;
+    let kind = i32::from_ne_bytes(raw[0..4].try_into().expect("4 bytes"));
+    let id = i32::from_ne_bytes(raw[4..8].try_into().expect("4 bytes"));
+    let host = match kind {
+        F_OWNER_TID | F_OWNER_PID if id > 0 => call.kernel.translate(call.tid, id),
+        F_OWNER_PGRP if id > 0 => call.kernel.translate_pgrp(call.tid, id),
+        F_OWNER_TID | F_OWNER_PID | F_OWNER_PGRP if id == 0 => Some(0),
+        F_OWNER_TID | F_OWNER_PID | F_OWNER_PGRP => None,
+        _ => return Err(Errno::EINVAL),
+    }
+    .ok_or(Errno::ESRCH)?;
+    let file = super::net::task_fd(call, call.args[0] as i32)?;
+    let owner = [kind, host];
+    // SAFETY: F_SETOWN_EX reads one struct f_owner_ex (two ints) from memory we own, on an
+    // fd we own.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), F_SETOWN_EX as i32, owner.as_ptr()) };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(Action::Return(0))
+}
+
+/// The pid-bearing ioctls; `None` for any other command.
+pub fn ioctl(call: &mut Call) -> Option<Action> {
+    let cmd = call.args[1] & 0xffff_ffff;
+    let addr = call.args[2];
+    let hook = |h| Some(Action::PassThenExit(ExitHook::Owner(h)));
+    match cmd {
+        FIOSETOWN | SIOCSPGRP => Some(set_socket_owner(call).unwrap_or_else(errno)),
+        FIOGETOWN | SIOCGPGRP => hook(OwnerHook::OwnerAt {
+            addr,
+            positive: false,
+        }),
+        c if c == libc::TIOCSPGRP => Some(set_foreground(call).unwrap_or_else(errno)),
+        c if c == libc::TIOCGPGRP || c == libc::TIOCGSID => hook(OwnerHook::OwnerAt {
+            addr,
+            positive: true,
+        }),
+        _ => None,
+    }
+}
+
+fn read_int(tid: Tid, addr: u64) -> Result<i32, Errno> {
+    let mut raw = [0u8; 4];
+    read_bytes(tid, addr, &mut raw).map_err(|_| Errno::EFAULT)?;
+    Ok(i32::from_ne_bytes(raw))
+}
+
+/// FIOSETOWN and SIOCSPGRP set a socket's owner as F_SETOWN does: the call becomes that
+/// fcntl, with the id (read once) translated into its register.
+fn set_socket_owner(call: &mut Call) -> Result<Action, Errno> {
+    let file = super::net::task_fd(call, call.args[0] as i32)?;
+    let st = nix::sys::stat::fstat(file.as_raw_fd()).map_err(|_| Errno::EBADF)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(Errno::ENOTTY);
+    }
+    let owner = read_int(call.tid, call.args[2])?;
+    let host = owner_to_host(call.kernel, call.tid, owner)?;
+    Ok(Action::PassAs {
+        nr: Sysno::fcntl.id() as u64,
+        args: [call.args[0], F_SETOWN, host as i64 as u64, 0, 0, 0],
+    })
+}
+
+/// TIOCSPGRP: the group (read once, translated) is set by the sentry on its own duplicate
+/// of the terminal fd; it can only be the sentry's own terminal, shared with the sandbox.
+fn set_foreground(call: &mut Call) -> Result<Action, Errno> {
+    let pgrp = read_int(call.tid, call.args[2])?;
+    if pgrp < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let host = call
+        .kernel
+        .translate_pgrp(call.tid, pgrp)
+        .ok_or(Errno::EPERM)?;
+    let file = super::net::task_fd(call, call.args[0] as i32)?;
+    // SAFETY: TIOCSPGRP reads one pid_t from memory we own, on an fd we own.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TIOCSPGRP, &host) };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(Action::Return(0))
+}
+
+/// The exit stop: the ids the kernel returned or wrote, in the caller's numbers.
+pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
+    if rval < 0 {
+        return rval;
+    }
+    let rewrite = |addr: u64, f: &dyn Fn(i32) -> i32| {
+        if let Ok(v) = read_int(tid, addr) {
+            let _ = write_bytes(tid, addr, &f(v).to_ne_bytes());
+        }
+    };
+    match hook {
+        OwnerHook::Owner => return owner_to_sandbox(k, tid, rval as i32) as i64,
+        OwnerHook::OwnerAt { addr, positive } => rewrite(addr, &|v| {
+            if positive {
+                k.vpid_for(tid, v)
+            } else {
+                owner_to_sandbox(k, tid, v)
+            }
+        }),
+        OwnerHook::OwnerEx { addr } => rewrite(addr + 4, &|v| k.vpid_for(tid, v)),
+        OwnerHook::LockHolder { addr } => {
+            // With no conflicting lock the kernel writes only l_type (F_UNLCK): l_pid is
+            // still the caller's own value, not a host pid.
+            let mut l_type = [0u8; 2];
+            let conflict = read_bytes(tid, addr, &mut l_type).is_ok()
+                && i16::from_ne_bytes(l_type) != libc::F_UNLCK as i16;
+            if conflict {
+                // OFD locks report -1; a holder outside the sandbox shows as 0.
+                rewrite(addr + 24, &|v| if v > 0 { k.vpid_for(tid, v) } else { v });
+            }
+        }
+    }
+    rval
+}
