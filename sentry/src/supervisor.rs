@@ -596,6 +596,16 @@ impl Supervisor {
                             exec::Step::Failed | exec::Step::Done => {}
                         }
                     }
+                    let mut rval = rval;
+                    if let Some(ExitHook::Ready { fd, then }) = pending.hook {
+                        if let Some(original) = pending.restore_on_restart.take() {
+                            match self.after_wait(&stopped, original, fd, then, rval)? {
+                                None => return Ok(stopped.resume(self.steady(), 0)?),
+                                Some(result) => rval = result,
+                            }
+                            pending.hook = None;
+                        }
+                    }
                     if let Some(mut regs) = pending.restore_on_restart.take() {
                         if ERESTART.contains(&rval) {
                             regs.set_ret(rval);
@@ -971,6 +981,35 @@ impl Supervisor {
                 restore = Some(self.listener.prepare(&stopped)?);
                 self.open_off_loop(tid, fifo, cloexec);
             }
+            Action::WaitReady {
+                fd,
+                events,
+                timeout_ms,
+                then,
+            } => {
+                let regs = stopped.regs()?;
+                // The pollfd goes below the red zone of the task's stack, where a signal
+                // frame would go; the task's own data is not touched.
+                let at = (regs.sp() - 128 - 16) & !15;
+                let mut pollfd = fd.to_ne_bytes().to_vec();
+                pollfd.extend_from_slice(&events.to_ne_bytes());
+                pollfd.extend_from_slice(&0i16.to_ne_bytes());
+                if platform_ptrace::write_bytes(tid, at, &pollfd).is_err() {
+                    stopped.skip_syscall(-(libc::EFAULT as i64))?;
+                } else {
+                    restore_on_restart = Some(regs);
+                    let mut poll = regs;
+                    poll.set_syscall(Sysno::poll.id() as i64);
+                    for (i, value) in [at, 1, timeout_ms as i64 as u64, 0, 0, 0]
+                        .iter()
+                        .enumerate()
+                    {
+                        poll.set_arg(i, *value);
+                    }
+                    stopped.set_regs(&poll)?;
+                    hook = Some(ExitHook::Ready { fd, then });
+                }
+            }
             Action::Exec { fd, mut state } => {
                 state.original = self.listener.prepare(&stopped)?;
                 self.awaiting_install.insert(tid, Awaited::ready(fd, true));
@@ -1008,6 +1047,45 @@ impl Supervisor {
         Ok(stopped.resume(Resume::Syscall, 0)?)
     }
 
+    /// The poll of a `WaitReady` returned `rval`; the task's own call is `original`. None when
+    /// the task runs its call again; otherwise the call's result, set in its registers.
+    fn after_wait(
+        &mut self,
+        stopped: &Stopped,
+        original: platform_ptrace::Regs,
+        fd: i32,
+        then: syscalls::Ready,
+        rval: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        let mut regs = original;
+        let result = match (then, rval) {
+            (syscalls::Ready::Rerun, r) if r > 0 => {
+                let nr = original.syscall();
+                regs.set_ip(regs.ip() - SYSCALL_INSN_LEN);
+                regs.set_ret(nr);
+                stopped.set_regs(&regs)?;
+                return Ok(None);
+            }
+            (syscalls::Ready::ConnectResult, r) if r > 0 => {
+                let tgid = self.kernel.tgid_of(stopped.tid());
+                match syscalls::net::task_fd_of(tgid, fd) {
+                    Ok(sock) => syscalls::net::pending_error(&sock),
+                    Err(e) => -(e as i64),
+                }
+            }
+            // The socket's send timeout passed.
+            (syscalls::Ready::Rerun, 0) => -(libc::EAGAIN as i64),
+            (syscalls::Ready::ConnectResult, 0) => -(libc::EINPROGRESS as i64),
+            // A signal: the call restarts under SA_RESTART or fails with EINTR, as a send
+            // or a connect interrupted in the kernel does.
+            (_, r) if ERESTART.contains(&r) => -512,
+            (_, r) => r,
+        };
+        regs.set_ret(result);
+        stopped.set_regs(&regs)?;
+        Ok(Some(result))
+    }
+
     /// The work of a call's exit stop: its hook, then its `--strace` line.
     fn finish_call(
         &mut self,
@@ -1037,10 +1115,6 @@ impl Supervisor {
             Some(ExitHook::TranslatePid) if rval > 0 => k.vpid_for(tid, rval as Tid) as i64,
             Some(ExitHook::ReceivedCreds { msg, vector }) => {
                 syscalls::pid::translate_received_creds(k, tid, msg, vector, rval);
-                rval
-            }
-            Some(ExitHook::SentCreds { at, ucred }) => {
-                let _ = platform_ptrace::write_bytes(tid, at, &ucred);
                 rval
             }
             Some(ExitHook::PeerCred { addr, len }) if rval == 0 => {
@@ -1176,6 +1250,9 @@ impl Supervisor {
 /// The kernel's restart codes (ERESTARTSYS … ERESTART_RESTARTBLOCK): the call was
 /// interrupted by a signal and is run again (or fails with EINTR) after it.
 const ERESTART: std::ops::RangeInclusive<i64> = -516..=-512;
+
+/// The length of the x86_64 `syscall` instruction, to run it again from an exit stop.
+const SYSCALL_INSN_LEN: u64 = 2;
 
 /// Whether an error comes from a task that no longer exists (ESRCH from ptrace).
 fn task_vanished(e: &anyhow::Error) -> bool {

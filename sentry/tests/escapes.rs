@@ -380,3 +380,59 @@ fn fds_inherited_by_the_sentry_do_not_reach_the_task() {
         w.probe_inheriting(p);
     });
 }
+
+/// Socket addresses the sentry checked are never read again by the kernel: a thread flips
+/// msg_name, a sockaddr's path and the fd number (dup2) while another sends and connects.
+/// Host sockets outside the root, bound by the test, must receive nothing. Before the sentry
+/// made such sends itself, datagrams reached the host socket within a few thousand rounds.
+#[test]
+fn socket_address_races_reach_no_host_socket() {
+    use std::os::unix::net::UnixDatagram;
+    for platform in PLATFORMS {
+        let world = World::new("sockrace");
+        let progs = escapes_util::escape_programs();
+        std::fs::copy(
+            progs.join("escape_sock_race"),
+            world.rootfs.join("escapes/escape_sock_race"),
+        )
+        .expect("copy the racer");
+        let dgram_path = world.outside.join("dgram.sock");
+        let stream_path = world.outside.join("stream.sock");
+        let dgram = UnixDatagram::bind(&dgram_path).expect("bind the canary datagram socket");
+        dgram.set_nonblocking(true).expect("non-blocking");
+        let stream = UnixListener::bind(&stream_path).expect("bind the canary listener");
+        stream.set_nonblocking(true).expect("non-blocking");
+        // Writable by the sandbox's host uid, so that only the sentry stands in the way.
+        for path in [&dgram_path, &stream_path] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777))
+                .expect("chmod a canary socket");
+        }
+        let out = world.run(
+            platform,
+            &[
+                "/escapes/escape_sock_race",
+                dgram_path.to_str().expect("UTF-8"),
+                stream_path.to_str().expect("UTF-8"),
+                "20000",
+            ],
+        );
+        let mut buf = [0u8; 16];
+        let got = dgram.recv(&mut buf);
+        assert!(
+            got.is_err(),
+            "{platform}: a datagram reached the host socket\n{}",
+            out.describe()
+        );
+        assert!(
+            stream.accept().is_err(),
+            "{platform}: a connection reached the host listener\n{}",
+            out.describe()
+        );
+        assert!(
+            out.stdout.contains("rounds 20000 "),
+            "{platform}: the race did not finish\n{}",
+            out.describe()
+        );
+    }
+}

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 int main(int argc, char **argv)
 {
@@ -127,6 +128,56 @@ int main(int argc, char **argv)
     T_EQ(recvmmsg(dv[1], rm, 2, MSG_DONTWAIT, NULL), 2, "recvmmsg: two datagrams");
     OK(rm[0].msg_len == 3 && rm[1].msg_len == 4, "recvmmsg: datagram boundaries kept");
     T_ERR(recvmmsg(dv[1], rm, 2, MSG_DONTWAIT, NULL), EAGAIN, "recvmmsg: empty -> EAGAIN");
+
+    /* A blocking sendmsg with SCM_RIGHTS waits until the peer reads (the queue is full
+     * first); the fd it carries arrives. */
+    int fv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, fv);
+    int small = 4096;
+    setsockopt(fv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    char chunk[1024] = {0};
+    int queued = 0;
+    while (send(fv[0], chunk, sizeof chunk, MSG_DONTWAIT) > 0)
+        queued += (int)sizeof chunk;
+    fflush(stdout);
+    pid_t reader = fork();
+    if (reader == 0) {
+        char sink[4096];
+        int want = queued + 1, have = 0;
+        while (have < want) {
+            ssize_t n = read(fv[1], sink, sizeof sink);
+            if (n <= 0)
+                _exit(1);
+            have += (int)n;
+        }
+        _exit(0);
+    }
+    struct iovec one = {"!", 1};
+    char ctl[CMSG_SPACE(sizeof(int))] = {0};
+    struct msghdr fm = {.msg_iov = &one, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+    struct cmsghdr *fc = CMSG_FIRSTHDR(&fm);
+    fc->cmsg_level = SOL_SOCKET;
+    fc->cmsg_type = SCM_RIGHTS;
+    fc->cmsg_len = CMSG_LEN(sizeof(int));
+    int passed = 0;
+    memcpy(CMSG_DATA(fc), &passed, sizeof passed);
+    T_EQ(sendmsg(fv[0], &fm, 0), 1, "sendmsg: SCM_RIGHTS on a full stream waits for the reader");
+    int rstatus = -1;
+    waitpid(reader, &rstatus, 0);
+    OK(WIFEXITED(rstatus) && WEXITSTATUS(rstatus) == 0, "sendmsg: the reader got every byte");
+
+    /* An unconnected datagram socket sends to a bound path by msg_name. */
+    unlink("dg.sock");
+    int dr = socket(AF_UNIX, SOCK_DGRAM, 0), ds = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un du = {.sun_family = AF_UNIX};
+    strcpy(du.sun_path, "dg.sock");
+    T_EQ(bind(dr, (struct sockaddr *)&du, sizeof du), 0, "bind: datagram socket at a path");
+    struct iovec hi = {"hi", 2};
+    struct msghdr dm = {.msg_name = &du, .msg_namelen = sizeof du, .msg_iov = &hi, .msg_iovlen = 1};
+    T_EQ(sendmsg(ds, &dm, 0), 2, "sendmsg: to a path by msg_name");
+    char dbuf[4] = {0};
+    OK(recv(dr, dbuf, sizeof dbuf, MSG_DONTWAIT) == 2 && memcmp(dbuf, "hi", 2) == 0, "recv: the datagram sent by msg_name");
+    unlink("dg.sock");
 
     /* AF_INET on loopback: works natively; the sentry may deny it (--net=none by default). */
     /* The lines end with what was observed: sockets.expect-sentry declares the refusal. */

@@ -251,11 +251,6 @@ fn io_submit(call: &mut Call) -> Action {
     Action::Pass
 }
 
-/// Whether `fd` (a task's, sent with SCM_RIGHTS) is a memfd: sending one is refused while
-/// memory is accounted, since the receiver would hold it below the floor.
-pub fn refuses_passing(tid: Tid, fd: i32) -> bool {
-    fd >= FLOOR as i32 && memfd_of(tid, fd as u64).is_some()
-}
 
 /// memfd_create, made by the sentry so that the fd can be placed at or above the floor
 /// (the kernel would take the lowest free number). The memfd is owned by the task's host

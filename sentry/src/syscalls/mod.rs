@@ -57,6 +57,24 @@ pub enum Action {
     /// As `Install`, for an open that may wait (a FIFO's): `open` runs on a thread of its
     /// own, and the task waits in its install request until it returns.
     InstallWhenOpened { fifo: FifoOpen, cloexec: bool },
+    /// A call the sentry made itself would block, and the task asked to wait: the task
+    /// waits in poll(2) on its own `fd` for `events` (in the kernel, interrupted by signals
+    /// as the call would be), then `then`.
+    WaitReady {
+        fd: i32,
+        events: i16,
+        timeout_ms: i32,
+        then: Ready,
+    },
+}
+
+/// What follows the wait of [`Action::WaitReady`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// The task makes its call again (and the sentry decides it again).
+    Rerun,
+    /// The call was a connect: its result is the socket's pending error.
+    ConnectResult,
 }
 
 /// A blocking open of a FIFO (or of a file under a lease): `open` runs off the sentry's
@@ -105,9 +123,6 @@ pub enum ExitHook {
     /// recvmsg/recvmmsg on a socket with SO_PASSCRED: SCM_CREDENTIALS in the sandbox's
     /// numbers and ids. `vector`: recvmmsg's array of 64-byte entries.
     ReceivedCreds { msg: u64, vector: bool },
-    /// sendmsg carrying SCM_CREDENTIALS: the sandbox's numbers were replaced by host ones in
-    /// the task's buffer for the kernel; the task's own go back at the exit stop.
-    SentCreds { at: u64, ucred: [u8; 12] },
     /// getsockopt(SO_PEERCRED): the peer's pid (a host id) in the caller's numbers.
     PeerCred { addr: u64, len: u64 },
     /// The result is the caller's own host id: give its number instead.
@@ -120,6 +135,8 @@ pub enum ExitHook {
     Memory(mm::Hook),
     /// rt_sigtimedwait dequeued a signal: its siginfo at `at` in the caller's numbers and ids.
     Dequeued { at: u64 },
+    /// The poll of [`Action::WaitReady`] returned.
+    Ready { fd: i32, then: Ready },
 }
 
 /// What a task's pending call needs at its exit stop.

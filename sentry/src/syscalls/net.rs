@@ -1,7 +1,16 @@
 //! Sockets. `socket`/`socketpair`: with `--net=none` the sandbox gets AF_UNIX only.
-//! `connect`/`bind` of AF_UNIX sockets by path go through the gofer, on the sentry's own
-//! duplicate of the task's socket (pidfd_getfd), with the address the sentry read once:
-//! the host kernel never reads a socket address from the task.
+//!
+//! No socket address the sentry checked is read again by the kernel, and no check holds only
+//! for the socket an fd number named at the time (another thread can re-point the number):
+//! - `connect`/`bind` are made by the sentry on its own duplicate of the task's socket
+//!   (pidfd_getfd), with the address it read once: AF_UNIX paths through the gofer, abstract
+//!   names under the sandbox's private prefix, other families (`--net host`) as given.
+//! - A send that carries an address or control data is made by the sentry on its
+//!   duplicate, with its own copy of the address, the data and the control messages (the
+//!   fds of SCM_RIGHTS taken from the task); a send that carries neither becomes a call
+//!   whose address is a register the sentry set to none (sendto or writev).
+//! - When such a call of the sentry's would block and the task's socket blocks, the task
+//!   waits in poll(2) on its own fd and then makes its call again (`Action::WaitReady`).
 
 use super::fs::{files, resolve};
 use super::{deny_event, Action, Call, ExitHook};
@@ -78,8 +87,7 @@ fn sockopt(sock: &OwnedFd, option: i32) -> Result<i32, Errno> {
 pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
     let sock = task_fd(call, call.args[0] as i32)?;
     if sockopt(&sock, libc::SO_DOMAIN)? != libc::AF_UNIX {
-        // Only an AF_UNIX socket can reach a path; others cannot name host files.
-        return Ok(Action::Pass);
+        return inet_connect_or_bind(call, &sock);
     }
     let len = call.args[2] as usize;
     if !(2..=std::mem::size_of::<libc::sockaddr_un>()).contains(&len) {
@@ -131,6 +139,108 @@ pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
         files(call)?.connect_unix_fd(index, &rel, sock.as_fd())?;
     }
     Ok(Action::Return(0))
+}
+
+/// The socket's pending error (SO_ERROR) as a call's result: 0 or a negative errno.
+pub fn pending_error(sock: &OwnedFd) -> i64 {
+    match sockopt(sock, libc::SO_ERROR) {
+        Ok(e) => -(e as i64),
+        Err(e) => -(e as i64),
+    }
+}
+
+/// Whether a call on the task's socket would wait: the socket blocks (no O_NONBLOCK) and the
+/// call's flags do not ask otherwise.
+fn blocks(sock: &OwnedFd, call_flags: i32) -> bool {
+    let file = nix::fcntl::fcntl(sock.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL).unwrap_or(0);
+    file & libc::O_NONBLOCK == 0 && call_flags & libc::MSG_DONTWAIT == 0
+}
+
+/// The socket's SO_SNDTIMEO in milliseconds for poll(2) (-1: none).
+fn send_timeout_ms(sock: &OwnedFd) -> i32 {
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: getsockopt writes one timeval into memory we own.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            (&mut tv as *mut libc::timeval).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0) {
+        return -1;
+    }
+    (tv.tv_sec * 1000 + tv.tv_usec / 1000).clamp(1, i32::MAX as i64) as i32
+}
+
+/// connect/bind of a socket of another family than AF_UNIX (`--net host`), made by the sentry
+/// on its duplicate with the address it read once. A connect that must wait leaves the task
+/// waiting in poll(2) on its own fd; the result is then the socket's pending error.
+fn inet_connect_or_bind(call: &mut Call, sock: &OwnedFd) -> Result<Action, Errno> {
+    let len = call.args[2] as usize;
+    if len > std::mem::size_of::<libc::sockaddr_storage>() {
+        return Err(Errno::EINVAL);
+    }
+    let mut addr = vec![0u8; len];
+    read_bytes(call.tid, call.args[1], &mut addr).map_err(|_| Errno::EFAULT)?;
+    if call.sysno == Sysno::bind {
+        refuse_privileged_port(&addr)?;
+        return sock_call(call, sock, &addr);
+    }
+    let fd = sock.as_raw_fd();
+    let file = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).map_err(|_| Errno::EBADF)?;
+    let waits = file & libc::O_NONBLOCK == 0;
+    // The file is shared with the task: it is non-blocking only for this connect.
+    let set = |flags: i32| {
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::from_bits_truncate(flags)),
+        )
+    };
+    if waits {
+        set(file | libc::O_NONBLOCK).map_err(|_| Errno::EBADF)?;
+    }
+    let result = sock_call(call, sock, &addr);
+    if waits {
+        let _ = set(file);
+    }
+    match result {
+        Err(Errno::EINPROGRESS | Errno::EALREADY) if waits => Ok(Action::WaitReady {
+            fd: call.args[0] as i32,
+            events: libc::POLLOUT,
+            timeout_ms: send_timeout_ms(sock),
+            then: super::Ready::ConnectResult,
+        }),
+        other => other,
+    }
+}
+
+/// A root sentry binds for tasks that hold no host privilege: a port below the host's
+/// ip_unprivileged_port_start is theirs only if they could bind it themselves (EACCES).
+fn refuse_privileged_port(addr: &[u8]) -> Result<(), Errno> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || addr.len() < 4 {
+        return Ok(());
+    }
+    let family = u16::from_ne_bytes([addr[0], addr[1]]) as i32;
+    if family != libc::AF_INET && family != libc::AF_INET6 {
+        return Ok(());
+    }
+    let port = u16::from_be_bytes([addr[2], addr[3]]);
+    let start: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(1024);
+    if port != 0 && port < start {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
 }
 
 /// bind or connect of the sentry's duplicate of the task's socket, with an address the
@@ -285,76 +395,412 @@ fn unix_diag(ino: u64, ask: Diag) -> Option<u64> {
     None
 }
 
-/// sendto/sendmsg/sendmmsg: an address given with the data could name a host socket.
-/// Stream and seqpacket AF_UNIX sockets ignore or refuse addresses, and other families
-/// cannot reach paths: those pass. An AF_UNIX datagram with an address is refused.
+/// sendto/sendmsg/sendmmsg (see the module's comment).
 pub fn send(call: &mut Call) -> Result<Action, Errno> {
-    if call.sysno == Sysno::sendto && call.args[4] == 0 {
-        return Ok(Action::Pass);
-    }
-    let sock = task_fd(call, call.args[0] as i32)?;
-    if sockopt(&sock, libc::SO_DOMAIN)? != libc::AF_UNIX {
-        return Ok(Action::Pass);
-    }
-    if super::mm::accounts_memory() {
-        // sendmmsg: an array of 64-byte entries, each starting with its msghdr.
-        let (first, count) = match call.sysno {
-            Sysno::sendmsg => (call.args[1], 1),
-            Sysno::sendmmsg => (call.args[1], call.args[2].min(1024)),
-            _ => (0, 0),
-        };
-        if (0..count).any(|i| passes_memfd(call.tid, first + i * 64)) {
-            super::deny_event(
-                call,
-                libc::EPERM,
-                "a memfd cannot be passed with SCM_RIGHTS while memory is accounted",
-            );
-            return Err(Errno::EPERM);
-        }
-    }
-    let creds = match call.sysno {
-        Sysno::sendmsg => send_creds(call, call.args[1])?,
-        _ => None,
-    };
-    if sockopt(&sock, libc::SO_TYPE)? != libc::SOCK_DGRAM {
-        return Ok(creds.unwrap_or(Action::Pass));
-    }
-    if let Some(creds) = creds {
-        // A datagram with both credentials and (possibly) an address: the address rule
-        // first, as below; credentials pass translated.
-        let mut name = [0u8; 8];
-        read_bytes(call.tid, call.args[1], &mut name).map_err(|_| Errno::EFAULT)?;
-        if u64::from_ne_bytes(name) != 0 {
-            return refuse_named(call);
-        }
-        return Ok(creds);
-    }
+    const MAX_VECTOR: u64 = 1024; // UIO_MAXIOV, the kernel's bound on sendmmsg's vlen
+    let fd = call.args[0] as i32;
     match call.sysno {
-        Sysno::sendto => send_to_path(call, &sock),
-        Sysno::sendmsg => {
-            // struct msghdr starts with void *msg_name.
-            let mut name = [0u8; 8];
-            read_bytes(call.tid, call.args[1], &mut name).map_err(|_| Errno::EFAULT)?;
-            if u64::from_ne_bytes(name) != 0 {
-                return refuse_named(call);
-            }
-            Ok(Action::Pass)
+        // No address: nothing the kernel reads can name a socket.
+        Sysno::sendto if call.args[4] == 0 => Ok(Action::Pass),
+        Sysno::sendto => {
+            let sock = socket_of(call, fd)?;
+            let len = call.args[2] as usize;
+            let data = read_data(call.tid, &[(call.args[1], len)])?;
+            let name = read_name(call.tid, call.args[4], call.args[5] as usize)?;
+            let msg = OutMessage {
+                name: Some(name),
+                data,
+                control: Vec::new(),
+            };
+            send_by_sentry(call, &sock, &msg, call.args[3] as i32)
         }
-        _ => {
-            // sendmmsg(fd, struct mmsghdr[vlen], vlen, flags): each entry is 64 bytes and
-            // starts with its msghdr's msg_name.
-            let count = (call.args[2] as usize).min(1024);
-            for i in 0..count {
-                let mut name = [0u8; 8];
-                read_bytes(call.tid, call.args[1] + i as u64 * 64, &mut name)
-                    .map_err(|_| Errno::EFAULT)?;
-                if u64::from_ne_bytes(name) != 0 {
-                    return refuse_named(call);
+        Sysno::sendmsg => {
+            let hdr = MsgHeader::read(call.tid, call.args[1])?;
+            let flags = call.args[2] as i32;
+            if hdr.name_len == 0 && hdr.control_len == 0 {
+                if let Some(action) = send_plain(call, &hdr, flags)? {
+                    return Ok(action);
                 }
             }
-            Ok(Action::Pass)
+            let sock = socket_of(call, fd)?;
+            let msg = hdr.copy(call)?;
+            send_by_sentry(call, &sock, &msg, flags)
+        }
+        _ => {
+            // sendmmsg(fd, struct mmsghdr *vec, vlen, flags): each entry is a msghdr and the
+            // msg_len the kernel fills in, 64 bytes in all.
+            let sock = socket_of(call, fd)?;
+            let (vec, flags) = (call.args[1], call.args[3] as i32);
+            let count = call.args[2].min(MAX_VECTOR);
+            let mut sent = 0u64;
+            for i in 0..count {
+                let at = vec + i * 64;
+                let result = MsgHeader::read(call.tid, at)
+                    .and_then(|hdr| hdr.copy(call))
+                    .and_then(|msg| sentry_send(call, &sock, &msg, flags | libc::MSG_DONTWAIT));
+                match result {
+                    Ok(n) => {
+                        platform_ptrace::write_bytes(call.tid, at + 56, &(n as u32).to_ne_bytes())
+                            .map_err(|_| Errno::EFAULT)?;
+                        sent += 1;
+                    }
+                    Err(Errno::EAGAIN) if sent == 0 && blocks(&sock, flags) => {
+                        return Ok(wait_to_send(call, &sock));
+                    }
+                    Err(e) if sent == 0 => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            Ok(Action::Return(sent as i64))
         }
     }
+}
+
+/// A send the sentry made would block and the task's socket blocks: the task waits until it
+/// can write, then makes its call again.
+fn wait_to_send(call: &Call, sock: &OwnedFd) -> Action {
+    Action::WaitReady {
+        fd: call.args[0] as i32,
+        events: libc::POLLOUT,
+        timeout_ms: send_timeout_ms(sock),
+        then: super::Ready::Rerun,
+    }
+}
+
+/// sendmsg with neither address nor control data, as a call that reads no msghdr: sendto
+/// (one buffer, or none) or writev (flags 0). `None`: several buffers with flags.
+fn send_plain(call: &Call, hdr: &MsgHeader, flags: i32) -> Result<Option<Action>, Errno> {
+    let fd = call.args[0];
+    let as_call = |nr: Sysno, args: [u64; 6]| Action::PassAs {
+        nr: nr.id() as u64,
+        args,
+    };
+    Ok(match hdr.iov_len {
+        0 => Some(as_call(Sysno::sendto, [fd, 0, 0, flags as u64, 0, 0])),
+        1 => {
+            let (base, len) = hdr.iovecs(call.tid)?[0];
+            Some(as_call(
+                Sysno::sendto,
+                [fd, base, len as u64, flags as u32 as u64, 0, 0],
+            ))
+        }
+        // writev is sendmsg with flags 0 on a socket only.
+        n if flags == 0 && is_socket(call, fd as i32)? => {
+            Some(as_call(Sysno::writev, [fd, hdr.iov, n as u64, 0, 0, 0]))
+        }
+        _ => None,
+    })
+}
+
+fn is_socket(call: &Call, fd: i32) -> Result<bool, Errno> {
+    socket_of(call, fd).map(|_| true).or_else(|e| match e {
+        Errno::ENOTSOCK => Ok(false),
+        e => Err(e),
+    })
+}
+
+/// The sentry's duplicate of the task's socket `fd`: EBADF, or ENOTSOCK for another file.
+fn socket_of(call: &Call, fd: i32) -> Result<OwnedFd, Errno> {
+    let file = task_fd(call, fd)?;
+    let st = nix::sys::stat::fstat(file.as_raw_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(Errno::ENOTSOCK);
+    }
+    Ok(file)
+}
+
+/// One message as the sentry sends it: the address as the task gave it (put in the
+/// sandbox's terms by `sentry_send`), the data, and control messages whose fds are the
+/// sentry's own duplicates (kept open in `fds` until the send is done).
+struct OutMessage {
+    name: Option<Vec<u8>>,
+    data: Vec<u8>,
+    control: Vec<(i32, i32, Vec<u8>, Vec<OwnedFd>)>,
+}
+
+/// The fields of a struct msghdr the kernel uses, read once out of the task.
+struct MsgHeader {
+    name: u64,
+    name_len: usize,
+    iov: u64,
+    iov_len: usize,
+    control: u64,
+    control_len: usize,
+}
+
+/// The kernel's bounds: UIO_MAXIOV iovecs; control data up to the largest optmem_max a
+/// host is likely to allow; what the sentry copies of one message.
+const MAX_IOV: usize = 1024;
+const MAX_CONTROL: usize = 1 << 20;
+const MAX_MESSAGE: usize = 4 << 20;
+
+impl MsgHeader {
+    fn read(tid: platform_ptrace::Tid, at: u64) -> Result<MsgHeader, Errno> {
+        // name(8) namelen(4+4) iov(8) iovlen(8) control(8) controllen(8) flags(4+4)
+        let mut raw = [0u8; 56];
+        read_bytes(tid, at, &mut raw).map_err(|_| Errno::EFAULT)?;
+        let word = |i: usize| u64::from_ne_bytes(raw[i..i + 8].try_into().expect("8 bytes"));
+        let name_len = u32::from_ne_bytes(raw[8..12].try_into().expect("4 bytes")) as usize;
+        let hdr = MsgHeader {
+            name: word(0),
+            name_len: if word(0) == 0 { 0 } else { name_len },
+            iov: word(16),
+            iov_len: word(24) as usize,
+            control: word(32),
+            control_len: word(40) as usize,
+        };
+        if hdr.iov_len > MAX_IOV {
+            return Err(Errno::EMSGSIZE);
+        }
+        if hdr.control_len > MAX_CONTROL {
+            return Err(Errno::ENOBUFS);
+        }
+        Ok(hdr)
+    }
+
+    fn iovecs(&self, tid: platform_ptrace::Tid) -> Result<Vec<(u64, usize)>, Errno> {
+        let mut raw = vec![0u8; self.iov_len * 16];
+        read_bytes(tid, self.iov, &mut raw).map_err(|_| Errno::EFAULT)?;
+        Ok(raw
+            .chunks_exact(16)
+            .map(|v| {
+                let base = u64::from_ne_bytes(v[0..8].try_into().expect("8 bytes"));
+                let len = u64::from_ne_bytes(v[8..16].try_into().expect("8 bytes"));
+                (base, len as usize)
+            })
+            .collect())
+    }
+
+    /// The message, copied out of the task once.
+    fn copy(&self, call: &mut Call) -> Result<OutMessage, Errno> {
+        let name = if self.name_len == 0 {
+            None
+        } else {
+            Some(read_name(call.tid, self.name, self.name_len)?)
+        };
+        let data = read_data(call.tid, &self.iovecs(call.tid)?)?;
+        let control = if self.control_len == 0 {
+            Vec::new()
+        } else {
+            let mut raw = vec![0u8; self.control_len];
+            read_bytes(call.tid, self.control, &mut raw).map_err(|_| Errno::EFAULT)?;
+            control_from_task(call, &raw)?
+        };
+        Ok(OutMessage {
+            name,
+            data,
+            control,
+        })
+    }
+}
+
+fn read_name(tid: platform_ptrace::Tid, at: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    if len > std::mem::size_of::<libc::sockaddr_storage>() {
+        return Err(Errno::EINVAL);
+    }
+    let mut name = vec![0u8; len];
+    read_bytes(tid, at, &mut name).map_err(|_| Errno::EFAULT)?;
+    Ok(name)
+}
+
+/// The bytes of `buffers` in the task, at most MAX_MESSAGE of them (a stream send of more is
+/// a partial send, as the kernel may make too).
+fn read_data(tid: platform_ptrace::Tid, buffers: &[(u64, usize)]) -> Result<Vec<u8>, Errno> {
+    let mut data = Vec::new();
+    for &(base, len) in buffers {
+        let take = len.min(MAX_MESSAGE - data.len());
+        let at = data.len();
+        data.resize(at + take, 0);
+        read_bytes(tid, base, &mut data[at..]).map_err(|_| Errno::EFAULT)?;
+        if data.len() == MAX_MESSAGE {
+            break;
+        }
+    }
+    Ok(data)
+}
+
+/// The control messages of a send, each (level, type, data, fds): SCM_RIGHTS fds become the
+/// sentry's own duplicates of the task's (a memfd is refused while memory is accounted, as
+/// its charge cannot follow it); SCM_CREDENTIALS names the task by its host pid and ids.
+/// Malformed control data is EINVAL, as the kernel says.
+#[allow(clippy::type_complexity)]
+fn control_from_task(
+    call: &mut Call,
+    raw: &[u8],
+) -> Result<Vec<(i32, i32, Vec<u8>, Vec<OwnedFd>)>, Errno> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at + 16 <= raw.len() {
+        let len = u64::from_ne_bytes(raw[at..at + 8].try_into().expect("8 bytes")) as usize;
+        let level = i32::from_ne_bytes(raw[at + 8..at + 12].try_into().expect("4 bytes"));
+        let kind = i32::from_ne_bytes(raw[at + 12..at + 16].try_into().expect("4 bytes"));
+        if len < 16 || at + len > raw.len() {
+            return Err(Errno::EINVAL);
+        }
+        let data = raw[at + 16..at + len].to_vec();
+        let mut fds = Vec::new();
+        let mut own = data.clone();
+        if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
+            for (i, word) in data.chunks_exact(4).enumerate() {
+                let fd = i32::from_ne_bytes(word.try_into().expect("4 bytes"));
+                let dup = task_fd(call, fd)?;
+                let sentry = std::process::id() as platform_ptrace::Tid;
+                if super::mm::accounts_memory()
+                    && crate::kernel::memory::memfd_of(sentry, dup.as_raw_fd() as u64).is_some()
+                {
+                    super::deny_event(
+                        call,
+                        libc::EPERM,
+                        "a memfd cannot be passed with SCM_RIGHTS while memory is accounted",
+                    );
+                    return Err(Errno::EPERM);
+                }
+                own[i * 4..i * 4 + 4].copy_from_slice(&dup.as_raw_fd().to_ne_bytes());
+                fds.push(dup);
+            }
+        } else if level == libc::SOL_SOCKET && kind == libc::SCM_CREDENTIALS && data.len() >= 12 {
+            own[..12].copy_from_slice(&host_creds(call, &data[..12])?);
+        }
+        out.push((level, kind, own, fds));
+        at += len.next_multiple_of(8);
+    }
+    Ok(out)
+}
+
+/// SCM_CREDENTIALS as the task gave them (its number and sandbox ids) in host terms: the
+/// kernel checks them against the sender's host credentials.
+fn host_creds(call: &Call, ucred: &[u8]) -> Result<[u8; 12], Errno> {
+    let pid = i32::from_ne_bytes(ucred[0..4].try_into().expect("4 bytes"));
+    let host_pid = call.kernel.translate(call.tid, pid).ok_or(Errno::EPERM)?;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", call.tid)).unwrap_or_default();
+    let host_id = |key: &str| -> u32 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().nth(1).and_then(|e| e.parse().ok()))
+            .unwrap_or(0)
+    };
+    let mut out = [0u8; 12];
+    out[0..4].copy_from_slice(&host_pid.to_ne_bytes());
+    out[4..8].copy_from_slice(&host_id("Uid:").to_ne_bytes());
+    out[8..12].copy_from_slice(&host_id("Gid:").to_ne_bytes());
+    Ok(out)
+}
+
+/// A send made by the sentry, or the wait for the socket when it would block.
+fn send_by_sentry(
+    call: &mut Call,
+    sock: &OwnedFd,
+    msg: &OutMessage,
+    flags: i32,
+) -> Result<Action, Errno> {
+    match sentry_send(call, sock, msg, flags | libc::MSG_DONTWAIT) {
+        Ok(n) => Ok(Action::Return(n as i64)),
+        Err(Errno::EAGAIN) if blocks(sock, flags) => Ok(wait_to_send(call, sock)),
+        Err(e) => Err(e),
+    }
+}
+
+/// sendmsg on the sentry's duplicate of the task's socket with the sentry's copy of the
+/// message: an AF_UNIX path through the gofer (an O_PATH fd of the socket file, named to the
+/// kernel as the sentry's own /proc/self/fd/N), an abstract name under the sandbox's prefix.
+fn sentry_send(
+    call: &mut Call,
+    sock: &OwnedFd,
+    msg: &OutMessage,
+    flags: i32,
+) -> Result<usize, Errno> {
+    let mut held = None;
+    let name = match &msg.name {
+        Some(name) => Some(kernel_name(call, sock, name, &mut held)?),
+        None => None,
+    };
+    let mut control = Vec::new();
+    for (level, kind, data, _) in &msg.control {
+        control.extend(((16 + data.len()) as u64).to_ne_bytes());
+        control.extend(level.to_ne_bytes());
+        control.extend(kind.to_ne_bytes());
+        control.extend_from_slice(data);
+        control.resize(control.len().next_multiple_of(8), 0);
+    }
+    let mut iov = libc::iovec {
+        iov_base: msg.data.as_ptr() as *mut libc::c_void,
+        iov_len: msg.data.len(),
+    };
+    // SAFETY: msghdr is plain data; every pointer set below is to memory we own that lives
+    // until sendmsg returns.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    if let Some(name) = &name {
+        hdr.msg_name = name.as_ptr() as *mut libc::c_void;
+        hdr.msg_namelen = name.len() as libc::socklen_t;
+    }
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    if !control.is_empty() {
+        hdr.msg_control = control.as_mut_ptr().cast();
+        hdr.msg_controllen = control.len();
+    }
+    let flags = flags & !libc::MSG_CONFIRM;
+    // SAFETY: sendmsg on our own duplicate fd with a msghdr whose buffers we own.
+    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &hdr, flags | libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        let e = Errno::last();
+        if e == Errno::EPIPE && flags & libc::MSG_NOSIGNAL == 0 {
+            // The task's own send would have raised SIGPIPE.
+            // SAFETY: tgkill of our tracee with a plain signal number.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_tgkill,
+                    call.kernel.tgid_of(call.tid),
+                    call.tid,
+                    libc::SIGPIPE,
+                )
+            };
+        }
+        return Err(e);
+    }
+    drop(held);
+    Ok(n as usize)
+}
+
+/// The address a send names, as the kernel must see it on the sentry's side.
+fn kernel_name(
+    call: &mut Call,
+    sock: &OwnedFd,
+    name: &[u8],
+    held: &mut Option<OwnedFd>,
+) -> Result<Vec<u8>, Errno> {
+    if sockopt(sock, libc::SO_DOMAIN)? != libc::AF_UNIX
+        || name.len() < 2
+        || u16::from_ne_bytes([name[0], name[1]]) != libc::AF_UNIX as u16
+    {
+        // Another family's address names no file; the kernel answers for it.
+        return Ok(name.to_vec());
+    }
+    let path = &name[2..];
+    let mut kernel = name[..2].to_vec();
+    match path.first() {
+        None => {}
+        Some(0) => {
+            kernel.push(0);
+            kernel.extend_from_slice(&call.kernel.abstract_prefix);
+            kernel.extend_from_slice(&path[1..]);
+            if kernel.len() > std::mem::size_of::<libc::sockaddr_un>() {
+                return Err(Errno::EINVAL);
+            }
+        }
+        Some(_) => {
+            let path = path.split(|&b| b == 0).next().unwrap_or(path).to_vec();
+            let target = resolve(call, libc::AT_FDCWD as i64 as u64, &path, false)?;
+            super::ids::check_open(call, &target, libc::O_WRONLY)?; // as for connect
+            let (index, rel) = (target.gofer_index, target.rel);
+            let inode = files(call)?.open(index, &rel, libc::O_PATH, 0)?;
+            kernel.extend_from_slice(format!("/proc/self/fd/{}", inode.as_raw_fd()).as_bytes());
+            kernel.push(0);
+            *held = Some(inode);
+        }
+    }
+    Ok(kernel)
 }
 
 /// recvmsg/recvmmsg: with SO_PASSCRED on an AF_UNIX socket, the credentials the kernel
@@ -383,7 +829,7 @@ fn control_messages(tid: platform_ptrace::Tid, msg: u64) -> Vec<(i32, i32, u64, 
         return Vec::new();
     }
     let word = |at: usize| u64::from_ne_bytes(hdr[at..at + 8].try_into().expect("8 bytes"));
-    let (control, len) = (word(32), word(40).min(4096));
+    let (control, len) = (word(32), word(40).min(MAX_CONTROL as u64));
     let mut found = Vec::new();
     let mut at = 0u64;
     while at + 16 <= len {
@@ -411,118 +857,6 @@ pub fn find_creds(tid: platform_ptrace::Tid, msg: u64) -> Option<u64> {
             level == libc::SOL_SOCKET && kind == libc::SCM_CREDENTIALS && len >= 12
         })
         .map(|(_, _, at, _)| at)
-}
-
-/// Whether a msghdr in task memory passes a memfd with SCM_RIGHTS (see `memfd`).
-fn passes_memfd(tid: platform_ptrace::Tid, msg: u64) -> bool {
-    control_messages(tid, msg)
-        .into_iter()
-        .filter(|&(level, kind, _, _)| level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS)
-        .any(|(_, _, at, len)| {
-            let mut fds = vec![0u8; len.min(253 * 4) as usize];
-            read_bytes(tid, at, &mut fds).is_ok()
-                && fds.chunks_exact(4).any(|fd| {
-                    let fd = i32::from_ne_bytes(fd.try_into().expect("4 bytes"));
-                    super::memfd::refuses_passing(tid, fd)
-                })
-        })
-}
-
-/// sendmsg with SCM_CREDENTIALS: the task names itself by its number and sandbox ids; the
-/// kernel checks them against its host ones. The ucred in the task's buffer gets the host
-/// values for the call and its own back at the exit stop.
-fn send_creds(call: &mut Call, msg: u64) -> Result<Option<Action>, Errno> {
-    let Some(at) = find_creds(call.tid, msg) else {
-        return Ok(None);
-    };
-    let mut ucred = [0u8; 12];
-    read_bytes(call.tid, at, &mut ucred).map_err(|_| Errno::EFAULT)?;
-    let pid = i32::from_ne_bytes(ucred[0..4].try_into().expect("4 bytes"));
-    let host_pid = match call.kernel.translate(call.tid, pid) {
-        Some(host) => host,
-        None => return Err(Errno::EPERM),
-    };
-    // The task's host ids (what the kernel checks the ucred against).
-    let status = std::fs::read_to_string(format!("/proc/{}/status", call.tid)).unwrap_or_default();
-    let host_id = |key: &str| -> u32 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().nth(1).and_then(|e| e.parse().ok()))
-            .unwrap_or(0)
-    };
-    let mut host = host_pid.to_ne_bytes().to_vec();
-    host.extend_from_slice(&host_id("Uid:").to_ne_bytes());
-    host.extend_from_slice(&host_id("Gid:").to_ne_bytes());
-    platform_ptrace::write_bytes(call.tid, at, &host).map_err(|_| Errno::EFAULT)?;
-    Ok(Some(Action::PassThenExit(ExitHook::SentCreds {
-        at,
-        ucred,
-    })))
-}
-
-fn refuse_named(call: &Call) -> Result<Action, Errno> {
-    deny_event(
-        call,
-        Errno::EACCES as i32,
-        "AF_UNIX datagrams with an address in a message header are not served yet",
-    );
-    Err(Errno::EACCES)
-}
-
-/// sendto(fd, buf, len, flags, addr, addrlen) of an AF_UNIX datagram: the sentry sends it
-/// itself, on its duplicate of the task's socket, with a copy of the data and the address
-/// the sentry resolved: a path through the gofer (an O_PATH fd of the socket, named to the
-/// kernel as the sentry's own /proc/self/fd/N), an abstract name with the sandbox's prefix.
-fn send_to_path(call: &mut Call, sock: &OwnedFd) -> Result<Action, Errno> {
-    let len = call.args[2] as usize;
-    if len > 1 << 20 {
-        return Err(Errno::EMSGSIZE);
-    }
-    let mut data = vec![0u8; len];
-    read_bytes(call.tid, call.args[1], &mut data).map_err(|_| Errno::EFAULT)?;
-    let addr_len = call.args[5] as usize;
-    if !(2..=std::mem::size_of::<libc::sockaddr_un>()).contains(&addr_len) {
-        return Err(Errno::EINVAL);
-    }
-    let mut addr = vec![0u8; addr_len];
-    read_bytes(call.tid, call.args[4], &mut addr).map_err(|_| Errno::EFAULT)?;
-    if u16::from_ne_bytes([addr[0], addr[1]]) != libc::AF_UNIX as u16 {
-        return Err(Errno::EINVAL);
-    }
-    let name = &addr[2..];
-    let mut kernel_addr = addr[..2].to_vec();
-    let _inode;
-    if name.first() == Some(&0) {
-        kernel_addr.push(0);
-        kernel_addr.extend_from_slice(&call.kernel.abstract_prefix);
-        kernel_addr.extend_from_slice(&name[1..]);
-    } else {
-        let path = name.split(|&b| b == 0).next().unwrap_or(name).to_vec();
-        let target = resolve(call, libc::AT_FDCWD as i64 as u64, &path, false)?;
-        super::ids::check_open(call, &target, libc::O_WRONLY)?; // issue 8, as for connect
-        let (index, rel) = (target.gofer_index, target.rel);
-        let inode = files(call)?.open(index, &rel, libc::O_PATH, 0)?;
-        kernel_addr.extend_from_slice(format!("/proc/self/fd/{}", inode.as_raw_fd()).as_bytes());
-        kernel_addr.push(0);
-        _inode = inode;
-    }
-    let flags = (call.args[3] as i32 | libc::MSG_DONTWAIT) & !libc::MSG_CONFIRM;
-    // SAFETY: sendto with our buffers and their lengths, on our own duplicate fd.
-    let n = unsafe {
-        libc::sendto(
-            sock.as_raw_fd(),
-            data.as_ptr().cast(),
-            data.len(),
-            flags,
-            kernel_addr.as_ptr().cast(),
-            kernel_addr.len() as libc::socklen_t,
-        )
-    };
-    if n < 0 {
-        return Err(Errno::last());
-    }
-    Ok(Action::Return(n as i64))
 }
 
 /// Interface ioctls (SIOCGIFCONF and the other SIOC*IF* commands) under `--net none`: the
