@@ -446,6 +446,9 @@ static GOFER_PIDFD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32:
 
 fn run(args: RunArgs) -> Result<u8, Failure> {
     init_logging(&args.log, args.strace)?;
+    // Before any task exists: the host kernel never writes a core file for the sandbox.
+    kernel::creds::pin_core_limit()
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot pin RLIMIT_CORE: {e}")))?;
     // Limits first: a malformed one is a usage error, and they shape the seccomp filter.
     let limits = args.limits.parse().map_err(Failure::Usage)?;
     if let Some(path) = &args.limits.events {

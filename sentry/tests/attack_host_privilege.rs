@@ -1,9 +1,11 @@
 //! No host privilege is left on the host: files the sandbox makes or chmods never carry the
 //! set-user-ID bit, nor set-group-ID but on a directory, nor `security.*` or `trusted.*`
 //! attributes — checked on the host files themselves — while the sandbox sees the modes it
-//! set. Before, a root sentry left root-owned set-user-ID files and file capabilities behind.
+//! set. Before, a root sentry left root-owned set-user-ID files and file capabilities behind,
+//! and the host kernel wrote core files into the root, `--read-only` or not.
 
 mod common;
+mod escapes_util;
 
 use common::Variant;
 use std::os::unix::fs::PermissionsExt;
@@ -71,3 +73,42 @@ fn no_privilege_lands_on_the_host(v: Variant) {
 }
 
 variant_tests!(no_privilege_lands_on_the_host);
+
+/// The host kernel writes nothing on its own: children that crash with a raised RLIMIT_CORE
+/// leave no core file in the root (writable by the tasks' host uid), with `--read-only` or
+/// without; the sandbox sees the limit it set; PR_SET_DUMPABLE 0 does not blind the sentry.
+fn no_core_file_on_the_host(v: Variant) {
+    let progs = escapes_util::escape_programs();
+    let scratch = escapes_util::Scratch::new("core");
+    std::fs::set_permissions(&scratch.dir, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the scratch directory");
+    let rootfs = scratch.copy_rootfs(&escapes_util::busybox_rootfs());
+    std::fs::set_permissions(&rootfs, std::fs::Permissions::from_mode(0o777))
+        .expect("let the tasks write the root");
+    std::fs::copy(progs.join("escape_core"), rootfs.join("escape_core")).expect("copy");
+    for read_only in [false, true] {
+        let mut cmd = v.sentry_command();
+        cmd.arg("run").arg(v.platform_flag());
+        if read_only {
+            cmd.args(["--read-only", "--tmpfs", "/tmp"]);
+        } else {
+            cmd.args(["--tmpfs", "/tmp"]);
+        }
+        cmd.arg(&rootfs).arg("/escape_core");
+        let run = common::run_to_end(cmd, common::RUN_DEADLINE);
+        let cores: Vec<String> = std::fs::read_dir(&rootfs)
+            .expect("read the root")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("core"))
+            .collect();
+        assert!(
+            cores.is_empty(),
+            "core files on the host (read-only {read_only}): {cores:?}\n{}",
+            run.describe()
+        );
+        run.expect_program_ok("core done");
+    }
+}
+
+variant_tests!(no_core_file_on_the_host);

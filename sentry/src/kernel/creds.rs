@@ -163,6 +163,38 @@ pub struct Creds {
     pub keep_caps: bool,
     /// PR_SET_NO_NEW_PRIVS as the task set it (on the host every task has it already).
     pub no_new_privs: bool,
+    /// PR_SET_DUMPABLE as the process set it: on the host every task stays dumpable, or
+    /// the sentry could no longer read its memory. Kept on each thread of the process.
+    pub dumpable: bool,
+    /// RLIMIT_CORE (soft, hard) as the process set it: on the host it is pinned to one byte,
+    /// so the host kernel never writes a core file for the sandbox. Kept on each thread.
+    pub core_limit: (u64, u64),
+}
+
+/// The RLIMIT_CORE the sandbox starts with: the sentry's own before it pinned it.
+static INITIAL_CORE_LIMIT: OnceLock<(u64, u64)> = OnceLock::new();
+
+/// Pins the host RLIMIT_CORE of the sentry (and so of every task it starts) to one byte,
+/// which stops both core files and core_pattern pipe helpers, and remembers the limit the
+/// sandbox will see instead.
+pub fn pin_core_limit() -> std::io::Result<()> {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into memory we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut old) } == 0 {
+        let _ = INITIAL_CORE_LIMIT.set((old.rlim_cur, old.rlim_max));
+    }
+    let pinned = libc::rlimit {
+        rlim_cur: 1,
+        rlim_max: 1,
+    };
+    // SAFETY: setrlimit reads one rlimit from memory we own.
+    if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &pinned) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 impl Default for Creds {
@@ -205,6 +237,8 @@ impl Creds {
             cap_ambient: 0,
             keep_caps: false,
             no_new_privs: false,
+            dumpable: true,
+            core_limit: INITIAL_CORE_LIMIT.get().copied().unwrap_or((0, u64::MAX)),
         }
     }
 
@@ -443,6 +477,7 @@ impl Creds {
     /// capabilities, with root's special case (cap_bprm_creds_from_file).
     pub fn on_exec(&mut self) {
         self.keep_caps = false;
+        self.dumpable = true;
         self.suid = self.euid;
         self.fsuid = self.euid;
         self.sgid = self.egid;

@@ -10,8 +10,8 @@ pub fn compile() -> Filter {
     let allowed: Vec<u32> = (0..MAX_NR as u32)
         .filter(|&nr| class_of(nr as u64) == Class::Passthrough)
         .collect();
-    // fcntl stops for the commands that carry process ids, setsockopt for SO_PASSPIDFD;
-    // the rest of both stay in the kernel.
+    // fcntl stops for the commands that carry process ids, setsockopt for SO_PASSPIDFD,
+    // getrlimit and setrlimit for RLIMIT_CORE; the rest stay in the kernel.
     let mut guards = vec![
         Guard {
             nr: Sysno::fcntl.id() as u32,
@@ -22,6 +22,16 @@ pub fn compile() -> Filter {
             nr: Sysno::setsockopt.id() as u32,
             arg: 2,
             test: ArgTest::OneOf(&[super::net::SO_PASSPIDFD as u32]),
+        },
+        Guard {
+            nr: Sysno::getrlimit.id() as u32,
+            arg: 0,
+            test: ArgTest::OneOf(&super::rlimit::RESOURCES),
+        },
+        Guard {
+            nr: Sysno::setrlimit.id() as u32,
+            arg: 0,
+            test: ArgTest::OneOf(&super::rlimit::RESOURCES),
         },
     ];
     // Under a memory limit, writes and dups stop only for the fds where memfds live.

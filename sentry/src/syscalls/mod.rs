@@ -14,6 +14,7 @@ pub mod net;
 pub mod owner;
 pub mod pid;
 mod process;
+pub mod rlimit;
 mod uts;
 
 use crate::kernel::Kernel;
@@ -253,6 +254,7 @@ fn checked(call: &mut Call) -> Action {
         }
         setsockopt => Action::Pass,
         fcntl => owner::fcntl(call, memfd::handle),
+        getrlimit | setrlimit => rlimit::handle(call),
         recvmsg | recvmmsg => net::receive(call),
         getsockname | getpeername => Action::PassThenExit(ExitHook::FixUnixAddress {
             fd: call.args[0] as i32,

@@ -251,6 +251,11 @@ pub fn pid_argument(call: &mut Call) -> Action {
                 None => errno(Errno::ESRCH),
             }
         }
+        Sysno::prlimit64 if call.args[1] == libc::RLIMIT_CORE as u64 => match pid(a0) {
+            Some(0) => super::rlimit::prlimit_core(call, tid),
+            Some(host) => super::rlimit::prlimit_core(call, host as Tid),
+            None => errno(Errno::ESRCH),
+        },
         _ => match pid(a0) {
             Some(host) => pass_with(call, &[(0, host)]),
             None => errno(Errno::ESRCH),

@@ -130,6 +130,24 @@ pub fn prctl(call: &mut Call) -> Action {
             deny_event(call, Errno::EPERM.into_raw(), "PR_SET_MM");
             errno(Errno::EPERM)
         }
+        // Emulated: a task that is not dumpable on the host is closed to the sentry's reads
+        // of its memory and its /proc files.
+        o if o == libc::PR_GET_DUMPABLE as u64 => {
+            let dumpable = super::ids::creds_of(call.kernel, call.tid).dumpable;
+            Action::Return(dumpable as i64)
+        }
+        o if o == libc::PR_SET_DUMPABLE as u64 => {
+            let dumpable = match call.args[1] {
+                0 => false,
+                1 => true,
+                _ => return errno(Errno::EINVAL),
+            };
+            let tgid = call.kernel.tgid_of(call.tid);
+            for task in call.kernel.tasks.values_mut().filter(|t| t.tgid == tgid) {
+                task.creds.dumpable = dumpable;
+            }
+            Action::Return(0)
+        }
         o if o == libc::PR_SET_CHILD_SUBREAPER as u64 => {
             // The sentry follows where orphans go (its tables know each process's parent).
             let tgid = call.kernel.tgid_of(call.tid);

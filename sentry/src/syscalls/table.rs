@@ -124,7 +124,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | getdents
         | umask
         | gettimeofday
-        | getrlimit
         | getrusage
         | sysinfo
         | times
@@ -139,7 +138,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | mlockall
         | munlockall
         | arch_prctl
-        | setrlimit
         | sync
         | readahead
         | fgetxattr
@@ -231,9 +229,12 @@ fn classify(sysno: Sysno) -> Option<Class> {
 
         // Arguments that name processes, groups, ipc objects, devices or flags to police.
         // fcntl and setsockopt stop only for the commands and options that need the sentry
-        // (see `filter`): fd owners and lock holders, pidfds of peers.
+        // (see `filter`): fd owners and lock holders, pidfds of peers; getrlimit and
+        // setrlimit for RLIMIT_CORE only.
         fcntl
         | setsockopt
+        | getrlimit
+        | setrlimit
         | ioctl
         | socket
         | socketpair
