@@ -251,7 +251,6 @@ fn io_submit(call: &mut Call) -> Action {
     Action::Pass
 }
 
-
 /// memfd_create, made by the sentry so that the fd can be placed at or above the floor
 /// (the kernel would take the lowest free number). The memfd is owned by the task's host
 /// fs ids, as if the task had made it.

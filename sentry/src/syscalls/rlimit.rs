@@ -8,7 +8,7 @@ use platform_ptrace::{read_bytes, write_bytes, Tid};
 use syscalls::{Errno, Sysno};
 
 /// The resource the sentry keeps, for the seccomp filter's guard.
-pub const RESOURCES: [u32; 1] = [libc::RLIMIT_CORE as u32];
+pub const RESOURCES: [u32; 1] = [libc::RLIMIT_CORE];
 
 const CAP_SYS_RESOURCE: u32 = 24;
 
