@@ -161,7 +161,7 @@ impl Kernel {
             uts_writes: Vec::new(),
             proc_scratch: std::path::PathBuf::new(),
             proc_dirs: HashMap::new(),
-            abstract_prefix: format!("sentry-{}/", std::process::id()).into_bytes(),
+            abstract_prefix: random_abstract_prefix(),
         }
     }
 
@@ -338,4 +338,24 @@ impl Kernel {
                 cwd: b"/".to_vec(),
             })
     }
+}
+
+/// The sandbox's private prefix for abstract AF_UNIX names: random, so that nothing outside
+/// the sandbox (another sandbox, a host process) can guess it and bind the names first or
+/// connect to the sandbox's.
+fn random_abstract_prefix() -> Vec<u8> {
+    // 64 bits: out of reach of guessing, and short, since the prefix takes room from the
+    // 107 bytes of an abstract name.
+    let mut bytes = [0u8; 8];
+    // SAFETY: getrandom writes at most 8 bytes into our buffer.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        // No randomness to be had: the pid and the time at least differ between sandboxes.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = ((now as u64) ^ u64::from(std::process::id())).to_ne_bytes();
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sentry-{hex}/").into_bytes()
 }
