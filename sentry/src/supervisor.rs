@@ -807,7 +807,7 @@ impl Supervisor {
             return;
         };
         for (owner, addr, vpid) in std::mem::take(&mut task.id_writes) {
-            let _ = platform_ptrace::write_bytes(owner, addr, &vpid.to_ne_bytes());
+            syscalls::fix_write(owner, addr, &vpid.to_ne_bytes());
         }
     }
 

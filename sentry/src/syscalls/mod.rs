@@ -323,6 +323,35 @@ fn checked(call: &mut Call) -> Action {
     }
 }
 
+/// Exit-stop fix-ups read and write task memory the kernel has just written. A failure
+/// there means the sentry was cut off from the task, or another thread unmapped the memory
+/// under it: the task must not go on with the host's values, so it is killed, with an event.
+pub fn fix_read(tid: Tid, addr: u64, buf: &mut [u8]) -> bool {
+    let ok = platform_ptrace::read_bytes(tid, addr, buf).is_ok();
+    if !ok {
+        fixup_failed(tid);
+    }
+    ok
+}
+
+/// See [`fix_read`].
+pub fn fix_write(tid: Tid, addr: u64, data: &[u8]) -> bool {
+    let ok = platform_ptrace::write_bytes(tid, addr, data).is_ok();
+    if !ok {
+        fixup_failed(tid);
+    }
+    ok
+}
+
+fn fixup_failed(tid: Tid) {
+    tracing::error!(
+        target: "sentry::deny",
+        "sentry: [tid {tid}] cannot put a call's result in the sandbox's terms in the task's memory; task killed"
+    );
+    // SAFETY: kill takes plain integers; `tid` is a tracee of ours (SIGKILL ends its process).
+    unsafe { libc::kill(tid, libc::SIGKILL) };
+}
+
 /// The trace event for a refused call.
 pub fn deny_event(call: &Call, e: i32, why: &str) {
     tracing::info!(

@@ -278,14 +278,14 @@ pub fn fix_unix_address(
 ) {
     let (fd, peer) = hook;
     let mut len_bytes = [0u8; 4];
-    if read_bytes(tid, len_addr, &mut len_bytes).is_err() {
+    if !super::fix_read(tid, len_addr, &mut len_bytes) {
         return;
     }
     let len =
         (u32::from_ne_bytes(len_bytes) as usize).min(std::mem::size_of::<libc::sockaddr_un>());
     let mut sa = vec![0u8; len];
     if len < 3
-        || read_bytes(tid, addr, &mut sa).is_err()
+        || !super::fix_read(tid, addr, &mut sa)
         || u16::from_ne_bytes([sa[0], sa[1]]) != libc::AF_UNIX as u16
     {
         return;
@@ -315,8 +315,9 @@ pub fn fix_unix_address(
     let mut out = sa[..2].to_vec();
     out.extend_from_slice(&fixed);
     out.truncate(std::mem::size_of::<libc::sockaddr_un>());
-    let _ = platform_ptrace::write_bytes(tid, addr, &out);
-    let _ = platform_ptrace::write_bytes(tid, len_addr, &(out.len() as u32).to_ne_bytes());
+    if super::fix_write(tid, addr, &out) {
+        super::fix_write(tid, len_addr, &(out.len() as u32).to_ne_bytes());
+    }
 }
 
 /// What the kernel's socket diagnostics (NETLINK_SOCK_DIAG; any user may ask) know of the

@@ -11,7 +11,7 @@
 use super::{Action, Call, ExitHook};
 use crate::kernel::Kernel;
 use nix::errno::Errno;
-use platform_ptrace::{read_bytes, write_bytes, Tid};
+use platform_ptrace::{read_bytes, Tid};
 use std::os::fd::AsRawFd;
 use syscalls::Sysno;
 
@@ -194,8 +194,9 @@ pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
         return rval;
     }
     let rewrite = |addr: u64, f: &dyn Fn(i32) -> i32| {
-        if let Ok(v) = read_int(tid, addr) {
-            let _ = write_bytes(tid, addr, &f(v).to_ne_bytes());
+        let mut raw = [0u8; 4];
+        if super::fix_read(tid, addr, &mut raw) {
+            super::fix_write(tid, addr, &f(i32::from_ne_bytes(raw)).to_ne_bytes());
         }
     };
     match hook {
@@ -212,7 +213,7 @@ pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
             // With no conflicting lock the kernel writes only l_type (F_UNLCK): l_pid is
             // still the caller's own value, not a host pid.
             let mut l_type = [0u8; 2];
-            let conflict = read_bytes(tid, addr, &mut l_type).is_ok()
+            let conflict = super::fix_read(tid, addr, &mut l_type)
                 && i16::from_ne_bytes(l_type) != libc::F_UNLCK as i16;
             if conflict {
                 // OFD locks report -1; a holder outside the sandbox shows as 0.
