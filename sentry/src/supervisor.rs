@@ -766,6 +766,14 @@ impl Supervisor {
             task.uts_ns = uts_ns;
             task.mnt_ns = mnt_ns;
         }
+        if !thread && flags & libc::CLONE_FILES as u64 != 0 {
+            // Both ends share one fd table from now on (a conservative mark: it stays).
+            for tid in [child, parent_tid] {
+                if let Some(task) = k.tasks.get_mut(&tid) {
+                    task.files_shared = true;
+                }
+            }
+        }
         // The kernel wrote the host id where CLONE_CHILD_SETTID and CLONE_PARENT_SETTID
         // asked; the numbers the sandbox knows go there at the child's first stop, before
         // it runs (and before it can exit and clear the word for CLONE_CHILD_CLEARTID).

@@ -37,6 +37,9 @@ pub struct Task {
     pub child_ns: NsId,
     /// The task's credentials as the sandbox sees them (issue 8, `creds`).
     pub creds: creds::Creds,
+    /// Whether a task of another process may share this task's fd table (CLONE_FILES
+    /// without CLONE_THREAD, by this task or its creator). Threads are counted apart.
+    pub files_shared: bool,
 }
 
 /// The sandbox's network: none (AF_UNIX only) or the host's.
@@ -186,6 +189,15 @@ impl Kernel {
         });
     }
 
+    /// Whether another task may use `tid`'s fd table: a thread of its process, or a
+    /// process made with CLONE_FILES.
+    pub fn fd_table_shared(&self, tid: Tid) -> bool {
+        let Some(task) = self.tasks.get(&tid) else {
+            return true;
+        };
+        task.files_shared || self.tasks.values().filter(|t| t.tgid == task.tgid).count() > 1
+    }
+
     /// The mount table a task sees.
     pub fn mounts(&self, tid: Tid) -> &MountTable {
         &self.mount_ns[self.tasks.get(&tid).map_or(0, |t| t.mnt_ns)]
@@ -312,6 +324,7 @@ impl Kernel {
                 parent,
                 ns,
                 child_ns: ns,
+                files_shared: false,
                 creds,
             },
         );

@@ -8,8 +8,9 @@
 //! interpreter and libraries come from the sandbox too.
 //!
 //! In the task this takes a few steps, driven from the supervisor's stops:
-//! the execve is turned into an fd install; at its exit stop the task re-runs its
-//! syscall instruction as an `mmap` of a read-only page; at that exit stop, the new argv
+//! the execve is turned into an fd install; at its exit stop the task re-runs its syscall
+//! instruction as `unshare(CLONE_FILES)` when another task shares its fd table, then as an
+//! `mmap` of a read-only page; at that exit stop, the new argv
 //! (when one is needed) is written into that page through `/proc/<tid>/mem`, and the
 //! instruction re-runs as the `execveat`, whose empty path lies in that page.
 //!
@@ -165,6 +166,8 @@ pub struct InFlight {
     envp: u64,
     /// The (device, inode) of the file the sentry vetted: the only file the kernel may map.
     vetted: (u64, u64),
+    /// Whether another task may re-point the fd number: the table must be unshared first.
+    unshare_files: bool,
 }
 
 impl InFlight {
@@ -487,6 +490,7 @@ pub fn handle(call: &mut Call) -> Result<Action, Errno> {
             argv,
             envp,
             vetted,
+            unshare_files: call.kernel.fd_table_shared(call.tid),
             program,
             loader,
             execfn: if given_len == 0 {
@@ -544,6 +548,33 @@ fn argv_block(base: u64, argv: &[Vec<u8>]) -> (Vec<u8>, u64) {
     (block, base + array_offset as u64)
 }
 
+/// The next step: the task re-runs its syscall instruction as an mmap of a read-only page
+/// for the empty path and the argv block.
+fn map_page(
+    stopped: &Stopped,
+    mut state: Box<InFlight>,
+    fd: i32,
+    new_argv: Option<Vec<Vec<u8>>>,
+) -> platform_ptrace::Result<Step> {
+    let mut regs = stopped.regs()?;
+    let block_len = new_argv
+        .as_ref()
+        .map_or(0, |argv| argv_block(0, argv).0.len());
+    // At least one page, so that an empty argv block still leaves a NUL for the empty path.
+    let len = (block_len as u64 + 1).next_multiple_of(4096);
+    let prot = libc::PROT_READ as u64;
+    let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+    rerun_as(
+        &mut state,
+        &mut regs,
+        Sysno::mmap,
+        [random_hint(), len, prot, flags, u64::MAX, 0],
+    );
+    state.stage = Stage::Mapping { fd, new_argv };
+    stopped.set_regs(&regs)?;
+    Ok(Step::Continue(state))
+}
+
 /// Advances an exec at the exit stop of its current step; `rval` is that step's result.
 pub fn at_exit(
     stopped: &Stopped,
@@ -558,15 +589,18 @@ pub fn at_exit(
             }
             let fd = rval as i32;
             let mut regs = stopped.regs()?;
-            rerun_as(
-                &mut state,
-                &mut regs,
-                Sysno::unshare,
-                [libc::CLONE_FILES as u64, 0, 0, 0, 0, 0],
-            );
-            state.stage = Stage::Unsharing { fd, new_argv };
-            stopped.set_regs(&regs)?;
-            Ok(Step::Continue(state))
+            if state.unshare_files {
+                rerun_as(
+                    &mut state,
+                    &mut regs,
+                    Sysno::unshare,
+                    [libc::CLONE_FILES as u64, 0, 0, 0, 0, 0],
+                );
+                state.stage = Stage::Unsharing { fd, new_argv };
+                stopped.set_regs(&regs)?;
+                return Ok(Step::Continue(state));
+            }
+            map_page(stopped, state, fd, new_argv)
         }
         Stage::Unsharing { fd, new_argv } => {
             if rval < 0 {
@@ -576,24 +610,7 @@ pub fn at_exit(
             if fd_identity(stopped.tid(), fd) != Some(state.vetted) {
                 return fail(stopped, &state, -(libc::EBADF as i64));
             }
-            let mut regs = stopped.regs()?;
-            let block_len = new_argv
-                .as_ref()
-                .map_or(0, |argv| argv_block(0, argv).0.len());
-            // At least one page, so that an empty argv block still leaves a NUL for the
-            // empty path.
-            let len = (block_len as u64 + 1).next_multiple_of(4096);
-            let prot = libc::PROT_READ as u64;
-            let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
-            rerun_as(
-                &mut state,
-                &mut regs,
-                Sysno::mmap,
-                [random_hint(), len, prot, flags, u64::MAX, 0],
-            );
-            state.stage = Stage::Mapping { fd, new_argv };
-            stopped.set_regs(&regs)?;
-            Ok(Step::Continue(state))
+            map_page(stopped, state, fd, new_argv)
         }
         Stage::Mapping { fd, new_argv } => {
             if (-4095..0).contains(&rval) {
