@@ -1,0 +1,67 @@
+//! Socket addresses the sentry checked are never read again by the kernel, and no check holds
+//! only for the socket an fd number named at the time. `escape_sock_race` flips msg_name, a
+//! sockaddr's path and the fd number (dup2) from one thread while another sends and connects.
+//! Host sockets outside the sandbox's root, bound by the test and writable by the tasks' host
+//! uid, must receive nothing: the verdict is read on the host. Before the sentry made such
+//! sends itself, a datagram reached the host socket within 20,000 rounds (under
+//! --platform=seccomp). Both platforms, as the invoking user and as uid 65534.
+
+mod common;
+mod escapes_util;
+
+use common::Variant;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixDatagram, UnixListener};
+
+const ROUNDS: &str = "20000";
+
+fn socket_address_races_reach_no_host_socket(v: Variant) {
+    let progs = escapes_util::escape_programs();
+    let scratch = escapes_util::Scratch::new("attack-sockets");
+    std::fs::set_permissions(&scratch.dir, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the scratch directory");
+    let rootfs = scratch.copy_rootfs(&escapes_util::busybox_rootfs());
+    std::fs::copy(progs.join("escape_sock_race"), rootfs.join("sock_race")).expect("copy");
+    let outside = scratch.dir.join("outside");
+    std::fs::create_dir_all(&outside).expect("mkdir outside");
+    std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let dgram_path = outside.join("dgram.sock");
+    let stream_path = outside.join("stream.sock");
+    let dgram = UnixDatagram::bind(&dgram_path).expect("bind the canary datagram socket");
+    dgram.set_nonblocking(true).expect("non-blocking");
+    let stream = UnixListener::bind(&stream_path).expect("bind the canary listener");
+    stream.set_nonblocking(true).expect("non-blocking");
+    // Writable by the sandbox's host uid, so that only the sentry stands in the way.
+    for path in [&dgram_path, &stream_path] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777))
+            .expect("chmod a canary socket");
+    }
+    let mut cmd = v.sentry_command();
+    cmd.arg("run")
+        .arg(v.platform_flag())
+        .arg(&rootfs)
+        .arg("/sock_race")
+        .arg(&dgram_path)
+        .arg(&stream_path)
+        .arg(ROUNDS);
+    let run = common::run_to_end(cmd, common::RUN_DEADLINE);
+    let mut buf = [0u8; 16];
+    assert!(
+        dgram.recv(&mut buf).is_err(),
+        "a datagram reached the host socket\n{}",
+        run.describe()
+    );
+    assert!(
+        stream.accept().is_err(),
+        "a connection reached the host listener\n{}",
+        run.describe()
+    );
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains(&format!("rounds {ROUNDS} ")),
+        "the race did not finish\n{}",
+        run.describe()
+    );
+}
+
+variant_tests!(socket_address_races_reach_no_host_socket);
