@@ -151,6 +151,7 @@ pub fn gofer_rules(sock: i32) -> Vec<Rule> {
         },
         // bind() of a long name happens relative to the parent directory.
         any(libc::SYS_fchdir),
+        any(libc::SYS_umask),
         Rule {
             nr: libc::SYS_fcntl,
             check: Check::MaskedIn {

@@ -159,6 +159,10 @@ impl Server {
 
     /// Serves requests on `sock` until the peer closes it (Ok) or the socket fails (Err).
     pub fn serve(&mut self, sock: BorrowedFd<'_>) -> Result<(), Errno> {
+        // Modes come from the sentry with the calling task's umask already applied: the
+        // gofer's own must not narrow them again.
+        // SAFETY: umask takes and returns a plain integer.
+        unsafe { libc::umask(0) };
         let mut rbuf = vec![0u8; MAX_FRAME];
         let mut wbuf = Vec::with_capacity(MAX_FRAME);
         loop {
@@ -1141,13 +1145,18 @@ impl Server {
         let (addr, len) = sockaddr_un(name.as_cstr().to_bytes())?;
         // SAFETY: fchdir on a directory fd we resolved.
         cvt(unsafe { libc::fchdir(dir.fd().as_raw_fd()) })?;
-        // SAFETY: addr is a valid sockaddr_un of `len` bytes.
+        // The socket file is made with no permission at all; the caller gives it its mode
+        // (the task's umask applied) with a chmod, so it is never wider than asked.
+        // SAFETY: umask and bind take plain integers and a valid sockaddr_un of `len` bytes.
         let r = unsafe {
-            libc::bind(
+            libc::umask(0o777);
+            let r = libc::bind(
                 sock.as_raw_fd(),
                 &addr as *const libc::sockaddr_un as *const libc::sockaddr,
                 len,
-            )
+            );
+            libc::umask(0);
+            r
         };
         Errno::result(r).map_err(|e| {
             if e == Errno::EEXIST {

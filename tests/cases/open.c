@@ -3,6 +3,8 @@
 #include "tap.h"
 #include <limits.h>
 #include <linux/openat2.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #define sys_open(p, f, m) syscall(SYS_open, (p), (f), (m))
 #define sys_creat(p, m) syscall(SYS_creat, (p), (m))
@@ -172,6 +174,27 @@ int main(int argc, char **argv)
     T_ERR(openat2_(AT_FDCWD, "a", BADPTR, sizeof how), EFAULT, "openat2: bad how pointer -> EFAULT");
     T_ERR(openat2_(AT_FDCWD, BADPTR, &how, sizeof how), EFAULT, "openat2: bad path pointer -> EFAULT");
     T_ERR(openat2_(AT_FDCWD, "missing", &how, sizeof how), ENOENT, "openat2: missing -> ENOENT");
+
+    /* umask: every create applies the caller's (umask 002 keeps group write). */
+    mode_t old_mask = umask(002);
+    int uf = openat(AT_FDCWD, "um-file", O_CREAT | O_EXCL | O_WRONLY, 0666);
+    OK(uf >= 0 && fstat(uf, &st) == 0 && (st.st_mode & 0777) == 0664, "umask 002: open(O_CREAT, 0666) makes 0664");
+    close(uf);
+    T_EQ(mkdir("um-dir", 0777), 0, "umask 002: mkdir");
+    OK(stat("um-dir", &st) == 0 && (st.st_mode & 0777) == 0775, "umask 002: mkdir 0777 makes 0775");
+    T_EQ(mknod("um-fifo", S_IFIFO | 0666, 0), 0, "umask 002: mknod of a FIFO");
+    OK(stat("um-fifo", &st) == 0 && (st.st_mode & 0777) == 0664, "umask 002: the FIFO is 0664");
+    int us = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un ua = {.sun_family = AF_UNIX};
+    strcpy(ua.sun_path, "um-sock");
+    T_EQ(bind(us, (struct sockaddr *)&ua, sizeof ua), 0, "umask 002: bind of an AF_UNIX path");
+    OK(lstat("um-sock", &st) == 0 && (st.st_mode & 0777) == 0775, "umask 002: the socket file is 0775");
+    close(us);
+    umask(old_mask);
+    unlink("um-file");
+    rmdir("um-dir");
+    unlink("um-fifo");
+    unlink("um-sock");
 
     /* O_PATH */
     fd = T_OK(sys_open("a", O_PATH, 0), "open: O_PATH on a file");

@@ -509,8 +509,8 @@ pub fn files<'a>(call: &'a mut Call) -> Result<&'a mut gofer::Client, Errno> {
     call.kernel.files.as_mut().ok_or(Errno::EIO)
 }
 
-/// The task's umask, which the gofer (running with its own) must apply for it.
-fn umask_of(tid: Tid) -> u32 {
+/// The task's umask, which the sentry applies to the modes it asks the gofer for.
+pub fn umask_of(tid: Tid) -> u32 {
     std::fs::read_to_string(format!("/proc/{tid}/status"))
         .ok()
         .and_then(|s| {

@@ -127,6 +127,9 @@ pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
     use std::os::fd::AsFd;
     if call.sysno == Sysno::bind {
         files(call)?.bind_unix_fd(index, &rel, sock.as_fd())?;
+        // The gofer binds with no permission; the socket file gets Linux's mode now.
+        let mode = 0o777 & !super::fs::umask_of(call.tid);
+        files(call)?.chmod(index, &rel, mode)?;
         // The kernel names the socket by what the gofer bound (a name relative to its
         // directory, the same for "s" and "d/s"); the task named it `path`.
         let bound = nix::sys::stat::fstat(sock.as_raw_fd())
