@@ -4,10 +4,17 @@
 #include "tap.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
 
 int main(int argc, char **argv)
 {
@@ -165,6 +172,61 @@ int main(int argc, char **argv)
     int rstatus = -1;
     waitpid(reader, &rstatus, 0);
     OK(WIFEXITED(rstatus) && WEXITSTATUS(rstatus) == 0, "sendmsg: the reader got every byte");
+
+    /* A signal with a handler interrupts a blocking sendmsg on a full stream: EINTR without
+     * SA_RESTART; with SA_RESTART the send restarts and completes once the peer reads. */
+    int iv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, iv);
+    setsockopt(iv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    int filled = 0;
+    while (send(iv[0], chunk, sizeof chunk, MSG_DONTWAIT) > 0)
+        filled += (int)sizeof chunk;
+    memcpy(CMSG_DATA(fc), &passed, sizeof passed);
+    for (int restart = 0; restart <= 1; restart++) {
+        struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0};
+        sigaction(SIGUSR1, &sa, NULL);
+        int done[2];
+        pipe(done);
+        pid_t me = getpid();
+        fflush(stdout);
+        pid_t poker = fork();
+        if (poker == 0) {
+            /* Without SA_RESTART: signal until the send has returned (only EINTR can end it,
+             * nobody reads). With SA_RESTART: signal a thousand times, then read everything,
+             * so that the restarted send completes. */
+            close(done[1]);
+            if (!restart) {
+                struct pollfd p = {.fd = done[0], .events = POLLIN};
+                do
+                    kill(me, SIGUSR1);
+                while (poll(&p, 1, 0) == 0);
+                _exit(0);
+            }
+            for (int i = 0; i < 1000; i++)
+                kill(me, SIGUSR1);
+            char sink[4096];
+            int want = filled + 1, have = 0;
+            while (have < want) {
+                ssize_t n = read(iv[1], sink, sizeof sink);
+                if (n <= 0)
+                    _exit(1);
+                have += (int)n;
+            }
+            _exit(0);
+        }
+        close(done[0]);
+        errno = 0;
+        ssize_t r = sendmsg(iv[0], &fm, 0);
+        int err = errno;
+        (void)!write(done[1], "x", 1);
+        close(done[1]);
+        if (restart)
+            OK(r == 1, "sendmsg: with SA_RESTART, restarts and completes (%zd %s)", r, strerror(err));
+        else
+            OK(r == -1 && err == EINTR, "sendmsg: a signal without SA_RESTART -> EINTR (%zd %s)", r, strerror(err));
+        waitpid(poker, NULL, 0);
+    }
+    signal(SIGUSR1, SIG_DFL);
 
     /* An unconnected datagram socket sends to a bound path by msg_name. */
     unlink("dg.sock");
