@@ -1,42 +1,66 @@
 //! The syscall table compiled for `--platform=seccomp`: passthrough calls run in the
-//! kernel, every other class stops at the sentry, and the calls guarded on an fd
-//! argument stop only for the fds the sentry must see.
+//! kernel, every other class stops at the sentry, and guarded calls stop only when an
+//! argument names what the sentry must see.
 
 use super::table::{class_of, Class, MAX_NR};
 use platform_ptrace::seccomp::{ArgTest, Filter, Guard};
 use syscalls::Sysno;
 
+/// Checked calls that stop only for some values of one argument: fcntl for the commands that
+/// carry process ids, setsockopt for SO_PASSPIDFD, getrlimit and setrlimit for RLIMIT_CORE.
+/// The rest of each runs in the kernel.
+const GUARDED: [(Sysno, u8, &[u32]); 4] = [
+    (Sysno::fcntl, 1, &super::owner::COMMANDS),
+    (Sysno::setsockopt, 2, &[super::net::SO_PASSPIDFD as u32]),
+    (Sysno::getrlimit, 0, &super::rlimit::RESOURCES),
+    (Sysno::setrlimit, 0, &super::rlimit::RESOURCES),
+];
+
 pub fn compile() -> Filter {
     let allowed: Vec<u32> = (0..MAX_NR as u32)
         .filter(|&nr| class_of(nr as u64) == Class::Passthrough)
         .collect();
-    // fcntl stops for the commands that carry process ids, setsockopt for SO_PASSPIDFD,
-    // getrlimit and setrlimit for RLIMIT_CORE; the rest stay in the kernel.
-    let mut guards = vec![
-        Guard {
-            nr: Sysno::fcntl.id() as u32,
-            arg: 1,
-            test: ArgTest::OneOf(&super::owner::COMMANDS),
-        },
-        Guard {
-            nr: Sysno::setsockopt.id() as u32,
-            arg: 2,
-            test: ArgTest::OneOf(&[super::net::SO_PASSPIDFD as u32]),
-        },
-        Guard {
-            nr: Sysno::getrlimit.id() as u32,
-            arg: 0,
-            test: ArgTest::OneOf(&super::rlimit::RESOURCES),
-        },
-        Guard {
-            nr: Sysno::setrlimit.id() as u32,
-            arg: 0,
-            test: ArgTest::OneOf(&super::rlimit::RESOURCES),
-        },
-    ];
+    let mut guards: Vec<Guard> = GUARDED
+        .iter()
+        .map(|&(sysno, arg, values)| Guard {
+            nr: sysno.id() as u32,
+            arg,
+            test: ArgTest::OneOf(values),
+        })
+        .collect();
     // Under a memory limit, writes and dups stop only for the fds where memfds live.
     if super::mm::accounts_memory() {
         guards.extend(super::memfd::guards());
     }
     Filter::allow_list_guarded(&allowed, &guards)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guarded_calls_stop_only_for_what_the_sentry_must_see() {
+        const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+        let filter = compile();
+        let run = |sysno: Sysno, args: [u64; 6]| {
+            filter.evaluate_call(AUDIT_ARCH_X86_64, sysno.id() as u32, &args)
+        };
+        let (allow, trace) = (libc::SECCOMP_RET_ALLOW, libc::SECCOMP_RET_TRACE);
+        let fcntl = |cmd: i32| run(Sysno::fcntl, [3, cmd as u64, 0, 0, 0, 0]);
+        assert_eq!(fcntl(libc::F_GETFL), allow);
+        assert_eq!(fcntl(libc::F_SETFD), allow);
+        assert_eq!(fcntl(libc::F_SETOWN), trace);
+        assert_eq!(fcntl(libc::F_GETLK), trace);
+        let limit = |sysno, res: u32| run(sysno, [res as u64, 0, 0, 0, 0, 0]);
+        assert_eq!(limit(Sysno::getrlimit, libc::RLIMIT_NOFILE), allow);
+        assert_eq!(limit(Sysno::getrlimit, libc::RLIMIT_CORE), trace);
+        assert_eq!(limit(Sysno::setrlimit, libc::RLIMIT_CORE), trace);
+        let sockopt = |name: i32| run(Sysno::setsockopt, [3, 1, name as u64, 0, 0, 0]);
+        assert_eq!(sockopt(libc::SO_REUSEADDR), allow);
+        assert_eq!(sockopt(super::super::net::SO_PASSPIDFD), trace);
+        // The table's own classes are untouched.
+        assert_eq!(run(Sysno::read, [0; 6]), allow);
+        assert_eq!(run(Sysno::getpid, [0; 6]), trace);
+    }
 }
