@@ -607,10 +607,12 @@ impl Supervisor {
                         }
                     }
                     if let Some(mut regs) = pending.restore_on_restart.take() {
-                        if ERESTART.contains(&rval) {
-                            regs.set_ret(rval);
-                            stopped.set_regs(&regs)?;
-                        }
+                        // The task gets its own argument registers back, whatever the sentry
+                        // put there for the kernel (host ids, another call's arguments): the
+                        // kernel preserves them across a call, and compiled code relies on it.
+                        // On a restart code the kernel re-runs the original call.
+                        regs.set_ret(rval);
+                        stopped.set_regs(&regs)?;
                     }
                     if let Some(mut regs) = pending.restore.take() {
                         // Back to the task's own registers and call. On a restart code

@@ -1,7 +1,9 @@
 /* Time: clock_gettime(2), clock_getres(2), nanosleep(2), clock_nanosleep(2), gettimeofday(2),
  * time(2), timerfd_create(2), setitimer(2)/getitimer, alarm(2), timer_create(2) family. */
 #include "tap.h"
+#include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
@@ -98,5 +100,18 @@ int main(int argc, char **argv)
     T_ERR(syscall(SYS_timer_delete, tid), EINVAL, "timer_delete: again -> EINVAL");
     T_ERR(syscall(SYS_timer_create, 1000, &sev, &tid), EINVAL, "timer_create: bad clock -> EINVAL");
     T_ERR(syscall(SYS_timer_create, CLOCK_MONOTONIC, &sev, BADPTR), EFAULT, "timer_create: bad id pointer -> EFAULT");
+    /* CPU-time clocks of processes and threads: their ids carry the caller's numbers. */
+    clockid_t cpu;
+    struct timespec used;
+    T_EQ(clock_getcpuclockid(getpid(), &cpu), 0, "clock_getcpuclockid: own pid");
+    T_EQ(clock_gettime(cpu, &used), 0, "clock_gettime: own process CPU clock by pid");
+    T_EQ(pthread_getcpuclockid(pthread_self(), &cpu), 0, "pthread_getcpuclockid: own thread");
+    T_EQ(clock_gettime(cpu, &used), 0, "clock_gettime: own thread CPU clock by tid");
+    fflush(stdout);
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    waitpid(gone, NULL, 0);
+    OK(clock_getcpuclockid(gone, &cpu) != 0, "clock_getcpuclockid: a reaped child has no clock");
     return tap_done();
 }

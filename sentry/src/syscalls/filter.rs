@@ -7,14 +7,34 @@ use platform_ptrace::seccomp::{ArgTest, Filter, Guard};
 use syscalls::Sysno;
 
 /// Checked calls that stop only for some values of one argument: fcntl for the commands that
-/// carry process ids, setsockopt for SO_PASSPIDFD, getrlimit and setrlimit for RLIMIT_CORE.
-/// The rest of each runs in the kernel.
-const GUARDED: [(Sysno, u8, &[u32]); 4] = [
-    (Sysno::fcntl, 1, &super::owner::COMMANDS),
-    (Sysno::setsockopt, 2, &[super::net::SO_PASSPIDFD as u32]),
-    (Sysno::getrlimit, 0, &super::rlimit::RESOURCES),
-    (Sysno::setrlimit, 0, &super::rlimit::RESOURCES),
+/// carry process ids, setsockopt for SO_PASSPIDFD, getrlimit and setrlimit for RLIMIT_CORE,
+/// the clock calls for CPU clocks (negative clock ids, which carry a pid). The rest of each
+/// runs in the kernel.
+const GUARDED: [(Sysno, u8, ArgTest); 8] = [
+    (Sysno::fcntl, 1, ArgTest::OneOf(&super::owner::COMMANDS)),
+    (
+        Sysno::setsockopt,
+        2,
+        ArgTest::OneOf(&[super::net::SO_PASSPIDFD as u32]),
+    ),
+    (
+        Sysno::getrlimit,
+        0,
+        ArgTest::OneOf(&super::rlimit::RESOURCES),
+    ),
+    (
+        Sysno::setrlimit,
+        0,
+        ArgTest::OneOf(&super::rlimit::RESOURCES),
+    ),
+    (Sysno::clock_gettime, 0, NEGATIVE),
+    (Sysno::clock_getres, 0, NEGATIVE),
+    (Sysno::clock_nanosleep, 0, NEGATIVE),
+    (Sysno::timer_create, 0, NEGATIVE),
 ];
+
+/// An int argument below zero (its low 32 bits, unsigned, at or above 2^31).
+const NEGATIVE: ArgTest = ArgTest::AtLeast(0x8000_0000);
 
 pub fn compile() -> Filter {
     let allowed: Vec<u32> = (0..MAX_NR as u32)
@@ -22,10 +42,10 @@ pub fn compile() -> Filter {
         .collect();
     let mut guards: Vec<Guard> = GUARDED
         .iter()
-        .map(|&(sysno, arg, values)| Guard {
+        .map(|&(sysno, arg, test)| Guard {
             nr: sysno.id() as u32,
             arg,
-            test: ArgTest::OneOf(values),
+            test,
         })
         .collect();
     // Under a memory limit, writes and dups stop only for the fds where memfds live.
@@ -59,6 +79,10 @@ mod tests {
         let sockopt = |name: i32| run(Sysno::setsockopt, [3, 1, name as u64, 0, 0, 0]);
         assert_eq!(sockopt(libc::SO_REUSEADDR), allow);
         assert_eq!(sockopt(super::super::net::SO_PASSPIDFD), trace);
+        let clock = |id: i32| run(Sysno::clock_gettime, [id as u32 as u64, 0, 0, 0, 0, 0]);
+        assert_eq!(clock(libc::CLOCK_MONOTONIC), allow);
+        assert_eq!(clock(libc::CLOCK_PROCESS_CPUTIME_ID), allow);
+        assert_eq!(clock(!1234 << 3 | 2), trace);
         // The table's own classes are untouched.
         assert_eq!(run(Sysno::read, [0; 6]), allow);
         assert_eq!(run(Sysno::getpid, [0; 6]), trace);

@@ -3,6 +3,7 @@
 pub mod filter;
 pub mod table;
 
+mod clocks;
 pub mod exec;
 pub mod fs;
 pub mod ids;
@@ -151,8 +152,8 @@ pub struct Pending {
     pub hook: Option<ExitHook>,
     /// The task's registers before the sentry turned its call into an fd-install request.
     pub restore: Option<platform_ptrace::Regs>,
-    /// The task's registers before the sentry rewrote the call's arguments, put back if
-    /// the call is to be restarted after a signal.
+    /// The task's registers before the sentry rewrote the call's arguments, put back at
+    /// the exit stop (with the result).
     pub restore_on_restart: Option<platform_ptrace::Regs>,
     /// An exec in progress.
     pub exec: Option<Box<exec::InFlight>>,
@@ -255,6 +256,7 @@ fn checked(call: &mut Call) -> Action {
         setsockopt => Action::Pass,
         fcntl => owner::fcntl(call, memfd::handle),
         getrlimit | setrlimit => rlimit::handle(call),
+        clock_gettime | clock_getres | clock_nanosleep | timer_create => clocks::handle(call),
         recvmsg | recvmmsg => net::receive(call),
         getsockname | getpeername => Action::PassThenExit(ExitHook::FixUnixAddress {
             fd: call.args[0] as i32,

@@ -156,14 +156,10 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | getdents64
         | restart_syscall
         | fadvise64
-        | timer_create
         | timer_settime
         | timer_gettime
         | timer_getoverrun
         | timer_delete
-        | clock_gettime
-        | clock_getres
-        | clock_nanosleep
         | exit_group
         | epoll_wait
         | epoll_ctl
@@ -230,11 +226,15 @@ fn classify(sysno: Sysno) -> Option<Class> {
         // Arguments that name processes, groups, ipc objects, devices or flags to police.
         // fcntl and setsockopt stop only for the commands and options that need the sentry
         // (see `filter`): fd owners and lock holders, pidfds of peers; getrlimit and
-        // setrlimit for RLIMIT_CORE only.
+        // setrlimit for RLIMIT_CORE only; the clock calls for CPU clocks of other tasks.
         fcntl
         | setsockopt
         | getrlimit
         | setrlimit
+        | clock_gettime
+        | clock_getres
+        | clock_nanosleep
+        | timer_create
         | ioctl
         | socket
         | socketpair
