@@ -817,7 +817,12 @@ impl Supervisor {
             return;
         };
         for (owner, addr, vpid) in std::mem::take(&mut task.id_writes) {
-            syscalls::fix_write(owner, addr, &vpid.to_ne_bytes());
+            // The creator may be a thread that has exited since; with CLONE_VM the new task
+            // shares its memory and the word is written through it.
+            let word = vpid.to_ne_bytes();
+            if platform_ptrace::write_bytes(owner, addr, &word).is_err() {
+                syscalls::fix_write(tid, addr, &word);
+            }
         }
     }
 

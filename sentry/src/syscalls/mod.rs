@@ -346,6 +346,14 @@ pub fn fix_write(tid: Tid, addr: u64, data: &[u8]) -> bool {
 }
 
 fn fixup_failed(tid: Tid) {
+    // A task that is already gone (a thread that exited meanwhile, a zombie until the
+    // sentry reaps it) has nothing to protect, and a signal to it would reach its process.
+    let state = std::fs::read_to_string(format!("/proc/{tid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ")?.1.chars().next());
+    if !matches!(state, Some(s) if s != 'Z' && s != 'X') {
+        return;
+    }
     tracing::error!(
         target: "sentry::deny",
         "sentry: [tid {tid}] cannot put a call's result in the sandbox's terms in the task's memory; task killed"
