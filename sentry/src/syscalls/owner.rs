@@ -25,6 +25,8 @@ const F_GETOWN: u64 = 9;
 const F_SETOWN_EX: u64 = 15;
 const F_GETOWN_EX: u64 = 16;
 const F_OFD_GETLK: u64 = 36;
+const F_SETLEASE: u64 = 1024;
+const CAP_LEASE: u32 = 28;
 const F_OWNER_TID: i32 = 0;
 const F_OWNER_PID: i32 = 1;
 const F_OWNER_PGRP: i32 = 2;
@@ -35,13 +37,14 @@ const FIOGETOWN: u64 = 0x8903;
 const SIOCGPGRP: u64 = 0x8904;
 
 /// The fcntl commands the sentry must see, for the seccomp filter's guard.
-pub const COMMANDS: [u32; 6] = [
+pub const COMMANDS: [u32; 7] = [
     F_GETLK as u32,
     F_SETOWN as u32,
     F_GETOWN as u32,
     F_SETOWN_EX as u32,
     F_GETOWN_EX as u32,
     F_OFD_GETLK as u32,
+    F_SETLEASE as u32,
 ];
 
 /// Work for the exit stop: ids the kernel wrote, in the caller's numbers.
@@ -96,6 +99,7 @@ pub fn fcntl(call: &mut Call, other: impl FnOnce(&mut Call) -> Action) -> Action
         F_SETOWN_EX => setown_ex(call).unwrap_or_else(errno),
         F_GETOWN_EX => hook(OwnerHook::OwnerEx { addr: call.args[2] }),
         F_GETLK | F_OFD_GETLK => hook(OwnerHook::LockHolder { addr: call.args[2] }),
+        F_SETLEASE => set_lease(call).unwrap_or_else(errno),
         _ => other(call),
     }
 }
@@ -122,6 +126,34 @@ fn setown_ex(call: &mut Call) -> Result<Action, Errno> {
     let rc = unsafe { libc::fcntl(file.as_raw_fd(), F_SETOWN_EX as i32, owner.as_ptr()) };
     if rc < 0 {
         return Err(Errno::last());
+    }
+    Ok(Action::Return(0))
+}
+
+/// F_SETLEASE with the sandbox's rule (the owner it sees, or CAP_LEASE), made by the sentry
+/// on its own duplicate: on the host the file may belong to the gofer's user, not the
+/// task's. The lease belongs to the open file, which the duplicate shares; its break signal
+/// goes to the task's process, as if the task had set it.
+fn set_lease(call: &mut Call) -> Result<Action, Errno> {
+    let file = super::net::task_fd(call, call.args[0] as i32)?;
+    let creds = super::ids::creds_of(call.kernel, call.tid);
+    let unlock = call.args[2] as i32 == libc::F_UNLCK;
+    if !unlock && !creds.capable(CAP_LEASE) {
+        let st = nix::sys::stat::fstat(file.as_raw_fd()).map_err(|_| Errno::EBADF)?;
+        let owner = crate::kernel::creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+        if owner.uid != creds.fsuid {
+            return Err(Errno::EACCES);
+        }
+    }
+    // SAFETY: fcntl with integer arguments on an fd we own.
+    if unsafe { libc::fcntl(file.as_raw_fd(), F_SETLEASE as i32, call.args[2] as i32) } < 0 {
+        return Err(Errno::last());
+    }
+    if !unlock {
+        // The kernel made the sentry the file's owner; the task's process is.
+        let tgid = call.kernel.tgid_of(call.tid);
+        // SAFETY: fcntl with integer arguments on an fd we own.
+        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETOWN, tgid) };
     }
     Ok(Action::Return(0))
 }
