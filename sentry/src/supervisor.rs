@@ -1116,6 +1116,10 @@ impl Supervisor {
                 syscalls::mm::at_exit(k, tid, hook, rval);
                 rval
             }
+            Some(ExitHook::SocketsMade(made)) => {
+                syscalls::socket_memory::at_exit(k, tid, made, rval);
+                rval
+            }
             Some(ExitHook::Ipc(hook)) => syscalls::ipc::at_exit(k, tid, hook, rval),
             Some(ExitHook::Owner(hook)) => syscalls::owner::at_exit(k, tid, hook, rval),
             Some(ExitHook::FixUnixAddress {

@@ -28,6 +28,7 @@
 //! sentry cannot see, an fd in flight in an AF_UNIX message: such a memfd is released early
 //! and charged again at its next ftruncate or fallocate.
 
+use super::sockets::{self, SockIno};
 use crate::limits::{Limits, OomMode, Watch};
 use hashbrown::{HashMap, HashSet};
 use platform_ptrace::Tid;
@@ -240,6 +241,8 @@ pub struct MemoryTable {
     shm: HashMap<i32, u64>,
     /// memfds the sandbox holds: inode → charge.
     memfds: HashMap<Inode, Memfd>,
+    /// Sockets the sandbox created, each charged the most its buffers can hold.
+    sockets: HashMap<SockIno, sockets::Charged>,
     /// Tasks inside a clone/fork/vfork call whose new task is not in the tables yet.
     pub clones_in_flight: HashSet<Tid>,
     /// Shared with the watcher thread, when one runs.
@@ -390,6 +393,39 @@ impl MemoryTable {
                 self.charged
             );
         }
+    }
+
+    pub fn has_sockets(&self) -> bool {
+        !self.sockets.is_empty()
+    }
+
+    pub fn tracks_socket(&self, ino: SockIno) -> bool {
+        self.sockets.contains_key(&ino)
+    }
+
+    /// The socket `ino` is charged as `charged` says from now on; `reserved` (taken
+    /// when the call that made it began) goes in the same step.
+    pub fn socket_set(&mut self, tid: Tid, ino: SockIno, charged: sockets::Charged, reserved: u64) {
+        let before = self.sockets.insert(ino, charged).map_or(0, |c| c.bytes);
+        self.add_total(charged.bytes as i64 - before as i64 - reserved as i64, tid);
+    }
+
+    /// The peers of two sockets made together (socketpair).
+    pub fn socket_peers(&mut self, a: SockIno, b: SockIno) {
+        for (ino, peer) in [(a, b), (b, a)] {
+            if let Some(c) = self.sockets.get_mut(&ino) {
+                c.peer = Some(peer);
+            }
+        }
+    }
+
+    pub fn socket_charge(&self, ino: SockIno) -> Option<sockets::Charged> {
+        self.sockets.get(&ino).copied()
+    }
+
+    /// A reservation for sockets that were not made is given back.
+    pub fn unreserve(&mut self, tid: Tid, bytes: u64) {
+        self.add_total(-(bytes as i64), tid);
     }
 
     /// Charges without a limit check (the host already allocated, or a fork copy).
@@ -600,6 +636,7 @@ impl MemoryTable {
         self.mms.values().map(|m| m.charged).sum::<u64>()
             + self.shm.values().sum::<u64>()
             + self.memfds.values().map(|m| m.charged).sum::<u64>()
+            + self.sockets.values().map(|s| s.bytes).sum::<u64>()
     }
 }
 
@@ -619,7 +656,96 @@ pub fn on_task_exit(kernel: &mut super::Kernel, tid: Tid) {
         // Its fds and mappings are gone: were they the last holders of a memfd?
         let who = kernel.shown_pid(tid);
         memfd_rescan(kernel, Some(tid), who);
+        if kernel.tasks.keys().all(|&other| other == tid) {
+            // The sandbox's last task: nothing of it can hold a socket any more.
+            let charged: u64 = kernel.memory.sockets.drain().map(|(_, c)| c.bytes).sum();
+            kernel.memory.add_total(-(charged as i64), who);
+        } else if kernel.memory.has_sockets() {
+            socket_rescan(kernel, Some(tid), who);
+        }
     }
+}
+
+/// Looks at the host for the sockets the sandbox holds: a socket found in a task's fd table
+/// that is not charged yet (it came to the sandbox by a way the sentry did not see) is
+/// charged now, and the charge of a socket that can hold no data any more is released
+/// (see `sockets`). `skip` is a task that is gone; `who` is the number events name.
+pub fn socket_rescan(kernel: &mut super::Kernel, skip: Option<Tid>, who: Tid) {
+    if !kernel.memory.active() {
+        return;
+    }
+    let mut census = sockets::Census::default();
+    let tids: Vec<Tid> = kernel
+        .tasks
+        .keys()
+        .copied()
+        .filter(|&t| Some(t) != skip)
+        .collect();
+    let mut untracked = Vec::new();
+    for tid in tids {
+        for ino in sockets::held_by(tid) {
+            if census.held.insert(ino) && !kernel.memory.tracks_socket(ino) {
+                untracked.push((tid, ino));
+            }
+        }
+    }
+    for (tid, ino) in untracked {
+        charge_untracked(kernel, tid, ino, who);
+    }
+    if !kernel.memory.has_sockets() {
+        return;
+    }
+    let Some(unix) = sockets::unix_sockets() else {
+        return;
+    };
+    census.unix = unix;
+    let memory = &mut kernel.memory;
+    if memory
+        .sockets
+        .iter()
+        .any(|(ino, c)| c.kind == sockets::Kind::Other && !census.held.contains(ino))
+    {
+        census.other = sockets::other_sockets();
+    }
+    for (ino, listed) in &census.unix {
+        if let (Some(c), Some(peer)) = (memory.sockets.get_mut(ino), listed.peer) {
+            c.peer = Some(peer);
+        }
+    }
+    for ino in sockets::releasable(&memory.sockets, &census) {
+        if let Some(c) = memory.sockets.remove(&ino) {
+            memory.add_total(-(c.bytes as i64), who);
+        }
+    }
+}
+
+/// Charges a socket of the sandbox the sentry had not seen made, found in the fd table of
+/// `tid`, without a limit check (it exists already).
+fn charge_untracked(kernel: &mut super::Kernel, tid: Tid, ino: SockIno, who: Tid) {
+    let tgid = kernel.tgid_of(tid);
+    let Some(dup) =
+        find_fd_of(tid, ino).and_then(|fd| crate::syscalls::net::task_fd_of(tgid, fd).ok())
+    else {
+        return;
+    };
+    if let Some((found, charged)) = sockets::examine(&dup, None) {
+        if found == ino {
+            kernel.memory.socket_set(who, ino, charged, 0);
+        }
+    }
+}
+
+/// The number of an fd of task `tid` that holds socket `ino`.
+fn find_fd_of(tid: Tid, ino: SockIno) -> Option<i32> {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::read_dir(format!("/proc/{tid}/fd"))
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let link = std::fs::read_link(entry.path()).ok()?;
+            (sockets::socket_link(link.as_os_str().as_bytes()) == Some(ino))
+                .then(|| entry.file_name().to_str()?.parse().ok())?
+        })
 }
 
 /// Hook for the supervisor's exec handling: process `tgid` has a new address space and

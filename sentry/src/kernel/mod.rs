@@ -6,6 +6,7 @@ pub mod ipc;
 pub mod memory;
 pub mod mounts;
 pub mod pid;
+pub mod sockets;
 
 use hashbrown::{HashMap, HashSet};
 use mounts::MountTable;

@@ -7,7 +7,8 @@ use platform_ptrace::seccomp::{ArgTest, Filter, Guard};
 use syscalls::Sysno;
 
 /// Checked calls that stop only for some values of one argument: fcntl for the commands that
-/// carry process ids, setsockopt for SO_PASSPIDFD, getrlimit and setrlimit for RLIMIT_CORE,
+/// carry process ids, setsockopt for SO_PASSPIDFD and the buffer sizes (charged under a
+/// memory limit), getrlimit and setrlimit for RLIMIT_CORE,
 /// the clock calls for CPU clocks (negative clock ids, which carry a pid). The rest of each
 /// runs in the kernel.
 const GUARDED: [(Sysno, u8, ArgTest); 8] = [
@@ -15,7 +16,11 @@ const GUARDED: [(Sysno, u8, ArgTest); 8] = [
     (
         Sysno::setsockopt,
         2,
-        ArgTest::OneOf(&[super::net::SO_PASSPIDFD as u32]),
+        ArgTest::OneOf(&[
+            super::net::SO_PASSPIDFD as u32,
+            libc::SO_SNDBUF as u32,
+            libc::SO_RCVBUF as u32,
+        ]),
     ),
     (
         Sysno::getrlimit,

@@ -10,7 +10,9 @@
 //! thread's mmap reusing the range is recorded after the release.
 
 use super::{deny_event, errno, Action, Call, ExitHook};
-use crate::kernel::memory::{memfd_of, memfd_rescan, page_up, Inode, Refused, Seg, PAGE};
+use crate::kernel::memory::{
+    memfd_of, memfd_rescan, page_up, socket_rescan, Inode, Refused, Seg, PAGE,
+};
 use crate::kernel::Kernel;
 use crate::limits::Limits;
 use platform_ptrace::Tid;
@@ -42,7 +44,10 @@ pub fn class_override(nr: u64) -> Option<Class> {
     let memory = limits.accounts_memory();
     match sysno {
         brk | mmap | munmap | mremap | mprotect | pkey_mprotect if memory => Some(Class::Checked),
-        memfd_create | ftruncate | fallocate | close | close_range | io_submit if memory => {
+        memfd_create | ftruncate | fallocate | close | close_range | io_submit | accept
+        | accept4
+            if memory =>
+        {
             Some(Class::Checked)
         }
         // Under `--platform=seccomp` these stop only for fds at or above memfd::FLOOR.
@@ -94,7 +99,7 @@ fn hook(h: Hook) -> Action {
 /// ENOMEM; with --oom=kill, the call becomes kill(own pid, SIGKILL) in the task's own
 /// context: the process dies before the call returns, and no task is signalled while the
 /// sentry holds it stopped.
-fn refused(r: Refused) -> Action {
+pub fn refused(r: Refused) -> Action {
     if r.kill {
         return Action::PassAs {
             nr: Sysno::kill.id() as u64,
@@ -122,12 +127,19 @@ pub fn handle(call: &mut Call) -> Action {
     }
 }
 
-/// Before a charge of `bytes` is refused, memfds nobody holds any more are released.
-fn make_room(call: &mut Call, bytes: u64) {
+/// Before a charge of `bytes` is refused, memfds and sockets nobody holds any more are
+/// released.
+pub fn make_room(call: &mut Call, bytes: u64) {
     let memory = &call.kernel.memory;
-    if bytes > 0 && memory.has_memfds() && !memory.fits(bytes) {
-        let who = call.kernel.shown_pid(call.tid);
+    if bytes == 0 || memory.fits(bytes) {
+        return;
+    }
+    let who = call.kernel.shown_pid(call.tid);
+    if call.kernel.memory.has_memfds() {
         memfd_rescan(call.kernel, None, who);
+    }
+    if call.kernel.memory.has_sockets() && !call.kernel.memory.fits(bytes) {
+        socket_rescan(call.kernel, None, who);
     }
 }
 
@@ -314,6 +326,9 @@ fn sysinfo(call: &mut Call) -> Action {
     // What is left must not count memfds nobody holds any more.
     let who = call.kernel.shown_pid(call.tid);
     memfd_rescan(call.kernel, None, who);
+    if call.kernel.memory.has_sockets() {
+        socket_rescan(call.kernel, None, who);
+    }
     // SAFETY: sysinfo is plain data; an all-zero value is valid.
     let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
     // SAFETY: sysinfo writes one struct into memory we own.

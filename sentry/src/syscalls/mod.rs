@@ -16,6 +16,7 @@ pub mod owner;
 pub mod pid;
 mod process;
 pub mod rlimit;
+pub mod socket_memory;
 mod uts;
 
 use crate::kernel::Kernel;
@@ -133,8 +134,10 @@ pub enum ExitHook {
     Clone,
     /// wait4/waitid: the reaped child's number; waitid's siginfo at `infop`.
     Reaped { infop: Option<u64>, nowait: bool },
-    /// Memory accounting (issue 5): settle a charge against the host's result.
+    /// Memory accounting: settle a charge against the host's result.
     Memory(mm::Hook),
+    /// New sockets: their charges settled against the sockets made.
+    SocketsMade(socket_memory::Made),
     /// rt_sigtimedwait dequeued a signal: its siginfo at `at` in the caller's numbers and ids.
     Dequeued { at: u64 },
     /// The poll of [`Action::WaitReady`] returned.
@@ -219,8 +222,8 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
 fn checked(call: &mut Call) -> Action {
     use Sysno::*;
     match call.sysno {
-        socket => net::socket(call),
-        socketpair => Action::Pass,
+        socket => socket_memory::creating(call, net::socket),
+        socketpair | accept | accept4 => socket_memory::creating(call, |_| Action::Pass),
         getsockopt
             if call.args[1] as i32 == libc::SOL_SOCKET
                 && call.args[2] as i32 == libc::SO_PEERCRED =>
@@ -252,6 +255,12 @@ fn checked(call: &mut Call) -> Action {
                 "pidfds of senders name host processes",
             );
             errno(Errno::ENOPROTOOPT)
+        }
+        setsockopt
+            if call.args[1] as i32 == libc::SOL_SOCKET
+                && matches!(call.args[2] as i32, libc::SO_SNDBUF | libc::SO_RCVBUF) =>
+        {
+            socket_memory::set_buffer(call).unwrap_or_else(errno)
         }
         setsockopt => Action::Pass,
         fcntl => owner::fcntl(call, memfd::handle),

@@ -659,6 +659,12 @@ fn control_from_task(
                     );
                     return Err(Errno::EPERM);
                 }
+                if call.kernel.memory.active() {
+                    // A socket the sandbox got by a way the sentry did not see leaves the
+                    // fd tables here: it is charged before it goes in flight.
+                    let who = call.kernel.shown_pid(call.tid);
+                    super::socket_memory::charge_if_new(call.kernel, who, &dup, 0, false);
+                }
                 own[i * 4..i * 4 + 4].copy_from_slice(&dup.as_raw_fd().to_ne_bytes());
                 fds.push(dup);
             }
