@@ -8,7 +8,9 @@
 //! invoking user and as uid 65534.
 //!
 //! Before the sentry checked the new image at the exec event and put the empty path in a page
-//! the task cannot write, the payload ran within the first few hundred rounds.
+//! the task cannot write, the payload ran within the first few hundred rounds. A second racer
+//! finds that page in /proc/self/maps and makes it writable before the kernel reads the path;
+//! before the page was sealed (mseal) ahead of the execveat, the kernel opened the host file.
 
 mod common;
 mod escapes_util;
@@ -37,6 +39,16 @@ fn compile_dynamic(source: &Path, out: &Path, interpreter: &Path) {
 }
 
 fn exec_race_runs_only_the_vetted_file(v: Variant) {
+    race(v, &[]);
+}
+
+/// The racer looks for the read-only page of the exec's path and argv in /proc/self/maps
+/// and makes it writable (mprotect, or a mapping over it) to put a host path there.
+fn exec_page_race_runs_only_the_vetted_file(v: Variant) {
+    race(v, &["page"]);
+}
+
+fn race(v: Variant, mode: &[&str]) {
     use std::os::unix::fs::PermissionsExt;
     let progs = escapes_util::escape_programs();
     let scratch = escapes_util::Scratch::new("attack-exec");
@@ -61,7 +73,8 @@ fn exec_race_runs_only_the_vetted_file(v: Variant) {
         .arg(v.platform_flag())
         .arg(&rootfs)
         .args(["/attack/race", ROUNDS, "/bin/true", "/attack/evil"])
-        .arg(payload_path);
+        .arg(payload_path)
+        .args(mode);
     let run = common::run_to_end(cmd, common::RUN_DEADLINE);
     assert!(
         !run.stdout.contains("HOST-PAYLOAD-RAN"),
@@ -84,4 +97,7 @@ fn exec_race_runs_only_the_vetted_file(v: Variant) {
     );
 }
 
-variant_tests!(exec_race_runs_only_the_vetted_file);
+variant_tests!(
+    exec_race_runs_only_the_vetted_file,
+    exec_page_race_runs_only_the_vetted_file
+);

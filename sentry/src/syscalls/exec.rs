@@ -11,12 +11,15 @@
 //! the execve is turned into an fd install; at its exit stop the task re-runs its syscall
 //! instruction as `unshare(CLONE_FILES)` when another task shares its fd table, then as an
 //! `mmap` of a read-only page; at that exit stop, the new argv
-//! (when one is needed) is written into that page through `/proc/<tid>/mem`, and the
-//! instruction re-runs as the `execveat`, whose empty path lies in that page.
+//! (when one is needed) is written into that page through `/proc/<tid>/mem`, the
+//! instruction re-runs as `mseal(2)` of the page, and then as the `execveat`, whose empty
+//! path lies in that page.
 //!
 //! The kernel reads the path and the fd number after the task resumes, so another thread
-//! could try to rewrite the one or re-point the other. The path cannot be rewritten without
-//! a syscall (the page is read-only to the task), and at the exec event, before the new
+//! could try to rewrite the one or re-point the other. After the seal no thread can change,
+//! unmap or replace the page, and the sentry checks that the sealed page holds its own bytes
+//! (a thread that got at it between the mmap and the seal makes the exec fail with EFAULT
+//! before the kernel reads a path). At the exec event, before the new
 //! image's first instruction, the sentry checks that the kernel ran the very file it vetted
 //! and loaded no other file (no interpreter of the host's): a task for which that fails is
 //! killed.
@@ -141,6 +144,15 @@ pub enum Stage {
     Mapping {
         fd: i32,
         new_argv: Option<Vec<Vec<u8>>>,
+    },
+    /// The task re-runs its syscall instruction as mseal(2) of that page: from then on no
+    /// thread can change, unmap or replace it. `block` is what the sentry wrote at `base`.
+    Sealing {
+        fd: i32,
+        base: u64,
+        len: u64,
+        block: Vec<u8>,
+        execveat: [u64; 6],
     },
     /// The task re-runs its syscall instruction as the execveat.
     Executing,
@@ -618,8 +630,8 @@ pub fn at_exit(
             }
             let base = rval as u64;
             // The page is zeros: its first byte is an empty string.
-            let (empty, argv) = match &new_argv {
-                None => (base, state.argv),
+            let (empty, argv, block) = match &new_argv {
+                None => (base, state.argv, Vec::new()),
                 Some(new_argv) => {
                     let (block, array) = argv_block(base, new_argv);
                     if let Err(e) = platform_ptrace::write_bytes_forced(stopped.tid(), base, &block)
@@ -631,11 +643,11 @@ pub fn at_exit(
                         return fail(stopped, &state, -(libc::ENOMEM as i64));
                     }
                     // The NUL that ends argv[0]'s string doubles as the empty path.
-                    (base + new_argv[0].len() as u64, array)
+                    (base + new_argv[0].len() as u64, array, block)
                 }
             };
-            let mut regs = stopped.regs()?;
-            let args = [
+            let len = (block.len() as u64 + 1).next_multiple_of(4096);
+            let execveat = [
                 fd as u64,
                 empty,
                 argv,
@@ -643,7 +655,43 @@ pub fn at_exit(
                 libc::AT_EMPTY_PATH as u64,
                 0,
             ];
-            rerun_as(&mut state, &mut regs, Sysno::execveat, args);
+            let mut regs = stopped.regs()?;
+            rerun_as(&mut state, &mut regs, Sysno::mseal, [base, len, 0, 0, 0, 0]);
+            state.stage = Stage::Sealing {
+                fd,
+                base,
+                len,
+                block,
+                execveat,
+            };
+            stopped.set_regs(&regs)?;
+            Ok(Step::Continue(state))
+        }
+        Stage::Sealing {
+            fd,
+            base,
+            len,
+            block,
+            execveat,
+        } => {
+            // Another thread may have changed or replaced the page before it was sealed:
+            // the exec goes on only with the sentry's own bytes in a sealed read-only page.
+            // A kernel without mseal (before 6.10) leaves the window open, as it was.
+            let sealed = rval != -(libc::ENOSYS as i64);
+            if (sealed && rval < 0) || !as_written(stopped.tid(), base, len, &block, sealed) {
+                tracing::warn!(
+                    target: "sentry::deny",
+                    "sentry: [tid {}] exec refused (EFAULT): the page of its path and argv changed before it was sealed",
+                    stopped.tid()
+                );
+                return fail(stopped, &state, -(libc::EFAULT as i64));
+            }
+            // The fd number: see Unsharing (the table is the task's own by now).
+            if state.unshare_files && fd_identity(stopped.tid(), fd) != Some(state.vetted) {
+                return fail(stopped, &state, -(libc::EBADF as i64));
+            }
+            let mut regs = stopped.regs()?;
+            rerun_as(&mut state, &mut regs, Sysno::execveat, execveat);
             stopped.set_regs(&regs)?;
             Ok(Step::Continue(state))
         }
@@ -654,6 +702,38 @@ pub fn at_exit(
             Ok(Step::Done)
         }
     }
+}
+
+/// Whether task `tid` has exactly [base, base + len) mapped as one read-only private
+/// mapping (and `sealed`) holding `block` followed by zeros.
+fn as_written(tid: Tid, base: u64, len: u64, block: &[u8], sealed: bool) -> bool {
+    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{tid}/smaps")) else {
+        return false;
+    };
+    if !is_read_only(&smaps, base, base + len, sealed) {
+        return false;
+    }
+    let mut now = vec![0u8; len as usize];
+    if read_bytes(tid, base, &mut now).is_err() {
+        return false;
+    }
+    now[..block.len()] == *block && now[block.len()..].iter().all(|&b| b == 0)
+}
+
+/// Whether a /proc/<pid>/smaps text has one mapping from `start` to `end`, private and
+/// read-only, and (when `sealed`) with the sealed flag ("sl" among its VmFlags).
+fn is_read_only(smaps: &str, start: u64, end: u64, sealed: bool) -> bool {
+    let head = format!("{start:x}-{end:x} r--p ");
+    let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&head));
+    if lines.next().is_none() {
+        return false;
+    }
+    for line in lines {
+        if let Some(flags) = line.strip_prefix("VmFlags:") {
+            return !sealed || flags.split_whitespace().any(|f| f == "sl");
+        }
+    }
+    false
 }
 
 /// The (device, inode) of fd `fd` of task `tid`, as the kernel sees it now.
@@ -708,6 +788,24 @@ fn mapped_files(maps: &str) -> std::collections::BTreeSet<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_whole_sealed_read_only_mapping_counts() {
+        let smaps = "\
+200000000000-200000001000 r--p 00000000 00:00 0 
+Size:                  4 kB
+VmFlags: rd mr mw me ac sl 
+200000001000-200000002000 rw-p 00000000 00:00 0 
+Size:                  4 kB
+VmFlags: rd wr mr mw me ac 
+";
+        let page = 0x2000_0000_0000;
+        assert!(is_read_only(smaps, page, page + 4096, true));
+        // Not sealed, or not the whole range as one mapping.
+        assert!(!is_read_only(smaps, page + 4096, page + 8192, true));
+        assert!(!is_read_only(smaps, page, page + 8192, true));
+        assert!(!is_read_only(smaps, page, page + 8192, false));
+    }
 
     #[test]
     fn mapped_files_are_told_apart_by_device_and_inode() {
