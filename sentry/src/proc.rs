@@ -48,13 +48,7 @@ pub enum Resolved {
 /// Identifies the kernel's namespace files (`ns/uts` and friends).
 const NS_INODE_BASE: u64 = 0xeffff000;
 
-/// A namespace of the sentry's tables, as named by a /proc/<pid>/ns link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NsRef {
-    Uts(usize),
-    Pid(usize),
-    Mnt(usize),
-}
+pub use crate::kernel::NsRef;
 
 impl NsRef {
     fn link(self) -> Vec<u8> {

@@ -13,20 +13,54 @@ use platform_ptrace::{
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// Which calls stop at the sentry (DESIGN.md, "Modes"). Both install a seccomp filter
-/// before the first instruction whose SECCOMP_RET_TRACE makes a call stop once, at its
-/// entry (a syscall-exit-stop follows only when the sentry asks for one): half the stops of
-/// PTRACE_SYSCALL, which stops at entry and exit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Platform {
-    /// Every syscall stops at the sentry.
-    Ptrace,
-    /// The table compiled to seccomp-BPF: passthrough calls stay in the kernel.
-    Seccomp,
+/// A request to end the sandbox from outside (SIGTERM, SIGINT, SIGHUP to the sentry), shared
+/// by the thread that receives those signals and the supervisor.
+#[derive(Debug)]
+pub struct Termination {
+    /// The signal that asked for the end; 0 if none.
+    signal: AtomicI32,
+    /// pidfds of the sandbox's first process and of the gofer, killed at once on a request.
+    init_pidfd: AtomicI32,
+    gofer_pidfd: AtomicI32,
 }
 
-/// The signal (SIGTERM, SIGINT, SIGHUP) that asked the sentry to end the sandbox; 0 if none.
-pub static TERMINATE_SIGNAL: AtomicI32 = AtomicI32::new(0);
+impl Default for Termination {
+    fn default() -> Self {
+        Termination {
+            signal: AtomicI32::new(0),
+            init_pidfd: AtomicI32::new(-1),
+            gofer_pidfd: AtomicI32::new(-1),
+        }
+    }
+}
+
+impl Termination {
+    pub fn set_init(&self, pidfd: i32) {
+        self.init_pidfd.store(pidfd, Ordering::SeqCst);
+    }
+
+    pub fn set_gofer(&self, pidfd: i32) {
+        self.gofer_pidfd.store(pidfd, Ordering::SeqCst);
+    }
+
+    /// Records `sig` (the first one wins); the pidfds to kill now.
+    pub fn request(&self, sig: i32) -> impl Iterator<Item = i32> {
+        let _ = self
+            .signal
+            .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+        [
+            self.init_pidfd.load(Ordering::SeqCst),
+            self.gofer_pidfd.load(Ordering::SeqCst),
+        ]
+        .into_iter()
+        .filter(|&fd| fd >= 0)
+    }
+
+    /// The signal that asked for the end; 0 if none.
+    pub fn signal(&self) -> i32 {
+        self.signal.load(Ordering::SeqCst)
+    }
+}
 
 /// How the sandbox ended, as an exit status for the sentry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +80,10 @@ pub struct Supervisor {
     /// New tasks whose first stop came before their parent's clone event: held
     /// stopped until the sentry has their entry in its tables.
     early: HashMap<Tid, Stopped>,
+    /// The call each task is in, between its entry and exit stops, when its exit matters.
+    pending: HashMap<Tid, Pending>,
+    /// An end asked for from outside.
+    termination: std::sync::Arc<Termination>,
     terminating: bool,
     /// The gofer process: if it dies, the sandbox cannot go on.
     gofer_pid: Tid,
@@ -164,6 +202,7 @@ impl Supervisor {
         mut init: Spawned,
         cookie: platform_ptrace::notify::Cookie,
         gofer_pid: Tid,
+        termination: std::sync::Arc<Termination>,
     ) -> anyhow::Result<Self> {
         kernel.init_tid = init.tid;
         kernel.add_task(init.tid, init.tid, 0, crate::kernel::pid::ROOT_NS);
@@ -198,6 +237,8 @@ impl Supervisor {
             init_execed: false,
             outcome: None,
             early: HashMap::new(),
+            pending: HashMap::new(),
+            termination,
             terminating: false,
         })
     }
@@ -205,7 +246,7 @@ impl Supervisor {
     /// Runs until every task of the sandbox is gone.
     pub fn run(mut self) -> anyhow::Result<Outcome> {
         loop {
-            if TERMINATE_SIGNAL.load(Ordering::Relaxed) != 0 && !self.terminating {
+            if self.termination.signal() != 0 && !self.terminating {
                 self.kill_all();
             }
             let event = match self.next()? {
@@ -563,11 +604,7 @@ impl Supervisor {
         }
         // A task in the middle of a call that needs its exit stop keeps stopping at
         // syscall exits (in seccomp mode only such tasks do) whatever stop comes between.
-        let in_call = self
-            .kernel
-            .tasks
-            .get(&tid)
-            .is_some_and(|t| t.pending.is_some());
+        let in_call = self.pending.contains_key(&tid);
         let steady = if in_call {
             Resume::Syscall
         } else {
@@ -577,19 +614,14 @@ impl Supervisor {
             Stop::SyscallEntry(info) => self.on_syscall(stopped, info, false)?,
             Stop::Seccomp(info) => self.on_syscall(stopped, info, true)?,
             Stop::SyscallExit { rval } => {
-                let pending = self
-                    .kernel
-                    .tasks
-                    .get_mut(&tid)
-                    .and_then(|t| t.pending.take());
-                if let Some(mut pending) = pending {
+                if let Some(mut pending) = self.pending.remove(&tid) {
                     if let Some(state) = pending.exec.take() {
                         self.forget_install(tid);
                         match exec::at_exit(&stopped, state, rval)? {
                             exec::Step::Continue(state) => {
                                 pending.exec = Some(state);
-                                if let Some(task) = self.kernel.tasks.get_mut(&tid) {
-                                    task.pending = Some(pending);
+                                if self.kernel.tasks.contains_key(&tid) {
+                                    self.pending.insert(tid, pending);
                                 }
                                 return Ok(stopped.resume(Resume::Syscall, 0)?);
                             }
@@ -659,7 +691,7 @@ impl Supervisor {
                 self.on_exec(tid, former_tid);
                 // Every exec after the first task's own is one the sentry drove: the new
                 // image must be the file it vetted, or the task dies before it runs.
-                let verdict = match self.kernel.tasks.get(&tid).and_then(|t| t.pending.as_ref()) {
+                let verdict = match self.pending.get(&tid) {
                     Some(Pending {
                         exec: Some(state), ..
                     }) => exec::check_image(tid, state),
@@ -674,16 +706,20 @@ impl Supervisor {
                     );
                     // SAFETY: kill takes plain integers; `tid` is our stopped tracee.
                     unsafe { libc::kill(tid, libc::SIGKILL) };
-                    if let Some(task) = self.kernel.tasks.get_mut(&tid) {
-                        task.pending = None;
-                    }
+                    self.pending.remove(&tid);
                     return Ok(stopped.resume(Resume::Continue, 0)?);
                 }
                 // The exec succeeded: its steps are over; the result is 0.
-                let done = self.kernel.tasks.get_mut(&tid).and_then(|t| {
-                    t.pending.as_ref().filter(|p| p.exec.is_some())?;
-                    t.pending.take()
-                });
+                let done = self
+                    .pending
+                    .remove_entry(&tid)
+                    .and_then(|(tid, p)| match p.exec {
+                        Some(_) => Some(p),
+                        None => {
+                            self.pending.insert(tid, p);
+                            None
+                        }
+                    });
                 if let Some(state) = done.as_ref().and_then(|p| p.exec.as_ref()) {
                     exec::set_execfn(&stopped, &state.execfn)?;
                     self.kernel.exe.insert(tid, state.program.clone());
@@ -832,10 +868,8 @@ impl Supervisor {
         let mut creds = crate::syscalls::ids::creds_of(&self.kernel, former_tid);
         creds.on_exec();
         let carried = if former_tid != tid {
-            self.kernel
-                .tasks
-                .remove(&former_tid)
-                .and_then(|t| t.pending)
+            self.kernel.tasks.remove(&former_tid);
+            self.pending.remove(&former_tid)
         } else {
             None
         };
@@ -847,9 +881,11 @@ impl Supervisor {
         self.kernel
             .tasks
             .retain(|&other, task| other == tid || task.tgid != tgid);
-        if carried.is_some() {
-            if let Some(task) = self.kernel.tasks.get_mut(&tid) {
-                task.pending = carried;
+        let tasks = &self.kernel.tasks;
+        self.pending.retain(|t, _| tasks.contains_key(t));
+        if let Some(carried) = carried {
+            if self.kernel.tasks.contains_key(&tid) {
+                self.pending.insert(tid, carried);
             }
         }
     }
@@ -868,10 +904,8 @@ impl Supervisor {
             return Ok(stopped.resume(self.steady(), 0)?);
         }
         let exec_step = self
-            .kernel
-            .tasks
+            .pending
             .get(&tid)
-            .and_then(|t| t.pending.as_ref())
             .and_then(|p| p.exec.as_ref())
             .map(|state| state.is_expected(info.nr, &info.args));
         match exec_step {
@@ -880,9 +914,7 @@ impl Supervisor {
             // Not the step the sentry set up (a signal handler ran in between and changed
             // the registers): the exec is abandoned and this call is decided as any other.
             Some(false) => {
-                if let Some(task) = self.kernel.tasks.get_mut(&tid) {
-                    task.pending = None;
-                }
+                self.pending.remove(&tid);
                 self.forget_install(tid);
             }
             None => {}
@@ -1048,16 +1080,19 @@ impl Supervisor {
             }
             return Ok(stopped.resume(Resume::Continue, 0)?);
         }
-        if let Some(task) = self.kernel.tasks.get_mut(&tid) {
-            task.pending = Some(Pending {
-                sysno,
-                class,
-                strace_line,
-                hook,
-                restore,
-                exec,
-                restore_on_restart,
-            });
+        if self.kernel.tasks.contains_key(&tid) {
+            self.pending.insert(
+                tid,
+                Pending {
+                    sysno,
+                    class,
+                    strace_line,
+                    hook,
+                    restore,
+                    exec,
+                    restore_on_restart,
+                },
+            );
         }
         Ok(stopped.resume(Resume::Syscall, 0)?)
     }
@@ -1165,7 +1200,7 @@ impl Supervisor {
         tracing::trace!(target: "sentry::stops", "exit of {tid}: {outcome:?}");
         if tid == self.gofer_pid && self.gofer_pid != 0 {
             // On SIGTERM and friends the signal thread ends the gofer itself.
-            if !self.terminating && TERMINATE_SIGNAL.load(Ordering::SeqCst) == 0 {
+            if !self.terminating && self.termination.signal() == 0 {
                 tracing::error!("sentry: the gofer died ({outcome:?}); ending the sandbox");
                 self.outcome.get_or_insert(Outcome::Status(125));
                 self.kill_all();
@@ -1177,6 +1212,7 @@ impl Supervisor {
         self.cancel_abandoned(tid);
         self.kernel.fs.remove(&tid);
         kernel::memory::on_task_exit(&mut self.kernel, tid); // issue 5: release its memory
+        self.pending.remove(&tid);
         let Some(task) = self.kernel.tasks.remove(&tid) else {
             // A zombie that came to the sentry when its parent exited: reaped now.
             if self.kernel.zombies.remove(&tid).is_some() {

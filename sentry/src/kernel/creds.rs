@@ -63,33 +63,7 @@ pub fn full_caps() -> u64 {
     })
 }
 
-/// A uid or gid pair given on the command line (`UID:GID`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ids {
-    pub uid: u32,
-    pub gid: u32,
-}
-
-impl Ids {
-    /// Parses `UID:GID`: two decimal numbers below 2^32 - 1 (which is "no id" to the kernel).
-    pub fn parse(text: &str, option: &str) -> Result<Ids, String> {
-        let bad = || format!("{option} '{text}': expected UID:GID (decimal numbers)");
-        let (u, g) = text.split_once(':').ok_or_else(bad)?;
-        let number = |s: &str| -> Result<u32, String> {
-            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad());
-            }
-            match s.parse::<u32>() {
-                Ok(n) if n != u32::MAX => Ok(n),
-                _ => Err(format!("{option} '{text}': ids must be below {}", u32::MAX)),
-            }
-        };
-        Ok(Ids {
-            uid: number(u)?,
-            gid: number(g)?,
-        })
-    }
-}
+pub use crate::config::Ids;
 
 /// How host ids and sandbox ids relate for this run.
 #[derive(Debug, Clone, Copy)]

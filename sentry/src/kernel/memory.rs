@@ -28,8 +28,10 @@
 //! sentry cannot see, an fd in flight in an AF_UNIX message: such a memfd is released early
 //! and charged again at its next ftruncate or fallocate.
 
+use super::limits::{Watch, SAMPLE_PERIOD};
 use super::sockets::{self, SockIno};
-use crate::limits::{Limits, OomMode, Watch};
+use crate::config::{Limits, OomMode};
+use crate::events::Events;
 use hashbrown::{HashMap, HashSet};
 use platform_ptrace::Tid;
 use std::collections::BTreeMap;
@@ -247,14 +249,17 @@ pub struct MemoryTable {
     pub clones_in_flight: HashSet<Tid>,
     /// Shared with the watcher thread, when one runs.
     pub watch: Option<Arc<Watch>>,
+    /// Where limit events go.
+    events: Arc<Events>,
     last_poke: Option<std::time::Instant>,
 }
 
 impl MemoryTable {
-    pub fn new(limits: Limits, watch: Option<Arc<Watch>>) -> Self {
+    pub fn new(limits: Limits, watch: Option<Arc<Watch>>, events: Arc<Events>) -> Self {
         MemoryTable {
             limits,
             watch,
+            events,
             ..Default::default()
         }
     }
@@ -304,7 +309,7 @@ impl MemoryTable {
         let kill = self.limits.oom == OomMode::Kill;
         let charged = self.charged;
         if kill {
-            crate::limits::emit(
+            self.events.emit(
                 "memory_oom_kill",
                 crate::event_fields!(
                     "pid": tid, "reason": "limit", "request": bytes,
@@ -473,7 +478,7 @@ impl MemoryTable {
             if !self.above_soft && before <= soft && self.charged > soft {
                 self.above_soft = true;
                 let charged = self.charged;
-                crate::limits::emit(
+                self.events.emit(
                     "memory_soft_limit",
                     crate::event_fields!("pid": tid, "charged": charged, "limit": soft),
                     Some(&format!(
@@ -492,7 +497,7 @@ impl MemoryTable {
             let now = std::time::Instant::now();
             if self
                 .last_poke
-                .is_none_or(|t| now.duration_since(t) >= crate::limits::SAMPLE_PERIOD / 2)
+                .is_none_or(|t| now.duration_since(t) >= SAMPLE_PERIOD / 2)
             {
                 self.last_poke = Some(now);
                 watch.poke();
@@ -944,7 +949,7 @@ mod tests {
             memory: Some(0x10000),
             ..Default::default()
         };
-        let mut t = MemoryTable::new(limits, None);
+        let mut t = MemoryTable::new(limits, None, Default::default());
         assert!(t.try_charge(1, 1, 0x8000).is_ok());
         assert!(t.try_charge(1, 1, 0x9000).is_err());
         t.on_new_task(1, 1, 2, 2, false, 2);

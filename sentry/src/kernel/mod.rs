@@ -3,6 +3,7 @@
 
 pub mod creds;
 pub mod ipc;
+pub mod limits;
 pub mod memory;
 pub mod mounts;
 pub mod pid;
@@ -18,8 +19,6 @@ use platform_ptrace::Tid;
 pub struct Task {
     /// The thread group (process) this thread belongs to, as a host id.
     pub tgid: Tid,
-    /// The call this thread is in, between its entry and exit stops.
-    pub pending: Option<crate::syscalls::Pending>,
     /// The arguments of the clone(2) this thread is making, for the new task.
     pub clone_args: Option<[u64; 6]>,
     /// The process that created this one (host tgid), 0 for the sandbox's first.
@@ -43,11 +42,21 @@ pub struct Task {
     pub files_shared: bool,
 }
 
-/// The sandbox's network: none (AF_UNIX only) or the host's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum NetMode {
-    None,
-    Host,
+pub use crate::config::NetMode;
+
+/// Where a program run through its ELF interpreter finds its own argv in the process's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoaderView {
+    pub argv0_at: usize,
+    pub rest_from: usize,
+}
+
+/// A namespace of the sentry's tables, as named by a /proc/<pid>/ns link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NsRef {
+    Uts(usize),
+    Pid(usize),
+    Mnt(usize),
 }
 
 pub use ipc::IpcKind;
@@ -123,9 +132,9 @@ pub struct Kernel {
     pub uts_writes: Vec<UtsWrite>,
     /// Fds of namespace files opened by the sandbox, by the (st_dev, st_ino) of the file
     /// behind them, for setns(2).
-    pub ns_files: HashMap<(u64, u64), crate::proc::NsRef>,
+    pub ns_files: HashMap<(u64, u64), NsRef>,
     /// Processes run through their ELF interpreter: where their own argv is, for /proc.
-    pub loader_views: HashMap<Tid, crate::syscalls::exec::LoaderView>,
+    pub loader_views: HashMap<Tid, LoaderView>,
     /// Where the sentry lays out /proc directories for the host to list.
     pub proc_scratch: std::path::PathBuf,
     /// Those layouts, by host path, with the /proc path each stands for.
@@ -316,7 +325,6 @@ impl Kernel {
             tid,
             Task {
                 tgid,
-                pending: None,
                 clone_args: None,
                 id_writes: Vec::new(),
                 subreaper: false,

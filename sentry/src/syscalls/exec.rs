@@ -115,12 +115,7 @@ pub fn set_execfn(stopped: &Stopped, execfn: &[u8]) -> platform_ptrace::Result<(
     stopped.set_regs(&regs)
 }
 
-/// Where a program run through its ELF interpreter finds its own argv in the process's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoaderView {
-    pub argv0_at: usize,
-    pub rest_from: usize,
-}
+pub use crate::kernel::LoaderView;
 
 impl Plan {
     pub fn keeps_argv(&self) -> bool {

@@ -10,11 +10,11 @@
 //! thread's mmap reusing the range is recorded after the release.
 
 use super::{deny_event, errno, Action, Call, ExitHook};
+use crate::config::Limits;
 use crate::kernel::memory::{
     memfd_of, memfd_rescan, page_up, socket_rescan, Inode, Refused, Seg, PAGE,
 };
 use crate::kernel::Kernel;
-use crate::limits::Limits;
 use platform_ptrace::Tid;
 use std::sync::OnceLock;
 use syscalls::{Errno, Sysno};

@@ -1,237 +1,18 @@
-//! Resource limits of the whole sandbox (issue 5): the flags, the events they emit, and the
-//! watcher thread that samples the sandbox's processes from /proc.
+//! Resource limits of the whole sandbox: the watcher thread that samples the sandbox's
+//! processes from /proc, and the state it shares with the tracer.
 //!
 //! The tracer loop blocks in waitpid, so time-driven limits (`--timeout`, `--cpu-time`, the
 //! RSS sample on a timer) run on a thread of their own. That thread never uses ptrace: it
 //! reads /proc and sends signals through pidfds the tracer opened while each process was
 //! stopped, so a signal can never reach a recycled pid.
 
+use crate::config::Limits;
+use crate::events::Events;
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-
-/// The limit flags of `sentry run`, flattened into its arguments.
-#[derive(clap::Args, Debug, Default, Clone)]
-pub struct LimitArgs {
-    /// Hard limit of the sandbox's committed memory (65536, 64K, 64M, 1G): allocations past it
-    /// fail with ENOMEM (or, with --oom=kill, kill the allocating process).
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub memory_limit: Option<String>,
-    /// Soft limit: each upward crossing emits one event (stderr, and --events); nothing is killed.
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub memory_soft_limit: Option<String>,
-    /// What an allocation past the hard limit gets: ENOMEM, or SIGKILL for its process.
-    #[arg(long, value_enum, default_value = "enomem")]
-    pub oom: OomMode,
-    /// Append limit events to FILE as JSON lines.
-    #[arg(long, value_name = "FILE")]
-    pub events: Option<PathBuf>,
-    /// At most N live tasks (threads and processes); clone/fork/vfork beyond fail with EAGAIN.
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub pids_limit: Option<String>,
-    /// CPU time of the whole sandbox (user + system): SIGXCPU, then SIGKILL a second later.
-    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
-    pub cpu_time: Option<String>,
-    /// Wall-clock limit: the sandbox is killed and the sentry exits with status 124.
-    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
-    pub timeout: Option<String>,
-}
-
-/// `--oom`: what an allocation that would cross the hard limit gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum OomMode {
-    /// The call fails with ENOMEM (brk returns the old break); the process goes on.
-    #[default]
-    Enomem,
-    /// The process making the call is killed with SIGKILL, and an event records it.
-    Kill,
-}
-
-/// The parsed, checked limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Limits {
-    pub memory: Option<u64>,
-    pub memory_soft: Option<u64>,
-    pub oom: OomMode,
-    pub pids: Option<u64>,
-    pub cpu_time: Option<Duration>,
-    pub timeout: Option<Duration>,
-}
-
-impl Limits {
-    /// Whether committed memory is accounted at all (any memory flag given).
-    pub fn accounts_memory(&self) -> bool {
-        self.memory.is_some() || self.memory_soft.is_some()
-    }
-
-    /// Whether the watcher thread has anything to do.
-    pub fn needs_watcher(&self) -> bool {
-        self.memory.is_some() || self.cpu_time.is_some() || self.timeout.is_some()
-    }
-}
-
-/// Parses a size: a positive integer of bytes, optionally followed by K, M, G or T (binary
-/// multiples; `KB`/`KiB` spellings and lower case accepted).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, suffix) = t.split_at(digits_end);
-    if digits.is_empty() {
-        return Err(format!(
-            "'{text}' is not a size (expected a number of bytes, optionally with K, M, G or T)"
-        ));
-    }
-    let shift = match suffix.to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "K" | "KB" | "KIB" => 10,
-        "M" | "MB" | "MIB" => 20,
-        "G" | "GB" | "GIB" => 30,
-        "T" | "TB" | "TIB" => 40,
-        _ => {
-            return Err(format!(
-                "'{text}' is not a size (unknown unit '{suffix}'; use K, M, G or T)"
-            ))
-        }
-    };
-    let value: u64 = digits
-        .parse()
-        .map_err(|_| format!("'{text}' is too large"))?;
-    let bytes = value
-        .checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("'{text}' is too large"))?;
-    if bytes == 0 {
-        return Err(format!("'{text}': the limit must be greater than zero"));
-    }
-    Ok(bytes)
-}
-
-/// Parses a positive number of seconds (decimals allowed).
-pub fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let value: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
-    if !value.is_finite() || value <= 0.0 {
-        return Err(format!("'{text}': the limit must be greater than zero"));
-    }
-    if value > 1e9 {
-        return Err(format!("'{text}' is too large"));
-    }
-    Ok(Duration::from_secs_f64(value))
-}
-
-impl LimitArgs {
-    /// Checks the flags; the error is one line for the user (exit status 125).
-    pub fn parse(&self) -> Result<Limits, String> {
-        let size = |flag: &str, v: &Option<String>| {
-            v.as_deref()
-                .map(|s| parse_size(s).map_err(|e| format!("--{flag}: {e}")))
-                .transpose()
-        };
-        let seconds = |flag: &str, v: &Option<String>| {
-            v.as_deref()
-                .map(|s| parse_seconds(s).map_err(|e| format!("--{flag}: {e}")))
-                .transpose()
-        };
-        let memory = size("memory-limit", &self.memory_limit)?;
-        let memory_soft = size("memory-soft-limit", &self.memory_soft_limit)?;
-        if let (Some(hard), Some(soft)) = (memory, memory_soft) {
-            if soft > hard {
-                return Err(format!(
-                    "--memory-soft-limit ({soft} bytes) is above --memory-limit ({hard} bytes)"
-                ));
-            }
-        }
-        let pids = match self.pids_limit.as_deref() {
-            None => None,
-            Some(s) => match s.trim().parse::<u64>() {
-                Ok(n) if n > 0 => Some(n),
-                Ok(_) => return Err(format!("--pids-limit: '{s}': must be at least 1")),
-                Err(_) => return Err(format!("--pids-limit: '{s}' is not a positive integer")),
-            },
-        };
-        Ok(Limits {
-            memory,
-            memory_soft,
-            oom: self.oom,
-            pids,
-            cpu_time: seconds("cpu-time", &self.cpu_time)?,
-            timeout: seconds("timeout", &self.timeout)?,
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Events
-
-static EVENTS: OnceLock<Mutex<File>> = OnceLock::new();
-
-/// Opens the `--events` file (appending; created if missing).
-pub fn open_events(path: &std::path::Path) -> Result<(), String> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("--events {}: {e}", path.display()))?;
-    let _ = EVENTS.set(Mutex::new(file));
-    Ok(())
-}
-
-/// Seconds since the Unix epoch, with milliseconds.
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| (d.as_millis() as f64) / 1000.0)
-        .unwrap_or(0.0)
-}
-
-/// Emits one event: `sentry: <line>` on stderr (when `line` is given) and, with `--events`,
-/// the JSON object `fields` plus `"event"` and `"time"` as one line.
-pub fn emit(
-    kind: &str,
-    mut fields: serde_json::Map<String, serde_json::Value>,
-    line: Option<&str>,
-) {
-    if let Some(line) = line {
-        eprintln!("sentry: {line}");
-    }
-    if let Some(file) = EVENTS.get() {
-        let mut object = serde_json::Map::new();
-        object.insert("event".into(), kind.into());
-        object.append(&mut fields);
-        object.insert("time".into(), now().into());
-        let mut text = serde_json::Value::Object(object).to_string();
-        text.push('\n');
-        if let Ok(mut f) = file.lock() {
-            let _ = f.write_all(text.as_bytes());
-        }
-    }
-}
-
-/// Builds the fields of an event.
-#[macro_export]
-macro_rules! event_fields {
-    ($($key:literal : $value:expr),* $(,)?) => {{
-        let mut map = serde_json::Map::new();
-        $(map.insert($key.to_string(), serde_json::json!($value));)*
-        map
-    }};
-}
-
-// ---------------------------------------------------------------------------------------
-// The watcher
-
-/// Set when `--timeout` ended the sandbox: the sentry exits with 124.
-static TIMED_OUT: AtomicBool = AtomicBool::new(false);
-
-pub fn timed_out() -> bool {
-    TIMED_OUT.load(Ordering::SeqCst)
-}
 
 /// State shared by the tracer (which knows the processes) and the watcher thread.
 pub struct Watch {
@@ -248,13 +29,17 @@ pub struct Watch {
     /// The sandbox made a memfd: the RSS sample also counts memfds held only by fds.
     pub memfds_seen: AtomicBool,
     limits: Limits,
+    /// Where limit events go.
+    pub events: Arc<Events>,
+    /// Set when `--timeout` ended the sandbox: the sentry exits with 124.
+    timed_out: AtomicBool,
 }
 
 /// The sampling period of the watcher thread (RSS and CPU time).
 pub const SAMPLE_PERIOD: Duration = Duration::from_millis(10);
 
 impl Watch {
-    pub fn new(limits: Limits) -> Arc<Watch> {
+    pub fn new(limits: Limits, events: Arc<Events>) -> Arc<Watch> {
         Arc::new(Watch {
             procs: Mutex::new(HashMap::new()),
             init: Mutex::new(None),
@@ -263,6 +48,8 @@ impl Watch {
             poke: (Mutex::new(false), Condvar::new()),
             memfds_seen: AtomicBool::new(false),
             limits,
+            events,
+            timed_out: AtomicBool::new(false),
         })
     }
 
@@ -293,6 +80,11 @@ impl Watch {
         if let Ok(mut procs) = self.procs.lock() {
             procs.remove(&tgid);
         }
+    }
+
+    /// Whether `--timeout` ended the sandbox.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.load(Ordering::SeqCst)
     }
 
     /// Asks the watcher for an RSS sample now.
@@ -420,9 +212,9 @@ fn watcher(watch: Arc<Watch>) {
             }
         }
         if let Some(d) = deadline {
-            if Instant::now() >= d && !TIMED_OUT.swap(true, Ordering::SeqCst) {
+            if Instant::now() >= d && !watch.timed_out.swap(true, Ordering::SeqCst) {
                 let secs = limits.timeout.map_or(0.0, |t| t.as_secs_f64());
-                emit(
+                watch.events.emit(
                     "timeout",
                     crate::event_fields!("limit_seconds": secs),
                     Some(&format!(
@@ -431,7 +223,7 @@ fn watcher(watch: Arc<Watch>) {
                 );
                 watch.kill_sandbox();
             }
-            if TIMED_OUT.load(Ordering::SeqCst) {
+            if watch.timed_out.load(Ordering::SeqCst) {
                 // Keep killing: tasks created while the tracer had not seen the kill yet.
                 watch.kill_sandbox();
                 std::thread::sleep(SAMPLE_PERIOD);
@@ -465,7 +257,7 @@ fn watcher(watch: Arc<Watch>) {
                 {
                     rss_killed.push(*pid);
                     let who = shown(*pid);
-                    emit(
+                    watch.events.emit(
                         "memory_oom_kill",
                         crate::event_fields!(
                             "pid": who, "reason": "rss", "rss": rss,
@@ -486,7 +278,7 @@ fn watcher(watch: Arc<Watch>) {
             cpu_high = cpu_high.max(used);
             if cpu_high >= limit_ticks && xcpu_sent.is_none() {
                 let secs = limits.cpu_time.map_or(0.0, |t| t.as_secs_f64());
-                emit(
+                watch.events.emit(
                     "cpu_time",
                     crate::event_fields!(
                         "limit_seconds": secs,
@@ -503,7 +295,7 @@ fn watcher(watch: Arc<Watch>) {
             if let Some(t) = xcpu_sent {
                 if !cpu_killed && t.elapsed() >= Duration::from_secs(1) {
                     cpu_killed = true;
-                    emit(
+                    watch.events.emit(
                         "cpu_time",
                         crate::event_fields!("signal": "SIGKILL"),
                         Some("cpu time limit: grace second over, SIGKILL to the sandbox"),
@@ -526,71 +318,9 @@ pub fn final_event(watch: &Watch) {
     let charged = watch.charged.load(Ordering::Relaxed);
     let peak = watch.peak.load(Ordering::Relaxed);
     tracing::debug!(target: "sentry::memory", "sentry: memory: at the end {charged} bytes charged, peak {peak}");
-    emit(
+    watch.events.emit(
         "memory_final",
         crate::event_fields!("charged": charged, "peak": peak),
         None,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("65536"), Ok(65536));
-        assert_eq!(parse_size("64K"), Ok(64 << 10));
-        assert_eq!(parse_size("64M"), Ok(64 << 20));
-        assert_eq!(parse_size("1G"), Ok(1 << 30));
-        assert_eq!(parse_size("2g"), Ok(2 << 30));
-        assert_eq!(parse_size("3MiB"), Ok(3 << 20));
-        for bad in [
-            "",
-            "0",
-            "0K",
-            "-1",
-            "-64M",
-            "12Q",
-            "M",
-            "1.5G",
-            "99999999999999999999",
-        ] {
-            assert!(parse_size(bad).is_err(), "{bad:?} accepted");
-        }
-        assert!(parse_size("20000000000T").is_err());
-    }
-
-    #[test]
-    fn seconds() {
-        assert_eq!(parse_seconds("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
-        for bad in ["0", "-1", "x", "inf", "NaN", ""] {
-            assert!(parse_seconds(bad).is_err(), "{bad:?} accepted");
-        }
-    }
-
-    #[test]
-    fn soft_above_hard_is_refused() {
-        let args = LimitArgs {
-            memory_limit: Some("64M".into()),
-            memory_soft_limit: Some("65M".into()),
-            ..Default::default()
-        };
-        assert!(args.parse().unwrap_err().contains("above"));
-        let args = LimitArgs {
-            pids_limit: Some("0".into()),
-            ..Default::default()
-        };
-        assert!(args.parse().is_err());
-        let args = LimitArgs {
-            memory_limit: Some("64M".into()),
-            memory_soft_limit: Some("32M".into()),
-            pids_limit: Some("10".into()),
-            ..Default::default()
-        };
-        let limits = args.parse().unwrap();
-        assert_eq!(limits.memory, Some(64 << 20));
-        assert_eq!(limits.pids, Some(10));
-    }
 }

@@ -2,20 +2,42 @@
 //! (rootfs, `--mount`, `--tmpfs`, /dev), the scratch directory that backs the sentry's
 //! own mounts, and the gofer that serves them.
 
+mod run;
+
+pub use run::{run, GOFER_ARG};
+
 use crate::kernel::mounts::{normalize, Mount, MountTable, DEVICES};
 use std::path::{Path, PathBuf};
 
-/// A mount asked for on the command line.
-pub enum MountRequest {
-    /// `--mount HOST:SANDBOX[:ro]`
-    Bind {
-        host: PathBuf,
-        sandbox: Vec<u8>,
-        read_only: bool,
-    },
-    /// `--tmpfs SANDBOX`
-    Tmpfs { sandbox: Vec<u8> },
+/// Exit statuses of the sentry itself, after the convention of `docker run`, `chroot`, `env`.
+pub const EXIT_SENTRY_FAILED: u8 = 125;
+pub const EXIT_CANNOT_EXECUTE: u8 = 126;
+pub const EXIT_NOT_FOUND: u8 = 127;
+
+/// An error of the sentry itself, reported as one line with its exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    CannotExecute(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::NotFound(_) => EXIT_NOT_FOUND,
+            Failure::CannotExecute(_) => EXIT_CANNOT_EXECUTE,
+            Failure::Usage(_) | Failure::Internal(_) => EXIT_SENTRY_FAILED,
+        }
+    }
+}
+
+pub use crate::config::MountRequest;
 
 /// Parses `HOST_PATH:SANDBOX_PATH[:ro|:rw]`.
 pub fn parse_mount(spec: &str) -> Result<MountRequest, String> {

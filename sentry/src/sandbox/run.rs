@@ -1,0 +1,401 @@
+//! Running one sandbox: its gofer, its tables, its first task and the supervisor, from a
+//! [`Config`] to the sentry's exit status.
+
+use super::Failure;
+use crate::config::{Config, Platform};
+use crate::events::Events;
+use crate::kernel::limits::Watch;
+use crate::kernel::{self, Kernel, Uts};
+use crate::supervisor::{Outcome, Supervisor, Termination};
+use crate::syscalls;
+use platform_ptrace::{spawn, SpawnSpec};
+use std::ffi::{CString, OsString};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+/// The hidden first argument with which the sentry starts itself as its gofer.
+pub const GOFER_ARG: &str = "__gofer";
+
+/// Runs a sandbox to its end; the sentry's exit status.
+pub fn run(config: Config) -> Result<u8, Failure> {
+    // Before any task exists: the host kernel never writes a core file for the sandbox.
+    kernel::creds::pin_core_limit()
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot pin RLIMIT_CORE: {e}")))?;
+    let limits = config.limits;
+    let events = Arc::new(Events::open(config.events.as_deref()).map_err(Failure::Usage)?);
+    // The limits shape the seccomp filter.
+    syscalls::mm::configure(limits);
+    // Who the sandbox is inside, and which host ids its processes run as.
+    kernel::creds::configure(config.sandbox_user);
+    kernel::creds::set_switched(config.host_user.is_some());
+    // Before the gofer starts: it and the sandbox inherit the placement.
+    pin_cpus(&config.cpus)?;
+    let scratch = super::Scratch::new().map_err(|e| {
+        Failure::Internal(anyhow::anyhow!("cannot create a scratch directory: {e}"))
+    })?;
+    let (mounts, gofer_mounts, tmpfs_pool) =
+        super::build_mounts(&config.rootfs, config.read_only, config.mounts, &scratch)
+            .map_err(Failure::Usage)?;
+    let exe = std::env::current_exe().map_err(|e| {
+        Failure::Internal(anyhow::anyhow!("cannot find the sentry's executable: {e}"))
+    })?;
+    let files = gofer::Client::spawn_with_args(&exe, &[GOFER_ARG], &gofer_mounts)
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the gofer: {e}")))?;
+    let gofer_pid = files.pid() as i32;
+    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+    let gofer_pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, gofer_pid, 0) } as i32;
+    let termination = Arc::new(Termination::default());
+    termination.set_gofer(gofer_pidfd);
+    let mut kernel = Kernel::new(
+        Uts {
+            hostname: config.hostname.into_bytes(),
+            domainname: b"(none)".to_vec(),
+        },
+        config.net,
+        mounts,
+        files,
+    );
+    kernel.proc_scratch = scratch.dir.join("procfs");
+    kernel.tmpfs_pool = tmpfs_pool;
+    let initial_fs = kernel::FsState {
+        root: b"/".to_vec(),
+        cwd: kernel::mounts::normalize(config.cwd.as_os_str().as_bytes(), 0),
+    };
+    kernel.fs.insert(0, initial_fs.clone());
+    let watch = (limits.needs_watcher() || limits.accounts_memory())
+        .then(|| Watch::new(limits, events.clone()));
+    kernel.memory = kernel::memory::MemoryTable::new(limits, watch.clone(), events);
+
+    let envp = config.env;
+    let command = config.command;
+    let (plan, found_at) = find_program(&mut kernel, &command[0], &envp)?;
+    kernel.init_execfn = Some(found_at);
+    let to_c = |s: &[u8]| {
+        CString::new(s.to_vec())
+            .map_err(|_| Failure::Usage("arguments must not contain NUL bytes".into()))
+    };
+    let mut argv = Vec::new();
+    if plan.argv_prefix.is_empty() {
+        argv.push(to_c(command[0].as_bytes())?);
+    } else {
+        for arg in &plan.argv_prefix {
+            argv.push(to_c(arg)?);
+        }
+    }
+    for arg in &command[1..] {
+        argv.push(to_c(arg.as_bytes())?);
+    }
+    // SAFETY: isatty, tcgetpgrp and getpgrp take plain integers.
+    let foreground = unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() };
+    // The sandbox may change the modes and size of the terminal it inherits; the user gets
+    // the terminal back as it was.
+    let terminal = TerminalState::save();
+
+    start_signal_thread(termination.clone())?;
+    // SAFETY: prctl with integer arguments. Orphans of the sandbox come to the sentry,
+    // never to the host's init.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+
+    let cookie = platform_ptrace::notify::new_cookie();
+    let spec = SpawnSpec {
+        path: CString::new(command[0].as_bytes())
+            .map_err(|_| Failure::Usage("command contains NUL".into()))?,
+        exec_fd: Some(plan.file.as_raw_fd()),
+        argv,
+        envp,
+        cwd: CString::new(config.rootfs.as_os_str().as_bytes())
+            .map_err(|_| Failure::Usage("rootfs path contains NUL".into()))?,
+        new_process_group: true,
+        // PID 1 of the sandbox reaps its orphans, as init does in a PID namespace.
+        child_subreaper: true,
+        take_terminal: foreground,
+        install_cookie: Some(cookie),
+        credentials: config.host_user.map(|ids| (ids.uid, ids.gid)),
+        seccomp: Some(match config.platform {
+            Platform::Seccomp if !config.strace => syscalls::filter::compile(),
+            // Every call stops at the sentry.
+            _ => platform_ptrace::seccomp::Filter::allow_list(&[]),
+        }),
+    };
+    let child = spawn(&spec).map_err(|e| Failure::Internal(e.into()))?;
+    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.tid, 0) } as i32;
+    termination.set_init(pidfd);
+    if let Some(watch) = &watch {
+        watch.set_init(child.tid);
+        if limits.needs_watcher() {
+            kernel::limits::start_watcher(watch.clone())
+                .map_err(|e| Failure::Internal(anyhow::anyhow!(e)))?;
+        }
+    }
+
+    kernel.exe.insert(child.tid, plan.program.clone());
+    if let Some(view) = plan.loader {
+        kernel.loader_views.insert(child.tid, view);
+    }
+    drop(plan);
+    kernel.fs.remove(&0);
+    kernel.fs.insert(child.tid, initial_fs);
+    let outcome = Supervisor::new(
+        kernel,
+        config.strace,
+        child,
+        cookie,
+        gofer_pid,
+        termination.clone(),
+    )
+    .and_then(|supervisor| supervisor.run());
+    if foreground {
+        // SAFETY: getpgrp takes no arguments.
+        platform_ptrace::give_terminal_to(unsafe { libc::getpgrp() });
+    }
+    if let Some(terminal) = terminal {
+        terminal.restore();
+    }
+    if let Some(watch) = &watch {
+        kernel::limits::final_event(watch);
+        if watch.timed_out() {
+            return Ok(124);
+        }
+    }
+    let terminated_by = termination.signal();
+    if terminated_by != 0 {
+        return Ok((128 + terminated_by) as u8);
+    }
+    drop(scratch);
+    match outcome? {
+        Outcome::Status(status) => Ok(status.clamp(0, 255) as u8),
+        Outcome::ExecFailed(errno) => {
+            let name = command[0].to_string_lossy();
+            let failure = if errno == nix::errno::Errno::ENOENT {
+                Failure::NotFound(format!("{name}: {}", errno.desc()))
+            } else {
+                Failure::CannotExecute(format!("{name}: {}", errno.desc()))
+            };
+            Err(failure)
+        }
+    }
+}
+
+/// Finds the program as execvp would, inside the sandbox, through the gofer: a name
+/// with a slash is a path, otherwise each directory of PATH is tried.
+fn find_program(
+    kernel: &mut Kernel,
+    name: &OsString,
+    env: &[CString],
+) -> Result<(syscalls::exec::Plan, Vec<u8>), Failure> {
+    let display = name.to_string_lossy().into_owned();
+    let mut try_path = |path: &[u8]| {
+        let mut call = syscalls::Call {
+            kernel,
+            tid: 0,
+            sysno: ::syscalls::Sysno::execve,
+            args: [0; 6],
+        };
+        syscalls::fs::across_mounts(&mut call, |call| {
+            syscalls::exec::plan(call, libc::AT_FDCWD as i64 as u64, path, name.as_bytes())
+        })
+    };
+    let failure = |errno: nix::errno::Errno| match errno {
+        nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => {
+            Failure::NotFound(format!("{display}: No such file or directory"))
+        }
+        other => Failure::CannotExecute(format!("{display}: {}", other.desc())),
+    };
+    if name.as_bytes().contains(&b'/') {
+        return try_path(name.as_bytes())
+            .map(|plan| (plan, name.as_bytes().to_vec()))
+            .map_err(failure);
+    }
+    if name.is_empty() {
+        return Err(Failure::NotFound("'': command not found".into()));
+    }
+    let path_var = env
+        .iter()
+        .find_map(|v| v.to_bytes().strip_prefix(b"PATH="))
+        .unwrap_or(b"");
+    let mut refused = None;
+    for dir in path_var.split(|&b| b == b':') {
+        let mut candidate = if dir.is_empty() {
+            b".".to_vec()
+        } else {
+            dir.to_vec()
+        };
+        candidate.push(b'/');
+        candidate.extend_from_slice(name.as_bytes());
+        match try_path(&candidate) {
+            Ok(plan) => return Ok((plan, candidate)),
+            Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => {}
+            Err(e) => refused = refused.or(Some(e)),
+        }
+    }
+    Err(match refused {
+        Some(e) => failure(e),
+        None => Failure::NotFound(format!("{display}: command not found")),
+    })
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in the sentry and waits for them on a thread of
+/// their own: the first one ends the sandbox (its first process is killed, and the
+/// supervisor then kills the rest). SIGTTOU/SIGTTIN are ignored so that the sentry
+/// never stops while the sandbox owns the terminal.
+fn start_signal_thread(termination: Arc<Termination>) -> Result<(), Failure> {
+    // SAFETY: signal-mask and disposition calls on locals; done before any other thread exists.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        // SIGCHLD is blocked too: the supervisor reads it from a signalfd.
+        let mut blocked = set;
+        libc::sigaddset(&mut blocked, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, std::ptr::null_mut());
+        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+        libc::signal(libc::SIGTTIN, libc::SIG_IGN);
+        set
+    };
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            let mut sig = 0;
+            // SAFETY: sigwait reads the set we own and writes one int.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                // The gofer too: a loop waiting on a gofer request (an open a lease holds)
+                // then fails that request and sees the signal at once.
+                for pidfd in termination.request(sig) {
+                    // SAFETY: pidfd_send_signal on a pidfd we own; a pidfd cannot be
+                    // redirected to another process by pid reuse.
+                    unsafe {
+                        libc::syscall(
+                            libc::SYS_pidfd_send_signal,
+                            pidfd,
+                            libc::SIGKILL,
+                            0usize,
+                            0u32,
+                        )
+                    };
+                }
+            }
+        })
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the signal thread: {e}")))?;
+    Ok(())
+}
+
+/// Places the sentry (and so its gofer and every task of the sandbox, which inherit it) on
+/// the CPUs asked for. A ptrace stop wakes the tracer; on one CPU that is a local context
+/// switch, across CPUs an inter-processor wake-up that costs several times more.
+fn pin_cpus(spec: &str) -> Result<(), Failure> {
+    // SAFETY: cpu_set_t is plain data; the kernel fills it.
+    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_getaffinity writes one cpu_set_t we own.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) }
+        != 0
+    {
+        return Ok(());
+    }
+    // SAFETY: CPU_ISSET reads the set we own.
+    let is_allowed =
+        |cpu: usize| cpu < libc::CPU_SETSIZE as usize && unsafe { libc::CPU_ISSET(cpu, &allowed) };
+    let wanted: Vec<usize> = match spec {
+        "all" => return Ok(()),
+        "one" => {
+            // SAFETY: sched_getcpu takes no arguments.
+            let current = unsafe { libc::sched_getcpu() };
+            let cpu = usize::try_from(current).ok().filter(|&c| is_allowed(c));
+            match cpu.or_else(|| (0..libc::CPU_SETSIZE as usize).find(|&c| is_allowed(c))) {
+                Some(cpu) => vec![cpu],
+                None => return Ok(()),
+            }
+        }
+        list => parse_cpu_list(list).ok_or_else(|| {
+            Failure::Usage(format!(
+                "--cpus '{list}': expected one, all, or a list such as 0,2-3"
+            ))
+        })?,
+    };
+    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in &wanted {
+        if !is_allowed(cpu) {
+            return Err(Failure::Usage(format!(
+                "--cpus: CPU {cpu} is not available to the sentry"
+            )));
+        }
+        // SAFETY: CPU_SET writes the set we own; cpu < CPU_SETSIZE was checked.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    // SAFETY: sched_setaffinity reads one cpu_set_t we own.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
+        return Err(Failure::Usage(format!(
+            "--cpus '{spec}': {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+/// `0,2-3` → [0, 2, 3].
+fn parse_cpu_list(list: &str) -> Option<Vec<usize>> {
+    let mut cpus = Vec::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                if a > b || b >= libc::CPU_SETSIZE as usize {
+                    return None;
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(
+                part.trim()
+                    .parse()
+                    .ok()
+                    .filter(|&c| c < libc::CPU_SETSIZE as usize)?,
+            ),
+        }
+    }
+    (!cpus.is_empty()).then_some(cpus)
+}
+
+/// The modes and window size of the terminal on the sentry's standard input, output or error.
+struct TerminalState {
+    fd: i32,
+    modes: libc::termios,
+    size: Option<libc::winsize>,
+}
+
+impl TerminalState {
+    fn save() -> Option<TerminalState> {
+        // SAFETY: isatty takes a plain integer.
+        let fd = (0..3).find(|&fd| unsafe { libc::isatty(fd) } == 1)?;
+        // SAFETY: termios is plain data; tcgetattr fills it and we check its result.
+        let mut modes: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: tcgetattr writes one termios into memory we own.
+        if unsafe { libc::tcgetattr(fd, &mut modes) } != 0 {
+            return None;
+        }
+        let mut size = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ writes one winsize into memory we own.
+        let size = (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } == 0).then_some(size);
+        Some(TerminalState { fd, modes, size })
+    }
+
+    fn restore(&self) {
+        // SAFETY: tcsetattr and TIOCSWINSZ read our own values. SIGTTOU is ignored (see
+        // `start_signal_thread`), so a sentry in the background may restore too. Failures
+        // leave the terminal as the sandbox left it, which is all we could do.
+        unsafe {
+            libc::tcsetattr(self.fd, libc::TCSANOW, &self.modes);
+            if let Some(size) = &self.size {
+                libc::ioctl(self.fd, libc::TIOCSWINSZ, size);
+            }
+        }
+    }
+}
