@@ -178,7 +178,7 @@ fn print_table() {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     for sysno in ::syscalls::Sysno::iter() {
-        let class = crate::syscalls::table::class_of(sysno.id() as u64);
+        let class = crate::syscalls::table::class_of(sysno.id() as u64, Default::default());
         // A closed pipe (`sentry table | head`) just ends the listing.
         if writeln!(out, "{}\t{}", sysno.name(), class.label()).is_err() {
             return;

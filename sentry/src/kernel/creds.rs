@@ -14,7 +14,7 @@
 //! sentry (and must not, for a privileged one: sandbox ids are not host ids).
 
 use hashbrown::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// Capability numbers this module needs by name (linux/capability.h).
 pub const CAP_CHOWN: u32 = 0;
@@ -72,48 +72,64 @@ pub struct Identity {
     pub sandbox: Ids,
     /// Host files owned by these ids appear owned by `sandbox` (the sentry's own ids).
     pub host_owner: Ids,
+    /// Whether the sandbox's tasks run under another host uid than the sentry (`--user` of
+    /// a root sentry): inode changes through their fds are then made by the sentry.
+    pub switched: bool,
+    /// RLIMIT_CORE (soft, hard) the sandbox starts with: the sentry's own before it pinned it.
+    pub core_limit: (u64, u64),
 }
 
-static IDENTITY: OnceLock<Identity> = OnceLock::new();
-
-/// Whether the sandbox's tasks run under another host uid than the sentry (`--user` of a
-/// root sentry): inode changes through their fds are then made by the sentry.
-static SWITCHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-pub fn set_switched(switched: bool) {
-    SWITCHED.store(switched, std::sync::atomic::Ordering::Relaxed);
+impl Default for Identity {
+    fn default() -> Self {
+        Identity::new(Ids { uid: 0, gid: 0 }, false, (0, u64::MAX))
+    }
 }
 
-pub fn switched() -> bool {
-    SWITCHED.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Sets the identity of the run; done once, before the first task starts.
-pub fn configure(sandbox: Ids) {
-    // SAFETY: geteuid and getegid have no preconditions and cannot fail.
-    let host_owner = unsafe {
-        Ids {
-            uid: libc::geteuid(),
-            gid: libc::getegid(),
-        }
-    };
-    let _ = IDENTITY.set(Identity {
-        sandbox,
-        host_owner,
-    });
-}
-
-pub fn identity() -> Identity {
-    *IDENTITY.get_or_init(|| Identity {
-        sandbox: Ids { uid: 0, gid: 0 },
+impl Identity {
+    /// The identity of a run whose sandbox user is `sandbox`; the host owner is the sentry.
+    pub fn new(sandbox: Ids, switched: bool, core_limit: (u64, u64)) -> Identity {
         // SAFETY: geteuid and getegid have no preconditions and cannot fail.
-        host_owner: unsafe {
+        let host_owner = unsafe {
             Ids {
                 uid: libc::geteuid(),
                 gid: libc::getegid(),
             }
-        },
-    })
+        };
+        Identity {
+            sandbox,
+            host_owner,
+            switched,
+            core_limit,
+        }
+    }
+
+    /// The credentials of the sandbox's first task.
+    pub fn initial_creds(&self) -> Creds {
+        Creds::initial(self.sandbox, self.core_limit)
+    }
+
+    /// Host ids in the sandbox's terms (without the owner table): the sentry's own ids are
+    /// the sandbox user's, every other id shows as it is.
+    pub fn shown_ids(&self, uid: u32, gid: u32) -> Ids {
+        Ids {
+            uid: if uid == self.host_owner.uid {
+                self.sandbox.uid
+            } else {
+                uid
+            },
+            gid: if gid == self.host_owner.gid {
+                self.sandbox.gid
+            } else {
+                gid
+            },
+        }
+    }
+
+    /// Whether stat results can differ from the host's: the mapping is not the identity, or
+    /// the sandbox can record owners (a root sandbox may chown).
+    pub fn maps_owners(&self) -> bool {
+        self.sandbox != self.host_owner || self.sandbox.uid == 0
+    }
 }
 
 /// The credentials of one task, as the sandbox sees them.
@@ -145,20 +161,20 @@ pub struct Creds {
     pub core_limit: (u64, u64),
 }
 
-/// The RLIMIT_CORE the sandbox starts with: the sentry's own before it pinned it.
-static INITIAL_CORE_LIMIT: OnceLock<(u64, u64)> = OnceLock::new();
-
 /// Pins the host RLIMIT_CORE of the sentry (and so of every task it starts) to one byte,
-/// which stops both core files and core_pattern pipe helpers, and remembers the limit the
-/// sandbox will see instead.
-pub fn pin_core_limit() -> std::io::Result<()> {
+/// which stops both core files and core_pattern pipe helpers; the limit it had, which the
+/// sandbox sees instead.
+pub fn pin_core_limit() -> std::io::Result<(u64, u64)> {
     let mut old = libc::rlimit {
         rlim_cur: 0,
-        rlim_max: 0,
+        rlim_max: u64::MAX,
     };
     // SAFETY: getrlimit writes one rlimit into memory we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut old) } == 0 {
-        let _ = INITIAL_CORE_LIMIT.set((old.rlim_cur, old.rlim_max));
+    if unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut old) } != 0 {
+        old = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: u64::MAX,
+        };
     }
     let pinned = libc::rlimit {
         rlim_cur: 1,
@@ -168,13 +184,7 @@ pub fn pin_core_limit() -> std::io::Result<()> {
     if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &pinned) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(())
-}
-
-impl Default for Creds {
-    fn default() -> Self {
-        Creds::initial(identity().sandbox)
-    }
+    Ok((old.rlim_cur, old.rlim_max))
 }
 
 /// Which uid (or gid) call is being made, for the capability rules of setuid(2).
@@ -192,7 +202,7 @@ const KEEP: u32 = u32::MAX;
 impl Creds {
     /// The credentials of the first task: every id `ids`, no supplementary group, and
     /// for root the full capability sets (as after a login as that user).
-    pub fn initial(ids: Ids) -> Creds {
+    pub fn initial(ids: Ids, core_limit: (u64, u64)) -> Creds {
         let caps = if ids.uid == 0 { full_caps() } else { 0 };
         Creds {
             ruid: ids.uid,
@@ -212,7 +222,7 @@ impl Creds {
             keep_caps: false,
             no_new_privs: false,
             dumpable: true,
-            core_limit: INITIAL_CORE_LIMIT.get().copied().unwrap_or((0, u64::MAX)),
+            core_limit,
         }
     }
 
@@ -507,125 +517,79 @@ impl Creds {
     }
 }
 
-/// Owners the sandbox gave with chown (or got by creating a file under another
-/// identity), keyed by (host device, host inode).
-fn owners() -> &'static Mutex<HashMap<(u64, u64), Ids>> {
-    static OWNERS: OnceLock<Mutex<HashMap<(u64, u64), Ids>>> = OnceLock::new();
-    OWNERS.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// Set-user-ID and set-group-ID bits the sandbox gave files with chmod: kept here, never
-/// on the host file, where they would hand the sentry's host identity to whoever runs it.
-fn special_bits() -> &'static Mutex<HashMap<(u64, u64), u32>> {
-    static BITS: OnceLock<Mutex<HashMap<(u64, u64), u32>>> = OnceLock::new();
-    BITS.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
 const SPECIAL: u32 = libc::S_ISUID | libc::S_ISGID;
 
-/// Records the set-user-ID and set-group-ID bits of `mode` for a file (not a directory,
-/// whose set-group-ID bit stays on the host).
-pub fn record_special_bits(dev: u64, ino: u64, mode: u32) {
-    if let Ok(mut table) = special_bits().lock() {
+/// What the sandbox gave files that the host file does not carry, keyed by (host device,
+/// host inode): owners it gave with chown (or got by creating a file under another
+/// identity), and set-user-ID and set-group-ID bits it gave with chmod, which on the host
+/// file would hand the sentry's host identity to whoever runs it.
+#[derive(Debug, Default)]
+pub struct Owners {
+    owners: HashMap<(u64, u64), Ids>,
+    special: HashMap<(u64, u64), u32>,
+}
+
+impl Owners {
+    /// Records the set-user-ID and set-group-ID bits of `mode` for a file (not a directory,
+    /// whose set-group-ID bit stays on the host).
+    pub fn record_special_bits(&mut self, dev: u64, ino: u64, mode: u32) {
         match mode & SPECIAL {
-            0 => table.remove(&(dev, ino)),
-            bits => table.insert((dev, ino), bits),
+            0 => self.special.remove(&(dev, ino)),
+            bits => self.special.insert((dev, ino), bits),
         };
     }
-}
 
-/// The set-user-ID and set-group-ID bits the sandbox gave a file.
-pub fn recorded_special_bits(dev: u64, ino: u64) -> u32 {
-    special_bits()
-        .lock()
-        .ok()
-        .and_then(|t| t.get(&(dev, ino)).copied())
-        .unwrap_or(0)
-}
-
-/// Records the owner the sandbox gave an inode.
-pub fn record_owner(dev: u64, ino: u64, ids: Ids) {
-    if let Ok(mut table) = owners().lock() {
-        table.insert((dev, ino), ids);
+    /// The set-user-ID and set-group-ID bits the sandbox gave a file.
+    pub fn special_bits(&self, dev: u64, ino: u64) -> u32 {
+        self.special.get(&(dev, ino)).copied().unwrap_or(0)
     }
-}
 
-/// Forgets an inode (its last name is gone; its number may be reused).
-pub fn forget_owner(dev: u64, ino: u64) {
-    if let Ok(mut table) = owners().lock() {
-        table.remove(&(dev, ino));
+    /// Records the owner the sandbox gave an inode.
+    pub fn record(&mut self, dev: u64, ino: u64, ids: Ids) {
+        self.owners.insert((dev, ino), ids);
     }
-    if let Ok(mut table) = special_bits().lock() {
-        table.remove(&(dev, ino));
+
+    /// Forgets an inode (its last name is gone; its number may be reused).
+    pub fn forget(&mut self, dev: u64, ino: u64) {
+        self.owners.remove(&(dev, ino));
+        self.special.remove(&(dev, ino));
     }
-}
 
-/// Whether any owner or mode bit is recorded (so that removals must look up the inode first).
-pub fn has_recorded_owners() -> bool {
-    owners().lock().map(|t| !t.is_empty()).unwrap_or(false)
-        || special_bits()
-            .lock()
-            .map(|t| !t.is_empty())
-            .unwrap_or(false)
-}
-
-/// The owner the sandbox sees for a host inode owned by `uid`:`gid`.
-pub fn shown_owner(dev: u64, ino: u64, uid: u32, gid: u32) -> Ids {
-    if let Some(ids) = owners()
-        .lock()
-        .ok()
-        .and_then(|t| t.get(&(dev, ino)).copied())
-    {
-        return ids;
+    /// Whether any owner or mode bit is recorded (so that removals must look up the inode
+    /// first).
+    pub fn any(&self) -> bool {
+        !self.owners.is_empty() || !self.special.is_empty()
     }
-    shown_ids(uid, gid)
-}
 
-/// Host ids in the sandbox's terms (without the owner table): the sentry's own ids are
-/// the sandbox user's, every other id shows as it is.
-pub fn shown_ids(uid: u32, gid: u32) -> Ids {
-    let id = identity();
-    Ids {
-        uid: if uid == id.host_owner.uid {
-            id.sandbox.uid
-        } else {
-            uid
-        },
-        gid: if gid == id.host_owner.gid {
-            id.sandbox.gid
-        } else {
-            gid
-        },
+    /// The owner the sandbox sees for a host inode owned by `uid`:`gid`.
+    pub fn shown(&self, identity: &Identity, dev: u64, ino: u64, uid: u32, gid: u32) -> Ids {
+        match self.owners.get(&(dev, ino)) {
+            Some(&ids) => ids,
+            None => identity.shown_ids(uid, gid),
+        }
     }
-}
 
-/// Whether stat results can differ from the host's: the mapping is not the identity, or
-/// the sandbox can record owners (a root sandbox may chown).
-pub fn maps_owners() -> bool {
-    let id = identity();
-    id.sandbox != id.host_owner || id.sandbox.uid == 0
-}
-
-/// Rewrites the owner of a `struct stat`.
-pub fn map_stat(st: &mut libc::stat) {
-    let ids = shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
-    st.st_uid = ids.uid;
-    st.st_gid = ids.gid;
-    st.st_mode |= recorded_special_bits(st.st_dev, st.st_ino);
-}
-
-/// Rewrites the owner of a `struct statx` (when the kernel filled it).
-pub fn map_statx(stx: &mut libc::statx) {
-    let dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
-    let ids = shown_owner(dev, stx.stx_ino, stx.stx_uid, stx.stx_gid);
-    if stx.stx_mask & libc::STATX_UID != 0 {
-        stx.stx_uid = ids.uid;
+    /// Rewrites the owner of a `struct stat`.
+    pub fn map_stat(&self, identity: &Identity, st: &mut libc::stat) {
+        let ids = self.shown(identity, st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+        st.st_uid = ids.uid;
+        st.st_gid = ids.gid;
+        st.st_mode |= self.special_bits(st.st_dev, st.st_ino);
     }
-    if stx.stx_mask & libc::STATX_GID != 0 {
-        stx.stx_gid = ids.gid;
-    }
-    if stx.stx_mask & libc::STATX_MODE != 0 {
-        stx.stx_mode |= recorded_special_bits(dev, stx.stx_ino) as u16;
+
+    /// Rewrites the owner of a `struct statx` (when the kernel filled it).
+    pub fn map_statx(&self, identity: &Identity, stx: &mut libc::statx) {
+        let dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
+        let ids = self.shown(identity, dev, stx.stx_ino, stx.stx_uid, stx.stx_gid);
+        if stx.stx_mask & libc::STATX_UID != 0 {
+            stx.stx_uid = ids.uid;
+        }
+        if stx.stx_mask & libc::STATX_GID != 0 {
+            stx.stx_gid = ids.gid;
+        }
+        if stx.stx_mask & libc::STATX_MODE != 0 {
+            stx.stx_mode |= self.special_bits(dev, stx.stx_ino) as u16;
+        }
     }
 }
 
@@ -753,11 +717,11 @@ mod tests {
     use super::*;
 
     fn root() -> Creds {
-        Creds::initial(Ids { uid: 0, gid: 0 })
+        Creds::initial(Ids { uid: 0, gid: 0 }, (0, u64::MAX))
     }
 
     fn user(uid: u32) -> Creds {
-        Creds::initial(Ids { uid, gid: uid })
+        Creds::initial(Ids { uid, gid: uid }, (0, u64::MAX))
     }
 
     #[test]

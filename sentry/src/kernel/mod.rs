@@ -144,12 +144,22 @@ pub struct Kernel {
     pub unix_names: HashMap<u64, Vec<u8>>,
     /// The prefix that makes abstract AF_UNIX names private to this sandbox.
     pub abstract_prefix: Vec<u8>,
+    /// How host ids and sandbox ids relate.
+    pub identity: creds::Identity,
+    /// Owners and set-id bits the sandbox gave files, kept off the host files.
+    pub owners: creds::Owners,
     /// Unsupported syscall numbers already reported (each warns once).
     reported: HashSet<u64>,
 }
 
 impl Kernel {
-    pub fn new(uts: Uts, net: NetMode, mounts: MountTable, files: gofer::Client) -> Self {
+    pub fn new(
+        uts: Uts,
+        net: NetMode,
+        identity: creds::Identity,
+        mounts: MountTable,
+        files: Option<gofer::Client>,
+    ) -> Self {
         Kernel {
             tasks: HashMap::new(),
             memory: memory::MemoryTable::default(),
@@ -158,7 +168,7 @@ impl Kernel {
             mount_ns: vec![mounts],
             tmpfs_pool: (0, std::path::PathBuf::new()),
             tmpfs_count: 0,
-            files: Some(files),
+            files,
             walk_links: WalkLinks::InGofer,
             fs: HashMap::new(),
             uts: vec![uts],
@@ -175,7 +185,24 @@ impl Kernel {
             proc_scratch: std::path::PathBuf::new(),
             proc_dirs: HashMap::new(),
             abstract_prefix: random_abstract_prefix(),
+            identity,
+            owners: creds::Owners::default(),
         }
+    }
+
+    /// The owner the sandbox sees for a host inode owned by `uid`:`gid`.
+    pub fn shown_owner(&self, dev: u64, ino: u64, uid: u32, gid: u32) -> creds::Ids {
+        self.owners.shown(&self.identity, dev, ino, uid, gid)
+    }
+
+    /// Rewrites the owner and mode of a `struct stat` into the sandbox's terms.
+    pub fn map_stat(&self, st: &mut libc::stat) {
+        self.owners.map_stat(&self.identity, st);
+    }
+
+    /// Rewrites the owner and mode of a `struct statx` into the sandbox's terms.
+    pub fn map_statx(&self, stx: &mut libc::statx) {
+        self.owners.map_statx(&self.identity, stx);
     }
 
     /// The number the sentry's own messages use for a task: its PID in the sandbox's root
@@ -320,7 +347,7 @@ impl Kernel {
             .tasks
             .get(&tgid)
             .map(|t| t.creds.clone())
-            .unwrap_or_default();
+            .unwrap_or_else(|| self.identity.initial_creds());
         self.tasks.insert(
             tid,
             Task {

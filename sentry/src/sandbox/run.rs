@@ -20,15 +20,15 @@ pub const GOFER_ARG: &str = "__gofer";
 /// Runs a sandbox to its end; the sentry's exit status.
 pub fn run(config: Config) -> Result<u8, Failure> {
     // Before any task exists: the host kernel never writes a core file for the sandbox.
-    kernel::creds::pin_core_limit()
+    let core_limit = kernel::creds::pin_core_limit()
         .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot pin RLIMIT_CORE: {e}")))?;
     let limits = config.limits;
     let events = Arc::new(Events::open(config.events.as_deref()).map_err(Failure::Usage)?);
-    // The limits shape the seccomp filter.
-    syscalls::mm::configure(limits);
     // Who the sandbox is inside, and which host ids its processes run as.
-    kernel::creds::configure(config.sandbox_user);
-    kernel::creds::set_switched(config.host_user.is_some());
+    let identity =
+        kernel::creds::Identity::new(config.sandbox_user, config.host_user.is_some(), core_limit);
+    // The limits and the identity shape the seccomp filter.
+    let policy = syscalls::table::Policy::new(&limits, &identity);
     // Before the gofer starts: it and the sandbox inherit the placement.
     pin_cpus(&config.cpus)?;
     let scratch = super::Scratch::new().map_err(|e| {
@@ -53,8 +53,9 @@ pub fn run(config: Config) -> Result<u8, Failure> {
             domainname: b"(none)".to_vec(),
         },
         config.net,
+        identity,
         mounts,
-        files,
+        Some(files),
     );
     kernel.proc_scratch = scratch.dir.join("procfs");
     kernel.tmpfs_pool = tmpfs_pool;
@@ -113,7 +114,7 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         install_cookie: Some(cookie),
         credentials: config.host_user.map(|ids| (ids.uid, ids.gid)),
         seccomp: Some(match config.platform {
-            Platform::Seccomp if !config.strace => syscalls::filter::compile(),
+            Platform::Seccomp if !config.strace => syscalls::filter::compile(policy),
             // Every call stops at the sentry.
             _ => platform_ptrace::seccomp::Filter::allow_list(&[]),
         }),

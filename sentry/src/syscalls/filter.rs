@@ -2,7 +2,7 @@
 //! kernel, every other class stops at the sentry, and guarded calls stop only when an
 //! argument names what the sentry must see.
 
-use super::table::{class_of, Class, MAX_NR};
+use super::table::{class_of, Class, Policy, MAX_NR};
 use platform_ptrace::seccomp::{ArgTest, Filter, Guard};
 use syscalls::Sysno;
 
@@ -41,9 +41,9 @@ const GUARDED: [(Sysno, u8, ArgTest); 8] = [
 /// An int argument below zero (its low 32 bits, unsigned, at or above 2^31).
 const NEGATIVE: ArgTest = ArgTest::AtLeast(0x8000_0000);
 
-pub fn compile() -> Filter {
+pub fn compile(policy: Policy) -> Filter {
     let allowed: Vec<u32> = (0..MAX_NR as u32)
-        .filter(|&nr| class_of(nr as u64) == Class::Passthrough)
+        .filter(|&nr| class_of(nr as u64, policy) == Class::Passthrough)
         .collect();
     let mut guards: Vec<Guard> = GUARDED
         .iter()
@@ -54,7 +54,7 @@ pub fn compile() -> Filter {
         })
         .collect();
     // Under a memory limit, writes and dups stop only for the fds where memfds live.
-    if super::mm::accounts_memory() {
+    if policy.memory {
         guards.extend(super::memfd::guards());
     }
     Filter::allow_list_guarded(&allowed, &guards)
@@ -67,7 +67,7 @@ mod tests {
     #[test]
     fn guarded_calls_stop_only_for_what_the_sentry_must_see() {
         const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-        let filter = compile();
+        let filter = compile(Policy::default());
         let run = |sysno: Sysno, args: [u64; 6]| {
             filter.evaluate_call(AUDIT_ARCH_X86_64, sysno.id() as u32, &args)
         };

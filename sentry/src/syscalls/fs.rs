@@ -601,7 +601,7 @@ fn open_target(
             }
             other => other?,
         };
-        super::ids::created_fd(&fd, owner);
+        super::ids::created_fd(call.kernel, &fd, owner);
         // A blocking open of a FIFO, or of a file under another process's lease: the gofer
         // never waits, and answers an O_PATH fd.
         if !o_path && is_path_fd(&fd) {
@@ -863,7 +863,7 @@ fn stat_at(
         files(call)?.stat(index, &rel, follow_last)?
     };
     let mut st = st;
-    crate::kernel::creds::map_stat(&mut st); // issue 8: owners in sandbox ids
+    call.kernel.map_stat(&mut st); // owners in sandbox ids
     write_out(call, call.args[buf_index], &st)?;
     Ok(Action::Return(0))
 }
@@ -952,7 +952,7 @@ fn statx(call: &mut Call) -> Result<Action, Errno> {
         files(call)?.statx(index, &rel, follow_last, sync, mask as u32)?
     };
     let mut stx = stx;
-    crate::kernel::creds::map_statx(&mut stx); // issue 8: owners in sandbox ids
+    call.kernel.map_statx(&mut stx); // owners in sandbox ids
     write_out(call, buf, &stx)?;
     Ok(Action::Return(0))
 }
@@ -1225,7 +1225,9 @@ fn chmod_at(
     files(call)?.chmod(index, &rel, mode & 0o7777)?;
     let st = files(call)?.stat(index, &rel, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
     if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-        crate::kernel::creds::record_special_bits(st.st_dev, st.st_ino, mode);
+        call.kernel
+            .owners
+            .record_special_bits(st.st_dev, st.st_ino, mode);
     }
     Ok(Action::Return(0))
 }

@@ -26,7 +26,7 @@ pub fn creds_of(kernel: &crate::kernel::Kernel, tid: Tid) -> Creds {
         .tasks
         .get(&tid)
         .map(|t| t.creds.clone())
-        .unwrap_or_default()
+        .unwrap_or_else(|| kernel.identity.initial_creds())
 }
 
 fn update(call: &mut Call, change: impl FnOnce(&mut Creds) -> Result<(), i32>) -> Action {
@@ -247,7 +247,11 @@ pub fn fchown(call: &mut Call, fd: i32, ids: [u64; 2]) -> Action {
         let st = fd_stat(call, fd)?;
         change_owner(call, &st, ids, |call, mode| {
             let file = super::net::task_fd(call, fd)?;
-            chmod_fd(std::os::fd::AsRawFd::as_raw_fd(&file), mode)
+            chmod_fd(
+                &mut call.kernel.owners,
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                mode,
+            )
         })
     })();
     result.unwrap_or_else(|e| fail(e as i32))
@@ -260,7 +264,9 @@ fn change_owner(
     chmod: impl FnOnce(&mut Call, u32) -> Result<(), Errno>,
 ) -> Result<Action, Errno> {
     let c = creds_of(call.kernel, call.tid);
-    let now = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    let now = call
+        .kernel
+        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
     let (uid, gid) = (ids[0] as u32, ids[1] as u32);
     let new = Ids {
         uid: if uid == u32::MAX { now.uid } else { uid },
@@ -277,7 +283,7 @@ fn change_owner(
     }
     // A chown of anything but a directory drops set-user-ID, and set-group-ID when the
     // group may execute.
-    let mode = st.st_mode | creds::recorded_special_bits(st.st_dev, st.st_ino);
+    let mode = st.st_mode | call.kernel.owners.special_bits(st.st_dev, st.st_ino);
     if mode & libc::S_IFMT != libc::S_IFDIR && mode & libc::S_IFMT != libc::S_IFLNK {
         let mut kept = mode & 0o7777 & !libc::S_ISUID;
         if mode & libc::S_IXGRP != 0 {
@@ -285,10 +291,12 @@ fn change_owner(
         }
         if kept != mode & 0o7777 {
             chmod(call, kept)?;
-            creds::record_special_bits(st.st_dev, st.st_ino, kept);
+            call.kernel
+                .owners
+                .record_special_bits(st.st_dev, st.st_ino, kept);
         }
     }
-    creds::record_owner(st.st_dev, st.st_ino, new);
+    call.kernel.owners.record(st.st_dev, st.st_ino, new);
     Ok(Action::Return(0))
 }
 
@@ -297,7 +305,7 @@ fn change_owner(
 /// as the task's fsuid/fsgid.
 pub fn creates_as_other(call: &Call) -> Option<Ids> {
     let c = creds_of(call.kernel, call.tid);
-    let shown = creds::identity().sandbox;
+    let shown = call.kernel.identity.sandbox;
     (c.fsuid != shown.uid || c.fsgid != shown.gid).then_some(Ids {
         uid: c.fsuid,
         gid: c.fsgid,
@@ -313,23 +321,27 @@ pub fn created(call: &mut Call, gofer_index: u32, rel: &[u8], owner: Option<Ids>
         return;
     };
     if let Ok(st) = files.stat(gofer_index, rel, false) {
-        creds::record_owner(st.st_dev, st.st_ino, owner);
+        call.kernel.owners.record(st.st_dev, st.st_ino, owner);
     }
 }
 
 /// After open with O_CREAT returned `fd` for a file that did not exist before.
-pub fn created_fd(fd: &std::os::fd::OwnedFd, owner: Option<Ids>) {
+pub fn created_fd(
+    kernel: &mut crate::kernel::Kernel,
+    fd: &std::os::fd::OwnedFd,
+    owner: Option<Ids>,
+) {
     let Some(owner) = owner else {
         return;
     };
     if let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(fd)) {
-        creds::record_owner(st.st_dev, st.st_ino, owner);
+        kernel.owners.record(st.st_dev, st.st_ino, owner);
     }
 }
 
 /// Before a name is removed: its inode leaves the owner table with its last link.
 pub fn removing(call: &mut Call, gofer_index: u32, rel: &[u8]) {
-    if !creds::has_recorded_owners() {
+    if !call.kernel.owners.any() {
         return;
     }
     let Ok(files) = files(call) else {
@@ -338,7 +350,7 @@ pub fn removing(call: &mut Call, gofer_index: u32, rel: &[u8]) {
     if let Ok(st) = files.stat(gofer_index, rel, false) {
         let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
         if st.st_nlink <= 1 || is_dir {
-            creds::forget_owner(st.st_dev, st.st_ino);
+            call.kernel.owners.forget(st.st_dev, st.st_ino);
         }
     }
 }
@@ -364,7 +376,9 @@ fn check_walk(call: &mut Call, c: &Creds, index: u32, rel: &[u8]) -> Result<(), 
     let mut prefix = b".".to_vec();
     for i in 0..=parts.len() {
         let st = files(call)?.stat(index, &prefix, true)?;
-        let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+        let owner = call
+            .kernel
+            .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR
             && !c.may_access(st.st_mode, owner.uid, owner.gid, libc::X_OK)
         {
@@ -436,7 +450,9 @@ pub fn check_open(call: &mut Call, target: &Target, flags: i32) -> Result<Option
             if flags & libc::O_PATH == libc::O_PATH {
                 want = 0;
             }
-            let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+            let owner = call
+                .kernel
+                .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
             if want != 0 && !c.may_access(st.st_mode, owner.uid, owner.gid, want) {
                 return Err(Errno::EACCES);
             }
@@ -471,7 +487,9 @@ pub fn check_reopen(call: &Call, link: &std::ffi::CStr, flags: i32) -> Result<()
     } else {
         0
     };
-    let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    let owner = call
+        .kernel
+        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
     if flags & libc::O_PATH == 0 && !c.may_access(st.st_mode, owner.uid, owner.gid, want) {
         return Err(Errno::EACCES);
     }
@@ -481,7 +499,9 @@ pub fn check_reopen(call: &Call, link: &std::ffi::CStr, flags: i32) -> Result<()
 fn check_dir_write(call: &mut Call, c: &Creds, index: u32, rel: &[u8]) -> Result<(), Errno> {
     let parent = parent_of(rel);
     let st = files(call)?.stat(index, &parent, true)?;
-    let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    let owner = call
+        .kernel
+        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
     if !c.may_access(st.st_mode, owner.uid, owner.gid, libc::W_OK | libc::X_OK) {
         return Err(Errno::EACCES);
     }
@@ -501,9 +521,13 @@ pub fn check_name_change(call: &mut Call, target: &Target, removing: bool) -> Re
     if removing {
         let dir = files(call)?.stat(index, &parent_of(&rel), true)?;
         if dir.st_mode & libc::S_ISVTX != 0 && !c.capable(CAP_FOWNER) {
-            let d = creds::shown_owner(dir.st_dev, dir.st_ino, dir.st_uid, dir.st_gid);
+            let d = call
+                .kernel
+                .shown_owner(dir.st_dev, dir.st_ino, dir.st_uid, dir.st_gid);
             if let Ok(st) = files(call)?.stat(index, &rel, false) {
-                let f = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+                let f = call
+                    .kernel
+                    .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
                 if c.fsuid != f.uid && c.fsuid != d.uid {
                     return Err(Errno::EPERM);
                 }
@@ -520,7 +544,9 @@ pub fn check_owner(call: &mut Call, target: &Target, follow: bool) -> Result<(),
         return Ok(());
     }
     let st = host_stat(call, target, follow)?;
-    let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    let owner = call
+        .kernel
+        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
     if owner.uid != c.fsuid {
         return Err(Errno::EPERM);
     }
@@ -553,7 +579,9 @@ pub fn access(call: &mut Call, target: &Target, mode: i32, flags: i32) -> Result
             return Err(Errno::EROFS);
         }
     }
-    let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    let owner = call
+        .kernel
+        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
     if c.may_access(st.st_mode, owner.uid, owner.gid, mode) {
         Ok(Action::Return(0))
     } else {
@@ -582,11 +610,11 @@ pub fn status_line(kernel: &crate::kernel::Kernel, host: Tid, key: &str) -> Opti
 /// task's file itself and writes the result with the owner in sandbox ids. None when owners
 /// show as the host has them, or for the cwd (the host's answer is then passed through).
 pub fn stat_fd(call: &mut Call, dirfd: u64, buf: u64) -> Result<Option<Action>, Errno> {
-    if !creds::maps_owners() || dirfd as i32 == libc::AT_FDCWD {
+    if !call.kernel.identity.maps_owners() || dirfd as i32 == libc::AT_FDCWD {
         return Ok(None);
     }
     let mut st = fd_stat(call, dirfd as i32)?;
-    creds::map_stat(&mut st);
+    call.kernel.map_stat(&mut st);
     // SAFETY: viewing the plain-data stat we own as its bytes, for copying out.
     let bytes = unsafe {
         std::slice::from_raw_parts(
@@ -606,7 +634,7 @@ pub fn statx_fd(
     mask: u32,
     buf: u64,
 ) -> Result<Option<Action>, Errno> {
-    if !creds::maps_owners() || dirfd as i32 == libc::AT_FDCWD {
+    if !call.kernel.identity.maps_owners() || dirfd as i32 == libc::AT_FDCWD {
         return Ok(None);
     }
     let file = super::net::task_fd(call, dirfd as i32)?;
@@ -625,7 +653,7 @@ pub fn statx_fd(
     if rc != 0 {
         return Err(Errno::last());
     }
-    creds::map_statx(&mut stx);
+    call.kernel.map_statx(&mut stx);
     // SAFETY: viewing the plain-data statx we own as its bytes, for copying out.
     let bytes = unsafe {
         std::slice::from_raw_parts(
@@ -639,8 +667,8 @@ pub fn statx_fd(
 
 /// Whether fstat must stop at the sentry (owners differ from the host's): the table's
 /// class for it then is Checked instead of Passthrough.
-pub fn class_override(nr: u64) -> Option<super::table::Class> {
-    (nr == Sysno::fstat.id() as u64 && creds::maps_owners()).then_some(super::table::Class::Checked)
+pub fn class_override(nr: u64, policy: super::table::Policy) -> Option<super::table::Class> {
+    (nr == Sysno::fstat.id() as u64 && policy.owners).then_some(super::table::Class::Checked)
 }
 
 /// fstat(fd, buf) when it is checked (`class_override`).
@@ -658,19 +686,19 @@ pub fn fstat(call: &mut Call) -> Action {
 /// fchmod). None when the host can run the call as the task made it.
 /// fchmod of an fd of the sentry's: the set-user-ID and set-group-ID bits are recorded by the
 /// sentry and never reach the host file.
-pub fn chmod_fd(fd: i32, mode: u32) -> Result<(), Errno> {
+pub fn chmod_fd(owners: &mut creds::Owners, fd: i32, mode: u32) -> Result<(), Errno> {
     let st = nix::sys::stat::fstat(fd)?;
     let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
     // SAFETY: fchmod on an fd we own.
     cvt(unsafe { libc::fchmod(fd, gofer::server::host_mode(mode, is_dir)) })?;
     if !is_dir {
-        creds::record_special_bits(st.st_dev, st.st_ino, mode);
+        owners.record_special_bits(st.st_dev, st.st_ino, mode);
     }
     Ok(())
 }
 
 pub fn fd_inode_change(call: &mut Call) -> Option<Action> {
-    if !creds::switched() {
+    if !call.kernel.identity.switched {
         return None;
     }
     let result = (|| -> Result<Action, Errno> {
@@ -681,7 +709,7 @@ pub fn fd_inode_change(call: &mut Call) -> Option<Action> {
         match call.sysno {
             Sysno::fchmod => {
                 owner_or_fowner(call, fd, false)?;
-                chmod_fd(raw, call.args[1] as u32)?;
+                chmod_fd(&mut call.kernel.owners, raw, call.args[1] as u32)?;
             }
             Sysno::fsetxattr => {
                 const XATTR_SIZE_MAX: usize = 65536;
@@ -722,7 +750,7 @@ pub fn fd_inode_change(call: &mut Call) -> Option<Action> {
 /// their own host uid: made by the sentry on its duplicate of the fd, after the sandbox's
 /// rule (explicit times: owner or CAP_FOWNER; "now": also write permission).
 pub fn futimens(call: &mut Call, fd: i32, times_addr: u64) -> Result<Option<Action>, Errno> {
-    if !creds::switched() {
+    if !call.kernel.identity.switched {
         return Ok(None);
     }
     super::process::refuse_on_read_only_fd(call, fd)?;
@@ -772,7 +800,9 @@ fn owner_or_fowner(call: &Call, fd: i32, write_will_do: bool) -> Result<(), Errn
         return Ok(());
     }
     let st = fd_stat(call, fd)?;
-    let owner = creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    let owner = call
+        .kernel
+        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
     if owner.uid == c.fsuid {
         return Ok(());
     }

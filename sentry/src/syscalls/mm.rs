@@ -10,38 +10,22 @@
 //! thread's mmap reusing the range is recorded after the release.
 
 use super::{deny_event, errno, Action, Call, ExitHook};
-use crate::config::Limits;
 use crate::kernel::memory::{
     memfd_of, memfd_rescan, page_up, socket_rescan, Inode, Refused, Seg, PAGE,
 };
 use crate::kernel::Kernel;
 use platform_ptrace::Tid;
-use std::sync::OnceLock;
 use syscalls::{Errno, Sysno};
 
 use super::table::Class;
 
-/// The limits in force, fixed before the seccomp filter is compiled.
-static LIMITS: OnceLock<Limits> = OnceLock::new();
-
-/// Sets the limits for the table overrides; called once, before `filter::compile`.
-pub fn configure(limits: Limits) {
-    let _ = LIMITS.set(limits);
-}
-
-/// Whether committed memory is accounted in this run.
-pub fn accounts_memory() -> bool {
-    LIMITS.get().is_some_and(Limits::accounts_memory)
-}
-
 /// The class a call takes because of the limits in force, overriding the table: memory
 /// calls must stop at the sentry (also in seccomp mode) when memory is accounted, and
 /// fork/vfork when tasks are counted.
-pub fn class_override(nr: u64) -> Option<Class> {
-    let limits = LIMITS.get()?;
+pub fn class_override(nr: u64, policy: super::table::Policy) -> Option<Class> {
     let sysno = Sysno::new(nr as usize)?;
     use Sysno::*;
-    let memory = limits.accounts_memory();
+    let memory = policy.memory;
     match sysno {
         brk | mmap | munmap | mremap | mprotect | pkey_mprotect if memory => Some(Class::Checked),
         memfd_create | ftruncate | fallocate | close | close_range | io_submit | accept
@@ -52,8 +36,8 @@ pub fn class_override(nr: u64) -> Option<Class> {
         }
         // Under `--platform=seccomp` these stop only for fds at or above memfd::FLOOR.
         _ if memory && super::memfd::is_guarded(sysno) => Some(Class::Checked),
-        sysinfo if limits.memory.is_some() => Some(Class::Checked),
-        fork | vfork if memory || limits.pids.is_some() => Some(Class::Checked),
+        sysinfo if policy.memory_limit => Some(Class::Checked),
+        fork | vfork if memory || policy.pids => Some(Class::Checked),
         _ => None,
     }
 }

@@ -168,7 +168,7 @@ fn errno(e: Errno) -> Action {
 
 /// Applies the table to one call; returns the action and the class that took it.
 pub fn decide(call: &mut Call) -> (Action, Class) {
-    let class = table::class_of(call.sysno.id() as u64);
+    let class = table::class_of(call.sysno.id() as u64, table::Policy::of(call.kernel));
     let action = match class {
         Class::Passthrough => Action::Pass,
         Class::Deny(e) => {

@@ -649,7 +649,7 @@ fn control_from_task(
                 let fd = i32::from_ne_bytes(word.try_into().expect("4 bytes"));
                 let dup = task_fd(call, fd)?;
                 let sentry = std::process::id() as platform_ptrace::Tid;
-                if super::mm::accounts_memory()
+                if call.kernel.memory.active()
                     && crate::kernel::memory::memfd_of(sentry, dup.as_raw_fd() as u64).is_some()
                 {
                     super::deny_event(

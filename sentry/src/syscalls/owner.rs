@@ -140,7 +140,9 @@ fn set_lease(call: &mut Call) -> Result<Action, Errno> {
     let unlock = call.args[2] as i32 == libc::F_UNLCK;
     if !unlock && !creds.capable(CAP_LEASE) {
         let st = nix::sys::stat::fstat(file.as_raw_fd()).map_err(|_| Errno::EBADF)?;
-        let owner = crate::kernel::creds::shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+        let owner = call
+            .kernel
+            .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
         if owner.uid != creds.fsuid {
             return Err(Errno::EACCES);
         }

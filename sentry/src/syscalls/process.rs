@@ -252,8 +252,13 @@ pub fn inode_change(call: &mut Call) -> Action {
     }
     // fchmod is made by the sentry on its own duplicate of the fd: the set-user-ID and
     // set-group-ID bits are kept by the sentry, never on the host file.
-    let result = super::net::task_fd(call, call.args[0] as i32)
-        .and_then(|file| super::ids::chmod_fd(file.as_raw_fd(), call.args[1] as u32));
+    let result = super::net::task_fd(call, call.args[0] as i32).and_then(|file| {
+        super::ids::chmod_fd(
+            &mut call.kernel.owners,
+            file.as_raw_fd(),
+            call.args[1] as u32,
+        )
+    });
     match result {
         Ok(()) => Action::Return(0),
         Err(e) => Action::Return(-(e as i64)),

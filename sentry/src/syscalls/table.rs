@@ -35,14 +35,43 @@ impl Class {
 /// Highest syscall number the table covers; anything above is unknown.
 pub const MAX_NR: usize = 512;
 
-/// The class of syscall number `nr` (x86_64 numbering, without the x32 bit).
-pub fn class_of(nr: u64) -> Class {
-    // Limits in force (issue 5) make memory calls stop at the sentry.
-    if let Some(class) = super::mm::class_override(nr) {
+/// What the run's configuration makes stop at the sentry beyond the table's own classes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Committed memory is accounted: memory calls, memfd sizes and sockets stop.
+    pub memory: bool,
+    /// A hard memory limit: sysinfo shows it.
+    pub memory_limit: bool,
+    /// Tasks are counted: fork and vfork stop.
+    pub pids: bool,
+    /// File owners show other than on the host: fstat stops.
+    pub owners: bool,
+}
+
+impl Policy {
+    pub fn new(limits: &crate::config::Limits, identity: &crate::kernel::creds::Identity) -> Self {
+        Policy {
+            memory: limits.accounts_memory(),
+            memory_limit: limits.memory.is_some(),
+            pids: limits.pids.is_some(),
+            owners: identity.maps_owners(),
+        }
+    }
+
+    /// The policy of the run a kernel serves.
+    pub fn of(kernel: &crate::kernel::Kernel) -> Self {
+        Policy::new(&kernel.memory.limits, &kernel.identity)
+    }
+}
+
+/// The class of syscall number `nr` (x86_64 numbering, without the x32 bit) under `policy`.
+pub fn class_of(nr: u64, policy: Policy) -> Class {
+    // Limits in force make memory calls stop at the sentry.
+    if let Some(class) = super::mm::class_override(nr, policy) {
         return class;
     }
-    // Issue 8: fstat stops at the sentry when owners show other than on the host.
-    if let Some(class) = super::ids::class_override(nr) {
+    // fstat stops at the sentry when owners show other than on the host.
+    if let Some(class) = super::ids::class_override(nr, policy) {
         return class;
     }
     entry(nr).0
@@ -380,9 +409,15 @@ mod tests {
 
     #[test]
     fn unknown_numbers_are_denied_with_enosys() {
-        assert_eq!(class_of(1000), Class::Deny(Errno::ENOSYS));
-        assert_eq!(class_of(400), Class::Deny(Errno::ENOSYS));
-        assert_eq!(class_of(u64::MAX), Class::Deny(Errno::ENOSYS));
+        assert_eq!(
+            class_of(1000, Policy::default()),
+            Class::Deny(Errno::ENOSYS)
+        );
+        assert_eq!(class_of(400, Policy::default()), Class::Deny(Errno::ENOSYS));
+        assert_eq!(
+            class_of(u64::MAX, Policy::default()),
+            Class::Deny(Errno::ENOSYS)
+        );
         assert!(!is_known(1000));
         assert!(is_known(Sysno::clone3.id() as u64));
     }
@@ -402,7 +437,10 @@ mod tests {
             Sysno::clone3,
         ] {
             assert!(
-                matches!(class_of(sysno.id() as u64), Class::Deny(_)),
+                matches!(
+                    class_of(sysno.id() as u64, Policy::default()),
+                    Class::Deny(_)
+                ),
                 "{} must be denied",
                 sysno.name()
             );
@@ -418,7 +456,7 @@ mod tests {
             Sysno::stat,
             Sysno::connect,
         ] {
-            assert_eq!(class_of(sysno.id() as u64), Class::Gofer);
+            assert_eq!(class_of(sysno.id() as u64, Policy::default()), Class::Gofer);
         }
     }
 }
