@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod events;
+mod host;
 mod kernel;
 mod proc;
 mod sandbox;

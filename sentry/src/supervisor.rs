@@ -617,7 +617,7 @@ impl Supervisor {
                 if let Some(mut pending) = self.pending.remove(&tid) {
                     if let Some(state) = pending.exec.take() {
                         self.forget_install(tid);
-                        match exec::at_exit(&stopped, state, rval)? {
+                        match exec::at_exit(&*self.kernel.mem, &stopped, state, rval)? {
                             exec::Step::Continue(state) => {
                                 pending.exec = Some(state);
                                 if self.kernel.tasks.contains_key(&tid) {
@@ -685,7 +685,7 @@ impl Supervisor {
                 if first {
                     self.init_execed = true;
                     if let Some(execfn) = self.kernel.init_execfn.take() {
-                        exec::set_execfn(&stopped, &execfn)?;
+                        exec::set_execfn(&*self.kernel.mem, &stopped, &execfn)?;
                     }
                 }
                 self.on_exec(tid, former_tid);
@@ -721,7 +721,7 @@ impl Supervisor {
                         }
                     });
                 if let Some(state) = done.as_ref().and_then(|p| p.exec.as_ref()) {
-                    exec::set_execfn(&stopped, &state.execfn)?;
+                    exec::set_execfn(&*self.kernel.mem, &stopped, &state.execfn)?;
                     self.kernel.exe.insert(tid, state.program.clone());
                     match state.loader {
                         Some(view) => {
@@ -857,7 +857,7 @@ impl Supervisor {
             // shares its memory and the word is written through it.
             let word = vpid.to_ne_bytes();
             if platform_ptrace::write_bytes(owner, addr, &word).is_err() {
-                syscalls::fix_write(tid, addr, &word);
+                syscalls::fix_write(&*self.kernel.mem, tid, addr, &word);
             }
         }
     }

@@ -146,6 +146,8 @@ pub struct Kernel {
     pub abstract_prefix: Vec<u8>,
     /// How host ids and sandbox ids relate.
     pub identity: creds::Identity,
+    /// The memory of the sandbox's tasks.
+    pub mem: std::sync::Arc<dyn crate::host::TaskMemory>,
     /// Owners and set-id bits the sandbox gave files, kept off the host files.
     pub owners: creds::Owners,
     /// Unsupported syscall numbers already reported (each warns once).
@@ -187,6 +189,7 @@ impl Kernel {
             abstract_prefix: random_abstract_prefix(),
             identity,
             owners: creds::Owners::default(),
+            mem: std::sync::Arc::new(crate::host::Live),
         }
     }
 

@@ -27,7 +27,7 @@
 use super::fs::{files, follow, read_path, resolve, Target};
 use super::{Action, Call};
 use nix::errno::Errno;
-use platform_ptrace::{read_bytes, read_cstring, Regs, Stopped, Tid};
+use platform_ptrace::{Regs, Stopped, Tid};
 use std::os::fd::{AsRawFd, OwnedFd};
 use syscalls::Sysno;
 
@@ -61,7 +61,11 @@ pub struct Plan {
 /// executed. The initial stack's vector block (argc, argv, envp, auxv) moves down to make
 /// room for the string right above it, where the program's own stack use never reaches;
 /// the strings above keep their addresses.
-pub fn set_execfn(stopped: &Stopped, execfn: &[u8]) -> platform_ptrace::Result<()> {
+pub fn set_execfn(
+    mem: &dyn crate::host::TaskMemory,
+    stopped: &Stopped,
+    execfn: &[u8],
+) -> platform_ptrace::Result<()> {
     const AT_NULL: u64 = 0;
     const AT_EXECFN: u64 = 31;
     if execfn.is_empty() {
@@ -72,7 +76,7 @@ pub fn set_execfn(stopped: &Stopped, execfn: &[u8]) -> platform_ptrace::Result<(
     let sp = regs.sp();
     let word = |addr: u64| -> Option<u64> {
         let mut b = [0u8; 8];
-        read_bytes(tid, addr, &mut b).ok()?;
+        mem.read(tid, addr, &mut b).ok()?;
         Some(u64::from_ne_bytes(b))
     };
     // argc, argv[argc], NULL, envp…, NULL, then (type, value) pairs up to AT_NULL.
@@ -98,7 +102,7 @@ pub fn set_execfn(stopped: &Stopped, execfn: &[u8]) -> platform_ptrace::Result<(
     };
     let block_len = (at - sp) as usize;
     let mut block = vec![0u8; block_len];
-    if read_bytes(tid, sp, &mut block).is_err() {
+    if mem.read(tid, sp, &mut block).is_err() {
         return Ok(());
     }
     let room = (execfn.len() as u64 + 1).next_multiple_of(16);
@@ -108,7 +112,7 @@ pub fn set_execfn(stopped: &Stopped, execfn: &[u8]) -> platform_ptrace::Result<(
     let mut string = execfn.to_vec();
     string.resize(room as usize, 0);
     block.extend_from_slice(&string[..(room as usize).min(string.len())]);
-    if platform_ptrace::write_bytes(tid, new_sp, &block).is_err() {
+    if mem.write(tid, new_sp, &block).is_err() {
         return Ok(());
     }
     regs.set_sp(new_sp);
@@ -392,14 +396,19 @@ fn is_glibc_loader(path: &[u8]) -> bool {
 }
 
 /// Reads a NULL-terminated array of string pointers (argv) out of the task.
-fn read_pointer_array(tid: Tid, addr: u64) -> Result<Vec<u64>, Errno> {
+fn read_pointer_array(
+    mem: &dyn crate::host::TaskMemory,
+    tid: Tid,
+    addr: u64,
+) -> Result<Vec<u64>, Errno> {
     let mut out = Vec::new();
     if addr == 0 {
         return Ok(out);
     }
     loop {
         let mut word = [0u8; 8];
-        read_bytes(tid, addr + out.len() as u64 * 8, &mut word).map_err(|_| Errno::EFAULT)?;
+        mem.read(tid, addr + out.len() as u64 * 8, &mut word)
+            .map_err(|_| Errno::EFAULT)?;
         let ptr = u64::from_ne_bytes(word);
         if ptr == 0 {
             return Ok(out);
@@ -412,14 +421,15 @@ fn read_pointer_array(tid: Tid, addr: u64) -> Result<Vec<u64>, Errno> {
 }
 
 /// One argument string out of the task: EFAULT and E2BIG as the kernel gives them.
-fn read_arg(tid: Tid, addr: u64) -> Result<Vec<u8>, Errno> {
-    read_cstring(tid, addr, MAX_ARG_STRLEN - 1).map_err(|e| {
-        if e == Errno::ENAMETOOLONG {
-            Errno::E2BIG
-        } else {
-            e
-        }
-    })
+fn read_arg(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64) -> Result<Vec<u8>, Errno> {
+    mem.read_cstring(tid, addr, MAX_ARG_STRLEN - 1)
+        .map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::E2BIG
+            } else {
+                e
+            }
+        })
 }
 
 /// execve(path, argv, envp) / execveat(dirfd, path, argv, envp, flags).
@@ -460,9 +470,9 @@ pub fn handle(call: &mut Call) -> Result<Action, Errno> {
             .ok_or(Errno::EACCES)?;
         dirfd = libc::AT_FDCWD as i64 as u64;
     }
-    let pointers = read_pointer_array(call.tid, argv)?;
+    let pointers = read_pointer_array(&*call.kernel.mem, call.tid, argv)?;
     let argv0 = match pointers.first() {
-        Some(&p) => read_arg(call.tid, p)?,
+        Some(&p) => read_arg(&*call.kernel.mem, call.tid, p)?,
         None => Vec::new(),
     };
     let plan = plan(call, dirfd, &path, &argv0)?;
@@ -476,7 +486,7 @@ pub fn handle(call: &mut Call) -> Result<Action, Errno> {
         let mut argv = plan.argv_prefix.clone();
         let mut total: usize = argv.iter().map(|a| a.len() + 1 + 8).sum();
         for &p in pointers.iter().skip(1) {
-            let arg = read_arg(call.tid, p)?;
+            let arg = read_arg(&*call.kernel.mem, call.tid, p)?;
             total += arg.len() + 1 + 8;
             if total > MAX_ARG_BYTES {
                 return Err(Errno::E2BIG);
@@ -584,6 +594,7 @@ fn map_page(
 
 /// Advances an exec at the exit stop of its current step; `rval` is that step's result.
 pub fn at_exit(
+    mem: &dyn crate::host::TaskMemory,
     stopped: &Stopped,
     mut state: Box<InFlight>,
     rval: i64,
@@ -629,8 +640,7 @@ pub fn at_exit(
                 None => (base, state.argv, Vec::new()),
                 Some(new_argv) => {
                     let (block, array) = argv_block(base, new_argv);
-                    if let Err(e) = platform_ptrace::write_bytes_forced(stopped.tid(), base, &block)
-                    {
+                    if let Err(e) = mem.write_forced(stopped.tid(), base, &block) {
                         tracing::error!(
                             "sentry: [tid {}] cannot write the argv of an exec into the task: {e}",
                             stopped.tid()
@@ -673,7 +683,7 @@ pub fn at_exit(
             // the exec goes on only with the sentry's own bytes in a sealed read-only page.
             // A kernel without mseal (before 6.10) leaves the window open, as it was.
             let sealed = rval != -(libc::ENOSYS as i64);
-            if (sealed && rval < 0) || !as_written(stopped.tid(), base, len, &block, sealed) {
+            if (sealed && rval < 0) || !as_written(mem, stopped.tid(), base, len, &block, sealed) {
                 tracing::warn!(
                     target: "sentry::deny",
                     "sentry: [tid {}] exec refused (EFAULT): the page of its path and argv changed before it was sealed",
@@ -701,7 +711,14 @@ pub fn at_exit(
 
 /// Whether task `tid` has exactly [base, base + len) mapped as one read-only private
 /// mapping (and `sealed`) holding `block` followed by zeros.
-fn as_written(tid: Tid, base: u64, len: u64, block: &[u8], sealed: bool) -> bool {
+fn as_written(
+    mem: &dyn crate::host::TaskMemory,
+    tid: Tid,
+    base: u64,
+    len: u64,
+    block: &[u8],
+    sealed: bool,
+) -> bool {
     let Ok(smaps) = std::fs::read_to_string(format!("/proc/{tid}/smaps")) else {
         return false;
     };
@@ -709,7 +726,7 @@ fn as_written(tid: Tid, base: u64, len: u64, block: &[u8], sealed: bool) -> bool
         return false;
     }
     let mut now = vec![0u8; len as usize];
-    if read_bytes(tid, base, &mut now).is_err() {
+    if mem.read(tid, base, &mut now).is_err() {
         return false;
     }
     now[..block.len()] == *block && now[block.len()..].iter().all(|&b| b == 0)

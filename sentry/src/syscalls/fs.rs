@@ -10,7 +10,7 @@ use crate::kernel::{FsState, WalkLinks};
 use crate::proc;
 use gofer::Timespec;
 use nix::errno::Errno;
-use platform_ptrace::{read_bytes, read_cstring, write_bytes, Tid};
+use platform_ptrace::Tid;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use syscalls::Sysno;
@@ -144,7 +144,9 @@ impl Target {
 
 /// Reads the path argument `index` of the call, once.
 pub fn read_path(call: &Call, index: usize) -> Result<Vec<u8>, Errno> {
-    read_cstring(call.tid, call.args[index], PATH_MAX - 1)
+    call.kernel
+        .mem
+        .read_cstring(call.tid, call.args[index], PATH_MAX - 1)
 }
 
 /// The sandbox path of a directory fd of the task.
@@ -526,7 +528,10 @@ fn write_out<T>(call: &Call, addr: u64, value: &T) -> Result<(), Errno> {
     let bytes = unsafe {
         std::slice::from_raw_parts(value as *const T as *const u8, std::mem::size_of::<T>())
     };
-    write_bytes(call.tid, addr, bytes).map_err(|_| Errno::EFAULT)
+    call.kernel
+        .mem
+        .write(call.tid, addr, bytes)
+        .map_err(|_| Errno::EFAULT)
 }
 
 fn host_device(name: &str) -> CString {
@@ -676,7 +681,10 @@ fn openat2(call: &mut Call) -> Result<Action, Errno> {
         return Err(Errno::EINVAL);
     }
     let mut how = [0u8; 24];
-    read_bytes(call.tid, call.args[2], &mut how).map_err(|_| Errno::EFAULT)?;
+    call.kernel
+        .mem
+        .read(call.tid, call.args[2], &mut how)
+        .map_err(|_| Errno::EFAULT)?;
     let field = |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     if size > 4096 {
         return Err(Errno::E2BIG);
@@ -684,7 +692,10 @@ fn openat2(call: &mut Call) -> Result<Action, Errno> {
     if size > 24 {
         // A larger struct from a newer caller: what we do not know must be zero.
         let mut tail = vec![0u8; size - 24];
-        read_bytes(call.tid, call.args[2] + 24, &mut tail).map_err(|_| Errno::EFAULT)?;
+        call.kernel
+            .mem
+            .read(call.tid, call.args[2] + 24, &mut tail)
+            .map_err(|_| Errno::EFAULT)?;
         if tail.iter().any(|&b| b != 0) {
             return Err(Errno::E2BIG);
         }
@@ -1036,7 +1047,10 @@ fn readlink_at(
         }
     };
     link.truncate(size as usize);
-    write_bytes(call.tid, buf, &link).map_err(|_| Errno::EFAULT)?;
+    call.kernel
+        .mem
+        .write(call.tid, buf, &link)
+        .map_err(|_| Errno::EFAULT)?;
     Ok(Action::Return(link.len() as i64))
 }
 
@@ -1260,7 +1274,10 @@ fn read_times(call: &Call, addr: u64, nanos_per_unit: i64) -> Result<Option<[Tim
         return Ok(None);
     }
     let mut raw = [0u8; 32];
-    read_bytes(call.tid, addr, &mut raw).map_err(|_| Errno::EFAULT)?;
+    call.kernel
+        .mem
+        .read(call.tid, addr, &mut raw)
+        .map_err(|_| Errno::EFAULT)?;
     let word = |i: usize| i64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     let time = |i: usize| Timespec {
         sec: word(i * 2),
@@ -1298,7 +1315,10 @@ fn utime(call: &mut Call) -> Result<Action, Errno> {
     } else {
         // struct utimbuf { time_t actime; time_t modtime; }
         let mut raw = [0u8; 16];
-        read_bytes(call.tid, call.args[1], &mut raw).map_err(|_| Errno::EFAULT)?;
+        call.kernel
+            .mem
+            .read(call.tid, call.args[1], &mut raw)
+            .map_err(|_| Errno::EFAULT)?;
         let word =
             |i: usize| i64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
         Some([
@@ -1372,7 +1392,10 @@ fn statfs(call: &mut Call) -> Result<Action, Errno> {
         // Backed by a directory of the sentry's, but a tmpfs to the sandbox.
         st.f_type = TMPFS_MAGIC;
     }
-    write_bytes(call.tid, call.args[1], &st.to_kernel_bytes()).map_err(|_| Errno::EFAULT)?;
+    call.kernel
+        .mem
+        .write(call.tid, call.args[1], &st.to_kernel_bytes())
+        .map_err(|_| Errno::EFAULT)?;
     Ok(Action::Return(0))
 }
 
@@ -1396,10 +1419,14 @@ fn xattr(call: &mut Call) -> Result<Action, Errno> {
     });
     let (index, rel) = (target.gofer_index, target.rel);
     let name = || -> Result<Vec<u8>, Errno> {
-        let name = read_cstring(call.tid, call.args[1], 255).map_err(|e| match e as i32 {
-            libc::ENAMETOOLONG => Errno::ERANGE,
-            other => Errno::from_raw(other),
-        })?;
+        let name = call
+            .kernel
+            .mem
+            .read_cstring(call.tid, call.args[1], 255)
+            .map_err(|e| match e as i32 {
+                libc::ENAMETOOLONG => Errno::ERANGE,
+                other => Errno::from_raw(other),
+            })?;
         if name.is_empty() {
             return Err(Errno::ERANGE);
         }
@@ -1414,7 +1441,10 @@ fn xattr(call: &mut Call) -> Result<Action, Errno> {
                 return Err(Errno::E2BIG);
             }
             let mut value = vec![0u8; size];
-            read_bytes(call.tid, call.args[2], &mut value).map_err(|_| Errno::EFAULT)?;
+            call.kernel
+                .mem
+                .read(call.tid, call.args[2], &mut value)
+                .map_err(|_| Errno::EFAULT)?;
             let flags = call.args[4] as i32;
             files(call)?.setxattr(index, &rel, &name, &value, flags, follow)?;
             Ok(Action::Return(0))
@@ -1425,7 +1455,10 @@ fn xattr(call: &mut Call) -> Result<Action, Errno> {
             let mut value = vec![0u8; size];
             let n = files(call)?.getxattr(index, &rel, &name, &mut value, follow)?;
             if size > 0 {
-                write_bytes(call.tid, call.args[2], &value[..n]).map_err(|_| Errno::EFAULT)?;
+                call.kernel
+                    .mem
+                    .write(call.tid, call.args[2], &value[..n])
+                    .map_err(|_| Errno::EFAULT)?;
             }
             Ok(Action::Return(n as i64))
         }
@@ -1434,7 +1467,10 @@ fn xattr(call: &mut Call) -> Result<Action, Errno> {
             let mut list = vec![0u8; size];
             let n = files(call)?.listxattr(index, &rel, &mut list, follow)?;
             if size > 0 {
-                write_bytes(call.tid, call.args[1], &list[..n]).map_err(|_| Errno::EFAULT)?;
+                call.kernel
+                    .mem
+                    .write(call.tid, call.args[1], &list[..n])
+                    .map_err(|_| Errno::EFAULT)?;
             }
             Ok(Action::Return(n as i64))
         }
@@ -1520,7 +1556,10 @@ fn getcwd(call: &mut Call) -> Result<Action, Errno> {
     if (call.args[1] as usize) < cwd.len() {
         return Err(Errno::ERANGE);
     }
-    write_bytes(call.tid, call.args[0], &cwd).map_err(|_| Errno::EFAULT)?;
+    call.kernel
+        .mem
+        .write(call.tid, call.args[0], &cwd)
+        .map_err(|_| Errno::EFAULT)?;
     Ok(Action::Return(cwd.len() as i64))
 }
 

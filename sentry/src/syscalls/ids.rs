@@ -9,7 +9,7 @@ use super::fs::{files, Target};
 use super::{Action, Call};
 use crate::kernel::creds::{self, Creds, Ids, CAP_CHOWN, CAP_FOWNER, NGROUPS_MAX};
 use nix::errno::Errno;
-use platform_ptrace::{read_bytes, write_bytes, Tid};
+use platform_ptrace::Tid;
 use syscalls::Sysno;
 
 const LINUX_CAPABILITY_VERSION_1: u32 = 0x1998_0330;
@@ -39,9 +39,14 @@ fn update(call: &mut Call, change: impl FnOnce(&mut Creds) -> Result<(), i32>) -
     }
 }
 
-fn write_u32s(tid: Tid, addr: u64, values: &[u32]) -> Result<(), i32> {
+fn write_u32s(
+    mem: &dyn crate::host::TaskMemory,
+    tid: Tid,
+    addr: u64,
+    values: &[u32],
+) -> Result<(), i32> {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
-    write_bytes(tid, addr, &bytes).map_err(|_| libc::EFAULT)
+    mem.write(tid, addr, &bytes).map_err(|_| libc::EFAULT)
 }
 
 /// getuid … capset: every call of the family, by number.
@@ -62,7 +67,7 @@ pub fn handle(call: &mut Call) -> Action {
                 [c.rgid, c.egid, c.sgid]
             };
             for (i, value) in ids.iter().enumerate() {
-                if let Err(e) = write_u32s(call.tid, a[i], &[*value]) {
+                if let Err(e) = write_u32s(&*call.kernel.mem, call.tid, a[i], &[*value]) {
                     return fail(e);
                 }
             }
@@ -80,7 +85,7 @@ pub fn handle(call: &mut Call) -> Action {
             if (size as usize) < n {
                 return fail(libc::EINVAL);
             }
-            match write_u32s(call.tid, a[1], &c.groups) {
+            match write_u32s(&*call.kernel.mem, call.tid, a[1], &c.groups) {
                 Ok(()) => Action::Return(n as i64),
                 Err(e) => fail(e),
             }
@@ -94,7 +99,7 @@ pub fn handle(call: &mut Call) -> Action {
                 return fail(libc::EINVAL);
             }
             let mut raw = vec![0u8; size as usize * 4];
-            if size > 0 && read_bytes(call.tid, a[1], &mut raw).is_err() {
+            if size > 0 && call.kernel.mem.read(call.tid, a[1], &mut raw).is_err() {
                 return fail(libc::EFAULT);
             }
             let groups: Vec<u32> = raw
@@ -133,14 +138,22 @@ pub fn handle(call: &mut Call) -> Action {
 /// pid. A bad version is answered with the kernel's preferred one written back, EINVAL.
 fn cap_header(call: &Call) -> Result<(usize, i32), i32> {
     let mut raw = [0u8; 8];
-    read_bytes(call.tid, call.args[0], &mut raw).map_err(|_| libc::EFAULT)?;
+    call.kernel
+        .mem
+        .read(call.tid, call.args[0], &mut raw)
+        .map_err(|_| libc::EFAULT)?;
     let version = u32::from_ne_bytes(raw[0..4].try_into().expect("4 bytes"));
     let pid = i32::from_ne_bytes(raw[4..8].try_into().expect("4 bytes"));
     let words = match version {
         LINUX_CAPABILITY_VERSION_1 => 1,
         LINUX_CAPABILITY_VERSION_2 | LINUX_CAPABILITY_VERSION_3 => 2,
         _ => {
-            write_u32s(call.tid, call.args[0], &[LINUX_CAPABILITY_VERSION_3])?;
+            write_u32s(
+                &*call.kernel.mem,
+                call.tid,
+                call.args[0],
+                &[LINUX_CAPABILITY_VERSION_3],
+            )?;
             return Err(libc::EINVAL);
         }
     };
@@ -175,7 +188,7 @@ fn cap_get(call: &mut Call) -> Action {
             data.push((set >> (32 * w)) as u32);
         }
     }
-    match write_u32s(call.tid, call.args[1], &data) {
+    match write_u32s(&*call.kernel.mem, call.tid, call.args[1], &data) {
         Ok(()) => Action::Return(0),
         Err(e) => fail(e),
     }
@@ -191,7 +204,12 @@ fn cap_set(call: &mut Call) -> Action {
         return fail(libc::EPERM);
     }
     let mut raw = vec![0u8; words * 12];
-    if read_bytes(call.tid, call.args[1], &mut raw).is_err() {
+    if call
+        .kernel
+        .mem
+        .read(call.tid, call.args[1], &mut raw)
+        .is_err()
+    {
         return fail(libc::EFAULT);
     }
     let word = |i: usize| u32::from_ne_bytes(raw[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
@@ -622,7 +640,10 @@ pub fn stat_fd(call: &mut Call, dirfd: u64, buf: u64) -> Result<Option<Action>, 
             std::mem::size_of::<libc::stat>(),
         )
     };
-    write_bytes(call.tid, buf, bytes).map_err(|_| Errno::EFAULT)?;
+    call.kernel
+        .mem
+        .write(call.tid, buf, bytes)
+        .map_err(|_| Errno::EFAULT)?;
     Ok(Some(Action::Return(0)))
 }
 
@@ -661,7 +682,10 @@ pub fn statx_fd(
             std::mem::size_of::<libc::statx>(),
         )
     };
-    write_bytes(call.tid, buf, bytes).map_err(|_| Errno::EFAULT)?;
+    call.kernel
+        .mem
+        .write(call.tid, buf, bytes)
+        .map_err(|_| Errno::EFAULT)?;
     Ok(Some(Action::Return(0)))
 }
 
@@ -722,7 +746,10 @@ pub fn fd_inode_change(call: &mut Call) -> Option<Action> {
                     return Err(Errno::E2BIG);
                 }
                 let mut value = vec![0u8; size];
-                read_bytes(call.tid, call.args[2], &mut value).map_err(|_| Errno::EFAULT)?;
+                call.kernel
+                    .mem
+                    .read(call.tid, call.args[2], &mut value)
+                    .map_err(|_| Errno::EFAULT)?;
                 // SAFETY: fsetxattr on an fd we own, with a NUL-terminated name and a
                 // buffer of `size` bytes we own.
                 cvt(unsafe {
@@ -760,7 +787,10 @@ pub fn futimens(call: &mut Call, fd: i32, times_addr: u64) -> Result<Option<Acti
     }; 2];
     if times_addr != 0 {
         let mut raw = [0u8; 32];
-        read_bytes(call.tid, times_addr, &mut raw).map_err(|_| Errno::EFAULT)?;
+        call.kernel
+            .mem
+            .read(call.tid, times_addr, &mut raw)
+            .map_err(|_| Errno::EFAULT)?;
         let word = |i: usize| i64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8"));
         for (i, t) in times.iter_mut().enumerate() {
             t.tv_sec = word(i * 2);
@@ -784,8 +814,11 @@ fn cvt(rc: libc::c_int) -> Result<(), Errno> {
 }
 
 fn xattr_name(call: &Call) -> Result<std::ffi::CString, Errno> {
-    let name =
-        platform_ptrace::read_cstring(call.tid, call.args[1], 255).map_err(|e| match e as i32 {
+    let name = call
+        .kernel
+        .mem
+        .read_cstring(call.tid, call.args[1], 255)
+        .map_err(|e| match e as i32 {
             libc::ENAMETOOLONG => Errno::ERANGE,
             other => Errno::from_raw(other),
         })?;

@@ -243,7 +243,7 @@ fn stat_in_sandbox_terms(k: &Kernel, tid: Tid, kind: IpcKind, id: i32, buf: u64)
         IpcKind::Sem => 24,
     };
     let head = &mut head[..len];
-    if !super::fix_read(tid, buf, head) {
+    if !super::fix_read(&*k.mem, tid, buf, head) {
         return;
     }
     let key = k.ipc.key_of(kind, id).unwrap_or(PRIVATE);
@@ -262,5 +262,5 @@ fn stat_in_sandbox_terms(k: &Kernel, tid: Tid, kind: IpcKind, id: i32, buf: u64)
         let shown = if host > 0 { k.vpid_for(tid, host) } else { 0 };
         head[at..at + 4].copy_from_slice(&shown.to_ne_bytes());
     }
-    super::fix_write(tid, buf, head);
+    super::fix_write(&*k.mem, tid, buf, head);
 }

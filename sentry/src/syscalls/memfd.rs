@@ -11,7 +11,7 @@ use super::mm::memfd_resize;
 use super::{deny_event, errno, Action, Call};
 use crate::kernel::memory::{is_memfd_link, memfd_of, page_up, Inode};
 use platform_ptrace::seccomp::{ArgTest, Guard};
-use platform_ptrace::{read_bytes, read_cstring, Tid};
+use platform_ptrace::Tid;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use syscalls::{Errno, Sysno};
@@ -121,6 +121,7 @@ fn duplicate(call: &mut Call, fd: u32) -> Action {
 fn grown_to(call: &Call, fd: u32) -> Result<Option<u64>, Errno> {
     let tid = call.tid;
     let a = call.args;
+    let mem = &*call.kernel.mem;
     let (mut at, append) = position(tid, fd);
     let len = match call.sysno {
         Sysno::write => a[2],
@@ -128,21 +129,21 @@ fn grown_to(call: &Call, fd: u32) -> Result<Option<u64>, Errno> {
             at = a[3];
             a[2]
         }
-        Sysno::writev => vector_len(tid, a[1], a[2])?,
+        Sysno::writev => vector_len(mem, tid, a[1], a[2])?,
         Sysno::pwritev | Sysno::pwritev2 => {
             if !(call.sysno == Sysno::pwritev2 && a[3] as i64 == -1) {
                 at = a[3];
             }
-            vector_len(tid, a[1], a[2])?
+            vector_len(mem, tid, a[1], a[2])?
         }
         // sendfile(out, in, in offset, len)
-        Sysno::sendfile => a[3].min(available(tid, a[1] as u32, a[2])?),
+        Sysno::sendfile => a[3].min(available(mem, tid, a[1] as u32, a[2])?),
         // splice and copy_file_range: (in, in offset, out, out offset, len, flags).
         _ => {
             if a[3] != 0 {
-                at = read_offset(tid, a[3])?;
+                at = read_offset(mem, tid, a[3])?;
             }
-            a[4].min(available(tid, a[0] as u32, a[1])?)
+            a[4].min(available(mem, tid, a[0] as u32, a[1])?)
         }
     };
     if (at as i64) < 0 {
@@ -155,22 +156,27 @@ fn grown_to(call: &Call, fd: u32) -> Result<Option<u64>, Errno> {
     Ok(at.checked_add(len.min(MAX_RW_COUNT)).and_then(page_up))
 }
 
-fn read_offset(tid: Tid, at: u64) -> Result<u64, Errno> {
+fn read_offset(mem: &dyn crate::host::TaskMemory, tid: Tid, at: u64) -> Result<u64, Errno> {
     let mut offset = [0u8; 8];
-    read_bytes(tid, at, &mut offset).map_err(|_| Errno::EFAULT)?;
+    mem.read(tid, at, &mut offset).map_err(|_| Errno::EFAULT)?;
     Ok(u64::from_ne_bytes(offset))
 }
 
 /// How much a copy from the task's fd `fd` (read at `*offset_at`, or its position) can
 /// move: what is left of a regular file; from a pipe or socket, at most a pipe's worth
 /// (/proc/sys/fs/pipe-max-size; should more arrive, the exit stop charges it).
-fn available(tid: Tid, fd: u32, offset_at: u64) -> Result<u64, Errno> {
+fn available(
+    mem: &dyn crate::host::TaskMemory,
+    tid: Tid,
+    fd: u32,
+    offset_at: u64,
+) -> Result<u64, Errno> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(format!("/proc/{tid}/fd/{fd}"));
     match meta {
         Ok(m) if m.file_type().is_file() => {
             let at = if offset_at != 0 {
-                read_offset(tid, offset_at)?
+                read_offset(mem, tid, offset_at)?
             } else {
                 position(tid, fd).0
             };
@@ -204,13 +210,18 @@ fn size_of(tid: Tid, fd: u32) -> u64 {
 }
 
 /// The bytes an iovec array in task memory describes.
-fn vector_len(tid: Tid, iov: u64, count: u64) -> Result<u64, Errno> {
+fn vector_len(
+    mem: &dyn crate::host::TaskMemory,
+    tid: Tid,
+    iov: u64,
+    count: u64,
+) -> Result<u64, Errno> {
     const UIO_MAXIOV: u64 = 1024;
     if count > UIO_MAXIOV {
         return Ok(0); // EINVAL from the host
     }
     let mut raw = vec![0u8; count as usize * 16];
-    read_bytes(tid, iov, &mut raw).map_err(|_| Errno::EFAULT)?;
+    mem.read(tid, iov, &mut raw).map_err(|_| Errno::EFAULT)?;
     Ok(raw
         .chunks_exact(16)
         .map(|e| u64::from_ne_bytes(e[8..16].try_into().expect("8 bytes")))
@@ -226,12 +237,22 @@ fn io_submit(call: &mut Call) -> Action {
     for i in 0..(count as i64).clamp(0, 65536) as u64 {
         let mut ptr = [0u8; 8];
         // The kernel stops at the first unreadable entry; so does the check.
-        if read_bytes(call.tid, list + i * 8, &mut ptr).is_err() {
+        if call
+            .kernel
+            .mem
+            .read(call.tid, list + i * 8, &mut ptr)
+            .is_err()
+        {
             break;
         }
         // struct iocb: ... u16 aio_lio_opcode at 16, u32 aio_fildes at 20.
         let mut iocb = [0u8; 24];
-        if read_bytes(call.tid, u64::from_ne_bytes(ptr), &mut iocb).is_err() {
+        if call
+            .kernel
+            .mem
+            .read(call.tid, u64::from_ne_bytes(ptr), &mut iocb)
+            .is_err()
+        {
             break;
         }
         let opcode = u16::from_ne_bytes([iocb[16], iocb[17]]);
@@ -257,7 +278,11 @@ fn io_submit(call: &mut Call) -> Action {
 pub fn create(call: &mut Call) -> Action {
     // The kernel's limit: NAME_MAX less "memfd:".
     const MAX_NAME: usize = 249;
-    let name = match read_cstring(call.tid, call.args[0], MAX_NAME) {
+    let name = match call
+        .kernel
+        .mem
+        .read_cstring(call.tid, call.args[0], MAX_NAME)
+    {
         Ok(name) => name,
         Err(nix::errno::Errno::ENAMETOOLONG) => return errno(Errno::EINVAL),
         Err(e) => return errno(Errno::new(e as i32)),

@@ -337,7 +337,7 @@ fn sysinfo(call: &mut Call) -> Action {
             std::mem::size_of::<libc::sysinfo>(),
         )
     };
-    match platform_ptrace::write_bytes(call.tid, call.args[0], bytes) {
+    match call.kernel.mem.write(call.tid, call.args[0], bytes) {
         Ok(()) => Action::Return(0),
         Err(_) => errno(Errno::EFAULT),
     }

@@ -19,6 +19,9 @@ pub mod rlimit;
 pub mod socket_memory;
 mod uts;
 
+#[cfg(test)]
+mod tests;
+
 use crate::kernel::Kernel;
 use platform_ptrace::Tid;
 use syscalls::{Errno, Sysno};
@@ -337,8 +340,8 @@ fn checked(call: &mut Call) -> Action {
 /// Exit-stop fix-ups read and write task memory the kernel has just written. A failure
 /// there means the sentry was cut off from the task, or another thread unmapped the memory
 /// under it: the task must not go on with the host's values, so it is killed, with an event.
-pub fn fix_read(tid: Tid, addr: u64, buf: &mut [u8]) -> bool {
-    let ok = platform_ptrace::read_bytes(tid, addr, buf).is_ok();
+pub fn fix_read(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64, buf: &mut [u8]) -> bool {
+    let ok = mem.read(tid, addr, buf).is_ok();
     if !ok {
         fixup_failed(tid);
     }
@@ -346,8 +349,8 @@ pub fn fix_read(tid: Tid, addr: u64, buf: &mut [u8]) -> bool {
 }
 
 /// See [`fix_read`].
-pub fn fix_write(tid: Tid, addr: u64, data: &[u8]) -> bool {
-    let ok = platform_ptrace::write_bytes(tid, addr, data).is_ok();
+pub fn fix_write(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64, data: &[u8]) -> bool {
+    let ok = mem.write(tid, addr, data).is_ok();
     if !ok {
         fixup_failed(tid);
     }

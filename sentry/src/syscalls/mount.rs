@@ -84,12 +84,18 @@ fn mount(call: &mut Call) -> Result<Action, Errno> {
         }
         views
     } else {
-        let fstype =
-            platform_ptrace::read_cstring(call.tid, call.args[2], 64).map_err(|_| Errno::EFAULT)?;
+        let fstype = call
+            .kernel
+            .mem
+            .read_cstring(call.tid, call.args[2], 64)
+            .map_err(|_| Errno::EFAULT)?;
         match fstype.as_slice() {
             b"tmpfs" | b"ramfs" => {
-                let source =
-                    platform_ptrace::read_cstring(call.tid, call.args[0], 4095).unwrap_or_default();
+                let source = call
+                    .kernel
+                    .mem
+                    .read_cstring(call.tid, call.args[0], 4095)
+                    .unwrap_or_default();
                 let mut m = tmpfs(call, &point, read_only)?;
                 m.source = source;
                 vec![m]

@@ -16,7 +16,6 @@ use super::fs::{files, resolve};
 use super::{deny_event, Action, Call, ExitHook};
 use crate::kernel::NetMode;
 use nix::errno::Errno;
-use platform_ptrace::read_bytes;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use syscalls::Sysno;
 
@@ -94,7 +93,10 @@ pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
         return Err(Errno::EINVAL);
     }
     let mut addr = vec![0u8; len];
-    read_bytes(call.tid, call.args[1], &mut addr).map_err(|_| Errno::EFAULT)?;
+    call.kernel
+        .mem
+        .read(call.tid, call.args[1], &mut addr)
+        .map_err(|_| Errno::EFAULT)?;
     if u16::from_ne_bytes([addr[0], addr[1]]) != libc::AF_UNIX as u16 {
         return Err(Errno::EINVAL);
     }
@@ -191,7 +193,10 @@ fn inet_connect_or_bind(call: &mut Call, sock: &OwnedFd) -> Result<Action, Errno
         return Err(Errno::EINVAL);
     }
     let mut addr = vec![0u8; len];
-    read_bytes(call.tid, call.args[1], &mut addr).map_err(|_| Errno::EFAULT)?;
+    call.kernel
+        .mem
+        .read(call.tid, call.args[1], &mut addr)
+        .map_err(|_| Errno::EFAULT)?;
     if call.sysno == Sysno::bind {
         refuse_privileged_port(&addr)?;
         return sock_call(call, sock, &addr);
@@ -281,14 +286,14 @@ pub fn fix_unix_address(
 ) {
     let (fd, peer) = hook;
     let mut len_bytes = [0u8; 4];
-    if !super::fix_read(tid, len_addr, &mut len_bytes) {
+    if !super::fix_read(&*kernel.mem, tid, len_addr, &mut len_bytes) {
         return;
     }
     let len =
         (u32::from_ne_bytes(len_bytes) as usize).min(std::mem::size_of::<libc::sockaddr_un>());
     let mut sa = vec![0u8; len];
     if len < 3
-        || !super::fix_read(tid, addr, &mut sa)
+        || !super::fix_read(&*kernel.mem, tid, addr, &mut sa)
         || u16::from_ne_bytes([sa[0], sa[1]]) != libc::AF_UNIX as u16
     {
         return;
@@ -318,8 +323,13 @@ pub fn fix_unix_address(
     let mut out = sa[..2].to_vec();
     out.extend_from_slice(&fixed);
     out.truncate(std::mem::size_of::<libc::sockaddr_un>());
-    if super::fix_write(tid, addr, &out) {
-        super::fix_write(tid, len_addr, &(out.len() as u32).to_ne_bytes());
+    if super::fix_write(&*kernel.mem, tid, addr, &out) {
+        super::fix_write(
+            &*kernel.mem,
+            tid,
+            len_addr,
+            &(out.len() as u32).to_ne_bytes(),
+        );
     }
 }
 
@@ -409,8 +419,13 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
         Sysno::sendto => {
             let sock = socket_of(call, fd)?;
             let len = call.args[2] as usize;
-            let data = read_data(call.tid, &[(call.args[1], len)])?;
-            let name = read_name(call.tid, call.args[4], call.args[5] as usize)?;
+            let data = read_data(&*call.kernel.mem, call.tid, &[(call.args[1], len)])?;
+            let name = read_name(
+                &*call.kernel.mem,
+                call.tid,
+                call.args[4],
+                call.args[5] as usize,
+            )?;
             let msg = OutMessage {
                 name: Some(name),
                 data,
@@ -419,7 +434,7 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
             send_by_sentry(call, &sock, &msg, call.args[3] as i32)
         }
         Sysno::sendmsg => {
-            let hdr = MsgHeader::read(call.tid, call.args[1])?;
+            let hdr = MsgHeader::read(&*call.kernel.mem, call.tid, call.args[1])?;
             let flags = call.args[2] as i32;
             if hdr.name_len == 0 && hdr.control_len == 0 {
                 if let Some(action) = send_plain(call, &hdr, flags)? {
@@ -439,12 +454,14 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
             let mut sent = 0u64;
             for i in 0..count {
                 let at = vec + i * 64;
-                let result = MsgHeader::read(call.tid, at)
+                let result = MsgHeader::read(&*call.kernel.mem, call.tid, at)
                     .and_then(|hdr| hdr.copy(call))
                     .and_then(|msg| sentry_send(call, &sock, &msg, flags | libc::MSG_DONTWAIT));
                 match result {
                     Ok(n) => {
-                        platform_ptrace::write_bytes(call.tid, at + 56, &(n as u32).to_ne_bytes())
+                        call.kernel
+                            .mem
+                            .write(call.tid, at + 56, &(n as u32).to_ne_bytes())
                             .map_err(|_| Errno::EFAULT)?;
                         sent += 1;
                     }
@@ -482,7 +499,7 @@ fn send_plain(call: &Call, hdr: &MsgHeader, flags: i32) -> Result<Option<Action>
     Ok(match hdr.iov_len {
         0 => Some(as_call(Sysno::sendto, [fd, 0, 0, flags as u64, 0, 0])),
         1 => {
-            let (base, len) = hdr.iovecs(call.tid)?[0];
+            let (base, len) = hdr.iovecs(&*call.kernel.mem, call.tid)?[0];
             Some(as_call(
                 Sysno::sendto,
                 [fd, base, len as u64, flags as u32 as u64, 0, 0],
@@ -539,10 +556,14 @@ const MAX_CONTROL: usize = 1 << 20;
 const MAX_MESSAGE: usize = 4 << 20;
 
 impl MsgHeader {
-    fn read(tid: platform_ptrace::Tid, at: u64) -> Result<MsgHeader, Errno> {
+    fn read(
+        mem: &dyn crate::host::TaskMemory,
+        tid: platform_ptrace::Tid,
+        at: u64,
+    ) -> Result<MsgHeader, Errno> {
         // name(8) namelen(4+4) iov(8) iovlen(8) control(8) controllen(8) flags(4+4)
         let mut raw = [0u8; 56];
-        read_bytes(tid, at, &mut raw).map_err(|_| Errno::EFAULT)?;
+        mem.read(tid, at, &mut raw).map_err(|_| Errno::EFAULT)?;
         let word = |i: usize| u64::from_ne_bytes(raw[i..i + 8].try_into().expect("8 bytes"));
         let name_len = u32::from_ne_bytes(raw[8..12].try_into().expect("4 bytes")) as usize;
         let hdr = MsgHeader {
@@ -562,9 +583,14 @@ impl MsgHeader {
         Ok(hdr)
     }
 
-    fn iovecs(&self, tid: platform_ptrace::Tid) -> Result<Vec<(u64, usize)>, Errno> {
+    fn iovecs(
+        &self,
+        mem: &dyn crate::host::TaskMemory,
+        tid: platform_ptrace::Tid,
+    ) -> Result<Vec<(u64, usize)>, Errno> {
         let mut raw = vec![0u8; self.iov_len * 16];
-        read_bytes(tid, self.iov, &mut raw).map_err(|_| Errno::EFAULT)?;
+        mem.read(tid, self.iov, &mut raw)
+            .map_err(|_| Errno::EFAULT)?;
         Ok(raw
             .chunks_exact(16)
             .map(|v| {
@@ -580,14 +606,26 @@ impl MsgHeader {
         let name = if self.name_len == 0 {
             None
         } else {
-            Some(read_name(call.tid, self.name, self.name_len)?)
+            Some(read_name(
+                &*call.kernel.mem,
+                call.tid,
+                self.name,
+                self.name_len,
+            )?)
         };
-        let data = read_data(call.tid, &self.iovecs(call.tid)?)?;
+        let data = read_data(
+            &*call.kernel.mem,
+            call.tid,
+            &self.iovecs(&*call.kernel.mem, call.tid)?,
+        )?;
         let control = if self.control_len == 0 {
             Vec::new()
         } else {
             let mut raw = vec![0u8; self.control_len];
-            read_bytes(call.tid, self.control, &mut raw).map_err(|_| Errno::EFAULT)?;
+            call.kernel
+                .mem
+                .read(call.tid, self.control, &mut raw)
+                .map_err(|_| Errno::EFAULT)?;
             control_from_task(call, &raw)?
         };
         Ok(OutMessage {
@@ -598,24 +636,34 @@ impl MsgHeader {
     }
 }
 
-fn read_name(tid: platform_ptrace::Tid, at: u64, len: usize) -> Result<Vec<u8>, Errno> {
+fn read_name(
+    mem: &dyn crate::host::TaskMemory,
+    tid: platform_ptrace::Tid,
+    at: u64,
+    len: usize,
+) -> Result<Vec<u8>, Errno> {
     if len > std::mem::size_of::<libc::sockaddr_storage>() {
         return Err(Errno::EINVAL);
     }
     let mut name = vec![0u8; len];
-    read_bytes(tid, at, &mut name).map_err(|_| Errno::EFAULT)?;
+    mem.read(tid, at, &mut name).map_err(|_| Errno::EFAULT)?;
     Ok(name)
 }
 
 /// The bytes of `buffers` in the task, at most MAX_MESSAGE of them (a stream send of more is
 /// a partial send, as the kernel may make too).
-fn read_data(tid: platform_ptrace::Tid, buffers: &[(u64, usize)]) -> Result<Vec<u8>, Errno> {
+fn read_data(
+    mem: &dyn crate::host::TaskMemory,
+    tid: platform_ptrace::Tid,
+    buffers: &[(u64, usize)],
+) -> Result<Vec<u8>, Errno> {
     let mut data = Vec::new();
     for &(base, len) in buffers {
         let take = len.min(MAX_MESSAGE - data.len());
         let at = data.len();
         data.resize(at + take, 0);
-        read_bytes(tid, base, &mut data[at..]).map_err(|_| Errno::EFAULT)?;
+        mem.read(tid, base, &mut data[at..])
+            .map_err(|_| Errno::EFAULT)?;
         if data.len() == MAX_MESSAGE {
             break;
         }
@@ -832,10 +880,14 @@ pub fn receive(call: &mut Call) -> Action {
 
 /// The control messages of a msghdr in task memory: (level, type, data address, data
 /// length) each. Stops at the first malformed or unreadable header, as the kernel would.
-fn control_messages(tid: platform_ptrace::Tid, msg: u64) -> Vec<(i32, i32, u64, u64)> {
+fn control_messages(
+    mem: &dyn crate::host::TaskMemory,
+    tid: platform_ptrace::Tid,
+    msg: u64,
+) -> Vec<(i32, i32, u64, u64)> {
     // struct msghdr: name(8) namelen(4+4) iov(8) iovlen(8) control(8) controllen(8) flags
     let mut hdr = [0u8; 56];
-    if read_bytes(tid, msg, &mut hdr).is_err() {
+    if mem.read(tid, msg, &mut hdr).is_err() {
         return Vec::new();
     }
     let word = |at: usize| u64::from_ne_bytes(hdr[at..at + 8].try_into().expect("8 bytes"));
@@ -844,7 +896,7 @@ fn control_messages(tid: platform_ptrace::Tid, msg: u64) -> Vec<(i32, i32, u64, 
     let mut at = 0u64;
     while at + 16 <= len {
         let mut ch = [0u8; 16];
-        if read_bytes(tid, control + at, &mut ch).is_err() {
+        if mem.read(tid, control + at, &mut ch).is_err() {
             break;
         }
         let cmsg_len = u64::from_ne_bytes(ch[0..8].try_into().expect("8 bytes"));
@@ -860,8 +912,12 @@ fn control_messages(tid: platform_ptrace::Tid, msg: u64) -> Vec<(i32, i32, u64, 
 }
 
 /// The SCM_CREDENTIALS control message of a msghdr in task memory: its ucred's address.
-pub fn find_creds(tid: platform_ptrace::Tid, msg: u64) -> Option<u64> {
-    control_messages(tid, msg)
+pub fn find_creds(
+    mem: &dyn crate::host::TaskMemory,
+    tid: platform_ptrace::Tid,
+    msg: u64,
+) -> Option<u64> {
+    control_messages(mem, tid, msg)
         .into_iter()
         .find(|&(level, kind, _, len)| {
             level == libc::SOL_SOCKET && kind == libc::SCM_CREDENTIALS && len >= 12
@@ -903,7 +959,10 @@ pub fn interface_ioctl(call: &mut Call) -> Option<Action> {
         if cmd == SIOCGIFCONF {
             // struct ifconf { int ifc_len; (pad) char *ifc_buf; }
             let mut conf = [0u8; 16];
-            read_bytes(tid, arg, &mut conf).map_err(|_| Errno::EFAULT)?;
+            call.kernel
+                .mem
+                .read(tid, arg, &mut conf)
+                .map_err(|_| Errno::EFAULT)?;
             let len = i32::from_ne_bytes(conf[0..4].try_into().expect("4 bytes"));
             let buf = u64::from_ne_bytes(conf[8..16].try_into().expect("8 bytes"));
             let written = if buf == 0 || (len as usize) < IFREQ {
@@ -916,15 +975,23 @@ pub fn interface_ioctl(call: &mut Call) -> Option<Action> {
                 let mut req = [0u8; IFREQ];
                 req[..2].copy_from_slice(b"lo");
                 req[16..32].copy_from_slice(&sockaddr_in([127, 0, 0, 1]));
-                platform_ptrace::write_bytes(tid, buf, &req).map_err(|_| Errno::EFAULT)?;
+                call.kernel
+                    .mem
+                    .write(tid, buf, &req)
+                    .map_err(|_| Errno::EFAULT)?;
                 IFREQ
             };
-            platform_ptrace::write_bytes(tid, arg, &(written as i32).to_ne_bytes())
+            call.kernel
+                .mem
+                .write(tid, arg, &(written as i32).to_ne_bytes())
                 .map_err(|_| Errno::EFAULT)?;
             return Ok(0);
         }
         let mut req = [0u8; IFREQ];
-        read_bytes(tid, arg, &mut req).map_err(|_| Errno::EFAULT)?;
+        call.kernel
+            .mem
+            .read(tid, arg, &mut req)
+            .map_err(|_| Errno::EFAULT)?;
         if cmd == SIOCGIFNAME {
             if i32::from_ne_bytes(req[16..20].try_into().expect("4 bytes")) != 1 {
                 return Err(Errno::ENODEV);
@@ -965,7 +1032,10 @@ pub fn interface_ioctl(call: &mut Call) -> Option<Action> {
                 }
             }
         }
-        platform_ptrace::write_bytes(tid, arg, &req).map_err(|_| Errno::EFAULT)?;
+        call.kernel
+            .mem
+            .write(tid, arg, &req)
+            .map_err(|_| Errno::EFAULT)?;
         Ok(0)
     })();
     Some(Action::Return(result.unwrap_or_else(|e| -(e as i64))))

@@ -11,7 +11,7 @@
 use super::{Action, Call, ExitHook};
 use crate::kernel::Kernel;
 use nix::errno::Errno;
-use platform_ptrace::{read_bytes, Tid};
+use platform_ptrace::Tid;
 use std::os::fd::AsRawFd;
 use syscalls::Sysno;
 
@@ -108,7 +108,10 @@ pub fn fcntl(call: &mut Call, other: impl FnOnce(&mut Call) -> Action) -> Action
 /// duplicate of the fd (the owner belongs to the open file, which the duplicate shares).
 fn setown_ex(call: &mut Call) -> Result<Action, Errno> {
     let mut raw = [0u8; 8];
-    read_bytes(call.tid, call.args[2], &mut raw).map_err(|_| Errno::EFAULT)?;
+    call.kernel
+        .mem
+        .read(call.tid, call.args[2], &mut raw)
+        .map_err(|_| Errno::EFAULT)?;
     let kind = i32::from_ne_bytes(raw[0..4].try_into().expect("4 bytes"));
     let id = i32::from_ne_bytes(raw[4..8].try_into().expect("4 bytes"));
     let host = match kind {
@@ -180,9 +183,9 @@ pub fn ioctl(call: &mut Call) -> Option<Action> {
     }
 }
 
-fn read_int(tid: Tid, addr: u64) -> Result<i32, Errno> {
+fn read_int(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64) -> Result<i32, Errno> {
     let mut raw = [0u8; 4];
-    read_bytes(tid, addr, &mut raw).map_err(|_| Errno::EFAULT)?;
+    mem.read(tid, addr, &mut raw).map_err(|_| Errno::EFAULT)?;
     Ok(i32::from_ne_bytes(raw))
 }
 
@@ -194,7 +197,7 @@ fn set_socket_owner(call: &mut Call) -> Result<Action, Errno> {
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return Err(Errno::ENOTTY);
     }
-    let owner = read_int(call.tid, call.args[2])?;
+    let owner = read_int(&*call.kernel.mem, call.tid, call.args[2])?;
     let host = owner_to_host(call.kernel, call.tid, owner)?;
     Ok(Action::PassAs {
         nr: Sysno::fcntl.id() as u64,
@@ -205,7 +208,7 @@ fn set_socket_owner(call: &mut Call) -> Result<Action, Errno> {
 /// TIOCSPGRP: the group (read once, translated) is set by the sentry on its own duplicate
 /// of the terminal fd; it can only be the sentry's own terminal, shared with the sandbox.
 fn set_foreground(call: &mut Call) -> Result<Action, Errno> {
-    let pgrp = read_int(call.tid, call.args[2])?;
+    let pgrp = read_int(&*call.kernel.mem, call.tid, call.args[2])?;
     if pgrp < 0 {
         return Err(Errno::EINVAL);
     }
@@ -229,8 +232,13 @@ pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
     }
     let rewrite = |addr: u64, f: &dyn Fn(i32) -> i32| {
         let mut raw = [0u8; 4];
-        if super::fix_read(tid, addr, &mut raw) {
-            super::fix_write(tid, addr, &f(i32::from_ne_bytes(raw)).to_ne_bytes());
+        if super::fix_read(&*k.mem, tid, addr, &mut raw) {
+            super::fix_write(
+                &*k.mem,
+                tid,
+                addr,
+                &f(i32::from_ne_bytes(raw)).to_ne_bytes(),
+            );
         }
     };
     match hook {
@@ -247,7 +255,7 @@ pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
             // With no conflicting lock the kernel writes only l_type (F_UNLCK): l_pid is
             // still the caller's own value, not a host pid.
             let mut l_type = [0u8; 2];
-            let conflict = super::fix_read(tid, addr, &mut l_type)
+            let conflict = super::fix_read(&*k.mem, tid, addr, &mut l_type)
                 && i16::from_ne_bytes(l_type) != libc::F_UNLCK as i16;
             if conflict {
                 // OFD locks report -1; a holder outside the sandbox shows as 0.

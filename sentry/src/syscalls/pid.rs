@@ -323,14 +323,20 @@ pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, nowait: bool, rv
         // waitid returns 0; the child is in the siginfo (si_pid at offset 16).
         Some(addr) if rval == 0 && addr != 0 => {
             let mut word = [0u8; 4];
-            if !super::fix_read(tid, addr + 16, &mut word) {
+            if !super::fix_read(&*k.mem, tid, addr + 16, &mut word) {
                 return rval;
             }
             let host = i32::from_ne_bytes(word);
             if host > 0 {
-                super::fix_write(tid, addr + 16, &k.vpid_for(tid, host).to_ne_bytes());
+                super::fix_write(
+                    &*k.mem,
+                    tid,
+                    addr + 16,
+                    &k.vpid_for(tid, host).to_ne_bytes(),
+                );
                 if let Some(uid) = sandbox_ruid(k, host) {
-                    super::fix_write(tid, addr + 20, &uid.to_ne_bytes()); // si_uid
+                    super::fix_write(&*k.mem, tid, addr + 20, &uid.to_ne_bytes());
+                    // si_uid
                 }
             }
             host
@@ -391,8 +397,8 @@ pub fn translate_siginfo(k: &Kernel, tid: Tid, info: &mut [u8; 128]) -> bool {
 /// rt_sigtimedwait returned a signal: the siginfo it wrote at `at`, as delivery shows it.
 pub fn translate_dequeued(k: &Kernel, tid: Tid, at: u64) {
     let mut info = [0u8; 128];
-    if super::fix_read(tid, at, &mut info) && translate_siginfo(k, tid, &mut info) {
-        super::fix_write(tid, at, &info);
+    if super::fix_read(&*k.mem, tid, at, &mut info) && translate_siginfo(k, tid, &mut info) {
+        super::fix_write(&*k.mem, tid, at, &info);
     }
 }
 
@@ -410,11 +416,11 @@ fn sandbox_ruid(k: &Kernel, host: Tid) -> Option<u32> {
 /// sandbox sees them.
 pub fn translate_peercred(k: &Kernel, tid: Tid, addr: u64, len_addr: u64) {
     let mut len = [0u8; 4];
-    if !super::fix_read(tid, len_addr, &mut len) || u32::from_ne_bytes(len) < 4 {
+    if !super::fix_read(&*k.mem, tid, len_addr, &mut len) || u32::from_ne_bytes(len) < 4 {
         return;
     }
     let mut pid = [0u8; 4];
-    if !super::fix_read(tid, addr, &mut pid) {
+    if !super::fix_read(&*k.mem, tid, addr, &mut pid) {
         return;
     }
     let host = i32::from_ne_bytes(pid);
@@ -428,7 +434,7 @@ pub fn translate_peercred(k: &Kernel, tid: Tid, addr: u64, len_addr: u64) {
         ucred.extend_from_slice(&creds.euid.to_ne_bytes());
         ucred.extend_from_slice(&creds.egid.to_ne_bytes());
     }
-    super::fix_write(tid, addr, &ucred);
+    super::fix_write(&*k.mem, tid, addr, &ucred);
 }
 
 /// recvmsg/recvmmsg returned: each SCM_CREDENTIALS names the sender by host pid and ids;
@@ -443,11 +449,11 @@ pub fn translate_received_creds(k: &Kernel, tid: Tid, msg: u64, vector: bool, rv
         vec![msg]
     };
     for hdr in headers {
-        let Some(at) = super::net::find_creds(tid, hdr) else {
+        let Some(at) = super::net::find_creds(&*k.mem, tid, hdr) else {
             continue;
         };
         let mut ucred = [0u8; 12];
-        if !super::fix_read(tid, at, &mut ucred) {
+        if !super::fix_read(&*k.mem, tid, at, &mut ucred) {
             return;
         }
         let host = i32::from_ne_bytes(ucred[0..4].try_into().expect("4 bytes"));
@@ -457,6 +463,6 @@ pub fn translate_received_creds(k: &Kernel, tid: Tid, msg: u64, vector: bool, rv
             out.extend_from_slice(&creds.euid.to_ne_bytes());
             out.extend_from_slice(&creds.egid.to_ne_bytes());
         }
-        super::fix_write(tid, at, &out);
+        super::fix_write(&*k.mem, tid, at, &out);
     }
 }

@@ -4,7 +4,7 @@
 //! the host kernel's.
 
 use super::{errno, Action, Call};
-use platform_ptrace::{read_bytes, write_bytes, Tid};
+use platform_ptrace::Tid;
 use syscalls::{Errno, Sysno};
 
 /// The resource the sentry keeps, for the seccomp filter's guard.
@@ -19,8 +19,11 @@ pub fn handle(call: &mut Call) -> Action {
     }
     let tid = call.tid;
     let result = match call.sysno {
-        Sysno::getrlimit => write_limit(tid, call.args[1], core_limit(call, tid)),
-        _ => read_limit(tid, call.args[1]).and_then(|new| set_core_limit(call, tid, new)),
+        Sysno::getrlimit => {
+            write_limit(&*call.kernel.mem, tid, call.args[1], core_limit(call, tid))
+        }
+        _ => read_limit(&*call.kernel.mem, tid, call.args[1])
+            .and_then(|new| set_core_limit(call, tid, new)),
     };
     match result {
         Ok(()) => Action::Return(0),
@@ -33,7 +36,7 @@ pub fn prlimit_core(call: &mut Call, target: Tid) -> Action {
     let (new_at, old_at) = (call.args[2], call.args[3]);
     let result = (|| {
         let new = if new_at != 0 {
-            Some(read_limit(call.tid, new_at)?)
+            Some(read_limit(&*call.kernel.mem, call.tid, new_at)?)
         } else {
             None
         };
@@ -42,7 +45,7 @@ pub fn prlimit_core(call: &mut Call, target: Tid) -> Action {
             set_core_limit(call, target, new)?;
         }
         if old_at != 0 {
-            write_limit(call.tid, old_at, old)?;
+            write_limit(&*call.kernel.mem, call.tid, old_at, old)?;
         }
         Ok(())
     })();
@@ -74,17 +77,22 @@ fn set_core_limit(call: &mut Call, target: Tid, new: (u64, u64)) -> Result<(), E
 }
 
 /// A struct rlimit (rlim_cur, rlim_max: two u64) out of the task.
-fn read_limit(tid: Tid, at: u64) -> Result<(u64, u64), Errno> {
+fn read_limit(mem: &dyn crate::host::TaskMemory, tid: Tid, at: u64) -> Result<(u64, u64), Errno> {
     let mut raw = [0u8; 16];
-    read_bytes(tid, at, &mut raw).map_err(|_| Errno::EFAULT)?;
+    mem.read(tid, at, &mut raw).map_err(|_| Errno::EFAULT)?;
     Ok((
         u64::from_ne_bytes(raw[0..8].try_into().expect("8 bytes")),
         u64::from_ne_bytes(raw[8..16].try_into().expect("8 bytes")),
     ))
 }
 
-fn write_limit(tid: Tid, at: u64, limit: (u64, u64)) -> Result<(), Errno> {
+fn write_limit(
+    mem: &dyn crate::host::TaskMemory,
+    tid: Tid,
+    at: u64,
+    limit: (u64, u64),
+) -> Result<(), Errno> {
     let mut raw = limit.0.to_ne_bytes().to_vec();
     raw.extend_from_slice(&limit.1.to_ne_bytes());
-    write_bytes(tid, at, &raw).map_err(|_| Errno::EFAULT)
+    mem.write(tid, at, &raw).map_err(|_| Errno::EFAULT)
 }

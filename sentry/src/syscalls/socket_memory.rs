@@ -73,7 +73,7 @@ pub fn at_exit(kernel: &mut Kernel, tid: Tid, made: Made, rval: i64) {
     let fds: Vec<i32> = match made.pair {
         Some(at) => {
             let mut raw = [0u8; 8];
-            match platform_ptrace::read_bytes(tid, at, &mut raw) {
+            match kernel.mem.read(tid, at, &mut raw) {
                 Ok(()) => raw
                     .chunks_exact(4)
                     .map(|w| i32::from_ne_bytes(w.try_into().expect("4 bytes")))
@@ -138,7 +138,10 @@ pub fn set_buffer(call: &mut Call) -> Result<Action, syscalls::Errno> {
         return Err(Errno::EINVAL);
     }
     let mut raw = [0u8; 4];
-    platform_ptrace::read_bytes(call.tid, value_at, &mut raw).map_err(|_| Errno::EFAULT)?;
+    call.kernel
+        .mem
+        .read(call.tid, value_at, &mut raw)
+        .map_err(|_| Errno::EFAULT)?;
     let value = i32::from_ne_bytes(raw);
     let sock = super::net::task_fd(call, fd).map_err(|_| Errno::EBADF)?;
     let who = call.kernel.shown_pid(call.tid);

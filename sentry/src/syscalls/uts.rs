@@ -1,7 +1,6 @@
 //! uname, sethostname, setdomainname: the sandbox's own names, never the host's.
 
 use super::{errno, Action, Call};
-use platform_ptrace::{read_bytes, write_bytes};
 use syscalls::{Errno, Sysno};
 
 /// Linux's __NEW_UTS_LEN + 1.
@@ -54,7 +53,7 @@ fn uname(call: &mut Call) -> Action {
     buf.extend_from_slice(&c_field(&host.version));
     buf.extend_from_slice(&c_field(&host.machine));
     buf.extend_from_slice(&field(&uts.domainname));
-    match write_bytes(call.tid, call.args[0], &buf) {
+    match call.kernel.mem.write(call.tid, call.args[0], &buf) {
         Ok(()) => Action::Return(0),
         Err(_) => errno(Errno::EFAULT),
     }
@@ -115,7 +114,12 @@ fn set_name(call: &mut Call) -> Action {
         return errno(Errno::EINVAL);
     }
     let mut name = vec![0u8; len as usize];
-    if read_bytes(call.tid, call.args[0], &mut name).is_err() {
+    if call
+        .kernel
+        .mem
+        .read(call.tid, call.args[0], &mut name)
+        .is_err()
+    {
         return errno(Errno::EFAULT);
     }
     let ns = call.kernel.uts_of(call.tid);

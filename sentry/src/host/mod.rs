@@ -1,0 +1,130 @@
+//! The host below the sentry's tables: the memory of the sandbox's tasks. Handlers reach it
+//! through [`TaskMemory`]: in a running sandbox through the platform's access
+//! (process_vm_readv/writev, /proc/<tid>/mem), in unit tests through [`FakeMemory`].
+
+use nix::errno::Errno;
+use platform_ptrace::Tid;
+
+/// Reading and writing the memory of a task.
+pub trait TaskMemory {
+    /// Reads `buf.len()` bytes at `addr`; EFAULT if any of them is not mapped.
+    fn read(&self, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno>;
+    /// Writes `data` at `addr`; EFAULT if any of it is not mapped writable.
+    fn write(&self, tid: Tid, addr: u64, data: &[u8]) -> Result<(), Errno>;
+    /// Writes `data` at `addr` also into a read-only mapping, as a debugger does.
+    fn write_forced(&self, tid: Tid, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.write(tid, addr, data)
+    }
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL): EFAULT on an
+    /// unmapped address, ENAMETOOLONG when no NUL comes within `max`.
+    fn read_cstring(&self, tid: Tid, addr: u64, max: usize) -> Result<Vec<u8>, Errno>;
+}
+
+/// The memory of live tasks, through the platform.
+pub struct Live;
+
+impl TaskMemory for Live {
+    fn read(&self, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        platform_ptrace::read_bytes(tid, addr, buf)
+    }
+
+    fn write(&self, tid: Tid, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        platform_ptrace::write_bytes(tid, addr, data)
+    }
+
+    fn write_forced(&self, tid: Tid, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        platform_ptrace::write_bytes_forced(tid, addr, data)
+    }
+
+    fn read_cstring(&self, tid: Tid, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        platform_ptrace::read_cstring(tid, addr, max)
+    }
+}
+
+/// Task memory for unit tests: regions of bytes per task, mapped by the test.
+#[cfg(test)]
+#[derive(Default)]
+pub struct FakeMemory {
+    regions: std::sync::Mutex<Vec<(Tid, u64, Vec<u8>)>>,
+}
+
+#[cfg(test)]
+impl FakeMemory {
+    /// Maps `data` at `addr` in task `tid`.
+    pub fn map(&self, tid: Tid, addr: u64, data: &[u8]) {
+        self.regions
+            .lock()
+            .expect("fake memory lock")
+            .push((tid, addr, data.to_vec()));
+    }
+
+    /// The `len` bytes at `addr` in task `tid` (panics when they are not mapped).
+    pub fn get(&self, tid: Tid, addr: u64, len: usize) -> Vec<u8> {
+        let mut out = vec![0; len];
+        self.read(tid, addr, &mut out).expect("mapped in the fake");
+        out
+    }
+
+    fn with_region<R>(
+        &self,
+        tid: Tid,
+        addr: u64,
+        len: usize,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, Errno> {
+        let mut regions = self.regions.lock().expect("fake memory lock");
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        let (_, start, bytes) = regions
+            .iter_mut()
+            .find(|(t, start, bytes)| {
+                *t == tid && *start <= addr && end <= start + bytes.len() as u64
+            })
+            .ok_or(Errno::EFAULT)?;
+        let at = (addr - *start) as usize;
+        Ok(f(&mut bytes[at..at + len]))
+    }
+}
+
+#[cfg(test)]
+impl TaskMemory for FakeMemory {
+    fn read(&self, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.with_region(tid, addr, buf.len(), |bytes| buf.copy_from_slice(bytes))
+    }
+
+    fn write(&self, tid: Tid, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.with_region(tid, addr, data.len(), |bytes| bytes.copy_from_slice(data))
+    }
+
+    fn read_cstring(&self, tid: Tid, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        loop {
+            let mut byte = [0u8];
+            self.read(tid, addr + out.len() as u64, &mut byte)?;
+            if byte[0] == 0 {
+                return Ok(out);
+            }
+            out.push(byte[0]);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fake_faults_outside_its_regions() {
+        let mem = FakeMemory::default();
+        mem.map(7, 0x1000, b"path\0rest");
+        assert_eq!(mem.read_cstring(7, 0x1000, 100).unwrap(), b"path");
+        assert_eq!(mem.read_cstring(7, 0x1000, 2), Err(Errno::ENAMETOOLONG));
+        let mut buf = [0u8; 4];
+        assert_eq!(mem.read(8, 0x1000, &mut buf), Err(Errno::EFAULT));
+        assert_eq!(mem.read(7, 0x1007, &mut buf), Err(Errno::EFAULT));
+        mem.write(7, 0x1005, b"REST").unwrap();
+        assert_eq!(mem.get(7, 0x1000, 9), b"path\0REST");
+    }
+}
