@@ -60,6 +60,23 @@ impl NsRef {
     }
 }
 
+/// The identity lines of /proc/<pid>/status (`Uid`, `Gid`, `Groups`, `Cap*`) for the
+/// task's sandbox credentials; None for other lines.
+fn status_line(kernel: &crate::kernel::Kernel, host: Tid, key: &str) -> Option<String> {
+    let c = kernel.creds_of(host);
+    Some(match key {
+        "Uid" => format!("{}\t{}\t{}\t{}", c.ruid, c.euid, c.suid, c.fsuid),
+        "Gid" => format!("{}\t{}\t{}\t{}", c.rgid, c.egid, c.sgid, c.fsgid),
+        "Groups" => c.groups.iter().map(|g| format!("{g} ")).collect::<String>(),
+        "CapInh" => format!("{:016x}", c.cap_inheritable),
+        "CapPrm" => format!("{:016x}", c.cap_permitted),
+        "CapEff" => format!("{:016x}", c.cap_effective),
+        "CapBnd" => format!("{:016x}", c.cap_bounding),
+        "CapAmb" => format!("{:016x}", c.cap_ambient),
+        _ => return None,
+    })
+}
+
 fn host_file(path: impl AsRef<Path>) -> Result<Vec<u8>, Errno> {
     std::fs::read(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
 }
@@ -265,7 +282,7 @@ fn status(k: &Kernel, tid: Tid, host: Tid) -> Result<Vec<u8>, Errno> {
             "NSsid" => Some(v(unsafe { libc::getsid(host) }).to_string()),
             // Issue 8: the task's sandbox credentials, not the host's.
             "Uid" | "Gid" | "Groups" | "CapInh" | "CapPrm" | "CapEff" | "CapBnd" | "CapAmb" => {
-                crate::syscalls::ids::status_line(k, host, key)
+                status_line(k, host, key)
             }
             _ => None,
         };
@@ -669,7 +686,7 @@ fn comm(k: &Kernel, host: Tid) -> Vec<u8> {
 }
 
 /// The command line of a program run through its loader: its own argv, not the loader's.
-fn program_cmdline(raw: &[u8], view: crate::syscalls::exec::LoaderView) -> Vec<u8> {
+fn program_cmdline(raw: &[u8], view: crate::kernel::LoaderView) -> Vec<u8> {
     let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
     let args: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
     let Some(argv0) = args.get(view.argv0_at) else {

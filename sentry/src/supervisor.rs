@@ -786,7 +786,7 @@ impl Supervisor {
         };
         k.add_task(child, tgid, parent, ns);
         // Issue 8: a new task has its creator's credentials.
-        let creds = crate::syscalls::ids::creds_of(k, parent_tid);
+        let creds = k.creds_of(parent_tid);
         if let Some(task) = k.tasks.get_mut(&child) {
             task.creds = creds;
         }
@@ -864,8 +864,8 @@ impl Supervisor {
 
     /// After execve, the thread group is the exec'ing thread alone, under the leader's id.
     fn on_exec(&mut self, tid: Tid, former_tid: Tid) {
-        // Issue 8: the credentials are the exec'ing thread's, then exec's rules apply.
-        let mut creds = crate::syscalls::ids::creds_of(&self.kernel, former_tid);
+        // The credentials are the exec'ing thread's, then exec's rules apply.
+        let mut creds = self.kernel.creds_of(former_tid);
         creds.on_exec();
         let carried = if former_tid != tid {
             self.kernel.tasks.remove(&former_tid);
@@ -1118,7 +1118,7 @@ impl Supervisor {
             }
             (syscalls::Ready::ConnectResult, r) if r > 0 => {
                 let tgid = self.kernel.tgid_of(stopped.tid());
-                match syscalls::net::task_fd_of(tgid, fd) {
+                match crate::host::task_fd(tgid, fd) {
                     Ok(sock) => syscalls::net::pending_error(&sock),
                     Err(e) => -(e as i64),
                 }

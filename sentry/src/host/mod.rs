@@ -1,9 +1,11 @@
-//! The host below the sentry's tables: the memory of the sandbox's tasks. Handlers reach it
-//! through [`TaskMemory`]: in a running sandbox through the platform's access
-//! (process_vm_readv/writev, /proc/<tid>/mem), in unit tests through [`FakeMemory`].
+//! The host below the sentry's tables: the memory and the fds of the sandbox's tasks.
+//! Handlers reach task memory through [`TaskMemory`]: in a running sandbox through the
+//! platform's access (process_vm_readv/writev, /proc/<tid>/mem), in unit tests through
+//! [`FakeMemory`].
 
 use nix::errno::Errno;
 use platform_ptrace::Tid;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Reading and writing the memory of a task.
 pub trait TaskMemory {
@@ -39,6 +41,24 @@ impl TaskMemory for Live {
     fn read_cstring(&self, tid: Tid, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
         platform_ptrace::read_cstring(tid, addr, max)
     }
+}
+
+/// The sentry's own duplicate of fd `fd` of process `tgid` (host id).
+pub fn task_fd(tgid: Tid, fd: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) };
+    if pidfd < 0 {
+        return Err(Errno::ESRCH);
+    }
+    // SAFETY: the fd was just created and is ours alone.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    // SAFETY: pidfd_getfd takes plain integers and returns a new fd or -1.
+    let dup = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if dup < 0 {
+        return Err(Errno::EBADF);
+    }
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup as i32) })
 }
 
 /// Task memory for unit tests: regions of bytes per task, mapped by the test.

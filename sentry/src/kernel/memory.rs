@@ -28,8 +28,8 @@
 //! sentry cannot see, an fd in flight in an AF_UNIX message: such a memfd is released early
 //! and charged again at its next ftruncate or fallocate.
 
-use super::limits::{Watch, SAMPLE_PERIOD};
 use super::sockets::{self, SockIno};
+use super::watch::{Watch, SAMPLE_PERIOD};
 use crate::config::{Limits, OomMode};
 use crate::events::Events;
 use hashbrown::{HashMap, HashSet};
@@ -728,9 +728,7 @@ pub fn socket_rescan(kernel: &mut super::Kernel, skip: Option<Tid>, who: Tid) {
 /// `tid`, without a limit check (it exists already).
 fn charge_untracked(kernel: &mut super::Kernel, tid: Tid, ino: SockIno, who: Tid) {
     let tgid = kernel.tgid_of(tid);
-    let Some(dup) =
-        find_fd_of(tid, ino).and_then(|fd| crate::syscalls::net::task_fd_of(tgid, fd).ok())
-    else {
+    let Some(dup) = find_fd_of(tid, ino).and_then(|fd| crate::host::task_fd(tgid, fd).ok()) else {
         return;
     };
     if let Some((found, charged)) = sockets::examine(&dup, None) {

@@ -8,6 +8,7 @@ pub mod memory;
 pub mod mounts;
 pub mod pid;
 pub mod sockets;
+pub mod watch;
 
 use hashbrown::{HashMap, HashSet};
 use mounts::MountTable;
@@ -68,7 +69,7 @@ pub struct Uts {
     pub domainname: Vec<u8>,
 }
 
-/// How path resolution treats symlinks (see `syscalls::fs::walk`).
+/// How path resolution treats symlinks (see `syscalls::vfs::walk`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WalkLinks {
     /// The gofer follows them, inside their mount.
@@ -191,6 +192,14 @@ impl Kernel {
             owners: creds::Owners::default(),
             mem: std::sync::Arc::new(crate::host::Live),
         }
+    }
+
+    /// The credentials of a task (the sandbox's initial ones for a task not yet recorded).
+    pub fn creds_of(&self, tid: Tid) -> creds::Creds {
+        self.tasks
+            .get(&tid)
+            .map(|t| t.creds.clone())
+            .unwrap_or_else(|| self.identity.initial_creds())
     }
 
     /// The owner the sandbox sees for a host inode owned by `uid`:`gid`.

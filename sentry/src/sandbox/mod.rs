@@ -158,7 +158,7 @@ pub fn build_mounts(
     }
     std::fs::create_dir(dev.join("shm")).map_err(io)?;
     // Listed and lstat'ed through the gofer; followed by the sentry (fs::dev_link).
-    for (name, target) in crate::syscalls::fs::DEV_LINKS {
+    for (name, target) in crate::syscalls::vfs::DEV_LINKS {
         std::os::unix::fs::symlink(target, dev.join(name)).map_err(io)?;
     }
     add(b"/dev".to_vec(), dev, true, true)?;

@@ -4,7 +4,7 @@
 use super::Failure;
 use crate::config::{Config, Platform};
 use crate::events::Events;
-use crate::kernel::limits::Watch;
+use crate::kernel::watch::Watch;
 use crate::kernel::{self, Kernel, Uts};
 use crate::supervisor::{Outcome, Supervisor, Termination};
 use crate::syscalls;
@@ -194,7 +194,7 @@ fn find_program(
             sysno: ::syscalls::Sysno::execve,
             args: [0; 6],
         };
-        syscalls::fs::across_mounts(&mut call, |call| {
+        syscalls::vfs::across_mounts(&mut call, |call| {
             syscalls::exec::plan(call, libc::AT_FDCWD as i64 as u64, path, name.as_bytes())
         })
     };

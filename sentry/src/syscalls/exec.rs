@@ -24,7 +24,7 @@
 //! and loaded no other file (no interpreter of the host's): a task for which that fails is
 //! killed.
 
-use super::fs::{files, follow, read_path, resolve, Target};
+use super::vfs::{files, follow, read_path, resolve, Target};
 use super::{Action, Call};
 use nix::errno::Errno;
 use platform_ptrace::{Regs, Stopped, Tid};

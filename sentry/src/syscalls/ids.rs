@@ -5,7 +5,7 @@
 //! identity, and the permission checks the sentry applies for a task without DAC override
 //! before it asks the gofer (which runs as the sentry's user and cannot know sandbox ids).
 
-use super::fs::{files, Target};
+use super::vfs::*;
 use super::{Action, Call};
 use crate::kernel::creds::{self, Creds, Ids, CAP_CHOWN, CAP_FOWNER, NGROUPS_MAX};
 use nix::errno::Errno;
@@ -18,15 +18,6 @@ const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
 fn fail(e: i32) -> Action {
     Action::Return(-(e as i64))
-}
-
-/// The credentials of a task (the sandbox's initial ones for a task not yet recorded).
-pub fn creds_of(kernel: &crate::kernel::Kernel, tid: Tid) -> Creds {
-    kernel
-        .tasks
-        .get(&tid)
-        .map(|t| t.creds.clone())
-        .unwrap_or_else(|| kernel.identity.initial_creds())
 }
 
 fn update(call: &mut Call, change: impl FnOnce(&mut Creds) -> Result<(), i32>) -> Action {
@@ -54,7 +45,7 @@ pub fn handle(call: &mut Call) -> Action {
     use Sysno::*;
     let a = call.args;
     let id = |i: usize| a[i] as u32;
-    let c = creds_of(call.kernel, call.tid);
+    let c = call.kernel.creds_of(call.tid);
     match call.sysno {
         getuid => Action::Return(c.ruid as i64),
         geteuid => Action::Return(c.euid as i64),
@@ -181,7 +172,7 @@ fn cap_get(call: &mut Call) -> Action {
     if call.args[1] == 0 {
         return Action::Return(0);
     }
-    let c = creds_of(call.kernel, target);
+    let c = call.kernel.creds_of(target);
     let mut data = Vec::new();
     for w in 0..words {
         for set in [c.cap_effective, c.cap_permitted, c.cap_inheritable] {
@@ -222,24 +213,6 @@ fn cap_set(call: &mut Call) -> Action {
     update(call, |c| c.capset(sets[0], sets[1], sets[2]))
 }
 
-// ---------------------------------------------------------------------------------------
-// Files: owners and permission checks.
-
-/// The stat of a target as the host sees it (no owner mapping).
-fn host_stat(call: &mut Call, target: &Target, follow: bool) -> Result<libc::stat, Errno> {
-    if target.proc.is_some() {
-        return Err(Errno::EPERM);
-    }
-    let (index, rel) = (target.gofer_index, target.rel.clone());
-    files(call)?.stat(index, &rel, follow)
-}
-
-/// The stat of the host file behind fd `fd` of the calling task.
-fn fd_stat(call: &Call, fd: i32) -> Result<libc::stat, Errno> {
-    let file = super::net::task_fd(call, fd)?;
-    nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&file)).map_err(|_| Errno::EBADF)
-}
-
 /// chown, lchown, fchownat on a resolved path: Linux's permission rules for the caller's
 /// sandbox credentials; the new owner goes into the owner table, not to the host.
 pub fn chown(
@@ -261,10 +234,10 @@ pub fn chown(
 /// fchown(fd, uid, gid), and fchownat with AT_EMPTY_PATH.
 pub fn fchown(call: &mut Call, fd: i32, ids: [u64; 2]) -> Action {
     let result = (|| {
-        super::process::refuse_on_read_only_fd(call, fd)?;
+        super::vfs::refuse_on_read_only_fd(call, fd)?;
         let st = fd_stat(call, fd)?;
         change_owner(call, &st, ids, |call, mode| {
-            let file = super::net::task_fd(call, fd)?;
+            let file = call.task_fd(fd)?;
             chmod_fd(
                 &mut call.kernel.owners,
                 std::os::fd::AsRawFd::as_raw_fd(&file),
@@ -281,7 +254,7 @@ fn change_owner(
     ids: [u64; 2],
     chmod: impl FnOnce(&mut Call, u32) -> Result<(), Errno>,
 ) -> Result<Action, Errno> {
-    let c = creds_of(call.kernel, call.tid);
+    let c = call.kernel.creds_of(call.tid);
     let now = call
         .kernel
         .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
@@ -318,263 +291,10 @@ fn change_owner(
     Ok(Action::Return(0))
 }
 
-/// The owner a file the task creates must show, when it is not what the host gives it:
-/// the gofer creates files as the sentry's user, which shows as the sandbox user, not
-/// as the task's fsuid/fsgid.
-pub fn creates_as_other(call: &Call) -> Option<Ids> {
-    let c = creds_of(call.kernel, call.tid);
-    let shown = call.kernel.identity.sandbox;
-    (c.fsuid != shown.uid || c.fsgid != shown.gid).then_some(Ids {
-        uid: c.fsuid,
-        gid: c.fsgid,
-    })
-}
-
-/// After a task created `rel` under another identity: records its owner.
-pub fn created(call: &mut Call, gofer_index: u32, rel: &[u8], owner: Option<Ids>) {
-    let Some(owner) = owner else {
-        return;
-    };
-    let Ok(files) = files(call) else {
-        return;
-    };
-    if let Ok(st) = files.stat(gofer_index, rel, false) {
-        call.kernel.owners.record(st.st_dev, st.st_ino, owner);
-    }
-}
-
-/// After open with O_CREAT returned `fd` for a file that did not exist before.
-pub fn created_fd(
-    kernel: &mut crate::kernel::Kernel,
-    fd: &std::os::fd::OwnedFd,
-    owner: Option<Ids>,
-) {
-    let Some(owner) = owner else {
-        return;
-    };
-    if let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(fd)) {
-        kernel.owners.record(st.st_dev, st.st_ino, owner);
-    }
-}
-
-/// Before a name is removed: its inode leaves the owner table with its last link.
-pub fn removing(call: &mut Call, gofer_index: u32, rel: &[u8]) {
-    if !call.kernel.owners.any() {
-        return;
-    }
-    let Ok(files) = files(call) else {
-        return;
-    };
-    if let Ok(st) = files.stat(gofer_index, rel, false) {
-        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
-        if st.st_nlink <= 1 || is_dir {
-            call.kernel.owners.forget(st.st_dev, st.st_ino);
-        }
-    }
-}
-
-/// The parent directory of a path inside its mount ("." for a top-level name).
-fn parent_of(rel: &[u8]) -> Vec<u8> {
-    let rel = rel.strip_suffix(b"/").unwrap_or(rel);
-    match rel.iter().rposition(|&b| b == b'/') {
-        Some(0) => b"/".to_vec(),
-        Some(i) => rel[..i].to_vec(),
-        None => b".".to_vec(),
-    }
-}
-
-/// Search permission on every directory from the mount's root down to `rel`'s parent.
-fn check_walk(call: &mut Call, c: &Creds, index: u32, rel: &[u8]) -> Result<(), Errno> {
-    let rel = rel.strip_suffix(b"/").unwrap_or(rel);
-    let mut parts: Vec<&[u8]> = rel
-        .split(|&b| b == b'/')
-        .filter(|p| !p.is_empty() && *p != b".")
-        .collect();
-    parts.pop();
-    let mut prefix = b".".to_vec();
-    for i in 0..=parts.len() {
-        let st = files(call)?.stat(index, &prefix, true)?;
-        let owner = call
-            .kernel
-            .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
-        if st.st_mode & libc::S_IFMT == libc::S_IFDIR
-            && !c.may_access(st.st_mode, owner.uid, owner.gid, libc::X_OK)
-        {
-            return Err(Errno::EACCES);
-        }
-        if let Some(part) = parts.get(i) {
-            if prefix == b"." {
-                prefix.clear();
-            } else {
-                prefix.push(b'/');
-            }
-            prefix.extend_from_slice(part);
-        }
-    }
-    Ok(())
-}
-
-/// The task's credentials when the sentry checks file permissions for it itself (it has
-/// no DAC override); None for a task with root's file capabilities.
-fn checking(call: &Call) -> Option<Creds> {
-    let c = creds_of(call.kernel, call.tid);
-    c.checks_files().then_some(c)
-}
-
-/// Before a call that only looks a gofer name up (stat, statx, readlink, getxattr): search
-/// permission on the way, for a task without DAC override.
-pub fn check_search(call: &mut Call, target: &Target) -> Result<(), Errno> {
-    let Some(c) = checking(call) else {
-        return Ok(());
-    };
-    let (index, rel) = (target.gofer_index, target.rel.clone());
-    check_walk(call, &c, index, &rel)
-}
-
-/// Before an open through the gofer. For a task without DAC override: search permission
-/// on the way, then read/write permission on the file, or write permission on the
-/// directory where O_CREAT makes a new name. Returns the owner to record when the open
-/// creates a file under an identity the host does not give it.
-pub fn check_open(call: &mut Call, target: &Target, flags: i32) -> Result<Option<Ids>, Errno> {
-    let owner_change = creates_as_other(call);
-    let (index, rel) = (target.gofer_index, target.rel.clone());
-    let Some(c) = checking(call) else {
-        if owner_change.is_some() && flags & libc::O_CREAT != 0 {
-            let exists = match files(call)?.stat(index, &rel, true) {
-                Err(Errno::ENOENT) => false,
-                // A link out of its mount: decided again with the links walked.
-                Err(Errno::EREMOTE) => return Err(Errno::EREMOTE),
-                _ => true,
-            };
-            return Ok(owner_change.filter(|_| !exists));
-        }
-        return Ok(None);
-    };
-    check_walk(call, &c, index, &rel)?;
-    let follow = flags & libc::O_NOFOLLOW == 0;
-    match files(call)?.stat(index, &rel, follow) {
-        Ok(st) => {
-            if flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0 {
-                return Err(Errno::EEXIST);
-            }
-            let mut want = match flags & libc::O_ACCMODE {
-                libc::O_RDONLY => libc::R_OK,
-                libc::O_WRONLY => libc::W_OK,
-                _ => libc::R_OK | libc::W_OK,
-            };
-            if flags & libc::O_TRUNC != 0 {
-                want |= libc::W_OK;
-            }
-            if flags & libc::O_PATH == libc::O_PATH {
-                want = 0;
-            }
-            let owner = call
-                .kernel
-                .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
-            if want != 0 && !c.may_access(st.st_mode, owner.uid, owner.gid, want) {
-                return Err(Errno::EACCES);
-            }
-            Ok(None)
-        }
-        Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
-            check_dir_write(call, &c, index, &rel)?;
-            Ok(owner_change)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// A reopen through /proc/<pid>/fd/<n> (`link`) of an unlinked file: the access asked,
-/// against the file's mode and owner as the sandbox sees them.
-pub fn check_reopen(call: &Call, link: &std::ffi::CStr, flags: i32) -> Result<(), Errno> {
-    let Some(c) = checking(call) else {
-        return Ok(());
-    };
-    // SAFETY: stat fills a struct we own from a NUL-terminated path.
-    let st = unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        cvt(libc::stat(link.as_ptr(), &mut st))?;
-        st
-    };
-    let want = match flags & libc::O_ACCMODE {
-        libc::O_RDONLY => libc::R_OK,
-        libc::O_WRONLY => libc::W_OK,
-        _ => libc::R_OK | libc::W_OK,
-    } | if flags & libc::O_TRUNC != 0 {
-        libc::W_OK
-    } else {
-        0
-    };
-    let owner = call
-        .kernel
-        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
-    if flags & libc::O_PATH == 0 && !c.may_access(st.st_mode, owner.uid, owner.gid, want) {
-        return Err(Errno::EACCES);
-    }
-    Ok(())
-}
-
-fn check_dir_write(call: &mut Call, c: &Creds, index: u32, rel: &[u8]) -> Result<(), Errno> {
-    let parent = parent_of(rel);
-    let st = files(call)?.stat(index, &parent, true)?;
-    let owner = call
-        .kernel
-        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
-    if !c.may_access(st.st_mode, owner.uid, owner.gid, libc::W_OK | libc::X_OK) {
-        return Err(Errno::EACCES);
-    }
-    Ok(())
-}
-
-/// Before a name is made or removed (mkdir, mknod, symlink, unlink, rename), for a task
-/// without DAC override: search on the way, write on the directory, and the sticky bit's
-/// rule for removals.
-pub fn check_name_change(call: &mut Call, target: &Target, removing: bool) -> Result<(), Errno> {
-    let Some(c) = checking(call) else {
-        return Ok(());
-    };
-    let (index, rel) = (target.gofer_index, target.rel.clone());
-    check_walk(call, &c, index, &rel)?;
-    check_dir_write(call, &c, index, &rel)?;
-    if removing {
-        let dir = files(call)?.stat(index, &parent_of(&rel), true)?;
-        if dir.st_mode & libc::S_ISVTX != 0 && !c.capable(CAP_FOWNER) {
-            let d = call
-                .kernel
-                .shown_owner(dir.st_dev, dir.st_ino, dir.st_uid, dir.st_gid);
-            if let Ok(st) = files(call)?.stat(index, &rel, false) {
-                let f = call
-                    .kernel
-                    .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
-                if c.fsuid != f.uid && c.fsuid != d.uid {
-                    return Err(Errno::EPERM);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Before chmod: only the owner (or CAP_FOWNER) may change an inode's mode.
-pub fn check_owner(call: &mut Call, target: &Target, follow: bool) -> Result<(), Errno> {
-    let c = creds_of(call.kernel, call.tid);
-    if c.capable(CAP_FOWNER) || target.proc.is_some() {
-        return Ok(());
-    }
-    let st = host_stat(call, target, follow)?;
-    let owner = call
-        .kernel
-        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
-    if owner.uid != c.fsuid {
-        return Err(Errno::EPERM);
-    }
-    Ok(())
-}
-
 /// access, faccessat, faccessat2 of a gofer file, decided for the sandbox's identity: the
 /// real ids (the effective ones with AT_EACCESS), root's capabilities as Linux grants them.
 pub fn access(call: &mut Call, target: &Target, mode: i32, flags: i32) -> Result<Action, Errno> {
-    let mut c = creds_of(call.kernel, call.tid);
+    let mut c = call.kernel.creds_of(call.tid);
     if flags & libc::AT_EACCESS == 0 {
         // access(2) checks with the real ids; root's capabilities follow the real uid.
         let old = c.clone();
@@ -605,23 +325,6 @@ pub fn access(call: &mut Call, target: &Target, mode: i32, flags: i32) -> Result
     } else {
         Err(Errno::EACCES)
     }
-}
-
-/// The identity lines of /proc/<pid>/status (`Uid`, `Gid`, `Groups`, `Cap*`) for the
-/// task's sandbox credentials; None for other lines.
-pub fn status_line(kernel: &crate::kernel::Kernel, host: Tid, key: &str) -> Option<String> {
-    let c = creds_of(kernel, host);
-    Some(match key {
-        "Uid" => format!("{}\t{}\t{}\t{}", c.ruid, c.euid, c.suid, c.fsuid),
-        "Gid" => format!("{}\t{}\t{}\t{}", c.rgid, c.egid, c.sgid, c.fsgid),
-        "Groups" => c.groups.iter().map(|g| format!("{g} ")).collect::<String>(),
-        "CapInh" => format!("{:016x}", c.cap_inheritable),
-        "CapPrm" => format!("{:016x}", c.cap_permitted),
-        "CapEff" => format!("{:016x}", c.cap_effective),
-        "CapBnd" => format!("{:016x}", c.cap_bounding),
-        "CapAmb" => format!("{:016x}", c.cap_ambient),
-        _ => return None,
-    })
 }
 
 /// fstat, and newfstatat/statx of an fd (AT_EMPTY_PATH or no path): the sentry stats the
@@ -658,7 +361,7 @@ pub fn statx_fd(
     if !call.kernel.identity.maps_owners() || dirfd as i32 == libc::AT_FDCWD {
         return Ok(None);
     }
-    let file = super::net::task_fd(call, dirfd as i32)?;
+    let file = call.task_fd(dirfd as i32)?;
     // SAFETY: statx is plain data; zeroed is valid and filled by the kernel.
     let mut stx: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: statx of an fd we own with an empty NUL-terminated path, into memory we own.
@@ -687,12 +390,6 @@ pub fn statx_fd(
         .write(call.tid, buf, bytes)
         .map_err(|_| Errno::EFAULT)?;
     Ok(Some(Action::Return(0)))
-}
-
-/// Whether fstat must stop at the sentry (owners differ from the host's): the table's
-/// class for it then is Checked instead of Passthrough.
-pub fn class_override(nr: u64, policy: super::table::Policy) -> Option<super::table::Class> {
-    (nr == Sysno::fstat.id() as u64 && policy.owners).then_some(super::table::Class::Checked)
 }
 
 /// fstat(fd, buf) when it is checked (`class_override`).
@@ -727,8 +424,8 @@ pub fn fd_inode_change(call: &mut Call) -> Option<Action> {
     }
     let result = (|| -> Result<Action, Errno> {
         let fd = call.args[0] as i32;
-        super::process::refuse_on_read_only_fd(call, fd)?;
-        let file = super::net::task_fd(call, fd)?;
+        super::vfs::refuse_on_read_only_fd(call, fd)?;
+        let file = call.task_fd(fd)?;
         let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
         match call.sysno {
             Sysno::fchmod => {
@@ -780,7 +477,7 @@ pub fn futimens(call: &mut Call, fd: i32, times_addr: u64) -> Result<Option<Acti
     if !call.kernel.identity.switched {
         return Ok(None);
     }
-    super::process::refuse_on_read_only_fd(call, fd)?;
+    super::vfs::refuse_on_read_only_fd(call, fd)?;
     let mut times = [libc::timespec {
         tv_sec: 0,
         tv_nsec: libc::UTIME_NOW,
@@ -799,18 +496,10 @@ pub fn futimens(call: &mut Call, fd: i32, times_addr: u64) -> Result<Option<Acti
     }
     let now = times.iter().all(|t| t.tv_nsec == libc::UTIME_NOW);
     owner_or_fowner(call, fd, now)?;
-    let file = super::net::task_fd(call, fd)?;
+    let file = call.task_fd(fd)?;
     // SAFETY: futimens on an fd we own with two timespecs we own.
     cvt(unsafe { libc::futimens(std::os::fd::AsRawFd::as_raw_fd(&file), times.as_ptr()) })?;
     Ok(Some(Action::Return(0)))
-}
-
-fn cvt(rc: libc::c_int) -> Result<(), Errno> {
-    if rc < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(())
-    }
 }
 
 fn xattr_name(call: &Call) -> Result<std::ffi::CString, Errno> {
@@ -828,7 +517,7 @@ fn xattr_name(call: &Call) -> Result<std::ffi::CString, Errno> {
 /// The sandbox's rule for attribute changes through an fd: the owner (fsuid), or
 /// CAP_FOWNER, or (when `write_will_do`) write permission.
 fn owner_or_fowner(call: &Call, fd: i32, write_will_do: bool) -> Result<(), Errno> {
-    let c = creds_of(call.kernel, call.tid);
+    let c = call.kernel.creds_of(call.tid);
     if c.capable(CAP_FOWNER) {
         return Ok(());
     }
@@ -866,7 +555,7 @@ pub fn prctl_caps(call: &mut Call) -> Option<Action> {
     const CAP_SETPCAP: u32 = 8;
     const CAP_LAST: u64 = 40;
     let [option, arg, arg2, arg3, arg4, _] = call.args;
-    let c = creds_of(call.kernel, call.tid);
+    let c = call.kernel.creds_of(call.tid);
     let valid = |cap: u64| cap <= CAP_LAST;
     let nnp = (
         libc::PR_SET_NO_NEW_PRIVS as u64,

@@ -224,7 +224,7 @@ fn created(k: &mut Kernel, tid: Tid, made: (IpcKind, i32, bool, u64), rval: i64)
             first as i64
         };
     }
-    let creds = super::ids::creds_of(k, tid);
+    let creds = k.creds_of(tid);
     k.ipc.record(kind, id, key, (creds.euid, creds.egid));
     if kind == IpcKind::Shm && reserved > 0 {
         k.memory.shm_created(tgid, id, reserved);

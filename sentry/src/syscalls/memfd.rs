@@ -8,6 +8,7 @@
 //! picks the number), and asynchronous writes (io_submit) to a memfd.
 
 use super::mm::memfd_resize;
+use super::table::MEMFD_GUARDED;
 use super::{deny_event, errno, Action, Call};
 use crate::kernel::memory::{is_memfd_link, memfd_of, page_up, Inode};
 use platform_ptrace::seccomp::{ArgTest, Guard};
@@ -20,35 +21,13 @@ use syscalls::{Errno, Sysno};
 /// RLIMIT_NOFILE (1024), above what ordinary programs open.
 pub const FLOOR: u32 = 512;
 
-/// The calls that write to, or duplicate, the fd in one of their arguments.
-const GUARDED: [(Sysno, u8); 12] = [
-    (Sysno::write, 0),
-    (Sysno::pwrite64, 0),
-    (Sysno::writev, 0),
-    (Sysno::pwritev, 0),
-    (Sysno::pwritev2, 0),
-    (Sysno::sendfile, 0),
-    (Sysno::splice, 2),
-    (Sysno::copy_file_range, 2),
-    (Sysno::dup, 0),
-    (Sysno::dup2, 0),
-    (Sysno::dup3, 0),
-    (Sysno::fcntl, 0),
-];
-
 /// The most a single read or write moves (the kernel's MAX_RW_COUNT).
 const MAX_RW_COUNT: u64 = 0x7fff_f000;
 const RWF_APPEND: u64 = 0x10;
 
-/// Whether `sysno` is one of the guarded calls (they stop at the sentry, for the fds at or
-/// above the floor only under `--platform=seccomp`).
-pub fn is_guarded(sysno: Sysno) -> bool {
-    GUARDED.iter().any(|&(s, _)| s == sysno)
-}
-
 /// The guards for the seccomp filter.
 pub fn guards() -> Vec<Guard> {
-    GUARDED
+    MEMFD_GUARDED
         .iter()
         .map(|&(sysno, arg)| Guard {
             nr: sysno.id() as u32,
@@ -63,7 +42,7 @@ pub fn handle(call: &mut Call) -> Action {
     if call.sysno == Sysno::io_submit {
         return io_submit(call);
     }
-    let Some(&(_, arg)) = GUARDED.iter().find(|&&(s, _)| s == call.sysno) else {
+    let Some(&(_, arg)) = MEMFD_GUARDED.iter().find(|&&(s, _)| s == call.sysno) else {
         return Action::Pass;
     };
     // The kernel reads an fd as its low 32 bits. Under ptrace every call stops here.

@@ -17,31 +17,6 @@ use crate::kernel::Kernel;
 use platform_ptrace::Tid;
 use syscalls::{Errno, Sysno};
 
-use super::table::Class;
-
-/// The class a call takes because of the limits in force, overriding the table: memory
-/// calls must stop at the sentry (also in seccomp mode) when memory is accounted, and
-/// fork/vfork when tasks are counted.
-pub fn class_override(nr: u64, policy: super::table::Policy) -> Option<Class> {
-    let sysno = Sysno::new(nr as usize)?;
-    use Sysno::*;
-    let memory = policy.memory;
-    match sysno {
-        brk | mmap | munmap | mremap | mprotect | pkey_mprotect if memory => Some(Class::Checked),
-        memfd_create | ftruncate | fallocate | close | close_range | io_submit | accept
-        | accept4
-            if memory =>
-        {
-            Some(Class::Checked)
-        }
-        // Under `--platform=seccomp` these stop only for fds at or above memfd::FLOOR.
-        _ if memory && super::memfd::is_guarded(sysno) => Some(Class::Checked),
-        sysinfo if policy.memory_limit => Some(Class::Checked),
-        fork | vfork if memory || policy.pids => Some(Class::Checked),
-        _ => None,
-    }
-}
-
 /// What a memory call leaves for its exit stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hook {
@@ -103,7 +78,6 @@ pub fn handle(call: &mut Call) -> Action {
         Sysno::mprotect | Sysno::pkey_mprotect => mprotect(call),
         Sysno::brk => brk(call),
         Sysno::sysinfo => sysinfo(call),
-        Sysno::memfd_create => super::memfd::create(call),
         Sysno::ftruncate => ftruncate(call),
         Sysno::fallocate => fallocate(call),
         Sysno::close | Sysno::close_range => close(call),

@@ -17,7 +17,13 @@ pub mod pid;
 mod process;
 pub mod rlimit;
 pub mod socket_memory;
+mod sys_cwd;
+mod sys_namei;
+mod sys_open;
+mod sys_stat;
+mod sys_xattr;
 mod uts;
+pub mod vfs;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +39,13 @@ pub struct Call<'a> {
     pub tid: Tid,
     pub sysno: Sysno,
     pub args: [u64; 6],
+}
+
+impl Call<'_> {
+    /// The sentry's own duplicate of fd `fd` of the calling task.
+    pub fn task_fd(&self, fd: i32) -> Result<std::os::fd::OwnedFd, nix::errno::Errno> {
+        crate::host::task_fd(self.kernel.tgid_of(self.tid), fd)
+    }
 }
 
 /// What the sentry does with a call.
@@ -300,7 +313,8 @@ fn checked(call: &mut Call) -> Action {
         // Memory accounting (issue 5), when a memory limit makes these checked.
         brk | mmap | munmap | mremap | mprotect | pkey_mprotect | sysinfo => mm::handle(call),
         // memfd sizes (issue 5), when a memory limit makes these checked.
-        memfd_create | ftruncate | fallocate | close | close_range => mm::handle(call),
+        memfd_create => memfd::create(call),
+        ftruncate | fallocate | close | close_range => mm::handle(call),
         // Writes that may grow a memfd, and what could move one below memfd::FLOOR.
         write | pwrite64 | writev | pwritev | pwritev2 | sendfile | splice | copy_file_range
         | dup | dup2 | dup3 | io_submit => memfd::handle(call),

@@ -3,7 +3,7 @@
 //! sentry's scratch space, served by the gofer), proc (the synthesized /proc), remounts and
 //! propagation changes. Block devices, host paths and other file system types are refused.
 
-use super::fs::{canonical_dir, follow, read_path, resolve, Target};
+use super::vfs::{canonical_dir, follow, read_path, resolve, Target};
 use super::{deny_event, Action, Call};
 use crate::kernel::mounts::{normalize, Mount};
 use nix::errno::Errno;
@@ -12,7 +12,7 @@ const AT_FDCWD: u64 = libc::AT_FDCWD as i64 as u64;
 const PROPAGATION: u64 = libc::MS_SHARED | libc::MS_PRIVATE | libc::MS_SLAVE | libc::MS_UNBINDABLE;
 
 pub fn handle(call: &mut Call) -> Action {
-    let result = super::fs::across_mounts(call, |call| match call.sysno {
+    let result = super::vfs::across_mounts(call, |call| match call.sysno {
         syscalls::Sysno::mount => mount(call),
         syscalls::Sysno::pivot_root => pivot_root(call),
         _ => umount(call),
@@ -155,7 +155,7 @@ fn view(
         m.read_only |= read_only;
         return Ok(m);
     }
-    let fd = super::fs::files(call)?.open(
+    let fd = super::vfs::files(call)?.open(
         source.gofer_index,
         &source.rel,
         libc::O_PATH | libc::O_DIRECTORY,

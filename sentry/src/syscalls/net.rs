@@ -12,7 +12,7 @@
 //! - When such a call of the sentry's would block and the task's socket blocks, the task
 //!   waits in poll(2) on its own fd and then makes its call again (`Action::WaitReady`).
 
-use super::fs::{files, resolve};
+use super::vfs::{files, resolve};
 use super::{deny_event, Action, Call, ExitHook};
 use crate::kernel::NetMode;
 use nix::errno::Errno;
@@ -41,29 +41,6 @@ pub fn socket(call: &mut Call) -> Action {
     Action::Return(-(Errno::EACCES as i64))
 }
 
-/// The sentry's own duplicate of fd `fd` of the calling task.
-pub fn task_fd(call: &Call, fd: i32) -> Result<OwnedFd, Errno> {
-    task_fd_of(call.kernel.tgid_of(call.tid), fd)
-}
-
-/// The sentry's own duplicate of fd `fd` of process `tgid` (host id).
-pub fn task_fd_of(tgid: platform_ptrace::Tid, fd: i32) -> Result<OwnedFd, Errno> {
-    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) };
-    if pidfd < 0 {
-        return Err(Errno::ESRCH);
-    }
-    // SAFETY: the fd was just created and is ours alone.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
-    // SAFETY: pidfd_getfd takes plain integers and returns a new fd or -1.
-    let dup = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
-    if dup < 0 {
-        return Err(Errno::EBADF);
-    }
-    // SAFETY: as above.
-    Ok(unsafe { OwnedFd::from_raw_fd(dup as i32) })
-}
-
 fn sockopt(sock: &OwnedFd, option: i32) -> Result<i32, Errno> {
     let mut value: i32 = 0;
     let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
@@ -84,7 +61,7 @@ fn sockopt(sock: &OwnedFd, option: i32) -> Result<i32, Errno> {
 }
 
 pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
-    let sock = task_fd(call, call.args[0] as i32)?;
+    let sock = call.task_fd(call.args[0] as i32)?;
     if sockopt(&sock, libc::SO_DOMAIN)? != libc::AF_UNIX {
         return inet_connect_or_bind(call, &sock);
     }
@@ -121,16 +98,16 @@ pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
     // Issue 8: a non-root sandbox user needs search on the way and, to bind, write on the
     // directory; to connect, write on the socket (as Linux asks).
     if call.sysno == Sysno::bind {
-        super::ids::check_name_change(call, &target, false)?;
+        super::vfs::check_name_change(call, &target, false)?;
     } else {
-        super::ids::check_open(call, &target, libc::O_WRONLY)?;
+        super::vfs::check_open(call, &target, libc::O_WRONLY)?;
     }
     let (index, rel) = (target.gofer_index, target.rel);
     use std::os::fd::AsFd;
     if call.sysno == Sysno::bind {
         files(call)?.bind_unix_fd(index, &rel, sock.as_fd())?;
         // The gofer binds with no permission; the socket file gets Linux's mode now.
-        let mode = 0o777 & !super::fs::umask_of(call.tid);
+        let mode = 0o777 & !super::vfs::umask_of(call.tid);
         files(call)?.chmod(index, &rel, mode)?;
         // The kernel names the socket by what the gofer bound (a name relative to its
         // directory, the same for "s" and "d/s"); the task named it `path`.
@@ -522,7 +499,7 @@ fn is_socket(call: &Call, fd: i32) -> Result<bool, Errno> {
 
 /// The sentry's duplicate of the task's socket `fd`: EBADF, or ENOTSOCK for another file.
 fn socket_of(call: &Call, fd: i32) -> Result<OwnedFd, Errno> {
-    let file = task_fd(call, fd)?;
+    let file = call.task_fd(fd)?;
     let st = nix::sys::stat::fstat(file.as_raw_fd())?;
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return Err(Errno::ENOTSOCK);
@@ -695,7 +672,7 @@ fn control_from_task(
         if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
             for (i, word) in data.chunks_exact(4).enumerate() {
                 let fd = i32::from_ne_bytes(word.try_into().expect("4 bytes"));
-                let dup = task_fd(call, fd)?;
+                let dup = call.task_fd(fd)?;
                 let sentry = std::process::id() as platform_ptrace::Tid;
                 if call.kernel.memory.active()
                     && crate::kernel::memory::memfd_of(sentry, dup.as_raw_fd() as u64).is_some()
@@ -850,7 +827,7 @@ fn kernel_name(
         Some(_) => {
             let path = path.split(|&b| b == 0).next().unwrap_or(path).to_vec();
             let target = resolve(call, libc::AT_FDCWD as i64 as u64, &path, false)?;
-            super::ids::check_open(call, &target, libc::O_WRONLY)?; // as for connect
+            super::vfs::check_open(call, &target, libc::O_WRONLY)?; // as for connect
             let (index, rel) = (target.gofer_index, target.rel);
             let inode = files(call)?.open(index, &rel, libc::O_PATH, 0)?;
             kernel.extend_from_slice(format!("/proc/self/fd/{}", inode.as_raw_fd()).as_bytes());
@@ -864,7 +841,7 @@ fn kernel_name(
 /// recvmsg/recvmmsg: with SO_PASSCRED on an AF_UNIX socket, the credentials the kernel
 /// attaches are translated at the exit stop; anything else passes.
 pub fn receive(call: &mut Call) -> Action {
-    let Ok(sock) = task_fd(call, call.args[0] as i32) else {
+    let Ok(sock) = call.task_fd(call.args[0] as i32) else {
         return Action::Pass;
     };
     let passcred = sockopt(&sock, libc::SO_DOMAIN) == Ok(libc::AF_UNIX)

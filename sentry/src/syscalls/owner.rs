@@ -122,7 +122,7 @@ fn setown_ex(call: &mut Call) -> Result<Action, Errno> {
         _ => return Err(Errno::EINVAL),
     }
     .ok_or(Errno::ESRCH)?;
-    let file = super::net::task_fd(call, call.args[0] as i32)?;
+    let file = call.task_fd(call.args[0] as i32)?;
     let owner = [kind, host];
     // SAFETY: F_SETOWN_EX reads one struct f_owner_ex (two ints) from memory we own, on an
     // fd we own.
@@ -138,8 +138,8 @@ fn setown_ex(call: &mut Call) -> Result<Action, Errno> {
 /// task's. The lease belongs to the open file, which the duplicate shares; its break signal
 /// goes to the task's process, as if the task had set it.
 fn set_lease(call: &mut Call) -> Result<Action, Errno> {
-    let file = super::net::task_fd(call, call.args[0] as i32)?;
-    let creds = super::ids::creds_of(call.kernel, call.tid);
+    let file = call.task_fd(call.args[0] as i32)?;
+    let creds = call.kernel.creds_of(call.tid);
     let unlock = call.args[2] as i32 == libc::F_UNLCK;
     if !unlock && !creds.capable(CAP_LEASE) {
         let st = nix::sys::stat::fstat(file.as_raw_fd()).map_err(|_| Errno::EBADF)?;
@@ -192,7 +192,7 @@ fn read_int(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64) -> Result<i3
 /// FIOSETOWN and SIOCSPGRP set a socket's owner as F_SETOWN does: the call becomes that
 /// fcntl, with the id (read once) translated into its register.
 fn set_socket_owner(call: &mut Call) -> Result<Action, Errno> {
-    let file = super::net::task_fd(call, call.args[0] as i32)?;
+    let file = call.task_fd(call.args[0] as i32)?;
     let st = nix::sys::stat::fstat(file.as_raw_fd()).map_err(|_| Errno::EBADF)?;
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return Err(Errno::ENOTTY);
@@ -216,7 +216,7 @@ fn set_foreground(call: &mut Call) -> Result<Action, Errno> {
         .kernel
         .translate_pgrp(call.tid, pgrp)
         .ok_or(Errno::EPERM)?;
-    let file = super::net::task_fd(call, call.args[0] as i32)?;
+    let file = call.task_fd(call.args[0] as i32)?;
     // SAFETY: TIOCSPGRP reads one pid_t from memory we own, on an fd we own.
     let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TIOCSPGRP, &host) };
     if rc < 0 {

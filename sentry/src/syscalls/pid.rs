@@ -405,7 +405,7 @@ pub fn translate_dequeued(k: &Kernel, tid: Tid, at: u64) {
 /// The real uid a sandbox process has, or had if it is an unreaped zombie, in sandbox ids.
 fn sandbox_ruid(k: &Kernel, host: Tid) -> Option<u32> {
     if k.tasks.contains_key(&host) {
-        return Some(super::ids::creds_of(k, host).ruid);
+        return Some(k.creds_of(host).ruid);
     }
     k.zombies.get(&host).copied()
 }
@@ -430,7 +430,7 @@ pub fn translate_peercred(k: &Kernel, tid: Tid, addr: u64, len_addr: u64) {
     let mut ucred = k.vpid_for(tid, host).to_ne_bytes().to_vec();
     if k.tasks.contains_key(&host) {
         // A peer of the sandbox: its ids as the sandbox sees them.
-        let creds = super::ids::creds_of(k, host);
+        let creds = k.creds_of(host);
         ucred.extend_from_slice(&creds.euid.to_ne_bytes());
         ucred.extend_from_slice(&creds.egid.to_ne_bytes());
     }
@@ -459,7 +459,7 @@ pub fn translate_received_creds(k: &Kernel, tid: Tid, msg: u64, vector: bool, rv
         let host = i32::from_ne_bytes(ucred[0..4].try_into().expect("4 bytes"));
         let mut out = k.vpid_for(tid, host).to_ne_bytes().to_vec();
         if host > 0 && k.tasks.contains_key(&host) {
-            let creds = super::ids::creds_of(k, host);
+            let creds = k.creds_of(host);
             out.extend_from_slice(&creds.euid.to_ne_bytes());
             out.extend_from_slice(&creds.egid.to_ne_bytes());
         }

@@ -133,7 +133,7 @@ pub fn prctl(call: &mut Call) -> Action {
         // Emulated: a task that is not dumpable on the host is closed to the sentry's reads
         // of its memory and its /proc files.
         o if o == libc::PR_GET_DUMPABLE as u64 => {
-            let dumpable = super::ids::creds_of(call.kernel, call.tid).dumpable;
+            let dumpable = call.kernel.creds_of(call.tid).dumpable;
             Action::Return(dumpable as i64)
         }
         o if o == libc::PR_SET_DUMPABLE as u64 => {
@@ -201,50 +201,9 @@ pub fn ioctl(call: &mut Call) -> Action {
     }
 }
 
-/// Whether the inode behind fd `fd` of the task may be changed (fchmod, fchown,
-/// fsetxattr, fremovexattr, futimens act on the inode whatever the fd's open mode):
-/// EROFS on a read-only mount; EPERM for a device, or for a host file outside every
-/// mount (such as a file the sandbox's stdio was redirected from).
-pub fn refuse_on_read_only_fd(call: &Call, fd: i32) -> Result<(), nix::errno::Errno> {
-    use nix::errno::Errno;
-    use std::os::unix::fs::FileTypeExt;
-    let link = format!("/proc/{}/fd/{fd}", call.tid);
-    let Ok(host) = std::fs::read_link(&link) else {
-        return Err(Errno::EBADF);
-    };
-    let host = host.as_os_str().as_encoded_bytes();
-    if !host.starts_with(b"/") {
-        // Pipes, sockets and anonymous inodes are the sandbox's own.
-        return Ok(());
-    }
-    let file_type = std::fs::metadata(&link)
-        .map_err(|_| Errno::EBADF)?
-        .file_type();
-    if file_type.is_char_device() || file_type.is_block_device() {
-        return Err(Errno::EPERM);
-    }
-    let inside = |root: &[u8]| {
-        root == b"/"
-            || host == root
-            || (host.starts_with(root) && host.get(root.len()) == Some(&b'/'))
-    };
-    let mount = call
-        .kernel
-        .mounts(call.tid)
-        .mounts
-        .iter()
-        .filter(|m| inside(m.host_root.as_os_str().as_encoded_bytes()))
-        .max_by_key(|m| m.host_root.as_os_str().len());
-    match mount {
-        None => Err(Errno::EPERM),
-        Some(m) if m.read_only => Err(Errno::EROFS),
-        Some(_) => Ok(()),
-    }
-}
-
 /// fchmod, fchown, fsetxattr, fremovexattr.
 pub fn inode_change(call: &mut Call) -> Action {
-    if let Err(e) = refuse_on_read_only_fd(call, call.args[0] as i32) {
+    if let Err(e) = super::vfs::refuse_on_read_only_fd(call, call.args[0] as i32) {
         return Action::Return(-(e as i64));
     }
     if call.sysno != syscalls::Sysno::fchmod {
@@ -252,7 +211,7 @@ pub fn inode_change(call: &mut Call) -> Action {
     }
     // fchmod is made by the sentry on its own duplicate of the fd: the set-user-ID and
     // set-group-ID bits are kept by the sentry, never on the host file.
-    let result = super::net::task_fd(call, call.args[0] as i32).and_then(|file| {
+    let result = call.task_fd(call.args[0] as i32).and_then(|file| {
         super::ids::chmod_fd(
             &mut call.kernel.owners,
             file.as_raw_fd(),
@@ -269,7 +228,7 @@ pub fn inode_change(call: &mut Call) -> Action {
 /// anything else, as for an fd that is no namespace), nstype 0 or the namespace's kind.
 pub fn setns(call: &mut Call) -> Action {
     use crate::proc::NsRef;
-    let Ok(fd) = super::net::task_fd(call, call.args[0] as i32) else {
+    let Ok(fd) = call.task_fd(call.args[0] as i32) else {
         return errno(Errno::EBADF);
     };
     let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)) else {

@@ -56,7 +56,7 @@ pub fn prlimit_core(call: &mut Call, target: Tid) -> Action {
 }
 
 fn core_limit(call: &Call, tid: Tid) -> (u64, u64) {
-    super::ids::creds_of(call.kernel, tid).core_limit
+    call.kernel.creds_of(tid).core_limit
 }
 
 /// Linux's rules: soft <= hard (EINVAL); raising the hard limit needs CAP_SYS_RESOURCE (EPERM).
@@ -65,7 +65,7 @@ fn set_core_limit(call: &mut Call, target: Tid, new: (u64, u64)) -> Result<(), E
         return Err(Errno::EINVAL);
     }
     let old = core_limit(call, target);
-    let caller = super::ids::creds_of(call.kernel, call.tid);
+    let caller = call.kernel.creds_of(call.tid);
     if new.1 > old.1 && !caller.capable(CAP_SYS_RESOURCE) {
         return Err(Errno::EPERM);
     }

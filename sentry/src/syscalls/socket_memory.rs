@@ -88,7 +88,7 @@ pub fn at_exit(kernel: &mut Kernel, tid: Tid, made: Made, rval: i64) {
     let mut reserved = made.reserved;
     let mut new = Vec::new();
     for fd in fds {
-        let Ok(dup) = super::net::task_fd_of(tgid, fd) else {
+        let Ok(dup) = crate::host::task_fd(tgid, fd) else {
             continue;
         };
         if let Some(ino) = charge_if_new(kernel, who, &dup, reserved, true) {
@@ -143,7 +143,7 @@ pub fn set_buffer(call: &mut Call) -> Result<Action, syscalls::Errno> {
         .read(call.tid, value_at, &mut raw)
         .map_err(|_| Errno::EFAULT)?;
     let value = i32::from_ne_bytes(raw);
-    let sock = super::net::task_fd(call, fd).map_err(|_| Errno::EBADF)?;
+    let sock = call.task_fd(fd).map_err(|_| Errno::EBADF)?;
     let who = call.kernel.shown_pid(call.tid);
     let tgid = call.kernel.tgid_of(call.tid);
     let before = match sockets::examine(&sock, None) {

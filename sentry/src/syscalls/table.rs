@@ -66,16 +66,49 @@ impl Policy {
 
 /// The class of syscall number `nr` (x86_64 numbering, without the x32 bit) under `policy`.
 pub fn class_of(nr: u64, policy: Policy) -> Class {
-    // Limits in force make memory calls stop at the sentry.
-    if let Some(class) = super::mm::class_override(nr, policy) {
-        return class;
-    }
-    // fstat stops at the sentry when owners show other than on the host.
-    if let Some(class) = super::ids::class_override(nr, policy) {
-        return class;
-    }
-    entry(nr).0
+    class_override(nr, policy).unwrap_or(entry(nr).0)
 }
+
+/// The class a call takes because of the run's policy, overriding the table: memory calls
+/// must stop at the sentry (also in seccomp mode) when memory is accounted, fork/vfork when
+/// tasks are counted, fstat when owners show other than on the host.
+fn class_override(nr: u64, policy: Policy) -> Option<Class> {
+    let sysno = Sysno::new(nr as usize)?;
+    use Sysno::*;
+    let memory = policy.memory;
+    match sysno {
+        brk | mmap | munmap | mremap | mprotect | pkey_mprotect if memory => Some(Class::Checked),
+        memfd_create | ftruncate | fallocate | close | close_range | io_submit | accept
+        | accept4
+            if memory =>
+        {
+            Some(Class::Checked)
+        }
+        // Under `--platform=seccomp` these stop only for fds at or above memfd::FLOOR.
+        _ if memory && MEMFD_GUARDED.iter().any(|&(s, _)| s == sysno) => Some(Class::Checked),
+        // fstat stops at the sentry when owners show other than on the host.
+        fstat if policy.owners => Some(Class::Checked),
+        sysinfo if policy.memory_limit => Some(Class::Checked),
+        fork | vfork if memory || policy.pids => Some(Class::Checked),
+        _ => None,
+    }
+}
+
+/// The calls that write to, or duplicate, the fd in one of their arguments.
+pub const MEMFD_GUARDED: [(Sysno, u8); 12] = [
+    (Sysno::write, 0),
+    (Sysno::pwrite64, 0),
+    (Sysno::writev, 0),
+    (Sysno::pwritev, 0),
+    (Sysno::pwritev2, 0),
+    (Sysno::sendfile, 0),
+    (Sysno::splice, 2),
+    (Sysno::copy_file_range, 2),
+    (Sysno::dup, 0),
+    (Sysno::dup2, 0),
+    (Sysno::dup3, 0),
+    (Sysno::fcntl, 0),
+];
 
 /// Whether the table names `nr` on purpose; the rest are denied as unknown.
 pub fn is_known(nr: u64) -> bool {

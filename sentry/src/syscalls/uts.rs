@@ -106,7 +106,7 @@ fn uname26(release: &[u8]) -> Vec<u8> {
 
 fn set_name(call: &mut Call) -> Action {
     const CAP_SYS_ADMIN: u32 = 21;
-    if !super::ids::creds_of(call.kernel, call.tid).capable(CAP_SYS_ADMIN) {
+    if !call.kernel.creds_of(call.tid).capable(CAP_SYS_ADMIN) {
         return errno(Errno::EPERM);
     }
     let len = call.args[1] as i64;

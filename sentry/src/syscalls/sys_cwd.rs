@@ -1,0 +1,66 @@
+//! The process's view of the file system: chdir, fchdir, getcwd, chroot.
+
+use super::vfs::*;
+use super::{Action, Call};
+use crate::kernel::FsState;
+use nix::errno::Errno;
+
+pub(super) const CAP_SYS_CHROOT: u32 = 18;
+
+pub(super) fn set_fs(call: &mut Call, update: impl FnOnce(&mut FsState)) {
+    let tgid = call.kernel.tgid_of(call.tid);
+    let mut state = call.kernel.fs_of(call.tid);
+    update(&mut state);
+    call.kernel.fs.insert(tgid, state);
+}
+
+pub(super) fn chdir(call: &mut Call) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+    let target = follow(call, target)?;
+    let dir = canonical_dir(call, &target)?;
+    set_fs(call, |fs| fs.cwd = dir);
+    Ok(Action::Return(0))
+}
+
+pub(super) fn fchdir(call: &mut Call) -> Result<Action, Errno> {
+    let dir = dir_of_fd(call, call.args[0] as i32)?;
+    set_fs(call, |fs| fs.cwd = dir);
+    Ok(Action::Return(0))
+}
+
+pub(super) fn getcwd(call: &mut Call) -> Result<Action, Errno> {
+    let FsState { root, cwd } = call.kernel.fs_of(call.tid);
+    // Named from the process's root; outside it, "(unreachable)" as Linux says.
+    let mut cwd = if within(&cwd, &root) {
+        let rest = &cwd[if root == b"/" { 0 } else { root.len() }..];
+        if rest.is_empty() {
+            b"/".to_vec()
+        } else {
+            rest.to_vec()
+        }
+    } else {
+        [&b"(unreachable)"[..], &cwd].concat()
+    };
+    cwd.push(0);
+    if (call.args[1] as usize) < cwd.len() {
+        return Err(Errno::ERANGE);
+    }
+    call.kernel
+        .mem
+        .write(call.tid, call.args[0], &cwd)
+        .map_err(|_| Errno::EFAULT)?;
+    Ok(Action::Return(cwd.len() as i64))
+}
+
+/// chroot inside the sandbox: a new root for the calling process. `..` from the new root
+/// stays there; a cwd left outside it can still walk up, as on Linux, but never above the
+/// sandbox's own root.
+pub(super) fn chroot(call: &mut Call) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+    let dir = canonical_dir(call, &target)?;
+    if !call.kernel.creds_of(call.tid).capable(CAP_SYS_CHROOT) {
+        return Err(Errno::EPERM);
+    }
+    set_fs(call, |fs| fs.root = dir);
+    Ok(Action::Return(0))
+}

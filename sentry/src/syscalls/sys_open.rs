@@ -1,0 +1,276 @@
+//! open, openat, creat, openat2, and reopening /proc/<pid>/fd links: the sentry resolves,
+//! checks and has the gofer open; the fd is installed into the task.
+
+use super::vfs::*;
+use super::{Action, Call};
+use crate::kernel::mounts::{depth, normalize};
+use nix::errno::Errno;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+pub(super) fn open_at(
+    call: &mut Call,
+    dirfd: u64,
+    index: usize,
+    flags: i32,
+    mode: u32,
+) -> Result<Action, Errno> {
+    if !call.kernel.uts_writes.is_empty() {
+        // A name written to /proc since the last read is what this open must see.
+        call.kernel.sync_uts_writes();
+    }
+    let target = resolve_arg(call, dirfd, index, true)?;
+    open_target(call, target, flags, mode)
+}
+
+/// The open of a resolved path (open, openat, openat2 after their own resolution).
+pub(super) fn open_target(
+    call: &mut Call,
+    mut target: Target,
+    flags: i32,
+    mode: u32,
+) -> Result<Action, Errno> {
+    if flags & libc::O_NOFOLLOW == 0 {
+        target = follow(call, target)?;
+    }
+    let cloexec = flags & libc::O_CLOEXEC != 0;
+    let fd = if target.proc.is_some() {
+        open_proc(call, &target, flags)?
+    } else if let Some(device) = target.device(call) {
+        let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC) | libc::O_CLOEXEC;
+        // SAFETY: open of a NUL-terminated path we own; the result is checked.
+        let fd = unsafe { libc::open(host_device(device).as_ptr(), flags) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: the fd was just opened and is ours alone.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    } else {
+        let creating = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
+        if creating || flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY {
+            check_writable(call, &target)?;
+        }
+        let mode = if creating {
+            mode & 0o7777 & !umask_of(call.tid)
+        } else {
+            0
+        };
+        let owner = super::vfs::check_open(call, &target, flags)?; // issue 8
+        let (index, rel) = (target.gofer_index, target.rel);
+        // The kernel cannot install an O_PATH fd into another task (ADDFD takes only fds
+        // with file operations): such opens get an ordinary read-only fd of the same file,
+        // non-blocking so that a FIFO does not wait for a writer. A symbolic link itself
+        // (O_PATH|O_NOFOLLOW) cannot be given this way: EOPNOTSUPP, which is what callers
+        // that open a link to change its mode (gnulib's lchmod, tar) get from the change.
+        let o_path = flags & libc::O_PATH != 0;
+        let flags = if o_path {
+            flags & (libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                | libc::O_RDONLY
+                | libc::O_NONBLOCK
+        } else {
+            flags
+        };
+        let fd = match files(call)?.open(index, &rel, flags, mode) {
+            Err(Errno::ELOOP) if o_path && flags & libc::O_NOFOLLOW != 0 => {
+                return Err(Errno::EOPNOTSUPP)
+            }
+            other => other?,
+        };
+        super::vfs::created_fd(call.kernel, &fd, owner);
+        // A blocking open of a FIFO, or of a file under another process's lease: the gofer
+        // never waits, and answers an O_PATH fd.
+        if !o_path && is_path_fd(&fd) {
+            return Ok(fifo_open(fd, flags, cloexec));
+        }
+        fd
+    };
+    Ok(Action::Install { fd, cloexec })
+}
+
+pub(super) fn is_path_fd(fd: &OwnedFd) -> bool {
+    nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
+        .is_ok_and(|f| f & libc::O_PATH != 0)
+}
+
+/// A blocking open of the FIFO `node` (an fd of it from the gofer): the open waits for the
+/// other end, as open(2) does, on a thread of its own; the task waits in its install
+/// request (where a signal interrupts it, as it would the open) until the fd comes.
+/// A regular file `node` is one another process holds a lease on: the open waits, the same
+/// way, for the lease to be broken.
+pub(super) fn fifo_open(node: OwnedFd, flags: i32, cloexec: bool) -> Action {
+    let reopen = |node: &OwnedFd, flags: i32| {
+        let link = CString::new(format!("/proc/self/fd/{}", node.as_raw_fd())).expect("no NUL");
+        reopen(&link, flags)
+    };
+    let st = nix::sys::stat::fstat(node.as_raw_fd()).ok();
+    let key = st.map_or((0, 0, flags), |st| (st.st_dev, st.st_ino, flags));
+    if st.is_some_and(|st| st.st_mode & libc::S_IFMT != libc::S_IFIFO) {
+        let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW);
+        let fifo = super::FifoOpen {
+            open: super::Opener(Box::new(move || reopen(&node, flags))),
+            // Nothing makes a lease break sooner: a cancelled open finishes on its own.
+            other_end: None,
+            key,
+        };
+        return Action::InstallWhenOpened { fifo, cloexec };
+    }
+    let Ok(other) = node.try_clone() else {
+        return Action::Return(-(libc::EMFILE as i64));
+    };
+    let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_NOFOLLOW);
+    let other_end = if flags & libc::O_ACCMODE == libc::O_RDONLY {
+        libc::O_WRONLY
+    } else {
+        libc::O_RDONLY
+    };
+    let fifo = super::FifoOpen {
+        open: super::Opener(Box::new(move || reopen(&node, flags))),
+        other_end: Some(super::OtherEnd(Box::new(move || {
+            reopen(&other, other_end | libc::O_NONBLOCK)
+        }))),
+        key,
+    };
+    Action::InstallWhenOpened { fifo, cloexec }
+}
+
+pub(super) fn openat2(call: &mut Call) -> Result<Action, Errno> {
+    // struct open_how { u64 flags; u64 mode; u64 resolve; }
+    let size = call.args[3] as usize;
+    if size < 24 {
+        return Err(Errno::EINVAL);
+    }
+    let mut how = [0u8; 24];
+    call.kernel
+        .mem
+        .read(call.tid, call.args[2], &mut how)
+        .map_err(|_| Errno::EFAULT)?;
+    let field = |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    if size > 24 {
+        // A larger struct from a newer caller: what we do not know must be zero.
+        let mut tail = vec![0u8; size - 24];
+        call.kernel
+            .mem
+            .read(call.tid, call.args[2] + 24, &mut tail)
+            .map_err(|_| Errno::EFAULT)?;
+        if tail.iter().any(|&b| b != 0) {
+            return Err(Errno::E2BIG);
+        }
+    }
+    let resolve = field(2);
+    if resolve & !RESOLVE_KNOWN != 0
+        || resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == RESOLVE_BENEATH | RESOLVE_IN_ROOT
+    {
+        return Err(Errno::EINVAL);
+    }
+    let flags = field(0);
+    if flags > u32::MAX as u64 || field(1) > 0o7777 {
+        return Err(Errno::EINVAL);
+    }
+    let creating =
+        flags as i32 & libc::O_CREAT != 0 || flags as i32 & libc::O_TMPFILE == libc::O_TMPFILE;
+    if field(1) != 0 && !creating {
+        return Err(Errno::EINVAL);
+    }
+    if !call.kernel.uts_writes.is_empty() {
+        call.kernel.sync_uts_writes();
+    }
+    let path = read_path(call, 1)?;
+    let target = resolve_scoped(call, call.args[0], &path, resolve)?;
+    let mut flags = flags as i32;
+    if resolve & RESOLVE_NO_SYMLINKS != 0 {
+        flags |= libc::O_NOFOLLOW;
+    }
+    open_target(call, target, flags, field(1) as u32)
+}
+
+pub(super) const RESOLVE_NO_XDEV: u64 = 0x01;
+
+pub(super) const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+
+pub(super) const RESOLVE_BENEATH: u64 = 0x08;
+
+pub(super) const RESOLVE_IN_ROOT: u64 = 0x10;
+
+pub(super) const RESOLVE_KNOWN: u64 = 0x3f;
+
+/// openat2's scoped resolution. RESOLVE_IN_ROOT: the dirfd is `/` for this walk (`..`
+/// stops there, absolute paths start there). RESOLVE_BENEATH: an absolute path, or `..`
+/// climbing above the dirfd, is EXDEV. RESOLVE_NO_XDEV: ending in another mount than the
+/// dirfd's is EXDEV. RESOLVE_NO_SYMLINKS: a symbolic link anywhere on the way is ELOOP.
+/// (RESOLVE_NO_MAGICLINKS holds always: the gofer never follows magic links. Symbolic links
+/// met inside a mount are resolved by the gofer against the mount's root.)
+pub(super) fn resolve_scoped(
+    call: &mut Call,
+    dirfd: u64,
+    path: &[u8],
+    scope: u64,
+) -> Result<Target, Errno> {
+    if scope & (RESOLVE_IN_ROOT | RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS) == 0 {
+        return resolve(call, dirfd, path, true);
+    }
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let base = if path.starts_with(b"/") && scope & RESOLVE_IN_ROOT == 0 {
+        call.kernel.fs_of(call.tid).root
+    } else if dirfd == AT_FDCWD || dirfd as i32 == libc::AT_FDCWD {
+        call.kernel.fs_of(call.tid).cwd
+    } else {
+        dir_of_fd(call, dirfd as i32)?
+    };
+    if scope & RESOLVE_BENEATH != 0 {
+        if path.starts_with(b"/") {
+            return Err(Errno::EXDEV);
+        }
+        let mut level: i64 = 0;
+        for part in path.split(|&b| b == b'/') {
+            match part {
+                b"" | b"." => {}
+                b".." => level -= 1,
+                _ => level += 1,
+            }
+            if level < 0 {
+                return Err(Errno::EXDEV);
+            }
+        }
+    }
+    let mut joined = base.clone();
+    joined.push(b'/');
+    joined.extend_from_slice(path.strip_prefix(b"/").unwrap_or(path));
+    let normal = normalize(&joined, depth(&base));
+    if scope & RESOLVE_NO_SYMLINKS != 0 {
+        // Every component from the base on must be no symbolic link, the last one included.
+        let mut prefix = base.clone();
+        let below = &normal[base.len().min(normal.len())..];
+        for part in below.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
+            if prefix.last() != Some(&b'/') {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(part);
+            let step = resolve(call, AT_FDCWD, &prefix, false)?;
+            if step.proc.is_some() || step.device(call).is_some() {
+                continue;
+            }
+            match files(call)?.stat(step.gofer_index, &step.rel, false) {
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => return Err(Errno::ELOOP),
+                Ok(_) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let target = resolve(call, AT_FDCWD, &normal, path.ends_with(b"/"))?;
+    if scope & RESOLVE_NO_XDEV != 0 {
+        let (base_mount, _) = call
+            .kernel
+            .mounts(call.tid)
+            .lookup(&base)
+            .ok_or(Errno::ENOENT)?;
+        if base_mount != target.mount {
+            return Err(Errno::EXDEV);
+        }
+    }
+    Ok(target)
+}

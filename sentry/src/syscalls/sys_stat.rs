@@ -1,0 +1,273 @@
+//! stat, lstat, newfstatat, statx, access, faccessat(2), readlink(at), statfs: answered
+//! from the gofer's stat of the resolved path, owners in the sandbox's ids.
+
+use super::vfs::*;
+use super::{Action, Call};
+use crate::proc;
+use nix::errno::Errno;
+use std::ffi::CString;
+use std::os::fd::AsRawFd;
+use syscalls::Sysno;
+
+/// `stat`, `lstat`, `newfstatat`: `path_index`, `buf_index` are argument positions.
+pub(super) fn stat_at(
+    call: &mut Call,
+    dirfd: u64,
+    path_index: usize,
+    buf_index: usize,
+    flags: u64,
+) -> Result<Action, Errno> {
+    let flags = flags as i32;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let null_path = call.args[path_index] == 0 && call.sysno == Sysno::newfstatat;
+    if (null_path || read_path(call, path_index)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
+        // Issue 8: the fd's owner in sandbox ids.
+        if let Some(done) = super::ids::stat_fd(call, dirfd, call.args[buf_index])? {
+            return Ok(done);
+        }
+    }
+    if null_path {
+        // No path pointer for the kernel to read: it stats the fd itself.
+        return Ok(Action::Pass);
+    }
+    let path = read_path(call, path_index)?;
+    if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        let mut args = call.args;
+        args[path_index] = 0;
+        return Ok(Action::PassWith(args));
+    }
+    let mut target = resolve(call, dirfd, &path, true)?;
+    let follow_last = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    if follow_last {
+        target = follow(call, target)?;
+    }
+    let st = if target.proc.is_some() {
+        let host = stat_proc(call, &target)?;
+        std::fs::symlink_metadata(&host).map_err(|_| Errno::ENOENT)?;
+        let c = CString::new(host.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: stat is plain data; zeroed is a valid value, filled by the kernel.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // A task's fd (a followed /proc/<pid>/fd/<n>) is the file itself: the host's link
+        // is followed. Any other node is laid out as itself.
+        let rc = if is_task_fd(&target) {
+            // SAFETY: stat of a NUL-terminated path we own into memory we own.
+            unsafe { libc::stat(c.as_ptr(), &mut st) }
+        } else {
+            // SAFETY: lstat of a NUL-terminated path we own into memory we own.
+            unsafe { libc::lstat(c.as_ptr(), &mut st) }
+        };
+        if rc != 0 {
+            return Err(Errno::last());
+        }
+        st
+    } else if let Some(device) = target.device(call) {
+        // SAFETY: stat is plain data; zeroed is a valid value, filled by the kernel.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: stat of a NUL-terminated path we own into memory we own.
+        if unsafe { libc::stat(host_device(device).as_ptr(), &mut st) } != 0 {
+            return Err(Errno::last());
+        }
+        st
+    } else {
+        super::vfs::check_search(call, &target)?;
+        let (index, rel) = (target.gofer_index, target.rel);
+        files(call)?.stat(index, &rel, follow_last)?
+    };
+    let mut st = st;
+    call.kernel.map_stat(&mut st); // owners in sandbox ids
+    write_out(call, call.args[buf_index], &st)?;
+    Ok(Action::Return(0))
+}
+
+pub(super) fn statx(call: &mut Call) -> Result<Action, Errno> {
+    let [dirfd, path_ptr, flags, mask, buf, _] = call.args;
+    let flags = flags as i32;
+    let known = libc::AT_SYMLINK_NOFOLLOW
+        | libc::AT_EMPTY_PATH
+        | libc::AT_NO_AUTOMOUNT
+        | libc::AT_STATX_SYNC_TYPE;
+    if flags & !known != 0 || flags & libc::AT_STATX_SYNC_TYPE == libc::AT_STATX_SYNC_TYPE {
+        return Err(Errno::EINVAL);
+    }
+    if mask as u32 & libc::STATX__RESERVED as u32 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if (path_ptr == 0 || read_path(call, 1)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
+        // Issue 8: the fd's owner in sandbox ids.
+        if let Some(done) = super::ids::statx_fd(call, dirfd, flags, mask as u32, buf)? {
+            return Ok(done);
+        }
+    }
+    if path_ptr == 0 {
+        return Ok(Action::Pass);
+    }
+    let path = read_path(call, 1)?;
+    if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        let mut args = call.args;
+        args[1] = 0;
+        return Ok(Action::PassWith(args));
+    }
+    let mut target = resolve(call, dirfd, &path, true)?;
+    let follow_last = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    if follow_last {
+        target = follow(call, target)?;
+    }
+    let proc_host = if target.proc.is_some() {
+        Some(stat_proc(call, &target)?)
+    } else {
+        None
+    };
+    let stx = if let Some(host) = proc_host {
+        let c = CString::new(host.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: statx is plain data; zeroed is valid and filled by the kernel.
+        let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: statx of a NUL-terminated path we own into memory we own.
+        let rc = unsafe {
+            libc::statx(
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                if is_task_fd(&target) {
+                    0
+                } else {
+                    libc::AT_SYMLINK_NOFOLLOW
+                },
+                mask as u32,
+                &mut stx,
+            )
+        };
+        if rc != 0 {
+            return Err(Errno::last());
+        }
+        stx
+    } else if let Some(device) = target.device(call) {
+        // SAFETY: statx is plain data; zeroed is valid and filled by the kernel.
+        let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: statx of a NUL-terminated path we own into memory we own.
+        let rc = unsafe {
+            libc::statx(
+                libc::AT_FDCWD,
+                host_device(device).as_ptr(),
+                0,
+                mask as u32,
+                &mut stx,
+            )
+        };
+        if rc != 0 {
+            return Err(Errno::last());
+        }
+        stx
+    } else {
+        super::vfs::check_search(call, &target)?;
+        let (index, rel) = (target.gofer_index, target.rel);
+        let sync = flags & libc::AT_STATX_SYNC_TYPE;
+        files(call)?.statx(index, &rel, follow_last, sync, mask as u32)?
+    };
+    let mut stx = stx;
+    call.kernel.map_statx(&mut stx); // owners in sandbox ids
+    write_out(call, buf, &stx)?;
+    Ok(Action::Return(0))
+}
+
+pub(super) fn access_at(
+    call: &mut Call,
+    dirfd: u64,
+    index: usize,
+    mode: i32,
+    flags: i32,
+) -> Result<Action, Errno> {
+    if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::AT_EMPTY_PATH != 0 && read_path(call, index)?.is_empty() {
+        // The fd itself: checked by the sentry on its own copy of it, with a path ("")
+        // of its own.
+        let fd = call.task_fd(dirfd as i32)?;
+        // SAFETY: faccessat2 on an fd we own with a NUL-terminated empty path of ours.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_faccessat2,
+                fd.as_raw_fd(),
+                c"".as_ptr(),
+                mode,
+                flags,
+            )
+        };
+        return if rc == 0 {
+            Ok(Action::Return(0))
+        } else {
+            Err(Errno::last())
+        };
+    }
+    let target = resolve_arg(call, dirfd, index, true)?;
+    let target = if flags & libc::AT_SYMLINK_NOFOLLOW == 0 {
+        follow(call, target)?
+    } else {
+        target
+    };
+    if target.proc.is_some() {
+        let writable = matches!(&target.proc, Some(proc::Resolved::TaskFd { .. }));
+        return if mode & libc::W_OK != 0 && !writable {
+            Err(Errno::EACCES)
+        } else {
+            Ok(Action::Return(0))
+        };
+    }
+    if let Some(device) = target.device(call) {
+        // SAFETY: access of a NUL-terminated path we own.
+        return match unsafe { libc::access(host_device(device).as_ptr(), mode) } {
+            0 => Ok(Action::Return(0)),
+            _ => Err(Errno::last()),
+        };
+    }
+    // Issue 8: decided for the sandbox identity, on the owner the sandbox sees.
+    super::ids::access(call, &target, mode, flags)
+}
+
+pub(super) fn readlink_at(
+    call: &mut Call,
+    dirfd: u64,
+    index: usize,
+    buf: u64,
+    size: u64,
+) -> Result<Action, Errno> {
+    if size as i64 <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = resolve_arg(call, dirfd, index, false)?;
+    let mut link = match &target.proc {
+        Some(proc::Resolved::Node(proc::Node::Link(link))) => link.clone(),
+        Some(_) => return Err(Errno::EINVAL),
+        None => {
+            super::vfs::check_search(call, &target)?;
+            let (index, rel) = (target.gofer_index, target.rel);
+            files(call)?.readlink(index, &rel)?
+        }
+    };
+    link.truncate(size as usize);
+    call.kernel
+        .mem
+        .write(call.tid, buf, &link)
+        .map_err(|_| Errno::EFAULT)?;
+    Ok(Action::Return(link.len() as i64))
+}
+
+pub(super) fn statfs(call: &mut Call) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+    let (index, rel) = (target.gofer_index, target.rel);
+    let tmpfs = call.kernel.mounts(call.tid).mounts[target.mount].is_tmpfs;
+    let mut st = files(call)?.statfs(index, &rel)?;
+    if tmpfs {
+        // Backed by a directory of the sentry's, but a tmpfs to the sandbox.
+        st.f_type = TMPFS_MAGIC;
+    }
+    call.kernel
+        .mem
+        .write(call.tid, call.args[1], &st.to_kernel_bytes())
+        .map_err(|_| Errno::EFAULT)?;
+    Ok(Action::Return(0))
+}
