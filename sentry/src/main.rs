@@ -5,6 +5,8 @@ mod config;
 mod events;
 mod host;
 mod kernel;
+#[cfg(test)]
+mod layering;
 mod proc;
 mod sandbox;
 mod strace;
