@@ -749,100 +749,8 @@ impl Supervisor {
     /// Records a task created by `parent_tid`'s clone, fork or vfork: its thread group,
     /// parent, PID namespace (a new one for CLONE_NEWPID), numbers, root and cwd.
     fn on_new_task(&mut self, parent_tid: Tid, child: Tid, kind: platform_ptrace::NewTaskKind) {
-        let k = &mut self.kernel;
-        let Some(creator) = k.tasks.get_mut(&parent_tid) else {
-            k.add_task(child, child, 0, kernel::pid::ROOT_NS);
-            return;
-        };
-        let args = creator.clone_args.take();
-        let flags = match (args, kind) {
-            (Some(a), _) => a[0],
-            (None, platform_ptrace::NewTaskKind::Vfork) => {
-                (libc::CLONE_VFORK | libc::CLONE_VM) as u64
-            }
-            (None, _) => 0,
-        };
-        let (creator_tgid, creator_parent, creator_ns, creator_child_ns, creator_uts, creator_mnt) = (
-            creator.tgid,
-            creator.parent,
-            creator.ns,
-            creator.child_ns,
-            creator.uts_ns,
-            creator.mnt_ns,
-        );
-        let thread = flags & libc::CLONE_THREAD as u64 != 0;
-        let tgid = if thread { creator_tgid } else { child };
-        let parent = if thread || flags & libc::CLONE_PARENT as u64 != 0 {
-            creator_parent
-        } else {
-            creator_tgid
-        };
-        let ns = if thread {
-            creator_ns
-        } else if flags & libc::CLONE_NEWPID as u64 != 0 {
-            k.pids.new_namespace(creator_child_ns)
-        } else {
-            creator_child_ns
-        };
-        k.add_task(child, tgid, parent, ns);
-        // Issue 8: a new task has its creator's credentials.
-        let creds = k.creds_of(parent_tid);
-        if let Some(task) = k.tasks.get_mut(&child) {
-            task.creds = creds;
-        }
-        let uts_ns = if flags & libc::CLONE_NEWUTS as u64 != 0 {
-            k.copy_uts(creator_uts)
-        } else {
-            creator_uts
-        };
-        let mnt_ns = if flags & libc::CLONE_NEWNS as u64 != 0 {
-            k.copy_mount_ns(creator_mnt)
-        } else {
-            creator_mnt
-        };
-        if let Some(task) = k.tasks.get_mut(&child) {
-            task.uts_ns = uts_ns;
-            task.mnt_ns = mnt_ns;
-        }
-        if !thread && flags & libc::CLONE_FILES as u64 != 0 {
-            // Both ends share one fd table from now on (a conservative mark: it stays).
-            for tid in [child, parent_tid] {
-                if let Some(task) = k.tasks.get_mut(&tid) {
-                    task.files_shared = true;
-                }
-            }
-        }
-        // The kernel wrote the host id where CLONE_CHILD_SETTID and CLONE_PARENT_SETTID
-        // asked; the numbers the sandbox knows go there at the child's first stop, before
-        // it runs (and before it can exit and clear the word for CLONE_CHILD_CLEARTID).
-        if let Some(a) = args {
-            let mut writes = Vec::new();
-            if flags & libc::CLONE_CHILD_SETTID as u64 != 0 {
-                writes.push((child, a[3], k.vpid_for(child, child)));
-            }
-            if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
-                writes.push((parent_tid, a[2], k.vpid_for(parent_tid, child)));
-            }
-            if let Some(task) = k.tasks.get_mut(&child) {
-                task.id_writes = writes;
-            }
-        }
-        if !thread {
-            // A new process starts with its parent's root, cwd and program.
-            let fs = k.fs_of(parent_tid);
-            k.fs.insert(child, fs);
-            if let Some(exe) = k.exe.get(&creator_tgid).cloned() {
-                k.exe.insert(child, exe);
-            }
-            if let Some(view) = k.loader_views.get(&creator_tgid).copied() {
-                k.loader_views.insert(child, view);
-            }
-        }
-        // Memory accounting (issue 5): a new process gets a copy of its parent's charge.
-        let shares_vm = flags & libc::CLONE_VM as u64 != 0;
-        let shown = k.shown_pid(child);
-        k.memory
-            .on_new_task(parent_tid, creator_tgid, child, tgid, shares_vm, shown);
+        let vfork = kind == platform_ptrace::NewTaskKind::Vfork;
+        self.kernel.task_created(parent_tid, child, vfork);
     }
 
     /// At a new task's first stop: its numbers replace the host ids the kernel wrote for
@@ -864,23 +772,10 @@ impl Supervisor {
 
     /// After execve, the thread group is the exec'ing thread alone, under the leader's id.
     fn on_exec(&mut self, tid: Tid, former_tid: Tid) {
-        // The credentials are the exec'ing thread's, then exec's rules apply.
-        let mut creds = self.kernel.creds_of(former_tid);
-        creds.on_exec();
-        let carried = if former_tid != tid {
-            self.kernel.tasks.remove(&former_tid);
-            self.pending.remove(&former_tid)
-        } else {
-            None
-        };
-        if let Some(task) = self.kernel.tasks.get_mut(&tid) {
-            task.creds = creds;
-        }
-        let tgid = self.kernel.tasks.get(&tid).map_or(tid, |t| t.tgid);
-        kernel::memory::on_exec(&mut self.kernel, tgid); // issue 5: a new address space
-        self.kernel
-            .tasks
-            .retain(|&other, task| other == tid || task.tgid != tgid);
+        let carried = (former_tid != tid)
+            .then(|| self.pending.remove(&former_tid))
+            .flatten();
+        self.kernel.task_execed(tid, former_tid);
         let tasks = &self.kernel.tasks;
         self.pending.retain(|t, _| tasks.contains_key(t));
         if let Some(carried) = carried {
@@ -1210,38 +1105,10 @@ impl Supervisor {
         self.early.remove(&tid);
         self.forget_install(tid);
         self.cancel_abandoned(tid);
-        self.kernel.fs.remove(&tid);
-        kernel::memory::on_task_exit(&mut self.kernel, tid); // issue 5: release its memory
         self.pending.remove(&tid);
-        let Some(task) = self.kernel.tasks.remove(&tid) else {
-            // A zombie that came to the sentry when its parent exited: reaped now.
-            if self.kernel.zombies.remove(&tid).is_some() {
-                self.kernel.pids.release(tid);
-            }
+        let Some(ended_ns) = self.kernel.task_exited(tid) else {
             return;
         };
-        let is_init_of = self
-            .kernel
-            .pids
-            .namespaces
-            .iter()
-            .position(|ns| ns.init == Some(tid) && task.tgid == tid);
-        if task.tgid != tid {
-            // A thread: its id is free as soon as it is gone.
-            self.kernel.pids.release(tid);
-        } else {
-            self.reparent_children_of(tid, task.parent);
-            if task.parent != 0 && self.kernel.tasks.contains_key(&task.parent) {
-                // A process whose parent lives: a zombie until the parent's wait reaps it.
-                // (If the parent is exiting too, the zombie comes to the sentry, whose wait
-                // reports it a second time: released then.)
-                self.kernel.zombies.insert(tid, task.creds.ruid);
-            } else {
-                // The sentry is its parent (the first process, an orphan): reaped by the
-                // wait that reported it.
-                self.kernel.pids.release(tid);
-            }
-        }
         if tid == self.kernel.init_tid && self.outcome.is_none() {
             let failed_exec = (!self.init_execed)
                 .then(|| self.init.exec_error())
@@ -1252,36 +1119,11 @@ impl Supervisor {
             });
             // Like PID 1: when the first process ends, every other process of the sandbox ends.
             self.kill_all();
-        } else if let Some(ns) = is_init_of {
+        } else if let Some(ns) = ended_ns {
             // The init of a nested PID namespace: its namespace ends with it.
-            let members: Vec<Tid> = self
-                .kernel
-                .tasks
-                .iter()
-                .filter(|(_, t)| self.kernel.pids.is_within(t.ns, ns))
-                .map(|(&t, _)| t)
-                .collect();
-            for member in members {
+            for member in self.kernel.members_of(ns) {
                 // SAFETY: kill takes plain integers; `member` is a live tracee of ours.
                 unsafe { libc::kill(member, libc::SIGKILL) };
-            }
-        }
-    }
-
-    /// The children of an exited process go, as on Linux, to the nearest living ancestor
-    /// that is a child subreaper, or else to the sentry (parent 0: shown as PID 1).
-    fn reparent_children_of(&mut self, dead: Tid, mut ancestor: Tid) {
-        let k = &mut self.kernel;
-        let reaper = loop {
-            match k.tasks.get(&ancestor) {
-                None => break 0,
-                Some(t) if t.subreaper => break ancestor,
-                Some(t) => ancestor = t.parent,
-            }
-        };
-        for task in k.tasks.values_mut() {
-            if task.parent == dead {
-                task.parent = reaper;
             }
         }
     }

@@ -8,6 +8,7 @@ pub mod memory;
 pub mod mounts;
 pub mod pid;
 pub mod sockets;
+mod task;
 pub mod watch;
 
 use hashbrown::{HashMap, HashSet};

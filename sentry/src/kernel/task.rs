@@ -1,0 +1,264 @@
+//! The rules of task creation, exec and exit, as the sentry's tables follow them: what a
+//! clone shares or copies, what exec resets, where orphans go, when a zombie is kept.
+
+use super::pid::{NsId, ROOT_NS};
+use super::{memory, Kernel};
+use platform_ptrace::Tid;
+
+impl Kernel {
+    /// A new task `child` made by `parent_tid` (with the clone arguments recorded at its
+    /// entry; `vfork` when the platform saw a vfork without them).
+    pub fn task_created(&mut self, parent_tid: Tid, child: Tid, vfork: bool) {
+        let k = self;
+        let Some(creator) = k.tasks.get_mut(&parent_tid) else {
+            k.add_task(child, child, 0, ROOT_NS);
+            return;
+        };
+        let args = creator.clone_args.take();
+        let flags = match (args, vfork) {
+            (Some(a), _) => a[0],
+            (None, true) => (libc::CLONE_VFORK | libc::CLONE_VM) as u64,
+            (None, false) => 0,
+        };
+        let (creator_tgid, creator_parent, creator_ns, creator_child_ns, creator_uts, creator_mnt) = (
+            creator.tgid,
+            creator.parent,
+            creator.ns,
+            creator.child_ns,
+            creator.uts_ns,
+            creator.mnt_ns,
+        );
+        let thread = flags & libc::CLONE_THREAD as u64 != 0;
+        let tgid = if thread { creator_tgid } else { child };
+        let parent = if thread || flags & libc::CLONE_PARENT as u64 != 0 {
+            creator_parent
+        } else {
+            creator_tgid
+        };
+        let ns = if thread {
+            creator_ns
+        } else if flags & libc::CLONE_NEWPID as u64 != 0 {
+            k.pids.new_namespace(creator_child_ns)
+        } else {
+            creator_child_ns
+        };
+        k.add_task(child, tgid, parent, ns);
+        // A new task has its creator's credentials.
+        let creds = k.creds_of(parent_tid);
+        if let Some(task) = k.tasks.get_mut(&child) {
+            task.creds = creds;
+        }
+        let uts_ns = if flags & libc::CLONE_NEWUTS as u64 != 0 {
+            k.copy_uts(creator_uts)
+        } else {
+            creator_uts
+        };
+        let mnt_ns = if flags & libc::CLONE_NEWNS as u64 != 0 {
+            k.copy_mount_ns(creator_mnt)
+        } else {
+            creator_mnt
+        };
+        if let Some(task) = k.tasks.get_mut(&child) {
+            task.uts_ns = uts_ns;
+            task.mnt_ns = mnt_ns;
+        }
+        if !thread && flags & libc::CLONE_FILES as u64 != 0 {
+            // Both ends share one fd table from now on (a conservative mark: it stays).
+            for tid in [child, parent_tid] {
+                if let Some(task) = k.tasks.get_mut(&tid) {
+                    task.files_shared = true;
+                }
+            }
+        }
+        // The kernel wrote the host id where CLONE_CHILD_SETTID and CLONE_PARENT_SETTID
+        // asked; the numbers the sandbox knows go there at the child's first stop, before
+        // it runs (and before it can exit and clear the word for CLONE_CHILD_CLEARTID).
+        if let Some(a) = args {
+            let mut writes = Vec::new();
+            if flags & libc::CLONE_CHILD_SETTID as u64 != 0 {
+                writes.push((child, a[3], k.vpid_for(child, child)));
+            }
+            if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
+                writes.push((parent_tid, a[2], k.vpid_for(parent_tid, child)));
+            }
+            if let Some(task) = k.tasks.get_mut(&child) {
+                task.id_writes = writes;
+            }
+        }
+        if !thread {
+            // A new process starts with its parent's root, cwd and program.
+            let fs = k.fs_of(parent_tid);
+            k.fs.insert(child, fs);
+            if let Some(exe) = k.exe.get(&creator_tgid).cloned() {
+                k.exe.insert(child, exe);
+            }
+            if let Some(view) = k.loader_views.get(&creator_tgid).copied() {
+                k.loader_views.insert(child, view);
+            }
+        }
+        // Memory accounting: a new process gets a copy of its parent's charge.
+        let shares_vm = flags & libc::CLONE_VM as u64 != 0;
+        let shown = k.shown_pid(child);
+        k.memory
+            .on_new_task(parent_tid, creator_tgid, child, tgid, shares_vm, shown);
+    }
+
+    /// execve succeeded in `tid` (the thread `former_tid` made it): the thread group is
+    /// that thread alone, under the leader's id, with exec's credential rules applied and a
+    /// new address space.
+    pub fn task_execed(&mut self, tid: Tid, former_tid: Tid) {
+        let mut creds = self.creds_of(former_tid);
+        creds.on_exec();
+        if former_tid != tid {
+            self.tasks.remove(&former_tid);
+        }
+        if let Some(task) = self.tasks.get_mut(&tid) {
+            task.creds = creds;
+        }
+        let tgid = self.tgid_of(tid);
+        memory::on_exec(self, tgid);
+        self.tasks
+            .retain(|&other, task| other == tid || task.tgid != tgid);
+    }
+
+    /// Task `tid` is gone (its exit was waited for): its tables are released, its children
+    /// reparented, and a process whose parent lives stays a zombie until reaped. None when
+    /// it was not a task (a zombie reaped now); else, when it was the init of a PID
+    /// namespace, that namespace, whose other members end with it.
+    pub fn task_exited(&mut self, tid: Tid) -> Option<Option<NsId>> {
+        self.fs.remove(&tid);
+        memory::on_task_exit(self, tid);
+        let Some(task) = self.tasks.remove(&tid) else {
+            // A zombie that came to the sentry when its parent exited: reaped now.
+            if self.zombies.remove(&tid).is_some() {
+                self.pids.release(tid);
+            }
+            return None;
+        };
+        let is_init_of = self
+            .pids
+            .namespaces
+            .iter()
+            .position(|ns| ns.init == Some(tid) && task.tgid == tid);
+        if task.tgid != tid {
+            // A thread: its id is free as soon as it is gone.
+            self.pids.release(tid);
+        } else {
+            self.reparent_children_of(tid, task.parent);
+            if task.parent != 0 && self.tasks.contains_key(&task.parent) {
+                // A process whose parent lives: a zombie until the parent's wait reaps it.
+                // (If the parent is exiting too, the zombie comes to the sentry, whose wait
+                // reports it a second time: released then.)
+                self.zombies.insert(tid, task.creds.ruid);
+            } else {
+                // The sentry is its parent (the first process, an orphan): reaped by the
+                // wait that reported it.
+                self.pids.release(tid);
+            }
+        }
+        Some(is_init_of)
+    }
+
+    /// The tasks of PID namespace `ns` and those below it.
+    pub fn members_of(&self, ns: NsId) -> Vec<Tid> {
+        self.tasks
+            .iter()
+            .filter(|(_, t)| self.pids.is_within(t.ns, ns))
+            .map(|(&t, _)| t)
+            .collect()
+    }
+
+    /// The children of an exited process go, as on Linux, to the nearest living ancestor
+    /// that is a child subreaper, or else to the sentry (parent 0: shown as PID 1).
+    fn reparent_children_of(&mut self, dead: Tid, mut ancestor: Tid) {
+        let k = self;
+        let reaper = loop {
+            match k.tasks.get(&ancestor) {
+                None => break 0,
+                Some(t) if t.subreaper => break ancestor,
+                Some(t) => ancestor = t.parent,
+            }
+        };
+        for task in k.tasks.values_mut() {
+            if task.parent == dead {
+                task.parent = reaper;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NetMode;
+    use crate::kernel::creds::Identity;
+    use crate::kernel::mounts::MountTable;
+    use crate::kernel::Uts;
+
+    fn kernel_with_init(init: Tid) -> Kernel {
+        let uts = Uts {
+            hostname: b"box".to_vec(),
+            domainname: b"(none)".to_vec(),
+        };
+        let mut k = Kernel::new(
+            uts,
+            NetMode::None,
+            Identity::default(),
+            MountTable::default(),
+            None,
+        );
+        k.add_task(init, init, 0, ROOT_NS);
+        k.tasks.get_mut(&init).expect("init").subreaper = true;
+        k.init_tid = init;
+        k
+    }
+
+    #[test]
+    fn orphans_go_to_the_subreaper_and_zombies_keep_their_number() {
+        let mut k = kernel_with_init(10);
+        k.task_created(10, 20, false);
+        k.task_created(20, 30, false);
+        assert_eq!(k.vpid_for(10, 30), 3);
+        assert_eq!(k.task_exited(20), Some(None));
+        // The grandchild's parent is now init (the subreaper); the child is a zombie of
+        // init's until it is reaped, and keeps pid 2 meanwhile.
+        assert_eq!(k.tasks[&30].parent, 10);
+        assert!(k.zombies.contains_key(&20));
+        assert_eq!(k.translate(10, 2), Some(20));
+        // The zombie reaped: its number is free, and a reaped id is not a task.
+        assert_eq!(k.task_exited(20), None);
+        assert_eq!(k.translate(10, 2), None);
+    }
+
+    #[test]
+    fn a_thread_shares_its_process_and_a_new_pid_namespace_starts_at_one() {
+        let mut k = kernel_with_init(10);
+        k.tasks.get_mut(&10).expect("init").clone_args = Some([
+            libc::CLONE_THREAD as u64 | libc::CLONE_VM as u64,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]);
+        k.task_created(10, 11, false);
+        assert_eq!(k.tgid_of(11), 10);
+        assert_eq!(k.vpid_for(11, 10), 1);
+        k.tasks.get_mut(&10).expect("init").clone_args =
+            Some([libc::CLONE_NEWPID as u64, 0, 0, 0, 0, 0]);
+        k.task_created(10, 40, false);
+        let ns = k.ns_of(40);
+        assert_ne!(ns, ROOT_NS);
+        assert_eq!(k.vpid_for(40, 40), 1);
+        k.task_created(40, 50, false);
+        let mut members = k.members_of(ns);
+        members.sort();
+        assert_eq!(members, [40, 50]);
+        // The namespace's init exits: the namespace is named for its members to end.
+        assert_eq!(k.task_exited(40), Some(Some(ns)));
+        // An exec by a thread leaves the process as that one task, under the leader's id.
+        k.task_execed(10, 11);
+        assert!(!k.tasks.contains_key(&11));
+        assert_eq!(k.tgid_of(10), 10);
+    }
+}
