@@ -1,0 +1,105 @@
+//! A call's exit stop: the wait of a call the sentry made itself, then the call's exit hook
+//! (ids, addresses and charges put in the sandbox's terms) and its `--strace` line.
+
+use super::*;
+
+impl Supervisor {
+    /// The poll of a `WaitReady` returned `rval`; the task's own call is `original`. None when
+    /// the task runs its call again; otherwise the call's result, set in its registers.
+    pub(super) fn after_wait(
+        &mut self,
+        stopped: &Stopped,
+        original: platform_ptrace::Regs,
+        fd: i32,
+        then: syscalls::Ready,
+        rval: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        let mut regs = original;
+        let result = match (then, rval) {
+            (syscalls::Ready::Rerun, r) if r > 0 => {
+                let nr = original.syscall();
+                regs.set_ip(regs.ip() - SYSCALL_INSN_LEN);
+                regs.set_ret(nr);
+                stopped.set_regs(&regs)?;
+                return Ok(None);
+            }
+            (syscalls::Ready::ConnectResult, r) if r > 0 => {
+                let tgid = self.kernel.tgid_of(stopped.tid());
+                match crate::host::task_fd(tgid, fd) {
+                    Ok(sock) => syscalls::net::pending_error(&sock),
+                    Err(e) => -(e as i64),
+                }
+            }
+            // The socket's send timeout passed.
+            (syscalls::Ready::Rerun, 0) => -(libc::EAGAIN as i64),
+            (syscalls::Ready::ConnectResult, 0) => -(libc::EINPROGRESS as i64),
+            // A signal: the call restarts under SA_RESTART or fails with EINTR, as a send
+            // or a connect interrupted in the kernel does.
+            (_, r) if ERESTART.contains(&r) => -512,
+            (_, r) => r,
+        };
+        regs.set_ret(result);
+        stopped.set_regs(&regs)?;
+        Ok(Some(result))
+    }
+
+    /// The work of a call's exit stop: its hook, then its `--strace` line.
+    pub(super) fn finish_call(
+        &mut self,
+        stopped: &Stopped,
+        pending: Pending,
+        rval: i64,
+    ) -> anyhow::Result<()> {
+        let tid = stopped.tid();
+        let k = &mut self.kernel;
+        syscalls::mm::call_done(k, tid, pending.sysno);
+        let translated = match pending.hook {
+            Some(ExitHook::Memory(hook)) => {
+                syscalls::mm::at_exit(k, tid, hook, rval);
+                rval
+            }
+            Some(ExitHook::SocketsMade(made)) => {
+                syscalls::socket_memory::at_exit(k, tid, made, rval);
+                rval
+            }
+            Some(ExitHook::Ipc(hook)) => syscalls::ipc::at_exit(k, tid, hook, rval),
+            Some(ExitHook::Owner(hook)) => syscalls::owner::at_exit(k, tid, hook, rval),
+            Some(ExitHook::FixUnixAddress {
+                fd,
+                peer,
+                addr,
+                len,
+            }) if rval == 0 => {
+                syscalls::net::fix_unix_address(tid, k, (fd, peer), addr, len);
+                rval
+            }
+            Some(ExitHook::TranslatePid) if rval > 0 => k.vpid_for(tid, rval as Tid) as i64,
+            Some(ExitHook::ReceivedCreds { msg, vector }) => {
+                syscalls::pid::translate_received_creds(k, tid, msg, vector, rval);
+                rval
+            }
+            Some(ExitHook::PeerCred { addr, len }) if rval == 0 => {
+                syscalls::pid::translate_peercred(k, tid, addr, len);
+                rval
+            }
+            Some(ExitHook::Clone) => syscalls::pid::after_clone(k, tid, rval),
+            Some(ExitHook::Dequeued { at }) if rval > 0 => {
+                syscalls::pid::translate_dequeued(k, tid, at);
+                rval
+            }
+            Some(ExitHook::Reaped { infop, nowait }) => {
+                syscalls::pid::after_wait(k, tid, infop, nowait, rval)
+            }
+            _ => rval,
+        };
+        if translated != rval {
+            stopped.set_return(translated)?;
+        }
+        if let Some(line) = pending.strace_line {
+            if !matches!(pending.sysno, Some(Sysno::exit | Sysno::exit_group)) {
+                strace::emit(&line, pending.sysno, translated, pending.class);
+            }
+        }
+        Ok(())
+    }
+}
