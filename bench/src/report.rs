@@ -74,7 +74,7 @@ pub struct Report {
     pub results: Vec<Cell>,
     pub memory: Vec<Memory>,
     pub memory_method: String,
-    /// The targets of issue 7 checked against these figures (see [`Report::check_targets`]).
+    /// The project's speed targets checked against these figures (see [`Report::check_targets`]).
     #[serde(default)]
     pub targets: Vec<TargetCheck>,
 }
@@ -305,7 +305,7 @@ impl Report {
         stats::summarize(&stats::paired_ratios(&a.samples_ns, &b.samples_ns))
     }
 
-    /// The targets of issue 7, checked against this run's figures.
+    /// The project's speed targets, checked against this run's figures.
     pub fn check_targets(&self) -> Vec<TargetCheck> {
         TARGETS
             .iter()
@@ -341,7 +341,7 @@ impl Report {
             return String::new();
         }
         let mut s = String::new();
-        let _ = writeln!(s, "## Targets (issue 7)\n");
+        let _ = writeln!(s, "## Targets\n");
         let _ = writeln!(
             s,
             "Ratios are per-run (same run), median with min–max over the runs.\n\n| target | benchmark | configuration | measured | limit | met |\n|---|---|---|---:|---:|---|"
@@ -462,7 +462,7 @@ const fn t(
     }
 }
 
-/// The targets of issue 7, as (configuration, benchmark, baseline, limit).
+/// The project's speed targets, as (configuration, benchmark, baseline, limit).
 const TARGETS: &[Target] = &[
     t(
         "an emulated call costs one stop",
@@ -682,7 +682,7 @@ mod tests {
         assert!(checks.iter().all(|c| c.benchmark != "tar"));
         let md = r.markdown();
         assert!(md.contains("| native |"), "{md}");
-        assert!(md.contains("## Targets (issue 7)"), "{md}");
+        assert!(md.contains("## Targets"), "{md}");
         assert!(md.contains("no, 1.30× over"), "{md}");
     }
 

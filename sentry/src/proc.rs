@@ -280,7 +280,7 @@ fn status(k: &Kernel, tid: Tid, host: Tid) -> Result<Vec<u8>, Errno> {
             "NSpgid" => Some(v(unsafe { libc::getpgid(host) }).to_string()),
             // SAFETY: as above.
             "NSsid" => Some(v(unsafe { libc::getsid(host) }).to_string()),
-            // Issue 8: the task's sandbox credentials, not the host's.
+            // The task's sandbox credentials, not the host's.
             "Uid" | "Gid" | "Groups" | "CapInh" | "CapPrm" | "CapEff" | "CapBnd" | "CapAmb" => {
                 status_line(k, host, key)
             }

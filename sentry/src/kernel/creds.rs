@@ -1,4 +1,4 @@
-//! Credentials as the sandbox sees them (issue 8).
+//! Credentials as the sandbox sees them.
 //!
 //! On the host every task of the sandbox runs without privilege: NO_NEW_PRIVS, empty
 //! capability sets and, when the sentry runs as root, a host uid/gid of its own (`--user`,

@@ -1,4 +1,4 @@
-//! Memory accounting (issue 5): the sandbox's committed memory, charged before the host
+//! Memory accounting: the sandbox's committed memory, charged before the host
 //! allocates it, per address space (mm) and for the whole sandbox.
 //!
 //! What is charged, like Linux's strict commit accounting: private writable anonymous

@@ -37,7 +37,7 @@ pub struct Task {
     pub ns: NsId,
     /// The PID namespace its new children go into (differs after unshare(CLONE_NEWPID)).
     pub child_ns: NsId,
-    /// The task's credentials as the sandbox sees them (issue 8, `creds`).
+    /// The task's credentials as the sandbox sees them (`creds`).
     pub creds: creds::Creds,
     /// Whether a task of another process may share this task's fd table (CLONE_FILES
     /// without CLONE_THREAD, by this task or its creator). Threads are counted apart.
@@ -101,7 +101,7 @@ pub struct UtsWrite {
 
 pub struct Kernel {
     pub tasks: HashMap<Tid, Task>,
-    /// Memory accounting and the limits (issue 5).
+    /// Memory accounting and the limits.
     pub memory: memory::MemoryTable,
     pub pids: PidTable,
     /// Processes that exited and wait for their parent to reap them: host id -> the real

@@ -84,11 +84,11 @@ impl Supervisor {
             }
             Some(ExitHook::Clone) => syscalls::pid::after_clone(k, tid, rval),
             Some(ExitHook::Dequeued { at }) if rval > 0 => {
-                syscalls::pid::translate_dequeued(k, tid, at);
+                syscalls::sys_signal::translate_dequeued(k, tid, at);
                 rval
             }
             Some(ExitHook::Reaped { infop, nowait }) => {
-                syscalls::pid::after_wait(k, tid, infop, nowait, rval)
+                syscalls::sys_wait::after_wait(k, tid, infop, nowait, rval)
             }
             _ => rval,
         };

@@ -402,7 +402,7 @@ impl Supervisor {
             Stop::Signal(sig) => {
                 // The sender's id in the siginfo is the receiver's number for it.
                 if let Ok(mut info) = stopped.siginfo() {
-                    if syscalls::pid::translate_siginfo(&self.kernel, tid, &mut info) {
+                    if syscalls::sys_signal::translate_siginfo(&self.kernel, tid, &mut info) {
                         let _ = stopped.set_siginfo(&info);
                     }
                 }

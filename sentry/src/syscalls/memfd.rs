@@ -1,4 +1,4 @@
-//! Memfds under memory accounting (issue 5). A memfd grows by write(2) and its relatives
+//! Memfds under memory accounting. A memfd grows by write(2) and its relatives
 //! as well as by ftruncate/fallocate, and every byte it holds is memory. So that a write
 //! that may grow one is charged before the host runs it, while ordinary writes stay in the
 //! kernel, every memfd of a task lives at fd number [`FLOOR`] or above: memfd_create, dup

@@ -1,4 +1,4 @@
-//! Memory calls and process creation under the sandbox's limits (issue 5): brk, mmap,
+//! Memory calls and process creation under the sandbox's limits: brk, mmap,
 //! munmap, mremap, mprotect, shmget/shmctl sizes, sysinfo, and the pids limit on
 //! clone/fork/vfork, memfd sizes (ftruncate, fallocate, and close, close_range, munmap for
 //! their release; memfd_create and the write family are in `memfd`). The tables are in

@@ -18,9 +18,12 @@ mod process;
 pub mod rlimit;
 pub mod socket_memory;
 mod sys_cwd;
+mod sys_ioctl;
 mod sys_namei;
 mod sys_open;
+pub mod sys_signal;
 mod sys_stat;
+pub mod sys_wait;
 mod sys_xattr;
 mod uts;
 pub mod vfs;
@@ -240,45 +243,8 @@ fn checked(call: &mut Call) -> Action {
     match call.sysno {
         socket => socket_memory::creating(call, net::socket),
         socketpair | accept | accept4 => socket_memory::creating(call, |_| Action::Pass),
-        getsockopt
-            if call.args[1] as i32 == libc::SOL_SOCKET
-                && call.args[2] as i32 == libc::SO_PEERCRED =>
-        {
-            Action::PassThenExit(ExitHook::PeerCred {
-                addr: call.args[3],
-                len: call.args[4],
-            })
-        }
-        getsockopt
-            if call.args[1] as i32 == libc::SOL_SOCKET
-                && call.args[2] as i32 == net::SO_PEERPIDFD =>
-        {
-            deny_event(
-                call,
-                libc::ENOPROTOOPT,
-                "a pidfd of a peer names a host process",
-            );
-            errno(Errno::ENOPROTOOPT)
-        }
-        getsockopt => Action::Pass,
-        setsockopt
-            if call.args[1] as i32 == libc::SOL_SOCKET
-                && call.args[2] as i32 == net::SO_PASSPIDFD =>
-        {
-            deny_event(
-                call,
-                libc::ENOPROTOOPT,
-                "pidfds of senders name host processes",
-            );
-            errno(Errno::ENOPROTOOPT)
-        }
-        setsockopt
-            if call.args[1] as i32 == libc::SOL_SOCKET
-                && matches!(call.args[2] as i32, libc::SO_SNDBUF | libc::SO_RCVBUF) =>
-        {
-            socket_memory::set_buffer(call).unwrap_or_else(errno)
-        }
-        setsockopt => Action::Pass,
+        getsockopt => net::getsockopt(call),
+        setsockopt => net::setsockopt(call),
         fcntl => owner::fcntl(call, memfd::handle),
         getrlimit | setrlimit => rlimit::handle(call),
         clock_gettime | clock_getres | clock_nanosleep | timer_create => clocks::handle(call),
@@ -291,28 +257,30 @@ fn checked(call: &mut Call) -> Action {
         }),
         // chown as the sandbox sees it: recorded by the sentry, never done on the host.
         fchown => ids::fchown(call, call.args[0] as i32, [call.args[1], call.args[2]]),
-        fstat => ids::fstat(call),
+        fstat => sys_stat::fstat(call),
         fchmod | fsetxattr | fremovexattr => {
-            // Issue 8: made by the sentry when the task's host uid does not own the file.
+            // Made by the sentry when the task's host uid does not own the file.
             ids::fd_inode_change(call).unwrap_or_else(|| process::inode_change(call))
         }
-        ioctl => process::ioctl(call),
+        ioctl => sys_ioctl::ioctl(call),
         clone => mm::creating(call, process::clone),
         unshare => process::unshare(call),
         personality => process::personality(call),
         prctl => process::prctl(call),
         seccomp => process::seccomp(call),
-        kill | tkill | tgkill | rt_sigqueueinfo | rt_tgsigqueueinfo | pidfd_open => pid::send(call),
-        wait4 | waitid => pid::wait(call),
+        kill | tkill | tgkill | rt_sigqueueinfo | rt_tgsigqueueinfo | pidfd_open => {
+            sys_signal::send(call)
+        }
+        wait4 | waitid => sys_wait::wait(call),
         rt_sigtimedwait if call.args[1] != 0 => {
             Action::PassThenExit(ExitHook::Dequeued { at: call.args[1] })
         }
         rt_sigtimedwait => Action::Pass,
         setsid | set_tid_address => pid::translate_result(call),
         fork | vfork => mm::creating(call, |_| Action::PassThenExit(ExitHook::Clone)),
-        // Memory accounting (issue 5), when a memory limit makes these checked.
+        // Memory accounting, when a memory limit makes these checked.
         brk | mmap | munmap | mremap | mprotect | pkey_mprotect | sysinfo => mm::handle(call),
-        // memfd sizes (issue 5), when a memory limit makes these checked.
+        // memfd sizes, when a memory limit makes these checked.
         memfd_create => memfd::create(call),
         ftruncate | fallocate | close | close_range => mm::handle(call),
         // Writes that may grow a memfd, and what could move one below memfd::FLOOR.

@@ -41,6 +41,50 @@ pub fn socket(call: &mut Call) -> Action {
     Action::Return(-(Errno::EACCES as i64))
 }
 
+/// getsockopt: SO_PEERCRED's pid is translated at the exit stop; SO_PEERPIDFD is refused
+/// (a pidfd of a peer names a host process).
+pub fn getsockopt(call: &mut Call) -> Action {
+    if call.args[1] as i32 != libc::SOL_SOCKET {
+        return Action::Pass;
+    }
+    match call.args[2] as i32 {
+        libc::SO_PEERCRED => Action::PassThenExit(ExitHook::PeerCred {
+            addr: call.args[3],
+            len: call.args[4],
+        }),
+        SO_PEERPIDFD => {
+            deny_event(
+                call,
+                libc::ENOPROTOOPT,
+                "a pidfd of a peer names a host process",
+            );
+            Action::Return(-(libc::ENOPROTOOPT as i64))
+        }
+        _ => Action::Pass,
+    }
+}
+
+/// setsockopt: SO_PASSPIDFD is refused (pidfds of senders name host processes); the buffer
+/// sizes are charged under a memory limit.
+pub fn setsockopt(call: &mut Call) -> Action {
+    if call.args[1] as i32 != libc::SOL_SOCKET {
+        return Action::Pass;
+    }
+    match call.args[2] as i32 {
+        SO_PASSPIDFD => {
+            deny_event(
+                call,
+                libc::ENOPROTOOPT,
+                "pidfds of senders name host processes",
+            );
+            Action::Return(-(libc::ENOPROTOOPT as i64))
+        }
+        libc::SO_SNDBUF | libc::SO_RCVBUF => super::socket_memory::set_buffer(call)
+            .unwrap_or_else(|e| Action::Return(-(e.into_raw() as i64))),
+        _ => Action::Pass,
+    }
+}
+
 fn sockopt(sock: &OwnedFd, option: i32) -> Result<i32, Errno> {
     let mut value: i32 = 0;
     let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
@@ -95,7 +139,7 @@ pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
     }
     let path = name.split(|&b| b == 0).next().unwrap_or(name).to_vec();
     let target = resolve(call, libc::AT_FDCWD as i64 as u64, &path, false)?;
-    // Issue 8: a non-root sandbox user needs search on the way and, to bind, write on the
+    // A non-root sandbox user needs search on the way and, to bind, write on the
     // directory; to connect, write on the socket (as Linux asks).
     if call.sysno == Sysno::bind {
         super::vfs::check_name_change(call, &target, false)?;

@@ -112,7 +112,7 @@ pub fn personality(call: &mut Call) -> Action {
 
 /// prctl(2): no seccomp filters of the sandbox's own (see `seccomp`), no PR_SET_MM.
 pub fn prctl(call: &mut Call) -> Action {
-    // The capability options act on the sandbox's emulated sets (issue 8).
+    // The capability options act on the sandbox's emulated sets.
     if let Some(done) = super::ids::prctl_caps(call) {
         return done;
     }
@@ -173,29 +173,6 @@ pub fn seccomp(call: &mut Call) -> Action {
                 "seccomp filters inside the sandbox are refused",
             );
             errno(Errno::EINVAL)
-        }
-        _ => Action::Pass,
-    }
-}
-
-/// ioctl(2): TIOCSTI would push keystrokes into the terminal the user's shell reads,
-/// TIOCLINUX can do the same on a virtual console.
-pub fn ioctl(call: &mut Call) -> Action {
-    const TIOCLINUX: u64 = 0x541c;
-    if let Some(action) = super::owner::ioctl(call) {
-        return action;
-    }
-    if let Some(action) = super::net::interface_ioctl(call) {
-        return action;
-    }
-    match call.args[1] & 0xffff_ffff {
-        c if c == libc::TIOCSTI => {
-            deny_event(call, Errno::EPERM.into_raw(), "TIOCSTI");
-            errno(Errno::EPERM)
-        }
-        TIOCLINUX => {
-            deny_event(call, Errno::EPERM.into_raw(), "TIOCLINUX");
-            errno(Errno::EPERM)
         }
         _ => Action::Pass,
     }

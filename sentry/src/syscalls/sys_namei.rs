@@ -20,7 +20,7 @@ pub(super) fn mkdir_at(
     let target = resolve_arg(call, dirfd, index, false)?;
     check_writable(call, &target)?;
     let mode = mode & 0o7777 & !umask_of(call.tid);
-    super::vfs::check_name_change(call, &target, false)?; // issue 8
+    super::vfs::check_name_change(call, &target, false)?;
     let owner = super::vfs::creates_as_other(call);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.mkdir(index, &rel, mode)?;
@@ -42,7 +42,7 @@ pub(super) fn mknod_at(
     let target = resolve_arg(call, dirfd, index, false)?;
     check_writable(call, &target)?;
     let mode = kind | (mode & 0o7777 & !umask_of(call.tid));
-    super::vfs::check_name_change(call, &target, false)?; // issue 8
+    super::vfs::check_name_change(call, &target, false)?;
     let owner = super::vfs::creates_as_other(call);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.mknod(index, &rel, mode, dev)?;
@@ -71,7 +71,7 @@ pub(super) fn unlink_at(
     if target.rel == b"." {
         return Err(Errno::EBUSY);
     }
-    super::vfs::check_name_change(call, &target, true)?; // issue 8
+    super::vfs::check_name_change(call, &target, true)?;
     let (index, rel) = (target.gofer_index, target.rel);
     super::vfs::removing(call, index, &rel);
     files(call)?.unlink(index, &rel, flags)?;
@@ -97,7 +97,7 @@ pub(super) fn two_targets(call: &mut Call, at: [u64; 4]) -> Result<(Target, Targ
 
 pub(super) fn rename_at(call: &mut Call, at: [u64; 4], flags: u32) -> Result<Action, Errno> {
     let (from, to) = two_targets(call, at)?;
-    super::vfs::check_name_change(call, &from, true)?; // issue 8
+    super::vfs::check_name_change(call, &from, true)?;
     super::vfs::check_name_change(call, &to, false)?;
     super::vfs::removing(call, to.gofer_index, &to.rel);
     files(call)?.rename(from.gofer_index, &from.rel, to.gofer_index, &to.rel, flags)?;
@@ -113,7 +113,7 @@ pub(super) fn link_at(call: &mut Call, at: [u64; 4], flags: i32) -> Result<Actio
     }
     let (from, to) = two_targets(call, at)?;
     let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
-    super::vfs::check_name_change(call, &to, false)?; // issue 8
+    super::vfs::check_name_change(call, &to, false)?;
     files(call)?.link(from.gofer_index, &from.rel, to.gofer_index, &to.rel, follow)?;
     Ok(Action::Return(0))
 }
@@ -130,7 +130,7 @@ pub(super) fn link_fd(call: &mut Call, at: [u64; 4]) -> Result<Action, Errno> {
     }
     let to = resolve_arg(call, at[2], at[3] as usize, false)?;
     check_writable(call, &to)?;
-    super::vfs::check_name_change(call, &to, false)?; // issue 8
+    super::vfs::check_name_change(call, &to, false)?;
     let (parent, name) = match to.rel.iter().rposition(|&b| b == b'/') {
         Some(i) => (to.rel[..i].to_vec(), to.rel[i + 1..].to_vec()),
         None => (b".".to_vec(), to.rel.clone()),
@@ -163,7 +163,7 @@ pub(super) fn symlink_at(call: &mut Call, dirfd: u64, index: usize) -> Result<Ac
     }
     let target = resolve_arg(call, dirfd, index, false)?;
     check_writable(call, &target)?;
-    super::vfs::check_name_change(call, &target, false)?; // issue 8
+    super::vfs::check_name_change(call, &target, false)?;
     let owner = super::vfs::creates_as_other(call);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.symlink(index, &rel, &link_target)?;
@@ -184,7 +184,7 @@ pub(super) fn chmod_at(
     }
     let target = resolve_arg(call, dirfd, index, false)?;
     check_writable(call, &target)?;
-    super::vfs::check_owner(call, &target, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?; // issue 8
+    super::vfs::check_owner(call, &target, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
     let (index, rel) = (target.gofer_index, target.rel);
     if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
         let st = files(call)?.stat(index, &rel, false)?;
@@ -216,7 +216,7 @@ pub(super) fn chown_at(
     }
     let path = read_path(call, index)?;
     if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
-        // Issue 8: chown is recorded by the sentry, never done on the host.
+        // Chown is recorded by the sentry, never done on the host.
         return Ok(super::ids::fchown(call, call.args[0] as i32, ids));
     }
     let target = resolve(call, dirfd, &path, false)?;
@@ -254,7 +254,7 @@ pub(super) fn utimens(
     follow: bool,
 ) -> Result<Action, Errno> {
     check_writable(call, &target)?;
-    // Issue 8: explicit times need the owner (or CAP_FOWNER); "now" also write permission.
+    // Explicit times need the owner (or CAP_FOWNER); "now" also write permission.
     if super::vfs::check_owner(call, &target, follow).is_err() {
         match times {
             None => {
@@ -316,7 +316,7 @@ pub(super) fn utimensat(call: &mut Call) -> Result<Action, Errno> {
     if path_ptr == 0 {
         // futimens(fd): no path for the kernel to read; a read-only mount is checked.
         super::vfs::refuse_on_read_only_fd(call, dirfd as i32)?;
-        // Issue 8: made by the sentry when the task's host uid does not own the file.
+        // Made by the sentry when the task's host uid does not own the file.
         if let Some(done) = super::ids::futimens(call, dirfd as i32, times_addr)? {
             return Ok(done);
         }
@@ -341,7 +341,7 @@ pub(super) fn utimensat(call: &mut Call) -> Result<Action, Errno> {
 pub(super) fn truncate(call: &mut Call) -> Result<Action, Errno> {
     let target = resolve_arg(call, AT_FDCWD, 0, true)?;
     check_writable(call, &target)?;
-    // Issue 8: a non-root sandbox user needs write permission on the file.
+    // A non-root sandbox user needs write permission on the file.
     super::vfs::check_open(call, &target, libc::O_WRONLY)?;
     let (index, rel) = (target.gofer_index, target.rel);
     let len = call.args[1] as i64;

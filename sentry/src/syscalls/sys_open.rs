@@ -55,7 +55,7 @@ pub(super) fn open_target(
         } else {
             0
         };
-        let owner = super::vfs::check_open(call, &target, flags)?; // issue 8
+        let owner = super::vfs::check_open(call, &target, flags)?;
         let (index, rel) = (target.gofer_index, target.rel);
         // The kernel cannot install an O_PATH fd into another task (ADDFD takes only fds
         // with file operations): such opens get an ordinary read-only fd of the same file,

@@ -23,8 +23,8 @@ pub(super) fn stat_at(
     }
     let null_path = call.args[path_index] == 0 && call.sysno == Sysno::newfstatat;
     if (null_path || read_path(call, path_index)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
-        // Issue 8: the fd's owner in sandbox ids.
-        if let Some(done) = super::ids::stat_fd(call, dirfd, call.args[buf_index])? {
+        // The fd's owner in sandbox ids.
+        if let Some(done) = stat_fd(call, dirfd, call.args[buf_index])? {
             return Ok(done);
         }
     }
@@ -95,8 +95,8 @@ pub(super) fn statx(call: &mut Call) -> Result<Action, Errno> {
         return Err(Errno::EINVAL);
     }
     if (path_ptr == 0 || read_path(call, 1)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
-        // Issue 8: the fd's owner in sandbox ids.
-        if let Some(done) = super::ids::statx_fd(call, dirfd, flags, mask as u32, buf)? {
+        // The fd's owner in sandbox ids.
+        if let Some(done) = statx_fd(call, dirfd, flags, mask as u32, buf)? {
             return Ok(done);
         }
     }
@@ -224,7 +224,7 @@ pub(super) fn access_at(
             _ => Err(Errno::last()),
         };
     }
-    // Issue 8: decided for the sandbox identity, on the owner the sandbox sees.
+    // Decided for the sandbox identity, on the owner the sandbox sees.
     super::ids::access(call, &target, mode, flags)
 }
 
@@ -270,4 +270,78 @@ pub(super) fn statfs(call: &mut Call) -> Result<Action, Errno> {
         .write(call.tid, call.args[1], &st.to_kernel_bytes())
         .map_err(|_| Errno::EFAULT)?;
     Ok(Action::Return(0))
+}
+
+/// fstat, and newfstatat/statx of an fd (AT_EMPTY_PATH or no path): the sentry stats the
+/// task's file itself and writes the result with the owner in sandbox ids. None when owners
+/// show as the host has them, or for the cwd (the host's answer is then passed through).
+pub fn stat_fd(call: &mut Call, dirfd: u64, buf: u64) -> Result<Option<Action>, Errno> {
+    if !call.kernel.identity.maps_owners() || dirfd as i32 == libc::AT_FDCWD {
+        return Ok(None);
+    }
+    let mut st = fd_stat(call, dirfd as i32)?;
+    call.kernel.map_stat(&mut st);
+    // SAFETY: viewing the plain-data stat we own as its bytes, for copying out.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            &st as *const libc::stat as *const u8,
+            std::mem::size_of::<libc::stat>(),
+        )
+    };
+    call.kernel
+        .mem
+        .write(call.tid, buf, bytes)
+        .map_err(|_| Errno::EFAULT)?;
+    Ok(Some(Action::Return(0)))
+}
+
+/// statx of an fd (see `stat_fd`); `flags` may carry AT_STATX_* sync bits.
+pub fn statx_fd(
+    call: &mut Call,
+    dirfd: u64,
+    flags: i32,
+    mask: u32,
+    buf: u64,
+) -> Result<Option<Action>, Errno> {
+    if !call.kernel.identity.maps_owners() || dirfd as i32 == libc::AT_FDCWD {
+        return Ok(None);
+    }
+    let file = call.task_fd(dirfd as i32)?;
+    // SAFETY: statx is plain data; zeroed is valid and filled by the kernel.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: statx of an fd we own with an empty NUL-terminated path, into memory we own.
+    let rc = unsafe {
+        libc::statx(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | (flags & libc::AT_STATX_SYNC_TYPE),
+            mask,
+            &mut stx,
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    call.kernel.map_statx(&mut stx);
+    // SAFETY: viewing the plain-data statx we own as its bytes, for copying out.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            &stx as *const libc::statx as *const u8,
+            std::mem::size_of::<libc::statx>(),
+        )
+    };
+    call.kernel
+        .mem
+        .write(call.tid, buf, bytes)
+        .map_err(|_| Errno::EFAULT)?;
+    Ok(Some(Action::Return(0)))
+}
+
+/// fstat(fd, buf) when it is checked (`class_override`).
+pub fn fstat(call: &mut Call) -> Action {
+    match stat_fd(call, call.args[0], call.args[1]) {
+        Ok(Some(action)) => action,
+        Ok(None) => Action::Pass,
+        Err(e) => Action::Return(-(e as i64)),
+    }
 }

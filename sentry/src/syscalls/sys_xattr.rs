@@ -17,7 +17,7 @@ pub(super) fn xattr(call: &mut Call) -> Result<Action, Errno> {
         return Err(Errno::EOPNOTSUPP);
     }
     let writable = check_writable(call, &target).and_then(|()| {
-        // Issue 8: changing attributes needs write permission for a non-root sandbox user.
+        // Changing attributes needs write permission for a non-root sandbox user.
         if matches!(call.sysno, getxattr | lgetxattr | listxattr | llistxattr) {
             return Ok(());
         }

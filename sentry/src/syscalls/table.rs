@@ -347,7 +347,7 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | fsetxattr
         | fremovexattr => Checked,
 
-        // Identity (issue 8): each task's sandbox credentials, kept by the sentry
+        // Identity: each task's sandbox credentials, kept by the sentry
         // (`syscalls::ids`); on the host every task is unprivileged.
         getuid | geteuid | getgid | getegid | getresuid | getresgid | getgroups | setuid
         | setgid | setreuid | setregid | setresuid | setresgid | setgroups | setfsuid

@@ -1,0 +1,28 @@
+//! ioctl: TIOCSTI and TIOCLINUX refused on every terminal; the ids of fd owners, process
+//! groups and sessions translated; interface queries answered for the sandbox's network.
+
+use super::{deny_event, errno, Action, Call};
+use syscalls::Errno;
+
+/// ioctl(2): TIOCSTI would push keystrokes into the terminal the user's shell reads,
+/// TIOCLINUX can do the same on a virtual console.
+pub fn ioctl(call: &mut Call) -> Action {
+    const TIOCLINUX: u64 = 0x541c;
+    if let Some(action) = super::owner::ioctl(call) {
+        return action;
+    }
+    if let Some(action) = super::net::interface_ioctl(call) {
+        return action;
+    }
+    match call.args[1] & 0xffff_ffff {
+        c if c == libc::TIOCSTI => {
+            deny_event(call, Errno::EPERM.into_raw(), "TIOCSTI");
+            errno(Errno::EPERM)
+        }
+        TIOCLINUX => {
+            deny_event(call, Errno::EPERM.into_raw(), "TIOCLINUX");
+            errno(Errno::EPERM)
+        }
+        _ => Action::Pass,
+    }
+}

@@ -1,0 +1,156 @@
+//! kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open: the target is a
+//! task of the sandbox named by its number (ESRCH for anything else); and the sender's id in
+//! a siginfo the task receives, in the receiver's numbers.
+
+use super::pid::*;
+use super::{errno, Action, Call};
+use crate::kernel::Kernel;
+use platform_ptrace::Tid;
+use syscalls::{Errno, Sysno};
+
+/// Whether a signal sent from inside init's namespace reaches init: only those it handles.
+fn reaches_init(init: Tid, sig: i32) -> bool {
+    if sig == 0 {
+        return true;
+    }
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{init}/status")) else {
+        return true;
+    };
+    let mask = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    (1..=64).contains(&sig) && mask("SigCgt:") & (1u64 << (sig - 1)) != 0
+}
+
+/// kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open.
+pub fn send(call: &mut Call) -> Action {
+    let sig_index = match call.sysno {
+        Sysno::kill | Sysno::tkill | Sysno::rt_sigqueueinfo => Some(1),
+        Sysno::tgkill | Sysno::rt_tgsigqueueinfo => Some(2),
+        _ => None,
+    };
+    if let Some(i) = sig_index {
+        if !(0..=64).contains(&(call.args[i] as i32)) {
+            return errno(Errno::EINVAL);
+        }
+    }
+    let k = &*call.kernel;
+    let tid = call.tid;
+    let a0 = call.args[0] as i32;
+    let a1 = call.args[1] as i32;
+    let target = |v: i32| k.translate(tid, v);
+    let to_init = |host: Tid, sig: i32| {
+        let ns = k.ns_of(tid);
+        k.pids.namespaces[ns].init == Some(host) && !reaches_init(host, sig)
+    };
+    match call.sysno {
+        Sysno::kill => match a0 {
+            0 => Action::Pass,
+            -1 => kill_all(call),
+            pid if pid > 0 => match target(pid) {
+                Some(host) if to_init(host, a1) => Action::Return(0),
+                Some(host) => pass_with(call, &[(0, host as i64)]),
+                None => errno(Errno::ESRCH),
+            },
+            pgrp => match k.translate_pgrp(tid, -pgrp) {
+                Some(host) => pass_with(call, &[(0, -(host as i64))]),
+                None => errno(Errno::ESRCH),
+            },
+        },
+        Sysno::tkill | Sysno::rt_sigqueueinfo | Sysno::pidfd_open => {
+            if a0 <= 0 {
+                // The kernel's own EINVAL.
+                return Action::Pass;
+            }
+            let sig = if call.sysno == Sysno::pidfd_open {
+                0
+            } else {
+                a1
+            };
+            match target(a0) {
+                Some(host) if to_init(host, sig) => Action::Return(0),
+                Some(host) => pass_with(call, &[(0, host as i64)]),
+                None => errno(Errno::ESRCH),
+            }
+        }
+        _ => {
+            // tgkill(tgid, tid, sig), rt_tgsigqueueinfo(tgid, tid, sig, info)
+            if a0 <= 0 || a1 <= 0 {
+                return Action::Pass;
+            }
+            match (target(a0), target(a1)) {
+                (Some(group), Some(thread)) if k.tgid_of(thread) == group => {
+                    if to_init(group, call.args[2] as i32) {
+                        return Action::Return(0);
+                    }
+                    pass_with(call, &[(0, group as i64), (1, thread as i64)])
+                }
+                _ => errno(Errno::ESRCH),
+            }
+        }
+    }
+}
+
+/// kill(-1, sig): every process of the caller's namespace and below, but its init and
+/// the caller.
+fn kill_all(call: &mut Call) -> Action {
+    let sig = call.args[1] as i32;
+    if !(0..=64).contains(&sig) {
+        return errno(Errno::EINVAL);
+    }
+    let k = &*call.kernel;
+    let caller = k.tgid_of(call.tid);
+    let ns = k.ns_of(call.tid);
+    let init = k.pids.namespaces[ns].init;
+    let targets: Vec<Tid> = k
+        .processes()
+        .filter(|&p| p != caller && Some(p) != init && k.pids.is_within(k.ns_of(p), ns))
+        .collect();
+    if targets.is_empty() {
+        return errno(Errno::ESRCH);
+    }
+    for pid in targets {
+        // SAFETY: kill takes plain integers; `pid` is a live sandbox process we trace.
+        unsafe { libc::kill(pid, sig) };
+    }
+    Action::Return(0)
+}
+
+/// A signal about to be delivered: the sender's id in si_pid becomes the receiver's number
+/// for it (0 when the receiver cannot see the sender, such as the sentry itself), and si_uid
+/// the sender's real uid in the sandbox.
+pub fn translate_siginfo(k: &Kernel, tid: Tid, info: &mut [u8; 128]) -> bool {
+    let signo = i32::from_ne_bytes(info[0..4].try_into().expect("4 bytes"));
+    let code = i32::from_ne_bytes(info[8..12].try_into().expect("4 bytes"));
+    // SI_USER, SI_QUEUE, SI_MESGQ, SI_TKILL carry a sender; so does every CLD_* SIGCHLD.
+    let has_pid =
+        matches!(code, 0 | -1 | -3 | -6) || (signo == libc::SIGCHLD && (1..=6).contains(&code));
+    if !has_pid {
+        return false;
+    }
+    let host = i32::from_ne_bytes(info[16..20].try_into().expect("4 bytes"));
+    let vpid = if host > 0 { k.vpid_for(tid, host) } else { 0 };
+    info[16..20].copy_from_slice(&vpid.to_ne_bytes());
+    // si_uid: the sender's real uid, as the sandbox knows it (a sandbox sender's own).
+    let sender = if signo == libc::SIGCHLD {
+        host
+    } else {
+        k.tgid_of(host)
+    };
+    if let Some(uid) = sandbox_ruid(k, sender).filter(|_| host > 0) {
+        info[20..24].copy_from_slice(&uid.to_ne_bytes());
+    }
+    true
+}
+
+/// rt_sigtimedwait returned a signal: the siginfo it wrote at `at`, as delivery shows it.
+pub fn translate_dequeued(k: &Kernel, tid: Tid, at: u64) {
+    let mut info = [0u8; 128];
+    if super::fix_read(&*k.mem, tid, at, &mut info) && translate_siginfo(k, tid, &mut info) {
+        super::fix_write(&*k.mem, tid, at, &info);
+    }
+}
