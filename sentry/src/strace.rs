@@ -2,7 +2,8 @@
 //! close to strace(1)'s format: `[pid 3] openat(AT_FDCWD, "/etc/passwd", O_RDONLY) = 3 <gofer>`.
 
 use crate::syscalls::table::Class;
-use ::syscalls::{Errno, Sysno};
+use ::syscalls::Sysno;
+use nix::errno::Errno;
 use platform_ptrace::{read_cstring, Tid};
 use std::fmt::Write;
 
@@ -332,12 +333,11 @@ pub fn format_entry(
 /// Finishes a line with the result and class, and emits it.
 pub fn emit(line: &str, sysno: Option<Sysno>, ret: i64, class: Class) {
     let result = if (-4095..0).contains(&ret) {
-        let e = Errno::new(-ret as i32);
-        format!(
-            "-1 {} ({})",
-            e.name().unwrap_or("E?"),
-            e.description().unwrap_or("unknown error")
-        )
+        let e = Errno::from_raw(-ret as i32);
+        match e {
+            Errno::UnknownErrno => "-1 E? (unknown error)".to_string(),
+            e => format!("-1 {e:?} ({})", e.desc()),
+        }
     } else if matches!(sysno, Some(Sysno::mmap | Sysno::brk | Sysno::mremap)) {
         format!("{ret:#x}")
     } else {

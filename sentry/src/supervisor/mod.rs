@@ -7,9 +7,10 @@ use crate::kernel::{self, Kernel};
 use crate::strace;
 use crate::syscalls::table::Class;
 use crate::syscalls::{self, exec, Action, Call, ExitHook, Pending};
-use ::syscalls::{Errno, Sysno};
+use ::syscalls::Sysno;
 use hashbrown::HashMap;
 use install::{Abandoned, Awaited};
+use nix::errno::Errno;
 use platform_ptrace::notify::{Listener, Request};
 use platform_ptrace::{
     wait, wait_nohang, Event, Resume, Spawned, Stop, Stopped, SyscallArch, SyscallInfo, Tid, Waited,
@@ -305,7 +306,7 @@ impl Supervisor {
         };
         syscalls::foreign_abi_event(&mut self.kernel, stopped.tid(), what, nr);
         let mut regs = stopped.regs()?;
-        regs.set_ret(-(Errno::ENOSYS.into_raw() as i64));
+        regs.set_ret(-((Errno::ENOSYS as i32) as i64));
         stopped.set_regs(&regs)?;
         Ok(true)
     }
@@ -589,7 +590,7 @@ impl Supervisor {
             (Some(what), _) => {
                 syscalls::foreign_abi_event(&mut self.kernel, tid, what, info.nr);
                 (
-                    Action::Return(-(Errno::ENOSYS.into_raw() as i64)),
+                    Action::Return(-((Errno::ENOSYS as i32) as i64)),
                     Class::Deny(Errno::ENOSYS),
                 )
             }
@@ -602,7 +603,7 @@ impl Supervisor {
             (None, None) => {
                 syscalls::foreign_abi_event(&mut self.kernel, tid, "an unknown number", info.nr);
                 (
-                    Action::Return(-(Errno::ENOSYS.into_raw() as i64)),
+                    Action::Return(-((Errno::ENOSYS as i32) as i64)),
                     Class::Deny(Errno::ENOSYS),
                 )
             }

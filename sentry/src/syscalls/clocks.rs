@@ -5,7 +5,7 @@
 //! pid, and CPU times of host processes reached the sandbox.
 
 use super::{errno, Action, Call};
-use syscalls::Errno;
+use nix::errno::Errno;
 
 /// The low three bits of a CPU clock id: which clock, and whether it is a thread's.
 const CPUCLOCK_PERTHREAD: i32 = 4;

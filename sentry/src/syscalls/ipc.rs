@@ -8,8 +8,9 @@
 use super::{deny_event, errno, Action, Call, ExitHook};
 use crate::kernel::ipc::{max_objects, remove_from_host, PRIVATE};
 use crate::kernel::{IpcKind, Kernel};
+use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::{Errno, Sysno};
+use syscalls::Sysno;
 
 /// Work for the exit stop of an IPC call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +89,7 @@ fn get(call: &mut Call, kind: IpcKind) -> Action {
     if call.kernel.ipc.count(kind) >= max_objects(kind) {
         deny_event(
             call,
-            Errno::ENOSPC.into_raw(),
+            Errno::ENOSPC as i32,
             &format!(
                 "the sandbox holds {} objects of this kind",
                 max_objects(kind)
@@ -162,7 +163,7 @@ fn ctl(call: &mut Call, kind: IpcKind) -> Action {
     if lists_host {
         deny_event(
             call,
-            Errno::EINVAL.into_raw(),
+            Errno::EINVAL as i32,
             "the host's IPC objects are not listed",
         );
         return errno(Errno::EINVAL);
@@ -219,7 +220,7 @@ fn created(k: &mut Kernel, tid: Tid, made: (IpcKind, i32, bool, u64), rval: i64)
         remove_from_host(kind, id);
         k.memory.uncharge(tgid, who, reserved);
         return if excl {
-            -(Errno::EEXIST.into_raw() as i64)
+            -((Errno::EEXIST as i32) as i64)
         } else {
             first as i64
         };

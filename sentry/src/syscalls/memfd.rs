@@ -11,11 +11,12 @@ use super::mm::memfd_resize;
 use super::table::MEMFD_GUARDED;
 use super::{deny_event, errno, Action, Call};
 use crate::kernel::memory::{is_memfd_link, memfd_of, page_up, Inode};
+use nix::errno::Errno;
 use platform_ptrace::seccomp::{ArgTest, Guard};
 use platform_ptrace::Tid;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use syscalls::{Errno, Sysno};
+use syscalls::Sysno;
 
 /// The lowest fd number a memfd takes while memory is accounted. Below the usual soft
 /// RLIMIT_NOFILE (1024), above what ordinary programs open.
@@ -88,7 +89,7 @@ fn duplicate(call: &mut Call, fd: u32) -> Action {
             }
             deny_event(
                 call,
-                Errno::EPERM.into_raw(),
+                Errno::EPERM as i32,
                 "a memfd stays at fd 512 or above while memory is accounted",
             );
             errno(Errno::EPERM)
@@ -242,7 +243,7 @@ fn io_submit(call: &mut Call) -> Action {
         {
             deny_event(
                 call,
-                Errno::EINVAL.into_raw(),
+                Errno::EINVAL as i32,
                 "asynchronous write to a memfd while memory is accounted",
             );
             return errno(Errno::EINVAL);
@@ -264,7 +265,7 @@ pub fn create(call: &mut Call) -> Action {
     {
         Ok(name) => name,
         Err(nix::errno::Errno::ENAMETOOLONG) => return errno(Errno::EINVAL),
-        Err(e) => return errno(Errno::new(e as i32)),
+        Err(e) => return errno(Errno::from_raw(e as i32)),
     };
     let name = std::ffi::CString::new(name).expect("read up to the NUL");
     let flags = call.args[1] as u32;
@@ -272,7 +273,7 @@ pub fn create(call: &mut Call) -> Action {
         // SAFETY: memfd_create with a NUL-terminated name; the result is checked.
         let raw = unsafe { libc::memfd_create(name.as_ptr(), flags | libc::MFD_CLOEXEC) };
         if raw < 0 {
-            return Err(Errno::new(
+            return Err(Errno::from_raw(
                 std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
             ));
         }

@@ -14,8 +14,9 @@ use crate::kernel::memory::{
     memfd_of, memfd_rescan, page_up, socket_rescan, Inode, Refused, Seg, PAGE,
 };
 use crate::kernel::Kernel;
+use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::{Errno, Sysno};
+use syscalls::Sysno;
 
 /// What a memory call leaves for its exit stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,7 +333,7 @@ fn creation_check(call: &mut Call, new_process: bool) -> Option<Action> {
         if in_use(kernel) >= limit {
             deny_event(
                 call,
-                Errno::EAGAIN.into_raw(),
+                Errno::EAGAIN as i32,
                 &format!("pids limit ({limit} tasks) reached"),
             );
             return Some(errno(Errno::EAGAIN));

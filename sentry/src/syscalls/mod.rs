@@ -32,8 +32,9 @@ pub mod vfs;
 mod tests;
 
 use crate::kernel::Kernel;
+use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::{Errno, Sysno};
+use syscalls::Sysno;
 use table::Class;
 
 /// A call being decided: who makes it, and its six arguments (copied out of the registers).
@@ -182,7 +183,7 @@ pub struct Pending {
 }
 
 fn errno(e: Errno) -> Action {
-    Action::Return(-(e.into_raw() as i64))
+    Action::Return(-((e as i32) as i64))
 }
 
 /// Applies the table to one call; returns the action and the class that took it.
@@ -192,7 +193,7 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
         Class::Passthrough => Action::Pass,
         Class::Deny(e) => {
             if table::is_known(call.sysno.id() as u64) {
-                deny_event(call, e.into_raw(), "denied by the syscall table");
+                deny_event(call, e as i32, "denied by the syscall table");
             } else if call.kernel.first_report(call.sysno.id() as u64) {
                 tracing::warn!(
                     target: "sentry::deny",
@@ -232,7 +233,7 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
     };
     // A checked call that was refused shows as denied.
     let class = match (class, &action) {
-        (Class::Checked, Action::Return(v)) if *v < 0 => Class::Deny(Errno::new(-*v as i32)),
+        (Class::Checked, Action::Return(v)) if *v < 0 => Class::Deny(Errno::from_raw(-*v as i32)),
         _ => class,
     };
     (action, class)
@@ -308,11 +309,7 @@ fn checked(call: &mut Call) -> Action {
         | msgrcv | msgctl => ipc::handle(call),
         other => {
             // The table and this dispatch disagree: refuse rather than pass.
-            deny_event(
-                call,
-                Errno::ENOSYS.into_raw(),
-                "checked call without a checker",
-            );
+            deny_event(call, Errno::ENOSYS as i32, "checked call without a checker");
             tracing::error!("sentry: internal: no checker for {}", other.name());
             errno(Errno::ENOSYS)
         }
@@ -360,10 +357,10 @@ fn fixup_failed(tid: Tid) {
 pub fn deny_event(call: &Call, e: i32, why: &str) {
     tracing::info!(
         target: "sentry::deny",
-        "sentry: [pid {}] {} denied ({}): {why}",
+        "sentry: [pid {}] {} denied ({:?}): {why}",
         call.kernel.shown_pid(call.tid),
         call.sysno.name(),
-        Errno::new(e).name().unwrap_or("?")
+        Errno::from_raw(e)
     );
 }
 

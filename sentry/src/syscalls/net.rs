@@ -80,7 +80,7 @@ pub fn setsockopt(call: &mut Call) -> Action {
             Action::Return(-(libc::ENOPROTOOPT as i64))
         }
         libc::SO_SNDBUF | libc::SO_RCVBUF => super::socket_memory::set_buffer(call)
-            .unwrap_or_else(|e| Action::Return(-(e.into_raw() as i64))),
+            .unwrap_or_else(|e| Action::Return(-((e as i32) as i64))),
         _ => Action::Pass,
     }
 }

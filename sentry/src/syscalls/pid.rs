@@ -5,8 +5,9 @@
 
 use super::{errno, Action, Call, ExitHook};
 use crate::kernel::Kernel;
+use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::{Errno, Sysno};
+use syscalls::Sysno;
 
 pub(super) fn pass_with(call: &Call, changes: &[(usize, i64)]) -> Action {
     let mut args = call.args;

@@ -1,8 +1,8 @@
 //! clone, unshare, personality, prctl, seccomp and ioctl: flags that must not take effect.
 
 use super::{deny_event, errno, Action, Call, ExitHook};
+use nix::errno::Errno;
 use std::os::fd::AsRawFd;
-use syscalls::Errno;
 
 /// Namespace flags the sentry does not emulate yet; real ones would reach the host.
 const CLONE_NEW_UNSERVED: u64 = (libc::CLONE_NEWCGROUP
@@ -24,7 +24,7 @@ pub fn clone(call: &mut Call) -> Action {
     if flags & CLONE_NEW_UNSERVED != 0 {
         deny_event(
             call,
-            Errno::EPERM.into_raw(),
+            Errno::EPERM as i32,
             "only PID, UTS and mount namespaces are served",
         );
         return errno(Errno::EPERM);
@@ -52,7 +52,7 @@ pub fn unshare(call: &mut Call) -> Action {
     if flags & CLONE_NEW_UNSERVED != 0 {
         deny_event(
             call,
-            Errno::EPERM.into_raw(),
+            Errno::EPERM as i32,
             "only PID, UTS and mount namespaces are served",
         );
         return errno(Errno::EPERM);
@@ -104,7 +104,7 @@ pub fn personality(call: &mut Call) -> Action {
     }
     deny_event(
         call,
-        Errno::EPERM.into_raw(),
+        Errno::EPERM as i32,
         "personality would change the ABI",
     );
     errno(Errno::EPERM)
@@ -121,13 +121,13 @@ pub fn prctl(call: &mut Call) -> Action {
         o if o == libc::PR_SET_SECCOMP as u64 => {
             deny_event(
                 call,
-                Errno::EINVAL.into_raw(),
+                Errno::EINVAL as i32,
                 "seccomp filters inside the sandbox are refused",
             );
             errno(Errno::EINVAL)
         }
         PR_SET_MM => {
-            deny_event(call, Errno::EPERM.into_raw(), "PR_SET_MM");
+            deny_event(call, Errno::EPERM as i32, "PR_SET_MM");
             errno(Errno::EPERM)
         }
         // Emulated: a task that is not dumpable on the host is closed to the sentry's reads
@@ -169,7 +169,7 @@ pub fn seccomp(call: &mut Call) -> Action {
         libc::SECCOMP_SET_MODE_STRICT | libc::SECCOMP_SET_MODE_FILTER => {
             deny_event(
                 call,
-                Errno::EINVAL.into_raw(),
+                Errno::EINVAL as i32,
                 "seccomp filters inside the sandbox are refused",
             );
             errno(Errno::EINVAL)
@@ -214,7 +214,7 @@ pub fn setns(call: &mut Call) -> Action {
     let Some(ns) = call.kernel.ns_files.get(&(st.st_dev, st.st_ino)).copied() else {
         deny_event(
             call,
-            Errno::EINVAL.into_raw(),
+            Errno::EINVAL as i32,
             "not a namespace file of the sandbox",
         );
         return errno(Errno::EINVAL);

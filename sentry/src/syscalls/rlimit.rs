@@ -4,8 +4,9 @@
 //! the host kernel's.
 
 use super::{errno, Action, Call};
+use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::{Errno, Sysno};
+use syscalls::Sysno;
 
 /// The resource the sentry keeps, for the seccomp filter's guard.
 pub const RESOURCES: [u32; 1] = [libc::RLIMIT_CORE];

@@ -127,8 +127,8 @@ pub fn charge_if_new(
 }
 
 /// setsockopt(SOL_SOCKET, SO_SNDBUF or SO_RCVBUF) while memory is accounted.
-pub fn set_buffer(call: &mut Call) -> Result<Action, syscalls::Errno> {
-    use syscalls::Errno;
+pub fn set_buffer(call: &mut Call) -> Result<Action, nix::errno::Errno> {
+    use nix::errno::Errno;
     let [fd, level, option, value_at, len, _] = call.args;
     if call.args[1] as i32 != libc::SOL_SOCKET || !call.kernel.memory.active() {
         return Ok(Action::Pass);
@@ -159,7 +159,7 @@ pub fn set_buffer(call: &mut Call) -> Result<Action, syscalls::Errno> {
         None => return Err(Errno::ENOTSOCK),
     };
     let sizes = buffer_sizes(&sock);
-    set(&sock, level, option, value).map_err(|e| Errno::new(e as i32))?;
+    set(&sock, level, option, value).map_err(|e| Errno::from_raw(e as i32))?;
     let Some((ino, mut after)) = sockets::examine(&sock, None) else {
         return Ok(Action::Return(0));
     };

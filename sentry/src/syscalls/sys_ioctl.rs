@@ -2,7 +2,7 @@
 //! groups and sessions translated; interface queries answered for the sandbox's network.
 
 use super::{deny_event, errno, Action, Call};
-use syscalls::Errno;
+use nix::errno::Errno;
 
 /// ioctl(2): TIOCSTI would push keystrokes into the terminal the user's shell reads,
 /// TIOCLINUX can do the same on a virtual console.
@@ -16,11 +16,11 @@ pub fn ioctl(call: &mut Call) -> Action {
     }
     match call.args[1] & 0xffff_ffff {
         c if c == libc::TIOCSTI => {
-            deny_event(call, Errno::EPERM.into_raw(), "TIOCSTI");
+            deny_event(call, Errno::EPERM as i32, "TIOCSTI");
             errno(Errno::EPERM)
         }
         TIOCLINUX => {
-            deny_event(call, Errno::EPERM.into_raw(), "TIOCLINUX");
+            deny_event(call, Errno::EPERM as i32, "TIOCLINUX");
             errno(Errno::EPERM)
         }
         _ => Action::Pass,

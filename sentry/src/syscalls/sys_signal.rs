@@ -5,8 +5,9 @@
 use super::pid::*;
 use super::{errno, Action, Call};
 use crate::kernel::Kernel;
+use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::{Errno, Sysno};
+use syscalls::Sysno;
 
 /// Whether a signal sent from inside init's namespace reaches init: only those it handles.
 fn reaches_init(init: Tid, sig: i32) -> bool {

@@ -4,8 +4,9 @@
 use super::pid::*;
 use super::{errno, Action, Call, ExitHook};
 use crate::kernel::Kernel;
+use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::{Errno, Sysno};
+use syscalls::Sysno;
 
 const P_PID: u64 = 1;
 

@@ -1,7 +1,8 @@
 //! The syscall table: every x86_64 syscall number maps to exactly one class.
 //! It is an allow list: a number not named here is denied with ENOSYS.
 
-use syscalls::{Errno, Sysno};
+use nix::errno::Errno;
+use syscalls::Sysno;
 
 /// How the sentry serves a syscall (DESIGN.md, "sentry").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +28,7 @@ impl Class {
             Class::Checked => "checked".into(),
             Class::Emulate => "emulate".into(),
             Class::Gofer => "gofer".into(),
-            Class::Deny(errno) => format!("deny:{}", errno.name().unwrap_or("?")),
+            Class::Deny(errno) => format!("deny:{errno:?}"),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! uname, sethostname, setdomainname: the sandbox's own names, never the host's.
 
 use super::{errno, Action, Call};
-use syscalls::{Errno, Sysno};
+use nix::errno::Errno;
+use syscalls::Sysno;
 
 /// Linux's __NEW_UTS_LEN + 1.
 const FIELD: usize = 65;
