@@ -8,7 +8,6 @@
 //! picks the number), and asynchronous writes (io_submit) to a memfd.
 
 use super::mm::memfd_resize;
-use super::table::MEMFD_GUARDED;
 use super::{deny_event, errno, Action, Call};
 use crate::kernel::memory::{is_memfd_link, memfd_of, page_up, Inode};
 use nix::errno::Errno;
@@ -21,6 +20,22 @@ use syscalls::Sysno;
 /// The lowest fd number a memfd takes while memory is accounted. Below the usual soft
 /// RLIMIT_NOFILE (1024), above what ordinary programs open.
 pub const FLOOR: u32 = 512;
+
+/// The calls that write to, or duplicate, the fd in one of their arguments.
+pub const MEMFD_GUARDED: [(Sysno, u8); 12] = [
+    (Sysno::write, 0),
+    (Sysno::pwrite64, 0),
+    (Sysno::writev, 0),
+    (Sysno::pwritev, 0),
+    (Sysno::pwritev2, 0),
+    (Sysno::sendfile, 0),
+    (Sysno::splice, 2),
+    (Sysno::copy_file_range, 2),
+    (Sysno::dup, 0),
+    (Sysno::dup2, 0),
+    (Sysno::dup3, 0),
+    (Sysno::fcntl, 0),
+];
 
 /// The most a single read or write moves (the kernel's MAX_RW_COUNT).
 const MAX_RW_COUNT: u64 = 0x7fff_f000;

@@ -188,13 +188,14 @@ fn errno(e: Errno) -> Action {
 
 /// Applies the table to one call; returns the action and the class that took it.
 pub fn decide(call: &mut Call) -> (Action, Class) {
-    let class = table::class_of(call.sysno.id() as u64, table::Policy::of(call.kernel));
-    let action = match class {
-        Class::Passthrough => Action::Pass,
-        Class::Deny(e) => {
-            if table::is_known(call.sysno.id() as u64) {
+    let nr = call.sysno.id() as u64;
+    let entry = table::lookup(nr, table::Policy::of(call.kernel));
+    let action = match (entry.class, entry.handler) {
+        (Class::Passthrough, _) => Action::Pass,
+        (Class::Deny(e), _) => {
+            if table::is_known(nr) {
                 deny_event(call, e as i32, "denied by the syscall table");
-            } else if call.kernel.first_report(call.sysno.id() as u64) {
+            } else if call.kernel.first_report(nr) {
                 tracing::warn!(
                     target: "sentry::deny",
                     "sentry: [pid {}] {} denied (ENOSYS): not supported by the sentry",
@@ -204,116 +205,24 @@ pub fn decide(call: &mut Call) -> (Action, Class) {
             }
             errno(e)
         }
-        Class::Gofer => fs::handle(call),
-        Class::Emulate => match call.sysno {
-            Sysno::uname | Sysno::sethostname | Sysno::setdomainname => uts::handle(call),
-            Sysno::getuid
-            | Sysno::geteuid
-            | Sysno::getgid
-            | Sysno::getegid
-            | Sysno::getresuid
-            | Sysno::getresgid
-            | Sysno::getgroups
-            | Sysno::setuid
-            | Sysno::setgid
-            | Sysno::setreuid
-            | Sysno::setregid
-            | Sysno::setresuid
-            | Sysno::setresgid
-            | Sysno::setgroups
-            | Sysno::setfsuid
-            | Sysno::setfsgid
-            | Sysno::capget
-            | Sysno::capset => ids::handle(call),
-            Sysno::mount | Sysno::umount2 | Sysno::pivot_root => mount::handle(call),
-            Sysno::setns => process::setns(call),
-            _ => pid::emulate(call),
-        },
-        Class::Checked => checked(call),
-    };
-    // A checked call that was refused shows as denied.
-    let class = match (class, &action) {
-        (Class::Checked, Action::Return(v)) if *v < 0 => Class::Deny(Errno::from_raw(-*v as i32)),
-        _ => class,
-    };
-    (action, class)
-}
-
-fn checked(call: &mut Call) -> Action {
-    use Sysno::*;
-    match call.sysno {
-        socket => socket_memory::creating(call, net::socket),
-        socketpair | accept | accept4 => socket_memory::creating(call, |_| Action::Pass),
-        getsockopt => net::getsockopt(call),
-        setsockopt => net::setsockopt(call),
-        fcntl => owner::fcntl(call, memfd::handle),
-        getrlimit | setrlimit => rlimit::handle(call),
-        clock_gettime | clock_getres | clock_nanosleep | timer_create => clocks::handle(call),
-        recvmsg | recvmmsg => net::receive(call),
-        getsockname | getpeername => Action::PassThenExit(ExitHook::FixUnixAddress {
-            fd: call.args[0] as i32,
-            peer: call.sysno == getpeername,
-            addr: call.args[1],
-            len: call.args[2],
-        }),
-        // chown as the sandbox sees it: recorded by the sentry, never done on the host.
-        fchown => ids::fchown(call, call.args[0] as i32, [call.args[1], call.args[2]]),
-        fstat => sys_stat::fstat(call),
-        fchmod | fsetxattr | fremovexattr => {
-            // Made by the sentry when the task's host uid does not own the file.
-            ids::fd_inode_change(call).unwrap_or_else(|| process::inode_change(call))
-        }
-        ioctl => sys_ioctl::ioctl(call),
-        clone => mm::creating(call, process::clone),
-        unshare => process::unshare(call),
-        personality => process::personality(call),
-        prctl => process::prctl(call),
-        seccomp => process::seccomp(call),
-        kill | tkill | tgkill | rt_sigqueueinfo | rt_tgsigqueueinfo | pidfd_open => {
-            sys_signal::send(call)
-        }
-        wait4 | waitid => sys_wait::wait(call),
-        rt_sigtimedwait if call.args[1] != 0 => {
-            Action::PassThenExit(ExitHook::Dequeued { at: call.args[1] })
-        }
-        rt_sigtimedwait => Action::Pass,
-        setsid | set_tid_address => pid::translate_result(call),
-        fork | vfork => mm::creating(call, |_| Action::PassThenExit(ExitHook::Clone)),
-        // Memory accounting, when a memory limit makes these checked.
-        brk | mmap | munmap | mremap | mprotect | pkey_mprotect | sysinfo => mm::handle(call),
-        // memfd sizes, when a memory limit makes these checked.
-        memfd_create => memfd::create(call),
-        ftruncate | fallocate | close | close_range => mm::handle(call),
-        // Writes that may grow a memfd, and what could move one below memfd::FLOOR.
-        write | pwrite64 | writev | pwritev | pwritev2 | sendfile | splice | copy_file_range
-        | dup | dup2 | dup3 | io_submit => memfd::handle(call),
-        setpgid
-        | getpriority
-        | setpriority
-        | ioprio_get
-        | ioprio_set
-        | sched_setparam
-        | sched_getparam
-        | sched_setscheduler
-        | sched_getscheduler
-        | sched_rr_get_interval
-        | sched_setaffinity
-        | sched_getaffinity
-        | sched_setattr
-        | sched_getattr
-        | migrate_pages
-        | move_pages
-        | get_robust_list
-        | prlimit64 => pid::pid_argument(call),
-        shmget | shmctl | shmat | semget | semop | semctl | semtimedop | msgget | msgsnd
-        | msgrcv | msgctl => ipc::handle(call),
-        other => {
-            // The table and this dispatch disagree: refuse rather than pass.
-            deny_event(call, Errno::ENOSYS as i32, "checked call without a checker");
-            tracing::error!("sentry: internal: no checker for {}", other.name());
+        (_, Some(handler)) => handler(call),
+        (_, None) => {
+            // The table gives a class that stops without a handler: refuse rather than pass.
+            deny_event(
+                call,
+                Errno::ENOSYS as i32,
+                "a call that stops without a handler",
+            );
+            tracing::error!("sentry: internal: no handler for {}", call.sysno.name());
             errno(Errno::ENOSYS)
         }
-    }
+    };
+    // A checked call that was refused shows as denied.
+    let class = match (entry.class, &action) {
+        (Class::Checked, Action::Return(v)) if *v < 0 => Class::Deny(Errno::from_raw(-*v as i32)),
+        (class, _) => class,
+    };
+    (action, class)
 }
 
 /// Exit-stop fix-ups read and write task memory the kernel has just written. A failure

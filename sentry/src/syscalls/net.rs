@@ -41,6 +41,17 @@ pub fn socket(call: &mut Call) -> Action {
     Action::Return(-(Errno::EACCES as i64))
 }
 
+/// getsockname, getpeername: an AF_UNIX address the kernel writes is put in the sandbox's
+/// terms at the exit stop.
+pub fn fix_address_at_exit(call: &mut Call) -> Action {
+    Action::PassThenExit(ExitHook::FixUnixAddress {
+        fd: call.args[0] as i32,
+        peer: call.sysno == Sysno::getpeername,
+        addr: call.args[1],
+        len: call.args[2],
+    })
+}
+
 /// getsockopt: SO_PEERCRED's pid is translated at the exit stop; SO_PEERPIDFD is refused
 /// (a pidfd of a peer names a host process).
 pub fn getsockopt(call: &mut Call) -> Action {

@@ -27,7 +27,7 @@ pub fn emulate(call: &mut Call) -> Action {
         Sysno::getpid => k.vpid_for(tid, tgid),
         Sysno::gettid => k.vpid_for(tid, tid),
         Sysno::getppid => parent_vpid(k, tid),
-        _ => {
+        Sysno::getpgrp | Sysno::getpgid | Sysno::getsid => {
             // getpgrp, getpgid(pid), getsid(pid): the host knows the group; we name it.
             let target = match call.args[0] as i32 {
                 _ if call.sysno == Sysno::getpgrp => tgid,
@@ -52,6 +52,8 @@ pub fn emulate(call: &mut Call) -> Action {
             // A group or session led from outside the namespace shows as 0, as on Linux.
             k.pids.vpid(ns, host).unwrap_or(0)
         }
+        // Only the calls above are registered with this handler.
+        _ => return errno(Errno::ENOSYS),
     };
     Action::Return(value as i64)
 }

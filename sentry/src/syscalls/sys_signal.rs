@@ -3,7 +3,7 @@
 //! a siginfo the task receives, in the receiver's numbers.
 
 use super::pid::*;
-use super::{errno, Action, Call};
+use super::{errno, Action, Call, ExitHook};
 use crate::kernel::Kernel;
 use nix::errno::Errno;
 use platform_ptrace::Tid;
@@ -153,5 +153,13 @@ pub fn translate_dequeued(k: &Kernel, tid: Tid, at: u64) {
     let mut info = [0u8; 128];
     if super::fix_read(&*k.mem, tid, at, &mut info) && translate_siginfo(k, tid, &mut info) {
         super::fix_write(&*k.mem, tid, at, &info);
+    }
+}
+
+/// rt_sigtimedwait: the siginfo it dequeues names the sender in the caller's numbers.
+pub fn timedwait(call: &mut Call) -> Action {
+    match call.args[1] {
+        0 => Action::Pass,
+        at => Action::PassThenExit(ExitHook::Dequeued { at }),
     }
 }

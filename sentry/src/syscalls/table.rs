@@ -1,6 +1,11 @@
-//! The syscall table: every x86_64 syscall number maps to exactly one class.
-//! It is an allow list: a number not named here is denied with ENOSYS.
+//! The syscall table: every x86_64 syscall number has exactly one entry, its class and the
+//! handler that decides it when it stops at the sentry. It is an allow list: a number not
+//! named here is denied with ENOSYS. The seccomp filter is compiled from it (`filter`).
 
+use super::{
+    clocks, fs, ids, ipc, memfd, mm, net, owner, pid, process, rlimit, socket_memory, sys_ioctl,
+    sys_signal, sys_stat, sys_wait, uts, Action, Call, ExitHook,
+};
 use nix::errno::Errno;
 use syscalls::Sysno;
 
@@ -65,9 +70,59 @@ impl Policy {
     }
 }
 
+/// What the sentry does with a call it sees: the function that decides it.
+pub type Handler = fn(&mut Call) -> Action;
+
+/// One syscall's entry: its class, and the handler of a call that stops at the sentry
+/// (None for a passthrough call no policy makes stop, and for denied calls).
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub class: Class,
+    pub handler: Option<Handler>,
+}
+
+/// The host runs it; no policy makes it stop.
+const fn pass() -> Entry {
+    Entry {
+        class: Class::Passthrough,
+        handler: None,
+    }
+}
+
+/// The host runs it, unless the run's policy makes it stop; then `handler` decides it.
+const fn pass_or(handler: Handler) -> Entry {
+    Entry {
+        class: Class::Passthrough,
+        handler: Some(handler),
+    }
+}
+
+const fn sys(class: Class, handler: Handler) -> Entry {
+    Entry {
+        class,
+        handler: Some(handler),
+    }
+}
+
+const fn deny(errno: Errno) -> Entry {
+    Entry {
+        class: Class::Deny(errno),
+        handler: None,
+    }
+}
+
 /// The class of syscall number `nr` (x86_64 numbering, without the x32 bit) under `policy`.
 pub fn class_of(nr: u64, policy: Policy) -> Class {
-    class_override(nr, policy).unwrap_or(entry(nr).0)
+    class_override(nr, policy).unwrap_or(entry(nr).0.class)
+}
+
+/// The class and handler of syscall number `nr` under `policy`.
+pub fn lookup(nr: u64, policy: Policy) -> Entry {
+    let base = entry(nr).0;
+    Entry {
+        class: class_override(nr, policy).unwrap_or(base.class),
+        handler: base.handler,
+    }
 }
 
 /// The class a call takes because of the run's policy, overriding the table: memory calls
@@ -86,7 +141,9 @@ fn class_override(nr: u64, policy: Policy) -> Option<Class> {
             Some(Class::Checked)
         }
         // Under `--platform=seccomp` these stop only for fds at or above memfd::FLOOR.
-        _ if memory && MEMFD_GUARDED.iter().any(|&(s, _)| s == sysno) => Some(Class::Checked),
+        _ if memory && memfd::MEMFD_GUARDED.iter().any(|&(s, _)| s == sysno) => {
+            Some(Class::Checked)
+        }
         // fstat stops at the sentry when owners show other than on the host.
         fstat if policy.owners => Some(Class::Checked),
         sysinfo if policy.memory_limit => Some(Class::Checked),
@@ -95,36 +152,20 @@ fn class_override(nr: u64, policy: Policy) -> Option<Class> {
     }
 }
 
-/// The calls that write to, or duplicate, the fd in one of their arguments.
-pub const MEMFD_GUARDED: [(Sysno, u8); 12] = [
-    (Sysno::write, 0),
-    (Sysno::pwrite64, 0),
-    (Sysno::writev, 0),
-    (Sysno::pwritev, 0),
-    (Sysno::pwritev2, 0),
-    (Sysno::sendfile, 0),
-    (Sysno::splice, 2),
-    (Sysno::copy_file_range, 2),
-    (Sysno::dup, 0),
-    (Sysno::dup2, 0),
-    (Sysno::dup3, 0),
-    (Sysno::fcntl, 0),
-];
-
 /// Whether the table names `nr` on purpose; the rest are denied as unknown.
 pub fn is_known(nr: u64) -> bool {
     entry(nr).1
 }
 
-fn entry(nr: u64) -> (Class, bool) {
-    static TABLE: std::sync::OnceLock<[(Class, bool); MAX_NR]> = std::sync::OnceLock::new();
+fn entry(nr: u64) -> (Entry, bool) {
+    static TABLE: std::sync::OnceLock<[(Entry, bool); MAX_NR]> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
-        let mut table = [(Class::Deny(Errno::ENOSYS), false); MAX_NR];
+        let mut table = [(deny(Errno::ENOSYS), false); MAX_NR];
         for sysno in Sysno::iter() {
             if let Some(slot) = table.get_mut(sysno.id() as usize) {
-                *slot = match classify(sysno) {
-                    Some(class) => (class, true),
-                    None => (Class::Deny(Errno::ENOSYS), false),
+                *slot = match entry_of(sysno) {
+                    Some(entry) => (entry, true),
+                    None => (deny(Errno::ENOSYS), false),
                 };
             }
         }
@@ -133,49 +174,36 @@ fn entry(nr: u64) -> (Class, bool) {
     table
         .get(nr as usize)
         .copied()
-        .unwrap_or((Class::Deny(Errno::ENOSYS), false))
+        .unwrap_or((deny(Errno::ENOSYS), false))
 }
 
-/// The whole policy, one arm per class. Comments say why a call is where it is.
-fn classify(sysno: Sysno) -> Option<Class> {
+/// The whole table: each syscall's class and handler, in one arm. Comments say why a call
+/// is where it is.
+fn entry_of(sysno: Sysno) -> Option<Entry> {
     use Class::*;
     use Sysno::*;
     Some(match sysno {
         // I/O on fds the task holds, memory, time, futexes, signal state of the caller.
         read
-        | write
-        | close
-        | fstat
         | poll
         | lseek
-        | mmap
-        | mprotect
-        | munmap
-        | brk
         | rt_sigaction
         | rt_sigprocmask
         | rt_sigreturn
         | pread64
-        | pwrite64
         | readv
-        | writev
         | pipe
         | select
         | sched_yield
-        | mremap
         | msync
         | mincore
         | madvise
         | shmdt
-        | dup
-        | dup2
         | pause
         | nanosleep
         | getitimer
         | alarm
         | setitimer
-        | sendfile
-        | accept
         | recvfrom
         | shutdown
         | listen
@@ -183,12 +211,10 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | flock
         | fsync
         | fdatasync
-        | ftruncate
         | getdents
         | umask
         | gettimeofday
         | getrusage
-        | sysinfo
         | times
         | rt_sigpending
         | rt_sigsuspend
@@ -211,7 +237,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | io_setup
         | io_destroy
         | io_getevents
-        | io_submit
         | io_cancel
         | get_thread_area
         | epoll_create
@@ -238,7 +263,6 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | pselect6
         | ppoll
         | set_robust_list
-        | splice
         | tee
         | sync_file_range
         | vmsplice
@@ -246,33 +270,24 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | signalfd
         | timerfd_create
         | eventfd
-        | fallocate
         | timerfd_settime
         | timerfd_gettime
-        | accept4
         | signalfd4
         | eventfd2
         | epoll_create1
-        | dup3
         | pipe2
         | inotify_init1
         | preadv
-        | pwritev
         | syncfs
         | getcpu
         | getrandom
-        | memfd_create
         | membarrier
         | mlock2
-        | copy_file_range
         | preadv2
-        | pwritev2
-        | pkey_mprotect
         | pkey_alloc
         | pkey_free
         | io_pgetevents
         | rseq
-        | close_range
         | epoll_pwait2
         | memfd_secret
         | futex_waitv
@@ -282,33 +297,34 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | futex_wake
         | futex_wait
         | futex_requeue
-        | mseal => Passthrough,
+        | mseal => pass(),
+        write | pwrite64 | writev | dup | dup2 | sendfile | io_submit | splice | dup3 | pwritev
+        | copy_file_range | pwritev2 => pass_or(memfd::handle),
+        close | mmap | mprotect | munmap | brk | mremap | ftruncate | sysinfo | fallocate
+        | pkey_mprotect | close_range => pass_or(mm::handle),
+        fstat => pass_or(sys_stat::fstat),
+        accept | accept4 => pass_or(|c| socket_memory::creating(c, |_| Action::Pass)),
+        memfd_create => pass_or(memfd::create),
         // A pidfd can only come from pidfd_open (checked) or CLONE_PIDFD (an own child).
-        pidfd_send_signal => Passthrough,
-
+        pidfd_send_signal => pass(),
         // Arguments that name processes, groups, ipc objects, devices or flags to police.
         // fcntl and setsockopt stop only for the commands and options that need the sentry
         // (see `filter`): fd owners and lock holders, pidfds of peers; getrlimit and
         // setrlimit for RLIMIT_CORE only; the clock calls for CPU clocks of other tasks.
-        fcntl
-        | setsockopt
-        | getrlimit
-        | setrlimit
-        | clock_gettime
-        | clock_getres
-        | clock_nanosleep
-        | timer_create
-        | ioctl
-        | socket
-        | socketpair
-        | clone
-        | kill
-        | setpgid
-        | rt_sigqueueinfo
-        | rt_tgsigqueueinfo
-        | tkill
-        | tgkill
-        | personality
+        fcntl => sys(Checked, |c| owner::fcntl(c, memfd::handle)),
+        setsockopt => sys(Checked, net::setsockopt),
+        getrlimit | setrlimit => sys(Checked, rlimit::handle),
+        clock_gettime | clock_getres | clock_nanosleep | timer_create => {
+            sys(Checked, clocks::handle)
+        }
+        ioctl => sys(Checked, sys_ioctl::ioctl),
+        socket => sys(Checked, |c| socket_memory::creating(c, net::socket)),
+        socketpair => sys(Checked, |c| socket_memory::creating(c, |_| Action::Pass)),
+        clone => sys(Checked, |c| mm::creating(c, process::clone)),
+        kill | rt_sigqueueinfo | rt_tgsigqueueinfo | tkill | tgkill | pidfd_open => {
+            sys(Checked, sys_signal::send)
+        }
+        setpgid
         | getpriority
         | setpriority
         | sched_setparam
@@ -320,53 +336,49 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | sched_getaffinity
         | sched_setattr
         | sched_getattr
-        | prctl
         | ioprio_set
         | ioprio_get
         | migrate_pages
         | move_pages
         | get_robust_list
-        | prlimit64
-        | unshare
-        | seccomp
-        | pidfd_open
-        | shmget
-        | shmat
-        | shmctl
-        | semget
-        | semop
-        | semctl
-        | semtimedop
-        | msgget
-        | msgsnd
-        | msgrcv
-        | msgctl
-        | getsockname
-        | getpeername
-        | fchmod
-        | fchown
-        | fsetxattr
-        | fremovexattr => Checked,
-
+        | prlimit64 => sys(Checked, pid::pid_argument),
+        personality => sys(Checked, process::personality),
+        prctl => sys(Checked, process::prctl),
+        unshare => sys(Checked, process::unshare),
+        seccomp => sys(Checked, process::seccomp),
+        shmget | shmat | shmctl | semget | semop | semctl | semtimedop | msgget | msgsnd
+        | msgrcv | msgctl => sys(Checked, ipc::handle),
+        getsockname | getpeername => sys(Checked, net::fix_address_at_exit),
+        fchmod | fsetxattr | fremovexattr => sys(Checked, |c| {
+            ids::fd_inode_change(c).unwrap_or_else(|| process::inode_change(c))
+        }),
+        fchown => sys(Checked, |c| {
+            ids::fchown(c, c.args[0] as i32, [c.args[1], c.args[2]])
+        }),
         // Identity: each task's sandbox credentials, kept by the sentry
         // (`syscalls::ids`); on the host every task is unprivileged.
         getuid | geteuid | getgid | getegid | getresuid | getresgid | getgroups | setuid
         | setgid | setreuid | setregid | setresuid | setresgid | setgroups | setfsuid
-        | setfsgid | capget | capset => Emulate,
+        | setfsgid | capget | capset => sys(Emulate, ids::handle),
         // The sandbox's own hostname and domain name.
-        uname | sethostname | setdomainname => Emulate,
+        uname | sethostname | setdomainname => sys(Emulate, uts::handle),
         // Process ids are the sentry's own numbers (DESIGN.md invariant 5).
-        getpid | gettid | getppid | getpgrp | getpgid | getsid => Emulate,
+        getpid | gettid | getppid | getpgrp | getpgid | getsid => sys(Emulate, pid::emulate),
         // Mounts are the sandbox's own tables (only what stays inside can be mounted).
-        mount | umount2 | setns | pivot_root => Emulate,
+        mount | umount2 | pivot_root => sys(Emulate, super::mount::handle),
+        setns => sys(Emulate, process::setns),
         // The kernel computes a host id that the sentry translates at the exit stop.
-        fork | vfork | wait4 | waitid | setsid | set_tid_address | rt_sigtimedwait => Checked,
+        fork | vfork => sys(Checked, |c| {
+            mm::creating(c, |_| Action::PassThenExit(ExitHook::Clone))
+        }),
+        wait4 | waitid => sys(Checked, sys_wait::wait),
+        setsid | set_tid_address => sys(Checked, pid::translate_result),
+        rt_sigtimedwait => sys(Checked, sys_signal::timedwait),
         // SO_PEERCRED names the peer by host pid: translated at the exit stop.
-        getsockopt => Checked,
+        getsockopt => sys(Checked, net::getsockopt),
         // SCM_CREDENTIALS received on an AF_UNIX socket with SO_PASSCRED name the sender by
         // host pid and ids: translated at the exit stop.
-        recvmsg | recvmmsg => Checked,
-
+        recvmsg | recvmmsg => sys(Checked, net::receive),
         // Calls that name a path, or an address that can be a path.
         open | stat | lstat | access | connect | sendto | sendmsg | sendmmsg | bind | execve
         | truncate | getcwd | chdir | fchdir | rename | mkdir | rmdir | creat | link | unlink
@@ -375,25 +387,24 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | lremovexattr | utimes | inotify_add_watch | openat | mkdirat | mknodat | fchownat
         | futimesat | newfstatat | unlinkat | renameat | linkat | symlinkat | readlinkat
         | fchmodat | faccessat | utimensat | renameat2 | execveat | statx | openat2
-        | faccessat2 | fchmodat2 | chroot => Gofer,
-
+        | faccessat2 | fchmodat2 | chroot => sys(Gofer, fs::handle),
         // Interfaces that would act outside per-syscall interception (DESIGN.md invariant 4).
-        io_uring_setup | io_uring_enter | io_uring_register => Deny(Errno::ENOSYS),
+        io_uring_setup | io_uring_enter | io_uring_register => deny(Errno::ENOSYS),
         ptrace | process_vm_readv | process_vm_writev | bpf | kexec_load | kexec_file_load
         | init_module | finit_module | delete_module | open_by_handle_at | name_to_handle_at
         | pidfd_getfd | process_madvise | process_mrelease | kcmp | userfaultfd => {
-            Deny(Errno::EPERM)
+            deny(Errno::EPERM)
         }
-        perf_event_open => Deny(Errno::EACCES),
+        perf_event_open => deny(Errno::EACCES),
         // glibc falls back to clone(2), whose flags live in a register the sentry can
         // police race-free; clone3's live in task memory another thread could rewrite.
-        clone3 => Deny(Errno::ENOSYS),
+        clone3 => deny(Errno::ENOSYS),
         // Host-wide state: time, mounts, swap, power, modules, quotas, accounting, the
         // kernel log, namespaces, the LDT and port I/O.
         settimeofday | clock_settime | clock_adjtime | adjtimex | swapon | swapoff | reboot
         | acct | quotactl | quotactl_fd | syslog | vhangup | iopl | ioperm | modify_ldt
         | fanotify_init | fanotify_mark | open_tree | move_mount | fsopen | fsconfig | fsmount
-        | fspick | mount_setattr | open_tree_attr => Deny(Errno::EPERM),
+        | fspick | mount_setattr | open_tree_attr => deny(Errno::EPERM),
         // Host-global names (keyrings, POSIX message queues) and obsolete or unsupported calls.
         add_key
         | request_key
@@ -432,7 +443,8 @@ fn classify(sysno: Sysno) -> Option<Class> {
         | setxattrat
         | getxattrat
         | listxattrat
-        | removexattrat => Deny(Errno::ENOSYS),
+        | removexattrat => deny(Errno::ENOSYS),
+
         _ => return None,
     })
 }
@@ -440,6 +452,27 @@ fn classify(sysno: Sysno) -> Option<Class> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_call_that_stops_has_a_handler() {
+        let every_policy = Policy {
+            memory: true,
+            memory_limit: true,
+            pids: true,
+            owners: true,
+        };
+        for policy in [Policy::default(), every_policy] {
+            for nr in 0..MAX_NR as u64 {
+                let entry = lookup(nr, policy);
+                let stops = matches!(entry.class, Class::Checked | Class::Emulate | Class::Gofer);
+                assert!(
+                    !stops || entry.handler.is_some(),
+                    "syscall {nr} stops as {:?} under {policy:?} without a handler",
+                    entry.class
+                );
+            }
+        }
+    }
 
     #[test]
     fn unknown_numbers_are_denied_with_enosys() {
