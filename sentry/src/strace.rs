@@ -291,7 +291,8 @@ fn format_arg(out: &mut String, tid: Tid, kind: Arg, value: u64) {
 }
 
 /// The call up to its result: `[pid 3] openat(AT_FDCWD, "/etc/passwd", O_RDONLY)`.
-/// Arguments are read at entry, before the call runs.
+/// Paths are the sentry's own copies when it read them to decide the call (`paths`, by
+/// argument index); other arguments are read at entry, before the call runs.
 /// `tid` is the host task (to read its memory), `shown` the sandbox's number for it.
 pub fn format_entry(
     tid: Tid,
@@ -299,6 +300,7 @@ pub fn format_entry(
     sysno: Option<Sysno>,
     nr: u64,
     args: &[u64; 6],
+    paths: &[(usize, Vec<u8>)],
 ) -> String {
     let mut out = format!("[pid {shown}] ");
     let Some(sysno) = sysno else {
@@ -324,7 +326,11 @@ pub fn format_entry(
         if i > 0 {
             out.push_str(", ");
         }
-        format_arg(&mut out, tid, kind, args[i]);
+        match (kind, paths.iter().find(|(at, _)| *at == i)) {
+            // The copy the sentry decided on, when it read this path.
+            (Arg::Path, Some((_, path))) => out.push_str(&quote(path)),
+            _ => format_arg(&mut out, tid, kind, args[i]),
+        }
     }
     out.push(')');
     out

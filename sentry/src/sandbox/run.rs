@@ -188,12 +188,7 @@ fn find_program(
 ) -> Result<(syscalls::exec::Plan, Vec<u8>), Failure> {
     let display = name.to_string_lossy().into_owned();
     let mut try_path = |path: &[u8]| {
-        let mut call = syscalls::Call {
-            kernel,
-            tid: 0,
-            sysno: ::syscalls::Sysno::execve,
-            args: [0; 6],
-        };
+        let mut call = syscalls::Call::new(kernel, 0, ::syscalls::Sysno::execve, [0; 6]);
         syscalls::vfs::across_mounts(&mut call, |call| {
             syscalls::exec::plan(call, libc::AT_FDCWD as i64 as u64, path, name.as_bytes())
         })

@@ -586,6 +586,7 @@ impl Supervisor {
         } else {
             Sysno::new(info.nr as usize)
         };
+        let mut paths = Vec::new();
         let (action, class) = match (foreign, sysno) {
             (Some(what), _) => {
                 syscalls::foreign_abi_event(&mut self.kernel, tid, what, info.nr);
@@ -594,12 +595,12 @@ impl Supervisor {
                     Class::Deny(Errno::ENOSYS),
                 )
             }
-            (None, Some(sysno)) => syscalls::decide(&mut Call {
-                kernel: &mut self.kernel,
-                tid,
-                sysno,
-                args: info.args,
-            }),
+            (None, Some(sysno)) => {
+                let mut call = Call::new(&mut self.kernel, tid, sysno, info.args);
+                let decided = syscalls::decide(&mut call);
+                paths = call.paths.into_inner();
+                decided
+            }
             (None, None) => {
                 syscalls::foreign_abi_event(&mut self.kernel, tid, "an unknown number", info.nr);
                 (
@@ -609,7 +610,8 @@ impl Supervisor {
             }
         };
         let strace_line = self.strace.then(|| {
-            strace::format_entry(tid, self.kernel.shown_pid(tid), sysno, info.nr, &info.args)
+            let shown = self.kernel.shown_pid(tid);
+            strace::format_entry(tid, shown, sysno, info.nr, &info.args, &paths)
         });
         let mut hook = None;
         let mut restore = None;

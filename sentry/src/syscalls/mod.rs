@@ -43,9 +43,22 @@ pub struct Call<'a> {
     pub tid: Tid,
     pub sysno: Sysno,
     pub args: [u64; 6],
+    /// The paths read out of the task, by argument index: read once, then every handler
+    /// and `--strace` use this copy (another thread may have changed the task's since).
+    pub paths: std::cell::RefCell<Vec<(usize, Vec<u8>)>>,
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    pub fn new(kernel: &'a mut Kernel, tid: Tid, sysno: Sysno, args: [u64; 6]) -> Self {
+        Call {
+            kernel,
+            tid,
+            sysno,
+            args,
+            paths: Default::default(),
+        }
+    }
+
     /// The sentry's own duplicate of fd `fd` of the calling task.
     pub fn task_fd(&self, fd: i32) -> Result<std::os::fd::OwnedFd, nix::errno::Errno> {
         crate::host::task_fd(self.kernel.tgid_of(self.tid), fd)

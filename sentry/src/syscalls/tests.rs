@@ -3,7 +3,7 @@
 
 use super::{decide, Action, Call};
 use crate::config::{Ids, Limits, NetMode};
-use crate::host::FakeMemory;
+use crate::host::{FakeMemory, TaskMemory};
 use crate::kernel::creds::Identity;
 use crate::kernel::memory::MemoryTable;
 use crate::kernel::mounts::MountTable;
@@ -44,12 +44,7 @@ fn sandbox(sandbox_user: Ids) -> (Kernel, Arc<FakeMemory>) {
 }
 
 fn run(kernel: &mut Kernel, tid: Tid, sysno: Sysno, args: [u64; 6]) -> Action {
-    let mut call = Call {
-        kernel,
-        tid,
-        sysno,
-        args,
-    };
+    let mut call = Call::new(kernel, tid, sysno, args);
     decide(&mut call).0
 }
 
@@ -206,4 +201,16 @@ fn anonymous_memory_is_charged_before_it_is_mapped() {
         Action::PassThenExit(_)
     ));
     assert_eq!(k.memory.charged, 32 << 20);
+}
+
+#[test]
+fn a_path_is_read_once_and_the_copy_is_used_after() {
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    mem.map(CHILD, 0x30_0000, b"/etc/passwd\0");
+    let call = Call::new(&mut k, CHILD, Sysno::open, [0x30_0000, 0, 0, 0, 0, 0]);
+    assert_eq!(super::vfs::read_path(&call, 0).unwrap(), b"/etc/passwd");
+    // Another thread rewrites the task's string: the call goes on with its first copy.
+    mem.write(CHILD, 0x30_0000, b"/etc/shadow\0").unwrap();
+    assert_eq!(super::vfs::read_path(&call, 0).unwrap(), b"/etc/passwd");
+    assert_eq!(call.paths.borrow().len(), 1);
 }

@@ -65,9 +65,15 @@ impl Target {
 
 /// Reads the path argument `index` of the call, once.
 pub(super) fn read_path(call: &Call, index: usize) -> Result<Vec<u8>, Errno> {
-    call.kernel
+    if let Some((_, path)) = call.paths.borrow().iter().find(|(i, _)| *i == index) {
+        return Ok(path.clone());
+    }
+    let path = call
+        .kernel
         .mem
-        .read_cstring(call.tid, call.args[index], PATH_MAX - 1)
+        .read_cstring(call.tid, call.args[index], PATH_MAX - 1)?;
+    call.paths.borrow_mut().push((index, path.clone()));
+    Ok(path)
 }
 
 /// The sandbox path of a directory fd of the task.
