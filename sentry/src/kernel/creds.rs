@@ -25,6 +25,7 @@ pub const CAP_FSETID: u32 = 4;
 pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
 pub const CAP_SETPCAP: u32 = 8;
+pub const CAP_SYS_PTRACE: u32 = 19;
 const CAP_LINUX_IMMUTABLE: u32 = 9;
 const CAP_MKNOD: u32 = 27;
 const CAP_MAC_OVERRIDE: u32 = 32;
@@ -509,6 +510,22 @@ impl Creds {
             }
         }
         false
+    }
+
+    /// Whether a task with these credentials may inspect one with `target`'s as ptrace's
+    /// "attach, real credentials" check allows (pidfd_getfd, /proc/<pid>/mem): the same
+    /// real, effective and saved ids and a dumpable target, or CAP_SYS_PTRACE.
+    pub fn may_inspect(&self, target: &Creds) -> bool {
+        if self.capable(CAP_SYS_PTRACE) {
+            return true;
+        }
+        let same_uids = [target.ruid, target.euid, target.suid]
+            .iter()
+            .all(|&u| u == self.ruid);
+        let same_gids = [target.rgid, target.egid, target.sgid]
+            .iter()
+            .all(|&g| g == self.rgid);
+        same_uids && same_gids && target.dumpable
     }
 
     /// Whether the file checks of the sentry apply (a task without DAC override).

@@ -228,3 +228,62 @@ pub fn translate_received_creds(k: &Kernel, tid: Tid, msg: u64, vector: bool, rv
         super::fix_write(&*k.mem, tid, at, &out);
     }
 }
+
+/// pidfd_getfd(pidfd, targetfd, flags): a duplicate of another process's fd, for a process
+/// of the sandbox only and under ptrace's access rule in the sandbox's credentials. The
+/// sentry makes the call on its own duplicate of the pidfd and installs the fd it got
+/// (close-on-exec, as the kernel's).
+pub fn pidfd_getfd(call: &mut Call) -> Action {
+    if call.args[2] != 0 {
+        return errno(Errno::EINVAL);
+    }
+    let Ok(pidfd) = call.task_fd(call.args[0] as i32) else {
+        return errno(Errno::EBADF);
+    };
+    // The process a pidfd refers to, as its fdinfo names it (host ids; -1 once it exited).
+    let fdinfo = std::fs::read_to_string(format!(
+        "/proc/self/fdinfo/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&pidfd)
+    ))
+    .unwrap_or_default();
+    let Some(host) = fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse::<i32>().ok())
+    else {
+        return errno(Errno::EBADF);
+    };
+    let k = &*call.kernel;
+    if host <= 0 || !k.tasks.contains_key(&host) || k.vpid_for(call.tid, host) == 0 {
+        return errno(Errno::ESRCH);
+    }
+    if !k.creds_of(call.tid).may_inspect(&k.creds_of(host)) {
+        return errno(Errno::EPERM);
+    }
+    // SAFETY: pidfd_getfd takes plain integers and returns a new fd or -1.
+    let got = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_getfd,
+            std::os::fd::AsRawFd::as_raw_fd(&pidfd),
+            call.args[1] as i32,
+            0,
+        )
+    };
+    if got < 0 {
+        return errno(Errno::last());
+    }
+    // SAFETY: the fd was just created and is ours alone.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(got as i32) };
+    if call.kernel.memory.active()
+        && crate::kernel::memory::memfd_of(std::process::id() as Tid, got as u64).is_some()
+    {
+        // Its charge could not follow it to the number the kernel picks.
+        super::deny_event(
+            call,
+            libc::EPERM,
+            "a memfd cannot be taken with pidfd_getfd while memory is accounted",
+        );
+        return errno(Errno::EPERM);
+    }
+    Action::Install { fd, cloexec: true }
+}

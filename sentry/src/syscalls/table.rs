@@ -305,6 +305,8 @@ fn entry_of(sysno: Sysno) -> Option<Entry> {
         fstat => pass_or(sys_stat::fstat),
         accept | accept4 => pass_or(|c| socket_memory::creating(c, |_| Action::Pass)),
         memfd_create => pass_or(memfd::create),
+        // pidfd_getfd is made by the sentry, for a process of the sandbox only.
+        pidfd_getfd => sys(Checked, pid::pidfd_getfd),
         // A pidfd can only come from pidfd_open (checked) or CLONE_PIDFD (an own child).
         pidfd_send_signal => pass(),
         // Arguments that name processes, groups, ipc objects, devices or flags to police.
@@ -392,9 +394,7 @@ fn entry_of(sysno: Sysno) -> Option<Entry> {
         io_uring_setup | io_uring_enter | io_uring_register => deny(Errno::ENOSYS),
         ptrace | process_vm_readv | process_vm_writev | bpf | kexec_load | kexec_file_load
         | init_module | finit_module | delete_module | open_by_handle_at | name_to_handle_at
-        | pidfd_getfd | process_madvise | process_mrelease | kcmp | userfaultfd => {
-            deny(Errno::EPERM)
-        }
+        | process_madvise | process_mrelease | kcmp | userfaultfd => deny(Errno::EPERM),
         perf_event_open => deny(Errno::EACCES),
         // glibc falls back to clone(2), whose flags live in a register the sentry can
         // police race-free; clone3's live in task memory another thread could rewrite.
