@@ -144,6 +144,9 @@ pub struct Kernel {
     /// AF_UNIX sockets bound by path: the socket file (device << 32 | inode, as the kernel's
     /// socket diagnostics give it) → the path as the task bound it.
     pub unix_names: HashMap<u64, Vec<u8>>,
+    /// Sockets (by inode) the sandbox set SO_PASSCRED on: kept here, never on the host
+    /// socket, where the kernel would attach the senders' host ids to what they send.
+    pub passcred: HashSet<u64>,
     /// The prefix that makes abstract AF_UNIX names private to this sandbox.
     pub abstract_prefix: Vec<u8>,
     /// How host ids and sandbox ids relate.
@@ -181,6 +184,7 @@ impl Kernel {
             init_tid: 0,
             reported: HashSet::new(),
             unix_names: HashMap::new(),
+            passcred: HashSet::new(),
             exe: HashMap::new(),
             init_execfn: None,
             loader_views: HashMap::new(),

@@ -7,8 +7,8 @@ use platform_ptrace::seccomp::{ArgTest, Filter, Guard};
 use syscalls::Sysno;
 
 /// Checked calls that stop only for some values of one argument: fcntl for the commands that
-/// carry process ids, setsockopt for SO_PASSPIDFD and the buffer sizes (charged under a
-/// memory limit), getrlimit and setrlimit for RLIMIT_CORE,
+/// carry process ids, setsockopt for SO_PASSPIDFD, SO_PASSCRED and the buffer sizes (charged
+/// under a memory limit), getrlimit and setrlimit for RLIMIT_CORE,
 /// the clock calls for CPU clocks (negative clock ids, which carry a pid). The rest of each
 /// runs in the kernel.
 const GUARDED: [(Sysno, u8, ArgTest); 8] = [
@@ -18,6 +18,7 @@ const GUARDED: [(Sysno, u8, ArgTest); 8] = [
         2,
         ArgTest::OneOf(&[
             super::net::SO_PASSPIDFD as u32,
+            libc::SO_PASSCRED as u32,
             libc::SO_SNDBUF as u32,
             libc::SO_RCVBUF as u32,
         ]),
@@ -84,6 +85,7 @@ mod tests {
         let sockopt = |name: i32| run(Sysno::setsockopt, [3, 1, name as u64, 0, 0, 0]);
         assert_eq!(sockopt(libc::SO_REUSEADDR), allow);
         assert_eq!(sockopt(super::super::net::SO_PASSPIDFD), trace);
+        assert_eq!(sockopt(libc::SO_PASSCRED), trace);
         let clock = |id: i32| run(Sysno::clock_gettime, [id as u32 as u64, 0, 0, 0, 0, 0]);
         assert_eq!(clock(libc::CLOCK_MONOTONIC), allow);
         assert_eq!(clock(libc::CLOCK_PROCESS_CPUTIME_ID), allow);

@@ -41,6 +41,56 @@ pub fn socket(call: &mut Call) -> Action {
     Action::Return(-(Errno::EACCES as i64))
 }
 
+/// The socket inode behind the task's fd `fd` (ENOTSOCK for another file).
+fn socket_inode(call: &Call, fd: i32) -> Result<u64, Errno> {
+    let sock = call.task_fd(fd).map_err(|_| Errno::EBADF)?;
+    let st = nix::sys::stat::fstat(sock.as_raw_fd()).map_err(|_| Errno::EBADF)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(Errno::ENOTSOCK);
+    }
+    Ok(st.st_ino)
+}
+
+/// setsockopt(SOL_SOCKET, SO_PASSCRED): recorded by the sentry only.
+fn passcred_set(call: &mut Call) -> Result<Action, Errno> {
+    let ino = socket_inode(call, call.args[0] as i32)?;
+    if (call.args[4] as u32) < 4 {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = [0u8; 4];
+    call.kernel
+        .mem
+        .read(call.tid, call.args[3], &mut raw)
+        .map_err(|_| Errno::EFAULT)?;
+    if i32::from_ne_bytes(raw) != 0 {
+        call.kernel.passcred.insert(ino);
+    } else {
+        call.kernel.passcred.remove(&ino);
+    }
+    Ok(Action::Return(0))
+}
+
+/// getsockopt(SOL_SOCKET, SO_PASSCRED): what the sandbox set.
+fn passcred_get(call: &mut Call) -> Result<Action, Errno> {
+    let ino = socket_inode(call, call.args[0] as i32)?;
+    let mut len = [0u8; 4];
+    call.kernel
+        .mem
+        .read(call.tid, call.args[4], &mut len)
+        .map_err(|_| Errno::EFAULT)?;
+    let len = i32::from_ne_bytes(len);
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let value = i32::from(call.kernel.passcred.contains(&ino)).to_ne_bytes();
+    let n = (len as usize).min(4);
+    let mem = &call.kernel.mem;
+    mem.write(call.tid, call.args[3], &value[..n])
+        .and_then(|()| mem.write(call.tid, call.args[4], &(n as i32).to_ne_bytes()))
+        .map_err(|_| Errno::EFAULT)?;
+    Ok(Action::Return(0))
+}
+
 /// getsockname, getpeername: an AF_UNIX address the kernel writes is put in the sandbox's
 /// terms at the exit stop.
 pub fn fix_address_at_exit(call: &mut Call) -> Action {
@@ -53,12 +103,13 @@ pub fn fix_address_at_exit(call: &mut Call) -> Action {
 }
 
 /// getsockopt: SO_PEERCRED's pid is translated at the exit stop; SO_PEERPIDFD is refused
-/// (a pidfd of a peer names a host process).
+/// (a pidfd of a peer names a host process); SO_PASSCRED is the sentry's (see `setsockopt`).
 pub fn getsockopt(call: &mut Call) -> Action {
     if call.args[1] as i32 != libc::SOL_SOCKET {
         return Action::Pass;
     }
     match call.args[2] as i32 {
+        libc::SO_PASSCRED => passcred_get(call).unwrap_or_else(|e| Action::Return(-(e as i64))),
         libc::SO_PEERCRED => Action::PassThenExit(ExitHook::PeerCred {
             addr: call.args[3],
             len: call.args[4],
@@ -75,13 +126,17 @@ pub fn getsockopt(call: &mut Call) -> Action {
     }
 }
 
-/// setsockopt: SO_PASSPIDFD is refused (pidfds of senders name host processes); the buffer
-/// sizes are charged under a memory limit.
+/// setsockopt: SO_PASSPIDFD is refused (pidfds of senders name host processes); SO_PASSCRED
+/// is kept by the sentry and never set on the host socket (the kernel would put the senders'
+/// host pids and ids in SCM_CREDENTIALS, and no check at the call's entry can hold against a
+/// thread that swaps the fd or the msghdr before the kernel reads them), so the sandbox
+/// receives no SCM_CREDENTIALS; the buffer sizes are charged under a memory limit.
 pub fn setsockopt(call: &mut Call) -> Action {
     if call.args[1] as i32 != libc::SOL_SOCKET {
         return Action::Pass;
     }
     match call.args[2] as i32 {
+        libc::SO_PASSCRED => passcred_set(call).unwrap_or_else(|e| Action::Return(-(e as i64))),
         SO_PASSPIDFD => {
             deny_event(
                 call,
@@ -919,7 +974,9 @@ fn control_messages(
 ) -> Vec<(i32, i32, u64, u64)> {
     // struct msghdr: name(8) namelen(4+4) iov(8) iovlen(8) control(8) controllen(8) flags
     let mut hdr = [0u8; 56];
-    if mem.read(tid, msg, &mut hdr).is_err() {
+    // At the exit stop: what the sentry cannot read here it cannot translate (a thread that
+    // unmapped the header keeps the host's ids in the buffer), so the task is killed.
+    if !super::fix_read(mem, tid, msg, &mut hdr) {
         return Vec::new();
     }
     let word = |at: usize| u64::from_ne_bytes(hdr[at..at + 8].try_into().expect("8 bytes"));
@@ -928,7 +985,7 @@ fn control_messages(
     let mut at = 0u64;
     while at + 16 <= len {
         let mut ch = [0u8; 16];
-        if mem.read(tid, control + at, &mut ch).is_err() {
+        if !super::fix_read(mem, tid, control + at, &mut ch) {
             break;
         }
         let cmsg_len = u64::from_ne_bytes(ch[0..8].try_into().expect("8 bytes"));

@@ -3,7 +3,8 @@
  * SIOCSPGRP, and racing a thread that flips the id after the sentry read it) with F_SETSIG
  * SIGTERM and O_ASYNC, so that I/O would signal it; and takes pidfds of peers. Checks that
  * the sandbox's own owners and lock holders show in its own numbers, and that interface
- * ioctls show only the loopback. The test checks the canary from the host. */
+ * ioctls show only the loopback, and that SO_PASSCRED brings no host ids. The test checks the
+ * canary from the host. */
 #include "prog.h"
 #include <fcntl.h>
 #include <net/if.h>
@@ -129,6 +130,29 @@ int main(int argc, char **argv)
     errno = 0;
     check(setsockopt(s, SOL_SOCKET, SO_PASSPIDFD, &on, sizeof on) == -1 && errno == ENOPROTOOPT,
           "SO_PASSPIDFD: ENOPROTOOPT (%s)", strerror(errno));
+
+    /* SCM_CREDENTIALS would carry the sender's host pid: SO_PASSCRED reads back as set, and
+     * the kernel attaches nothing, whatever the sender. */
+    int pair[2];
+    must(socketpair(AF_UNIX, SOCK_DGRAM, 0, pair) == 0);
+    int got_on = 0;
+    len = sizeof got_on;
+    int set_ok = setsockopt(pair[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == 0
+                 && getsockopt(pair[1], SOL_SOCKET, SO_PASSCRED, &got_on, &len) == 0;
+    check(set_ok && got_on == 1, "SO_PASSCRED: set and read back (%d)", got_on);
+    must(send(pair[0], "c", 1, 0) == 1);
+    char byte;
+    char control[256];
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                         .msg_controllen = sizeof control};
+    check(recvmsg(pair[1], &msg, 0) == 1, "SO_PASSCRED: the datagram arrives");
+    int creds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+        creds += c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS;
+    check(creds == 0, "SO_PASSCRED: no SCM_CREDENTIALS with host ids (%d)", creds);
+    close(pair[0]);
+    close(pair[1]);
 
     /* Interface ioctls show the sandbox's loopback only. */
     struct ifreq reqs[16];
