@@ -12,12 +12,11 @@ pub mod seccomp;
 mod spawn;
 mod stop;
 
-pub use mem::{read_bytes, read_cstring, read_struct, write_bytes, write_bytes_forced};
+pub use mem::{read_bytes, read_cstring, write_bytes, write_bytes_forced};
 pub use regs::Regs;
 pub use spawn::{give_terminal_to, spawn, SpawnError, SpawnSpec, Spawned};
 pub use stop::{
-    interrupt, wait, wait_nohang, Event, NewTaskKind, Resume, Stop, Stopped, SyscallArch,
-    SyscallInfo, Waited,
+    wait, wait_nohang, Event, NewTaskKind, Resume, Stop, Stopped, SyscallArch, SyscallInfo, Waited,
 };
 
 /// A host thread id.

@@ -28,18 +28,6 @@ pub fn read_bytes(tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
     }
 }
 
-/// Reads a plain-data value of type `T` at `addr`.
-pub fn read_struct<T: Copy + Default>(tid: Tid, addr: u64) -> Result<T, Errno> {
-    let mut value = T::default();
-    // SAFETY: `value` is a live, properly aligned `T` and the slice covers exactly its
-    // bytes; callers use this only for plain-data types, for which any bytes are valid.
-    let bytes = unsafe {
-        std::slice::from_raw_parts_mut(&mut value as *mut T as *mut u8, std::mem::size_of::<T>())
-    };
-    read_bytes(tid, addr, bytes)?;
-    Ok(value)
-}
-
 /// Writes `data` at `addr` in the task.
 pub fn write_bytes(tid: Tid, addr: u64, data: &[u8]) -> Result<(), Errno> {
     let remote = [RemoteIoVec {

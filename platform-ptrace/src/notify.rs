@@ -13,8 +13,9 @@
 //! The cookie is random per sandbox and never stays in a task's registers: the tracer
 //! restores the original registers at the call's exit stop.
 
-use crate::seccomp::{Filter, BPF_JEQ_K, BPF_LD_W_ABS, BPF_RET_K};
+use crate::seccomp::Filter;
 use crate::{Regs, Stopped, Tid};
+use bpf::{arg_hi, arg_lo, jump, ret, stmt, JEQ_K, LD_W_ABS, OFFSET_NR};
 use nix::errno::Errno;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
@@ -89,34 +90,23 @@ pub fn new_cookie() -> Cookie {
 
 /// The install filter for `cookie`.
 pub fn install_filter(cookie: Cookie) -> Filter {
-    let stmt = |code, k| libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    };
     // Each check falls through on a match and jumps to the final ALLOW otherwise.
     let words = [
-        (0u32, INSTALL_NR as u32),
-        (16, cookie[0] as u32),
-        (20, (cookie[0] >> 32) as u32),
-        (24, cookie[1] as u32),
-        (28, (cookie[1] >> 32) as u32),
+        (OFFSET_NR, INSTALL_NR as u32),
+        (arg_lo(0), cookie[0] as u32),
+        (arg_hi(0), (cookie[0] >> 32) as u32),
+        (arg_lo(1), cookie[1] as u32),
+        (arg_hi(1), (cookie[1] >> 32) as u32),
     ];
     let mut code = Vec::new();
     for (i, (offset, value)) in words.iter().enumerate() {
         let remaining = (words.len() - i - 1) as u8;
-        code.push(stmt(BPF_LD_W_ABS, *offset));
+        code.push(stmt(LD_W_ABS, *offset));
         // Skip the remaining checks (2 instructions each) and the USER_NOTIF return.
-        code.push(libc::sock_filter {
-            code: BPF_JEQ_K,
-            jt: 0,
-            jf: remaining * 2 + 1,
-            k: *value,
-        });
+        code.push(jump(JEQ_K, *value, 0, remaining * 2 + 1));
     }
-    code.push(stmt(BPF_RET_K, SECCOMP_RET_USER_NOTIF));
-    code.push(stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW));
+    code.push(ret(SECCOMP_RET_USER_NOTIF));
+    code.push(ret(libc::SECCOMP_RET_ALLOW));
     Filter { instructions: code }
 }
 
@@ -223,20 +213,7 @@ mod tests {
     use super::*;
 
     fn eval(filter: &Filter, data: &SeccompData) -> u32 {
-        // SAFETY: SeccompData is plain data of 64 bytes; we view it as 16 words.
-        let words: [u32; 16] = unsafe { std::mem::transmute(*data) };
-        let mut acc = 0;
-        let mut pc = 0;
-        loop {
-            let ins = filter.instructions[pc];
-            pc += 1;
-            match ins.code {
-                BPF_LD_W_ABS => acc = words[ins.k as usize / 4],
-                BPF_JEQ_K => pc += if acc == ins.k { ins.jt } else { ins.jf } as usize,
-                BPF_RET_K => return ins.k,
-                _ => unreachable!(),
-            }
-        }
+        filter.evaluate_call(data.arch, data.nr as u32, &data.args)
     }
 
     #[test]

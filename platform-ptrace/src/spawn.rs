@@ -167,9 +167,9 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     let envp = ptr_array(&spec.envp);
     let (go_read, go_write) = pipe(libc::O_CLOEXEC)?;
     let (err_read, err_write) = pipe(libc::O_CLOEXEC)?;
-    let prog = spec.seccomp.as_ref().map(|f| f.as_sock_fprog());
+    let prog = spec.seccomp.as_ref().map(|f| f.instructions.as_slice());
     let install = spec.install_cookie.map(install_filter);
-    let install_prog = install.as_ref().map(|f| f.as_sock_fprog());
+    let install_prog = install.as_ref().map(|f| f.instructions.as_slice());
     let (listener_recv, listener_send) = socketpair()?;
 
     // SAFETY: after fork the child runs only async-signal-safe calls on memory that
@@ -185,10 +185,8 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
                 spec,
                 go_read.as_raw_fd(),
                 err_write.as_raw_fd(),
-                prog.as_ref(),
-                install_prog
-                    .as_ref()
-                    .map(|p| (p, listener_send.as_raw_fd())),
+                prog,
+                install_prog.map(|p| (p, listener_send.as_raw_fd())),
                 &argv,
                 &envp,
             )
@@ -260,8 +258,8 @@ unsafe fn child_after_fork(
     spec: &SpawnSpec,
     go: libc::c_int,
     err: libc::c_int,
-    prog: Option<&libc::sock_fprog>,
-    install: Option<(&libc::sock_fprog, libc::c_int)>,
+    prog: Option<&[libc::sock_filter]>,
+    install: Option<(&[libc::sock_filter], libc::c_int)>,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
 ) -> ! {
@@ -306,28 +304,18 @@ unsafe fn child_after_fork(
         fail(errno);
     }
     if let Some((install_prog, sock)) = install {
-        let listener = libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            INSTALL_FILTER_FLAGS,
-            install_prog as *const libc::sock_fprog,
-        );
-        if listener < 0 {
+        let listener = match bpf::install(install_prog, INSTALL_FILTER_FLAGS) {
+            Ok(listener) => listener,
+            Err(errno) => fail(errno as i32),
+        };
+        if !send_fd(sock, listener) {
             fail(*libc::__errno_location());
         }
-        if !send_fd(sock, listener as libc::c_int) {
-            fail(*libc::__errno_location());
-        }
-        libc::close(listener as libc::c_int);
+        libc::close(listener);
     }
     if let Some(prog) = prog {
-        if libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
-            prog as *const libc::sock_fprog,
-        ) != 0
-        {
-            fail(*libc::__errno_location());
+        if let Err(errno) = bpf::install(prog, 0) {
+            fail(errno as i32);
         }
     }
     match spec.exec_fd {

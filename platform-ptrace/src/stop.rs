@@ -288,23 +288,6 @@ impl Stopped {
     }
 }
 
-/// Asks a running tracee to stop (PTRACE_INTERRUPT); the stop arrives as [`Stop::Trap`].
-pub fn interrupt(tid: Tid) -> Result<()> {
-    // SAFETY: PTRACE_INTERRUPT takes no pointers.
-    let rc = unsafe {
-        libc::ptrace(
-            libc::PTRACE_INTERRUPT,
-            tid,
-            std::ptr::null_mut::<libc::c_void>(),
-            std::ptr::null_mut::<libc::c_void>(),
-        )
-    };
-    if rc < 0 {
-        return Err(ptrace_err("PTRACE_INTERRUPT", tid));
-    }
-    Ok(())
-}
-
 fn decode_arch(arch: u32) -> SyscallArch {
     match arch {
         AUDIT_ARCH_X86_64 => SyscallArch::X86_64,
