@@ -155,7 +155,7 @@ pub fn run(
             // SAFETY: the closure runs in the forked child before exec; it only makes raw
             // system calls (prctl, seccomp) on memory allocated before the fork.
             unsafe {
-                cmd.pre_exec(move || seccomp::install_filter(&prog, 0).map(|_| ()));
+                cmd.pre_exec(move || bpf::install(&prog, 0).map(|_| ()).map_err(io::Error::from));
             }
         }
         Wrapper::SeccompNotify(prog) => {
@@ -168,7 +168,7 @@ pub fn run(
             // for the supervisor thread, which is already running.
             unsafe {
                 cmd.pre_exec(move || {
-                    let listener = seccomp::install_filter(
+                    let listener = bpf::install(
                         &prog,
                         libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as libc::c_ulong,
                     )?;

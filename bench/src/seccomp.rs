@@ -1,50 +1,19 @@
-//! Seccomp filters for the `seccomp-bpf` and `seccomp-notify` configurations, built by hand
-//! as classic BPF, and the minimal user-notification supervisor.
+//! Seccomp filters for the `seccomp-bpf` and `seccomp-notify` configurations, built as
+//! [`bpf::chain`]s, and the minimal user-notification supervisor.
 //!
-//! The functions that run in the forked child between `fork` and `exec`
-//! ([`install_filter`], [`send_fd`]) make raw system calls only and allocate nothing, so they
-//! are safe to call from `CommandExt::pre_exec`.
+//! [`send_fd`] runs in the forked child between `fork` and `exec` (after [`bpf::install`]):
+//! it makes raw system calls only and allocates nothing, so it is safe to call from
+//! `CommandExt::pre_exec`.
 
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::str::FromStr;
 
+use bpf::chain::{self, Check, Fallback, Rule};
+use bpf::ret_errno;
 use libc::sock_filter;
 use syscalls::Sysno;
-
-/// `AUDIT_ARCH_X86_64` from `<linux/audit.h>`.
-pub const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-/// Bit set in x32 system-call numbers.
-pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-
-// Offsets into `struct seccomp_data`.
-const OFF_NR: u32 = 0;
-const OFF_ARCH: u32 = 4;
-const OFF_ARG0_LO: u32 = 16;
-
-const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
-const JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
-const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-
-fn stmt(code: u16, k: u32) -> sock_filter {
-    sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    }
-}
-
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
-    sock_filter { code, jt, jf, k }
-}
-
-fn ret_errno(errno: i32) -> u32 {
-    libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA)
-}
 
 /// The x86_64 names of the unconditional allow list of Docker's default seccomp profile
 /// (moby `profiles/seccomp/default.json`, for a container without added capabilities, on a
@@ -357,20 +326,19 @@ const CLONE_NS_MASK: u32 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWCGROUP) as u32;
 
 /// Values of `personality(2)`'s argument that Docker's profile allows.
-const PERSONALITY_ALLOWED: [u32; 5] = [0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff];
+const PERSONALITY_ALLOWED: &[u32] = &[0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff];
 
 fn sysno(name: &str) -> Option<u32> {
     Sysno::from_str(name).ok().map(|s| s.id() as u32)
 }
 
-/// The common prologue: kill on a foreign architecture, refuse x32 numbers, load the number.
-fn prologue(prog: &mut Vec<sock_filter>) {
-    prog.push(stmt(LD_W_ABS, OFF_ARCH));
-    prog.push(jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0));
-    prog.push(stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS));
-    prog.push(stmt(LD_W_ABS, OFF_NR));
-    prog.push(jump(JGE_K, X32_SYSCALL_BIT, 0, 1));
-    prog.push(stmt(RET_K, ret_errno(libc::EPERM)));
+/// Both filters kill a call of another architecture and refuse x32 numbers.
+const fn fallback(unlisted: u32) -> Fallback {
+    Fallback {
+        foreign_arch: libc::SECCOMP_RET_KILL_PROCESS,
+        x32: ret_errno(libc::EPERM),
+        unlisted,
+    }
 }
 
 /// An allow-list filter in the manner of Docker's default profile: the listed calls are
@@ -379,85 +347,53 @@ fn prologue(prog: &mut Vec<sock_filter>) {
 /// the usual values, and everything else fails with EPERM. The comparisons form a linear
 /// chain, as libseccomp emits by default.
 pub fn docker_default_filter() -> Vec<sock_filter> {
-    let mut prog = Vec::new();
-    prologue(&mut prog);
-    for nr in DOCKER_ALLOW.iter().filter_map(|n| sysno(n)) {
-        prog.push(jump(JEQ_K, nr, 0, 1));
-        prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
-    }
     let deny = ret_errno(libc::EPERM);
-    // clone: allowed when no namespace flag is set in the low 32 bits of the flags.
-    prog.push(jump(JEQ_K, Sysno::clone.id() as u32, 0, 4));
-    prog.push(stmt(LD_W_ABS, OFF_ARG0_LO));
-    prog.push(jump(JSET_K, CLONE_NS_MASK, 1, 0));
-    prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
-    prog.push(stmt(RET_K, deny));
-    // clone3: ENOSYS.
-    prog.push(jump(JEQ_K, Sysno::clone3.id() as u32, 0, 1));
-    prog.push(stmt(RET_K, ret_errno(libc::ENOSYS)));
-    // socket: anything but AF_VSOCK.
-    prog.push(jump(JEQ_K, Sysno::socket.id() as u32, 0, 4));
-    prog.push(stmt(LD_W_ABS, OFF_ARG0_LO));
-    prog.push(jump(JEQ_K, libc::AF_VSOCK as u32, 1, 0));
-    prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
-    prog.push(stmt(RET_K, deny));
-    // personality: a few values.
-    let n = PERSONALITY_ALLOWED.len();
-    prog.push(jump(
-        JEQ_K,
-        Sysno::personality.id() as u32,
-        0,
-        (n + 3) as u8,
-    ));
-    prog.push(stmt(LD_W_ABS, OFF_ARG0_LO));
-    for (i, v) in PERSONALITY_ALLOWED.iter().enumerate() {
-        let to_allow = (n - 1 - i) as u8;
-        let jf = if i + 1 == n { 1 } else { 0 };
-        prog.push(jump(JEQ_K, *v, to_allow, jf));
-    }
-    prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
-    prog.push(stmt(RET_K, deny));
-    prog.push(stmt(RET_K, deny));
-    prog
+    let mut rules: Vec<Rule> = DOCKER_ALLOW
+        .iter()
+        .filter_map(|n| sysno(n))
+        .map(Rule::allow)
+        .collect();
+    let rule = |nr: Sysno, check, otherwise| Rule {
+        nr: nr.id() as u32,
+        check,
+        otherwise,
+    };
+    rules.extend([
+        // clone: allowed when no namespace flag is set in the low 32 bits of the flags.
+        rule(
+            Sysno::clone,
+            Check::MaskedZero {
+                arg: 0,
+                mask: CLONE_NS_MASK,
+            },
+            deny,
+        ),
+        rule(Sysno::clone3, Check::Never, ret_errno(libc::ENOSYS)),
+        rule(
+            Sysno::socket,
+            Check::Ne {
+                arg: 0,
+                value: libc::AF_VSOCK as u32,
+            },
+            deny,
+        ),
+        rule(
+            Sysno::personality,
+            Check::In {
+                arg: 0,
+                values: PERSONALITY_ALLOWED,
+            },
+            deny,
+        ),
+    ]);
+    chain::compile(&rules, fallback(deny)).expect("the Docker list fits a program")
 }
 
 /// The user-notification filter: every call goes to the supervisor, except `sendmsg`, which
 /// the child needs to hand the listener to the supervisor before anyone can answer.
 pub fn notify_filter() -> Vec<sock_filter> {
-    let mut prog = Vec::new();
-    prologue(&mut prog);
-    prog.push(jump(JEQ_K, Sysno::sendmsg.id() as u32, 0, 1));
-    prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
-    prog.push(stmt(RET_K, libc::SECCOMP_RET_USER_NOTIF));
-    prog
-}
-
-/// Sets no_new_privs and installs `prog` on the calling thread. Returns the listener fd when
-/// `flags` contains `SECCOMP_FILTER_FLAG_NEW_LISTENER`, else 0.
-///
-/// Async-signal-safe: raw system calls only, no allocation.
-pub fn install_filter(prog: &[sock_filter], flags: libc::c_ulong) -> io::Result<RawFd> {
-    let fprog = libc::sock_fprog {
-        len: prog.len() as libc::c_ushort,
-        filter: prog.as_ptr() as *mut sock_filter,
-    };
-    // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fprog` points to `prog`, which outlives the call; the kernel copies the program.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            flags,
-            &fprog as *const libc::sock_fprog,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(r as RawFd)
+    let sendmsg = [Rule::allow(Sysno::sendmsg.id() as u32)];
+    chain::compile(&sendmsg, fallback(libc::SECCOMP_RET_USER_NOTIF)).expect("one rule fits")
 }
 
 /// Room for one `cmsghdr` carrying one fd, aligned for `cmsghdr`.
@@ -604,35 +540,10 @@ pub fn supervise(listener: &OwnedFd) -> io::Result<u64> {
 mod tests {
     use super::*;
 
-    /// A classic-BPF interpreter for the instructions the builders emit, so the filters can
-    /// be checked without installing them.
+    use bpf::{AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
+
     fn eval(prog: &[sock_filter], arch: u32, nr: u32, arg0: u64) -> u32 {
-        let mut data = [0u8; 64];
-        data[0..4].copy_from_slice(&nr.to_ne_bytes());
-        data[4..8].copy_from_slice(&arch.to_ne_bytes());
-        data[16..24].copy_from_slice(&arg0.to_ne_bytes());
-        let mut a = 0u32;
-        let mut pc = 0usize;
-        loop {
-            let ins = prog[pc];
-            pc += 1;
-            match ins.code {
-                LD_W_ABS => {
-                    let k = ins.k as usize;
-                    a = u32::from_ne_bytes(data[k..k + 4].try_into().unwrap());
-                }
-                JEQ_K | JGE_K | JSET_K => {
-                    let taken = match ins.code {
-                        JEQ_K => a == ins.k,
-                        JGE_K => a >= ins.k,
-                        _ => a & ins.k != 0,
-                    };
-                    pc += if taken { ins.jt } else { ins.jf } as usize;
-                }
-                RET_K => return ins.k,
-                c => panic!("unexpected opcode {c:#x}"),
-            }
-        }
+        bpf::evaluate(prog, arch, nr, &[arg0, 0, 0, 0, 0, 0])
     }
 
     fn nr(s: Sysno) -> u32 {
@@ -700,7 +611,7 @@ mod tests {
         );
         assert_eq!(eval(&p, a, nr(Sysno::socket), libc::AF_UNIX as u64), allow);
         assert_eq!(eval(&p, a, nr(Sysno::socket), libc::AF_VSOCK as u64), EPERM);
-        for v in PERSONALITY_ALLOWED {
+        for &v in PERSONALITY_ALLOWED {
             assert_eq!(eval(&p, a, nr(Sysno::personality), v as u64), allow);
         }
         assert_eq!(eval(&p, a, nr(Sysno::personality), 0x0040_0000), EPERM);

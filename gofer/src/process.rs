@@ -122,9 +122,8 @@ fn run(args: impl IntoIterator<Item = String>) -> Result<(), String> {
     .map_err(|e| format!("open /proc/self/fd: {e}"))?;
     let mut server = Server::new(roots, proc_fd);
 
-    let prog = seccomp::compile(&seccomp::gofer_rules(args.socket))
-        .map_err(|e| format!("seccomp filter: {e}"))?;
-    seccomp::install(&prog).map_err(|e| format!("seccomp: {e}"))?;
+    let prog = seccomp::filter(args.socket).map_err(|e| format!("seccomp filter: {e}"))?;
+    bpf::install(&prog, 0).map_err(|e| format!("seccomp: {e}"))?;
 
     server
         .serve(sock.as_fd())

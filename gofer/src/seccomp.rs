@@ -1,93 +1,48 @@
-//! The gofer's own seccomp-BPF filter: a hand-built classic BPF allow list.
+//! The gofer's own seccomp-BPF filter: an allow list compiled as a [`bpf::chain`].
 //!
-//! Layout: check `arch == AUDIT_ARCH_X86_64` (else kill), refuse x32 numbers (kill), then one
-//! block per allowed system call: `ld nr; jeq NR ? body : next`, where the body is either
-//! `ret ALLOW` or an argument check that ends in `ret ALLOW` / `ret <else action>`. Anything
-//! not listed falls through to `ret KILL_PROCESS`.
+//! The architecture check kills a call of another architecture or an x32 call; then one
+//! block per allowed system call, either `ret ALLOW` or an argument check that ends in
+//! `ret ALLOW` / `ret <otherwise>`. Anything not listed kills the process.
 
+use bpf::chain::{self, Check, Fallback, Rule};
+use bpf::ret_errno;
 use nix::errno::Errno;
 
-/// `AUDIT_ARCH_X86_64` (EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE).
-pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-
-const RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
 const RET_KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
 
-fn ret_errno(e: Errno) -> u32 {
-    libc::SECCOMP_RET_ERRNO | (e as u32 & libc::SECCOMP_RET_DATA)
-}
-
-// Offsets in `struct seccomp_data`.
-const OFF_NR: u32 = 0;
-const OFF_ARCH: u32 = 4;
-fn off_arg_lo(arg: u32) -> u32 {
-    16 + 8 * arg
-}
-
-/// What a rule demands of the call's arguments (low 32 bits: every argument checked is an
-/// `int`/`unsigned int`, which the kernel truncates to 32 bits).
-#[derive(Clone, Copy, Debug)]
-pub enum Check {
-    /// Any arguments.
-    Any,
-    /// `arg == value`.
-    Eq { arg: u32, value: u32 },
-    /// `(arg & mask)` is one of `values`.
-    MaskedIn {
-        arg: u32,
-        mask: u32,
-        values: &'static [u32],
-    },
-    /// `(arg & mask) == 0`.
-    MaskedZero { arg: u32, mask: u32 },
-}
-
-/// One allowed system call; `otherwise` is the action when `check` fails.
-#[derive(Clone, Copy, Debug)]
-pub struct Rule {
-    pub nr: i64,
-    pub check: Check,
-    pub otherwise: u32,
-}
-
 const fn any(nr: i64) -> Rule {
+    Rule::allow(nr as u32)
+}
+
+/// A call whose `check` must hold, else the process dies.
+const fn only(nr: i64, check: Check) -> Rule {
     Rule {
-        nr,
-        check: Check::Any,
+        nr: nr as u32,
+        check,
         otherwise: RET_KILL,
     }
 }
 
 const MKNOD_TYPES: &[u32] = &[0, libc::S_IFREG, libc::S_IFIFO, libc::S_IFSOCK];
+const NO_EXEC: Check = Check::MaskedZero {
+    arg: 2,
+    mask: libc::PROT_EXEC as u32,
+};
 const FCNTL_CMDS: &[u32] = &[
     libc::F_GETFL as u32,
     libc::F_SETFL as u32,
     libc::F_GETFD as u32,
 ];
-const SOCKOPT_LEVELS: &[u32] = &[libc::SOL_SOCKET as u32];
 
 /// The gofer's rules. `sock` is its control socket: the only fd it sends or receives on.
 pub fn gofer_rules(sock: i32) -> Vec<Rule> {
     let s = sock as u32;
     vec![
         // The protocol: one socket, one packet at a time.
-        Rule {
-            nr: libc::SYS_recvmsg,
-            check: Check::Eq { arg: 0, value: s },
-            otherwise: RET_KILL,
-        },
-        Rule {
-            nr: libc::SYS_sendmsg,
-            check: Check::Eq { arg: 0, value: s },
-            otherwise: RET_KILL,
-        },
+        only(libc::SYS_recvmsg, Check::Eq { arg: 0, value: s }),
+        only(libc::SYS_sendmsg, Check::Eq { arg: 0, value: s }),
         // Diagnostics on stderr only.
-        Rule {
-            nr: libc::SYS_write,
-            check: Check::Eq { arg: 0, value: 2 },
-            otherwise: RET_KILL,
-        },
+        only(libc::SYS_write, Check::Eq { arg: 0, value: 2 }),
         // Path resolution and the file operations themselves.
         any(libc::SYS_openat2),
         any(libc::SYS_close),
@@ -99,23 +54,23 @@ pub fn gofer_rules(sock: i32) -> Vec<Rule> {
         any(libc::SYS_mkdirat),
         // Devices cannot be created even by a subverted gofer.
         Rule {
-            nr: libc::SYS_mknodat,
+            nr: libc::SYS_mknodat as u32,
             check: Check::MaskedIn {
                 arg: 2,
                 mask: libc::S_IFMT,
                 values: MKNOD_TYPES,
             },
-            otherwise: ret_errno(Errno::EPERM),
+            otherwise: ret_errno(libc::EPERM),
         },
         any(libc::SYS_unlinkat),
         // No whiteouts (they are character devices).
         Rule {
-            nr: libc::SYS_renameat2,
+            nr: libc::SYS_renameat2 as u32,
             check: Check::MaskedZero {
                 arg: 4,
                 mask: libc::RENAME_WHITEOUT,
             },
-            otherwise: ret_errno(Errno::EPERM),
+            otherwise: ret_errno(libc::EPERM),
         },
         any(libc::SYS_linkat),
         any(libc::SYS_symlinkat),
@@ -131,54 +86,36 @@ pub fn gofer_rules(sock: i32) -> Vec<Rule> {
         any(libc::SYS_removexattr),
         // AF_UNIX sockets bound or connected inside a mount. No other family: no network.
         Rule {
-            nr: libc::SYS_socket,
+            nr: libc::SYS_socket as u32,
             check: Check::Eq {
                 arg: 0,
                 value: libc::AF_UNIX as u32,
             },
-            otherwise: ret_errno(Errno::EAFNOSUPPORT),
+            otherwise: ret_errno(libc::EAFNOSUPPORT),
         },
         any(libc::SYS_bind),
         any(libc::SYS_connect),
-        Rule {
-            nr: libc::SYS_getsockopt,
-            check: Check::MaskedIn {
+        only(
+            libc::SYS_getsockopt,
+            Check::Eq {
                 arg: 1,
-                mask: u32::MAX,
-                values: SOCKOPT_LEVELS,
+                value: libc::SOL_SOCKET as u32,
             },
-            otherwise: RET_KILL,
-        },
+        ),
         // bind() of a long name happens relative to the parent directory.
         any(libc::SYS_fchdir),
         any(libc::SYS_umask),
-        Rule {
-            nr: libc::SYS_fcntl,
-            check: Check::MaskedIn {
+        only(
+            libc::SYS_fcntl,
+            Check::In {
                 arg: 1,
-                mask: u32::MAX,
                 values: FCNTL_CMDS,
             },
-            otherwise: RET_KILL,
-        },
+        ),
         // Memory for the allocator; never executable.
         any(libc::SYS_brk),
-        Rule {
-            nr: libc::SYS_mmap,
-            check: Check::MaskedZero {
-                arg: 2,
-                mask: libc::PROT_EXEC as u32,
-            },
-            otherwise: RET_KILL,
-        },
-        Rule {
-            nr: libc::SYS_mprotect,
-            check: Check::MaskedZero {
-                arg: 2,
-                mask: libc::PROT_EXEC as u32,
-            },
-            otherwise: RET_KILL,
-        },
+        only(libc::SYS_mmap, NO_EXEC),
+        only(libc::SYS_mprotect, NO_EXEC),
         any(libc::SYS_munmap),
         any(libc::SYS_mremap),
         any(libc::SYS_madvise),
@@ -193,100 +130,14 @@ pub fn gofer_rules(sock: i32) -> Vec<Rule> {
     ]
 }
 
-fn stmt(code: u32, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    }
-}
-
-fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-    libc::sock_filter {
-        code: code as u16,
-        jt,
-        jf,
-        k,
-    }
-}
-
-const LD_W_ABS: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-const JEQ_K: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
-const JSET_K: u32 = libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K;
-const AND_K: u32 = libc::BPF_ALU | libc::BPF_AND | libc::BPF_K;
-const RET_K: u32 = libc::BPF_RET | libc::BPF_K;
-
-/// Compiles rules into a classic BPF program. Errors only if a rule is too large to jump over
-/// (more than 255 instructions), which the fixed rule set never is.
-pub fn compile(rules: &[Rule]) -> Result<Vec<libc::sock_filter>, Errno> {
-    let mut p = vec![
-        stmt(LD_W_ABS, OFF_ARCH),
-        jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
-        stmt(RET_K, RET_KILL),
-        stmt(LD_W_ABS, OFF_NR),
-        jump(JSET_K, X32_SYSCALL_BIT, 0, 1),
-        stmt(RET_K, RET_KILL),
-    ];
-    for rule in rules {
-        let mut body = Vec::new();
-        match rule.check {
-            Check::Any => body.push(stmt(RET_K, RET_ALLOW)),
-            Check::Eq { arg, value } => {
-                body.push(stmt(LD_W_ABS, off_arg_lo(arg)));
-                body.push(jump(JEQ_K, value, 0, 1));
-                body.push(stmt(RET_K, RET_ALLOW));
-                body.push(stmt(RET_K, rule.otherwise));
-            }
-            Check::MaskedIn { arg, mask, values } => {
-                body.push(stmt(LD_W_ABS, off_arg_lo(arg)));
-                body.push(stmt(AND_K, mask));
-                let n = values.len();
-                for (i, v) in values.iter().enumerate() {
-                    let jt = u8::try_from(n - i).map_err(|_| Errno::E2BIG)?;
-                    body.push(jump(JEQ_K, *v, jt, 0));
-                }
-                body.push(stmt(RET_K, rule.otherwise));
-                body.push(stmt(RET_K, RET_ALLOW));
-            }
-            Check::MaskedZero { arg, mask } => {
-                body.push(stmt(LD_W_ABS, off_arg_lo(arg)));
-                body.push(jump(JSET_K, mask, 0, 1));
-                body.push(stmt(RET_K, rule.otherwise));
-                body.push(stmt(RET_K, RET_ALLOW));
-            }
-        }
-        let skip = u8::try_from(body.len()).map_err(|_| Errno::E2BIG)?;
-        p.push(stmt(LD_W_ABS, OFF_NR));
-        p.push(jump(JEQ_K, rule.nr as u32, 0, skip));
-        p.extend(body);
-    }
-    p.push(stmt(RET_K, RET_KILL));
-    if p.len() > libc::BPF_MAXINSNS as usize {
-        return Err(Errno::E2BIG);
-    }
-    Ok(p)
-}
-
-/// Sets PR_SET_NO_NEW_PRIVS and installs `prog` on the calling thread (the gofer has one).
-/// Allocation-free, so it may run in a freshly forked child.
-pub fn install(prog: &[libc::sock_filter]) -> Result<(), Errno> {
-    let fprog = libc::sock_fprog {
-        len: prog.len() as u16,
-        filter: prog.as_ptr() as *mut libc::sock_filter,
+/// The gofer's filter, for its control socket `sock`.
+pub fn filter(sock: i32) -> Result<Vec<libc::sock_filter>, Errno> {
+    let kill = Fallback {
+        foreign_arch: RET_KILL,
+        x32: RET_KILL,
+        unlisted: RET_KILL,
     };
-    // SAFETY: prctl with integer arguments only.
-    Errno::result(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
-    // SAFETY: `fprog` points at `prog`, which outlives the call; the kernel copies the program.
-    Errno::result(unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            0,
-            &fprog as *const libc::sock_fprog,
-        )
-    })?;
-    Ok(())
+    chain::compile(&gofer_rules(sock), kill)
 }
 
 #[cfg(test)]
@@ -301,8 +152,8 @@ mod tests {
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork failed");
         if pid == 0 {
-            let code = match install(prog) {
-                Ok(()) => f(),
+            let code = match bpf::install(prog, 0) {
+                Ok(_) => f(),
                 Err(_) => 100,
             };
             // SAFETY: _exit never returns and runs no destructors.
@@ -328,18 +179,55 @@ mod tests {
     }
 
     #[test]
-    fn filter_compiles_and_starts_with_arch_check() {
-        let p = compile(&gofer_rules(3)).unwrap();
-        assert_eq!((p[0].code as u32, p[0].k), (LD_W_ABS, OFF_ARCH));
-        assert_eq!((p[1].code as u32, p[1].k), (JEQ_K, AUDIT_ARCH_X86_64));
-        assert_eq!((p[2].code as u32, p[2].k), (RET_K, RET_KILL));
-        let last = p.last().unwrap();
-        assert_eq!((last.code as u32, last.k), (RET_K, RET_KILL));
+    fn filter_decides_calls_by_their_arguments() {
+        let p = filter(3).unwrap();
+        let run = |arch, nr: i64, args: [u64; 6]| bpf::evaluate(&p, arch, nr as u32, &args);
+        let call = |nr, args| run(bpf::AUDIT_ARCH_X86_64, nr, args);
+        let (allow, eperm) = (libc::SECCOMP_RET_ALLOW, ret_errno(libc::EPERM));
+        assert_eq!(call(libc::SYS_openat2, [9; 6]), allow);
+        assert_eq!(call(libc::SYS_exit_group, [0; 6]), allow);
+        assert_eq!(call(libc::SYS_recvmsg, [3, 0, 0, 0, 0, 0]), allow);
+        assert_eq!(call(libc::SYS_recvmsg, [4, 0, 0, 0, 0, 0]), RET_KILL);
+        assert_eq!(call(libc::SYS_write, [2, 0, 0, 0, 0, 0]), allow);
+        assert_eq!(call(libc::SYS_write, [1, 0, 0, 0, 0, 0]), RET_KILL);
+        let mknod = |mode: u32| call(libc::SYS_mknodat, [0, 0, u64::from(mode), 0, 0, 0]);
+        assert_eq!(mknod(libc::S_IFIFO | 0o600), allow);
+        assert_eq!(mknod(0o600), allow);
+        assert_eq!(mknod(libc::S_IFCHR | 0o600), eperm);
+        assert_eq!(mknod(libc::S_IFBLK), eperm);
+        let whiteout = u64::from(libc::RENAME_WHITEOUT);
+        assert_eq!(call(libc::SYS_renameat2, [0; 6]), allow);
+        assert_eq!(call(libc::SYS_renameat2, [0, 0, 0, 0, whiteout, 0]), eperm);
+        let inet = libc::AF_INET as u64;
+        assert_eq!(call(libc::SYS_socket, [1, 0, 0, 0, 0, 0]), allow);
+        assert_eq!(
+            call(libc::SYS_socket, [inet, 0, 0, 0, 0, 0]),
+            ret_errno(libc::EAFNOSUPPORT)
+        );
+        let sol_socket = libc::SOL_SOCKET as u64;
+        assert_eq!(
+            call(libc::SYS_getsockopt, [3, sol_socket, 0, 0, 0, 0]),
+            allow
+        );
+        assert_eq!(call(libc::SYS_getsockopt, [3, 6, 0, 0, 0, 0]), RET_KILL);
+        let fcntl = |cmd: i32| call(libc::SYS_fcntl, [3, cmd as u64, 0, 0, 0, 0]);
+        assert_eq!(fcntl(libc::F_SETFL), allow);
+        assert_eq!(fcntl(libc::F_SETOWN), RET_KILL);
+        let exec = libc::PROT_READ | libc::PROT_EXEC;
+        assert_eq!(call(libc::SYS_mmap, [0, 4096, 3, 0, 0, 0]), allow);
+        assert_eq!(
+            call(libc::SYS_mprotect, [0, 4096, exec as u64, 0, 0, 0]),
+            RET_KILL
+        );
+        assert_eq!(call(libc::SYS_getuid, [0; 6]), RET_KILL);
+        assert_eq!(call(libc::SYS_execve, [0; 6]), RET_KILL);
+        assert_eq!(call(libc::SYS_openat2 | 0x4000_0000, [0; 6]), RET_KILL);
+        assert_eq!(run(0x4000_0003, libc::SYS_openat2, [0; 6]), RET_KILL);
     }
 
     #[test]
     fn unix_sockets_allowed_inet_refused() {
-        let prog = compile(&gofer_rules(3)).unwrap();
+        let prog = filter(3).unwrap();
         let status = in_filtered_child(&prog, || {
             if try_socket(libc::AF_UNIX) != 0 {
                 return 1;
@@ -361,7 +249,7 @@ mod tests {
 
     #[test]
     fn unlisted_call_kills_with_sigsys() {
-        let prog = compile(&gofer_rules(3)).unwrap();
+        let prog = filter(3).unwrap();
         let status = in_filtered_child(&prog, || {
             // SAFETY: getuid has no arguments; it is not on the list, so the process dies.
             unsafe { libc::syscall(libc::SYS_getuid) };
@@ -373,7 +261,7 @@ mod tests {
 
     #[test]
     fn device_mknod_refused_fifo_allowed() {
-        let prog = compile(&gofer_rules(3)).unwrap();
+        let prog = filter(3).unwrap();
         let status = in_filtered_child(&prog, || {
             // SAFETY: mknodat with a static NUL-terminated name; refused before any effect.
             let r = unsafe {
@@ -410,7 +298,7 @@ mod tests {
 
     #[test]
     fn recvmsg_on_other_fd_kills() {
-        let prog = compile(&gofer_rules(1000)).unwrap();
+        let prog = filter(1000).unwrap();
         let status = in_filtered_child(&prog, || {
             // SAFETY: recvmsg on fd 0 with a null msghdr: refused by the filter before the kernel
             // looks at the pointer.

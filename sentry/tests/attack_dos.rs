@@ -3,10 +3,8 @@
 //! taken off the gofer, the gofer waited out the lease (up to lease-break-time, 45 s) and the
 //! whole sandbox with it.
 
-mod common;
-
-use common::Variant;
 use std::os::unix::fs::PermissionsExt;
+use test_support::{variant_tests, Variant};
 
 /// The task owns the file as the sandbox sees it; on the host a root gofer's files belong
 /// to root, and the sentry sets the lease for the task.

@@ -12,12 +12,9 @@
 //! finds that page in /proc/self/maps and makes it writable before the kernel reads the path;
 //! before the page was sealed (mseal) ahead of the execveat, the kernel opened the host file.
 
-mod common;
-mod escapes_util;
-
-use common::Variant;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use test_support::{variant_tests, Variant};
 
 /// Rounds of the race per run: each forks a child that races until its exec succeeds.
 const ROUNDS: &str = "1500";
@@ -50,11 +47,11 @@ fn exec_page_race_runs_only_the_vetted_file(v: Variant) {
 
 fn race(v: Variant, mode: &[&str]) {
     use std::os::unix::fs::PermissionsExt;
-    let progs = escapes_util::escape_programs();
-    let scratch = escapes_util::Scratch::new("attack-exec");
+    let progs = test_support::escape_programs();
+    let scratch = test_support::Scratch::new("attack-exec");
     std::fs::set_permissions(&scratch.dir, std::fs::Permissions::from_mode(0o755))
         .expect("chmod the scratch directory");
-    let rootfs = scratch.copy_rootfs(&escapes_util::busybox_rootfs());
+    let rootfs = scratch.copy_rootfs(&test_support::busybox_rootfs());
     let outside = scratch.dir.join("outside");
     std::fs::create_dir_all(&outside).expect("mkdir outside");
     let payload = outside.join("payload");
@@ -75,7 +72,7 @@ fn race(v: Variant, mode: &[&str]) {
         .args(["/attack/race", ROUNDS, "/bin/true", "/attack/evil"])
         .arg(payload_path)
         .args(mode);
-    let run = common::run_to_end(cmd, common::RUN_DEADLINE);
+    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
     assert!(
         !run.stdout.contains("HOST-PAYLOAD-RAN"),
         "a host file ran inside the sandbox\n{}",

@@ -5,10 +5,8 @@
 //! to take pidfds of peers. The verdict is the canary's, read on the host: alive, not
 //! stopped. Before the fix the canary died in every variant.
 
-mod common;
-
-use common::Variant;
 use std::process::{Command, Stdio};
+use test_support::{variant_tests, Variant};
 
 fn canary_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -16,7 +14,7 @@ fn canary_state(pid: u32) -> Option<char> {
 }
 
 fn a_host_process_is_out_of_reach(v: Variant) {
-    if !common::is_root() {
+    if !test_support::is_root() {
         println!("skipped: the canary must run as uid 65534, which needs root");
         return;
     }

@@ -4,12 +4,9 @@
 //! set. Before, a root sentry left root-owned set-user-ID files and file capabilities behind,
 //! and the host kernel wrote core files into the root, `--read-only` or not.
 
-mod common;
-mod escapes_util;
-
-use common::Variant;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use test_support::{variant_tests, Variant};
 
 /// The extended attribute names of a host file (not following a symlink).
 fn xattr_names(path: &Path) -> Vec<String> {
@@ -78,11 +75,11 @@ variant_tests!(no_privilege_lands_on_the_host);
 /// leave no core file in the root (writable by the tasks' host uid), with `--read-only` or
 /// without; the sandbox sees the limit it set; PR_SET_DUMPABLE 0 does not blind the sentry.
 fn no_core_file_on_the_host(v: Variant) {
-    let progs = escapes_util::escape_programs();
-    let scratch = escapes_util::Scratch::new("core");
+    let progs = test_support::escape_programs();
+    let scratch = test_support::Scratch::new("core");
     std::fs::set_permissions(&scratch.dir, std::fs::Permissions::from_mode(0o755))
         .expect("chmod the scratch directory");
-    let rootfs = scratch.copy_rootfs(&escapes_util::busybox_rootfs());
+    let rootfs = scratch.copy_rootfs(&test_support::busybox_rootfs());
     std::fs::set_permissions(&rootfs, std::fs::Permissions::from_mode(0o777))
         .expect("let the tasks write the root");
     std::fs::copy(progs.join("escape_core"), rootfs.join("escape_core")).expect("copy");
@@ -95,7 +92,7 @@ fn no_core_file_on_the_host(v: Variant) {
             cmd.args(["--tmpfs", "/tmp"]);
         }
         cmd.arg(&rootfs).arg("/escape_core");
-        let run = common::run_to_end(cmd, common::RUN_DEADLINE);
+        let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
         let cores: Vec<String> = std::fs::read_dir(&rootfs)
             .expect("read the root")
             .flatten()

@@ -5,14 +5,12 @@
 //! with pidfd_getfd), which must stay under the limit. Before socket buffers were charged,
 //! the same program held 460 MB under a 64 MiB limit (it stops at 2000 pairs).
 
-mod common;
-
-use common::Variant;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Stdio;
+use test_support::{variant_tests, Variant};
 
 const LIMIT: u64 = 64 << 20;
 
@@ -45,7 +43,7 @@ fn queued_bytes(pids: &[i32]) -> u64 {
     let mut seen = HashSet::new();
     let mut total = 0u64;
     for &pid in pids {
-        let Some(pidfd) = common::pidfd_open(pid) else {
+        let Some(pidfd) = test_support::pidfd_open(pid) else {
             continue;
         };
         for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -148,7 +146,7 @@ fn socket_buffers_are_charged(v: Variant, mode: &str) {
             break;
         }
     }
-    let queued = common::is_root().then(|| queued_bytes(&descendants(child.id() as i32)));
+    let queued = test_support::is_root().then(|| queued_bytes(&descendants(child.id() as i32)));
     drop(child.stdin.take());
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut lines, &mut rest).expect("read the rest");

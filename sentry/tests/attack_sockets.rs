@@ -6,21 +6,18 @@
 //! sends itself, a datagram reached the host socket within 20,000 rounds (under
 //! --platform=seccomp). Both platforms, as the invoking user and as uid 65534.
 
-mod common;
-mod escapes_util;
-
-use common::Variant;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixDatagram, UnixListener};
+use test_support::{variant_tests, Variant};
 
 const ROUNDS: &str = "20000";
 
 fn socket_address_races_reach_no_host_socket(v: Variant) {
-    let progs = escapes_util::escape_programs();
-    let scratch = escapes_util::Scratch::new("attack-sockets");
+    let progs = test_support::escape_programs();
+    let scratch = test_support::Scratch::new("attack-sockets");
     std::fs::set_permissions(&scratch.dir, std::fs::Permissions::from_mode(0o755))
         .expect("chmod the scratch directory");
-    let rootfs = scratch.copy_rootfs(&escapes_util::busybox_rootfs());
+    let rootfs = scratch.copy_rootfs(&test_support::busybox_rootfs());
     std::fs::copy(progs.join("escape_sock_race"), rootfs.join("sock_race")).expect("copy");
     let outside = scratch.dir.join("outside");
     std::fs::create_dir_all(&outside).expect("mkdir outside");
@@ -44,7 +41,7 @@ fn socket_address_races_reach_no_host_socket(v: Variant) {
         .arg(&dgram_path)
         .arg(&stream_path)
         .arg(ROUNDS);
-    let run = common::run_to_end(cmd, common::RUN_DEADLINE);
+    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
     let mut buf = [0u8; 16];
     assert!(
         dgram.recv(&mut buf).is_err(),

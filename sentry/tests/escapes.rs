@@ -6,15 +6,15 @@
 //! outside too: the secret's content never appears in the output, the secret file and its
 //! directory are unchanged (content, link count, no new names), and no task is left running.
 
-mod escapes_util;
-
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use escapes_util::{dev_ino, sentry_run, sentry_run_inheriting, Outcome, Scratch, PLATFORMS};
+use test_support::{Outcome, Scratch, Variant};
+
+const PLATFORMS: [Variant; 2] = test_support::invoker_variants!();
 
 /// Deadline of one run: far above what any of them needs.
 const DEADLINE: Duration = Duration::from_secs(300);
@@ -37,8 +37,8 @@ struct World {
 
 impl World {
     fn new(tag: &str) -> World {
-        let progs = escapes_util::escape_programs();
-        let fixture = escapes_util::busybox_rootfs();
+        let progs = test_support::escape_programs();
+        let fixture = test_support::busybox_rootfs();
         let scratch = Scratch::new(tag);
         let rootfs = scratch.copy_rootfs(&fixture);
         let inside = rootfs.join("escapes");
@@ -60,12 +60,12 @@ impl World {
         }
     }
 
-    fn run(&self, platform: &str, cmd: &[&str]) -> Outcome {
-        sentry_run(&self.scratch, platform, &[], &self.rootfs, cmd, DEADLINE)
+    fn run(&self, platform: Variant, cmd: &[&str]) -> Outcome {
+        platform.run_rootfs(&self.scratch, &[], &self.rootfs, cmd, DEADLINE, &[])
     }
 
     /// `escape_probe MODE ...` with the secret's and the outside directory's identity.
-    fn probe(&self, platform: &str, mode: &str, extra: &[&str]) -> Outcome {
+    fn probe(&self, platform: Variant, mode: &str, extra: &[&str]) -> Outcome {
         let (sd, si) = dev_ino(&self.secret);
         let (od, oi) = dev_ino(&self.outside);
         let secret = self.secret.to_string_lossy().into_owned();
@@ -88,7 +88,7 @@ impl World {
 
     /// `escape_probe fds`, the sentry started with the secret file and the outside directory
     /// open as its fds 7 and 8 (not close-on-exec), as a careless invoker would leave them.
-    fn probe_inheriting(&self, platform: &str) -> Outcome {
+    fn probe_inheriting(&self, platform: Variant) -> Outcome {
         use std::os::fd::AsRawFd;
         let file = std::fs::File::open(&self.secret).expect("open the secret");
         let dir = std::fs::File::open(&self.outside).expect("open the outside dir");
@@ -106,9 +106,8 @@ impl World {
             &od,
             &oi,
         ];
-        let o = sentry_run_inheriting(
+        let o = platform.run_rootfs(
             &self.scratch,
-            platform,
             &[],
             &self.rootfs,
             &cmd,
@@ -121,7 +120,7 @@ impl World {
     }
 
     /// The verdict from outside: nothing leaked, nothing changed outside the rootfs.
-    fn assert_held(&self, platform: &str, mode: &str, o: &Outcome) {
+    fn assert_held(&self, platform: Variant, mode: &str, o: &Outcome) {
         let ctx = format!("escape {mode} (--platform={platform})");
         assert!(
             !o.stdout.contains(&self.secret_text) && !o.stderr.contains(&self.secret_text),
@@ -162,7 +161,7 @@ impl World {
     }
 }
 
-fn each_platform(tag: &str, f: impl Fn(&World, &str)) {
+fn each_platform(tag: &str, f: impl Fn(&World, Variant)) {
     for p in PLATFORMS {
         let w = World::new(&format!("{tag}-{p}"));
         f(&w, p);
@@ -379,4 +378,10 @@ fn fds_inherited_by_the_sentry_do_not_reach_the_task() {
     each_platform("inherit", |w, p| {
         w.probe_inheriting(p);
     });
+}
+
+/// (st_dev, st_ino) of a host path, as decimal strings for a program's argv.
+fn dev_ino(path: &Path) -> (String, String) {
+    let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("stat {}: {e}", path.display()));
+    (m.dev().to_string(), m.ino().to_string())
 }

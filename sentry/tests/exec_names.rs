@@ -2,9 +2,7 @@
 //! by: AT_EXECFN (not the kernel's /dev/fd/N of the fd the sentry executed) and
 //! /proc/self/exe, whether it is static or run through its ELF interpreter.
 
-mod escapes_util;
-
-use escapes_util::{busybox_rootfs, repo_root};
+use test_support::{busybox_rootfs, repo_root};
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -32,28 +30,13 @@ fn rootfs() -> PathBuf {
     dir
 }
 
-fn run(rootfs: &PathBuf, platform: &str, script: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sentry"))
-        .args(["run", "--platform", platform])
-        .arg(rootfs)
-        .args(["/bin/sh", "-c", script])
-        .output()
-        .expect("run the sentry");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn execfn_and_exe_name_the_sandbox_path() {
     let rootfs = rootfs();
-    for platform in ["ptrace", "seccomp"] {
-        let out = run(
+    for platform in test_support::invoker_variants!() {
+        let out = platform.sh(
+            &[],
             &rootfs,
-            platform,
             "/bin/execnames a; cd /bin && ./execnames b c; execnames",
         );
         assert_eq!(

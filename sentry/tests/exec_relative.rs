@@ -3,10 +3,8 @@
 //! would otherwise search its library path for the name). The host's /usr/bin/true, a dynamic
 //! program, run natively and under the sentry.
 
-mod common;
-
-use common::Variant;
 use std::process::Command;
+use test_support::{variant_tests, Variant};
 
 fn a_bare_name_runs_from_the_working_directory(v: Variant) {
     let native = Command::new(v.program("exec_relative"))

@@ -1,9 +1,7 @@
 //! Issue 3, point 7: a gofer that dies mid-run. The calls waiting on it fail with EIO, the
 //! sentry says so on stderr, ends the sandbox and leaves nothing running.
 
-mod escapes_util;
-
-use escapes_util::busybox_rootfs;
+use test_support::busybox_rootfs;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};

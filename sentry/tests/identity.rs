@@ -4,24 +4,13 @@
 //! the sandbox user's permission checks, and the sentry's refusal of bad `--user` and
 //! `--sandbox-user` values. Each test runs on both platforms.
 
-mod common;
-
-use common::{is_root, Platform, User, Variant};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::Stdio;
+use test_support::{is_root, Variant};
 
-const PLATFORMS: [Variant; 2] = [
-    Variant {
-        platform: Platform::Ptrace,
-        user: User::Invoker,
-    },
-    Variant {
-        platform: Platform::Seccomp,
-        user: User::Invoker,
-    },
-];
+const PLATFORMS: [Variant; 2] = test_support::invoker_variants!();
 
 /// A fresh directory (mode 755) under the tests' scratch directory.
 fn scratch_dir(v: Variant, name: &str) -> PathBuf {

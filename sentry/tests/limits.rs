@@ -6,164 +6,47 @@
 //! Waits use pidfds and poll with a generous deadline (the sentry is killed and the test
 //! fails past it); nothing sleeps to synchronise.
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Once;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(120);
+use test_support::{
+    marked_processes, pidfd_open, pidfd_wait_exit, programs_dir, run_to_end, unique_marker, Run,
+    Scratch, RUN_DEADLINE,
+};
+
 const PLATFORMS: [&str; 2] = ["ptrace", "seccomp"];
 const MIB: u64 = 1 << 20;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the sentry crate sits in the workspace root")
-        .to_path_buf()
-}
-
-static BUILD: Once = Once::new();
-
 /// The compiled test program `name` (rootfs-fixtures/programs.sh builds every program).
 fn program(name: &str) -> String {
-    let root = repo_root();
-    BUILD.call_once(|| {
-        let out = Command::new("bash")
-            .arg(root.join("rootfs-fixtures/programs.sh"))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run programs.sh");
-        assert!(
-            out.status.success(),
-            "programs.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-    root.join("build/programs")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// A scratch directory of this test process, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "sentry-limits-{}-{tag}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).expect("create a scratch directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.status.code().unwrap_or(-1)
-    }
-
-    fn context(&self) -> String {
-        format!(
-            "status {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-fn pidfd_of(child: &Child) -> OwnedFd {
-    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as i32, 0) } as i32;
-    assert!(fd >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
-    // SAFETY: the fd was just created and is ours alone.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
-/// Waits until the pidfd is readable (the process exited) or the deadline passes.
-fn wait_exit(pidfd: &OwnedFd, deadline: Instant) -> bool {
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        let mut pfd = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: poll on one pollfd we own.
-        let rc = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
-        if rc > 0 {
-            return true;
-        }
-    }
+    programs_dir().join(name).to_string_lossy().into_owned()
 }
 
 /// Runs `sentry run ARGS... / PROGRAM PROGRAM_ARGS...` to its end.
 fn sentry(args: &[&str], command: &[&str]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentry"));
-    cmd.arg("run").args(args).arg("/").args(command);
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the sentry");
-    let pidfd = pidfd_of(&child);
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let mut stderr = String::new();
-    let err_reader = std::thread::spawn(move || {
-        let _ = err.read_to_string(&mut stderr);
-        stderr
-    });
-    if !wait_exit(&pidfd, Instant::now() + DEADLINE) {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("sentry {args:?} {command:?} did not end within {DEADLINE:?}");
-    }
-    let status = child.wait().expect("wait for the sentry");
-    Run {
-        status,
-        stdout: reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    }
+    cmd.arg("run")
+        .args(args)
+        .arg("/")
+        .args(command)
+        .stdin(Stdio::null());
+    run_to_end(cmd, RUN_DEADLINE)
 }
 
 fn platform(p: &str) -> String {
     format!("--platform={p}")
 }
 
-/// The JSON events of an events file.
 /// Runs the sentry with `options` and `--events` to a fresh file; the run and its events.
 fn sentry_with_events(
     name: &str,
     options: &[&str],
     command: &[&str],
 ) -> (Run, Vec<serde_json::Value>) {
-    let dir = TempDir::new(name);
-    let path = dir.0.join("events.json");
+    let dir = Scratch::new(&format!("limits-{name}"));
+    let path = dir.dir.join("events.json");
     let mut args = options.to_vec();
     args.extend(["--events", path.to_str().expect("utf-8 path")]);
     let run = sentry(&args, command);
@@ -186,7 +69,7 @@ fn assert_no_fail(run: &Run) {
     assert!(
         !run.stdout.contains("FAIL"),
         "a check failed\n{}",
-        run.context()
+        run.describe()
     );
 }
 
@@ -199,11 +82,15 @@ fn memory_limit_refuses_every_kind_of_commit_and_releases_exactly() {
             &[&program("limits_alloc"), &limit.to_string()],
         );
         assert_no_fail(&run);
-        assert_eq!(run.code(), 0, "{p}: {}", run.context());
-        assert!(run.stdout.contains("done"), "{p}: {}", run.context());
+        assert_eq!(run.code(), 0, "{p}: {}", run.describe());
+        assert!(run.stdout.contains("done"), "{p}: {}", run.describe());
         // Enough checks ran (each prints one line).
         let checks = run.stdout.lines().filter(|l| l.starts_with("ok ")).count();
-        assert!(checks >= 30, "{p}: only {checks} checks\n{}", run.context());
+        assert!(
+            checks >= 30,
+            "{p}: only {checks} checks\n{}",
+            run.describe()
+        );
     }
 }
 
@@ -220,7 +107,7 @@ fn memory_limit_accepts_the_documented_spellings() {
             &[&program("limits_alloc"), &bytes.to_string()],
         );
         assert_no_fail(&run);
-        assert_eq!(run.code(), 0, "{spelling}: {}", run.context());
+        assert_eq!(run.code(), 0, "{spelling}: {}", run.describe());
     }
 }
 
@@ -233,8 +120,8 @@ fn no_drift_after_100000_cycles_across_processes_and_threads() {
             &[&program("limits_churn")],
         );
         assert_no_fail(&run);
-        assert_eq!(run.code(), 0, "{p}: {}", run.context());
-        assert!(run.stdout.contains("cycles 100000"), "{}", run.context());
+        assert_eq!(run.code(), 0, "{p}: {}", run.describe());
+        assert!(run.stdout.contains("cycles 100000"), "{}", run.describe());
         let finals = of_kind(&all, "memory_final");
         assert_eq!(finals.len(), 1, "{p}: {all:?}");
         assert_eq!(
@@ -253,14 +140,14 @@ fn malloc_returns_null_and_the_sandbox_goes_on() {
             &[&platform(p), "--memory-limit", "32M"],
             &[&program("limits_hog"), "alloc"],
         );
-        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert_eq!(run.code(), 0, "{p}: {}", run.describe());
         let mib: u64 = run
             .stdout
             .trim()
             .strip_prefix("malloc failed after ")
             .and_then(|s| s.strip_suffix(" MiB"))
             .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("{p}: {}", run.context()));
+            .unwrap_or_else(|| panic!("{p}: {}", run.describe()));
         assert!(
             (16..32).contains(&mib),
             "{p}: {mib} MiB under a 32 MiB limit"
@@ -284,7 +171,7 @@ fn soft_limit_emits_one_event_per_upward_crossing() {
             &[&program("limits_soft"), &soft.to_string()],
         );
         assert_no_fail(&run);
-        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert_eq!(run.code(), 0, "{p}: {}", run.describe());
         let crossings = of_kind(&all, "memory_soft_limit");
         assert_eq!(crossings.len(), 2, "{p}: {all:?}");
         for e in crossings {
@@ -298,7 +185,7 @@ fn soft_limit_emits_one_event_per_upward_crossing() {
             .lines()
             .filter(|l| l.contains("soft limit crossed"))
             .count();
-        assert_eq!(lines, 2, "{p}: {}", run.context());
+        assert_eq!(lines, 2, "{p}: {}", run.describe());
     }
 }
 
@@ -310,8 +197,8 @@ fn oom_kill_kills_the_allocating_process_with_an_event() {
             &[&platform(p), "--memory-limit", "32M", "--oom=kill"],
             &[&program("limits_hog"), "alloc"],
         );
-        assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
-        assert!(!run.stdout.contains("malloc failed"), "{}", run.context());
+        assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.describe());
+        assert!(!run.stdout.contains("malloc failed"), "{}", run.describe());
         let kills = of_kind(&all, "memory_oom_kill");
         assert_eq!(kills.len(), 1, "{p}: {all:?}");
         assert_eq!(kills[0]["reason"], "limit");
@@ -323,8 +210,8 @@ fn oom_kill_kills_the_allocating_process_with_an_event() {
 #[test]
 fn resident_memory_cannot_evade_the_limit() {
     for p in PLATFORMS {
-        let data = TempDir::new("rss-data");
-        let mount = format!("{}:/scratch", data.0.display());
+        let data = Scratch::new("limits-rss-data");
+        let mount = format!("{}:/scratch", data.dir.display());
         // A 512 MiB file mapped MAP_PRIVATE is not committed memory; writing every page
         // makes it resident, which the RSS sample sees.
         let (run, all) = sentry_with_events(
@@ -337,13 +224,13 @@ fn resident_memory_cannot_evade_the_limit() {
                 "/scratch",
             ],
         );
-        assert!(run.stdout.contains("mapped"), "{p}: {}", run.context());
+        assert!(run.stdout.contains("mapped"), "{p}: {}", run.describe());
         assert!(
             !run.stdout.contains("wrote every page"),
             "{}",
-            run.context()
+            run.describe()
         );
-        assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
+        assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.describe());
         let kills = of_kind(&all, "memory_oom_kill");
         assert_eq!(kills.len(), 1, "{p}: {all:?}");
         assert_eq!(kills[0]["reason"], "rss");
@@ -366,12 +253,12 @@ fn memfd_growth_by_write_fails_with_enomem() {
                 &(2048 * MIB).to_string(),
             ],
         );
-        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert_eq!(run.code(), 0, "{p}: {}", run.describe());
         let line = run
             .stdout
             .lines()
             .find(|l| l.starts_with("write failed after "))
-            .unwrap_or_else(|| panic!("{p}: no failed write\n{}", run.context()));
+            .unwrap_or_else(|| panic!("{p}: no failed write\n{}", run.describe()));
         assert!(line.ends_with("Cannot allocate memory"), "{p}: {line}");
         let held: u64 = line["write failed after ".len()..]
             .split(' ')
@@ -391,7 +278,7 @@ fn every_write_path_into_a_memfd_is_charged() {
             &[&program("limits_memfd_write")],
         );
         assert_no_fail(&run);
-        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert_eq!(run.code(), 0, "{p}: {}", run.describe());
         for fact in [
             "ok a memfd lives at fd 512 or above",
             "ok write(2) growth stops with ENOMEM",
@@ -412,7 +299,7 @@ fn every_write_path_into_a_memfd_is_charged() {
             assert!(
                 run.stdout.contains(fact),
                 "{p}: no {fact:?}\n{}",
-                run.context()
+                run.describe()
             );
         }
     }
@@ -426,7 +313,7 @@ fn pids_limit_counts_threads_and_processes() {
             &[&program("limits_forkbomb"), "count", "3"],
         );
         assert_no_fail(&run);
-        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert_eq!(run.code(), 0, "{p}: {}", run.describe());
         // 1 process + 3 threads + 16 children = 20 tasks; then EAGAIN for fork and threads.
         assert!(
             run.stdout.contains(
@@ -434,7 +321,7 @@ fn pids_limit_counts_threads_and_processes() {
                  pthread_create: Resource temporarily unavailable"
             ),
             "{p}: {}",
-            run.context()
+            run.describe()
         );
     }
 }
@@ -447,41 +334,21 @@ fn pids_limit_counts_zombies_until_they_are_reaped() {
             &[&program("limits_forkbomb"), "zombies"],
         );
         assert_no_fail(&run);
-        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert_eq!(run.code(), 0, "{p}: {}", run.describe());
         // 1 process + 15 unreaped children = 16 tasks; then EAGAIN.
         assert!(
             run.stdout
                 .contains("zombies 15, then Resource temporarily unavailable"),
             "{p}: {}",
-            run.context()
+            run.describe()
         );
     }
-}
-
-/// A word no other test's command line holds, to find this test's processes on the host.
-fn marker(tag: &str) -> String {
-    format!("marker-{tag}-{}", std::process::id())
-}
-
-/// Host processes with `marker` as an argument.
-fn processes_with(marker: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .map(|dir| {
-            dir.flatten()
-                .filter(|e| {
-                    e.file_name().to_string_lossy().parse::<u32>().is_ok()
-                        && std::fs::read(e.path().join("cmdline"))
-                            .is_ok_and(|c| c.split(|&b| b == 0).any(|arg| arg == marker.as_bytes()))
-                })
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 #[test]
 fn a_fork_bomb_stops_at_the_limit_and_sigterm_ends_everything() {
     for p in PLATFORMS {
-        let mark = marker(&format!("bomb-{p}"));
+        let mark = unique_marker(&format!("bomb-{p}"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_sentry"))
             .args([
                 "run",
@@ -498,26 +365,30 @@ fn a_fork_bomb_stops_at_the_limit_and_sigterm_ends_everything() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the sentry");
-        let pidfd = pidfd_of(&child);
+        let pidfd = pidfd_open(child.id() as i32).expect("our child is not reaped yet");
         // The sentry reports each refused fork: once one is refused, the bomb is at the limit.
         let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
         let reached = lines.any(|l| l.is_ok_and(|l| l.contains("pids limit (40 tasks) reached")));
         assert!(reached, "{p}: the sentry never refused a fork");
         // The sentry itself holds the marker too.
-        let during = processes_with(&mark).saturating_sub(1);
+        let during = marked_processes(&mark, &[]).len().saturating_sub(1);
         assert!(during <= 40, "{p}: {during} processes under a limit of 40");
         // SAFETY: kill takes plain integers; the child is ours and not yet waited for.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         // Keep reading stderr so the sentry never blocks on a full pipe.
         let drain = std::thread::spawn(move || lines.count());
         assert!(
-            wait_exit(&pidfd, Instant::now() + DEADLINE),
+            pidfd_wait_exit(&pidfd, RUN_DEADLINE),
             "{p}: the sentry did not end after SIGTERM"
         );
         let status = child.wait().expect("wait");
         let _ = drain.join();
         assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{p}");
-        assert_eq!(processes_with(&mark), 0, "{p}: processes left behind");
+        assert_eq!(
+            marked_processes(&mark, &[]).len(),
+            0,
+            "{p}: processes left behind"
+        );
     }
 }
 
@@ -530,7 +401,7 @@ fn cpu_time_sends_sigxcpu_then_sigkill() {
             &[&program("limits_hog"), "spin"],
         );
         // SIGXCPU's default action ends the process.
-        assert_eq!(run.code(), 128 + libc::SIGXCPU, "{p}: {}", run.context());
+        assert_eq!(run.code(), 128 + libc::SIGXCPU, "{p}: {}", run.describe());
         let cpu = of_kind(&all, "cpu_time");
         assert_eq!(cpu.len(), 1, "{all:?}");
         assert_eq!(cpu[0]["signal"], "SIGXCPU");
@@ -541,7 +412,7 @@ fn cpu_time_sends_sigxcpu_then_sigkill() {
             &[&platform(p), "--cpu-time", "0.5"],
             &[&program("limits_hog"), "spin-ignore-xcpu"],
         );
-        assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.context());
+        assert_eq!(run.code(), 128 + libc::SIGKILL, "{p}: {}", run.describe());
         let kills: Vec<_> = of_kind(&all, "cpu_time")
             .into_iter()
             .filter(|e| e["signal"] == "SIGKILL")
@@ -553,16 +424,20 @@ fn cpu_time_sends_sigxcpu_then_sigkill() {
 #[test]
 fn timeout_ends_the_sandbox_with_124() {
     for p in PLATFORMS {
-        let mark = marker(&format!("timeout-{p}"));
+        let mark = unique_marker(&format!("timeout-{p}"));
         let started = Instant::now();
         let run = sentry(
             &[&platform(p), "--timeout", "0.5"],
             &[&program("limits_hog"), "sleep", &mark],
         );
-        assert_eq!(run.code(), 124, "{p}: {}", run.context());
+        assert_eq!(run.code(), 124, "{p}: {}", run.describe());
         assert!(started.elapsed() >= Duration::from_millis(500));
-        assert!(run.stdout.contains("sleeping"), "{}", run.context());
-        assert_eq!(processes_with(&mark), 0, "{p}: processes left behind");
+        assert!(run.stdout.contains("sleeping"), "{}", run.describe());
+        assert_eq!(
+            marked_processes(&mark, &[]).len(),
+            0,
+            "{p}: processes left behind"
+        );
     }
 }
 
@@ -587,12 +462,17 @@ fn malformed_limits_are_refused_with_one_line_and_125() {
     ];
     for args in cases {
         let run = sentry(args, &["/bin/true"]);
-        assert_eq!(run.code(), 125, "{args:?}: {}", run.context());
-        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.context());
+        assert_eq!(run.code(), 125, "{args:?}: {}", run.describe());
+        assert_eq!(
+            run.stderr.lines().count(),
+            1,
+            "{args:?}: {}",
+            run.describe()
+        );
         assert!(
             run.stderr.starts_with("sentry: "),
             "{args:?}: {}",
-            run.context()
+            run.describe()
         );
     }
 }
@@ -613,7 +493,7 @@ fn python_raises_memory_error_and_sizes_itself_to_the_limit() {
             &[&platform(p), "--memory-limit", "256M"],
             &[python, "-c", script],
         );
-        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert_eq!(run.code(), 0, "{p}: {}", run.describe());
         assert_eq!(
             run.stdout,
             format!(
@@ -622,7 +502,7 @@ fn python_raises_memory_error_and_sizes_itself_to_the_limit() {
                 256 * MIB
             ),
             "{p}: {}",
-            run.context()
+            run.describe()
         );
     }
 }
@@ -637,11 +517,11 @@ fn memfd_sizes_are_charged_refused_and_released_without_drift() {
             &[&program("limits_memfd"), &limit.to_string(), "5000"],
         );
         assert_no_fail(&run);
-        assert_eq!(run.code(), 0, "{p}: {}", run.context());
+        assert_eq!(run.code(), 0, "{p}: {}", run.describe());
         assert!(
             run.stdout.contains("cycles 10000"),
             "{p}: {}",
-            run.context()
+            run.describe()
         );
         for fact in [
             "ok a memfd grows to 32M",
@@ -654,7 +534,7 @@ fn memfd_sizes_are_charged_refused_and_released_without_drift() {
             assert!(
                 run.stdout.contains(fact),
                 "{p}: no {fact:?}\n{}",
-                run.context()
+                run.describe()
             );
         }
         let finals = of_kind(&all, "memory_final");

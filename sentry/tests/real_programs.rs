@@ -4,24 +4,23 @@
 //! checks the program's output against what the same commands print natively, or against
 //! fixed expectations where the output is independent of the host (sorted lists, contents).
 
-mod escapes_util;
-
 use std::path::Path;
 use std::time::Duration;
 
-use escapes_util::{hostlibs_rootfs, sentry_run, Outcome, Scratch, PLATFORMS};
+use test_support::{hostlibs_rootfs, Outcome, Scratch, Variant};
 
 const DEADLINE: Duration = Duration::from_secs(120);
+const PLATFORMS: [Variant; 2] = test_support::invoker_variants!();
 
-fn run(platform: &str, options: &[&str], cmd: &[&str]) -> Outcome {
+fn run(platform: Variant, options: &[&str], cmd: &[&str]) -> Outcome {
     let rootfs = hostlibs_rootfs();
     let scratch = Scratch::new(&format!("real-{platform}"));
     let mut opts = vec!["-e", "PATH=/usr/bin:/bin", "-e", "LC_ALL=C"];
     opts.extend_from_slice(options);
-    sentry_run(&scratch, platform, &opts, &rootfs, cmd, DEADLINE)
+    platform.run_rootfs(&scratch, &opts, &rootfs, cmd, DEADLINE, &[])
 }
 
-fn expect_ok(o: &Outcome, what: &str, platform: &str) {
+fn expect_ok(o: &Outcome, what: &str, platform: Variant) {
     assert_eq!(
         o.code,
         Some(0),
@@ -34,7 +33,7 @@ fn expect_ok(o: &Outcome, what: &str, platform: &str) {
 /// both platforms and checks that it prints exactly `stdout`.
 fn bash_prints(script: &str, stdout: &str) -> Vec<Outcome> {
     PLATFORMS
-        .iter()
+        .into_iter()
         .map(|p| {
             let o = run(
                 p,

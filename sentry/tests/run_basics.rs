@@ -2,10 +2,8 @@
 //! deaths, the sentry's own errors (one line on stderr, docker-run exit codes), `--strace`.
 //! Each test runs on both platforms, as the invoking user and as uid 65534.
 
-mod common;
-
-use common::{Run, Variant};
 use std::os::unix::fs::PermissionsExt;
+use test_support::{variant_tests, Run, Variant};
 
 variant_tests!(
     pipeline,
@@ -116,7 +114,7 @@ fn command_not_found(v: Variant) {
 fn command_not_executable(v: Variant) {
     let dir = v.scratch();
     // One file per test: the variants run in parallel.
-    let file = dir.join(common::unique_marker("not-executable"));
+    let file = dir.join(test_support::unique_marker("not-executable"));
     std::fs::write(&file, "#!/bin/sh\necho should not run\n").expect("write the test file");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod 644");
     let path = file.to_str().expect("UTF-8 path").to_string();
@@ -135,13 +133,13 @@ fn bad_rootfs(v: Variant) {
     let missing = "/sentry-test-no-such-rootfs";
     let mut cmd = v.sentry_command();
     cmd.args(["run", v.platform_flag(), missing, "/bin/true"]);
-    let run = common::run_to_end(cmd, common::RUN_DEADLINE);
+    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
     expect_one_line_error(&run, 125, missing);
 
     let file = "/etc/passwd";
     let mut cmd = v.sentry_command();
     cmd.args(["run", v.platform_flag(), file, "/bin/true"]);
-    let run = common::run_to_end(cmd, common::RUN_DEADLINE);
+    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
     expect_one_line_error(&run, 125, file);
 }
 
@@ -159,7 +157,7 @@ fn bad_options(v: Variant) {
     for args in cases {
         let mut cmd = v.sentry_command();
         cmd.args(*args);
-        let run = common::run_to_end(cmd, common::RUN_DEADLINE);
+        let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
         assert_eq!(run.code(), 125, "{args:?}\n{}", run.describe());
         let lines = run.stderr_lines();
         assert_eq!(

@@ -3,13 +3,11 @@
 //! seccomp filters of its own; `--net=none` and `--net=host`. Each test runs on both platforms,
 //! as the invoking user and as uid 65534.
 
-mod common;
-
-use common::Variant;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
+use test_support::{variant_tests, Variant};
 
 variant_tests!(denied_calls, denied_calls_are_logged, net_none, net_host);
 

@@ -1,9 +1,7 @@
 //! Process life cycle and tracing details: zombies, exec from a thread, threads exiting while
 //! others run, orphans and subreapers, and the --strace format.
 
-mod common;
-
-use common::Variant;
+use test_support::{variant_tests, Variant};
 
 variant_tests!(
     zombie_reaped_by_parent,

@@ -2,9 +2,7 @@
 //! syscalls, execve from a non-main thread, threads exiting while others run, zombies reaped by
 //! their parent, orphans. Each test runs on both platforms, as the invoking user and as uid 65534.
 
-mod common;
-
-use common::Variant;
+use test_support::{variant_tests, Variant};
 
 variant_tests!(threads_make_syscalls, orphan_runs_to_completion,);
 

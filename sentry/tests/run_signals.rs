@@ -6,11 +6,12 @@
 //! Synchronisation is by the sandbox's own output ("ready", "started") and by pidfds, never
 //! by sleeping.
 
-mod common;
-
-use common::{assert_none_survive, marked_processes, pidfd_open, pidfd_wait_exit, Live, Variant};
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
+use test_support::{
+    assert_none_survive, marked_processes, pidfd_open, pidfd_wait_exit, variant_tests, Live,
+    Variant,
+};
 
 variant_tests!(
     signal_handlers,
@@ -36,7 +37,7 @@ fn stop_and_continue(v: Variant) {
 }
 
 fn sigkill_to_sentry_kills_sandbox(v: Variant) {
-    let marker = common::unique_marker("tree");
+    let marker = test_support::unique_marker("tree");
     let mut live = Live::spawn(v.run_command(&[], &[v.program("tree"), marker.clone()]));
     live.wait_line("ready");
     assert!(
@@ -49,7 +50,7 @@ fn sigkill_to_sentry_kills_sandbox(v: Variant) {
     // carries it too: leave the sentry out), with a pidfd opened before the kill.
     let procs = marked_processes(&marker, &[live.pid()]);
     assert_eq!(procs.len(), 5, "want 5 sandbox processes, found {procs:?}");
-    let threads: usize = procs.iter().map(|&p| common::thread_count(p)).sum();
+    let threads: usize = procs.iter().map(|&p| test_support::thread_count(p)).sum();
     assert_eq!(threads, 15, "want 15 threads in {procs:?}");
     let pidfds: Vec<_> = procs
         .iter()
@@ -87,7 +88,7 @@ fn sigkill_to_sentry_kills_sandbox(v: Variant) {
 }
 
 fn fork_bomb_ended_by_sigterm(v: Variant) {
-    let marker = common::unique_marker("bomb");
+    let marker = test_support::unique_marker("bomb");
     // The cap only protects the host should the sentry fail; see forkbomb.c.
     let mut live = Live::spawn(v.run_command(
         &[],
@@ -109,7 +110,7 @@ fn sigint_and_sighup_end_sandbox(v: Variant) {
         (libc::SIGHUP, 129),
         (libc::SIGTERM, 143),
     ] {
-        let marker = common::unique_marker("tree");
+        let marker = test_support::unique_marker("tree");
         let mut live = Live::spawn(v.run_command(&[], &[v.program("tree"), marker.clone()]));
         live.wait_line("ready");
         let procs = marked_processes(&marker, &[live.pid()]);
@@ -124,7 +125,7 @@ fn sigint_and_sighup_end_sandbox(v: Variant) {
 fn first_process_exit_ends_sandbox(v: Variant) {
     // Init semantics: when the first process exits, the rest of the sandbox is killed. The
     // background tree keeps the sandbox's stdout open, so `run` returning at all shows it died.
-    let marker = common::unique_marker("tree");
+    let marker = test_support::unique_marker("tree");
     let script = format!("{} {} & echo started", v.program("tree"), marker);
     let run = v.run(&[], &["/bin/sh".to_string(), "-c".to_string(), script]);
     run.expect_code(0);

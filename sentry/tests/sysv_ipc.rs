@@ -3,9 +3,7 @@
 //! and nothing it made outlives it: the ids it left behind are gone from the host's
 //! /proc/sysvipc tables once the sentry has exited.
 
-mod common;
-
-use common::Variant;
+use test_support::{variant_tests, Variant};
 
 /// Whether /proc/sysvipc/`table` lists an object with this id (the second column).
 fn host_has(table: &str, id: &str) -> bool {

@@ -3,9 +3,7 @@
 //! must interrupt the sandboxed shell (which traps SIGINT and exits 3), and the sentry must
 //! report that exit status rather than die of SIGINT itself (130).
 
-mod escapes_util;
-
-use escapes_util::busybox_rootfs;
+use test_support::busybox_rootfs;
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -2,10 +2,7 @@
 //! sandbox; a name the sandbox sets (sethostname, /proc/sys/kernel/hostname) changes only the
 //! sandbox's UTS namespace, never the host's.
 
-mod escapes_util;
-
-use escapes_util::busybox_rootfs;
-use std::process::Command;
+use test_support::{busybox_rootfs, Variant};
 
 fn host_name() -> String {
     let mut buf = [0u8; 65];
@@ -16,25 +13,13 @@ fn host_name() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-fn run(platform: &str, options: &[&str], script: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sentry"))
-        .args(["run", "--platform", platform])
-        .args(options)
-        .arg(busybox_rootfs())
-        .args(["/bin/sh", "-c", script])
-        .output()
-        .expect("run the sentry");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+fn run(platform: Variant, options: &[&str], script: &str) -> String {
+    platform.sh(options, &busybox_rootfs(), script)
 }
 
 #[test]
 fn the_sandbox_hostname_never_reaches_the_host() {
-    for platform in ["ptrace", "seccomp"] {
+    for platform in test_support::invoker_variants!() {
         let before = host_name();
         let default = run(platform, &[], "hostname");
         assert!(

@@ -1,9 +1,8 @@
 //! Running one command with a timeout, its output captured in files, in its own process group.
 
-use std::fs::File;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -43,7 +42,9 @@ pub struct Outcome {
 
 /// Runs `argv` with the environment `env` only, stdin from /dev/null, stdout and stderr into
 /// files under `scratch`, in a new process group. Waits at most `timeout` (a poll(2) on a pidfd,
-/// not a sleep); at the deadline the whole process group gets SIGKILL.
+/// not a sleep); at the deadline the whole process group gets SIGKILL. With a `token`, the
+/// processes still alive afterwards whose environment holds `CONFORMANCE_TOKEN=<token>` are
+/// killed and listed.
 pub fn run(
     argv: &[String],
     env: &[(String, String)],
@@ -53,124 +54,29 @@ pub fn run(
 ) -> Result<Outcome> {
     let (prog, args) = argv.split_first().context("empty command")?;
     std::fs::create_dir_all(scratch).with_context(|| format!("creating {}", scratch.display()))?;
-    let out_path = scratch.join("stdout");
-    let err_path = scratch.join("stderr");
-    let out = File::create(&out_path).context("creating stdout file")?;
-    let err = File::create(&err_path).context("creating stderr file")?;
-    let mut child = Command::new(prog)
-        .args(args)
+    let mut cmd = Command::new(prog);
+    cmd.args(args)
         .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("spawning {prog}"))?;
-    let pid = child.id() as libc::pid_t;
-    let ending = match wait_deadline(pid, timeout)? {
-        true => status_ending(child.wait().context("wait")?),
-        false => {
-            kill_group(pid);
-            let _ = child.wait();
-            Ending::Timeout
-        }
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let token = token.map(|t| format!("CONFORMANCE_TOKEN={t}"));
+    let run = test_support::run_in_group(
+        cmd,
+        &scratch.join("stdout"),
+        &scratch.join("stderr"),
+        timeout,
+        token.as_deref(),
+    )
+    .with_context(|| format!("running {prog}"))?;
+    let ending = match (run.timed_out, run.status.code(), run.status.signal()) {
+        (true, _, _) => Ending::Timeout,
+        (false, Some(c), _) => Ending::Exit(c),
+        (false, None, Some(s)) => Ending::Signal(s),
+        (false, None, None) => Ending::Exit(-1),
     };
-    // Tasks that outlived the command: looked for before the group is killed, since a task that
-    // left the group (setsid) would survive that kill.
-    let leftover = token.map(processes_with_env).unwrap_or_default();
-    for p in &leftover {
-        // SAFETY: kill(2) on a pid we found carrying our run token: a process this run started.
-        unsafe {
-            libc::kill(*p, libc::SIGKILL);
-        }
-    }
-    // Whatever the ending, nothing of this group may outlive the run.
-    kill_group(pid);
-    let stdout = String::from_utf8_lossy(&std::fs::read(&out_path).unwrap_or_default()).into();
-    let stderr = String::from_utf8_lossy(&std::fs::read(&err_path).unwrap_or_default()).into();
     Ok(Outcome {
         ending,
-        stdout,
-        stderr,
-        leftover,
+        stdout: run.stdout,
+        stderr: run.stderr,
+        leftover: run.leftover,
     })
-}
-
-fn status_ending(st: std::process::ExitStatus) -> Ending {
-    match (st.code(), st.signal()) {
-        (Some(c), _) => Ending::Exit(c),
-        (None, Some(s)) => Ending::Signal(s),
-        _ => Ending::Exit(-1),
-    }
-}
-
-fn kill_group(pgid: libc::pid_t) {
-    // SAFETY: kill(2) with a negative pid only sends a signal to our own child's process group;
-    // it touches no memory of ours.
-    unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
-    }
-}
-
-/// Waits until `pid` (our child) has exited or `timeout` passed; true when it exited.
-fn wait_deadline(pid: libc::pid_t, timeout: Duration) -> Result<bool> {
-    // SAFETY: pidfd_open takes two integers and returns a new fd or -1; no memory is shared.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int;
-    if fd < 0 {
-        anyhow::bail!("pidfd_open: {}", std::io::Error::last_os_error());
-    }
-    let deadline = std::time::Instant::now() + timeout;
-    let ready = loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            break false;
-        }
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = left.as_millis().min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: pfd is a valid pollfd on our stack and we pass a count of 1.
-        let r = unsafe { libc::poll(&mut pfd, 1, ms.max(1)) };
-        if r > 0 {
-            break true;
-        }
-        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break false;
-        }
-    };
-    // SAFETY: fd is the pidfd we opened above and own.
-    unsafe {
-        libc::close(fd);
-    }
-    Ok(ready)
-}
-
-/// Host pids of live processes whose environment holds `token` (as `KEY=token`).
-pub fn processes_with_env(token: &str) -> Vec<i32> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    let me = std::process::id() as i32;
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(env) = std::fs::read(e.path().join("environ")) else {
-            continue;
-        };
-        if env
-            .split(|b| *b == 0)
-            .any(|kv| kv.ends_with(token.as_bytes()) && kv.contains(&b'='))
-        {
-            found.push(pid);
-        }
-    }
-    found
 }

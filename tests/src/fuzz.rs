@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::exec::{self, Ending};
 use crate::runner::{self, Config};
+use test_support::{is_root, NOBODY};
 
 /// The outcome of one fuzz run under one platform mode.
 #[derive(Debug, Clone, Serialize)]
@@ -50,8 +51,6 @@ fn snapshot(p: &Path) -> Option<Snapshot> {
     })
 }
 
-const NOBODY: u32 = 65534;
-
 fn chown_nobody(p: &Path) {
     if let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) {
         // SAFETY: c is a valid NUL-terminated path; chown(2) only reads it.
@@ -59,11 +58,6 @@ fn chown_nobody(p: &Path) {
             libc::chown(c.as_ptr(), NOBODY, NOBODY);
         }
     }
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid(2) has no arguments and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// A seed from the kernel's random pool.

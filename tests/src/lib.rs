@@ -22,7 +22,7 @@ pub fn locate_sentry(build: bool) -> Result<PathBuf> {
         }
         return Ok(p);
     }
-    let root = runner::repo_root();
+    let root = test_support::repo_root();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
@@ -46,5 +46,5 @@ pub fn locate_sentry(build: bool) -> Result<PathBuf> {
 
 /// The default build directory of the case binaries: `<repo>/build/conformance`.
 pub fn default_build_dir() -> PathBuf {
-    runner::repo_root().join("build/conformance")
+    test_support::repo_root().join("build/conformance")
 }

@@ -10,14 +10,6 @@ use serde::Serialize;
 use crate::exec::{self, Ending};
 use crate::tap;
 
-/// The repository root (the workspace that holds this crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
 /// The suite's own directory (`tests/`).
 pub fn suite_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -27,7 +19,7 @@ pub fn suite_dir() -> PathBuf {
 /// with `rootfs-fixtures/busybox.sh` when it is missing. Native runs are a chroot of it, so the
 /// host kernel and the sentry see the same tree.
 pub fn default_rootfs() -> Result<PathBuf> {
-    let root = repo_root();
+    let root = test_support::repo_root();
     let dir = root.join("build/rootfs/busybox");
     if !dir.join("bin/busybox").exists() {
         let script = root.join("rootfs-fixtures/busybox.sh");

@@ -1,0 +1,80 @@
+//! Scratch directories under the system's temp dir.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A number no other call in this process gets.
+pub(crate) fn next_seq() -> usize {
+    SEQ.fetch_add(1, Ordering::SeqCst)
+}
+
+/// A directory of ours, mode 755, under the system's temp dir, reused across runs: every
+/// variant's user can read what a test puts there.
+pub(crate) fn shared_root() -> PathBuf {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let dir = std::env::temp_dir().join(format!("sentry-tests-{uid}"));
+    std::fs::create_dir_all(&dir).expect("create the tests' scratch directory");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the tests' scratch directory");
+    dir
+}
+
+/// A scratch directory of one test: removed (with everything in it) when dropped.
+pub struct Scratch {
+    pub dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "sentry-{tag}-{}-{}",
+            std::process::id(),
+            next_seq()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the scratch directory");
+        Scratch { dir }
+    }
+
+    /// A copy of `rootfs` at `<scratch>/rootfs` (cp -a: symlinks, modes and owners kept),
+    /// without the conformance suite's binaries (`/conformance`) when the fixture holds them.
+    pub fn copy_rootfs(&self, rootfs: &Path) -> PathBuf {
+        let dst = self.dir.join("rootfs");
+        std::fs::create_dir_all(&dst).expect("create the rootfs copy");
+        let mut c = Command::new("cp");
+        c.arg("-a");
+        let mut n = 0;
+        for e in std::fs::read_dir(rootfs)
+            .expect("read the fixture rootfs")
+            .flatten()
+        {
+            if e.file_name() == "conformance" {
+                continue;
+            }
+            c.arg(e.path());
+            n += 1;
+        }
+        assert!(n > 0, "{} is empty", rootfs.display());
+        let st = c.arg(&dst).status().expect("run cp -a");
+        assert!(
+            st.success(),
+            "cp -a {}/* {}",
+            rootfs.display(),
+            dst.display()
+        );
+        let meta = std::fs::metadata(rootfs).expect("stat the fixture rootfs");
+        std::fs::set_permissions(&dst, meta.permissions()).expect("chmod the rootfs copy");
+        dst
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
