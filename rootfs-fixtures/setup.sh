@@ -3,7 +3,8 @@
 #
 # Installs (as root, with apt-get, only what is missing, with one `apt-get update`):
 # busybox-static (the busybox rootfs), gcc and libc6-dev (the static C test programs),
-# util-linux (setpriv, flock: the unprivileged test variant). Then builds build/rootfs/busybox,
+# util-linux (setpriv, flock: the unprivileged test variant), stress-ng (a test runs one of
+# its stressors; tests/stress/run.py runs them all). Then builds build/rootfs/busybox,
 # build/rootfs/hostlibs and build/programs. Quick when everything is already there.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -13,6 +14,7 @@ pkg_installed busybox-static && [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v gcc >/dev/null || missing+=(gcc)
 pkg_installed libc6-dev || missing+=(libc6-dev)
 command -v setpriv >/dev/null && command -v flock >/dev/null || missing+=(util-linux)
+command -v stress-ng >/dev/null || missing+=(stress-ng)
 # The host-library rootfs copies python3 when present; ldd comes with libc-bin.
 command -v ldd >/dev/null || missing+=(libc-bin)
 

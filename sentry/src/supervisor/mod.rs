@@ -238,10 +238,14 @@ impl Supervisor {
                 Ok(Some(event)) => Ok(Next::Event(event)),
                 Ok(None) => Ok(Next::Done),
                 Err(platform_ptrace::Error::Wait(nix::errno::Errno::EINTR)) => Ok(Next::Again),
-                Err(e) => Err(e.into()),
+                Err(e) => vanished(e.into()),
             };
         }
-        match wait_nohang()? {
+        let waited = match wait_nohang() {
+            Ok(waited) => waited,
+            Err(e) => return vanished(e.into()),
+        };
+        match waited {
             Waited::Event(event) => return Ok(Next::Event(event)),
             Waited::NoChildren => return Ok(Next::Done),
             Waited::Nothing => {}
@@ -793,6 +797,16 @@ const ERESTART: std::ops::RangeInclusive<i64> = -516..=-512;
 const SYSCALL_INSN_LEN: u64 = 2;
 
 /// Whether an error comes from a task that no longer exists (ESRCH from ptrace).
+/// A stop whose task was killed before it could be read (a sibling's exit_group, a SIGKILL):
+/// its exit event follows, so the loop looks again; any other error is the sentry's.
+fn vanished(e: anyhow::Error) -> anyhow::Result<Next> {
+    if task_vanished(&e) {
+        tracing::debug!(target: "sentry::stops", "a task vanished while stopping: {e}");
+        return Ok(Next::Again);
+    }
+    Err(e)
+}
+
 fn task_vanished(e: &anyhow::Error) -> bool {
     matches!(
         e.downcast_ref::<platform_ptrace::Error>(),
