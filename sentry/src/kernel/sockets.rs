@@ -108,16 +108,56 @@ pub fn bound(kind: Kind, sndbuf: u64, rcvbuf: u64) -> u64 {
     }
 }
 
-/// Every AF_UNIX socket of the network namespace, from the kernel's socket diagnostics
-/// (NETLINK_SOCK_DIAG; any user may ask): kind, peer and whether anything is queued.
-/// None: the dump failed (the caller then releases nothing).
-pub fn unix_sockets() -> Option<HashMap<SockIno, Listed>> {
+/// An int option of a socket at SOL_SOCKET (getsockopt on the sentry's own fd).
+pub fn get_int_option(sock: &std::os::fd::OwnedFd, option: i32) -> Result<i32, nix::errno::Errno> {
+    use std::os::fd::AsRawFd;
+    let mut value: i32 = 0;
+    let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+    // SAFETY: getsockopt writes one int into memory we own.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&mut value as *mut i32).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(nix::errno::Errno::last());
+    }
+    Ok(value)
+}
+
+/// Sets an int option of a socket at `level` (setsockopt on the sentry's own fd).
+pub fn set_int_option(
+    sock: &std::os::fd::OwnedFd,
+    level: i32,
+    option: i32,
+    value: i32,
+) -> Result<(), nix::errno::Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setsockopt reads one int we own.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            option,
+            (&value as *const i32).cast(),
+            4,
+        )
+    };
+    if rc < 0 {
+        return Err(nix::errno::Errno::last());
+    }
+    Ok(())
+}
+
+/// A NETLINK_SOCK_DIAG socket that was sent one AF_UNIX request (struct unix_diag_req):
+/// a dump of every socket, or the socket with inode `ino`, with the attributes `show` asks
+/// for. Replies are read from the returned socket.
+pub fn unix_diag_request(dump: bool, ino: u32, show: u32) -> Option<std::os::fd::OwnedFd> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    const SOCK_DIAG_BY_FAMILY: u16 = 20;
-    const UDIAG_SHOW_PEER: u32 = 0x4;
-    const UDIAG_SHOW_RQLEN: u32 = 0x10;
-    const UNIX_DIAG_PEER: u16 = 2;
-    const UNIX_DIAG_RQLEN: u16 = 4;
     // SAFETY: socket takes plain integers; the result is checked.
     let raw = unsafe {
         libc::socket(
@@ -131,22 +171,43 @@ pub fn unix_sockets() -> Option<HashMap<SockIno, Listed>> {
     }
     // SAFETY: the fd was just created and is ours alone.
     let nl = unsafe { OwnedFd::from_raw_fd(raw) };
+    let flags = if dump {
+        libc::NLM_F_REQUEST | libc::NLM_F_DUMP
+    } else {
+        libc::NLM_F_REQUEST
+    };
     // struct nlmsghdr, then struct unix_diag_req (family, protocol, pad, states, ino,
-    // show, cookie[2]).
+    // show, cookie[2]); for a lookup the cookie ~0 means "any socket with this inode".
     let mut req = Vec::with_capacity(40);
     req.extend(40u32.to_ne_bytes());
     req.extend(SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    req.extend(((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_ne_bytes());
-    req.extend([0u8; 8]);
+    req.extend((flags as u16).to_ne_bytes());
+    req.extend([0u8; 8]); // sequence, port
     req.extend([libc::AF_UNIX as u8, 0, 0, 0]);
     req.extend(u32::MAX.to_ne_bytes());
-    req.extend(0u32.to_ne_bytes());
-    req.extend((UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN).to_ne_bytes());
-    req.extend([0u8; 8]);
+    req.extend(ino.to_ne_bytes());
+    req.extend(show.to_ne_bytes());
+    req.extend(if dump { [0u8; 8] } else { [0xffu8; 8] });
     // SAFETY: send reads `req`, which we own, for its length.
     if unsafe { libc::send(nl.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) } < 0 {
         return None;
     }
+    Some(nl)
+}
+
+/// The netlink message type of socket diagnostics requests and replies.
+pub const SOCK_DIAG_BY_FAMILY: u16 = 20;
+
+/// Every AF_UNIX socket of the network namespace, from the kernel's socket diagnostics
+/// (NETLINK_SOCK_DIAG; any user may ask): kind, peer and whether anything is queued.
+/// None: the dump failed (the caller then releases nothing).
+pub fn unix_sockets() -> Option<HashMap<SockIno, Listed>> {
+    use std::os::fd::AsRawFd;
+    const UDIAG_SHOW_PEER: u32 = 0x4;
+    const UDIAG_SHOW_RQLEN: u32 = 0x10;
+    const UNIX_DIAG_PEER: u16 = 2;
+    const UNIX_DIAG_RQLEN: u16 = 4;
+    let nl = unix_diag_request(true, 0, UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN)?;
     let mut found = HashMap::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -267,21 +328,7 @@ pub fn examine(
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return None;
     }
-    let get = |option: i32| -> Option<u64> {
-        let mut value: i32 = 0;
-        let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
-        // SAFETY: getsockopt writes one int into memory we own.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                option,
-                (&mut value as *mut i32).cast(),
-                &mut len,
-            )
-        };
-        (rc == 0).then_some(value.max(0) as u64)
-    };
+    let get = |option: i32| get_int_option(sock, option).ok().map(|v| v.max(0) as u64);
     let kind = match (get(libc::SO_DOMAIN)? as i32, get(libc::SO_TYPE)? as i32) {
         (libc::AF_UNIX, libc::SOCK_DGRAM) => Kind::Dgram,
         (libc::AF_UNIX, _) => Kind::Stream,
@@ -291,16 +338,7 @@ pub fn examine(
         for (option, size) in [(libc::SO_SNDBUF, defaults.0), (libc::SO_RCVBUF, defaults.1)] {
             // The kernel doubles what it is given.
             let half = (size / 2).min(i32::MAX as u64) as i32;
-            // SAFETY: setsockopt reads one int we own.
-            unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    option,
-                    (&half as *const i32).cast(),
-                    4,
-                )
-            };
+            let _ = set_int_option(sock, libc::SOL_SOCKET, option, half);
         }
     }
     let bytes = bound(kind, get(libc::SO_SNDBUF)?, get(libc::SO_RCVBUF)?);

@@ -16,7 +16,7 @@ use super::vfs::{files, resolve};
 use super::{deny_event, Action, Call, ExitHook};
 use crate::kernel::NetMode;
 use nix::errno::Errno;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use syscalls::Sysno;
 
 /// SO_PASSPIDFD and SO_PEERPIDFD (Linux 6.5): pidfds of a socket's senders and peer.
@@ -152,22 +152,7 @@ pub fn setsockopt(call: &mut Call) -> Action {
 }
 
 fn sockopt(sock: &OwnedFd, option: i32) -> Result<i32, Errno> {
-    let mut value: i32 = 0;
-    let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
-    // SAFETY: getsockopt writes one int into memory we own.
-    let rc = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            option,
-            (&mut value as *mut i32).cast(),
-            &mut len,
-        )
-    };
-    if rc < 0 {
-        return Err(Errno::last());
-    }
-    Ok(value)
+    crate::kernel::sockets::get_int_option(sock, option)
 }
 
 pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
@@ -431,40 +416,11 @@ enum Diag {
 }
 
 fn unix_diag(ino: u64, ask: Diag) -> Option<u64> {
-    const SOCK_DIAG_BY_FAMILY: u16 = 20;
     let (show, attribute): (u32, u16) = match ask {
         Diag::BoundFile => (0x2, 1), // UDIAG_SHOW_VFS, UNIX_DIAG_VFS
         Diag::Peer => (0x4, 2),      // UDIAG_SHOW_PEER, UNIX_DIAG_PEER
     };
-    // SAFETY: socket takes plain integers; the result is checked.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            libc::NETLINK_SOCK_DIAG,
-        )
-    };
-    if raw < 0 {
-        return None;
-    }
-    // SAFETY: the fd was just created and is ours alone.
-    let nl = unsafe { OwnedFd::from_raw_fd(raw) };
-    // struct nlmsghdr, then struct unix_diag_req (family, protocol, pad, states, ino,
-    // show, cookie[2]); the cookie ~0 means "any socket with this inode".
-    let mut req = Vec::with_capacity(40);
-    req.extend(40u32.to_ne_bytes());
-    req.extend(SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    req.extend((libc::NLM_F_REQUEST as u16).to_ne_bytes());
-    req.extend([0u8; 8]); // sequence, port
-    req.extend([libc::AF_UNIX as u8, 0, 0, 0]);
-    req.extend(u32::MAX.to_ne_bytes());
-    req.extend((ino as u32).to_ne_bytes());
-    req.extend(show.to_ne_bytes());
-    req.extend([0xffu8; 8]);
-    // SAFETY: send reads `req`, which we own, for its length.
-    if unsafe { libc::send(nl.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) } < 0 {
-        return None;
-    }
+    let nl = crate::kernel::sockets::unix_diag_request(false, ino as u32, show)?;
     let mut reply = [0u8; 512];
     // SAFETY: recv writes at most `reply.len()` bytes into memory we own.
     let got = unsafe { libc::recv(nl.as_raw_fd(), reply.as_mut_ptr().cast(), reply.len(), 0) };
@@ -472,7 +428,9 @@ fn unix_diag(ino: u64, ask: Diag) -> Option<u64> {
     let word = |at: usize| -> Option<u32> {
         Some(u32::from_ne_bytes(reply.get(at..at + 4)?.try_into().ok()?))
     };
-    if u16::from_ne_bytes(reply.get(4..6)?.try_into().ok()?) != SOCK_DIAG_BY_FAMILY {
+    if u16::from_ne_bytes(reply.get(4..6)?.try_into().ok()?)
+        != crate::kernel::sockets::SOCK_DIAG_BY_FAMILY
+    {
         return None; // NLMSG_ERROR: no such socket
     }
     let end = (word(0)? as usize).min(reply.len());

@@ -12,7 +12,7 @@ use super::{Action, Call, ExitHook};
 use crate::kernel::sockets::{self, Kind, SockIno};
 use crate::kernel::Kernel;
 use platform_ptrace::Tid;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use syscalls::Sysno;
 
 /// The socket-making calls' work at their exit stop: `reserved` bytes were reserved, and
@@ -159,7 +159,7 @@ pub fn set_buffer(call: &mut Call) -> Result<Action, nix::errno::Errno> {
         None => return Err(Errno::ENOTSOCK),
     };
     let sizes = buffer_sizes(&sock);
-    set(&sock, level, option, value).map_err(|e| Errno::from_raw(e as i32))?;
+    sockets::set_int_option(&sock, level, option, value)?;
     let Some((ino, mut after)) = sockets::examine(&sock, None) else {
         return Ok(Action::Return(0));
     };
@@ -170,7 +170,12 @@ pub fn set_buffer(call: &mut Call) -> Result<Action, nix::errno::Errno> {
     if grows > 0 && memory.try_reserve(tgid, who, grows).is_err() {
         // The buffers stay as they were, and so does the charge.
         for (option, size) in [(libc::SO_SNDBUF, sizes.0), (libc::SO_RCVBUF, sizes.1)] {
-            let _ = set(&sock, level, option, (size / 2).min(i32::MAX as u64) as i32);
+            let _ = sockets::set_int_option(
+                &sock,
+                level,
+                option,
+                (size / 2).min(i32::MAX as u64) as i32,
+            );
         }
         tracing::info!(
             target: "sentry::memory",
@@ -183,37 +188,6 @@ pub fn set_buffer(call: &mut Call) -> Result<Action, nix::errno::Errno> {
 }
 
 fn buffer_sizes(sock: &OwnedFd) -> (u64, u64) {
-    let get = |option| {
-        let mut value: i32 = 0;
-        let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
-        // SAFETY: getsockopt writes one int into memory we own.
-        unsafe {
-            libc::getsockopt(
-                sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                option,
-                (&mut value as *mut i32).cast(),
-                &mut len,
-            )
-        };
-        value.max(0) as u64
-    };
+    let get = |option| sockets::get_int_option(sock, option).map_or(0, |v| v.max(0) as u64);
     (get(libc::SO_SNDBUF), get(libc::SO_RCVBUF))
-}
-
-fn set(sock: &OwnedFd, level: i32, option: i32, value: i32) -> Result<(), nix::errno::Errno> {
-    // SAFETY: setsockopt reads one int we own.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            level,
-            option,
-            (&value as *const i32).cast(),
-            4,
-        )
-    };
-    if rc < 0 {
-        return Err(nix::errno::Errno::last());
-    }
-    Ok(())
 }
