@@ -5,7 +5,7 @@
 //! A few calls may be guarded on their arguments instead: they get the allow action unless
 //! one of their tests holds (an fd number at or above a floor, a command that must stop).
 
-use crate::{jump, load_arg, ret, stmt, JA, JEQ_K, JGE_K};
+use crate::{jump, load_arg, ret, stmt, JA, JEQ_K, JGE_K, JSET_K};
 use libc::sock_filter;
 
 /// A call that is allowed unless `test` holds for the low 32 bits of argument `arg`.
@@ -23,6 +23,8 @@ pub enum ArgTest {
     AtLeast(u32),
     /// One of these values.
     OneOf(&'static [u32]),
+    /// Any of these bits set (a flag that changes what the call does).
+    AnyBit(u32),
 }
 
 /// The code that follows [`crate::arch_check`] (the number in the accumulator): the guarded
@@ -62,6 +64,10 @@ fn guard_block(nr: u32, guards: &[&Guard], allow: u32, other: u32) -> Vec<sock_f
                     to_other.push(body.len());
                     body.push(jump(JEQ_K, v, 0, 0));
                 }
+            }
+            ArgTest::AnyBit(mask) => {
+                to_other.push(body.len());
+                body.push(jump(JSET_K, mask, 0, 0));
             }
         }
     }
@@ -199,6 +205,19 @@ mod tests {
         // Unguarded calls keep the allow list's answer.
         assert_eq!(call(39, [600; 6]), ALLOW);
         assert_eq!(call(2, [0; 6]), OTHER);
+    }
+
+    #[test]
+    fn a_flag_guard_stops_when_any_of_its_bits_is_set() {
+        let flags = [Guard {
+            nr: 257,
+            arg: 2,
+            test: ArgTest::AnyBit(0o200),
+        }];
+        let p = program(&[257], &flags);
+        let call = |a2: u64| evaluate(&p, AUDIT_ARCH_X86_64, 257, &[0, 0, a2, 0, 0, 0]);
+        assert_eq!(call(0o101), ALLOW);
+        assert_eq!(call(0o301), OTHER);
     }
 
     #[test]

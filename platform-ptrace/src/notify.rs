@@ -12,12 +12,22 @@
 //!
 //! The cookie is random per sandbox and never stays in a task's registers: the tracer
 //! restores the original registers at the call's exit stop.
+//!
+//! The same filter carries the fast path: calls the tracer answers whole (a value, an
+//! errno, memory it writes, an fd it installs) return SECCOMP_RET_USER_NOTIF there too, so
+//! they reach the tracer as notifications on the same listener, without a ptrace stop
+//! ([`listener_filter`], [`Listener::answer`], [`Listener::continue_call`]). USER_NOTIF
+//! takes precedence over the main filter's TRACE and ALLOW, and yields to its TRAP (calls
+//! of another ABI). With `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` ([`Listener::set_sync_wakeup`])
+//! the kernel hands the CPU straight between the task and the tracer, so a round trip costs
+//! little more than two context switches, on any CPU.
 
 use crate::seccomp::Filter;
 use crate::{Regs, Stopped, Tid};
+use bpf::tree::Guard;
 use bpf::{arg_hi, arg_lo, jump, ret, stmt, JEQ_K, LD_W_ABS, OFFSET_NR};
 use nix::errno::Errno;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// The syscall number of an install request: beyond every real x86_64 number.
 pub const INSTALL_NR: u64 = 0x3ff;
@@ -26,6 +36,9 @@ const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
 const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
 const SECCOMP_IOCTL_NOTIF_ADDFD: libc::c_ulong = 0x4018_2103;
+const SECCOMP_IOCTL_NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
+const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
+const SECCOMP_USER_NOTIF_FLAG_CONTINUE: u32 = 1;
 const SECCOMP_ADDFD_FLAG_SETFD: u32 = 1 << 0;
 const SECCOMP_ADDFD_FLAG_SEND: u32 = 1 << 1;
 /// Filter flags for the install filter: return a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER).
@@ -90,15 +103,25 @@ pub fn new_cookie() -> Cookie {
 
 /// The install filter for `cookie`.
 pub fn install_filter(cookie: Cookie) -> Filter {
-    // Each check falls through on a match and jumps to the final ALLOW otherwise.
+    listener_filter(cookie, &[], &[])
+}
+
+/// The install filter for `cookie`, which also notifies the native calls numbered in
+/// `notified` (unless one of `guards` holds for the call: then the main filter decides it).
+/// Calls of another ABI are left to the main filter, which traps them.
+pub fn listener_filter(cookie: Cookie, notified: &[u32], guards: &[Guard]) -> Filter {
+    let allow = libc::SECCOMP_RET_ALLOW;
+    let mut code = bpf::arch_check(allow, allow).to_vec();
+    // The install request: each check falls through on a match and jumps to the ALLOW
+    // that ends the block otherwise.
     let words = [
-        (OFFSET_NR, INSTALL_NR as u32),
         (arg_lo(0), cookie[0] as u32),
         (arg_hi(0), (cookie[0] >> 32) as u32),
         (arg_lo(1), cookie[1] as u32),
         (arg_hi(1), (cookie[1] >> 32) as u32),
     ];
-    let mut code = Vec::new();
+    let block_len = (words.len() * 2 + 2) as u8;
+    code.push(jump(JEQ_K, INSTALL_NR as u32, 0, block_len));
     for (i, (offset, value)) in words.iter().enumerate() {
         let remaining = (words.len() - i - 1) as u8;
         code.push(stmt(LD_W_ABS, *offset));
@@ -106,8 +129,32 @@ pub fn install_filter(cookie: Cookie) -> Filter {
         code.push(jump(JEQ_K, *value, 0, remaining * 2 + 1));
     }
     code.push(ret(SECCOMP_RET_USER_NOTIF));
-    code.push(ret(libc::SECCOMP_RET_ALLOW));
+    code.push(ret(allow));
+    code.push(stmt(LD_W_ABS, OFFSET_NR));
+    code.extend(bpf::tree::compile(
+        notified,
+        guards,
+        SECCOMP_RET_USER_NOTIF,
+        allow,
+    ));
     Filter { instructions: code }
+}
+
+/// Whether this kernel has `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6): a thread of
+/// the tracer installs a filter that notifies nothing on itself, asks for the flag on its
+/// listener and exits (seccomp filters belong to the thread that installed them).
+pub fn sync_wakeup_supported() -> bool {
+    std::thread::spawn(|| {
+        let filter = listener_filter([0, 0], &[], &[]);
+        let Ok(fd) = bpf::install(&filter.instructions, INSTALL_FILTER_FLAGS) else {
+            return false;
+        };
+        // SAFETY: the listener was just returned to this thread and is ours alone.
+        let listener = Listener::new(unsafe { OwnedFd::from_raw_fd(fd) }, [0, 0]);
+        listener.set_sync_wakeup().is_ok()
+    })
+    .join()
+    .unwrap_or(false)
 }
 
 /// A request the tracer received from a task.
@@ -117,6 +164,18 @@ pub struct Request {
     pub tid: Tid,
     /// Whether it is an install request carrying the sandbox's cookie.
     pub is_install: bool,
+    /// The call, as the task made it (a notified call's number and arguments).
+    pub nr: u64,
+    pub args: [u64; 6],
+    /// AUDIT_ARCH_* of the call.
+    pub arch: u32,
+}
+
+impl Request {
+    /// A call of the native x86_64 ABI (not `int 0x80`, not x32).
+    pub fn is_native(&self) -> bool {
+        self.arch == bpf::AUDIT_ARCH_X86_64 && self.nr & u64::from(bpf::X32_SYSCALL_BIT) == 0
+    }
 }
 
 /// The tracer's end of the install filter.
@@ -168,7 +227,61 @@ impl Listener {
             is_install: d.nr as u64 == INSTALL_NR
                 && d.args[0] == self.cookie[0]
                 && d.args[1] == self.cookie[1],
+            nr: d.nr as u32 as u64,
+            args: d.args,
+            arch: d.arch,
         })
+    }
+
+    /// Asks the kernel to switch straight between a notifying task and the tracer.
+    pub fn set_sync_wakeup(&self) -> Result<(), Errno> {
+        // SAFETY: the ioctl takes a plain integer.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+                SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+            )
+        };
+        if rc < 0 {
+            return Err(Errno::last());
+        }
+        Ok(())
+    }
+
+    /// Completes a notified call with `value` (a negative errno on failure). ENOENT: the
+    /// task is no longer waiting (a signal interrupted it, or it died).
+    pub fn answer(&self, id: u64, value: i64) -> Result<(), Errno> {
+        let (val, error) = if (-4095..0).contains(&value) {
+            (0, value as i32)
+        } else {
+            (value, 0)
+        };
+        self.send(&SeccompNotifResp {
+            id,
+            val,
+            error,
+            flags: 0,
+        })
+    }
+
+    /// Lets a notified call run in the kernel with the task's own registers.
+    pub fn continue_call(&self, id: u64) -> Result<(), Errno> {
+        self.send(&SeccompNotifResp {
+            id,
+            val: 0,
+            error: 0,
+            flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE,
+        })
+    }
+
+    fn send(&self, resp: &SeccompNotifResp) -> Result<(), Errno> {
+        // SAFETY: the ioctl reads one seccomp_notif_resp from memory we own.
+        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND, resp) };
+        if rc < 0 {
+            return Err(Errno::last());
+        }
+        Ok(())
     }
 
     /// Places `fd` in the requesting task's table (at number `at`, or the lowest free
@@ -197,14 +310,7 @@ impl Listener {
 
     /// Completes a request with an error (for requests that are not the sentry's).
     pub fn refuse(&self, id: u64, errno: Errno) {
-        let resp = SeccompNotifResp {
-            id,
-            val: 0,
-            error: -(errno as i32),
-            flags: 0,
-        };
-        // SAFETY: the ioctl reads one seccomp_notif_resp from memory we own.
-        unsafe { libc::ioctl(self.fd.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+        let _ = self.answer(id, -(errno as i64));
     }
 }
 
@@ -232,5 +338,39 @@ mod tests {
         data.args[1] = cookie[1];
         data.nr = 2;
         assert_eq!(eval(&filter, &data), libc::SECCOMP_RET_ALLOW);
+    }
+
+    #[test]
+    fn notified_calls_notify_unless_a_guard_holds() {
+        let cookie = [7, 9];
+        let guards = [Guard {
+            nr: 2,
+            arg: 1,
+            test: bpf::tree::ArgTest::AnyBit(libc::O_EXCL as u32),
+        }];
+        let filter = listener_filter(cookie, &[2, 39], &guards);
+        let call = |arch: u32, nr: i32, args: [u64; 6]| {
+            let data = SeccompData {
+                nr,
+                arch,
+                instruction_pointer: 0,
+                args,
+            };
+            eval(&filter, &data)
+        };
+        let native = bpf::AUDIT_ARCH_X86_64;
+        let (notif, allow) = (SECCOMP_RET_USER_NOTIF, libc::SECCOMP_RET_ALLOW);
+        assert_eq!(call(native, 39, [0; 6]), notif);
+        assert_eq!(
+            call(native, 2, [0, libc::O_CREAT as u64, 0, 0, 0, 0]),
+            notif
+        );
+        let exclusive = (libc::O_CREAT | libc::O_EXCL) as u64;
+        assert_eq!(call(native, 2, [0, exclusive, 0, 0, 0, 0]), allow);
+        assert_eq!(call(native, 0, [0; 6]), allow);
+        assert_eq!(call(native, INSTALL_NR as i32, [7, 9, 0, 0, 0, 0]), notif);
+        assert_eq!(call(native, INSTALL_NR as i32, [7, 8, 0, 0, 0, 0]), allow);
+        // Another ABI's number 39 is not getpid: the main filter traps it.
+        assert_eq!(call(0x4000_0003, 39, [0; 6]), allow);
     }
 }

@@ -5,7 +5,7 @@
 //! vfork); only then does it prepare itself and call execve. The exec event
 //! stop comes before the new program's first instruction.
 
-use crate::notify::{install_filter, Cookie, INSTALL_FILTER_FLAGS};
+use crate::notify::INSTALL_FILTER_FLAGS;
 use crate::seccomp::Filter;
 use crate::Tid;
 use nix::errno::Errno;
@@ -31,9 +31,9 @@ pub struct SpawnSpec {
     pub take_terminal: bool,
     /// A seccomp filter to install just before execve (PR_SET_NO_NEW_PRIVS is set first).
     pub seccomp: Option<Filter>,
-    /// The cookie of the fd-install filter ([`crate::notify`]); its listener comes back
-    /// in [`Spawned::listener`].
-    pub install_cookie: Option<Cookie>,
+    /// The fd-install filter, with the calls it notifies ([`crate::notify::listener_filter`]);
+    /// its listener comes back in [`Spawned::listener`].
+    pub listener_filter: Option<Filter>,
     /// Host uid and gid to switch to before execve (the spawner must be root), with no
     /// supplementary groups; None keeps the spawner's. Either way every capability set
     /// (bounding, inheritable, permitted, effective, ambient) is emptied as far as the
@@ -168,8 +168,10 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     let (go_read, go_write) = pipe(libc::O_CLOEXEC)?;
     let (err_read, err_write) = pipe(libc::O_CLOEXEC)?;
     let prog = spec.seccomp.as_ref().map(|f| f.instructions.as_slice());
-    let install = spec.install_cookie.map(install_filter);
-    let install_prog = install.as_ref().map(|f| f.instructions.as_slice());
+    let install_prog = spec
+        .listener_filter
+        .as_ref()
+        .map(|f| f.instructions.as_slice());
     let (listener_recv, listener_send) = socketpair()?;
 
     // SAFETY: after fork the child runs only async-signal-safe calls on memory that
@@ -224,7 +226,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     // SAFETY: writing one byte from a local to a pipe we own.
     unsafe { libc::write(go_write.as_raw_fd(), b"g".as_ptr().cast(), 1) };
     // The child sends the listener before it can make any call that stops.
-    let listener = match spec.install_cookie {
+    let listener = match spec.listener_filter {
         Some(_) => receive_fd(&listener_recv),
         None => None,
     };

@@ -102,6 +102,9 @@ pub enum MountRequest {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub platform: Platform,
+    /// Calls the sentry answers whole reach it as seccomp user notifications where the
+    /// kernel has the synchronous wake-up (`--notify auto`), else as ptrace stops.
+    pub notify: bool,
     /// Print every syscall with its decoded arguments and result.
     pub strace: bool,
     pub net: NetMode,

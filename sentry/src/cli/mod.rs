@@ -36,6 +36,13 @@ enum PlatformArg {
     Seccomp,
 }
 
+/// `--notify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum NotifyArg {
+    Auto,
+    Off,
+}
+
 /// `--net`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum NetArg {
@@ -58,6 +65,11 @@ struct RunArgs {
     /// How calls are stopped: every call (ptrace) or only non-passthrough calls (seccomp).
     #[arg(long, value_enum, default_value = "ptrace")]
     platform: PlatformArg,
+    /// How calls the sentry answers whole reach it: `auto` (seccomp user notification with
+    /// synchronous wake-up where the kernel has it, Linux 6.6+; ptrace stops otherwise) or
+    /// `off` (ptrace stops only, as on an older kernel).
+    #[arg(long, value_enum, default_value = "auto")]
+    notify: NotifyArg,
     /// Print every syscall of every task to stderr, with decoded arguments and result.
     #[arg(long)]
     strace: bool,
@@ -82,10 +94,10 @@ struct RunArgs {
     /// Make the rootfs itself read-only (writes fail with EROFS).
     #[arg(long)]
     read_only: bool,
-    /// CPUs for the sentry, its gofer and the sandbox: `one` (default: the CPU the sentry
-    /// starts on, so that every stop is a local wake-up, several times cheaper than waking
-    /// another CPU), `all`, or a list such as `0,2-3`.
-    #[arg(long, default_value = "one")]
+    /// CPUs for the sentry, its gofer and the sandbox: `all` (default), `one` (the CPU the
+    /// sentry starts on: every ptrace stop is then a local wake-up, several times cheaper
+    /// than waking another CPU), or a list such as `0,2-3`.
+    #[arg(long, default_value = "all")]
     cpus: String,
     /// Log level of the sentry's own events (error, warn, info, debug).
     #[arg(long, default_value = "warn")]
@@ -247,6 +259,7 @@ fn config(args: RunArgs) -> Result<Config, Failure> {
             PlatformArg::Ptrace => Platform::Ptrace,
             PlatformArg::Seccomp => Platform::Seccomp,
         },
+        notify: args.notify == NotifyArg::Auto,
         strace: args.strace,
         net: match args.net {
             NetArg::None => NetMode::None,

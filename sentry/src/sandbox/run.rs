@@ -99,6 +99,17 @@ pub fn run(config: Config) -> Result<u8, Failure> {
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 
     let cookie = platform_ptrace::notify::new_cookie();
+    let notifying = config.notify && platform_ptrace::notify::sync_wakeup_supported();
+    if config.notify && !notifying {
+        tracing::info!(
+            "sentry: this kernel has no SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6): every call the sentry decides stops under ptrace"
+        );
+    }
+    let (notified, unless) = if notifying {
+        syscalls::filter::notified(policy, config.platform, config.strace)
+    } else {
+        Default::default()
+    };
     let spec = SpawnSpec {
         path: CString::new(command[0].as_bytes())
             .map_err(|_| Failure::Usage("command contains NUL".into()))?,
@@ -111,7 +122,9 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         // PID 1 of the sandbox reaps its orphans, as init does in a PID namespace.
         child_subreaper: true,
         take_terminal: foreground,
-        install_cookie: Some(cookie),
+        listener_filter: Some(platform_ptrace::notify::listener_filter(
+            cookie, &notified, &unless,
+        )),
         credentials: config.host_user.map(|ids| (ids.uid, ids.gid)),
         seccomp: Some(match config.platform {
             Platform::Seccomp if !config.strace => syscalls::filter::compile(policy),
@@ -145,6 +158,7 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         cookie,
         gofer_pid,
         termination.clone(),
+        notifying,
     )
     .and_then(|supervisor| supervisor.run());
     if foreground {

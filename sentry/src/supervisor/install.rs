@@ -16,6 +16,9 @@ pub(super) struct Awaited {
     pub(super) cancel: Option<Cancel>,
     /// The task's install request, once it arrived before the fd.
     pub(super) request: Option<Request>,
+    /// The request is a notified call (not a call the sentry turned into one): a new call
+    /// from the task means a signal withdrew it.
+    pub(super) notified: bool,
 }
 
 impl Awaited {
@@ -27,6 +30,7 @@ impl Awaited {
             key: None,
             cancel: None,
             request: None,
+            notified: false,
         }
     }
 }
@@ -79,6 +83,9 @@ impl Supervisor {
         let Ok(request) = self.listener.receive() else {
             return;
         };
+        if !request.is_install && self.notifying {
+            return self.on_notified(request);
+        }
         let tid = request.tid;
         let Some(awaited) = self
             .awaiting_install
@@ -125,20 +132,28 @@ impl Supervisor {
         }
     }
 
-    /// Answers the install request of `tid` with its fd (or the open's error).
-    pub(super) fn install(&mut self, tid: Tid, request: &Request, awaited: Awaited) {
+    /// Answers the install request of `tid` with its fd (or the open's error). Returns
+    /// the call's result, None if the task was no longer waiting.
+    pub(super) fn install(&mut self, tid: Tid, request: &Request, awaited: Awaited) -> Option<i64> {
         let Awaited {
             fd,
             cloexec,
             token,
             key,
             cancel,
+            notified,
             ..
         } = awaited;
+        let refuse = |listener: &Listener, e: nix::errno::Errno| {
+            listener
+                .answer(request.id, -(e as i64))
+                .ok()
+                .map(|_| -(e as i64))
+        };
         let fd = match fd {
             Some(Ok(fd)) => fd,
-            Some(Err(e)) => return self.listener.refuse(request.id, e),
-            None => return,
+            Some(Err(e)) => return refuse(&self.listener, e),
+            None => return None,
         };
         let at = self
             .kernel
@@ -147,10 +162,10 @@ impl Supervisor {
             .then(|| crate::syscalls::memfd::slot(tid, fd.as_fd()))
             .flatten();
         match self.listener.install(request.id, fd.as_fd(), cloexec, at) {
-            Ok(_) => {}
+            Ok(number) => Some(number.into()),
             // A memfd's slot is beyond the task's RLIMIT_NOFILE.
             Err(nix::errno::Errno::EBADF) if at.is_some() => {
-                self.listener.refuse(request.id, nix::errno::Errno::EMFILE)
+                refuse(&self.listener, nix::errno::Errno::EMFILE)
             }
             // The task was interrupted: the request is gone; its exit stop says how. A FIFO
             // open's fd is kept for the task's return (the open it stands for is done).
@@ -162,13 +177,15 @@ impl Supervisor {
                     key,
                     cancel,
                     request: None,
+                    notified,
                 };
                 self.awaiting_install.insert(tid, awaited);
                 self.forget_install(tid);
+                None
             }
             // The fd cannot be installed (EBADF for an O_PATH fd, EMFILE for a full
             // table): the call fails with that error rather than waiting forever.
-            Err(e) => self.listener.refuse(request.id, e),
+            Err(e) => refuse(&self.listener, e),
         }
     }
 
@@ -224,6 +241,7 @@ impl Supervisor {
             key: Some(key),
             cancel: None,
             request: None,
+            notified: false,
         };
         match self.abandoned.remove(&tid) {
             Some(again) if again.key == key => {

@@ -2,6 +2,7 @@
 
 mod exits;
 mod install;
+mod notified;
 
 use crate::kernel::{self, Kernel};
 use crate::strace;
@@ -92,8 +93,10 @@ pub struct Supervisor {
     terminating: bool,
     /// The gofer process: if it dies, the sandbox cannot go on.
     gofer_pid: Tid,
-    /// The tracer's end of the fd-install filter.
+    /// The tracer's end of the fd-install filter, which also notifies the calls the sentry
+    /// answers whole when `notifying`.
     listener: Listener,
+    notifying: bool,
     /// Fds to hand to tasks that were resumed into their install request.
     awaiting_install: HashMap<Tid, Awaited>,
     /// Opens that may wait (FIFOs) finish on threads of their own and report here, with
@@ -139,6 +142,7 @@ impl Supervisor {
         cookie: platform_ptrace::notify::Cookie,
         gofer_pid: Tid,
         termination: std::sync::Arc<Termination>,
+        notifying: bool,
     ) -> anyhow::Result<Self> {
         kernel.init_tid = init.tid;
         kernel.add_task(init.tid, init.tid, 0, crate::kernel::pid::ROOT_NS);
@@ -150,6 +154,12 @@ impl Supervisor {
             .listener
             .take()
             .ok_or_else(|| anyhow::anyhow!("the first task sent no seccomp listener"))?;
+        let listener = Listener::new(listener, cookie);
+        if notifying {
+            listener
+                .set_sync_wakeup()
+                .map_err(|e| anyhow::anyhow!("SECCOMP_IOCTL_NOTIF_SET_FLAGS: {e}"))?;
+        }
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         // SAFETY: eventfd takes plain integers and returns a new fd or -1.
         let wake = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
@@ -158,7 +168,8 @@ impl Supervisor {
         }
         Ok(Supervisor {
             gofer_pid,
-            listener: Listener::new(listener, cookie),
+            listener,
+            notifying,
             awaiting_install: HashMap::new(),
             opened_tx,
             opened_rx,
@@ -231,9 +242,10 @@ impl Supervisor {
         Ok(self.outcome.unwrap_or(Outcome::Status(125)))
     }
 
-    /// The next stop; while tasks wait for an fd, their install requests are served too.
+    /// The next stop; notified calls, and install requests while tasks wait for an fd,
+    /// are served too.
     fn next(&mut self) -> anyhow::Result<Next> {
-        if self.awaiting_install.is_empty() {
+        if self.awaiting_install.is_empty() && !self.notifying {
             return match wait() {
                 Ok(Some(event)) => Ok(Next::Event(event)),
                 Ok(None) => Ok(Next::Done),
@@ -336,13 +348,7 @@ impl Supervisor {
                 return Ok(());
             }
             // A task the sentry has not seen created: adopt it into its thread group.
-            let tgid = thread_group_of(tid);
-            let (parent, ns) = self
-                .kernel
-                .tasks
-                .get(&tgid)
-                .map_or((0, crate::kernel::pid::ROOT_NS), |t| (t.parent, t.ns));
-            self.kernel.add_task(tid, tgid, parent, ns);
+            self.adopt(tid);
         }
         // A task in the middle of a call that needs its exit stop keeps stopping at
         // syscall exits (in seccomp mode only such tasks do) whatever stop comes between.
@@ -563,22 +569,7 @@ impl Supervisor {
             // number set to -1) would reach the filter as syscall -1.
             return Ok(stopped.resume(Resume::Continue, 0)?);
         }
-        if self.abandoned.contains_key(&tid) {
-            // Any call but an open (or the handler's return) means the interrupted FIFO open
-            // failed with EINTR rather than restarting.
-            let reopening = [
-                Sysno::open,
-                Sysno::openat,
-                Sysno::openat2,
-                Sysno::creat,
-                Sysno::rt_sigreturn,
-            ]
-            .iter()
-            .any(|s| s.id() as u64 == info.nr);
-            if !reopening {
-                self.cancel_abandoned(tid);
-            }
-        }
+        self.new_call_from(tid, info.nr);
         let foreign = match info.arch {
             SyscallArch::X86_64 if info.nr & X32_SYSCALL_BIT == 0 => None,
             SyscallArch::X86_64 => Some("the x32 ABI"),

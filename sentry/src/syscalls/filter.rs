@@ -1,8 +1,11 @@
-//! The syscall table compiled for `--platform=seccomp`: passthrough calls run in the
-//! kernel, every other class stops at the sentry, and guarded calls stop only when an
-//! argument names what the sentry must see.
+//! The syscall table compiled to seccomp-BPF. The main filter (`compile`, for
+//! `--platform=seccomp`): passthrough calls run in the kernel, every other class stops at
+//! the sentry, and guarded calls stop only when an argument names what the sentry must see.
+//! The notified set (`notified`): calls whose handlers answer them whole reach the sentry
+//! as seccomp user notifications instead of ptrace stops.
 
 use super::table::{class_of, Class, Policy, MAX_NR};
+use crate::config::Platform;
 use platform_ptrace::seccomp::{ArgTest, Filter, Guard};
 use syscalls::Sysno;
 
@@ -61,6 +64,94 @@ pub fn compile(policy: Policy) -> Filter {
     Filter::allow_list_guarded(&allowed, &guards)
 }
 
+/// Calls whose handlers answer them whole — with a value, an errno, memory the sentry
+/// writes, an fd it installs, or the task's own call unchanged (`Action::Return`,
+/// `Install`, `InstallWhenOpened`, `Pass`) — and whose work is harmless to do again if a
+/// signal interrupts the task before the answer reaches it (the call then restarts or
+/// fails with EINTR, as on Linux). Calls that need register surgery or an exit stop stay
+/// ptrace stops; so do the variants in [`NOTIFIED_UNLESS`].
+const NOTIFIED: &[Sysno] = &[
+    Sysno::getpid,
+    Sysno::gettid,
+    Sysno::getppid,
+    Sysno::getpgrp,
+    Sysno::getpgid,
+    Sysno::getsid,
+    Sysno::getuid,
+    Sysno::geteuid,
+    Sysno::getgid,
+    Sysno::getegid,
+    Sysno::getresuid,
+    Sysno::getresgid,
+    Sysno::getgroups,
+    Sysno::capget,
+    Sysno::uname,
+    Sysno::open,
+    Sysno::openat,
+    Sysno::stat,
+    Sysno::lstat,
+    Sysno::newfstatat,
+    Sysno::statx,
+    Sysno::fstat,
+    Sysno::access,
+    Sysno::faccessat,
+    Sysno::faccessat2,
+    Sysno::readlink,
+    Sysno::readlinkat,
+    Sysno::getcwd,
+    Sysno::chdir,
+    Sysno::fchdir,
+];
+
+/// Notified calls that stop under ptrace when a flag asks for what a notification cannot
+/// give: an exclusive create (done twice if a signal interrupted the first answer, the
+/// second would fail with EEXIST), and a stat of the fd itself (an empty path with
+/// AT_EMPTY_PATH, which the kernel runs with the path argument removed).
+const NOTIFIED_UNLESS: [(Sysno, u8, ArgTest); 4] = [
+    (Sysno::open, 1, ArgTest::AnyBit(libc::O_EXCL as u32)),
+    (Sysno::openat, 2, ArgTest::AnyBit(libc::O_EXCL as u32)),
+    (
+        Sysno::newfstatat,
+        3,
+        ArgTest::AnyBit(libc::AT_EMPTY_PATH as u32),
+    ),
+    (Sysno::statx, 2, ArgTest::AnyBit(libc::AT_EMPTY_PATH as u32)),
+];
+
+/// The calls that reach the sentry as notifications, and the guards that send some of
+/// their variants to a ptrace stop instead. Under `--platform=ptrace` passthrough calls are
+/// notified too (and answered with SECCOMP_USER_NOTIF_FLAG_CONTINUE), so the sentry still
+/// sees every call; not under `--strace`, which prints their results at an exit stop.
+/// Refused calls are notified everywhere: their answer is an errno.
+pub fn notified(policy: Policy, platform: Platform, strace: bool) -> (Vec<u32>, Vec<Guard>) {
+    let mut numbers: Vec<u32> = NOTIFIED
+        .iter()
+        .map(|s| s.id() as u32)
+        .filter(|&nr| {
+            platform == Platform::Ptrace || class_of(nr as u64, policy) != Class::Passthrough
+        })
+        .collect();
+    for nr in 0..MAX_NR as u32 {
+        let class = class_of(nr as u64, policy);
+        let known = Sysno::new(nr as usize).is_some();
+        let passes = class == Class::Passthrough && platform == Platform::Ptrace && !strace;
+        if known && (matches!(class, Class::Deny(_)) || passes) {
+            numbers.push(nr);
+        }
+    }
+    numbers.sort_unstable();
+    numbers.dedup();
+    let guards = NOTIFIED_UNLESS
+        .iter()
+        .map(|&(sysno, arg, test)| Guard {
+            nr: sysno.id() as u32,
+            arg,
+            test,
+        })
+        .collect();
+    (numbers, guards)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +184,29 @@ mod tests {
         // The table's own classes are untouched.
         assert_eq!(run(Sysno::read, [0; 6]), allow);
         assert_eq!(run(Sysno::getpid, [0; 6]), trace);
+    }
+
+    #[test]
+    fn notified_calls_are_those_answered_whole() {
+        let policy = Policy::default();
+        let has = |set: &[u32], s: Sysno| set.contains(&(s.id() as u32));
+        let (seccomp, guards) = notified(policy, Platform::Seccomp, false);
+        assert!(has(&seccomp, Sysno::getpid));
+        assert!(has(&seccomp, Sysno::openat));
+        // Refused calls are answered with their errno.
+        assert!(has(&seccomp, Sysno::ptrace));
+        // Passthrough calls stay in the kernel; calls that need an exit stop stay stops.
+        assert!(!has(&seccomp, Sysno::read));
+        assert!(!has(&seccomp, Sysno::fstat));
+        assert!(!has(&seccomp, Sysno::execve));
+        assert!(!has(&seccomp, Sysno::wait4));
+        assert!(!has(&seccomp, Sysno::openat2));
+        assert!(guards.iter().any(|g| g.nr == Sysno::openat.id() as u32));
+        // Under ptrace the sentry sees passthrough calls too, unless --strace needs their exit.
+        let (ptrace, _) = notified(policy, Platform::Ptrace, false);
+        assert!(has(&ptrace, Sysno::read) && has(&ptrace, Sysno::fstat));
+        assert!(!has(&ptrace, Sysno::execve) && !has(&ptrace, Sysno::clone));
+        let (traced, _) = notified(policy, Platform::Ptrace, true);
+        assert!(!has(&traced, Sysno::read) && has(&traced, Sysno::getpid));
     }
 }

@@ -1,0 +1,141 @@
+//! Calls that reach the sentry as seccomp user notifications rather than ptrace stops
+//! (`syscalls::filter::notified`): decided by the same table and handlers, answered on the
+//! listener with a value, an errno, an fd (ADDFD with SEND) or CONTINUE. The task waits in
+//! the kernel meanwhile; the sentry never touches its registers.
+//!
+//! A signal that arrives before the answer withdraws the notification: the answer fails
+//! with ENOENT, and the kernel restarts the call (or fails it with EINTR) as it would any
+//! interrupted call, which then comes back as a new notification. Only calls whose work is
+//! harmless to do again are notified (see `filter::NOTIFIED`).
+
+use super::*;
+
+impl Supervisor {
+    /// A notified call of `request.tid`.
+    pub(super) fn on_notified(&mut self, request: Request) {
+        let tid = request.tid;
+        let id = request.id;
+        // The filter notifies native calls only; anything else is not the sentry's.
+        if !request.is_native() {
+            return self.listener.refuse(id, Errno::ENOSYS);
+        }
+        if self.terminating {
+            return self.listener.refuse(id, Errno::EINTR);
+        }
+        if tid == self.kernel.init_tid && !self.init_execed {
+            // The sentry's own code between fork and execve in the first child.
+            let _ = self.listener.continue_call(id);
+            return;
+        }
+        if !self.kernel.tasks.contains_key(&tid) {
+            self.adopt(tid);
+        }
+        let exec_step = self
+            .pending
+            .get(&tid)
+            .and_then(|p| p.exec.as_ref())
+            .map(|state| state.is_expected(request.nr, &request.args));
+        match exec_step {
+            // A step of an exec the sentry is driving, already let through at its entry
+            // stop: it runs to its exit stop.
+            Some(true) => {
+                let _ = self.listener.continue_call(id);
+                return;
+            }
+            // Not the step the sentry set up (a signal handler ran in between): the exec
+            // is abandoned and this call is decided as any other.
+            Some(false) => {
+                self.pending.remove(&tid);
+                self.forget_install(tid);
+            }
+            None => {}
+        }
+        self.new_call_from(tid, request.nr);
+        let Some(sysno) = Sysno::new(request.nr as usize) else {
+            syscalls::foreign_abi_event(&mut self.kernel, tid, "an unknown number", request.nr);
+            return self.listener.refuse(id, Errno::ENOSYS);
+        };
+        let mut call = Call::new(&mut self.kernel, tid, sysno, request.args);
+        let (action, class) = syscalls::decide(&mut call);
+        let paths = call.paths.into_inner();
+        let strace_line = self.strace.then(|| {
+            let shown = self.kernel.shown_pid(tid);
+            strace::format_entry(tid, shown, Some(sysno), request.nr, &request.args, &paths)
+        });
+        let result = match action {
+            Action::Return(value) => self.listener.answer(id, value).ok().map(|_| value),
+            Action::Pass => {
+                let _ = self.listener.continue_call(id);
+                None
+            }
+            Action::Install { fd, cloexec } => {
+                self.install(tid, &request, Awaited::ready(fd, cloexec))
+            }
+            Action::InstallWhenOpened { fifo, cloexec } => {
+                self.open_off_loop(tid, fifo, cloexec);
+                if let Some(awaited) = self.awaiting_install.get_mut(&tid) {
+                    awaited.notified = true;
+                    if awaited.fd.is_none() {
+                        awaited.request = Some(request); // answered when its open returns
+                        return;
+                    }
+                }
+                let awaited = self.awaiting_install.remove(&tid);
+                awaited.and_then(|awaited| self.install(tid, &request, awaited))
+            }
+            other => {
+                // The notified set holds only calls whose handlers answer whole; this is a
+                // fault of the sentry's, refused rather than guessed at.
+                tracing::error!(
+                    "sentry: internal: notified {} decided as {other:?}; refused",
+                    sysno.name()
+                );
+                let _ = self.listener.answer(id, -(Errno::ENOSYS as i64));
+                Some(-(Errno::ENOSYS as i64))
+            }
+        };
+        if let Some(line) = &strace_line {
+            match result {
+                Some(value) => strace::emit(line, Some(sysno), value, class),
+                None => strace::emit_no_return(line, class),
+            }
+        }
+    }
+
+    /// A task the sentry has not seen created (its creation event is still queued): adopted
+    /// into its thread group.
+    pub(super) fn adopt(&mut self, tid: Tid) {
+        let tgid = thread_group_of(tid);
+        let (parent, ns) = self
+            .kernel
+            .tasks
+            .get(&tgid)
+            .map_or((0, crate::kernel::pid::ROOT_NS), |t| (t.parent, t.ns));
+        self.kernel.add_task(tid, tgid, parent, ns);
+    }
+
+    /// `tid` makes a new call (`nr`), stopped or notified: whatever it waited for before is
+    /// over. A notified open it was interrupted in is kept for its return (a restart) and
+    /// cancelled if the new call is anything but an open.
+    pub(super) fn new_call_from(&mut self, tid: Tid, nr: u64) {
+        if self.awaiting_install.get(&tid).is_some_and(|a| a.notified) {
+            self.forget_install(tid);
+        }
+        if self.abandoned.contains_key(&tid) {
+            // Any call but an open (or the handler's return) means the interrupted FIFO open
+            // failed with EINTR rather than restarting.
+            let reopening = [
+                Sysno::open,
+                Sysno::openat,
+                Sysno::openat2,
+                Sysno::creat,
+                Sysno::rt_sigreturn,
+            ]
+            .iter()
+            .any(|s| s.id() as u64 == nr);
+            if !reopening {
+                self.cancel_abandoned(tid);
+            }
+        }
+    }
+}
