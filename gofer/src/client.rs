@@ -1,4 +1,13 @@
 //! The sentry's side: spawn a gofer and call it synchronously, one packet each way per call.
+//!
+//! Calls that change nothing on the host (stat, statx, access, readlink, statfs, xattr
+//! reads, and opens that neither create, truncate nor write) are served in the sentry's own
+//! process by the same request handlers the gofer runs ([`Server`]), on the sentry's own fds
+//! of the mount roots: every walk is still an `openat2` confined by the host kernel beneath
+//! a mount root (RESOLVE_IN_ROOT / RESOLVE_BENEATH with RESOLVE_NO_MAGICLINKS), never a path
+//! the host resolves from `/`, and there is nothing to cache or to invalidate: a change the
+//! host makes to the tree shows at once. What creates, removes, renames or writes still
+//! goes to the gofer process, which runs under its own seccomp filter.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -10,6 +19,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use nix::errno::Errno;
 
 use crate::protocol::{Request, Response, StatFs, Timespec, MAX_FRAME, VERSION, XATTR_SIZE_MAX};
+use crate::server::{MountRoot, Server};
 use crate::sys;
 
 /// A mount source the gofer serves; its index in the slice given to [`Client::spawn`] is the
@@ -32,6 +42,26 @@ pub struct Client {
     rbuf: Vec<u8>,
     seq: u32,
     dead: bool,
+    /// The handlers of calls that change nothing, run here (see the module's comment).
+    walker: Option<Server>,
+}
+
+/// Whether `req` changes nothing on the host, and so may be served in the sentry's process.
+fn changes_nothing(req: &Request<'_>) -> bool {
+    match *req {
+        Request::Stat { .. }
+        | Request::Statx { .. }
+        | Request::Access { .. }
+        | Request::Readlink { .. }
+        | Request::Statfs { .. }
+        | Request::Getxattr { .. }
+        | Request::Listxattr { .. } => true,
+        Request::Open { flags, .. } => {
+            let changing = libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE | libc::O_ACCMODE;
+            flags & changing == 0
+        }
+        _ => false,
+    }
 }
 
 /// The first fd number the gofer receives (`--socket`); mounts follow in order.
@@ -133,7 +163,7 @@ impl Client {
         }
         let child = cmd.spawn()?;
         drop(theirs);
-        drop(roots);
+        let walker = local_walker(roots, mounts)?;
         let pid = child.id();
         // Nothing has waited for the child yet, so its pid still names it.
         // SAFETY: pidfd_open with integer arguments.
@@ -150,12 +180,15 @@ impl Client {
             rbuf: vec![0; MAX_FRAME],
             seq: 0,
             dead: false,
+            walker: None,
         };
         match client.call(&Request::Hello { version: VERSION }, None) {
-            Ok((Response::Version(VERSION), _)) => Ok(client),
-            Ok(_) => Err(io::Error::other("gofer: unexpected handshake reply")),
-            Err(e) => Err(io::Error::other(format!("gofer handshake failed: {e}"))),
+            Ok((Response::Version(VERSION), _)) => {}
+            Ok(_) => return Err(io::Error::other("gofer: unexpected handshake reply")),
+            Err(e) => return Err(io::Error::other(format!("gofer handshake failed: {e}"))),
         }
+        client.walker = Some(walker);
+        Ok(client)
     }
 
     /// The gofer's process id (a child of the process that called `spawn`).
@@ -179,6 +212,12 @@ impl Client {
         wait_pidfd(&pidfd)
     }
 
+    /// Serves every call through the gofer process, none in this one (for comparison and
+    /// for tests of the gofer itself).
+    pub fn without_local_walks(&mut self) {
+        self.walker = None;
+    }
+
     /// Shuts our end of the socket down: the gofer's next receive sees end of file.
     fn hang_up(&mut self) {
         self.dead = true;
@@ -199,6 +238,17 @@ impl Client {
     ) -> Result<(Response<'_>, Option<OwnedFd>), Errno> {
         if self.dead {
             return Err(Errno::EIO);
+        }
+        // Checked first and then taken (not `if let`): the borrow of the reply may then end
+        // with this branch, which the borrow checker does not see for a returned `if let`.
+        #[allow(clippy::unnecessary_unwrap)]
+        if self.walker.is_some() && changes_nothing(req) {
+            let walker = self.walker.as_mut().expect("checked just above");
+            let reply = walker.handle(*req, None);
+            return match reply.response {
+                Response::Error(e) => Err(e),
+                response => Ok((response, reply.fd)),
+            };
         }
         self.seq = self.seq.wrapping_add(1);
         req.encode(self.seq, &mut self.wbuf);
@@ -666,6 +716,31 @@ fn copy_sized(r: Result<(Response<'_>, Option<OwnedFd>), Errno>, buf: &mut [u8])
         },
         Ok(_) => Sized::Unexpected,
     }
+}
+
+/// The handlers of calls that change nothing, on this process's own fds of the mount roots
+/// (`roots`, opened for the gofer in the same order as `mounts`).
+fn local_walker(roots: Vec<OwnedFd>, mounts: &[Mount]) -> io::Result<Server> {
+    let proc_fd = sys::openat2(
+        // SAFETY: AT_FDCWD is a valid "descriptor" for *at calls and is never closed.
+        unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) },
+        c"/proc/self/fd",
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+        0,
+    )
+    .map_err(|e| io::Error::other(format!("open /proc/self/fd: {e}")))?;
+    let roots = roots
+        .into_iter()
+        .zip(mounts)
+        .map(|(root, m)| MountRoot {
+            root,
+            read_only: m.read_only,
+        })
+        .collect();
+    let mut walker = Server::new(roots, proc_fd);
+    walker.handle(Request::Hello { version: VERSION }, None);
+    Ok(walker)
 }
 
 /// Waits for the process behind `pidfd` to exit and reaps it.

@@ -52,6 +52,21 @@ pub fn spawn(mounts: &[(&Path, bool)]) -> Client {
             read_only: *ro,
         })
         .collect();
+    let mut client = Client::spawn(gofer_exe(), &mounts).expect("spawn gofer");
+    // These tests are about the gofer process: every call goes to it.
+    client.without_local_walks();
+    client
+}
+
+/// A client that serves the calls that change nothing in this process, as the sentry's does.
+pub fn spawn_walking_locally(mounts: &[(&Path, bool)]) -> Client {
+    let mounts: Vec<Mount> = mounts
+        .iter()
+        .map(|(p, ro)| Mount {
+            host_path: p.to_path_buf(),
+            read_only: *ro,
+        })
+        .collect();
     Client::spawn(gofer_exe(), &mounts).expect("spawn gofer")
 }
 

@@ -2,6 +2,7 @@
 //! (rootfs, `--mount`, `--tmpfs`, /dev), the scratch directory that backs the sentry's
 //! own mounts, and the gofer that serves them.
 
+mod confine;
 mod run;
 
 pub use run::{run, GOFER_ARG};

@@ -43,6 +43,8 @@ pub fn run(config: Config) -> Result<u8, Failure> {
     let files = gofer::Client::spawn_with_args(&exe, &[GOFER_ARG], &gofer_mounts)
         .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the gofer: {e}")))?;
     let gofer_pid = files.pid() as i32;
+    // Before the sentry starts any thread: every later thread and task inherits it.
+    confine(&gofer_mounts, &scratch.dir)?;
     // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
     let gofer_pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, gofer_pid, 0) } as i32;
     let termination = Arc::new(Termination::default());
@@ -408,4 +410,28 @@ impl TerminalState {
             }
         }
     }
+}
+
+/// Confines the sentry's own file access to what serving the sandbox needs (see
+/// `confine`), and checks it: the host's `/` must then be out of reach, unless a mount
+/// source is `/` itself.
+fn confine(gofer_mounts: &[gofer::Mount], scratch: &std::path::Path) -> Result<(), Failure> {
+    let sources: Vec<std::path::PathBuf> =
+        gofer_mounts.iter().map(|m| m.host_path.clone()).collect();
+    let confined = super::confine::restrict(&sources, scratch)
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot confine the sentry: {e}")))?;
+    let root = std::fs::read_dir("/").map(drop);
+    match (confined, root) {
+        (super::confine::Confined::Not, _) => tracing::info!(
+            "sentry: this kernel has no Landlock: the sentry's own file access is not confined"
+        ),
+        (how, Ok(())) => tracing::debug!(
+            "sentry: confined by Landlock ({how:?}); the host's / stays readable (a mount source holds it)"
+        ),
+        (how, Err(e)) => tracing::debug!(
+            "sentry: confined by Landlock ({how:?}); listing the host's / fails: {}",
+            e.raw_os_error().map_or("?".into(), |n| format!("{:?}", nix::errno::Errno::from_raw(n)))
+        ),
+    }
+    Ok(())
 }

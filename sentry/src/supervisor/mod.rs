@@ -97,6 +97,9 @@ pub struct Supervisor {
     /// answers whole when `notifying`.
     listener: Listener,
     notifying: bool,
+    /// Calls that came as notifications, and ptrace stops of calls (for `--log debug`).
+    notified_calls: u64,
+    stopped_calls: u64,
     /// Fds to hand to tasks that were resumed into their install request.
     awaiting_install: HashMap<Tid, Awaited>,
     /// Opens that may wait (FIFOs) finish on threads of their own and report here, with
@@ -170,6 +173,8 @@ impl Supervisor {
             gofer_pid,
             listener,
             notifying,
+            notified_calls: 0,
+            stopped_calls: 0,
             awaiting_install: HashMap::new(),
             opened_tx,
             opened_rx,
@@ -221,6 +226,12 @@ impl Supervisor {
                 break;
             }
         }
+        tracing::debug!(
+            target: "sentry::stats",
+            "sentry: {} calls came as notifications, {} as ptrace stops",
+            self.notified_calls,
+            self.stopped_calls
+        );
         // Every task is gone: let the gofer go (it exits when its socket closes), then
         // collect anything still reported (none is expected; late tasks are killed).
         if let Some(files) = self.kernel.files.take() {
@@ -360,7 +371,10 @@ impl Supervisor {
         };
         match stop {
             Stop::SyscallEntry(info) => self.on_syscall(stopped, info, false)?,
-            Stop::Seccomp(info) => self.on_syscall(stopped, info, true)?,
+            Stop::Seccomp(info) => {
+                self.stopped_calls += 1;
+                self.on_syscall(stopped, info, true)?
+            }
             Stop::SyscallExit { rval } => {
                 if let Some(mut pending) = self.pending.remove(&tid) {
                     if let Some(state) = pending.exec.take() {

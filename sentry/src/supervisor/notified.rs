@@ -15,6 +15,7 @@ impl Supervisor {
     pub(super) fn on_notified(&mut self, request: Request) {
         let tid = request.tid;
         let id = request.id;
+        self.notified_calls += 1;
         // The filter notifies native calls only; anything else is not the sentry's.
         if !request.is_native() {
             return self.listener.refuse(id, Errno::ENOSYS);

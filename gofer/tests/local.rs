@@ -1,0 +1,89 @@
+//! Calls that change nothing (stat, statx, access, readlink, read-only opens) are served by
+//! the client in its own process, by the same handlers the gofer runs, on its own fds of the
+//! mount roots. Each answers exactly as the gofer process does, and stays beneath the root:
+//! `..`, absolute and relative links out, loops and missing names included.
+
+mod common;
+
+use common::*;
+use gofer::{Client, Errno};
+
+type Answer = Result<Vec<u8>, Errno>;
+
+/// A regular file's content, or its type.
+fn content(fd: std::os::fd::OwnedFd) -> Vec<u8> {
+    let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)).expect("fstat");
+    if st.st_mode & libc::S_IFMT == libc::S_IFREG {
+        read_fd(&fd)
+    } else {
+        format!("mode {:o}", st.st_mode).into_bytes()
+    }
+}
+
+fn answers(c: &mut Client, path: &[u8]) -> Vec<Answer> {
+    let stat = |st: libc::stat| format!("{} {:o} {}", st.st_ino, st.st_mode, st.st_size);
+    let mut out = Vec::new();
+    for follow in [true, false] {
+        out.push(c.stat(0, path, follow).map(|st| stat(st).into_bytes()));
+        out.push(
+            c.statx(0, path, follow, 0, libc::STATX_BASIC_STATS)
+                .map(|st| format!("{} {:o}", st.stx_ino, st.stx_mode).into_bytes()),
+        );
+    }
+    out.push(c.readlink(0, path));
+    out.push(c.access(0, path, libc::R_OK, 0).map(|()| Vec::new()));
+    out.push(c.access(0, path, libc::W_OK, 0).map(|()| Vec::new()));
+    out.push(c.open(0, path, libc::O_RDONLY, 0).map(content));
+    out.push(
+        c.open(0, path, libc::O_RDONLY | libc::O_NOFOLLOW, 0)
+            .map(content),
+    );
+    out
+}
+
+#[test]
+fn local_walks_answer_as_the_gofer_does() {
+    let outer = TempDir::new("local-walks");
+    std::fs::write(outer.join("secret"), b"OUTSIDE").unwrap();
+    let root = outer.join("root");
+    std::fs::create_dir_all(root.join("d/e")).unwrap();
+    std::fs::write(root.join("f"), b"inside").unwrap();
+    std::fs::write(root.join("secret"), b"inside secret").unwrap();
+    let link = |target: &str, name: &str| std::os::unix::fs::symlink(target, root.join(name));
+    link("f", "rel").unwrap();
+    link("/secret", "abs").unwrap();
+    link("../../secret", "up").unwrap();
+    link("loop", "loop").unwrap();
+    link("d/e", "dir").unwrap();
+    let mut local = spawn_walking_locally(&[(&root, false)]);
+    let mut remote = spawn(&[(&root, false)]);
+    for path in [
+        &b""[..],
+        b"f",
+        b"d",
+        b"d/",
+        b"rel",
+        b"abs",
+        b"up",
+        b"loop",
+        b"dir/",
+        b"missing",
+        b"f/x",
+        b"../secret",
+        b"/../secret",
+        b"d/../../secret",
+    ] {
+        let here = answers(&mut local, path);
+        let there = answers(&mut remote, path);
+        assert_eq!(here, there, "{}", String::from_utf8_lossy(path));
+        for answer in here.iter().flatten() {
+            assert_ne!(answer.as_slice(), b"OUTSIDE");
+        }
+    }
+    // A read-only mount answers EROFS the same way; writes always go to the gofer.
+    let mut local_ro = spawn_walking_locally(&[(&root, true)]);
+    let mut remote_ro = spawn(&[(&root, true)]);
+    assert_eq!(answers(&mut local_ro, b"f"), answers(&mut remote_ro, b"f"));
+    assert_eq!(local.mkdir(0, b"made", 0o755), Ok(()));
+    assert!(root.join("made").is_dir());
+}

@@ -1,0 +1,62 @@
+//! The sentry confines its own file access with Landlock, so that a sentry an attacker took
+//! over reaches, by path, only what serving the sandbox needs: the mount sources (read,
+//! execute, and write to files that exist: the sentry walks, stats and opens them, and
+//! makes the opens that may wait on a FIFO or a lease itself; whatever creates, removes or
+//! renames goes to the gofer, a process of its own), its scratch directory (everything: tmpfs mounts and the
+//! sandbox's own /dev, /proc backing), the host's /proc (task memory and status) and /dev
+//! (the devices the sandbox's /dev offers). Nothing else of the host can be opened, listed,
+//! created or executed.
+//!
+//! Landlock restricts the calling thread and the threads and processes it starts afterwards,
+//! so this runs before the sentry starts any thread; the sandbox's tasks, forked later,
+//! inherit it too (they open nothing by path themselves: an exec runs a file the sentry
+//! opened, inside a mount). The gofer, started before, keeps its own seccomp confinement.
+//! Signals and abstract sockets are not scoped: the sentry must still signal the gofer.
+
+use landlock::{
+    Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
+    ABI,
+};
+use std::path::{Path, PathBuf};
+
+/// How far the confinement took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confined {
+    /// Every requested restriction is enforced.
+    Fully,
+    /// The kernel enforces only part of it (an older Landlock ABI).
+    Partly,
+    /// The kernel has no Landlock.
+    Not,
+}
+
+/// Restricts the calling thread (and what it starts from now on) to `mount_sources` (read,
+/// execute, write and truncate existing files), `scratch` (all access), /proc and /dev.
+pub fn restrict(mount_sources: &[PathBuf], scratch: &Path) -> anyhow::Result<Confined> {
+    let abi = ABI::V5;
+    let read = AccessFs::from_read(abi);
+    let all = AccessFs::from_all(abi);
+    let existing_files = read | AccessFs::WriteFile | AccessFs::Truncate;
+    let mut rules: Vec<(&Path, _)> = mount_sources
+        .iter()
+        .map(|p| (p.as_path(), existing_files))
+        .collect();
+    rules.push((scratch, all));
+    rules.push((Path::new("/proc"), read | AccessFs::WriteFile));
+    rules.push((
+        Path::new("/dev"),
+        read | AccessFs::WriteFile | AccessFs::IoctlDev,
+    ));
+    let mut ruleset = Ruleset::default().handle_access(all)?.create()?;
+    for (path, access) in rules {
+        let fd = PathFd::new(path)
+            .map_err(|e| anyhow::anyhow!("confinement: {}: {e}", path.display()))?;
+        ruleset = ruleset.add_rule(PathBeneath::new(fd, access))?;
+    }
+    let status = ruleset.restrict_self()?;
+    Ok(match status.ruleset {
+        RulesetStatus::FullyEnforced => Confined::Fully,
+        RulesetStatus::PartiallyEnforced => Confined::Partly,
+        RulesetStatus::NotEnforced => Confined::Not,
+    })
+}

@@ -1,0 +1,124 @@
+//! The notification path: calls the sentry answers whole arrive as seccomp user
+//! notifications (`--notify auto`, the default where the kernel has the synchronous wake-up),
+//! or as ptrace stops (`--notify off`, as on an older kernel). Both give the same results;
+//! the counts the sentry logs at `--log debug` show which path the calls took. A race flips
+//! what notified and stopped calls name (a path, an open_how, a sockaddr, an iovec) while
+//! they wait for the sentry: the sentry acts on the one copy it read, and nothing reaches
+//! the host file or socket outside the sandbox (checked on the host). Both platforms, as the
+//! invoking user and as uid 65534.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use test_support::{variant_tests, Variant};
+
+const ROUNDS: &str = "3000";
+
+/// (notified, stopped) from the sentry's `--log debug` count.
+fn counts(stderr: &str) -> (u64, u64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("calls came as notifications"))
+        .unwrap_or_else(|| panic!("no count in the sentry's log:\n{stderr}"));
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+fn notification_and_stops_give_the_same_results(v: Variant) {
+    let scratch = test_support::Scratch::new("notify-paths");
+    let rootfs = scratch.copy_rootfs(&test_support::busybox_rootfs());
+    let script = "echo $$; id; uname -n; mkdir -p /d/e; echo text > /d/e/f; ln -s e/f /d/l; \
+                  cat /d/l; readlink /d/l; ls -l /d/e | wc -l; test -r /d/e/f && echo readable; \
+                  stat -c %s /d/e/f; (exit 3); echo $?";
+    let run = |notify: &str| {
+        let mut cmd = v.sentry_command();
+        cmd.arg("run")
+            .arg(v.platform_flag())
+            .arg(format!("--notify={notify}"))
+            .arg("--log=debug")
+            .arg("--hostname=same")
+            .arg("--tmpfs=/d")
+            .arg(&rootfs)
+            .args(["/bin/sh", "-c", script]);
+        let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
+        run.expect_code(0);
+        run
+    };
+    let notified = run("auto");
+    let stopped = run("off");
+    assert_eq!(
+        notified.stdout,
+        stopped.stdout,
+        "notified:\n{}\nstopped:\n{}",
+        notified.describe(),
+        stopped.describe()
+    );
+    assert!(
+        notified.stdout.contains("text\ne/f\n"),
+        "{}",
+        notified.describe()
+    );
+    let (n, _) = counts(&notified.stderr);
+    assert!(n > 0, "no call came as a notification");
+    let (n, s) = counts(&stopped.stderr);
+    assert!(
+        n == 0 && s > 0,
+        "--notify off: {n} notifications, {s} stops"
+    );
+}
+
+fn notified_calls_act_on_one_copy(v: Variant) {
+    let progs = test_support::escape_programs();
+    let scratch = test_support::Scratch::new("notify-race");
+    std::fs::set_permissions(&scratch.dir, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the scratch directory");
+    let rootfs = scratch.copy_rootfs(&test_support::busybox_rootfs());
+    std::fs::copy(progs.join("escape_notified_race"), rootfs.join("race")).expect("copy");
+    std::fs::write(rootfs.join("inside"), "inside\n").expect("write /inside");
+    let outside = scratch.dir.join("outside");
+    std::fs::create_dir_all(&outside).expect("mkdir outside");
+    std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // Readable by the sandbox's host uid, so that only the sentry stands in the way.
+    let canary = outside.join("canary");
+    let text = format!("{:<63}\n", "HOST-CANARY");
+    std::fs::write(&canary, &text).expect("write the canary");
+    std::fs::set_permissions(&canary, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let sock_path = outside.join("stream.sock");
+    let listener = UnixListener::bind(&sock_path).expect("bind the canary listener");
+    listener.set_nonblocking(true).expect("non-blocking");
+    std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+
+    let mut cmd = v.sentry_command();
+    cmd.arg("run")
+        .arg(v.platform_flag())
+        .arg(&rootfs)
+        .arg("/race")
+        .arg(&canary)
+        .arg(&sock_path)
+        .arg(ROUNDS);
+    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
+    assert!(
+        listener.accept().is_err(),
+        "a connection reached the host listener\n{}",
+        run.describe()
+    );
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains(&format!("rounds {ROUNDS} ")),
+        "the race did not finish\n{}",
+        run.describe()
+    );
+    // The race is real only if some calls named the sandbox's file.
+    assert!(
+        !run.stdout.contains(" opened 0"),
+        "no open named the sandbox's file\n{}",
+        run.describe()
+    );
+}
+
+variant_tests!(
+    notification_and_stops_give_the_same_results,
+    notified_calls_act_on_one_copy
+);
