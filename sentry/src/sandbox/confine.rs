@@ -1,8 +1,8 @@
 //! The sentry confines its own file access with Landlock, so that a sentry an attacker took
-//! over reaches, by path, only what serving the sandbox needs: the mount sources (read,
-//! execute, and write to files that exist: the sentry walks, stats and opens them, and
-//! makes the opens that may wait on a FIFO or a lease itself; whatever creates, removes or
-//! renames goes to the gofer, a process of its own), its scratch directory (everything: tmpfs mounts and the
+//! over reaches, by path, only what serving the sandbox needs: the mount sources (read and
+//! execute for read-only mounts; everything for writable ones, which the sandbox may change
+//! anyway: the sentry walks, stats and opens them, makes the opens that may wait on a FIFO
+//! or a lease, and names an fd's file with linkat itself), its scratch directory (everything: tmpfs mounts and the
 //! sandbox's own /dev, /proc backing), the host's /proc (task memory and status) and /dev
 //! (the devices the sandbox's /dev offers). Nothing else of the host can be opened, listed,
 //! created or executed.
@@ -30,16 +30,16 @@ pub enum Confined {
     Not,
 }
 
-/// Restricts the calling thread (and what it starts from now on) to `mount_sources` (read,
-/// execute, write and truncate existing files), `scratch` (all access), /proc and /dev.
-pub fn restrict(mount_sources: &[PathBuf], scratch: &Path) -> anyhow::Result<Confined> {
+/// Restricts the calling thread (and what it starts from now on) to `mount_sources` (path
+/// and read-only flag: read and execute, or everything), `scratch` (everything), /proc and
+/// /dev.
+pub fn restrict(mount_sources: &[(PathBuf, bool)], scratch: &Path) -> anyhow::Result<Confined> {
     let abi = ABI::V5;
     let read = AccessFs::from_read(abi);
     let all = AccessFs::from_all(abi);
-    let existing_files = read | AccessFs::WriteFile | AccessFs::Truncate;
     let mut rules: Vec<(&Path, _)> = mount_sources
         .iter()
-        .map(|p| (p.as_path(), existing_files))
+        .map(|(p, read_only)| (p.as_path(), if *read_only { read } else { all }))
         .collect();
     rules.push((scratch, all));
     rules.push((Path::new("/proc"), read | AccessFs::WriteFile));

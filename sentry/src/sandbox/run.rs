@@ -416,8 +416,10 @@ impl TerminalState {
 /// `confine`), and checks it: the host's `/` must then be out of reach, unless a mount
 /// source is `/` itself.
 fn confine(gofer_mounts: &[gofer::Mount], scratch: &std::path::Path) -> Result<(), Failure> {
-    let sources: Vec<std::path::PathBuf> =
-        gofer_mounts.iter().map(|m| m.host_path.clone()).collect();
+    let sources: Vec<(std::path::PathBuf, bool)> = gofer_mounts
+        .iter()
+        .map(|m| (m.host_path.clone(), m.read_only))
+        .collect();
     let confined = super::confine::restrict(&sources, scratch)
         .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot confine the sentry: {e}")))?;
     let root = std::fs::read_dir("/").map(drop);

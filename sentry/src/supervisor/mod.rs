@@ -114,6 +114,8 @@ pub struct Supervisor {
     abandoned: HashMap<Tid, Abandoned>,
     /// A signalfd for SIGCHLD, to wait for stops and install requests at once.
     sigchld: OwnedFd,
+    /// A SIGCHLD came since the last wait that found nothing.
+    reap_pending: bool,
 }
 
 impl Drop for Supervisor {
@@ -183,6 +185,7 @@ impl Supervisor {
             next_token: 0,
             abandoned: HashMap::new(),
             sigchld: sigchld_fd()?,
+            reap_pending: true,
             kernel,
             strace,
             init,
@@ -257,6 +260,7 @@ impl Supervisor {
     /// are served too.
     fn next(&mut self) -> anyhow::Result<Next> {
         if self.awaiting_install.is_empty() && !self.notifying {
+            self.reap_pending = true;
             return match wait() {
                 Ok(Some(event)) => Ok(Next::Event(event)),
                 Ok(None) => Ok(Next::Done),
@@ -264,14 +268,18 @@ impl Supervisor {
                 Err(e) => vanished(e.into()),
             };
         }
-        let waited = match wait_nohang() {
-            Ok(waited) => waited,
-            Err(e) => return vanished(e.into()),
-        };
-        match waited {
-            Waited::Event(event) => return Ok(Next::Event(event)),
-            Waited::NoChildren => return Ok(Next::Done),
-            Waited::Nothing => {}
+        // Stops and exits are looked for only after a SIGCHLD (every ptrace stop and every
+        // exit of a tracee raises one), until none is left: a notified call costs no wait.
+        if self.reap_pending {
+            let waited = match wait_nohang() {
+                Ok(waited) => waited,
+                Err(e) => return vanished(e.into()),
+            };
+            match waited {
+                Waited::Event(event) => return Ok(Next::Event(event)),
+                Waited::NoChildren => return Ok(Next::Done),
+                Waited::Nothing => self.reap_pending = false,
+            }
         }
         let mut fds = [
             libc::pollfd {
@@ -300,6 +308,7 @@ impl Supervisor {
         }
         if fds[1].revents & libc::POLLIN != 0 {
             drain(&self.sigchld);
+            self.reap_pending = true;
         }
         if fds[2].revents & libc::POLLIN != 0 {
             drain(&self.opened_wake);
