@@ -112,6 +112,52 @@ impl Drop for Scratch {
     }
 }
 
+/// The sandbox's /sys: what programs read to count and place CPUs (glibc's sysconf, nproc,
+/// stress-ng): `devices/system/cpu` with the CPUs the sentry may run on (the sandbox's
+/// affinity) online, as the host numbers them, and nothing else of the host's.
+fn sysfs(scratch: &Scratch) -> std::io::Result<PathBuf> {
+    let sys = scratch.tmpfs("sys", 0o755)?;
+    let cpu = sys.join("devices/system/cpu");
+    std::fs::create_dir_all(&cpu)?;
+    let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .map_err(std::io::Error::from)?;
+    let online: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&i| allowed.is_set(i).unwrap_or(false))
+        .collect();
+    let last = online.last().copied().unwrap_or(0);
+    std::fs::write(cpu.join("online"), format!("{}\n", cpu_list(&online)))?;
+    let every: Vec<usize> = (0..=last).collect();
+    for name in ["possible", "present"] {
+        std::fs::write(cpu.join(name), format!("{}\n", cpu_list(&every)))?;
+    }
+    for i in every {
+        let dir = cpu.join(format!("cpu{i}"));
+        std::fs::create_dir(&dir)?;
+        let state = if online.contains(&i) { "1" } else { "0" };
+        std::fs::write(dir.join("online"), format!("{state}\n"))?;
+    }
+    Ok(sys)
+}
+
+/// A CPU list as the kernel writes one: `0-3,6`.
+fn cpu_list(cpus: &[usize]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let start = cpus[i];
+        while i + 1 < cpus.len() && cpus[i + 1] == cpus[i] + 1 {
+            i += 1;
+        }
+        parts.push(if cpus[i] == start {
+            start.to_string()
+        } else {
+            format!("{start}-{}", cpus[i])
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
 /// The mount table, the gofer's mount list, and the tmpfs pool (gofer index, host path).
 pub type BuiltMounts = (MountTable, Vec<gofer::Mount>, (u32, PathBuf));
 
@@ -178,6 +224,7 @@ pub fn build_mounts(
         false,
     )?;
     std::fs::create_dir(scratch.dir.join("procfs")).map_err(io)?;
+    add(b"/sys".to_vec(), sysfs(scratch).map_err(io)?, true, false)?;
     for (i, request) in requests.into_iter().enumerate() {
         match request {
             MountRequest::Bind {
@@ -200,4 +247,14 @@ pub fn build_mounts(
         read_only: false,
     });
     Ok((table, gofer_mounts, (pool_index, pool)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_lists_read_as_the_kernel_writes_them() {
+        assert_eq!(super::cpu_list(&[0, 1, 2, 3, 6]), "0-3,6");
+        assert_eq!(super::cpu_list(&[1]), "1");
+        assert_eq!(super::cpu_list(&[0, 2, 4, 5]), "0,2,4-5");
+    }
 }
