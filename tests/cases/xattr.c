@@ -34,6 +34,18 @@ int main(int argc, char **argv)
     T_ERR(listxattr("f", buf, 3), ERANGE, "listxattr: buffer too small -> ERANGE");
     T_EQ(flistxattr(fd, buf, sizeof buf), 14, "flistxattr: same list");
     T_ERR(flistxattr(-1, buf, sizeof buf), EBADF, "flistxattr: bad fd -> EBADF");
+    /* A file only its owner may read: its attributes are the owner's to read by fd. */
+    int own = open("private", O_RDWR | O_CREAT | O_EXCL, 0600);
+    T_EQ(fsetxattr(own, "user.p", "secret", 6, 0), 0, "fsetxattr: on an owner-only file");
+    T_EQ(fgetxattr(own, "user.p", buf, sizeof buf), 6, "fgetxattr: an owner-only file's attribute");
+    OK(memcmp(buf, "secret", 6) == 0, "fgetxattr: its value");
+    T_EQ(fgetxattr(own, "user.p", NULL, 0), 6, "fgetxattr: size query");
+    T_ERR(fgetxattr(own, "user.p", buf, 2), ERANGE, "fgetxattr: buffer too small -> ERANGE");
+    T_ERR(fgetxattr(own, "user.none", buf, sizeof buf), ENODATA, "fgetxattr: missing -> ENODATA");
+    T_EQ(flistxattr(own, NULL, 0), 7, "flistxattr: size query on an owner-only file");
+    T_ERR(flistxattr(own, buf, 3), ERANGE, "flistxattr: buffer too small -> ERANGE");
+    T_EQ(flistxattr(own, buf, sizeof buf), 7, "flistxattr: one name");
+    close(own);
     T_ERR(lsetxattr("l", "user.c", "x", 1, 0), EPERM, "lsetxattr: user.* on a symlink -> EPERM");
     T_ERR(lgetxattr("l", "user.a", buf, sizeof buf), ENODATA, "lgetxattr: the link has no user.a");
     T_EQ(llistxattr("l", buf, sizeof buf), 0, "llistxattr: link has no user attributes");

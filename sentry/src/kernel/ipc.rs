@@ -72,6 +72,15 @@ impl IpcNamespace {
         self.objects.get(&(kind, id)).map(|o| o.creator)
     }
 
+    /// The host ids of the sandbox's objects of `kind`.
+    pub fn ids(&self, kind: IpcKind) -> Vec<i32> {
+        self.objects
+            .keys()
+            .filter(|(k, _)| *k == kind)
+            .map(|&(_, id)| id)
+            .collect()
+    }
+
     pub fn count(&self, kind: IpcKind) -> usize {
         self.objects.keys().filter(|(k, _)| *k == kind).count()
     }

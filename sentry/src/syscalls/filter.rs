@@ -101,6 +101,8 @@ const NOTIFIED: &[Sysno] = &[
     Sysno::getcwd,
     Sysno::chdir,
     Sysno::fchdir,
+    Sysno::fgetxattr,
+    Sysno::flistxattr,
 ];
 
 /// Notified calls that stop under ptrace when a flag asks for what a notification cannot

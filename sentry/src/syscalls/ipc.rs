@@ -2,8 +2,9 @@
 //! only IPC_PRIVATE objects: a key the sandbox names is looked up in the namespace, and a new
 //! keyed object is made private on the host and remembered under its key. Every other call
 //! names an id, which must be one of the sandbox's objects. What the kernel reports about an
-//! object (IPC_STAT, GETPID) is put in the sandbox's terms at the exit stop; the commands
-//! that list or index the host's objects (IPC_INFO, *_INFO, *_STAT, *_STAT_ANY) are refused.
+//! object (IPC_STAT, GETPID) is put in the sandbox's terms at the exit stop. IPC_INFO and
+//! *_INFO give the host's limits with the usage of the sandbox's own objects; the commands
+//! that index the host's objects (*_STAT, *_STAT_ANY) are refused.
 
 use super::{deny_event, errno, Action, Call, ExitHook};
 use crate::kernel::ipc::{max_objects, remove_from_host, PRIVATE};
@@ -154,12 +155,22 @@ fn ctl(call: &mut Call, kind: IpcKind) -> Action {
         IpcKind::Sem => (call.args[2] as i32 & !IPC_64, call.args[3]),
         _ => (call.args[1] as i32 & !IPC_64, call.args[2]),
     };
-    let lists_host = cmd == libc::IPC_INFO
-        || match kind {
-            IpcKind::Shm => matches!(cmd, SHM_INFO | SHM_STAT | SHM_STAT_ANY),
-            IpcKind::Msg => matches!(cmd, MSG_INFO | MSG_STAT | MSG_STAT_ANY),
-            IpcKind::Sem => matches!(cmd, SEM_INFO | SEM_STAT | SEM_STAT_ANY),
+    let usage = match kind {
+        IpcKind::Shm => cmd == SHM_INFO,
+        IpcKind::Msg => cmd == MSG_INFO,
+        IpcKind::Sem => cmd == SEM_INFO,
+    };
+    if cmd == libc::IPC_INFO || usage {
+        return match info(call, kind, usage, buf) {
+            Ok(index) => Action::Return(index),
+            Err(e) => errno(e),
         };
+    }
+    let lists_host = match kind {
+        IpcKind::Shm => matches!(cmd, SHM_STAT | SHM_STAT_ANY),
+        IpcKind::Msg => matches!(cmd, MSG_STAT | MSG_STAT_ANY),
+        IpcKind::Sem => matches!(cmd, SEM_STAT | SEM_STAT_ANY),
+    };
     if lists_host {
         deny_event(
             call,
@@ -178,6 +189,99 @@ fn ctl(call: &mut Call, kind: IpcKind) -> Action {
         _ => return Action::Pass,
     };
     Action::PassThenExit(ExitHook::Ipc(hook))
+}
+
+/// IPC_INFO (`usage` false) and SHM_INFO/MSG_INFO/SEM_INFO (`usage` true) into the task's
+/// `buf`: the host's limits, and for the *_INFO commands the usage of the sandbox's own
+/// objects in place of the host's totals. The result is the highest index in use, which
+/// the sandbox cannot use (the *_STAT commands are refused): its count of objects less one.
+fn info(call: &mut Call, kind: IpcKind, usage: bool, buf: u64) -> Result<i64, Errno> {
+    let ids = call.kernel.ipc.ids(kind);
+    let mut words = [0u64; 9];
+    let ptr = words.as_mut_ptr();
+    // SAFETY: each call writes one info struct (at most 72 bytes: shminfo64) into `words`,
+    // which holds 72.
+    let rc = unsafe {
+        match kind {
+            IpcKind::Shm => libc::shmctl(0, libc::IPC_INFO, ptr.cast()),
+            IpcKind::Msg => libc::msgctl(0, libc::IPC_INFO, ptr.cast()),
+            IpcKind::Sem => libc::semctl(0, 0, libc::IPC_INFO, ptr),
+        }
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let set_int = |bytes: &mut Vec<u8>, at: usize, v: i64| {
+        let v = i32::try_from(v).unwrap_or(i32::MAX);
+        bytes[at * 4..at * 4 + 4].copy_from_slice(&v.to_ne_bytes());
+    };
+    let len = match kind {
+        // struct shminfo64: nine unsigned longs; struct shm_info: an int (padded) and five
+        // unsigned longs.
+        IpcKind::Shm if usage => {
+            let page = 4096u64;
+            let pages: u64 = ids
+                .iter()
+                .filter_map(|&id| {
+                    // SAFETY: shmid_ds is plain data, filled by IPC_STAT.
+                    let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
+                    // SAFETY: IPC_STAT writes one shmid_ds into memory we own.
+                    (unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) } == 0)
+                        .then(|| (ds.shm_segsz as u64).div_ceil(page))
+                })
+                .sum();
+            let mut out = vec![0u8; 48];
+            out[..4].copy_from_slice(&(ids.len() as i32).to_ne_bytes());
+            out[8..16].copy_from_slice(&pages.to_ne_bytes());
+            out[16..24].copy_from_slice(&pages.to_ne_bytes());
+            bytes = out;
+            48
+        }
+        IpcKind::Shm => 72,
+        // struct msginfo: seven ints and a short; msgpool, msgmap and msgtql carry usage.
+        IpcKind::Msg => {
+            if usage {
+                let (mut messages, mut bytes_queued) = (0i64, 0i64);
+                for &id in &ids {
+                    // SAFETY: msqid_ds is plain data, filled by IPC_STAT.
+                    let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
+                    // SAFETY: IPC_STAT writes one msqid_ds into memory we own.
+                    if unsafe { libc::msgctl(id, libc::IPC_STAT, &mut ds) } == 0 {
+                        messages += ds.msg_qnum as i64;
+                        bytes_queued += ds.__msg_cbytes as i64;
+                    }
+                }
+                set_int(&mut bytes, 0, ids.len() as i64);
+                set_int(&mut bytes, 1, messages);
+                set_int(&mut bytes, 6, bytes_queued);
+            }
+            32
+        }
+        // struct seminfo: ten ints; semusz (7) and semaem (9) carry usage.
+        IpcKind::Sem => {
+            if usage {
+                let semaphores: i64 = ids
+                    .iter()
+                    .filter_map(|&id| {
+                        // SAFETY: semid_ds is plain data, filled by IPC_STAT.
+                        let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+                        // SAFETY: IPC_STAT writes one semid_ds at the pointer we pass.
+                        (unsafe { libc::semctl(id, 0, libc::IPC_STAT, &mut ds) } == 0)
+                            .then_some(ds.sem_nsems as i64)
+                    })
+                    .sum();
+                set_int(&mut bytes, 7, ids.len() as i64);
+                set_int(&mut bytes, 9, semaphores);
+            }
+            40
+        }
+    };
+    call.kernel
+        .mem
+        .write(call.tid, buf, &bytes[..len])
+        .map_err(|_| Errno::EFAULT)?;
+    Ok(ids.len().saturating_sub(1) as i64)
 }
 
 /// The exit stop of an IPC call: returns the value the task sees.

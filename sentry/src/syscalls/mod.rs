@@ -24,7 +24,7 @@ mod sys_open;
 pub mod sys_signal;
 mod sys_stat;
 pub mod sys_wait;
-mod sys_xattr;
+pub mod sys_xattr;
 mod uts;
 pub mod vfs;
 

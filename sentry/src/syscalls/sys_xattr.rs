@@ -1,5 +1,6 @@
 //! Extended attributes by path: setxattr, getxattr, listxattr, removexattr and their l*
-//! forms. security.* and trusted.* are refused.
+//! forms; and the reads by fd, fgetxattr and flistxattr. security.* and trusted.* are never
+//! written; trusted.* is never read (as for any unprivileged reader on the host).
 
 use super::vfs::*;
 use super::{Action, Call};
@@ -9,7 +10,6 @@ use syscalls::Sysno;
 /// The xattr family by path: `(path, name, value, size, flags)` and friends.
 pub(super) fn xattr(call: &mut Call) -> Result<Action, Errno> {
     use Sysno::{getxattr, lgetxattr, listxattr, llistxattr, lsetxattr, removexattr, setxattr};
-    const XATTR_SIZE_MAX: usize = 65536;
     let follow = matches!(call.sysno, setxattr | getxattr | listxattr | removexattr);
     let target = resolve_arg(call, AT_FDCWD, 0, false)?;
     if target.proc.is_some() {
@@ -58,6 +58,9 @@ pub(super) fn xattr(call: &mut Call) -> Result<Action, Errno> {
         }
         getxattr | lgetxattr => {
             let name = name()?;
+            if name.starts_with(TRUSTED) {
+                return Err(Errno::ENODATA);
+            }
             let size = (call.args[3] as usize).min(XATTR_SIZE_MAX);
             let mut value = vec![0u8; size];
             let n = files(call)?.getxattr(index, &rel, &name, &mut value, follow)?;
@@ -70,16 +73,10 @@ pub(super) fn xattr(call: &mut Call) -> Result<Action, Errno> {
             Ok(Action::Return(n as i64))
         }
         listxattr | llistxattr => {
-            let size = (call.args[2] as usize).min(XATTR_SIZE_MAX);
-            let mut list = vec![0u8; size];
+            let mut list = vec![0u8; XATTR_SIZE_MAX];
             let n = files(call)?.listxattr(index, &rel, &mut list, follow)?;
-            if size > 0 {
-                call.kernel
-                    .mem
-                    .write(call.tid, call.args[1], &list[..n])
-                    .map_err(|_| Errno::EFAULT)?;
-            }
-            Ok(Action::Return(n as i64))
+            list.truncate(n);
+            put_list(call, call.args[1], call.args[2] as usize, &list)
         }
         _ => {
             writable?;
@@ -88,4 +85,89 @@ pub(super) fn xattr(call: &mut Call) -> Result<Action, Errno> {
             Ok(Action::Return(0))
         }
     }
+}
+
+const XATTR_SIZE_MAX: usize = 65536;
+const TRUSTED: &[u8] = b"trusted.";
+
+/// Writes the names of `list` a task may see (all but trusted.*) at `addr`, as listxattr
+/// returns them: only their size when `size` is 0, ERANGE when they do not fit.
+fn put_list(call: &Call, addr: u64, size: usize, list: &[u8]) -> Result<Action, Errno> {
+    let visible: Vec<u8> = list
+        .split_inclusive(|&b| b == 0)
+        .filter(|name| !name.starts_with(TRUSTED))
+        .flatten()
+        .copied()
+        .collect();
+    if size > 0 {
+        if visible.len() > size {
+            return Err(Errno::ERANGE);
+        }
+        call.kernel
+            .mem
+            .write(call.tid, addr, &visible)
+            .map_err(|_| Errno::EFAULT)?;
+    }
+    Ok(Action::Return(visible.len() as i64))
+}
+
+/// fgetxattr(fd, name, value, size) and flistxattr(fd, list, size). When the tasks run under
+/// a host uid of their own, the files the gofer made belong on the host to the sentry's uid,
+/// and the kernel would refuse the task (EACCES) what the sandbox's owner may read: the
+/// sentry reads them on its duplicate of the fd. Otherwise the kernel does, as the task
+/// asked.
+pub fn fd_read(call: &mut Call) -> Action {
+    if !call.kernel.identity.switched {
+        return Action::Pass;
+    }
+    let result = (|| -> Result<Action, Errno> {
+        let file = call.task_fd(call.args[0] as i32)?;
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
+        if call.sysno == Sysno::flistxattr {
+            let mut list = vec![0u8; XATTR_SIZE_MAX];
+            // SAFETY: flistxattr on an fd we own into a buffer of the given length we own.
+            let n = unsafe { libc::flistxattr(raw, list.as_mut_ptr().cast(), list.len()) };
+            if n < 0 {
+                return Err(Errno::last());
+            }
+            list.truncate(n as usize);
+            return put_list(call, call.args[1], call.args[2] as usize, &list);
+        }
+        let name = call
+            .kernel
+            .mem
+            .read_cstring(call.tid, call.args[1], 255)
+            .map_err(|e| match e as i32 {
+                libc::ENAMETOOLONG => Errno::ERANGE,
+                other => Errno::from_raw(other),
+            })?;
+        if name.is_empty() {
+            return Err(Errno::ERANGE);
+        }
+        if name.starts_with(TRUSTED) {
+            return Err(Errno::ENODATA);
+        }
+        let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+        let size = (call.args[3] as usize).min(XATTR_SIZE_MAX);
+        let mut value = vec![0u8; size];
+        let buf = if size == 0 {
+            std::ptr::null_mut()
+        } else {
+            value.as_mut_ptr().cast()
+        };
+        // SAFETY: fgetxattr on an fd we own, with a NUL-terminated name, into a buffer of
+        // `size` bytes we own (or none when asking for the size).
+        let n = unsafe { libc::fgetxattr(raw, name.as_ptr(), buf, size) };
+        if n < 0 {
+            return Err(Errno::last());
+        }
+        if size > 0 {
+            call.kernel
+                .mem
+                .write(call.tid, call.args[2], &value[..n as usize])
+                .map_err(|_| Errno::EFAULT)?;
+        }
+        Ok(Action::Return(n as i64))
+    })();
+    result.unwrap_or_else(|e| Action::Return(-(e as i64)))
 }

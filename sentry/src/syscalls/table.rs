@@ -4,7 +4,7 @@
 
 use super::{
     clocks, fs, ids, ipc, memfd, mm, net, owner, pid, process, rlimit, socket_memory, sys_ioctl,
-    sys_signal, sys_stat, sys_wait, uts, Action, Call, ExitHook,
+    sys_signal, sys_stat, sys_wait, sys_xattr, uts, Action, Call, ExitHook,
 };
 use nix::errno::Errno;
 use syscalls::Sysno;
@@ -229,8 +229,6 @@ fn entry_of(sysno: Sysno) -> Option<Entry> {
         | arch_prctl
         | sync
         | readahead
-        | fgetxattr
-        | flistxattr
         | time
         | futex
         | set_thread_area
@@ -354,6 +352,8 @@ fn entry_of(sysno: Sysno) -> Option<Entry> {
         fchmod | fsetxattr | fremovexattr => sys(Checked, |c| {
             ids::fd_inode_change(c).unwrap_or_else(|| process::inode_change(c))
         }),
+        // Read by the sentry when the tasks' host uid does not own what the gofer made.
+        fgetxattr | flistxattr => sys(Checked, sys_xattr::fd_read),
         fchown => sys(Checked, |c| {
             ids::fchown(c, c.args[0] as i32, [c.args[1], c.args[2]])
         }),

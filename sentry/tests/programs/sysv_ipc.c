@@ -41,8 +41,11 @@ int main(int argc, char **argv)
           "IPC_STAT: key %d, creator pid %d (own %d), owner %u", ds.shm_perm.__key, ds.shm_cpid,
           (int)getpid(), ds.shm_perm.uid);
     struct shminfo info;
-    errno = 0;
-    check(shmctl(0, IPC_INFO, (struct shmid_ds *)&info) == -1 && errno == EINVAL, "IPC_INFO of the host: EINVAL");
+    check(shmctl(0, IPC_INFO, (struct shmid_ds *)&info) >= 0 && info.shmmni > 0,
+          "IPC_INFO: the limits (%s)", strerror(errno));
+    struct shm_info usage;
+    check(shmctl(0, SHM_INFO, (struct shmid_ds *)&usage) >= 0 && usage.used_ids == 1,
+          "SHM_INFO: the sandbox's one segment (%d)", usage.used_ids);
     errno = 0;
     check(shmctl(0, SHM_STAT, &ds) == -1 && errno == EINVAL, "SHM_STAT by the host's index: EINVAL");
 
@@ -62,6 +65,12 @@ int main(int argc, char **argv)
     check(semctl(sem, 0, GETPID) == getpid(), "semctl GETPID: the sandbox pid");
     errno = 0;
     check(semget(key, 3, 0) == -1 && errno == EINVAL, "more semaphores than the set has: EINVAL");
+    struct seminfo sems;
+    check(semctl(0, 0, SEM_INFO, &sems) >= 0 && sems.semusz == 1 && sems.semaem == 2,
+          "SEM_INFO: the sandbox's one set of two (%d sets, %d semaphores)", sems.semusz, sems.semaem);
+    struct msginfo msgs;
+    check(msgctl(0, MSG_INFO, (struct msqid_ds *)&msgs) >= 0 && msgs.msgpool == 1 && msgs.msgmap == 0,
+          "MSG_INFO: the sandbox's one empty queue (%d queues, %d messages)", msgs.msgpool, msgs.msgmap);
 
     /* A bounded number of queues: private ones until the sandbox's share is used. */
     int made = 0, err = 0;
