@@ -175,5 +175,25 @@ int main(int argc, char **argv)
     OK(si.si_pid == c && si.si_uid == getuid() && si.si_status == 3,
        "waitid: si_pid, si_uid and si_status name the child");
     sigprocmask(SIG_UNBLOCK, &usr2, NULL);
+
+    /* A signal the process ignores is discarded when it is sent: it ends no wait. */
+    signal(SIGUSR1, SIG_IGN);
+    sigset_t only_usr2;
+    sigemptyset(&only_usr2);
+    sigaddset(&only_usr2, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &only_usr2, NULL);
+    fflush(stdout);
+    pid_t parent = getpid();
+    c = fork();
+    if (c == 0) {
+        kill(parent, SIGUSR1);
+        _exit(0);
+    }
+    struct timespec short_wait = {0, 200 * 1000 * 1000};
+    T_ERR(sigtimedwait(&only_usr2, &si, &short_wait), EAGAIN,
+          "rt_sigtimedwait: an ignored signal does not interrupt it -> EAGAIN at the timeout");
+    waitpid(c, &st, 0);
+    sigprocmask(SIG_UNBLOCK, &only_usr2, NULL);
+    signal(SIGUSR1, SIG_DFL);
     return tap_done();
 }

@@ -83,9 +83,15 @@ impl Supervisor {
                 rval
             }
             Some(ExitHook::Clone) => syscalls::pid::after_clone(k, tid, rval),
-            Some(ExitHook::Dequeued { at }) if rval > 0 => {
+            Some(ExitHook::Dequeued { at }) if rval > 0 && at != 0 => {
                 syscalls::sys_signal::translate_dequeued(k, tid, at);
                 rval
+            }
+            Some(ExitHook::Dequeued { .. })
+                if rval == -(libc::EINTR as i64)
+                    && syscalls::sys_signal::interrupted_by_ignored(tid) =>
+            {
+                -syscalls::sys_signal::ERESTARTNOHAND
             }
             Some(ExitHook::Reaped { infop, nowait }) => {
                 syscalls::sys_wait::after_wait(k, tid, infop, nowait, rval)

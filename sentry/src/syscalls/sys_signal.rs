@@ -156,10 +156,35 @@ pub fn translate_dequeued(k: &Kernel, tid: Tid, at: u64) {
     }
 }
 
-/// rt_sigtimedwait: the siginfo it dequeues names the sender in the caller's numbers.
+/// rt_sigtimedwait: the siginfo it dequeues names the sender in the caller's numbers, and a
+/// signal the task ignores does not end the wait (see `interrupted_by_ignored`).
 pub fn timedwait(call: &mut Call) -> Action {
-    match call.args[1] {
-        0 => Action::Pass,
-        at => Action::PassThenExit(ExitHook::Dequeued { at }),
-    }
+    Action::PassThenExit(ExitHook::Dequeued { at: call.args[1] })
+}
+
+/// ERESTARTNOHAND: the kernel runs the call again once the signal that interrupted it is
+/// delivered, if no handler runs; a handler makes it fail with EINTR.
+pub const ERESTARTNOHAND: i64 = 514;
+
+/// Whether every signal pending for `tid` is one it ignores (SIG_IGN, or SIG_DFL for a
+/// signal whose default is to be ignored). Linux discards such a signal when it is sent, so
+/// it interrupts no call; a traced task gets it queued (its tracer must see it), and a wait
+/// it was in ends with EINTR, which the sentry turns into a restart.
+pub fn interrupted_by_ignored(tid: Tid) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{tid}/status")) else {
+        return false;
+    };
+    let mask = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    let ignored_by_default =
+        bit(libc::SIGCHLD) | bit(libc::SIGCONT) | bit(libc::SIGURG) | bit(libc::SIGWINCH);
+    let pending = mask("SigPnd:") | mask("ShdPnd:");
+    let ignored = mask("SigIgn:") | (ignored_by_default & !mask("SigCgt:"));
+    pending != 0 && pending & !ignored == 0
 }
