@@ -140,6 +140,13 @@ pub fn listener_filter(cookie: Cookie, notified: &[u32], guards: &[Guard]) -> Fi
     Filter { instructions: code }
 }
 
+/// Whether `filter` (a [`listener_filter`]) notifies the native call `nr` with `args`.
+pub fn notifies(filter: &Filter, nr: i64, args: &[u64; 6]) -> bool {
+    u32::try_from(nr).is_ok_and(|nr| {
+        filter.evaluate_call(bpf::AUDIT_ARCH_X86_64, nr, args) == SECCOMP_RET_USER_NOTIF
+    })
+}
+
 /// Whether this kernel has `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6): a thread of
 /// the tracer installs a filter that notifies nothing on itself, asks for the flag on its
 /// listener and exits (seccomp filters belong to the thread that installed them).

@@ -194,6 +194,34 @@ int main(int argc, char **argv)
           "rt_sigtimedwait: an ignored signal does not interrupt it -> EAGAIN at the timeout");
     waitpid(c, &st, 0);
     sigprocmask(SIG_UNBLOCK, &only_usr2, NULL);
+
+    /* Calls that do not block are never interrupted, even by a handler without SA_RESTART:
+     * a child signals while the parent stats, opens and asks its ids. */
+    struct sigaction plain = {.sa_handler = h};
+    sigaction(SIGUSR1, &plain, NULL);
+    fflush(stdout);
+    c = fork();
+    if (c == 0) {
+        for (int i = 0; i < 3000; i++)
+            kill(parent, SIGUSR1);
+        _exit(0);
+    }
+    int interrupted = 0, calls = 0;
+    while (waitpid(c, &st, WNOHANG) == 0 || calls < 100) {
+        struct stat sb;
+        errno = 0;
+        if (stat("/", &sb) != 0 && errno == EINTR)
+            interrupted++;
+        int fd = open("/", O_RDONLY | O_DIRECTORY);
+        if (fd < 0 && errno == EINTR)
+            interrupted++;
+        if (fd >= 0)
+            close(fd);
+        if (getppid() < 0)
+            interrupted++;
+        calls++;
+    }
+    OK(interrupted == 0, "signals without SA_RESTART interrupt no stat, open or getppid (%d)", interrupted);
     signal(SIGUSR1, SIG_DFL);
     return tap_done();
 }

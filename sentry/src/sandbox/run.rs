@@ -108,10 +108,11 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         );
     }
     let (notified, unless) = if notifying {
-        syscalls::filter::notified(policy, config.platform, config.strace)
+        syscalls::filter::notified(policy)
     } else {
         Default::default()
     };
+    let listener_filter = platform_ptrace::notify::listener_filter(cookie, &notified, &unless);
     let spec = SpawnSpec {
         path: CString::new(command[0].as_bytes())
             .map_err(|_| Failure::Usage("command contains NUL".into()))?,
@@ -124,9 +125,7 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         // PID 1 of the sandbox reaps its orphans, as init does in a PID namespace.
         child_subreaper: true,
         take_terminal: foreground,
-        listener_filter: Some(platform_ptrace::notify::listener_filter(
-            cookie, &notified, &unless,
-        )),
+        listener_filter: Some(listener_filter.clone()),
         credentials: config.host_user.map(|ids| (ids.uid, ids.gid)),
         seccomp: Some(match config.platform {
             Platform::Seccomp if !config.strace => syscalls::filter::compile(policy),
@@ -160,7 +159,7 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         cookie,
         gofer_pid,
         termination.clone(),
-        notifying,
+        notifying.then_some(listener_filter),
     )
     .and_then(|supervisor| supervisor.run());
     if foreground {

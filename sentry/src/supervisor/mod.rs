@@ -97,6 +97,9 @@ pub struct Supervisor {
     /// answers whole when `notifying`.
     listener: Listener,
     notifying: bool,
+    /// The listener's filter when it notifies calls: tells, at a signal-delivery stop,
+    /// whether the interrupted call was waiting for its notification's answer.
+    notify_filter: Option<platform_ptrace::seccomp::Filter>,
     /// Calls that came as notifications, and ptrace stops of calls (for `--log debug`).
     notified_calls: u64,
     stopped_calls: u64,
@@ -147,8 +150,9 @@ impl Supervisor {
         cookie: platform_ptrace::notify::Cookie,
         gofer_pid: Tid,
         termination: std::sync::Arc<Termination>,
-        notifying: bool,
+        notify_filter: Option<platform_ptrace::seccomp::Filter>,
     ) -> anyhow::Result<Self> {
+        let notifying = notify_filter.is_some();
         kernel.init_tid = init.tid;
         kernel.add_task(init.tid, init.tid, 0, crate::kernel::pid::ROOT_NS);
         if let Some(task) = kernel.tasks.get_mut(&init.tid) {
@@ -175,6 +179,7 @@ impl Supervisor {
             gofer_pid,
             listener,
             notifying,
+            notify_filter,
             notified_calls: 0,
             stopped_calls: 0,
             awaiting_install: HashMap::new(),
@@ -434,6 +439,7 @@ impl Supervisor {
                 stopped.resume(steady, 0)?
             }
             Stop::Signal(sig) => {
+                self.restart_interrupted_notification(&stopped)?;
                 // The sender's id in the siginfo is the receiver's number for it.
                 if let Ok(mut info) = stopped.siginfo() {
                     if syscalls::sys_signal::translate_siginfo(&self.kernel, tid, &mut info) {

@@ -31,25 +31,22 @@ impl Supervisor {
         if !self.kernel.tasks.contains_key(&tid) {
             self.adopt(tid);
         }
-        let exec_step = self
-            .pending
-            .get(&tid)
-            .and_then(|p| p.exec.as_ref())
-            .map(|state| state.is_expected(request.nr, &request.args));
-        match exec_step {
-            // A step of an exec the sentry is driving, already let through at its entry
-            // stop: it runs to its exit stop.
-            Some(true) => {
+        if let Some(pending) = self.pending.get(&tid) {
+            let exec_step = pending
+                .exec
+                .as_ref()
+                .map(|state| state.is_expected(request.nr, &request.args));
+            if exec_step == Some(false) {
+                // Not the step of the exec the sentry set up (a signal handler ran in
+                // between): the exec is abandoned and this call is decided as any other.
+                self.pending.remove(&tid);
+                self.forget_install(tid);
+            } else {
+                // A call the sentry decided at its stop and rewrote (an exec step, a wait):
+                // the kernel checks the filters again after a stop, which notifies it.
                 let _ = self.listener.continue_call(id);
                 return;
             }
-            // Not the step the sentry set up (a signal handler ran in between): the exec
-            // is abandoned and this call is decided as any other.
-            Some(false) => {
-                self.pending.remove(&tid);
-                self.forget_install(tid);
-            }
-            None => {}
         }
         self.new_call_from(tid, request.nr);
         let Some(sysno) = Sysno::new(request.nr as usize) else {
@@ -138,5 +135,42 @@ impl Supervisor {
                 self.cancel_abandoned(tid);
             }
         }
+    }
+}
+
+/// ERESTARTSYS and ERESTARTNOINTR: an interrupted call is run again after the signal; with
+/// ERESTARTSYS, a handler without SA_RESTART makes it fail with EINTR instead.
+const ERESTARTSYS: i64 = 512;
+const ERESTARTNOINTR: i64 = 513;
+
+impl Supervisor {
+    /// At a signal-delivery stop: a notified call the signal interrupted while it waited for
+    /// the sentry's answer (the kernel's ERESTARTSYS) runs again after the handler, whatever
+    /// its SA_RESTART: Linux would have completed it before delivering the signal, since no
+    /// notified call waits in the kernel, except an open of a FIFO, which keeps Linux's
+    /// EINTR.
+    pub(super) fn restart_interrupted_notification(
+        &mut self,
+        stopped: &Stopped,
+    ) -> anyhow::Result<()> {
+        let Some(filter) = &self.notify_filter else {
+            return Ok(());
+        };
+        let mut regs = stopped.regs()?;
+        if regs.ret() != -ERESTARTSYS {
+            return Ok(());
+        }
+        let args: [u64; 6] = std::array::from_fn(|i| regs.arg(i));
+        let notified = platform_ptrace::notify::notifies(filter, regs.syscall(), &args);
+        let waits = self
+            .awaiting_install
+            .get(&stopped.tid())
+            .is_some_and(|a| a.notified)
+            || self.abandoned.contains_key(&stopped.tid());
+        if notified && !waits {
+            regs.set_ret(-ERESTARTNOINTR);
+            stopped.set_regs(&regs)?;
+        }
+        Ok(())
     }
 }

@@ -5,7 +5,6 @@
 //! as seccomp user notifications instead of ptrace stops.
 
 use super::table::{class_of, Class, Policy, MAX_NR};
-use crate::config::Platform;
 use platform_ptrace::seccomp::{ArgTest, Filter, Guard};
 use syscalls::Sysno;
 
@@ -121,23 +120,21 @@ const NOTIFIED_UNLESS: [(Sysno, u8, ArgTest); 4] = [
 ];
 
 /// The calls that reach the sentry as notifications, and the guards that send some of
-/// their variants to a ptrace stop instead. Under `--platform=ptrace` passthrough calls are
-/// notified too (and answered with SECCOMP_USER_NOTIF_FLAG_CONTINUE), so the sentry still
-/// sees every call; not under `--strace`, which prints their results at an exit stop.
-/// Refused calls are notified everywhere: their answer is an errno.
-pub fn notified(policy: Policy, platform: Platform, strace: bool) -> (Vec<u32>, Vec<Guard>) {
+/// their variants to a ptrace stop instead. Refused calls are notified too: their answer is
+/// an errno. Passthrough calls are not, under `--platform=ptrace` either: a call waiting
+/// for its notification can be interrupted by a signal, which Linux would deliver only
+/// after a call that does not block (a write to a regular file, a read of a full pipe); the
+/// sentry restarts interrupted notified calls it answers whole (see the supervisor), but
+/// cannot tell such an interruption from a passthrough call's own.
+pub fn notified(policy: Policy) -> (Vec<u32>, Vec<Guard>) {
     let mut numbers: Vec<u32> = NOTIFIED
         .iter()
         .map(|s| s.id() as u32)
-        .filter(|&nr| {
-            platform == Platform::Ptrace || class_of(nr as u64, policy) != Class::Passthrough
-        })
+        .filter(|&nr| class_of(nr as u64, policy) != Class::Passthrough)
         .collect();
     for nr in 0..MAX_NR as u32 {
-        let class = class_of(nr as u64, policy);
         let known = Sysno::new(nr as usize).is_some();
-        let passes = class == Class::Passthrough && platform == Platform::Ptrace && !strace;
-        if known && (matches!(class, Class::Deny(_)) || passes) {
+        if known && matches!(class_of(nr as u64, policy), Class::Deny(_)) {
             numbers.push(nr);
         }
     }
@@ -190,25 +187,24 @@ mod tests {
 
     #[test]
     fn notified_calls_are_those_answered_whole() {
-        let policy = Policy::default();
         let has = |set: &[u32], s: Sysno| set.contains(&(s.id() as u32));
-        let (seccomp, guards) = notified(policy, Platform::Seccomp, false);
-        assert!(has(&seccomp, Sysno::getpid));
-        assert!(has(&seccomp, Sysno::openat));
+        let (set, guards) = notified(Policy::default());
+        assert!(has(&set, Sysno::getpid));
+        assert!(has(&set, Sysno::openat));
         // Refused calls are answered with their errno.
-        assert!(has(&seccomp, Sysno::ptrace));
+        assert!(has(&set, Sysno::ptrace));
         // Passthrough calls stay in the kernel; calls that need an exit stop stay stops.
-        assert!(!has(&seccomp, Sysno::read));
-        assert!(!has(&seccomp, Sysno::fstat));
-        assert!(!has(&seccomp, Sysno::execve));
-        assert!(!has(&seccomp, Sysno::wait4));
-        assert!(!has(&seccomp, Sysno::openat2));
+        assert!(!has(&set, Sysno::read));
+        assert!(!has(&set, Sysno::fstat));
+        assert!(!has(&set, Sysno::execve));
+        assert!(!has(&set, Sysno::wait4));
+        assert!(!has(&set, Sysno::openat2));
         assert!(guards.iter().any(|g| g.nr == Sysno::openat.id() as u32));
-        // Under ptrace the sentry sees passthrough calls too, unless --strace needs their exit.
-        let (ptrace, _) = notified(policy, Platform::Ptrace, false);
-        assert!(has(&ptrace, Sysno::read) && has(&ptrace, Sysno::fstat));
-        assert!(!has(&ptrace, Sysno::execve) && !has(&ptrace, Sysno::clone));
-        let (traced, _) = notified(policy, Platform::Ptrace, true);
-        assert!(!has(&traced, Sysno::read) && has(&traced, Sysno::getpid));
+        // fstat is notified when owners make it stop.
+        let owners = Policy {
+            owners: true,
+            ..Policy::default()
+        };
+        assert!(has(&notified(owners).0, Sysno::fstat));
     }
 }
