@@ -58,6 +58,9 @@ pub struct Case {
     pub name: String,
     /// `// conformance: ns` — about hostname, pids or mounts: native run inside unshare.
     pub namespaced: bool,
+    /// `// conformance: netns` — about the network: native run in a network namespace of
+    /// its own, which has only `lo` (the case brings it up), as the sandbox's.
+    pub own_network: bool,
     /// `// conformance: fuzz` — not part of the ordinary run.
     pub fuzz: bool,
     /// `cases/<name>.expect-sentry`: test point number -> the line the sentry must print.
@@ -102,6 +105,7 @@ pub fn discover(filter: Option<&str>) -> Result<Vec<Case>> {
         }
         cases.push(Case {
             namespaced: directives.contains(&"ns"),
+            own_network: directives.contains(&"netns"),
             fuzz: directives.contains(&"fuzz"),
             name,
             expect_sentry,
@@ -232,6 +236,9 @@ fn base_env(work_inside: &Path, token: &str) -> Vec<(String, String)> {
 /// inside fresh pid/uts/mount namespaces when the case is about them.
 fn native_argv(l: &Layout, case: &Case) -> Vec<String> {
     let mut argv: Vec<String> = Vec::new();
+    if case.own_network {
+        argv.extend(["unshare", "--net"].iter().map(|s| s.to_string()));
+    }
     if case.namespaced {
         argv.extend(
             ["unshare", "--fork", "--pid", "--uts", "--mount"]

@@ -4,6 +4,7 @@
 pub mod creds;
 pub mod ipc;
 pub mod limits;
+pub mod loopback;
 pub mod memory;
 pub mod mounts;
 pub mod pid;
@@ -149,6 +150,8 @@ pub struct Kernel {
     pub passcred: HashSet<u64>,
     /// The prefix that makes abstract AF_UNIX names private to this sandbox.
     pub abstract_prefix: Vec<u8>,
+    /// The sandbox's loopback network (`--net none`).
+    pub loopback: loopback::Loopback,
     /// How host ids and sandbox ids relate.
     pub identity: creds::Identity,
     /// The memory of the sandbox's tasks.
@@ -193,6 +196,7 @@ impl Kernel {
             proc_scratch: std::path::PathBuf::new(),
             proc_dirs: HashMap::new(),
             abstract_prefix: random_abstract_prefix(),
+            loopback: loopback::Loopback::default(),
             identity,
             owners: creds::Owners::default(),
             mem: std::sync::Arc::new(crate::host::Live),

@@ -366,6 +366,83 @@ pub fn host_defaults() -> (u64, u64) {
     })
 }
 
+/// Whether the AF_UNIX socket with inode `ino` still exists.
+pub fn unix_socket_exists(ino: u64) -> bool {
+    let Some(nl) = unix_diag_request(false, ino as u32, 0) else {
+        return false;
+    };
+    let mut reply = [0u8; 128];
+    // SAFETY: recv writes at most `reply.len()` bytes into memory we own.
+    let got = unsafe {
+        libc::recv(
+            std::os::fd::AsRawFd::as_raw_fd(&nl),
+            reply.as_mut_ptr().cast(),
+            reply.len(),
+            0,
+        )
+    };
+    got >= 6 && u16::from_ne_bytes([reply[4], reply[5]]) == SOCK_DIAG_BY_FAMILY
+}
+
+/// The inode of the peer of the AF_UNIX socket with inode `ino`.
+pub fn unix_peer(ino: u64) -> Option<u64> {
+    unix_diag(ino, Diag::Peer)
+}
+
+/// What the kernel's socket diagnostics (NETLINK_SOCK_DIAG; any user may ask) know of the
+/// AF_UNIX socket with inode `ino`: its peer's socket inode (`UDIAG_SHOW_PEER`) or the
+/// inode of the file it is bound to (`UDIAG_SHOW_VFS`: an accepted socket shares its
+/// listener's).
+#[derive(Clone, Copy)]
+pub enum Diag {
+    Peer,
+    BoundFile,
+}
+
+pub fn unix_diag(ino: u64, ask: Diag) -> Option<u64> {
+    let (show, attribute): (u32, u16) = match ask {
+        Diag::BoundFile => (0x2, 1), // UDIAG_SHOW_VFS, UNIX_DIAG_VFS
+        Diag::Peer => (0x4, 2),      // UDIAG_SHOW_PEER, UNIX_DIAG_PEER
+    };
+    let nl = unix_diag_request(false, ino as u32, show)?;
+    let mut reply = [0u8; 512];
+    // SAFETY: recv writes at most `reply.len()` bytes into memory we own.
+    let got = unsafe {
+        libc::recv(
+            std::os::fd::AsRawFd::as_raw_fd(&nl),
+            reply.as_mut_ptr().cast(),
+            reply.len(),
+            0,
+        )
+    };
+    let reply = reply.get(..usize::try_from(got).ok()?)?;
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_ne_bytes(reply.get(at..at + 4)?.try_into().ok()?))
+    };
+    if u16::from_ne_bytes(reply.get(4..6)?.try_into().ok()?) != SOCK_DIAG_BY_FAMILY {
+        return None; // NLMSG_ERROR: no such socket
+    }
+    let end = (word(0)? as usize).min(reply.len());
+    // struct unix_diag_msg is 16 bytes; its attributes follow, 4-byte aligned.
+    let mut at = 16 + 16;
+    while at + 4 <= end {
+        let len = u16::from_ne_bytes(reply[at..at + 2].try_into().ok()?) as usize;
+        let kind = u16::from_ne_bytes(reply[at + 2..at + 4].try_into().ok()?);
+        if len < 4 {
+            return None;
+        }
+        if kind == attribute && len >= 8 {
+            return match ask {
+                Diag::Peer => word(at + 4).map(u64::from),
+                // struct unix_diag_vfs { u32 ino; u32 dev; }
+                Diag::BoundFile => Some((word(at + 8)? as u64) << 32 | word(at + 4)? as u64),
+            };
+        }
+        at += len.next_multiple_of(4);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

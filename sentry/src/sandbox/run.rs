@@ -12,6 +12,7 @@ use platform_ptrace::{spawn, SpawnSpec};
 use std::ffi::{CString, OsString};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 
 /// The hidden first argument with which the sentry starts itself as its gofer.
@@ -60,6 +61,12 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         Some(files),
     );
     kernel.proc_scratch = scratch.dir.join("procfs");
+    let net_dir = scratch.dir.join("net");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&net_dir)
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("{}: {e}", net_dir.display())))?;
+    kernel.loopback = kernel::loopback::Loopback::new(net_dir);
     kernel.tmpfs_pool = tmpfs_pool;
     let initial_fs = kernel::FsState {
         root: b"/".to_vec(),

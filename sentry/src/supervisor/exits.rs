@@ -83,6 +83,14 @@ impl Supervisor {
                 rval
             }
             Some(ExitHook::Clone) => syscalls::pid::after_clone(k, tid, rval),
+            Some(ExitHook::Accepted {
+                listener,
+                addr,
+                len,
+            }) => {
+                syscalls::inet::accepted(k, tid, listener, (addr, len), rval);
+                rval
+            }
             Some(ExitHook::Dequeued { at }) if rval > 0 && at != 0 => {
                 syscalls::sys_signal::translate_dequeued(k, tid, at);
                 rval

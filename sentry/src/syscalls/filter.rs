@@ -13,7 +13,7 @@ use syscalls::Sysno;
 /// under a memory limit), getrlimit and setrlimit for RLIMIT_CORE,
 /// the clock calls for CPU clocks (negative clock ids, which carry a pid). The rest of each
 /// runs in the kernel.
-const GUARDED: [(Sysno, u8, ArgTest); 8] = [
+const GUARDED: [(Sysno, u8, ArgTest); 9] = [
     (Sysno::fcntl, 1, ArgTest::OneOf(&super::owner::COMMANDS)),
     (
         Sysno::setsockopt,
@@ -23,6 +23,16 @@ const GUARDED: [(Sysno, u8, ArgTest); 8] = [
             libc::SO_PASSCRED as u32,
             libc::SO_SNDBUF as u32,
             libc::SO_RCVBUF as u32,
+        ]),
+    ),
+    // The IP and TCP levels: a loopback socket's options are the sentry's.
+    (
+        Sysno::setsockopt,
+        1,
+        ArgTest::OneOf(&[
+            libc::IPPROTO_IP as u32,
+            libc::IPPROTO_TCP as u32,
+            libc::IPPROTO_IPV6 as u32,
         ]),
     ),
     (

@@ -7,6 +7,7 @@ mod clocks;
 pub mod exec;
 pub mod fs;
 pub mod ids;
+pub mod inet;
 pub mod ipc;
 pub mod memfd;
 pub mod mm;
@@ -173,6 +174,9 @@ pub enum ExitHook {
     SocketsMade(socket_memory::Made),
     /// rt_sigtimedwait dequeued a signal: its siginfo at `at` in the caller's numbers and ids.
     Dequeued { at: u64 },
+    /// accept on a loopback listener: the new socket's record, and its peer's address at
+    /// (addr, len).
+    Accepted { listener: u64, addr: u64, len: u64 },
     /// The poll of [`Action::WaitReady`] returned.
     Ready { fd: i32, then: Ready },
 }

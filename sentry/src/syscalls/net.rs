@@ -14,6 +14,7 @@
 
 use super::vfs::{files, resolve};
 use super::{deny_event, Action, Call, ExitHook};
+use crate::kernel::sockets::{self, Diag};
 use crate::kernel::NetMode;
 use nix::errno::Errno;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -28,6 +29,9 @@ const AF_MAX: i32 = 46;
 
 pub fn socket(call: &mut Call) -> Action {
     let domain = call.args[0] as i32;
+    if call.kernel.net == NetMode::None && matches!(domain, libc::AF_INET | libc::AF_INET6) {
+        return super::inet::socket(call);
+    }
     // Unknown families get the kernel's own EAFNOSUPPORT.
     if call.kernel.net == NetMode::Host || domain == libc::AF_UNIX || !(0..AF_MAX).contains(&domain)
     {
@@ -94,6 +98,9 @@ fn passcred_get(call: &mut Call) -> Result<Action, Errno> {
 /// getsockname, getpeername: an AF_UNIX address the kernel writes is put in the sandbox's
 /// terms at the exit stop.
 pub fn fix_address_at_exit(call: &mut Call) -> Action {
+    if let Some(ino) = loopback_socket(call) {
+        return super::inet::name(call, ino);
+    }
     Action::PassThenExit(ExitHook::FixUnixAddress {
         fd: call.args[0] as i32,
         peer: call.sysno == Sysno::getpeername,
@@ -105,6 +112,11 @@ pub fn fix_address_at_exit(call: &mut Call) -> Action {
 /// getsockopt: SO_PEERCRED's pid is translated at the exit stop; SO_PEERPIDFD is refused
 /// (a pidfd of a peer names a host process); SO_PASSCRED is the sentry's (see `setsockopt`).
 pub fn getsockopt(call: &mut Call) -> Action {
+    if let Some(ino) = loopback_socket(call) {
+        if let Some(done) = super::inet::getsockopt(call, ino) {
+            return done;
+        }
+    }
     if call.args[1] as i32 != libc::SOL_SOCKET {
         return Action::Pass;
     }
@@ -132,6 +144,11 @@ pub fn getsockopt(call: &mut Call) -> Action {
 /// thread that swaps the fd or the msghdr before the kernel reads them), so the sandbox
 /// receives no SCM_CREDENTIALS; the buffer sizes are charged under a memory limit.
 pub fn setsockopt(call: &mut Call) -> Action {
+    if let Some(ino) = loopback_socket(call) {
+        if let Some(done) = super::inet::setsockopt(call, ino) {
+            return done;
+        }
+    }
     if call.args[1] as i32 != libc::SOL_SOCKET {
         return Action::Pass;
     }
@@ -155,8 +172,18 @@ fn sockopt(sock: &OwnedFd, option: i32) -> Result<i32, Errno> {
     crate::kernel::sockets::get_int_option(sock, option)
 }
 
+/// The inode of the task's socket named by the call's first argument, if it is one of the
+/// sandbox's loopback sockets.
+fn loopback_socket(call: &Call) -> Option<u64> {
+    let sock = call.task_fd(call.args[0] as i32).ok()?;
+    super::inet::emulated(call, &sock)
+}
+
 pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
     let sock = call.task_fd(call.args[0] as i32)?;
+    if let Some(ino) = super::inet::emulated(call, &sock) {
+        return super::inet::connect_or_bind(call, &sock, ino);
+    }
     if sockopt(&sock, libc::SO_DOMAIN)? != libc::AF_UNIX {
         return inet_connect_or_bind(call, &sock);
     }
@@ -208,7 +235,7 @@ pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
         // directory, the same for "s" and "d/s"); the task named it `path`.
         let bound = nix::sys::stat::fstat(sock.as_raw_fd())
             .ok()
-            .and_then(|st| unix_diag(st.st_ino, Diag::BoundFile));
+            .and_then(|st| sockets::unix_diag(st.st_ino, Diag::BoundFile));
         if let Some(file) = bound {
             call.kernel.unix_names.insert(file, path);
         }
@@ -382,11 +409,11 @@ pub fn fix_unix_address(
             return;
         };
         let named = if peer {
-            unix_diag(own, Diag::Peer)
+            sockets::unix_diag(own, Diag::Peer)
         } else {
             Some(own)
         };
-        let file = named.and_then(|ino| unix_diag(ino, Diag::BoundFile));
+        let file = named.and_then(|ino| sockets::unix_diag(ino, Diag::BoundFile));
         match file.and_then(|file| kernel.unix_names.get(&file)) {
             Some(sandbox_path) => [sandbox_path.as_slice(), &[0u8][..]].concat(),
             None => return,
@@ -403,55 +430,6 @@ pub fn fix_unix_address(
             &(out.len() as u32).to_ne_bytes(),
         );
     }
-}
-
-/// What the kernel's socket diagnostics (NETLINK_SOCK_DIAG; any user may ask) know of the
-/// AF_UNIX socket with inode `ino`: its peer's socket inode (`UDIAG_SHOW_PEER`) or the
-/// inode of the file it is bound to (`UDIAG_SHOW_VFS`: an accepted socket shares its
-/// listener's).
-#[derive(Clone, Copy)]
-enum Diag {
-    Peer,
-    BoundFile,
-}
-
-fn unix_diag(ino: u64, ask: Diag) -> Option<u64> {
-    let (show, attribute): (u32, u16) = match ask {
-        Diag::BoundFile => (0x2, 1), // UDIAG_SHOW_VFS, UNIX_DIAG_VFS
-        Diag::Peer => (0x4, 2),      // UDIAG_SHOW_PEER, UNIX_DIAG_PEER
-    };
-    let nl = crate::kernel::sockets::unix_diag_request(false, ino as u32, show)?;
-    let mut reply = [0u8; 512];
-    // SAFETY: recv writes at most `reply.len()` bytes into memory we own.
-    let got = unsafe { libc::recv(nl.as_raw_fd(), reply.as_mut_ptr().cast(), reply.len(), 0) };
-    let reply = reply.get(..usize::try_from(got).ok()?)?;
-    let word = |at: usize| -> Option<u32> {
-        Some(u32::from_ne_bytes(reply.get(at..at + 4)?.try_into().ok()?))
-    };
-    if u16::from_ne_bytes(reply.get(4..6)?.try_into().ok()?)
-        != crate::kernel::sockets::SOCK_DIAG_BY_FAMILY
-    {
-        return None; // NLMSG_ERROR: no such socket
-    }
-    let end = (word(0)? as usize).min(reply.len());
-    // struct unix_diag_msg is 16 bytes; its attributes follow, 4-byte aligned.
-    let mut at = 16 + 16;
-    while at + 4 <= end {
-        let len = u16::from_ne_bytes(reply[at..at + 2].try_into().ok()?) as usize;
-        let kind = u16::from_ne_bytes(reply[at + 2..at + 4].try_into().ok()?);
-        if len < 4 {
-            return None;
-        }
-        if kind == attribute && len >= 8 {
-            return match ask {
-                Diag::Peer => word(at + 4).map(u64::from),
-                // struct unix_diag_vfs { u32 ino; u32 dev; }
-                Diag::BoundFile => Some((word(at + 8)? as u64) << 32 | word(at + 4)? as u64),
-            };
-        }
-        at += len.next_multiple_of(4);
-    }
-    None
 }
 
 /// sendto/sendmsg/sendmmsg (see the module's comment).

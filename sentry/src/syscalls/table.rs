@@ -3,8 +3,8 @@
 //! named here is denied with ENOSYS. The seccomp filter is compiled from it (`filter`).
 
 use super::{
-    clocks, fs, ids, ipc, memfd, mm, net, owner, pid, process, rlimit, socket_memory, sys_ioctl,
-    sys_signal, sys_stat, sys_wait, sys_xattr, uts, Action, Call, ExitHook,
+    clocks, fs, ids, inet, ipc, memfd, mm, net, owner, pid, process, rlimit, socket_memory,
+    sys_ioctl, sys_signal, sys_stat, sys_wait, sys_xattr, uts, Action, Call, ExitHook,
 };
 use nix::errno::Errno;
 use syscalls::Sysno;
@@ -206,7 +206,6 @@ fn entry_of(sysno: Sysno) -> Option<Entry> {
         | setitimer
         | recvfrom
         | shutdown
-        | listen
         | exit
         | flock
         | fsync
@@ -301,7 +300,9 @@ fn entry_of(sysno: Sysno) -> Option<Entry> {
         close | mmap | mprotect | munmap | brk | mremap | ftruncate | sysinfo | fallocate
         | pkey_mprotect | close_range => pass_or(mm::handle),
         fstat => pass_or(sys_stat::fstat),
-        accept | accept4 => pass_or(|c| socket_memory::creating(c, |_| Action::Pass)),
+        // A loopback listener's accept is the sentry's to record (`inet`).
+        accept | accept4 => sys(Checked, |c| socket_memory::creating(c, inet::accept)),
+        listen => sys(Checked, inet::listen),
         memfd_create => pass_or(memfd::create),
         // pidfd_getfd is made by the sentry, for a process of the sandbox only.
         pidfd_getfd => sys(Checked, pid::pidfd_getfd),

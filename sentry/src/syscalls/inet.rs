@@ -1,0 +1,436 @@
+//! TCP over the sandbox's own loopback (`--net none`; the tables are `kernel::loopback`).
+//! socket(AF_INET/AF_INET6, SOCK_STREAM) gives the task an AF_UNIX stream socket the sentry
+//! made; bind, listen, connect and accept are the sentry's, on its own duplicate of the
+//! task's socket, with the address it read once; getsockname, getpeername and the options
+//! of the IP and TCP levels answer from the tables. Data never passes through the sentry.
+//! Addresses other than loopback or unspecified are refused as in a network namespace with
+//! only `lo`: EADDRNOTAVAIL to bind, ENETUNREACH to connect.
+
+use super::{Action, Call, ExitHook};
+use crate::kernel::loopback::{self, InetSocket};
+use crate::kernel::sockets;
+use nix::errno::Errno;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use syscalls::Sysno;
+
+/// socket(AF_INET or AF_INET6, type, protocol).
+pub fn socket(call: &mut Call) -> Action {
+    let family = call.args[0] as i32;
+    let kind = call.args[1] as i32;
+    let flags = kind & (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+    let base = kind & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+    let protocol = call.args[2] as i32;
+    let refuse = |call: &Call, e: Errno, why: &str| {
+        super::deny_event(call, e as i32, why);
+        Action::Return(-(e as i64))
+    };
+    match base {
+        libc::SOCK_STREAM if protocol == 0 || protocol == libc::IPPROTO_TCP => {}
+        libc::SOCK_STREAM => return Action::Return(-(Errno::EPROTONOSUPPORT as i64)),
+        libc::SOCK_RAW => return refuse(call, Errno::EPERM, "raw sockets need privilege"),
+        libc::SOCK_DGRAM => {
+            return refuse(
+                call,
+                Errno::EACCES,
+                "UDP on the sandbox's loopback is not served yet",
+            )
+        }
+        _ => return Action::Return(-(Errno::EINVAL as i64)),
+    }
+    // SAFETY: socket takes plain integers and returns a new fd or -1.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Action::Return(-(Errno::last() as i64));
+    }
+    // SAFETY: the fd was just made and is ours alone.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    if flags & libc::SOCK_NONBLOCK != 0 {
+        let _ = nix::fcntl::fcntl(
+            sock.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+    }
+    let Ok(st) = nix::sys::stat::fstat(sock.as_raw_fd()) else {
+        return Action::Return(-(Errno::EMFILE as i64));
+    };
+    call.kernel.loopback.sockets.insert(
+        st.st_ino,
+        InetSocket {
+            family,
+            ..InetSocket::default()
+        },
+    );
+    Action::Install {
+        fd: sock,
+        cloexec: flags & libc::SOCK_CLOEXEC != 0,
+    }
+}
+
+/// The inode of the task's socket `fd`, if it is one of the loopback's.
+pub fn emulated(call: &Call, sock: &OwnedFd) -> Option<u64> {
+    let ino = nix::sys::stat::fstat(sock.as_raw_fd()).ok()?.st_ino;
+    call.kernel
+        .loopback
+        .sockets
+        .contains_key(&ino)
+        .then_some(ino)
+}
+
+fn read_addr(call: &Call, at: u64, len: u64) -> Result<Vec<u8>, Errno> {
+    if len > std::mem::size_of::<libc::sockaddr_storage>() as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = vec![0u8; len as usize];
+    call.kernel
+        .mem
+        .read(call.tid, at, &mut bytes)
+        .map_err(|_| Errno::EFAULT)?;
+    Ok(bytes)
+}
+
+/// Binds the sentry's duplicate `sock` (inode `ino`) to `port`'s socket file.
+fn bind_port(call: &mut Call, sock: &OwnedFd, ino: u64, port: u16) -> Result<(), Errno> {
+    let path = call.kernel.loopback.path_of(port);
+    let _ = std::fs::remove_file(&path);
+    let addr = nix::sys::socket::UnixAddr::new(&path).map_err(|_| Errno::ENAMETOOLONG)?;
+    nix::sys::socket::bind(sock.as_raw_fd(), &addr)?;
+    call.kernel.loopback.ports.insert(port, ino);
+    Ok(())
+}
+
+/// A free port: the one asked for, or an ephemeral one for 0.
+fn claim(call: &mut Call, port: u16) -> Result<u16, Errno> {
+    let lo = &mut call.kernel.loopback;
+    if port == 0 {
+        return lo
+            .ephemeral(sockets::unix_socket_exists)
+            .ok_or(Errno::EADDRINUSE);
+    }
+    if !lo.free(port, sockets::unix_socket_exists) {
+        return Err(Errno::EADDRINUSE);
+    }
+    Ok(port)
+}
+
+/// bind and connect of a loopback socket.
+pub fn connect_or_bind(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Action, Errno> {
+    let bytes = read_addr(call, call.args[1], call.args[2])?;
+    let family = call.kernel.loopback.sockets[&ino].family;
+    // As inet_bind/inet6_bind and the connects check: the length first, then the family.
+    let least = if family == libc::AF_INET6 { 24 } else { 16 };
+    if bytes.len() < least.min(16) || (call.sysno == Sysno::bind && bytes.len() < least) {
+        return Err(Errno::EINVAL);
+    }
+    let given = u16::from_ne_bytes([bytes[0], bytes[1]]) as i32;
+    let mapped = family == libc::AF_INET6 && given == libc::AF_INET && call.sysno == Sysno::connect;
+    if given != family && !mapped {
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    let addr = loopback::parse(&bytes).ok_or(Errno::EINVAL)?;
+    if call.sysno == Sysno::bind {
+        if call.kernel.loopback.sockets[&ino].local.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        if !loopback::is_local(addr.ip()) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let port = claim(call, addr.port())?;
+        bind_port(call, sock, ino, port)?;
+        let record = call
+            .kernel
+            .loopback
+            .sockets
+            .get_mut(&ino)
+            .expect("looked up");
+        record.local = Some(SocketAddr::new(addr.ip(), port));
+        return Ok(Action::Return(0));
+    }
+    let target = addr;
+    if call.kernel.loopback.sockets[&ino].peer.is_some() {
+        return Err(Errno::EISCONN);
+    }
+    if !loopback::is_local(target.ip()) {
+        return Err(Errno::ENETUNREACH);
+    }
+    let listening = call
+        .kernel
+        .loopback
+        .ports
+        .get(&target.port())
+        .copied()
+        .filter(|&l| sockets::unix_socket_exists(l))
+        .and_then(|l| call.kernel.loopback.sockets.get(&l))
+        .is_some_and(|l| l.listening);
+    if !listening || target.port() == 0 {
+        return Err(Errno::ECONNREFUSED);
+    }
+    // The client's own address: an ephemeral port, reserved while it lives.
+    if call.kernel.loopback.sockets[&ino].local.is_none() {
+        let port = claim(call, 0)?;
+        call.kernel.loopback.ports.insert(port, ino);
+        let record = call
+            .kernel
+            .loopback
+            .sockets
+            .get_mut(&ino)
+            .expect("looked up");
+        record.local = Some(SocketAddr::new(loopback::loopback_of(family), port));
+    }
+    let path = call.kernel.loopback.path_of(target.port());
+    let to = nix::sys::socket::UnixAddr::new(&path).map_err(|_| Errno::ENAMETOOLONG)?;
+    // The file is shared with the task: non-blocking only for this connect, which a
+    // listening AF_UNIX socket with room in its backlog completes at once.
+    let fd = sock.as_raw_fd();
+    let file = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).map_err(|_| Errno::EBADF)?;
+    let set = |flags: i32| {
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::from_bits_truncate(flags)),
+        )
+    };
+    set(file | libc::O_NONBLOCK).map_err(|_| Errno::EBADF)?;
+    let result = nix::sys::socket::connect(fd, &to);
+    let _ = set(file);
+    match result {
+        Ok(()) => {}
+        // A full backlog: Linux's SYN would be dropped and sent again; refused here.
+        Err(Errno::EAGAIN) => return Err(Errno::ECONNREFUSED),
+        Err(e) => return Err(e),
+    }
+    let shown = if target.ip().is_unspecified() {
+        SocketAddr::new(loopback::loopback_of(family), target.port())
+    } else {
+        target
+    };
+    let record = call
+        .kernel
+        .loopback
+        .sockets
+        .get_mut(&ino)
+        .expect("looked up");
+    record.peer = Some(loopback::shown_as(shown, family));
+    Ok(Action::Return(0))
+}
+
+/// listen(fd, backlog): a socket with no port gets an ephemeral one first, as Linux's.
+pub fn listen(call: &mut Call) -> Action {
+    let result = (|| -> Result<Action, Errno> {
+        let Ok(sock) = call.task_fd(call.args[0] as i32) else {
+            return Ok(Action::Pass);
+        };
+        let Some(ino) = emulated(call, &sock) else {
+            return Ok(Action::Pass);
+        };
+        if call.kernel.loopback.sockets[&ino].local.is_none() {
+            let port = claim(call, 0)?;
+            bind_port(call, &sock, ino, port)?;
+            let family = call.kernel.loopback.sockets[&ino].family;
+            let record = call
+                .kernel
+                .loopback
+                .sockets
+                .get_mut(&ino)
+                .expect("looked up");
+            record.local = Some(SocketAddr::new(
+                if family == libc::AF_INET6 {
+                    std::net::Ipv6Addr::UNSPECIFIED.into()
+                } else {
+                    std::net::Ipv4Addr::UNSPECIFIED.into()
+                },
+                port,
+            ));
+        }
+        let record = call
+            .kernel
+            .loopback
+            .sockets
+            .get_mut(&ino)
+            .expect("looked up");
+        if record.peer.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        record.listening = true;
+        Ok(Action::Pass)
+    })();
+    result.unwrap_or_else(|e| Action::Return(-(e as i64)))
+}
+
+/// accept/accept4 on a loopback listener: the kernel accepts with no address (it would write
+/// an AF_UNIX one); the sentry records the new socket and writes the peer's inet address.
+pub fn accept(call: &mut Call) -> Action {
+    let Ok(sock) = call.task_fd(call.args[0] as i32) else {
+        return Action::Pass;
+    };
+    let Some(listener) = emulated(call, &sock) else {
+        return Action::Pass;
+    };
+    let mut args = call.args;
+    args[1] = 0;
+    args[2] = 0;
+    Action::PassWithThenExit(
+        args,
+        ExitHook::Accepted {
+            listener,
+            addr: call.args[1],
+            len: call.args[2],
+        },
+    )
+}
+
+/// The exit stop of an accept on a loopback listener that returned `rval`.
+pub fn accepted(
+    k: &mut crate::kernel::Kernel,
+    tid: platform_ptrace::Tid,
+    listener: u64,
+    (addr, len): (u64, u64),
+    rval: i64,
+) {
+    if rval < 0 {
+        return;
+    }
+    let Ok(sock) = crate::host::task_fd(k.tgid_of(tid), rval as i32) else {
+        return;
+    };
+    let Ok(st) = nix::sys::stat::fstat(sock.as_raw_fd()) else {
+        return;
+    };
+    let Some(family) = k.loopback.sockets.get(&listener).map(|l| l.family) else {
+        return;
+    };
+    let client = sockets::unix_peer(st.st_ino).and_then(|c| k.loopback.sockets.get(&c));
+    let (local, peer) = match client {
+        Some(c) => (c.peer, c.local),
+        None => (k.loopback.sockets[&listener].local, None),
+    };
+    let record = InetSocket {
+        family,
+        local: local.map(|a| loopback::shown_as(a, family)),
+        peer: peer.map(|a| loopback::shown_as(a, family)),
+        ..InetSocket::default()
+    };
+    let shown = record.peer;
+    k.loopback.sockets.insert(st.st_ino, record);
+    if addr != 0 {
+        if let Some(peer) = shown {
+            let _ = write_name(k, tid, peer, addr, len);
+        }
+    }
+}
+
+/// Writes `name` at `addr` for a caller whose buffer holds `*len` bytes, as the kernel does:
+/// truncated to the buffer, and `*len` set to the whole size.
+fn write_name(
+    k: &crate::kernel::Kernel,
+    tid: platform_ptrace::Tid,
+    name: SocketAddr,
+    addr: u64,
+    len_addr: u64,
+) -> Result<(), Errno> {
+    let mut len = [0u8; 4];
+    k.mem
+        .read(tid, len_addr, &mut len)
+        .map_err(|_| Errno::EFAULT)?;
+    let room = i32::from_ne_bytes(len);
+    if room < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = loopback::encode(name);
+    let n = (room as usize).min(bytes.len());
+    k.mem
+        .write(tid, addr, &bytes[..n])
+        .map_err(|_| Errno::EFAULT)?;
+    k.mem
+        .write(tid, len_addr, &(bytes.len() as u32).to_ne_bytes())
+        .map_err(|_| Errno::EFAULT)
+}
+
+/// getsockname, getpeername of a loopback socket.
+pub fn name(call: &mut Call, ino: u64) -> Action {
+    let record = &call.kernel.loopback.sockets[&ino];
+    let name = if call.sysno == Sysno::getpeername {
+        match record.peer {
+            Some(peer) => peer,
+            None => return Action::Return(-(Errno::ENOTCONN as i64)),
+        }
+    } else {
+        record.local.unwrap_or_else(|| {
+            let any: std::net::IpAddr = if record.family == libc::AF_INET6 {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            };
+            SocketAddr::new(any, 0)
+        })
+    };
+    match write_name(call.kernel, call.tid, name, call.args[1], call.args[2]) {
+        Ok(()) => Action::Return(0),
+        Err(e) => Action::Return(-(e as i64)),
+    }
+}
+
+/// Whether `level` is one the AF_UNIX socket does not have and the sentry keeps.
+fn kept_level(level: i32) -> bool {
+    matches!(
+        level,
+        libc::IPPROTO_IP | libc::IPPROTO_IPV6 | libc::IPPROTO_TCP
+    )
+}
+
+/// setsockopt of a loopback socket: options of the IP and TCP levels are remembered (the
+/// data path is the host's AF_UNIX socket, which has none); SOL_SOCKET ones are the host's.
+pub fn setsockopt(call: &mut Call, ino: u64) -> Option<Action> {
+    let (level, name) = (call.args[1] as i32, call.args[2] as i32);
+    if !kept_level(level) {
+        return None;
+    }
+    if (call.args[4] as u32) < 4 {
+        return Some(Action::Return(-(Errno::EINVAL as i64)));
+    }
+    let mut value = [0u8; 4];
+    if call
+        .kernel
+        .mem
+        .read(call.tid, call.args[3], &mut value)
+        .is_err()
+    {
+        return Some(Action::Return(-(Errno::EFAULT as i64)));
+    }
+    let record = call.kernel.loopback.sockets.get_mut(&ino)?;
+    record
+        .options
+        .insert((level, name), i32::from_ne_bytes(value));
+    Some(Action::Return(0))
+}
+
+/// getsockopt of a loopback socket: the family and protocol it was made with, and the
+/// options of the IP and TCP levels the sentry keeps (0 when never set).
+pub fn getsockopt(call: &mut Call, ino: u64) -> Option<Action> {
+    let (level, name) = (call.args[1] as i32, call.args[2] as i32);
+    let record = call.kernel.loopback.sockets.get(&ino)?;
+    let value = match (level, name) {
+        (libc::SOL_SOCKET, libc::SO_DOMAIN) => record.family,
+        (libc::SOL_SOCKET, libc::SO_PROTOCOL) => libc::IPPROTO_TCP,
+        (level, name) if kept_level(level) => {
+            record.options.get(&(level, name)).copied().unwrap_or(0)
+        }
+        _ => return None,
+    };
+    let mut len = [0u8; 4];
+    let mem = &call.kernel.mem;
+    if mem.read(call.tid, call.args[4], &mut len).is_err() {
+        return Some(Action::Return(-(Errno::EFAULT as i64)));
+    }
+    let room = i32::from_ne_bytes(len);
+    if room < 0 {
+        return Some(Action::Return(-(Errno::EINVAL as i64)));
+    }
+    let n = (room as usize).min(4);
+    let written = mem
+        .write(call.tid, call.args[3], &value.to_ne_bytes()[..n])
+        .and_then(|()| mem.write(call.tid, call.args[4], &(n as u32).to_ne_bytes()));
+    Some(match written {
+        Ok(()) => Action::Return(0),
+        Err(_) => Action::Return(-(Errno::EFAULT as i64)),
+    })
+}

@@ -1,0 +1,134 @@
+//! The sandbox's own loopback network (`--net none`, the default): TCP on 127.0.0.1 and ::1
+//! between processes of one sandbox, with real programs (Python's asyncio, http.server and
+//! urllib from the host-library rootfs). Two sandboxes use the same port at once without
+//! meeting, and a listener on the host's loopback is out of reach (checked on the host).
+//! Both platforms, as the invoking user and as uid 65534.
+
+use std::net::TcpListener;
+use test_support::{variant_tests, Variant};
+
+fn python(v: Variant, program: &str) -> std::process::Command {
+    let mut cmd = v.sentry_command();
+    cmd.arg("run")
+        .arg(v.platform_flag())
+        .args(["-e", "PATH=/usr/bin:/bin", "-e", "LC_ALL=C"])
+        .arg(test_support::hostlibs_rootfs())
+        .args(["/usr/bin/python3", "-u", "-c", program]);
+    cmd
+}
+
+const ECHO: &str = r#"
+import asyncio, errno, socket
+async def handle(r, w):
+    w.write((await r.read(100)).upper()); await w.drain(); w.close()
+async def main():
+    srv = await asyncio.start_server(handle, '127.0.0.1', 0)
+    port = srv.sockets[0].getsockname()[1]
+    r, w = await asyncio.open_connection('127.0.0.1', port)
+    w.write(b'hello'); await w.drain()
+    print('echo', (await r.read(100)).decode())
+    print('peer', w.get_extra_info('peername')[0])
+    w.close(); srv.close(); await srv.wait_closed()
+asyncio.run(main())
+for target, name in ((('10.1.2.3', 80), 'off-loopback'), (('127.0.0.1', 1), 'closed port')):
+    try:
+        socket.create_connection(target, timeout=5)
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+"#;
+
+fn asyncio_echo_over_loopback(v: Variant) {
+    let run = test_support::run_to_end(python(v, ECHO), test_support::RUN_DEADLINE);
+    run.expect_code(0);
+    for want in [
+        "echo HELLO",
+        "peer 127.0.0.1",
+        "off-loopback ENETUNREACH",
+        "closed port ECONNREFUSED",
+    ] {
+        assert!(
+            run.stdout.lines().any(|l| l == want),
+            "missing '{want}'\n{}",
+            run.describe()
+        );
+    }
+}
+
+const HTTP: &str = r#"
+import subprocess, sys, urllib.request
+server = subprocess.Popen([sys.executable, '-u', '-m', 'http.server', '8000', '--bind', '127.0.0.1',
+                           '--directory', '/etc'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+print('server:', server.stdout.readline().decode().split(' (')[0])
+body = urllib.request.urlopen('http://127.0.0.1:8000/passwd').read().decode()
+print('fetched root' if body.startswith('root:') else 'fetched something else')
+server.terminate(); server.wait()
+"#;
+
+fn http_server_fetched_in_the_same_sandbox(v: Variant) {
+    let run = test_support::run_to_end(python(v, HTTP), test_support::RUN_DEADLINE);
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains("server: Serving HTTP on 127.0.0.1 port 8000")
+            && run.stdout.contains("fetched root"),
+        "{}",
+        run.describe()
+    );
+}
+
+const HOLD_PORT: &str = r#"
+import socket
+s = socket.socket(); s.bind(('127.0.0.1', 8765)); s.listen()
+print('holding 8765')
+s.accept()
+"#;
+
+const USE_PORT: &str = r#"
+import socket
+s = socket.socket(); s.bind(('127.0.0.1', 8765)); s.listen()
+c = socket.create_connection(('127.0.0.1', 8765)); a, _ = s.accept()
+c.sendall(b'mine'); print('second sandbox got', a.recv(4).decode())
+"#;
+
+fn two_sandboxes_use_one_port(v: Variant) {
+    let mut first = test_support::Live::spawn(python(v, HOLD_PORT));
+    first.wait_line("holding 8765");
+    let second = test_support::run_to_end(python(v, USE_PORT), test_support::RUN_DEADLINE);
+    first.signal(libc::SIGTERM);
+    let first = first.finish();
+    second.expect_code(0);
+    assert!(
+        second.stdout.contains("second sandbox got mine"),
+        "{}\nfirst:\n{}",
+        second.describe(),
+        first.describe()
+    );
+}
+
+fn the_hosts_loopback_is_out_of_reach(v: Variant) {
+    let host = TcpListener::bind("127.0.0.1:0").expect("a listener on the host's loopback");
+    host.set_nonblocking(true).expect("non-blocking");
+    let port = host.local_addr().expect("its address").port();
+    let program = format!(
+        "import socket, errno\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5)\n    print('reached')\nexcept OSError as e:\n    print('refused', errno.errorcode[e.errno])\n"
+    );
+    let run = test_support::run_to_end(python(v, &program), test_support::RUN_DEADLINE);
+    assert!(
+        host.accept().is_err(),
+        "the sandbox reached the host's listener\n{}",
+        run.describe()
+    );
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("refused ECONNREFUSED"),
+        "{}",
+        run.describe()
+    );
+}
+
+variant_tests!(
+    asyncio_echo_over_loopback,
+    http_server_fetched_in_the_same_sandbox,
+    two_sandboxes_use_one_port,
+    the_hosts_loopback_is_out_of_reach
+);

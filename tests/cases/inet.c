@@ -1,0 +1,138 @@
+// conformance: netns
+/* TCP on loopback, as in a network namespace that has only `lo`: socket(2), bind(2),
+ * listen(2), connect(2), accept4(2), getsockname(2), getpeername(2), shutdown(2),
+ * setsockopt(2)/getsockopt(2) at the TCP and IP levels, over IPv4 and IPv6; addresses off
+ * loopback are unreachable. Natively the case brings `lo` up itself (a fresh namespace has
+ * it down); under the sentry that request is refused and changes nothing. */
+#include "tap.h"
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+static void bring_up_lo(void)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq ifr = {0};
+    strcpy(ifr.ifr_name, "lo");
+    if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        (void)ioctl(s, SIOCSIFFLAGS, &ifr);
+    }
+    if (s >= 0)
+        close(s);
+}
+
+int main(int argc, char **argv)
+{
+    tap_init(argc, argv);
+    bring_up_lo();
+
+    int srv = T_OK(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket: AF_INET stream");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    T_EQ(bind(srv, (struct sockaddr *)&a, sizeof a), 0, "bind: 127.0.0.1, port 0");
+    socklen_t al = sizeof a;
+    T_EQ(getsockname(srv, (struct sockaddr *)&a, &al), 0, "getsockname: after bind");
+    OK(al == sizeof a && a.sin_family == AF_INET && a.sin_port != 0 &&
+           a.sin_addr.s_addr == htonl(INADDR_LOOPBACK),
+       "getsockname: 127.0.0.1 and the port the kernel chose");
+    T_EQ(listen(srv, 8), 0, "listen");
+    int one = 1;
+    T_EQ(setsockopt(srv, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0, "setsockopt: SO_REUSEADDR");
+
+    int cli = T_OK(socket(AF_INET, SOCK_STREAM, IPPROTO_TCP), "socket: AF_INET with IPPROTO_TCP");
+    T_EQ(connect(cli, (struct sockaddr *)&a, sizeof a), 0, "connect: to the listener");
+    struct sockaddr_in cl = {0}, peer = {0};
+    socklen_t cll = sizeof cl, pl = sizeof peer;
+    T_EQ(getsockname(cli, (struct sockaddr *)&cl, &cll), 0, "getsockname: the client");
+    OK(cl.sin_addr.s_addr == htonl(INADDR_LOOPBACK) && ntohs(cl.sin_port) >= 1024,
+       "getsockname: the client got 127.0.0.1 and an ephemeral port");
+    T_EQ(getpeername(cli, (struct sockaddr *)&peer, &pl), 0, "getpeername: the client");
+    OK(peer.sin_port == a.sin_port && peer.sin_addr.s_addr == a.sin_addr.s_addr,
+       "getpeername: the address connected to");
+
+    struct sockaddr_in from = {0};
+    socklen_t fl = sizeof from;
+    int acc = T_OK(accept4(srv, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC), "accept4");
+    OK(fl == sizeof from && from.sin_family == AF_INET && from.sin_port == cl.sin_port &&
+           from.sin_addr.s_addr == htonl(INADDR_LOOPBACK),
+       "accept4: the peer is the client's address");
+    struct sockaddr_in mine = {0};
+    socklen_t ml = sizeof mine;
+    getsockname(acc, (struct sockaddr *)&mine, &ml);
+    OK(mine.sin_port == a.sin_port, "getsockname: the accepted socket has the listener's port");
+    pl = sizeof peer;
+    getpeername(acc, (struct sockaddr *)&peer, &pl);
+    OK(peer.sin_port == cl.sin_port, "getpeername: the accepted socket's peer is the client");
+
+    T_EQ(write(cli, "ping", 4), 4, "write: client to server");
+    struct pollfd p = {.fd = acc, .events = POLLIN};
+    T_EQ(poll(&p, 1, 5000), 1, "poll: the accepted socket is readable");
+    char buf[16] = {0};
+    T_EQ(read(acc, buf, sizeof buf), 4, "read: the server gets the bytes");
+    OK(memcmp(buf, "ping", 4) == 0, "read: what the client wrote");
+    T_EQ(shutdown(cli, SHUT_WR), 0, "shutdown: the client's writing half");
+    T_EQ(read(acc, buf, sizeof buf), 0, "read: end of file after the half-close");
+    T_EQ(send(acc, "pong", 4, 0), 4, "send: the server still writes");
+    T_EQ(recv(cli, buf, sizeof buf, 0), 4, "recv: the client still reads");
+
+    T_EQ(setsockopt(cli, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0, "setsockopt: TCP_NODELAY");
+    int v = 0;
+    socklen_t vl = sizeof v;
+    T_EQ(getsockopt(cli, IPPROTO_TCP, TCP_NODELAY, &v, &vl), 0, "getsockopt: TCP_NODELAY");
+    OK(v != 0 && vl == sizeof v, "getsockopt: TCP_NODELAY is set");
+    vl = sizeof v;
+    getsockopt(cli, SOL_SOCKET, SO_DOMAIN, &v, &vl);
+    OK(v == AF_INET, "getsockopt: SO_DOMAIN is AF_INET");
+    vl = sizeof v;
+    getsockopt(cli, SOL_SOCKET, SO_TYPE, &v, &vl);
+    OK(v == SOCK_STREAM, "getsockopt: SO_TYPE is SOCK_STREAM");
+    vl = sizeof v;
+    getsockopt(cli, SOL_SOCKET, SO_PROTOCOL, &v, &vl);
+    OK(v == IPPROTO_TCP, "getsockopt: SO_PROTOCOL is IPPROTO_TCP");
+
+    int again = socket(AF_INET, SOCK_STREAM, 0);
+    T_ERR(bind(again, (struct sockaddr *)&a, sizeof a), EADDRINUSE, "bind: a port in use -> EADDRINUSE");
+    T_ERR(bind(again, (struct sockaddr *)&a, 8), EINVAL, "bind: a short address -> EINVAL");
+    struct sockaddr_in far = {.sin_family = AF_INET, .sin_port = htons(80)};
+    inet_pton(AF_INET, "10.1.2.3", &far.sin_addr);
+    T_ERR(bind(again, (struct sockaddr *)&far, sizeof far), EADDRNOTAVAIL, "bind: an address not on lo -> EADDRNOTAVAIL");
+    T_ERR(connect(again, (struct sockaddr *)&far, sizeof far), ENETUNREACH, "connect: off loopback -> ENETUNREACH");
+    close(again);
+    close(acc);
+    close(cli);
+    close(srv);
+    int closed = socket(AF_INET, SOCK_STREAM, 0);
+    T_ERR(connect(closed, (struct sockaddr *)&a, sizeof a), ECONNREFUSED, "connect: nobody listens -> ECONNREFUSED");
+    close(closed);
+
+    /* IPv6 on ::1, and a listener with no bind gets a port of its own. */
+    int s6 = T_OK(socket(AF_INET6, SOCK_STREAM, 0), "socket: AF_INET6 stream");
+    T_EQ(listen(s6, 4), 0, "listen: without bind");
+    struct sockaddr_in6 a6 = {0};
+    socklen_t a6l = sizeof a6;
+    getsockname(s6, (struct sockaddr *)&a6, &a6l);
+    OK(a6.sin6_family == AF_INET6 && a6.sin6_port != 0 && IN6_IS_ADDR_UNSPECIFIED(&a6.sin6_addr),
+       "getsockname: listen chose a port on ::");
+    a6.sin6_addr = in6addr_loopback;
+    int c6 = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int r = connect(c6, (struct sockaddr *)&a6, sizeof a6);
+    OK(r == 0 || errno == EINPROGRESS, "connect: non-blocking, to ::1");
+    struct pollfd w = {.fd = c6, .events = POLLOUT};
+    T_EQ(poll(&w, 1, 5000), 1, "poll: the connecting socket is writable");
+    int err = -1;
+    socklen_t el = sizeof err;
+    getsockopt(c6, SOL_SOCKET, SO_ERROR, &err, &el);
+    OK(err == 0, "getsockopt: SO_ERROR 0 once connected");
+    struct sockaddr_in6 f6 = {0};
+    socklen_t f6l = sizeof f6;
+    int a6c = T_OK(accept(s6, (struct sockaddr *)&f6, &f6l), "accept: on ::");
+    OK(f6.sin6_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&f6.sin6_addr), "accept: the peer is ::1");
+    close(a6c);
+    close(c6);
+    close(s6);
+    return tap_done();
+}
