@@ -19,8 +19,20 @@ pub const KNOWN: &[(&str, &str)] = &[
         "seccomp-notify",
         "a seccomp user-notification filter sends every syscall to a supervisor thread in the harness, which answers CONTINUE",
     ),
+    (
+        "seccomp-notify-sync",
+        "as seccomp-notify, with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP on the listener: the floor for a call the sentry must see",
+    ),
     ("sentry-ptrace", "`sentry run --platform=ptrace / <cmd>`"),
     ("sentry-seccomp", "`sentry run --platform=seccomp / <cmd>`"),
+    (
+        "sentry-ptrace-stops",
+        "`sentry run --platform=ptrace --notify=off --cpus=one / <cmd>`: every call a ptrace stop, on one CPU (the sentry before the notification path)",
+    ),
+    (
+        "sentry-seccomp-stops",
+        "`sentry run --platform=seccomp --notify=off --cpus=one / <cmd>` (the sentry before the notification path)",
+    ),
     ("runsc", "gVisor `runsc --platform=ptrace --network=none do <cmd>`"),
     ("proot", "`proot -r / <cmd>` (ptrace-based path translation)"),
     (
@@ -31,7 +43,14 @@ pub const KNOWN: &[(&str, &str)] = &[
 
 /// Configurations whose supervising processes are worth measuring: the sandboxed program is
 /// traced, so the sampler can tell it apart from the sentry, gofer or runtime.
-pub const MEASURES_RSS: &[&str] = &["sentry-ptrace", "sentry-seccomp", "runsc", "proot"];
+pub const MEASURES_RSS: &[&str] = &[
+    "sentry-ptrace",
+    "sentry-seccomp",
+    "sentry-ptrace-stops",
+    "sentry-seccomp-stops",
+    "runsc",
+    "proot",
+];
 
 /// A configuration ready to run commands.
 #[derive(Debug, Clone)]
@@ -49,7 +68,7 @@ impl Config {
             Wrapper::Direct => String::new(),
             Wrapper::Prefix(p) => p.join(" "),
             Wrapper::SeccompBpf(p) => format!("(seccomp-BPF allow list, {} instructions)", p.len()),
-            Wrapper::SeccompNotify(p) => {
+            Wrapper::SeccompNotify(p, _) => {
                 format!("(seccomp user notification, {} instructions)", p.len())
             }
         }
@@ -93,17 +112,22 @@ pub fn resolve(name: &str, env: &Env) -> Result<Config, String> {
     let wrapper = match name {
         "native" => Wrapper::Direct,
         "seccomp-bpf" => Wrapper::SeccompBpf(Arc::new(seccomp::docker_default_filter())),
-        "seccomp-notify" => Wrapper::SeccompNotify(Arc::new(seccomp::notify_filter())),
-        "sentry-ptrace" | "sentry-seccomp" => {
+        "seccomp-notify" => Wrapper::SeccompNotify(Arc::new(seccomp::notify_filter()), false),
+        "seccomp-notify-sync" => Wrapper::SeccompNotify(Arc::new(seccomp::notify_filter()), true),
+        "sentry-ptrace" | "sentry-seccomp" | "sentry-ptrace-stops" | "sentry-seccomp-stops" => {
             if !is_executable(&env.sentry) {
                 return Err(format!(
                     "{} not found (build it with `cargo build --release -p sentry`)",
                     env.sentry.display()
                 ));
             }
-            let platform = name.trim_start_matches("sentry-");
+            let mode = name.trim_start_matches("sentry-");
+            let platform = mode.trim_end_matches("-stops");
             let mut p = vec![env.sentry.display().to_string(), "run".into()];
             p.push(format!("--platform={platform}"));
+            if mode.ends_with("-stops") {
+                p.extend(s(&["--notify=off", "--cpus=one"]));
+            }
             p.push("/".into());
             Wrapper::Prefix(p)
         }

@@ -305,6 +305,13 @@ impl Report {
         stats::summarize(&stats::paired_ratios(&a.samples_ns, &b.samples_ns))
     }
 
+    /// Per-run ratios of `bench` to `base`, both under `config`, summarised.
+    fn ratio_of_benchmarks(&self, config: &str, bench: &str, base: &str) -> Option<Summary> {
+        let a = self.cell(bench, config)?;
+        let b = self.cell(base, config)?;
+        stats::summarize(&stats::paired_ratios(&a.samples_ns, &b.samples_ns))
+    }
+
     /// The project's speed targets, checked against this run's figures.
     pub fn check_targets(&self) -> Vec<TargetCheck> {
         TARGETS
@@ -313,6 +320,9 @@ impl Report {
             .map(|t| {
                 let measured = match t.against {
                     Against::Config(base) => self.ratio_between(t.benchmark, t.config, base),
+                    Against::Benchmark(base) => {
+                        self.ratio_of_benchmarks(t.config, t.benchmark, base)
+                    }
                     Against::AbsoluteNs => {
                         self.cell(t.benchmark, t.config).and_then(|c| c.summary_ns)
                     }
@@ -323,6 +333,7 @@ impl Report {
                     benchmark: t.benchmark.to_string(),
                     against: match t.against {
                         Against::Config(b) => b.to_string(),
+                        Against::Benchmark(b) => format!("{b} (same configuration)"),
                         Against::AbsoluteNs => "ns".to_string(),
                     },
                     limit: t.limit,
@@ -434,6 +445,8 @@ impl Report {
 enum Against {
     /// The per-run ratio to another configuration.
     Config(&'static str),
+    /// The per-run ratio to another benchmark of the same configuration.
+    Benchmark(&'static str),
     /// The median in nanoseconds.
     AbsoluteNs,
 }
@@ -465,18 +478,39 @@ const fn t(
 /// The project's speed targets, as (configuration, benchmark, baseline, limit).
 const TARGETS: &[Target] = &[
     t(
-        "an emulated call costs one stop",
+        "a notified call: half of a ptrace stop",
         "sentry-ptrace",
         "getpid",
-        Against::Config("runsc"),
-        0.6,
+        Against::Config("sentry-ptrace-stops"),
+        0.55,
     ),
     t(
-        "an emulated call costs one stop",
+        "a notified call: near the bare round trip",
+        "sentry-ptrace",
+        "getpid",
+        Against::Config("seccomp-notify-sync"),
+        1.3,
+    ),
+    t(
+        "a notified call: near the bare round trip",
         "sentry-seccomp",
         "getpid",
-        Against::Config("runsc"),
-        0.6,
+        Against::Config("seccomp-notify-sync"),
+        1.3,
+    ),
+    t(
+        "file calls without a gofer round trip",
+        "sentry-seccomp",
+        "stat",
+        Against::Benchmark("getpid"),
+        1.5,
+    ),
+    t(
+        "file calls without a gofer round trip",
+        "sentry-seccomp",
+        "open_close",
+        Against::Benchmark("getpid"),
+        2.5,
     ),
     t(
         "passthrough at native speed",
@@ -500,60 +534,32 @@ const TARGETS: &[Target] = &[
         1.2,
     ),
     t(
-        "file calls",
-        "sentry-seccomp",
-        "open_close",
-        Against::Config("runsc"),
-        0.5,
-    ),
-    t(
-        "file calls",
-        "sentry-seccomp",
-        "stat",
-        Against::Config("runsc"),
-        0.5,
-    ),
-    t(
-        "memory and processes",
-        "sentry-seccomp",
-        "mmap_munmap",
-        Against::Config("runsc"),
-        0.25,
-    ),
-    t(
-        "memory and processes",
-        "sentry-seccomp",
-        "fork_exec_wait",
-        Against::Config("runsc"),
-        0.25,
-    ),
-    t(
-        "sandbox startup under 10 ms",
+        "sandbox startup under 5 ms",
         "sentry-seccomp",
         "true_startup",
         Against::AbsoluteNs,
-        10e6,
-    ),
-    t(
-        "workloads",
-        "sentry-seccomp",
-        "shell_loop",
-        Against::Config("native"),
-        2.0,
+        5e6,
     ),
     t(
         "workloads",
         "sentry-seccomp",
         "tar",
         Against::Config("native"),
-        2.0,
+        5.0,
+    ),
+    t(
+        "workloads",
+        "sentry-seccomp",
+        "shell_loop",
+        Against::Config("native"),
+        1.5,
     ),
     t(
         "workloads",
         "sentry-seccomp",
         "python",
         Against::Config("native"),
-        2.0,
+        1.5,
     ),
 ];
 
@@ -642,6 +648,7 @@ mod tests {
             configs: vec![cfg("native"), cfg("sentry-seccomp"), cfg("runsc")],
             benchmarks: vec![
                 bench("getpid", Kind::Op),
+                bench("stat", Kind::Op),
                 bench("true_startup", Kind::Workload),
             ],
             results,
@@ -655,8 +662,9 @@ mod tests {
     fn targets_pair_runs_and_check_limits() {
         let r = report(vec![
             cell("getpid", "native", &[100.0, 100.0]),
-            cell("getpid", "sentry-seccomp", &[10_000.0, 40_000.0]),
-            cell("getpid", "runsc", &[40_000.0, 40_000.0]),
+            cell("getpid", "sentry-seccomp", &[4_000.0, 8_000.0]),
+            cell("getpid", "seccomp-notify-sync", &[4_000.0, 4_000.0]),
+            cell("stat", "sentry-seccomp", &[4_000.0, 16_000.0]),
             cell("true_startup", "sentry-seccomp", &[12e6, 14e6]),
         ]);
         let checks = r.check_targets();
@@ -664,14 +672,18 @@ mod tests {
             .iter()
             .find(|c| c.benchmark == "getpid" && c.config == "sentry-seccomp")
             .unwrap();
-        // Per-run ratios 0.25 and 1.0: median 0.625 > 0.6.
-        assert_eq!(getpid.measured_median, Some(0.625));
+        // Per-run ratios 1.0 and 2.0: median 1.5 > 1.3.
+        assert_eq!(getpid.measured_median, Some(1.5));
         assert_eq!(getpid.met, Some(false));
         let ptrace = checks
             .iter()
             .find(|c| c.benchmark == "getpid" && c.config == "sentry-ptrace")
             .unwrap();
         assert_eq!(ptrace.met, None);
+        // Against another benchmark of the same run: ratios 1.0 and 2.0.
+        let stat = checks.iter().find(|c| c.benchmark == "stat").unwrap();
+        assert_eq!(stat.measured_median, Some(1.5));
+        assert_eq!(stat.met, Some(true));
         let startup = checks
             .iter()
             .find(|c| c.benchmark == "true_startup")
@@ -683,7 +695,6 @@ mod tests {
         let md = r.markdown();
         assert!(md.contains("| native |"), "{md}");
         assert!(md.contains("## Targets"), "{md}");
-        assert!(md.contains("no, 1.30× over"), "{md}");
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub enum Wrapper {
     SeccompBpf(Arc<Vec<sock_filter>>),
     /// Fork, install this user-notification filter, hand the listener to a supervisor thread
     /// of the harness over a socketpair (SCM_RIGHTS), exec.
-    SeccompNotify(Arc<Vec<sock_filter>>),
+    /// A user-notification filter and a supervisor thread that answers CONTINUE; `true`:
+    /// with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP on the listener.
+    SeccompNotify(Arc<Vec<sock_filter>>, bool),
 }
 
 /// How the command ended.
@@ -158,7 +160,8 @@ pub fn run(
                 cmd.pre_exec(move || bpf::install(&prog, 0).map(|_| ()).map_err(io::Error::from));
             }
         }
-        Wrapper::SeccompNotify(prog) => {
+        Wrapper::SeccompNotify(prog, sync) => {
+            let sync = *sync;
             let (parent, child) = socketpair()?;
             let prog = Arc::clone(prog);
             let child_fd = child.as_raw_fd();
@@ -179,7 +182,7 @@ pub fn run(
             }
             supervisor = Some(thread::spawn(move || -> io::Result<u64> {
                 match seccomp::recv_fd(parent.as_raw_fd())? {
-                    Some(listener) => seccomp::supervise(&listener),
+                    Some(listener) => seccomp::supervise(&listener, sync),
                     None => Ok(0),
                 }
             }));

@@ -479,11 +479,29 @@ pub fn recv_fd(sock: RawFd) -> io::Result<Option<OwnedFd>> {
     Ok(None)
 }
 
+/// SECCOMP_IOCTL_NOTIF_SET_FLAGS and its one flag (Linux 6.6).
+const SECCOMP_IOCTL_NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
+const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
+
 /// The minimal supervisor: receives every notification on `listener` and answers
 /// SECCOMP_USER_NOTIF_FLAG_CONTINUE, until no task uses the filter any more (POLLHUP).
-/// Returns the number of notifications answered.
-pub fn supervise(listener: &OwnedFd) -> io::Result<u64> {
+/// With `sync`, the kernel switches straight between the task and this thread
+/// (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP). Returns the number of notifications answered.
+pub fn supervise(listener: &OwnedFd, sync: bool) -> io::Result<u64> {
     let fd = listener.as_raw_fd();
+    if sync {
+        // SAFETY: the ioctl takes a plain integer.
+        let r = unsafe {
+            libc::ioctl(
+                fd,
+                SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+                SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
     let mut answered = 0u64;
     loop {
         let mut pfd = libc::pollfd {
