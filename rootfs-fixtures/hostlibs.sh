@@ -72,7 +72,7 @@ add_program() {
 required=(sh bash cat ls cp mv rm mkdir rmdir ln chmod chown touch echo printf head tail wc tr
     cut sort uniq env id uname date sleep true false stat readlink realpath basename dirname tee
     yes seq dd du df md5sum sha256sum test expr nproc whoami find xargs grep sed tar gzip cmp diff
-    awk mkfifo timeout)
+    awk mkfifo timeout stty tty script)
 for prog in "${required[@]}"; do
     add_program "$prog" || die "the host has no '$prog'"
 done

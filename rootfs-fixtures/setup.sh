@@ -15,6 +15,8 @@ command -v gcc >/dev/null || missing+=(gcc)
 pkg_installed libc6-dev || missing+=(libc6-dev)
 command -v setpriv >/dev/null && command -v flock >/dev/null || missing+=(util-linux)
 command -v stress-ng >/dev/null || missing+=(stress-ng)
+# script(1), for the terminal tests in the host-library rootfs.
+command -v script >/dev/null || missing+=(bsdutils)
 # The host-library rootfs copies python3 when present; ldd comes with libc-bin.
 command -v ldd >/dev/null || missing+=(libc-bin)
 

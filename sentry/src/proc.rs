@@ -228,6 +228,16 @@ fn sandbox_name(k: &Kernel, tid: Tid, host: &[u8]) -> Vec<u8> {
     if !host.starts_with(b"/") {
         return host.to_vec();
     }
+    if host == b"/dev/pts/ptmx" {
+        return b"/dev/ptmx".to_vec();
+    }
+    if let Some(index) = host.strip_prefix(b"/dev/pts/") {
+        let number = std::str::from_utf8(index).ok().and_then(|i| i.parse().ok());
+        return match number.and_then(|i| k.ptys.sandbox_of(i)) {
+            Some(n) => format!("/dev/pts/{n}").into_bytes(),
+            None => b"/[host]".to_vec(),
+        };
+    }
     if let Some(device) = host.strip_prefix(b"/dev/") {
         if crate::kernel::mounts::DEVICES
             .iter()

@@ -8,6 +8,7 @@ pub mod loopback;
 pub mod memory;
 pub mod mounts;
 pub mod pid;
+pub mod ptys;
 pub mod sockets;
 mod task;
 pub mod watch;
@@ -152,6 +153,8 @@ pub struct Kernel {
     pub abstract_prefix: Vec<u8>,
     /// The sandbox's loopback network (`--net none`).
     pub loopback: loopback::Loopback,
+    /// The sandbox's pseudo-terminals.
+    pub ptys: ptys::Ptys,
     /// How host ids and sandbox ids relate.
     pub identity: creds::Identity,
     /// The memory of the sandbox's tasks.
@@ -197,6 +200,7 @@ impl Kernel {
             proc_dirs: HashMap::new(),
             abstract_prefix: random_abstract_prefix(),
             loopback: loopback::Loopback::default(),
+            ptys: ptys::Ptys::default(),
             identity,
             owners: creds::Owners::default(),
             mem: std::sync::Arc::new(crate::host::Live),

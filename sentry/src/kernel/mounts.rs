@@ -55,7 +55,7 @@ pub struct MountTable {
 }
 
 /// Host devices the sandbox's /dev offers.
-pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "ptmx"];
 
 impl MountTable {
     /// The mount that holds `path` (normalised, absolute) and the path inside it

@@ -204,6 +204,8 @@ pub fn build_mounts(
         std::fs::File::create(dev.join(name)).map_err(io)?;
     }
     std::fs::create_dir(dev.join("shm")).map_err(io)?;
+    // The sandbox's own terminals are listed here as they are made (`syscalls::terminals`).
+    std::fs::create_dir(dev.join("pts")).map_err(io)?;
     // Listed and lstat'ed through the gofer; followed by the sentry (fs::dev_link).
     for (name, target) in crate::syscalls::vfs::DEV_LINKS {
         std::os::unix::fs::symlink(target, dev.join(name)).map_err(io)?;

@@ -26,6 +26,7 @@ pub mod sys_signal;
 mod sys_stat;
 pub mod sys_wait;
 pub mod sys_xattr;
+mod terminals;
 mod uts;
 pub mod vfs;
 

@@ -38,13 +38,26 @@ pub(super) fn open_target(
         open_proc(call, &target, flags)?
     } else if let Some(device) = target.device(call) {
         let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC) | libc::O_CLOEXEC;
+        if let Some(host) = device.strip_prefix("pts/") {
+            let host = host.parse().map_err(|_| Errno::ENOENT)?;
+            return Ok(Action::Install {
+                fd: super::terminals::open_slave(call, host, flags)?,
+                cloexec,
+            });
+        }
+        // The sentry never takes a terminal as its own controlling one.
+        let flags = flags | libc::O_NOCTTY;
         // SAFETY: open of a NUL-terminated path we own; the result is checked.
-        let fd = unsafe { libc::open(host_device(device).as_ptr(), flags) };
+        let fd = unsafe { libc::open(host_device(&device).as_ptr(), flags) };
         if fd < 0 {
             return Err(Errno::last());
         }
         // SAFETY: the fd was just opened and is ours alone.
-        unsafe { OwnedFd::from_raw_fd(fd) }
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        if device == "ptmx" {
+            super::terminals::made(call, &fd)?;
+        }
+        fd
     } else {
         let creating = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
         if creating || flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY {

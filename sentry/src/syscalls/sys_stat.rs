@@ -66,7 +66,7 @@ pub(super) fn stat_at(
         // SAFETY: stat is plain data; zeroed is a valid value, filled by the kernel.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: stat of a NUL-terminated path we own into memory we own.
-        if unsafe { libc::stat(host_device(device).as_ptr(), &mut st) } != 0 {
+        if unsafe { libc::stat(host_device(&device).as_ptr(), &mut st) } != 0 {
             return Err(Errno::last());
         }
         st
@@ -148,7 +148,7 @@ pub(super) fn statx(call: &mut Call) -> Result<Action, Errno> {
         let rc = unsafe {
             libc::statx(
                 libc::AT_FDCWD,
-                host_device(device).as_ptr(),
+                host_device(&device).as_ptr(),
                 0,
                 mask as u32,
                 &mut stx,
@@ -219,7 +219,7 @@ pub(super) fn access_at(
     }
     if let Some(device) = target.device(call) {
         // SAFETY: access of a NUL-terminated path we own.
-        return match unsafe { libc::access(host_device(device).as_ptr(), mode) } {
+        return match unsafe { libc::access(host_device(&device).as_ptr(), mode) } {
             0 => Ok(Action::Return(0)),
             _ => Err(Errno::last()),
         };

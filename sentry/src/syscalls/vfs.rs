@@ -54,12 +54,21 @@ pub struct Target {
 
 impl Target {
     /// The host device this names in the sandbox's /dev, if any.
-    pub(super) fn device(&self, call: &Call) -> Option<&'static str> {
+    /// The host device the /dev path names: one of [`DEVICES`], or `pts/<host index>` for a
+    /// terminal of the sandbox's (`/dev/pts/<its number>`).
+    pub(super) fn device(&self, call: &Call) -> Option<String> {
         if !call.kernel.mounts(call.tid).mounts[self.mount].is_dev {
             return None;
         }
         let name = self.rel.strip_suffix(b"/").unwrap_or(&self.rel);
-        DEVICES.iter().copied().find(|d| d.as_bytes() == name)
+        if let Some(n) = name.strip_prefix(b"pts/") {
+            let n: u32 = std::str::from_utf8(n).ok()?.parse().ok()?;
+            return Some(format!("pts/{}", call.kernel.ptys.host_of(n)?));
+        }
+        DEVICES
+            .iter()
+            .find(|d| d.as_bytes() == name)
+            .map(|d| d.to_string())
     }
 }
 

@@ -1,0 +1,112 @@
+//! The sandbox's pseudo-terminals (`kernel::ptys`): /dev/ptmx opens the host's and numbers
+//! the new terminal for the sandbox; /dev/pts lists and opens only the sandbox's own; TIOCGPTN
+//! answers the sandbox's number. A terminal's other end is opened with TIOCGPTPEER on a
+//! master that a process of the sandbox holds, never by a host path, so a host terminal
+//! that took a number the sandbox's once had is out of reach. The sentry opens every end
+//! with O_NOCTTY: a process takes its controlling terminal with TIOCSCTTY, as login_tty,
+//! forkpty and `script` do (an open without O_NOCTTY does not make it one, unlike Linux's).
+
+use super::{Action, Call};
+use nix::errno::Errno;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// The host's devpts index of the master `fd`.
+fn host_index(fd: &OwnedFd) -> Result<u32, Errno> {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int into memory we own.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGPTN, &mut n) } < 0 {
+        return Err(Errno::last());
+    }
+    Ok(n)
+}
+
+/// The directory that backs the sandbox's /dev/pts (in the sentry's scratch directory).
+fn pts_dir(call: &Call) -> Option<std::path::PathBuf> {
+    let mounts = call.kernel.mounts(call.tid);
+    let dev = mounts.mounts.iter().find(|m| m.is_dev)?;
+    Some(dev.host_root.join("pts"))
+}
+
+/// A master the sentry just opened from /dev/ptmx: the sandbox numbers it, and its
+/// /dev/pts lists it.
+pub(super) fn made(call: &mut Call, master: &OwnedFd) -> Result<(), Errno> {
+    let n = call.kernel.ptys.register(host_index(master)?);
+    if let Some(dir) = pts_dir(call) {
+        let _ = std::fs::File::create(dir.join(n.to_string()));
+    }
+    Ok(())
+}
+
+/// Opens the other end of the sandbox's terminal whose host index is `host`, through a
+/// master a process of the sandbox holds; ENOENT when none does (the terminal is gone).
+pub(super) fn open_slave(call: &mut Call, host: u32, flags: i32) -> Result<OwnedFd, Errno> {
+    let groups: Vec<_> = call
+        .kernel
+        .tasks
+        .iter()
+        .filter(|(&tid, t)| t.tgid == tid)
+        .map(|(&tid, _)| tid)
+        .collect();
+    for tgid in groups {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{tgid}/fd")) else {
+            continue;
+        };
+        for entry in fds.flatten() {
+            let is_master = std::fs::read_link(entry.path()).is_ok_and(|target| {
+                target == std::path::Path::new("/dev/ptmx")
+                    || target == std::path::Path::new("/dev/pts/ptmx")
+            });
+            let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            if !is_master {
+                continue;
+            }
+            let Ok(master) = crate::host::task_fd(tgid, fd) else {
+                continue;
+            };
+            if host_index(&master) != Ok(host) {
+                continue;
+            }
+            let peer_flags = flags & (libc::O_ACCMODE | libc::O_NONBLOCK) | libc::O_NOCTTY;
+            // SAFETY: TIOCGPTPEER takes open flags and returns a new fd or -1.
+            let slave = unsafe {
+                libc::ioctl(
+                    master.as_raw_fd(),
+                    libc::TIOCGPTPEER,
+                    peer_flags | libc::O_CLOEXEC,
+                )
+            };
+            if slave < 0 {
+                return Err(Errno::last());
+            }
+            // SAFETY: the fd was just made and is ours alone.
+            return Ok(unsafe { OwnedFd::from_raw_fd(slave) });
+        }
+    }
+    if let Some(n) = call.kernel.ptys.sandbox_of(host) {
+        call.kernel.ptys.forget(n);
+        if let Some(dir) = pts_dir(call) {
+            let _ = std::fs::remove_file(dir.join(n.to_string()));
+        }
+    }
+    Err(Errno::ENOENT)
+}
+
+/// ioctl(fd, TIOCGPTN, &n): the sandbox's number of the terminal.
+pub(super) fn ptn(call: &mut Call) -> Action {
+    let result = (|| -> Result<Action, Errno> {
+        let master = call.task_fd(call.args[0] as i32)?;
+        let host = host_index(&master)?;
+        let n = match call.kernel.ptys.sandbox_of(host) {
+            Some(n) => n,
+            None => call.kernel.ptys.register(host),
+        };
+        call.kernel
+            .mem
+            .write(call.tid, call.args[2], &n.to_ne_bytes())
+            .map_err(|_| Errno::EFAULT)?;
+        Ok(Action::Return(0))
+    })();
+    result.unwrap_or_else(|e| Action::Return(-(e as i64)))
+}
