@@ -108,6 +108,8 @@ pub struct Config {
     /// Print every syscall with its decoded arguments and result.
     pub strace: bool,
     pub net: NetMode,
+    /// `--publish`: (host port, sandbox port) pairs on the host's 127.0.0.1.
+    pub publish: Vec<(u16, u16)>,
     pub hostname: String,
     /// The program's environment (`KEY=VALUE`).
     pub env: Vec<std::ffi::CString>,

@@ -1,16 +1,22 @@
 //! The sandbox's own loopback network (`--net none`, the default): TCP on 127.0.0.1 and ::1
 //! between processes of one sandbox, with real programs (Python's asyncio, http.server and
 //! urllib from the host-library rootfs). Two sandboxes use the same port at once without
-//! meeting, and a listener on the host's loopback is out of reach (checked on the host).
+//! meeting, a listener on the host's loopback is out of reach (checked on the host), and a
+//! port published with `--publish` is reached from the host's 127.0.0.1.
 //! Both platforms, as the invoking user and as uid 65534.
 
 use std::net::TcpListener;
 use test_support::{variant_tests, Variant};
 
 fn python(v: Variant, program: &str) -> std::process::Command {
+    python_with(v, &[], program)
+}
+
+fn python_with(v: Variant, options: &[&str], program: &str) -> std::process::Command {
     let mut cmd = v.sentry_command();
     cmd.arg("run")
         .arg(v.platform_flag())
+        .args(options)
         .args(["-e", "PATH=/usr/bin:/bin", "-e", "LC_ALL=C"])
         .arg(test_support::hostlibs_rootfs())
         .args(["/usr/bin/python3", "-u", "-c", program]);
@@ -126,7 +132,37 @@ fn the_hosts_loopback_is_out_of_reach(v: Variant) {
     );
 }
 
+const SERVE_ONCE: &str = r#"
+import socket
+s = socket.socket(); s.bind(('127.0.0.1', 8080)); s.listen()
+print('listening')
+a, peer = s.accept()
+a.sendall(a.recv(100).upper() + (' from %s' % peer[0]).encode())
+a.close()
+"#;
+
+fn a_published_port_is_reached_from_the_host(v: Variant) {
+    use std::io::{Read, Write};
+    // A free port of the host's, for the sentry to listen on.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let publish = format!("{port}:8080");
+    let mut sandbox =
+        test_support::Live::spawn(python_with(v, &["--publish", &publish], SERVE_ONCE));
+    sandbox.wait_line("listening");
+    let mut host = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    host.write_all(b"ping").expect("send");
+    let mut reply = String::new();
+    host.read_to_string(&mut reply).expect("the reply");
+    let run = sandbox.finish();
+    run.expect_code(0);
+    assert_eq!(reply, "PING from 127.0.0.1", "{}", run.describe());
+}
+
 variant_tests!(
+    a_published_port_is_reached_from_the_host,
     asyncio_echo_over_loopback,
     http_server_fetched_in_the_same_sandbox,
     two_sandboxes_use_one_port,

@@ -88,6 +88,10 @@ struct RunArgs {
     /// Bind HOST_PATH at SANDBOX_PATH (a directory), read-only with `:ro`. Repeatable.
     #[arg(long = "mount", value_name = "HOST_PATH:SANDBOX_PATH[:ro]")]
     mounts: Vec<String>,
+    /// Expose the sandbox's TCP port SANDBOX_PORT on the host's 127.0.0.1:HOST_PORT
+    /// (with `--net none`). Repeatable.
+    #[arg(long = "publish", short = 'p', value_name = "HOST_PORT:SANDBOX_PORT")]
+    publish: Vec<String>,
     /// A writable scratch directory at SANDBOX_PATH that disappears after the run. Repeatable.
     #[arg(long = "tmpfs", value_name = "SANDBOX_PATH")]
     tmpfs: Vec<String>,
@@ -254,7 +258,28 @@ fn config(args: RunArgs) -> Result<Config, Failure> {
         let sandbox = sandbox::sandbox_path(path, "--tmpfs").map_err(Failure::Usage)?;
         mounts.push(MountRequest::Tmpfs { sandbox });
     }
+    let mut publish = Vec::new();
+    for spec in &args.publish {
+        let parsed = spec
+            .split_once(':')
+            .and_then(|(h, s)| Some((h.parse::<u16>().ok()?, s.parse::<u16>().ok()?)))
+            .filter(|&(h, s)| h != 0 && s != 0);
+        match parsed {
+            Some(pair) => publish.push(pair),
+            None => {
+                return Err(Failure::Usage(format!(
+                    "--publish '{spec}': expected HOST_PORT:SANDBOX_PORT, two ports from 1 to 65535"
+                )))
+            }
+        }
+    }
+    if !publish.is_empty() && matches!(args.net, NetArg::Host) {
+        return Err(Failure::Usage(
+            "--publish needs --net none: with --net host the sandbox's ports are the host's".into(),
+        ));
+    }
     Ok(Config {
+        publish,
         platform: match args.platform {
             PlatformArg::Ptrace => Platform::Ptrace,
             PlatformArg::Seccomp => Platform::Seccomp,

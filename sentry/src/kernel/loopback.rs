@@ -25,8 +25,15 @@ pub struct InetSocket {
     pub options: HashMap<(i32, i32), i32>,
 }
 
+/// Connections `--publish` relays into the sandbox: the inode of the sentry's end of each,
+/// and the host client's address, which the sandbox sees as the peer. Filled by the relay
+/// threads, read when the sandbox accepts.
+pub type Published = std::sync::Arc<std::sync::Mutex<HashMap<u64, SocketAddr>>>;
+
 #[derive(Debug, Default)]
 pub struct Loopback {
+    /// Connections relayed from the host (`--publish`).
+    pub published: Published,
     /// Where bound ports live as socket files (in the sentry's scratch directory).
     pub dir: PathBuf,
     /// Sockets by the inode of their AF_UNIX socket.

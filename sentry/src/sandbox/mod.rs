@@ -3,6 +3,7 @@
 //! own mounts, and the gofer that serves them.
 
 mod confine;
+mod publish;
 mod run;
 
 pub use run::{run, GOFER_ARG};

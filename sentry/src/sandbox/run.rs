@@ -67,6 +67,14 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         .create(&net_dir)
         .map_err(|e| Failure::Internal(anyhow::anyhow!("{}: {e}", net_dir.display())))?;
     kernel.loopback = kernel::loopback::Loopback::new(net_dir);
+    let mut publishers = Vec::new();
+    for &(host_port, sandbox_port) in &config.publish {
+        publishers.push((
+            super::publish::Publisher::bind(host_port, sandbox_port).map_err(Failure::Usage)?,
+            kernel.loopback.path_of(sandbox_port),
+        ));
+    }
+
     kernel.tmpfs_pool = tmpfs_pool;
     let initial_fs = kernel::FsState {
         root: b"/".to_vec(),
@@ -103,6 +111,13 @@ pub fn run(config: Config) -> Result<u8, Failure> {
     let terminal = TerminalState::save();
 
     start_signal_thread(termination.clone())?;
+    // After the signal thread blocked SIGCHLD and the termination signals: threads inherit
+    // the mask, and one that let SIGCHLD through would take it from the supervisor.
+    for (publisher, socket_file) in publishers {
+        publisher
+            .start(socket_file, kernel.loopback.published.clone())
+            .map_err(|e| Failure::Internal(anyhow::anyhow!("--publish: {e}")))?;
+    }
     // SAFETY: prctl with integer arguments. Orphans of the sandbox come to the sentry,
     // never to the host's init.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };

@@ -298,10 +298,21 @@ pub fn accepted(
     let Some(family) = k.loopback.sockets.get(&listener).map(|l| l.family) else {
         return;
     };
-    let client = sockets::unix_peer(st.st_ino).and_then(|c| k.loopback.sockets.get(&c));
-    let (local, peer) = match client {
-        Some(c) => (c.peer, c.local),
-        None => (k.loopback.sockets[&listener].local, None),
+    let client_ino = sockets::unix_peer(st.st_ino);
+    let client = client_ino.and_then(|c| k.loopback.sockets.get(&c));
+    let published = client_ino.and_then(|c| {
+        let mut relayed = k.loopback.published.lock().ok()?;
+        relayed.remove(&c)
+    });
+    let listening_on = k.loopback.sockets[&listener].local;
+    let (local, peer) = match (client, published) {
+        (Some(c), _) => (c.peer, c.local),
+        // A connection `--publish` relays from the host: the host client's port.
+        (None, Some(host)) => (
+            listening_on.map(|l| SocketAddr::new(loopback::loopback_of(family), l.port())),
+            Some(SocketAddr::new(loopback::loopback_of(family), host.port())),
+        ),
+        (None, None) => (listening_on, None),
     };
     let record = InetSocket {
         family,
