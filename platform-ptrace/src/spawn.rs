@@ -29,6 +29,10 @@ pub struct SpawnSpec {
     pub child_subreaper: bool,
     /// Also make that group the foreground group of the terminal on fd 0.
     pub take_terminal: bool,
+    /// A terminal of the child's own (the slave end of a pty): the child starts a session
+    /// with it as its controlling terminal, in place of every one of fds 0–2 that is a
+    /// terminal. Takes the place of `new_process_group` and `take_terminal`.
+    pub terminal: Option<std::os::fd::RawFd>,
     /// A seccomp filter to install just before execve (PR_SET_NO_NEW_PRIVS is set first).
     pub seccomp: Option<Filter>,
     /// The fd-install filter, with the calls it notifies ([`crate::notify::listener_filter`]);
@@ -197,7 +201,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     drop(go_read);
     drop(err_write);
     drop(listener_send);
-    if spec.new_process_group {
+    if spec.new_process_group && spec.terminal.is_none() {
         // Done in both processes so that neither order of execution leaves a window.
         // SAFETY: setpgid takes plain integers.
         unsafe { libc::setpgid(pid, pid) };
@@ -284,7 +288,16 @@ unsafe fn child_after_fork(
             libc::signal(sig, libc::SIG_DFL);
         }
     }
-    if spec.new_process_group {
+    if let Some(tty) = spec.terminal {
+        if libc::setsid() < 0 || libc::ioctl(tty, libc::TIOCSCTTY, 0) != 0 {
+            fail(*libc::__errno_location());
+        }
+        for fd in 0..3 {
+            if libc::isatty(fd) == 1 && libc::dup2(tty, fd) < 0 {
+                fail(*libc::__errno_location());
+            }
+        }
+    } else if spec.new_process_group {
         libc::setpgid(0, 0);
     }
     // Only stdin, stdout and stderr pass to the program: any other fd the sentry was

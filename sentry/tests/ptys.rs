@@ -133,3 +133,113 @@ variant_tests!(
     python_opens_and_forks_into_terminals,
     the_hosts_terminals_are_out_of_reach
 );
+
+/// The sentry run on a terminal of the test's: the sandbox gets a terminal of its own with
+/// the same size, a resize of the outer one reaches it (SIGWINCH), Ctrl-C typed outside
+/// interrupts its foreground process, and the exit status passes through.
+mod own_terminal {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::time::{Duration, Instant};
+    use test_support::Variant;
+
+    const PROGRAM: &str = r#"
+import os, signal
+print('tty', os.ttyname(0))
+print('size', *os.get_terminal_size(0))
+def resized(*_):
+    print('resized', *os.get_terminal_size(0))
+signal.signal(signal.SIGWINCH, resized)
+print('ready')
+signal.pause()
+print('ready again')
+try:
+    signal.pause()
+except KeyboardInterrupt:
+    print('interrupted')
+raise SystemExit(4)
+"#;
+
+    fn set_size(fd: &OwnedFd, rows: u16, cols: u16) {
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize we own.
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+        assert_eq!(rc, 0);
+    }
+
+    /// Reads the terminal's output until it holds `want` (the deadline bounds the wait).
+    fn read_until(master: &OwnedFd, seen: &mut String, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !seen.contains(want) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no '{want}' in the terminal's output:\n{seen}"
+            );
+            let mut fds = [libc::pollfd {
+                fd: master.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            // SAFETY: poll on one pollfd we own.
+            if unsafe { libc::poll(fds.as_mut_ptr(), 1, left.as_millis() as i32) } <= 0 {
+                continue;
+            }
+            let mut buf = [0u8; 1024];
+            // SAFETY: read into a buffer we own.
+            let n = unsafe { libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            assert!(n > 0, "the terminal ended before '{want}':\n{seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n as usize]));
+        }
+    }
+
+    fn the_sandbox_gets_a_terminal_of_its_own(v: Variant) {
+        let pty = nix::pty::openpty(None, None).expect("a pty for the sentry");
+        set_size(&pty.master, 30, 100);
+        let mut cmd = v.sentry_command();
+        cmd.arg("run")
+            .arg(v.platform_flag())
+            .args(["-e", "PATH=/usr/bin:/bin"])
+            .arg(test_support::hostlibs_rootfs())
+            .args(["/usr/bin/python3", "-u", "-c", PROGRAM]);
+        for (fd, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
+            let dup = pty.slave.try_clone().expect(name);
+            match fd {
+                0 => cmd.stdin(dup),
+                1 => cmd.stdout(dup),
+                _ => cmd.stderr(dup),
+            };
+        }
+        // The sentry in the foreground of that terminal, as in a user's shell.
+        // SAFETY: setsid and ioctl are async-signal-safe; nothing is allocated.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("start the sentry");
+        drop(pty.slave);
+        let mut seen = String::new();
+        read_until(&pty.master, &mut seen, "ready\r\n");
+        assert!(seen.contains("tty /dev/pts/0\r\n"), "{seen}");
+        assert!(seen.contains("size 100 30\r\n"), "{seen}");
+        set_size(&pty.master, 40, 120);
+        read_until(&pty.master, &mut seen, "ready again\r\n");
+        assert!(seen.contains("resized 120 40\r\n"), "{seen}");
+        // SAFETY: write of one byte we own.
+        let wrote = unsafe { libc::write(pty.master.as_raw_fd(), b"\x03".as_ptr().cast(), 1) };
+        assert_eq!(wrote, 1);
+        read_until(&pty.master, &mut seen, "interrupted\r\n");
+        let status = child.wait().expect("the sentry's status");
+        assert_eq!(status.code(), Some(4), "{seen}");
+    }
+
+    test_support::variant_tests!(the_sandbox_gets_a_terminal_of_its_own);
+}

@@ -7,6 +7,8 @@ use hashbrown::HashMap;
 #[derive(Debug, Default)]
 pub struct Ptys {
     by_host: HashMap<u32, u32>,
+    /// The master of the sandbox's own terminal (the sentry's side of it), when it has one.
+    pub own_master: Option<std::os::fd::OwnedFd>,
 }
 
 impl Ptys {

@@ -5,6 +5,7 @@
 mod confine;
 mod publish;
 mod run;
+mod terminal;
 
 pub use run::{run, GOFER_ARG};
 

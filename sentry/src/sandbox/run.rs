@@ -104,13 +104,35 @@ pub fn run(config: Config) -> Result<u8, Failure> {
     for arg in &command[1..] {
         argv.push(to_c(arg.as_bytes())?);
     }
-    // SAFETY: isatty, tcgetpgrp and getpgrp take plain integers.
-    let foreground = unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() };
-    // The sandbox may change the modes and size of the terminal it inherits; the user gets
-    // the terminal back as it was.
+    // The user's terminal, if the sentry runs on one, gets its modes and size back at the end.
     let terminal = TerminalState::save();
+    let own_terminal = if super::terminal::wanted() {
+        let own = super::terminal::OwnTerminal::open()
+            .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot make a terminal: {e}")))?;
+        let n = kernel.ptys.register(own.index);
+        kernel.ptys.own_master = own.master.try_clone().ok();
+        if let Some(dev) = kernel.mount_ns[0].mounts.iter().find(|m| m.is_dev) {
+            let _ = std::fs::File::create(dev.host_root.join("pts").join(n.to_string()));
+        }
+        super::terminal::raw_mode();
+        termination.set_terminal(own.master.as_raw_fd());
+        Some(own)
+    } else {
+        None
+    };
+    // Without a terminal of its own, the sandbox shares the sentry's, in its foreground.
+    // SAFETY: isatty, tcgetpgrp and getpgrp take plain integers.
+    let foreground = own_terminal.is_none()
+        && unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() };
 
     start_signal_thread(termination.clone())?;
+    let terminal_output = match &own_terminal {
+        Some(own) => Some(
+            super::terminal::relay(&own.master)
+                .map_err(|e| Failure::Internal(anyhow::anyhow!("terminal relay: {e}")))?,
+        ),
+        None => None,
+    };
     // After the signal thread blocked SIGCHLD and the termination signals: threads inherit
     // the mask, and one that let SIGCHLD through would take it from the supervisor.
     for (publisher, socket_file) in publishers {
@@ -147,6 +169,7 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         // PID 1 of the sandbox reaps its orphans, as init does in a PID namespace.
         child_subreaper: true,
         take_terminal: foreground,
+        terminal: own_terminal.as_ref().map(|t| t.slave.as_raw_fd()),
         listener_filter: Some(listener_filter.clone()),
         credentials: config.host_user.map(|ids| (ids.uid, ids.gid)),
         seccomp: Some(match config.platform {
@@ -156,6 +179,10 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         }),
     };
     let child = spawn(&spec).map_err(|e| Failure::Internal(e.into()))?;
+    // The first task has its terminal; the sentry keeps only the master (resized with the
+    // user's terminal until the end), so that the relay sees the end of the terminal once
+    // the sandbox's processes are gone.
+    let _own_master = own_terminal.map(|t| t.master);
     // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.tid, 0) } as i32;
     termination.set_init(pidfd);
@@ -187,6 +214,10 @@ pub fn run(config: Config) -> Result<u8, Failure> {
     if foreground {
         // SAFETY: getpgrp takes no arguments.
         platform_ptrace::give_terminal_to(unsafe { libc::getpgrp() });
+    }
+    if let Some(output) = terminal_output {
+        // Every process of the sandbox is gone: the relay reads the last output, then EIO.
+        let _ = output.join();
     }
     if let Some(terminal) = terminal {
         terminal.restore();
@@ -278,7 +309,7 @@ fn start_signal_thread(termination: Arc<Termination>) -> Result<(), Failure> {
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGWINCH] {
             libc::sigaddset(&mut set, sig);
         }
         // SIGCHLD is blocked too: the supervisor reads it from a signalfd.
@@ -294,7 +325,12 @@ fn start_signal_thread(termination: Arc<Termination>) -> Result<(), Failure> {
         .spawn(move || loop {
             let mut sig = 0;
             // SAFETY: sigwait reads the set we own and writes one int.
-            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 && sig == libc::SIGWINCH {
+                // The user's terminal was resized: so is the sandbox's own, if it has one.
+                if let Some(master) = termination.terminal() {
+                    super::terminal::copy_window_size(0, master);
+                }
+            } else if sig != 0 {
                 // The gofer too: a loop waiting on a gofer request (an open a lease holds)
                 // then fails that request and sees the signal at once.
                 for pidfd in termination.request(sig) {

@@ -28,6 +28,8 @@ pub struct Termination {
     /// pidfds of the sandbox's first process and of the gofer, killed at once on a request.
     init_pidfd: AtomicI32,
     gofer_pidfd: AtomicI32,
+    /// The master of the sandbox's own terminal, resized with the user's (-1: none).
+    terminal: AtomicI32,
 }
 
 impl Default for Termination {
@@ -36,6 +38,7 @@ impl Default for Termination {
             signal: AtomicI32::new(0),
             init_pidfd: AtomicI32::new(-1),
             gofer_pidfd: AtomicI32::new(-1),
+            terminal: AtomicI32::new(-1),
         }
     }
 }
@@ -47,6 +50,15 @@ impl Termination {
 
     pub fn set_gofer(&self, pidfd: i32) {
         self.gofer_pidfd.store(pidfd, Ordering::SeqCst);
+    }
+
+    pub fn set_terminal(&self, master: i32) {
+        self.terminal.store(master, Ordering::SeqCst);
+    }
+
+    /// The master of the sandbox's own terminal, if it has one.
+    pub fn terminal(&self) -> Option<i32> {
+        Some(self.terminal.load(Ordering::SeqCst)).filter(|&fd| fd >= 0)
     }
 
     /// Records `sig` (the first one wins); the pidfds to kill now.

@@ -45,6 +45,14 @@ pub(super) fn open_target(
                 cloexec,
             });
         }
+        if device == "tty" {
+            if let Some(opened) = super::terminals::open_controlling(call, flags) {
+                return Ok(Action::Install {
+                    fd: opened?,
+                    cloexec,
+                });
+            }
+        }
         // The sentry never takes a terminal as its own controlling one.
         let flags = flags | libc::O_NOCTTY;
         // SAFETY: open of a NUL-terminated path we own; the result is checked.

@@ -40,6 +40,12 @@ pub(super) fn made(call: &mut Call, master: &OwnedFd) -> Result<(), Errno> {
 /// Opens the other end of the sandbox's terminal whose host index is `host`, through a
 /// master a process of the sandbox holds; ENOENT when none does (the terminal is gone).
 pub(super) fn open_slave(call: &mut Call, host: u32, flags: i32) -> Result<OwnedFd, Errno> {
+    let peer_flags = flags & (libc::O_ACCMODE | libc::O_NONBLOCK) | libc::O_NOCTTY;
+    if let Some(own) = &call.kernel.ptys.own_master {
+        if host_index(own) == Ok(host) {
+            return peer(own, peer_flags);
+        }
+    }
     let groups: Vec<_> = call
         .kernel
         .tasks
@@ -68,20 +74,7 @@ pub(super) fn open_slave(call: &mut Call, host: u32, flags: i32) -> Result<Owned
             if host_index(&master) != Ok(host) {
                 continue;
             }
-            let peer_flags = flags & (libc::O_ACCMODE | libc::O_NONBLOCK) | libc::O_NOCTTY;
-            // SAFETY: TIOCGPTPEER takes open flags and returns a new fd or -1.
-            let slave = unsafe {
-                libc::ioctl(
-                    master.as_raw_fd(),
-                    libc::TIOCGPTPEER,
-                    peer_flags | libc::O_CLOEXEC,
-                )
-            };
-            if slave < 0 {
-                return Err(Errno::last());
-            }
-            // SAFETY: the fd was just made and is ours alone.
-            return Ok(unsafe { OwnedFd::from_raw_fd(slave) });
+            return peer(&master, peer_flags);
         }
     }
     if let Some(n) = call.kernel.ptys.sandbox_of(host) {
@@ -91,6 +84,43 @@ pub(super) fn open_slave(call: &mut Call, host: u32, flags: i32) -> Result<Owned
         }
     }
     Err(Errno::ENOENT)
+}
+
+/// The other end of `master`, opened with `flags`.
+fn peer(master: &OwnedFd, flags: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd or -1.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            flags | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the fd was just made and is ours alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(slave) })
+}
+
+/// open("/dev/tty"): the caller's controlling terminal. One of the sandbox's opens as its
+/// /dev/pts/N would; with none, ENXIO as on Linux. None: another terminal (the sentry's
+/// own, which the sandbox shares when it has none of its own), which the host opens.
+pub(super) fn open_controlling(call: &mut Call, flags: i32) -> Option<Result<OwnedFd, Errno>> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", call.tid)).ok()?;
+    // "pid (comm) state ppid pgrp session tty_nr …": comm may hold spaces and ')'.
+    let tty_nr: u64 = stat.rsplit_once(") ")?.1.split(' ').nth(4)?.parse().ok()?;
+    if tty_nr == 0 {
+        return Some(Err(Errno::ENXIO));
+    }
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xf_ff00);
+    // Unix98 ptys: majors 136 to 143, 256 minors each.
+    if !(136..=143).contains(&major) {
+        return None;
+    }
+    let host = ((major - 136) * 256 + minor) as u32;
+    Some(open_slave(call, host, flags))
 }
 
 /// ioctl(fd, TIOCGPTN, &n): the sandbox's number of the terminal.
