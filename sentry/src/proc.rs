@@ -446,6 +446,7 @@ pub fn resolve(k: &Kernel, tid: Tid, rel: &[u8], follow_last: bool) -> Result<Re
                 ("version", Kind::File),
                 ("filesystems", Kind::File),
                 ("sys", Kind::Dir),
+                ("net", Kind::Dir),
             ] {
                 entries.push((name.as_bytes().to_vec(), kind));
             }
@@ -460,6 +461,23 @@ pub fn resolve(k: &Kernel, tid: Tid, rel: &[u8], follow_last: bool) -> Result<Re
             None => host_file("/proc/meminfo")?,
         }),
         [b"cpuinfo"] => Node::File(host_file("/proc/cpuinfo")?),
+        // The sandbox's network: `lo` alone, as in a network namespace of its own (its
+        // traffic is AF_UNIX on the host, so the counters stay 0).
+        [b"net"] => Node::Dir(vec![(b"dev".to_vec(), Kind::File)]),
+        [b"net", b"dev"] if k.net == crate::kernel::NetMode::Host => {
+            Node::File(host_file("/proc/net/dev")?)
+        }
+        [b"net", b"dev"] => Node::File(
+            concat!(
+                "Inter-|   Receive                                                |  Transmit\n",
+                " face |bytes    packets errs drop fifo frame compressed multicast|",
+                "bytes    packets errs drop fifo colls carrier compressed\n",
+                "    lo:       0       0    0    0    0     0          0         0 ",
+                "       0       0    0    0    0     0       0          0\n",
+            )
+            .as_bytes()
+            .to_vec(),
+        ),
         [b"uptime"] => Node::File(host_file("/proc/uptime")?),
         [b"stat"] => Node::File(host_file("/proc/stat")?),
         [b"version"] => Node::File(host_file("/proc/version")?),

@@ -36,6 +36,7 @@ async def main():
     print('peer', w.get_extra_info('peername')[0])
     w.close(); srv.close(); await srv.wait_closed()
 asyncio.run(main())
+print('interfaces', [l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]])
 for target, name in ((('10.1.2.3', 80), 'off-loopback'), (('127.0.0.1', 1), 'closed port')):
     try:
         socket.create_connection(target, timeout=5)
@@ -49,6 +50,7 @@ fn asyncio_echo_over_loopback(v: Variant) {
     for want in [
         "echo HELLO",
         "peer 127.0.0.1",
+        "interfaces ['lo']",
         "off-loopback ENETUNREACH",
         "closed port ECONNREFUSED",
     ] {
