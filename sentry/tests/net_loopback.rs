@@ -163,7 +163,30 @@ fn a_published_port_is_reached_from_the_host(v: Variant) {
     assert_eq!(reply, "PING from 127.0.0.1", "{}", run.describe());
 }
 
+const UDP: &str = r#"
+import socket
+srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(('127.0.0.1', 0))
+cli = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+cli.sendto(b'ping', srv.getsockname())
+data, sender = srv.recvfrom(100)
+print('server got', data.decode(), sender == cli.getsockname())
+srv.sendto(data.upper(), sender)
+data, replier = cli.recvfrom(100)
+print('client got', data.decode(), replier == srv.getsockname())
+"#;
+
+fn udp_datagrams_name_their_senders(v: Variant) {
+    let run = test_support::run_to_end(python(v, UDP), test_support::RUN_DEADLINE);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("server got ping True") && run.stdout.contains("client got PING True"),
+        "{}",
+        run.describe()
+    );
+}
+
 variant_tests!(
+    udp_datagrams_name_their_senders,
     a_published_port_is_reached_from_the_host,
     asyncio_echo_over_loopback,
     http_server_fetched_in_the_same_sandbox,

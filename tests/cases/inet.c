@@ -1,8 +1,8 @@
 // conformance: netns
-/* TCP on loopback, as in a network namespace that has only `lo`: socket(2), bind(2),
- * listen(2), connect(2), accept4(2), getsockname(2), getpeername(2), shutdown(2),
- * setsockopt(2)/getsockopt(2) at the TCP and IP levels, over IPv4 and IPv6; addresses off
- * loopback are unreachable. Natively the case brings `lo` up itself (a fresh namespace has
+/* TCP and UDP on loopback, as in a network namespace that has only `lo`: socket(2),
+ * bind(2), listen(2), connect(2), accept4(2), getsockname(2), getpeername(2), shutdown(2),
+ * setsockopt(2)/getsockopt(2) at the TCP and IP levels, sendto(2)/recvfrom(2) with
+ * addresses, over IPv4 and IPv6; addresses off loopback are unreachable. Natively the case brings `lo` up itself (a fresh namespace has
  * it down); under the sentry that request is refused and changes nothing. */
 #include "tap.h"
 #include <arpa/inet.h>
@@ -134,5 +134,32 @@ int main(int argc, char **argv)
     close(a6c);
     close(c6);
     close(s6);
+
+    /* UDP: datagrams with addresses, and a connected socket. */
+    int us = T_OK(socket(AF_INET, SOCK_DGRAM, 0), "socket: AF_INET datagram");
+    struct sockaddr_in ua = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    T_EQ(bind(us, (struct sockaddr *)&ua, sizeof ua), 0, "bind: a datagram socket on 127.0.0.1");
+    socklen_t ual = sizeof ua;
+    getsockname(us, (struct sockaddr *)&ua, &ual);
+    int uc = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    T_EQ(sendto(uc, "dg", 2, 0, (struct sockaddr *)&ua, sizeof ua), 2, "sendto: a datagram to the bound port");
+    struct sockaddr_in ucl = {0}, src = {0};
+    socklen_t ucll = sizeof ucl, srcl = sizeof src;
+    getsockname(uc, (struct sockaddr *)&ucl, &ucll);
+    OK(ucl.sin_port != 0, "getsockname: sendto gave the sender a port");
+    T_EQ(recvfrom(us, buf, sizeof buf, 0, (struct sockaddr *)&src, &srcl), 2, "recvfrom: the datagram");
+    OK(srcl == sizeof src && src.sin_port == ucl.sin_port && src.sin_addr.s_addr == htonl(INADDR_LOOPBACK),
+       "recvfrom: the sender's address");
+    T_EQ(sendto(us, "back", 4, 0, (struct sockaddr *)&src, srcl), 4, "sendto: a reply to the sender");
+    T_EQ(recv(uc, buf, sizeof buf, 0), 4, "recv: the reply");
+    T_EQ(connect(uc, (struct sockaddr *)&ua, sizeof ua), 0, "connect: a datagram socket");
+    T_EQ(send(uc, "c", 1, 0), 1, "send: on the connected datagram socket");
+    T_EQ(recv(us, buf, sizeof buf, 0), 1, "recv: what the connected socket sent");
+    vl = sizeof v;
+    getsockopt(uc, SOL_SOCKET, SO_PROTOCOL, &v, &vl);
+    OK(v == IPPROTO_UDP, "getsockopt: SO_PROTOCOL is IPPROTO_UDP");
+    T_ERR(sendto(us, "x", 1, 0, (struct sockaddr *)&far, sizeof far), ENETUNREACH, "sendto: off loopback -> ENETUNREACH");
+    close(uc);
+    close(us);
     return tap_done();
 }

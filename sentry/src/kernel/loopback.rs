@@ -12,11 +12,20 @@ use std::path::PathBuf;
 /// The ports Linux hands out when a program asks for none (ip_local_port_range).
 pub const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 
-/// One TCP socket of the sandbox.
+/// The two protocols of the loopback; each has its own ports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Proto {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+/// One TCP or UDP socket of the sandbox.
 #[derive(Debug, Clone, Default)]
 pub struct InetSocket {
     /// AF_INET or AF_INET6.
     pub family: i32,
+    pub proto: Proto,
     pub local: Option<SocketAddr>,
     pub peer: Option<SocketAddr>,
     pub listening: bool,
@@ -39,7 +48,7 @@ pub struct Loopback {
     /// Sockets by the inode of their AF_UNIX socket.
     pub sockets: HashMap<u64, InetSocket>,
     /// Ports in use, by the inode of the socket holding each.
-    pub ports: HashMap<u16, u64>,
+    pub ports: HashMap<(Proto, u16), u64>,
     next_ephemeral: u16,
 }
 
@@ -53,13 +62,26 @@ impl Loopback {
     }
 
     /// The socket file of a bound port.
-    pub fn path_of(&self, port: u16) -> PathBuf {
-        self.dir.join(format!("tcp-{port}"))
+    pub fn path_of(&self, proto: Proto, port: u16) -> PathBuf {
+        let name = match proto {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        };
+        self.dir.join(format!("{name}-{port}"))
+    }
+
+    /// The port of a socket file of the loopback's (for a datagram's sender).
+    pub fn port_of(&self, path: &std::path::Path) -> Option<u16> {
+        let name = path.strip_prefix(&self.dir).ok()?.to_str()?;
+        name.strip_prefix("udp-")
+            .or(name.strip_prefix("tcp-"))?
+            .parse()
+            .ok()
     }
 
     /// A free ephemeral port (`in_use` tells whether a holder is still alive); None when
     /// every one is taken.
-    pub fn ephemeral(&mut self, in_use: impl Fn(u64) -> bool) -> Option<u16> {
+    pub fn ephemeral(&mut self, proto: Proto, in_use: impl Fn(u64) -> bool) -> Option<u16> {
         let span = (EPHEMERAL.end() - EPHEMERAL.start()) as usize + 1;
         for _ in 0..span {
             let port = self.next_ephemeral;
@@ -68,7 +90,7 @@ impl Loopback {
             } else {
                 port + 1
             };
-            if self.free(port, &in_use) {
+            if self.free(proto, port, &in_use) {
                 return Some(port);
             }
         }
@@ -76,11 +98,11 @@ impl Loopback {
     }
 
     /// Whether `port` is free; a holder that no longer exists gives its port back.
-    pub fn free(&mut self, port: u16, in_use: impl Fn(u64) -> bool) -> bool {
-        match self.ports.get(&port) {
+    pub fn free(&mut self, proto: Proto, port: u16, in_use: impl Fn(u64) -> bool) -> bool {
+        match self.ports.get(&(proto, port)) {
             Some(&ino) if in_use(ino) && self.sockets.contains_key(&ino) => false,
             Some(_) => {
-                self.ports.remove(&port);
+                self.ports.remove(&(proto, port));
                 true
             }
             None => true,
@@ -195,14 +217,19 @@ mod tests {
     #[test]
     fn ephemeral_ports_skip_live_holders_and_reuse_dead_ones() {
         let mut lo = Loopback::new(PathBuf::from("/nonexistent"));
-        let first = lo.ephemeral(|_| true).unwrap();
-        lo.ports.insert(first, 7);
+        let first = lo.ephemeral(Proto::Tcp, |_| true).unwrap();
+        lo.ports.insert((Proto::Tcp, first), 7);
         lo.sockets.insert(7, InetSocket::default());
         lo.next_ephemeral = first;
-        let second = lo.ephemeral(|_| true).unwrap();
+        let second = lo.ephemeral(Proto::Tcp, |_| true).unwrap();
         assert_ne!(first, second);
+        // UDP has ports of its own.
+        lo.next_ephemeral = first;
+        assert_eq!(lo.ephemeral(Proto::Udp, |_| true), Some(first));
         // The holder is gone: its port is free again.
         lo.next_ephemeral = first;
-        assert_eq!(lo.ephemeral(|_| false), Some(first));
+        assert_eq!(lo.ephemeral(Proto::Tcp, |_| false), Some(first));
+        let file = lo.path_of(Proto::Udp, 53);
+        assert_eq!(lo.port_of(&file), Some(53));
     }
 }

@@ -443,6 +443,40 @@ pub fn unix_diag(ino: u64, ask: Diag) -> Option<u64> {
     None
 }
 
+/// Whether a call on the task's socket would wait: the socket blocks (no O_NONBLOCK) and the
+/// call's flags do not ask otherwise.
+pub fn blocks(sock: &std::os::fd::OwnedFd, call_flags: i32) -> bool {
+    let file = nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(sock),
+        nix::fcntl::FcntlArg::F_GETFL,
+    )
+    .unwrap_or(0);
+    file & libc::O_NONBLOCK == 0 && call_flags & libc::MSG_DONTWAIT == 0
+}
+
+/// The socket's SO_SNDTIMEO in milliseconds for poll(2) (-1: none).
+pub fn send_timeout_ms(sock: &std::os::fd::OwnedFd) -> i32 {
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: getsockopt writes one timeval into memory we own.
+    let rc = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(sock),
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            (&mut tv as *mut libc::timeval).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0) {
+        return -1;
+    }
+    (tv.tv_sec * 1000 + tv.tv_usec / 1000).clamp(1, i32::MAX as i64) as i32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,7 +71,9 @@ pub fn run(config: Config) -> Result<u8, Failure> {
     for &(host_port, sandbox_port) in &config.publish {
         publishers.push((
             super::publish::Publisher::bind(host_port, sandbox_port).map_err(Failure::Usage)?,
-            kernel.loopback.path_of(sandbox_port),
+            kernel
+                .loopback
+                .path_of(kernel::loopback::Proto::Tcp, sandbox_port),
         ));
     }
 

@@ -13,7 +13,7 @@ use syscalls::Sysno;
 /// under a memory limit), getrlimit and setrlimit for RLIMIT_CORE,
 /// the clock calls for CPU clocks (negative clock ids, which carry a pid). The rest of each
 /// runs in the kernel.
-const GUARDED: [(Sysno, u8, ArgTest); 9] = [
+const GUARDED: [(Sysno, u8, ArgTest); 10] = [
     (Sysno::fcntl, 1, ArgTest::OneOf(&super::owner::COMMANDS)),
     (
         Sysno::setsockopt,
@@ -35,6 +35,9 @@ const GUARDED: [(Sysno, u8, ArgTest); 9] = [
             libc::IPPROTO_IPV6 as u32,
         ]),
     ),
+    // recvfrom with an address (its low 32 bits: a pointer whose low half is zero passes,
+    // and then gets the AF_UNIX name of the sender's socket file, which opens nothing).
+    (Sysno::recvfrom, 4, ArgTest::AtLeast(1)),
     (
         Sysno::getrlimit,
         0,

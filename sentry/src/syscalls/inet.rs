@@ -1,17 +1,21 @@
-//! TCP over the sandbox's own loopback (`--net none`; the tables are `kernel::loopback`).
-//! socket(AF_INET/AF_INET6, SOCK_STREAM) gives the task an AF_UNIX stream socket the sentry
-//! made; bind, listen, connect and accept are the sentry's, on its own duplicate of the
-//! task's socket, with the address it read once; getsockname, getpeername and the options
-//! of the IP and TCP levels answer from the tables. Data never passes through the sentry.
+//! TCP and UDP over the sandbox's own loopback (`--net none`; the tables are
+//! `kernel::loopback`). socket(AF_INET/AF_INET6, SOCK_STREAM or SOCK_DGRAM) gives the task an
+//! AF_UNIX socket of that type the sentry made; bind, listen, connect and accept are the
+//! sentry's, on its own duplicate of the task's socket, with the address it read once, and
+//! so are a datagram's sendto and recvfrom with an address (the sender's port is the socket
+//! file it is bound to); getsockname, getpeername and the options of the IP and TCP levels
+//! answer from the tables. Stream data and datagrams without addresses never pass through
+//! the sentry.
 //! Addresses other than loopback or unspecified are refused as in a network namespace with
 //! only `lo`: EADDRNOTAVAIL to bind, ENETUNREACH to connect.
 
 use super::{Action, Call, ExitHook};
-use crate::kernel::loopback::{self, InetSocket};
+use crate::kernel::loopback::{self, InetSocket, Proto};
 use crate::kernel::sockets;
 use nix::errno::Errno;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use syscalls::Sysno;
 
 /// socket(AF_INET or AF_INET6, type, protocol).
@@ -25,21 +29,17 @@ pub fn socket(call: &mut Call) -> Action {
         super::deny_event(call, e as i32, why);
         Action::Return(-(e as i64))
     };
-    match base {
-        libc::SOCK_STREAM if protocol == 0 || protocol == libc::IPPROTO_TCP => {}
-        libc::SOCK_STREAM => return Action::Return(-(Errno::EPROTONOSUPPORT as i64)),
-        libc::SOCK_RAW => return refuse(call, Errno::EPERM, "raw sockets need privilege"),
-        libc::SOCK_DGRAM => {
-            return refuse(
-                call,
-                Errno::EACCES,
-                "UDP on the sandbox's loopback is not served yet",
-            )
+    let proto = match base {
+        libc::SOCK_STREAM if protocol == 0 || protocol == libc::IPPROTO_TCP => Proto::Tcp,
+        libc::SOCK_DGRAM if protocol == 0 || protocol == libc::IPPROTO_UDP => Proto::Udp,
+        libc::SOCK_STREAM | libc::SOCK_DGRAM => {
+            return Action::Return(-(Errno::EPROTONOSUPPORT as i64))
         }
+        libc::SOCK_RAW => return refuse(call, Errno::EPERM, "raw sockets need privilege"),
         _ => return Action::Return(-(Errno::EINVAL as i64)),
-    }
+    };
     // SAFETY: socket takes plain integers and returns a new fd or -1.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    let fd = unsafe { libc::socket(libc::AF_UNIX, base | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Action::Return(-(Errno::last() as i64));
     }
@@ -58,6 +58,7 @@ pub fn socket(call: &mut Call) -> Action {
         st.st_ino,
         InetSocket {
             family,
+            proto,
             ..InetSocket::default()
         },
     );
@@ -89,28 +90,60 @@ fn read_addr(call: &Call, at: u64, len: u64) -> Result<Vec<u8>, Errno> {
     Ok(bytes)
 }
 
+/// The protocol of the loopback socket `ino`.
+fn proto_of(call: &Call, ino: u64) -> Proto {
+    call.kernel.loopback.sockets[&ino].proto
+}
+
 /// Binds the sentry's duplicate `sock` (inode `ino`) to `port`'s socket file.
 fn bind_port(call: &mut Call, sock: &OwnedFd, ino: u64, port: u16) -> Result<(), Errno> {
-    let path = call.kernel.loopback.path_of(port);
+    let proto = proto_of(call, ino);
+    let path = call.kernel.loopback.path_of(proto, port);
     let _ = std::fs::remove_file(&path);
     let addr = nix::sys::socket::UnixAddr::new(&path).map_err(|_| Errno::ENAMETOOLONG)?;
     nix::sys::socket::bind(sock.as_raw_fd(), &addr)?;
-    call.kernel.loopback.ports.insert(port, ino);
+    call.kernel.loopback.ports.insert((proto, port), ino);
     Ok(())
 }
 
 /// A free port: the one asked for, or an ephemeral one for 0.
-fn claim(call: &mut Call, port: u16) -> Result<u16, Errno> {
+fn claim(call: &mut Call, proto: Proto, port: u16) -> Result<u16, Errno> {
     let lo = &mut call.kernel.loopback;
     if port == 0 {
         return lo
-            .ephemeral(sockets::unix_socket_exists)
+            .ephemeral(proto, sockets::unix_socket_exists)
             .ok_or(Errno::EADDRINUSE);
     }
-    if !lo.free(port, sockets::unix_socket_exists) {
+    if !lo.free(proto, port, sockets::unix_socket_exists) {
         return Err(Errno::EADDRINUSE);
     }
     Ok(port)
+}
+
+/// Gives an unbound socket an ephemeral port of the loopback's address, as Linux does before
+/// a connect or a send (a datagram's receiver learns its sender from the socket file).
+fn autobind(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<(), Errno> {
+    if call.kernel.loopback.sockets[&ino].local.is_some() {
+        return Ok(());
+    }
+    let proto = proto_of(call, ino);
+    let port = claim(call, proto, 0)?;
+    match proto {
+        Proto::Udp => bind_port(call, sock, ino, port)?,
+        // A TCP client's port needs no socket file: nothing connects to it.
+        Proto::Tcp => {
+            call.kernel.loopback.ports.insert((proto, port), ino);
+        }
+    }
+    let family = call.kernel.loopback.sockets[&ino].family;
+    let record = call
+        .kernel
+        .loopback
+        .sockets
+        .get_mut(&ino)
+        .expect("looked up");
+    record.local = Some(SocketAddr::new(loopback::loopback_of(family), port));
+    Ok(())
 }
 
 /// bind and connect of a loopback socket.
@@ -135,7 +168,7 @@ pub fn connect_or_bind(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Acti
         if !loopback::is_local(addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }
-        let port = claim(call, addr.port())?;
+        let port = claim(call, proto_of(call, ino), addr.port())?;
         bind_port(call, sock, ino, port)?;
         let record = call
             .kernel
@@ -153,31 +186,24 @@ pub fn connect_or_bind(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Acti
     if !loopback::is_local(target.ip()) {
         return Err(Errno::ENETUNREACH);
     }
-    let listening = call
+    let proto = proto_of(call, ino);
+    // A TCP peer must listen; a UDP one must be bound (Linux would accept the connect and
+    // report the refusal on a later call: the sentry refuses at once).
+    let ready = call
         .kernel
         .loopback
         .ports
-        .get(&target.port())
+        .get(&(proto, target.port()))
         .copied()
         .filter(|&l| sockets::unix_socket_exists(l))
         .and_then(|l| call.kernel.loopback.sockets.get(&l))
-        .is_some_and(|l| l.listening);
-    if !listening || target.port() == 0 {
+        .is_some_and(|l| l.listening || proto == Proto::Udp);
+    if !ready || target.port() == 0 {
         return Err(Errno::ECONNREFUSED);
     }
     // The client's own address: an ephemeral port, reserved while it lives.
-    if call.kernel.loopback.sockets[&ino].local.is_none() {
-        let port = claim(call, 0)?;
-        call.kernel.loopback.ports.insert(port, ino);
-        let record = call
-            .kernel
-            .loopback
-            .sockets
-            .get_mut(&ino)
-            .expect("looked up");
-        record.local = Some(SocketAddr::new(loopback::loopback_of(family), port));
-    }
-    let path = call.kernel.loopback.path_of(target.port());
+    autobind(call, sock, ino)?;
+    let path = call.kernel.loopback.path_of(proto, target.port());
     let to = nix::sys::socket::UnixAddr::new(&path).map_err(|_| Errno::ENAMETOOLONG)?;
     // The file is shared with the task: non-blocking only for this connect, which a
     // listening AF_UNIX socket with room in its backlog completes at once.
@@ -222,8 +248,11 @@ pub fn listen(call: &mut Call) -> Action {
         let Some(ino) = emulated(call, &sock) else {
             return Ok(Action::Pass);
         };
+        if proto_of(call, ino) == Proto::Udp {
+            return Err(Errno::EOPNOTSUPP);
+        }
         if call.kernel.loopback.sockets[&ino].local.is_none() {
-            let port = claim(call, 0)?;
+            let port = claim(call, Proto::Tcp, 0)?;
             bind_port(call, &sock, ino, port)?;
             let family = call.kernel.loopback.sockets[&ino].family;
             let record = call
@@ -421,7 +450,10 @@ pub fn getsockopt(call: &mut Call, ino: u64) -> Option<Action> {
     let record = call.kernel.loopback.sockets.get(&ino)?;
     let value = match (level, name) {
         (libc::SOL_SOCKET, libc::SO_DOMAIN) => record.family,
-        (libc::SOL_SOCKET, libc::SO_PROTOCOL) => libc::IPPROTO_TCP,
+        (libc::SOL_SOCKET, libc::SO_PROTOCOL) => match record.proto {
+            Proto::Tcp => libc::IPPROTO_TCP,
+            Proto::Udp => libc::IPPROTO_UDP,
+        },
         (level, name) if kept_level(level) => {
             record.options.get(&(level, name)).copied().unwrap_or(0)
         }
@@ -444,4 +476,143 @@ pub fn getsockopt(call: &mut Call, ino: u64) -> Option<Action> {
         Ok(()) => Action::Return(0),
         Err(_) => Action::Return(-(Errno::EFAULT as i64)),
     })
+}
+
+/// sendto(fd, buf, len, flags, addr, addrlen) of a loopback datagram socket: made by the
+/// sentry on its duplicate, to the receiver's socket file, with its own copy of the data.
+/// Nobody bound at the port: the datagram is lost, as Linux's to a closed port.
+pub fn sendto(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Action, Errno> {
+    if proto_of(call, ino) == Proto::Tcp {
+        // A stream socket ignores the address, as TCP's does.
+        return Ok(Action::PassWith({
+            let mut args = call.args;
+            args[4] = 0;
+            args[5] = 0;
+            args
+        }));
+    }
+    let bytes = read_addr(call, call.args[4], call.args[5])?;
+    let family = call.kernel.loopback.sockets[&ino].family;
+    if bytes.len() < 16 {
+        return Err(Errno::EINVAL);
+    }
+    let given = u16::from_ne_bytes([bytes[0], bytes[1]]) as i32;
+    if given != family && !(family == libc::AF_INET6 && given == libc::AF_INET) {
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    let target = loopback::parse(&bytes).ok_or(Errno::EINVAL)?;
+    if !loopback::is_local(target.ip()) {
+        return Err(Errno::ENETUNREACH);
+    }
+    let len = (call.args[2] as usize).min(65507);
+    let mut data = vec![0u8; len];
+    call.kernel
+        .mem
+        .read(call.tid, call.args[1], &mut data)
+        .map_err(|_| Errno::EFAULT)?;
+    autobind(call, sock, ino)?;
+    let bound = call
+        .kernel
+        .loopback
+        .ports
+        .get(&(Proto::Udp, target.port()))
+        .is_some_and(|&r| sockets::unix_socket_exists(r));
+    if !bound {
+        return Ok(Action::Return(len as i64));
+    }
+    let path = call.kernel.loopback.path_of(Proto::Udp, target.port());
+    let to = nix::sys::socket::UnixAddr::new(&path).map_err(|_| Errno::ENAMETOOLONG)?;
+    let flags = call.args[3] as i32 | libc::MSG_DONTWAIT;
+    match nix::sys::socket::sendto(
+        sock.as_raw_fd(),
+        &data,
+        &to,
+        nix::sys::socket::MsgFlags::from_bits_truncate(flags),
+    ) {
+        Ok(n) => Ok(Action::Return(n as i64)),
+        Err(Errno::EAGAIN) if sockets::blocks(sock, call.args[3] as i32) => Ok(Action::WaitReady {
+            fd: call.args[0] as i32,
+            events: libc::POLLOUT,
+            timeout_ms: sockets::send_timeout_ms(sock),
+            then: super::Ready::Rerun,
+        }),
+        // The receiver went away meanwhile: lost, as above.
+        Err(Errno::ECONNREFUSED | Errno::ENOENT) => Ok(Action::Return(len as i64)),
+        Err(e) => Err(e),
+    }
+}
+
+/// recvfrom(fd, buf, len, flags, addr, addrlen) with an address, on a loopback datagram
+/// socket: made by the sentry, which names the sender by the port of its socket file.
+/// Anything else is the task's own call.
+pub fn recvfrom(call: &mut Call) -> Action {
+    if call.args[4] == 0 {
+        return Action::Pass;
+    }
+    let Ok(sock) = call.task_fd(call.args[0] as i32) else {
+        return Action::Pass;
+    };
+    let Some(ino) = emulated(call, &sock) else {
+        return Action::Pass;
+    };
+    if proto_of(call, ino) == Proto::Tcp {
+        return Action::Pass;
+    }
+    let result = (|| -> Result<Action, Errno> {
+        let len = (call.args[2] as usize).min(65536);
+        let mut data = vec![0u8; len];
+        let flags = call.args[3] as i32;
+        let mut from: libc::sockaddr_un = unsafe_zeroed();
+        let mut from_len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+        // SAFETY: recvfrom writes at most `len` bytes into `data` and one sockaddr_un into
+        // `from`, all memory we own.
+        let n = unsafe {
+            libc::recvfrom(
+                sock.as_raw_fd(),
+                data.as_mut_ptr().cast(),
+                len,
+                flags | libc::MSG_DONTWAIT,
+                (&mut from as *mut libc::sockaddr_un).cast(),
+                &mut from_len,
+            )
+        };
+        if n < 0 {
+            let e = Errno::last();
+            if e == Errno::EAGAIN && sockets::blocks(&sock, flags) {
+                return Ok(Action::WaitReady {
+                    fd: call.args[0] as i32,
+                    events: libc::POLLIN,
+                    timeout_ms: -1,
+                    then: super::Ready::Rerun,
+                });
+            }
+            return Err(e);
+        }
+        let n = n as usize;
+        call.kernel
+            .mem
+            .write(call.tid, call.args[1], &data[..n.min(len)])
+            .map_err(|_| Errno::EFAULT)?;
+        let path: Vec<u8> = from
+            .sun_path
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        let port = call
+            .kernel
+            .loopback
+            .port_of(std::path::Path::new(std::ffi::OsStr::from_bytes(&path)));
+        let family = call.kernel.loopback.sockets[&ino].family;
+        let sender = SocketAddr::new(loopback::loopback_of(family), port.unwrap_or(0));
+        write_name(call.kernel, call.tid, sender, call.args[4], call.args[5])?;
+        Ok(Action::Return(n as i64))
+    })();
+    result.unwrap_or_else(|e| Action::Return(-(e as i64)))
+}
+
+/// An all-zero sockaddr_un.
+fn unsafe_zeroed() -> libc::sockaddr_un {
+    // SAFETY: sockaddr_un is plain data; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
 }

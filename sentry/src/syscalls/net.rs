@@ -253,36 +253,6 @@ pub fn pending_error(sock: &OwnedFd) -> i64 {
     }
 }
 
-/// Whether a call on the task's socket would wait: the socket blocks (no O_NONBLOCK) and the
-/// call's flags do not ask otherwise.
-fn blocks(sock: &OwnedFd, call_flags: i32) -> bool {
-    let file = nix::fcntl::fcntl(sock.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL).unwrap_or(0);
-    file & libc::O_NONBLOCK == 0 && call_flags & libc::MSG_DONTWAIT == 0
-}
-
-/// The socket's SO_SNDTIMEO in milliseconds for poll(2) (-1: none).
-fn send_timeout_ms(sock: &OwnedFd) -> i32 {
-    let mut tv = libc::timeval {
-        tv_sec: 0,
-        tv_usec: 0,
-    };
-    let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
-    // SAFETY: getsockopt writes one timeval into memory we own.
-    let rc = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDTIMEO,
-            (&mut tv as *mut libc::timeval).cast(),
-            &mut len,
-        )
-    };
-    if rc < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0) {
-        return -1;
-    }
-    (tv.tv_sec * 1000 + tv.tv_usec / 1000).clamp(1, i32::MAX as i64) as i32
-}
-
 /// connect/bind of a socket of another family than AF_UNIX (`--net host`), made by the sentry
 /// on its duplicate with the address it read once. A connect that must wait leaves the task
 /// waiting in poll(2) on its own fd; the result is then the socket's pending error.
@@ -321,7 +291,7 @@ fn inet_connect_or_bind(call: &mut Call, sock: &OwnedFd) -> Result<Action, Errno
         Err(Errno::EINPROGRESS | Errno::EALREADY) if waits => Ok(Action::WaitReady {
             fd: call.args[0] as i32,
             events: libc::POLLOUT,
-            timeout_ms: send_timeout_ms(sock),
+            timeout_ms: sockets::send_timeout_ms(sock),
             then: super::Ready::ConnectResult,
         }),
         other => other,
@@ -441,6 +411,9 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
         Sysno::sendto if call.args[4] == 0 => Ok(Action::Pass),
         Sysno::sendto => {
             let sock = socket_of(call, fd)?;
+            if let Some(ino) = super::inet::emulated(call, &sock) {
+                return super::inet::sendto(call, &sock, ino);
+            }
             let len = call.args[2] as usize;
             let data = read_data(&*call.kernel.mem, call.tid, &[(call.args[1], len)])?;
             let name = read_name(
@@ -488,7 +461,7 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
                             .map_err(|_| Errno::EFAULT)?;
                         sent += 1;
                     }
-                    Err(Errno::EAGAIN) if sent == 0 && blocks(&sock, flags) => {
+                    Err(Errno::EAGAIN) if sent == 0 && sockets::blocks(&sock, flags) => {
                         return Ok(wait_to_send(call, &sock));
                     }
                     Err(e) if sent == 0 => return Err(e),
@@ -506,7 +479,7 @@ fn wait_to_send(call: &Call, sock: &OwnedFd) -> Action {
     Action::WaitReady {
         fd: call.args[0] as i32,
         events: libc::POLLOUT,
-        timeout_ms: send_timeout_ms(sock),
+        timeout_ms: sockets::send_timeout_ms(sock),
         then: super::Ready::Rerun,
     }
 }
@@ -777,7 +750,7 @@ fn send_by_sentry(
 ) -> Result<Action, Errno> {
     match sentry_send(call, sock, msg, flags | libc::MSG_DONTWAIT) {
         Ok(n) => Ok(Action::Return(n as i64)),
-        Err(Errno::EAGAIN) if blocks(sock, flags) => Ok(wait_to_send(call, sock)),
+        Err(Errno::EAGAIN) if sockets::blocks(sock, flags) => Ok(wait_to_send(call, sock)),
         Err(e) => Err(e),
     }
 }

@@ -1,5 +1,5 @@
 /* net none | net host PORT
- * none: TCP sockets (AF_INET, AF_INET6) are the sandbox's own loopback's and work; UDP,
+ * none: TCP and UDP sockets (AF_INET, AF_INET6) are the sandbox's own loopback's and work;
  *       AF_PACKET and AF_NETLINK fail with EACCES; an AF_UNIX socketpair works and carries
  *       data both ways; socket(AF_UNIX) works.
  * host: socket(AF_INET) succeeds, connects to 127.0.0.1:PORT (a listener the test opened),
@@ -24,13 +24,15 @@ static void denied(int domain, int type, int proto, const char *what)
 static int mode_none(void)
 {
     for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0) {
-        int tcp = socket(family, SOCK_STREAM, 0);
-        check(tcp >= 0, "socket(%s, SOCK_STREAM) on the sandbox's loopback -> %d",
-              family == AF_INET ? "AF_INET" : "AF_INET6", tcp);
-        if (tcp >= 0)
-            close(tcp);
+        for (int type = SOCK_STREAM; type; type = type == SOCK_STREAM ? SOCK_DGRAM : 0) {
+            int s = socket(family, type, 0);
+            check(s >= 0, "socket(%s, %s) on the sandbox's loopback -> %d",
+                  family == AF_INET ? "AF_INET" : "AF_INET6",
+                  type == SOCK_STREAM ? "SOCK_STREAM" : "SOCK_DGRAM", s);
+            if (s >= 0)
+                close(s);
+        }
     }
-    denied(AF_INET, SOCK_DGRAM, 0, "AF_INET, SOCK_DGRAM");
     denied(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL), "AF_PACKET, SOCK_RAW");
     denied(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, "AF_NETLINK, SOCK_RAW");
 
