@@ -42,6 +42,7 @@ int main(int argc, char **argv)
     T_EQ(listen(srv, 8), 0, "listen");
     int one = 1;
     T_EQ(setsockopt(srv, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0, "setsockopt: SO_REUSEADDR");
+    T_EQ(setsockopt(srv, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one), 0, "setsockopt: SO_REUSEPORT");
 
     int cli = T_OK(socket(AF_INET, SOCK_STREAM, IPPROTO_TCP), "socket: AF_INET with IPPROTO_TCP");
     T_EQ(connect(cli, (struct sockaddr *)&a, sizeof a), 0, "connect: to the listener");

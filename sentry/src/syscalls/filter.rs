@@ -23,6 +23,7 @@ const GUARDED: [(Sysno, u8, ArgTest); 10] = [
             libc::SO_PASSCRED as u32,
             libc::SO_SNDBUF as u32,
             libc::SO_RCVBUF as u32,
+            libc::SO_REUSEPORT as u32,
         ]),
     ),
     // The IP and TCP levels: a loopback socket's options are the sentry's.

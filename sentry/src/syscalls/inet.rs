@@ -409,19 +409,20 @@ pub fn name(call: &mut Call, ino: u64) -> Action {
     }
 }
 
-/// Whether `level` is one the AF_UNIX socket does not have and the sentry keeps.
-fn kept_level(level: i32) -> bool {
+/// Whether the option is one the AF_UNIX socket does not have and the sentry keeps: those
+/// of the IP and TCP levels, and SO_REUSEPORT (inet sockets only, in Linux).
+fn kept(level: i32, name: i32) -> bool {
     matches!(
         level,
         libc::IPPROTO_IP | libc::IPPROTO_IPV6 | libc::IPPROTO_TCP
-    )
+    ) || (level == libc::SOL_SOCKET && name == libc::SO_REUSEPORT)
 }
 
 /// setsockopt of a loopback socket: options of the IP and TCP levels are remembered (the
 /// data path is the host's AF_UNIX socket, which has none); SOL_SOCKET ones are the host's.
 pub fn setsockopt(call: &mut Call, ino: u64) -> Option<Action> {
     let (level, name) = (call.args[1] as i32, call.args[2] as i32);
-    if !kept_level(level) {
+    if !kept(level, name) {
         return None;
     }
     if (call.args[4] as u32) < 4 {
@@ -454,7 +455,7 @@ pub fn getsockopt(call: &mut Call, ino: u64) -> Option<Action> {
             Proto::Tcp => libc::IPPROTO_TCP,
             Proto::Udp => libc::IPPROTO_UDP,
         },
-        (level, name) if kept_level(level) => {
+        (level, name) if kept(level, name) => {
             record.options.get(&(level, name)).copied().unwrap_or(0)
         }
         _ => return None,
