@@ -45,14 +45,7 @@ pub fn gofer_exe() -> &'static Path {
 }
 
 pub fn spawn(mounts: &[(&Path, bool)]) -> Client {
-    let mounts: Vec<Mount> = mounts
-        .iter()
-        .map(|(p, ro)| Mount {
-            host_path: p.to_path_buf(),
-            read_only: *ro,
-        })
-        .collect();
-    let mut client = Client::spawn(gofer_exe(), &mounts).expect("spawn gofer");
+    let mut client = spawn_walking_locally(mounts);
     // These tests are about the gofer process: every call goes to it.
     client.without_local_walks();
     client

@@ -149,6 +149,15 @@ pub fn loopback_of(family: i32) -> IpAddr {
     }
 }
 
+/// The unspecified address of a family (0.0.0.0 or ::).
+pub fn unspecified_of(family: i32) -> IpAddr {
+    if family == libc::AF_INET6 {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    }
+}
+
 /// Parses a sockaddr_in or sockaddr_in6.
 pub fn parse(bytes: &[u8]) -> Option<SocketAddr> {
     let family = u16::from_ne_bytes(bytes.get(..2)?.try_into().ok()?) as i32;

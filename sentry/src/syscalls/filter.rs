@@ -62,14 +62,7 @@ pub fn compile(policy: Policy) -> Filter {
     let allowed: Vec<u32> = (0..MAX_NR as u32)
         .filter(|&nr| class_of(nr as u64, policy) == Class::Passthrough)
         .collect();
-    let mut guards: Vec<Guard> = GUARDED
-        .iter()
-        .map(|&(sysno, arg, test)| Guard {
-            nr: sysno.id() as u32,
-            arg,
-            test,
-        })
-        .collect();
+    let mut guards = as_guards(&GUARDED);
     // Under a memory limit, writes and dups stop only for the fds where memfds live.
     if policy.memory {
         guards.extend(super::memfd::guards());
@@ -154,15 +147,19 @@ pub fn notified(policy: Policy) -> (Vec<u32>, Vec<Guard>) {
     }
     numbers.sort_unstable();
     numbers.dedup();
-    let guards = NOTIFIED_UNLESS
+    (numbers, as_guards(&NOTIFIED_UNLESS))
+}
+
+/// Argument tests by syscall, as the BPF builder takes them.
+fn as_guards(tests: &[(Sysno, u8, ArgTest)]) -> Vec<Guard> {
+    tests
         .iter()
         .map(|&(sysno, arg, test)| Guard {
             nr: sysno.id() as u32,
             arg,
             test,
         })
-        .collect();
-    (numbers, guards)
+        .collect()
 }
 
 #[cfg(test)]

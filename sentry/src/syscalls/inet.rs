@@ -90,6 +90,15 @@ fn read_addr(call: &Call, at: u64, len: u64) -> Result<Vec<u8>, Errno> {
     Ok(bytes)
 }
 
+/// The table's record of the loopback socket `ino` (one the caller looked up).
+fn record<'a>(call: &'a mut Call, ino: u64) -> &'a mut InetSocket {
+    call.kernel
+        .loopback
+        .sockets
+        .get_mut(&ino)
+        .expect("a socket the caller looked up")
+}
+
 /// The protocol of the loopback socket `ino`.
 fn proto_of(call: &Call, ino: u64) -> Proto {
     call.kernel.loopback.sockets[&ino].proto
@@ -136,12 +145,7 @@ fn autobind(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<(), Errno> {
         }
     }
     let family = call.kernel.loopback.sockets[&ino].family;
-    let record = call
-        .kernel
-        .loopback
-        .sockets
-        .get_mut(&ino)
-        .expect("looked up");
+    let record = record(call, ino);
     record.local = Some(SocketAddr::new(loopback::loopback_of(family), port));
     Ok(())
 }
@@ -170,12 +174,7 @@ pub fn connect_or_bind(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Acti
         }
         let port = claim(call, proto_of(call, ino), addr.port())?;
         bind_port(call, sock, ino, port)?;
-        let record = call
-            .kernel
-            .loopback
-            .sockets
-            .get_mut(&ino)
-            .expect("looked up");
+        let record = record(call, ino);
         record.local = Some(SocketAddr::new(addr.ip(), port));
         return Ok(Action::Return(0));
     }
@@ -229,12 +228,7 @@ pub fn connect_or_bind(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Acti
     } else {
         target
     };
-    let record = call
-        .kernel
-        .loopback
-        .sockets
-        .get_mut(&ino)
-        .expect("looked up");
+    let record = record(call, ino);
     record.peer = Some(loopback::shown_as(shown, family));
     Ok(Action::Return(0))
 }
@@ -255,27 +249,10 @@ pub fn listen(call: &mut Call) -> Action {
             let port = claim(call, Proto::Tcp, 0)?;
             bind_port(call, &sock, ino, port)?;
             let family = call.kernel.loopback.sockets[&ino].family;
-            let record = call
-                .kernel
-                .loopback
-                .sockets
-                .get_mut(&ino)
-                .expect("looked up");
-            record.local = Some(SocketAddr::new(
-                if family == libc::AF_INET6 {
-                    std::net::Ipv6Addr::UNSPECIFIED.into()
-                } else {
-                    std::net::Ipv4Addr::UNSPECIFIED.into()
-                },
-                port,
-            ));
+            let record = record(call, ino);
+            record.local = Some(SocketAddr::new(loopback::unspecified_of(family), port));
         }
-        let record = call
-            .kernel
-            .loopback
-            .sockets
-            .get_mut(&ino)
-            .expect("looked up");
+        let record = record(call, ino);
         if record.peer.is_some() {
             return Err(Errno::EINVAL);
         }
@@ -394,14 +371,9 @@ pub fn name(call: &mut Call, ino: u64) -> Action {
             None => return Action::Return(-(Errno::ENOTCONN as i64)),
         }
     } else {
-        record.local.unwrap_or_else(|| {
-            let any: std::net::IpAddr = if record.family == libc::AF_INET6 {
-                std::net::Ipv6Addr::UNSPECIFIED.into()
-            } else {
-                std::net::Ipv4Addr::UNSPECIFIED.into()
-            };
-            SocketAddr::new(any, 0)
-        })
+        record
+            .local
+            .unwrap_or_else(|| SocketAddr::new(loopback::unspecified_of(record.family), 0))
     };
     match write_name(call.kernel, call.tid, name, call.args[1], call.args[2]) {
         Ok(()) => Action::Return(0),

@@ -25,24 +25,10 @@ pub(super) fn xattr(call: &mut Call) -> Result<Action, Errno> {
         super::vfs::check_open(call, &target, flags).map(|_| ())
     });
     let (index, rel) = (target.gofer_index, target.rel);
-    let name = || -> Result<Vec<u8>, Errno> {
-        let name = call
-            .kernel
-            .mem
-            .read_cstring(call.tid, call.args[1], 255)
-            .map_err(|e| match e as i32 {
-                libc::ENAMETOOLONG => Errno::ERANGE,
-                other => Errno::from_raw(other),
-            })?;
-        if name.is_empty() {
-            return Err(Errno::ERANGE);
-        }
-        Ok(name)
-    };
     match call.sysno {
         setxattr | lsetxattr => {
             writable?;
-            let name = name()?;
+            let name = read_name(call)?;
             let size = call.args[3] as usize;
             if size > XATTR_SIZE_MAX {
                 return Err(Errno::E2BIG);
@@ -57,7 +43,7 @@ pub(super) fn xattr(call: &mut Call) -> Result<Action, Errno> {
             Ok(Action::Return(0))
         }
         getxattr | lgetxattr => {
-            let name = name()?;
+            let name = read_name(call)?;
             if name.starts_with(TRUSTED) {
                 return Err(Errno::ENODATA);
             }
@@ -80,7 +66,7 @@ pub(super) fn xattr(call: &mut Call) -> Result<Action, Errno> {
         }
         _ => {
             writable?;
-            let name = name()?;
+            let name = read_name(call)?;
             files(call)?.removexattr(index, &rel, &name, follow)?;
             Ok(Action::Return(0))
         }
@@ -89,6 +75,23 @@ pub(super) fn xattr(call: &mut Call) -> Result<Action, Errno> {
 
 const XATTR_SIZE_MAX: usize = 65536;
 const TRUSTED: &[u8] = b"trusted.";
+
+/// The attribute name at the call's second argument, read once (ERANGE as Linux for an empty
+/// or over-long one).
+fn read_name(call: &Call) -> Result<Vec<u8>, Errno> {
+    let name = call
+        .kernel
+        .mem
+        .read_cstring(call.tid, call.args[1], 255)
+        .map_err(|e| match e as i32 {
+            libc::ENAMETOOLONG => Errno::ERANGE,
+            other => Errno::from_raw(other),
+        })?;
+    if name.is_empty() {
+        return Err(Errno::ERANGE);
+    }
+    Ok(name)
+}
 
 /// Writes the names of `list` a task may see (all but trusted.*) at `addr`, as listxattr
 /// returns them: only their size when `size` is 0, ERANGE when they do not fit.
@@ -133,17 +136,7 @@ pub fn fd_read(call: &mut Call) -> Action {
             list.truncate(n as usize);
             return put_list(call, call.args[1], call.args[2] as usize, &list);
         }
-        let name = call
-            .kernel
-            .mem
-            .read_cstring(call.tid, call.args[1], 255)
-            .map_err(|e| match e as i32 {
-                libc::ENAMETOOLONG => Errno::ERANGE,
-                other => Errno::from_raw(other),
-            })?;
-        if name.is_empty() {
-            return Err(Errno::ERANGE);
-        }
+        let name = read_name(call)?;
         if name.starts_with(TRUSTED) {
             return Err(Errno::ENODATA);
         }
