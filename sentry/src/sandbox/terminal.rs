@@ -110,6 +110,15 @@ pub fn raw_mode() {
 pub fn relay(master: &OwnedFd) -> std::io::Result<std::thread::JoinHandle<()>> {
     let keys_to = std::fs::File::from(master.try_clone()?);
     let output_from = std::fs::File::from(master.try_clone()?);
+    // The terminal's output goes to the user's terminal: the first of stdout, stderr and
+    // stdin that is one (a redirected stdout keeps what the sandbox writes there itself).
+    // SAFETY: isatty takes a plain integer.
+    let screen_fd = [1, 2, 0]
+        .into_iter()
+        .find(|&fd| unsafe { libc::isatty(fd) } == 1)
+        .unwrap_or(1);
+    // SAFETY: the fd is one of the sentry's standard fds, open for its whole life.
+    let screen = unsafe { std::os::fd::BorrowedFd::borrow_raw(screen_fd) }.try_clone_to_owned()?;
     std::thread::Builder::new()
         .name("sentry-tty-in".into())
         .spawn(move || {
@@ -126,14 +135,13 @@ pub fn relay(master: &OwnedFd) -> std::io::Result<std::thread::JoinHandle<()>> {
         .name("sentry-tty-out".into())
         .spawn(move || {
             let mut output_from = output_from;
-            let mut stdout = std::io::stdout();
+            let mut screen = std::fs::File::from(screen);
             let mut buf = [0u8; 4096];
             // EIO once no process of the sandbox holds the terminal any more.
             while let Ok(n) = output_from.read(&mut buf) {
-                if n == 0 || stdout.write_all(&buf[..n]).is_err() {
+                if n == 0 || screen.write_all(&buf[..n]).is_err() {
                     break;
                 }
-                let _ = stdout.flush();
             }
         })
 }
