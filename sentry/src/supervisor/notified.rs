@@ -4,9 +4,11 @@
 //! the kernel meanwhile; the sentry never touches its registers.
 //!
 //! A signal that arrives before the answer withdraws the notification: the answer fails
-//! with ENOENT, and the kernel restarts the call (or fails it with EINTR) as it would any
-//! interrupted call, which then comes back as a new notification. Only calls whose work is
-//! harmless to do again are notified (see `filter::NOTIFIED`).
+//! with ENOENT, and at the signal-delivery stop the sentry makes the kernel run the call
+//! again after the handler (`restart_interrupted_notification`), as Linux would have
+//! finished it before delivering the signal; the call then comes back as a new
+//! notification. Only calls whose work is harmless to do again are notified (see
+//! `filter::NOTIFIED`). A FIFO open, which waits as in Linux, keeps Linux's EINTR.
 
 use super::*;
 
