@@ -561,6 +561,20 @@ const TARGETS: &[Target] = &[
         Against::Config("native"),
         1.5,
     ),
+    t(
+        "every CPU",
+        "sentry-seccomp",
+        "cpu2",
+        Against::Config("native"),
+        1.15,
+    ),
+    t(
+        "every CPU",
+        "sentry-ptrace",
+        "cpu2",
+        Against::Config("native"),
+        1.15,
+    ),
 ];
 
 /// One target checked against the figures.

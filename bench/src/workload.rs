@@ -65,7 +65,10 @@ const OPS: &[(&str, &str, u64, u64, PathArg)] = &[
 ];
 
 /// Workload names, in report order.
-const WORKLOADS: &[&str] = &["true_startup", "shell_loop", "tar", "python"];
+const WORKLOADS: &[&str] = &["true_startup", "shell_loop", "tar", "python", "cpu2"];
+
+/// Iterations of each of the two busy loops of `cpu2` (about 0.2 s each natively here).
+const CPU2_ITERATIONS: u64 = 800_000_000;
 
 /// Every benchmark name, in report order.
 pub fn all_names() -> Vec<&'static str> {
@@ -156,6 +159,24 @@ pub fn build(names: &[String], p: &Params) -> Result<Vec<Bench>, String> {
                 "tar cf /dev/null".to_string(),
                 vec![s(&p.tar), "cf".into(), "/dev/null".into(), s(&p.tree)],
             ),
+            // Two CPU-bound processes at once: what the sandbox gets of a second CPU.
+            "cpu2" => {
+                let n = if p.quick {
+                    CPU2_ITERATIONS / 40
+                } else {
+                    CPU2_ITERATIONS
+                };
+                let mut argv = vec![s(&p.shell)];
+                if p.shell.file_name().is_some_and(|n| n == "busybox") {
+                    argv.push("sh".into());
+                }
+                argv.push("-c".into());
+                let ops = s(&p.ops_bin);
+                argv.push(format!(
+                    "{ops} empty {n} >/dev/null & {ops} empty {n} >/dev/null; wait"
+                ));
+                ("2 busy processes".to_string(), argv)
+            }
             _ => (
                 "python3 -c pass".to_string(),
                 vec![s(&p.python), "-c".into(), "pass".into()],

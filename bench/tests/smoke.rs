@@ -56,9 +56,9 @@ fn quick_run_writes_markdown_json_and_svg() {
         .contains("unknown configuration"));
 
     let benches = json["benchmarks"].as_array().unwrap();
-    assert_eq!(benches.len(), 15);
+    assert_eq!(benches.len(), 16);
     let results = json["results"].as_array().unwrap();
-    assert_eq!(results.len(), 15 * 3);
+    assert_eq!(results.len(), 16 * 3);
     for cell in results {
         let samples = cell["samples_ns"].as_array().unwrap();
         assert_eq!(samples.len(), 2, "{cell}");
@@ -98,7 +98,7 @@ fn quick_run_writes_markdown_json_and_svg() {
         "{svg}"
     );
     assert!(svg.trim_end().ends_with("</svg>"));
-    assert_eq!(svg.matches("<title>").count(), 15 * 3);
+    assert_eq!(svg.matches("<title>").count(), 16 * 3);
 }
 
 #[test]
