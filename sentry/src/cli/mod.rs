@@ -65,10 +65,11 @@ struct RunArgs {
     /// How calls are stopped: every call (ptrace) or only non-passthrough calls (seccomp).
     #[arg(long, value_enum, default_value = "ptrace")]
     platform: PlatformArg,
-    /// How calls the sentry answers whole reach it: `auto` (seccomp user notification with
-    /// synchronous wake-up where the kernel has it, Linux 6.6+; ptrace stops otherwise) or
-    /// `off` (ptrace stops only, as on an older kernel).
-    #[arg(long, value_enum, default_value = "auto")]
+    /// How calls the sentry answers whole reach it: `off` (default: ptrace stops only) or
+    /// `auto` (seccomp user notification with synchronous wake-up where the kernel has it,
+    /// Linux 6.6+; ptrace stops otherwise). Off by default until an exec racing a thread that
+    /// re-points fds no longer slows down many times under it when CPUs are contended.
+    #[arg(long, value_enum, default_value = "off")]
     notify: NotifyArg,
     /// Print every syscall of every task to stderr, with decoded arguments and result.
     #[arg(long)]
