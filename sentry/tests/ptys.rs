@@ -146,16 +146,14 @@ mod own_terminal {
 import os, signal
 print('tty', os.ttyname(0))
 print('size', *os.get_terminal_size(0))
-def resized(*_):
-    print('resized', *os.get_terminal_size(0))
-signal.signal(signal.SIGWINCH, resized)
+# Blocked, then waited for: a signal that comes before the wait is not lost.
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH, signal.SIGINT})
 print('ready')
-signal.pause()
+signal.sigwaitinfo({signal.SIGWINCH})
+print('resized', *os.get_terminal_size(0))
 print('ready again')
-try:
-    signal.pause()
-except KeyboardInterrupt:
-    print('interrupted')
+signal.sigwaitinfo({signal.SIGINT})
+print('interrupted')
 raise SystemExit(4)
 "#;
 
