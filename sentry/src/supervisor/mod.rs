@@ -437,9 +437,17 @@ impl Supervisor {
                     if let Some(mut regs) = pending.restore.take() {
                         // Back to the task's own registers and call. On a restart code
                         // (ERESTART*) the kernel re-runs the original call or fails it
-                        // with EINTR, as if the sentry had never rewritten it.
+                        // with EINTR, as if the sentry had never rewritten it. Only an
+                        // open that waits (a FIFO's) may fail so: any other fd was ready,
+                        // and Linux would have finished the call before the signal.
+                        let waits = self
+                            .awaiting_install
+                            .get(&tid)
+                            .is_some_and(|a| a.key.is_some());
                         self.forget_install(tid);
-                        regs.set_ret(rval);
+                        // ERESTARTSYS, and ERESTARTNOINTR: restarted whatever SA_RESTART says.
+                        let interrupted = rval == -512;
+                        regs.set_ret(if interrupted && !waits { -513 } else { rval });
                         stopped.set_regs(&regs)?;
                     }
                     self.finish_call(&stopped, pending, rval)?;
