@@ -24,6 +24,10 @@ pub struct SpawnSpec {
     pub cwd: CString,
     /// Put the child in a process group of its own.
     pub new_process_group: bool,
+    /// Put the child in a session of its own with no controlling terminal (setsid), so
+    /// that no terminal of the spawner's session is the child's to take the foreground of.
+    /// Takes the place of `new_process_group` and `take_terminal`.
+    pub new_session: bool,
     /// Make the child a child subreaper (PR_SET_CHILD_SUBREAPER): orphans of its
     /// descendants come to it, as to init in a PID namespace.
     pub child_subreaper: bool,
@@ -201,7 +205,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     drop(go_read);
     drop(err_write);
     drop(listener_send);
-    if spec.new_process_group && spec.terminal.is_none() {
+    if spec.new_process_group && spec.terminal.is_none() && !spec.new_session {
         // Done in both processes so that neither order of execution leaves a window.
         // SAFETY: setpgid takes plain integers.
         unsafe { libc::setpgid(pid, pid) };
@@ -296,6 +300,11 @@ unsafe fn child_after_fork(
             if libc::isatty(fd) == 1 && libc::dup2(tty, fd) < 0 {
                 fail(*libc::__errno_location());
             }
+        }
+    } else if spec.new_session {
+        // Not a group leader yet (the parent makes no group for it), so setsid succeeds.
+        if libc::setsid() < 0 {
+            fail(*libc::__errno_location());
         }
     } else if spec.new_process_group {
         libc::setpgid(0, 0);

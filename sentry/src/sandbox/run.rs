@@ -112,9 +112,9 @@ pub fn run(config: Config) -> Result<u8, Failure> {
     for arg in &command[1..] {
         argv.push(to_c(arg.as_bytes())?);
     }
-    // The user's terminal, if the sentry runs on one, gets its modes and size back at the end.
-    let terminal = TerminalState::save();
-    let own_terminal = if super::terminal::wanted() {
+    // The user's terminal, if the sentry runs on one, gets its modes back at the end.
+    let terminal = super::terminal::TerminalState::save();
+    let own_terminal = if super::terminal::on_terminal() {
         let own = super::terminal::OwnTerminal::open()
             .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot make a terminal: {e}")))?;
         let n = kernel.ptys.register(own.index);
@@ -122,25 +122,30 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         if let Some(dev) = kernel.mount_ns[0].mounts.iter().find(|m| m.is_dev) {
             let _ = std::fs::File::create(dev.host_root.join("pts").join(n.to_string()));
         }
-        super::terminal::raw_mode();
         termination.set_terminal(own.master.as_raw_fd());
         Some(own)
     } else {
         None
     };
-    // Without a terminal of its own, the sandbox shares the sentry's, in its foreground.
-    // SAFETY: isatty, tcgetpgrp and getpgrp take plain integers.
-    let foreground = own_terminal.is_none()
-        && unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() };
-
-    start_signal_thread(termination.clone())?;
-    let terminal_output = match &own_terminal {
+    let keys = match &own_terminal {
         Some(own) => Some(
-            super::terminal::relay(&own.master)
+            super::terminal::Keys::new(&own.master)
                 .map_err(|e| Failure::Internal(anyhow::anyhow!("terminal relay: {e}")))?,
         ),
         None => None,
     };
+
+    start_signal_thread(termination.clone(), keys.clone())?;
+    let terminal_output = match &own_terminal {
+        Some(own) => Some(
+            super::terminal::relay_output(&own.master)
+                .map_err(|e| Failure::Internal(anyhow::anyhow!("terminal relay: {e}")))?,
+        ),
+        None => None,
+    };
+    if let Some(keys) = &keys {
+        keys.start_if_foreground();
+    }
     // After the signal thread blocked SIGCHLD and the termination signals: threads inherit
     // the mask, and one that let SIGCHLD through would take it from the supervisor.
     for (publisher, socket_file) in publishers {
@@ -174,9 +179,11 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         cwd: CString::new(config.rootfs.as_os_str().as_bytes())
             .map_err(|_| Failure::Usage("rootfs path contains NUL".into()))?,
         new_process_group: true,
+        // No terminal of the sentry's session is the sandbox's to take the foreground of.
+        new_session: own_terminal.is_none(),
         // PID 1 of the sandbox reaps its orphans, as init does in a PID namespace.
         child_subreaper: true,
-        take_terminal: foreground,
+        take_terminal: false,
         terminal: own_terminal.as_ref().map(|t| t.slave.as_raw_fd()),
         listener_filter: Some(listener_filter.clone()),
         credentials: config.host_user.map(|ids| (ids.uid, ids.gid)),
@@ -219,16 +226,14 @@ pub fn run(config: Config) -> Result<u8, Failure> {
         notifying.then_some(listener_filter),
     )
     .and_then(|supervisor| supervisor.run());
-    if foreground {
-        // SAFETY: getpgrp takes no arguments.
-        platform_ptrace::give_terminal_to(unsafe { libc::getpgrp() });
-    }
     if let Some(output) = terminal_output {
         // Every process of the sandbox is gone: the relay reads the last output, then EIO.
         let _ = output.join();
     }
-    if let Some(terminal) = terminal {
-        terminal.restore();
+    if let (Some(terminal), Some(keys)) = (terminal, keys) {
+        if keys.made_raw() {
+            terminal.restore();
+        }
     }
     if let Some(watch) = &watch {
         kernel::limits::final_event(watch);
@@ -311,13 +316,23 @@ fn find_program(
 /// Blocks SIGTERM, SIGINT and SIGHUP in the sentry and waits for them on a thread of
 /// their own: the first one ends the sandbox (its first process is killed, and the
 /// supervisor then kills the rest). SIGTTOU/SIGTTIN are ignored so that the sentry
-/// never stops while the sandbox owns the terminal.
-fn start_signal_thread(termination: Arc<Termination>) -> Result<(), Failure> {
+/// never stops on its terminal. SIGWINCH resizes the sandbox's terminal; SIGCONT (a
+/// background job brought to the foreground) starts relaying the user's keys to it.
+fn start_signal_thread(
+    termination: Arc<Termination>,
+    keys: Option<Arc<super::terminal::Keys>>,
+) -> Result<(), Failure> {
     // SAFETY: signal-mask and disposition calls on locals; done before any other thread exists.
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGWINCH] {
+        for sig in [
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGHUP,
+            libc::SIGWINCH,
+            libc::SIGCONT,
+        ] {
             libc::sigaddset(&mut set, sig);
         }
         // SIGCHLD is blocked too: the supervisor reads it from a signalfd.
@@ -333,10 +348,17 @@ fn start_signal_thread(termination: Arc<Termination>) -> Result<(), Failure> {
         .spawn(move || loop {
             let mut sig = 0;
             // SAFETY: sigwait reads the set we own and writes one int.
-            if unsafe { libc::sigwait(&set, &mut sig) } == 0 && sig == libc::SIGWINCH {
+            if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                continue;
+            }
+            if sig == libc::SIGWINCH {
                 // The user's terminal was resized: so is the sandbox's own, if it has one.
                 if let Some(master) = termination.terminal() {
-                    super::terminal::copy_window_size(0, master);
+                    super::terminal::resize(master);
+                }
+            } else if sig == libc::SIGCONT {
+                if let Some(keys) = &keys {
+                    keys.start_if_foreground();
                 }
             } else if sig != 0 {
                 // The gofer too: a loop waiting on a gofer request (an open a lease holds)
@@ -434,47 +456,6 @@ fn parse_cpu_list(list: &str) -> Option<Vec<usize>> {
         }
     }
     (!cpus.is_empty()).then_some(cpus)
-}
-
-/// The modes and window size of the terminal on the sentry's standard input, output or error.
-struct TerminalState {
-    fd: i32,
-    modes: libc::termios,
-    size: Option<libc::winsize>,
-}
-
-impl TerminalState {
-    fn save() -> Option<TerminalState> {
-        // SAFETY: isatty takes a plain integer.
-        let fd = (0..3).find(|&fd| unsafe { libc::isatty(fd) } == 1)?;
-        // SAFETY: termios is plain data; tcgetattr fills it and we check its result.
-        let mut modes: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: tcgetattr writes one termios into memory we own.
-        if unsafe { libc::tcgetattr(fd, &mut modes) } != 0 {
-            return None;
-        }
-        let mut size = libc::winsize {
-            ws_row: 0,
-            ws_col: 0,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCGWINSZ writes one winsize into memory we own.
-        let size = (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } == 0).then_some(size);
-        Some(TerminalState { fd, modes, size })
-    }
-
-    fn restore(&self) {
-        // SAFETY: tcsetattr and TIOCSWINSZ read our own values. SIGTTOU is ignored (see
-        // `start_signal_thread`), so a sentry in the background may restore too. Failures
-        // leave the terminal as the sandbox left it, which is all we could do.
-        unsafe {
-            libc::tcsetattr(self.fd, libc::TCSANOW, &self.modes);
-            if let Some(size) = &self.size {
-                libc::ioctl(self.fd, libc::TIOCSWINSZ, size);
-            }
-        }
-    }
 }
 
 /// Confines the sentry's own file access to what serving the sandbox needs (see

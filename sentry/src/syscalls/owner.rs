@@ -59,6 +59,9 @@ pub enum OwnerHook {
     OwnerEx { addr: u64 },
     /// F_GETLK's struct flock at `addr`: its l_pid (offset 24).
     LockHolder { addr: u64 },
+    /// The int at `addr` held the host's id for the call (TIOCSPGRP): `value`, the
+    /// caller's number, goes back, whatever the result.
+    Restore { addr: u64, value: i32 },
 }
 
 /// A sandbox owner (pid, or -pgid) as the host's; 0 stays 0 (no owner).
@@ -205,28 +208,39 @@ fn set_socket_owner(call: &mut Call) -> Result<Action, Errno> {
     })
 }
 
-/// TIOCSPGRP: the group (read once, translated) is set by the sentry on its own duplicate
-/// of the terminal fd; it can only be the sentry's own terminal, shared with the sandbox.
+/// TIOCSPGRP: the kernel makes the call in the task, since it acts on the caller's own
+/// controlling terminal and session; the group (read once, translated) is written in place
+/// of the task's number for the call and the number is put back at the exit stop. What a
+/// thread of the task could change meanwhile (the fd, the value) reaches nothing outside the
+/// sandbox: the kernel takes only the caller's controlling terminal, and only a group of the
+/// caller's session, and every session of the sandbox holds only its processes (its first
+/// process starts a session of its own).
 fn set_foreground(call: &mut Call) -> Result<Action, Errno> {
-    let pgrp = read_int(&*call.kernel.mem, call.tid, call.args[2])?;
+    let addr = call.args[2];
+    let pgrp = read_int(&*call.kernel.mem, call.tid, addr)?;
     if pgrp < 0 {
         return Err(Errno::EINVAL);
     }
     let host = call
         .kernel
         .translate_pgrp(call.tid, pgrp)
-        .ok_or(Errno::EPERM)?;
-    let file = call.task_fd(call.args[0] as i32)?;
-    // SAFETY: TIOCSPGRP reads one pid_t from memory we own, on an fd we own.
-    let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TIOCSPGRP, &host) };
-    if rc < 0 {
-        return Err(Errno::last());
-    }
-    Ok(Action::Return(0))
+        .ok_or(Errno::ESRCH)?;
+    call.kernel
+        .mem
+        .write(call.tid, addr, &host.to_ne_bytes())
+        .map_err(|_| Errno::EFAULT)?;
+    Ok(Action::PassThenExit(ExitHook::Owner(OwnerHook::Restore {
+        addr,
+        value: pgrp,
+    })))
 }
 
 /// The exit stop: the ids the kernel returned or wrote, in the caller's numbers.
 pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
+    if let OwnerHook::Restore { addr, value } = hook {
+        super::fix_write(&*k.mem, tid, addr, &value.to_ne_bytes());
+        return rval;
+    }
     if rval < 0 {
         return rval;
     }
@@ -251,6 +265,8 @@ pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
             }
         }),
         OwnerHook::OwnerEx { addr } => rewrite(addr + 4, &|v| k.vpid_for(tid, v)),
+        // Handled above, whatever the result.
+        OwnerHook::Restore { .. } => {}
         OwnerHook::LockHolder { addr } => {
             // With no conflicting lock the kernel writes only l_type (F_UNLCK): l_pid is
             // still the caller's own value, not a host pid.

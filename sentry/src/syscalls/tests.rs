@@ -214,3 +214,25 @@ fn a_path_is_read_once_and_the_copy_is_used_after() {
     assert_eq!(super::vfs::read_path(&call, 0).unwrap(), b"/etc/passwd");
     assert_eq!(call.paths.borrow().len(), 1);
 }
+
+#[test]
+fn a_foreground_group_is_translated_and_the_number_goes_back_at_the_exit() {
+    use super::owner::{at_exit, OwnerHook};
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    // ioctl(0, TIOCSPGRP, &77): no process group of the sandbox is 77.
+    mem.write(INIT, BUF, &77i32.to_ne_bytes()).expect("mapped");
+    let esrch = -(libc::ESRCH as i64);
+    let args = [0, libc::TIOCSPGRP, BUF, 0, 0, 0];
+    assert_eq!(returned(run(&mut k, INIT, Sysno::ioctl, args)), esrch);
+    assert_eq!(words(&mem, INIT, BUF, 1), [77]);
+    // The host's id written for the call gives way to the task's number at the exit stop,
+    // whatever the call returned.
+    mem.write(INIT, BUF, &INIT.to_ne_bytes()).expect("mapped");
+    let hook = OwnerHook::Restore {
+        addr: BUF,
+        value: 1,
+    };
+    let eperm = -(libc::EPERM as i64);
+    assert_eq!(at_exit(&k, INIT, hook, eperm), eperm);
+    assert_eq!(words(&mem, INIT, BUF, 1), [1]);
+}
