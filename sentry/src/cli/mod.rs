@@ -1,4 +1,4 @@
-//! The command line: `sentry run` and `sentry table`. clap lives here only; what it parses
+//! The command line: `sentry run`, `sentry table` and the OCI runtime commands (`oci/`). clap lives here only; what it parses
 //! becomes a [`Config`] that the rest of the sentry takes as plain data.
 
 use crate::config::{Config, Ids, LimitFlags, MountRequest, NetMode, OomMode, Platform};
@@ -8,6 +8,8 @@ use std::ffi::{CString, OsString};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod oci;
+
 #[derive(Parser)]
 #[command(
     name = "sentry",
@@ -15,6 +17,8 @@ use std::process::ExitCode;
     about = "Run untrusted Linux programs under a user-space kernel"
 )]
 struct Cli {
+    #[command(flatten)]
+    globals: oci::Globals,
     #[command(subcommand)]
     command: Command,
 }
@@ -25,6 +29,8 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the syscall table: one line per x86_64 syscall, `name<TAB>class`.
     Table,
+    #[command(flatten)]
+    Oci(oci::Command),
 }
 
 /// `--platform`.
@@ -171,6 +177,7 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Oci(command) => oci::main(&cli.globals, command),
         Command::Table => {
             print_table();
             ExitCode::SUCCESS

@@ -2,12 +2,14 @@
 //! (rootfs, `--mount`, `--tmpfs`, /dev), the scratch directory that backs the sentry's
 //! own mounts, and the gofer that serves them.
 
+pub mod bundle;
 mod confine;
+pub mod container;
 mod publish;
 mod run;
 mod terminal;
 
-pub use run::{run, GOFER_ARG};
+pub use run::{prepare, run, GOFER_ARG};
 
 use crate::kernel::mounts::{normalize, Mount, MountTable, DEVICES};
 use std::path::{Path, PathBuf};
@@ -84,12 +86,14 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    pub fn new() -> std::io::Result<Scratch> {
+    /// A new private directory under `parent` (the host's temporary directory when None).
+    pub fn new(parent: Option<&Path>) -> std::io::Result<Scratch> {
         use std::os::unix::fs::DirBuilderExt;
         let mut bytes = [0u8; 8];
         // SAFETY: getrandom writes at most 8 bytes into our buffer.
         unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), 8, 0) };
-        let dir = std::env::temp_dir().join(format!(
+        let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let dir = parent.join(format!(
             "sentry-{}-{:016x}",
             std::process::id(),
             u64::from_ne_bytes(bytes)

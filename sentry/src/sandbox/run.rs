@@ -20,6 +20,35 @@ pub const GOFER_ARG: &str = "__gofer";
 
 /// Runs a sandbox to its end; the sentry's exit status.
 pub fn run(config: Config) -> Result<u8, Failure> {
+    prepare(config, None)?.launch(|_| {})
+}
+
+/// A sandbox whose gofer and tables are set up and whose program was found, but whose
+/// first task does not exist yet: `run` launches it at once, an OCI `create` on `start`.
+pub struct Prepared {
+    kernel: Kernel,
+    plan: syscalls::exec::Plan,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    command: Vec<OsString>,
+    rootfs: std::path::PathBuf,
+    platform: Platform,
+    strace: bool,
+    notify: bool,
+    host_user: Option<crate::config::Ids>,
+    policy: syscalls::table::Policy,
+    termination: Arc<Termination>,
+    watch: Option<Arc<Watch>>,
+    needs_watcher: bool,
+    publishers: Vec<(super::publish::Publisher, std::path::PathBuf)>,
+    scratch: super::Scratch,
+    gofer_pid: i32,
+    initial_fs: kernel::FsState,
+}
+
+/// Sets up a sandbox up to its first task; its scratch directory goes under `scratch_in`
+/// (the host's temporary directory when None).
+pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<Prepared, Failure> {
     // Before any task exists: the host kernel never writes a core file for the sandbox.
     let core_limit = kernel::creds::pin_core_limit()
         .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot pin RLIMIT_CORE: {e}")))?;
@@ -32,7 +61,7 @@ pub fn run(config: Config) -> Result<u8, Failure> {
     let policy = syscalls::table::Policy::new(&limits, &identity);
     // Before the gofer starts: it and the sandbox inherit the placement.
     pin_cpus(&config.cpus)?;
-    let scratch = super::Scratch::new().map_err(|e| {
+    let scratch = super::Scratch::new(scratch_in).map_err(|e| {
         Failure::Internal(anyhow::anyhow!("cannot create a scratch directory: {e}"))
     })?;
     let (mounts, gofer_mounts, tmpfs_pool) =
@@ -112,150 +141,203 @@ pub fn run(config: Config) -> Result<u8, Failure> {
     for arg in &command[1..] {
         argv.push(to_c(arg.as_bytes())?);
     }
-    // The user's terminal, if the sentry runs on one, gets its modes back at the end.
-    let terminal = super::terminal::TerminalState::save();
-    let own_terminal = if super::terminal::on_terminal() {
-        let own = super::terminal::OwnTerminal::open()
-            .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot make a terminal: {e}")))?;
-        let n = kernel.ptys.register(own.index);
-        kernel.ptys.own_master = own.master.try_clone().ok();
-        if let Some(dev) = kernel.mount_ns[0].mounts.iter().find(|m| m.is_dev) {
-            let _ = std::fs::File::create(dev.host_root.join("pts").join(n.to_string()));
-        }
-        termination.set_terminal(own.master.as_raw_fd());
-        Some(own)
-    } else {
-        None
-    };
-    let keys = match &own_terminal {
-        Some(own) => Some(
-            super::terminal::Keys::new(&own.master)
-                .map_err(|e| Failure::Internal(anyhow::anyhow!("terminal relay: {e}")))?,
-        ),
-        None => None,
-    };
-
-    start_signal_thread(termination.clone(), keys.clone())?;
-    let terminal_output = match &own_terminal {
-        Some(own) => Some(
-            super::terminal::relay_output(&own.master)
-                .map_err(|e| Failure::Internal(anyhow::anyhow!("terminal relay: {e}")))?,
-        ),
-        None => None,
-    };
-    if let Some(keys) = &keys {
-        keys.start_if_foreground();
-    }
-    // After the signal thread blocked SIGCHLD and the termination signals: threads inherit
-    // the mask, and one that let SIGCHLD through would take it from the supervisor.
-    for (publisher, socket_file) in publishers {
-        publisher
-            .start(socket_file, kernel.loopback.published.clone())
-            .map_err(|e| Failure::Internal(anyhow::anyhow!("--publish: {e}")))?;
-    }
-    // SAFETY: prctl with integer arguments. Orphans of the sandbox come to the sentry,
-    // never to the host's init.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-
-    let cookie = platform_ptrace::notify::new_cookie();
-    let notifying = config.notify && platform_ptrace::notify::sync_wakeup_supported();
-    if config.notify && !notifying {
-        tracing::info!(
-            "sentry: this kernel has no SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6): every call the sentry decides stops under ptrace"
-        );
-    }
-    let (notified, unless) = if notifying {
-        syscalls::filter::notified(policy)
-    } else {
-        Default::default()
-    };
-    let listener_filter = platform_ptrace::notify::listener_filter(cookie, &notified, &unless);
-    let spec = SpawnSpec {
-        path: CString::new(command[0].as_bytes())
-            .map_err(|_| Failure::Usage("command contains NUL".into()))?,
-        exec_fd: Some(plan.file.as_raw_fd()),
+    Ok(Prepared {
+        kernel,
+        plan,
         argv,
         envp,
-        cwd: CString::new(config.rootfs.as_os_str().as_bytes())
-            .map_err(|_| Failure::Usage("rootfs path contains NUL".into()))?,
-        new_process_group: true,
-        // No terminal of the sentry's session is the sandbox's to take the foreground of.
-        new_session: own_terminal.is_none(),
-        // PID 1 of the sandbox reaps its orphans, as init does in a PID namespace.
-        child_subreaper: true,
-        take_terminal: false,
-        terminal: own_terminal.as_ref().map(|t| t.slave.as_raw_fd()),
-        listener_filter: Some(listener_filter.clone()),
-        credentials: config.host_user.map(|ids| (ids.uid, ids.gid)),
-        seccomp: Some(match config.platform {
-            Platform::Seccomp if !config.strace => syscalls::filter::compile(policy),
-            // Every call stops at the sentry.
-            _ => platform_ptrace::seccomp::Filter::allow_list(&[]),
-        }),
-    };
-    let child = spawn(&spec).map_err(|e| Failure::Internal(e.into()))?;
-    // The first task has its terminal; the sentry keeps only the master (resized with the
-    // user's terminal until the end), so that the relay sees the end of the terminal once
-    // the sandbox's processes are gone.
-    let _own_master = own_terminal.map(|t| t.master);
-    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.tid, 0) } as i32;
-    termination.set_init(pidfd);
-    if let Some(watch) = &watch {
-        watch.set_init(child.tid);
-        if limits.needs_watcher() {
-            kernel::limits::start_watcher(watch.clone())
-                .map_err(|e| Failure::Internal(anyhow::anyhow!(e)))?;
-        }
+        command,
+        rootfs: config.rootfs,
+        platform: config.platform,
+        strace: config.strace,
+        notify: config.notify,
+        host_user: config.host_user,
+        policy,
+        termination,
+        watch,
+        needs_watcher: limits.needs_watcher(),
+        publishers,
+        scratch,
+        gofer_pid,
+        initial_fs,
+    })
+}
+
+impl Prepared {
+    /// The host pid of the sandbox's gofer.
+    pub fn gofer_pid(&self) -> i32 {
+        self.gofer_pid
     }
 
-    kernel.exe.insert(child.tid, plan.program.clone());
-    if let Some(view) = plan.loader {
-        kernel.loader_views.insert(child.tid, view);
-    }
-    drop(plan);
-    kernel.fs.remove(&0);
-    kernel.fs.insert(child.tid, initial_fs);
-    let outcome = Supervisor::new(
-        kernel,
-        config.strace,
-        child,
-        cookie,
-        gofer_pid,
-        termination.clone(),
-        notifying.then_some(listener_filter),
-    )
-    .and_then(|supervisor| supervisor.run());
-    if let Some(output) = terminal_output {
-        // Every process of the sandbox is gone: the relay reads the last output, then EIO.
-        let _ = output.join();
-    }
-    if let (Some(terminal), Some(keys)) = (terminal, keys) {
-        if keys.made_raw() {
-            terminal.restore();
+    /// Starts the first task with the sentry's fds 0-2 as its stdio and supervises the
+    /// sandbox to its end; `started` learns the first task's host pid once it exists.
+    pub fn launch(self, started: impl FnOnce(i32)) -> Result<u8, Failure> {
+        let Prepared {
+            mut kernel,
+            plan,
+            argv,
+            envp,
+            command,
+            rootfs,
+            platform,
+            strace,
+            notify,
+            host_user,
+            policy,
+            termination,
+            watch,
+            needs_watcher,
+            publishers,
+            scratch,
+            gofer_pid,
+            initial_fs,
+        } = self;
+        // The user's terminal, if the sentry runs on one, gets its modes back at the end.
+        let terminal = super::terminal::TerminalState::save();
+        let own_terminal = if super::terminal::on_terminal() {
+            let own = super::terminal::OwnTerminal::open()
+                .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot make a terminal: {e}")))?;
+            let n = kernel.ptys.register(own.index);
+            kernel.ptys.own_master = own.master.try_clone().ok();
+            if let Some(dev) = kernel.mount_ns[0].mounts.iter().find(|m| m.is_dev) {
+                let _ = std::fs::File::create(dev.host_root.join("pts").join(n.to_string()));
+            }
+            termination.set_terminal(own.master.as_raw_fd());
+            Some(own)
+        } else {
+            None
+        };
+        let keys = match &own_terminal {
+            Some(own) => Some(
+                super::terminal::Keys::new(&own.master)
+                    .map_err(|e| Failure::Internal(anyhow::anyhow!("terminal relay: {e}")))?,
+            ),
+            None => None,
+        };
+
+        start_signal_thread(termination.clone(), keys.clone())?;
+        let terminal_output = match &own_terminal {
+            Some(own) => Some(
+                super::terminal::relay_output(&own.master)
+                    .map_err(|e| Failure::Internal(anyhow::anyhow!("terminal relay: {e}")))?,
+            ),
+            None => None,
+        };
+        if let Some(keys) = &keys {
+            keys.start_if_foreground();
         }
-    }
-    if let Some(watch) = &watch {
-        kernel::limits::final_event(watch);
-        if watch.timed_out() {
-            return Ok(124);
+        // After the signal thread blocked SIGCHLD and the termination signals: threads inherit
+        // the mask, and one that let SIGCHLD through would take it from the supervisor.
+        for (publisher, socket_file) in publishers {
+            publisher
+                .start(socket_file, kernel.loopback.published.clone())
+                .map_err(|e| Failure::Internal(anyhow::anyhow!("--publish: {e}")))?;
         }
-    }
-    let terminated_by = termination.signal();
-    if terminated_by != 0 {
-        return Ok((128 + terminated_by) as u8);
-    }
-    drop(scratch);
-    match outcome? {
-        Outcome::Status(status) => Ok(status.clamp(0, 255) as u8),
-        Outcome::ExecFailed(errno) => {
-            let name = command[0].to_string_lossy();
-            let failure = if errno == nix::errno::Errno::ENOENT {
-                Failure::NotFound(format!("{name}: {}", errno.desc()))
-            } else {
-                Failure::CannotExecute(format!("{name}: {}", errno.desc()))
-            };
-            Err(failure)
+        // SAFETY: prctl with integer arguments. Orphans of the sandbox come to the sentry,
+        // never to the host's init.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+
+        let cookie = platform_ptrace::notify::new_cookie();
+        let notifying = notify && platform_ptrace::notify::sync_wakeup_supported();
+        if notify && !notifying {
+            tracing::info!(
+                "sentry: this kernel has no SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6): every call the sentry decides stops under ptrace"
+            );
+        }
+        let (notified, unless) = if notifying {
+            syscalls::filter::notified(policy)
+        } else {
+            Default::default()
+        };
+        let listener_filter = platform_ptrace::notify::listener_filter(cookie, &notified, &unless);
+        let spec = SpawnSpec {
+            path: CString::new(command[0].as_bytes())
+                .map_err(|_| Failure::Usage("command contains NUL".into()))?,
+            exec_fd: Some(plan.file.as_raw_fd()),
+            argv,
+            envp,
+            cwd: CString::new(rootfs.as_os_str().as_bytes())
+                .map_err(|_| Failure::Usage("rootfs path contains NUL".into()))?,
+            new_process_group: true,
+            // No terminal of the sentry's session is the sandbox's to take the foreground of.
+            new_session: own_terminal.is_none(),
+            // PID 1 of the sandbox reaps its orphans, as init does in a PID namespace.
+            child_subreaper: true,
+            take_terminal: false,
+            terminal: own_terminal.as_ref().map(|t| t.slave.as_raw_fd()),
+            listener_filter: Some(listener_filter.clone()),
+            credentials: host_user.map(|ids| (ids.uid, ids.gid)),
+            seccomp: Some(match platform {
+                Platform::Seccomp if !strace => syscalls::filter::compile(policy),
+                // Every call stops at the sentry.
+                _ => platform_ptrace::seccomp::Filter::allow_list(&[]),
+            }),
+        };
+        let child = spawn(&spec).map_err(|e| Failure::Internal(e.into()))?;
+        // The first task has its terminal; the sentry keeps only the master (resized with the
+        // user's terminal until the end), so that the relay sees the end of the terminal once
+        // the sandbox's processes are gone.
+        let _own_master = own_terminal.map(|t| t.master);
+        // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.tid, 0) } as i32;
+        termination.set_init(pidfd);
+        if let Some(watch) = &watch {
+            watch.set_init(child.tid);
+            if needs_watcher {
+                kernel::limits::start_watcher(watch.clone())
+                    .map_err(|e| Failure::Internal(anyhow::anyhow!(e)))?;
+            }
+        }
+
+        kernel.exe.insert(child.tid, plan.program.clone());
+        if let Some(view) = plan.loader {
+            kernel.loader_views.insert(child.tid, view);
+        }
+        drop(plan);
+        kernel.fs.remove(&0);
+        kernel.fs.insert(child.tid, initial_fs);
+        started(child.tid);
+        let outcome = Supervisor::new(
+            kernel,
+            strace,
+            child,
+            cookie,
+            gofer_pid,
+            termination.clone(),
+            notifying.then_some(listener_filter),
+        )
+        .and_then(|supervisor| supervisor.run());
+        if let Some(output) = terminal_output {
+            // Every process of the sandbox is gone: the relay reads the last output, then EIO.
+            let _ = output.join();
+        }
+        if let (Some(terminal), Some(keys)) = (terminal, keys) {
+            if keys.made_raw() {
+                terminal.restore();
+            }
+        }
+        if let Some(watch) = &watch {
+            kernel::limits::final_event(watch);
+            if watch.timed_out() {
+                return Ok(124);
+            }
+        }
+        let terminated_by = termination.signal();
+        if terminated_by != 0 {
+            return Ok((128 + terminated_by) as u8);
+        }
+        drop(scratch);
+        match outcome? {
+            Outcome::Status(status) => Ok(status.clamp(0, 255) as u8),
+            Outcome::ExecFailed(errno) => {
+                let name = command[0].to_string_lossy();
+                let failure = if errno == nix::errno::Errno::ENOENT {
+                    Failure::NotFound(format!("{name}: {}", errno.desc()))
+                } else {
+                    Failure::CannotExecute(format!("{name}: {}", errno.desc()))
+                };
+                Err(failure)
+            }
         }
     }
 }

@@ -1,0 +1,121 @@
+//! The OCI runtime commands, with runc's names, options and exit behaviour: a failed
+//! command prints one line on stderr (and to `--log`) and exits with status 1.
+
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod start;
+mod state;
+
+use crate::sandbox::container::{self, Error, EXIT_FAILED};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub use create::CreateArgs;
+pub use delete::DeleteArgs;
+pub use kill::KillArgs;
+pub use list::ListArgs;
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The global options of the runtime commands (given before the command, as engines do).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Globals {
+    /// Where the runtime commands keep each container's state directory (default
+    /// /run/sentry for root, $XDG_RUNTIME_DIR/sentry otherwise).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Also write the runtime commands' errors (and the sandbox's log) to FILE.
+    #[arg(long = "log", value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// The format of --log: text or json (one object per line, as runc writes).
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Accepted for runc's command line and ignored: the sentry uses no cgroups.
+    #[arg(long)]
+    pub systemd_cgroup: bool,
+}
+
+impl Globals {
+    fn root(&self) -> PathBuf {
+        self.root.clone().unwrap_or_else(container::default_root)
+    }
+}
+
+/// An argument that is only the container's id.
+#[derive(clap::Args, Debug)]
+pub struct IdArg {
+    /// The container's id.
+    pub id: String,
+}
+
+/// The runtime commands.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Create a container from a bundle: set up, waiting for `start`.
+    Create(CreateArgs),
+    /// Start the program of a created container.
+    Start(IdArg),
+    /// Print a container's state as JSON.
+    State(IdArg),
+    /// Send a signal to a container's first process (or every process with --all).
+    Kill(KillArgs),
+    /// Remove a container's state; a running one only with --force.
+    Delete(DeleteArgs),
+    /// List the containers under --root.
+    List(ListArgs),
+    /// Print what this runtime supports, as JSON.
+    Features,
+}
+
+/// Runs one runtime command.
+pub fn main(globals: &Globals, command: Command) -> ExitCode {
+    let root = globals.root();
+    let result = match command {
+        Command::Create(args) => create::run(globals, &root, args),
+        Command::Start(args) => start::run(&root, &args.id),
+        Command::State(args) => state::run(&root, &args.id),
+        Command::Kill(args) => kill::run(&root, args),
+        Command::Delete(args) => delete::run(&root, args),
+        Command::List(args) => list::run(&root, args),
+        Command::Features => features::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(globals, &e);
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// One line on stderr, and one in --log in its format.
+fn report(globals: &Globals, error: &Error) {
+    eprintln!("sentry: {error}");
+    let Some(path) = &globals.log_file else {
+        return;
+    };
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    else {
+        return;
+    };
+    let line = match globals.log_format {
+        LogFormat::Json => {
+            serde_json::json!({"level": "error", "msg": error.to_string()}).to_string()
+        }
+        LogFormat::Text => format!("level=error msg={:?}", error.to_string()),
+    };
+    let _ = writeln!(file, "{line}");
+}

@@ -1,0 +1,810 @@
+//! The long-lived sandbox of the OCI runtime commands.
+//!
+//! `create` forks a sentry process (the *sandbox process*) that leaves the caller's session,
+//! sets the sandbox up (gofer, tables, the program found) and then waits on a control socket
+//! in its state directory `ROOT/ID/`. Its pid is the one written to `--pid-file`: it stays a
+//! descendant of the caller, so a subreaper (conmon, containerd's shim) waits on it, and it
+//! exits with the container's status (N, or 128+N for a death by signal N). `start` asks it
+//! to start the first task; `kill` to signal the first task or every task; `delete` kills
+//! it if needed and removes the state directory, which also holds the sandbox's scratch
+//! directory, so that nothing is left even after the sandbox process was SIGKILLed.
+
+use super::bundle::Bundle;
+use super::Failure;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+/// Exit status of a runtime command that failed (runc's).
+pub const EXIT_FAILED: u8 = 1;
+
+/// What the OCI commands report: one line, and runc's exit status 1.
+#[derive(Debug)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err<T>(text: impl Into<String>) -> Result<T, Error> {
+    Err(Error(text.into()))
+}
+
+/// The container states of the OCI runtime spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// What `state.json` records of a sandbox.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub id: String,
+    pub pid: i32,
+    /// The sandbox process's start time (field 22 of /proc/PID/stat), so that a reused pid
+    /// is never taken for it.
+    pub start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub started: bool,
+    pub annotations: Vec<(String, String)>,
+}
+
+impl State {
+    fn to_json(&self) -> serde_json::Value {
+        let annotations: serde_json::Map<String, serde_json::Value> = self
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        serde_json::json!({
+            "id": self.id,
+            "pid": self.pid,
+            "start_time": self.start_time,
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+            "started": self.started,
+            "annotations": annotations,
+        })
+    }
+
+    fn from_json(v: &serde_json::Value) -> Option<State> {
+        Some(State {
+            id: v.get("id")?.as_str()?.to_string(),
+            pid: i32::try_from(v.get("pid")?.as_i64()?).ok()?,
+            start_time: v.get("start_time")?.as_u64()?,
+            bundle: PathBuf::from(v.get("bundle")?.as_str()?),
+            rootfs: PathBuf::from(v.get("rootfs")?.as_str()?),
+            created: v.get("created")?.as_str()?.to_string(),
+            started: v.get("started")?.as_bool()?,
+            annotations: v
+                .get("annotations")?
+                .as_object()?
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect(),
+        })
+    }
+
+    /// The state as `sentry state` prints it (the runtime spec's, with runc's extras).
+    pub fn report(&self, status: Status) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "id": self.id,
+            "status": status.name(),
+            "pid": if status == Status::Stopped { 0 } else { self.pid },
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+            "owner": "",
+        });
+        if !self.annotations.is_empty() {
+            v["annotations"] = self.to_json()["annotations"].clone();
+        }
+        v
+    }
+}
+
+/// The root directory of the state directories: `--root`, or /run/sentry for root and
+/// $XDG_RUNTIME_DIR/sentry (else /tmp/sentry-UID) for others.
+pub fn default_root() -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    if uid == 0 {
+        return PathBuf::from("/run/sentry");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("sentry"),
+        _ => std::env::temp_dir().join(format!("sentry-{uid}")),
+    }
+}
+
+/// Checks a container id: a file name of letters, digits and `_+-.`, as runc allows.
+pub fn check_id(id: &str) -> Result<(), Error> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        err(format!("invalid container id '{id}'"))
+    }
+}
+
+fn state_dir(root: &Path, id: &str) -> Result<PathBuf, Error> {
+    check_id(id)?;
+    Ok(root.join(id))
+}
+
+/// The start time of a live process, if `pid` is one (zombies count as gone).
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields count from the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    if fields.first() == Some(&"Z") || fields.first() == Some(&"X") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// Opens a pidfd for the sandbox process of `state` if it still runs (the same process:
+/// its start time matches, checked after the pidfd pins it).
+fn pin(state: &State) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, state.pid, 0) } as RawFd;
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the fd was just returned to us and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    (start_time(state.pid) == Some(state.start_time)).then_some(fd)
+}
+
+/// Loads the state of `id`.
+pub fn load(root: &Path, id: &str) -> Result<(State, Status), Error> {
+    let dir = state_dir(root, id)?;
+    let text = match std::fs::read_to_string(dir.join("state.json")) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return err(format!("container {id} does not exist"))
+        }
+        Err(e) => return err(format!("container {id}: cannot read its state: {e}")),
+    };
+    let state = serde_json::from_str(&text)
+        .ok()
+        .and_then(|v| State::from_json(&v))
+        .ok_or_else(|| Error(format!("container {id}: its state file is damaged")))?;
+    let status = if pin(&state).is_none() {
+        Status::Stopped
+    } else if state.started {
+        Status::Running
+    } else {
+        Status::Created
+    };
+    Ok((state, status))
+}
+
+/// The ids under `root` (for `list`).
+pub fn ids(root: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("state.json").exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn write_state(dir: &Path, state: &State) -> std::io::Result<()> {
+    let tmp = dir.join("state.json.tmp");
+    std::fs::write(&tmp, state.to_json().to_string())?;
+    std::fs::rename(tmp, dir.join("state.json"))
+}
+
+/// A path to `name` in `dir` short enough for a Unix socket address whatever `dir`'s
+/// length: through /proc/self/fd of an fd of `dir`.
+fn socket_path(dir_fd: &std::fs::File, name: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}/{name}", dir_fd.as_raw_fd()))
+}
+
+/// Talks to the sandbox process of `id`: one request line, one answer line.
+fn request(root: &Path, id: &str, line: &str) -> Result<String, Error> {
+    let dir = state_dir(root, id)?;
+    let dir_fd = std::fs::File::open(&dir).map_err(|e| Error(format!("container {id}: {e}")))?;
+    let mut stream = UnixStream::connect(socket_path(&dir_fd, "ctl"))
+        .map_err(|e| Error(format!("container {id} does not answer: {e}")))?;
+    stream
+        .write_all(format!("{line}\n").as_bytes())
+        .map_err(|e| Error(format!("container {id}: {e}")))?;
+    let mut answer = String::new();
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .map_err(|e| Error(format!("container {id}: {e}")))?;
+    let answer = answer.trim_end();
+    match answer.strip_prefix("error ") {
+        Some(text) => err(text.to_string()),
+        None if answer.is_empty() => err(format!("container {id} ended before it answered")),
+        None => Ok(answer.to_string()),
+    }
+}
+
+/// `start ID`.
+pub fn start(root: &Path, id: &str) -> Result<(), Error> {
+    let (_, status) = load(root, id)?;
+    if status != Status::Created {
+        return err(format!(
+            "cannot start a container that is {} (only a created one)",
+            status.name()
+        ));
+    }
+    request(root, id, "start").map(|_| ())
+}
+
+/// `kill ID SIGNAL [--all]`.
+pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), Error> {
+    let (state, status) = load(root, id)?;
+    match status {
+        Status::Stopped => err(format!("container {id} is not running")),
+        Status::Created => {
+            // No task exists yet: the container ends, as runc's init would on the signal.
+            if let Some(fd) = pin(&state) {
+                send(&fd, libc::SIGKILL);
+            }
+            Ok(())
+        }
+        Status::Running => {
+            request(root, id, &format!("kill {signal} {}", u8::from(all))).map(|_| ())
+        }
+    }
+}
+
+fn send(pidfd: &OwnedFd, signal: i32) -> bool {
+    // SAFETY: pidfd_send_signal on a pidfd we own; it cannot reach another process.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            0usize,
+            0u32,
+        ) == 0
+    }
+}
+
+/// `delete [--force] ID`: a running container only with --force; the state directory goes.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
+    let dir = state_dir(root, id)?;
+    let (state, status) = load(root, id)?;
+    if status == Status::Running && !force {
+        return err(format!(
+            "cannot delete container {id} that is not stopped: running"
+        ));
+    }
+    if let Some(fd) = pin(&state) {
+        send(&fd, libc::SIGKILL);
+        // The pidfd turns readable when the process has exited; its parent reaps it.
+        let mut poll = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll reads and writes one pollfd we own.
+        unsafe { libc::poll(&mut poll, 1, 10_000) };
+    }
+    remove_all(&dir).map_err(|e| Error(format!("container {id}: cannot remove its state: {e}")))
+}
+
+/// Removes a directory tree, making directories the sandbox left unwritable writable.
+fn remove_all(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(first) => {
+            let mut stack = vec![dir.to_path_buf()];
+            while let Some(d) = stack.pop() {
+                let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700));
+                for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        stack.push(entry.path());
+                    }
+                }
+            }
+            std::fs::remove_dir_all(dir).map_err(|_| first)
+        }
+    }
+}
+
+/// What `create` was given besides the bundle.
+pub struct CreateArgs {
+    pub id: String,
+    pub bundle_dir: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    /// An fd the sandbox process keeps (the --log file).
+    pub log_fd: Option<RawFd>,
+}
+
+/// `create`: the sandbox process is set up and waiting for `start` when this returns.
+pub fn create(root: &Path, args: CreateArgs, bundle: Bundle) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = state_dir(root, &args.id)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o711)
+        .create(root)
+        .map_err(|e| Error(format!("cannot create {}: {e}", root.display())))?;
+    if bundle.terminal && args.console_socket.is_none() {
+        return err("process.terminal is set but no --console-socket was given");
+    }
+    if !bundle.terminal && args.console_socket.is_some() {
+        return err("--console-socket was given but process.terminal is not set");
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return err(format!("container with id {} already exists", args.id))
+        }
+        Err(e) => return err(format!("cannot create {}: {e}", dir.display())),
+    }
+    let result = create_in(&dir, args, bundle);
+    if result.is_err() {
+        let _ = remove_all(&dir);
+    }
+    result
+}
+
+fn create_in(dir: &Path, args: CreateArgs, bundle: Bundle) -> Result<(), Error> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds into our array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return err(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    let (ready_r, ready_w) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let dir_file =
+        std::fs::File::open(dir).map_err(|e| Error(format!("{}: {e}", dir.display())))?;
+    let state = State {
+        id: args.id.clone(),
+        pid: 0,
+        start_time: 0,
+        bundle: args
+            .bundle_dir
+            .canonicalize()
+            .unwrap_or_else(|_| args.bundle_dir.clone()),
+        rootfs: bundle.config.rootfs.clone(),
+        created: now_rfc3339(),
+        started: false,
+        annotations: bundle.annotations.clone(),
+    };
+    // The command line process has no thread but this one, so the child may go on
+    // running Rust after fork.
+    // SAFETY: fork in a single-threaded process.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        drop(ready_r);
+        let status = sandbox_process(
+            dir,
+            dir_file,
+            ready_w,
+            state,
+            (args.console_socket, args.log_fd),
+            bundle,
+        );
+        // SAFETY: _exit ends this process without running the parent's atexit handlers.
+        unsafe { libc::_exit(status) };
+    }
+    drop(ready_w);
+    let mut answer = String::new();
+    let _ = std::fs::File::from(ready_r).read_to_string(&mut answer);
+    if answer.trim_end() != "ok" {
+        // SAFETY: waitpid on our own child.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        let text = answer.trim_end().strip_prefix("error ").unwrap_or("");
+        if text.is_empty() {
+            return err("the sandbox process ended while it was set up");
+        }
+        return err(text.to_string());
+    }
+    if let Some(pid_file) = &args.pid_file {
+        let tmp = pid_file.with_extension("sentry-tmp");
+        std::fs::write(&tmp, pid.to_string())
+            .and_then(|()| std::fs::rename(&tmp, pid_file))
+            .map_err(|e| {
+                // SAFETY: kill with plain integers, on our own child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                Error(format!("--pid-file {}: {e}", pid_file.display()))
+            })?;
+    }
+    Ok(())
+}
+
+/// The body of the sandbox process; its exit status.
+fn sandbox_process(
+    dir: &Path,
+    dir_file: std::fs::File,
+    ready: OwnedFd,
+    mut state: State,
+    (console_socket, log_fd): (Option<PathBuf>, Option<RawFd>),
+    bundle: Bundle,
+) -> i32 {
+    let mut ready = std::fs::File::from(ready);
+    let fail = |ready: &mut std::fs::File, text: String| {
+        let line = text.replace('\n', " ");
+        let _ = ready.write_all(format!("error {line}\n").as_bytes());
+        EXIT_FAILED as i32
+    };
+    // Out of the caller's session and process group: a terminal's hang-up or a signal to
+    // the engine's group does not reach the sandbox.
+    // SAFETY: setsid takes no arguments.
+    unsafe { libc::setsid() };
+    // Fds the caller passed on beyond stdio (conmon's sync pipes) are not ours to hold.
+    let keep = [
+        dir_file.as_raw_fd(),
+        ready.as_raw_fd(),
+        log_fd.unwrap_or(-1),
+    ];
+    close_other_fds(&keep);
+    state.pid = std::process::id() as i32;
+    state.start_time = start_time(state.pid).unwrap_or(0);
+    let listener = match UnixListener::bind(socket_path(&dir_file, "ctl")) {
+        Ok(l) => l,
+        Err(e) => return fail(&mut ready, format!("cannot make the control socket: {e}")),
+    };
+    if bundle.terminal {
+        let socket = console_socket.expect("checked by create");
+        if let Err(e) = open_terminal(&socket, bundle.console_size) {
+            return fail(&mut ready, e);
+        }
+    }
+    if let Err(e) = apply_rlimits(&bundle.rlimits) {
+        return fail(&mut ready, e);
+    }
+    let prepared = match super::prepare(bundle.config, Some(dir)) {
+        Ok(p) => p,
+        Err(failure) => {
+            let text = match &failure {
+                // Engines read these words (podman: exit status 127).
+                Failure::NotFound(t) => format!("exec: {t}: no such file or directory"),
+                Failure::CannotExecute(t) => format!("exec: {t}: permission denied"),
+                other => other.to_string(),
+            };
+            return fail(&mut ready, text);
+        }
+    };
+    if let Err(e) = write_state(dir, &state) {
+        return fail(&mut ready, format!("cannot write the state: {e}"));
+    }
+    let _ = ready.write_all(b"ok\n");
+    drop(ready);
+
+    // Created: serve requests until `start`.
+    let start_client = loop {
+        let Ok((stream, _)) = listener.accept() else {
+            continue;
+        };
+        let mut line = String::new();
+        let mut reader = BufReader::new(stream);
+        if reader.read_line(&mut line).is_err() {
+            continue;
+        }
+        let mut stream = reader.into_inner();
+        match line.trim_end() {
+            "start" => break stream,
+            _ => {
+                let _ = stream.write_all(b"error the container has not started\n");
+            }
+        }
+    };
+    let gofer_pid = prepared.gofer_pid();
+    let started_state = State {
+        started: true,
+        ..state
+    };
+    let outcome = prepared.launch(|init| {
+        let answer: &[u8] = match write_state(dir, &started_state) {
+            Ok(()) => b"ok\n",
+            Err(_) => b"error cannot write the state\n",
+        };
+        let mut client = start_client;
+        let _ = client.write_all(answer);
+        drop(client);
+        let self_pid = std::process::id() as i32;
+        let _ = std::thread::Builder::new()
+            .name("control".into())
+            .spawn(move || serve(listener, self_pid, init, gofer_pid));
+    });
+    match outcome {
+        Ok(status) => i32::from(status),
+        Err(failure) => {
+            tracing::error!("{failure:#}");
+            i32::from(failure.exit_code())
+        }
+    }
+}
+
+/// Serves `kill` while the sandbox runs.
+fn serve(listener: UnixListener, sentry: i32, init: i32, gofer: i32) {
+    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+    let init_fd = unsafe { libc::syscall(libc::SYS_pidfd_open, init, 0) } as RawFd;
+    // SAFETY: the fd (if any) was just returned to us.
+    let init_fd = (init_fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(init_fd) });
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() {
+            continue;
+        }
+        let mut stream = reader.into_inner();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let answer = match words.as_slice() {
+            ["start"] => "error the container has already started".to_string(),
+            ["kill", sig, all] => match sig.parse::<i32>() {
+                Ok(sig) if *all == "1" => {
+                    for pid in descendants(sentry, gofer) {
+                        signal_task(pid, sentry, sig);
+                    }
+                    "ok".into()
+                }
+                Ok(sig) => match &init_fd {
+                    Some(fd) if send(fd, sig) => "ok".into(),
+                    _ => "error the container's process has ended".into(),
+                },
+                Err(_) => "error bad signal".into(),
+            },
+            _ => "error unknown request".into(),
+        };
+        let _ = stream.write_all(format!("{answer}\n").as_bytes());
+    }
+}
+
+/// The host pids of the sandbox's tasks: the descendants of the sandbox process, less the
+/// gofer and its own.
+fn descendants(root: i32, gofer: i32) -> Vec<i32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if let Some(ppid) = parent(pid) {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        for &(pid, ppid) in &parent_of {
+            if ppid == p && pid != gofer && !found.contains(&pid) {
+                found.push(pid);
+            }
+        }
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn parent(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(1)?.parse().ok()
+}
+
+/// Signals `pid` if, once pinned by a pidfd, it is still a descendant of the sentry.
+fn signal_task(pid: i32, sentry: i32, sig: i32) {
+    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: the fd was just returned to us.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut p = pid;
+    for _ in 0..4096 {
+        match parent(p) {
+            Some(pp) if pp == sentry => {
+                send(&fd, sig);
+                return;
+            }
+            Some(pp) if pp > 1 => p = pp,
+            _ => return,
+        }
+    }
+}
+
+fn close_other_fds(keep: &[RawFd]) {
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: closing an fd of ours that nothing in this process uses: the only
+            // objects holding fds here are `keep`'s.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+fn apply_rlimits(rlimits: &[(i32, u64, u64)]) -> Result<(), String> {
+    for &(resource, soft, hard) in rlimits {
+        if resource == libc::RLIMIT_CORE as i32 {
+            // The sentry pins its own core limit; the sandbox's is its table's.
+            continue;
+        }
+        let limit = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        // SAFETY: setrlimit reads one rlimit we own.
+        if unsafe { libc::setrlimit(resource as _, &limit) } != 0 {
+            return Err(format!(
+                "rlimit {resource} ({soft}/{hard}): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Opens a host terminal, makes its slave the sandbox process's stdio (and controlling
+/// terminal: the process leads a session of its own) and sends its master over the console
+/// socket with SCM_RIGHTS, as runc does.
+fn open_terminal(socket: &Path, size: Option<(u16, u16)>) -> Result<(), String> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let master = nix::pty::posix_openpt(nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY)
+        .map_err(|e| format!("cannot open a terminal: {e}"))?;
+    nix::pty::grantpt(&master).map_err(|e| format!("grantpt: {e}"))?;
+    nix::pty::unlockpt(&master).map_err(|e| format!("unlockpt: {e}"))?;
+    let name = nix::pty::ptsname_r(&master).map_err(|e| format!("ptsname: {e}"))?;
+    if let Some((rows, cols)) = size {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize we own.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+    // Without O_NOCTTY: it becomes this session leader's controlling terminal.
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&name)
+        .map_err(|e| format!("cannot open {name}: {e}"))?;
+    for target in 0..3 {
+        // SAFETY: dup2 of an fd we own onto stdio.
+        unsafe { libc::dup2(slave.as_raw_fd(), target) };
+    }
+    drop(slave);
+    let stream = UnixStream::connect(socket)
+        .map_err(|e| format!("--console-socket {}: {e}", socket.display()))?;
+    let fds = [master.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
+    sendmsg::<()>(
+        stream.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| format!("cannot send the terminal over {}: {e}", socket.display()))?;
+    Ok(())
+}
+
+/// The current time in RFC 3339 (UTC, nanoseconds), as runc writes `created`.
+fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_nanos()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_file_names() {
+        for good in ["a", "c1", "0319e6d6", "x_y-z.1+2"] {
+            assert!(check_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "../x"] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn state_round_trips_and_reports() {
+        let state = State {
+            id: "c1".into(),
+            pid: 42,
+            start_time: 7,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: now_rfc3339(),
+            started: true,
+            annotations: vec![("k".into(), "v".into())],
+        };
+        let back = State::from_json(&state.to_json()).unwrap();
+        assert_eq!(back.pid, 42);
+        assert_eq!(back.annotations, state.annotations);
+        let report = state.report(Status::Running);
+        assert_eq!(report["status"], "running");
+        assert_eq!(report["pid"], 42);
+        assert_eq!(report["annotations"]["k"], "v");
+        assert_eq!(state.report(Status::Stopped)["pid"], 0);
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), "2026-12-05T14:20:02.000000000Z".len(), "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z') && t.as_bytes()[10] == b'T');
+    }
+
+    #[test]
+    fn unknown_containers_are_one_clear_line() {
+        let root = std::env::temp_dir().join(format!("sentry-oci-unit-{}", std::process::id()));
+        let e = load(&root, "nope").unwrap_err();
+        assert_eq!(e.0, "container nope does not exist");
+        assert!(delete(&root, "nope", true).is_err());
+        assert!(start(&root, "nope").is_err());
+        assert!(load(&root, "../etc").is_err());
+    }
+}
