@@ -493,7 +493,13 @@ fn sandbox_process(
         Err(failure) => {
             let text = match &failure {
                 // Engines read these words (podman: exit status 127).
-                Failure::NotFound(t) => format!("exec: {t}: no such file or directory"),
+                Failure::NotFound(t) => {
+                    let t = t.replace("No such", "no such");
+                    format!(
+                        "exec: {}",
+                        t.replace("command not found", "executable file not found in $PATH")
+                    )
+                }
                 Failure::CannotExecute(t) => format!("exec: {t}: permission denied"),
                 other => other.to_string(),
             };

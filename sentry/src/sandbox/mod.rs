@@ -176,34 +176,50 @@ pub fn build_mounts(
 ) -> Result<BuiltMounts, String> {
     let mut table = MountTable::default();
     let mut gofer_mounts = Vec::new();
-    let mut add =
-        |sandbox: Vec<u8>, host: PathBuf, read_only: bool, is_dev: bool| -> Result<(), String> {
-            let is_proc = sandbox == b"/proc";
-            let host_root = host
-                .canonicalize()
-                .map_err(|e| format!("mount source {}: {e}", host.display()))?;
-            if !host_root.is_dir() {
-                return Err(format!("mount source {}: not a directory", host.display()));
-            }
-            table.mounts.push(Mount {
-                sandbox_path: sandbox,
-                gofer_index: gofer_mounts.len() as u32,
-                host_root: host_root.clone(),
-                read_only,
-                is_dev,
-                is_proc,
-                base: Vec::new(),
-                gofer_read_only: read_only,
-                is_tmpfs: host_root.starts_with(&scratch.dir),
-                source: Vec::new(),
-            });
-            gofer_mounts.push(gofer::Mount {
-                host_path: host_root,
-                read_only,
-            });
-            Ok(())
-        };
-    add(b"/".to_vec(), rootfs.to_path_buf(), read_only_root, false)?;
+    // `base`: the name of the one file inside `host` that a file bind shows ("" for a
+    // directory mount).
+    let mut add = |sandbox: Vec<u8>,
+                   host: PathBuf,
+                   read_only: bool,
+                   is_dev: bool,
+                   base: &str|
+     -> Result<(), String> {
+        let is_proc = sandbox == b"/proc";
+        let host_root = host
+            .canonicalize()
+            .map_err(|e| format!("mount source {}: {e}", host.display()))?;
+        if !host_root.is_dir() {
+            return Err(format!("mount source {}: not a directory", host.display()));
+        }
+        table.mounts.push(Mount {
+            sandbox_path: sandbox,
+            gofer_index: gofer_mounts.len() as u32,
+            host_root: if base.is_empty() {
+                host_root.clone()
+            } else {
+                host_root.join(base)
+            },
+            read_only,
+            is_dev,
+            is_proc,
+            base: base.as_bytes().to_vec(),
+            gofer_read_only: read_only,
+            is_tmpfs: host_root.starts_with(&scratch.dir),
+            source: Vec::new(),
+        });
+        gofer_mounts.push(gofer::Mount {
+            host_path: host_root,
+            read_only,
+        });
+        Ok(())
+    };
+    add(
+        b"/".to_vec(),
+        rootfs.to_path_buf(),
+        read_only_root,
+        false,
+        "",
+    )?;
     let io = |e: std::io::Error| format!("scratch directory {}: {e}", scratch.dir.display());
     let dev = scratch.tmpfs("dev", 0o755).map_err(io)?;
     for name in DEVICES {
@@ -216,12 +232,13 @@ pub fn build_mounts(
     for (name, target) in crate::syscalls::vfs::DEV_LINKS {
         std::os::unix::fs::symlink(target, dev.join(name)).map_err(io)?;
     }
-    add(b"/dev".to_vec(), dev, true, true)?;
+    add(b"/dev".to_vec(), dev, true, true, "")?;
     add(
         b"/dev/shm".to_vec(),
         scratch.tmpfs("shm", 0o1777).map_err(io)?,
         false,
         false,
+        "",
     )?;
     // /proc is synthesized by the sentry; its gofer mount is an empty read-only directory
     // that refuses every change (EROFS).
@@ -230,19 +247,29 @@ pub fn build_mounts(
         scratch.tmpfs("proc", 0o555).map_err(io)?,
         true,
         false,
+        "",
     )?;
     std::fs::create_dir(scratch.dir.join("procfs")).map_err(io)?;
-    add(b"/sys".to_vec(), sysfs(scratch).map_err(io)?, true, false)?;
+    add(b"/sys".to_vec(), sysfs(scratch).map_err(io)?, true, false, "")?;
     for (i, request) in requests.into_iter().enumerate() {
         match request {
             MountRequest::Bind {
                 host,
                 sandbox,
                 read_only,
-            } => add(sandbox, host, read_only, false)?,
+            } if host.is_dir() => add(sandbox, host, read_only, false, "")?,
+            MountRequest::Bind {
+                host,
+                sandbox,
+                read_only,
+            } => {
+                let dir = scratch.tmpfs(&format!("file{i}"), 0o755).map_err(io)?;
+                bind_file(&host, &dir, read_only, &sandbox)?;
+                add(sandbox, dir, read_only, false, FILE_BIND_NAME)?;
+            }
             MountRequest::Tmpfs { sandbox } => {
                 let dir = scratch.tmpfs(&format!("tmpfs{i}"), 0o1777).map_err(io)?;
-                add(sandbox, dir, false, false)?;
+                add(sandbox, dir, false, false, "")?;
             }
         }
     }
@@ -255,6 +282,50 @@ pub fn build_mounts(
         read_only: false,
     });
     Ok((table, gofer_mounts, (pool_index, pool)))
+}
+
+/// Files that engines write for each container and bind into it: a writable bind of one
+/// that cannot be a hard link is a private copy.
+const ENGINE_FILES: &[&str] = &[
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/resolv.conf",
+    "/run/.containerenv",
+];
+
+/// The name a file bind's file has in its own scratch directory.
+const FILE_BIND_NAME: &str = "file";
+
+/// Places the source of a file bind in `dir`, a directory of its own that the gofer serves
+/// (so that nothing else of the source's directory is reachable): a hard link where the
+/// host allows one (the same file, writes reach it); otherwise, for a read-only bind, a
+/// copy. A writable bind that cannot be linked is refused, since a copy would not carry
+/// the sandbox's writes back, except for the files container engines generate for each
+/// container (`ENGINE_FILES`), of which the sandbox gets a private copy.
+fn bind_file(source: &Path, dir: &Path, read_only: bool, sandbox: &[u8]) -> Result<(), String> {
+    let meta =
+        std::fs::metadata(source).map_err(|e| format!("mount source {}: {e}", source.display()))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "mount source {}: only directories and regular files can be bound",
+            source.display()
+        ));
+    }
+    let target = dir.join(FILE_BIND_NAME);
+    if std::fs::hard_link(source, &target).is_ok() {
+        return Ok(());
+    }
+    let engine_file = ENGINE_FILES.iter().any(|f| f.as_bytes() == sandbox);
+    if !read_only && !engine_file {
+        return Err(format!(
+            "mount source {}: a writable bind of a file needs it on the file system of the \
+             sentry's state directory (a hard link); bind it read-only or bind its directory",
+            source.display()
+        ));
+    }
+    std::fs::copy(source, &target)
+        .map(|_| ())
+        .map_err(|e| format!("mount source {}: {e}", source.display()))
 }
 
 #[cfg(test)]
