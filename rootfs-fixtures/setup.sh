@@ -4,8 +4,9 @@
 # Installs (as root, with apt-get, only what is missing, with one `apt-get update`):
 # busybox-static (the busybox rootfs), gcc and libc6-dev (the static C test programs),
 # util-linux (setpriv, flock: the unprivileged test variant), stress-ng (a test runs one of
-# its stressors; tests/stress/run.py runs them all). Then builds build/rootfs/busybox,
-# build/rootfs/hostlibs and build/programs. Quick when everything is already there.
+# its stressors; tests/stress/run.py runs them all), podman and conmon (sentry/tests/
+# oci_podman.rs drives the sentry as podman's runtime). Then builds build/rootfs/busybox,
+# build/rootfs/hostlibs, build/programs and build/oci. Quick when everything is already there.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -19,6 +20,11 @@ command -v stress-ng >/dev/null || missing+=(stress-ng)
 command -v script >/dev/null || missing+=(bsdutils)
 # The host-library rootfs copies python3 when present; ldd comes with libc-bin.
 command -v ldd >/dev/null || missing+=(libc-bin)
+# For the OCI tests, only where we can install them (they skip, saying why, without).
+if [ "$(id -u)" = 0 ]; then
+    command -v podman >/dev/null || missing+=(podman)
+    command -v conmon >/dev/null || missing+=(conmon)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
     [ "$(id -u)" = 0 ] || die "missing: ${missing[*]} (run this script as root, or: sudo apt-get install ${missing[*]})"
@@ -31,3 +37,4 @@ fi
 "$FIXTURES_DIR/busybox.sh"
 "$FIXTURES_DIR/hostlibs.sh"
 "$FIXTURES_DIR/programs.sh"
+"$FIXTURES_DIR/oci.sh"
