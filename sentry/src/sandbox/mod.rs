@@ -250,7 +250,13 @@ pub fn build_mounts(
         "",
     )?;
     std::fs::create_dir(scratch.dir.join("procfs")).map_err(io)?;
-    add(b"/sys".to_vec(), sysfs(scratch).map_err(io)?, true, false, "")?;
+    add(
+        b"/sys".to_vec(),
+        sysfs(scratch).map_err(io)?,
+        true,
+        false,
+        "",
+    )?;
     for (i, request) in requests.into_iter().enumerate() {
         match request {
             MountRequest::Bind {
