@@ -80,7 +80,8 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     files.without_local_walks();
     let gofer_pid = files.pid() as i32;
     // Before the sentry starts any thread: every later thread and task inherits it.
-    confine(&gofer_mounts, &scratch.dir)?;
+    // The OCI sandbox process also writes its state next to the scratch directory.
+    confine(&gofer_mounts, scratch_in.unwrap_or(&scratch.dir))?;
     // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
     let gofer_pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, gofer_pid, 0) } as i32;
     let termination = Arc::new(Termination::default());
