@@ -16,7 +16,8 @@ pub use mem::{read_bytes, read_cstring, write_bytes, write_bytes_forced};
 pub use regs::Regs;
 pub use spawn::{give_terminal_to, spawn, SpawnError, SpawnSpec, Spawned};
 pub use stop::{
-    wait, wait_nohang, Event, NewTaskKind, Resume, Stop, Stopped, SyscallArch, SyscallInfo, Waited,
+    interrupt, wait, wait_nohang, Event, NewTaskKind, Resume, Stop, Stopped, SyscallArch,
+    SyscallInfo, Waited,
 };
 
 /// A host thread id.

@@ -37,6 +37,9 @@ pub struct SpawnSpec {
     /// with it as its controlling terminal, in place of every one of fds 0–2 that is a
     /// terminal. Takes the place of `new_process_group` and `take_terminal`.
     pub terminal: Option<std::os::fd::RawFd>,
+    /// Fds to make the child's 0, 1 and 2 (in place of the spawner's own); they must not
+    /// be 0, 1 or 2 themselves.
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
     /// A seccomp filter to install just before execve (PR_SET_NO_NEW_PRIVS is set first).
     pub seccomp: Option<Filter>,
     /// The fd-install filter, with the calls it notifies ([`crate::notify::listener_filter`]);
@@ -290,6 +293,13 @@ unsafe fn child_after_fork(
     for sig in 1..32 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+    if let Some(stdio) = spec.stdio {
+        for (target, fd) in stdio.into_iter().enumerate() {
+            if libc::dup2(fd, target as libc::c_int) < 0 {
+                fail(*libc::__errno_location());
+            }
         }
     }
     if let Some(tty) = spec.terminal {

@@ -296,6 +296,21 @@ fn decode_arch(arch: u32) -> SyscallArch {
     }
 }
 
+/// Stops a running tracee (PTRACE_INTERRUPT): it reports a [`Stop::Trap`] soon, out of
+/// any call it was waiting in (which restarts when it is resumed).
+pub fn interrupt(tid: Tid) -> Result<()> {
+    // SAFETY: PTRACE_INTERRUPT takes no pointers; a tid that is not our tracee fails.
+    let rc = unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0) };
+    if rc < 0 {
+        return Err(Error::Ptrace {
+            op: "PTRACE_INTERRUPT",
+            tid,
+            errno: Errno::last(),
+        });
+    }
+    Ok(())
+}
+
 /// Waits for the next event of any tracee or child (`waitpid(-1, __WALL)`).
 /// `Ok(None)` when there is nothing left to wait for (ECHILD).
 /// EINTR is returned as an error so that the caller can look at its signal flags.

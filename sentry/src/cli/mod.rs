@@ -159,7 +159,24 @@ struct LimitArgs {
 
 /// Parses the command line and runs what it asks for.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut words: Vec<OsString> = std::env::args_os().collect();
+    // The OCI runtime's `run ID` and the sentry's `run ROOTFS CMD…` share a name.
+    let globals_with_values = ["--root", "--log", "--log-format"];
+    let mut at = 1;
+    while at < words.len() {
+        let word = words[at].to_string_lossy();
+        if globals_with_values.contains(&word.as_ref()) {
+            at += 2;
+        } else if word.starts_with("--") {
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    if words.get(at).is_some_and(|w| w == "run") && oci::is_oci_run(&words[at + 1..]) {
+        words[at] = "oci-run".into();
+    }
+    let cli = match Cli::try_parse_from(words) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help, --version

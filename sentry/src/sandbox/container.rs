@@ -10,11 +10,13 @@
 //! directory, so that nothing is left even after the sandbox process was SIGKILLed.
 
 use super::bundle::Bundle;
-use super::Failure;
+use super::{Failure, Process, Starter};
+use crate::supervisor::control::{Control, ProcessEvent, Request};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Exit status of a runtime command that failed (runc's).
 pub const EXIT_FAILED: u8 = 1;
@@ -38,6 +40,7 @@ fn err<T>(text: impl Into<String>) -> Result<T, Error> {
 pub enum Status {
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -46,6 +49,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -63,6 +67,8 @@ pub struct State {
     pub rootfs: PathBuf,
     pub created: String,
     pub started: bool,
+    /// Every task is frozen (`pause`).
+    pub paused: bool,
     pub annotations: Vec<(String, String)>,
 }
 
@@ -81,6 +87,7 @@ impl State {
             "rootfs": self.rootfs,
             "created": self.created,
             "started": self.started,
+            "paused": self.paused,
             "annotations": annotations,
         })
     }
@@ -94,6 +101,7 @@ impl State {
             rootfs: PathBuf::from(v.get("rootfs")?.as_str()?),
             created: v.get("created")?.as_str()?.to_string(),
             started: v.get("started")?.as_bool()?,
+            paused: v.get("paused").and_then(|p| p.as_bool()).unwrap_or(false),
             annotations: v
                 .get("annotations")?
                 .as_object()?
@@ -198,6 +206,8 @@ pub fn load(root: &Path, id: &str) -> Result<(State, Status), Error> {
         .ok_or_else(|| Error(format!("container {id}: its state file is damaged")))?;
     let status = if pin(&state).is_none() {
         Status::Stopped
+    } else if state.started && state.paused {
+        Status::Paused
     } else if state.started {
         Status::Running
     } else {
@@ -264,6 +274,244 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
     request(root, id, "start").map(|_| ())
 }
 
+/// `run`: create, start, and (unless `detach`) wait for the container's end; its status.
+pub fn run(root: &Path, args: CreateArgs, bundle: Bundle, detach: bool) -> Result<u8, Error> {
+    let id = args.id.clone();
+    let pid = create(root, args, bundle)?;
+    if let Err(e) = start(root, &id) {
+        let _ = delete(root, &id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let mut status = 0;
+    // SAFETY: waitpid on our own child, writing one int we own.
+    if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+        return err(format!("waitpid: {}", std::io::Error::last_os_error()));
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    Ok(code.clamp(0, 255) as u8)
+}
+
+/// `pause ID` (`freeze` true) and `resume ID`.
+pub fn pause(root: &Path, id: &str, freeze: bool) -> Result<(), Error> {
+    let (_, status) = load(root, id)?;
+    let (want, verb) = if freeze {
+        (Status::Running, "pause")
+    } else {
+        (Status::Paused, "resume")
+    };
+    if status != want {
+        return err(format!(
+            "cannot {verb} container {id}: it is {}",
+            status.name()
+        ));
+    }
+    request(root, id, verb).map(drop)
+}
+
+/// `ps ID`: the host pids of the container's processes.
+pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>, Error> {
+    let (_, status) = load(root, id)?;
+    if status == Status::Stopped {
+        return Ok(Vec::new());
+    }
+    let answer = request(root, id, "ps")?;
+    Ok(answer
+        .strip_prefix("pids")
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect())
+}
+
+/// What `exec` was asked for.
+pub struct ExecArgs {
+    pub id: String,
+    /// The OCI process object (args, env, cwd, user, terminal).
+    pub process: serde_json::Value,
+    pub console_socket: Option<PathBuf>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+}
+
+/// `exec`: starts a process in a running container. With `detach`, a waiter process
+/// (whose pid goes to --pid-file, and whose exit status is the process's) is left behind
+/// and this returns 0 once the process started; otherwise this waits and returns its status.
+pub fn exec(root: &Path, args: ExecArgs) -> Result<u8, Error> {
+    let id = &args.id;
+    let (_, status) = load(root, id)?;
+    if status != Status::Running {
+        return err(format!(
+            "cannot exec in a container that is {} (only a running one)",
+            status.name()
+        ));
+    }
+    let terminal = args.process["terminal"].as_bool().unwrap_or(false);
+    if terminal && args.console_socket.is_none() {
+        return err("exec --tty needs --console-socket");
+    }
+    let line = format!("exec {}\n", args.process);
+    if !args.detach {
+        if let Some(pid_file) = &args.pid_file {
+            write_pid_file(pid_file, std::process::id() as i32)?;
+        }
+        let started = |_: Result<(), String>| {};
+        return wait_for_exec(root, id, &line, args.console_socket.as_deref(), started);
+    }
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds into our array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return err(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    let (ready_r, ready_w) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // The command line process has no thread but this one.
+    // SAFETY: fork in a single-threaded process.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        drop(ready_r);
+        // SAFETY: setsid takes no arguments: the waiter leaves the caller's session.
+        unsafe { libc::setsid() };
+        let mut ready = std::fs::File::from(ready_w);
+        let started = |result: Result<(), String>| {
+            let line = match result {
+                Ok(()) => "ok\n".to_string(),
+                Err(e) => format!("error {}\n", e.replace('\n', " ")),
+            };
+            let _ = ready.write_all(line.as_bytes());
+        };
+        let code = match wait_for_exec(root, id, &line, args.console_socket.as_deref(), started) {
+            Ok(code) => i32::from(code),
+            Err(_) => i32::from(EXIT_FAILED),
+        };
+        // SAFETY: _exit ends this process without running the parent's atexit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    drop(ready_w);
+    let mut answer = String::new();
+    let _ = std::fs::File::from(ready_r).read_to_string(&mut answer);
+    match answer.trim_end() {
+        "ok" => {}
+        other => {
+            // SAFETY: waitpid on our own child.
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+            let text = other.strip_prefix("error ").unwrap_or("");
+            return err(if text.is_empty() {
+                "the exec ended before its process started".to_string()
+            } else {
+                text.to_string()
+            });
+        }
+    }
+    if let Some(pid_file) = &args.pid_file {
+        write_pid_file(pid_file, pid).inspect_err(|_| {
+            // SAFETY: kill with plain integers, on our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        })?;
+    }
+    Ok(0)
+}
+
+/// Asks the sandbox process to start the process `line` describes with this process's
+/// stdio (or a terminal sent to `console_socket`), tells `started` how that went, then
+/// waits for the process's end: its status.
+fn wait_for_exec(
+    root: &Path,
+    id: &str,
+    line: &str,
+    console_socket: Option<&Path>,
+    started: impl FnOnce(Result<(), String>),
+) -> Result<u8, Error> {
+    let fail = |started: Box<dyn FnOnce(Result<(), String>)>, text: String| {
+        started(Err(text.clone()));
+        Err(Error(text))
+    };
+    let started: Box<dyn FnOnce(Result<(), String>)> = Box::new(started);
+    let dir = state_dir(root, id)?;
+    let dir_fd = match std::fs::File::open(&dir) {
+        Ok(f) => f,
+        Err(e) => return fail(started, format!("container {id}: {e}")),
+    };
+    let stream = match UnixStream::connect(socket_path(&dir_fd, "ctl")) {
+        Ok(s) => s,
+        Err(e) => return fail(started, format!("container {id} does not answer: {e}")),
+    };
+    let stdio: &[RawFd] = if console_socket.is_some() {
+        &[]
+    } else {
+        &[0, 1, 2]
+    };
+    if let Err(e) = send_with_fds(&stream, line.as_bytes(), stdio) {
+        return fail(started, format!("container {id}: {e}"));
+    }
+    let (answer, fds) = match receive_request(&stream) {
+        Ok(a) => a,
+        Err(e) => return fail(started, format!("container {id}: {e}")),
+    };
+    match answer.strip_prefix("started ") {
+        Some(_) => {}
+        None => {
+            let text = answer.strip_prefix("error ").unwrap_or(&answer);
+            let text = if text.is_empty() {
+                format!("container {id} ended before the process started")
+            } else {
+                text.to_string()
+            };
+            return fail(started, text);
+        }
+    }
+    if let Some(socket) = console_socket {
+        let Some(master) = fds.first() else {
+            return fail(started, "the sandbox sent no terminal".into());
+        };
+        let sent = UnixStream::connect(socket)
+            .and_then(|console| send_with_fds(&console, b"/dev/pts/ptmx", &[master.as_raw_fd()]));
+        if let Err(e) = sent {
+            return fail(
+                started,
+                format!("--console-socket {}: {e}", socket.display()),
+            );
+        }
+    }
+    drop(fds);
+    started(Ok(()));
+    // The process has its own copies of stdio: this waiter holds no pipe of the caller's open.
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            // SAFETY: dup2 of an fd we own onto stdio.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+    let mut reader = BufReader::new(&stream);
+    let mut end = String::new();
+    let _ = reader.read_line(&mut end);
+    match end.trim_end().strip_prefix("exited ") {
+        Some(code) => Ok(code.parse::<i32>().unwrap_or(255).clamp(0, 255) as u8),
+        None => err(format!("container {id}: {}", end.trim_end())),
+    }
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+    let tmp = path.with_extension("sentry-tmp");
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Error(format!("--pid-file {}: {e}", path.display())))
+}
+
 /// `kill ID SIGNAL [--all]`.
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), Error> {
     let (state, status) = load(root, id)?;
@@ -276,7 +524,7 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), Error> 
             }
             Ok(())
         }
-        Status::Running => {
+        Status::Running | Status::Paused => {
             request(root, id, &format!("kill {signal} {}", u8::from(all))).map(|_| ())
         }
     }
@@ -299,9 +547,10 @@ fn send(pidfd: &OwnedFd, signal: i32) -> bool {
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
     let dir = state_dir(root, id)?;
     let (state, status) = load(root, id)?;
-    if status == Status::Running && !force {
+    if matches!(status, Status::Running | Status::Paused) && !force {
         return err(format!(
-            "cannot delete container {id} that is not stopped: running"
+            "cannot delete container {id} that is not stopped: {}",
+            status.name()
         ));
     }
     if let Some(fd) = pin(&state) {
@@ -350,7 +599,8 @@ pub struct CreateArgs {
 }
 
 /// `create`: the sandbox process is set up and waiting for `start` when this returns.
-pub fn create(root: &Path, args: CreateArgs, bundle: Bundle) -> Result<(), Error> {
+/// Returns the sandbox process's pid (a child of the caller).
+pub fn create(root: &Path, args: CreateArgs, bundle: Bundle) -> Result<i32, Error> {
     use std::os::unix::fs::DirBuilderExt;
     let dir = state_dir(root, &args.id)?;
     std::fs::DirBuilder::new()
@@ -378,7 +628,7 @@ pub fn create(root: &Path, args: CreateArgs, bundle: Bundle) -> Result<(), Error
     result
 }
 
-fn create_in(dir: &Path, args: CreateArgs, bundle: Bundle) -> Result<(), Error> {
+fn create_in(dir: &Path, args: CreateArgs, bundle: Bundle) -> Result<i32, Error> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 writes two fds into our array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -400,6 +650,7 @@ fn create_in(dir: &Path, args: CreateArgs, bundle: Bundle) -> Result<(), Error> 
         rootfs: bundle.config.rootfs.clone(),
         created: now_rfc3339(),
         started: false,
+        paused: false,
         annotations: bundle.annotations.clone(),
     };
     // The command line process has no thread but this one, so the child may go on
@@ -435,16 +686,12 @@ fn create_in(dir: &Path, args: CreateArgs, bundle: Bundle) -> Result<(), Error> 
         return err(text.to_string());
     }
     if let Some(pid_file) = &args.pid_file {
-        let tmp = pid_file.with_extension("sentry-tmp");
-        std::fs::write(&tmp, pid.to_string())
-            .and_then(|()| std::fs::rename(&tmp, pid_file))
-            .map_err(|e| {
-                // SAFETY: kill with plain integers, on our own child.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                Error(format!("--pid-file {}: {e}", pid_file.display()))
-            })?;
+        write_pid_file(pid_file, pid).inspect_err(|_| {
+            // SAFETY: kill with plain integers, on our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        })?;
     }
-    Ok(())
+    Ok(pid)
 }
 
 /// The body of the sandbox process; its exit status.
@@ -531,22 +778,41 @@ fn sandbox_process(
         }
     };
     let gofer_pid = prepared.gofer_pid();
+    let control = match Control::new() {
+        Ok(control) => Arc::new(control),
+        Err(e) => {
+            let mut client = start_client;
+            let _ =
+                client.write_all(format!("error cannot make the control queue: {e}\n").as_bytes());
+            return EXIT_FAILED as i32;
+        }
+    };
     let started_state = State {
         started: true,
         ..state
     };
-    let outcome = prepared.launch(|init| {
-        let answer: &[u8] = match write_state(dir, &started_state) {
+    let dir = dir.to_path_buf();
+    let serving = control.clone();
+    let outcome = prepared.launch(Some(control), move |init, starter| {
+        let answer: &[u8] = match write_state(&dir, &started_state) {
             Ok(()) => b"ok\n",
             Err(_) => b"error cannot write the state\n",
         };
         let mut client = start_client;
         let _ = client.write_all(answer);
         drop(client);
-        let self_pid = std::process::id() as i32;
+        let server = Server {
+            dir,
+            state: Mutex::new(started_state),
+            sentry: std::process::id() as i32,
+            gofer: gofer_pid,
+            init,
+            control: serving,
+            starter,
+        };
         let _ = std::thread::Builder::new()
             .name("control".into())
-            .spawn(move || serve(listener, self_pid, init, gofer_pid));
+            .spawn(move || server.serve(listener));
     });
     match outcome {
         Ok(status) => i32::from(status),
@@ -557,40 +823,266 @@ fn sandbox_process(
     }
 }
 
-/// Serves `kill` while the sandbox runs.
-fn serve(listener: UnixListener, sentry: i32, init: i32, gofer: i32) {
-    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
-    let init_fd = unsafe { libc::syscall(libc::SYS_pidfd_open, init, 0) } as RawFd;
-    // SAFETY: the fd (if any) was just returned to us.
-    let init_fd = (init_fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(init_fd) });
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        if reader.read_line(&mut line).is_err() {
-            continue;
-        }
-        let mut stream = reader.into_inner();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let answer = match words.as_slice() {
-            ["start"] => "error the container has already started".to_string(),
-            ["kill", sig, all] => match sig.parse::<i32>() {
-                Ok(sig) if *all == "1" => {
-                    for pid in descendants(sentry, gofer) {
-                        signal_task(pid, sentry, sig);
+/// The sandbox process's side of the control socket while the sandbox runs.
+struct Server {
+    dir: PathBuf,
+    state: Mutex<State>,
+    sentry: i32,
+    gofer: i32,
+    init: i32,
+    control: Arc<Control>,
+    starter: Starter,
+}
+
+impl Server {
+    fn serve(self, listener: UnixListener) {
+        let server = Arc::new(self);
+        // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+        let init_fd = unsafe { libc::syscall(libc::SYS_pidfd_open, server.init, 0) } as RawFd;
+        // SAFETY: the fd (if any) was just returned to us.
+        let init_fd = (init_fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(init_fd) });
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let Ok((line, fds)) = receive_request(&stream) else {
+                continue;
+            };
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let answer = match words.as_slice() {
+                ["start"] => "error the container has already started".to_string(),
+                ["kill", sig, all] => match sig.parse::<i32>() {
+                    Ok(sig) if *all == "1" => {
+                        for pid in descendants(server.sentry, server.gofer) {
+                            signal_task(pid, server.sentry, sig);
+                        }
+                        "ok".into()
                     }
-                    "ok".into()
-                }
-                Ok(sig) => match &init_fd {
-                    Some(fd) if send(fd, sig) => "ok".into(),
-                    _ => "error the container's process has ended".into(),
+                    Ok(sig) => match &init_fd {
+                        Some(fd) if send(fd, sig) => "ok".into(),
+                        _ => "error the container's process has ended".into(),
+                    },
+                    Err(_) => "error bad signal".into(),
                 },
-                Err(_) => "error bad signal".into(),
-            },
-            _ => "error unknown request".into(),
-        };
-        let _ = stream.write_all(format!("{answer}\n").as_bytes());
+                ["signal", pid, sig] => match (pid.parse::<i32>(), sig.parse::<i32>()) {
+                    (Ok(pid), Ok(sig)) => {
+                        signal_task(pid, server.sentry, sig);
+                        "ok".into()
+                    }
+                    _ => "error bad signal request".into(),
+                },
+                ["pause"] => server.freeze(true),
+                ["resume"] => server.freeze(false),
+                ["ps"] => {
+                    let pids: Vec<String> = descendants(server.sentry, server.gofer)
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect();
+                    format!("pids {}", pids.join(" "))
+                }
+                ["exec", ..] => {
+                    let server = server.clone();
+                    let json = line["exec".len()..].trim().to_string();
+                    // It answers when the process has started and again when it ends.
+                    let _ = std::thread::Builder::new()
+                        .name("exec".into())
+                        .spawn(move || server.exec(stream, &json, fds));
+                    continue;
+                }
+                _ => "error unknown request".into(),
+            };
+            let _ = stream.write_all(format!("{answer}\n").as_bytes());
+        }
     }
+
+    /// Freezes (or thaws) every task, and records it in the state.
+    fn freeze(&self, frozen: bool) -> String {
+        let (done, wait) = std::sync::mpsc::channel();
+        self.control.send(if frozen {
+            Request::Freeze(done)
+        } else {
+            Request::Thaw(done)
+        });
+        if wait.recv().is_err() {
+            return "error the sandbox has ended".into();
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.paused = frozen;
+        match write_state(&self.dir, &state) {
+            Ok(()) => "ok".into(),
+            Err(e) => format!("error cannot write the state: {e}"),
+        }
+    }
+
+    /// Starts the process `json` describes with `fds` as its stdio (or a terminal, whose
+    /// master goes back to the client), answers `started PID`, then `exited STATUS`.
+    fn exec(&self, stream: UnixStream, json: &str, fds: Vec<OwnedFd>) {
+        let answer = |line: String| {
+            let _ = (&stream).write_all(format!("{line}\n").as_bytes());
+        };
+        let (process, terminal) = match exec_process(json, fds) {
+            Ok(p) => p,
+            Err(e) => return answer(format!("error {e}")),
+        };
+        let (master_tx, master_rx) = std::sync::mpsc::channel();
+        let process = Process {
+            terminal: terminal.then_some(master_tx),
+            ..process
+        };
+        let (events, events_rx) = std::sync::mpsc::channel();
+        self.control
+            .send(Request::Start(self.starter.start(process), events));
+        match events_rx.recv() {
+            Ok(ProcessEvent::Started(pid)) => {
+                if terminal {
+                    let Ok(master) = master_rx.recv() else {
+                        return answer("error no terminal was made".into());
+                    };
+                    let line = format!("started {pid}\n");
+                    if send_with_fds(&stream, line.as_bytes(), &[master.as_raw_fd()]).is_err() {
+                        return;
+                    }
+                } else {
+                    answer(format!("started {pid}"));
+                }
+            }
+            Ok(ProcessEvent::Failed(why)) => return answer(format!("error {why}")),
+            Ok(ProcessEvent::Exited(_)) | Err(_) => {
+                return answer("error the container has ended".into())
+            }
+        }
+        let status = loop {
+            match events_rx.recv() {
+                Ok(ProcessEvent::Exited(status)) => break status,
+                Ok(ProcessEvent::Failed(why)) => return answer(format!("error {why}")),
+                Ok(ProcessEvent::Started(_)) => continue,
+                // The sandbox ended with the process in it: killed with it.
+                Err(_) => break 128 + libc::SIGKILL,
+            }
+        };
+        answer(format!("exited {status}"));
+    }
+}
+
+/// The process of an exec request: `{"args", "env", "cwd", "user": {"uid", "gid",
+/// "additionalGids"}, "terminal"}` (the OCI process object's fields), with three stdio fds
+/// unless it has a terminal (the second value).
+fn exec_process(json: &str, fds: Vec<OwnedFd>) -> Result<(Process, bool), String> {
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("bad exec request: {e}"))?;
+    let strings = |key: &str| -> Vec<String> {
+        v.get(key)
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let args: Vec<std::ffi::OsString> = strings("args").into_iter().map(Into::into).collect();
+    if args.is_empty() {
+        return Err("exec: no command was given".into());
+    }
+    let env = strings("env")
+        .into_iter()
+        .map(|e| std::ffi::CString::new(e).map_err(|_| "exec: NUL in the environment"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cwd = v
+        .get("cwd")
+        .and_then(|c| c.as_str())
+        .unwrap_or("/")
+        .as_bytes()
+        .to_vec();
+    let user = v.get("user").map(|u| {
+        let id = |k: &str| u.get(k).and_then(|n| n.as_u64()).unwrap_or(0) as u32;
+        let groups = u
+            .get("additionalGids")
+            .and_then(|g| g.as_array())
+            .map(|g| {
+                g.iter()
+                    .filter_map(|n| n.as_u64())
+                    .map(|n| n as u32)
+                    .collect()
+            })
+            .unwrap_or_default();
+        (
+            crate::config::Ids {
+                uid: id("uid"),
+                gid: id("gid"),
+            },
+            groups,
+        )
+    });
+    let terminal = v.get("terminal").and_then(|t| t.as_bool()).unwrap_or(false);
+    let stdio = match <[OwnedFd; 3]>::try_from(fds) {
+        Ok(fds) => Some(fds),
+        Err(_) if terminal => None,
+        Err(_) => return Err("exec: the request did not carry stdin, stdout and stderr".into()),
+    };
+    let process = Process {
+        args,
+        env,
+        cwd,
+        user,
+        stdio: if terminal { None } else { stdio },
+        terminal: None,
+    };
+    Ok((process, terminal))
+}
+
+/// Reads one request line and the fds sent with it.
+fn receive_request(stream: &UnixStream) -> std::io::Result<(String, Vec<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut line = Vec::new();
+    let mut fds = Vec::new();
+    loop {
+        let mut buf = [0u8; 4096];
+        let mut space = nix::cmsg_space!([RawFd; 3]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(std::io::Error::from)?;
+        for cmsg in msg.cmsgs().map_err(std::io::Error::from)? {
+            if let ControlMessageOwned::ScmRights(received) = cmsg {
+                // SAFETY: the kernel just gave us these fds; nothing else owns them.
+                fds.extend(
+                    received
+                        .into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
+            }
+        }
+        let n = msg.bytes;
+        if n == 0 {
+            break;
+        }
+        line.extend_from_slice(&buf[..n]);
+        if line.ends_with(b"\n") {
+            break;
+        }
+    }
+    String::from_utf8(line)
+        .map(|l| (l.trim_end().to_string(), fds))
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))
+}
+
+/// Sends `bytes` with `fds` (SCM_RIGHTS) in one message.
+fn send_with_fds(stream: &UnixStream, bytes: &[u8], fds: &[RawFd]) -> std::io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let iov = [std::io::IoSlice::new(bytes)];
+    let cmsgs = [ControlMessage::ScmRights(fds)];
+    sendmsg::<()>(
+        stream.as_raw_fd(),
+        &iov,
+        if fds.is_empty() { &[] } else { &cmsgs },
+        MsgFlags::empty(),
+        None,
+    )
+    .map(drop)
+    .map_err(std::io::Error::from)
 }
 
 /// The host pids of the sandbox's tasks: the descendants of the sandbox process, less the
@@ -715,6 +1207,13 @@ fn open_terminal(socket: &Path, size: Option<(u16, u16)>) -> Result<(), String> 
         .write(true)
         .open(&name)
         .map_err(|e| format!("cannot open {name}: {e}"))?;
+    // The sandbox gets a terminal of its own, relayed to this one (see `terminal.rs`), which
+    // only carries bytes: raw from the start, or what the engine writes before `start` would
+    // be echoed twice.
+    let mut modes = nix::sys::termios::tcgetattr(&slave).map_err(|e| format!("tcgetattr: {e}"))?;
+    nix::sys::termios::cfmakeraw(&mut modes);
+    nix::sys::termios::tcsetattr(&slave, nix::sys::termios::SetArg::TCSANOW, &modes)
+        .map_err(|e| format!("tcsetattr: {e}"))?;
     for target in 0..3 {
         // SAFETY: dup2 of an fd we own onto stdio.
         unsafe { libc::dup2(slave.as_raw_fd(), target) };
@@ -785,6 +1284,7 @@ mod tests {
             rootfs: "/b/rootfs".into(),
             created: now_rfc3339(),
             started: true,
+            paused: false,
             annotations: vec![("k".into(), "v".into())],
         };
         let back = State::from_json(&state.to_json()).unwrap();

@@ -9,7 +9,7 @@ mod publish;
 mod run;
 mod terminal;
 
-pub use run::{prepare, run, GOFER_ARG};
+pub use run::{prepare, run, Process, Starter, GOFER_ARG};
 
 use crate::kernel::mounts::{normalize, Mount, MountTable, DEVICES};
 use std::path::{Path, PathBuf};

@@ -6,9 +6,10 @@ use crate::config::{Config, Platform};
 use crate::events::Events;
 use crate::kernel::watch::Watch;
 use crate::kernel::{self, Kernel, Uts};
+use crate::supervisor::control::Control;
 use crate::supervisor::{Outcome, Supervisor, Termination};
 use crate::syscalls;
-use platform_ptrace::{spawn, SpawnSpec};
+use platform_ptrace::{spawn, SpawnSpec, Spawned};
 use std::ffi::{CString, OsString};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
@@ -20,7 +21,7 @@ pub const GOFER_ARG: &str = "__gofer";
 
 /// Runs a sandbox to its end; the sentry's exit status.
 pub fn run(config: Config) -> Result<u8, Failure> {
-    prepare(config, None)?.launch(|_| {})
+    prepare(config, None)?.launch(None, |_, _| {})
 }
 
 /// A sandbox whose gofer and tables are set up and whose program was found, but whose
@@ -127,21 +128,7 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     let command = config.command;
     let (plan, found_at) = find_program(&mut kernel, &command[0], &envp)?;
     kernel.init_execfn = Some(found_at);
-    let to_c = |s: &[u8]| {
-        CString::new(s.to_vec())
-            .map_err(|_| Failure::Usage("arguments must not contain NUL bytes".into()))
-    };
-    let mut argv = Vec::new();
-    if plan.argv_prefix.is_empty() {
-        argv.push(to_c(command[0].as_bytes())?);
-    } else {
-        for arg in &plan.argv_prefix {
-            argv.push(to_c(arg)?);
-        }
-    }
-    for arg in &command[1..] {
-        argv.push(to_c(arg.as_bytes())?);
-    }
+    let argv = argv_for(&plan, &command).map_err(Failure::Usage)?;
     Ok(Prepared {
         kernel,
         plan,
@@ -171,8 +158,13 @@ impl Prepared {
     }
 
     /// Starts the first task with the sentry's fds 0-2 as its stdio and supervises the
-    /// sandbox to its end; `started` learns the first task's host pid once it exists.
-    pub fn launch(self, started: impl FnOnce(i32)) -> Result<u8, Failure> {
+    /// sandbox to its end, serving `control`'s requests if given; `started` learns the
+    /// first task's host pid once it exists, and how to start more processes.
+    pub fn launch(
+        self,
+        control: Option<Arc<Control>>,
+        started: impl FnOnce(i32, Starter),
+    ) -> Result<u8, Failure> {
         let Prepared {
             mut kernel,
             plan,
@@ -251,14 +243,26 @@ impl Prepared {
             Default::default()
         };
         let listener_filter = platform_ptrace::notify::listener_filter(cookie, &notified, &unless);
+        let seccomp = match platform {
+            Platform::Seccomp if !strace => syscalls::filter::compile(policy),
+            // Every call stops at the sentry.
+            _ => platform_ptrace::seccomp::Filter::allow_list(&[]),
+        };
+        let rootfs = CString::new(rootfs.as_os_str().as_bytes())
+            .map_err(|_| Failure::Usage("rootfs path contains NUL".into()))?;
+        let starter = Starter {
+            rootfs: rootfs.clone(),
+            seccomp: seccomp.clone(),
+            listener_filter: listener_filter.clone(),
+            credentials: host_user.map(|ids| (ids.uid, ids.gid)),
+        };
         let spec = SpawnSpec {
             path: CString::new(command[0].as_bytes())
                 .map_err(|_| Failure::Usage("command contains NUL".into()))?,
             exec_fd: Some(plan.file.as_raw_fd()),
             argv,
             envp,
-            cwd: CString::new(rootfs.as_os_str().as_bytes())
-                .map_err(|_| Failure::Usage("rootfs path contains NUL".into()))?,
+            cwd: rootfs,
             new_process_group: true,
             // No terminal of the sentry's session is the sandbox's to take the foreground of.
             new_session: own_terminal.is_none(),
@@ -266,13 +270,10 @@ impl Prepared {
             child_subreaper: true,
             take_terminal: false,
             terminal: own_terminal.as_ref().map(|t| t.slave.as_raw_fd()),
+            stdio: None,
             listener_filter: Some(listener_filter.clone()),
-            credentials: host_user.map(|ids| (ids.uid, ids.gid)),
-            seccomp: Some(match platform {
-                Platform::Seccomp if !strace => syscalls::filter::compile(policy),
-                // Every call stops at the sentry.
-                _ => platform_ptrace::seccomp::Filter::allow_list(&[]),
-            }),
+            credentials: starter.credentials,
+            seccomp: Some(seccomp),
         };
         let child = spawn(&spec).map_err(|e| Failure::Internal(e.into()))?;
         // The first task has its terminal; the sentry keeps only the master (resized with the
@@ -297,7 +298,7 @@ impl Prepared {
         drop(plan);
         kernel.fs.remove(&0);
         kernel.fs.insert(child.tid, initial_fs);
-        started(child.tid);
+        started(child.tid, starter);
         let outcome = Supervisor::new(
             kernel,
             strace,
@@ -307,7 +308,7 @@ impl Prepared {
             termination.clone(),
             notifying.then_some(listener_filter),
         )
-        .and_then(|supervisor| supervisor.run());
+        .and_then(|supervisor| supervisor.with_control(control).run());
         if let Some(output) = terminal_output {
             // Every process of the sandbox is gone: the relay reads the last output, then EIO.
             let _ = output.join();
@@ -340,6 +341,129 @@ impl Prepared {
                 Err(failure)
             }
         }
+    }
+}
+
+/// The argv the program gets: `command` with its first word replaced by the plan's
+/// interpreter words (a script's `#!` line), if any.
+fn argv_for(plan: &syscalls::exec::Plan, command: &[OsString]) -> Result<Vec<CString>, String> {
+    let to_c = |s: &[u8]| {
+        CString::new(s.to_vec()).map_err(|_| "arguments must not contain NUL bytes".to_string())
+    };
+    let mut argv = Vec::new();
+    if plan.argv_prefix.is_empty() {
+        argv.push(to_c(command[0].as_bytes())?);
+    } else {
+        for arg in &plan.argv_prefix {
+            argv.push(to_c(arg)?);
+        }
+    }
+    for arg in &command[1..] {
+        argv.push(to_c(arg.as_bytes())?);
+    }
+    Ok(argv)
+}
+
+/// A process to start in a running sandbox (an OCI exec).
+pub struct Process {
+    pub args: Vec<OsString>,
+    pub env: Vec<CString>,
+    /// Its working directory in the sandbox.
+    pub cwd: Vec<u8>,
+    /// Its identity in the sandbox (uid, gid, supplementary groups); None: the sandbox's.
+    pub user: Option<(crate::config::Ids, Vec<u32>)>,
+    /// Its stdin, stdout and stderr, unless it gets a terminal.
+    pub stdio: Option<[std::os::fd::OwnedFd; 3]>,
+    /// It gets a terminal of the sandbox's own; the master goes to this sender.
+    pub terminal: Option<std::sync::mpsc::Sender<std::os::fd::OwnedFd>>,
+}
+
+/// How later processes of a running sandbox are spawned: under the first task's filters,
+/// host identity and host directory.
+#[derive(Clone)]
+pub struct Starter {
+    rootfs: CString,
+    seccomp: platform_ptrace::seccomp::Filter,
+    listener_filter: platform_ptrace::seccomp::Filter,
+    credentials: Option<(u32, u32)>,
+}
+
+impl Starter {
+    /// The supervisor's request that starts `process`.
+    pub fn start(&self, process: Process) -> crate::supervisor::control::Start {
+        let starter = self.clone();
+        Box::new(move |kernel| starter.spawn_in(kernel, process))
+    }
+
+    fn spawn_in(&self, kernel: &mut Kernel, process: Process) -> Result<Spawned, String> {
+        let Some(name) = process.args.first() else {
+            return Err("no command was given".into());
+        };
+        // Engines read these words (podman: 127 for a missing program, 126 otherwise).
+        let (plan, _) =
+            find_program(kernel, name, &process.env).map_err(|failure| match failure {
+                Failure::NotFound(t) => format!("exec: {t}: executable file not found"),
+                Failure::CannotExecute(t) => format!("exec: {t}: permission denied"),
+                other => other.to_string(),
+            })?;
+        let argv = argv_for(&plan, &process.args)?;
+        let terminal = match &process.terminal {
+            Some(_) => {
+                let own = super::terminal::OwnTerminal::open()
+                    .map_err(|e| format!("cannot make a terminal: {e}"))?;
+                let n = kernel.ptys.register(own.index);
+                if let Some(dev) = kernel.mount_ns[0].mounts.iter().find(|m| m.is_dev) {
+                    let _ = std::fs::File::create(dev.host_root.join("pts").join(n.to_string()));
+                }
+                Some(own)
+            }
+            None => None,
+        };
+        let stdio = match (&terminal, &process.stdio) {
+            (Some(own), _) => Some([own.slave.as_raw_fd(); 3]),
+            (None, Some(fds)) => Some([fds[0].as_raw_fd(), fds[1].as_raw_fd(), fds[2].as_raw_fd()]),
+            (None, None) => None,
+        };
+        let spec = SpawnSpec {
+            path: CString::new(name.as_bytes()).map_err(|_| "command contains NUL")?,
+            exec_fd: Some(plan.file.as_raw_fd()),
+            argv,
+            envp: process.env,
+            cwd: self.rootfs.clone(),
+            new_process_group: true,
+            new_session: terminal.is_none(),
+            child_subreaper: false,
+            take_terminal: false,
+            terminal: terminal.as_ref().map(|t| t.slave.as_raw_fd()),
+            stdio,
+            listener_filter: Some(self.listener_filter.clone()),
+            credentials: self.credentials,
+            seccomp: Some(self.seccomp.clone()),
+        };
+        let child = spawn(&spec).map_err(|e| e.to_string())?;
+        let tid = child.tid;
+        // Its parent is outside the sandbox's PID namespace, as a runc exec's is.
+        kernel.add_task(tid, tid, 0, kernel::pid::ROOT_NS);
+        if let (Some((ids, groups)), Some(task)) = (&process.user, kernel.tasks.get_mut(&tid)) {
+            let mut creds = kernel::creds::Creds::initial(*ids, task.creds.core_limit);
+            creds.groups = groups.clone();
+            task.creds = creds;
+        }
+        kernel.exe.insert(tid, plan.program.clone());
+        if let Some(view) = plan.loader {
+            kernel.loader_views.insert(tid, view);
+        }
+        kernel.fs.insert(
+            tid,
+            kernel::FsState {
+                root: b"/".to_vec(),
+                cwd: kernel::mounts::normalize(&process.cwd, 0),
+            },
+        );
+        if let (Some(own), Some(sender)) = (terminal, process.terminal) {
+            let _ = sender.send(own.master);
+        }
+        Ok(child)
     }
 }
 

@@ -79,10 +79,16 @@ pub(super) struct Abandoned {
 }
 
 impl Supervisor {
-    pub(super) fn serve_install_request(&mut self) {
-        let Ok(request) = self.listener.receive() else {
+    /// Serves one request of the listener `index` (readable).
+    pub(super) fn serve_install_request(&mut self, index: usize) {
+        let Ok(request) = self.listeners[index].receive() else {
             return;
         };
+        if index != 0 {
+            // A task of a process started later (an OCI exec): its calls come on the
+            // listener of that process's filter.
+            self.listener_of.insert(request.tid, index);
+        }
         if !request.is_install && self.notifying {
             return self.on_notified(request);
         }
@@ -92,7 +98,7 @@ impl Supervisor {
             .get_mut(&tid)
             .filter(|_| request.is_install)
         else {
-            self.listener.refuse(request.id, nix::errno::Errno::ENOSYS);
+            self.listeners[index].refuse(request.id, nix::errno::Errno::ENOSYS);
             return;
         };
         if awaited.fd.is_none() {
@@ -152,7 +158,7 @@ impl Supervisor {
         };
         let fd = match fd {
             Some(Ok(fd)) => fd,
-            Some(Err(e)) => return refuse(&self.listener, e),
+            Some(Err(e)) => return refuse(self.listener(tid), e),
             None => return None,
         };
         let at = self
@@ -161,11 +167,14 @@ impl Supervisor {
             .active()
             .then(|| crate::syscalls::memfd::slot(tid, fd.as_fd()))
             .flatten();
-        match self.listener.install(request.id, fd.as_fd(), cloexec, at) {
+        match self
+            .listener(tid)
+            .install(request.id, fd.as_fd(), cloexec, at)
+        {
             Ok(number) => Some(number.into()),
             // A memfd's slot is beyond the task's RLIMIT_NOFILE.
             Err(nix::errno::Errno::EBADF) if at.is_some() => {
-                refuse(&self.listener, nix::errno::Errno::EMFILE)
+                refuse(self.listener(tid), nix::errno::Errno::EMFILE)
             }
             // The task was interrupted: the request is gone; its exit stop says how. A FIFO
             // open's fd is kept for the task's return (the open it stands for is done).
@@ -185,7 +194,7 @@ impl Supervisor {
             }
             // The fd cannot be installed (EBADF for an O_PATH fd, EMFILE for a full
             // table): the call fails with that error rather than waiting forever.
-            Err(e) => refuse(&self.listener, e),
+            Err(e) => refuse(self.listener(tid), e),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The tracer's loop: wait for a stop, decide, resume. Owns the kernel tables.
 
+pub mod control;
 mod exits;
 mod install;
 mod notified;
@@ -106,8 +107,21 @@ pub struct Supervisor {
     /// The gofer process: if it dies, the sandbox cannot go on.
     gofer_pid: Tid,
     /// The tracer's end of the fd-install filter, which also notifies the calls the sentry
-    /// answers whole when `notifying`.
-    listener: Listener,
+    /// answers whole when `notifying`: the first task's, then one for each process started
+    /// through `control` (each has a filter of its own).
+    listeners: Vec<Listener>,
+    /// The listener of each task whose calls do not come on the first one.
+    listener_of: HashMap<Tid, usize>,
+    cookie: platform_ptrace::notify::Cookie,
+    /// Requests from outside the loop (the OCI runtime's control socket), if any.
+    control: Option<std::sync::Arc<control::Control>>,
+    /// Every task is to stay stopped: stops are parked until the thaw.
+    frozen: bool,
+    parked: std::collections::VecDeque<(Stopped, Stop)>,
+    /// Processes started through `control`, until their first exec.
+    fresh: HashMap<Tid, control::Fresh>,
+    /// Who learns when a process started through `control` ends.
+    process_events: HashMap<Tid, std::sync::mpsc::Sender<control::ProcessEvent>>,
     notifying: bool,
     /// The listener's filter when it notifies calls: tells, at a signal-delivery stop,
     /// whether the interrupted call was waiting for its notification's answer.
@@ -189,7 +203,14 @@ impl Supervisor {
         }
         Ok(Supervisor {
             gofer_pid,
-            listener,
+            listeners: vec![listener],
+            listener_of: HashMap::new(),
+            cookie,
+            control: None,
+            frozen: false,
+            parked: Default::default(),
+            fresh: HashMap::new(),
+            process_events: HashMap::new(),
             notifying,
             notify_filter,
             notified_calls: 0,
@@ -215,18 +236,30 @@ impl Supervisor {
         })
     }
 
+    /// Serves `control`'s requests too while the sandbox runs.
+    pub fn with_control(mut self, control: Option<std::sync::Arc<control::Control>>) -> Self {
+        self.control = control;
+        self
+    }
+
     /// Runs until every task of the sandbox is gone.
     pub fn run(mut self) -> anyhow::Result<Outcome> {
         loop {
             if self.termination.signal() != 0 && !self.terminating {
                 self.kill_all();
             }
-            let event = match self.next()? {
-                Next::Event(event) => event,
-                Next::Again => continue,
-                Next::Done => break,
+            let event = match self.parked.pop_front().filter(|_| !self.frozen) {
+                Some((stopped, stop)) => Event::Stopped(stopped, stop),
+                None => match self.next()? {
+                    Next::Event(event) => event,
+                    Next::Again => continue,
+                    Next::Done => break,
+                },
             };
             match event {
+                Event::Stopped(stopped, stop) if self.frozen && !self.terminating => {
+                    self.parked.push_back((stopped, stop));
+                }
                 Event::Stopped(stopped, stop) => {
                     if let Err(e) = self.on_stop(stopped, stop) {
                         // A task killed (SIGKILL) while stopped answers ESRCH to every ptrace
@@ -276,7 +309,7 @@ impl Supervisor {
     /// The next stop; notified calls, and install requests while tasks wait for an fd,
     /// are served too.
     fn next(&mut self) -> anyhow::Result<Next> {
-        if self.awaiting_install.is_empty() && !self.notifying {
+        if self.awaiting_install.is_empty() && !self.notifying && self.control.is_none() {
             self.reap_pending = true;
             return match wait() {
                 Ok(Some(event)) => Ok(Next::Event(event)),
@@ -298,38 +331,39 @@ impl Supervisor {
                 Waited::Nothing => self.reap_pending = false,
             }
         }
-        let mut fds = [
-            libc::pollfd {
-                fd: self.listener.fd().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.sigchld.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.opened_wake.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+        let pollfd = |fd: std::os::fd::RawFd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SIGCHLD, finished opens, control requests, then each listener.
+        let mut fds = vec![
+            pollfd(self.sigchld.as_raw_fd()),
+            pollfd(self.opened_wake.as_raw_fd()),
+            pollfd(self.control.as_ref().map_or(-1, |c| c.fd())),
         ];
+        fds.extend(self.listeners.iter().map(|l| pollfd(l.fd().as_raw_fd())));
         // SAFETY: poll reads and writes the pollfds we own.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if rc < 0 {
             return Ok(Next::Again);
         }
-        if fds[0].revents & libc::POLLIN != 0 {
-            self.serve_install_request();
-        }
-        if fds[1].revents & libc::POLLIN != 0 {
+        let ready = |i: usize| fds[i].revents & libc::POLLIN != 0;
+        if ready(0) {
             drain(&self.sigchld);
             self.reap_pending = true;
         }
-        if fds[2].revents & libc::POLLIN != 0 {
+        if ready(1) {
             drain(&self.opened_wake);
             self.serve_opened();
+        }
+        if ready(2) {
+            self.serve_control();
+        }
+        for index in 0..self.listeners.len().min(fds.len() - 3) {
+            if ready(3 + index) {
+                self.serve_install_request(index);
+            }
         }
         Ok(Next::Again)
     }
@@ -362,6 +396,11 @@ impl Supervisor {
         regs.set_ret(-((Errno::ENOSYS as i32) as i64));
         stopped.set_regs(&regs)?;
         Ok(true)
+    }
+
+    /// The listener on which `tid`'s notifications come.
+    fn listener(&self, tid: Tid) -> &Listener {
+        &self.listeners[self.listener_of.get(&tid).copied().unwrap_or(0)]
     }
 
     /// The resume request after a stop that needs nothing more.
@@ -478,8 +517,10 @@ impl Supervisor {
                 stopped.resume(steady, 0)?;
             }
             Stop::Exec { former_tid } => {
-                let first = tid == self.kernel.init_tid && !self.init_execed;
-                if first {
+                let first = self.before_first_exec(tid);
+                if let Some(fresh) = self.fresh.remove(&tid) {
+                    self.process_events.insert(tid, fresh.events);
+                } else if first {
                     self.init_execed = true;
                     if let Some(execfn) = self.kernel.init_execfn.take() {
                         exec::set_execfn(&*self.kernel.mem, &stopped, &execfn)?;
@@ -591,8 +632,8 @@ impl Supervisor {
         seccomp_stop: bool,
     ) -> anyhow::Result<()> {
         let tid = stopped.tid();
-        if tid == self.kernel.init_tid && !self.init_execed {
-            // The sentry's own code between fork and execve in the first child.
+        if self.before_first_exec(tid) {
+            // The sentry's own code between fork and execve in a child it started.
             return Ok(stopped.resume(self.steady(), 0)?);
         }
         let exec_step = self
@@ -698,13 +739,13 @@ impl Supervisor {
                 stopped.set_regs(&regs)?;
             }
             Action::Install { fd, cloexec } => {
-                restore = Some(self.listener.prepare(&stopped)?);
+                restore = Some(self.listeners[0].prepare(&stopped)?);
                 self.awaiting_install
                     .insert(tid, Awaited::ready(fd, cloexec));
             }
             Action::InstallWhenOpened { fifo, cloexec } => {
                 // A signal interrupts the wait (and restarts the call), as it would the open.
-                restore = Some(self.listener.prepare(&stopped)?);
+                restore = Some(self.listeners[0].prepare(&stopped)?);
                 self.open_off_loop(tid, fifo, cloexec);
             }
             Action::WaitReady {
@@ -737,7 +778,7 @@ impl Supervisor {
                 }
             }
             Action::Exec { fd, mut state } => {
-                state.original = self.listener.prepare(&stopped)?;
+                state.original = self.listeners[0].prepare(&stopped)?;
                 self.awaiting_install.insert(tid, Awaited::ready(fd, true));
                 exec = Some(state);
             }
@@ -788,6 +829,10 @@ impl Supervisor {
             return;
         }
         self.early.remove(&tid);
+        self.listener_of.remove(&tid);
+        if let Outcome::Status(status) = outcome {
+            self.started_process_exited(tid, status);
+        }
         self.forget_install(tid);
         self.cancel_abandoned(tid);
         self.pending.remove(&tid);

@@ -20,14 +20,14 @@ impl Supervisor {
         self.notified_calls += 1;
         // The filter notifies native calls only; anything else is not the sentry's.
         if !request.is_native() {
-            return self.listener.refuse(id, Errno::ENOSYS);
+            return self.listener(tid).refuse(id, Errno::ENOSYS);
         }
         if self.terminating {
-            return self.listener.refuse(id, Errno::EINTR);
+            return self.listener(tid).refuse(id, Errno::EINTR);
         }
-        if tid == self.kernel.init_tid && !self.init_execed {
-            // The sentry's own code between fork and execve in the first child.
-            let _ = self.listener.continue_call(id);
+        if self.before_first_exec(tid) {
+            // The sentry's own code between fork and execve in a child it started.
+            let _ = self.listener(tid).continue_call(id);
             return;
         }
         if !self.kernel.tasks.contains_key(&tid) {
@@ -46,14 +46,14 @@ impl Supervisor {
             } else {
                 // A call the sentry decided at its stop and rewrote (an exec step, a wait):
                 // the kernel checks the filters again after a stop, which notifies it.
-                let _ = self.listener.continue_call(id);
+                let _ = self.listener(tid).continue_call(id);
                 return;
             }
         }
         self.new_call_from(tid, request.nr);
         let Some(sysno) = Sysno::new(request.nr as usize) else {
             syscalls::foreign_abi_event(&mut self.kernel, tid, "an unknown number", request.nr);
-            return self.listener.refuse(id, Errno::ENOSYS);
+            return self.listener(tid).refuse(id, Errno::ENOSYS);
         };
         let mut call = Call::new(&mut self.kernel, tid, sysno, request.args);
         let (action, class) = syscalls::decide(&mut call);
@@ -63,9 +63,9 @@ impl Supervisor {
             strace::format_entry(tid, shown, Some(sysno), request.nr, &request.args, &paths)
         });
         let result = match action {
-            Action::Return(value) => self.listener.answer(id, value).ok().map(|_| value),
+            Action::Return(value) => self.listener(tid).answer(id, value).ok().map(|_| value),
             Action::Pass => {
-                let _ = self.listener.continue_call(id);
+                let _ = self.listener(tid).continue_call(id);
                 None
             }
             Action::Install { fd, cloexec } => {
@@ -90,7 +90,7 @@ impl Supervisor {
                     "sentry: internal: notified {} decided as {other:?}; refused",
                     sysno.name()
                 );
-                let _ = self.listener.answer(id, -(Errno::ENOSYS as i64));
+                let _ = self.listener(tid).answer(id, -(Errno::ENOSYS as i64));
                 Some(-(Errno::ENOSYS as i64))
             }
         };

@@ -30,7 +30,32 @@ pub struct CreateArgs {
     id: String,
 }
 
-pub fn run(globals: &Globals, root: &Path, args: CreateArgs) -> Result<(), Error> {
+pub fn run(globals: &Globals, root: &Path, args: CreateArgs) -> Result<u8, Error> {
+    let (args, bundle) = prepare(globals, args)?;
+    container::create(root, args, bundle).map(|_| 0)
+}
+
+/// `run [--detach] ...`: create's options, then start, then (unless detached) the
+/// container's exit status.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Return once the container started, leaving it running.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+pub fn run_container(globals: &Globals, root: &Path, args: RunArgs) -> Result<u8, Error> {
+    let (create, bundle) = prepare(globals, args.create)?;
+    container::run(root, create, bundle, args.detach)
+}
+
+/// Checks the options, reads the bundle and sets up the log of the sandbox process.
+fn prepare(
+    globals: &Globals,
+    args: CreateArgs,
+) -> Result<(container::CreateArgs, bundle::Bundle), Error> {
     container::check_id(&args.id)?;
     if args.preserve_fds != 0 {
         return Err(Error(
@@ -61,8 +86,7 @@ pub fn run(globals: &Globals, root: &Path, args: CreateArgs) -> Result<(), Error
             .with_writer(std::io::sink)
             .init(),
     }
-    container::create(
-        root,
+    Ok((
         container::CreateArgs {
             id: args.id,
             bundle_dir: args.bundle,
@@ -71,5 +95,5 @@ pub fn run(globals: &Globals, root: &Path, args: CreateArgs) -> Result<(), Error
             log_fd,
         },
         bundle,
-    )
+    ))
 }

@@ -3,9 +3,11 @@
 
 mod create;
 mod delete;
+mod exec;
 mod features;
 mod kill;
 mod list;
+mod ps;
 mod start;
 mod state;
 
@@ -14,10 +16,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub use create::CreateArgs;
+pub use create::{CreateArgs, RunArgs};
 pub use delete::DeleteArgs;
+pub use exec::ExecArgs;
 pub use kill::KillArgs;
 pub use list::ListArgs;
+pub use ps::PsArgs;
 
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -62,9 +66,21 @@ pub struct IdArg {
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     /// Create a container from a bundle: set up, waiting for `start`.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Start the program of a created container.
     Start(IdArg),
+    /// Create and start a container, and wait for its end (unless --detach). Given as
+    /// `run`: [`is_oci_run`] tells it from the sentry's own `run ROOTFS CMD…`.
+    #[command(name = "oci-run", hide = true)]
+    Run(Box<RunArgs>),
+    /// Run another process in a running container.
+    Exec(Box<ExecArgs>),
+    /// List the host pids of a container's processes.
+    Ps(PsArgs),
+    /// Freeze every process of a running container.
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
     /// Print a container's state as JSON.
     State(IdArg),
     /// Send a signal to a container's first process (or every process with --all).
@@ -77,20 +93,47 @@ pub enum Command {
     Features,
 }
 
+/// Whether the words after `run` are the OCI runtime's `run` (`[--bundle DIR] [--detach]
+/// … ID`) rather than the sentry's `run ROOTFS CMD…`, which needs at least two words.
+pub fn is_oci_run(rest: &[std::ffi::OsString]) -> bool {
+    const OCI_ONLY: &[&str] = &[
+        "--bundle",
+        "-b",
+        "--detach",
+        "-d",
+        "--pid-file",
+        "--console-socket",
+        "--no-pivot",
+        "--no-new-keyring",
+        "--preserve-fds",
+    ];
+    let oci_option = rest.iter().any(|arg| {
+        let arg = arg.to_string_lossy();
+        let name = arg.split('=').next().unwrap_or("");
+        OCI_ONLY.contains(&name)
+    });
+    oci_option || (rest.len() == 1 && !rest[0].to_string_lossy().starts_with('-'))
+}
+
 /// Runs one runtime command.
 pub fn main(globals: &Globals, command: Command) -> ExitCode {
     let root = globals.root();
     let result = match command {
-        Command::Create(args) => create::run(globals, &root, args),
-        Command::Start(args) => start::run(&root, &args.id),
-        Command::State(args) => state::run(&root, &args.id),
-        Command::Kill(args) => kill::run(&root, args),
-        Command::Delete(args) => delete::run(&root, args),
-        Command::List(args) => list::run(&root, args),
-        Command::Features => features::run(),
+        Command::Create(args) => create::run(globals, &root, *args),
+        Command::Run(args) => create::run_container(globals, &root, *args),
+        Command::Exec(args) => exec::run(&root, *args),
+        Command::Ps(args) => ps::run(&root, args),
+        Command::Pause(args) => container::pause(&root, &args.id, true).map(|()| 0),
+        Command::Resume(args) => container::pause(&root, &args.id, false).map(|()| 0),
+        Command::Start(args) => start::run(&root, &args.id).map(|()| 0),
+        Command::State(args) => state::run(&root, &args.id).map(|()| 0),
+        Command::Kill(args) => kill::run(&root, args).map(|()| 0),
+        Command::Delete(args) => delete::run(&root, args).map(|()| 0),
+        Command::List(args) => list::run(&root, args).map(|()| 0),
+        Command::Features => features::run().map(|()| 0),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             report(globals, &e);
             ExitCode::from(EXIT_FAILED)
