@@ -20,6 +20,9 @@ pub struct Bundle {
     pub rlimits: Vec<(i32, u64, u64)>,
     /// `annotations`, as given, for `state`.
     pub annotations: Vec<(String, String)>,
+    pub hooks: super::hooks::Hooks,
+    /// `linux.resources.cpu.shares` as a nice value for the sandbox's host processes.
+    pub nice: Option<i32>,
 }
 
 /// Reads `DIR/config.json`; relative `root.path` is taken from `DIR`.
@@ -66,14 +69,7 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
     if !spec.is_object() {
         return Err("config.json: not a JSON object".into());
     }
-    if let Some(hooks) = obj(spec, "hooks")? {
-        if hooks
-            .values()
-            .any(|h| h.as_array().is_some_and(|a| !a.is_empty()))
-        {
-            return Err("config.json: hooks are not supported by the sentry".into());
-        }
-    }
+    let hooks = super::hooks::parse(spec.get("hooks"))?;
     let process = obj(spec, "process")?.ok_or("config.json: no process")?;
     let process = Value::Object(process.clone());
     let args = strings(process.get("args"), "process.args")?;
@@ -186,9 +182,10 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
     }
 
     let mut limits = Limits::default();
+    let mut nice = None;
     if let Some(linux) = obj(spec, "linux")? {
         let linux = Value::Object(linux.clone());
-        linux_section(&linux, &mut limits)?;
+        nice = linux_section(&linux, &mut limits)?;
     }
     let mounts = mounts(spec.get("mounts"))?;
 
@@ -217,6 +214,8 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
         console_size,
         rlimits,
         annotations,
+        hooks,
+        nice,
     })
 }
 
@@ -302,7 +301,14 @@ fn rlimits(list: Option<&Value>) -> Result<Vec<(i32, u64, u64)>, String> {
     Ok(out)
 }
 
-fn linux_section(linux: &Value, limits: &mut Limits) -> Result<(), String> {
+/// The nice value whose CFS weight is nearest `shares` (cgroup v1 cpu.shares, 1024 for
+/// nice 0; each step of nice weighs 1.25 times less).
+pub fn nice_of_shares(shares: u64) -> i32 {
+    let steps = -((shares.max(2) as f64) / 1024.0).ln() / 1.25f64.ln();
+    (steps.round() as i32).clamp(-20, 19)
+}
+
+fn linux_section(linux: &Value, limits: &mut Limits) -> Result<Option<i32>, String> {
     for ns in linux
         .get("namespaces")
         .and_then(Value::as_array)
@@ -337,7 +343,7 @@ fn linux_section(linux: &Value, limits: &mut Limits) -> Result<(), String> {
         }
     }
     let Some(resources) = linux.get("resources") else {
-        return Ok(());
+        return Ok(None);
     };
     if let Some(memory) = resources.get("memory") {
         // -1 and 0 mean no limit to the engines.
@@ -359,7 +365,7 @@ fn linux_section(linux: &Value, limits: &mut Limits) -> Result<(), String> {
     }
     if let Some(cpu) = resources.get("cpu") {
         let set = |k: &str| cpu.get(k).is_some_and(|v| !v.is_null() && v != 0);
-        for key in ["quota", "shares", "realtimeRuntime", "realtimePeriod"] {
+        for key in ["quota", "realtimeRuntime", "realtimePeriod"] {
             if set(key) {
                 return Err(format!(
                     "config.json: linux.resources.cpu.{key} is not supported by the sentry yet"
@@ -370,6 +376,12 @@ fn linux_section(linux: &Value, limits: &mut Limits) -> Result<(), String> {
             return Err("config.json: linux.resources.cpu.cpus is not supported yet".into());
         }
     }
+    let nice = resources
+        .get("cpu")
+        .and_then(|cpu| cpu.get("shares"))
+        .and_then(Value::as_u64)
+        .filter(|&shares| shares > 0)
+        .map(nice_of_shares);
     for refused in ["hugepageLimits", "network", "rdma"] {
         if resources.get(refused).is_some_and(|v| match v {
             Value::Array(a) => !a.is_empty(),
@@ -382,7 +394,7 @@ fn linux_section(linux: &Value, limits: &mut Limits) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    Ok(nice)
 }
 
 /// The mounts the sentry makes itself whatever the config says: /proc, /dev, /dev/pts, and
@@ -515,9 +527,22 @@ mod tests {
     }
 
     #[test]
+    fn cpu_shares_become_a_nice_value() {
+        assert_eq!(nice_of_shares(1024), 0);
+        assert_eq!(nice_of_shares(2), 19);
+        assert_eq!(nice_of_shares(262_144), -20);
+        assert_eq!(nice_of_shares(512), 3);
+        let b = bundle(&base(r#","linux":{"resources":{"cpu":{"shares":1024}}}"#)).unwrap();
+        assert_eq!(b.nice, Some(0));
+    }
+
+    #[test]
     fn what_cannot_be_honoured_is_refused() {
         for (extra, word) in [
-            (r#","hooks":{"prestart":[{"path":"/bin/true"}]}"#, "hooks"),
+            (
+                r#","hooks":{"startContainer":[{"path":"/bin/true"}]}"#,
+                "startContainer",
+            ),
             (
                 r#","linux":{"namespaces":[{"type":"network","path":"/proc/1/ns/net"}]}"#,
                 "namespace",

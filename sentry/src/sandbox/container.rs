@@ -271,7 +271,17 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
             status.name()
         ));
     }
-    request(root, id, "start").map(|_| ())
+    request(root, id, "start")?;
+    let (state, status) = load(root, id)?;
+    if let Err(e) = super::hooks::run(
+        &bundle_hooks(&state).poststart,
+        "poststart",
+        &state.report(status),
+    ) {
+        tracing::warn!("{e}");
+        eprintln!("sentry: warning: {e}");
+    }
+    Ok(())
 }
 
 /// `run`: create, start, and (unless `detach`) wait for the container's end; its status.
@@ -564,7 +574,12 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
         // SAFETY: poll reads and writes one pollfd we own.
         unsafe { libc::poll(&mut poll, 1, 10_000) };
     }
-    remove_all(&dir).map_err(|e| Error(format!("container {id}: cannot remove its state: {e}")))
+    remove_all(&dir).map_err(|e| Error(format!("container {id}: cannot remove its state: {e}")))?;
+    let hooks = bundle_hooks(&state).poststop;
+    if let Err(e) = super::hooks::run(&hooks, "poststop", &state.report(Status::Stopped)) {
+        eprintln!("sentry: warning: {e}");
+    }
+    Ok(())
 }
 
 /// Removes a directory tree, making directories the sandbox left unwritable writable.
@@ -621,11 +636,36 @@ pub fn create(root: &Path, args: CreateArgs, bundle: Bundle) -> Result<i32, Erro
         }
         Err(e) => return err(format!("cannot create {}: {e}", dir.display())),
     }
-    let result = create_in(&dir, args, bundle);
+    let id = args.id.clone();
+    let create_runtime = bundle.hooks.create_runtime.clone();
+    let result = create_in(&dir, args, bundle).and_then(|pid| {
+        let (state, status) = load(root, &id)?;
+        match super::hooks::run(&create_runtime, "createRuntime", &state.report(status)) {
+            Ok(()) => Ok(pid),
+            Err(e) => {
+                // SAFETY: kill and waitpid with plain integers, on our own child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
+                Err(Error(e))
+            }
+        }
+    });
     if result.is_err() {
         let _ = remove_all(&dir);
     }
     result
+}
+
+/// The hooks of the container's bundle as it is now (none if it cannot be read: a bundle
+/// that is gone at `delete` has nothing left to run).
+fn bundle_hooks(state: &State) -> super::hooks::Hooks {
+    std::fs::read_to_string(state.bundle.join("config.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|spec| super::hooks::parse(spec.get("hooks")).ok())
+        .unwrap_or_default()
 }
 
 fn create_in(dir: &Path, args: CreateArgs, bundle: Bundle) -> Result<i32, Error> {
@@ -734,6 +774,16 @@ fn sandbox_process(
     }
     if let Err(e) = apply_rlimits(&bundle.rlimits) {
         return fail(&mut ready, e);
+    }
+    if let Some(nice) = bundle.nice {
+        // SAFETY: setpriority takes plain integers.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return fail(
+                &mut ready,
+                format!("linux.resources.cpu.shares: cannot set nice {nice}: {e}"),
+            );
+        }
     }
     let prepared = match super::prepare(bundle.config, Some(dir)) {
         Ok(p) => p,

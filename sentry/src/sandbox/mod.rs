@@ -5,6 +5,7 @@
 pub mod bundle;
 mod confine;
 pub mod container;
+pub mod hooks;
 mod publish;
 mod run;
 mod terminal;
