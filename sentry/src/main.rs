@@ -26,5 +26,13 @@ fn main() -> ExitCode {
         }
         return gofer::process::gofer_main(std::env::args().skip(2));
     }
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == sandbox::JANITOR_ARG)
+    {
+        if let Some(dir) = std::env::args_os().nth(2) {
+            return sandbox::janitor_main(dir);
+        }
+    }
     cli::main()
 }

@@ -60,16 +60,23 @@ fn sigkill_to_sentry_kills_sandbox(v: Variant) {
     let sentry = live.pid();
     live.signal(libc::SIGKILL);
     let run = live.finish();
-    // A sentry killed with SIGKILL cannot remove its scratch directory: the test does.
+    // The sentry's scratch directory goes too: its janitor removes it once the sentry and
+    // everything it started are gone.
     let prefix = format!("sentry-{sentry}-");
-    for entry in std::fs::read_dir(std::env::temp_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
+    let scratch_left = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+    };
+    let end = std::time::Instant::now() + DIE_DEADLINE;
+    while scratch_left() {
+        assert!(
+            std::time::Instant::now() < end,
+            "the scratch directory of the SIGKILLed sentry stayed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(
         run.status.signal(),

@@ -27,6 +27,9 @@ pub struct Task {
     pub clone_args: Option<[u64; 6]>,
     /// The process that created this one (host tgid), 0 for the sandbox's first.
     pub parent: Tid,
+    /// Its parent is outside the sandbox for good (a process started by an OCI exec):
+    /// getppid gives 0 rather than the namespace's init.
+    pub parent_outside: bool,
     /// Ids to write at the new task's first stop: (whose memory, address, number).
     pub id_writes: Vec<(Tid, u64, i32)>,
     /// The UTS namespace (hostname, domain name) of the task.
@@ -383,6 +386,7 @@ impl Kernel {
                 uts_ns: 0,
                 mnt_ns: 0,
                 parent,
+                parent_outside: false,
                 ns,
                 child_ns: ns,
                 files_shared: false,

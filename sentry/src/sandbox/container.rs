@@ -951,8 +951,12 @@ impl Server {
         } else {
             Request::Thaw(done)
         });
-        if wait.recv().is_err() {
-            return "error the sandbox has ended".into();
+        match wait.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                return "error not every process stopped within 30 s".into()
+            }
+            Err(_) => return "error the sandbox has ended".into(),
         }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.paused = frozen;

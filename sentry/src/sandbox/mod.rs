@@ -81,9 +81,103 @@ pub fn sandbox_path(path: &str, option: &str) -> Result<Vec<u8>, String> {
 }
 
 /// A private directory of the sentry that backs /dev, /dev/shm and `--tmpfs` mounts;
-/// removed when the sandbox ends.
+/// removed when the sandbox ends, also when the sentry is SIGKILLed: see [`janitor`].
 pub struct Scratch {
     pub dir: PathBuf,
+    /// The write end of the janitor's pipe: it closes when the sentry ends.
+    _janitor: Option<std::os::fd::OwnedFd>,
+}
+
+/// The hidden first argument with which the sentry starts itself as a scratch janitor.
+pub const JANITOR_ARG: &str = "__janitor";
+
+/// The fd on which a janitor waits for the end of its sentry.
+const JANITOR_FD: libc::c_int = 3;
+
+/// Starts a process that removes `dir` once the sentry has ended, however it ends: the
+/// sentry confines itself with Landlock to the inside of `dir`, so it cannot remove `dir`
+/// itself, and a SIGKILLed sentry cleans up nothing. The janitor is a grandchild (never a
+/// child the supervisor waits for) in a session of its own, ignores the signals a terminal
+/// sends, and waits for the end of a pipe whose only write end the sentry holds. It runs
+/// the sentry's binary afresh (`__janitor DIR`), so that nothing of the sentry's command
+/// line or memory stays in it. Must be called while the sentry has a single thread.
+fn janitor(dir: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    let exe = std::ffi::CString::new(std::env::current_exe()?.as_os_str().as_bytes())?;
+    let arg0 = std::ffi::CString::new("sentry")?;
+    let arg1 = std::ffi::CString::new(JANITOR_ARG)?;
+    let arg2 = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
+    let argv = [
+        arg0.as_ptr(),
+        arg1.as_ptr(),
+        arg2.as_ptr(),
+        std::ptr::null(),
+    ];
+    let envp = [std::ptr::null::<libc::c_char>()];
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds into our array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just made and are owned by nobody else.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: fork while single-threaded (see above); the children run only async-signal-
+    // safe calls on memory prepared before the fork.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if child == 0 {
+        // SAFETY: as above. The intermediate child exits at once so that the janitor is
+        // reparented away from the sentry; the janitor keeps only the pipe's read end, as
+        // fd 3 (a pipe of the sentry's caller held open would keep its reader waiting).
+        unsafe {
+            if libc::fork() != 0 {
+                libc::_exit(0);
+            }
+            libc::setsid();
+            for sig in [
+                libc::SIGINT,
+                libc::SIGHUP,
+                libc::SIGTERM,
+                libc::SIGQUIT,
+                libc::SIGTSTP,
+            ] {
+                libc::signal(sig, libc::SIG_IGN);
+            }
+            // dup2 onto itself would keep close-on-exec: clear it either way.
+            if libc::dup2(read_end.as_raw_fd(), JANITOR_FD) < 0
+                || libc::fcntl(JANITOR_FD, libc::F_SETFD, 0) < 0
+            {
+                libc::_exit(1);
+            }
+            libc::syscall(libc::SYS_close_range, 0u32, 2u32, 0u32);
+            libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+            libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::_exit(1);
+        }
+    }
+    // SAFETY: waitpid on the intermediate child, which exits at once.
+    unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+    Ok(write_end)
+}
+
+/// The janitor's body: waits for the end of the pipe on fd 3, then removes `dir`.
+pub fn janitor_main(dir: std::ffi::OsString) -> std::process::ExitCode {
+    let mut byte = 0u8;
+    loop {
+        // Returns 0 at the end of the pipe: the sentry and all it started are gone.
+        // SAFETY: read writes at most one byte into our buffer.
+        let n = unsafe { libc::read(JANITOR_FD, (&mut byte as *mut u8).cast(), 1) };
+        if n == 0 || (n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR))
+        {
+            break;
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    std::process::ExitCode::SUCCESS
 }
 
 impl Scratch {
@@ -100,7 +194,14 @@ impl Scratch {
             u64::from_ne_bytes(bytes)
         ));
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
-        Ok(Scratch { dir })
+        let janitor = janitor(&dir);
+        if let Err(e) = &janitor {
+            tracing::warn!("sentry: no janitor for {}: {e}", dir.display());
+        }
+        Ok(Scratch {
+            dir,
+            _janitor: janitor.ok(),
+        })
     }
 
     /// A new empty directory for a tmpfs-like mount.

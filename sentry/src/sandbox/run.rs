@@ -444,10 +444,13 @@ impl Starter {
         let tid = child.tid;
         // Its parent is outside the sandbox's PID namespace, as a runc exec's is.
         kernel.add_task(tid, tid, 0, kernel::pid::ROOT_NS);
-        if let (Some((ids, groups)), Some(task)) = (&process.user, kernel.tasks.get_mut(&tid)) {
-            let mut creds = kernel::creds::Creds::initial(*ids, task.creds.core_limit);
-            creds.groups = groups.clone();
-            task.creds = creds;
+        if let Some(task) = kernel.tasks.get_mut(&tid) {
+            task.parent_outside = true;
+            if let Some((ids, groups)) = &process.user {
+                let mut creds = kernel::creds::Creds::initial(*ids, task.creds.core_limit);
+                creds.groups = groups.clone();
+                task.creds = creds;
+            }
         }
         kernel.exe.insert(tid, plan.program.clone());
         if let Some(view) = plan.loader {

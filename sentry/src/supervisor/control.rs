@@ -33,8 +33,8 @@ pub enum ProcessEvent {
 pub enum Request {
     /// Start a process; its events go to the sender.
     Start(Start, Sender<ProcessEvent>),
-    /// Stop every task where it is until `Thaw` (the sender learns when it is asked of
-    /// every task).
+    /// Stop every task where it is until `Thaw`; the sender learns when every task is
+    /// stopped.
     Freeze(Sender<()>),
     Thaw(Sender<()>),
 }
@@ -109,14 +109,19 @@ impl Supervisor {
                 Request::Start(start, events) => self.start_process(start, events),
                 Request::Freeze(done) => {
                     self.frozen = true;
+                    let mut running = hashbrown::HashSet::new();
                     for &tid in self.kernel.tasks.keys() {
                         // A task that is gone already has its exit event coming.
-                        let _ = platform_ptrace::interrupt(tid);
+                        if platform_ptrace::interrupt(tid).is_ok() {
+                            running.insert(tid);
+                        }
                     }
-                    let _ = done.send(());
+                    self.freezing = Some((running, done));
+                    self.freeze_progress(None);
                 }
                 Request::Thaw(done) => {
                     self.frozen = false;
+                    self.freezing = None;
                     let _ = done.send(());
                 }
             }
@@ -152,6 +157,22 @@ impl Supervisor {
         self.listeners.push(listener);
         let _ = events.send(ProcessEvent::Started(tid));
         self.fresh.insert(tid, Fresh { spawned, events });
+    }
+
+    /// `tid` stopped (or ended) while the sandbox freezes: once every task has, the one who
+    /// asked learns it.
+    pub(super) fn freeze_progress(&mut self, stopped: Option<Tid>) {
+        let Some((running, _)) = &mut self.freezing else {
+            return;
+        };
+        if let Some(tid) = stopped {
+            running.remove(&tid);
+        }
+        if running.is_empty() {
+            if let Some((_, done)) = self.freezing.take() {
+                let _ = done.send(());
+            }
+        }
     }
 
     /// The task is a process the sentry started that has not reached its program yet.

@@ -118,6 +118,8 @@ pub struct Supervisor {
     /// Every task is to stay stopped: stops are parked until the thaw.
     frozen: bool,
     parked: std::collections::VecDeque<(Stopped, Stop)>,
+    /// While freezing: the tasks not stopped yet, and who waits for them all.
+    freezing: Option<(hashbrown::HashSet<Tid>, std::sync::mpsc::Sender<()>)>,
     /// Processes started through `control`, until their first exec.
     fresh: HashMap<Tid, control::Fresh>,
     /// Who learns when a process started through `control` ends.
@@ -209,6 +211,7 @@ impl Supervisor {
             control: None,
             frozen: false,
             parked: Default::default(),
+            freezing: None,
             fresh: HashMap::new(),
             process_events: HashMap::new(),
             notifying,
@@ -248,7 +251,12 @@ impl Supervisor {
             if self.termination.signal() != 0 && !self.terminating {
                 self.kill_all();
             }
-            let event = match self.parked.pop_front().filter(|_| !self.frozen) {
+            let thawed = if self.frozen {
+                None
+            } else {
+                self.parked.pop_front()
+            };
+            let event = match thawed {
                 Some((stopped, stop)) => Event::Stopped(stopped, stop),
                 None => match self.next()? {
                     Next::Event(event) => event,
@@ -258,6 +266,7 @@ impl Supervisor {
             };
             match event {
                 Event::Stopped(stopped, stop) if self.frozen && !self.terminating => {
+                    self.freeze_progress(Some(stopped.tid()));
                     self.parked.push_back((stopped, stop));
                 }
                 Event::Stopped(stopped, stop) => {
@@ -830,6 +839,7 @@ impl Supervisor {
         }
         self.early.remove(&tid);
         self.listener_of.remove(&tid);
+        self.freeze_progress(Some(tid));
         if let Outcome::Status(status) = outcome {
             self.started_process_exited(tid, status);
         }

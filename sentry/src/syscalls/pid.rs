@@ -70,7 +70,7 @@ fn parent_vpid(k: &Kernel, tid: Tid) -> i32 {
     }
     if task.parent == 0 {
         // Reparented to the sentry: in the sandbox, that is its namespace's init.
-        return 1;
+        return if task.parent_outside { 0 } else { 1 };
     }
     // A parent outside the caller's namespace shows as 0, as on Linux.
     k.pids.vpid(task.ns, task.parent).unwrap_or(0)
