@@ -5,7 +5,8 @@
 # busybox-static (the busybox rootfs), gcc and libc6-dev (the static C test programs),
 # util-linux (setpriv, flock: the unprivileged test variant), stress-ng (a test runs one of
 # its stressors; tests/stress/run.py runs them all), podman and conmon (sentry/tests/
-# oci_podman.rs drives the sentry as podman's runtime). Then builds build/rootfs/busybox,
+# oci_podman.rs drives the sentry as podman's runtime), runc and containerd (the engine
+# tests run with runc too; oci_containerd.rs drives containerd's runc shim). Then builds build/rootfs/busybox,
 # build/rootfs/hostlibs, build/programs and build/oci. Quick when everything is already there.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,6 +25,9 @@ command -v ldd >/dev/null || missing+=(libc-bin)
 if [ "$(id -u)" = 0 ]; then
     command -v podman >/dev/null || missing+=(podman)
     command -v conmon >/dev/null || missing+=(conmon)
+    # The engine tests also run with runc, to check that they test the engines' behaviour.
+    command -v runc >/dev/null || missing+=(runc)
+    command -v containerd >/dev/null || missing+=(containerd)
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
