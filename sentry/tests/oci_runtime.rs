@@ -394,4 +394,53 @@ variant_tests!(
     hooks_see_the_state,
     bad_input_is_one_line,
     nothing_left_after_sigkill,
+    cpu_quota_throttles,
 );
+
+/// The CPU time (ns) every thread of `pids` has used.
+fn cpu_of(pids: &[i32]) -> u64 {
+    let mut total = 0;
+    for pid in pids {
+        for thread in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            total += std::fs::read_to_string(thread.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+fn cpu_quota_throttles(v: Variant) {
+    // A fifth of a CPU.
+    let c = Container::new(
+        v,
+        &["sh", "-c", "echo spinning; while true; do :; done"],
+        serde_json::json!({"linux": {"resources": {"cpu": {"quota": 20000, "period": 100000}}}}),
+    );
+    c.create();
+    c.run(&["start", &c.id]).expect_code(0);
+    c.wait_output("spinning");
+    let pids = c.pids();
+    let (cpu0, wall0) = (cpu_of(&pids), Instant::now());
+    // A window of a few periods to measure in (not a wait for anything to happen).
+    std::thread::sleep(Duration::from_millis(1500));
+    let used = (cpu_of(&pids) - cpu0) as f64 / 1e9;
+    let share = used / wall0.elapsed().as_secs_f64();
+    eprintln!("{v}: {share:.2} of a CPU under a 0.2 quota");
+    // Unthrottled, the loop takes a whole CPU (or what contention leaves it); throttled,
+    // its quota and at most a sampling tick more each period.
+    assert!(
+        share < 0.45,
+        "the sandbox used {share:.2} of a CPU under a 0.2 quota"
+    );
+    assert!(
+        share > 0.02,
+        "the sandbox made no progress ({share:.3} of a CPU)"
+    );
+    c.run(&["kill", &c.id, "KILL"]).expect_code(0);
+}

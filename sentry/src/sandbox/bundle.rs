@@ -23,6 +23,8 @@ pub struct Bundle {
     pub hooks: super::hooks::Hooks,
     /// `linux.resources.cpu.shares` as a nice value for the sandbox's host processes.
     pub nice: Option<i32>,
+    /// `linux.resources.cpu.quota` and `period`: CPU time per period (see `throttle.rs`).
+    pub cpu_quota: Option<(std::time::Duration, std::time::Duration)>,
 }
 
 /// Reads `DIR/config.json`; relative `root.path` is taken from `DIR`.
@@ -182,10 +184,10 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
     }
 
     let mut limits = Limits::default();
-    let mut nice = None;
+    let mut cpu = CpuRequests::default();
     if let Some(linux) = obj(spec, "linux")? {
         let linux = Value::Object(linux.clone());
-        nice = linux_section(&linux, &mut limits)?;
+        cpu = linux_section(&linux, &mut limits)?;
     }
     let mounts = mounts(spec.get("mounts"))?;
 
@@ -215,7 +217,8 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
         rlimits,
         annotations,
         hooks,
-        nice,
+        nice: cpu.nice,
+        cpu_quota: cpu.quota,
     })
 }
 
@@ -308,7 +311,14 @@ pub fn nice_of_shares(shares: u64) -> i32 {
     (steps.round() as i32).clamp(-20, 19)
 }
 
-fn linux_section(linux: &Value, limits: &mut Limits) -> Result<Option<i32>, String> {
+/// What `linux.resources` asks beyond [`Limits`].
+#[derive(Debug, Default)]
+struct CpuRequests {
+    nice: Option<i32>,
+    quota: Option<(std::time::Duration, std::time::Duration)>,
+}
+
+fn linux_section(linux: &Value, limits: &mut Limits) -> Result<CpuRequests, String> {
     for ns in linux
         .get("namespaces")
         .and_then(Value::as_array)
@@ -343,7 +353,7 @@ fn linux_section(linux: &Value, limits: &mut Limits) -> Result<Option<i32>, Stri
         }
     }
     let Some(resources) = linux.get("resources") else {
-        return Ok(None);
+        return Ok(CpuRequests::default());
     };
     if let Some(memory) = resources.get("memory") {
         // -1 and 0 mean no limit to the engines.
@@ -365,7 +375,7 @@ fn linux_section(linux: &Value, limits: &mut Limits) -> Result<Option<i32>, Stri
     }
     if let Some(cpu) = resources.get("cpu") {
         let set = |k: &str| cpu.get(k).is_some_and(|v| !v.is_null() && v != 0);
-        for key in ["quota", "realtimeRuntime", "realtimePeriod"] {
+        for key in ["realtimeRuntime", "realtimePeriod"] {
             if set(key) {
                 return Err(format!(
                     "config.json: linux.resources.cpu.{key} is not supported by the sentry yet"
@@ -376,12 +386,28 @@ fn linux_section(linux: &Value, limits: &mut Limits) -> Result<Option<i32>, Stri
             return Err("config.json: linux.resources.cpu.cpus is not supported yet".into());
         }
     }
-    let nice = resources
-        .get("cpu")
+    let cpu = resources.get("cpu");
+    let nice = cpu
         .and_then(|cpu| cpu.get("shares"))
         .and_then(Value::as_u64)
         .filter(|&shares| shares > 0)
         .map(nice_of_shares);
+    // A quota of -1 (or none) is no limit; the period defaults to the kernel's 100 ms.
+    let quota = cpu
+        .and_then(|cpu| cpu.get("quota"))
+        .and_then(Value::as_i64)
+        .filter(|&q| q > 0)
+        .map(|q| {
+            let period = cpu
+                .and_then(|cpu| cpu.get("period"))
+                .and_then(Value::as_u64)
+                .filter(|&p| p >= 1000)
+                .unwrap_or(100_000);
+            (
+                std::time::Duration::from_micros(q as u64),
+                std::time::Duration::from_micros(period),
+            )
+        });
     for refused in ["hugepageLimits", "network", "rdma"] {
         if resources.get(refused).is_some_and(|v| match v {
             Value::Array(a) => !a.is_empty(),
@@ -394,7 +420,7 @@ fn linux_section(linux: &Value, limits: &mut Limits) -> Result<Option<i32>, Stri
             ));
         }
     }
-    Ok(nice)
+    Ok(CpuRequests { nice, quota })
 }
 
 /// The mounts the sentry makes itself whatever the config says: /proc, /dev, /dev/pts, and
@@ -467,6 +493,7 @@ fn mounts(list: Option<&Value>) -> Result<Vec<MountRequest>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn bundle(json: &str) -> Result<Bundle, String> {
         let dir = std::env::temp_dir();
@@ -534,6 +561,14 @@ mod tests {
         assert_eq!(nice_of_shares(512), 3);
         let b = bundle(&base(r#","linux":{"resources":{"cpu":{"shares":1024}}}"#)).unwrap();
         assert_eq!(b.nice, Some(0));
+        let b = bundle(&base(
+            r#","linux":{"resources":{"cpu":{"quota":50000,"period":100000}}}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            b.cpu_quota,
+            Some((Duration::from_millis(50), Duration::from_millis(100)))
+        );
     }
 
     #[test]
@@ -548,8 +583,8 @@ mod tests {
                 "namespace",
             ),
             (
-                r#","linux":{"resources":{"cpu":{"quota":1000}}}"#,
-                "cpu.quota",
+                r#","linux":{"resources":{"cpu":{"realtimeRuntime":1000}}}"#,
+                "cpu.realtimeRuntime",
             ),
             (
                 r#","linux":{"uidMappings":[{"hostID":1,"containerID":0,"size":1}]}"#,

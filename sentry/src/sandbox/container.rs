@@ -785,6 +785,7 @@ fn sandbox_process(
             );
         }
     }
+    let cpu_quota = bundle.cpu_quota;
     let prepared = match super::prepare(bundle.config, Some(dir)) {
         Ok(p) => p,
         Err(failure) => {
@@ -851,10 +852,18 @@ fn sandbox_process(
         let mut client = start_client;
         let _ = client.write_all(answer);
         drop(client);
+        let sentry = std::process::id() as i32;
+        if let Some((quota, period)) = cpu_quota {
+            if let Err(e) =
+                super::throttle::start(serving.clone(), quota, period, sentry, gofer_pid)
+            {
+                tracing::error!("sentry: no CPU throttle: {e}");
+            }
+        }
         let server = Server {
             dir,
             state: Mutex::new(started_state),
-            sentry: std::process::id() as i32,
+            sentry,
             gofer: gofer_pid,
             init,
             control: serving,
@@ -1140,28 +1149,21 @@ fn send_with_fds(stream: &UnixStream, bytes: &[u8], fds: &[RawFd]) -> std::io::R
 }
 
 /// The host pids of the sandbox's tasks: the descendants of the sandbox process, less the
-/// gofer and its own.
-fn descendants(root: i32, gofer: i32) -> Vec<i32> {
-    let mut parent_of = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if let Some(ppid) = parent(pid) {
-            parent_of.push((pid, ppid));
-        }
-    }
+/// gofer and its own (found through each thread's `children`, without scanning /proc).
+pub fn descendants(root: i32, gofer: i32) -> Vec<i32> {
     let mut found = vec![root];
     let mut i = 0;
     while i < found.len() {
-        let p = found[i];
-        for &(pid, ppid) in &parent_of {
-            if ppid == p && pid != gofer && !found.contains(&pid) {
-                found.push(pid);
+        let pid = found[i];
+        let threads = std::fs::read_dir(format!("/proc/{pid}/task"));
+        for thread in threads.into_iter().flatten().flatten() {
+            let children = std::fs::read_to_string(thread.path().join("children"));
+            for child in children.unwrap_or_default().split_whitespace() {
+                if let Ok(child) = child.parse::<i32>() {
+                    if child != gofer && !found.contains(&child) {
+                        found.push(child);
+                    }
+                }
             }
         }
         i += 1;

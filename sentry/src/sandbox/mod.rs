@@ -9,6 +9,7 @@ pub mod hooks;
 mod publish;
 mod run;
 mod terminal;
+mod throttle;
 
 pub use run::{prepare, run, Process, Starter, GOFER_ARG};
 

@@ -37,6 +37,9 @@ pub enum Request {
     /// stopped.
     Freeze(Sender<()>),
     Thaw(Sender<()>),
+    /// The CPU throttle's freeze (true) and thaw, apart from `Freeze`'s: the sandbox runs
+    /// only when neither holds it.
+    Throttle(bool),
 }
 
 /// The queue of requests and the eventfd that wakes the supervisor for them.
@@ -108,24 +111,42 @@ impl Supervisor {
             match request {
                 Request::Start(start, events) => self.start_process(start, events),
                 Request::Freeze(done) => {
-                    self.frozen = true;
-                    let mut running = hashbrown::HashSet::new();
-                    for &tid in self.kernel.tasks.keys() {
-                        // A task that is gone already has its exit event coming.
-                        if platform_ptrace::interrupt(tid).is_ok() {
-                            running.insert(tid);
-                        }
-                    }
+                    self.paused = true;
+                    let running = self.interrupt_all();
                     self.freezing = Some((running, done));
                     self.freeze_progress(None);
                 }
                 Request::Thaw(done) => {
-                    self.frozen = false;
+                    self.paused = false;
                     self.freezing = None;
                     let _ = done.send(());
                 }
+                Request::Throttle(on) => {
+                    if on && !self.frozen() {
+                        self.interrupt_all();
+                    }
+                    self.throttled = on;
+                }
             }
         }
+    }
+
+    /// Interrupts every task that is not stopped already; the ones interrupted.
+    fn interrupt_all(&self) -> hashbrown::HashSet<Tid> {
+        let parked: hashbrown::HashSet<Tid> = self.parked.iter().map(|(s, _)| s.tid()).collect();
+        let mut running = hashbrown::HashSet::new();
+        for &tid in self.kernel.tasks.keys() {
+            // A task that is gone already has its exit event coming.
+            if !parked.contains(&tid) && platform_ptrace::interrupt(tid).is_ok() {
+                running.insert(tid);
+            }
+        }
+        running
+    }
+
+    /// Every task is to stay stopped (paused, or throttled).
+    pub(super) fn frozen(&self) -> bool {
+        self.paused || self.throttled
     }
 
     fn start_process(&mut self, start: Start, events: Sender<ProcessEvent>) {

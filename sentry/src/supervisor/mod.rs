@@ -115,8 +115,10 @@ pub struct Supervisor {
     cookie: platform_ptrace::notify::Cookie,
     /// Requests from outside the loop (the OCI runtime's control socket), if any.
     control: Option<std::sync::Arc<control::Control>>,
-    /// Every task is to stay stopped: stops are parked until the thaw.
-    frozen: bool,
+    /// Every task is to stay stopped (`pause`, or the CPU throttle): stops are parked
+    /// until the thaw.
+    paused: bool,
+    throttled: bool,
     parked: std::collections::VecDeque<(Stopped, Stop)>,
     /// While freezing: the tasks not stopped yet, and who waits for them all.
     freezing: Option<(hashbrown::HashSet<Tid>, std::sync::mpsc::Sender<()>)>,
@@ -209,7 +211,8 @@ impl Supervisor {
             listener_of: HashMap::new(),
             cookie,
             control: None,
-            frozen: false,
+            paused: false,
+            throttled: false,
             parked: Default::default(),
             freezing: None,
             fresh: HashMap::new(),
@@ -251,7 +254,7 @@ impl Supervisor {
             if self.termination.signal() != 0 && !self.terminating {
                 self.kill_all();
             }
-            let thawed = if self.frozen {
+            let thawed = if self.frozen() {
                 None
             } else {
                 self.parked.pop_front()
@@ -265,7 +268,7 @@ impl Supervisor {
                 },
             };
             match event {
-                Event::Stopped(stopped, stop) if self.frozen && !self.terminating => {
+                Event::Stopped(stopped, stop) if self.frozen() && !self.terminating => {
                     self.freeze_progress(Some(stopped.tid()));
                     self.parked.push_back((stopped, stop));
                 }

@@ -112,7 +112,13 @@ pub fn is_oci_run(rest: &[std::ffi::OsString]) -> bool {
         let name = arg.split('=').next().unwrap_or("");
         OCI_ONLY.contains(&name)
     });
-    oci_option || (rest.len() == 1 && !rest[0].to_string_lossy().starts_with('-'))
+    // A lone word that can be a container id and is not a directory (a rootfs given
+    // without its command stays the sentry's, and fails as such).
+    let lone_id = rest.len() == 1
+        && container::check_id(&rest[0].to_string_lossy()).is_ok()
+        && !rest[0].to_string_lossy().starts_with('-')
+        && !std::path::Path::new(&rest[0]).is_dir();
+    oci_option || lone_id
 }
 
 /// Runs one runtime command.
