@@ -10,6 +10,7 @@
 //! directory, so that nothing is left even after the sandbox process was SIGKILLed.
 
 use super::bundle::Bundle;
+use super::tasks::{descendants, send, signal_task};
 use super::{Failure, Process, Starter};
 use crate::supervisor::control::{Control, ProcessEvent, Request};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -468,8 +469,8 @@ fn wait_for_exec(
         Ok(a) => a,
         Err(e) => return fail(started, format!("container {id}: {e}")),
     };
-    match answer.strip_prefix("started ") {
-        Some(_) => {}
+    let pid = match answer.strip_prefix("started ") {
+        Some(pid) => pid.trim().parse::<i32>().unwrap_or(0),
         None => {
             let text = answer.strip_prefix("error ").unwrap_or(&answer);
             let text = if text.is_empty() {
@@ -479,7 +480,7 @@ fn wait_for_exec(
             };
             return fail(started, text);
         }
-    }
+    };
     if let Some(socket) = console_socket {
         let Some(master) = fds.first() else {
             return fail(started, "the sandbox sent no terminal".into());
@@ -495,6 +496,7 @@ fn wait_for_exec(
     }
     drop(fds);
     started(Ok(()));
+    forward_signals(root.to_path_buf(), id.to_string(), pid);
     // The process has its own copies of stdio: this waiter holds no pipe of the caller's open.
     if let Ok(null) = std::fs::OpenOptions::new()
         .read(true)
@@ -513,6 +515,44 @@ fn wait_for_exec(
         Some(code) => Ok(code.parse::<i32>().unwrap_or(255).clamp(0, 255) as u8),
         None => err(format!("container {id}: {}", end.trim_end())),
     }
+}
+
+/// The signals an engine may send the pid of an exec (the waiter's): each goes on to the
+/// exec'd process, as if the waiter were that process.
+const FORWARDED: [libc::c_int; 8] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGTERM,
+    libc::SIGALRM,
+    libc::SIGWINCH,
+];
+
+/// Passes the signals of [`FORWARDED`] that reach this process to the sandbox's `pid`
+/// through the control socket. Called in the waiter, which has a single thread until then.
+fn forward_signals(root: PathBuf, id: String, pid: i32) {
+    // SAFETY: sigset operations on a local; the mask is this thread's, inherited by the
+    // forwarding thread, so that sigwait receives them there.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in FORWARDED {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    let _ = std::thread::Builder::new()
+        .name("forward".into())
+        .spawn(move || loop {
+            let mut sig = 0;
+            // SAFETY: sigwait reads the set we own and writes one int.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                let _ = request(&root, &id, &format!("signal {pid} {sig}"));
+            }
+        });
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
@@ -537,19 +577,6 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), Error> 
         Status::Running | Status::Paused => {
             request(root, id, &format!("kill {signal} {}", u8::from(all))).map(|_| ())
         }
-    }
-}
-
-fn send(pidfd: &OwnedFd, signal: i32) -> bool {
-    // SAFETY: pidfd_send_signal on a pidfd we own; it cannot reach another process.
-    unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            signal,
-            0usize,
-            0u32,
-        ) == 0
     }
 }
 
@@ -1146,58 +1173,6 @@ fn send_with_fds(stream: &UnixStream, bytes: &[u8], fds: &[RawFd]) -> std::io::R
     )
     .map(drop)
     .map_err(std::io::Error::from)
-}
-
-/// The host pids of the sandbox's tasks: the descendants of the sandbox process, less the
-/// gofer and its own (found through each thread's `children`, without scanning /proc).
-pub fn descendants(root: i32, gofer: i32) -> Vec<i32> {
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let pid = found[i];
-        let threads = std::fs::read_dir(format!("/proc/{pid}/task"));
-        for thread in threads.into_iter().flatten().flatten() {
-            let children = std::fs::read_to_string(thread.path().join("children"));
-            for child in children.unwrap_or_default().split_whitespace() {
-                if let Ok(child) = child.parse::<i32>() {
-                    if child != gofer && !found.contains(&child) {
-                        found.push(child);
-                    }
-                }
-            }
-        }
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
-fn parent(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(1)?.parse().ok()
-}
-
-/// Signals `pid` if, once pinned by a pidfd, it is still a descendant of the sentry.
-fn signal_task(pid: i32, sentry: i32, sig: i32) {
-    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
-    if fd < 0 {
-        return;
-    }
-    // SAFETY: the fd was just returned to us.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut p = pid;
-    for _ in 0..4096 {
-        match parent(p) {
-            Some(pp) if pp == sentry => {
-                send(&fd, sig);
-                return;
-            }
-            Some(pp) if pp > 1 => p = pp,
-            _ => return,
-        }
-    }
 }
 
 fn close_other_fds(keep: &[RawFd]) {

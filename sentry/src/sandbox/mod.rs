@@ -8,6 +8,7 @@ pub mod container;
 pub mod hooks;
 mod publish;
 mod run;
+mod tasks;
 mod terminal;
 mod throttle;
 

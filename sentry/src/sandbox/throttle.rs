@@ -48,7 +48,7 @@ pub fn start(
 fn cpu_since_last(seen: &mut HashMap<i32, u64>, sentry: i32, gofer: i32) -> u64 {
     let mut now = HashMap::new();
     let mut delta = 0;
-    for pid in super::container::descendants(sentry, gofer) {
+    for pid in super::tasks::descendants(sentry, gofer) {
         let threads = std::fs::read_dir(format!("/proc/{pid}/task"));
         for thread in threads.into_iter().flatten().flatten() {
             let Some(tid) = thread
