@@ -2,7 +2,8 @@
 # oci.sh [TARBALL]: packs the busybox rootfs (busybox.sh) into a tarball that the OCI tests
 # give to `podman import` (without the conformance programs) (default: build/oci/busybox.tar
 # under the repository root), and the same as a one-layer OCI image archive beside it
-# (busybox-oci.tar, named sentry-test/busybox:latest) for `ctr image import`.
+# (busybox-oci.tar, named sentry-test/busybox:latest) for `ctr image import`; and, when
+# hostlibs.sh has built it with python3, the host-library rootfs as hostlibs.tar.
 # Owners are root and times are fixed, so the same rootfs gives the same bytes; rebuilt
 # only when the rootfs changed.
 set -euo pipefail
@@ -46,4 +47,12 @@ echo '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
 oci_out="$(dirname "$out")/busybox-oci.tar"
 tar -C "$layout" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$oci_out.tmp" .
 mv "$oci_out.tmp" "$oci_out"
+# The host-library rootfs (hostlibs.sh), packed the same way for the podman tests.
+hostlibs="$REPO_ROOT/build/rootfs/hostlibs"
+if [ -x "$hostlibs/usr/bin/python3" ] || [ -x "$hostlibs/bin/python3" ]; then
+    hostlibs_out="$(dirname "$out")/hostlibs.tar"
+    tar -C "$hostlibs" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 \
+        -cf "$hostlibs_out.tmp" .
+    mv "$hostlibs_out.tmp" "$hostlibs_out"
+fi
 echo "$want" >"$stamp"

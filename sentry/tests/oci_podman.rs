@@ -316,3 +316,149 @@ fn detached_then_stop_and_rm() {
         assert_eq!(containers(p), "");
     });
 }
+
+/// The lines of a container's log.
+fn log_lines(p: &Podman, name: &str) -> usize {
+    p.run(&["logs", name]).stdout.lines().count()
+}
+
+#[test]
+fn terminal_with_it() {
+    with_podman(|p| {
+        // podman -it needs a terminal of its own: script(1) gives it one.
+        let podman: Vec<String> = p
+            .command(&["run", "--rm", "-it", IMAGE, "sh", "-c", "tty; exit 3"])
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let line = format!("podman {}", podman.join(" "));
+        let mut script = Command::new("script");
+        script.args(["-qec", &line, "/dev/null"]);
+        for (k, v) in p.command(&[]).get_envs() {
+            if let Some(v) = v {
+                script.env(k, v);
+            }
+        }
+        let run = run_to_end(script, DEADLINE);
+        run.expect_code(3);
+        assert!(run.stdout.contains("/dev/pts/0"), "{}", run.describe());
+        assert_eq!(containers(p), "");
+    });
+}
+
+#[test]
+fn exec_into_a_detached_container() {
+    with_podman(|p| {
+        let script = "echo ready; while true; do sleep 1; done; echo unreachable";
+        p.run(&["run", "-d", "--name", "x1", IMAGE, "sh", "-c", script])
+            .expect_code(0);
+        let mut logs = Live::spawn(p.command(&["logs", "-f", "x1"]));
+        logs.wait_line("ready");
+        let exec = p.run(&["exec", "x1", "sh", "-c", "echo in $(hostname); exit 5"]);
+        exec.expect_code(5);
+        assert!(exec.stdout.starts_with("in "), "{}", exec.describe());
+        p.run(&["exec", "x1", "/no/such/program"]).expect_code(127);
+        p.run(&["rm", "--force", "--time", "0", "x1"])
+            .expect_code(0);
+        logs.finish();
+        assert_eq!(containers(p), "");
+    });
+}
+
+#[test]
+fn pause_stops_a_counter() {
+    with_podman(|p| {
+        let script = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done; echo x";
+        p.run(&["run", "-d", "--name", "c1", IMAGE, "sh", "-c", script])
+            .expect_code(0);
+        let mut logs = Live::spawn(p.command(&["logs", "-f", "c1"]));
+        logs.wait_line("3");
+        p.run(&["pause", "c1"]).expect_code(0);
+        let status = p.run(&["inspect", "--format", "{{.State.Status}}", "c1"]);
+        assert_eq!(status.stdout.trim(), "paused", "{}", status.describe());
+        let frozen_at = log_lines(p, "c1");
+        // A window in which a running counter writes several lines (not a wait for anything).
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(
+            log_lines(p, "c1"),
+            frozen_at,
+            "the counter moved while paused"
+        );
+        p.run(&["unpause", "c1"]).expect_code(0);
+        let end = std::time::Instant::now() + DEADLINE;
+        while log_lines(p, "c1") == frozen_at {
+            assert!(
+                std::time::Instant::now() < end,
+                "the counter did not move again"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        p.run(&["rm", "--force", "--time", "0", "c1"])
+            .expect_code(0);
+        logs.finish();
+    });
+}
+
+#[test]
+fn memory_and_pids_limits_hold() {
+    with_podman(|p| {
+        // 100 MB in one buffer under a 64 MB limit: refused (ENOMEM) or killed (OOM).
+        let run = p.run_rm(
+            &["--memory", "64m"],
+            &["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"],
+        );
+        assert_ne!(run.code(), 0, "{}", run.describe());
+        // 40 background processes under a limit of 20: not all of them start (busybox's sh
+        // gives up at the first fork that fails; each line is one that started).
+        let bomb = "for i in $(seq 40); do sleep 30 & echo $i; done";
+        let run = p.run_rm(&["--pids-limit", "20"], &["sh", "-c", bomb]);
+        let started = run.stdout.lines().count();
+        assert!(
+            (1..20).contains(&started),
+            "{started} processes started under --pids-limit 20\n{}",
+            run.describe()
+        );
+        assert_eq!(containers(p), "");
+    });
+}
+
+#[test]
+fn read_only_and_user() {
+    with_podman(|p| {
+        let run = p.run_rm(&["--read-only"], &["sh", "-c", "touch /made-here"]);
+        assert_ne!(run.code(), 0, "a write to a --read-only root succeeded");
+        let run = p.run_rm(&["--user", "1000:1000"], &["sh", "-c", "id -u; id -g"]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "1000\n1000\n", "{}", run.describe());
+    });
+}
+
+#[test]
+fn python_in_the_debian_package_rootfs() {
+    with_podman(|p| {
+        let tarball = test_support::repo_root().join("build/oci/hostlibs.tar");
+        if !tarball.exists() {
+            eprintln!(
+                "{} is missing (rootfs-fixtures/oci.sh): skipped",
+                tarball.display()
+            );
+            return;
+        }
+        p.run(&[
+            "import",
+            tarball.to_str().expect("utf-8 path"),
+            "sentry-test-hostlibs",
+        ])
+        .expect_code(0);
+        let run = p.run(&[
+            "run",
+            "--rm",
+            "sentry-test-hostlibs",
+            "python3",
+            "-c",
+            "import socket, sqlite3; print(sqlite3.connect(':memory:').execute('select 6*7').fetchone()[0])",
+        ]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "42\n", "{}", run.describe());
+    });
+}

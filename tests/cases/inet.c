@@ -1,8 +1,8 @@
 // conformance: netns
 /* TCP and UDP on loopback, as in a network namespace that has only `lo`: socket(2),
  * bind(2), listen(2), connect(2), accept4(2), getsockname(2), getpeername(2), shutdown(2),
- * setsockopt(2)/getsockopt(2) at the TCP and IP levels, sendto(2)/recvfrom(2) with
- * addresses, over IPv4 and IPv6; addresses off loopback are unreachable. Natively the case brings `lo` up itself (a fresh namespace has
+ * setsockopt(2)/getsockopt(2) at the TCP and IP levels, sendto(2)/recvfrom(2) and
+ * sendmsg(2)/recvmsg(2) with addresses, over IPv4 and IPv6; addresses off loopback are unreachable. Natively the case brings `lo` up itself (a fresh namespace has
  * it down); under the sentry that request is refused and changes nothing. */
 #include "tap.h"
 #include <arpa/inet.h>
@@ -160,6 +160,33 @@ int main(int argc, char **argv)
     getsockopt(uc, SOL_SOCKET, SO_PROTOCOL, &v, &vl);
     OK(v == IPPROTO_UDP, "getsockopt: SO_PROTOCOL is IPPROTO_UDP");
     T_ERR(sendto(us, "x", 1, 0, (struct sockaddr *)&far, sizeof far), ENETUNREACH, "sendto: off loopback -> ENETUNREACH");
+
+    /* sendmsg/recvmsg with names, scattered over two buffers; a datagram cut by a short buffer. */
+    int um = T_OK(socket(AF_INET, SOCK_DGRAM, 0), "socket: a datagram socket for sendmsg");
+    char part1[3] = "", part2[8] = "";
+    struct iovec out[2] = {{.iov_base = "hel", .iov_len = 3}, {.iov_base = "lo!", .iov_len = 3}};
+    struct msghdr sm = {.msg_name = &ua, .msg_namelen = sizeof ua, .msg_iov = out, .msg_iovlen = 2};
+    T_EQ(sendmsg(um, &sm, 0), 6, "sendmsg: a datagram with a name, from two buffers");
+    struct sockaddr_in uml = {0}, sender = {0};
+    socklen_t umll = sizeof uml;
+    getsockname(um, (struct sockaddr *)&uml, &umll);
+    struct iovec in[2] = {{.iov_base = part1, .iov_len = 3}, {.iov_base = part2, .iov_len = sizeof part2}};
+    struct msghdr rm = {.msg_name = &sender, .msg_namelen = sizeof sender, .msg_iov = in, .msg_iovlen = 2};
+    T_EQ(recvmsg(us, &rm, 0), 6, "recvmsg: the datagram");
+    OK(memcmp(part1, "hel", 3) == 0 && memcmp(part2, "lo!", 3) == 0, "recvmsg: scattered over both buffers");
+    OK(rm.msg_namelen == sizeof sender && sender.sin_family == AF_INET && sender.sin_port == uml.sin_port &&
+           sender.sin_addr.s_addr == htonl(INADDR_LOOPBACK),
+       "recvmsg: the sender's address in msg_name");
+    OK(rm.msg_flags == 0, "recvmsg: no flags");
+    T_EQ(sendto(um, "0123456789", 10, 0, (struct sockaddr *)&ua, sizeof ua), 10, "sendto: a longer datagram");
+    struct iovec small = {.iov_base = part2, .iov_len = 4};
+    struct msghdr tm = {.msg_name = &sender, .msg_namelen = sizeof sender, .msg_iov = &small, .msg_iovlen = 1};
+    T_EQ(recvmsg(us, &tm, 0), 4, "recvmsg: a datagram longer than the buffer gives what fits");
+    OK(tm.msg_flags & MSG_TRUNC, "recvmsg: MSG_TRUNC in msg_flags");
+    T_EQ(sendto(um, "abc", 3, 0, (struct sockaddr *)&ua, sizeof ua), 3, "sendto: one more");
+    struct msghdr nm = {.msg_iov = &small, .msg_iovlen = 1};
+    T_EQ(recvmsg(us, &nm, 0), 3, "recvmsg: without a name buffer");
+    close(um);
     close(uc);
     close(us);
     return tap_done();

@@ -337,7 +337,7 @@ pub fn accepted(
 
 /// Writes `name` at `addr` for a caller whose buffer holds `*len` bytes, as the kernel does:
 /// truncated to the buffer, and `*len` set to the whole size.
-fn write_name(
+pub(super) fn write_name(
     k: &crate::kernel::Kernel,
     tid: platform_ptrace::Tid,
     name: SocketAddr,
@@ -465,6 +465,30 @@ pub fn sendto(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Action, Errno
         }));
     }
     let bytes = read_addr(call, call.args[4], call.args[5])?;
+    let len = (call.args[2] as usize).min(65507);
+    let mut data = vec![0u8; len];
+    call.kernel
+        .mem
+        .read(call.tid, call.args[1], &mut data)
+        .map_err(|_| Errno::EFAULT)?;
+    send_datagram(call, sock, ino, &data, &bytes, call.args[3] as i32)
+}
+
+/// Whether the loopback socket `ino` is a datagram (UDP) one.
+pub fn is_datagram(call: &Call, ino: u64) -> bool {
+    proto_of(call, ino) == Proto::Udp
+}
+
+/// Sends `data` from the loopback datagram socket `ino` to the address `bytes` (the task's
+/// sockaddr), on the sentry's duplicate `sock`: sendto's and sendmsg's.
+pub fn send_datagram(
+    call: &mut Call,
+    sock: &OwnedFd,
+    ino: u64,
+    data: &[u8],
+    bytes: &[u8],
+    flags: i32,
+) -> Result<Action, Errno> {
     let family = call.kernel.loopback.sockets[&ino].family;
     if bytes.len() < 16 {
         return Err(Errno::EINVAL);
@@ -473,16 +497,14 @@ pub fn sendto(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Action, Errno
     if given != family && !(family == libc::AF_INET6 && given == libc::AF_INET) {
         return Err(Errno::EAFNOSUPPORT);
     }
-    let target = loopback::parse(&bytes).ok_or(Errno::EINVAL)?;
+    let target = loopback::parse(bytes).ok_or(Errno::EINVAL)?;
     if !loopback::is_local(target.ip()) {
         return Err(Errno::ENETUNREACH);
     }
-    let len = (call.args[2] as usize).min(65507);
-    let mut data = vec![0u8; len];
-    call.kernel
-        .mem
-        .read(call.tid, call.args[1], &mut data)
-        .map_err(|_| Errno::EFAULT)?;
+    if data.len() > 65507 {
+        return Err(Errno::EMSGSIZE);
+    }
+    let len = data.len();
     autobind(call, sock, ino)?;
     let bound = call
         .kernel
@@ -495,15 +517,16 @@ pub fn sendto(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Action, Errno
     }
     let path = call.kernel.loopback.path_of(Proto::Udp, target.port());
     let to = nix::sys::socket::UnixAddr::new(&path).map_err(|_| Errno::ENAMETOOLONG)?;
-    let flags = call.args[3] as i32 | libc::MSG_DONTWAIT;
+    let blocking = sockets::blocks(sock, flags);
+    let flags = flags | libc::MSG_DONTWAIT;
     match nix::sys::socket::sendto(
         sock.as_raw_fd(),
-        &data,
+        data,
         &to,
         nix::sys::socket::MsgFlags::from_bits_truncate(flags),
     ) {
         Ok(n) => Ok(Action::Return(n as i64)),
-        Err(Errno::EAGAIN) if sockets::blocks(sock, call.args[3] as i32) => Ok(Action::WaitReady {
+        Err(Errno::EAGAIN) if blocking => Ok(Action::WaitReady {
             fd: call.args[0] as i32,
             events: libc::POLLOUT,
             timeout_ms: sockets::send_timeout_ms(sock),
@@ -566,26 +589,32 @@ pub fn recvfrom(call: &mut Call) -> Action {
             .mem
             .write(call.tid, call.args[1], &data[..n.min(len)])
             .map_err(|_| Errno::EFAULT)?;
-        let path: Vec<u8> = from
-            .sun_path
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
-        let port = call
-            .kernel
-            .loopback
-            .port_of(std::path::Path::new(std::ffi::OsStr::from_bytes(&path)));
-        let family = call.kernel.loopback.sockets[&ino].family;
-        let sender = SocketAddr::new(loopback::loopback_of(family), port.unwrap_or(0));
+        let sender = sender_of(call, ino, &from);
         write_name(call.kernel, call.tid, sender, call.args[4], call.args[5])?;
         Ok(Action::Return(n as i64))
     })();
     result.unwrap_or_else(|e| Action::Return(-(e as i64)))
 }
 
+/// The loopback address of the sender of a datagram that came from the socket file `from`
+/// (port 0 if it is not one of the sandbox's ports).
+pub fn sender_of(call: &Call, ino: u64, from: &libc::sockaddr_un) -> SocketAddr {
+    let path: Vec<u8> = from
+        .sun_path
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    let port = call
+        .kernel
+        .loopback
+        .port_of(std::path::Path::new(std::ffi::OsStr::from_bytes(&path)));
+    let family = call.kernel.loopback.sockets[&ino].family;
+    SocketAddr::new(loopback::loopback_of(family), port.unwrap_or(0))
+}
+
 /// An all-zero sockaddr_un.
-fn unsafe_zeroed() -> libc::sockaddr_un {
+pub(super) fn unsafe_zeroed() -> libc::sockaddr_un {
     // SAFETY: sockaddr_un is plain data; all-zero is a valid value.
     unsafe { std::mem::zeroed() }
 }

@@ -439,6 +439,23 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
             }
             let sock = socket_of(call, fd)?;
             let msg = hdr.copy(call)?;
+            if let Some(ino) = super::inet::emulated(call, &sock) {
+                // The task's AF_INET name is the sentry's to resolve on the loopback; its
+                // IP-level control messages (IP_PKTINFO, …) are not carried.
+                return match &msg.name {
+                    Some(name) if super::inet::is_datagram(call, ino) => {
+                        super::inet::send_datagram(call, &sock, ino, &msg.data, name, flags)
+                    }
+                    _ => {
+                        let plain = OutMessage {
+                            name: None,
+                            data: msg.data,
+                            control: Vec::new(),
+                        };
+                        send_by_sentry(call, &sock, &plain, flags)
+                    }
+                };
+            }
             send_by_sentry(call, &sock, &msg, flags)
         }
         _ => {
@@ -533,6 +550,77 @@ struct OutMessage {
     name: Option<Vec<u8>>,
     data: Vec<u8>,
     control: Vec<(i32, i32, Vec<u8>, Vec<OwnedFd>)>,
+}
+
+/// recvmsg on a loopback datagram socket, made by the sentry: the kernel would name the
+/// sender by its socket file, the sentry names it by its loopback address and port.
+fn receive_datagram(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Action, Errno> {
+    let msg_at = call.args[1];
+    let flags = call.args[2] as i32;
+    let hdr = MsgHeader::read(&*call.kernel.mem, call.tid, msg_at)?;
+    let iovecs = hdr.iovecs(&*call.kernel.mem, call.tid)?;
+    let room: usize = iovecs.iter().map(|&(_, len)| len).sum::<usize>().min(65536);
+    let mut data = vec![0u8; room];
+    let mut from = super::inet::unsafe_zeroed();
+    let mut from_len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: recvfrom writes at most `room` bytes into `data` and one sockaddr_un into
+    // `from`, all memory we own. MSG_TRUNC makes it return the datagram's whole length.
+    let n = unsafe {
+        libc::recvfrom(
+            sock.as_raw_fd(),
+            data.as_mut_ptr().cast(),
+            room,
+            flags | libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+            (&mut from as *mut libc::sockaddr_un).cast(),
+            &mut from_len,
+        )
+    };
+    if n < 0 {
+        let e = Errno::last();
+        if e == Errno::EAGAIN && sockets::blocks(sock, flags) {
+            return Ok(Action::WaitReady {
+                fd: call.args[0] as i32,
+                events: libc::POLLIN,
+                timeout_ms: -1,
+                then: super::Ready::Rerun,
+            });
+        }
+        return Err(e);
+    }
+    let whole = n as usize;
+    let mut left = &data[..whole.min(room)];
+    for (base, len) in iovecs {
+        let take = len.min(left.len());
+        if take == 0 {
+            break;
+        }
+        call.kernel
+            .mem
+            .write(call.tid, base, &left[..take])
+            .map_err(|_| Errno::EFAULT)?;
+        left = &left[take..];
+    }
+    if hdr.name != 0 {
+        let sender = super::inet::sender_of(call, ino, &from);
+        super::inet::write_name(call.kernel, call.tid, sender, hdr.name, msg_at + 8)?;
+    }
+    // No control messages; MSG_TRUNC when the datagram did not fit.
+    let msg_flags = if whole > room { libc::MSG_TRUNC } else { 0 };
+    call.kernel
+        .mem
+        .write(call.tid, msg_at + 40, &0u64.to_ne_bytes())
+        .and_then(|()| {
+            call.kernel
+                .mem
+                .write(call.tid, msg_at + 48, &msg_flags.to_ne_bytes())
+        })
+        .map_err(|_| Errno::EFAULT)?;
+    let returned = if flags & libc::MSG_TRUNC != 0 {
+        whole
+    } else {
+        whole.min(room)
+    };
+    Ok(Action::Return(returned as i64))
 }
 
 /// The fields of a struct msghdr the kernel uses, read once out of the task.
@@ -863,6 +951,14 @@ pub fn receive(call: &mut Call) -> Action {
     let Ok(sock) = call.task_fd(call.args[0] as i32) else {
         return Action::Pass;
     };
+    if call.sysno == Sysno::recvmsg {
+        if let Some(ino) = super::inet::emulated(call, &sock) {
+            if super::inet::is_datagram(call, ino) {
+                return receive_datagram(call, &sock, ino)
+                    .unwrap_or_else(|e| Action::Return(-(e as i64)));
+            }
+        }
+    }
     let passcred = sockopt(&sock, libc::SO_DOMAIN) == Ok(libc::AF_UNIX)
         && sockopt(&sock, libc::SO_PASSCRED).is_ok_and(|v| v != 0);
     if !passcred {
