@@ -185,7 +185,30 @@ fn udp_datagrams_name_their_senders(v: Variant) {
     );
 }
 
+/// lo as glibc finds it (netlink), and a datagram received with recvmsg and its name.
+const INTERFACES: &str = r#"
+import socket
+print('interfaces', socket.if_nameindex())
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(('127.0.0.1', 0))
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(('127.0.0.1', 0))
+b.sendmsg([b'pi', b'ng'], [], 0, a.getsockname())
+data, anc, flags, sender = a.recvmsg(100)
+print('recvmsg', data, sender == b.getsockname(), flags)
+"#;
+
+fn lo_through_netlink_and_recvmsg_names(v: Variant) {
+    let run = test_support::run_to_end(python(v, INTERFACES), test_support::RUN_DEADLINE);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "interfaces [(1, 'lo')]\nrecvmsg b'ping' True 0\n",
+        "{}",
+        run.describe()
+    );
+}
+
 variant_tests!(
+    lo_through_netlink_and_recvmsg_names,
     udp_datagrams_name_their_senders,
     a_published_port_is_reached_from_the_host,
     asyncio_echo_over_loopback,

@@ -325,15 +325,25 @@ fn log_lines(p: &Podman, name: &str) -> usize {
 #[test]
 fn terminal_with_it() {
     with_podman(|p| {
-        // podman -it needs a terminal of its own: script(1) gives it one.
+        // podman -it needs a terminal of its own: script(1) gives it one. The container
+        // waits for a line typed at it, so that its output comes after podman attached
+        // (a container that prints at once may finish before, with runc too).
         let podman: Vec<String> = p
-            .command(&["run", "--rm", "-it", IMAGE, "sh", "-c", "tty; exit 3"])
+            .command(&[
+                "run",
+                "--rm",
+                "-it",
+                IMAGE,
+                "sh",
+                "-c",
+                "read line; tty; exit 3",
+            ])
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         let line = format!("podman {}", podman.join(" "));
-        let mut script = Command::new("script");
-        script.args(["-qec", &line, "/dev/null"]);
+        let mut script = Command::new("sh");
+        script.args(["-c", "printf 'go\\n' | script -qec \"$0\" /dev/null", &line]);
         for (k, v) in p.command(&[]).get_envs() {
             if let Some(v) = v {
                 script.env(k, v);

@@ -6,6 +6,9 @@
  * it down); under the sentry that request is refused and changes nothing. */
 #include "tap.h"
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -189,5 +192,48 @@ int main(int argc, char **argv)
     close(um);
     close(uc);
     close(us);
+
+    /* lo through NETLINK_ROUTE, as glibc asks for it. */
+    struct if_nameindex *ni = if_nameindex();
+    OK(ni && ni[0].if_index == 1 && strcmp(ni[0].if_name, "lo") == 0 && ni[1].if_index == 0,
+       "if_nameindex: lo alone, index 1");
+    if (ni)
+        if_freenameindex(ni);
+    T_EQ(if_nametoindex("lo"), 1, "if_nametoindex: lo");
+    struct ifaddrs *ifs = NULL, *i;
+    T_EQ(getifaddrs(&ifs), 0, "getifaddrs");
+    int v4 = 0, others = 0;
+    for (i = ifs; i; i = i->ifa_next) {
+        if (strcmp(i->ifa_name, "lo") != 0)
+            others++;
+        else if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+                 ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK))
+            v4++;
+    }
+    OK(v4 == 1 && others == 0, "getifaddrs: lo with 127.0.0.1, nothing else");
+    if (ifs)
+        freeifaddrs(ifs);
+    int nl = T_OK(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), "socket: NETLINK_ROUTE");
+    struct sockaddr_nl me = {.nl_family = AF_NETLINK};
+    T_EQ(bind(nl, (struct sockaddr *)&me, sizeof me), 0, "bind: a netlink socket");
+    socklen_t mel = sizeof me;
+    T_EQ(getsockname(nl, (struct sockaddr *)&me, &mel), 0, "getsockname: a netlink socket");
+    OK(mel == sizeof me && me.nl_family == AF_NETLINK && me.nl_pid != 0, "getsockname: a port id");
+    struct {
+        struct nlmsghdr h;
+        struct ifaddrmsg a;
+    } add = {.h = {.nlmsg_len = sizeof add, .nlmsg_type = RTM_NEWADDR,
+                   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, .nlmsg_seq = 9},
+             .a = {.ifa_family = AF_INET, .ifa_prefixlen = 8, .ifa_index = 1}};
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    T_EQ(sendto(nl, &add, sizeof add, 0, (struct sockaddr *)&kernel, sizeof kernel), (long)sizeof add,
+         "sendto: RTM_NEWADDR to the kernel");
+    char reply[4096];
+    long got = recv(nl, reply, sizeof reply, 0);
+    struct nlmsghdr *rh = (struct nlmsghdr *)reply;
+    OK(got >= (long)(sizeof *rh + sizeof(int)) && rh->nlmsg_type == NLMSG_ERROR && rh->nlmsg_seq == 9 &&
+           ((struct nlmsgerr *)NLMSG_DATA(rh))->error != 0,
+       "recv: changing an address is refused");
+    close(nl);
     return tap_done();
 }

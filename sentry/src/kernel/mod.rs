@@ -7,6 +7,7 @@ pub mod limits;
 pub mod loopback;
 pub mod memory;
 pub mod mounts;
+pub mod netlink;
 pub mod pid;
 pub mod ptys;
 pub mod sockets;
@@ -156,6 +157,8 @@ pub struct Kernel {
     pub abstract_prefix: Vec<u8>,
     /// The sandbox's loopback network (`--net none`).
     pub loopback: loopback::Loopback,
+    /// The sandbox's NETLINK_ROUTE sockets (`--net none`).
+    pub netlink: netlink::Netlink,
     /// The sandbox's pseudo-terminals.
     pub ptys: ptys::Ptys,
     /// How host ids and sandbox ids relate.
@@ -203,6 +206,7 @@ impl Kernel {
             proc_dirs: HashMap::new(),
             abstract_prefix: random_abstract_prefix(),
             loopback: loopback::Loopback::default(),
+            netlink: netlink::Netlink::default(),
             ptys: ptys::Ptys::default(),
             identity,
             owners: creds::Owners::default(),

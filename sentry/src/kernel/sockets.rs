@@ -477,6 +477,30 @@ pub fn send_timeout_ms(sock: &std::os::fd::OwnedFd) -> i32 {
     (tv.tv_sec * 1000 + tv.tv_usec / 1000).clamp(1, i32::MAX as i64) as i32
 }
 
+/// Writes the socket address `bytes` at `addr` for a caller whose buffer holds `*len_addr`
+/// bytes, as the kernel does: truncated to the buffer, and `*len_addr` set to the whole size.
+pub fn write_name(
+    mem: &dyn crate::host::TaskMemory,
+    tid: platform_ptrace::Tid,
+    bytes: &[u8],
+    addr: u64,
+    len_addr: u64,
+) -> Result<(), nix::errno::Errno> {
+    use nix::errno::Errno;
+    let mut len = [0u8; 4];
+    mem.read(tid, len_addr, &mut len)
+        .map_err(|_| Errno::EFAULT)?;
+    let room = i32::from_ne_bytes(len);
+    if room < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let n = (room as usize).min(bytes.len());
+    mem.write(tid, addr, &bytes[..n])
+        .map_err(|_| Errno::EFAULT)?;
+    mem.write(tid, len_addr, &(bytes.len() as u32).to_ne_bytes())
+        .map_err(|_| Errno::EFAULT)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

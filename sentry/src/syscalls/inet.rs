@@ -344,22 +344,7 @@ pub(super) fn write_name(
     addr: u64,
     len_addr: u64,
 ) -> Result<(), Errno> {
-    let mut len = [0u8; 4];
-    k.mem
-        .read(tid, len_addr, &mut len)
-        .map_err(|_| Errno::EFAULT)?;
-    let room = i32::from_ne_bytes(len);
-    if room < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let bytes = loopback::encode(name);
-    let n = (room as usize).min(bytes.len());
-    k.mem
-        .write(tid, addr, &bytes[..n])
-        .map_err(|_| Errno::EFAULT)?;
-    k.mem
-        .write(tid, len_addr, &(bytes.len() as u32).to_ne_bytes())
-        .map_err(|_| Errno::EFAULT)
+    sockets::write_name(&*k.mem, tid, &loopback::encode(name), addr, len_addr)
 }
 
 /// getsockname, getpeername of a loopback socket.
@@ -548,12 +533,12 @@ pub fn recvfrom(call: &mut Call) -> Action {
     let Ok(sock) = call.task_fd(call.args[0] as i32) else {
         return Action::Pass;
     };
-    let Some(ino) = emulated(call, &sock) else {
-        return Action::Pass;
+    let netlink = super::netlink::emulated(call, &sock);
+    let ino = match emulated(call, &sock) {
+        Some(ino) if proto_of(call, ino) == Proto::Udp => Some(ino),
+        _ if netlink.is_some() => None,
+        _ => return Action::Pass,
     };
-    if proto_of(call, ino) == Proto::Tcp {
-        return Action::Pass;
-    }
     let result = (|| -> Result<Action, Errno> {
         let len = (call.args[2] as usize).min(65536);
         let mut data = vec![0u8; len];
@@ -589,8 +574,17 @@ pub fn recvfrom(call: &mut Call) -> Action {
             .mem
             .write(call.tid, call.args[1], &data[..n.min(len)])
             .map_err(|_| Errno::EFAULT)?;
-        let sender = sender_of(call, ino, &from);
-        write_name(call.kernel, call.tid, sender, call.args[4], call.args[5])?;
+        let name = match ino {
+            Some(ino) => loopback::encode(sender_of(call, ino, &from)),
+            None => super::netlink::sender(),
+        };
+        sockets::write_name(
+            &*call.kernel.mem,
+            call.tid,
+            &name,
+            call.args[4],
+            call.args[5],
+        )?;
         Ok(Action::Return(n as i64))
     })();
     result.unwrap_or_else(|e| Action::Return(-(e as i64)))

@@ -13,6 +13,7 @@ pub mod memfd;
 pub mod mm;
 mod mount;
 pub mod net;
+pub mod netlink;
 pub mod owner;
 pub mod pid;
 mod process;

@@ -32,6 +32,13 @@ pub fn socket(call: &mut Call) -> Action {
     if call.kernel.net == NetMode::None && matches!(domain, libc::AF_INET | libc::AF_INET6) {
         return super::inet::socket(call);
     }
+    const NETLINK_ROUTE: u64 = 0;
+    if call.kernel.net == NetMode::None
+        && domain == libc::AF_NETLINK
+        && call.args[2] == NETLINK_ROUTE
+    {
+        return super::netlink::socket(call);
+    }
     // Unknown families get the kernel's own EAFNOSUPPORT.
     if call.kernel.net == NetMode::Host || domain == libc::AF_UNIX || !(0..AF_MAX).contains(&domain)
     {
@@ -100,6 +107,13 @@ fn passcred_get(call: &mut Call) -> Result<Action, Errno> {
 pub fn fix_address_at_exit(call: &mut Call) -> Action {
     if let Some(ino) = loopback_socket(call) {
         return super::inet::name(call, ino);
+    }
+    if let Some(ino) = call
+        .task_fd(call.args[0] as i32)
+        .ok()
+        .and_then(|sock| super::netlink::emulated(call, &sock))
+    {
+        return super::netlink::name(call, ino);
     }
     Action::PassThenExit(ExitHook::FixUnixAddress {
         fd: call.args[0] as i32,
@@ -183,6 +197,13 @@ pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
     let sock = call.task_fd(call.args[0] as i32)?;
     if let Some(ino) = super::inet::emulated(call, &sock) {
         return super::inet::connect_or_bind(call, &sock, ino);
+    }
+    if let Some(ino) = super::netlink::emulated(call, &sock) {
+        // connect names the kernel, the only peer there is.
+        return match call.sysno {
+            Sysno::bind => super::netlink::bind(call, ino),
+            _ => Ok(Action::Return(0)),
+        };
     }
     if sockopt(&sock, libc::SO_DOMAIN)? != libc::AF_UNIX {
         return inet_connect_or_bind(call, &sock);
@@ -414,6 +435,20 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
             if let Some(ino) = super::inet::emulated(call, &sock) {
                 return super::inet::sendto(call, &sock, ino);
             }
+            if let Some(ino) = super::netlink::emulated(call, &sock) {
+                let data = read_data(
+                    &*call.kernel.mem,
+                    call.tid,
+                    &[(call.args[1], call.args[2] as usize)],
+                )?;
+                let to = read_name(
+                    &*call.kernel.mem,
+                    call.tid,
+                    call.args[4],
+                    call.args[5] as usize,
+                )?;
+                return super::netlink::send(call, ino, &data, Some(&to));
+            }
             let len = call.args[2] as usize;
             let data = read_data(&*call.kernel.mem, call.tid, &[(call.args[1], len)])?;
             let name = read_name(
@@ -439,6 +474,9 @@ pub fn send(call: &mut Call) -> Result<Action, Errno> {
             }
             let sock = socket_of(call, fd)?;
             let msg = hdr.copy(call)?;
+            if let Some(ino) = super::netlink::emulated(call, &sock) {
+                return super::netlink::send(call, ino, &msg.data, msg.name.as_deref());
+            }
             if let Some(ino) = super::inet::emulated(call, &sock) {
                 // The task's AF_INET name is the sentry's to resolve on the loopback; its
                 // IP-level control messages (IP_PKTINFO, …) are not carried.
@@ -552,9 +590,10 @@ struct OutMessage {
     control: Vec<(i32, i32, Vec<u8>, Vec<OwnedFd>)>,
 }
 
-/// recvmsg on a loopback datagram socket, made by the sentry: the kernel would name the
-/// sender by its socket file, the sentry names it by its loopback address and port.
-fn receive_datagram(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Action, Errno> {
+/// recvmsg on a loopback datagram socket (`udp`: its inode) or a netlink socket, made by the
+/// sentry: the kernel would name the sender by its socket file, the sentry names it by its
+/// loopback address and port, or as the kernel (netlink port 0).
+fn receive_datagram(call: &mut Call, sock: &OwnedFd, udp: Option<u64>) -> Result<Action, Errno> {
     let msg_at = call.args[1];
     let flags = call.args[2] as i32;
     let hdr = MsgHeader::read(&*call.kernel.mem, call.tid, msg_at)?;
@@ -601,8 +640,11 @@ fn receive_datagram(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Action,
         left = &left[take..];
     }
     if hdr.name != 0 {
-        let sender = super::inet::sender_of(call, ino, &from);
-        super::inet::write_name(call.kernel, call.tid, sender, hdr.name, msg_at + 8)?;
+        let name = match udp {
+            Some(ino) => crate::kernel::loopback::encode(super::inet::sender_of(call, ino, &from)),
+            None => super::netlink::sender(),
+        };
+        sockets::write_name(&*call.kernel.mem, call.tid, &name, hdr.name, msg_at + 8)?;
     }
     // No control messages; MSG_TRUNC when the datagram did not fit.
     let msg_flags = if whole > room { libc::MSG_TRUNC } else { 0 };
@@ -952,11 +994,12 @@ pub fn receive(call: &mut Call) -> Action {
         return Action::Pass;
     };
     if call.sysno == Sysno::recvmsg {
-        if let Some(ino) = super::inet::emulated(call, &sock) {
-            if super::inet::is_datagram(call, ino) {
-                return receive_datagram(call, &sock, ino)
-                    .unwrap_or_else(|e| Action::Return(-(e as i64)));
-            }
+        let udp =
+            super::inet::emulated(call, &sock).filter(|&ino| super::inet::is_datagram(call, ino));
+        let netlink = super::netlink::emulated(call, &sock);
+        if udp.is_some() || netlink.is_some() {
+            return receive_datagram(call, &sock, udp)
+                .unwrap_or_else(|e| Action::Return(-(e as i64)));
         }
     }
     let passcred = sockopt(&sock, libc::SO_DOMAIN) == Ok(libc::AF_UNIX)
