@@ -1,58 +1,47 @@
 #!/usr/bin/env bash
-# oci.sh [TARBALL]: packs the busybox rootfs (busybox.sh) into a tarball that the OCI tests
-# give to `podman import` (without the conformance programs) (default: build/oci/busybox.tar
-# under the repository root), and the same as a one-layer OCI image archive beside it
-# (busybox-oci.tar, named sentry-test/busybox:latest) for `ctr image import`; and, when
-# hostlibs.sh has built it with python3, the host-library rootfs as hostlibs.tar.
-# Owners are root and times are fixed, so the same rootfs gives the same bytes; rebuilt
-# only when the rootfs changed.
+# oci.sh [DIR]: packs the root filesystems the OCI tests give to `podman import` into tarballs
+# in DIR (default: build/oci under the repository root):
+#   busybox.tar   the busybox rootfs (busybox.sh), without the conformance programs;
+#   hostlibs.tar  the host-library rootfs (hostlibs.sh: the host's dynamic libraries, python3,
+#                 coreutils), without git and python's static library, which no OCI test runs.
+# Owners are root and times are fixed, so the same rootfs gives the same bytes; each tarball is
+# rebuilt only when its rootfs (or this script) changed.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-rootfs="$REPO_ROOT/build/rootfs/busybox"
-out="${1:-$REPO_ROOT/build/oci/busybox.tar}"
-[ -x "$rootfs/bin/busybox" ] || "$FIXTURES_DIR/busybox.sh"
-mkdir -p "$(dirname "$out")"
-stamp="$out.stamp"
-want="$(cat "$rootfs/.fixture-busybox" 2>/dev/null || echo none) $(cksum <"$0" | cut -d' ' -f1)"
-if [ -f "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    exit 0
-fi
-tar -C "$rootfs" --exclude=./.fixture-busybox --exclude=./conformance --sort=name --owner=0 --group=0 \
-    --numeric-owner --mtime=@0 -cf "$out.tmp" .
-mv "$out.tmp" "$out"
+out_dir="${1:-$REPO_ROOT/build/oci}"
+mkdir -p "$out_dir"
+self="$(cksum <"$0" | cut -d' ' -f1)"
 
-# The OCI image layout: the tarball as its only layer, a config, a manifest, an index.
-layout="$(mktemp -d)"
-trap 'rm -rf "$layout"' EXIT
-mkdir -p "$layout/blobs/sha256"
-blob() { # blob FILE: moves FILE into the layout under its digest; prints "DIGEST SIZE"
-    local digest size
-    digest="$(sha256sum "$1" | cut -d' ' -f1)"
-    size="$(stat -c %s "$1")"
-    mv "$1" "$layout/blobs/sha256/$digest"
-    echo "$digest $size"
+# pack NAME ROOTFS STAMPFILE [TAR OPTIONS...]: ROOTFS into $out_dir/NAME.tar, unless the stamp
+# of the rootfs and of this script is the one recorded at the last pack.
+pack() {
+    local name="$1" rootfs="$2" stampfile="$3"
+    shift 3
+    local out="$out_dir/$name.tar"
+    local stamp="$out.stamp"
+    local want
+    want="$(cat "$rootfs/$stampfile" 2>/dev/null || echo none) $self"
+    if [ -f "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    tar -C "$rootfs" --exclude="./$stampfile" "$@" --sort=name --owner=0 --group=0 \
+        --numeric-owner --mtime=@0 -cf "$out.tmp" .
+    mv "$out.tmp" "$out"
+    echo "$want" >"$stamp"
+    note "$out ($(du -sh "$out" | cut -f1))"
 }
-cp "$out" "$layout/layer"
-read -r layer_digest layer_size < <(blob "$layout/layer")
-printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-    "$layer_digest" >"$layout/config"
-read -r config_digest config_size < <(blob "$layout/config")
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
-    "$config_digest" "$config_size" "$layer_digest" "$layer_size" >"$layout/manifest"
-read -r manifest_digest manifest_size < <(blob "$layout/manifest")
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"sentry-test/busybox:latest"}}]}' \
-    "$manifest_digest" "$manifest_size" >"$layout/index.json"
-echo '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
-oci_out="$(dirname "$out")/busybox-oci.tar"
-tar -C "$layout" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$oci_out.tmp" .
-mv "$oci_out.tmp" "$oci_out"
-# The host-library rootfs (hostlibs.sh), packed the same way for the podman tests.
+
+busybox="$REPO_ROOT/build/rootfs/busybox"
+[ -x "$busybox/bin/busybox" ] || "$FIXTURES_DIR/busybox.sh"
+pack busybox "$busybox" .fixture-busybox --exclude=./conformance
+
 hostlibs="$REPO_ROOT/build/rootfs/hostlibs"
-if [ -x "$hostlibs/usr/bin/python3" ] || [ -x "$hostlibs/bin/python3" ]; then
-    hostlibs_out="$(dirname "$out")/hostlibs.tar"
-    tar -C "$hostlibs" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 \
-        -cf "$hostlibs_out.tmp" .
-    mv "$hostlibs_out.tmp" "$hostlibs_out"
-fi
-echo "$want" >"$stamp"
+[ -f "$hostlibs/.fixture-hostlibs" ] || "$FIXTURES_DIR/hostlibs.sh"
+[ -x "$hostlibs/usr/bin/python3" ] || [ -x "$hostlibs/bin/python3" ] ||
+    note "$hostlibs has no python3: the OCI tests that need it fail"
+pack hostlibs "$hostlibs" .fixture-hostlibs \
+    --exclude='./usr/lib/git-core' --exclude='./usr/local/libexec/git-core' \
+    --exclude='./usr/share/git-core' --exclude='./usr/local/share/git-core' \
+    --exclude='./usr/bin/git' --exclude='./usr/local/bin/git' \
+    --exclude='./usr/lib/python3*/config-*' --exclude='./usr/lib/python3*/test'

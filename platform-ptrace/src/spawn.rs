@@ -185,9 +185,22 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         .map(|f| f.instructions.as_slice());
     let (listener_recv, listener_send) = socketpair()?;
 
+    // The child starts with every signal blocked (see `child_after_fork`).
+    // SAFETY: sigset operations on locals; the calling thread's mask is put back below.
+    let saved_mask = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut saved: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut saved);
+        saved
+    };
     // SAFETY: after fork the child runs only async-signal-safe calls on memory that
     // was fully prepared above (no allocation, no locks), then execs or _exits.
     let pid = unsafe { libc::fork() };
+    if pid != 0 {
+        // SAFETY: restores this thread's own mask, saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &saved_mask, std::ptr::null_mut()) };
+    }
     if pid < 0 {
         return Err(SpawnError::Fork(Errno::last()));
     }
@@ -286,10 +299,8 @@ unsafe fn child_after_fork(
         // The parent died or failed to seize us: never run untraced.
         libc::_exit(125);
     }
-    // The sentry blocks and ignores signals of its own; the program starts clean.
-    let mut empty: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut empty);
-    libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    // The sentry blocks and ignores signals of its own; the program starts clean (the mask
+    // is emptied once the listener is sent, below).
     for sig in 1..32 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             libc::signal(sig, libc::SIG_DFL);
@@ -347,6 +358,12 @@ unsafe fn child_after_fork(
         }
         libc::close(listener);
     }
+    // Only now: until the spawner has the listener it waits for it rather than for stops,
+    // and a signal (a terminal's SIGWINCH to this group) would hold the child in a
+    // signal-delivery stop that nobody resumes.
+    let mut empty: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut empty);
+    libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     if let Some(prog) = prog {
         if let Err(errno) = bpf::install(prog, 0) {
             fail(errno as i32);

@@ -126,6 +126,9 @@ pub struct Config {
     pub host_user: Option<Ids>,
     /// The identity the sandbox sees itself run as.
     pub sandbox_user: Ids,
+    /// The first process's own identity in the sandbox (uid, gid, supplementary groups),
+    /// when it is not `sandbox_user`'s (an OCI process.user).
+    pub first_user: Option<(Ids, Vec<u32>)>,
     /// The directory that becomes the sandbox's `/` (canonical).
     pub rootfs: std::path::PathBuf,
     /// The program and its arguments.

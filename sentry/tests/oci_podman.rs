@@ -1,20 +1,34 @@
 //! The sentry as podman's OCI runtime: what podman users see (output, exit statuses, stdin,
-//! hostname, environment, working directory, volumes, detached containers and `stop`).
+//! hostname, environment, working directory, volumes, detached containers and `stop`, python3
+//! in an image of dynamically linked programs, `-it` on a terminal, `exec`, `top`, `pause`
+//! and `unpause`, and the limits and options `--memory`, `--pids-limit`, `--read-only`,
+//! `--user`).
 //!
 //! Each test runs with the sentry and, where runc is installed, again with runc, since the
-//! tests check podman's behaviour, not the sentry's own words. Every podman store, run
-//! directory and temporary directory is private to the test and removed with it; the
-//! sentry keeps its state under /run/sentry (podman's cleanup calls the runtime without the
-//! test's options), and no container, process or directory of the test is left behind.
+//! tests check podman's behaviour, not the sentry's own words; a failure with one runtime
+//! does not keep the test from running with the other, and the test's failure names the
+//! runtimes that failed. Every podman store, run directory and temporary directory is
+//! private to the test and removed with it; the sentry keeps its state under /run/sentry
+//! (podman's cleanup calls the runtime without the test's options), and no container,
+//! process or directory of the test is left behind. Nothing waits on time: tests follow
+//! logs, files (inotify) or a terminal until what they wait for is there.
 
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
-use test_support::{run_to_end, Live, Run, Scratch};
+use std::time::{Duration, Instant};
+use test_support::{pidfd_open, pidfd_wait_exit, run_to_end, Live, Run, Scratch};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const IMAGE: &str = "sentry-test-busybox";
+/// The image of build/oci/hostlibs.tar: the host's dynamic libraries, python3, coreutils.
+const HOSTLIBS: &str = "sentry-test-hostlibs";
 
 /// One podman test at a time: podman's shared blob cache (see `Podman::drop`) and two CPUs.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -26,6 +40,8 @@ struct Podman {
     runtime: PathBuf,
     /// Whether podman's blob cache (/var/lib/containers/cache) was there before the test.
     cache_existed: bool,
+    /// Whether the hostlibs image is imported (only the tests that need it import it).
+    hostlibs: Cell<bool>,
     _serial: std::sync::MutexGuard<'static, ()>,
 }
 
@@ -47,18 +63,32 @@ impl Podman {
             cache_existed: Path::new(BLOB_CACHE).exists(),
             scratch,
             runtime: runtime.to_path_buf(),
+            hostlibs: Cell::new(false),
             _serial: serial,
         };
-        let tarball = test_support::repo_root().join("build/oci/busybox.tar");
+        podman.import("busybox.tar", IMAGE);
+        podman
+    }
+
+    /// `podman import build/oci/TARBALL NAME`.
+    fn import(&self, tarball: &str, name: &str) {
+        let tarball = test_support::repo_root().join("build/oci").join(tarball);
         assert!(
             tarball.exists(),
             "{} is missing: run rootfs-fixtures/setup.sh",
             tarball.display()
         );
-        podman
-            .run(&["import", tarball.to_str().expect("utf-8 path"), IMAGE])
+        self.run(&["import", tarball.to_str().expect("utf-8 path"), name])
             .expect_code(0);
-        podman
+    }
+
+    /// The hostlibs image's name, imported on first use.
+    fn hostlibs(&self) -> &'static str {
+        if !self.hostlibs.get() {
+            self.import("hostlibs.tar", HOSTLIBS);
+            self.hostlibs.set(true);
+        }
+        HOSTLIBS
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -82,6 +112,9 @@ impl Podman {
             .arg(&self.runtime)
             .args(args)
             .env("CONTAINERS_CONF", d.join("containers.conf"))
+            // conmon writes a file `oom` into its working directory when the container's
+            // cgroup ran out of memory: it goes with the test's directory.
+            .current_dir(d)
             .stdin(Stdio::null());
         c
     }
@@ -92,18 +125,54 @@ impl Podman {
 
     /// `podman run --rm IMAGE ARGS…` with `options` before the image.
     fn run_rm(&self, options: &[&str], args: &[&str]) -> Run {
+        self.run_rm_in(IMAGE, options, args)
+    }
+
+    /// `podman run --rm OPTIONS… IMAGE ARGS…`.
+    fn run_rm_in(&self, image: &str, options: &[&str], args: &[&str]) -> Run {
         let mut all = vec!["run", "--rm"];
         all.extend_from_slice(options);
-        all.push(IMAGE);
+        all.push(image);
         all.extend_from_slice(args);
         self.run(&all)
     }
 
-    fn name(&self) -> String {
-        self.runtime
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+    /// `podman inspect --format FORMAT NAME`, trimmed.
+    fn inspect(&self, name: &str, format: &str) -> String {
+        let run = self.run(&["inspect", "--format", format, name]);
+        run.expect_code(0);
+        run.stdout.trim().to_string()
+    }
+}
+
+impl Podman {
+    /// Waits (bounded) for the processes of this store that outlive the podman commands: a
+    /// container's conmon and the `podman container cleanup` it starts when the container
+    /// has exited, which would otherwise recreate the store's directories after the test
+    /// removed them. Both carry the store's root as an argument (`--root DIR`,
+    /// `--exit-command-arg DIR`). Never panics: it runs in `drop`.
+    fn wait_for_stragglers(&self) {
+        let root = self.scratch.dir.join("root");
+        let root = root.to_string_lossy();
+        let deadline = Instant::now() + DEADLINE;
+        // Each round waits for what it found; a process found may have started another
+        // (conmon its cleanup command) before it exited, hence the rescans.
+        for _round in 0..20 {
+            let pids = test_support::marked_processes(&root, &[std::process::id() as i32]);
+            if pids.is_empty() {
+                return;
+            }
+            for pid in pids {
+                if let Some(fd) = pidfd_open(pid) {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if !pidfd_wait_exit(&fd, left) {
+                        eprintln!("process {pid} of the store {root} is still running");
+                        return;
+                    }
+                }
+            }
+        }
+        eprintln!("processes of the store {root} keep appearing");
     }
 }
 
@@ -114,6 +183,7 @@ impl Drop for Podman {
             DEADLINE,
         );
         let _ = run_to_end(self.command(&["rmi", "--all", "--force"]), DEADLINE);
+        self.wait_for_stragglers();
         // podman mounts a tmpfs for each container's /dev/shm (as root): unmount anything
         // still mounted below the test's directory before removing it.
         let dir = self.scratch.dir.to_string_lossy().into_owned();
@@ -151,7 +221,9 @@ fn runtimes() -> Vec<PathBuf> {
     list
 }
 
-/// Runs `test` with each runtime, or says plainly why podman tests cannot run here.
+/// Runs `test` with each runtime, or says plainly why podman tests cannot run here. A failure
+/// with one runtime is recorded and the next runtime still runs; the test then fails with
+/// every runtime's failure.
 fn with_podman(test: impl Fn(&Podman)) {
     if Command::new("podman")
         .arg("--version")
@@ -169,20 +241,39 @@ fn with_podman(test: impl Fn(&Podman)) {
         eprintln!("the podman tests run as root (podman's mounts): skipped");
         return;
     }
+    let mut failures = Vec::new();
     for runtime in runtimes() {
         let before = sentry_states();
-        let podman = Podman::new(&runtime);
-        eprintln!("runtime: {}", podman.name());
-        test(&podman);
+        let name = runtime
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        eprintln!("runtime: {name}");
+        // The Podman is dropped (containers, images and store removed) before the next
+        // runtime's, also when the test panics.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let podman = Podman::new(&runtime);
+            test(&podman);
+        }));
+        if let Err(panic) = outcome {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic without a message".into());
+            failures.push(format!("with {name}: {message}"));
+        }
         let left: Vec<String> = sentry_states()
             .into_iter()
             .filter(|s| !before.contains(s))
             .collect();
-        assert!(
-            left.is_empty(),
-            "the sentry left state directories: {left:?}"
-        );
+        if !left.is_empty() {
+            failures.push(format!(
+                "with {name}: the sentry left state directories: {left:?}"
+            ));
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 /// The sentry's state directories (root's default --root).
@@ -317,158 +408,565 @@ fn detached_then_stop_and_rm() {
     });
 }
 
-/// The lines of a container's log.
-fn log_lines(p: &Podman, name: &str) -> usize {
-    p.run(&["logs", name]).stdout.lines().count()
+/// The output a command wrote on its terminal, read to the end, and its exit status.
+struct OnTerminal {
+    status: ExitStatus,
+    output: Vec<u8>,
+}
+
+impl OnTerminal {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output).into_owned()
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "status: {}\n--- terminal ---\n{:?}",
+            self.status,
+            self.text()
+        )
+    }
+}
+
+/// Sets FD_CLOEXEC on `fd`.
+fn set_cloexec(fd: &OwnedFd) {
+    // SAFETY: fcntl on an fd we own, with integer arguments only.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    assert_eq!(r, 0, "F_SETFD: {}", io::Error::last_os_error());
+}
+
+/// Runs `cmd` as a session leader whose controlling terminal (and stdin, stdout and stderr) is
+/// a new pty of `rows`×`cols`, as a user's shell would run podman; reads the pty until every
+/// holder of its other end has closed it (EIO), then waits for the command. Each wait has a
+/// deadline past which the command is killed and the test fails.
+fn run_on_terminal(mut cmd: Command, rows: u16, cols: u16) -> OnTerminal {
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two fds into our integers; the name and termios pointers may be
+    // null and the winsize is a valid struct for the duration of the call.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(r, 0, "openpty: {}", io::Error::last_os_error());
+    // SAFETY: openpty just gave us these two fds; nothing else owns them.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    // Only the command's fds 0-2 hold the terminal: the copies podman would otherwise
+    // inherit (and pass on to conmon, which outlives it) would keep the pty open.
+    set_cloexec(&master);
+    set_cloexec(&slave);
+    let dup = || Stdio::from(slave.try_clone().expect("dup the pty"));
+    cmd.stdin(dup()).stdout(dup()).stderr(dup());
+    // SAFETY: setsid and ioctl are async-signal-safe and touch no memory of the parent; the
+    // closure runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    drop(cmd);
+    drop(slave);
+    let pidfd = pidfd_open(child.id() as i32).expect("our child is not reaped yet");
+    let deadline = Instant::now() + DEADLINE;
+    let mut output = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the terminal stayed open for {DEADLINE:?}: killed; it showed {:?}",
+                String::from_utf8_lossy(&output)
+            );
+        }
+        let mut pfd = libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(60_000) as i32) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            assert_eq!(err.raw_os_error(), Some(libc::EINTR), "poll(pty): {err}");
+            continue;
+        }
+        if n == 0 {
+            continue;
+        }
+        let mut buf = [0u8; 4096];
+        // SAFETY: read into a buffer we own, at most its length.
+        let got = unsafe { libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if got > 0 {
+            output.extend_from_slice(&buf[..got as usize]);
+            continue;
+        }
+        if got == 0 {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            // Every holder of the terminal's end has closed it.
+            Some(libc::EIO) => break,
+            Some(libc::EINTR) | Some(libc::EAGAIN) => continue,
+            _ => panic!("read(pty): {err}"),
+        }
+    }
+    if !pidfd_wait_exit(&pidfd, deadline.saturating_duration_since(Instant::now())) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "the command closed its terminal but did not exit: killed; it showed {:?}",
+            String::from_utf8_lossy(&output)
+        );
+    }
+    let status = child.wait().expect("wait for the command");
+    OnTerminal { status, output }
+}
+
+/// The files of one directory that change, seen through inotify: each `IN_MODIFY` event
+/// counts as one move of the file it names.
+struct Watch {
+    fd: OwnedFd,
+    dir: PathBuf,
+}
+
+impl Watch {
+    fn new(dir: &Path) -> Watch {
+        // SAFETY: inotify_init1 takes flags only and returns a new fd or -1.
+        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+        assert!(fd >= 0, "inotify_init1: {}", io::Error::last_os_error());
+        // SAFETY: the kernel just returned this fd to us; nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let path =
+            std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).expect("no NUL in a path");
+        // SAFETY: an inotify fd we own and a NUL-terminated path we own.
+        let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), libc::IN_MODIFY) };
+        assert!(
+            wd >= 0,
+            "inotify_add_watch {}: {}",
+            dir.display(),
+            io::Error::last_os_error()
+        );
+        Watch {
+            fd,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The names of the events queued now (without waiting).
+    fn pending(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            // SAFETY: read into a buffer we own, at most its length.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 {
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::EAGAIN) => return names,
+                    Some(libc::EINTR) => continue,
+                    _ => panic!("read(inotify): {err}"),
+                }
+            }
+            let n = n as usize;
+            let header = std::mem::size_of::<libc::inotify_event>();
+            let mut at = 0;
+            while at + header <= n {
+                // The event's `len` field follows wd, mask and cookie (three 4-byte fields).
+                let len =
+                    u32::from_ne_bytes(buf[at + 12..at + 16].try_into().expect("4 bytes")) as usize;
+                let name = &buf[at + header..at + header + len];
+                let name = name.split(|&b| b == 0).next().unwrap_or_default();
+                names.push(String::from_utf8_lossy(name).into_owned());
+                at += header + len;
+            }
+        }
+    }
+
+    /// Waits until `name` has moved `times` times from now; returns how often each file moved
+    /// meanwhile (`name` included). Fails the test at the deadline.
+    fn wait_moves(&self, name: &str, times: usize) -> HashMap<String, usize> {
+        let deadline = Instant::now() + DEADLINE;
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        while seen.get(name).copied().unwrap_or(0) < times {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "{}/{name} moved {} times in {DEADLINE:?}, not {times}; moves seen: {seen:?}",
+                self.dir.display(),
+                seen.get(name).copied().unwrap_or(0)
+            );
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call.
+            let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(60_000) as i32) };
+            if n < 0 {
+                let err = io::Error::last_os_error();
+                assert_eq!(
+                    err.raw_os_error(),
+                    Some(libc::EINTR),
+                    "poll(inotify): {err}"
+                );
+            }
+            for got in self.pending() {
+                *seen.entry(got).or_default() += 1;
+            }
+        }
+        seen
+    }
+}
+
+/// The last complete line of a counter file, as a number (0 when there is none yet).
+fn last_count(path: &Path) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = &text[..text.rfind('\n').map(|i| i + 1).unwrap_or(0)];
+    complete
+        .lines()
+        .last()
+        .map(|l| {
+            l.trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("{}: {l:?}: {e}", path.display()))
+        })
+        .unwrap_or(0)
 }
 
 #[test]
-fn terminal_with_it() {
+fn python3_in_the_hostlibs_image() {
     with_podman(|p| {
-        // podman -it needs a terminal of its own: script(1) gives it one. The container
-        // waits for a line typed at it, so that its output comes after podman attached
-        // (a container that prints at once may finish before, with runc too).
-        let podman: Vec<String> = p
-            .command(&[
+        let image = p.hostlibs();
+        let script = "import socket, sys\n\
+                      print(socket.gethostname())\n\
+                      a, b = socket.socketpair()\n\
+                      a.sendall(b'ping')\n\
+                      print(b.recv(4).decode())\n\
+                      sys.exit(5)\n";
+        let run = p.run_rm_in(image, &["--hostname", "pyhost"], &["python3", "-c", script]);
+        run.expect_code(5);
+        assert_eq!(run.stdout, "pyhost\nping\n", "{}", run.describe());
+        // An uncaught exception: the traceback on stderr, status 1.
+        let run = p.run_rm_in(image, &[], &["python3", "-c", "raise ValueError('boom')"]);
+        run.expect_code(1);
+        assert!(
+            run.stderr.contains("ValueError: boom"),
+            "{}",
+            run.describe()
+        );
+        assert_eq!(containers(p), "", "--rm left a container");
+    });
+}
+
+#[test]
+fn it_on_a_terminal() {
+    with_podman(|p| {
+        let cmd = p.command(&["run", "--rm", "-it", IMAGE, "sh", "-c", "tty; stty size"]);
+        let run = run_on_terminal(cmd, 24, 80);
+        assert!(run.status.success(), "{}", run.describe());
+        // runc gives the container's first terminal of its own devpts, with the size of the
+        // user's terminal.
+        assert_eq!(run.text(), "/dev/pts/0\r\n24 80\r\n", "{}", run.describe());
+        assert_eq!(containers(p), "", "--rm left a container");
+    });
+}
+
+/// A busybox shell that prints `ready` and then waits, answering SIGTERM with status 0.
+const WAITER: &str =
+    "trap 'exit 0' TERM; echo ready; while true; do sleep 1; done; echo unreachable";
+
+/// `podman run -d --name NAME IMAGE sh -c WAITER`, followed until it is ready.
+fn start_waiter(p: &Podman, name: &str) {
+    p.run(&["run", "-d", "--name", name, IMAGE, "sh", "-c", WAITER])
+        .expect_code(0);
+    let mut logs = Live::spawn(p.command(&["logs", "-f", name]));
+    logs.wait_line("ready");
+    // The follower ends with the container; dropping it kills it now.
+    drop(logs);
+}
+
+/// `podman stop` (the shell's trap exits 0), then `podman rm`.
+fn stop_and_remove(p: &Podman, name: &str) {
+    p.run(&["stop", "--time", "20", name]).expect_code(0);
+    assert_eq!(p.inspect(name, "{{.State.ExitCode}}"), "0");
+    p.run(&["rm", name]).expect_code(0);
+}
+
+#[test]
+fn exec_in_a_detached_container() {
+    with_podman(|p| {
+        start_waiter(p, "e1");
+        let running = p.run(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+        assert!(
+            running.stdout.starts_with("e1 Up"),
+            "{}",
+            running.describe()
+        );
+        let run = p.run(&["exec", "e1", "echo", "hi"]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "hi\n", "{}", run.describe());
+        // The exec's own exit status, its environment and working directory.
+        let run = p.run(&[
+            "exec",
+            "-e",
+            "X=y",
+            "--workdir",
+            "/tmp",
+            "e1",
+            "sh",
+            "-c",
+            "echo $X; pwd; exit 3",
+        ]);
+        run.expect_code(3);
+        assert_eq!(run.stdout, "y\n/tmp\n", "{}", run.describe());
+        // exec -it: a terminal of the container's own devpts, as runc gives.
+        let cmd = p.command(&["exec", "-it", "e1", "sh", "-c", "tty; stty size"]);
+        let term = run_on_terminal(cmd, 30, 100);
+        assert!(term.status.success(), "{}", term.describe());
+        assert_eq!(
+            term.text(),
+            "/dev/pts/0\r\n30 100\r\n",
+            "{}",
+            term.describe()
+        );
+        // The container is still there, running.
+        assert_eq!(p.inspect("e1", "{{.State.Status}}"), "running");
+        stop_and_remove(p, "e1");
+        assert_eq!(containers(p), "");
+    });
+}
+
+#[test]
+#[ignore = "known gap: podman top reads the pid namespace of the pid-file process, which for the \
+            sentry is the host's (it needs no namespaces), so it lists host processes"]
+fn top_lists_the_containers_processes() {
+    with_podman(|p| {
+        start_waiter(p, "t1");
+        let top = p.run(&["top", "t1", "pid", "args"]);
+        top.expect_code(0);
+        // Rows: the pid in the container's pid namespace, then the command line. Only the
+        // container's shell (PID 1) and its `sleep 1` are there.
+        let rows: Vec<(&str, &str)> = top
+            .stdout
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let l = l.trim();
+                let (pid, args) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
+                (pid, args.trim())
+            })
+            .collect();
+        let strangers: Vec<&(&str, &str)> = rows
+            .iter()
+            .filter(|(_, args)| !args.starts_with("sh -c trap") && !args.starts_with("sleep 1"))
+            .collect();
+        assert!(
+            strangers.is_empty(),
+            "podman top lists {} processes that are not the container's (of {} rows), \
+             the first ones: {:?}",
+            strangers.len(),
+            rows.len(),
+            &strangers[..strangers.len().min(5)],
+        );
+        assert!(
+            rows.iter()
+                .any(|&(pid, args)| pid == "1" && args.starts_with("sh -c trap")),
+            "no PID 1 shell in podman top: {rows:?}"
+        );
+        stop_and_remove(p, "t1");
+        assert_eq!(containers(p), "");
+    });
+}
+
+#[test]
+fn pause_stops_a_counter_and_unpause_restarts_it() {
+    with_podman(|p| {
+        let data = p.scratch.dir.join("data");
+        std::fs::create_dir(&data).expect("mkdir data");
+        let volume = format!("{}:/data", data.display());
+        // Two containers append an increasing counter to their own file, one line every
+        // 50 ms: `count` is paused, `twin` keeps running and measures that time passes.
+        let counter = |file: &str| {
+            format!(
+                "trap 'exit 0' TERM; i=0; while true; do i=$((i+1)); echo $i >> /data/{file}; \
+                 sleep 0.05; done; echo unreachable"
+            )
+        };
+        let watch = Watch::new(&data);
+        for (name, file) in [("count", "c"), ("twin", "t")] {
+            p.run(&[
                 "run",
-                "--rm",
-                "-it",
+                "-d",
+                "--name",
+                name,
+                "-v",
+                &volume,
                 IMAGE,
                 "sh",
                 "-c",
-                "read line; tty; exit 3",
+                &counter(file),
             ])
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        let line = format!("podman {}", podman.join(" "));
-        let mut script = Command::new("sh");
-        script.args(["-c", "printf 'go\\n' | script -qec \"$0\" /dev/null", &line]);
-        for (k, v) in p.command(&[]).get_envs() {
-            if let Some(v) = v {
-                script.env(k, v);
-            }
+            .expect_code(0);
         }
-        let run = run_to_end(script, DEADLINE);
-        run.expect_code(3);
-        assert!(run.stdout.contains("/dev/pts/0"), "{}", run.describe());
-        assert_eq!(containers(p), "");
-    });
-}
+        watch.wait_moves("c", 3);
+        watch.wait_moves("t", 3);
 
-#[test]
-fn exec_into_a_detached_container() {
-    with_podman(|p| {
-        let script = "echo ready; while true; do sleep 1; done; echo unreachable";
-        p.run(&["run", "-d", "--name", "x1", IMAGE, "sh", "-c", script])
-            .expect_code(0);
-        let mut logs = Live::spawn(p.command(&["logs", "-f", "x1"]));
-        logs.wait_line("ready");
-        let exec = p.run(&["exec", "x1", "sh", "-c", "echo in $(hostname); exit 5"]);
-        exec.expect_code(5);
-        assert!(exec.stdout.starts_with("in "), "{}", exec.describe());
-        p.run(&["exec", "x1", "/no/such/program"]).expect_code(127);
-        p.run(&["rm", "--force", "--time", "0", "x1"])
-            .expect_code(0);
-        logs.finish();
-        assert_eq!(containers(p), "");
-    });
-}
-
-#[test]
-fn pause_stops_a_counter() {
-    with_podman(|p| {
-        let script = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done; echo x";
-        p.run(&["run", "-d", "--name", "c1", IMAGE, "sh", "-c", script])
-            .expect_code(0);
-        let mut logs = Live::spawn(p.command(&["logs", "-f", "c1"]));
-        logs.wait_line("3");
-        p.run(&["pause", "c1"]).expect_code(0);
-        let status = p.run(&["inspect", "--format", "{{.State.Status}}", "c1"]);
-        assert_eq!(status.stdout.trim(), "paused", "{}", status.describe());
-        let frozen_at = log_lines(p, "c1");
-        // A window in which a running counter writes several lines (not a wait for anything).
-        std::thread::sleep(Duration::from_millis(600));
+        p.run(&["pause", "count"]).expect_code(0);
+        assert_eq!(p.inspect("count", "{{.State.Status}}"), "paused");
+        // What was written before `pause` returned is behind us; from now on nothing.
+        watch.pending();
+        let frozen = last_count(&data.join("c"));
+        // Ten lines of the twin: a running counter would have moved about as often.
+        let moves = watch.wait_moves("t", 10);
         assert_eq!(
-            log_lines(p, "c1"),
-            frozen_at,
-            "the counter moved while paused"
+            moves.get("c").copied().unwrap_or(0),
+            0,
+            "the paused counter moved while its twin moved 10 times: {moves:?}"
         );
-        p.run(&["unpause", "c1"]).expect_code(0);
-        let end = std::time::Instant::now() + DEADLINE;
-        while log_lines(p, "c1") == frozen_at {
-            assert!(
-                std::time::Instant::now() < end,
-                "the counter did not move again"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            last_count(&data.join("c")),
+            frozen,
+            "the paused counter moved"
+        );
+
+        p.run(&["unpause", "count"]).expect_code(0);
+        assert_eq!(p.inspect("count", "{{.State.Status}}"), "running");
+        watch.wait_moves("c", 3);
+        let after = last_count(&data.join("c"));
+        assert!(
+            after > frozen,
+            "the counter did not move after unpause: {frozen} then {after}"
+        );
+        for name in ["count", "twin"] {
+            stop_and_remove(p, name);
         }
-        p.run(&["rm", "--force", "--time", "0", "c1"])
-            .expect_code(0);
-        logs.finish();
+        assert_eq!(containers(p), "");
     });
 }
 
 #[test]
-fn memory_and_pids_limits_hold() {
+fn memory_limit_refuses_100_mb() {
     with_podman(|p| {
-        // 100 MB in one buffer under a 64 MB limit: refused (ENOMEM) or killed (OOM).
-        let run = p.run_rm(
-            &["--memory", "64m"],
-            &["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"],
-        );
-        assert_ne!(run.code(), 0, "{}", run.describe());
-        // 40 background processes under a limit of 20: not all of them start (busybox's sh
-        // gives up at the first fork that fails; each line is one that started).
-        let bomb = "for i in $(seq 40); do sleep 30 & echo $i; done";
-        let run = p.run_rm(&["--pids-limit", "20"], &["sh", "-c", bomb]);
-        let started = run.stdout.lines().count();
+        let image = p.hostlibs();
+        // Every page touched, so that the memory is really used. No swap either, so that
+        // the limit holds on a host with swap.
+        let alloc = |mb: u32| {
+            format!(
+                "b = bytearray({mb} * 2**20)\n\
+                 for i in range(0, len(b), 4096): b[i] = 1\n\
+                 print('allocated', {mb})\n"
+            )
+        };
+        let limit = ["--memory", "64m", "--memory-swap", "64m"];
+        let run = p.run_rm_in(image, &limit, &["python3", "-c", &alloc(10)]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "allocated 10\n", "{}", run.describe());
+        let run = p.run_rm_in(image, &limit, &["python3", "-c", &alloc(100)]);
+        // runc's cgroup kills the process (128 + SIGKILL); a refused allocation is a
+        // MemoryError (status 1). Either way it does not get the memory.
+        let refused = run.code() == 137 || (run.code() == 1 && run.stderr.contains("MemoryError"));
+        assert!(refused, "100 MB under --memory 64m\n{}", run.describe());
+        assert!(!run.stdout.contains("allocated"), "{}", run.describe());
+        assert_eq!(containers(p), "", "--rm left a container");
+    });
+}
+
+/// Python: forks 100 children that wait on a pipe, counts the forks that fail, then lets the
+/// children go and reaps them.
+const FORK_100: &str = "import os
+r, w = os.pipe()
+children, failures = [], 0
+for _ in range(100):
+    try:
+        pid = os.fork()
+    except OSError:
+        failures += 1
+        continue
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0)
+    children.append(pid)
+os.close(w)
+for pid in children:
+    os.waitpid(pid, 0)
+print('forked', len(children), 'failed', failures)
+";
+
+#[test]
+fn pids_limit_holds_100_forks() {
+    with_podman(|p| {
+        let image = p.hostlibs();
+        let run = p.run_rm_in(image, &[], &["python3", "-c", FORK_100]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "forked 100 failed 0\n", "{}", run.describe());
+        let run = p.run_rm_in(image, &["--pids-limit", "20"], &["python3", "-c", FORK_100]);
+        run.expect_code(0);
+        // python3 itself is one of the 20.
+        assert_eq!(run.stdout, "forked 19 failed 81\n", "{}", run.describe());
+        assert_eq!(containers(p), "", "--rm left a container");
+    });
+}
+
+#[test]
+fn read_only_root() {
+    with_podman(|p| {
+        let script = "echo x > /f && echo wrote-root; echo x > /tmp/f && echo wrote-tmp";
+        let run = p.run_rm(&[], &["sh", "-c", script]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "wrote-root\nwrote-tmp\n", "{}", run.describe());
+        // --read-only: / refuses writes; podman mounts a tmpfs on /tmp, /var/tmp and /run.
+        let run = p.run_rm(&["--read-only"], &["sh", "-c", script]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "wrote-tmp\n", "{}", run.describe());
         assert!(
-            (1..20).contains(&started),
-            "{started} processes started under --pids-limit 20\n{}",
+            run.stderr.contains("Read-only file system"),
+            "{}",
             run.describe()
         );
-        assert_eq!(containers(p), "");
     });
 }
 
 #[test]
-fn read_only_and_user() {
+fn user_1000() {
     with_podman(|p| {
-        let run = p.run_rm(&["--read-only"], &["sh", "-c", "touch /made-here"]);
-        assert_ne!(run.code(), 0, "a write to a --read-only root succeeded");
-        let run = p.run_rm(&["--user", "1000:1000"], &["sh", "-c", "id -u; id -g"]);
+        // Its ids; the image's files stay root's; what it creates is its own; the root
+        // directory (root's, 755) refuses it.
+        let script = "id -u; id -g; stat -c %u:%g /bin/busybox; \
+                      echo x > /tmp/mine && stat -c %u:%g /tmp/mine; \
+                      touch /tmp/touched && echo touched; \
+                      echo x > /f || echo refused";
+        let run = p.run_rm(&["--user", "1000:1000"], &["sh", "-c", script]);
         run.expect_code(0);
-        assert_eq!(run.stdout, "1000\n1000\n", "{}", run.describe());
-    });
-}
-
-#[test]
-fn python_in_the_debian_package_rootfs() {
-    with_podman(|p| {
-        let tarball = test_support::repo_root().join("build/oci/hostlibs.tar");
-        if !tarball.exists() {
-            eprintln!(
-                "{} is missing (rootfs-fixtures/oci.sh): skipped",
-                tarball.display()
-            );
-            return;
-        }
-        p.run(&[
-            "import",
-            tarball.to_str().expect("utf-8 path"),
-            "sentry-test-hostlibs",
-        ])
-        .expect_code(0);
-        let run = p.run(&[
-            "run",
-            "--rm",
-            "sentry-test-hostlibs",
-            "python3",
-            "-c",
-            "import socket, sqlite3; print(sqlite3.connect(':memory:').execute('select 6*7').fetchone()[0])",
-        ]);
-        run.expect_code(0);
-        assert_eq!(run.stdout, "42\n", "{}", run.describe());
+        assert_eq!(
+            run.stdout,
+            "1000\n1000\n0:0\n1000:1000\ntouched\nrefused\n",
+            "{}",
+            run.describe()
+        );
+        assert!(
+            run.stderr.contains("Permission denied"),
+            "{}",
+            run.describe()
+        );
     });
 }

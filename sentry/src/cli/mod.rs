@@ -325,6 +325,7 @@ fn config(args: RunArgs) -> Result<Config, Failure> {
         events: args.limits.events,
         host_user,
         sandbox_user,
+        first_user: None,
         rootfs,
         command: args.command,
     })

@@ -157,6 +157,8 @@ pub struct Kernel {
     pub abstract_prefix: Vec<u8>,
     /// The sandbox's loopback network (`--net none`).
     pub loopback: loopback::Loopback,
+    /// The credentials of the first task, when not the sandbox's own identity's.
+    pub first_creds: Option<creds::Creds>,
     /// The sandbox's NETLINK_ROUTE sockets (`--net none`).
     pub netlink: netlink::Netlink,
     /// The sandbox's pseudo-terminals.
@@ -207,6 +209,7 @@ impl Kernel {
             abstract_prefix: random_abstract_prefix(),
             loopback: loopback::Loopback::default(),
             netlink: netlink::Netlink::default(),
+            first_creds: None,
             ptys: ptys::Ptys::default(),
             identity,
             owners: creds::Owners::default(),
@@ -375,11 +378,13 @@ impl Kernel {
     pub fn add_task(&mut self, tid: Tid, tgid: Tid, parent: Tid, ns: NsId) {
         // A thread starts with its group's credentials (its creator's are set by the
         // supervisor at the clone event); the first task with the sandbox's.
-        let creds = self
-            .tasks
-            .get(&tgid)
-            .map(|t| t.creds.clone())
-            .unwrap_or_else(|| self.identity.initial_creds());
+        let creds = match self.tasks.get(&tgid) {
+            Some(t) => t.creds.clone(),
+            None => self
+                .first_creds
+                .take()
+                .unwrap_or_else(|| self.identity.initial_creds()),
+        };
         self.tasks.insert(
             tid,
             Task {

@@ -108,10 +108,13 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
             Some((get("height")?, get("width")?))
         }
     };
-    let sandbox_user = match obj(&process, "user")? {
-        None => Ids { uid: 0, gid: 0 },
-        Some(user) => user_ids(user)?,
-    };
+    // The sandbox's own identity stays root's, as a container's: the image's files keep
+    // their owners; the process runs as its user in the sandbox's tables.
+    let first_user = match obj(&process, "user")? {
+        None => None,
+        Some(user) => Some(user_ids(user)?),
+    }
+    .filter(|(ids, groups)| ids.uid != 0 || ids.gid != 0 || !groups.is_empty());
     for refused in ["apparmorProfile", "selinuxLabel", "ioPriority", "scheduler"] {
         if process
             .get(refused)
@@ -208,7 +211,8 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
             limits,
             events,
             host_user: None,
-            sandbox_user,
+            sandbox_user: Ids { uid: 0, gid: 0 },
+            first_user,
             rootfs,
             command,
         },
@@ -222,7 +226,8 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
     })
 }
 
-fn user_ids(user: &serde_json::Map<String, Value>) -> Result<Ids, String> {
+/// The process's uid and gid, and its supplementary groups.
+fn user_ids(user: &serde_json::Map<String, Value>) -> Result<(Ids, Vec<u32>), String> {
     let id = |k: &str| -> Result<u32, String> {
         match user.get(k) {
             None => Ok(0),
@@ -240,18 +245,20 @@ fn user_ids(user: &serde_json::Map<String, Value>) -> Result<Ids, String> {
         gid: id("gid")?,
     };
     let user_value = Value::Object(user.clone());
+    let mut groups = Vec::new();
     for gid in user_value
         .get("additionalGids")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
-        if gid.as_u64() != Some(u64::from(ids.gid)) {
-            return Err(format!(
-                "config.json: process.user.additionalGids {gid}: supplementary groups other \
-                 than the primary group are not supported by the sentry"
-            ));
-        }
+        let gid = number(gid, "process.user.additionalGids")?;
+        groups.push(
+            u32::try_from(gid)
+                .ok()
+                .filter(|&g| g != u32::MAX)
+                .ok_or_else(|| format!("config.json: additionalGids {gid} is out of range"))?,
+        );
     }
     if let Some(umask) = user.get("umask") {
         if umask.as_u64() != Some(0o022) {
@@ -263,7 +270,7 @@ fn user_ids(user: &serde_json::Map<String, Value>) -> Result<Ids, String> {
     if user.get("username").is_some_and(|v| v != "") {
         return Err("config.json: process.user.username is not supported (Windows)".into());
     }
-    Ok(ids)
+    Ok((ids, groups))
 }
 
 fn rlimits(list: Option<&Value>) -> Result<Vec<(i32, u64, u64)>, String> {
@@ -531,12 +538,16 @@ mod tests {
         );
         assert_eq!(c.cwd, PathBuf::from("/tmp"));
         assert_eq!(c.hostname, "x");
+        assert_eq!(c.sandbox_user, Ids { uid: 0, gid: 0 });
         assert_eq!(
-            c.sandbox_user,
-            Ids {
-                uid: 1000,
-                gid: 1000
-            }
+            c.first_user,
+            Some((
+                Ids {
+                    uid: 1000,
+                    gid: 1000
+                },
+                vec![1000]
+            ))
         );
         assert!(c.read_only);
         assert_eq!(c.platform, Platform::Seccomp);

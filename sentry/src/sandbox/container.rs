@@ -958,8 +958,10 @@ impl Server {
                 ["pause"] => server.freeze(true),
                 ["resume"] => server.freeze(false),
                 ["ps"] => {
-                    let pids: Vec<String> = descendants(server.sentry, server.gofer)
-                        .iter()
+                    // The container's pid (the pid file's, this process) first, as runc
+                    // lists its init, then every task.
+                    let pids: Vec<String> = std::iter::once(server.sentry)
+                        .chain(descendants(server.sentry, server.gofer))
                         .map(|p| p.to_string())
                         .collect();
                     format!("pids {}", pids.join(" "))
@@ -1120,12 +1122,14 @@ fn exec_process(json: &str, fds: Vec<OwnedFd>) -> Result<(Process, bool), String
 }
 
 /// Reads one request line and the fds sent with it.
+/// Byte by byte: whatever follows the line (an exec's `exited` answer after its `started`)
+/// stays in the socket for the next read.
 fn receive_request(stream: &UnixStream) -> std::io::Result<(String, Vec<OwnedFd>)> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let mut line = Vec::new();
     let mut fds = Vec::new();
     loop {
-        let mut buf = [0u8; 4096];
+        let mut buf = [0u8; 1];
         let mut space = nix::cmsg_space!([RawFd; 3]);
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
         let msg = recvmsg::<()>(

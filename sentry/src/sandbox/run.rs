@@ -98,6 +98,11 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         Some(files),
     );
     kernel.proc_scratch = scratch.dir.join("procfs");
+    if let Some((ids, groups)) = config.first_user {
+        let mut creds = kernel::creds::Creds::initial(ids, core_limit);
+        creds.groups = groups;
+        kernel.first_creds = Some(creds);
+    }
     let net_dir = scratch.dir.join("net");
     std::fs::DirBuilder::new()
         .mode(0o700)

@@ -254,15 +254,20 @@ pub(super) fn utimens(
     follow: bool,
 ) -> Result<Action, Errno> {
     check_writable(call, &target)?;
-    // Explicit times need the owner (or CAP_FOWNER); "now" also write permission.
-    if super::vfs::check_owner(call, &target, follow).is_err() {
-        match times {
-            None => {
+    // Explicit times need the owner (or CAP_FOWNER); "now" (both UTIME_NOW, as NULL) also
+    // write permission. A missing file is ENOENT whoever asks (touch then creates it).
+    const UTIME_NOW: i64 = (1 << 30) - 1;
+    let now = times.is_none_or(|t| t[0].nsec == UTIME_NOW && t[1].nsec == UTIME_NOW);
+    match super::vfs::check_owner(call, &target, follow) {
+        Ok(()) => {}
+        Err(e) if e != Errno::EPERM && e != Errno::EACCES => return Err(e),
+        Err(_) => match now {
+            true => {
                 let flags = libc::O_WRONLY | if follow { 0 } else { libc::O_NOFOLLOW };
                 super::vfs::check_open(call, &target, flags).map_err(|_| Errno::EACCES)?;
             }
-            Some(_) => return Err(Errno::EPERM),
-        }
+            false => return Err(Errno::EPERM),
+        },
     }
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.utimens(index, &rel, times, follow)?;
