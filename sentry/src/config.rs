@@ -129,6 +129,9 @@ pub struct Config {
     /// The first process's own identity in the sandbox (uid, gid, supplementary groups),
     /// when it is not `sandbox_user`'s (an OCI process.user).
     pub first_user: Option<(Ids, Vec<u32>)>,
+    /// The first process's capability sets (bounding, effective, permitted, inheritable,
+    /// ambient) in the sandbox, when given (an OCI process.capabilities).
+    pub first_caps: Option<[u64; 5]>,
     /// The directory that becomes the sandbox's `/` (canonical).
     pub rootfs: std::path::PathBuf,
     /// The program and its arguments.

@@ -326,6 +326,7 @@ fn config(args: RunArgs) -> Result<Config, Failure> {
         host_user,
         sandbox_user,
         first_user: None,
+        first_caps: None,
         rootfs,
         command: args.command,
     })

@@ -21,6 +21,8 @@ pub struct Bundle {
     /// `annotations`, as given, for `state`.
     pub annotations: Vec<(String, String)>,
     pub hooks: super::hooks::Hooks,
+    /// `hooks` as config.json gave them, kept with the container's state at `create`.
+    pub hooks_raw: Value,
     /// `linux.resources.cpu.shares` as a nice value for the sandbox's host processes.
     pub nice: Option<i32>,
     /// `linux.resources.cpu.quota` and `period`: CPU time per period (see `throttle.rs`).
@@ -115,6 +117,7 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
         Some(user) => Some(user_ids(user)?),
     }
     .filter(|(ids, groups)| ids.uid != 0 || ids.gid != 0 || !groups.is_empty());
+    let first_caps = capabilities(process.get("capabilities"))?;
     for refused in ["apparmorProfile", "selinuxLabel", "ioPriority", "scheduler"] {
         if process
             .get(refused)
@@ -213,6 +216,7 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
             host_user: None,
             sandbox_user: Ids { uid: 0, gid: 0 },
             first_user,
+            first_caps,
             rootfs,
             command,
         },
@@ -221,9 +225,84 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
         rlimits,
         annotations,
         hooks,
+        hooks_raw: spec.get("hooks").cloned().unwrap_or(Value::Null),
         nice: cpu.nice,
         cpu_quota: cpu.quota,
     })
+}
+
+/// Capability names by number, as Linux numbers them (0 to 40).
+const CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// `process.capabilities`: (bounding, effective, permitted, inheritable, ambient) as masks.
+fn capabilities(v: Option<&Value>) -> Result<Option<[u64; 5]>, String> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let mut sets = [0u64; 5];
+    for (i, key) in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for name in strings(v.get(key), &format!("process.capabilities.{key}"))? {
+            let bit = CAPABILITIES
+                .iter()
+                .position(|&c| c == name)
+                .ok_or_else(|| {
+                    format!("config.json: process.capabilities.{key}: unknown '{name}'")
+                })?;
+            sets[i] |= 1 << bit;
+        }
+    }
+    Ok(Some(sets))
 }
 
 /// The process's uid and gid, and its supplementary groups.
@@ -562,6 +641,21 @@ mod tests {
             MountRequest::Bind { sandbox, read_only: true, .. } if sandbox == b"/data"
         ));
         assert_eq!(b.annotations.len(), 2);
+    }
+
+    #[test]
+    fn capabilities_are_read_by_name() {
+        let b = bundle(&base(
+            r#","process":{"args":["true"],"capabilities":{"bounding":["CAP_CHOWN","CAP_KILL"],
+            "effective":["CAP_KILL"],"permitted":["CAP_KILL"]}}"#,
+        ))
+        .unwrap();
+        assert_eq!(b.config.first_caps, Some([1 | 1 << 5, 1 << 5, 1 << 5, 0, 0]));
+        let bad = bundle(&base(
+            r#","process":{"args":["true"],"capabilities":{"bounding":["CAP_NOPE"]}}"#,
+        ));
+        assert!(bad.unwrap_err().contains("CAP_NOPE"));
+        assert_eq!(CAPABILITIES[40], "CAP_CHECKPOINT_RESTORE");
     }
 
     #[test]

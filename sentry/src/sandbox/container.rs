@@ -274,13 +274,9 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
     }
     request(root, id, "start")?;
     let (state, status) = load(root, id)?;
-    if let Err(e) = super::hooks::run(
-        &bundle_hooks(&state).poststart,
-        "poststart",
-        &state.report(status),
-    ) {
-        tracing::warn!("{e}");
-        eprintln!("sentry: warning: {e}");
+    let hooks = saved_hooks(&state_dir(root, id)?).poststart;
+    for e in super::hooks::run_all(&hooks, "poststart", &state.report(status)) {
+        warn(&e);
     }
     Ok(())
 }
@@ -601,10 +597,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
         // SAFETY: poll reads and writes one pollfd we own.
         unsafe { libc::poll(&mut poll, 1, 10_000) };
     }
+    let hooks = saved_hooks(&dir).poststop;
     remove_all(&dir).map_err(|e| Error(format!("container {id}: cannot remove its state: {e}")))?;
-    let hooks = bundle_hooks(&state).poststop;
-    if let Err(e) = super::hooks::run(&hooks, "poststop", &state.report(Status::Stopped)) {
-        eprintln!("sentry: warning: {e}");
+    for e in super::hooks::run_all(&hooks, "poststop", &state.report(Status::Stopped)) {
+        warn(&e);
     }
     Ok(())
 }
@@ -665,6 +661,14 @@ pub fn create(root: &Path, args: CreateArgs, bundle: Bundle) -> Result<i32, Erro
     }
     let id = args.id.clone();
     let create_runtime = bundle.hooks.create_runtime.clone();
+    // Later changes to config.json do not reach the container: its hooks are kept here.
+    if let Err(e) = std::fs::write(dir.join("hooks.json"), bundle.hooks_raw.to_string()) {
+        let _ = remove_all(&dir);
+        return err(format!(
+            "cannot write {}: {e}",
+            dir.join("hooks.json").display()
+        ));
+    }
     let result = create_in(&dir, args, bundle).and_then(|pid| {
         let (state, status) = load(root, &id)?;
         match super::hooks::run(&create_runtime, "createRuntime", &state.report(status)) {
@@ -685,14 +689,19 @@ pub fn create(root: &Path, args: CreateArgs, bundle: Bundle) -> Result<i32, Erro
     result
 }
 
-/// The hooks of the container's bundle as it is now (none if it cannot be read: a bundle
-/// that is gone at `delete` has nothing left to run).
-fn bundle_hooks(state: &State) -> super::hooks::Hooks {
-    std::fs::read_to_string(state.bundle.join("config.json"))
+/// The hooks the container was created with (kept in its state directory).
+fn saved_hooks(dir: &Path) -> super::hooks::Hooks {
+    std::fs::read_to_string(dir.join("hooks.json"))
         .ok()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|spec| super::hooks::parse(spec.get("hooks")).ok())
+        .and_then(|hooks| super::hooks::parse(Some(&hooks)).ok())
         .unwrap_or_default()
+}
+
+/// A warning of a runtime command: on stderr, and in --log as the sandbox's log is.
+fn warn(text: &str) {
+    tracing::warn!("{text}");
+    eprintln!("sentry: warning: {text}");
 }
 
 fn create_in(dir: &Path, args: CreateArgs, bundle: Bundle) -> Result<i32, Error> {
@@ -1196,11 +1205,8 @@ fn close_other_fds(keep: &[RawFd]) {
 }
 
 fn apply_rlimits(rlimits: &[(i32, u64, u64)]) -> Result<(), String> {
+    // RLIMIT_CORE too: the sentry then records it as the sandbox's and pins its own.
     for &(resource, soft, hard) in rlimits {
-        if resource == libc::RLIMIT_CORE as i32 {
-            // The sentry pins its own core limit; the sandbox's is its table's.
-            continue;
-        }
         let limit = libc::rlimit {
             rlim_cur: soft,
             rlim_max: hard,

@@ -117,6 +117,18 @@ pub fn run(hooks: &[Hook], kind: &str, state: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs every one of `hooks`, whatever fails (poststart, poststop); the failures.
+pub fn run_all(hooks: &[Hook], kind: &str, state: &Value) -> Vec<String> {
+    hooks
+        .iter()
+        .filter_map(|hook| {
+            run_one(hook, state)
+                .err()
+                .map(|e| format!("{kind} hook {}: {e}", hook.path.display()))
+        })
+        .collect()
+}
+
 fn run_one(hook: &Hook, state: &Value) -> Result<(), String> {
     let mut command = Command::new(&hook.path);
     if let Some((first, rest)) = hook.args.split_first() {
@@ -222,6 +234,21 @@ mod tests {
             env: vec![],
             timeout: None,
         };
-        assert!(run(&[failing], "createRuntime", &state).is_err());
+        assert!(run(std::slice::from_ref(&failing), "createRuntime", &state).is_err());
+        // poststart and poststop go on after a failure.
+        let marker = std::env::temp_dir().join(format!("sentry-hook-after-{}", std::process::id()));
+        let after = Hook {
+            path: "/bin/sh".into(),
+            args: vec![
+                "sh".into(),
+                "-c".into(),
+                format!("touch {}", marker.display()),
+            ],
+            env: vec![],
+            timeout: None,
+        };
+        assert_eq!(run_all(&[failing, after], "poststop", &state).len(), 1);
+        assert!(marker.exists(), "the hook after a failing one did not run");
+        let _ = std::fs::remove_file(&marker);
     }
 }

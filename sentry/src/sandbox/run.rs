@@ -98,9 +98,19 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         Some(files),
     );
     kernel.proc_scratch = scratch.dir.join("procfs");
-    if let Some((ids, groups)) = config.first_user {
+    if config.first_user.is_some() || config.first_caps.is_some() {
+        let (ids, groups) = config
+            .first_user
+            .unwrap_or((config.sandbox_user, Vec::new()));
         let mut creds = kernel::creds::Creds::initial(ids, core_limit);
         creds.groups = groups;
+        if let Some([bounding, effective, permitted, inheritable, ambient]) = config.first_caps {
+            creds.cap_bounding = bounding;
+            creds.cap_effective = effective & permitted;
+            creds.cap_permitted = permitted;
+            creds.cap_inheritable = inheritable;
+            creds.cap_ambient = ambient & permitted & inheritable;
+        }
         kernel.first_creds = Some(creds);
     }
     let net_dir = scratch.dir.join("net");
