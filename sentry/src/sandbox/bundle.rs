@@ -650,7 +650,10 @@ mod tests {
             "effective":["CAP_KILL"],"permitted":["CAP_KILL"]}}"#,
         ))
         .unwrap();
-        assert_eq!(b.config.first_caps, Some([1 | 1 << 5, 1 << 5, 1 << 5, 0, 0]));
+        assert_eq!(
+            b.config.first_caps,
+            Some([1 | 1 << 5, 1 << 5, 1 << 5, 0, 0])
+        );
         let bad = bundle(&base(
             r#","process":{"args":["true"],"capabilities":{"bounding":["CAP_NOPE"]}}"#,
         ));
