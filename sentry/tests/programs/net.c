@@ -1,6 +1,7 @@
 /* net none | net host PORT
  * none: TCP and UDP sockets (AF_INET, AF_INET6) are the sandbox's own loopback's and work;
- *       AF_PACKET and AF_NETLINK fail with EACCES; an AF_UNIX socketpair works and carries
+ *       AF_PACKET and AF_NETLINK (but NETLINK_ROUTE, the sandbox's `lo`) fail with EACCES;
+ *       an AF_UNIX socketpair works and carries
  *       data both ways; socket(AF_UNIX) works.
  * host: socket(AF_INET) succeeds, connects to 127.0.0.1:PORT (a listener the test opened),
  *       sends "hello from the sandbox\n" and reads the test's answer. */
@@ -34,7 +35,11 @@ static int mode_none(void)
         }
     }
     denied(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL), "AF_PACKET, SOCK_RAW");
-    denied(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, "AF_NETLINK, SOCK_RAW");
+    denied(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT, "AF_NETLINK, SOCK_RAW, NETLINK_AUDIT");
+    int route = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    check(route >= 0, "socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) -> %d (the sandbox's lo)", route);
+    if (route >= 0)
+        close(route);
 
     int sv[2];
     int r = socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
