@@ -468,13 +468,14 @@ impl Creds {
         self.sgid = self.egid;
         self.fsgid = self.egid;
         if self.euid == 0 || self.ruid == 0 {
-            // Root: the program is treated as having every file capability.
-            self.cap_permitted = self.cap_inheritable | self.cap_bounding;
-            self.cap_ambient = 0;
+            // Root: the program is treated as having every file capability; the ambient
+            // set stays (only file capabilities or set-id bits clear it, and neither
+            // applies here), and joins the permitted one as for anyone.
+            self.cap_permitted = self.cap_inheritable | self.cap_bounding | self.cap_ambient;
             self.cap_effective = if self.euid == 0 {
                 self.cap_permitted
             } else {
-                0
+                self.cap_ambient
             };
         } else {
             self.cap_permitted = self.cap_ambient;
