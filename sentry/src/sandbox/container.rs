@@ -1150,12 +1150,10 @@ fn receive_request(stream: &UnixStream) -> std::io::Result<(String, Vec<OwnedFd>
         .map_err(std::io::Error::from)?;
         for cmsg in msg.cmsgs().map_err(std::io::Error::from)? {
             if let ControlMessageOwned::ScmRights(received) = cmsg {
-                // SAFETY: the kernel just gave us these fds; nothing else owns them.
-                fds.extend(
-                    received
-                        .into_iter()
-                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                );
+                for fd in received {
+                    // SAFETY: the kernel just gave us this fd; nothing else owns it.
+                    fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+                }
             }
         }
         let n = msg.bytes;
