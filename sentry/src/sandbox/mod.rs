@@ -125,6 +125,15 @@ fn janitor(dir: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
     // SAFETY: both fds were just made and are owned by nobody else.
     let (read_end, write_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // Ends (EOF) when the janitor has exec'd: until then it is a copy of the sentry, with its
+    // environment, and must not outlive the sentry's start unnoticed.
+    // SAFETY: pipe2 writes two fds into our array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just made and are owned by nobody else.
+    let (exec_wait, exec_done) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     // SAFETY: fork while single-threaded (see above); the children run only async-signal-
     // safe calls on memory prepared before the fork.
     let child = unsafe { libc::fork() };
@@ -149,20 +158,32 @@ fn janitor(dir: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
             ] {
                 libc::signal(sig, libc::SIG_IGN);
             }
-            // dup2 onto itself would keep close-on-exec: clear it either way.
-            if libc::dup2(read_end.as_raw_fd(), JANITOR_FD) < 0
-                || libc::fcntl(JANITOR_FD, libc::F_SETFD, 0) < 0
+            // Both ends above the numbers they go to, so that neither is overwritten; the
+            // pipe's end without close-on-exec, the exec signal's end with it.
+            let pipe = libc::fcntl(read_end.as_raw_fd(), libc::F_DUPFD, 10);
+            let done = libc::fcntl(exec_done.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10);
+            if pipe < 0
+                || done < 0
+                || libc::dup2(pipe, JANITOR_FD) < 0
+                || libc::dup3(done, JANITOR_FD + 1, libc::O_CLOEXEC) < 0
             {
                 libc::_exit(1);
             }
             libc::syscall(libc::SYS_close_range, 0u32, 2u32, 0u32);
-            libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+            libc::syscall(libc::SYS_close_range, 5u32, u32::MAX, 0u32);
             libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
             libc::_exit(1);
         }
     }
     // SAFETY: waitpid on the intermediate child, which exits at once.
     unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+    drop(exec_done);
+    let mut byte = 0u8;
+    // Returns 0 once the janitor's copy of the end closed: at its exec (or its exit).
+    // SAFETY: read writes at most one byte into our buffer.
+    while unsafe { libc::read(exec_wait.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) } < 0
+        && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+    {}
     Ok(write_end)
 }
 
