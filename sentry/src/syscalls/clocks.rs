@@ -11,9 +11,18 @@ use nix::errno::Errno;
 const CPUCLOCK_PERTHREAD: i32 = 4;
 const CLOCKFD: i32 = 3;
 
-/// clock_gettime, clock_getres, clock_nanosleep and timer_create: `args[0]` is the clock.
-pub fn handle(call: &mut Call) -> Action {
-    let clock = call.args[0] as i32;
+// They stop only for CPU clocks of other tasks (see `filter`).
+crate::syscall_entries! {
+    clock_gettime(clock: Int32, time: Ptr) => Checked, |call, a| cpu_clock(call, a.clock);
+    clock_getres(clock: Int32, resolution: Ptr) => Checked, |call, a| cpu_clock(call, a.clock);
+    clock_nanosleep(clock: Int32, flags: Hex, request: Ptr, remain: Ptr) => Checked,
+        |call, a| cpu_clock(call, a.clock);
+    timer_create(clock: Int32, event: Ptr, timer: Ptr) => Checked,
+        |call, a| cpu_clock(call, a.clock);
+}
+
+/// A call whose first argument is `clock`, rewritten with the host's id for it.
+fn cpu_clock(call: &mut Call, clock: i32) -> Action {
     if clock >= 0 || clock & 7 == CLOCKFD {
         // A fixed clock, or a clock of an fd the task holds.
         return Action::Pass;

@@ -24,7 +24,7 @@
 //! and loaded no other file (no interpreter of the host's): a task for which that fails is
 //! killed.
 
-use super::vfs::{files, follow, read_path, resolve, Target};
+use super::vfs::{by_path, files, follow, read_path, resolve, PathArg, Target};
 use super::{Action, Call};
 use nix::errno::Errno;
 use platform_ptrace::{Regs, Stopped, Tid};
@@ -432,28 +432,30 @@ fn read_arg(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64) -> Result<Ve
         })
 }
 
-/// execve(path, argv, envp) / execveat(dirfd, path, argv, envp, flags).
-pub fn handle(call: &mut Call) -> Result<Action, Errno> {
-    let (dirfd, path_index, argv, envp, flags) = match call.sysno {
-        Sysno::execve => (
-            libc::AT_FDCWD as i64 as u64,
-            0,
-            call.args[1],
-            call.args[2],
-            0,
-        ),
-        _ => (
-            call.args[0],
-            1,
-            call.args[2],
-            call.args[3],
-            call.args[4] as i32,
-        ),
+crate::syscall_entries! {
+    execve(path: Path, argv: Ptr, envp: Ptr) => Gofer, |call, a| {
+        by_path(call, a, |c, a| exec(c, AT_FDCWD, a.path, a.argv, a.envp, 0))
     };
+    execveat(dirfd: DirFd, path: Path, argv: Ptr, envp: Ptr, flags: Hex) => Gofer, |call, a| {
+        by_path(call, a, |c, a| exec(c, a.dirfd as u64, a.path, a.argv, a.envp, a.flags as i32))
+    };
+}
+
+const AT_FDCWD: u64 = libc::AT_FDCWD as i64 as u64;
+
+/// execve(path, argv, envp) / execveat(dirfd, path, argv, envp, flags).
+fn exec(
+    call: &mut Call,
+    dirfd: u64,
+    path: PathArg,
+    argv: u64,
+    envp: u64,
+    flags: i32,
+) -> Result<Action, Errno> {
     if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
-    let mut path = read_path(call, path_index)?;
+    let mut path = read_path(call, path)?;
     let given_len = path.len();
     let mut dirfd = dirfd;
     if path.is_empty() {

@@ -10,7 +10,7 @@ use super::{Action, Call};
 use crate::kernel::creds::{self, Creds, Ids, CAP_CHOWN, CAP_FOWNER, NGROUPS_MAX};
 use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::Sysno;
+use std::os::fd::AsRawFd;
 
 const LINUX_CAPABILITY_VERSION_1: u32 = 0x1998_0330;
 const LINUX_CAPABILITY_VERSION_2: u32 = 0x2007_1026;
@@ -40,98 +40,110 @@ fn write_u32s(
     mem.write(tid, addr, &bytes).map_err(|_| libc::EFAULT)
 }
 
-/// getuid … capset: every call of the family, by number.
-pub fn handle(call: &mut Call) -> Action {
-    use Sysno::*;
-    let a = call.args;
-    let id = |i: usize| a[i] as u32;
-    let c = call.kernel.creds_of(call.tid);
-    match call.sysno {
-        getuid => Action::Return(c.ruid as i64),
-        geteuid => Action::Return(c.euid as i64),
-        getgid => Action::Return(c.rgid as i64),
-        getegid => Action::Return(c.egid as i64),
-        getresuid | getresgid => {
-            let ids = if call.sysno == getresuid {
-                [c.ruid, c.euid, c.suid]
-            } else {
-                [c.rgid, c.egid, c.sgid]
-            };
-            for (i, value) in ids.iter().enumerate() {
-                if let Err(e) = write_u32s(&*call.kernel.mem, call.tid, a[i], &[*value]) {
-                    return fail(e);
-                }
-            }
-            Action::Return(0)
+crate::syscall_entries! {
+    // Identity: each task's sandbox credentials, kept by the sentry; on the host every task
+    // is unprivileged.
+    getuid() => Emulate, |call, _| Action::Return(call.kernel.creds_of(call.tid).ruid as i64);
+    geteuid() => Emulate, |call, _| Action::Return(call.kernel.creds_of(call.tid).euid as i64);
+    getgid() => Emulate, |call, _| Action::Return(call.kernel.creds_of(call.tid).rgid as i64);
+    getegid() => Emulate, |call, _| Action::Return(call.kernel.creds_of(call.tid).egid as i64);
+    getresuid(ruid: Ptr, euid: Ptr, suid: Ptr) => Emulate, |call, a| {
+        let c = call.kernel.creds_of(call.tid);
+        get_three(call, [a.ruid, a.euid, a.suid], [c.ruid, c.euid, c.suid])
+    };
+    getresgid(rgid: Ptr, egid: Ptr, sgid: Ptr) => Emulate, |call, a| {
+        let c = call.kernel.creds_of(call.tid);
+        get_three(call, [a.rgid, a.egid, a.sgid], [c.rgid, c.egid, c.sgid])
+    };
+    getgroups(size: Int32, list: Ptr) => Emulate, getgroups;
+    setgroups(size: Int32, list: Ptr) => Emulate, setgroups;
+    setuid(uid: Id) => Emulate, |call, a| update(call, |c| c.setuid(a.uid));
+    setgid(gid: Id) => Emulate, |call, a| update(call, |c| c.setgid(a.gid));
+    setreuid(ruid: Id, euid: Id) => Emulate, |call, a| update(call, |c| c.setreuid(a.ruid, a.euid));
+    setregid(rgid: Id, egid: Id) => Emulate, |call, a| update(call, |c| c.setregid(a.rgid, a.egid));
+    setresuid(ruid: Id, euid: Id, suid: Id) => Emulate, |call, a| {
+        update(call, |c| c.setresuid(a.ruid, a.euid, a.suid))
+    };
+    setresgid(rgid: Id, egid: Id, sgid: Id) => Emulate, |call, a| {
+        update(call, |c| c.setresgid(a.rgid, a.egid, a.sgid))
+    };
+    setfsuid(uid: Id) => Emulate, |call, a| set_fs_id(call, |c| c.setfsuid(a.uid));
+    setfsgid(gid: Id) => Emulate, |call, a| set_fs_id(call, |c| c.setfsgid(a.gid));
+    capget(header: Ptr, data: Ptr) => Emulate, cap_get;
+    capset(header: Ptr, data: Ptr) => Emulate, cap_set;
+    // Chown is recorded by the sentry, never done on the host.
+    fchown(fd: Fd, uid: Id, gid: Id) => Checked, |call, a| fchown(call, a.fd, [a.uid, a.gid]);
+    // Made by the sentry on its own duplicate of the fd when the tasks' host uid does not
+    // own what the gofer made; otherwise a read-only mount is checked and the host runs it.
+    fchmod(fd: Fd, mode: Mode) => Checked, fchmod;
+    fsetxattr(fd: Fd, name: Ptr, value: Ptr, size: UInt, flags: Hex) => Checked, fsetxattr;
+    fremovexattr(fd: Fd, name: Ptr) => Checked, fremovexattr;
+}
+
+/// getresuid/getresgid: three ids to three pointers.
+fn get_three(call: &mut Call, to: [u64; 3], ids: [u32; 3]) -> Action {
+    for (addr, value) in to.into_iter().zip(ids) {
+        if let Err(e) = write_u32s(&*call.kernel.mem, call.tid, addr, &[value]) {
+            return fail(e);
         }
-        getgroups => {
-            let size = a[0] as i32;
-            if size < 0 {
-                return fail(libc::EINVAL);
-            }
-            let n = c.groups.len();
-            if size == 0 {
-                return Action::Return(n as i64);
-            }
-            if (size as usize) < n {
-                return fail(libc::EINVAL);
-            }
-            match write_u32s(&*call.kernel.mem, call.tid, a[1], &c.groups) {
-                Ok(()) => Action::Return(n as i64),
-                Err(e) => fail(e),
-            }
-        }
-        setgroups => {
-            if !c.capable(creds::CAP_SETGID) {
-                return fail(libc::EPERM);
-            }
-            let size = a[0] as i32;
-            if size < 0 || size as usize > NGROUPS_MAX {
-                return fail(libc::EINVAL);
-            }
-            let mut raw = vec![0u8; size as usize * 4];
-            if size > 0 && call.kernel.mem.read(call.tid, a[1], &mut raw).is_err() {
-                return fail(libc::EFAULT);
-            }
-            let groups: Vec<u32> = raw
-                .chunks_exact(4)
-                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            if groups.contains(&u32::MAX) {
-                return fail(libc::EINVAL);
-            }
-            update(call, |c| c.setgroups(groups))
-        }
-        setuid => update(call, |c| c.setuid(id(0))),
-        setgid => update(call, |c| c.setgid(id(0))),
-        setreuid => update(call, |c| c.setreuid(id(0), id(1))),
-        setregid => update(call, |c| c.setregid(id(0), id(1))),
-        setresuid => update(call, |c| c.setresuid(id(0), id(1), id(2))),
-        setresgid => update(call, |c| c.setresgid(id(0), id(1), id(2))),
-        setfsuid | setfsgid => {
-            let Some(task) = call.kernel.tasks.get_mut(&call.tid) else {
-                return fail(libc::ESRCH);
-            };
-            let old = if call.sysno == setfsuid {
-                task.creds.setfsuid(id(0))
-            } else {
-                task.creds.setfsgid(id(0))
-            };
-            Action::Return(old as i64)
-        }
-        Sysno::capget => cap_get(call),
-        Sysno::capset => cap_set(call),
-        _ => fail(libc::ENOSYS),
     }
+    Action::Return(0)
+}
+
+fn getgroups(call: &mut Call, a: args::getgroups) -> Action {
+    if a.size < 0 {
+        return fail(libc::EINVAL);
+    }
+    let groups = call.kernel.creds_of(call.tid).groups.clone();
+    let n = groups.len();
+    if a.size == 0 {
+        return Action::Return(n as i64);
+    }
+    if (a.size as usize) < n {
+        return fail(libc::EINVAL);
+    }
+    match write_u32s(&*call.kernel.mem, call.tid, a.list, &groups) {
+        Ok(()) => Action::Return(n as i64),
+        Err(e) => fail(e),
+    }
+}
+
+fn setgroups(call: &mut Call, a: args::setgroups) -> Action {
+    if !call.kernel.creds_of(call.tid).capable(creds::CAP_SETGID) {
+        return fail(libc::EPERM);
+    }
+    if a.size < 0 || a.size as usize > NGROUPS_MAX {
+        return fail(libc::EINVAL);
+    }
+    let mut raw = vec![0u8; a.size as usize * 4];
+    if a.size > 0 && call.kernel.mem.read(call.tid, a.list, &mut raw).is_err() {
+        return fail(libc::EFAULT);
+    }
+    let groups: Vec<u32> = raw
+        .chunks_exact(4)
+        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if groups.contains(&u32::MAX) {
+        return fail(libc::EINVAL);
+    }
+    update(call, |c| c.setgroups(groups))
+}
+
+/// setfsuid/setfsgid: the old id, whatever happens.
+fn set_fs_id(call: &mut Call, change: impl FnOnce(&mut Creds) -> u32) -> Action {
+    let Some(task) = call.kernel.tasks.get_mut(&call.tid) else {
+        return fail(libc::ESRCH);
+    };
+    Action::Return(change(&mut task.creds) as i64)
 }
 
 /// The header of capget/capset: the number of data words its version implies, and the
 /// pid. A bad version is answered with the kernel's preferred one written back, EINVAL.
-fn cap_header(call: &Call) -> Result<(usize, i32), i32> {
+fn cap_header(call: &Call, header: u64) -> Result<(usize, i32), i32> {
     let mut raw = [0u8; 8];
     call.kernel
         .mem
-        .read(call.tid, call.args[0], &mut raw)
+        .read(call.tid, header, &mut raw)
         .map_err(|_| libc::EFAULT)?;
     let version = u32::from_ne_bytes(raw[0..4].try_into().expect("4 bytes"));
     let pid = i32::from_ne_bytes(raw[4..8].try_into().expect("4 bytes"));
@@ -142,7 +154,7 @@ fn cap_header(call: &Call) -> Result<(usize, i32), i32> {
             write_u32s(
                 &*call.kernel.mem,
                 call.tid,
-                call.args[0],
+                header,
                 &[LINUX_CAPABILITY_VERSION_3],
             )?;
             return Err(libc::EINVAL);
@@ -151,11 +163,11 @@ fn cap_header(call: &Call) -> Result<(usize, i32), i32> {
     Ok((words, pid))
 }
 
-fn cap_get(call: &mut Call) -> Action {
-    let (words, pid) = match cap_header(call) {
+fn cap_get(call: &mut Call, a: args::capget) -> Action {
+    let (words, pid) = match cap_header(call, a.header) {
         Ok(h) => h,
         // A bad version with no data pointer is how programs ask for the version.
-        Err(libc::EINVAL) if call.args[1] == 0 => return Action::Return(0),
+        Err(libc::EINVAL) if a.data == 0 => return Action::Return(0),
         Err(e) => return fail(e),
     };
     if pid < 0 {
@@ -169,7 +181,7 @@ fn cap_get(call: &mut Call) -> Action {
             _ => return fail(libc::ESRCH),
         }
     };
-    if call.args[1] == 0 {
+    if a.data == 0 {
         return Action::Return(0);
     }
     let c = call.kernel.creds_of(target);
@@ -179,14 +191,14 @@ fn cap_get(call: &mut Call) -> Action {
             data.push((set >> (32 * w)) as u32);
         }
     }
-    match write_u32s(&*call.kernel.mem, call.tid, call.args[1], &data) {
+    match write_u32s(&*call.kernel.mem, call.tid, a.data, &data) {
         Ok(()) => Action::Return(0),
         Err(e) => fail(e),
     }
 }
 
-fn cap_set(call: &mut Call) -> Action {
-    let (words, pid) = match cap_header(call) {
+fn cap_set(call: &mut Call, a: args::capset) -> Action {
+    let (words, pid) = match cap_header(call, a.header) {
         Ok(h) => h,
         Err(e) => return fail(e),
     };
@@ -195,12 +207,7 @@ fn cap_set(call: &mut Call) -> Action {
         return fail(libc::EPERM);
     }
     let mut raw = vec![0u8; words * 12];
-    if call
-        .kernel
-        .mem
-        .read(call.tid, call.args[1], &mut raw)
-        .is_err()
-    {
+    if call.kernel.mem.read(call.tid, a.data, &mut raw).is_err() {
         return fail(libc::EFAULT);
     }
     let word = |i: usize| u32::from_ne_bytes(raw[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
@@ -218,7 +225,7 @@ fn cap_set(call: &mut Call) -> Action {
 pub fn chown(
     call: &mut Call,
     target: Target,
-    ids: [u64; 2],
+    ids: [u32; 2],
     follow: bool,
 ) -> Result<Action, Errno> {
     let st = host_stat(call, &target, follow)?;
@@ -232,7 +239,7 @@ pub fn chown(
 }
 
 /// fchown(fd, uid, gid), and fchownat with AT_EMPTY_PATH.
-pub fn fchown(call: &mut Call, fd: i32, ids: [u64; 2]) -> Action {
+pub fn fchown(call: &mut Call, fd: i32, ids: [u32; 2]) -> Action {
     let result = (|| {
         super::vfs::refuse_on_read_only_fd(call, fd)?;
         let st = fd_stat(call, fd)?;
@@ -251,14 +258,14 @@ pub fn fchown(call: &mut Call, fd: i32, ids: [u64; 2]) -> Action {
 fn change_owner(
     call: &mut Call,
     st: &libc::stat,
-    ids: [u64; 2],
+    ids: [u32; 2],
     chmod: impl FnOnce(&mut Call, u32) -> Result<(), Errno>,
 ) -> Result<Action, Errno> {
     let c = call.kernel.creds_of(call.tid);
     let now = call
         .kernel
         .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
-    let (uid, gid) = (ids[0] as u32, ids[1] as u32);
+    let [uid, gid] = ids;
     let new = Ids {
         uid: if uid == u32::MAX { now.uid } else { uid },
         gid: if gid == u32::MAX { now.gid } else { gid },
@@ -344,56 +351,62 @@ pub fn chmod_fd(owners: &mut creds::Owners, fd: i32, mode: u32) -> Result<(), Er
     Ok(())
 }
 
-pub fn fd_inode_change(call: &mut Call) -> Option<Action> {
-    if !call.kernel.identity.switched {
-        return None;
+fn fchmod(call: &mut Call, a: args::fchmod) -> Result<Action, Errno> {
+    super::vfs::refuse_on_read_only_fd(call, a.fd)?;
+    if call.kernel.identity.switched {
+        owner_or_fowner(call, a.fd, false)?;
     }
-    let result = (|| -> Result<Action, Errno> {
-        let fd = call.args[0] as i32;
-        super::vfs::refuse_on_read_only_fd(call, fd)?;
-        let file = call.task_fd(fd)?;
-        let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
-        match call.sysno {
-            Sysno::fchmod => {
-                owner_or_fowner(call, fd, false)?;
-                chmod_fd(&mut call.kernel.owners, raw, call.args[1] as u32)?;
-            }
-            Sysno::fsetxattr => {
-                const XATTR_SIZE_MAX: usize = 65536;
-                let name = xattr_name(call)?;
-                if gofer::server::privileged_xattr(name.as_bytes()) {
-                    return Err(Errno::EPERM);
-                }
-                let size = call.args[3] as usize;
-                if size > XATTR_SIZE_MAX {
-                    return Err(Errno::E2BIG);
-                }
-                let mut value = vec![0u8; size];
-                call.kernel
-                    .mem
-                    .read(call.tid, call.args[2], &mut value)
-                    .map_err(|_| Errno::EFAULT)?;
-                // SAFETY: fsetxattr on an fd we own, with a NUL-terminated name and a
-                // buffer of `size` bytes we own.
-                cvt(unsafe {
-                    libc::fsetxattr(
-                        raw,
-                        name.as_ptr(),
-                        value.as_ptr().cast(),
-                        size,
-                        call.args[4] as i32,
-                    )
-                })?;
-            }
-            _ => {
-                let name = xattr_name(call)?;
-                // SAFETY: fremovexattr on an fd we own with a NUL-terminated name.
-                cvt(unsafe { libc::fremovexattr(raw, name.as_ptr()) })?;
-            }
-        }
-        Ok(Action::Return(0))
-    })();
-    Some(result.unwrap_or_else(|e| fail(e as i32)))
+    // Made by the sentry on its own duplicate of the fd: the set-user-ID and set-group-ID
+    // bits are kept by the sentry, never on the host file.
+    let file = call.task_fd(a.fd)?;
+    chmod_fd(&mut call.kernel.owners, file.as_raw_fd(), a.mode)?;
+    Ok(Action::Return(0))
+}
+
+fn fsetxattr(call: &mut Call, a: args::fsetxattr) -> Result<Action, Errno> {
+    super::vfs::refuse_on_read_only_fd(call, a.fd)?;
+    if !call.kernel.identity.switched {
+        return Ok(Action::Pass);
+    }
+    let file = call.task_fd(a.fd)?;
+    const XATTR_SIZE_MAX: usize = 65536;
+    let name = xattr_name(call, a.name)?;
+    if gofer::server::privileged_xattr(name.as_bytes()) {
+        return Err(Errno::EPERM);
+    }
+    let size = a.size as usize;
+    if size > XATTR_SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let mut value = vec![0u8; size];
+    call.kernel
+        .mem
+        .read(call.tid, a.value, &mut value)
+        .map_err(|_| Errno::EFAULT)?;
+    // SAFETY: fsetxattr on an fd we own, with a NUL-terminated name and a buffer of
+    // `size` bytes we own.
+    cvt(unsafe {
+        libc::fsetxattr(
+            file.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            size,
+            a.flags as i32,
+        )
+    })?;
+    Ok(Action::Return(0))
+}
+
+fn fremovexattr(call: &mut Call, a: args::fremovexattr) -> Result<Action, Errno> {
+    super::vfs::refuse_on_read_only_fd(call, a.fd)?;
+    if !call.kernel.identity.switched {
+        return Ok(Action::Pass);
+    }
+    let file = call.task_fd(a.fd)?;
+    let name = xattr_name(call, a.name)?;
+    // SAFETY: fremovexattr on an fd we own with a NUL-terminated name.
+    cvt(unsafe { libc::fremovexattr(file.as_raw_fd(), name.as_ptr()) })?;
+    Ok(Action::Return(0))
 }
 
 /// futimens(fd, times) (utimensat with no path, or AT_EMPTY_PATH) when the tasks run under
@@ -428,11 +441,11 @@ pub fn futimens(call: &mut Call, fd: i32, times_addr: u64) -> Result<Option<Acti
     Ok(Some(Action::Return(0)))
 }
 
-fn xattr_name(call: &Call) -> Result<std::ffi::CString, Errno> {
+fn xattr_name(call: &Call, name: u64) -> Result<std::ffi::CString, Errno> {
     let name = call
         .kernel
         .mem
-        .read_cstring(call.tid, call.args[1], 255)
+        .read_cstring(call.tid, name, 255)
         .map_err(|e| match e as i32 {
             libc::ENAMETOOLONG => Errno::ERANGE,
             other => Errno::from_raw(other),

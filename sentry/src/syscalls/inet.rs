@@ -18,6 +18,21 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use syscalls::Sysno;
 
+crate::syscall_entries! {
+    // A loopback listener's accept is the sentry's to record.
+    accept(fd: Fd, addr: Ptr, len: Ptr) => Checked, |call, _| {
+        super::socket_memory::creating(call, accept)
+    };
+    accept4(fd: Fd, addr: Ptr, len: Ptr, flags: Hex) => Checked, |call, _| {
+        super::socket_memory::creating(call, accept)
+    };
+    listen(fd: Fd, backlog: Int32) => Checked, |call, _| listen(call);
+    // A loopback datagram's sender is named by the sentry (stops only with an address
+    // under --platform=seccomp: see `filter`).
+    recvfrom(fd: Fd, buf: Ptr, len: UInt, flags: Hex, addr: Ptr, addr_len: Ptr) => Checked,
+        |call, _| recvfrom(call);
+}
+
 /// socket(AF_INET or AF_INET6, type, protocol).
 pub fn socket(call: &mut Call) -> Action {
     let family = call.args[0] as i32;
@@ -234,7 +249,7 @@ pub fn connect_or_bind(call: &mut Call, sock: &OwnedFd, ino: u64) -> Result<Acti
 }
 
 /// listen(fd, backlog): a socket with no port gets an ephemeral one first, as Linux's.
-pub fn listen(call: &mut Call) -> Action {
+fn listen(call: &mut Call) -> Action {
     let result = (|| -> Result<Action, Errno> {
         let Ok(sock) = call.task_fd(call.args[0] as i32) else {
             return Ok(Action::Pass);
@@ -264,7 +279,7 @@ pub fn listen(call: &mut Call) -> Action {
 
 /// accept/accept4 on a loopback listener: the kernel accepts with no address (it would write
 /// an AF_UNIX one); the sentry records the new socket and writes the peer's inet address.
-pub fn accept(call: &mut Call) -> Action {
+fn accept(call: &mut Call) -> Action {
     let Ok(sock) = call.task_fd(call.args[0] as i32) else {
         return Action::Pass;
     };
@@ -526,7 +541,7 @@ pub fn send_datagram(
 /// recvfrom(fd, buf, len, flags, addr, addrlen) with an address, on a loopback datagram
 /// socket: made by the sentry, which names the sender by the port of its socket file.
 /// Anything else is the task's own call.
-pub fn recvfrom(call: &mut Call) -> Action {
+fn recvfrom(call: &mut Call) -> Action {
     if call.args[4] == 0 {
         return Action::Pass;
     }

@@ -52,7 +52,23 @@ fn kind_of(sysno: Sysno) -> IpcKind {
     }
 }
 
-pub fn handle(call: &mut Call) -> Action {
+// SysV IPC: the sandbox's own namespace of keys and ids.
+crate::syscall_entries! {
+    shmget(key: Int32, size: UInt, flags: Hex) => Checked, |call, _| handle(call);
+    shmat(id: Int32, addr: Ptr, flags: Hex) => Checked, |call, _| handle(call);
+    shmctl(id: Int32, command: Int32, buf: Ptr) => Checked, |call, _| handle(call);
+    semget(key: Int32, count: Int32, flags: Hex) => Checked, |call, _| handle(call);
+    semop(id: Int32, ops: Ptr, count: UInt) => Checked, |call, _| handle(call);
+    semctl(id: Int32, number: Int32, command: Int32, arg: Hex) => Checked, |call, _| handle(call);
+    semtimedop(id: Int32, ops: Ptr, count: UInt, timeout: Ptr) => Checked, |call, _| handle(call);
+    msgget(key: Int32, flags: Hex) => Checked, |call, _| handle(call);
+    msgsnd(id: Int32, msg: Ptr, size: UInt, flags: Hex) => Checked, |call, _| handle(call);
+    msgrcv(id: Int32, msg: Ptr, size: UInt, kind: Int, flags: Hex) => Checked,
+        |call, _| handle(call);
+    msgctl(id: Int32, command: Int32, buf: Ptr) => Checked, |call, _| handle(call);
+}
+
+fn handle(call: &mut Call) -> Action {
     let kind = kind_of(call.sysno);
     match call.sysno {
         Sysno::shmget | Sysno::semget | Sysno::msgget => get(call, kind),

@@ -53,11 +53,29 @@ pub fn guards() -> Vec<Guard> {
         .collect()
 }
 
-/// A guarded call, or io_submit.
+// Calls that can grow or duplicate a memfd: they stop when memory is accounted (under
+// `--platform=seccomp` only for fds at or above FLOOR: `guards`).
+crate::syscall_entries! {
+    write(fd: Fd, buf: Ptr, count: Int) => Passthrough, |call, _| handle(call);
+    pwrite64(fd: Fd, buf: Ptr, count: Int, offset: Int) => Passthrough, |call, _| handle(call);
+    writev(fd: Fd, iov: Ptr, count: Int) => Passthrough, |call, _| handle(call);
+    pwritev(fd: Fd, iov: Ptr, count: Int, offset: Int) => Passthrough, |call, _| handle(call);
+    pwritev2(fd: Fd, iov: Ptr, count: Int, offset: Int, flags: Hex) => Passthrough,
+        |call, _| handle(call);
+    dup(fd: Fd) => Passthrough, |call, _| handle(call);
+    dup2(fd: Fd, to: Fd) => Passthrough, |call, _| handle(call);
+    dup3(fd: Fd, to: Fd, flags: Hex) => Passthrough, |call, _| handle(call);
+    sendfile(out: Fd, from: Fd, offset: Ptr, count: Int) => Passthrough, |call, _| handle(call);
+    splice(from: Fd, from_offset: Ptr, to: Fd, to_offset: Ptr, len: Int, flags: Hex) =>
+        Passthrough, |call, _| handle(call);
+    copy_file_range(from: Fd, from_offset: Ptr, to: Fd, to_offset: Ptr, len: Int, flags: Hex) =>
+        Passthrough, |call, _| handle(call);
+    io_submit(ctx: Hex, count: Int, iocbs: Ptr) => Passthrough, |call, _| io_submit(call);
+    memfd_create(name: Ptr, flags: Hex) => Passthrough, |call, _| create(call);
+}
+
+/// A guarded call.
 pub fn handle(call: &mut Call) -> Action {
-    if call.sysno == Sysno::io_submit {
-        return io_submit(call);
-    }
     let Some(&(_, arg)) = MEMFD_GUARDED.iter().find(|&&(s, _)| s == call.sysno) else {
         return Action::Pass;
     };

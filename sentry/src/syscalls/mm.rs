@@ -69,21 +69,23 @@ pub fn refused(r: Refused) -> Action {
     errno(Errno::ENOMEM)
 }
 
-/// brk, mmap, munmap, mremap, mprotect, pkey_mprotect, sysinfo; memfd_create, ftruncate,
-/// fallocate, close, close_range.
-pub fn handle(call: &mut Call) -> Action {
-    match call.sysno {
-        Sysno::mmap => mmap(call),
-        Sysno::munmap => munmap(call),
-        Sysno::mremap => mremap(call),
-        Sysno::mprotect | Sysno::pkey_mprotect => mprotect(call),
-        Sysno::brk => brk(call),
-        Sysno::sysinfo => sysinfo(call),
-        Sysno::ftruncate => ftruncate(call),
-        Sysno::fallocate => fallocate(call),
-        Sysno::close | Sysno::close_range => close(call),
-        _ => errno(Errno::ENOSYS),
-    }
+// Memory calls the host runs; they stop at the sentry when memory is accounted (and
+// sysinfo under a memory limit): see `table::class_override`.
+crate::syscall_entries! {
+    mmap(addr: Ptr, len: UInt, prot: Prot, flags: MapFlags, fd: Fd, offset: Hex) => Passthrough,
+        |call, _| mmap(call);
+    mprotect(addr: Ptr, len: UInt, prot: Prot) => Passthrough, |call, _| mprotect(call);
+    pkey_mprotect(addr: Ptr, len: UInt, prot: Prot, pkey: Int32) => Passthrough,
+        |call, _| mprotect(call);
+    munmap(addr: Ptr, len: UInt) => Passthrough, |call, _| munmap(call);
+    mremap(addr: Ptr, old_len: UInt, new_len: UInt, flags: Hex, new_addr: Ptr) => Passthrough,
+        |call, _| mremap(call);
+    brk(addr: Ptr) => Passthrough, |call, _| brk(call);
+    sysinfo(info: Ptr) => Passthrough, |call, _| sysinfo(call);
+    ftruncate(fd: Fd, length: Int) => Passthrough, |call, _| ftruncate(call);
+    fallocate(fd: Fd, mode: Hex, offset: Int, len: Int) => Passthrough, |call, _| fallocate(call);
+    close(fd: Fd) => Passthrough, |call, _| close(call);
+    close_range(first: Fd, last: Fd, flags: Hex) => Passthrough, |call, _| close(call);
 }
 
 /// Before a charge of `bytes` is refused, memfds and sockets nobody holds any more are

@@ -1,11 +1,11 @@
 //! Syscall handlers, one file per family, and the dispatch that applies the table.
 
+pub mod args;
 pub mod filter;
 pub mod table;
 
 mod clocks;
 pub mod exec;
-pub mod fs;
 pub mod ids;
 pub mod inet;
 pub mod ipc;

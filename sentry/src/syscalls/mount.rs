@@ -3,7 +3,7 @@
 //! sentry's scratch space, served by the gofer), proc (the synthesized /proc), remounts and
 //! propagation changes. Block devices, host paths and other file system types are refused.
 
-use super::vfs::{canonical_dir, follow, read_path, resolve, Target};
+use super::vfs::{by_path, canonical_dir, follow, read_path, resolve, PathArg, Target};
 use super::{deny_event, Action, Call};
 use crate::kernel::mounts::{normalize, Mount};
 use nix::errno::Errno;
@@ -11,29 +11,25 @@ use nix::errno::Errno;
 const AT_FDCWD: u64 = libc::AT_FDCWD as i64 as u64;
 const PROPAGATION: u64 = libc::MS_SHARED | libc::MS_PRIVATE | libc::MS_SLAVE | libc::MS_UNBINDABLE;
 
-pub fn handle(call: &mut Call) -> Action {
-    let result = super::vfs::across_mounts(call, |call| match call.sysno {
-        syscalls::Sysno::mount => mount(call),
-        syscalls::Sysno::pivot_root => pivot_root(call),
-        _ => umount(call),
-    });
-    match result {
-        Ok(action) => action,
-        Err(e) => Action::Return(-(e as i64)),
-    }
+// Mounts are the sandbox's own tables (only what stays inside can be mounted).
+crate::syscall_entries! {
+    mount(source: Path, target: Path, fstype: Ptr, flags: Hex, data: Ptr) => Emulate,
+        |call, a| by_path(call, a, mount);
+    umount2(target: Path, flags: Int32) => Emulate, |call, a| by_path(call, a, umount);
+    pivot_root(new_root: Path, put_old: Path) => Emulate, |call, a| by_path(call, a, pivot_root);
 }
 
 /// A directory's sandbox path, following links as mount(2) does.
-fn directory(call: &mut Call, index: usize) -> Result<(Target, Vec<u8>), Errno> {
-    let target = resolve(call, AT_FDCWD, &read_path(call, index)?, true)?;
+fn directory(call: &mut Call, path: PathArg) -> Result<(Target, Vec<u8>), Errno> {
+    let target = resolve(call, AT_FDCWD, &read_path(call, path)?, true)?;
     let target = follow(call, target)?;
     let path = canonical_dir(call, &target)?;
     Ok((target, path))
 }
 
-fn mount(call: &mut Call) -> Result<Action, Errno> {
-    let flags = call.args[3];
-    let (_, point) = directory(call, 1)?;
+fn mount(call: &mut Call, a: args::mount) -> Result<Action, Errno> {
+    let flags = a.flags;
+    let (_, point) = directory(call, a.target)?;
     let tid = call.tid;
     if flags & libc::MS_REMOUNT != 0 {
         let table = call.kernel.mounts_mut(tid);
@@ -58,7 +54,7 @@ fn mount(call: &mut Call) -> Result<Action, Errno> {
     }
     let read_only = flags & libc::MS_RDONLY != 0;
     let new: Vec<Mount> = if flags & libc::MS_BIND != 0 {
-        let (source, source_path) = directory(call, 0)?;
+        let (source, source_path) = directory(call, a.source)?;
         let table = call.kernel.mounts(tid);
         let from = table.mounts[source.mount].clone();
         let mut views = vec![view(call, &from, &source, &point, read_only)?];
@@ -87,14 +83,14 @@ fn mount(call: &mut Call) -> Result<Action, Errno> {
         let fstype = call
             .kernel
             .mem
-            .read_cstring(call.tid, call.args[2], 64)
+            .read_cstring(call.tid, a.fstype, 64)
             .map_err(|_| Errno::EFAULT)?;
         match fstype.as_slice() {
             b"tmpfs" | b"ramfs" => {
                 let source = call
                     .kernel
                     .mem
-                    .read_cstring(call.tid, call.args[0], 4095)
+                    .read_cstring(call.tid, a.source.ptr, 4095)
                     .unwrap_or_default();
                 let mut m = tmpfs(call, &point, read_only)?;
                 m.source = source;
@@ -209,21 +205,21 @@ fn tmpfs(call: &mut Call, point: &[u8], read_only: bool) -> Result<Mount, Errno>
 
 /// pivot_root is not served (a sandbox changes its root with chroot). Its arguments are
 /// read first, so a bad pointer is EFAULT as on Linux; then EPERM with a trace event.
-fn pivot_root(call: &mut Call) -> Result<Action, Errno> {
-    read_path(call, 0)?;
-    read_path(call, 1)?;
+fn pivot_root(call: &mut Call, a: args::pivot_root) -> Result<Action, Errno> {
+    read_path(call, a.new_root)?;
+    read_path(call, a.put_old)?;
     deny_event(call, libc::EPERM, "pivot_root is not served");
     Err(Errno::EPERM)
 }
 
 /// umount2(target, flags): the latest mount at that mount point goes away.
-fn umount(call: &mut Call) -> Result<Action, Errno> {
-    let flags = call.args[1] as i32;
+fn umount(call: &mut Call, a: args::umount2) -> Result<Action, Errno> {
+    let flags = a.flags;
     let known = libc::MNT_FORCE | libc::MNT_DETACH | libc::MNT_EXPIRE | libc::UMOUNT_NOFOLLOW;
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = read_path(call, 0)?;
+    let path = read_path(call, a.target)?;
     let target = resolve(call, AT_FDCWD, &path, false)?;
     let target = if flags & libc::UMOUNT_NOFOLLOW != 0 {
         target

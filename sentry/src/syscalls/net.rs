@@ -27,7 +27,43 @@ pub const SO_PEERPIDFD: i32 = 77;
 /// One past the highest address family Linux knows (AF_MCTP + 1 in 6.x).
 const AF_MAX: i32 = 46;
 
-pub fn socket(call: &mut Call) -> Action {
+crate::syscall_entries! {
+    socket(domain: Domain, kind: Hex, protocol: Int32) => Checked, |call, _| {
+        super::socket_memory::creating(call, socket)
+    };
+    socketpair(domain: Domain, kind: Hex, protocol: Int32, fds: Ptr) => Checked, |call, _| {
+        super::socket_memory::creating(call, |_| Action::Pass)
+    };
+    setsockopt(fd: Fd, level: Int32, option: Int32, value: Ptr, len: UInt) => Checked,
+        |call, _| setsockopt(call);
+    // SO_PEERCRED names the peer by host pid: translated at the exit stop.
+    getsockopt(fd: Fd, level: Int32, option: Int32, value: Ptr, len: Ptr) => Checked,
+        |call, _| getsockopt(call);
+    getsockname(fd: Fd, addr: Ptr, len: Ptr) => Checked, |call, _| fix_address_at_exit(call);
+    getpeername(fd: Fd, addr: Ptr, len: Ptr) => Checked, |call, _| fix_address_at_exit(call);
+    // SCM_CREDENTIALS received on an AF_UNIX socket with SO_PASSCRED name the sender by
+    // host pid and ids: translated at the exit stop.
+    recvmsg(fd: Fd, msg: Ptr, flags: Hex) => Checked, |call, _| receive(call);
+    recvmmsg(fd: Fd, msgs: Ptr, count: UInt, flags: Hex, timeout: Ptr) => Checked,
+        |call, _| receive(call);
+    // An address can be a path: made by the sentry, with the address it read once.
+    connect(fd: Fd, addr: Ptr, len: Int) => Gofer, |call, a| {
+        super::vfs::by_path(call, a, |c, _| connect_or_bind(c))
+    };
+    bind(fd: Fd, addr: Ptr, len: Int) => Gofer, |call, a| {
+        super::vfs::by_path(call, a, |c, _| connect_or_bind(c))
+    };
+    sendto(fd: Fd, buf: Ptr, len: UInt, flags: Hex, addr: Ptr, addr_len: Int) => Gofer,
+        |call, a| super::vfs::by_path(call, a, |c, _| send(c));
+    sendmsg(fd: Fd, msg: Ptr, flags: Hex) => Gofer, |call, a| {
+        super::vfs::by_path(call, a, |c, _| send(c))
+    };
+    sendmmsg(fd: Fd, msgs: Ptr, count: UInt, flags: Hex) => Gofer, |call, a| {
+        super::vfs::by_path(call, a, |c, _| send(c))
+    };
+}
+
+fn socket(call: &mut Call) -> Action {
     let domain = call.args[0] as i32;
     if call.kernel.net == NetMode::None && matches!(domain, libc::AF_INET | libc::AF_INET6) {
         return super::inet::socket(call);
@@ -104,7 +140,7 @@ fn passcred_get(call: &mut Call) -> Result<Action, Errno> {
 
 /// getsockname, getpeername: an AF_UNIX address the kernel writes is put in the sandbox's
 /// terms at the exit stop.
-pub fn fix_address_at_exit(call: &mut Call) -> Action {
+fn fix_address_at_exit(call: &mut Call) -> Action {
     if let Some(ino) = loopback_socket(call) {
         return super::inet::name(call, ino);
     }
@@ -125,7 +161,7 @@ pub fn fix_address_at_exit(call: &mut Call) -> Action {
 
 /// getsockopt: SO_PEERCRED's pid is translated at the exit stop; SO_PEERPIDFD is refused
 /// (a pidfd of a peer names a host process); SO_PASSCRED is the sentry's (see `setsockopt`).
-pub fn getsockopt(call: &mut Call) -> Action {
+fn getsockopt(call: &mut Call) -> Action {
     if let Some(ino) = loopback_socket(call) {
         if let Some(done) = super::inet::getsockopt(call, ino) {
             return done;
@@ -157,7 +193,7 @@ pub fn getsockopt(call: &mut Call) -> Action {
 /// host pids and ids in SCM_CREDENTIALS, and no check at the call's entry can hold against a
 /// thread that swaps the fd or the msghdr before the kernel reads them), so the sandbox
 /// receives no SCM_CREDENTIALS; the buffer sizes are charged under a memory limit.
-pub fn setsockopt(call: &mut Call) -> Action {
+fn setsockopt(call: &mut Call) -> Action {
     if let Some(ino) = loopback_socket(call) {
         if let Some(done) = super::inet::setsockopt(call, ino) {
             return done;
@@ -193,7 +229,7 @@ fn loopback_socket(call: &Call) -> Option<u64> {
     super::inet::emulated(call, &sock)
 }
 
-pub fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
+fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
     let sock = call.task_fd(call.args[0] as i32)?;
     if let Some(ino) = super::inet::emulated(call, &sock) {
         return super::inet::connect_or_bind(call, &sock, ino);
@@ -424,7 +460,7 @@ pub fn fix_unix_address(
 }
 
 /// sendto/sendmsg/sendmmsg (see the module's comment).
-pub fn send(call: &mut Call) -> Result<Action, Errno> {
+fn send(call: &mut Call) -> Result<Action, Errno> {
     const MAX_VECTOR: u64 = 1024; // UIO_MAXIOV, the kernel's bound on sendmmsg's vlen
     let fd = call.args[0] as i32;
     match call.sysno {
@@ -989,7 +1025,7 @@ fn kernel_name(
 
 /// recvmsg/recvmmsg: with SO_PASSCRED on an AF_UNIX socket, the credentials the kernel
 /// attaches are translated at the exit stop; anything else passes.
-pub fn receive(call: &mut Call) -> Action {
+fn receive(call: &mut Call) -> Action {
     let Ok(sock) = call.task_fd(call.args[0] as i32) else {
         return Action::Pass;
     };

@@ -85,8 +85,16 @@ fn owner_to_sandbox(k: &Kernel, tid: Tid, owner: i32) -> i32 {
     }
 }
 
+// fcntl stops only for the commands that need the sentry (see `filter`): fd owners and lock
+// holders, pidfds of peers; and, while memory is accounted, duplicates of memfds.
+crate::syscall_entries! {
+    fcntl(fd: Fd, command: Int32, arg: Hex) => Checked, |call, _| {
+        fcntl(call, super::memfd::handle)
+    };
+}
+
 /// fcntl(fd, cmd, arg) for the commands in [`COMMANDS`]; any other goes on to `other`.
-pub fn fcntl(call: &mut Call, other: impl FnOnce(&mut Call) -> Action) -> Action {
+fn fcntl(call: &mut Call, other: impl FnOnce(&mut Call) -> Action) -> Action {
     let cmd = call.args[1] & 0xffff_ffff;
     let hook = |h| Action::PassThenExit(ExitHook::Owner(h));
     match cmd {

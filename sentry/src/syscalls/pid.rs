@@ -7,7 +7,6 @@ use super::{errno, Action, Call, ExitHook};
 use crate::kernel::Kernel;
 use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::Sysno;
 
 pub(super) fn pass_with(call: &Call, changes: &[(usize, i64)]) -> Action {
     let mut args = call.args;
@@ -17,45 +16,163 @@ pub(super) fn pass_with(call: &Call, changes: &[(usize, i64)]) -> Action {
     Action::PassWith(args)
 }
 
-/// getpid, gettid, getppid, getpgrp, getpgid, getsid: answered from the tables.
-pub fn emulate(call: &mut Call) -> Action {
+// Process ids are the sentry's own numbers (DESIGN.md invariant 5).
+crate::syscall_entries! {
+    getpid() => Emulate, |call, _| {
+        let tgid = call.kernel.tgid_of(call.tid);
+        Action::Return(call.kernel.vpid_for(call.tid, tgid) as i64)
+    };
+    gettid() => Emulate, |call, _| Action::Return(call.kernel.vpid_for(call.tid, call.tid) as i64);
+    getppid() => Emulate, |call, _| Action::Return(parent_vpid(call.kernel, call.tid) as i64);
+    getpgrp() => Emulate, |call, _| group_of(call, 0, false);
+    getpgid(pid: Int32) => Emulate, |call, a| group_of(call, a.pid, false);
+    getsid(pid: Int32) => Emulate, |call, a| group_of(call, a.pid, true);
+    // Calls with a pid, process group or "who" argument that must name the sandbox.
+    setpgid(pid: Int32, pgid: Int32) => Checked, setpgid;
+    getpriority(which: Int32, who: Int32) => Checked, |call, a| {
+        priority(call, a.which, a.who, false)
+    };
+    setpriority(which: Int32, who: Int32, priority: Int32) => Checked, |call, a| {
+        priority(call, a.which, a.who, true)
+    };
+    // IOPRIO_WHO_PROCESS/PGRP/USER are 1/2/3, PRIO_PROCESS/PGRP/USER 0/1/2.
+    ioprio_get(which: Int32, who: Int32) => Checked, |call, a| {
+        priority(call, a.which - 1, a.who, false)
+    };
+    ioprio_set(which: Int32, who: Int32, priority: Int32) => Checked, |call, a| {
+        priority(call, a.which - 1, a.who, true)
+    };
+    sched_setparam(pid: Int32, param: Ptr) => Checked, |call, a| first_pid(call, a.pid);
+    sched_getparam(pid: Int32, param: Ptr) => Checked, |call, a| first_pid(call, a.pid);
+    sched_setscheduler(pid: Int32, policy: Int32, param: Ptr) => Checked,
+        |call, a| first_pid(call, a.pid);
+    sched_getscheduler(pid: Int32) => Checked, |call, a| first_pid(call, a.pid);
+    sched_rr_get_interval(pid: Int32, interval: Ptr) => Checked, |call, a| first_pid(call, a.pid);
+    sched_setaffinity(pid: Int32, len: UInt, mask: Ptr) => Checked,
+        |call, a| first_pid(call, a.pid);
+    sched_getaffinity(pid: Int32, len: UInt, mask: Ptr) => Checked,
+        |call, a| first_pid(call, a.pid);
+    sched_setattr(pid: Int32, attr: Ptr, flags: Hex) => Checked, |call, a| first_pid(call, a.pid);
+    sched_getattr(pid: Int32, attr: Ptr, size: UInt, flags: Hex) => Checked,
+        |call, a| first_pid(call, a.pid);
+    migrate_pages(pid: Int32, maxnode: UInt, old: Ptr, new: Ptr) => Checked,
+        |call, a| first_pid(call, a.pid);
+    move_pages(pid: Int32, count: UInt, pages: Ptr, nodes: Ptr, status: Ptr, flags: Hex) =>
+        Checked, |call, a| first_pid(call, a.pid);
+    get_robust_list(pid: Int32, head: Ptr, len: Ptr) => Checked, |call, a| first_pid(call, a.pid);
+    prlimit64(pid: Int32, resource: Int32, new: Ptr, old: Ptr) => Checked, prlimit64;
+    // The result is the caller's own host id: its number is given at the exit stop.
+    setsid() => Checked, |_, _| Action::PassThenExit(ExitHook::TranslatePid);
+    set_tid_address(tidptr: Ptr) => Checked, |_, _| Action::PassThenExit(ExitHook::TranslatePid);
+    // Made by the sentry, for a process of the sandbox only.
+    pidfd_getfd(pidfd: Fd, fd: Fd, flags: Hex) => Checked, pidfd_getfd;
+}
+
+/// getpgrp, getpgid(pid), getsid(pid): the host knows the group; the sentry names it.
+fn group_of(call: &mut Call, pid: i32, session: bool) -> Action {
     let k = &mut *call.kernel;
     let tid = call.tid;
-    let ns = k.ns_of(tid);
-    let tgid = k.tgid_of(tid);
-    let value = match call.sysno {
-        Sysno::getpid => k.vpid_for(tid, tgid),
-        Sysno::gettid => k.vpid_for(tid, tid),
-        Sysno::getppid => parent_vpid(k, tid),
-        Sysno::getpgrp | Sysno::getpgid | Sysno::getsid => {
-            // getpgrp, getpgid(pid), getsid(pid): the host knows the group; we name it.
-            let target = match call.args[0] as i32 {
-                _ if call.sysno == Sysno::getpgrp => tgid,
-                0 => tgid,
-                v if v < 0 => return errno(Errno::ESRCH),
-                v => match k.translate(tid, v) {
-                    Some(host) => host,
-                    None => return errno(Errno::ESRCH),
-                },
-            };
-            // SAFETY: getpgid/getsid take plain integers; `target` is a sandbox task.
-            let host = unsafe {
-                if call.sysno == Sysno::getsid {
-                    libc::getsid(target)
-                } else {
-                    libc::getpgid(target)
-                }
-            };
-            if host < 0 {
-                return errno(Errno::ESRCH);
-            }
-            // A group or session led from outside the namespace shows as 0, as on Linux.
-            k.pids.vpid(ns, host).unwrap_or(0)
-        }
-        // Only the calls above are registered with this handler.
-        _ => return errno(Errno::ENOSYS),
+    let target = match pid {
+        0 => k.tgid_of(tid),
+        v if v < 0 => return errno(Errno::ESRCH),
+        v => match k.translate(tid, v) {
+            Some(host) => host,
+            None => return errno(Errno::ESRCH),
+        },
     };
-    Action::Return(value as i64)
+    // SAFETY: getpgid/getsid take plain integers; `target` is a sandbox task.
+    let host = unsafe {
+        if session {
+            libc::getsid(target)
+        } else {
+            libc::getpgid(target)
+        }
+    };
+    if host < 0 {
+        return errno(Errno::ESRCH);
+    }
+    // A group or session led from outside the namespace shows as 0, as on Linux.
+    Action::Return(k.pids.vpid(k.ns_of(tid), host).unwrap_or(0) as i64)
+}
+
+/// A pid argument as the host must see it: 0 is the caller; negative ids name no process
+/// here (the kernel answers them itself); None: no process of the sandbox.
+fn host_pid(k: &Kernel, tid: Tid, pid: i32) -> Option<i64> {
+    if pid <= 0 {
+        Some(pid as i64)
+    } else {
+        k.translate(tid, pid).map(|h| h as i64)
+    }
+}
+
+/// As [`host_pid`], for a process group.
+fn host_pgrp(k: &Kernel, tid: Tid, pgrp: i32) -> Option<i64> {
+    if pgrp <= 0 {
+        Some(pgrp as i64)
+    } else {
+        k.translate_pgrp(tid, pgrp).map(|h| h as i64)
+    }
+}
+
+/// A call whose first argument is a pid of the sandbox.
+fn first_pid(call: &mut Call, pid: i32) -> Action {
+    match host_pid(call.kernel, call.tid, pid) {
+        Some(host) => pass_with(call, &[(0, host)]),
+        None => errno(Errno::ESRCH),
+    }
+}
+
+fn setpgid(call: &mut Call, a: args::setpgid) -> Action {
+    let (k, tid) = (&*call.kernel, call.tid);
+    let Some(host) = host_pid(k, tid, a.pid) else {
+        return errno(Errno::ESRCH);
+    };
+    let target = if host == 0 {
+        k.tgid_of(tid) as i64
+    } else {
+        host
+    };
+    let group = if a.pgid <= 0 {
+        Some(a.pgid as i64)
+    } else if k.translate(tid, a.pgid).map(|h| h as i64) == Some(target) {
+        Some(target)
+    } else {
+        host_pgrp(k, tid, a.pgid)
+    };
+    match group {
+        Some(g) => pass_with(call, &[(0, host), (1, g)]),
+        None => errno(Errno::EPERM),
+    }
+}
+
+/// get/setpriority, ioprio_get/set: `which` as PRIO_PROCESS/PGRP/USER (0/1/2).
+fn priority(call: &mut Call, which: i32, who: i32, setting: bool) -> Action {
+    let (k, tid) = (&*call.kernel, call.tid);
+    let who = match which {
+        0 => host_pid(k, tid, who),
+        1 => host_pgrp(k, tid, who),
+        // Every host process of the user: readable, never changeable.
+        2 if setting => return errno(Errno::EPERM),
+        _ => Some(who as i64),
+    };
+    match who {
+        Some(w) => pass_with(call, &[(1, w)]),
+        None => errno(Errno::ESRCH),
+    }
+}
+
+/// prlimit64: RLIMIT_CORE is the sentry's (`rlimit`); other resources are the host's.
+fn prlimit64(call: &mut Call, a: args::prlimit64) -> Action {
+    match host_pid(call.kernel, call.tid, a.pid) {
+        Some(0) if a.resource == libc::RLIMIT_CORE as i32 => {
+            super::rlimit::prlimit_core(call, call.tid)
+        }
+        Some(host) if a.resource == libc::RLIMIT_CORE as i32 => {
+            super::rlimit::prlimit_core(call, host as Tid)
+        }
+        Some(host) => pass_with(call, &[(0, host)]),
+        None => errno(Errno::ESRCH),
+    }
 }
 
 /// The parent as the caller sees it: 0 from a namespace's init; a process whose parent
@@ -76,92 +193,12 @@ fn parent_vpid(k: &Kernel, tid: Tid) -> i32 {
     k.pids.vpid(task.ns, task.parent).unwrap_or(0)
 }
 
-/// Calls with a pid, process group or "who" argument that must name the sandbox.
-pub fn pid_argument(call: &mut Call) -> Action {
-    let k = &*call.kernel;
-    let tid = call.tid;
-    let a0 = call.args[0] as i32;
-    let a1 = call.args[1] as i32;
-    // 0 is the caller; negative ids name no process here: the kernel answers them itself.
-    let pid = |v: i32| -> Option<i64> {
-        if v <= 0 {
-            Some(v as i64)
-        } else {
-            k.translate(tid, v).map(|h| h as i64)
-        }
-    };
-    let pgrp = |v: i32| -> Option<i64> {
-        if v <= 0 {
-            Some(v as i64)
-        } else {
-            k.translate_pgrp(tid, v).map(|h| h as i64)
-        }
-    };
-    match call.sysno {
-        Sysno::setpgid => {
-            let Some(host) = pid(a0) else {
-                return errno(Errno::ESRCH);
-            };
-            let target = if host == 0 {
-                k.tgid_of(tid) as i64
-            } else {
-                host
-            };
-            let group = if a1 <= 0 {
-                Some(a1 as i64)
-            } else if k.translate(tid, a1).map(|h| h as i64) == Some(target) {
-                Some(target)
-            } else {
-                pgrp(a1)
-            };
-            match group {
-                Some(g) => pass_with(call, &[(0, host), (1, g)]),
-                None => errno(Errno::EPERM),
-            }
-        }
-        Sysno::getpriority | Sysno::setpriority | Sysno::ioprio_get | Sysno::ioprio_set => {
-            // PRIO_PROCESS/PGRP/USER are 0/1/2; IOPRIO_WHO_PROCESS/PGRP/USER are 1/2/3.
-            let which = if matches!(call.sysno, Sysno::ioprio_get | Sysno::ioprio_set) {
-                a0 - 1
-            } else {
-                a0
-            };
-            let setting = matches!(call.sysno, Sysno::setpriority | Sysno::ioprio_set);
-            let who = match which {
-                0 => pid(a1),
-                1 => pgrp(a1),
-                // Every host process of the user: readable, never changeable.
-                2 if setting => return errno(Errno::EPERM),
-                _ => Some(a1 as i64),
-            };
-            match who {
-                Some(w) => pass_with(call, &[(1, w)]),
-                None => errno(Errno::ESRCH),
-            }
-        }
-        Sysno::prlimit64 if call.args[1] == libc::RLIMIT_CORE as u64 => match pid(a0) {
-            Some(0) => super::rlimit::prlimit_core(call, tid),
-            Some(host) => super::rlimit::prlimit_core(call, host as Tid),
-            None => errno(Errno::ESRCH),
-        },
-        _ => match pid(a0) {
-            Some(host) => pass_with(call, &[(0, host)]),
-            None => errno(Errno::ESRCH),
-        },
-    }
-}
-
 /// At the exit stop of clone/fork/vfork in the parent: the child's number.
 pub fn after_clone(k: &Kernel, tid: Tid, rval: i64) -> i64 {
     if rval <= 0 {
         return rval;
     }
     k.vpid_for(tid, rval as Tid) as i64
-}
-
-/// A call whose result is the caller's own host id (setsid, set_tid_address).
-pub fn translate_result(_call: &mut Call) -> Action {
-    Action::PassThenExit(ExitHook::TranslatePid)
 }
 
 /// The real uid a sandbox process has, or had if it is an unreaped zombie, in sandbox ids.
@@ -233,11 +270,11 @@ pub fn translate_received_creds(k: &Kernel, tid: Tid, msg: u64, vector: bool, rv
 /// of the sandbox only and under ptrace's access rule in the sandbox's credentials. The
 /// sentry makes the call on its own duplicate of the pidfd and installs the fd it got
 /// (close-on-exec, as the kernel's).
-pub fn pidfd_getfd(call: &mut Call) -> Action {
-    if call.args[2] != 0 {
+fn pidfd_getfd(call: &mut Call, a: args::pidfd_getfd) -> Action {
+    if a.flags != 0 {
         return errno(Errno::EINVAL);
     }
-    let Ok(pidfd) = call.task_fd(call.args[0] as i32) else {
+    let Ok(pidfd) = call.task_fd(a.pidfd) else {
         return errno(Errno::EBADF);
     };
     // The process a pidfd refers to, as its fdinfo names it (host ids; -1 once it exited).
@@ -265,7 +302,7 @@ pub fn pidfd_getfd(call: &mut Call) -> Action {
         libc::syscall(
             libc::SYS_pidfd_getfd,
             std::os::fd::AsRawFd::as_raw_fd(&pidfd),
-            call.args[1] as i32,
+            a.fd,
             0,
         )
     };

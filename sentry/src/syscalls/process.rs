@@ -2,7 +2,23 @@
 
 use super::{deny_event, errno, Action, Call, ExitHook};
 use nix::errno::Errno;
-use std::os::fd::AsRawFd;
+
+crate::syscall_entries! {
+    clone(flags: CloneFlags, stack: Ptr, parent_tid: Ptr, child_tid: Ptr, tls: Hex) => Checked,
+        |call, a| super::mm::creating(call, |call| clone(call, a));
+    // The kernel computes a host id that the sentry translates at the exit stop.
+    fork() => Checked, |call, _| {
+        super::mm::creating(call, |_| Action::PassThenExit(ExitHook::Clone))
+    };
+    vfork() => Checked, |call, _| {
+        super::mm::creating(call, |_| Action::PassThenExit(ExitHook::Clone))
+    };
+    unshare(flags: Hex) => Checked, unshare;
+    personality(persona: Hex) => Checked, personality;
+    prctl(option: Int32, arg2: Hex, arg3: Hex, arg4: Hex, arg5: Hex) => Checked, prctl;
+    seccomp(operation: Int32, flags: Hex, args: Ptr) => Checked, seccomp;
+    setns(fd: Fd, nstype: Int32) => Emulate, setns;
+}
 
 /// Namespace flags the sentry does not emulate yet; real ones would reach the host.
 const CLONE_NEW_UNSERVED: u64 = (libc::CLONE_NEWCGROUP
@@ -19,8 +35,8 @@ const CLONE_NEW_EMULATED: u64 = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWNS;
 /// clone(2): CLONE_UNTRACED never takes effect (the child must be traced from its first
 /// instruction); CLONE_NEWPID makes a PID namespace of the sentry's own tables, never a
 /// host one; other namespace flags are refused. The child's id is translated at the exit.
-pub fn clone(call: &mut Call) -> Action {
-    let flags = call.args[0];
+fn clone(call: &mut Call, a: args::clone) -> Action {
+    let flags = a.flags;
     if flags & CLONE_NEW_UNSERVED != 0 {
         deny_event(
             call,
@@ -47,8 +63,8 @@ pub fn clone(call: &mut Call) -> Action {
 
 /// unshare(2): CLONE_NEWPID gives the caller's future children a new PID namespace of the
 /// sentry's tables; other namespace flags are refused.
-pub fn unshare(call: &mut Call) -> Action {
-    let flags = call.args[0];
+fn unshare(call: &mut Call, a: args::unshare) -> Action {
+    let flags = a.flags;
     if flags & CLONE_NEW_UNSERVED != 0 {
         deny_event(
             call,
@@ -92,13 +108,13 @@ pub fn unshare(call: &mut Call) -> Action {
 
 /// personality(2): queries and ADDR_NO_RANDOMIZE are fine; anything that changes the
 /// ABI (PER_LINUX32, READ_IMPLIES_EXEC, ADDR_LIMIT_32BIT, …) is refused.
-pub fn personality(call: &mut Call) -> Action {
+fn personality(call: &mut Call, a: args::personality) -> Action {
     const QUERY: u64 = 0xffff_ffff;
     // Flags that change neither the ABI nor what the sentry relies on: UNAME26 (uname is
     // the sentry's, which honours it), ADDR_NO_RANDOMIZE, SHORT_INODE, WHOLE_SECONDS,
     // STICKY_TIMEOUTS. The type must stay PER_LINUX.
     const HARMLESS: u64 = 0x0020000 | 0x0040000 | 0x1000000 | 0x2000000 | 0x4000000;
-    let persona = call.args[0] & 0xffff_ffff;
+    let persona = a.persona & 0xffff_ffff;
     if persona == QUERY || persona & !HARMLESS == 0 {
         return Action::Pass;
     }
@@ -111,14 +127,14 @@ pub fn personality(call: &mut Call) -> Action {
 }
 
 /// prctl(2): no seccomp filters of the sandbox's own (see `seccomp`), no PR_SET_MM.
-pub fn prctl(call: &mut Call) -> Action {
+fn prctl(call: &mut Call, a: args::prctl) -> Action {
     // The capability options act on the sandbox's emulated sets.
     if let Some(done) = super::ids::prctl_caps(call) {
         return done;
     }
-    const PR_SET_MM: u64 = 35;
-    match call.args[0] {
-        o if o == libc::PR_SET_SECCOMP as u64 => {
+    const PR_SET_MM: i32 = 35;
+    match a.option {
+        libc::PR_SET_SECCOMP => {
             deny_event(
                 call,
                 Errno::EINVAL as i32,
@@ -132,12 +148,12 @@ pub fn prctl(call: &mut Call) -> Action {
         }
         // Emulated: a task that is not dumpable on the host is closed to the sentry's reads
         // of its memory and its /proc files.
-        o if o == libc::PR_GET_DUMPABLE as u64 => {
+        libc::PR_GET_DUMPABLE => {
             let dumpable = call.kernel.creds_of(call.tid).dumpable;
             Action::Return(dumpable as i64)
         }
-        o if o == libc::PR_SET_DUMPABLE as u64 => {
-            let dumpable = match call.args[1] {
+        libc::PR_SET_DUMPABLE => {
+            let dumpable = match a.arg2 {
                 0 => false,
                 1 => true,
                 _ => return errno(Errno::EINVAL),
@@ -148,11 +164,11 @@ pub fn prctl(call: &mut Call) -> Action {
             }
             Action::Return(0)
         }
-        o if o == libc::PR_SET_CHILD_SUBREAPER as u64 => {
+        libc::PR_SET_CHILD_SUBREAPER => {
             // The sentry follows where orphans go (its tables know each process's parent).
             let tgid = call.kernel.tgid_of(call.tid);
             if let Some(task) = call.kernel.tasks.get_mut(&tgid) {
-                task.subreaper = call.args[1] != 0;
+                task.subreaper = a.arg2 != 0;
             }
             Action::Pass
         }
@@ -164,8 +180,8 @@ pub fn prctl(call: &mut Call) -> Action {
 /// strict mode. A filter of its own could block the calls the sentry injects into it,
 /// and a SECCOMP_RET_TRACE filter would send stops the sentry would take for its own.
 /// Programs see EINVAL, as on a kernel built without seccomp filters.
-pub fn seccomp(call: &mut Call) -> Action {
-    match call.args[0] as u32 {
+fn seccomp(call: &mut Call, a: args::seccomp) -> Action {
+    match a.operation as u32 {
         libc::SECCOMP_SET_MODE_STRICT | libc::SECCOMP_SET_MODE_FILTER => {
             deny_event(
                 call,
@@ -178,34 +194,11 @@ pub fn seccomp(call: &mut Call) -> Action {
     }
 }
 
-/// fchmod, fchown, fsetxattr, fremovexattr.
-pub fn inode_change(call: &mut Call) -> Action {
-    if let Err(e) = super::vfs::refuse_on_read_only_fd(call, call.args[0] as i32) {
-        return Action::Return(-(e as i64));
-    }
-    if call.sysno != syscalls::Sysno::fchmod {
-        return Action::Pass;
-    }
-    // fchmod is made by the sentry on its own duplicate of the fd: the set-user-ID and
-    // set-group-ID bits are kept by the sentry, never on the host file.
-    let result = call.task_fd(call.args[0] as i32).and_then(|file| {
-        super::ids::chmod_fd(
-            &mut call.kernel.owners,
-            file.as_raw_fd(),
-            call.args[1] as u32,
-        )
-    });
-    match result {
-        Ok(()) => Action::Return(0),
-        Err(e) => Action::Return(-(e as i64)),
-    }
-}
-
 /// setns(fd, nstype): fd must come from a /proc/<pid>/ns file of the sandbox (EINVAL for
 /// anything else, as for an fd that is no namespace), nstype 0 or the namespace's kind.
-pub fn setns(call: &mut Call) -> Action {
+fn setns(call: &mut Call, a: args::setns) -> Action {
     use crate::proc::NsRef;
-    let Ok(fd) = call.task_fd(call.args[0] as i32) else {
+    let Ok(fd) = call.task_fd(a.fd) else {
         return errno(Errno::EBADF);
     };
     let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)) else {
@@ -219,7 +212,7 @@ pub fn setns(call: &mut Call) -> Action {
         );
         return errno(Errno::EINVAL);
     };
-    let nstype = call.args[1] as i32;
+    let nstype = a.nstype;
     let kind = match ns {
         NsRef::Uts(_) => libc::CLONE_NEWUTS,
         NsRef::Pid(_) => libc::CLONE_NEWPID,

@@ -6,30 +6,28 @@
 use super::{errno, Action, Call};
 use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::Sysno;
 
 /// The resource the sentry keeps, for the seccomp filter's guard.
 pub const RESOURCES: [u32; 1] = [libc::RLIMIT_CORE];
 
 const CAP_SYS_RESOURCE: u32 = 24;
 
-/// getrlimit(RLIMIT_CORE, old), setrlimit(RLIMIT_CORE, new); other resources pass.
-pub fn handle(call: &mut Call) -> Action {
-    if call.args[0] != libc::RLIMIT_CORE as u64 {
-        return Action::Pass;
-    }
-    let tid = call.tid;
-    let result = match call.sysno {
-        Sysno::getrlimit => {
-            write_limit(&*call.kernel.mem, tid, call.args[1], core_limit(call, tid))
+// RLIMIT_CORE only: the seccomp filter lets other resources through, and they pass here.
+crate::syscall_entries! {
+    getrlimit(resource: Int32, limit: Ptr) => Checked, |call, a| {
+        if a.resource != libc::RLIMIT_CORE as i32 {
+            return Ok(Action::Pass);
         }
-        _ => read_limit(&*call.kernel.mem, tid, call.args[1])
-            .and_then(|new| set_core_limit(call, tid, new)),
+        let limit = core_limit(call, call.tid);
+        write_limit(&*call.kernel.mem, call.tid, a.limit, limit).map(|()| Action::Return(0))
     };
-    match result {
-        Ok(()) => Action::Return(0),
-        Err(e) => errno(e),
-    }
+    setrlimit(resource: Int32, limit: Ptr) => Checked, |call, a| {
+        if a.resource != libc::RLIMIT_CORE as i32 {
+            return Ok(Action::Pass);
+        }
+        let new = read_limit(&*call.kernel.mem, call.tid, a.limit)?;
+        set_core_limit(call, call.tid, new).map(|()| Action::Return(0))
+    };
 }
 
 /// prlimit64(pid, RLIMIT_CORE, new, old) of `target` (a host id the caller may name).

@@ -7,6 +7,17 @@ use nix::errno::Errno;
 
 pub(super) const CAP_SYS_CHROOT: u32 = 18;
 
+crate::syscall_entries! {
+    chdir(path: Path) => Gofer, |call, a| by_path(call, a, chdir);
+    fchdir(fd: Fd) => Gofer, |call, a| {
+        let dir = dir_of_fd(call, a.fd)?;
+        set_fs(call, |fs| fs.cwd = dir);
+        Ok(Action::Return(0))
+    };
+    getcwd(buf: Ptr, size: UInt) => Gofer, getcwd;
+    chroot(path: Path) => Gofer, |call, a| by_path(call, a, chroot);
+}
+
 pub(super) fn set_fs(call: &mut Call, update: impl FnOnce(&mut FsState)) {
     let tgid = call.kernel.tgid_of(call.tid);
     let mut state = call.kernel.fs_of(call.tid);
@@ -14,21 +25,15 @@ pub(super) fn set_fs(call: &mut Call, update: impl FnOnce(&mut FsState)) {
     call.kernel.fs.insert(tgid, state);
 }
 
-pub(super) fn chdir(call: &mut Call) -> Result<Action, Errno> {
-    let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+fn chdir(call: &mut Call, a: args::chdir) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, a.path, true)?;
     let target = follow(call, target)?;
     let dir = canonical_dir(call, &target)?;
     set_fs(call, |fs| fs.cwd = dir);
     Ok(Action::Return(0))
 }
 
-pub(super) fn fchdir(call: &mut Call) -> Result<Action, Errno> {
-    let dir = dir_of_fd(call, call.args[0] as i32)?;
-    set_fs(call, |fs| fs.cwd = dir);
-    Ok(Action::Return(0))
-}
-
-pub(super) fn getcwd(call: &mut Call) -> Result<Action, Errno> {
+fn getcwd(call: &mut Call, a: args::getcwd) -> Result<Action, Errno> {
     let FsState { root, cwd } = call.kernel.fs_of(call.tid);
     // Named from the process's root; outside it, "(unreachable)" as Linux says.
     let mut cwd = if within(&cwd, &root) {
@@ -42,12 +47,12 @@ pub(super) fn getcwd(call: &mut Call) -> Result<Action, Errno> {
         [&b"(unreachable)"[..], &cwd].concat()
     };
     cwd.push(0);
-    if (call.args[1] as usize) < cwd.len() {
+    if (a.size as usize) < cwd.len() {
         return Err(Errno::ERANGE);
     }
     call.kernel
         .mem
-        .write(call.tid, call.args[0], &cwd)
+        .write(call.tid, a.buf, &cwd)
         .map_err(|_| Errno::EFAULT)?;
     Ok(Action::Return(cwd.len() as i64))
 }
@@ -55,8 +60,8 @@ pub(super) fn getcwd(call: &mut Call) -> Result<Action, Errno> {
 /// chroot inside the sandbox: a new root for the calling process. `..` from the new root
 /// stays there; a cwd left outside it can still walk up, as on Linux, but never above the
 /// sandbox's own root.
-pub(super) fn chroot(call: &mut Call) -> Result<Action, Errno> {
-    let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+fn chroot(call: &mut Call, a: args::chroot) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, a.path, true)?;
     let dir = canonical_dir(call, &target)?;
     if !call.kernel.creds_of(call.tid).capable(CAP_SYS_CHROOT) {
         return Err(Errno::EPERM);

@@ -4,9 +4,13 @@
 use super::{deny_event, errno, Action, Call};
 use nix::errno::Errno;
 
+crate::syscall_entries! {
+    ioctl(fd: Fd, request: Hex, arg: Hex) => Checked, |call, _| ioctl(call);
+}
+
 /// ioctl(2): TIOCSTI would push keystrokes into the terminal the user's shell reads,
 /// TIOCLINUX can do the same on a virtual console.
-pub fn ioctl(call: &mut Call) -> Action {
+fn ioctl(call: &mut Call) -> Action {
     const TIOCLINUX: u64 = 0x541c;
     if let Some(action) = super::owner::ioctl(call) {
         return action;

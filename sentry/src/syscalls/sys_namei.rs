@@ -8,16 +8,105 @@ use nix::errno::Errno;
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
 
-pub(super) fn mkdir_at(
-    call: &mut Call,
-    dirfd: u64,
-    index: usize,
-    mode: u32,
-) -> Result<Action, Errno> {
-    if matches!(last_component(&read_path(call, index)?), b"." | b"..") {
+const NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
+
+crate::syscall_entries! {
+    mkdir(path: Path, mode: Mode) => Gofer, |call, a| {
+        by_path(call, a, |c, a| mkdir_at(c, AT_FDCWD, a.path, a.mode))
+    };
+    mkdirat(dirfd: DirFd, path: Path, mode: Mode) => Gofer, |call, a| {
+        by_path(call, a, |c, a| mkdir_at(c, a.dirfd as u64, a.path, a.mode))
+    };
+    mknod(path: Path, mode: Mode, dev: Hex) => Gofer, |call, a| {
+        by_path(call, a, |c, a| mknod_at(c, AT_FDCWD, a.path, a.mode, a.dev))
+    };
+    mknodat(dirfd: DirFd, path: Path, mode: Mode, dev: Hex) => Gofer, |call, a| {
+        by_path(call, a, |c, a| mknod_at(c, a.dirfd as u64, a.path, a.mode, a.dev))
+    };
+    unlink(path: Path) => Gofer, |call, a| {
+        by_path(call, a, |c, a| unlink_at(c, AT_FDCWD, a.path, 0))
+    };
+    rmdir(path: Path) => Gofer, |call, a| {
+        by_path(call, a, |c, a| unlink_at(c, AT_FDCWD, a.path, libc::AT_REMOVEDIR))
+    };
+    unlinkat(dirfd: DirFd, path: Path, flags: Hex) => Gofer, |call, a| {
+        by_path(call, a, |c, a| unlink_at(c, a.dirfd as u64, a.path, a.flags as i32))
+    };
+    rename(from: Path, to: Path) => Gofer, |call, a| {
+        by_path(call, a, |c, a| rename_at(c, (AT_FDCWD, a.from), (AT_FDCWD, a.to), 0))
+    };
+    renameat(fromdir: DirFd, from: Path, todir: DirFd, to: Path) => Gofer, |call, a| {
+        by_path(call, a, |c, a| {
+            rename_at(c, (a.fromdir as u64, a.from), (a.todir as u64, a.to), 0)
+        })
+    };
+    renameat2(fromdir: DirFd, from: Path, todir: DirFd, to: Path, flags: Hex) => Gofer,
+        |call, a| {
+            by_path(call, a, |c, a| {
+                let (from, to) = ((a.fromdir as u64, a.from), (a.todir as u64, a.to));
+                rename_at(c, from, to, a.flags as u32)
+            })
+        };
+    link(from: Path, to: Path) => Gofer, |call, a| {
+        by_path(call, a, |c, a| link_at(c, (AT_FDCWD, a.from), (AT_FDCWD, a.to), 0))
+    };
+    linkat(fromdir: DirFd, from: Path, todir: DirFd, to: Path, flags: Hex) => Gofer,
+        |call, a| {
+            by_path(call, a, |c, a| {
+                let (from, to) = ((a.fromdir as u64, a.from), (a.todir as u64, a.to));
+                link_at(c, from, to, a.flags as i32)
+            })
+        };
+    symlink(target: Path, path: Path) => Gofer, |call, a| {
+        by_path(call, a, |c, a| symlink_at(c, a.target, AT_FDCWD, a.path))
+    };
+    symlinkat(target: Path, dirfd: DirFd, path: Path) => Gofer, |call, a| {
+        by_path(call, a, |c, a| symlink_at(c, a.target, a.dirfd as u64, a.path))
+    };
+    chmod(path: Path, mode: Mode) => Gofer, |call, a| {
+        by_path(call, a, |c, a| chmod_at(c, AT_FDCWD, a.path, a.mode, 0))
+    };
+    fchmodat(dirfd: DirFd, path: Path, mode: Mode) => Gofer, |call, a| {
+        by_path(call, a, |c, a| chmod_at(c, a.dirfd as u64, a.path, a.mode, 0))
+    };
+    fchmodat2(dirfd: DirFd, path: Path, mode: Mode, flags: Hex) => Gofer, |call, a| {
+        by_path(call, a, |c, a| chmod_at(c, a.dirfd as u64, a.path, a.mode, a.flags))
+    };
+    chown(path: Path, uid: Id, gid: Id) => Gofer, |call, a| {
+        by_path(call, a, |c, a| chown_at(c, AT_FDCWD, a.path, [a.uid, a.gid], 0))
+    };
+    lchown(path: Path, uid: Id, gid: Id) => Gofer, |call, a| {
+        by_path(call, a, |c, a| chown_at(c, AT_FDCWD, a.path, [a.uid, a.gid], NOFOLLOW))
+    };
+    fchownat(dirfd: DirFd, path: Path, uid: Id, gid: Id, flags: Hex) => Gofer, |call, a| {
+        by_path(call, a, |c, a| {
+            chown_at(c, a.dirfd as u64, a.path, [a.uid, a.gid], a.flags)
+        })
+    };
+    utime(path: Path, times: Ptr) => Gofer, |call, a| by_path(call, a, utime);
+    utimes(path: Path, times: Ptr) => Gofer, |call, a| {
+        by_path(call, a, |c, a| utimes_at(c, AT_FDCWD, a.path, a.times))
+    };
+    futimesat(dirfd: DirFd, path: Path, times: Ptr) => Gofer, |call, a| {
+        by_path(call, a, |c, a| utimes_at(c, a.dirfd as u64, a.path, a.times))
+    };
+    utimensat(dirfd: DirFd, path: Path, times: Ptr, flags: Hex) => Gofer, |call, a| {
+        by_path(call, a, utimensat)
+    };
+    truncate(path: Path, length: Int) => Gofer, |call, a| by_path(call, a, truncate);
+    inotify_add_watch(fd: Fd, path: Path, mask: Hex) => Gofer, |call, a| {
+        by_path(call, a, inotify_add_watch)
+    };
+}
+
+/// A directory fd (or AT_FDCWD) and a path relative to it.
+type At = (u64, PathArg);
+
+fn mkdir_at(call: &mut Call, dirfd: u64, path: PathArg, mode: u32) -> Result<Action, Errno> {
+    if matches!(last_component(&read_path(call, path)?), b"." | b"..") {
         return Err(Errno::EEXIST);
     }
-    let target = resolve_arg(call, dirfd, index, false)?;
+    let target = resolve_arg(call, dirfd, path, false)?;
     check_writable(call, &target)?;
     let mode = mode & 0o7777 & !umask_of(call.tid);
     super::vfs::check_name_change(call, &target, false)?;
@@ -28,10 +117,10 @@ pub(super) fn mkdir_at(
     Ok(Action::Return(0))
 }
 
-pub(super) fn mknod_at(
+fn mknod_at(
     call: &mut Call,
     dirfd: u64,
-    index: usize,
+    path: PathArg,
     mode: u32,
     dev: u64,
 ) -> Result<Action, Errno> {
@@ -39,7 +128,7 @@ pub(super) fn mknod_at(
     if kind == libc::S_IFCHR || kind == libc::S_IFBLK {
         return Err(Errno::EPERM);
     }
-    let target = resolve_arg(call, dirfd, index, false)?;
+    let target = resolve_arg(call, dirfd, path, false)?;
     check_writable(call, &target)?;
     let mode = kind | (mode & 0o7777 & !umask_of(call.tid));
     super::vfs::check_name_change(call, &target, false)?;
@@ -50,23 +139,18 @@ pub(super) fn mknod_at(
     Ok(Action::Return(0))
 }
 
-pub(super) fn unlink_at(
-    call: &mut Call,
-    dirfd: u64,
-    index: usize,
-    flags: i32,
-) -> Result<Action, Errno> {
+fn unlink_at(call: &mut Call, dirfd: u64, path: PathArg, flags: i32) -> Result<Action, Errno> {
     if flags & !libc::AT_REMOVEDIR != 0 {
         return Err(Errno::EINVAL);
     }
-    let raw = read_path(call, index)?;
+    let raw = read_path(call, path)?;
     match (last_component(&raw), flags & libc::AT_REMOVEDIR != 0) {
         (b".", true) => return Err(Errno::EINVAL),
         (b"..", true) => return Err(Errno::ENOTEMPTY),
         (b"." | b"..", false) => return Err(Errno::EISDIR),
         _ => {}
     }
-    let target = resolve_arg(call, dirfd, index, false)?;
+    let target = resolve_arg(call, dirfd, path, false)?;
     check_writable(call, &target)?;
     if target.rel == b"." {
         return Err(Errno::EBUSY);
@@ -78,16 +162,16 @@ pub(super) fn unlink_at(
     Ok(Action::Return(0))
 }
 
-/// Two paths (`[olddirfd, oldpath index, newdirfd, newpath index]`) in one mount.
-pub(super) fn two_targets(call: &mut Call, at: [u64; 4]) -> Result<(Target, Target), Errno> {
-    for index in [at[1], at[3]] {
-        let raw = read_path(call, index as usize)?;
+/// Two paths in one mount.
+fn two_targets(call: &mut Call, from: At, to: At) -> Result<(Target, Target), Errno> {
+    for (_, path) in [from, to] {
+        let raw = read_path(call, path)?;
         if matches!(last_component(&raw), b"." | b"..") {
             return Err(Errno::EBUSY);
         }
     }
-    let from = resolve_arg(call, at[0], at[1] as usize, false)?;
-    let to = resolve_arg(call, at[2], at[3] as usize, false)?;
+    let from = resolve_arg(call, from.0, from.1, false)?;
+    let to = resolve_arg(call, to.0, to.1, false)?;
     if from.mount != to.mount {
         return Err(Errno::EXDEV);
     }
@@ -95,8 +179,8 @@ pub(super) fn two_targets(call: &mut Call, at: [u64; 4]) -> Result<(Target, Targ
     Ok((from, to))
 }
 
-pub(super) fn rename_at(call: &mut Call, at: [u64; 4], flags: u32) -> Result<Action, Errno> {
-    let (from, to) = two_targets(call, at)?;
+fn rename_at(call: &mut Call, from: At, to: At, flags: u32) -> Result<Action, Errno> {
+    let (from, to) = two_targets(call, from, to)?;
     super::vfs::check_name_change(call, &from, true)?;
     super::vfs::check_name_change(call, &to, false)?;
     super::vfs::removing(call, to.gofer_index, &to.rel);
@@ -104,14 +188,14 @@ pub(super) fn rename_at(call: &mut Call, at: [u64; 4], flags: u32) -> Result<Act
     Ok(Action::Return(0))
 }
 
-pub(super) fn link_at(call: &mut Call, at: [u64; 4], flags: i32) -> Result<Action, Errno> {
+fn link_at(call: &mut Call, from: At, to: At, flags: i32) -> Result<Action, Errno> {
     if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & libc::AT_EMPTY_PATH != 0 && read_path(call, at[1] as usize)?.is_empty() {
-        return link_fd(call, at);
+    if flags & libc::AT_EMPTY_PATH != 0 && read_path(call, from.1)?.is_empty() {
+        return link_fd(call, from.0 as i32, to);
     }
-    let (from, to) = two_targets(call, at)?;
+    let (from, to) = two_targets(call, from, to)?;
     let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
     super::vfs::check_name_change(call, &to, false)?;
     files(call)?.link(from.gofer_index, &from.rel, to.gofer_index, &to.rel, follow)?;
@@ -122,13 +206,13 @@ pub(super) fn link_at(call: &mut Call, at: [u64; 4], flags: i32) -> Result<Actio
 /// (an O_TMPFILE file, say). The sentry links its own duplicate of the fd into the parent
 /// directory the gofer opened, by a single name: no path of the task reaches the host. Like
 /// Linux it needs CAP_DAC_READ_SEARCH, which a root sentry has.
-pub(super) fn link_fd(call: &mut Call, at: [u64; 4]) -> Result<Action, Errno> {
-    let from = call.task_fd(at[0] as i32)?;
+fn link_fd(call: &mut Call, fd: i32, to: At) -> Result<Action, Errno> {
+    let from = call.task_fd(fd)?;
     let st = nix::sys::stat::fstat(from.as_raw_fd()).map_err(|_| Errno::EBADF)?;
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
         return Err(Errno::EPERM);
     }
-    let to = resolve_arg(call, at[2], at[3] as usize, false)?;
+    let to = resolve_arg(call, to.0, to.1, false)?;
     check_writable(call, &to)?;
     super::vfs::check_name_change(call, &to, false)?;
     let (parent, name) = match to.rel.iter().rposition(|&b| b == b'/') {
@@ -156,12 +240,17 @@ pub(super) fn link_fd(call: &mut Call, at: [u64; 4]) -> Result<Action, Errno> {
     Ok(Action::Return(0))
 }
 
-pub(super) fn symlink_at(call: &mut Call, dirfd: u64, index: usize) -> Result<Action, Errno> {
-    let link_target = read_path(call, 0)?;
+fn symlink_at(
+    call: &mut Call,
+    link_target: PathArg,
+    dirfd: u64,
+    path: PathArg,
+) -> Result<Action, Errno> {
+    let link_target = read_path(call, link_target)?;
     if link_target.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let target = resolve_arg(call, dirfd, index, false)?;
+    let target = resolve_arg(call, dirfd, path, false)?;
     check_writable(call, &target)?;
     super::vfs::check_name_change(call, &target, false)?;
     let owner = super::vfs::creates_as_other(call);
@@ -171,10 +260,10 @@ pub(super) fn symlink_at(call: &mut Call, dirfd: u64, index: usize) -> Result<Ac
     Ok(Action::Return(0))
 }
 
-pub(super) fn chmod_at(
+fn chmod_at(
     call: &mut Call,
     dirfd: u64,
-    index: usize,
+    path: PathArg,
     mode: u32,
     flags: u64,
 ) -> Result<Action, Errno> {
@@ -182,7 +271,7 @@ pub(super) fn chmod_at(
     if flags & !libc::AT_SYMLINK_NOFOLLOW != 0 {
         return Err(Errno::EINVAL);
     }
-    let target = resolve_arg(call, dirfd, index, false)?;
+    let target = resolve_arg(call, dirfd, path, false)?;
     check_writable(call, &target)?;
     super::vfs::check_owner(call, &target, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
     let (index, rel) = (target.gofer_index, target.rel);
@@ -203,21 +292,21 @@ pub(super) fn chmod_at(
     Ok(Action::Return(0))
 }
 
-pub(super) fn chown_at(
+fn chown_at(
     call: &mut Call,
     dirfd: u64,
-    index: usize,
-    ids: [u64; 2],
+    path: PathArg,
+    ids: [u32; 2],
     flags: u64,
 ) -> Result<Action, Errno> {
     let flags = flags as i32;
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = read_path(call, index)?;
+    let path = read_path(call, path)?;
     if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
         // Chown is recorded by the sentry, never done on the host.
-        return Ok(super::ids::fchown(call, call.args[0] as i32, ids));
+        return Ok(super::ids::fchown(call, dirfd as i32, ids));
     }
     let target = resolve(call, dirfd, &path, false)?;
     check_writable(call, &target)?;
@@ -274,16 +363,16 @@ pub(super) fn utimens(
     Ok(Action::Return(0))
 }
 
-pub(super) fn utime(call: &mut Call) -> Result<Action, Errno> {
-    let target = resolve_arg(call, AT_FDCWD, 0, false)?;
-    let times = if call.args[1] == 0 {
+fn utime(call: &mut Call, a: args::utime) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, a.path, false)?;
+    let times = if a.times == 0 {
         None
     } else {
         // struct utimbuf { time_t actime; time_t modtime; }
         let mut raw = [0u8; 16];
         call.kernel
             .mem
-            .read(call.tid, call.args[1], &mut raw)
+            .read(call.tid, a.times, &mut raw)
             .map_err(|_| Errno::EFAULT)?;
         let word =
             |i: usize| i64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
@@ -301,24 +390,18 @@ pub(super) fn utime(call: &mut Call) -> Result<Action, Errno> {
     utimens(call, target, times, true)
 }
 
-pub(super) fn utimes_at(
-    call: &mut Call,
-    dirfd: u64,
-    index: usize,
-    times_addr: u64,
-) -> Result<Action, Errno> {
-    let target = resolve_arg(call, dirfd, index, false)?;
+fn utimes_at(call: &mut Call, dirfd: u64, path: PathArg, times_addr: u64) -> Result<Action, Errno> {
+    let target = resolve_arg(call, dirfd, path, false)?;
     let times = read_times(call, times_addr, 1000)?;
     utimens(call, target, times, true)
 }
 
-pub(super) fn utimensat(call: &mut Call) -> Result<Action, Errno> {
-    let [dirfd, path_ptr, times_addr, flags, _, _] = call.args;
-    let flags = flags as i32;
+fn utimensat(call: &mut Call, a: args::utimensat) -> Result<Action, Errno> {
+    let (dirfd, times_addr, flags) = (a.dirfd as u64, a.times, a.flags as i32);
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    if path_ptr == 0 {
+    if a.path.is_null() {
         // futimens(fd): no path for the kernel to read; a read-only mount is checked.
         super::vfs::refuse_on_read_only_fd(call, dirfd as i32)?;
         // Made by the sentry when the task's host uid does not own the file.
@@ -327,7 +410,7 @@ pub(super) fn utimensat(call: &mut Call) -> Result<Action, Errno> {
         }
         return Ok(Action::Pass);
     }
-    let path = read_path(call, 1)?;
+    let path = read_path(call, a.path)?;
     if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
         super::vfs::refuse_on_read_only_fd(call, dirfd as i32)?;
         if let Some(done) = super::ids::futimens(call, dirfd as i32, times_addr)? {
@@ -343,29 +426,28 @@ pub(super) fn utimensat(call: &mut Call) -> Result<Action, Errno> {
     utimens(call, target, times, flags & libc::AT_SYMLINK_NOFOLLOW == 0)
 }
 
-pub(super) fn truncate(call: &mut Call) -> Result<Action, Errno> {
-    let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+fn truncate(call: &mut Call, a: args::truncate) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, a.path, true)?;
     check_writable(call, &target)?;
     // A non-root sandbox user needs write permission on the file.
     super::vfs::check_open(call, &target, libc::O_WRONLY)?;
     let (index, rel) = (target.gofer_index, target.rel);
-    let len = call.args[1] as i64;
-    files(call)?.truncate(index, &rel, len)?;
+    files(call)?.truncate(index, &rel, a.length)?;
     Ok(Action::Return(0))
 }
 
 /// inotify_add_watch(fd, path, mask): the sentry adds the watch itself, on the task's
 /// inotify instance, for the inode the gofer opened.
-pub(super) fn inotify_add_watch(call: &mut Call) -> Result<Action, Errno> {
-    let target = resolve_arg(call, AT_FDCWD, 1, true)?;
-    let mask = call.args[2] as u32;
+fn inotify_add_watch(call: &mut Call, a: args::inotify_add_watch) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, a.path, true)?;
+    let mask = a.mask as u32;
     let (index, rel) = (target.gofer_index, target.rel);
     let mut flags = libc::O_PATH;
     if mask & libc::IN_DONT_FOLLOW != 0 {
         flags |= libc::O_NOFOLLOW;
     }
     let inode = files(call)?.open(index, &rel, flags, 0)?;
-    let instance = call.task_fd(call.args[0] as i32)?;
+    let instance = call.task_fd(a.fd)?;
     let path = CString::new(format!("/proc/self/fd/{}", inode.as_raw_fd())).expect("no NUL");
     // SAFETY: inotify_add_watch on fds we own with a NUL-terminated path we own.
     let wd = unsafe { libc::inotify_add_watch(instance.as_raw_fd(), path.as_ptr(), mask) };

@@ -8,10 +8,28 @@ use nix::errno::Errno;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-pub(super) fn open_at(
+crate::syscall_entries! {
+    open(path: Path, flags: OpenFlags, mode: OpenMode) => Gofer, |call, a| {
+        by_path(call, a, |c, a| open_at(c, AT_FDCWD, a.path, a.flags, a.mode))
+    };
+    creat(path: Path, mode: Mode) => Gofer, |call, a| {
+        by_path(call, a, |c, a| {
+            let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
+            open_at(c, AT_FDCWD, a.path, flags, a.mode)
+        })
+    };
+    openat(dirfd: DirFd, path: Path, flags: OpenFlags, mode: OpenMode) => Gofer, |call, a| {
+        by_path(call, a, |c, a| open_at(c, a.dirfd as u64, a.path, a.flags, a.mode))
+    };
+    openat2(dirfd: DirFd, path: Path, how: Ptr, size: UInt) => Gofer, |call, a| {
+        by_path(call, a, openat2)
+    };
+}
+
+fn open_at(
     call: &mut Call,
     dirfd: u64,
-    index: usize,
+    path: PathArg,
     flags: i32,
     mode: u32,
 ) -> Result<Action, Errno> {
@@ -19,7 +37,7 @@ pub(super) fn open_at(
         // A name written to /proc since the last read is what this open must see.
         call.kernel.sync_uts_writes();
     }
-    let target = resolve_arg(call, dirfd, index, true)?;
+    let target = resolve_arg(call, dirfd, path, true)?;
     open_target(call, target, flags, mode)
 }
 
@@ -154,16 +172,16 @@ pub(super) fn fifo_open(node: OwnedFd, flags: i32, cloexec: bool) -> Action {
     Action::InstallWhenOpened { fifo, cloexec }
 }
 
-pub(super) fn openat2(call: &mut Call) -> Result<Action, Errno> {
+fn openat2(call: &mut Call, a: args::openat2) -> Result<Action, Errno> {
     // struct open_how { u64 flags; u64 mode; u64 resolve; }
-    let size = call.args[3] as usize;
+    let size = a.size as usize;
     if size < 24 {
         return Err(Errno::EINVAL);
     }
     let mut how = [0u8; 24];
     call.kernel
         .mem
-        .read(call.tid, call.args[2], &mut how)
+        .read(call.tid, a.how, &mut how)
         .map_err(|_| Errno::EFAULT)?;
     let field = |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     if size > 4096 {
@@ -174,7 +192,7 @@ pub(super) fn openat2(call: &mut Call) -> Result<Action, Errno> {
         let mut tail = vec![0u8; size - 24];
         call.kernel
             .mem
-            .read(call.tid, call.args[2] + 24, &mut tail)
+            .read(call.tid, a.how + 24, &mut tail)
             .map_err(|_| Errno::EFAULT)?;
         if tail.iter().any(|&b| b != 0) {
             return Err(Errno::E2BIG);
@@ -198,8 +216,8 @@ pub(super) fn openat2(call: &mut Call) -> Result<Action, Errno> {
     if !call.kernel.uts_writes.is_empty() {
         call.kernel.sync_uts_writes();
     }
-    let path = read_path(call, 1)?;
-    let target = resolve_scoped(call, call.args[0], &path, resolve)?;
+    let path = read_path(call, a.path)?;
+    let target = resolve_scoped(call, a.dirfd as u64, &path, resolve)?;
     let mut flags = flags as i32;
     if resolve & RESOLVE_NO_SYMLINKS != 0 {
         flags |= libc::O_NOFOLLOW;

@@ -27,8 +27,24 @@ fn reaches_init(init: Tid, sig: i32) -> bool {
     (1..=64).contains(&sig) && mask("SigCgt:") & (1u64 << (sig - 1)) != 0
 }
 
-/// kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open.
-pub fn send(call: &mut Call) -> Action {
+crate::syscall_entries! {
+    kill(pid: Int32, signal: Signal) => Checked, |call, _| send(call);
+    tkill(tid: Int32, signal: Signal) => Checked, |call, _| send(call);
+    tgkill(tgid: Int32, tid: Int32, signal: Signal) => Checked, |call, _| send(call);
+    rt_sigqueueinfo(pid: Int32, signal: Signal, info: Ptr) => Checked, |call, _| send(call);
+    rt_tgsigqueueinfo(tgid: Int32, tid: Int32, signal: Signal, info: Ptr) => Checked,
+        |call, _| send(call);
+    pidfd_open(pid: Int32, flags: Hex) => Checked, |call, _| send(call);
+    // The siginfo it dequeues names the sender in the caller's numbers, and a signal the
+    // task ignores does not end the wait (see `interrupted_by_ignored`).
+    rt_sigtimedwait(set: Ptr, info: Ptr, timeout: Ptr, size: UInt) => Checked, |_, a| {
+        Action::PassThenExit(ExitHook::Dequeued { at: a.info })
+    };
+}
+
+/// kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open: the signal's and
+/// the target's argument positions differ; each is checked here.
+fn send(call: &mut Call) -> Action {
     let sig_index = match call.sysno {
         Sysno::kill | Sysno::tkill | Sysno::rt_sigqueueinfo => Some(1),
         Sysno::tgkill | Sysno::rt_tgsigqueueinfo => Some(2),
@@ -154,12 +170,6 @@ pub fn translate_dequeued(k: &Kernel, tid: Tid, at: u64) {
     if super::fix_read(&*k.mem, tid, at, &mut info) && translate_siginfo(k, tid, &mut info) {
         super::fix_write(&*k.mem, tid, at, &info);
     }
-}
-
-/// rt_sigtimedwait: the siginfo it dequeues names the sender in the caller's numbers, and a
-/// signal the task ignores does not end the wait (see `interrupted_by_ignored`).
-pub fn timedwait(call: &mut Call) -> Action {
-    Action::PassThenExit(ExitHook::Dequeued { at: call.args[1] })
 }
 
 /// ERESTARTNOHAND: the kernel runs the call again once the signal that interrupted it is

@@ -7,24 +7,57 @@ use crate::proc;
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
-use syscalls::Sysno;
 
-/// `stat`, `lstat`, `newfstatat`: `path_index`, `buf_index` are argument positions.
-pub(super) fn stat_at(
+const NOFOLLOW: i32 = libc::AT_SYMLINK_NOFOLLOW;
+
+crate::syscall_entries! {
+    stat(path: Path, buf: Ptr) => Gofer, |call, a| {
+        by_path(call, a, |c, a| stat_at(c, AT_FDCWD, a.path, a.buf, 0))
+    };
+    lstat(path: Path, buf: Ptr) => Gofer, |call, a| {
+        by_path(call, a, |c, a| stat_at(c, AT_FDCWD, a.path, a.buf, NOFOLLOW))
+    };
+    newfstatat(dirfd: DirFd, path: Path, buf: Ptr, flags: Hex) => Gofer, |call, a| {
+        by_path(call, a, |c, a| stat_at(c, a.dirfd as u64, a.path, a.buf, a.flags as i32))
+    };
+    statx(dirfd: DirFd, path: Path, flags: Hex, mask: Hex, buf: Ptr) => Gofer, |call, a| {
+        by_path(call, a, statx)
+    };
+    access(path: Path, mode: AccessMode) => Gofer, |call, a| {
+        by_path(call, a, |c, a| access_at(c, AT_FDCWD, a.path, a.mode, 0))
+    };
+    faccessat(dirfd: DirFd, path: Path, mode: AccessMode) => Gofer, |call, a| {
+        by_path(call, a, |c, a| access_at(c, a.dirfd as u64, a.path, a.mode, 0))
+    };
+    faccessat2(dirfd: DirFd, path: Path, mode: AccessMode, flags: Hex) => Gofer, |call, a| {
+        by_path(call, a, |c, a| access_at(c, a.dirfd as u64, a.path, a.mode, a.flags as i32))
+    };
+    readlink(path: Path, buf: Ptr, size: Int) => Gofer, |call, a| {
+        by_path(call, a, |c, a| readlink_at(c, AT_FDCWD, a.path, a.buf, a.size))
+    };
+    readlinkat(dirfd: DirFd, path: Path, buf: Ptr, size: Int) => Gofer, |call, a| {
+        by_path(call, a, |c, a| readlink_at(c, a.dirfd as u64, a.path, a.buf, a.size))
+    };
+    statfs(path: Path, buf: Ptr) => Gofer, |call, a| by_path(call, a, statfs);
+    // Stops when owners show other than on the host (`table::class_override`).
+    fstat(fd: Fd, buf: Ptr) => Passthrough, fstat;
+}
+
+/// `stat`, `lstat`, `newfstatat` (the only one of them whose path may be NULL).
+fn stat_at(
     call: &mut Call,
     dirfd: u64,
-    path_index: usize,
-    buf_index: usize,
-    flags: u64,
+    path: PathArg,
+    buf: u64,
+    flags: i32,
 ) -> Result<Action, Errno> {
-    let flags = flags as i32;
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let null_path = call.args[path_index] == 0 && call.sysno == Sysno::newfstatat;
-    if (null_path || read_path(call, path_index)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
+    let null_path = path.is_null() && call.sysno == syscalls::Sysno::newfstatat;
+    if (null_path || read_path(call, path)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
         // The fd's owner in sandbox ids.
-        if let Some(done) = stat_fd(call, dirfd, call.args[buf_index])? {
+        if let Some(done) = stat_fd(call, dirfd, buf)? {
             return Ok(done);
         }
     }
@@ -32,10 +65,11 @@ pub(super) fn stat_at(
         // No path pointer for the kernel to read: it stats the fd itself.
         return Ok(Action::Pass);
     }
-    let path = read_path(call, path_index)?;
+    let path_arg = path;
+    let path = read_path(call, path_arg)?;
     if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
         let mut args = call.args;
-        args[path_index] = 0;
+        args[path_arg.index] = 0;
         return Ok(Action::PassWith(args));
     }
     let mut target = resolve(call, dirfd, &path, true)?;
@@ -77,13 +111,12 @@ pub(super) fn stat_at(
     };
     let mut st = st;
     call.kernel.map_stat(&mut st); // owners in sandbox ids
-    write_out(call, call.args[buf_index], &st)?;
+    write_out(call, buf, &st)?;
     Ok(Action::Return(0))
 }
 
-pub(super) fn statx(call: &mut Call) -> Result<Action, Errno> {
-    let [dirfd, path_ptr, flags, mask, buf, _] = call.args;
-    let flags = flags as i32;
+fn statx(call: &mut Call, a: args::statx) -> Result<Action, Errno> {
+    let (dirfd, flags, mask, buf) = (a.dirfd as u64, a.flags as i32, a.mask, a.buf);
     let known = libc::AT_SYMLINK_NOFOLLOW
         | libc::AT_EMPTY_PATH
         | libc::AT_NO_AUTOMOUNT
@@ -94,19 +127,20 @@ pub(super) fn statx(call: &mut Call) -> Result<Action, Errno> {
     if mask as u32 & libc::STATX__RESERVED as u32 != 0 {
         return Err(Errno::EINVAL);
     }
-    if (path_ptr == 0 || read_path(call, 1)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
+    if (a.path.is_null() || read_path(call, a.path)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0
+    {
         // The fd's owner in sandbox ids.
         if let Some(done) = statx_fd(call, dirfd, flags, mask as u32, buf)? {
             return Ok(done);
         }
     }
-    if path_ptr == 0 {
+    if a.path.is_null() {
         return Ok(Action::Pass);
     }
-    let path = read_path(call, 1)?;
+    let path = read_path(call, a.path)?;
     if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
         let mut args = call.args;
-        args[1] = 0;
+        args[a.path.index] = 0;
         return Ok(Action::PassWith(args));
     }
     let mut target = resolve(call, dirfd, &path, true)?;
@@ -170,10 +204,10 @@ pub(super) fn statx(call: &mut Call) -> Result<Action, Errno> {
     Ok(Action::Return(0))
 }
 
-pub(super) fn access_at(
+fn access_at(
     call: &mut Call,
     dirfd: u64,
-    index: usize,
+    path: PathArg,
     mode: i32,
     flags: i32,
 ) -> Result<Action, Errno> {
@@ -183,7 +217,7 @@ pub(super) fn access_at(
     if flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & libc::AT_EMPTY_PATH != 0 && read_path(call, index)?.is_empty() {
+    if flags & libc::AT_EMPTY_PATH != 0 && read_path(call, path)?.is_empty() {
         // The fd itself: checked by the sentry on its own copy of it, with a path ("")
         // of its own.
         let fd = call.task_fd(dirfd as i32)?;
@@ -203,7 +237,7 @@ pub(super) fn access_at(
             Err(Errno::last())
         };
     }
-    let target = resolve_arg(call, dirfd, index, true)?;
+    let target = resolve_arg(call, dirfd, path, true)?;
     let target = if flags & libc::AT_SYMLINK_NOFOLLOW == 0 {
         follow(call, target)?
     } else {
@@ -228,17 +262,17 @@ pub(super) fn access_at(
     super::ids::access(call, &target, mode, flags)
 }
 
-pub(super) fn readlink_at(
+fn readlink_at(
     call: &mut Call,
     dirfd: u64,
-    index: usize,
+    path: PathArg,
     buf: u64,
-    size: u64,
+    size: i64,
 ) -> Result<Action, Errno> {
-    if size as i64 <= 0 {
+    if size <= 0 {
         return Err(Errno::EINVAL);
     }
-    let target = resolve_arg(call, dirfd, index, false)?;
+    let target = resolve_arg(call, dirfd, path, false)?;
     let mut link = match &target.proc {
         Some(proc::Resolved::Node(proc::Node::Link(link))) => link.clone(),
         Some(_) => return Err(Errno::EINVAL),
@@ -256,8 +290,8 @@ pub(super) fn readlink_at(
     Ok(Action::Return(link.len() as i64))
 }
 
-pub(super) fn statfs(call: &mut Call) -> Result<Action, Errno> {
-    let target = resolve_arg(call, AT_FDCWD, 0, true)?;
+fn statfs(call: &mut Call, a: args::statfs) -> Result<Action, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, a.path, true)?;
     let (index, rel) = (target.gofer_index, target.rel);
     let tmpfs = call.kernel.mounts(call.tid).mounts[target.mount].is_tmpfs;
     let mut st = files(call)?.statfs(index, &rel)?;
@@ -267,7 +301,7 @@ pub(super) fn statfs(call: &mut Call) -> Result<Action, Errno> {
     }
     call.kernel
         .mem
-        .write(call.tid, call.args[1], &st.to_kernel_bytes())
+        .write(call.tid, a.buf, &st.to_kernel_bytes())
         .map_err(|_| Errno::EFAULT)?;
     Ok(Action::Return(0))
 }
@@ -338,10 +372,6 @@ pub fn statx_fd(
 }
 
 /// fstat(fd, buf) when it is checked (`class_override`).
-pub fn fstat(call: &mut Call) -> Action {
-    match stat_fd(call, call.args[0], call.args[1]) {
-        Ok(Some(action)) => action,
-        Ok(None) => Action::Pass,
-        Err(e) => Action::Return(-(e as i64)),
-    }
+fn fstat(call: &mut Call, a: args::fstat) -> Result<Action, Errno> {
+    Ok(stat_fd(call, a.fd as u64, a.buf)?.unwrap_or(Action::Pass))
 }

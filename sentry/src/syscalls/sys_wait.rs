@@ -12,8 +12,14 @@ const P_PID: u64 = 1;
 
 const P_PGID: u64 = 2;
 
+crate::syscall_entries! {
+    wait4(pid: Int32, status: Ptr, options: Hex, rusage: Ptr) => Checked, |call, _| wait(call);
+    waitid(idtype: Int32, id: Int32, info: Ptr, options: Hex, rusage: Ptr) => Checked,
+        |call, _| wait(call);
+}
+
 /// wait4(pid, status, options, rusage) and waitid(idtype, id, infop, options, rusage).
-pub fn wait(call: &mut Call) -> Action {
+fn wait(call: &mut Call) -> Action {
     let k = &*call.kernel;
     let tid = call.tid;
     // WNOWAIT leaves the child waitable: it keeps its number.

@@ -5,84 +5,134 @@
 use super::vfs::*;
 use super::{Action, Call};
 use nix::errno::Errno;
-use syscalls::Sysno;
+use std::os::fd::AsRawFd;
 
-/// The xattr family by path: `(path, name, value, size, flags)` and friends.
-pub(super) fn xattr(call: &mut Call) -> Result<Action, Errno> {
-    use Sysno::{getxattr, lgetxattr, listxattr, llistxattr, lsetxattr, removexattr, setxattr};
-    let follow = matches!(call.sysno, setxattr | getxattr | listxattr | removexattr);
-    let target = resolve_arg(call, AT_FDCWD, 0, false)?;
+crate::syscall_entries! {
+    setxattr(path: Path, name: Ptr, value: Ptr, size: UInt, flags: Hex) => Gofer, |call, a| {
+        by_path(call, a, |c, a| set(c, a.path, true, a.name, a.value, a.size, a.flags))
+    };
+    lsetxattr(path: Path, name: Ptr, value: Ptr, size: UInt, flags: Hex) => Gofer, |call, a| {
+        by_path(call, a, |c, a| set(c, a.path, false, a.name, a.value, a.size, a.flags))
+    };
+    getxattr(path: Path, name: Ptr, value: Ptr, size: UInt) => Gofer, |call, a| {
+        by_path(call, a, |c, a| get(c, a.path, true, a.name, a.value, a.size))
+    };
+    lgetxattr(path: Path, name: Ptr, value: Ptr, size: UInt) => Gofer, |call, a| {
+        by_path(call, a, |c, a| get(c, a.path, false, a.name, a.value, a.size))
+    };
+    listxattr(path: Path, list: Ptr, size: UInt) => Gofer, |call, a| {
+        by_path(call, a, |c, a| list(c, a.path, true, a.list, a.size))
+    };
+    llistxattr(path: Path, list: Ptr, size: UInt) => Gofer, |call, a| {
+        by_path(call, a, |c, a| list(c, a.path, false, a.list, a.size))
+    };
+    removexattr(path: Path, name: Ptr) => Gofer, |call, a| {
+        by_path(call, a, |c, a| remove(c, a.path, true, a.name))
+    };
+    lremovexattr(path: Path, name: Ptr) => Gofer, |call, a| {
+        by_path(call, a, |c, a| remove(c, a.path, false, a.name))
+    };
+    // Read by the sentry when the tasks' host uid does not own what the gofer made.
+    fgetxattr(fd: Fd, name: Ptr, value: Ptr, size: UInt) => Checked, fgetxattr;
+    flistxattr(fd: Fd, list: Ptr, size: UInt) => Checked, flistxattr;
+}
+
+/// The file an xattr call names; /proc keeps no extended attributes.
+fn xattr_target(call: &mut Call, path: PathArg) -> Result<Target, Errno> {
+    let target = resolve_arg(call, AT_FDCWD, path, false)?;
     if target.proc.is_some() {
-        // /proc keeps no extended attributes.
         return Err(Errno::EOPNOTSUPP);
     }
-    let writable = check_writable(call, &target).and_then(|()| {
-        // Changing attributes needs write permission for a non-root sandbox user.
-        if matches!(call.sysno, getxattr | lgetxattr | listxattr | llistxattr) {
-            return Ok(());
-        }
-        let flags = libc::O_WRONLY | if follow { 0 } else { libc::O_NOFOLLOW };
-        super::vfs::check_open(call, &target, flags).map(|_| ())
-    });
-    let (index, rel) = (target.gofer_index, target.rel);
-    match call.sysno {
-        setxattr | lsetxattr => {
-            writable?;
-            let name = read_name(call)?;
-            let size = call.args[3] as usize;
-            if size > XATTR_SIZE_MAX {
-                return Err(Errno::E2BIG);
-            }
-            let mut value = vec![0u8; size];
-            call.kernel
-                .mem
-                .read(call.tid, call.args[2], &mut value)
-                .map_err(|_| Errno::EFAULT)?;
-            let flags = call.args[4] as i32;
-            files(call)?.setxattr(index, &rel, &name, &value, flags, follow)?;
-            Ok(Action::Return(0))
-        }
-        getxattr | lgetxattr => {
-            let name = read_name(call)?;
-            if name.starts_with(TRUSTED) {
-                return Err(Errno::ENODATA);
-            }
-            let size = (call.args[3] as usize).min(XATTR_SIZE_MAX);
-            let mut value = vec![0u8; size];
-            let n = files(call)?.getxattr(index, &rel, &name, &mut value, follow)?;
-            if size > 0 {
-                call.kernel
-                    .mem
-                    .write(call.tid, call.args[2], &value[..n])
-                    .map_err(|_| Errno::EFAULT)?;
-            }
-            Ok(Action::Return(n as i64))
-        }
-        listxattr | llistxattr => {
-            let mut list = vec![0u8; XATTR_SIZE_MAX];
-            let n = files(call)?.listxattr(index, &rel, &mut list, follow)?;
-            list.truncate(n);
-            put_list(call, call.args[1], call.args[2] as usize, &list)
-        }
-        _ => {
-            writable?;
-            let name = read_name(call)?;
-            files(call)?.removexattr(index, &rel, &name, follow)?;
-            Ok(Action::Return(0))
-        }
+    Ok(target)
+}
+
+/// A change of attributes: a writable mount, and write permission for a non-root sandbox
+/// user.
+fn check_change(call: &mut Call, target: &Target, follow: bool) -> Result<(), Errno> {
+    check_writable(call, target)?;
+    let flags = libc::O_WRONLY | if follow { 0 } else { libc::O_NOFOLLOW };
+    super::vfs::check_open(call, target, flags).map(|_| ())
+}
+
+fn set(
+    call: &mut Call,
+    path: PathArg,
+    follow: bool,
+    name: u64,
+    value: u64,
+    size: u64,
+    flags: u64,
+) -> Result<Action, Errno> {
+    let target = xattr_target(call, path)?;
+    check_change(call, &target, follow)?;
+    let name = read_name(call, name)?;
+    let size = size as usize;
+    if size > XATTR_SIZE_MAX {
+        return Err(Errno::E2BIG);
     }
+    let mut bytes = vec![0u8; size];
+    call.kernel
+        .mem
+        .read(call.tid, value, &mut bytes)
+        .map_err(|_| Errno::EFAULT)?;
+    let (index, rel) = (target.gofer_index, target.rel);
+    files(call)?.setxattr(index, &rel, &name, &bytes, flags as i32, follow)?;
+    Ok(Action::Return(0))
+}
+
+fn get(
+    call: &mut Call,
+    path: PathArg,
+    follow: bool,
+    name: u64,
+    value: u64,
+    size: u64,
+) -> Result<Action, Errno> {
+    let target = xattr_target(call, path)?;
+    let name = read_name(call, name)?;
+    if name.starts_with(TRUSTED) {
+        return Err(Errno::ENODATA);
+    }
+    let size = (size as usize).min(XATTR_SIZE_MAX);
+    let mut bytes = vec![0u8; size];
+    let (index, rel) = (target.gofer_index, target.rel);
+    let n = files(call)?.getxattr(index, &rel, &name, &mut bytes, follow)?;
+    if size > 0 {
+        call.kernel
+            .mem
+            .write(call.tid, value, &bytes[..n])
+            .map_err(|_| Errno::EFAULT)?;
+    }
+    Ok(Action::Return(n as i64))
+}
+
+fn list(call: &mut Call, path: PathArg, follow: bool, to: u64, size: u64) -> Result<Action, Errno> {
+    let target = xattr_target(call, path)?;
+    let mut names = vec![0u8; XATTR_SIZE_MAX];
+    let (index, rel) = (target.gofer_index, target.rel);
+    let n = files(call)?.listxattr(index, &rel, &mut names, follow)?;
+    names.truncate(n);
+    put_list(call, to, size as usize, &names)
+}
+
+fn remove(call: &mut Call, path: PathArg, follow: bool, name: u64) -> Result<Action, Errno> {
+    let target = xattr_target(call, path)?;
+    check_change(call, &target, follow)?;
+    let name = read_name(call, name)?;
+    let (index, rel) = (target.gofer_index, target.rel);
+    files(call)?.removexattr(index, &rel, &name, follow)?;
+    Ok(Action::Return(0))
 }
 
 const XATTR_SIZE_MAX: usize = 65536;
 const TRUSTED: &[u8] = b"trusted.";
 
-/// The attribute name at the call's second argument, read once (ERANGE as Linux for an empty
-/// or over-long one).
-fn read_name(call: &Call) -> Result<Vec<u8>, Errno> {
+/// The attribute name at `at`, read once (ERANGE as Linux for an empty or over-long one).
+fn read_name(call: &Call, at: u64) -> Result<Vec<u8>, Errno> {
     let name = call
         .kernel
         .mem
-        .read_cstring(call.tid, call.args[1], 255)
+        .read_cstring(call.tid, at, 255)
         .map_err(|e| match e as i32 {
             libc::ENAMETOOLONG => Errno::ERANGE,
             other => Errno::from_raw(other),
@@ -119,48 +169,50 @@ fn put_list(call: &Call, addr: u64, size: usize, list: &[u8]) -> Result<Action, 
 /// and the kernel would refuse the task (EACCES) what the sandbox's owner may read: the
 /// sentry reads them on its duplicate of the fd. Otherwise the kernel does, as the task
 /// asked.
-pub fn fd_read(call: &mut Call) -> Action {
+fn flistxattr(call: &mut Call, a: args::flistxattr) -> Result<Action, Errno> {
     if !call.kernel.identity.switched {
-        return Action::Pass;
+        return Ok(Action::Pass);
     }
-    let result = (|| -> Result<Action, Errno> {
-        let file = call.task_fd(call.args[0] as i32)?;
-        let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
-        if call.sysno == Sysno::flistxattr {
-            let mut list = vec![0u8; XATTR_SIZE_MAX];
-            // SAFETY: flistxattr on an fd we own into a buffer of the given length we own.
-            let n = unsafe { libc::flistxattr(raw, list.as_mut_ptr().cast(), list.len()) };
-            if n < 0 {
-                return Err(Errno::last());
-            }
-            list.truncate(n as usize);
-            return put_list(call, call.args[1], call.args[2] as usize, &list);
-        }
-        let name = read_name(call)?;
-        if name.starts_with(TRUSTED) {
-            return Err(Errno::ENODATA);
-        }
-        let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
-        let size = (call.args[3] as usize).min(XATTR_SIZE_MAX);
-        let mut value = vec![0u8; size];
-        let buf = if size == 0 {
-            std::ptr::null_mut()
-        } else {
-            value.as_mut_ptr().cast()
-        };
-        // SAFETY: fgetxattr on an fd we own, with a NUL-terminated name, into a buffer of
-        // `size` bytes we own (or none when asking for the size).
-        let n = unsafe { libc::fgetxattr(raw, name.as_ptr(), buf, size) };
-        if n < 0 {
-            return Err(Errno::last());
-        }
-        if size > 0 {
-            call.kernel
-                .mem
-                .write(call.tid, call.args[2], &value[..n as usize])
-                .map_err(|_| Errno::EFAULT)?;
-        }
-        Ok(Action::Return(n as i64))
-    })();
-    result.unwrap_or_else(|e| Action::Return(-(e as i64)))
+    let file = call.task_fd(a.fd)?;
+    let mut names = vec![0u8; XATTR_SIZE_MAX];
+    // SAFETY: flistxattr on an fd we own into a buffer of the given length we own.
+    let n = unsafe { libc::flistxattr(file.as_raw_fd(), names.as_mut_ptr().cast(), names.len()) };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    names.truncate(n as usize);
+    put_list(call, a.list, a.size as usize, &names)
+}
+
+/// See [`flistxattr`].
+fn fgetxattr(call: &mut Call, a: args::fgetxattr) -> Result<Action, Errno> {
+    if !call.kernel.identity.switched {
+        return Ok(Action::Pass);
+    }
+    let file = call.task_fd(a.fd)?;
+    let name = read_name(call, a.name)?;
+    if name.starts_with(TRUSTED) {
+        return Err(Errno::ENODATA);
+    }
+    let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+    let size = (a.size as usize).min(XATTR_SIZE_MAX);
+    let mut value = vec![0u8; size];
+    let buf = if size == 0 {
+        std::ptr::null_mut()
+    } else {
+        value.as_mut_ptr().cast()
+    };
+    // SAFETY: fgetxattr on an fd we own, with a NUL-terminated name, into a buffer of
+    // `size` bytes we own (or none when asking for the size).
+    let n = unsafe { libc::fgetxattr(file.as_raw_fd(), name.as_ptr(), buf, size) };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    if size > 0 {
+        call.kernel
+            .mem
+            .write(call.tid, a.value, &value[..n as usize])
+            .map_err(|_| Errno::EFAULT)?;
+    }
+    Ok(Action::Return(n as i64))
 }

@@ -2,12 +2,95 @@
 //! handler that decides it when it stops at the sentry. It is an allow list: a number not
 //! named here is denied with ENOSYS. The seccomp filter is compiled from it (`filter`).
 
-use super::{
-    clocks, fs, ids, inet, ipc, memfd, mm, net, owner, pid, process, rlimit, socket_memory,
-    sys_ioctl, sys_signal, sys_stat, sys_wait, sys_xattr, uts, Action, Call, ExitHook,
-};
+use super::args::Shown;
+use super::{Action, Call};
 use nix::errno::Errno;
 use syscalls::Sysno;
+
+/// Declares the entries of the syscalls a file serves:
+///
+/// ```text
+/// syscall_entries! {
+///     /// why it is served this way
+///     openat(dirfd: DirFd, path: Path, flags: OpenFlags, mode: OpenMode) => Gofer, openat;
+///     getpid() => Emulate, |call, _| getpid(call);
+/// }
+/// ```
+///
+/// Each line gives the syscall, its arguments with their kinds ([`kind`](super::args::kind)), its class and
+/// optionally its handler: a function or closure taking the call and the syscall's argument
+/// struct (`args::<name>`), returning an `Action` or `Result<Action, Errno>`. The block
+/// makes the structs and `entries()`, which the table collects.
+#[macro_export]
+macro_rules! syscall_entries {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident ( $($field:ident : $kind:ident),* $(,)? ) => $class:expr $(, $handler:expr)? ;
+    )*) => {
+        /// The argument structs of this file's syscalls, one per syscall, named after it.
+        #[allow(non_camel_case_types, dead_code)]
+        pub mod args {
+            $(
+                $(#[$doc])*
+                #[derive(Clone, Copy, Debug)]
+                pub struct $name {
+                    $(pub $field: <$crate::syscalls::args::kind::$kind as $crate::syscalls::args::Arg>::Value,)*
+                }
+
+                impl $name {
+                    #[allow(unused_variables, unused_mut, unused_assignments)]
+                    pub fn decode(raw: &[u64; 6]) -> Self {
+                        let mut index = 0;
+                        $(
+                            let $field = <$crate::syscalls::args::kind::$kind as $crate::syscalls::args::Arg>::decode(raw[index], index);
+                            index += 1;
+                        )*
+                        $name { $($field,)* }
+                    }
+
+                    #[allow(unused_variables, unused_mut, unused_assignments)]
+                    pub fn show(shown: &$crate::syscalls::args::Shown) -> String {
+                        let decoded = Self::decode(shown.raw);
+                        let mut parts: Vec<String> = Vec::new();
+                        let mut index = 0;
+                        $(
+                            if let Some(part) = <$crate::syscalls::args::kind::$kind as $crate::syscalls::args::Arg>::show(decoded.$field, index, shown) {
+                                parts.push(part);
+                            }
+                            index += 1;
+                        )*
+                        parts.join(", ")
+                    }
+                }
+            )*
+        }
+
+        /// This file's entries of the syscall table.
+        pub(super) fn entries() -> Vec<(::syscalls::Sysno, $crate::syscalls::table::Entry)> {
+            #[allow(unused_imports)]
+            use $crate::syscalls::table::Class::*;
+            vec![$(
+                (
+                    ::syscalls::Sysno::$name,
+                    $crate::syscalls::table::Entry {
+                        class: $class,
+                        handler: $crate::syscall_entries!(@handler $name $(, $handler)?),
+                        show: Some(args::$name::show),
+                    },
+                ),
+            )*]
+        }
+    };
+    (@handler $name:ident) => { None };
+    (@handler $name:ident, $handler:expr) => {{
+        let handler: $crate::syscalls::table::Handler = |call| {
+            let decoded = args::$name::decode(&call.args);
+            let typed: fn(&mut $crate::syscalls::Call<'_>, args::$name) -> _ = $handler;
+            $crate::syscalls::args::IntoAction::into_action(typed(call, decoded))
+        };
+        Some(handler)
+    }};
+}
 
 /// How the sentry serves a syscall (DESIGN.md, "sentry").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +162,9 @@ pub type Handler = fn(&mut Call) -> Action;
 pub struct Entry {
     pub class: Class,
     pub handler: Option<Handler>,
+    /// The call's arguments as `--strace` shows them, from its typed struct (None: an
+    /// untyped passthrough or denied call, shown as three hex words).
+    pub show: Option<fn(&Shown) -> String>,
 }
 
 /// The host runs it; no policy makes it stop.
@@ -86,21 +172,7 @@ const fn pass() -> Entry {
     Entry {
         class: Class::Passthrough,
         handler: None,
-    }
-}
-
-/// The host runs it, unless the run's policy makes it stop; then `handler` decides it.
-const fn pass_or(handler: Handler) -> Entry {
-    Entry {
-        class: Class::Passthrough,
-        handler: Some(handler),
-    }
-}
-
-const fn sys(class: Class, handler: Handler) -> Entry {
-    Entry {
-        class,
-        handler: Some(handler),
+        show: None,
     }
 }
 
@@ -108,6 +180,7 @@ const fn deny(errno: Errno) -> Entry {
     Entry {
         class: Class::Deny(errno),
         handler: None,
+        show: None,
     }
 }
 
@@ -121,7 +194,7 @@ pub fn lookup(nr: u64, policy: Policy) -> Entry {
     let base = entry(nr).0;
     Entry {
         class: class_override(nr, policy).unwrap_or(base.class),
-        handler: base.handler,
+        ..base
     }
 }
 
@@ -141,7 +214,7 @@ fn class_override(nr: u64, policy: Policy) -> Option<Class> {
             Some(Class::Checked)
         }
         // Under `--platform=seccomp` these stop only for fds at or above memfd::FLOOR.
-        _ if memory && memfd::MEMFD_GUARDED.iter().any(|&(s, _)| s == sysno) => {
+        _ if memory && super::memfd::MEMFD_GUARDED.iter().any(|&(s, _)| s == sysno) => {
             Some(Class::Checked)
         }
         // fstat stops at the sentry when owners show other than on the host.
@@ -158,299 +231,302 @@ pub fn is_known(nr: u64) -> bool {
 }
 
 fn entry(nr: u64) -> (Entry, bool) {
-    static TABLE: std::sync::OnceLock<[(Entry, bool); MAX_NR]> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut table = [(deny(Errno::ENOSYS), false); MAX_NR];
-        for sysno in Sysno::iter() {
-            if let Some(slot) = table.get_mut(sysno.id() as usize) {
-                *slot = match entry_of(sysno) {
-                    Some(entry) => (entry, true),
-                    None => (deny(Errno::ENOSYS), false),
-                };
-            }
-        }
-        table
-    });
-    table
+    static TABLE: std::sync::OnceLock<Vec<(Entry, bool)>> = std::sync::OnceLock::new();
+    TABLE
+        .get_or_init(build)
         .get(nr as usize)
         .copied()
         .unwrap_or((deny(Errno::ENOSYS), false))
 }
 
-/// The whole table: each syscall's class and handler, in one arm. Comments say why a call
-/// is where it is.
-fn entry_of(sysno: Sysno) -> Option<Entry> {
-    use Class::*;
+/// The table by number. A syscall given two entries is a bug the first call finds (and the
+/// unit tests): no entry may shadow another.
+fn build() -> Vec<(Entry, bool)> {
+    let mut table = vec![(deny(Errno::ENOSYS), false); MAX_NR];
+    for (sysno, entry) in every_entry() {
+        let slot = &mut table[sysno.id() as usize];
+        assert!(!slot.1, "syscall {} has two entries", sysno.name());
+        *slot = (entry, true);
+    }
+    table
+}
+
+/// The entries one file of `syscalls` declares.
+type Family = fn() -> Vec<(Sysno, Entry)>;
+
+/// Every entry: each file of `syscalls` declares the calls it serves (`syscall_entries!`,
+/// next to their handlers); the calls the host runs with no handler and the denied calls
+/// are declared here.
+fn every_entry() -> Vec<(Sysno, Entry)> {
+    use super::*;
+    let families: &[Family] = &[
+        entries,
+        clocks::entries,
+        exec::entries,
+        ids::entries,
+        inet::entries,
+        ipc::entries,
+        memfd::entries,
+        mm::entries,
+        mount::entries,
+        net::entries,
+        owner::entries,
+        pid::entries,
+        process::entries,
+        rlimit::entries,
+        sys_cwd::entries,
+        sys_ioctl::entries,
+        sys_namei::entries,
+        sys_open::entries,
+        sys_signal::entries,
+        sys_stat::entries,
+        sys_wait::entries,
+        sys_xattr::entries,
+        uts::entries,
+    ];
+    let mut all: Vec<(Sysno, Entry)> = families.iter().flat_map(|family| family()).collect();
+    all.extend(PASSTHROUGH.iter().map(|&sysno| (sysno, pass())));
+    for &(errno, calls) in DENIED {
+        all.extend(calls.iter().map(|&sysno| (sysno, deny(errno))));
+    }
+    all
+}
+
+// The host runs these with the task's own arguments; `--strace` decodes them.
+crate::syscall_entries! {
+    read(fd: Fd, buf: Ptr, count: Int) => Passthrough;
+    pread64(fd: Fd, buf: Ptr, count: Int, offset: Int) => Passthrough;
+    readv(fd: Fd, iov: Ptr, count: Int) => Passthrough;
+    lseek(fd: Fd, offset: Int, whence: Int) => Passthrough;
+    fsync(fd: Fd) => Passthrough;
+    fdatasync(fd: Fd) => Passthrough;
+    getdents64(fd: Fd, dirent: Ptr, count: Int) => Passthrough;
+    rt_sigaction(signal: Signal, act: Ptr, oldact: Ptr, size: Int) => Passthrough;
+    exit(status: Int) => Passthrough;
+    exit_group(status: Int) => Passthrough;
+    sched_yield() => Passthrough;
+    pause() => Passthrough;
+    // A pidfd can only come from pidfd_open (checked) or CLONE_PIDFD (an own child).
+    pidfd_send_signal(pidfd: Fd, signal: Signal, info: Ptr, flags: Hex) => Passthrough;
+}
+
+/// I/O on fds the task holds, memory, time, futexes, signal state of the caller: the host
+/// runs them with the task's own arguments, which cannot name a host resource.
+const PASSTHROUGH: &[Sysno] = {
     use Sysno::*;
-    Some(match sysno {
-        // I/O on fds the task holds, memory, time, futexes, signal state of the caller.
-        read
-        | poll
-        | lseek
-        | rt_sigaction
-        | rt_sigprocmask
-        | rt_sigreturn
-        | pread64
-        | readv
-        | pipe
-        | select
-        | sched_yield
-        | msync
-        | mincore
-        | madvise
-        | shmdt
-        | pause
-        | nanosleep
-        | getitimer
-        | alarm
-        | setitimer
-        | shutdown
-        | exit
-        | flock
-        | fsync
-        | fdatasync
-        | getdents
-        | umask
-        | gettimeofday
-        | getrusage
-        | times
-        | rt_sigpending
-        | rt_sigsuspend
-        | sigaltstack
-        | fstatfs
-        | sched_get_priority_max
-        | sched_get_priority_min
-        | mlock
-        | munlock
-        | mlockall
-        | munlockall
-        | arch_prctl
-        | sync
-        | readahead
-        | time
-        | futex
-        | set_thread_area
-        | io_setup
-        | io_destroy
-        | io_getevents
-        | io_cancel
-        | get_thread_area
-        | epoll_create
-        | remap_file_pages
-        | getdents64
-        | restart_syscall
-        | fadvise64
-        | timer_settime
-        | timer_gettime
-        | timer_getoverrun
-        | timer_delete
-        | exit_group
-        | epoll_wait
-        | epoll_ctl
-        | mbind
-        | set_mempolicy
-        | get_mempolicy
-        | mq_timedsend
-        | mq_timedreceive
-        | mq_notify
-        | mq_getsetattr
-        | inotify_init
-        | inotify_rm_watch
-        | pselect6
-        | ppoll
-        | set_robust_list
-        | tee
-        | sync_file_range
-        | vmsplice
-        | epoll_pwait
-        | signalfd
-        | timerfd_create
-        | eventfd
-        | timerfd_settime
-        | timerfd_gettime
-        | signalfd4
-        | eventfd2
-        | epoll_create1
-        | pipe2
-        | inotify_init1
-        | preadv
-        | syncfs
-        | getcpu
-        | getrandom
-        | membarrier
-        | mlock2
-        | preadv2
-        | pkey_alloc
-        | pkey_free
-        | io_pgetevents
-        | rseq
-        | epoll_pwait2
-        | memfd_secret
-        | futex_waitv
-        | set_mempolicy_home_node
-        | cachestat
-        | map_shadow_stack
-        | futex_wake
-        | futex_wait
-        | futex_requeue
-        | mseal => pass(),
-        write | pwrite64 | writev | dup | dup2 | sendfile | io_submit | splice | dup3 | pwritev
-        | copy_file_range | pwritev2 => pass_or(memfd::handle),
-        close | mmap | mprotect | munmap | brk | mremap | ftruncate | sysinfo | fallocate
-        | pkey_mprotect | close_range => pass_or(mm::handle),
-        fstat => pass_or(sys_stat::fstat),
-        // A loopback listener's accept is the sentry's to record (`inet`).
-        accept | accept4 => sys(Checked, |c| socket_memory::creating(c, inet::accept)),
-        listen => sys(Checked, inet::listen),
-        // A loopback datagram's sender is named by the sentry (stops only with an address
-        // under --platform=seccomp: see `filter`).
-        recvfrom => sys(Checked, inet::recvfrom),
-        memfd_create => pass_or(memfd::create),
-        // pidfd_getfd is made by the sentry, for a process of the sandbox only.
-        pidfd_getfd => sys(Checked, pid::pidfd_getfd),
-        // A pidfd can only come from pidfd_open (checked) or CLONE_PIDFD (an own child).
-        pidfd_send_signal => pass(),
-        // Arguments that name processes, groups, ipc objects, devices or flags to police.
-        // fcntl and setsockopt stop only for the commands and options that need the sentry
-        // (see `filter`): fd owners and lock holders, pidfds of peers; getrlimit and
-        // setrlimit for RLIMIT_CORE only; the clock calls for CPU clocks of other tasks.
-        fcntl => sys(Checked, |c| owner::fcntl(c, memfd::handle)),
-        setsockopt => sys(Checked, net::setsockopt),
-        getrlimit | setrlimit => sys(Checked, rlimit::handle),
-        clock_gettime | clock_getres | clock_nanosleep | timer_create => {
-            sys(Checked, clocks::handle)
-        }
-        ioctl => sys(Checked, sys_ioctl::ioctl),
-        socket => sys(Checked, |c| socket_memory::creating(c, net::socket)),
-        socketpair => sys(Checked, |c| socket_memory::creating(c, |_| Action::Pass)),
-        clone => sys(Checked, |c| mm::creating(c, process::clone)),
-        kill | rt_sigqueueinfo | rt_tgsigqueueinfo | tkill | tgkill | pidfd_open => {
-            sys(Checked, sys_signal::send)
-        }
-        setpgid
-        | getpriority
-        | setpriority
-        | sched_setparam
-        | sched_getparam
-        | sched_setscheduler
-        | sched_getscheduler
-        | sched_rr_get_interval
-        | sched_setaffinity
-        | sched_getaffinity
-        | sched_setattr
-        | sched_getattr
-        | ioprio_set
-        | ioprio_get
-        | migrate_pages
-        | move_pages
-        | get_robust_list
-        | prlimit64 => sys(Checked, pid::pid_argument),
-        personality => sys(Checked, process::personality),
-        prctl => sys(Checked, process::prctl),
-        unshare => sys(Checked, process::unshare),
-        seccomp => sys(Checked, process::seccomp),
-        shmget | shmat | shmctl | semget | semop | semctl | semtimedop | msgget | msgsnd
-        | msgrcv | msgctl => sys(Checked, ipc::handle),
-        getsockname | getpeername => sys(Checked, net::fix_address_at_exit),
-        fchmod | fsetxattr | fremovexattr => sys(Checked, |c| {
-            ids::fd_inode_change(c).unwrap_or_else(|| process::inode_change(c))
-        }),
-        // Read by the sentry when the tasks' host uid does not own what the gofer made.
-        fgetxattr | flistxattr => sys(Checked, sys_xattr::fd_read),
-        fchown => sys(Checked, |c| {
-            ids::fchown(c, c.args[0] as i32, [c.args[1], c.args[2]])
-        }),
-        // Identity: each task's sandbox credentials, kept by the sentry
-        // (`syscalls::ids`); on the host every task is unprivileged.
-        getuid | geteuid | getgid | getegid | getresuid | getresgid | getgroups | setuid
-        | setgid | setreuid | setregid | setresuid | setresgid | setgroups | setfsuid
-        | setfsgid | capget | capset => sys(Emulate, ids::handle),
-        // The sandbox's own hostname and domain name.
-        uname | sethostname | setdomainname => sys(Emulate, uts::handle),
-        // Process ids are the sentry's own numbers (DESIGN.md invariant 5).
-        getpid | gettid | getppid | getpgrp | getpgid | getsid => sys(Emulate, pid::emulate),
-        // Mounts are the sandbox's own tables (only what stays inside can be mounted).
-        mount | umount2 | pivot_root => sys(Emulate, super::mount::handle),
-        setns => sys(Emulate, process::setns),
-        // The kernel computes a host id that the sentry translates at the exit stop.
-        fork | vfork => sys(Checked, |c| {
-            mm::creating(c, |_| Action::PassThenExit(ExitHook::Clone))
-        }),
-        wait4 | waitid => sys(Checked, sys_wait::wait),
-        setsid | set_tid_address => sys(Checked, pid::translate_result),
-        rt_sigtimedwait => sys(Checked, sys_signal::timedwait),
-        // SO_PEERCRED names the peer by host pid: translated at the exit stop.
-        getsockopt => sys(Checked, net::getsockopt),
-        // SCM_CREDENTIALS received on an AF_UNIX socket with SO_PASSCRED name the sender by
-        // host pid and ids: translated at the exit stop.
-        recvmsg | recvmmsg => sys(Checked, net::receive),
-        // Calls that name a path, or an address that can be a path.
-        open | stat | lstat | access | connect | sendto | sendmsg | sendmmsg | bind | execve
-        | truncate | getcwd | chdir | fchdir | rename | mkdir | rmdir | creat | link | unlink
-        | symlink | readlink | chmod | chown | lchown | utime | mknod | statfs | setxattr
-        | lsetxattr | getxattr | lgetxattr | listxattr | llistxattr | removexattr
-        | lremovexattr | utimes | inotify_add_watch | openat | mkdirat | mknodat | fchownat
-        | futimesat | newfstatat | unlinkat | renameat | linkat | symlinkat | readlinkat
-        | fchmodat | faccessat | utimensat | renameat2 | execveat | statx | openat2
-        | faccessat2 | fchmodat2 | chroot => sys(Gofer, fs::handle),
+    &[
+        poll,
+        rt_sigprocmask,
+        rt_sigreturn,
+        pipe,
+        select,
+        msync,
+        mincore,
+        madvise,
+        shmdt,
+        nanosleep,
+        getitimer,
+        alarm,
+        setitimer,
+        shutdown,
+        flock,
+        getdents,
+        umask,
+        gettimeofday,
+        getrusage,
+        times,
+        rt_sigpending,
+        rt_sigsuspend,
+        sigaltstack,
+        fstatfs,
+        sched_get_priority_max,
+        sched_get_priority_min,
+        mlock,
+        munlock,
+        mlockall,
+        munlockall,
+        arch_prctl,
+        sync,
+        readahead,
+        time,
+        futex,
+        set_thread_area,
+        io_setup,
+        io_destroy,
+        io_getevents,
+        io_cancel,
+        get_thread_area,
+        epoll_create,
+        remap_file_pages,
+        restart_syscall,
+        fadvise64,
+        timer_settime,
+        timer_gettime,
+        timer_getoverrun,
+        timer_delete,
+        epoll_wait,
+        epoll_ctl,
+        mbind,
+        set_mempolicy,
+        get_mempolicy,
+        mq_timedsend,
+        mq_timedreceive,
+        mq_notify,
+        mq_getsetattr,
+        inotify_init,
+        inotify_rm_watch,
+        pselect6,
+        ppoll,
+        set_robust_list,
+        tee,
+        sync_file_range,
+        vmsplice,
+        epoll_pwait,
+        signalfd,
+        timerfd_create,
+        eventfd,
+        timerfd_settime,
+        timerfd_gettime,
+        signalfd4,
+        eventfd2,
+        epoll_create1,
+        pipe2,
+        inotify_init1,
+        preadv,
+        syncfs,
+        getcpu,
+        getrandom,
+        membarrier,
+        mlock2,
+        preadv2,
+        pkey_alloc,
+        pkey_free,
+        io_pgetevents,
+        rseq,
+        epoll_pwait2,
+        memfd_secret,
+        futex_waitv,
+        set_mempolicy_home_node,
+        cachestat,
+        map_shadow_stack,
+        futex_wake,
+        futex_wait,
+        futex_requeue,
+        mseal,
+    ]
+};
+
+/// Refused with an errno and a trace event, by group.
+const DENIED: &[(Errno, &[Sysno])] = {
+    use Sysno::*;
+    &[
         // Interfaces that would act outside per-syscall interception (DESIGN.md invariant 4).
-        io_uring_setup | io_uring_enter | io_uring_register => deny(Errno::ENOSYS),
-        ptrace | process_vm_readv | process_vm_writev | bpf | kexec_load | kexec_file_load
-        | init_module | finit_module | delete_module | open_by_handle_at | name_to_handle_at
-        | process_madvise | process_mrelease | kcmp | userfaultfd => deny(Errno::EPERM),
-        perf_event_open => deny(Errno::EACCES),
+        (
+            Errno::ENOSYS,
+            &[io_uring_setup, io_uring_enter, io_uring_register],
+        ),
+        (
+            Errno::EPERM,
+            &[
+                ptrace,
+                process_vm_readv,
+                process_vm_writev,
+                bpf,
+                kexec_load,
+                kexec_file_load,
+                init_module,
+                finit_module,
+                delete_module,
+                open_by_handle_at,
+                name_to_handle_at,
+                process_madvise,
+                process_mrelease,
+                kcmp,
+                userfaultfd,
+            ],
+        ),
+        (Errno::EACCES, &[perf_event_open]),
         // glibc falls back to clone(2), whose flags live in a register the sentry can
         // police race-free; clone3's live in task memory another thread could rewrite.
-        clone3 => deny(Errno::ENOSYS),
+        (Errno::ENOSYS, &[clone3]),
         // Host-wide state: time, mounts, swap, power, modules, quotas, accounting, the
         // kernel log, namespaces, the LDT and port I/O.
-        settimeofday | clock_settime | clock_adjtime | adjtimex | swapon | swapoff | reboot
-        | acct | quotactl | quotactl_fd | syslog | vhangup | iopl | ioperm | modify_ldt
-        | fanotify_init | fanotify_mark | open_tree | move_mount | fsopen | fsconfig | fsmount
-        | fspick | mount_setattr | open_tree_attr => deny(Errno::EPERM),
+        (
+            Errno::EPERM,
+            &[
+                settimeofday,
+                clock_settime,
+                clock_adjtime,
+                adjtimex,
+                swapon,
+                swapoff,
+                reboot,
+                acct,
+                quotactl,
+                quotactl_fd,
+                syslog,
+                vhangup,
+                iopl,
+                ioperm,
+                modify_ldt,
+                fanotify_init,
+                fanotify_mark,
+                open_tree,
+                move_mount,
+                fsopen,
+                fsconfig,
+                fsmount,
+                fspick,
+                mount_setattr,
+                open_tree_attr,
+            ],
+        ),
         // Host-global names (keyrings, POSIX message queues) and obsolete or unsupported calls.
-        add_key
-        | request_key
-        | keyctl
-        | mq_open
-        | mq_unlink
-        | uselib
-        | ustat
-        | sysfs
-        | _sysctl
-        | create_module
-        | get_kernel_syms
-        | query_module
-        | nfsservctl
-        | getpmsg
-        | putpmsg
-        | afs_syscall
-        | tuxcall
-        | security
-        | lookup_dcookie
-        | epoll_ctl_old
-        | epoll_wait_old
-        | vserver
-        | landlock_create_ruleset
-        | landlock_add_rule
-        | landlock_restrict_self
-        | statmount
-        | listmount
-        | lsm_get_self_attr
-        | lsm_set_self_attr
-        | lsm_list_modules
-        | uretprobe
-        | uprobe
-        | file_getattr
-        | file_setattr
-        | setxattrat
-        | getxattrat
-        | listxattrat
-        | removexattrat => deny(Errno::ENOSYS),
-
-        _ => return None,
-    })
-}
+        (
+            Errno::ENOSYS,
+            &[
+                add_key,
+                request_key,
+                keyctl,
+                mq_open,
+                mq_unlink,
+                uselib,
+                ustat,
+                sysfs,
+                _sysctl,
+                create_module,
+                get_kernel_syms,
+                query_module,
+                nfsservctl,
+                getpmsg,
+                putpmsg,
+                afs_syscall,
+                tuxcall,
+                security,
+                lookup_dcookie,
+                epoll_ctl_old,
+                epoll_wait_old,
+                vserver,
+                landlock_create_ruleset,
+                landlock_add_rule,
+                landlock_restrict_self,
+                statmount,
+                listmount,
+                lsm_get_self_attr,
+                lsm_set_self_attr,
+                lsm_list_modules,
+                uretprobe,
+                uprobe,
+                file_getattr,
+                file_setattr,
+                setxattrat,
+                getxattrat,
+                listxattrat,
+                removexattrat,
+            ],
+        ),
+    ]
+};
 
 #[cfg(test)]
 mod tests {
@@ -475,6 +551,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn no_syscall_has_two_entries() {
+        let mut seen = std::collections::HashSet::new();
+        for (sysno, _) in every_entry() {
+            assert!(seen.insert(sysno), "{} has two entries", sysno.name());
+        }
+    }
+
+    #[test]
+    fn arguments_show_from_the_typed_entry() {
+        let path = b"/etc/passwd\0";
+        let raw = [
+            libc::AT_FDCWD as u64,
+            path.as_ptr() as u64,
+            (libc::O_WRONLY | libc::O_CREAT) as u64,
+            0o644,
+            0,
+            0,
+        ];
+        let paths = [(1, b"/etc/passwd".to_vec())];
+        let shown = Shown {
+            tid: 0,
+            raw: &raw,
+            paths: &paths,
+        };
+        let show = lookup(Sysno::openat.id() as u64, Policy::default()).show;
+        assert_eq!(
+            show.expect("openat is typed")(&shown),
+            "AT_FDCWD, \"/etc/passwd\", O_WRONLY|O_CREAT, 0644"
+        );
+        let show = lookup(Sysno::kill.id() as u64, Policy::default()).show;
+        let raw = [7, libc::SIGTERM as u64, 0, 0, 0, 0];
+        let shown = Shown {
+            tid: 0,
+            raw: &raw,
+            paths: &[],
+        };
+        assert_eq!(show.expect("kill is typed")(&shown), "7, SIGTERM");
     }
 
     #[test]

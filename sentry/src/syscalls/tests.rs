@@ -208,11 +208,23 @@ fn a_path_is_read_once_and_the_copy_is_used_after() {
     let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
     mem.map(CHILD, 0x30_0000, b"/etc/passwd\0");
     let call = Call::new(&mut k, CHILD, Sysno::open, [0x30_0000, 0, 0, 0, 0, 0]);
-    assert_eq!(super::vfs::read_path(&call, 0).unwrap(), b"/etc/passwd");
-    // Another thread rewrites the task's string: the call goes on with its first copy.
+    let path = super::sys_open::args::open::decode(&call.args).path;
+    assert_eq!(super::vfs::read_path(&call, path).unwrap(), b"/etc/passwd");
+    // Another thread rewrites the task's string: the call goes on with its first copy, and
+    // `--strace` shows that copy.
     mem.write(CHILD, 0x30_0000, b"/etc/shadow\0").unwrap();
-    assert_eq!(super::vfs::read_path(&call, 0).unwrap(), b"/etc/passwd");
+    assert_eq!(super::vfs::read_path(&call, path).unwrap(), b"/etc/passwd");
     assert_eq!(call.paths.borrow().len(), 1);
+    let paths = call.paths.borrow();
+    let shown = super::args::Shown {
+        tid: CHILD,
+        raw: &call.args,
+        paths: &paths,
+    };
+    assert_eq!(
+        super::sys_open::args::open::show(&shown),
+        "\"/etc/passwd\", O_RDONLY"
+    );
 }
 
 #[test]

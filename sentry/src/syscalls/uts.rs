@@ -7,13 +7,21 @@ use syscalls::Sysno;
 /// Linux's __NEW_UTS_LEN + 1.
 const FIELD: usize = 65;
 
-pub fn handle(call: &mut Call) -> Action {
-    call.kernel.sync_uts_writes();
-    match call.sysno {
-        Sysno::uname => uname(call),
-        Sysno::sethostname | Sysno::setdomainname => set_name(call),
-        _ => errno(Errno::ENOSYS),
-    }
+// The sandbox's own hostname and domain name; what the sandbox wrote to
+// /proc/sys/kernel/{hostname,domainname} since is applied first.
+crate::syscall_entries! {
+    uname(buf: Ptr) => Emulate, |call, a| {
+        call.kernel.sync_uts_writes();
+        uname(call, a.buf)
+    };
+    sethostname(name: Ptr, len: Int) => Emulate, |call, a| {
+        call.kernel.sync_uts_writes();
+        set_name(call, a.name, a.len)
+    };
+    setdomainname(name: Ptr, len: Int) => Emulate, |call, a| {
+        call.kernel.sync_uts_writes();
+        set_name(call, a.name, a.len)
+    };
 }
 
 /// The host's release, version and machine, read once: programs check them for features.
@@ -39,7 +47,7 @@ fn c_field(chars: &[libc::c_char; FIELD]) -> [u8; FIELD] {
     chars.map(|c| c as u8)
 }
 
-fn uname(call: &mut Call) -> Action {
+fn uname(call: &mut Call, to: u64) -> Action {
     let host = host_utsname();
     let mut buf = Vec::with_capacity(FIELD * 6);
     buf.extend_from_slice(&field(b"Linux"));
@@ -54,7 +62,7 @@ fn uname(call: &mut Call) -> Action {
     buf.extend_from_slice(&c_field(&host.version));
     buf.extend_from_slice(&c_field(&host.machine));
     buf.extend_from_slice(&field(&uts.domainname));
-    match call.kernel.mem.write(call.tid, call.args[0], &buf) {
+    match call.kernel.mem.write(call.tid, to, &buf) {
         Ok(()) => Action::Return(0),
         Err(_) => errno(Errno::EFAULT),
     }
@@ -105,22 +113,16 @@ fn uname26(release: &[u8]) -> Vec<u8> {
     out
 }
 
-fn set_name(call: &mut Call) -> Action {
+fn set_name(call: &mut Call, from: u64, len: i64) -> Action {
     const CAP_SYS_ADMIN: u32 = 21;
     if !call.kernel.creds_of(call.tid).capable(CAP_SYS_ADMIN) {
         return errno(Errno::EPERM);
     }
-    let len = call.args[1] as i64;
     if !(0..FIELD as i64).contains(&len) {
         return errno(Errno::EINVAL);
     }
     let mut name = vec![0u8; len as usize];
-    if call
-        .kernel
-        .mem
-        .read(call.tid, call.args[0], &mut name)
-        .is_err()
-    {
+    if call.kernel.mem.read(call.tid, from, &mut name).is_err() {
         return errno(Errno::EFAULT);
     }
     let ns = call.kernel.uts_of(call.tid);

@@ -3,7 +3,8 @@
 //! synthesized /proc and /dev nodes, the permission walk the sentry applies for a task
 //! without DAC override, the owners of what a task creates, and the gofer handle.
 
-use super::Call;
+pub(super) use super::args::PathArg;
+use super::{Action, Call};
 use crate::kernel::creds::{Creds, Ids, CAP_FOWNER};
 use crate::kernel::mounts::{depth, normalize, DEVICES};
 use crate::kernel::{FsState, WalkLinks};
@@ -72,17 +73,27 @@ impl Target {
     }
 }
 
-/// Reads the path argument `index` of the call, once.
-pub(super) fn read_path(call: &Call, index: usize) -> Result<Vec<u8>, Errno> {
-    if let Some((_, path)) = call.paths.borrow().iter().find(|(i, _)| *i == index) {
-        return Ok(path.clone());
+/// A path call's handler, run across mounts (see [`across_mounts`]).
+pub(super) fn by_path<A: Copy>(
+    call: &mut Call,
+    args: A,
+    decide: fn(&mut Call, A) -> Result<Action, Errno>,
+) -> Result<Action, Errno> {
+    across_mounts(call, |call| decide(call, args))
+}
+
+/// Reads a path argument of the call out of the task, once: later reads (a second
+/// resolution, `--strace`) get the same copy, whatever the task's memory holds by then.
+pub(super) fn read_path(call: &Call, path: PathArg) -> Result<Vec<u8>, Errno> {
+    if let Some((_, copy)) = call.paths.borrow().iter().find(|(i, _)| *i == path.index) {
+        return Ok(copy.clone());
     }
-    let path = call
+    let copy = call
         .kernel
         .mem
-        .read_cstring(call.tid, call.args[index], PATH_MAX - 1)?;
-    call.paths.borrow_mut().push((index, path.clone()));
-    Ok(path)
+        .read_cstring(call.tid, path.ptr, PATH_MAX - 1)?;
+    call.paths.borrow_mut().push((path.index, copy.clone()));
+    Ok(copy)
 }
 
 /// The sandbox path of a directory fd of the task.
@@ -441,10 +452,10 @@ pub(super) fn check_writable(call: &Call, target: &Target) -> Result<(), Errno> 
 pub(super) fn resolve_arg(
     call: &mut Call,
     dirfd: u64,
-    index: usize,
+    path: PathArg,
     keep_slash: bool,
 ) -> Result<Target, Errno> {
-    let path = read_path(call, index)?;
+    let path = read_path(call, path)?;
     resolve(call, dirfd, &path, keep_slash)
 }
 
