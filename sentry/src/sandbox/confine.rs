@@ -33,7 +33,7 @@ pub enum Confined {
 /// Restricts the calling thread (and what it starts from now on) to `mount_sources` (path
 /// and read-only flag: read and execute, or everything), `scratch` (everything), /proc and
 /// /dev.
-pub fn restrict(mount_sources: &[(PathBuf, bool)], scratch: &Path) -> anyhow::Result<Confined> {
+pub fn restrict(mount_sources: &[(PathBuf, bool)], scratch: &Path) -> Result<Confined, String> {
     let abi = ABI::V5;
     let read = AccessFs::from_read(abi);
     let all = AccessFs::from_all(abi);
@@ -47,13 +47,18 @@ pub fn restrict(mount_sources: &[(PathBuf, bool)], scratch: &Path) -> anyhow::Re
         Path::new("/dev"),
         read | AccessFs::WriteFile | AccessFs::IoctlDev,
     ));
-    let mut ruleset = Ruleset::default().handle_access(all)?.create()?;
+    let text = |e: landlock::RulesetError| e.to_string();
+    let mut ruleset = Ruleset::default()
+        .handle_access(all)
+        .and_then(|r| r.create())
+        .map_err(text)?;
     for (path, access) in rules {
-        let fd = PathFd::new(path)
-            .map_err(|e| anyhow::anyhow!("confinement: {}: {e}", path.display()))?;
-        ruleset = ruleset.add_rule(PathBeneath::new(fd, access))?;
+        let fd = PathFd::new(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        ruleset = ruleset
+            .add_rule(PathBeneath::new(fd, access))
+            .map_err(text)?;
     }
-    let status = ruleset.restrict_self()?;
+    let status = ruleset.restrict_self().map_err(text)?;
     Ok(match status.ruleset {
         RulesetStatus::FullyEnforced => Confined::Fully,
         RulesetStatus::PartiallyEnforced => Confined::Partly,

@@ -31,8 +31,11 @@ pub enum Failure {
     NotFound(String),
     #[error("{0}")]
     CannotExecute(String),
+    /// The sentry could not set up or keep up the sandbox.
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Supervisor(#[from] crate::supervisor::Error),
 }
 
 impl Failure {
@@ -40,7 +43,7 @@ impl Failure {
         match self {
             Failure::NotFound(_) => EXIT_NOT_FOUND,
             Failure::CannotExecute(_) => EXIT_CANNOT_EXECUTE,
-            Failure::Usage(_) | Failure::Internal(_) => EXIT_SENTRY_FAILED,
+            Failure::Usage(_) | Failure::Internal(_) | Failure::Supervisor(_) => EXIT_SENTRY_FAILED,
         }
     }
 }

@@ -52,7 +52,7 @@ pub struct Prepared {
 pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<Prepared, Failure> {
     // Before any task exists: the host kernel never writes a core file for the sandbox.
     let core_limit = kernel::creds::pin_core_limit()
-        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot pin RLIMIT_CORE: {e}")))?;
+        .map_err(|e| Failure::Internal(format!("cannot pin RLIMIT_CORE: {e}")))?;
     let limits = config.limits;
     let events = Arc::new(Events::open(config.events.as_deref()).map_err(Failure::Usage)?);
     // Who the sandbox is inside, and which host ids its processes run as.
@@ -62,17 +62,15 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     let policy = syscalls::table::Policy::new(&limits, &identity);
     // Before the gofer starts: it and the sandbox inherit the placement.
     pin_cpus(&config.cpus)?;
-    let scratch = super::Scratch::new(scratch_in).map_err(|e| {
-        Failure::Internal(anyhow::anyhow!("cannot create a scratch directory: {e}"))
-    })?;
+    let scratch = super::Scratch::new(scratch_in)
+        .map_err(|e| Failure::Internal(format!("cannot create a scratch directory: {e}")))?;
     let (mounts, gofer_mounts, tmpfs_pool) =
         super::build_mounts(&config.rootfs, config.read_only, config.mounts, &scratch)
             .map_err(Failure::Usage)?;
-    let exe = std::env::current_exe().map_err(|e| {
-        Failure::Internal(anyhow::anyhow!("cannot find the sentry's executable: {e}"))
-    })?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::Internal(format!("cannot find the sentry's executable: {e}")))?;
     let mut files = gofer::Client::spawn_with_args(&exe, &[GOFER_ARG], &gofer_mounts)
-        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the gofer: {e}")))?;
+        .map_err(|e| Failure::Internal(format!("cannot start the gofer: {e}")))?;
     // Off for now: with the calls that change nothing walked in the sentry's process, a
     // program whose thread re-points fds in a loop while another execs (the exec race of
     // sentry/tests/attack_exec.rs) took 300 times longer whenever the sentry shares a CPU
@@ -117,7 +115,7 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&net_dir)
-        .map_err(|e| Failure::Internal(anyhow::anyhow!("{}: {e}", net_dir.display())))?;
+        .map_err(|e| Failure::Internal(format!("{}: {e}", net_dir.display())))?;
     kernel.loopback = kernel::loopback::Loopback::new(net_dir);
     let mut publishers = Vec::new();
     for &(host_port, sandbox_port) in &config.publish {
@@ -204,7 +202,7 @@ impl Prepared {
         let terminal = super::terminal::TerminalState::save();
         let own_terminal = if super::terminal::on_terminal() {
             let own = super::terminal::OwnTerminal::open()
-                .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot make a terminal: {e}")))?;
+                .map_err(|e| Failure::Internal(format!("cannot make a terminal: {e}")))?;
             let n = kernel.ptys.register(own.index);
             kernel.ptys.own_master = own.master.try_clone().ok();
             if let Some(dev) = kernel.mount_ns[0].mounts.iter().find(|m| m.is_dev) {
@@ -218,7 +216,7 @@ impl Prepared {
         let keys = match &own_terminal {
             Some(own) => Some(
                 super::terminal::Keys::new(&own.master)
-                    .map_err(|e| Failure::Internal(anyhow::anyhow!("terminal relay: {e}")))?,
+                    .map_err(|e| Failure::Internal(format!("terminal relay: {e}")))?,
             ),
             None => None,
         };
@@ -227,7 +225,7 @@ impl Prepared {
         let terminal_output = match &own_terminal {
             Some(own) => Some(
                 super::terminal::relay_output(&own.master)
-                    .map_err(|e| Failure::Internal(anyhow::anyhow!("terminal relay: {e}")))?,
+                    .map_err(|e| Failure::Internal(format!("terminal relay: {e}")))?,
             ),
             None => None,
         };
@@ -239,7 +237,7 @@ impl Prepared {
         for (publisher, socket_file) in publishers {
             publisher
                 .start(socket_file, kernel.loopback.published.clone())
-                .map_err(|e| Failure::Internal(anyhow::anyhow!("--publish: {e}")))?;
+                .map_err(|e| Failure::Internal(format!("--publish: {e}")))?;
         }
         // SAFETY: prctl with integer arguments. Orphans of the sandbox come to the sentry,
         // never to the host's init.
@@ -290,7 +288,7 @@ impl Prepared {
             credentials: starter.credentials,
             seccomp: Some(seccomp),
         };
-        let child = spawn(&spec).map_err(|e| Failure::Internal(e.into()))?;
+        let child = spawn(&spec).map_err(|e| Failure::Internal(e.to_string()))?;
         // The first task has its terminal; the sentry keeps only the master (resized with the
         // user's terminal until the end), so that the relay sees the end of the terminal once
         // the sandbox's processes are gone.
@@ -302,7 +300,7 @@ impl Prepared {
             watch.set_init(child.tid);
             if needs_watcher {
                 kernel::limits::start_watcher(watch.clone())
-                    .map_err(|e| Failure::Internal(anyhow::anyhow!(e)))?;
+                    .map_err(|e| Failure::Internal(e.to_string()))?;
             }
         }
 
@@ -603,7 +601,7 @@ fn start_signal_thread(
                 }
             }
         })
-        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the signal thread: {e}")))?;
+        .map_err(|e| Failure::Internal(format!("cannot start the signal thread: {e}")))?;
     Ok(())
 }
 
@@ -692,7 +690,7 @@ fn confine(gofer_mounts: &[gofer::Mount], scratch: &std::path::Path) -> Result<(
         .map(|m| (m.host_path.clone(), m.read_only))
         .collect();
     let confined = super::confine::restrict(&sources, scratch)
-        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot confine the sentry: {e}")))?;
+        .map_err(|e| Failure::Internal(format!("cannot confine the sentry: {e}")))?;
     let root = std::fs::read_dir("/").map(drop);
     match (confined, root) {
         (super::confine::Confined::Not, _) => tracing::info!(

@@ -13,7 +13,7 @@ impl Supervisor {
         fd: i32,
         then: syscalls::Ready,
         rval: i64,
-    ) -> anyhow::Result<Option<i64>> {
+    ) -> super::Result<Option<i64>> {
         let mut regs = original;
         let result = match (then, rval) {
             (syscalls::Ready::Rerun, r) if r > 0 => {
@@ -49,7 +49,7 @@ impl Supervisor {
         stopped: &Stopped,
         pending: Pending,
         rval: i64,
-    ) -> anyhow::Result<()> {
+    ) -> super::Result<()> {
         let tid = stopped.tid();
         let k = &mut self.kernel;
         syscalls::mm::call_done(k, tid, pending.sysno);

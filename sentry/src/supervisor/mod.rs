@@ -20,6 +20,33 @@ use platform_ptrace::{
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
+/// What stops the supervisor: the platform failed, or the sentry could not set up what it
+/// drives. A call a task makes never does: its errors are the task's, as errnos.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Platform(#[from] platform_ptrace::Error),
+    #[error("{what}: {source}")]
+    Host {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Setup(&'static str),
+}
+
+impl Error {
+    pub fn host(what: &'static str, source: impl Into<std::io::Error>) -> Self {
+        Error::Host {
+            what,
+            source: source.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 /// A request to end the sandbox from outside (SIGTERM, SIGINT, SIGHUP to the sentry), shared
 /// by the thread that receives those signals and the supervisor.
 #[derive(Debug)]
@@ -181,7 +208,7 @@ impl Supervisor {
         gofer_pid: Tid,
         termination: std::sync::Arc<Termination>,
         notify_filter: Option<platform_ptrace::seccomp::Filter>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self> {
         let notifying = notify_filter.is_some();
         kernel.init_tid = init.tid;
         kernel.add_task(init.tid, init.tid, 0, crate::kernel::pid::ROOT_NS);
@@ -192,18 +219,18 @@ impl Supervisor {
         let listener = init
             .listener
             .take()
-            .ok_or_else(|| anyhow::anyhow!("the first task sent no seccomp listener"))?;
+            .ok_or(Error::Setup("the first task sent no seccomp listener"))?;
         let listener = Listener::new(listener, cookie);
         if notifying {
             listener
                 .set_sync_wakeup()
-                .map_err(|e| anyhow::anyhow!("SECCOMP_IOCTL_NOTIF_SET_FLAGS: {e}"))?;
+                .map_err(|e| Error::host("SECCOMP_IOCTL_NOTIF_SET_FLAGS", e))?;
         }
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         // SAFETY: eventfd takes plain integers and returns a new fd or -1.
         let wake = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if wake < 0 {
-            anyhow::bail!("eventfd: {}", std::io::Error::last_os_error());
+            return Err(Error::host("eventfd", std::io::Error::last_os_error()));
         }
         Ok(Supervisor {
             gofer_pid,
@@ -249,7 +276,7 @@ impl Supervisor {
     }
 
     /// Runs until every task of the sandbox is gone.
-    pub fn run(mut self) -> anyhow::Result<Outcome> {
+    pub fn run(mut self) -> Result<Outcome> {
         loop {
             if self.termination.signal() != 0 && !self.terminating {
                 self.kill_all();
@@ -320,7 +347,7 @@ impl Supervisor {
 
     /// The next stop; notified calls, and install requests while tasks wait for an fd,
     /// are served too.
-    fn next(&mut self) -> anyhow::Result<Next> {
+    fn next(&mut self) -> Result<Next> {
         if self.awaiting_install.is_empty() && !self.notifying && self.control.is_none() {
             self.reap_pending = true;
             return match wait() {
@@ -383,7 +410,7 @@ impl Supervisor {
     /// A SIGSYS from the filter's trap for a call through another ABI (`int 0x80`, x32):
     /// reported as a denied call, made to return ENOSYS. False for any other SIGSYS (one the
     /// program's own filter or a kill raised), which is delivered.
-    fn foreign_abi_call(&mut self, stopped: &Stopped) -> anyhow::Result<bool> {
+    fn foreign_abi_call(&mut self, stopped: &Stopped) -> Result<bool> {
         const SYS_SECCOMP: i32 = 1;
         let Ok(info) = stopped.siginfo() else {
             return Ok(false);
@@ -422,7 +449,7 @@ impl Supervisor {
         Resume::Continue
     }
 
-    fn on_stop(&mut self, stopped: Stopped, stop: Stop) -> anyhow::Result<()> {
+    fn on_stop(&mut self, stopped: Stopped, stop: Stop) -> Result<()> {
         let tid = stopped.tid();
         tracing::trace!(target: "sentry::stops", "stop of {tid}: {stop:?}");
         if self.terminating {
@@ -642,7 +669,7 @@ impl Supervisor {
         stopped: Stopped,
         info: SyscallInfo,
         seccomp_stop: bool,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         let tid = stopped.tid();
         if self.before_first_exec(tid) {
             // The sentry's own code between fork and execve in a child it started.
@@ -897,7 +924,7 @@ const SYSCALL_INSN_LEN: u64 = 2;
 /// Whether an error comes from a task that no longer exists (ESRCH from ptrace).
 /// A stop whose task was killed before it could be read (a sibling's exit_group, a SIGKILL):
 /// its exit event follows, so the loop looks again; any other error is the sentry's.
-fn vanished(e: anyhow::Error) -> anyhow::Result<Next> {
+fn vanished(e: Error) -> Result<Next> {
     if task_vanished(&e) {
         tracing::debug!(target: "sentry::stops", "a task vanished while stopping: {e}");
         return Ok(Next::Again);
@@ -905,10 +932,10 @@ fn vanished(e: anyhow::Error) -> anyhow::Result<Next> {
     Err(e)
 }
 
-fn task_vanished(e: &anyhow::Error) -> bool {
+fn task_vanished(e: &Error) -> bool {
     matches!(
-        e.downcast_ref::<platform_ptrace::Error>(),
-        Some(platform_ptrace::Error::Ptrace {
+        e,
+        Error::Platform(platform_ptrace::Error::Ptrace {
             errno: nix::errno::Errno::ESRCH,
             ..
         })
@@ -916,7 +943,7 @@ fn task_vanished(e: &anyhow::Error) -> bool {
 }
 
 /// A non-blocking signalfd for SIGCHLD (blocked in the sentry by `main`).
-fn sigchld_fd() -> anyhow::Result<OwnedFd> {
+fn sigchld_fd() -> Result<OwnedFd> {
     // SAFETY: sigset operations on a local; signalfd returns a new fd or -1.
     let fd = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -925,7 +952,7 @@ fn sigchld_fd() -> anyhow::Result<OwnedFd> {
         libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
     };
     if fd < 0 {
-        anyhow::bail!("signalfd: {}", std::io::Error::last_os_error());
+        return Err(Error::host("signalfd", std::io::Error::last_os_error()));
     }
     // SAFETY: the fd was just created and is ours alone.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })

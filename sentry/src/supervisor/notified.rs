@@ -154,7 +154,7 @@ impl Supervisor {
     pub(super) fn restart_interrupted_notification(
         &mut self,
         stopped: &Stopped,
-    ) -> anyhow::Result<()> {
+    ) -> super::Result<()> {
         let Some(filter) = &self.notify_filter else {
             return Ok(());
         };
