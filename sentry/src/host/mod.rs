@@ -1,14 +1,20 @@
-//! The host below the sentry's tables: the memory and the fds of the sandbox's tasks.
-//! Handlers reach task memory through [`TaskMemory`]: in a running sandbox through the
-//! platform's access (process_vm_readv/writev, /proc/<tid>/mem), in unit tests through
+//! The host below the sentry's tables: the memory, the /proc files and the fds of the
+//! sandbox's tasks. Handlers reach task memory and a task's /proc files through
+//! [`TaskMemory`]: in a running sandbox through the platform's access
+//! (process_vm_readv/writev, /proc/<tid>/mem) and the host's /proc, in unit tests through
 //! [`FakeMemory`].
 
 use nix::errno::Errno;
 use platform_ptrace::Tid;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// Reading and writing the memory of a task.
+/// Reading and writing the memory of a task, and reading its /proc files.
 pub trait TaskMemory {
+    /// The text of the host's /proc/<tid>/`name` (status, stat, personality, maps, ...).
+    fn proc_file(&self, tid: Tid, name: &str) -> Option<String> {
+        std::fs::read_to_string(format!("/proc/{tid}/{name}")).ok()
+    }
+
     /// Reads `buf.len()` bytes at `addr`; EFAULT if any of them is not mapped.
     fn read(&self, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno>;
     /// Writes `data` at `addr`; EFAULT if any of it is not mapped writable.
@@ -66,10 +72,18 @@ pub fn task_fd(tgid: Tid, fd: i32) -> Result<OwnedFd, Errno> {
 #[derive(Default)]
 pub struct FakeMemory {
     regions: std::sync::Mutex<Vec<(Tid, u64, Vec<u8>)>>,
+    proc_files: std::sync::Mutex<Vec<(Tid, String, String)>>,
 }
 
 #[cfg(test)]
 impl FakeMemory {
+    /// Gives task `tid` a /proc file `name` with `text`.
+    pub fn set_proc_file(&self, tid: Tid, name: &str, text: &str) {
+        let mut files = self.proc_files.lock().expect("fake /proc lock");
+        files.retain(|(t, n, _)| !(*t == tid && n == name));
+        files.push((tid, name.to_string(), text.to_string()));
+    }
+
     /// Maps `data` at `addr` in task `tid`.
     pub fn map(&self, tid: Tid, addr: u64, data: &[u8]) {
         self.regions
@@ -107,6 +121,14 @@ impl FakeMemory {
 
 #[cfg(test)]
 impl TaskMemory for FakeMemory {
+    fn proc_file(&self, tid: Tid, name: &str) -> Option<String> {
+        let files = self.proc_files.lock().expect("fake /proc lock");
+        files
+            .iter()
+            .find(|(t, n, _)| *t == tid && n == name)
+            .map(|(_, _, text)| text.clone())
+    }
+
     fn read(&self, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         self.with_region(tid, addr, buf.len(), |bytes| buf.copy_from_slice(bytes))
     }

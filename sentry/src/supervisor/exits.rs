@@ -97,7 +97,7 @@ impl Supervisor {
             }
             Some(ExitHook::Dequeued { .. })
                 if rval == -(libc::EINTR as i64)
-                    && syscalls::sys_signal::interrupted_by_ignored(tid) =>
+                    && syscalls::sys_signal::interrupted_by_ignored(k, tid) =>
             {
                 -syscalls::sys_signal::ERESTARTNOHAND
             }

@@ -286,7 +286,7 @@ fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
     if call.sysno == Sysno::bind {
         files(call)?.bind_unix_fd(index, &rel, sock.as_fd())?;
         // The gofer binds with no permission; the socket file gets Linux's mode now.
-        let mode = 0o777 & !super::vfs::umask_of(call.tid);
+        let mode = 0o777 & !super::vfs::umask_of(call);
         files(call)?.chmod(index, &rel, mode)?;
         // The kernel names the socket by what the gofer bound (a name relative to its
         // directory, the same for "s" and "d/s"); the task named it `path`.
@@ -892,7 +892,11 @@ fn control_from_task(
 fn host_creds(call: &Call, ucred: &[u8]) -> Result<[u8; 12], Errno> {
     let pid = i32::from_ne_bytes(ucred[0..4].try_into().expect("4 bytes"));
     let host_pid = call.kernel.translate(call.tid, pid).ok_or(Errno::EPERM)?;
-    let status = std::fs::read_to_string(format!("/proc/{}/status", call.tid)).unwrap_or_default();
+    let status = call
+        .kernel
+        .mem
+        .proc_file(call.tid, "status")
+        .unwrap_or_default();
     let host_id = |key: &str| -> u32 {
         status
             .lines()

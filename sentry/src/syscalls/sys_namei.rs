@@ -108,7 +108,7 @@ fn mkdir_at(call: &mut Call, dirfd: u64, path: PathArg, mode: u32) -> Result<Act
     }
     let target = resolve_arg(call, dirfd, path, false)?;
     check_writable(call, &target)?;
-    let mode = mode & 0o7777 & !umask_of(call.tid);
+    let mode = mode & 0o7777 & !umask_of(call);
     super::vfs::check_name_change(call, &target, false)?;
     let owner = super::vfs::creates_as_other(call);
     let (index, rel) = (target.gofer_index, target.rel);
@@ -130,7 +130,7 @@ fn mknod_at(
     }
     let target = resolve_arg(call, dirfd, path, false)?;
     check_writable(call, &target)?;
-    let mode = kind | (mode & 0o7777 & !umask_of(call.tid));
+    let mode = kind | (mode & 0o7777 & !umask_of(call));
     super::vfs::check_name_change(call, &target, false)?;
     let owner = super::vfs::creates_as_other(call);
     let (index, rel) = (target.gofer_index, target.rel);

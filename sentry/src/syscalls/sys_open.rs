@@ -90,7 +90,7 @@ pub(super) fn open_target(
             check_writable(call, &target)?;
         }
         let mode = if creating {
-            mode & 0o7777 & !umask_of(call.tid)
+            mode & 0o7777 & !umask_of(call)
         } else {
             0
         };

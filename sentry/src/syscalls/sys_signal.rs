@@ -10,11 +10,11 @@ use platform_ptrace::Tid;
 use syscalls::Sysno;
 
 /// Whether a signal sent from inside init's namespace reaches init: only those it handles.
-fn reaches_init(init: Tid, sig: i32) -> bool {
+fn reaches_init(k: &Kernel, init: Tid, sig: i32) -> bool {
     if sig == 0 {
         return true;
     }
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{init}/status")) else {
+    let Some(status) = k.mem.proc_file(init, "status") else {
         return true;
     };
     let mask = |name: &str| {
@@ -62,7 +62,7 @@ fn send(call: &mut Call) -> Action {
     let target = |v: i32| k.translate(tid, v);
     let to_init = |host: Tid, sig: i32| {
         let ns = k.ns_of(tid);
-        k.pids.namespaces[ns].init == Some(host) && !reaches_init(host, sig)
+        k.pids.namespaces[ns].init == Some(host) && !reaches_init(k, host, sig)
     };
     match call.sysno {
         Sysno::kill => match a0 {
@@ -180,8 +180,8 @@ pub const ERESTARTNOHAND: i64 = 514;
 /// signal whose default is to be ignored). Linux discards such a signal when it is sent, so
 /// it interrupts no call; a traced task gets it queued (its tracer must see it), and a wait
 /// it was in ends with EINTR, which the sentry turns into a restart.
-pub fn interrupted_by_ignored(tid: Tid) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{tid}/status")) else {
+pub fn interrupted_by_ignored(k: &Kernel, tid: Tid) -> bool {
+    let Some(status) = k.mem.proc_file(tid, "status") else {
         return false;
     };
     let mask = |field: &str| {

@@ -107,7 +107,7 @@ fn peer(master: &OwnedFd, flags: i32) -> Result<OwnedFd, Errno> {
 /// /dev/pts/N would; with none, ENXIO as on Linux. None: another terminal (the sentry's
 /// own, which the sandbox shares when it has none of its own), which the host opens.
 pub(super) fn open_controlling(call: &mut Call, flags: i32) -> Option<Result<OwnedFd, Errno>> {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", call.tid)).ok()?;
+    let stat = call.kernel.mem.proc_file(call.tid, "stat")?;
     // "pid (comm) state ppid pgrp session tty_nr …": comm may hold spaces and ')'.
     let tty_nr: u64 = stat.rsplit_once(") ")?.1.split(' ').nth(4)?.parse().ok()?;
     if tty_nr == 0 {

@@ -248,3 +248,62 @@ fn a_foreground_group_is_translated_and_the_number_goes_back_at_the_exit() {
     assert_eq!(at_exit(&k, INIT, hook, eperm), eperm);
     assert_eq!(words(&mem, INIT, BUF, 1), [1]);
 }
+
+#[test]
+fn uname_under_uname26_gives_a_2_6_release() {
+    const FIELD: usize = 65;
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    mem.set_proc_file(INIT, "personality", "00020000\n");
+    assert_eq!(
+        returned(run(&mut k, INIT, Sysno::uname, [BUF, 0, 0, 0, 0, 0])),
+        0
+    );
+    let release = mem.get(INIT, BUF + 2 * FIELD as u64, FIELD);
+    assert!(release.starts_with(b"2.6."), "{release:?}");
+    // Without the flag, the host's release.
+    mem.set_proc_file(INIT, "personality", "00000000\n");
+    assert_eq!(
+        returned(run(&mut k, INIT, Sysno::uname, [BUF, 0, 0, 0, 0, 0])),
+        0
+    );
+    let release = mem.get(INIT, BUF + 2 * FIELD as u64, FIELD);
+    assert!(!release.starts_with(b"2.6."), "{release:?}");
+}
+
+#[test]
+fn init_gets_only_the_signals_it_handles() {
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    let kill_init = [1, libc::SIGTERM as u64, 0, 0, 0, 0];
+    // SIGTERM not caught by init: dropped, as Linux drops it for a namespace's init.
+    mem.set_proc_file(INIT, "status", "SigCgt:\t0000000000000000\n");
+    assert_eq!(returned(run(&mut k, CHILD, Sysno::kill, kill_init)), 0);
+    // Caught: the host's kill of init's host id.
+    let caught = 1u64 << (libc::SIGTERM - 1);
+    mem.set_proc_file(INIT, "status", &format!("SigCgt:\t{caught:016x}\n"));
+    match run(&mut k, CHILD, Sysno::kill, kill_init) {
+        Action::PassWith(args) => assert_eq!(args[0], INIT as u64),
+        other => panic!("expected the host's kill, got {other:?}"),
+    }
+}
+
+#[test]
+fn rlimit_core_is_the_sentrys_whatever_the_high_bits() {
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    // The kernel reads the resource as an int: 1 << 32 | RLIMIT_CORE is RLIMIT_CORE, which the
+    // host must never set for the sandbox.
+    mem.write(INIT, BUF, &[0u8; 16]).expect("mapped");
+    let core = 1 << 32 | libc::RLIMIT_CORE as u64;
+    assert_eq!(
+        returned(run(&mut k, INIT, Sysno::setrlimit, [core, BUF, 0, 0, 0, 0])),
+        0
+    );
+    assert!(matches!(
+        run(
+            &mut k,
+            INIT,
+            Sysno::getrlimit,
+            [libc::RLIMIT_NOFILE as u64, BUF, 0, 0, 0, 0]
+        ),
+        Action::Pass
+    ));
+}

@@ -54,7 +54,7 @@ fn uname(call: &mut Call, to: u64) -> Action {
     let uts = &call.kernel.uts[call.kernel.uts_of(call.tid)];
     buf.extend_from_slice(&field(&uts.hostname));
     let release = c_field(&host.release);
-    if personality_of(call.tid) & UNAME26 != 0 {
+    if personality_of(call) & UNAME26 != 0 {
         buf.extend_from_slice(&field(&uname26(until_nul(&release))));
     } else {
         buf.extend_from_slice(&release);
@@ -72,9 +72,10 @@ fn uname(call: &mut Call, to: u64) -> Action {
 const UNAME26: u32 = 0x0020000;
 
 /// The task's personality, as the kernel keeps it (personality(2) passes through).
-fn personality_of(tid: platform_ptrace::Tid) -> u32 {
-    std::fs::read_to_string(format!("/proc/{tid}/personality"))
-        .ok()
+fn personality_of(call: &Call) -> u32 {
+    call.kernel
+        .mem
+        .proc_file(call.tid, "personality")
         .and_then(|s| u32::from_str_radix(s.trim(), 16).ok())
         .unwrap_or(0)
 }

@@ -10,7 +10,6 @@ use crate::kernel::mounts::{depth, normalize, DEVICES};
 use crate::kernel::{FsState, WalkLinks};
 use crate::proc;
 use nix::errno::Errno;
-use platform_ptrace::Tid;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -464,9 +463,10 @@ pub(super) fn files<'a>(call: &'a mut Call) -> Result<&'a mut gofer::Client, Err
 }
 
 /// The task's umask, which the sentry applies to the modes it asks the gofer for.
-pub(super) fn umask_of(tid: Tid) -> u32 {
-    std::fs::read_to_string(format!("/proc/{tid}/status"))
-        .ok()
+pub(super) fn umask_of(call: &Call) -> u32 {
+    call.kernel
+        .mem
+        .proc_file(call.tid, "status")
         .and_then(|s| {
             s.lines()
                 .find_map(|l| l.strip_prefix("Umask:"))
