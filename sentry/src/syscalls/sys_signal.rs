@@ -7,7 +7,6 @@ use super::{errno, Action, Call, ExitHook};
 use crate::kernel::Kernel;
 use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::Sysno;
 
 /// Whether a signal sent from inside init's namespace reaches init: only those it handles.
 fn reaches_init(k: &Kernel, init: Tid, sig: i32) -> bool {
@@ -28,13 +27,16 @@ fn reaches_init(k: &Kernel, init: Tid, sig: i32) -> bool {
 }
 
 crate::syscall_entries! {
-    kill(pid: Int32, signal: Signal) => Checked, |call, _| send(call);
-    tkill(tid: Int32, signal: Signal) => Checked, |call, _| send(call);
-    tgkill(tgid: Int32, tid: Int32, signal: Signal) => Checked, |call, _| send(call);
-    rt_sigqueueinfo(pid: Int32, signal: Signal, info: Ptr) => Checked, |call, _| send(call);
+    kill(pid: Int32, signal: Signal) => Checked, kill;
+    tkill(tid: Int32, signal: Signal) => Checked, |call, a| to_one(call, a.tid, a.signal);
+    rt_sigqueueinfo(pid: Int32, signal: Signal, info: Ptr) => Checked,
+        |call, a| to_one(call, a.pid, a.signal);
+    // A pidfd names the process for good: only one of the sandbox's.
+    pidfd_open(pid: Int32, flags: Hex) => Checked, |call, a| to_one(call, a.pid, 0);
+    tgkill(tgid: Int32, tid: Int32, signal: Signal) => Checked,
+        |call, a| to_thread(call, a.tgid, a.tid, a.signal);
     rt_tgsigqueueinfo(tgid: Int32, tid: Int32, signal: Signal, info: Ptr) => Checked,
-        |call, _| send(call);
-    pidfd_open(pid: Int32, flags: Hex) => Checked, |call, _| send(call);
+        |call, a| to_thread(call, a.tgid, a.tid, a.signal);
     // The siginfo it dequeues names the sender in the caller's numbers, and a signal the
     // task ignores does not end the wait (see `interrupted_by_ignored`).
     rt_sigtimedwait(set: Ptr, info: Ptr, timeout: Ptr, size: UInt) => Checked, |_, a| {
@@ -42,83 +44,77 @@ crate::syscall_entries! {
     };
 }
 
-/// kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open: the signal's and
-/// the target's argument positions differ; each is checked here.
-fn send(call: &mut Call) -> Action {
-    let sig_index = match call.sysno {
-        Sysno::kill | Sysno::tkill | Sysno::rt_sigqueueinfo => Some(1),
-        Sysno::tgkill | Sysno::rt_tgsigqueueinfo => Some(2),
-        _ => None,
-    };
-    if let Some(i) = sig_index {
-        if !(0..=64).contains(&(call.args[i] as i32)) {
-            return errno(Errno::EINVAL);
-        }
+fn valid_signal(sig: i32) -> bool {
+    (0..=64).contains(&sig)
+}
+
+/// Whether `host` is the init of the caller's namespace and `sig` is one it does not handle.
+fn dropped_by_init(k: &Kernel, tid: Tid, host: Tid, sig: i32) -> bool {
+    k.pids.namespaces[k.ns_of(tid)].init == Some(host) && !reaches_init(k, host, sig)
+}
+
+/// kill(pid, sig): a process, the caller's group (0), a group (-pgrp) or every process (-1).
+fn kill(call: &mut Call, a: args::kill) -> Action {
+    if !valid_signal(a.signal) {
+        return errno(Errno::EINVAL);
     }
-    let k = &*call.kernel;
-    let tid = call.tid;
-    let a0 = call.args[0] as i32;
-    let a1 = call.args[1] as i32;
-    let target = |v: i32| k.translate(tid, v);
-    let to_init = |host: Tid, sig: i32| {
-        let ns = k.ns_of(tid);
-        k.pids.namespaces[ns].init == Some(host) && !reaches_init(k, host, sig)
-    };
-    match call.sysno {
-        Sysno::kill => match a0 {
-            0 => Action::Pass,
-            -1 => kill_all(call),
-            pid if pid > 0 => match target(pid) {
-                Some(host) if to_init(host, a1) => Action::Return(0),
-                Some(host) => pass_with(call, &[(0, host as i64)]),
-                None => errno(Errno::ESRCH),
-            },
-            pgrp => match k.translate_pgrp(tid, -pgrp) {
-                Some(host) => pass_with(call, &[(0, -(host as i64))]),
-                None => errno(Errno::ESRCH),
-            },
+    let (k, tid) = (&*call.kernel, call.tid);
+    match a.pid {
+        0 => Action::Pass,
+        -1 => kill_all(call, a.signal),
+        pid if pid > 0 => match k.translate(tid, pid) {
+            Some(host) if dropped_by_init(k, tid, host, a.signal) => Action::Return(0),
+            Some(host) => pass_with(call, &[(0, host as i64)]),
+            None => errno(Errno::ESRCH),
         },
-        Sysno::tkill | Sysno::rt_sigqueueinfo | Sysno::pidfd_open => {
-            if a0 <= 0 {
-                // The kernel's own EINVAL.
-                return Action::Pass;
+        pgrp => match k.translate_pgrp(tid, -pgrp) {
+            Some(host) => pass_with(call, &[(0, -(host as i64))]),
+            None => errno(Errno::ESRCH),
+        },
+    }
+}
+
+/// tkill(tid, sig), rt_sigqueueinfo(pid, sig, info), pidfd_open(pid, flags) (as signal 0):
+/// one task of the sandbox, named by its number in the first argument.
+fn to_one(call: &mut Call, pid: i32, sig: i32) -> Action {
+    if !valid_signal(sig) {
+        return errno(Errno::EINVAL);
+    }
+    if pid <= 0 {
+        // The kernel's own EINVAL.
+        return Action::Pass;
+    }
+    let (k, tid) = (&*call.kernel, call.tid);
+    match k.translate(tid, pid) {
+        Some(host) if dropped_by_init(k, tid, host, sig) => Action::Return(0),
+        Some(host) => pass_with(call, &[(0, host as i64)]),
+        None => errno(Errno::ESRCH),
+    }
+}
+
+/// tgkill(tgid, tid, sig), rt_tgsigqueueinfo(tgid, tid, sig, info): a thread of a process.
+fn to_thread(call: &mut Call, tgid: i32, thread: i32, sig: i32) -> Action {
+    if !valid_signal(sig) {
+        return errno(Errno::EINVAL);
+    }
+    if tgid <= 0 || thread <= 0 {
+        return Action::Pass;
+    }
+    let (k, tid) = (&*call.kernel, call.tid);
+    match (k.translate(tid, tgid), k.translate(tid, thread)) {
+        (Some(group), Some(host)) if k.tgid_of(host) == group => {
+            if dropped_by_init(k, tid, group, sig) {
+                return Action::Return(0);
             }
-            let sig = if call.sysno == Sysno::pidfd_open {
-                0
-            } else {
-                a1
-            };
-            match target(a0) {
-                Some(host) if to_init(host, sig) => Action::Return(0),
-                Some(host) => pass_with(call, &[(0, host as i64)]),
-                None => errno(Errno::ESRCH),
-            }
+            pass_with(call, &[(0, group as i64), (1, host as i64)])
         }
-        _ => {
-            // tgkill(tgid, tid, sig), rt_tgsigqueueinfo(tgid, tid, sig, info)
-            if a0 <= 0 || a1 <= 0 {
-                return Action::Pass;
-            }
-            match (target(a0), target(a1)) {
-                (Some(group), Some(thread)) if k.tgid_of(thread) == group => {
-                    if to_init(group, call.args[2] as i32) {
-                        return Action::Return(0);
-                    }
-                    pass_with(call, &[(0, group as i64), (1, thread as i64)])
-                }
-                _ => errno(Errno::ESRCH),
-            }
-        }
+        _ => errno(Errno::ESRCH),
     }
 }
 
 /// kill(-1, sig): every process of the caller's namespace and below, but its init and
 /// the caller.
-fn kill_all(call: &mut Call) -> Action {
-    let sig = call.args[1] as i32;
-    if !(0..=64).contains(&sig) {
-        return errno(Errno::EINVAL);
-    }
+fn kill_all(call: &mut Call, sig: i32) -> Action {
     let k = &*call.kernel;
     let caller = k.tgid_of(call.tid);
     let ns = k.ns_of(call.tid);

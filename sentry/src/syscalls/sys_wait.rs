@@ -6,68 +6,59 @@ use super::{errno, Action, Call, ExitHook};
 use crate::kernel::Kernel;
 use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::Sysno;
 
-const P_PID: u64 = 1;
+const P_PID: i32 = 1;
 
-const P_PGID: u64 = 2;
+const P_PGID: i32 = 2;
 
 crate::syscall_entries! {
-    wait4(pid: Int32, status: Ptr, options: Hex, rusage: Ptr) => Checked, |call, _| wait(call);
-    waitid(idtype: Int32, id: Int32, info: Ptr, options: Hex, rusage: Ptr) => Checked,
-        |call, _| wait(call);
+    wait4(pid: Int32, status: Ptr, options: Hex, rusage: Ptr) => Checked, wait4;
+    waitid(idtype: Int32, id: Int32, info: Ptr, options: Hex, rusage: Ptr) => Checked, waitid;
 }
 
-/// wait4(pid, status, options, rusage) and waitid(idtype, id, infop, options, rusage).
-fn wait(call: &mut Call) -> Action {
-    let k = &*call.kernel;
-    let tid = call.tid;
+/// wait4(pid, status, options, rusage): a child or a group named by its number.
+fn wait4(call: &mut Call, a: args::wait4) -> Action {
     // WNOWAIT leaves the child waitable: it keeps its number.
-    let options = if call.sysno == Sysno::wait4 {
-        call.args[2]
-    } else {
-        call.args[3]
+    let nowait = a.options as i32 & libc::WNOWAIT != 0;
+    let hook = ExitHook::Reaped {
+        infop: None,
+        nowait,
     };
-    let nowait = options as i32 & libc::WNOWAIT != 0;
-    let (index, id, kind) = if call.sysno == Sysno::wait4 {
-        let v = call.args[0] as i32;
-        match v {
-            v if v > 0 => (0, v, P_PID),
-            v if v < -1 => (0, -v, P_PGID),
-            _ => {
-                return Action::PassThenExit(ExitHook::Reaped {
-                    infop: None,
-                    nowait,
-                })
-            }
-        }
-    } else {
-        match call.args[0] {
-            P_PID | P_PGID if call.args[1] as i32 > 0 => (1, call.args[1] as i32, call.args[0]),
-            _ => {
-                return Action::PassThenExit(ExitHook::Reaped {
-                    infop: Some(call.args[2]),
-                    nowait,
-                })
-            }
-        }
-    };
-    let host = if kind == P_PID {
-        k.translate(tid, id)
-    } else {
-        k.pids.host(k.ns_of(tid), id)
+    let (k, tid) = (&*call.kernel, call.tid);
+    let host = match a.pid {
+        pid if pid > 0 => k.translate(tid, pid).map(|h| h as i64),
+        pgrp if pgrp < -1 => k.pids.host(k.ns_of(tid), -pgrp).map(|h| -(h as i64)),
+        // Any child, or the caller's group: the kernel knows them.
+        _ => return Action::PassThenExit(hook),
     };
     let Some(host) = host else {
         return errno(Errno::ECHILD);
     };
     let mut args = call.args;
-    args[index] = if call.sysno == Sysno::wait4 && kind == P_PGID {
-        -(host as i64) as u64
-    } else {
-        host as u64
+    args[0] = host as u64;
+    Action::PassWithThenExit(args, hook)
+}
+
+/// waitid(idtype, id, infop, options, rusage): P_PID and P_PGID name a child or a group by
+/// its number; the siginfo at `infop` is put in the caller's terms at the exit.
+fn waitid(call: &mut Call, a: args::waitid) -> Action {
+    let nowait = a.options as i32 & libc::WNOWAIT != 0;
+    let hook = ExitHook::Reaped {
+        infop: Some(a.info),
+        nowait,
     };
-    let infop = (call.sysno == Sysno::waitid).then_some(call.args[2]);
-    Action::PassWithThenExit(args, ExitHook::Reaped { infop, nowait })
+    let (k, tid) = (&*call.kernel, call.tid);
+    let host = match a.idtype {
+        P_PID if a.id > 0 => k.translate(tid, a.id),
+        P_PGID if a.id > 0 => k.pids.host(k.ns_of(tid), a.id),
+        _ => return Action::PassThenExit(hook),
+    };
+    let Some(host) = host else {
+        return errno(Errno::ECHILD);
+    };
+    let mut args = call.args;
+    args[1] = host as u64;
+    Action::PassWithThenExit(args, hook)
 }
 
 /// At the exit stop of wait4/waitid: the reaped child's id in the caller's terms; a reaped
