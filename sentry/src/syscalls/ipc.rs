@@ -11,7 +11,6 @@ use crate::kernel::ipc::{max_objects, remove_from_host, PRIVATE};
 use crate::kernel::{IpcKind, Kernel};
 use nix::errno::Errno;
 use platform_ptrace::Tid;
-use syscalls::Sysno;
 
 /// Work for the exit stop of an IPC call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,58 +43,54 @@ const SHM_INFO: i32 = 14;
 const SHM_STAT_ANY: i32 = 15;
 const GETPID: i32 = 11;
 
-fn kind_of(sysno: Sysno) -> IpcKind {
-    match sysno {
-        Sysno::shmget | Sysno::shmat | Sysno::shmctl => IpcKind::Shm,
-        Sysno::semget | Sysno::semop | Sysno::semctl | Sysno::semtimedop => IpcKind::Sem,
-        _ => IpcKind::Msg,
-    }
-}
-
-// SysV IPC: the sandbox's own namespace of keys and ids.
+// SysV IPC: the sandbox's own namespace of keys and ids. A get of a key makes or finds the
+// sandbox's object; the other calls must name an object of the sandbox.
 crate::syscall_entries! {
-    shmget(key: Int32, size: UInt, flags: Hex) => Checked, |call, _| handle(call);
-    shmat(id: Int32, addr: Ptr, flags: Hex) => Checked, |call, _| handle(call);
-    shmctl(id: Int32, command: Int32, buf: Ptr) => Checked, |call, _| handle(call);
-    semget(key: Int32, count: Int32, flags: Hex) => Checked, |call, _| handle(call);
-    semop(id: Int32, ops: Ptr, count: UInt) => Checked, |call, _| handle(call);
-    semctl(id: Int32, number: Int32, command: Int32, arg: Hex) => Checked, |call, _| handle(call);
-    semtimedop(id: Int32, ops: Ptr, count: UInt, timeout: Ptr) => Checked, |call, _| handle(call);
-    msgget(key: Int32, flags: Hex) => Checked, |call, _| handle(call);
-    msgsnd(id: Int32, msg: Ptr, size: UInt, flags: Hex) => Checked, |call, _| handle(call);
+    shmget(key: Int32, size: UInt, flags: Hex) => Checked, |call, a| {
+        get(call, IpcKind::Shm, a.key, a.size, a.flags as i32)
+    };
+    semget(key: Int32, count: Int32, flags: Hex) => Checked, |call, a| {
+        get(call, IpcKind::Sem, a.key, a.count as u64, a.flags as i32)
+    };
+    msgget(key: Int32, flags: Hex) => Checked, |call, a| {
+        get(call, IpcKind::Msg, a.key, 0, a.flags as i32)
+    };
+    shmctl(id: Int32, command: Int32, buf: Ptr) => Checked, |call, a| {
+        ctl(call, IpcKind::Shm, a.id, a.command, a.buf)
+    };
+    semctl(id: Int32, number: Int32, command: Int32, arg: Hex) => Checked, |call, a| {
+        ctl(call, IpcKind::Sem, a.id, a.command, a.arg)
+    };
+    msgctl(id: Int32, command: Int32, buf: Ptr) => Checked, |call, a| {
+        ctl(call, IpcKind::Msg, a.id, a.command, a.buf)
+    };
+    shmat(id: Int32, addr: Ptr, flags: Hex) => Checked, |call, a| own(call, IpcKind::Shm, a.id);
+    semop(id: Int32, ops: Ptr, count: UInt) => Checked, |call, a| own(call, IpcKind::Sem, a.id);
+    semtimedop(id: Int32, ops: Ptr, count: UInt, timeout: Ptr) => Checked,
+        |call, a| own(call, IpcKind::Sem, a.id);
+    msgsnd(id: Int32, msg: Ptr, size: UInt, flags: Hex) => Checked,
+        |call, a| own(call, IpcKind::Msg, a.id);
     msgrcv(id: Int32, msg: Ptr, size: UInt, kind: Int, flags: Hex) => Checked,
-        |call, _| handle(call);
-    msgctl(id: Int32, command: Int32, buf: Ptr) => Checked, |call, _| handle(call);
+        |call, a| own(call, IpcKind::Msg, a.id);
 }
 
-fn handle(call: &mut Call) -> Action {
-    let kind = kind_of(call.sysno);
-    match call.sysno {
-        Sysno::shmget | Sysno::semget | Sysno::msgget => get(call, kind),
-        Sysno::shmctl | Sysno::semctl | Sysno::msgctl => ctl(call, kind),
-        _ => {
-            if call.kernel.ipc.owns(kind, call.args[0] as i32) {
-                Action::Pass
-            } else {
-                errno(Errno::EINVAL)
-            }
-        }
+/// A call on an object: only one of the sandbox's (EINVAL, as for an id that does not exist).
+fn own(call: &mut Call, kind: IpcKind, id: i32) -> Action {
+    if call.kernel.ipc.owns(kind, id) {
+        Action::Pass
+    } else {
+        errno(Errno::EINVAL)
     }
 }
 
-/// shmget(key, size, flags), semget(key, nsems, flags), msgget(key, flags).
-fn get(call: &mut Call, kind: IpcKind) -> Action {
-    let key = call.args[0] as i32;
-    let flags = if kind == IpcKind::Msg {
-        call.args[1]
-    } else {
-        call.args[2]
-    } as i32;
+/// shmget(key, size, flags), semget(key, nsems, flags), msgget(key, flags); `size` is the
+/// size or count a get of an existing object may ask at most.
+fn get(call: &mut Call, kind: IpcKind, key: i32, size: u64, flags: i32) -> Action {
     if let Some(id) = call.kernel.ipc.id_of_key(kind, key) {
         if flags & libc::IPC_CREAT != 0 && flags & libc::IPC_EXCL != 0 {
             return errno(Errno::EEXIST);
         }
-        return match fits_existing(kind, id, call.args[1]) {
+        return match fits_existing(kind, id, size) {
             Ok(()) => Action::Return(id as i64),
             Err(e) => errno(e),
         };
@@ -115,7 +110,7 @@ fn get(call: &mut Call, kind: IpcKind) -> Action {
         return errno(Errno::ENOSPC);
     }
     let reserved = if kind == IpcKind::Shm {
-        match super::mm::charge_shm(call, call.args[1]) {
+        match super::mm::charge_shm(call, size) {
             Ok(bytes) => bytes,
             Err(refused) => return refused,
         }
@@ -165,12 +160,8 @@ fn fits_existing(kind: IpcKind, id: i32, asked: u64) -> Result<(), Errno> {
 }
 
 /// shmctl(id, cmd, buf), msgctl(id, cmd, buf), semctl(id, num, cmd, arg).
-fn ctl(call: &mut Call, kind: IpcKind) -> Action {
-    let id = call.args[0] as i32;
-    let (cmd, buf) = match kind {
-        IpcKind::Sem => (call.args[2] as i32 & !IPC_64, call.args[3]),
-        _ => (call.args[1] as i32 & !IPC_64, call.args[2]),
-    };
+fn ctl(call: &mut Call, kind: IpcKind, id: i32, cmd: i32, buf: u64) -> Action {
+    let cmd = cmd & !IPC_64;
     let usage = match kind {
         IpcKind::Shm => cmd == SHM_INFO,
         IpcKind::Msg => cmd == MSG_INFO,
