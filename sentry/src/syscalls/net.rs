@@ -54,12 +54,12 @@ crate::syscall_entries! {
         super::vfs::by_path(call, a, |c, _| connect_or_bind(c))
     };
     sendto(fd: Fd, buf: Ptr, len: UInt, flags: Hex, addr: Ptr, addr_len: Int) => Gofer,
-        |call, a| super::vfs::by_path(call, a, |c, _| send(c));
+        |call, a| super::vfs::by_path(call, a, sendto);
     sendmsg(fd: Fd, msg: Ptr, flags: Hex) => Gofer, |call, a| {
-        super::vfs::by_path(call, a, |c, _| send(c))
+        super::vfs::by_path(call, a, sendmsg)
     };
     sendmmsg(fd: Fd, msgs: Ptr, count: UInt, flags: Hex) => Gofer, |call, a| {
-        super::vfs::by_path(call, a, |c, _| send(c))
+        super::vfs::by_path(call, a, sendmmsg)
     };
 }
 
@@ -459,109 +459,95 @@ pub fn fix_unix_address(
     }
 }
 
-/// sendto/sendmsg/sendmmsg (see the module's comment).
-fn send(call: &mut Call) -> Result<Action, Errno> {
-    const MAX_VECTOR: u64 = 1024; // UIO_MAXIOV, the kernel's bound on sendmmsg's vlen
-    let fd = call.args[0] as i32;
-    match call.sysno {
-        // No address: nothing the kernel reads can name a socket.
-        Sysno::sendto if call.args[4] == 0 => Ok(Action::Pass),
-        Sysno::sendto => {
-            let sock = socket_of(call, fd)?;
-            if let Some(ino) = super::inet::emulated(call, &sock) {
-                return super::inet::sendto(call, &sock, ino);
-            }
-            if let Some(ino) = super::netlink::emulated(call, &sock) {
-                let data = read_data(
-                    &*call.kernel.mem,
-                    call.tid,
-                    &[(call.args[1], call.args[2] as usize)],
-                )?;
-                let to = read_name(
-                    &*call.kernel.mem,
-                    call.tid,
-                    call.args[4],
-                    call.args[5] as usize,
-                )?;
-                return super::netlink::send(call, ino, &data, Some(&to));
-            }
-            let len = call.args[2] as usize;
-            let data = read_data(&*call.kernel.mem, call.tid, &[(call.args[1], len)])?;
-            let name = read_name(
-                &*call.kernel.mem,
-                call.tid,
-                call.args[4],
-                call.args[5] as usize,
-            )?;
-            let msg = OutMessage {
-                name: Some(name),
-                data,
-                control: Vec::new(),
-            };
-            send_by_sentry(call, &sock, &msg, call.args[3] as i32)
-        }
-        Sysno::sendmsg => {
-            let hdr = MsgHeader::read(&*call.kernel.mem, call.tid, call.args[1])?;
-            let flags = call.args[2] as i32;
-            if hdr.name_len == 0 && hdr.control_len == 0 {
-                if let Some(action) = send_plain(call, &hdr, flags)? {
-                    return Ok(action);
-                }
-            }
-            let sock = socket_of(call, fd)?;
-            let msg = hdr.copy(call)?;
-            if let Some(ino) = super::netlink::emulated(call, &sock) {
-                return super::netlink::send(call, ino, &msg.data, msg.name.as_deref());
-            }
-            if let Some(ino) = super::inet::emulated(call, &sock) {
-                // The task's AF_INET name is the sentry's to resolve on the loopback; its
-                // IP-level control messages (IP_PKTINFO, …) are not carried.
-                return match &msg.name {
-                    Some(name) if super::inet::is_datagram(call, ino) => {
-                        super::inet::send_datagram(call, &sock, ino, &msg.data, name, flags)
-                    }
-                    _ => {
-                        let plain = OutMessage {
-                            name: None,
-                            data: msg.data,
-                            control: Vec::new(),
-                        };
-                        send_by_sentry(call, &sock, &plain, flags)
-                    }
-                };
-            }
-            send_by_sentry(call, &sock, &msg, flags)
-        }
-        _ => {
-            // sendmmsg(fd, struct mmsghdr *vec, vlen, flags): each entry is a msghdr and the
-            // msg_len the kernel fills in, 64 bytes in all.
-            let sock = socket_of(call, fd)?;
-            let (vec, flags) = (call.args[1], call.args[3] as i32);
-            let count = call.args[2].min(MAX_VECTOR);
-            let mut sent = 0u64;
-            for i in 0..count {
-                let at = vec + i * 64;
-                let result = MsgHeader::read(&*call.kernel.mem, call.tid, at)
-                    .and_then(|hdr| hdr.copy(call))
-                    .and_then(|msg| sentry_send(call, &sock, &msg, flags | libc::MSG_DONTWAIT));
-                match result {
-                    Ok(n) => {
-                        call.kernel
-                            .mem
-                            .write(call.tid, at + 56, &(n as u32).to_ne_bytes())
-                            .map_err(|_| Errno::EFAULT)?;
-                        sent += 1;
-                    }
-                    Err(Errno::EAGAIN) if sent == 0 && sockets::blocks(&sock, flags) => {
-                        return Ok(wait_to_send(call, &sock));
-                    }
-                    Err(e) if sent == 0 => return Err(e),
-                    Err(_) => break,
-                }
-            }
-            Ok(Action::Return(sent as i64))
+/// sendto (see the module's comment).
+fn sendto(call: &mut Call, a: args::sendto) -> Result<Action, Errno> {
+    // No address: nothing the kernel reads can name a socket.
+    if a.addr == 0 {
+        return Ok(Action::Pass);
+    }
+    let sock = socket_of(call, a.fd)?;
+    if let Some(ino) = super::inet::emulated(call, &sock) {
+        return super::inet::sendto(call, &sock, ino);
+    }
+    if let Some(ino) = super::netlink::emulated(call, &sock) {
+        let data = read_data(&*call.kernel.mem, call.tid, &[(a.buf, a.len as usize)])?;
+        let to = read_name(&*call.kernel.mem, call.tid, a.addr, a.addr_len as usize)?;
+        return super::netlink::send(call, ino, &data, Some(&to));
+    }
+    let len = a.len as usize;
+    let data = read_data(&*call.kernel.mem, call.tid, &[(a.buf, len)])?;
+    let name = read_name(&*call.kernel.mem, call.tid, a.addr, a.addr_len as usize)?;
+    let msg = OutMessage {
+        name: Some(name),
+        data,
+        control: Vec::new(),
+    };
+    send_by_sentry(call, &sock, &msg, a.flags as i32)
+}
+
+/// sendmsg (see the module's comment).
+fn sendmsg(call: &mut Call, a: args::sendmsg) -> Result<Action, Errno> {
+    let hdr = MsgHeader::read(&*call.kernel.mem, call.tid, a.msg)?;
+    let flags = a.flags as i32;
+    if hdr.name_len == 0 && hdr.control_len == 0 {
+        if let Some(action) = send_plain(call, &hdr, flags)? {
+            return Ok(action);
         }
     }
+    let sock = socket_of(call, a.fd)?;
+    let msg = hdr.copy(call)?;
+    if let Some(ino) = super::netlink::emulated(call, &sock) {
+        return super::netlink::send(call, ino, &msg.data, msg.name.as_deref());
+    }
+    if let Some(ino) = super::inet::emulated(call, &sock) {
+        // The task's AF_INET name is the sentry's to resolve on the loopback; its
+        // IP-level control messages (IP_PKTINFO, …) are not carried.
+        return match &msg.name {
+            Some(name) if super::inet::is_datagram(call, ino) => {
+                super::inet::send_datagram(call, &sock, ino, &msg.data, name, flags)
+            }
+            _ => {
+                let plain = OutMessage {
+                    name: None,
+                    data: msg.data,
+                    control: Vec::new(),
+                };
+                send_by_sentry(call, &sock, &plain, flags)
+            }
+        };
+    }
+    send_by_sentry(call, &sock, &msg, flags)
+}
+
+/// sendmmsg(fd, struct mmsghdr *vec, vlen, flags): each entry is a msghdr and the msg_len
+/// the kernel fills in, 64 bytes in all.
+fn sendmmsg(call: &mut Call, a: args::sendmmsg) -> Result<Action, Errno> {
+    const MAX_VECTOR: u64 = 1024; // UIO_MAXIOV, the kernel's bound on sendmmsg's vlen
+    let sock = socket_of(call, a.fd)?;
+    let (vec, flags) = (a.msgs, a.flags as i32);
+    let count = a.count.min(MAX_VECTOR);
+    let mut sent = 0u64;
+    for i in 0..count {
+        let at = vec + i * 64;
+        let result = MsgHeader::read(&*call.kernel.mem, call.tid, at)
+            .and_then(|hdr| hdr.copy(call))
+            .and_then(|msg| sentry_send(call, &sock, &msg, flags | libc::MSG_DONTWAIT));
+        match result {
+            Ok(n) => {
+                call.kernel
+                    .mem
+                    .write(call.tid, at + 56, &(n as u32).to_ne_bytes())
+                    .map_err(|_| Errno::EFAULT)?;
+                sent += 1;
+            }
+            Err(Errno::EAGAIN) if sent == 0 && sockets::blocks(&sock, flags) => {
+                return Ok(wait_to_send(call, &sock));
+            }
+            Err(e) if sent == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(Action::Return(sent as i64))
 }
 
 /// A send the sentry made would block and the task's socket blocks: the task waits until it
