@@ -176,6 +176,11 @@ pub struct Supervisor {
     sigchld: OwnedFd,
     /// A SIGCHLD came since the last wait that found nothing.
     reap_pending: bool,
+    /// Events collected with the one being served, served before the next wait: one wait
+    /// takes every task that has an event, so that a task that stops again at once (a thread
+    /// looping on a call) cannot take every wait from the others (the kernel returns the
+    /// newest tracee first).
+    waited: std::collections::VecDeque<Event>,
 }
 
 impl Drop for Supervisor {
@@ -257,6 +262,7 @@ impl Supervisor {
             abandoned: HashMap::new(),
             sigchld: sigchld_fd()?,
             reap_pending: true,
+            waited: Default::default(),
             kernel,
             strace,
             init,
@@ -348,10 +354,16 @@ impl Supervisor {
     /// The next stop; notified calls, and install requests while tasks wait for an fd,
     /// are served too.
     fn next(&mut self) -> Result<Next> {
+        if let Some(event) = self.waited.pop_front() {
+            return Ok(Next::Event(event));
+        }
         if self.awaiting_install.is_empty() && !self.notifying && self.control.is_none() {
             self.reap_pending = true;
             return match wait() {
-                Ok(Some(event)) => Ok(Next::Event(event)),
+                Ok(Some(event)) => {
+                    self.collect_waiting();
+                    Ok(Next::Event(event))
+                }
                 Ok(None) => Ok(Next::Done),
                 Err(platform_ptrace::Error::Wait(nix::errno::Errno::EINTR)) => Ok(Next::Again),
                 Err(e) => vanished(e.into()),
@@ -365,7 +377,10 @@ impl Supervisor {
                 Err(e) => return vanished(e.into()),
             };
             match waited {
-                Waited::Event(event) => return Ok(Next::Event(event)),
+                Waited::Event(event) => {
+                    self.collect_waiting();
+                    return Ok(Next::Event(event));
+                }
                 Waited::NoChildren => return Ok(Next::Done),
                 Waited::Nothing => self.reap_pending = false,
             }
@@ -405,6 +420,13 @@ impl Supervisor {
             }
         }
         Ok(Next::Again)
+    }
+
+    /// Takes the events every other task has now, to be served in turn before the next wait.
+    fn collect_waiting(&mut self) {
+        while let Ok(Waited::Event(event)) = wait_nohang() {
+            self.waited.push_back(event);
+        }
     }
 
     /// A SIGSYS from the filter's trap for a call through another ABI (`int 0x80`, x32):
