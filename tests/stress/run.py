@@ -18,6 +18,10 @@ The JSON and the table are written again after each class, so an interrupted run
 classes it finished; `--merge` keeps the rows already in the JSON (of other classes) and skips
 their stressors, so classes can be run in separate invocations, in the order above.
 
+Beware of `resources`: it fills the file system of /tmp (fallocated O_TMPFILE files) while it
+runs, and under --platform=ptrace it runs until its 60 s deadline; the SysV message queues of
+a sentry killed at the deadline stay on the host (`ipcs -q`, owner nobody).
+
 Usage: tests/stress/run.py [--sentry target/release/sentry] [--classes a,b] [--platforms ptrace,seccomp] [--merge]
 Needs stress-ng (apt-get install stress-ng). It takes about 40 minutes on a 2-CPU machine.
 """
