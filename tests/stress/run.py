@@ -14,7 +14,15 @@ verification error); 3 or 4 skip (resources missing, not implemented here); anyt
 error; `hang` when the run outlives its deadline (it is killed); `sentry` when the sentry
 itself failed (exit 125) or died of a signal.
 
-Usage: tests/stress/run.py [--sentry target/release/sentry] [--classes a,b] [--platforms ptrace,seccomp]
+The JSON and the table are written again after each class, so an interrupted run keeps the
+classes it finished; `--merge` keeps the rows already in the JSON (of other classes) and skips
+their stressors, so classes can be run in separate invocations, in the order above.
+
+Beware of `resources`: it fills the file system of /tmp (fallocated O_TMPFILE files) while it
+runs, and under --platform=ptrace it runs until its 60 s deadline; the SysV message queues of
+a sentry killed at the deadline stay on the host (`ipcs -q`, owner nobody).
+
+Usage: tests/stress/run.py [--sentry target/release/sentry] [--classes a,b] [--platforms ptrace,seccomp] [--merge]
 Needs stress-ng (apt-get install stress-ng). It takes about 40 minutes on a 2-CPU machine.
 """
 
@@ -86,6 +94,8 @@ def main():
     ap.add_argument("--platforms", default="ptrace,seccomp")
     ap.add_argument("--out", default=str(REPO / "tests/STRESS.md"))
     ap.add_argument("--json", default=str(REPO / "tests/stress/results.json"))
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the JSON's rows of other classes and skip their stressors")
     args = ap.parse_args()
     if not shutil.which("stress-ng"):
         raise SystemExit("stress-ng is not installed (apt-get install stress-ng)")
@@ -94,8 +104,13 @@ def main():
         for p in args.platforms.split(",")
     ]
     version = subprocess.run(["stress-ng", "--version"], capture_output=True, text=True).stdout.strip()
-    seen, results = set(), []
-    for cls in args.classes.split(","):
+    classes = args.classes.split(",")
+    results = []
+    if args.merge and Path(args.json).exists():
+        old = json.loads(Path(args.json).read_text())
+        results = [r for r in old["results"] if r["class"] not in classes]
+    seen = {r["stressor"] for r in results}
+    for cls in classes:
         for name in stressors_of(cls):
             if name in seen:
                 continue
@@ -107,8 +122,10 @@ def main():
                     row[config] = run_one(prefix, name, work)
             results.append(row)
             print(cls, name, " ".join(f"{c}={row[c]['result']}" for c, _ in configs), flush=True)
-    Path(args.json).write_text(json.dumps({"stress_ng": version, "results": results}, indent=1))
-    write_report(args.out, version, [c for c, _ in configs], results)
+        results.sort(key=lambda r: CLASSES.index(r["class"]) if r["class"] in CLASSES else len(CLASSES))
+        Path(args.json).write_text(json.dumps({"stress_ng": version, "results": results}, indent=1))
+        write_report(args.out, version, [c for c, _ in configs], results)
+        print(cls, "done", flush=True)
 
 
 def write_report(path, version, configs, results):
