@@ -36,7 +36,7 @@ impl Events {
         line: Option<&str>,
     ) {
         if let Some(line) = line {
-            eprintln!("sentry: {line}");
+            stderr_line(format_args!("sentry: {line}"));
         }
         if let Some(file) = &self.file {
             let mut object = serde_json::Map::new();
@@ -68,4 +68,11 @@ macro_rules! event_fields {
         $(map.insert($key.to_string(), serde_json::json!($value));)*
         map
     }};
+}
+
+/// A line on stderr. A stderr that cannot take it (a full disk, a closed pipe) loses the line
+/// rather than ending the sentry, as `eprintln!` would (it panics).
+pub fn stderr_line(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

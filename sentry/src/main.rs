@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(sandbox::GOFER_ARG) {
         // A root gofer keeps only the capabilities serving files needs.
         if let Err(e) = kernel::creds::confine_gofer() {
-            eprintln!("sentry: gofer: {e}");
+            crate::events::stderr_line(format_args!("sentry: gofer: {e}"));
             return ExitCode::from(sandbox::EXIT_SENTRY_FAILED);
         }
         return gofer::process::gofer_main(std::env::args().skip(2));

@@ -9,6 +9,7 @@ variant_tests!(
     exec_from_a_thread,
     threads_exit_while_others_run,
     orphan_reaped_by_subreaper,
+    a_stderr_that_cannot_be_written_loses_lines_only,
 );
 
 fn zombie_reaped_by_parent(v: Variant) {
@@ -58,4 +59,23 @@ fn threads_exit_while_others_run(v: Variant) {
 fn orphan_reaped_by_subreaper(v: Variant) {
     v.run(&[], &[v.program("orphan"), "subreaper".to_string()])
         .expect_program_ok("orphan done");
+}
+
+/// With --strace and --log debug on a stderr that takes nothing (a full disk), the lines are
+/// lost and the sandbox runs to its end with its own status.
+fn a_stderr_that_cannot_be_written_loses_lines_only(v: Variant) {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let status = v
+        .run_command(
+            &["--strace", "--log", "debug"],
+            &["/bin/sh", "-c", "exit 3"],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(full)
+        .status()
+        .expect("run the sentry");
+    assert_eq!(status.code(), Some(3), "{status:?}");
 }

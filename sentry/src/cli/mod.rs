@@ -186,10 +186,10 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let text = e.to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!(
+            crate::events::stderr_line(format_args!(
                 "sentry: {} (see 'sentry --help')",
                 first.trim_start_matches("error: ")
-            );
+            ));
             return ExitCode::from(sandbox::EXIT_SENTRY_FAILED);
         }
     };
@@ -202,7 +202,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => match run(*args) {
             Ok(status) => ExitCode::from(status),
             Err(failure) => {
-                eprintln!("sentry: {failure:#}");
+                crate::events::stderr_line(format_args!("sentry: {failure:#}"));
                 ExitCode::from(failure.exit_code())
             }
         },
@@ -237,6 +237,9 @@ fn init_logging(level: &str, strace: bool) -> Result<(), Failure> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A stderr that cannot be written loses the line; the default reports that on
+        // stderr again, which panics.
+        .log_internal_errors(false)
         .without_time()
         .with_target(false)
         .with_level(false)

@@ -701,7 +701,7 @@ fn saved_hooks(dir: &Path) -> super::hooks::Hooks {
 /// A warning of a runtime command: on stderr, and in --log as the sandbox's log is.
 fn warn(text: &str) {
     tracing::warn!("{text}");
-    eprintln!("sentry: warning: {text}");
+    crate::events::stderr_line(format_args!("sentry: warning: {text}"));
 }
 
 fn create_in(dir: &Path, args: CreateArgs, bundle: Bundle) -> Result<i32, Error> {

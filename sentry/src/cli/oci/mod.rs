@@ -149,7 +149,7 @@ pub fn main(globals: &Globals, command: Command) -> ExitCode {
 
 /// One line on stderr, and one in --log in its format.
 fn report(globals: &Globals, error: &Error) {
-    eprintln!("sentry: {error}");
+    crate::events::stderr_line(format_args!("sentry: {error}"));
     let Some(path) = &globals.log_file else {
         return;
     };
