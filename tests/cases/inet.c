@@ -35,6 +35,11 @@ int main(int argc, char **argv)
     bring_up_lo();
 
     int srv = T_OK(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket: AF_INET stream");
+    T_ERR(socket(AF_INET, SOCK_SEQPACKET, 0), ESOCKTNOSUPPORT, "socket: AF_INET seqpacket -> ESOCKTNOSUPPORT");
+    T_ERR(socket(AF_INET6, SOCK_RDM, 0), ESOCKTNOSUPPORT, "socket: AF_INET6 rdm -> ESOCKTNOSUPPORT");
+    T_ERR(socket(AF_INET, 11, 0), EINVAL, "socket: a type past SOCK_PACKET -> EINVAL");
+    T_ERR(socket(AF_INET, SOCK_STREAM | 0x100, 0), EINVAL, "socket: an unknown flag -> EINVAL");
+    T_ERR(socket(AF_INET, SOCK_STREAM, IPPROTO_UDP), EPROTONOSUPPORT, "socket: stream over UDP -> EPROTONOSUPPORT");
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     T_EQ(bind(srv, (struct sockaddr *)&a, sizeof a), 0, "bind: 127.0.0.1, port 0");
     socklen_t al = sizeof a;

@@ -37,8 +37,13 @@ crate::syscall_entries! {
 pub fn socket(call: &mut Call) -> Action {
     let family = call.args[0] as i32;
     let kind = call.args[1] as i32;
-    let flags = kind & (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
-    let base = kind & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+    // socket(2): the low four bits are the type, the rest flags; a type past SOCK_PACKET or
+    // another flag is EINVAL.
+    const SOCK_MAX: i32 = 11;
+    let (base, flags) = (kind & 0xf, kind & !0xf);
+    if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 || base >= SOCK_MAX {
+        return Action::Return(-(Errno::EINVAL as i64));
+    }
     let protocol = call.args[2] as i32;
     let refuse = |call: &Call, e: Errno, why: &str| {
         super::deny_event(call, e as i32, why);
@@ -51,7 +56,8 @@ pub fn socket(call: &mut Call) -> Action {
             return Action::Return(-(Errno::EPROTONOSUPPORT as i64))
         }
         libc::SOCK_RAW => return refuse(call, Errno::EPERM, "raw sockets need privilege"),
-        _ => return Action::Return(-(Errno::EINVAL as i64)),
+        // SOCK_SEQPACKET, SOCK_RDM, SOCK_DCCP, SOCK_PACKET: no such protocol of the family.
+        _ => return Action::Return(-(Errno::ESOCKTNOSUPPORT as i64)),
     };
     // SAFETY: socket takes plain integers and returns a new fd or -1.
     let fd = unsafe { libc::socket(libc::AF_UNIX, base | libc::SOCK_CLOEXEC, 0) };
