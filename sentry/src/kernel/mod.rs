@@ -11,7 +11,7 @@ pub mod netlink;
 pub mod pid;
 pub mod ptys;
 pub mod sockets;
-mod task;
+pub mod task;
 pub mod watch;
 
 use hashbrown::{HashMap, HashSet};
@@ -113,6 +113,10 @@ pub struct Kernel {
     /// Processes that exited and wait for their parent to reap them: host id -> the real
     /// uid it had in the sandbox (waitid and SIGCHLD report it).
     pub zombies: HashMap<Tid, u32>,
+    /// Processes killed by a signal whose core Linux would have written (see
+    /// `Kernel::task_killed`): their wait status carries WCOREDUMP, their waitid and
+    /// SIGCHLD siginfo CLD_DUMPED. Host ids, kept while the zombie is.
+    pub dumped_core: HashSet<Tid>,
     /// Mount namespaces: a mount table each; a task's `mnt_ns` indexes this.
     pub mount_ns: Vec<MountTable>,
     /// Where tmpfs mounts made inside the sandbox live: the gofer's index and host path.
@@ -186,6 +190,7 @@ impl Kernel {
             memory: memory::MemoryTable::default(),
             pids: PidTable::default(),
             zombies: HashMap::new(),
+            dumped_core: HashSet::new(),
             mount_ns: vec![mounts],
             tmpfs_pool: (0, std::path::PathBuf::new()),
             tmpfs_count: 0,
@@ -259,6 +264,8 @@ impl Kernel {
                 })
                 .unwrap_or(false)
         });
+        let zombies = &self.zombies;
+        self.dumped_core.retain(|tid| zombies.contains_key(tid));
     }
 
     /// Whether another task may use `tid`'s fd table: a thread of its process, or a

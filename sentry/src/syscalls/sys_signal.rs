@@ -134,6 +134,9 @@ pub fn translate_siginfo(k: &Kernel, tid: Tid, info: &mut [u8; 128]) -> bool {
         return false;
     }
     let host = i32::from_ne_bytes(info[16..20].try_into().expect("4 bytes"));
+    if signo == libc::SIGCHLD && host > 0 {
+        super::rlimit::core_in_sigchld(k, host, info);
+    }
     let vpid = if host > 0 { k.vpid_for(tid, host) } else { 0 };
     info[16..20].copy_from_slice(&vpid.to_ne_bytes());
     // si_uid: the sender's real uid, as the sandbox knows it (a sandbox sender's own).

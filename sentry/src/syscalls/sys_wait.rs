@@ -23,6 +23,11 @@ pub fn wait(call: &mut Call) -> Action {
         call.args[3]
     };
     let nowait = options as i32 & libc::WNOWAIT != 0;
+    let status = if call.sysno == Sysno::wait4 {
+        call.args[1]
+    } else {
+        0
+    };
     let (index, id, kind) = if call.sysno == Sysno::wait4 {
         let v = call.args[0] as i32;
         match v {
@@ -31,6 +36,7 @@ pub fn wait(call: &mut Call) -> Action {
             _ => {
                 return Action::PassThenExit(ExitHook::Reaped {
                     infop: None,
+                    status,
                     nowait,
                 })
             }
@@ -41,6 +47,7 @@ pub fn wait(call: &mut Call) -> Action {
             _ => {
                 return Action::PassThenExit(ExitHook::Reaped {
                     infop: Some(call.args[2]),
+                    status,
                     nowait,
                 })
             }
@@ -61,14 +68,31 @@ pub fn wait(call: &mut Call) -> Action {
         host as u64
     };
     let infop = (call.sysno == Sysno::waitid).then_some(call.args[2]);
-    Action::PassWithThenExit(args, ExitHook::Reaped { infop, nowait })
+    Action::PassWithThenExit(
+        args,
+        ExitHook::Reaped {
+            infop,
+            status,
+            nowait,
+        },
+    )
 }
 
-/// At the exit stop of wait4/waitid: the reaped child's id in the caller's terms; a reaped
-/// zombie's number is released.
-pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, nowait: bool, rval: i64) -> i64 {
+/// At the exit stop of wait4/waitid: the reaped child's id in the caller's terms, and the
+/// core bit the host could not set (`dumped_core`) in wait4's status or waitid's si_code;
+/// a reaped zombie's number is released.
+pub fn after_wait(
+    k: &mut Kernel,
+    tid: Tid,
+    (infop, status): (Option<u64>, u64),
+    nowait: bool,
+    rval: i64,
+) -> i64 {
     let host = match infop {
-        None if rval > 0 => rval as Tid,
+        None if rval > 0 => {
+            super::rlimit::core_in_status(k, tid, rval as Tid, status);
+            rval as Tid
+        }
         // waitid returns 0; the child is in the siginfo (si_pid at offset 16).
         Some(addr) if rval == 0 && addr != 0 => {
             let mut word = [0u8; 4];
@@ -77,6 +101,7 @@ pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, nowait: bool, rv
             }
             let host = i32::from_ne_bytes(word);
             if host > 0 {
+                super::rlimit::core_in_code(k, tid, host, addr + 8);
                 super::fix_write(
                     &*k.mem,
                     tid,
@@ -95,6 +120,7 @@ pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, nowait: bool, rv
     let vpid = k.vpid_for(tid, host);
     if !nowait && k.zombies.remove(&host).is_some() {
         k.pids.release(host);
+        k.dumped_core.remove(&host);
     }
     if infop.is_some() {
         rval

@@ -236,3 +236,107 @@ fn a_foreground_group_is_translated_and_the_number_goes_back_at_the_exit() {
     assert_eq!(at_exit(&k, INIT, hook, eperm), eperm);
     assert_eq!(words(&mem, INIT, BUF, 1), [1]);
 }
+
+/// The child killed by `sig` after a setrlimit(RLIMIT_CORE, {soft, unlimited}) of its own
+/// and, when `undumpable`, a PR_SET_DUMPABLE 0; then reaped by init's wait4(2, BUF, 0):
+/// the status init reads, the host having written `sig` alone (it writes no core).
+fn status_of_child_killed(sig: i32, soft: u64, undumpable: bool) -> i32 {
+    use super::{sys_wait, ExitHook};
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    mem.write(CHILD, BUF, &soft.to_ne_bytes()).expect("mapped");
+    mem.write(CHILD, BUF + 8, &u64::MAX.to_ne_bytes())
+        .expect("mapped");
+    let core = libc::RLIMIT_CORE as u64;
+    assert_eq!(
+        returned(run(
+            &mut k,
+            CHILD,
+            Sysno::setrlimit,
+            [core, BUF, 0, 0, 0, 0]
+        )),
+        0
+    );
+    if undumpable {
+        let dumpable = libc::PR_SET_DUMPABLE as u64;
+        assert_eq!(
+            returned(run(&mut k, CHILD, Sysno::prctl, [dumpable, 0, 0, 0, 0, 0])),
+            0
+        );
+    }
+    // Its death, as the supervisor records it; a zombie of init's.
+    k.task_ended(CHILD, Some(sig));
+    assert_eq!(k.task_exited(CHILD), Some(None));
+    let status_at = BUF + 64;
+    let Action::PassWithThenExit(
+        args,
+        ExitHook::Reaped {
+            infop,
+            status,
+            nowait,
+        },
+    ) = run(&mut k, INIT, Sysno::wait4, [2, status_at, 0, 0, 0, 0])
+    else {
+        panic!("wait4 of the child was not translated");
+    };
+    assert_eq!((args[0], status, infop), (CHILD as u64, status_at, None));
+    mem.write(INIT, status_at, &sig.to_ne_bytes())
+        .expect("mapped");
+    let rval = sys_wait::after_wait(&mut k, INIT, (infop, status), nowait, CHILD as i64);
+    assert_eq!(rval, 2, "the child's number");
+    assert!(
+        k.dumped_core.is_empty(),
+        "nothing is left of the reaped child"
+    );
+    words(&mem, INIT, status_at, 1)[0] as i32
+}
+
+#[test]
+fn the_core_bit_follows_the_sandbox_core_limit() {
+    let unlimited = u64::MAX;
+    for sig in [libc::SIGQUIT, libc::SIGSEGV, libc::SIGABRT, libc::SIGSYS] {
+        assert_eq!(status_of_child_killed(sig, unlimited, false), sig | 0x80);
+    }
+    // A page is the smallest core Linux writes.
+    assert_eq!(status_of_child_killed(libc::SIGSEGV, 4096, false), 0x8b);
+    // Below it, or not dumpable, or a signal that dumps nothing: no bit.
+    for soft in [0, 1, 4095] {
+        assert_eq!(status_of_child_killed(libc::SIGSEGV, soft, false), 0xb);
+    }
+    assert_eq!(status_of_child_killed(libc::SIGQUIT, unlimited, true), 3);
+    for sig in [libc::SIGTERM, libc::SIGKILL, libc::SIGUSR1] {
+        assert_eq!(status_of_child_killed(sig, unlimited, false), sig);
+    }
+}
+
+#[test]
+fn waitid_and_sigchld_say_cld_dumped() {
+    use super::{sys_signal, sys_wait};
+    const CLD_KILLED: i32 = 2;
+    const CLD_DUMPED: i32 = 3;
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    // A child with an unlimited core limit (as after its setrlimit) dies of SIGABRT.
+    k.tasks.get_mut(&CHILD).expect("child").creds.core_limit = (u64::MAX, u64::MAX);
+    k.task_ended(CHILD, Some(libc::SIGABRT));
+    assert_eq!(k.task_exited(CHILD), Some(None));
+    // The SIGCHLD the host sends init names the host child, CLD_KILLED.
+    let mut info = [0u8; 128];
+    info[0..4].copy_from_slice(&libc::SIGCHLD.to_ne_bytes());
+    info[8..12].copy_from_slice(&CLD_KILLED.to_ne_bytes());
+    info[16..20].copy_from_slice(&CHILD.to_ne_bytes());
+    assert!(sys_signal::translate_siginfo(&k, INIT, &mut info));
+    assert_eq!(info[8..12], CLD_DUMPED.to_ne_bytes());
+    assert_eq!(info[16..20], 2i32.to_ne_bytes());
+    // waitid(P_PID, 2, infop, WEXITED | WNOWAIT), then without WNOWAIT.
+    for nowait in [true, false] {
+        let mut siginfo = [0u8; 128];
+        siginfo[0..4].copy_from_slice(&libc::SIGCHLD.to_ne_bytes());
+        siginfo[8..12].copy_from_slice(&CLD_KILLED.to_ne_bytes());
+        siginfo[16..20].copy_from_slice(&CHILD.to_ne_bytes());
+        mem.write(INIT, BUF, &siginfo).expect("mapped");
+        let rval = sys_wait::after_wait(&mut k, INIT, (Some(BUF), 0), nowait, 0);
+        assert_eq!(rval, 0);
+        assert_eq!(words(&mem, INIT, BUF + 8, 1), [CLD_DUMPED as u32]);
+        assert_eq!(words(&mem, INIT, BUF + 16, 1), [2]);
+        assert_eq!(k.dumped_core.contains(&CHILD), nowait);
+    }
+}
