@@ -173,8 +173,8 @@ impl Kernel {
         memory::on_task_exit(self, tid);
         let Some(task) = self.tasks.remove(&tid) else {
             // A zombie that came to the sentry when its parent exited: reaped now.
-            if self.zombies.remove(&tid).is_some() {
-                self.pids.release(tid);
+            if let Some(ruid) = self.zombies.remove(&tid) {
+                self.release_pid(tid, ruid);
             }
             self.dumped_core.remove(&tid);
             return None;
@@ -186,8 +186,7 @@ impl Kernel {
             .position(|ns| ns.init == Some(tid) && task.tgid == tid);
         if task.tgid != tid {
             // A thread: its id is free as soon as it is gone.
-            self.pids.release(tid);
-            self.dumped_core.remove(&tid);
+            self.release_pid(tid, task.creds.ruid);
         } else {
             self.reparent_children_of(tid, task.parent);
             if task.parent != 0 && self.tasks.contains_key(&task.parent) {
@@ -198,8 +197,7 @@ impl Kernel {
             } else {
                 // The sentry is its parent (the first process, an orphan): reaped by the
                 // wait that reported it.
-                self.pids.release(tid);
-                self.dumped_core.remove(&tid);
+                self.release_pid(tid, task.creds.ruid);
             }
         }
         Some(is_init_of)

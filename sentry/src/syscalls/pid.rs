@@ -164,12 +164,16 @@ pub fn translate_result(_call: &mut Call) -> Action {
     Action::PassThenExit(ExitHook::TranslatePid)
 }
 
-/// The real uid a sandbox process has, or had if it is an unreaped zombie, in sandbox ids.
+/// The real uid a sandbox process has, or had if it is an unreaped zombie or was reaped
+/// lately, in sandbox ids.
 pub(super) fn sandbox_ruid(k: &Kernel, host: Tid) -> Option<u32> {
     if k.tasks.contains_key(&host) {
         return Some(k.creds_of(host).ruid);
     }
-    k.zombies.get(&host).copied()
+    k.zombies
+        .get(&host)
+        .copied()
+        .or_else(|| k.departed.ruid(host))
 }
 
 /// getsockopt(SO_PEERCRED) returned: the `struct ucred` at `addr` names the peer by host

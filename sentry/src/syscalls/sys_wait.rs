@@ -118,9 +118,10 @@ pub fn after_wait(
         _ => return rval,
     };
     let vpid = k.vpid_for(tid, host);
-    if !nowait && k.zombies.remove(&host).is_some() {
-        k.pids.release(host);
-        k.dumped_core.remove(&host);
+    if !nowait {
+        if let Some(ruid) = k.zombies.remove(&host) {
+            k.release_pid(host, ruid);
+        }
     }
     if infop.is_some() {
         rval

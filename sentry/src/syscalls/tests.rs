@@ -340,3 +340,68 @@ fn waitid_and_sigchld_say_cld_dumped() {
         assert_eq!(k.dumped_core.contains(&CHILD), nowait);
     }
 }
+
+/// A siginfo as the host kernel writes it: signal, code, sender's host pid and host uid.
+fn host_siginfo(signo: i32, code: i32, pid: Tid, uid: u32) -> [u8; 128] {
+    let mut info = [0u8; 128];
+    info[0..4].copy_from_slice(&signo.to_ne_bytes());
+    info[8..12].copy_from_slice(&code.to_ne_bytes());
+    info[16..20].copy_from_slice(&pid.to_ne_bytes());
+    info[20..24].copy_from_slice(&uid.to_ne_bytes());
+    info
+}
+
+#[test]
+fn a_reaped_sender_is_still_named_in_its_signal() {
+    use super::{sys_signal::translate_siginfo, sys_wait};
+    let (mut k, _) = sandbox(Ids {
+        uid: 1000,
+        gid: 1000,
+    });
+    const HOST_UID: u32 = 4321;
+    // The child sent SIGUSR1 (SI_USER) to init, exited and was reaped.
+    k.task_ended(CHILD, None);
+    assert_eq!(k.task_exited(CHILD), Some(None));
+    assert_eq!(
+        sys_wait::after_wait(&mut k, INIT, (None, 0), false, CHILD as i64),
+        2
+    );
+    assert_eq!(k.translate(INIT, 2), None, "its number is free");
+    let mut info = host_siginfo(libc::SIGUSR1, 0, CHILD, HOST_UID);
+    assert!(translate_siginfo(&k, INIT, &mut info));
+    assert_eq!(info[16..20], 2i32.to_ne_bytes(), "si_pid: its number");
+    assert_eq!(
+        info[20..24],
+        1000u32.to_ne_bytes(),
+        "si_uid: its sandbox uid"
+    );
+    // SI_QUEUE's ids are the sender's own words: passed on as they are.
+    let mut info = host_siginfo(libc::SIGUSR1, -1, 2, 1000);
+    assert!(!translate_siginfo(&k, INIT, &mut info));
+    // A host id the sandbox never had is no sender of the sandbox: 0.
+    let mut info = host_siginfo(libc::SIGUSR1, 0, 777_777, HOST_UID);
+    translate_siginfo(&k, INIT, &mut info);
+    assert_eq!(info[16..20], 0i32.to_ne_bytes());
+}
+
+#[test]
+fn the_record_of_departed_tasks_is_bounded() {
+    let (mut k, _) = sandbox(Ids { uid: 0, gid: 0 });
+    // Orphans (the sentry their parent) are released at their exit: 1000 of them.
+    let first: Tid = 10_000;
+    for tid in first..first + 1000 {
+        k.add_task(tid, tid, 0, ROOT_NS);
+        k.task_ended(tid, None);
+        assert_eq!(k.task_exited(tid), Some(None));
+    }
+    // The latest are remembered under their numbers (3 onwards: init and the child are 1
+    // and 2), the oldest forgotten.
+    let last = first + 999;
+    assert_eq!(k.sender_vpid(INIT, last), 1002);
+    assert_eq!(k.sender_vpid(INIT, last - 255), 1002 - 255);
+    assert_eq!(k.sender_vpid(INIT, first), 0);
+    assert_eq!(k.sender_vpid(INIT, last - 256), 0);
+    // A host id reused by a new task names the new one.
+    k.add_task(last, last, INIT, ROOT_NS);
+    assert_eq!(k.sender_vpid(INIT, last), 1003);
+}
