@@ -405,3 +405,29 @@ fn the_record_of_departed_tasks_is_bounded() {
     k.add_task(last, last, INIT, ROOT_NS);
     assert_eq!(k.sender_vpid(INIT, last), 1003);
 }
+
+#[test]
+fn pagemap_is_the_host_file_for_its_process_or_an_inspector() {
+    use crate::proc::{resolve, Resolved};
+    let (mut k, _) = sandbox(Ids {
+        uid: 1000,
+        gid: 1000,
+    });
+    let pagemap_of = |k: &Kernel, reader: Tid, path: &[u8]| match resolve(k, reader, path, true) {
+        Ok(Resolved::Pagemap { host }) => Ok(host),
+        Ok(_) => panic!("{} is not a pagemap", String::from_utf8_lossy(path)),
+        Err(e) => Err(e),
+    };
+    assert_eq!(pagemap_of(&k, CHILD, b"self/pagemap"), Ok(CHILD));
+    // Same ids: init's too.
+    assert_eq!(pagemap_of(&k, CHILD, b"1/pagemap"), Ok(INIT));
+    // Once init has other ids (a set-id program, say), its pagemap is closed to the child
+    // (EACCES), as ptrace's check says.
+    let init = &mut k.tasks.get_mut(&INIT).expect("init").creds;
+    (init.ruid, init.euid, init.suid) = (7, 7, 7);
+    assert_eq!(
+        pagemap_of(&k, CHILD, b"1/pagemap"),
+        Err(nix::errno::Errno::EACCES)
+    );
+    assert_eq!(pagemap_of(&k, CHILD, b"2/pagemap"), Ok(CHILD));
+}
