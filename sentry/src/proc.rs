@@ -43,6 +43,11 @@ pub enum Resolved {
         host: Tid,
         fd: i32,
     },
+    /// `/proc/<pid>/pagemap` of host task `host`: opening it gives the host's own pagemap,
+    /// opened without CAP_SYS_ADMIN (`open_pagemap`).
+    Pagemap {
+        host: Tid,
+    },
 }
 
 /// Identifies the kernel's namespace files (`ns/uts` and friends).
@@ -183,6 +188,7 @@ fn process_entries() -> Vec<(Vec<u8>, Kind)> {
         ("comm", Kind::File),
         ("environ", Kind::File),
         ("maps", Kind::File),
+        ("pagemap", Kind::File),
         ("limits", Kind::File),
         ("mounts", Kind::File),
         ("mountinfo", Kind::File),
@@ -606,6 +612,14 @@ fn process(
             let exe = k.exe.get(&group).cloned().ok_or(Errno::ENOENT)?;
             return Ok(link_or_follow(exe, more));
         }
+        [b"pagemap"] => {
+            // Linux's check at open: the reader's own process, or one it may inspect.
+            let (reader, owner) = (k.creds_of(tid), k.creds_of(host));
+            if k.tgid_of(tid) != group && !reader.may_inspect(&owner) {
+                return Err(Errno::EACCES);
+            }
+            return Ok(Resolved::Pagemap { host });
+        }
         [b"cwd", more @ ..] => return Ok(link_or_follow(fs.cwd, more)),
         [b"root", more @ ..] => return Ok(link_or_follow(fs.root, more)),
         [b"fd"] | [b"fdinfo"] => {
@@ -731,6 +745,69 @@ fn program_cmdline(raw: &[u8], view: crate::kernel::LoaderView) -> Vec<u8> {
 
 /// The content of a file node as an fd the task can read: a sealed memfd, reopened
 /// read-only.
+/// Opens `/proc/<host>/pagemap` for the sandbox: the host's own file, which the task reads
+/// live (present, swapped, soft-dirty and exclusive bits as Linux gives them). The kernel
+/// shows page frame numbers and swap places only to a file opened with CAP_SYS_ADMIN (judged
+/// on the opener's credentials, kept with the open file), and the sentry may have it: the open
+/// is made by a thread of the sentry's that first drops CAP_SYS_ADMIN from its effective set
+/// (capabilities are per thread in the kernel, and the thread ends with the open). So frames
+/// read as zeros, as for an unprivileged reader on Linux, whoever the sentry runs as.
+pub fn open_pagemap(host: Tid) -> Result<OwnedFd, Errno> {
+    let path = CString::new(format!("/proc/{host}/pagemap")).expect("no NUL");
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                drop_sys_admin()?;
+                // SAFETY: open of a NUL-terminated path we own; the result is checked.
+                let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+                if fd < 0 {
+                    return Err(Errno::last());
+                }
+                // SAFETY: the fd was just opened and is ours alone.
+                Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+            })
+            .join()
+            .unwrap_or(Err(Errno::EIO))
+    })
+}
+
+/// Removes CAP_SYS_ADMIN from the calling thread's effective set (capset(2) changes only the
+/// calling thread); an error if it cannot.
+fn drop_sys_admin() -> Result<(), Errno> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget reads the header and writes two Data (version 3) into memory we own.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
+        return Err(Errno::last());
+    }
+    if data[0].effective & (1 << CAP_SYS_ADMIN) == 0 {
+        return Ok(());
+    }
+    data[0].effective &= !(1 << CAP_SYS_ADMIN);
+    // SAFETY: capset reads the header and two Data from memory we own; pid 0 is this thread.
+    if unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 pub fn file_fd(content: &[u8]) -> Result<OwnedFd, Errno> {
     // SAFETY: memfd_create with a NUL-terminated name; the result is checked.
     let fd = unsafe {

@@ -162,6 +162,17 @@ pub struct Creds {
     pub core_limit: (u64, u64),
 }
 
+/// The host's fs.suid_dumpable (0, 1 or 2; 0 if unreadable), read once.
+fn suid_dumpable() -> u8 {
+    static VALUE: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *VALUE.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/fs/suid_dumpable")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    })
+}
+
 /// Pins the host RLIMIT_CORE of the sentry (and so of every task it starts) to one byte,
 /// which stops both core files and core_pattern pipe helpers; the limit it had, which the
 /// sandbox sees instead.
@@ -268,6 +279,22 @@ impl Creds {
         }
     }
 
+    /// commit_creds's rule for the process's dumpable flag: a change of the effective or
+    /// file-system ids, or permitted capabilities gained, set it to the host's
+    /// fs.suid_dumpable, which the sentry keeps as dumpable only when it is 1 (2, "root
+    /// only", writes no core to the sandbox's relative core_pattern, and PR_GET_DUMPABLE then
+    /// says 0 where Linux says 2).
+    fn dumpable_after(&mut self, old: &Creds) {
+        let changed = self.euid != old.euid
+            || self.egid != old.egid
+            || self.fsuid != old.fsuid
+            || self.fsgid != old.fsgid
+            || self.cap_permitted & !old.cap_permitted != 0;
+        if changed {
+            self.dumpable = suid_dumpable() == 1;
+        }
+    }
+
     /// setuid(2).
     pub fn setuid(&mut self, uid: u32) -> Result<(), i32> {
         if uid == KEEP {
@@ -283,6 +310,7 @@ impl Creds {
         self.euid = uid;
         self.fsuid = uid;
         self.fix_caps(&old, Change::Ids);
+        self.dumpable_after(&old);
         Ok(())
     }
 
@@ -307,6 +335,7 @@ impl Creds {
         }
         self.fsuid = self.euid;
         self.fix_caps(&old, Change::Ids);
+        self.dumpable_after(&old);
         Ok(())
     }
 
@@ -333,6 +362,7 @@ impl Creds {
         }
         self.fsuid = self.euid;
         self.fix_caps(&old, Change::Ids);
+        self.dumpable_after(&old);
         Ok(())
     }
 
@@ -344,6 +374,7 @@ impl Creds {
         if fsuid != KEEP && allowed && fsuid != old.fsuid {
             self.fsuid = fsuid;
             self.fix_caps(&old, Change::Fs);
+            self.dumpable_after(&old);
         }
         old.fsuid
     }
@@ -353,6 +384,7 @@ impl Creds {
         if gid == KEEP {
             return Err(libc::EINVAL);
         }
+        let old = self.clone();
         if self.capable(CAP_SETGID) {
             self.rgid = gid;
             self.sgid = gid;
@@ -361,6 +393,7 @@ impl Creds {
         }
         self.egid = gid;
         self.fsgid = gid;
+        self.dumpable_after(&old);
         Ok(())
     }
 
@@ -384,11 +417,13 @@ impl Creds {
             self.sgid = self.egid;
         }
         self.fsgid = self.egid;
+        self.dumpable_after(&old);
         Ok(())
     }
 
     /// setresgid(2).
     pub fn setresgid(&mut self, rgid: u32, egid: u32, sgid: u32) -> Result<(), i32> {
+        let old = self.clone();
         if !self.capable(CAP_SETGID) {
             let allowed = [self.rgid, self.egid, self.sgid];
             if [rgid, egid, sgid]
@@ -408,18 +443,20 @@ impl Creds {
             self.sgid = sgid;
         }
         self.fsgid = self.egid;
+        self.dumpable_after(&old);
         Ok(())
     }
 
     /// setfsgid(2): always the old fsgid; the new one only when allowed.
     pub fn setfsgid(&mut self, fsgid: u32) -> u32 {
-        let old = self.fsgid;
+        let old = self.clone();
         let allowed = [self.rgid, self.egid, self.sgid, self.fsgid].contains(&fsgid)
             || self.capable(CAP_SETGID);
         if fsgid != KEEP && allowed {
             self.fsgid = fsgid;
+            self.dumpable_after(&old);
         }
-        old
+        old.fsgid
     }
 
     /// setgroups(2), with the list already read: sorted, as the kernel keeps it.
@@ -766,6 +803,44 @@ mod tests {
         ] {
             assert!(Ids::parse(bad, "--user").is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_change_of_ids_makes_the_process_dumpable_as_fs_suid_dumpable_says() {
+        let after_change = suid_dumpable() == 1;
+        // Ids set to what they are change nothing.
+        let mut c = root();
+        c.setuid(0).unwrap();
+        c.setresgid(0, 0, 0).unwrap();
+        assert!(c.dumpable);
+        for change in [
+            |c: &mut Creds| c.setuid(1000),
+            |c: &mut Creds| c.setresuid(KEEP, 7, KEEP),
+            |c: &mut Creds| c.setreuid(KEEP, 7),
+            |c: &mut Creds| c.setgid(7),
+            |c: &mut Creds| c.setregid(KEEP, 7),
+            |c: &mut Creds| c.setresgid(KEEP, 7, KEEP),
+            |c: &mut Creds| {
+                c.setfsuid(7);
+                Ok(())
+            },
+            |c: &mut Creds| {
+                c.setfsgid(7);
+                Ok(())
+            },
+        ] {
+            let mut c = root();
+            change(&mut c).unwrap();
+            assert_eq!(c.dumpable, after_change);
+        }
+        // Only the real or saved id: still dumpable.
+        let mut c = root();
+        c.setresuid(7, KEEP, 7).unwrap();
+        assert!(c.dumpable);
+        // A refused change changes nothing.
+        let mut c = user(1000);
+        assert_eq!(c.setuid(7), Err(libc::EPERM));
+        assert!(c.dumpable);
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod netlink;
 pub mod pid;
 pub mod ptys;
 pub mod sockets;
-mod task;
+pub mod task;
 pub mod watch;
 
 use hashbrown::{HashMap, HashSet};
@@ -105,6 +105,45 @@ pub struct UtsWrite {
     pub seen: (i64, i64, i64),
 }
 
+/// How many released host ids `Departed` remembers.
+const DEPARTED: usize = 256;
+
+/// The tasks whose host id the sentry released lately (exited threads, reaped processes),
+/// newest last, at most `DEPARTED`: each one's numbers in the PID namespaces that saw it and
+/// its real uid in the sandbox. A signal names its sender by host id (si_pid, si_uid as the
+/// host kernel wrote them), and a sender may be reaped before the signal is taken: its
+/// numbers are looked up here then. A host id reused since names the newer task first (the
+/// live tables are asked before this record).
+#[derive(Debug, Default)]
+pub struct Departed(std::collections::VecDeque<Gone>);
+
+/// One task of `Departed`: its host id, its numbers (namespace, number) and real uid.
+type Gone = (Tid, Vec<(NsId, i32)>, u32);
+
+impl Departed {
+    fn record(&mut self, host: Tid, numbers: Vec<(NsId, i32)>, ruid: u32) {
+        if self.0.len() == DEPARTED {
+            self.0.pop_front();
+        }
+        self.0.push_back((host, numbers, ruid));
+    }
+
+    fn latest(&self, host: Tid) -> Option<&Gone> {
+        self.0.iter().rev().find(|(h, _, _)| *h == host)
+    }
+
+    /// The number `ns` knew departed task `host` by.
+    pub fn vpid(&self, ns: NsId, host: Tid) -> Option<i32> {
+        let (_, numbers, _) = self.latest(host)?;
+        numbers.iter().find(|(n, _)| *n == ns).map(|&(_, v)| v)
+    }
+
+    /// The real uid departed task `host` had in the sandbox.
+    pub fn ruid(&self, host: Tid) -> Option<u32> {
+        self.latest(host).map(|&(_, _, ruid)| ruid)
+    }
+}
+
 pub struct Kernel {
     pub tasks: HashMap<Tid, Task>,
     /// Memory accounting and the limits.
@@ -113,6 +152,12 @@ pub struct Kernel {
     /// Processes that exited and wait for their parent to reap them: host id -> the real
     /// uid it had in the sandbox (waitid and SIGCHLD report it).
     pub zombies: HashMap<Tid, u32>,
+    /// Processes killed by a signal whose core Linux would have written (see
+    /// `Kernel::task_killed`): their wait status carries WCOREDUMP, their waitid and
+    /// SIGCHLD siginfo CLD_DUMPED. Host ids, kept while the zombie is.
+    pub dumped_core: HashSet<Tid>,
+    /// Tasks whose host id was released lately, for the signals they sent before.
+    pub departed: Departed,
     /// Mount namespaces: a mount table each; a task's `mnt_ns` indexes this.
     pub mount_ns: Vec<MountTable>,
     /// Where tmpfs mounts made inside the sandbox live: the gofer's index and host path.
@@ -186,6 +231,8 @@ impl Kernel {
             memory: memory::MemoryTable::default(),
             pids: PidTable::default(),
             zombies: HashMap::new(),
+            dumped_core: HashSet::new(),
+            departed: Departed::default(),
             mount_ns: vec![mounts],
             tmpfs_pool: (0, std::path::PathBuf::new()),
             tmpfs_count: 0,
@@ -259,6 +306,8 @@ impl Kernel {
                 })
                 .unwrap_or(false)
         });
+        let zombies = &self.zombies;
+        self.dumped_core.retain(|tid| zombies.contains_key(tid));
     }
 
     /// Whether another task may use `tid`'s fd table: a thread of its process, or a
@@ -340,6 +389,29 @@ impl Kernel {
     /// The PID namespace of a task.
     pub fn ns_of(&self, tid: Tid) -> NsId {
         self.tasks.get(&tid).map_or(ROOT_NS, |t| t.ns)
+    }
+
+    /// Releases host task `tid`'s numbers (it is gone: an exited thread, a reaped process),
+    /// remembering them and its real uid `ruid` in `departed`.
+    pub fn release_pid(&mut self, tid: Tid, ruid: u32) {
+        let numbers: Vec<(NsId, i32)> = (0..self.pids.namespaces.len())
+            .filter_map(|ns| self.pids.vpid(ns, tid).map(|v| (ns, v)))
+            .collect();
+        if !numbers.is_empty() {
+            self.departed.record(tid, numbers, ruid);
+        }
+        self.pids.release(tid);
+        self.dumped_core.remove(&tid);
+    }
+
+    /// The number the caller `tid` knows the sender `host` of a signal by: a live task or
+    /// zombie, or a task reaped since it sent (`departed`); 0 when it cannot see it.
+    pub fn sender_vpid(&self, tid: Tid, host: Tid) -> i32 {
+        let ns = self.ns_of(tid);
+        self.pids
+            .vpid(ns, host)
+            .or_else(|| self.departed.vpid(ns, host))
+            .unwrap_or(0)
     }
 
     /// The host task that `vpid` names for the caller `tid`: a live task or an unreaped

@@ -5,6 +5,27 @@ use super::pid::{NsId, ROOT_NS};
 use super::{memory, Kernel};
 use platform_ptrace::Tid;
 
+/// The signals whose default action writes a core (signal(7); SIG_KERNEL_COREDUMP_MASK).
+pub const CORE_SIGNALS: [i32; 10] = [
+    libc::SIGQUIT,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGABRT,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGSEGV,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGSYS,
+];
+
+/// The smallest core file Linux writes (the ELF loader's min_coredump, a page): a lower
+/// RLIMIT_CORE writes none.
+const MIN_COREDUMP: u64 = 4096;
+
+/// The bit of a wait status that says a core was written (WCOREDUMP).
+pub const WCOREFLAG: i32 = 0x80;
+
 impl Kernel {
     /// A new task `child` made by `parent_tid` (with the clone arguments recorded at its
     /// entry; `vfork` when the platform saw a vfork without them).
@@ -121,6 +142,28 @@ impl Kernel {
             .retain(|&other, task| other == tid || task.tgid != tgid);
     }
 
+    /// Task `tid` ended: killed by `signal`, or exited (None). Whether Linux would have
+    /// written its core, as the sandbox sees it: a signal that dumps core, a dumpable process
+    /// and a RLIMIT_CORE (the sandbox's, emulated: on the host it is pinned to one byte, so
+    /// the host kernel writes nothing and sets no bit) of a page or more, core_pattern being
+    /// the sandbox's "core". (Linux also writes nothing, and sets no bit, when the core would
+    /// outgrow a limit above that, or the file cannot be made: the sentry does not guess.)
+    /// Called before `task_exited`, while the task's credentials are known.
+    pub fn task_ended(&mut self, tid: Tid, signal: Option<i32>) {
+        let creds = self.tasks.get(&tid).map(|t| &t.creds);
+        let dumps = match (signal, creds) {
+            (Some(sig), Some(creds)) => {
+                CORE_SIGNALS.contains(&sig) && creds.dumpable && creds.core_limit.0 >= MIN_COREDUMP
+            }
+            _ => false,
+        };
+        if dumps {
+            self.dumped_core.insert(tid);
+        } else {
+            self.dumped_core.remove(&tid);
+        }
+    }
+
     /// Task `tid` is gone (its exit was waited for): its tables are released, its children
     /// reparented, and a process whose parent lives stays a zombie until reaped. None when
     /// it was not a task (a zombie reaped now); else, when it was the init of a PID
@@ -130,9 +173,10 @@ impl Kernel {
         memory::on_task_exit(self, tid);
         let Some(task) = self.tasks.remove(&tid) else {
             // A zombie that came to the sentry when its parent exited: reaped now.
-            if self.zombies.remove(&tid).is_some() {
-                self.pids.release(tid);
+            if let Some(ruid) = self.zombies.remove(&tid) {
+                self.release_pid(tid, ruid);
             }
+            self.dumped_core.remove(&tid);
             return None;
         };
         let is_init_of = self
@@ -142,7 +186,7 @@ impl Kernel {
             .position(|ns| ns.init == Some(tid) && task.tgid == tid);
         if task.tgid != tid {
             // A thread: its id is free as soon as it is gone.
-            self.pids.release(tid);
+            self.release_pid(tid, task.creds.ruid);
         } else {
             self.reparent_children_of(tid, task.parent);
             if task.parent != 0 && self.tasks.contains_key(&task.parent) {
@@ -153,7 +197,7 @@ impl Kernel {
             } else {
                 // The sentry is its parent (the first process, an orphan): reaped by the
                 // wait that reported it.
-                self.pids.release(tid);
+                self.release_pid(tid, task.creds.ruid);
             }
         }
         Some(is_init_of)

@@ -270,7 +270,109 @@ fn sysfs(scratch: &Scratch) -> std::io::Result<PathBuf> {
         let state = if online.contains(&i) { "1" } else { "0" };
         std::fs::write(dir.join("online"), format!("{state}\n"))?;
     }
+    // Memory settings programs read (transparent huge pages, huge page pools): the host's
+    // values when the sandbox starts. Plain numbers and choices: no pid, path or device.
+    let mm = sys.join("kernel/mm");
+    std::fs::create_dir_all(&mm)?;
+    for name in ["transparent_hugepage", "hugepages"] {
+        copy_values(&Path::new("/sys/kernel/mm").join(name), &mm.join(name), 2)?;
+    }
+    loopback_class(&sys)?;
     Ok(sys)
+}
+
+/// Copies the readable regular files of host directory `from` into `to`, and its
+/// subdirectories down to `depth` more levels; links and anything else are left out.
+fn copy_values(from: &Path, to: &Path, depth: u32) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        // A kernel without the feature: the sandbox does not have it either.
+        return Ok(());
+    };
+    std::fs::create_dir_all(to)?;
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let target = to.join(entry.file_name());
+        if kind.is_dir() && depth > 0 {
+            copy_values(&entry.path(), &target, depth - 1)?;
+        } else if kind.is_file() {
+            if let Ok(value) = std::fs::read(entry.path()) {
+                std::fs::write(&target, value)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// /sys/class/net/lo, as a network namespace of its own shows its `lo` once it is up (the
+/// sandbox's loopback is up from the start, and its traffic is not counted: /proc/net/dev
+/// says 0 too): a link to devices/virtual/net/lo with the device's attributes.
+fn loopback_class(sys: &Path) -> std::io::Result<()> {
+    let lo = sys.join("devices/virtual/net/lo");
+    std::fs::create_dir_all(lo.join("statistics"))?;
+    let attributes = [
+        ("addr_assign_type", "0"),
+        ("addr_len", "6"),
+        ("address", "00:00:00:00:00:00"),
+        ("broadcast", "00:00:00:00:00:00"),
+        ("carrier", "1"),
+        ("carrier_changes", "0"),
+        ("carrier_down_count", "0"),
+        ("carrier_up_count", "0"),
+        ("dev_id", "0x0"),
+        ("dev_port", "0"),
+        ("dormant", "0"),
+        ("flags", "0x9"),
+        ("ifalias", ""),
+        ("ifindex", "1"),
+        ("iflink", "1"),
+        ("link_mode", "0"),
+        ("mtu", "65536"),
+        ("netdev_group", "0"),
+        ("operstate", "unknown"),
+        ("proto_down", "0"),
+        ("testing", "0"),
+        ("tx_queue_len", "1000"),
+        ("type", "772"),
+    ];
+    for (name, value) in attributes {
+        std::fs::write(lo.join(name), format!("{value}\n"))?;
+    }
+    std::fs::write(lo.join("uevent"), "INTERFACE=lo\nIFINDEX=1\n")?;
+    for counter in [
+        "collisions",
+        "multicast",
+        "rx_bytes",
+        "rx_compressed",
+        "rx_crc_errors",
+        "rx_dropped",
+        "rx_errors",
+        "rx_fifo_errors",
+        "rx_frame_errors",
+        "rx_length_errors",
+        "rx_missed_errors",
+        "rx_nohandler",
+        "rx_over_errors",
+        "rx_packets",
+        "tx_aborted_errors",
+        "tx_bytes",
+        "tx_carrier_errors",
+        "tx_compressed",
+        "tx_dropped",
+        "tx_errors",
+        "tx_fifo_errors",
+        "tx_heartbeat_errors",
+        "tx_packets",
+        "tx_window_errors",
+    ] {
+        std::fs::write(lo.join("statistics").join(counter), "0\n")?;
+    }
+    let class = sys.join("class/net");
+    std::fs::create_dir_all(&class)?;
+    std::os::unix::fs::symlink("../../devices/virtual/net/lo", class.join("lo"))?;
+    std::os::unix::fs::symlink("../../../../class/net", lo.join("subsystem"))?;
+    Ok(())
 }
 
 /// A CPU list as the kernel writes one: `0-3,6`.
@@ -469,5 +571,45 @@ mod tests {
         assert_eq!(super::cpu_list(&[0, 1, 2, 3, 6]), "0-3,6");
         assert_eq!(super::cpu_list(&[1]), "1");
         assert_eq!(super::cpu_list(&[0, 2, 4, 5]), "0,2,4-5");
+    }
+
+    #[test]
+    fn sys_copies_values_only_and_shows_lo_alone() {
+        let dir = std::env::temp_dir().join(format!("sentry-sysfs-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (from, to) = (dir.join("from"), dir.join("to"));
+        std::fs::create_dir_all(from.join("a/b/c")).expect("mkdir");
+        std::fs::write(from.join("enabled"), "always [madvise] never\n").expect("write");
+        std::fs::write(from.join("a/b/c/deep"), "1\n").expect("write");
+        std::fs::write(from.join("a/b/shallow"), "2\n").expect("write");
+        std::os::unix::fs::symlink("/etc/passwd", from.join("link")).expect("symlink");
+        super::copy_values(&from, &to, 2).expect("copy");
+        let read = |p: &str| std::fs::read_to_string(to.join(p)).ok();
+        assert_eq!(read("enabled").as_deref(), Some("always [madvise] never\n"));
+        assert_eq!(read("a/b/shallow").as_deref(), Some("2\n"));
+        assert_eq!(read("a/b/c/deep"), None, "below the depth asked");
+        assert!(
+            to.join("link").symlink_metadata().is_err(),
+            "links stay out"
+        );
+
+        super::loopback_class(&to).expect("lo");
+        let lo = to.join("class/net/lo");
+        assert_eq!(
+            std::fs::read_link(&lo).expect("a link"),
+            std::path::Path::new("../../devices/virtual/net/lo")
+        );
+        assert_eq!(read("class/net/lo/mtu").as_deref(), Some("65536\n"));
+        assert_eq!(
+            read("class/net/lo/statistics/rx_bytes").as_deref(),
+            Some("0\n")
+        );
+        let names: Vec<_> = std::fs::read_dir(to.join("class/net"))
+            .expect("class/net")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["lo"]);
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

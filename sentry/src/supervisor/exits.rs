@@ -101,9 +101,11 @@ impl Supervisor {
             {
                 -syscalls::sys_signal::ERESTARTNOHAND
             }
-            Some(ExitHook::Reaped { infop, nowait }) => {
-                syscalls::sys_wait::after_wait(k, tid, infop, nowait, rval)
-            }
+            Some(ExitHook::Reaped {
+                infop,
+                status,
+                nowait,
+            }) => syscalls::sys_wait::after_wait(k, tid, (infop, status), nowait, rval),
             _ => rval,
         };
         if translated != rval {

@@ -315,8 +315,14 @@ impl Supervisor {
                         tracing::debug!(target: "sentry::stops", "a task vanished: {e}");
                     }
                 }
-                Event::Exited { tid, code } => self.on_exit(tid, Outcome::Status(code)),
+                Event::Exited { tid, code } => {
+                    self.kernel.task_ended(tid, None);
+                    self.on_exit(tid, Outcome::Status(code))
+                }
+                // The sentry's own status for the first process is 128+N, as a shell shows a
+                // death by signal N, core or not; the sandbox's waits see the core bit.
                 Event::Killed { tid, signal, .. } => {
+                    self.kernel.task_ended(tid, Some(signal));
                     self.on_exit(tid, Outcome::Status(128 + signal))
                 }
             }

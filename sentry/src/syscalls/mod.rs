@@ -168,8 +168,13 @@ pub enum ExitHook {
     TranslatePid,
     /// clone/fork/vfork in the parent: the child's number.
     Clone,
-    /// wait4/waitid: the reaped child's number; waitid's siginfo at `infop`.
-    Reaped { infop: Option<u64>, nowait: bool },
+    /// wait4/waitid: the reaped child's number; waitid's siginfo at `infop`, wait4's
+    /// status at `status`.
+    Reaped {
+        infop: Option<u64>,
+        status: u64,
+        nowait: bool,
+    },
     /// Memory accounting: settle a charge against the host's result.
     Memory(mm::Hook),
     /// New sockets: their charges settled against the sockets made.

@@ -201,12 +201,16 @@ pub fn after_clone(k: &Kernel, tid: Tid, rval: i64) -> i64 {
     k.vpid_for(tid, rval as Tid) as i64
 }
 
-/// The real uid a sandbox process has, or had if it is an unreaped zombie, in sandbox ids.
+/// The real uid a sandbox process has, or had if it is an unreaped zombie or was reaped
+/// lately, in sandbox ids.
 pub(super) fn sandbox_ruid(k: &Kernel, host: Tid) -> Option<u32> {
     if k.tasks.contains_key(&host) {
         return Some(k.creds_of(host).ruid);
     }
-    k.zombies.get(&host).copied()
+    k.zombies
+        .get(&host)
+        .copied()
+        .or_else(|| k.departed.ruid(host))
 }
 
 /// getsockopt(SO_PEERCRED) returned: the `struct ucred` at `addr` names the peer by host

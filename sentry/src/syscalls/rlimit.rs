@@ -1,9 +1,13 @@
 //! RLIMIT_CORE, emulated: on the host every task's core limit is pinned to one byte (no core
 //! file, no core_pattern helper: the host kernel writes nothing for the sandbox), and the
 //! sandbox sees and sets the limit it would have, with Linux's rules. Every other resource is
-//! the host kernel's.
+//! the host kernel's. Since the host writes no core, it sets no core bit either: the sentry
+//! sets it where the sandbox's own limit would have had a core written (`Kernel::task_ended`)
+//! in the wait status, waitid's si_code and the SIGCHLD siginfo.
 
 use super::{errno, Action, Call};
+use crate::kernel::task::WCOREFLAG;
+use crate::kernel::Kernel;
 use nix::errno::Errno;
 use platform_ptrace::Tid;
 
@@ -94,4 +98,51 @@ fn write_limit(
     let mut raw = limit.0.to_ne_bytes().to_vec();
     raw.extend_from_slice(&limit.1.to_ne_bytes());
     mem.write(tid, at, &raw).map_err(|_| Errno::EFAULT)
+}
+
+/// si_code of a SIGCHLD or waitid siginfo for a child killed by a signal, with and without a
+/// core written.
+const CLD_KILLED: i32 = 2;
+const CLD_DUMPED: i32 = 3;
+
+/// wait4 reaped (or saw) `child`: the status it wrote at `at` for the caller `tid` gets the
+/// core bit if the child's core would have been written.
+pub fn core_in_status(k: &Kernel, tid: Tid, child: Tid, at: u64) {
+    if at == 0 || !k.dumped_core.contains(&child) {
+        return;
+    }
+    let mut word = [0u8; 4];
+    if !super::fix_read(&*k.mem, tid, at, &mut word) {
+        return;
+    }
+    let status = i32::from_ne_bytes(word);
+    // Killed by a signal: the low seven bits are the signal, neither 0 (exited) nor 0x7f
+    // (stopped).
+    let signaled = !matches!(status & 0x7f, 0 | 0x7f);
+    if signaled && status & WCOREFLAG == 0 {
+        super::fix_write(&*k.mem, tid, at, &(status | WCOREFLAG).to_ne_bytes());
+    }
+}
+
+/// waitid reported `child` in the siginfo whose si_code is at `at`: CLD_DUMPED for a child
+/// killed with its core written.
+pub fn core_in_code(k: &Kernel, tid: Tid, child: Tid, at: u64) {
+    if !k.dumped_core.contains(&child) {
+        return;
+    }
+    let mut word = [0u8; 4];
+    if super::fix_read(&*k.mem, tid, at, &mut word) && i32::from_ne_bytes(word) == CLD_KILLED {
+        super::fix_write(&*k.mem, tid, at, &CLD_DUMPED.to_ne_bytes());
+    }
+}
+
+/// A SIGCHLD siginfo (`info`) about host child `child`: CLD_DUMPED for a child killed with its
+/// core written. True when it changed.
+pub fn core_in_sigchld(k: &Kernel, child: Tid, info: &mut [u8; 128]) -> bool {
+    let code = i32::from_ne_bytes(info[8..12].try_into().expect("4 bytes"));
+    if code != CLD_KILLED || !k.dumped_core.contains(&child) {
+        return false;
+    }
+    info[8..12].copy_from_slice(&CLD_DUMPED.to_ne_bytes());
+    true
 }

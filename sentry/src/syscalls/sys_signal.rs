@@ -139,14 +139,23 @@ fn kill_all(call: &mut Call, sig: i32) -> Action {
 pub fn translate_siginfo(k: &Kernel, tid: Tid, info: &mut [u8; 128]) -> bool {
     let signo = i32::from_ne_bytes(info[0..4].try_into().expect("4 bytes"));
     let code = i32::from_ne_bytes(info[8..12].try_into().expect("4 bytes"));
-    // SI_USER, SI_QUEUE, SI_MESGQ, SI_TKILL carry a sender; so does every CLD_* SIGCHLD.
+    // SI_USER, SI_MESGQ, SI_TKILL carry a sender the host kernel names; so does every CLD_*
+    // SIGCHLD. SI_QUEUE's ids are the sender's own words (rt_sigqueueinfo), which Linux
+    // passes on as they are: already the sandbox's numbers.
     let has_pid =
-        matches!(code, 0 | -1 | -3 | -6) || (signo == libc::SIGCHLD && (1..=6).contains(&code));
+        matches!(code, 0 | -3 | -6) || (signo == libc::SIGCHLD && (1..=6).contains(&code));
     if !has_pid {
         return false;
     }
     let host = i32::from_ne_bytes(info[16..20].try_into().expect("4 bytes"));
-    let vpid = if host > 0 { k.vpid_for(tid, host) } else { 0 };
+    if signo == libc::SIGCHLD && host > 0 {
+        super::rlimit::core_in_sigchld(k, host, info);
+    }
+    let vpid = if host > 0 {
+        k.sender_vpid(tid, host)
+    } else {
+        0
+    };
     info[16..20].copy_from_slice(&vpid.to_ne_bytes());
     // si_uid: the sender's real uid, as the sandbox knows it (a sandbox sender's own).
     let sender = if signo == libc::SIGCHLD {

@@ -22,6 +22,7 @@ fn wait4(call: &mut Call, a: args::wait4) -> Action {
     let nowait = a.options as i32 & libc::WNOWAIT != 0;
     let hook = ExitHook::Reaped {
         infop: None,
+        status: a.status,
         nowait,
     };
     let (k, tid) = (&*call.kernel, call.tid);
@@ -45,6 +46,7 @@ fn waitid(call: &mut Call, a: args::waitid) -> Action {
     let nowait = a.options as i32 & libc::WNOWAIT != 0;
     let hook = ExitHook::Reaped {
         infop: Some(a.info),
+        status: 0,
         nowait,
     };
     let (k, tid) = (&*call.kernel, call.tid);
@@ -61,11 +63,21 @@ fn waitid(call: &mut Call, a: args::waitid) -> Action {
     Action::PassWithThenExit(args, hook)
 }
 
-/// At the exit stop of wait4/waitid: the reaped child's id in the caller's terms; a reaped
-/// zombie's number is released.
-pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, nowait: bool, rval: i64) -> i64 {
+/// At the exit stop of wait4/waitid: the reaped child's id in the caller's terms, and the
+/// core bit the host could not set (`dumped_core`) in wait4's status or waitid's si_code;
+/// a reaped zombie's number is released.
+pub fn after_wait(
+    k: &mut Kernel,
+    tid: Tid,
+    (infop, status): (Option<u64>, u64),
+    nowait: bool,
+    rval: i64,
+) -> i64 {
     let host = match infop {
-        None if rval > 0 => rval as Tid,
+        None if rval > 0 => {
+            super::rlimit::core_in_status(k, tid, rval as Tid, status);
+            rval as Tid
+        }
         // waitid returns 0; the child is in the siginfo (si_pid at offset 16).
         Some(addr) if rval == 0 && addr != 0 => {
             let mut word = [0u8; 4];
@@ -74,6 +86,7 @@ pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, nowait: bool, rv
             }
             let host = i32::from_ne_bytes(word);
             if host > 0 {
+                super::rlimit::core_in_code(k, tid, host, addr + 8);
                 super::fix_write(
                     &*k.mem,
                     tid,
@@ -90,8 +103,10 @@ pub fn after_wait(k: &mut Kernel, tid: Tid, infop: Option<u64>, nowait: bool, rv
         _ => return rval,
     };
     let vpid = k.vpid_for(tid, host);
-    if !nowait && k.zombies.remove(&host).is_some() {
-        k.pids.release(host);
+    if !nowait {
+        if let Some(ruid) = k.zombies.remove(&host) {
+            k.release_pid(host, ruid);
+        }
     }
     if infop.is_some() {
         rval

@@ -307,3 +307,198 @@ fn rlimit_core_is_the_sentrys_whatever_the_high_bits() {
         Action::Pass
     ));
 }
+
+/// The child killed by `sig` after a setrlimit(RLIMIT_CORE, {soft, unlimited}) of its own
+/// and, when `undumpable`, a PR_SET_DUMPABLE 0; then reaped by init's wait4(2, BUF, 0):
+/// the status init reads, the host having written `sig` alone (it writes no core).
+fn status_of_child_killed(sig: i32, soft: u64, undumpable: bool) -> i32 {
+    use super::{sys_wait, ExitHook};
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    mem.write(CHILD, BUF, &soft.to_ne_bytes()).expect("mapped");
+    mem.write(CHILD, BUF + 8, &u64::MAX.to_ne_bytes())
+        .expect("mapped");
+    let core = libc::RLIMIT_CORE as u64;
+    assert_eq!(
+        returned(run(
+            &mut k,
+            CHILD,
+            Sysno::setrlimit,
+            [core, BUF, 0, 0, 0, 0]
+        )),
+        0
+    );
+    if undumpable {
+        let dumpable = libc::PR_SET_DUMPABLE as u64;
+        assert_eq!(
+            returned(run(&mut k, CHILD, Sysno::prctl, [dumpable, 0, 0, 0, 0, 0])),
+            0
+        );
+    }
+    // Its death, as the supervisor records it; a zombie of init's.
+    k.task_ended(CHILD, Some(sig));
+    assert_eq!(k.task_exited(CHILD), Some(None));
+    let status_at = BUF + 64;
+    let Action::PassWithThenExit(
+        args,
+        ExitHook::Reaped {
+            infop,
+            status,
+            nowait,
+        },
+    ) = run(&mut k, INIT, Sysno::wait4, [2, status_at, 0, 0, 0, 0])
+    else {
+        panic!("wait4 of the child was not translated");
+    };
+    assert_eq!((args[0], status, infop), (CHILD as u64, status_at, None));
+    mem.write(INIT, status_at, &sig.to_ne_bytes())
+        .expect("mapped");
+    let rval = sys_wait::after_wait(&mut k, INIT, (infop, status), nowait, CHILD as i64);
+    assert_eq!(rval, 2, "the child's number");
+    assert!(
+        k.dumped_core.is_empty(),
+        "nothing is left of the reaped child"
+    );
+    words(&mem, INIT, status_at, 1)[0] as i32
+}
+
+#[test]
+fn the_core_bit_follows_the_sandbox_core_limit() {
+    let unlimited = u64::MAX;
+    for sig in [libc::SIGQUIT, libc::SIGSEGV, libc::SIGABRT, libc::SIGSYS] {
+        assert_eq!(status_of_child_killed(sig, unlimited, false), sig | 0x80);
+    }
+    // A page is the smallest core Linux writes.
+    assert_eq!(status_of_child_killed(libc::SIGSEGV, 4096, false), 0x8b);
+    // Below it, or not dumpable, or a signal that dumps nothing: no bit.
+    for soft in [0, 1, 4095] {
+        assert_eq!(status_of_child_killed(libc::SIGSEGV, soft, false), 0xb);
+    }
+    assert_eq!(status_of_child_killed(libc::SIGQUIT, unlimited, true), 3);
+    for sig in [libc::SIGTERM, libc::SIGKILL, libc::SIGUSR1] {
+        assert_eq!(status_of_child_killed(sig, unlimited, false), sig);
+    }
+}
+
+#[test]
+fn waitid_and_sigchld_say_cld_dumped() {
+    use super::{sys_signal, sys_wait};
+    const CLD_KILLED: i32 = 2;
+    const CLD_DUMPED: i32 = 3;
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    // A child with an unlimited core limit (as after its setrlimit) dies of SIGABRT.
+    k.tasks.get_mut(&CHILD).expect("child").creds.core_limit = (u64::MAX, u64::MAX);
+    k.task_ended(CHILD, Some(libc::SIGABRT));
+    assert_eq!(k.task_exited(CHILD), Some(None));
+    // The SIGCHLD the host sends init names the host child, CLD_KILLED.
+    let mut info = [0u8; 128];
+    info[0..4].copy_from_slice(&libc::SIGCHLD.to_ne_bytes());
+    info[8..12].copy_from_slice(&CLD_KILLED.to_ne_bytes());
+    info[16..20].copy_from_slice(&CHILD.to_ne_bytes());
+    assert!(sys_signal::translate_siginfo(&k, INIT, &mut info));
+    assert_eq!(info[8..12], CLD_DUMPED.to_ne_bytes());
+    assert_eq!(info[16..20], 2i32.to_ne_bytes());
+    // waitid(P_PID, 2, infop, WEXITED | WNOWAIT), then without WNOWAIT.
+    for nowait in [true, false] {
+        let mut siginfo = [0u8; 128];
+        siginfo[0..4].copy_from_slice(&libc::SIGCHLD.to_ne_bytes());
+        siginfo[8..12].copy_from_slice(&CLD_KILLED.to_ne_bytes());
+        siginfo[16..20].copy_from_slice(&CHILD.to_ne_bytes());
+        mem.write(INIT, BUF, &siginfo).expect("mapped");
+        let rval = sys_wait::after_wait(&mut k, INIT, (Some(BUF), 0), nowait, 0);
+        assert_eq!(rval, 0);
+        assert_eq!(words(&mem, INIT, BUF + 8, 1), [CLD_DUMPED as u32]);
+        assert_eq!(words(&mem, INIT, BUF + 16, 1), [2]);
+        assert_eq!(k.dumped_core.contains(&CHILD), nowait);
+    }
+}
+
+/// A siginfo as the host kernel writes it: signal, code, sender's host pid and host uid.
+fn host_siginfo(signo: i32, code: i32, pid: Tid, uid: u32) -> [u8; 128] {
+    let mut info = [0u8; 128];
+    info[0..4].copy_from_slice(&signo.to_ne_bytes());
+    info[8..12].copy_from_slice(&code.to_ne_bytes());
+    info[16..20].copy_from_slice(&pid.to_ne_bytes());
+    info[20..24].copy_from_slice(&uid.to_ne_bytes());
+    info
+}
+
+#[test]
+fn a_reaped_sender_is_still_named_in_its_signal() {
+    use super::{sys_signal::translate_siginfo, sys_wait};
+    let (mut k, _) = sandbox(Ids {
+        uid: 1000,
+        gid: 1000,
+    });
+    const HOST_UID: u32 = 4321;
+    // The child sent SIGUSR1 (SI_USER) to init, exited and was reaped.
+    k.task_ended(CHILD, None);
+    assert_eq!(k.task_exited(CHILD), Some(None));
+    assert_eq!(
+        sys_wait::after_wait(&mut k, INIT, (None, 0), false, CHILD as i64),
+        2
+    );
+    assert_eq!(k.translate(INIT, 2), None, "its number is free");
+    let mut info = host_siginfo(libc::SIGUSR1, 0, CHILD, HOST_UID);
+    assert!(translate_siginfo(&k, INIT, &mut info));
+    assert_eq!(info[16..20], 2i32.to_ne_bytes(), "si_pid: its number");
+    assert_eq!(
+        info[20..24],
+        1000u32.to_ne_bytes(),
+        "si_uid: its sandbox uid"
+    );
+    // SI_QUEUE's ids are the sender's own words: passed on as they are.
+    let mut info = host_siginfo(libc::SIGUSR1, -1, 2, 1000);
+    assert!(!translate_siginfo(&k, INIT, &mut info));
+    // A host id the sandbox never had is no sender of the sandbox: 0.
+    let mut info = host_siginfo(libc::SIGUSR1, 0, 777_777, HOST_UID);
+    translate_siginfo(&k, INIT, &mut info);
+    assert_eq!(info[16..20], 0i32.to_ne_bytes());
+}
+
+#[test]
+fn the_record_of_departed_tasks_is_bounded() {
+    let (mut k, _) = sandbox(Ids { uid: 0, gid: 0 });
+    // Orphans (the sentry their parent) are released at their exit: 1000 of them.
+    let first: Tid = 10_000;
+    for tid in first..first + 1000 {
+        k.add_task(tid, tid, 0, ROOT_NS);
+        k.task_ended(tid, None);
+        assert_eq!(k.task_exited(tid), Some(None));
+    }
+    // The latest are remembered under their numbers (3 onwards: init and the child are 1
+    // and 2), the oldest forgotten.
+    let last = first + 999;
+    assert_eq!(k.sender_vpid(INIT, last), 1002);
+    assert_eq!(k.sender_vpid(INIT, last - 255), 1002 - 255);
+    assert_eq!(k.sender_vpid(INIT, first), 0);
+    assert_eq!(k.sender_vpid(INIT, last - 256), 0);
+    // A host id reused by a new task names the new one.
+    k.add_task(last, last, INIT, ROOT_NS);
+    assert_eq!(k.sender_vpid(INIT, last), 1003);
+}
+
+#[test]
+fn pagemap_is_the_host_file_for_its_process_or_an_inspector() {
+    use crate::proc::{resolve, Resolved};
+    let (mut k, _) = sandbox(Ids {
+        uid: 1000,
+        gid: 1000,
+    });
+    let pagemap_of = |k: &Kernel, reader: Tid, path: &[u8]| match resolve(k, reader, path, true) {
+        Ok(Resolved::Pagemap { host }) => Ok(host),
+        Ok(_) => panic!("{} is not a pagemap", String::from_utf8_lossy(path)),
+        Err(e) => Err(e),
+    };
+    assert_eq!(pagemap_of(&k, CHILD, b"self/pagemap"), Ok(CHILD));
+    // Same ids: init's too.
+    assert_eq!(pagemap_of(&k, CHILD, b"1/pagemap"), Ok(INIT));
+    // Once init has other ids (a set-id program, say), its pagemap is closed to the child
+    // (EACCES), as ptrace's check says.
+    let init = &mut k.tasks.get_mut(&INIT).expect("init").creds;
+    (init.ruid, init.euid, init.suid) = (7, 7, 7);
+    assert_eq!(
+        pagemap_of(&k, CHILD, b"1/pagemap"),
+        Err(nix::errno::Errno::EACCES)
+    );
+    assert_eq!(pagemap_of(&k, CHILD, b"2/pagemap"), Ok(CHILD));
+}

@@ -309,7 +309,9 @@ pub(super) fn follow(call: &mut Call, mut target: Target) -> Result<Target, Errn
             {
                 resolve(call, AT_FDCWD, link, true)?
             }
-            other @ (proc::Resolved::TaskFd { .. } | proc::Resolved::Namespace(_)) => Target {
+            other @ (proc::Resolved::TaskFd { .. }
+            | proc::Resolved::Namespace(_)
+            | proc::Resolved::Pagemap { .. }) => Target {
                 proc: Some(other),
                 ..target
             },
@@ -412,6 +414,10 @@ pub(super) fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<
             call.kernel.ns_files.insert((st.st_dev, st.st_ino), *ns);
             Ok(fd)
         }
+        // Mode 0400, and no write of its own.
+        proc::Resolved::Pagemap { .. } if writing => Err(Errno::EACCES),
+        proc::Resolved::Pagemap { .. } if flags & libc::O_DIRECTORY != 0 => Err(Errno::ENOTDIR),
+        proc::Resolved::Pagemap { host } => proc::open_pagemap(*host),
         proc::Resolved::Elsewhere(_) => Err(Errno::ENOENT),
     }
 }
@@ -428,6 +434,18 @@ pub(super) fn stat_proc(call: &mut Call, target: &Target) -> Result<std::path::P
         }
         proc::Resolved::TaskFd { host, fd } => {
             Ok(std::path::PathBuf::from(format!("/proc/{host}/fd/{fd}")))
+        }
+        // As the other files of /proc, with pagemap's mode (not the host file: its owner is
+        // the task's host uid).
+        proc::Resolved::Pagemap { .. } => {
+            let path = proc::materialize(
+                &call.kernel.proc_scratch,
+                &target.path,
+                &proc::Node::File(Vec::new()),
+            )?;
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o400))
+                .map_err(|_| Errno::EIO)?;
+            Ok(path)
         }
         proc::Resolved::Namespace(ns) => proc::materialize(
             &call.kernel.proc_scratch,
