@@ -1,6 +1,6 @@
 //! The notification path: calls the sentry answers whole arrive as seccomp user
 //! notifications (`--notify auto`, where the kernel has the synchronous wake-up), or as
-//! ptrace stops (`--notify off`, the default, and an older kernel's). Both give the same results;
+//! ptrace stops (`--notify off`, and an older kernel's). Both give the same results;
 //! the counts the sentry logs at `--log debug` show which path the calls took. A race flips
 //! what notified and stopped calls name (a path, an open_how, a sockaddr, an iovec) while
 //! they wait for the sentry: the sentry acts on the one copy it read, and nothing reaches

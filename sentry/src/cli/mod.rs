@@ -71,11 +71,10 @@ struct RunArgs {
     /// How calls are stopped: every call (ptrace) or only non-passthrough calls (seccomp).
     #[arg(long, value_enum, default_value = "ptrace")]
     platform: PlatformArg,
-    /// How calls the sentry answers whole reach it: `off` (default: ptrace stops only) or
-    /// `auto` (seccomp user notification with synchronous wake-up where the kernel has it,
-    /// Linux 6.6+; ptrace stops otherwise). Off by default until an exec racing a thread that
-    /// re-points fds no longer slows down many times under it when CPUs are contended.
-    #[arg(long, value_enum, default_value = "off")]
+    /// How calls the sentry answers whole reach it: `auto` (default: seccomp user
+    /// notification with synchronous wake-up where the kernel has it, Linux 6.6+; ptrace
+    /// stops otherwise) or `off` (ptrace stops only).
+    #[arg(long, value_enum, default_value = "auto")]
     notify: NotifyArg,
     /// Print every syscall of every task to stderr, with decoded arguments and result.
     #[arg(long)]

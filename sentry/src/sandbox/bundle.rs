@@ -209,7 +209,7 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
             mounts,
             read_only,
             cpus: "all".into(),
-            notify: false,
+            notify: true,
             publish: Vec::new(),
             limits,
             events,
