@@ -297,9 +297,9 @@ impl Kernel {
     /// ignores SIGCHLD or set SA_NOCLDWAIT): a host process that is gone, or is no longer a
     /// zombie (its pid was reused), no longer holds a pid of the sandbox.
     pub fn forget_reaped_zombies(&mut self) {
+        let mem = &self.mem;
         self.zombies.retain(|&tid, _| {
-            std::fs::read_to_string(format!("/proc/{tid}/stat"))
-                .ok()
+            mem.proc_file(tid, "stat")
                 .and_then(|stat| {
                     let state = stat.rsplit_once(") ")?.1.chars().next()?;
                     Some(state == 'Z')

@@ -721,7 +721,7 @@ fn as_written(
     block: &[u8],
     sealed: bool,
 ) -> bool {
-    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{tid}/smaps")) else {
+    let Some(smaps) = mem.proc_file(tid, "smaps") else {
         return false;
     };
     if !is_read_only(&smaps, base, base + len, sealed) {

@@ -135,7 +135,7 @@ fn grown_to(call: &Call, fd: u32) -> Result<Option<u64>, Errno> {
     let tid = call.tid;
     let a = call.args;
     let mem = &*call.kernel.mem;
-    let (mut at, append) = position(tid, fd);
+    let (mut at, append) = position(mem, tid, fd);
     let len = match call.sysno {
         Sysno::write => a[2],
         Sysno::pwrite64 => {
@@ -191,7 +191,7 @@ fn available(
             let at = if offset_at != 0 {
                 read_offset(mem, tid, offset_at)?
             } else {
-                position(tid, fd).0
+                position(mem, tid, fd).0
             };
             Ok(m.size().saturating_sub(at))
         }
@@ -203,8 +203,10 @@ fn available(
 }
 
 /// The file position of a task's fd and whether it was opened O_APPEND (/proc fdinfo).
-fn position(tid: Tid, fd: u32) -> (u64, bool) {
-    let text = std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}")).unwrap_or_default();
+fn position(mem: &dyn crate::host::TaskMemory, tid: Tid, fd: u32) -> (u64, bool) {
+    let text = mem
+        .proc_file(tid, &format!("fdinfo/{fd}"))
+        .unwrap_or_default();
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
