@@ -194,6 +194,24 @@ int main(int argc, char **argv)
     T_EQ(sendto(um, "abc", 3, 0, (struct sockaddr *)&ua, sizeof ua), 3, "sendto: one more");
     struct msghdr nm = {.msg_iov = &small, .msg_iovlen = 1};
     T_EQ(recvmsg(us, &nm, 0), 3, "recvmsg: without a name buffer");
+    /* recvmmsg: what is queued, each datagram with its sender. */
+    T_EQ(sendto(um, "one", 3, 0, (struct sockaddr *)&ua, sizeof ua), 3, "sendto: a first of two");
+    T_EQ(sendto(um, "four", 4, 0, (struct sockaddr *)&ua, sizeof ua), 4, "sendto: a second of two");
+    char b1[8], b2[8], b3[8];
+    struct sockaddr_in n1 = {0}, n2 = {0}, n3 = {0};
+    struct iovec v1 = {b1, sizeof b1}, v2 = {b2, sizeof b2}, v3 = {b3, sizeof b3};
+    struct mmsghdr mm[3] = {
+        {.msg_hdr = {.msg_name = &n1, .msg_namelen = sizeof n1, .msg_iov = &v1, .msg_iovlen = 1}},
+        {.msg_hdr = {.msg_name = &n2, .msg_namelen = sizeof n2, .msg_iov = &v2, .msg_iovlen = 1}},
+        {.msg_hdr = {.msg_name = &n3, .msg_namelen = sizeof n3, .msg_iov = &v3, .msg_iovlen = 1}},
+    };
+    T_EQ(recvmmsg(us, mm, 3, MSG_DONTWAIT, NULL), 2, "recvmmsg: the two datagrams queued");
+    OK(mm[0].msg_len == 3 && mm[1].msg_len == 4 && memcmp(b1, "one", 3) == 0 && memcmp(b2, "four", 4) == 0,
+       "recvmmsg: each datagram and its length");
+    OK(n1.sin_family == AF_INET && n1.sin_port == uml.sin_port && n1.sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
+           n2.sin_port == uml.sin_port && mm[0].msg_hdr.msg_namelen == sizeof n1,
+       "recvmmsg: the sender's address in each msg_name");
+    T_ERR(recvmmsg(us, mm, 3, MSG_DONTWAIT, NULL), EAGAIN, "recvmmsg: nothing queued -> EAGAIN");
     close(um);
     close(uc);
     close(us);

@@ -612,12 +612,17 @@ struct OutMessage {
     control: Vec<(i32, i32, Vec<u8>, Vec<OwnedFd>)>,
 }
 
-/// recvmsg on a loopback datagram socket (`udp`: its inode) or a netlink socket, made by the
-/// sentry: the kernel would name the sender by its socket file, the sentry names it by its
-/// loopback address and port, or as the kernel (netlink port 0).
-fn receive_datagram(call: &mut Call, sock: &OwnedFd, udp: Option<u64>) -> Result<Action, Errno> {
-    let msg_at = call.args[1];
-    let flags = call.args[2] as i32;
+/// One datagram from a loopback datagram socket (`udp`: its inode) or a netlink socket into
+/// the msghdr at `msg_at`, received by the sentry without waiting: the kernel would name the
+/// sender by its socket file, the sentry names it by its loopback address and port, or as the
+/// kernel (netlink port 0). Its length as recvmsg returns it, or EAGAIN.
+fn receive_one(
+    call: &mut Call,
+    sock: &OwnedFd,
+    udp: Option<u64>,
+    msg_at: u64,
+    flags: i32,
+) -> Result<usize, Errno> {
     let hdr = MsgHeader::read(&*call.kernel.mem, call.tid, msg_at)?;
     let iovecs = hdr.iovecs(&*call.kernel.mem, call.tid)?;
     let room: usize = iovecs.iter().map(|&(_, len)| len).sum::<usize>().min(65536);
@@ -637,16 +642,7 @@ fn receive_datagram(call: &mut Call, sock: &OwnedFd, udp: Option<u64>) -> Result
         )
     };
     if n < 0 {
-        let e = Errno::last();
-        if e == Errno::EAGAIN && sockets::blocks(sock, flags) {
-            return Ok(Action::WaitReady {
-                fd: call.args[0] as i32,
-                events: libc::POLLIN,
-                timeout_ms: -1,
-                then: super::Ready::Rerun,
-            });
-        }
-        return Err(e);
+        return Err(Errno::last());
     }
     let whole = n as usize;
     let mut left = &data[..whole.min(room)];
@@ -679,12 +675,63 @@ fn receive_datagram(call: &mut Call, sock: &OwnedFd, udp: Option<u64>) -> Result
                 .write(call.tid, msg_at + 48, &msg_flags.to_ne_bytes())
         })
         .map_err(|_| Errno::EFAULT)?;
-    let returned = if flags & libc::MSG_TRUNC != 0 {
+    Ok(if flags & libc::MSG_TRUNC != 0 {
         whole
     } else {
         whole.min(room)
-    };
-    Ok(Action::Return(returned as i64))
+    })
+}
+
+/// recvmsg on a loopback UDP socket or the sandbox's netlink socket: one datagram, the
+/// sender named in sandbox terms; a blocking socket with nothing queued waits.
+fn receive_datagram(call: &mut Call, sock: &OwnedFd, udp: Option<u64>) -> Result<Action, Errno> {
+    let flags = call.args[2] as i32;
+    match receive_one(call, sock, udp, call.args[1], flags) {
+        Ok(n) => Ok(Action::Return(n as i64)),
+        Err(Errno::EAGAIN) if sockets::blocks(sock, flags) => Ok(wait_to_receive(call)),
+        Err(e) => Err(e),
+    }
+}
+
+/// recvmmsg(fd, struct mmsghdr *vec, vlen, flags, timeout) on such a socket: what is queued,
+/// up to vlen datagrams, each entry a msghdr and the msg_len the sentry fills in (64 bytes).
+/// A blocking socket with nothing queued waits for the first; later ones are taken as they
+/// are there (as with MSG_WAITFORONE).
+fn receive_datagrams(call: &mut Call, sock: &OwnedFd, udp: Option<u64>) -> Result<Action, Errno> {
+    const MAX_VECTOR: u64 = 1024; // UIO_MAXIOV, the kernel's bound on vlen
+    const MSG_WAITFORONE: i32 = 0x10000;
+    let (vec, count) = (call.args[1], call.args[2].min(MAX_VECTOR));
+    let flags = call.args[3] as i32 & !MSG_WAITFORONE;
+    let mut got = 0u64;
+    while got < count {
+        let at = vec + got * 64;
+        match receive_one(call, sock, udp, at, flags) {
+            Ok(n) => {
+                call.kernel
+                    .mem
+                    .write(call.tid, at + 56, &(n as u32).to_ne_bytes())
+                    .map_err(|_| Errno::EFAULT)?;
+                got += 1;
+            }
+            Err(Errno::EAGAIN) if got == 0 && sockets::blocks(sock, flags) => {
+                return Ok(wait_to_receive(call));
+            }
+            Err(e) if got == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(Action::Return(got as i64))
+}
+
+/// Nothing is queued on a blocking socket: the task waits until it can read, then makes its
+/// call again.
+fn wait_to_receive(call: &Call) -> Action {
+    Action::WaitReady {
+        fd: call.args[0] as i32,
+        events: libc::POLLIN,
+        timeout_ms: -1,
+        then: super::Ready::Rerun,
+    }
 }
 
 /// The fields of a struct msghdr the kernel uses, read once out of the task.
@@ -1019,14 +1066,14 @@ fn receive(call: &mut Call) -> Action {
     let Ok(sock) = call.task_fd(call.args[0] as i32) else {
         return Action::Pass;
     };
-    if call.sysno == Sysno::recvmsg {
-        let udp =
-            super::inet::emulated(call, &sock).filter(|&ino| super::inet::is_datagram(call, ino));
-        let netlink = super::netlink::emulated(call, &sock);
-        if udp.is_some() || netlink.is_some() {
-            return receive_datagram(call, &sock, udp)
-                .unwrap_or_else(|e| Action::Return(-(e as i64)));
-        }
+    let udp = super::inet::emulated(call, &sock).filter(|&ino| super::inet::is_datagram(call, ino));
+    if udp.is_some() || super::netlink::emulated(call, &sock).is_some() {
+        let received = if call.sysno == Sysno::recvmsg {
+            receive_datagram(call, &sock, udp)
+        } else {
+            receive_datagrams(call, &sock, udp)
+        };
+        return received.unwrap_or_else(|e| Action::Return(-(e as i64)));
     }
     let passcred = sockopt(&sock, libc::SO_DOMAIN) == Ok(libc::AF_UNIX)
         && sockopt(&sock, libc::SO_PASSCRED).is_ok_and(|v| v != 0);
