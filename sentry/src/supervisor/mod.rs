@@ -326,7 +326,14 @@ impl Supervisor {
                     self.on_exit(tid, Outcome::Status(128 + signal))
                 }
             }
-            if self.outcome.is_some() && self.kernel.tasks.is_empty() && self.early.is_empty() {
+            // Events already collected belong to tasks that are stopped until served (a
+            // child's first stop can be collected after its parent died): the loop ends only
+            // once they are, or those tasks would wait for ever and the sentry with them.
+            if self.outcome.is_some()
+                && self.kernel.tasks.is_empty()
+                && self.early.is_empty()
+                && self.waited.is_empty()
+            {
                 break;
             }
         }
@@ -342,6 +349,16 @@ impl Supervisor {
             let _ = files.shutdown();
         }
         self.terminating = true;
+        let parked = self.parked.drain(..).map(|(stopped, _)| stopped);
+        let collected = self.waited.drain(..).filter_map(|event| match event {
+            Event::Stopped(stopped, _) => Some(stopped),
+            _ => None,
+        });
+        for stopped in parked.chain(collected).collect::<Vec<_>>() {
+            // SAFETY: kill takes plain integers; `stopped` is our tracee, not yet reaped.
+            unsafe { libc::kill(stopped.tid(), libc::SIGKILL) };
+            let _ = stopped.resume(Resume::Continue, 0);
+        }
         loop {
             match wait() {
                 Ok(Some(Event::Stopped(stopped, _))) => {
