@@ -181,6 +181,11 @@ pub struct Supervisor {
     /// looping on a call) cannot take every wait from the others (the kernel returns the
     /// newest tracee first).
     waited: std::collections::VecDeque<Event>,
+    /// Notified calls of a process one of whose threads is in an exec the sentry is making
+    /// (its page of path and argv mapped, not yet sealed): answered once the exec is over,
+    /// as if the exec had run without a pause. The exec then wins its race with the
+    /// process's other threads as it would in Linux, where nothing pauses it.
+    held_during_exec: Vec<platform_ptrace::notify::Request>,
 }
 
 impl Drop for Supervisor {
@@ -263,6 +268,7 @@ impl Supervisor {
             sigchld: sigchld_fd()?,
             reap_pending: true,
             waited: Default::default(),
+            held_during_exec: Vec::new(),
             kernel,
             strace,
             init,
@@ -377,6 +383,9 @@ impl Supervisor {
     /// The next stop; notified calls, and install requests while tasks wait for an fd,
     /// are served too.
     fn next(&mut self) -> Result<Next> {
+        if !self.held_during_exec.is_empty() {
+            self.release_held_calls();
+        }
         if let Some(event) = self.waited.pop_front() {
             return Ok(Next::Event(event));
         }
@@ -394,20 +403,9 @@ impl Supervisor {
         }
         // Stops and exits are looked for only after a SIGCHLD (every ptrace stop and every
         // exit of a tracee raises one), until none is left: a notified call costs no wait.
-        if self.reap_pending {
-            let waited = match wait_nohang() {
-                Ok(waited) => waited,
-                Err(e) => return vanished(e.into()),
-            };
-            match waited {
-                Waited::Event(event) => {
-                    self.collect_waiting();
-                    return Ok(Next::Event(event));
-                }
-                Waited::NoChildren => return Ok(Next::Done),
-                Waited::Nothing => self.reap_pending = false,
-            }
-        }
+        // While stops are pending the poll does not block, but it is made all the same:
+        // a task that stops again as soon as it is resumed (a loop of calls that stop) would
+        // otherwise keep the sentry in waits while the notified calls of others wait.
         let pollfd = |fd: std::os::fd::RawFd| libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -420,26 +418,40 @@ impl Supervisor {
             pollfd(self.control.as_ref().map_or(-1, |c| c.fd())),
         ];
         fds.extend(self.listeners.iter().map(|l| pollfd(l.fd().as_raw_fd())));
+        let timeout = if self.reap_pending { 0 } else { -1 };
         // SAFETY: poll reads and writes the pollfds we own.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if rc < 0 {
-            return Ok(Next::Again);
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        if rc > 0 {
+            let ready = |i: usize| fds[i].revents & libc::POLLIN != 0;
+            if ready(0) {
+                drain(&self.sigchld);
+                self.reap_pending = true;
+            }
+            if ready(1) {
+                drain(&self.opened_wake);
+                self.serve_opened();
+            }
+            if ready(2) {
+                self.serve_control();
+            }
+            for index in 0..self.listeners.len().min(fds.len() - 3) {
+                if ready(3 + index) {
+                    self.serve_install_request(index);
+                }
+            }
         }
-        let ready = |i: usize| fds[i].revents & libc::POLLIN != 0;
-        if ready(0) {
-            drain(&self.sigchld);
-            self.reap_pending = true;
-        }
-        if ready(1) {
-            drain(&self.opened_wake);
-            self.serve_opened();
-        }
-        if ready(2) {
-            self.serve_control();
-        }
-        for index in 0..self.listeners.len().min(fds.len() - 3) {
-            if ready(3 + index) {
-                self.serve_install_request(index);
+        if self.reap_pending {
+            let waited = match wait_nohang() {
+                Ok(waited) => waited,
+                Err(e) => return vanished(e.into()),
+            };
+            match waited {
+                Waited::Event(event) => {
+                    self.collect_waiting();
+                    return Ok(Next::Event(event));
+                }
+                Waited::NoChildren => return Ok(Next::Done),
+                Waited::Nothing => self.reap_pending = false,
             }
         }
         Ok(Next::Again)
@@ -913,6 +925,7 @@ impl Supervisor {
             return;
         }
         self.early.remove(&tid);
+        self.held_during_exec.retain(|request| request.tid != tid);
         self.listener_of.remove(&tid);
         self.freeze_progress(Some(tid));
         if let Outcome::Status(status) = outcome {

@@ -50,6 +50,10 @@ impl Supervisor {
                 return;
             }
         }
+        if self.exec_beside(tid) {
+            self.held_during_exec.push(request);
+            return;
+        }
         self.new_call_from(tid, request.nr);
         let Some(sysno) = Sysno::new(request.nr as usize) else {
             syscalls::foreign_abi_event(&mut self.kernel, tid, "an unknown number", request.nr);
@@ -98,6 +102,34 @@ impl Supervisor {
             match result {
                 Some(value) => strace::emit(line, Some(sysno), value, class),
                 None => strace::emit_no_return(line, class),
+            }
+        }
+    }
+
+    /// Whether another thread of `tid`'s process is in an exec the sentry is making.
+    fn exec_beside(&self, tid: Tid) -> bool {
+        let tgid = |t: &Tid| self.kernel.tasks.get(t).map(|task| task.tgid);
+        let Some(own) = tgid(&tid) else {
+            return false;
+        };
+        self.pending
+            .iter()
+            .any(|(t, p)| p.exec.is_some() && *t != tid && tgid(t) == Some(own))
+    }
+
+    /// The notified calls held while an exec of their process was made, once it is over
+    /// (the exec failed, or succeeded and the other threads are gone).
+    pub(super) fn release_held_calls(&mut self) {
+        let held = std::mem::take(&mut self.held_during_exec);
+        for request in held {
+            if !self.kernel.tasks.contains_key(&request.tid) {
+                continue;
+            }
+            if self.exec_beside(request.tid) {
+                self.held_during_exec.push(request);
+            } else {
+                self.notified_calls -= 1; // counted when it first came
+                self.on_notified(request);
             }
         }
     }
