@@ -257,6 +257,18 @@ int main(int argc, char **argv)
     OK(got >= (long)(sizeof *rh + sizeof(int)) && rh->nlmsg_type == NLMSG_ERROR && rh->nlmsg_seq == 9 &&
            ((struct nlmsgerr *)NLMSG_DATA(rh))->error != 0,
        "recv: changing an address is refused");
+    /* A request sent without an address (send(), as iproute2 sends) is answered too. */
+    struct {
+        struct nlmsghdr h;
+        struct ifinfomsg i;
+    } links = {.h = {.nlmsg_len = sizeof links, .nlmsg_type = RTM_GETLINK,
+                     .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 10},
+               .i = {.ifi_family = AF_UNSPEC}};
+    T_EQ(send(nl, &links, sizeof links, 0), (long)sizeof links, "send: RTM_GETLINK dump without an address");
+    got = recv(nl, reply, sizeof reply, 0);
+    OK(got >= (long)(sizeof *rh + sizeof(struct ifinfomsg)) && rh->nlmsg_type == RTM_NEWLINK &&
+           rh->nlmsg_seq == 10 && ((struct ifinfomsg *)NLMSG_DATA(rh))->ifi_index == 1,
+       "recv: the dump sent without an address lists lo");
     close(nl);
     return tap_done();
 }

@@ -461,18 +461,27 @@ pub fn fix_unix_address(
 
 /// sendto (see the module's comment).
 fn sendto(call: &mut Call, a: args::sendto) -> Result<Action, Errno> {
-    // No address: nothing the kernel reads can name a socket.
-    if a.addr == 0 {
+    // No address: nothing the kernel reads can name a socket. But a request on the
+    // sandbox's netlink socket (send() is sendto without one) is the sentry's to answer.
+    if a.addr == 0 && !is_sandbox_netlink(call, a.fd) {
         return Ok(Action::Pass);
     }
     let sock = socket_of(call, a.fd)?;
-    if let Some(ino) = super::inet::emulated(call, &sock) {
-        return super::inet::sendto(call, &sock, ino);
-    }
     if let Some(ino) = super::netlink::emulated(call, &sock) {
         let data = read_data(&*call.kernel.mem, call.tid, &[(a.buf, a.len as usize)])?;
-        let to = read_name(&*call.kernel.mem, call.tid, a.addr, a.addr_len as usize)?;
-        return super::netlink::send(call, ino, &data, Some(&to));
+        let to = match a.addr {
+            0 => None,
+            at => Some(read_name(
+                &*call.kernel.mem,
+                call.tid,
+                at,
+                a.addr_len as usize,
+            )?),
+        };
+        return super::netlink::send(call, ino, &data, to.as_deref());
+    }
+    if let Some(ino) = super::inet::emulated(call, &sock) {
+        return super::inet::sendto(call, &sock, ino);
     }
     let len = a.len as usize;
     let data = read_data(&*call.kernel.mem, call.tid, &[(a.buf, len)])?;
@@ -489,7 +498,7 @@ fn sendto(call: &mut Call, a: args::sendto) -> Result<Action, Errno> {
 fn sendmsg(call: &mut Call, a: args::sendmsg) -> Result<Action, Errno> {
     let hdr = MsgHeader::read(&*call.kernel.mem, call.tid, a.msg)?;
     let flags = a.flags as i32;
-    if hdr.name_len == 0 && hdr.control_len == 0 {
+    if hdr.name_len == 0 && hdr.control_len == 0 && !is_sandbox_netlink(call, a.fd) {
         if let Some(action) = send_plain(call, &hdr, flags)? {
             return Ok(action);
         }
@@ -584,6 +593,15 @@ fn send_plain(call: &Call, hdr: &MsgHeader, flags: i32) -> Result<Option<Action>
         }
         _ => None,
     })
+}
+
+/// Whether `fd` is one of the sandbox's netlink sockets, whose requests the sentry answers
+/// whatever call sends them. Looked at only when the sandbox has made one.
+fn is_sandbox_netlink(call: &mut Call, fd: i32) -> bool {
+    if call.kernel.netlink.sockets.is_empty() {
+        return false;
+    }
+    socket_of(call, fd).is_ok_and(|sock| super::netlink::emulated(call, &sock).is_some())
 }
 
 fn is_socket(call: &Call, fd: i32) -> Result<bool, Errno> {
