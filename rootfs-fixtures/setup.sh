@@ -2,7 +2,8 @@
 # setup.sh: prepares a machine for building and testing sentry, then builds the fixtures.
 #
 # Installs (as root, with apt-get, only what is missing, with one `apt-get update`):
-# busybox-static (the busybox rootfs), gcc and libc6-dev (the static C test programs),
+# busybox-static (the busybox rootfs), gcc and libc6-dev (the static C test programs), make
+# (bench's make_j2),
 # util-linux (setpriv, flock: the unprivileged test variant), stress-ng (a test runs one of
 # its stressors; tests/stress/run.py runs them all), podman and conmon (sentry/tests/
 # oci_podman.rs drives the sentry as podman's runtime), runc and containerd (the engine
@@ -14,6 +15,8 @@ set -euo pipefail
 missing=()
 pkg_installed busybox-static && [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v gcc >/dev/null || missing+=(gcc)
+# make, for the parallel build benchmark of bench/ (make_j2) and its test.
+command -v make >/dev/null || missing+=(make)
 pkg_installed libc6-dev || missing+=(libc6-dev)
 command -v setpriv >/dev/null && command -v flock >/dev/null || missing+=(util-linux)
 command -v stress-ng >/dev/null || missing+=(stress-ng)

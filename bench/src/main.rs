@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use config::{Config, Env};
-use report::{Cell, ConfigReport, Host, Memory, Report};
+use report::{Cell, ConfigReport, Host, Memory, Report, SkippedBench};
 use workload::{Bench, Kind, Params};
 
 /// Times syscalls and workloads natively, under seccomp, under the sentry and under peers.
@@ -299,6 +299,16 @@ fn real_main(cli: Cli) -> Result<()> {
     let gen_tree = programs.join("tree");
     let file = workload::ensure_tree(&gen_tree)
         .with_context(|| format!("creating {}", gen_tree.display()))?;
+    let make_project = match (config::which("make"), config::which("cc")) {
+        (None, _) => Err("make not found in PATH (Debian package make)".to_string()),
+        (_, None) => Err("cc not found in PATH (Debian package gcc)".to_string()),
+        (Some(make), Some(cc)) => {
+            let dir = programs.join("cproj");
+            workload::ensure_cproj(&dir, &cc)
+                .map(|()| (make, dir.clone()))
+                .map_err(|e| format!("cannot generate the C project in {}: {e}", dir.display()))
+        }
+    };
     let params = Params {
         ops_bin: programs.join("ops"),
         true_bin: programs.join("true"),
@@ -307,6 +317,7 @@ fn real_main(cli: Cli) -> Result<()> {
         shell: find_shell(),
         python: find_python(),
         tar: config::which("tar").unwrap_or_else(|| PathBuf::from("/usr/bin/tar")),
+        make_project,
         shell_procs: cli.shell_procs.unwrap_or(if cli.quick { 30 } else { 300 }),
         quick: cli.quick,
     };
@@ -317,6 +328,19 @@ fn real_main(cli: Cli) -> Result<()> {
             std::process::exit(2);
         }
     };
+    let (benches, unavailable): (Vec<Bench>, Vec<Bench>) =
+        benches.into_iter().partition(|b| b.unavailable.is_none());
+    let skipped_benchmarks: Vec<SkippedBench> = unavailable
+        .into_iter()
+        .map(|b| {
+            let reason = b.unavailable.unwrap_or_default();
+            eprintln!("sentry-bench: {}: unavailable: {reason}", b.name);
+            SkippedBench {
+                name: b.name,
+                reason,
+            }
+        })
+        .collect();
 
     std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
 
@@ -458,6 +482,7 @@ fn real_main(cli: Cli) -> Result<()> {
         git_commit: git_commit(),
         configs: config_reports,
         benchmarks: benches,
+        skipped_benchmarks,
         results: cells,
         memory,
         targets: Vec::new(),

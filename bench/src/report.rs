@@ -43,6 +43,13 @@ pub struct Cell {
     pub seccomp_notifications: Option<u64>,
 }
 
+/// A benchmark that cannot run here, with the reason (a tool it needs is missing).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SkippedBench {
+    pub name: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Memory {
     pub config: String,
@@ -71,6 +78,9 @@ pub struct Report {
     pub git_commit: Option<String>,
     pub configs: Vec<ConfigReport>,
     pub benchmarks: Vec<Bench>,
+    /// Benchmarks asked for that cannot run here.
+    #[serde(default)]
+    pub skipped_benchmarks: Vec<SkippedBench>,
     pub results: Vec<Cell>,
     pub memory: Vec<Memory>,
     pub memory_method: String,
@@ -193,6 +203,14 @@ impl Report {
                     c.name,
                     c.reason.as_deref().unwrap_or("no reason given")
                 );
+            }
+            s.push('\n');
+        }
+
+        if !self.skipped_benchmarks.is_empty() {
+            let _ = writeln!(s, "## Unavailable benchmarks\n");
+            for b in &self.skipped_benchmarks {
+                let _ = writeln!(s, "- `{}`: unavailable: {}", b.name, b.reason);
             }
             s.push('\n');
         }
@@ -541,6 +559,13 @@ const TARGETS: &[Target] = &[
         5e6,
     ),
     t(
+        "sandbox startup under 5 ms",
+        "sentry-ptrace",
+        "true_startup",
+        Against::AbsoluteNs,
+        5e6,
+    ),
+    t(
         "workloads",
         "sentry-seccomp",
         "tar",
@@ -574,6 +599,20 @@ const TARGETS: &[Target] = &[
         "cpu2",
         Against::Config("native"),
         1.15,
+    ),
+    t(
+        "every CPU",
+        "sentry-seccomp",
+        "make_j2",
+        Against::Config("native"),
+        1.5,
+    ),
+    t(
+        "every CPU",
+        "sentry-ptrace",
+        "make_j2",
+        Against::Config("native"),
+        1.5,
     ),
 ];
 
@@ -645,6 +684,7 @@ mod tests {
             label: n.into(),
             argv: vec![n.into()],
             iterations: None,
+            unavailable: None,
         };
         Report {
             tool: "t".into(),
@@ -665,6 +705,10 @@ mod tests {
                 bench("stat", Kind::Op),
                 bench("true_startup", Kind::Workload),
             ],
+            skipped_benchmarks: vec![SkippedBench {
+                name: "make_j2".into(),
+                reason: "make not found".into(),
+            }],
             results,
             memory: Vec::new(),
             memory_method: String::new(),
@@ -709,6 +753,10 @@ mod tests {
         let md = r.markdown();
         assert!(md.contains("| native |"), "{md}");
         assert!(md.contains("## Targets"), "{md}");
+        assert!(
+            md.contains("## Unavailable benchmarks\n\n- `make_j2`: unavailable: make not found"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -65,7 +65,14 @@ const OPS: &[(&str, &str, u64, u64, PathArg)] = &[
 ];
 
 /// Workload names, in report order.
-const WORKLOADS: &[&str] = &["true_startup", "shell_loop", "tar", "python", "cpu2"];
+const WORKLOADS: &[&str] = &[
+    "true_startup",
+    "shell_loop",
+    "tar",
+    "python",
+    "cpu2",
+    "make_j2",
+];
 
 /// Iterations of each of the two busy loops of `cpu2` (about 0.2 s each natively here).
 const CPU2_ITERATIONS: u64 = 800_000_000;
@@ -87,6 +94,10 @@ pub struct Bench {
     pub argv: Vec<String>,
     /// Timed iterations inside `ops` (operations only).
     pub iterations: Option<u64>,
+    /// Why this benchmark cannot run here (a tool it needs is missing); it is then listed
+    /// with the reason instead of being run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 /// Paths and sizes the benchmarks use.
@@ -101,8 +112,15 @@ pub struct Params {
     pub shell: PathBuf,
     pub python: PathBuf,
     pub tar: PathBuf,
+    /// `make` and the generated C project for `make_j2`, or why there are none.
+    pub make_project: Result<(PathBuf, PathBuf), String>,
     pub shell_procs: u32,
     pub quick: bool,
+}
+
+/// `s` quoted for `sh`: single quotes, with any single quote inside closed and escaped.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Builds the named benchmarks in report order. `Err` names the first unknown one.
@@ -135,12 +153,14 @@ pub fn build(names: &[String], p: &Params) -> Result<Vec<Bench>, String> {
             label: label.to_string(),
             argv,
             iterations: Some(n),
+            unavailable: None,
         });
     }
     for &name in WORKLOADS {
         if !wanted(name) {
             continue;
         }
+        let mut unavailable = None;
         let (label, argv) = match name {
             "true_startup" => ("start `true`".to_string(), vec![s(&p.true_bin)]),
             "shell_loop" => {
@@ -177,10 +197,35 @@ pub fn build(names: &[String], p: &Params) -> Result<Vec<Bench>, String> {
                 ));
                 ("2 busy processes".to_string(), argv)
             }
-            _ => (
+            "python" => (
                 "python3 -c pass".to_string(),
                 vec![s(&p.python), "-c".into(), "pass".into()],
             ),
+            // A parallel build: make's two jobs, each a cc driver with its compiler and
+            // assembler, all under the configuration.
+            // Quick mode compiles two of the units, still two jobs at once, and links nothing.
+            _ => {
+                let (files, goals) = if p.quick {
+                    (2, " unit00.o unit01.o")
+                } else {
+                    (CPROJ_UNITS + 1, "")
+                };
+                let label = format!("make -j2, {files} C files");
+                match &p.make_project {
+                    Ok((make, dir)) => {
+                        // The objects of the previous run go first, so that every run
+                        // compiles everything.
+                        let (make, dir) = (sh_quote(&s(make)), sh_quote(&s(dir)));
+                        let script =
+                            format!("{make} -s -C {dir} clean && {make} -s -j2 -C {dir}{goals}");
+                        (label, vec![s(&p.shell), "-c".into(), script])
+                    }
+                    Err(reason) => {
+                        unavailable = Some(reason.clone());
+                        (label, Vec::new())
+                    }
+                }
+            }
         };
         out.push(Bench {
             name: name.to_string(),
@@ -188,6 +233,7 @@ pub fn build(names: &[String], p: &Params) -> Result<Vec<Bench>, String> {
             label,
             argv,
             iterations: None,
+            unavailable,
         });
     }
     Ok(out)
@@ -236,6 +282,208 @@ pub fn ensure_tree(dir: &Path) -> io::Result<PathBuf> {
     Ok(first)
 }
 
+/// Translation units of the generated C project, besides `main.c`.
+pub const CPROJ_UNITS: usize = 16;
+const CPROJ_MARK: &str = ".complete-v1";
+
+/// One translation unit of the generated project: a sort, a CRC-32 table, a matrix product,
+/// a string hash with a tokenizer and a small interpreter, with names and constants that
+/// differ per unit so that every file is compiled for real.
+const UNIT_TEMPLATE: &str = r#"#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "proj.h"
+
+#define N_@ (48 + @)
+
+static int cmp_@(int a, int b) { return (a ^ @) < (b ^ @) ? -1 : (a ^ @) > (b ^ @); }
+
+static void swap_@(int *a, int *b) {
+    int t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void sort_@(int *v, size_t n) {
+    while (n > 1) {
+        int pivot = v[n - 1];
+        size_t store = 0;
+        for (size_t i = 0; i + 1 < n; i++)
+            if (cmp_@(v[i], pivot) < 0)
+                swap_@(&v[i], &v[store++]);
+        swap_@(&v[store], &v[n - 1]);
+        sort_@(v, store);
+        v += store + 1;
+        n -= store + 1;
+    }
+}
+
+static uint32_t crc_table_@[256];
+
+static void crc_init_@(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        crc_table_@[i] = c ^ (uint32_t)@;
+    }
+}
+
+static uint32_t crc_@(const unsigned char *p, size_t n) {
+    uint32_t c = 0xffffffffu;
+    while (n--)
+        c = crc_table_@[(c ^ *p++) & 0xff] ^ (c >> 8);
+    return c ^ 0xffffffffu;
+}
+
+static void matmul_@(const double a[8][8], const double b[8][8], double out[8][8]) {
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) {
+            double s = 0;
+            for (int k = 0; k < 8; k++)
+                s += a[i][k] * b[k][j];
+            out[i][j] = s + @ * 0.5;
+        }
+}
+
+static uint64_t hash_@(const char *s) {
+    uint64_t h = 1469598103934665603ull + @;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+static size_t tokens_@(const char *text, uint64_t *hashes, size_t max) {
+    char word[64];
+    size_t n = 0, len = 0;
+    for (const char *p = text;; p++) {
+        if (*p == ' ' || *p == ',' || *p == '\0') {
+            if (len > 0 && n < max) {
+                word[len] = '\0';
+                hashes[n++] = hash_@(word);
+            }
+            len = 0;
+            if (*p == '\0')
+                break;
+        } else if (len + 1 < sizeof word) {
+            word[len++] = *p;
+        }
+    }
+    return n;
+}
+
+enum op_@ { PUSH_@, ADD_@, MUL_@, DUP_@, SWAP_@, DROP_@, HALT_@ };
+
+static long interp_@(const unsigned char *code, size_t n) {
+    long stack[32];
+    int sp = 0;
+    for (size_t pc = 0; pc < n; pc++) {
+        switch (code[pc] % 7) {
+        case PUSH_@:
+            if (sp < 32)
+                stack[sp++] = (long)(code[pc] + @);
+            break;
+        case ADD_@:
+            if (sp >= 2) {
+                stack[sp - 2] += stack[sp - 1];
+                sp--;
+            }
+            break;
+        case MUL_@:
+            if (sp >= 2) {
+                stack[sp - 2] *= stack[sp - 1] | 1;
+                sp--;
+            }
+            break;
+        case DUP_@:
+            if (sp >= 1 && sp < 32) {
+                stack[sp] = stack[sp - 1];
+                sp++;
+            }
+            break;
+        case SWAP_@:
+            if (sp >= 2) {
+                long t = stack[sp - 1];
+                stack[sp - 1] = stack[sp - 2];
+                stack[sp - 2] = t;
+            }
+            break;
+        case DROP_@:
+            if (sp >= 1)
+                sp--;
+            break;
+        default:
+            return sp > 0 ? stack[sp - 1] : 0;
+        }
+    }
+    return sp > 0 ? stack[sp - 1] : 0;
+}
+
+uint64_t unit_@(void) {
+    int v[N_@];
+    for (int i = 0; i < N_@; i++)
+        v[i] = (i * 7919 + @) % 101;
+    sort_@(v, N_@);
+    crc_init_@();
+    uint32_t crc = crc_@((const unsigned char *)v, sizeof v);
+    double a[8][8], b[8][8], c[8][8];
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) {
+            a[i][j] = i + j + @;
+            b[i][j] = i == j ? 1.0 : 0.25;
+        }
+    matmul_@(a, b, c);
+    uint64_t hashes[16];
+    size_t nt = tokens_@("alpha beta,gamma delta epsilon zeta,eta theta", hashes, 16);
+    unsigned char code[64];
+    for (size_t i = 0; i < sizeof code; i++)
+        code[i] = (unsigned char)(i * 13 + @);
+    long r = interp_@(code, sizeof code);
+    uint64_t h = crc ^ (uint64_t)c[7][7] ^ (uint64_t)r;
+    for (size_t i = 0; i < nt; i++)
+        h ^= hashes[i] + i;
+    return h + (uint64_t)strlen("unit @");
+}
+"#;
+
+/// Makes the C project for `make_j2` in `dir` (`main.c`, [`CPROJ_UNITS`] units, a header and
+/// a Makefile that builds `prog` with `cc -O2`) unless it is already complete. The directory
+/// is left writable by everyone: under a sentry started as root, the sandbox's programs run as
+/// an unprivileged user and must be able to replace the objects there.
+pub fn ensure_cproj(dir: &Path, cc: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o777))?;
+    if dir.join(CPROJ_MARK).exists() {
+        return Ok(());
+    }
+    let mut header = String::from("#include <stdint.h>\n");
+    let mut main = String::from(
+        "#include <stdio.h>\n#include \"proj.h\"\n\nint main(void) {\n    uint64_t h = 0;\n",
+    );
+    let mut objs = vec!["main.o".to_string()];
+    for i in 0..CPROJ_UNITS {
+        fs::write(
+            dir.join(format!("unit{i:02}.c")),
+            UNIT_TEMPLATE.replace('@', &i.to_string()),
+        )?;
+        header.push_str(&format!("uint64_t unit_{i}(void);\n"));
+        main.push_str(&format!("    h ^= unit_{i}();\n"));
+        objs.push(format!("unit{i:02}.o"));
+    }
+    main.push_str("    printf(\"%llx\\n\", (unsigned long long)h);\n    return 0;\n}\n");
+    fs::write(dir.join("proj.h"), header)?;
+    fs::write(dir.join("main.c"), main)?;
+    let makefile = format!(
+        "CC = {cc}\nCFLAGS = -O2 -Wall\nOBJS = {objs}\n\nprog: $(OBJS)\n\t$(CC) -o $@ $(OBJS)\n\n%.o: %.c proj.h\n\t$(CC) $(CFLAGS) -c -o $@ $<\n\nclean:\n\trm -f $(OBJS) prog\n\n.PHONY: clean\n",
+        cc = cc.display(),
+        objs = objs.join(" "),
+    );
+    fs::write(dir.join("Makefile"), makefile)?;
+    fs::write(dir.join(CPROJ_MARK), b"")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +497,7 @@ mod tests {
             shell: "/bin/sh".into(),
             python: "/usr/bin/python3".into(),
             tar: "/usr/bin/tar".into(),
+            make_project: Ok(("/usr/bin/make".into(), "/b/cproj".into())),
             shell_procs: 300,
             quick,
         }
@@ -266,6 +515,93 @@ mod tests {
         assert_eq!(b[1].argv, ["/b/ops", "fork_exec_wait", "200", "/b/true"]);
         assert_eq!(b[2].argv, ["/usr/bin/tar", "cf", "/dev/null", "/b/tree"]);
         assert_eq!(b[2].kind, Kind::Workload);
+    }
+
+    #[test]
+    fn make_j2_cleans_then_builds_or_says_why_not() {
+        let names = vec!["make_j2".to_string()];
+        let b = build(&names, &params(false)).unwrap();
+        assert_eq!(
+            b[0].argv,
+            [
+                "/bin/sh",
+                "-c",
+                "'/usr/bin/make' -s -C '/b/cproj' clean && '/usr/bin/make' -s -j2 -C '/b/cproj'"
+            ]
+        );
+        assert_eq!(b[0].kind, Kind::Workload);
+        assert!(b[0].unavailable.is_none());
+
+        let quick = build(&names, &params(true)).unwrap();
+        assert!(
+            quick[0].argv[2].ends_with("-s -j2 -C '/b/cproj' unit00.o unit01.o"),
+            "{:?}",
+            quick[0].argv
+        );
+
+        let mut p = params(true);
+        p.make_project = Err("make not found".into());
+        let b = build(&names, &p).unwrap();
+        assert_eq!(b[0].unavailable.as_deref(), Some("make not found"));
+        assert!(b[0].argv.is_empty());
+    }
+
+    #[test]
+    fn shell_quoting_survives_quotes() {
+        assert_eq!(sh_quote("/a b/c"), "'/a b/c'");
+        assert_eq!(sh_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn generated_project_builds_twice_and_runs() {
+        let (Some(make), Some(cc)) = (crate::config::which("make"), crate::config::which("cc"))
+        else {
+            // The harness reports make_j2 as unavailable then (the smoke test checks that);
+            // there is nothing to build here.
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("bench-cproj-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        ensure_cproj(&dir, &cc).unwrap();
+        let units = fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                let n = e.as_ref().unwrap().file_name();
+                let n = n.to_string_lossy();
+                n.starts_with("unit") && n.ends_with(".c")
+            })
+            .count();
+        assert_eq!(units, CPROJ_UNITS);
+        // The whole build, then the quick one, which must clean first (prog goes) and
+        // compile again rather than find its objects up to date.
+        for quick in [false, true] {
+            let mut p = params(quick);
+            p.make_project = Ok((make.clone(), dir.clone()));
+            let b = build(&["make_j2".to_string()], &p).unwrap();
+            let before = fs::metadata(dir.join("unit00.o")).and_then(|m| m.modified());
+            let out = std::process::Command::new(&b[0].argv[0])
+                .args(&b[0].argv[1..])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert!(stderr.is_empty(), "{stderr}");
+            let after = fs::metadata(dir.join("unit00.o")).and_then(|m| m.modified());
+            assert!(after.is_ok());
+            if quick {
+                assert!(!dir.join("prog").exists(), "clean removed the program");
+                assert!(!dir.join("unit02.o").exists(), "only two units compiled");
+                assert_ne!(before.unwrap(), after.unwrap(), "unit00.o compiled again");
+            } else {
+                let run = std::process::Command::new(dir.join("prog"))
+                    .output()
+                    .unwrap();
+                assert!(run.status.success());
+                let printed = String::from_utf8_lossy(&run.stdout);
+                assert!(u64::from_str_radix(printed.trim(), 16).is_ok(), "{printed}");
+            }
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -30,8 +30,9 @@ fn main() -> ExitCode {
         .nth(1)
         .is_some_and(|a| a == sandbox::JANITOR_ARG)
     {
-        if let Some(dir) = std::env::args_os().nth(2) {
-            return sandbox::janitor_main(dir);
+        let dirs: Vec<_> = std::env::args_os().skip(2).collect();
+        if !dirs.is_empty() {
+            return sandbox::janitor_main(dirs);
         }
     }
     cli::main()

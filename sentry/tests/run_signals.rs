@@ -60,15 +60,19 @@ fn sigkill_to_sentry_kills_sandbox(v: Variant) {
     let sentry = live.pid();
     live.signal(libc::SIGKILL);
     let run = live.finish();
-    // The sentry's scratch directory goes too: its janitor removes it once the sentry and
-    // everything it started are gone.
+    // The sentry's scratch directories go too (the one in /dev/shm holds its /sys): its
+    // janitor removes them once the sentry and everything it started are gone.
     let prefix = format!("sentry-{sentry}-");
     let scratch_left = || {
-        std::fs::read_dir(std::env::temp_dir())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        [std::env::temp_dir(), "/dev/shm".into()]
+            .iter()
+            .any(|parent| {
+                std::fs::read_dir(parent)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            })
     };
     let end = std::time::Instant::now() + DIE_DEADLINE;
     while scratch_left() {

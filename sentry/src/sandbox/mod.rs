@@ -89,8 +89,17 @@ pub fn sandbox_path(path: &str, option: &str) -> Result<Vec<u8>, String> {
 /// removed when the sandbox ends, also when the sentry is SIGKILLed: see [`janitor`].
 pub struct Scratch {
     pub dir: PathBuf,
+    /// A second private directory, on the host's memory-backed /dev/shm when it is a tmpfs,
+    /// for the read-only trees the sentry writes once before the sandbox starts (its /sys):
+    /// a few hundred small files that cost milliseconds on a disk and microseconds in
+    /// memory. The sandbox cannot write there (read-only mounts) and, once confined, nor can
+    /// the sentry, so it cannot grow; the janitor removes it with `dir`. None: those trees go
+    /// in `dir`.
+    fixed: Option<PathBuf>,
     /// The write end of the janitor's pipe: it closes when the sentry ends.
-    _janitor: Option<std::os::fd::OwnedFd>,
+    janitor: Option<std::os::fd::OwnedFd>,
+    /// Whether dropping this leaves the contents to the janitor instead of removing them.
+    leave_to_janitor: bool,
 }
 
 /// The hidden first argument with which the sentry starts itself as a scratch janitor.
@@ -106,19 +115,22 @@ const JANITOR_FD: libc::c_int = 3;
 /// sends, and waits for the end of a pipe whose only write end the sentry holds. It runs
 /// the sentry's binary afresh (`__janitor DIR`), so that nothing of the sentry's command
 /// line or memory stays in it. Must be called while the sentry has a single thread.
-fn janitor(dir: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+fn janitor(dirs: &[&Path]) -> std::io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
     let exe = std::ffi::CString::new(std::env::current_exe()?.as_os_str().as_bytes())?;
-    let arg0 = std::ffi::CString::new("sentry")?;
-    let arg1 = std::ffi::CString::new(JANITOR_ARG)?;
-    let arg2 = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
-    let argv = [
-        arg0.as_ptr(),
-        arg1.as_ptr(),
-        arg2.as_ptr(),
-        std::ptr::null(),
+    let mut args = vec![
+        std::ffi::CString::new("sentry")?,
+        std::ffi::CString::new(JANITOR_ARG)?,
     ];
+    for dir in dirs {
+        args.push(std::ffi::CString::new(dir.as_os_str().as_bytes())?);
+    }
+    let argv: Vec<*const libc::c_char> = args
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
     let envp = [std::ptr::null::<libc::c_char>()];
     let mut fds = [0; 2];
     // SAFETY: pipe2 writes two fds into our array.
@@ -190,8 +202,8 @@ fn janitor(dir: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
     Ok(write_end)
 }
 
-/// The janitor's body: waits for the end of the pipe on fd 3, then removes `dir`.
-pub fn janitor_main(dir: std::ffi::OsString) -> std::process::ExitCode {
+/// The janitor's body: waits for the end of the pipe on fd 3, then removes `dirs`.
+pub fn janitor_main(dirs: Vec<std::ffi::OsString>) -> std::process::ExitCode {
     let mut byte = 0u8;
     loop {
         // Returns 0 at the end of the pipe: the sentry and all it started are gone.
@@ -202,7 +214,9 @@ pub fn janitor_main(dir: std::ffi::OsString) -> std::process::ExitCode {
             break;
         }
     }
-    let _ = std::fs::remove_dir_all(dir);
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     std::process::ExitCode::SUCCESS
 }
 
@@ -214,20 +228,51 @@ impl Scratch {
         // SAFETY: getrandom writes at most 8 bytes into our buffer.
         unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), 8, 0) };
         let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
-        let dir = parent.join(format!(
+        let name = format!(
             "sentry-{}-{:016x}",
             std::process::id(),
             u64::from_ne_bytes(bytes)
-        ));
+        );
+        let dir = parent.join(&name);
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
-        let janitor = janitor(&dir);
+        let fixed = memory_backed_dir(&name);
+        let mut dirs = vec![dir.as_path()];
+        dirs.extend(fixed.as_deref());
+        let janitor = janitor(&dirs);
         if let Err(e) = &janitor {
             tracing::warn!("sentry: no janitor for {}: {e}", dir.display());
         }
         Ok(Scratch {
             dir,
-            _janitor: janitor.ok(),
+            fixed,
+            janitor: janitor.ok(),
+            leave_to_janitor: false,
         })
+    }
+
+    /// Makes dropping this leave the removal to the janitor, if there is one: for a sentry
+    /// that exits right after, so that its exit does not wait for hundreds of unlinks on the
+    /// host's disk (the janitor starts them once the sentry and its gofer are gone).
+    pub fn leave_to_janitor(&mut self) {
+        self.leave_to_janitor = true;
+    }
+
+    /// A new empty directory for a read-only tree that the sentry fills before the sandbox
+    /// starts: in the memory-backed directory if there is one.
+    fn fixed_tree(&self, name: &str, mode: u32) -> std::io::Result<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(fixed) = &self.fixed else {
+            return self.tmpfs(name, mode);
+        };
+        let path = fixed.join(name);
+        std::fs::create_dir(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        Ok(path)
+    }
+
+    /// Whether `host` is inside one of the scratch directories: a tmpfs to the sandbox.
+    fn holds(&self, host: &Path) -> bool {
+        host.starts_with(&self.dir) || self.fixed.as_ref().is_some_and(|f| host.starts_with(f))
     }
 
     /// A new empty directory for a tmpfs-like mount.
@@ -242,7 +287,36 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if self.leave_to_janitor && self.janitor.is_some() {
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(fixed) = &self.fixed {
+            // Once the sentry is confined only the janitor can: this is for the cases
+            // before that, or without a janitor.
+            let _ = std::fs::remove_dir_all(fixed);
+        }
+    }
+}
+
+/// A new private directory `name` in the host's /dev/shm, if that is a tmpfs the sentry
+/// may write to; its canonical path.
+fn memory_backed_dir(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let shm = Path::new("/dev/shm");
+    let fs = nix::sys::statfs::statfs(shm).ok()?;
+    if fs.filesystem_type() != nix::sys::statfs::TMPFS_MAGIC {
+        return None;
+    }
+    let dir = shm.join(name);
+    // Fails if anything has the name already: the directory is the sentry's own, mode 0700.
+    std::fs::DirBuilder::new().mode(0o700).create(&dir).ok()?;
+    match dir.canonicalize() {
+        Ok(canonical) => Some(canonical),
+        Err(_) => {
+            let _ = std::fs::remove_dir(&dir);
+            None
+        }
     }
 }
 
@@ -250,7 +324,7 @@ impl Drop for Scratch {
 /// stress-ng): `devices/system/cpu` with the CPUs the sentry may run on (the sandbox's
 /// affinity) online, as the host numbers them, and nothing else of the host's.
 fn sysfs(scratch: &Scratch) -> std::io::Result<PathBuf> {
-    let sys = scratch.tmpfs("sys", 0o755)?;
+    let sys = scratch.fixed_tree("sys", 0o755)?;
     let cpu = sys.join("devices/system/cpu");
     std::fs::create_dir_all(&cpu)?;
     let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
@@ -272,10 +346,13 @@ fn sysfs(scratch: &Scratch) -> std::io::Result<PathBuf> {
     }
     // Memory settings programs read (transparent huge pages, huge page pools): the host's
     // values when the sandbox starts. Plain numbers and choices: no pid, path or device.
+    // One level down (khugepaged/, hugepages-<size>kB/) and no further: below that are only
+    // the per-size `stats/` counters, the host's own fault and swap counts, about 200 files
+    // that are not the sandbox's business and made most of the sandbox's start-up time.
     let mm = sys.join("kernel/mm");
     std::fs::create_dir_all(&mm)?;
     for name in ["transparent_hugepage", "hugepages"] {
-        copy_values(&Path::new("/sys/kernel/mm").join(name), &mm.join(name), 2)?;
+        copy_values(&Path::new("/sys/kernel/mm").join(name), &mm.join(name), 1)?;
     }
     loopback_class(&sys)?;
     Ok(sys)
@@ -434,7 +511,7 @@ pub fn build_mounts(
             is_proc,
             base: base.as_bytes().to_vec(),
             gofer_read_only: read_only,
-            is_tmpfs: host_root.starts_with(&scratch.dir),
+            is_tmpfs: scratch.holds(&host_root),
             source: Vec::new(),
         });
         gofer_mounts.push(gofer::Mount {

@@ -21,7 +21,10 @@ pub const GOFER_ARG: &str = "__gofer";
 
 /// Runs a sandbox to its end; the sentry's exit status.
 pub fn run(config: Config) -> Result<u8, Failure> {
-    prepare(config, None)?.launch(None, |_, _| {})
+    let mut prepared = prepare(config, None)?;
+    // The sentry exits when the sandbox ends: its janitor removes the scratch directory.
+    prepared.scratch.leave_to_janitor();
+    prepared.launch(None, |_, _| {})
 }
 
 /// A sandbox whose gofer and tables are set up and whose program was found, but whose

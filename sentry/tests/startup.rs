@@ -1,0 +1,99 @@
+//! Start-up and end of `sentry run`: the read-only trees the sentry writes before the sandbox
+//! starts (its /sys) go to a private directory in the host's memory-backed /dev/shm when that
+//! is a tmpfs; the scratch directories are the sentry's own (mode 0700); and after a normal
+//! exit the janitor removes both, the sentry itself no longer waiting for the unlinks. Each
+//! test runs on both platforms, as the invoking user and as uid 65534.
+//!
+//! Synchronisation is by the sandbox's own output and a FIFO the test writes to; the removal
+//! by the janitor, which happens after the sentry has exited, is awaited with a deadline.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use test_support::{variant_tests, Live, User, Variant};
+
+variant_tests!(scratch_in_memory_and_gone_after_exit);
+
+/// How long the janitor may take to remove the directories once the sentry exited: generous,
+/// it bounds an event, it is not a delay.
+const GONE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The entries `sentry-<pid>-*` of `parent`.
+fn scratch_dirs(parent: &Path, pid: i32) -> Vec<PathBuf> {
+    let prefix = format!("sentry-{pid}-");
+    std::fs::read_dir(parent)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
+}
+
+fn shm_is_tmpfs() -> bool {
+    nix::sys::statfs::statfs("/dev/shm")
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
+}
+
+fn scratch_in_memory_and_gone_after_exit(v: Variant) {
+    let fifo = v.scratch().join(format!(
+        "startup-go-{}-{:?}-{:?}",
+        std::process::id(),
+        v.platform,
+        v.user
+    ));
+    let _ = std::fs::remove_file(&fifo);
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("no NUL");
+    // SAFETY: mkfifo reads a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    // The unprivileged variant's sandbox opens it too.
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+
+    let script = format!(
+        "cat /sys/kernel/mm/transparent_hugepage/enabled >/dev/null && echo ready && read x < {}",
+        fifo.display()
+    );
+    let mut live = Live::spawn(v.run_command(&[], &["/bin/sh", "-c", &script]));
+    live.wait_line("ready");
+    let pid = live.pid();
+
+    let on_disk = scratch_dirs(&std::env::temp_dir(), pid);
+    assert_eq!(on_disk.len(), 1, "the scratch directory: {on_disk:?}");
+    let in_memory = scratch_dirs(Path::new("/dev/shm"), pid);
+    if shm_is_tmpfs() {
+        assert_eq!(in_memory.len(), 1, "the in-memory directory: {in_memory:?}");
+        assert!(in_memory[0].join("sys/kernel/mm").is_dir());
+        // The trees written once are there, not on the disk.
+        assert!(!on_disk[0].join("sys").exists());
+    } else {
+        assert!(in_memory.is_empty(), "{in_memory:?}");
+        assert!(on_disk[0].join("sys/kernel/mm").is_dir());
+    }
+    for dir in on_disk.iter().chain(&in_memory) {
+        let meta = std::fs::symlink_metadata(dir).expect("stat");
+        assert!(meta.is_dir(), "{}", dir.display());
+        assert_eq!(meta.mode() & 0o7777, 0o700, "{}", dir.display());
+        let sentry_uid = match v.user {
+            User::Nobody => 65534,
+            // SAFETY: geteuid has no preconditions.
+            User::Invoker => unsafe { libc::geteuid() },
+        };
+        assert_eq!(meta.uid(), sentry_uid, "{}", dir.display());
+    }
+
+    // Let the sandbox end normally.
+    std::fs::write(&fifo, "go\n").expect("write the FIFO");
+    live.finish().expect_code(0);
+    let end = Instant::now() + GONE_DEADLINE;
+    for dir in on_disk.iter().chain(&in_memory) {
+        while dir.exists() {
+            assert!(
+                Instant::now() < end,
+                "{} stayed after the sentry exited",
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    std::fs::remove_file(&fifo).expect("remove the FIFO");
+}
