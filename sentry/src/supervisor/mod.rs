@@ -1,6 +1,7 @@
 //! The tracer's loop: wait for a stop, decide, resume. Owns the kernel tables.
 
 pub mod control;
+mod ctty;
 mod exits;
 mod install;
 mod notified;
@@ -181,6 +182,8 @@ pub struct Supervisor {
     /// looping on a call) cannot take every wait from the others (the kernel returns the
     /// newest tracee first).
     waited: std::collections::VecDeque<Event>,
+    /// Tasks taking the terminal they opened as their controlling one (see `ctty`).
+    terminal_steps: HashMap<Tid, ctty::Step>,
 }
 
 impl Drop for Supervisor {
@@ -263,6 +266,7 @@ impl Supervisor {
             sigchld: sigchld_fd()?,
             reap_pending: true,
             waited: Default::default(),
+            terminal_steps: HashMap::new(),
             kernel,
             strace,
             init,
@@ -513,6 +517,9 @@ impl Supervisor {
         // A task in the middle of a call that needs its exit stop keeps stopping at
         // syscall exits (in seccomp mode only such tasks do) whatever stop comes between.
         let in_call = self.pending.contains_key(&tid);
+        if matches!(stop, Stop::Trap | Stop::GroupStop(_) | Stop::Signal(_)) {
+            self.terminal_at_stop(&stopped)?;
+        }
         let steady = if in_call {
             Resume::Syscall
         } else {
@@ -575,7 +582,8 @@ impl Supervisor {
                     }
                     self.finish_call(&stopped, pending, rval)?;
                 }
-                stopped.resume(self.steady(), 0)?;
+                let how = self.terminal_at_exit(&stopped, rval)?;
+                stopped.resume(how.unwrap_or(self.steady()), 0)?;
             }
             Stop::Signal(libc::SIGSYS) if self.foreign_abi_call(&stopped)? => {
                 // Refused: the call did not run; it returns ENOSYS and no signal comes.
@@ -720,6 +728,9 @@ impl Supervisor {
             // The sentry's own code between fork and execve in a child it started.
             return Ok(stopped.resume(self.steady(), 0)?);
         }
+        if self.terminal_ioctl_entry(&stopped, &info) {
+            return Ok(stopped.resume(Resume::Syscall, 0)?);
+        }
         let exec_step = self
             .pending
             .get(&tid)
@@ -827,6 +838,12 @@ impl Supervisor {
                 self.awaiting_install
                     .insert(tid, Awaited::ready(fd, cloexec));
             }
+            Action::InstallTerminal { fd, cloexec } => {
+                restore = Some(self.listeners[0].prepare(&stopped)?);
+                self.terminal_installing(tid, &fd);
+                self.awaiting_install
+                    .insert(tid, Awaited::ready(fd, cloexec));
+            }
             Action::InstallWhenOpened { fifo, cloexec } => {
                 // A signal interrupts the wait (and restarts the call), as it would the open.
                 restore = Some(self.listeners[0].prepare(&stopped)?);
@@ -921,6 +938,7 @@ impl Supervisor {
         self.forget_install(tid);
         self.cancel_abandoned(tid);
         self.pending.remove(&tid);
+        self.terminal_steps.remove(&tid);
         let Some(ended_ns) = self.kernel.task_exited(tid) else {
             return;
         };
