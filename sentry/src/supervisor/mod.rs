@@ -706,6 +706,9 @@ impl Supervisor {
             .then(|| self.pending.remove(&former_tid))
             .flatten();
         self.kernel.task_execed(tid, former_tid);
+        // A terminal step left behind (its ioctl never ran) names the old image's code.
+        self.terminal_steps.remove(&tid);
+        self.terminal_steps.remove(&former_tid);
         let tasks = &self.kernel.tasks;
         self.pending.retain(|t, _| tasks.contains_key(t));
         if let Some(carried) = carried {
