@@ -315,6 +315,25 @@ impl Listener {
         Ok(rc)
     }
 
+    /// Places `fd` in the requesting task's table at the lowest free number, which it
+    /// returns, and leaves the call waiting for its answer (ADDFD without SEND): the tracer
+    /// completes it, or interrupts the task to take the call over at a ptrace stop.
+    pub fn place(&self, id: u64, fd: BorrowedFd, cloexec: bool) -> Result<i32, Errno> {
+        let addfd = SeccompNotifAddfd {
+            id,
+            flags: 0,
+            srcfd: fd.as_raw_fd() as u32,
+            newfd: 0,
+            newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+        };
+        // SAFETY: the ioctl reads one seccomp_notif_addfd from memory we own.
+        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) };
+        if rc < 0 {
+            return Err(Errno::last());
+        }
+        Ok(rc)
+    }
+
     /// Completes a request with an error (for requests that are not the sentry's).
     pub fn refuse(&self, id: u64, errno: Errno) {
         let _ = self.answer(id, -(errno as i64));

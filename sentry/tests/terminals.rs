@@ -3,7 +3,8 @@
 //! shell itself untouched), and a sentry whose stdout (but not stdin) is the user's
 //! terminal, or which runs as a background job of the user's shell: the sandbox gets a
 //! terminal of its own, and its attempt to take the foreground of its terminal leaves the
-//! user's as it was. Both platforms, as the invoking user and as uid 65534.
+//! user's as it was. An open of a terminal gives a session leader its controlling
+//! terminal, as on Linux. Both platforms, as the invoking user and as uid 65534.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -255,8 +256,82 @@ fn a_background_sentry_leaves_the_terminal_to_the_shell(v: Variant) {
     foreground_stays_the_shells(&pty.master, shell);
 }
 
+/// A session leader without a terminal opens a pty's slave without O_NOCTTY: as on Linux,
+/// it becomes its controlling terminal (/dev/tty opens it and writes to it, its group is the
+/// terminal's foreground, and ^C typed on the terminal kills it). A second session's open of the same
+/// terminal succeeds without taking it, and an open with O_NOCTTY gives none.
+const OPEN_TAKES_TERMINAL: &str = r#"
+import os, signal
+m, s = os.openpty()
+name = os.ttyname(s)
+def child(flags):
+    os.close(s)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.setsid()
+    fd = os.open(name, flags)
+    try:
+        t = os.open('/dev/tty', os.O_RDWR)
+    except OSError as e:
+        print('no terminal', e.errno, flush=True)
+        os._exit(0)
+    print('foreground', os.tcgetpgrp(t) == os.getpgrp(), flush=True)
+    os.write(t, b'ready\n')
+    while True:
+        os.read(fd, 100)
+pid = os.fork()
+if pid == 0:
+    child(os.O_RDWR)
+seen = b''
+while b'ready' not in seen:
+    seen += os.read(m, 100)
+for flags in (os.O_RDWR, os.O_RDWR | os.O_NOCTTY):
+    other = os.fork()
+    if other == 0:
+        child(flags)
+    os.waitpid(other, 0)
+os.write(m, b'\x03')
+_, st = os.waitpid(pid, 0)
+print('killed by', signal.Signals(os.WTERMSIG(st)).name if os.WIFSIGNALED(st) else st, flush=True)
+"#;
+
+fn open_takes_terminal(v: Variant, notify: &str) {
+    let mut c = v.sentry_command();
+    c.arg("run")
+        .arg(v.platform_flag())
+        .arg(notify)
+        .args(["-e", "PATH=/usr/bin:/bin"])
+        .arg(test_support::hostlibs_rootfs())
+        .args(["/usr/bin/python3", "-c", OPEN_TAKES_TERMINAL]);
+    let run = test_support::run_to_end(c, test_support::RUN_DEADLINE);
+    run.expect_code(0);
+    let lines: Vec<&str> = run.stdout.lines().map(str::trim).collect();
+    assert_eq!(
+        lines,
+        [
+            "foreground True",
+            "no terminal 6",
+            "no terminal 6",
+            "killed by SIGINT",
+        ],
+        "{}",
+        run.describe()
+    );
+}
+
+/// The open comes as a seccomp notification (where the kernel has them).
+fn an_open_makes_a_terminal_controlling(v: Variant) {
+    open_takes_terminal(v, "--notify=auto");
+}
+
+/// The open comes as a ptrace stop.
+fn an_open_at_a_stop_makes_a_terminal_controlling(v: Variant) {
+    open_takes_terminal(v, "--notify=off");
+}
+
 variant_tests!(
     a_shell_stops_and_interrupts_only_its_foreground_job,
     only_stdout_on_the_users_terminal,
-    a_background_sentry_leaves_the_terminal_to_the_shell
+    a_background_sentry_leaves_the_terminal_to_the_shell,
+    an_open_makes_a_terminal_controlling,
+    an_open_at_a_stop_makes_a_terminal_controlling
 );

@@ -61,6 +61,9 @@ pub struct Case {
     /// `// conformance: netns` — about the network: native run in a network namespace of
     /// its own, which has only `lo` (the case brings it up), as the sandbox's.
     pub own_network: bool,
+    /// `// conformance: pts` — about pseudo-terminals: native run in a mount namespace of
+    /// its own, where the rootfs's /dev has a devpts instance of its own (see [`PTS_SETUP`]).
+    pub pts: bool,
     /// `// conformance: fuzz` — not part of the ordinary run.
     pub fuzz: bool,
     /// `cases/<name>.expect-sentry`: test point number -> the line the sentry must print.
@@ -107,6 +110,7 @@ pub fn discover(filter: Option<&str>) -> Result<Vec<Case>> {
             namespaced: directives.contains(&"ns"),
             own_network: directives.contains(&"netns"),
             fuzz: directives.contains(&"fuzz"),
+            pts: directives.contains(&"pts"),
             name,
             expect_sentry,
         });
@@ -236,6 +240,23 @@ fn base_env(work_inside: &Path, token: &str) -> Vec<(String, String)> {
 /// inside fresh pid/uts/mount namespaces when the case is about them.
 fn native_argv(l: &Layout, case: &Case) -> Vec<String> {
     let mut argv: Vec<String> = Vec::new();
+    if case.pts {
+        argv.extend(
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                PTS_SETUP,
+                "sh",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        argv.push(l.rootfs.to_string_lossy().into_owned());
+    }
     if case.own_network {
         argv.extend(["unshare", "--net"].iter().map(|s| s.to_string()));
     }
@@ -258,6 +279,23 @@ fn native_argv(l: &Layout, case: &Case) -> Vec<String> {
     argv.push(l.case_path(&case.name));
     argv
 }
+
+/// Gives the rootfs `$1` (in the mount namespace of the native run only) /dev/ptmx and a
+/// /dev/pts of a new devpts instance, and /dev/tty and /dev/null (a tmpfs on its /dev, unless
+/// it is the host's own), then runs the rest of the arguments. The host's /dev/pts is never
+/// touched.
+const PTS_SETUP: &str = r#"set -e
+root=$1; shift
+if [ "$root" != / ]; then
+    mount -t tmpfs -o mode=755 conformance-dev "$root/dev"
+    mkdir "$root/dev/pts"
+    for f in tty null ptmx; do touch "$root/dev/$f"; done
+    mount --bind /dev/tty "$root/dev/tty"
+    mount --bind /dev/null "$root/dev/null"
+fi
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts"
+mount --bind "$root/dev/pts/ptmx" "$root/dev/ptmx"
+exec "$@""#;
 
 fn sentry_argv(sentry: &Path, platform: &str, l: &Layout, prog: &str) -> Vec<String> {
     vec![

@@ -1,6 +1,7 @@
 //! The tracer's loop: wait for a stop, decide, resume. Owns the kernel tables.
 
 pub mod control;
+mod ctty;
 mod exits;
 mod install;
 mod notified;
@@ -186,6 +187,8 @@ pub struct Supervisor {
     /// as if the exec had run without a pause. The exec then wins its race with the
     /// process's other threads as it would in Linux, where nothing pauses it.
     held_during_exec: Vec<platform_ptrace::notify::Request>,
+    /// Tasks taking the terminal they opened as their controlling one (see `ctty`).
+    terminal_steps: HashMap<Tid, ctty::Step>,
 }
 
 impl Drop for Supervisor {
@@ -269,6 +272,7 @@ impl Supervisor {
             reap_pending: true,
             waited: Default::default(),
             held_during_exec: Vec::new(),
+            terminal_steps: HashMap::new(),
             kernel,
             strace,
             init,
@@ -525,6 +529,9 @@ impl Supervisor {
         // A task in the middle of a call that needs its exit stop keeps stopping at
         // syscall exits (in seccomp mode only such tasks do) whatever stop comes between.
         let in_call = self.pending.contains_key(&tid);
+        if matches!(stop, Stop::Trap | Stop::GroupStop(_) | Stop::Signal(_)) {
+            self.terminal_at_stop(&stopped)?;
+        }
         let steady = if in_call {
             Resume::Syscall
         } else {
@@ -587,7 +594,8 @@ impl Supervisor {
                     }
                     self.finish_call(&stopped, pending, rval)?;
                 }
-                stopped.resume(self.steady(), 0)?;
+                let how = self.terminal_at_exit(&stopped, rval)?;
+                stopped.resume(how.unwrap_or(self.steady()), 0)?;
             }
             Stop::Signal(libc::SIGSYS) if self.foreign_abi_call(&stopped)? => {
                 // Refused: the call did not run; it returns ENOSYS and no signal comes.
@@ -710,6 +718,9 @@ impl Supervisor {
             .then(|| self.pending.remove(&former_tid))
             .flatten();
         self.kernel.task_execed(tid, former_tid);
+        // A terminal step left behind (its ioctl never ran) names the old image's code.
+        self.terminal_steps.remove(&tid);
+        self.terminal_steps.remove(&former_tid);
         let tasks = &self.kernel.tasks;
         self.pending.retain(|t, _| tasks.contains_key(t));
         if let Some(carried) = carried {
@@ -731,6 +742,9 @@ impl Supervisor {
         if self.before_first_exec(tid) {
             // The sentry's own code between fork and execve in a child it started.
             return Ok(stopped.resume(self.steady(), 0)?);
+        }
+        if self.terminal_ioctl_entry(&stopped, &info) {
+            return Ok(stopped.resume(Resume::Syscall, 0)?);
         }
         let exec_step = self
             .pending
@@ -839,6 +853,12 @@ impl Supervisor {
                 self.awaiting_install
                     .insert(tid, Awaited::ready(fd, cloexec));
             }
+            Action::InstallTerminal { fd, cloexec } => {
+                restore = Some(self.listeners[0].prepare(&stopped)?);
+                self.terminal_installing(tid, &fd);
+                self.awaiting_install
+                    .insert(tid, Awaited::ready(fd, cloexec));
+            }
             Action::InstallWhenOpened { fifo, cloexec } => {
                 // A signal interrupts the wait (and restarts the call), as it would the open.
                 restore = Some(self.listeners[0].prepare(&stopped)?);
@@ -934,6 +954,7 @@ impl Supervisor {
         self.forget_install(tid);
         self.cancel_abandoned(tid);
         self.pending.remove(&tid);
+        self.terminal_steps.remove(&tid);
         let Some(ended_ns) = self.kernel.task_exited(tid) else {
             return;
         };

@@ -75,6 +75,9 @@ impl Supervisor {
             Action::Install { fd, cloexec } => {
                 self.install(tid, &request, Awaited::ready(fd, cloexec))
             }
+            Action::InstallTerminal { fd, cloexec } => {
+                self.terminal_notified(tid, &request, fd, cloexec)
+            }
             Action::InstallWhenOpened { fifo, cloexec } => {
                 self.open_off_loop(tid, fifo, cloexec);
                 if let Some(awaited) = self.awaiting_install.get_mut(&tid) {

@@ -93,6 +93,13 @@ pub enum Action {
         fd: std::os::fd::OwnedFd,
         cloexec: bool,
     },
+    /// As `Install`, for a terminal the caller takes as its controlling terminal, as Linux's
+    /// open does for a session leader without one (no O_NOCTTY): before the open returns, the
+    /// task itself makes ioctl(fd, TIOCSCTTY, 0) on the installed fd (see the supervisor).
+    InstallTerminal {
+        fd: std::os::fd::OwnedFd,
+        cloexec: bool,
+    },
     /// As `Install`, for an open that may wait (a FIFO's): `open` runs on a thread of its
     /// own, and the task waits in its install request until it returns.
     InstallWhenOpened { fifo: FifoOpen, cloexec: bool },

@@ -58,10 +58,11 @@ pub(super) fn open_target(
         let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC) | libc::O_CLOEXEC;
         if let Some(host) = device.strip_prefix("pts/") {
             let host = host.parse().map_err(|_| Errno::ENOENT)?;
-            return Ok(Action::Install {
-                fd: super::terminals::open_slave(call, host, flags)?,
-                cloexec,
-            });
+            let fd = super::terminals::open_slave(call, host, flags)?;
+            if super::terminals::becomes_controlling(call, flags) {
+                return Ok(Action::InstallTerminal { fd, cloexec });
+            }
+            return Ok(Action::Install { fd, cloexec });
         }
         if device == "tty" {
             if let Some(opened) = super::terminals::open_controlling(call, flags) {

@@ -3,8 +3,10 @@
 //! answers the sandbox's number. A terminal's other end is opened with TIOCGPTPEER on a
 //! master that a process of the sandbox holds, never by a host path, so a host terminal
 //! that took a number the sandbox's once had is out of reach. The sentry opens every end
-//! with O_NOCTTY: a process takes its controlling terminal with TIOCSCTTY, as login_tty,
-//! forkpty and `script` do (an open without O_NOCTTY does not make it one, unlike Linux's).
+//! with O_NOCTTY, so its own open never gives anyone a controlling terminal: when Linux's
+//! open would (a session leader without one opens a terminal without O_NOCTTY), the open
+//! is answered with `Action::InstallTerminal` and the task itself makes TIOCSCTTY on the fd
+//! it was given before its open returns (see `supervisor::terminal`).
 
 use super::{Action, Call};
 use nix::errno::Errno;
@@ -101,6 +103,28 @@ fn peer(master: &OwnedFd, flags: i32) -> Result<OwnedFd, Errno> {
     }
     // SAFETY: the fd was just made and is ours alone.
     Ok(unsafe { OwnedFd::from_raw_fd(slave) })
+}
+
+/// Whether an open of a terminal of the sandbox with `flags` makes it the caller's
+/// controlling terminal, as Linux's tty_open does: no O_NOCTTY, opened for reading (a
+/// write-only open never gives one), and the caller leads its session and has no
+/// controlling terminal yet. The kernel checks the last two again when the task makes the
+/// TIOCSCTTY, and also that no other session has the terminal.
+pub(super) fn becomes_controlling(call: &Call, flags: i32) -> bool {
+    if flags & libc::O_NOCTTY != 0 || flags & libc::O_ACCMODE == libc::O_WRONLY {
+        return false;
+    }
+    let Some(stat) = call.kernel.mem.proc_file(call.tid, "stat") else {
+        return false;
+    };
+    // "pid (comm) state ppid pgrp session tty_nr …": comm may hold spaces and ')'.
+    let Some((_, fields)) = stat.rsplit_once(") ") else {
+        return false;
+    };
+    let mut fields = fields.split(' ').skip(3);
+    let session: Option<i32> = fields.next().and_then(|f| f.parse().ok());
+    let tty_nr: Option<u64> = fields.next().and_then(|f| f.parse().ok());
+    session == Some(call.kernel.tgid_of(call.tid)) && tty_nr == Some(0)
 }
 
 /// open("/dev/tty"): the caller's controlling terminal. One of the sandbox's opens as its

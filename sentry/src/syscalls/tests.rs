@@ -502,3 +502,27 @@ fn pagemap_is_the_host_file_for_its_process_or_an_inspector() {
     );
     assert_eq!(pagemap_of(&k, CHILD, b"2/pagemap"), Ok(CHILD));
 }
+
+#[test]
+fn an_open_gives_a_terminal_only_to_a_session_leader_without_one() {
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    // "pid (comm) state ppid pgrp session tty_nr …", with a comm that holds ") ".
+    let stat = |session: Tid, tty_nr: u64| {
+        format!("{INIT} (a) b) S 1 {session} {session} {tty_nr} -1 4194560 0\n")
+    };
+    let gives = |k: &mut Kernel, flags: i32| {
+        let call = Call::new(k, INIT, Sysno::openat, [0; 6]);
+        super::terminals::becomes_controlling(&call, flags)
+    };
+    mem.set_proc_file(INIT, "stat", &stat(INIT, 0));
+    assert!(gives(&mut k, libc::O_RDWR));
+    assert!(gives(&mut k, libc::O_RDONLY));
+    assert!(!gives(&mut k, libc::O_RDWR | libc::O_NOCTTY));
+    // Linux gives none to a write-only open.
+    assert!(!gives(&mut k, libc::O_WRONLY));
+    // Not the leader of its session, or one that has a terminal already.
+    mem.set_proc_file(INIT, "stat", &stat(CHILD, 0));
+    assert!(!gives(&mut k, libc::O_RDWR));
+    mem.set_proc_file(INIT, "stat", &stat(INIT, 34816));
+    assert!(!gives(&mut k, libc::O_RDWR));
+}

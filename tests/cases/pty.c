@@ -1,0 +1,279 @@
+// conformance: pts
+/* Pseudo-terminals: posix_openpt(3)/grantpt/unlockpt/ptsname over /dev/ptmx, the slave's
+ * open and its lock (TIOCSPTLCK), TIOCGPTN, TIOCGPTPEER, termios (tcsetattr/tcgetattr),
+ * window sizes (TIOCSWINSZ/TIOCGWINSZ), data both ways, sessions and controlling terminals
+ * (setsid, TIOCSCTTY, an open without O_NOCTTY, /dev/tty, TIOCSPGRP/TIOCGPGRP, tcgetsid),
+ * ttyname, TIOCSTI refused, and /dev/pts listing the case's terminal. Natively the runner
+ * gives the chroot a devpts instance of its own in a fresh mount namespace. Whatever a
+ * terminal's number is, no line prints it. */
+#include "tap.h"
+#include <dirent.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+
+static char slave_name[64];
+
+/* Reads exactly n bytes (a pty hands data over asynchronously, in pieces). */
+static int read_all(int fd, char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* The steps of a session leader that takes the terminal with TIOCSCTTY; returns 0, or the
+ * number of the first step that failed. */
+static int sctty_child(void *arg)
+{
+    (void)arg;
+    signal(SIGTTOU, SIG_IGN);
+    if (setsid() != getpid())
+        return 1;
+    int s = open(slave_name, O_RDWR | O_NOCTTY);
+    if (s < 0)
+        return 2;
+    /* O_NOCTTY: no controlling terminal yet. */
+    if (open("/dev/tty", O_RDWR) != -1 || errno != ENXIO)
+        return 3;
+    if (ioctl(s, TIOCSCTTY, 0) != 0)
+        return 4;
+    if (tcgetpgrp(s) != getpgrp())
+        return 5;
+    if (tcgetsid(s) != getsid(0))
+        return 6;
+    int t = open("/dev/tty", O_RDWR);
+    if (t < 0)
+        return 7;
+    if (tcgetpgrp(t) != getpgrp())
+        return 8;
+    /* TIOCSPGRP to another group of the session, and back. */
+    int go[2];
+    if (pipe(go) != 0)
+        return 9;
+    pid_t job = fork();
+    if (job == 0) {
+        char c;
+        setpgid(0, 0);
+        _exit(read(go[0], &c, 1) == 1 ? 0 : 1);
+    }
+    if (job < 0 || setpgid(job, job) != 0)
+        return 9;
+    int r = 0;
+    if (tcsetpgrp(s, job) != 0)
+        r = 10;
+    else if (tcgetpgrp(t) != job)
+        r = 11;
+    else if (tcsetpgrp(s, getpgrp()) != 0)
+        r = 12;
+    else if (tcgetpgrp(s) != getpgrp())
+        r = 12;
+    /* A group of another session: EPERM. */
+    else if (tcsetpgrp(s, getppid()) != -1 || errno != EPERM)
+        r = 13;
+    if (write(go[1], "x", 1) != 1)
+        r = r ? r : 9;
+    int st;
+    waitpid(job, &st, 0);
+    return r;
+}
+
+/* A session leader opens the slave without O_NOCTTY: it becomes its controlling terminal. */
+static int open_ctty_child(void *arg)
+{
+    (void)arg;
+    if (setsid() != getpid())
+        return 1;
+    int s = open(slave_name, O_RDWR);
+    if (s < 0)
+        return 2;
+    if (tcgetsid(s) != getsid(0))
+        return 3;
+    int t = open("/dev/tty", O_RDWR);
+    if (t < 0)
+        return 4;
+    if (tcgetpgrp(t) != getpgrp())
+        return 5;
+    if (write(t, "k", 1) != 1)
+        return 6;
+    return 0;
+}
+
+/* With O_NOCTTY, or write-only, an open gives no controlling terminal. */
+static int open_noctty_child(void *arg)
+{
+    int flags = *(int *)arg;
+    if (setsid() != getpid())
+        return 1;
+    if (open(slave_name, flags) < 0)
+        return 2;
+    if (open("/dev/tty", O_RDWR) != -1 || errno != ENXIO)
+        return 3;
+    return 0;
+}
+
+/* TIOCSTI without privilege: refused (EIO where dev.tty.legacy_tiocsti is 0, else EPERM for
+ * a terminal that is not the caller's; the sentry refuses it on every terminal). */
+static int tiocsti_child(void *arg)
+{
+    int s = *(int *)arg;
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+        return 1;
+    char c = 'x';
+    errno = 0;
+    if (ioctl(s, TIOCSTI, &c) != -1)
+        return 2;
+    return errno == EIO || errno == EPERM ? 0 : 3;
+}
+
+static int code(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+}
+
+int main(int argc, char **argv)
+{
+    tap_init(argc, argv);
+    int m = T_OK(posix_openpt(O_RDWR | O_NOCTTY), "posix_openpt: opens /dev/ptmx");
+    if (m < 0)
+        return tap_done();
+    T_EQ(grantpt(m), 0, "grantpt: succeeds");
+    T_EQ(unlockpt(m), 0, "unlockpt: succeeds");
+    const char *name = ptsname(m);
+    OK(name && strncmp(name, "/dev/pts/", 9) == 0, "ptsname: names /dev/pts/N");
+    snprintf(slave_name, sizeof slave_name, "%s", name ? name : "");
+    unsigned n = 9999;
+    T_EQ(ioctl(m, TIOCGPTN, &n), 0, "ioctl: TIOCGPTN succeeds on the master");
+    char by_number[64];
+    snprintf(by_number, sizeof by_number, "/dev/pts/%u", n);
+    OK(strcmp(by_number, slave_name) == 0, "ioctl: TIOCGPTN agrees with ptsname");
+    OK(isatty(m), "isatty: the master is a terminal");
+
+    int s = T_OK(open(slave_name, O_RDWR | O_NOCTTY), "open: the slave");
+    OK(isatty(s), "isatty: the slave is a terminal");
+    T_ERR(ioctl(s, TIOCGPTN, &n), ENOTTY, "ioctl: TIOCGPTN on the slave is ENOTTY");
+    char tn[64] = "";
+    T_EQ(ttyname_r(s, tn, sizeof tn), 0, "ttyname: of the slave succeeds");
+    OK(strcmp(tn, slave_name) == 0, "ttyname: of the slave is its ptsname");
+    struct stat st_s, st_n;
+    OK(fstat(s, &st_s) == 0 && S_ISCHR(st_s.st_mode), "fstat: the slave is a character device");
+    OK(stat(slave_name, &st_n) == 0 && st_n.st_rdev == st_s.st_rdev,
+       "stat: the slave's path names the slave's device");
+
+    /* The lock. */
+    int lock = 1;
+    T_EQ(ioctl(m, TIOCSPTLCK, &lock), 0, "ioctl: TIOCSPTLCK locks");
+    lock = 0;
+    OK(ioctl(m, TIOCGPTLCK, &lock) == 0 && lock == 1, "ioctl: TIOCGPTLCK reads locked");
+    T_ERR(open(slave_name, O_RDWR | O_NOCTTY), EIO, "open: a locked slave is EIO");
+    lock = 0;
+    T_EQ(ioctl(m, TIOCSPTLCK, &lock), 0, "ioctl: TIOCSPTLCK unlocks");
+    int again = T_OK(open(slave_name, O_RDWR | O_NOCTTY), "open: the unlocked slave again");
+    if (again >= 0)
+        close(again);
+
+    /* TIOCGPTPEER. */
+    int peer = T_OK(ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY), "ioctl: TIOCGPTPEER opens the slave");
+    struct stat st_p;
+    OK(peer >= 0 && fstat(peer, &st_p) == 0 && st_p.st_rdev == st_s.st_rdev,
+       "ioctl: TIOCGPTPEER's fd is the same terminal");
+    if (peer >= 0)
+        close(peer);
+    T_ERR(ioctl(s, TIOCGPTPEER, O_RDWR), EIO, "ioctl: TIOCGPTPEER on the slave is EIO");
+
+    /* termios. */
+    struct termios tio, back;
+    T_EQ(tcgetattr(s, &tio), 0, "tcgetattr: of the slave");
+    struct termios raw = tio;
+    cfmakeraw(&raw);
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    cfsetospeed(&raw, B9600);
+    cfsetispeed(&raw, B9600);
+    T_EQ(tcsetattr(s, TCSANOW, &raw), 0, "tcsetattr: raw mode");
+    memset(&back, 0, sizeof back);
+    OK(tcgetattr(m, &back) == 0 && back.c_lflag == raw.c_lflag && back.c_iflag == raw.c_iflag &&
+           back.c_oflag == raw.c_oflag && back.c_cflag == raw.c_cflag,
+       "tcgetattr: the master reads the modes set on the slave");
+    OK(cfgetospeed(&back) == B9600, "tcgetattr: the speed set");
+
+    /* Window size. */
+    struct winsize ws = {.ws_row = 33, .ws_col = 101}, got = {0};
+    T_EQ(ioctl(m, TIOCSWINSZ, &ws), 0, "ioctl: TIOCSWINSZ on the master");
+    OK(ioctl(s, TIOCGWINSZ, &got) == 0 && got.ws_row == 33 && got.ws_col == 101,
+       "ioctl: TIOCGWINSZ on the slave reads it");
+
+    /* Data both ways (raw: no echo, no translation). */
+    char buf[16] = "";
+    T_EQ(write(m, "abc", 3), 3, "write: to the master");
+    OK(read_all(s, buf, 3) == 0 && memcmp(buf, "abc", 3) == 0, "read: the slave reads it");
+    T_EQ(write(s, "xyz", 3), 3, "write: to the slave");
+    OK(read_all(m, buf, 3) == 0 && memcmp(buf, "xyz", 3) == 0, "read: the master reads it");
+
+    /* /dev/pts lists the terminal. */
+    DIR *d = opendir("/dev/pts");
+    int listed = 0;
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            listed |= strcmp(e->d_name, slave_name + 9) == 0;
+        closedir(d);
+    }
+    OK(listed, "getdents64: /dev/pts lists the terminal");
+
+    /* Sessions. */
+    const char *steps[] = {
+        "setsid: a new session to take the terminal in",
+        "open: the slave with O_NOCTTY",
+        "open: /dev/tty without a controlling terminal is ENXIO",
+        "ioctl: TIOCSCTTY takes the terminal",
+        "ioctl: TIOCGPGRP is the leader's group",
+        "ioctl: TIOCGSID is the session",
+        "open: /dev/tty opens the controlling terminal",
+        "ioctl: TIOCGPGRP through /dev/tty",
+        "fork: a job in a group of its own",
+        "ioctl: TIOCSPGRP gives the job the terminal",
+        "ioctl: TIOCGPGRP is the job's group",
+        "ioctl: TIOCSPGRP takes the terminal back",
+        "ioctl: TIOCSPGRP to another session's group is EPERM",
+    };
+    int r = code(tap_in_child(sctty_child, NULL));
+    for (int i = 0; i < (int)(sizeof steps / sizeof *steps); i++)
+        OK(r == 0 || r > i + 1, "%s", steps[i]);
+    if (r)
+        tap_diag("TIOCSCTTY child failed at step %d", r);
+
+    /* The open itself gives the terminal. */
+    const char *opened[] = {
+        "setsid: a new session to open the terminal in",
+        "open: the slave without O_NOCTTY",
+        "ioctl: TIOCGSID: the open made it the session's terminal",
+        "open: /dev/tty opens the terminal the open gave",
+        "ioctl: TIOCGPGRP: the leader's group is the foreground",
+        "write: to /dev/tty",
+    };
+    r = code(tap_in_child(open_ctty_child, NULL));
+    for (int i = 0; i < (int)(sizeof opened / sizeof *opened); i++)
+        OK(r == 0 || r > i + 1, "%s", opened[i]);
+    if (r)
+        tap_diag("open child failed at step %d", r);
+    OK(read_all(m, buf, 1) == 0 && buf[0] == 'k', "read: what /dev/tty wrote reaches the master");
+    int flags = O_RDWR | O_NOCTTY;
+    T_EQ(code(tap_in_child(open_noctty_child, &flags)), 0,
+         "open: with O_NOCTTY gives no controlling terminal");
+    flags = O_WRONLY;
+    T_EQ(code(tap_in_child(open_noctty_child, &flags)), 0,
+         "open: write-only gives no controlling terminal");
+
+    T_EQ(code(tap_in_child(tiocsti_child, &s)), 0, "ioctl: TIOCSTI is refused");
+
+    tcsetattr(s, TCSANOW, &tio);
+    close(s);
+    close(m);
+    return tap_done();
+}
