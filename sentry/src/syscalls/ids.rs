@@ -311,7 +311,7 @@ pub fn access(call: &mut Call, target: &Target, mode: i32, flags: i32) -> Result
     }
     let (index, rel) = (target.gofer_index, target.rel.clone());
     if c.checks_files() {
-        check_walk(call, &c, index, &rel)?;
+        check_walk(call, &c, target)?;
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     let st = files(call)?.stat(index, &rel, follow)?;

@@ -110,7 +110,7 @@ fn mkdir_at(call: &mut Call, dirfd: u64, path: PathArg, mode: u32) -> Result<Act
     check_writable(call, &target)?;
     let mode = mode & 0o7777 & !umask_of(call);
     super::vfs::check_name_change(call, &target, false)?;
-    let owner = super::vfs::creates_as_other(call);
+    let owner = super::vfs::creates_as_other(call, &target);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.mkdir(index, &rel, mode)?;
     super::vfs::created(call, index, &rel, owner);
@@ -132,7 +132,7 @@ fn mknod_at(
     check_writable(call, &target)?;
     let mode = kind | (mode & 0o7777 & !umask_of(call));
     super::vfs::check_name_change(call, &target, false)?;
-    let owner = super::vfs::creates_as_other(call);
+    let owner = super::vfs::creates_as_other(call, &target);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.mknod(index, &rel, mode, dev)?;
     super::vfs::created(call, index, &rel, owner);
@@ -151,10 +151,13 @@ fn unlink_at(call: &mut Call, dirfd: u64, path: PathArg, flags: i32) -> Result<A
         _ => {}
     }
     let target = resolve_arg(call, dirfd, path, false)?;
-    check_writable(call, &target)?;
-    if target.rel == b"." {
+    // A mount's root: EBUSY as Linux's vfs_rmdir/vfs_unlink give it, whatever the mount's
+    // own read-only flag (the name lives in the parent mount).
+    let mount_root = &call.kernel.mounts(call.tid).mounts[target.mount].sandbox_path;
+    if target.rel == b"." || target.path == *mount_root {
         return Err(Errno::EBUSY);
     }
+    check_writable(call, &target)?;
     super::vfs::check_name_change(call, &target, true)?;
     let (index, rel) = (target.gofer_index, target.rel);
     super::vfs::removing(call, index, &rel);
@@ -253,7 +256,7 @@ fn symlink_at(
     let target = resolve_arg(call, dirfd, path, false)?;
     check_writable(call, &target)?;
     super::vfs::check_name_change(call, &target, false)?;
-    let owner = super::vfs::creates_as_other(call);
+    let owner = super::vfs::creates_as_other(call, &target);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.symlink(index, &rel, &link_target)?;
     super::vfs::created(call, index, &rel, owner);
@@ -272,18 +275,30 @@ fn chmod_at(
         return Err(Errno::EINVAL);
     }
     let target = resolve_arg(call, dirfd, path, false)?;
+    // As Linux checks: search permission on the walk, then the mount, then the owner.
+    super::vfs::check_search(call, &target)?;
     check_writable(call, &target)?;
-    super::vfs::check_owner(call, &target, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    super::vfs::check_owner(call, &target, follow)?;
     let (index, rel) = (target.gofer_index, target.rel);
-    if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+    if !follow {
         let st = files(call)?.stat(index, &rel, false)?;
         if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
             return Err(Errno::EOPNOTSUPP);
         }
     }
+    let mut mode = mode & 0o7777;
+    if mode & libc::S_ISGID != 0 {
+        let st = files(call)?.stat(index, &rel, follow)?;
+        let group = call
+            .kernel
+            .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid)
+            .gid;
+        mode = super::vfs::sgid_kept(&call.kernel.creds_of(call.tid), group, mode);
+    }
     // The set-user-ID and set-group-ID bits stay in the sentry (the gofer drops them).
-    files(call)?.chmod(index, &rel, mode & 0o7777)?;
-    let st = files(call)?.stat(index, &rel, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+    files(call)?.chmod(index, &rel, mode)?;
+    let st = files(call)?.stat(index, &rel, follow)?;
     if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
         call.kernel
             .owners
@@ -309,6 +324,8 @@ fn chown_at(
         return Ok(super::ids::fchown(call, dirfd as i32, ids));
     }
     let target = resolve(call, dirfd, &path, false)?;
+    // Search permission on the walk comes before the mount's and the owner's checks.
+    super::vfs::check_search(call, &target)?;
     check_writable(call, &target)?;
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     super::ids::chown(call, target, ids, follow)
