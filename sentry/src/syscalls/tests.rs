@@ -316,6 +316,29 @@ fn chmod_keeps_s_isgid_only_for_the_group_or_cap_fsetid() {
 }
 
 #[test]
+fn truncate_past_the_file_size_limit_is_only_growth() {
+    use super::sys_namei::grows_past;
+    assert!(grows_past(8192, 1, 4096));
+    assert!(!grows_past(4096, 1, 4096));
+    // Shrinking, or a file already past the limit keeping its size, is allowed.
+    assert!(!grows_past(8192, 8192, 4096));
+    assert!(!grows_past(10, 8192, 4096));
+    assert!(!grows_past(-1, 0, 0));
+}
+
+#[test]
+fn the_file_size_limit_is_the_soft_one_of_proc_limits() {
+    use super::sys_namei::soft_file_size_limit;
+    let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                  Max cpu time              unlimited            unlimited            seconds   \n\
+                  Max file size             4096                 8192                 bytes     \n";
+    assert_eq!(soft_file_size_limit(limits), Some(4096));
+    let unlimited = "Max file size             unlimited            unlimited            bytes\n";
+    assert_eq!(soft_file_size_limit(unlimited), None);
+    assert_eq!(soft_file_size_limit(""), None);
+}
+
+#[test]
 fn init_gets_only_the_signals_it_handles() {
     let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
     let kill_init = [1, libc::SIGTERM as u64, 0, 0, 0, 0];

@@ -326,6 +326,12 @@ pub(super) fn follow(call: &mut Call, mut target: Target) -> Result<Target, Errn
 pub(super) fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<OwnedFd, Errno> {
     let writing =
         flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
+    // O_CREAT of a file that exists creates nothing: only the access mode and O_TRUNC write.
+    let writes_file = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+    let proc_file = matches!(target.proc, Some(proc::Resolved::Node(proc::Node::File(_))));
+    if proc_file && flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
+        return Err(Errno::EEXIST);
+    }
     match target.proc.as_ref().expect("a /proc target") {
         proc::Resolved::TaskFd { host, fd } => {
             let link = format!("/proc/{host}/fd/{fd}");
@@ -342,7 +348,7 @@ pub(super) fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<
             super::vfs::check_reopen(call, &link, flags)?;
             reopen(&link, flags)
         }
-        proc::Resolved::Node(proc::Node::File(content)) if writing => {
+        proc::Resolved::Node(proc::Node::File(content)) if writes_file => {
             let domain = match target.path.as_slice() {
                 b"/proc/sys/kernel/hostname" => false,
                 b"/proc/sys/kernel/domainname" => true,
