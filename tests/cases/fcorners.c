@@ -54,6 +54,22 @@ static int sg_chmod(void *a)
     return (st.st_mode & 07777) == 0755 ? 0 : 103;
 }
 
+static int sg_fchmod(void *a)
+{
+    (void)a;
+    if (nobody())
+        return 101;
+    int fd = open("sgfile2", O_RDONLY);
+    if (fd < 0)
+        return 102;
+    if (fchmod(fd, 02755))
+        return errno;
+    struct stat st;
+    if (fstat(fd, &st))
+        return 103;
+    return (st.st_mode & 07777) == 0755 ? 0 : 104;
+}
+
 static volatile sig_atomic_t got_xfsz;
 static void on_xfsz(int s)
 {
@@ -182,6 +198,10 @@ int main(int argc, char **argv)
     chown("sgfile", 65534, GRP);
     T_EQ(child_code(tap_in_child(sg_chmod, NULL)), 0,
          "chmod: S_ISGID by an owner outside the file's group is cleared");
+    tap_write_file("sgfile2", "x");
+    chown("sgfile2", 65534, GRP);
+    T_EQ(child_code(tap_in_child(sg_fchmod, NULL)), 0,
+         "fchmod: S_ISGID by an owner outside the file's group is cleared");
     T_EQ(chmod("sgfile", 02755), 0, "chmod: S_ISGID by root outside the group");
     stat("sgfile", &st);
     OK((st.st_mode & 07777) == 02755, "chmod: root keeps S_ISGID");
