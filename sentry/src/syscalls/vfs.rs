@@ -763,6 +763,15 @@ pub(super) fn check_open(
             if flags & libc::O_PATH == libc::O_PATH {
                 want = 0;
             }
+            // A read-only mount (the sandbox's own view or the gofer's `--read-only` and
+            // `:ro` mounts) answers a write with EROFS before the file's permission bits.
+            let kind = st.st_mode & libc::S_IFMT;
+            if want & libc::W_OK != 0
+                && call.kernel.mounts(call.tid).mounts[target.mount].read_only
+                && matches!(kind, libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK)
+            {
+                return Err(Errno::EROFS);
+            }
             let owner = call
                 .kernel
                 .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
@@ -776,6 +785,9 @@ pub(super) fn check_open(
             Ok(None)
         }
         Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
+            if call.kernel.mounts(call.tid).mounts[target.mount].read_only {
+                return Err(Errno::EROFS);
+            }
             check_dir_write(call, &c, index, &rel)?;
             Ok(owner_change)
         }
