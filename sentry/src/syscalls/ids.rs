@@ -311,7 +311,7 @@ pub fn access(call: &mut Call, target: &Target, mode: i32, flags: i32) -> Result
     }
     let (index, rel) = (target.gofer_index, target.rel.clone());
     if c.checks_files() {
-        check_walk(call, &c, index, &rel)?;
+        check_walk(call, &c, target)?;
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     let st = files(call)?.stat(index, &rel, follow)?;
@@ -359,7 +359,16 @@ fn fchmod(call: &mut Call, a: args::fchmod) -> Result<Action, Errno> {
     // Made by the sentry on its own duplicate of the fd: the set-user-ID and set-group-ID
     // bits are kept by the sentry, never on the host file.
     let file = call.task_fd(a.fd)?;
-    chmod_fd(&mut call.kernel.owners, file.as_raw_fd(), a.mode)?;
+    let mut mode = a.mode;
+    if mode & libc::S_ISGID != 0 {
+        let st = nix::sys::stat::fstat(file.as_raw_fd())?;
+        let group = call
+            .kernel
+            .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid)
+            .gid;
+        mode = super::vfs::sgid_kept(&call.kernel.creds_of(call.tid), group, mode);
+    }
+    chmod_fd(&mut call.kernel.owners, file.as_raw_fd(), mode)?;
     Ok(Action::Return(0))
 }
 

@@ -111,9 +111,10 @@ fn unshare(call: &mut Call, a: args::unshare) -> Action {
 fn personality(call: &mut Call, a: args::personality) -> Action {
     const QUERY: u64 = 0xffff_ffff;
     // Flags that change neither the ABI nor what the sentry relies on: UNAME26 (uname is
-    // the sentry's, which honours it), ADDR_NO_RANDOMIZE, SHORT_INODE, WHOLE_SECONDS,
+    // the sentry's, which honours it), ADDR_NO_RANDOMIZE, ADDR_COMPAT_LAYOUT (the legacy
+    // bottom-up mmap layout of the task's own address space), SHORT_INODE, WHOLE_SECONDS,
     // STICKY_TIMEOUTS. The type must stay PER_LINUX.
-    const HARMLESS: u64 = 0x0020000 | 0x0040000 | 0x1000000 | 0x2000000 | 0x4000000;
+    const HARMLESS: u64 = 0x0020000 | 0x0040000 | 0x0200000 | 0x1000000 | 0x2000000 | 0x4000000;
     let persona = a.persona & 0xffff_ffff;
     if persona == QUERY || persona & !HARMLESS == 0 {
         return Action::Pass;

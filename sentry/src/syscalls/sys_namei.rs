@@ -6,7 +6,7 @@ use super::{Action, Call};
 use gofer::Timespec;
 use nix::errno::Errno;
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 const NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
 
@@ -110,7 +110,7 @@ fn mkdir_at(call: &mut Call, dirfd: u64, path: PathArg, mode: u32) -> Result<Act
     check_writable(call, &target)?;
     let mode = mode & 0o7777 & !umask_of(call);
     super::vfs::check_name_change(call, &target, false)?;
-    let owner = super::vfs::creates_as_other(call);
+    let owner = super::vfs::creates_as_other(call, &target);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.mkdir(index, &rel, mode)?;
     super::vfs::created(call, index, &rel, owner);
@@ -132,7 +132,7 @@ fn mknod_at(
     check_writable(call, &target)?;
     let mode = kind | (mode & 0o7777 & !umask_of(call));
     super::vfs::check_name_change(call, &target, false)?;
-    let owner = super::vfs::creates_as_other(call);
+    let owner = super::vfs::creates_as_other(call, &target);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.mknod(index, &rel, mode, dev)?;
     super::vfs::created(call, index, &rel, owner);
@@ -151,10 +151,13 @@ fn unlink_at(call: &mut Call, dirfd: u64, path: PathArg, flags: i32) -> Result<A
         _ => {}
     }
     let target = resolve_arg(call, dirfd, path, false)?;
-    check_writable(call, &target)?;
-    if target.rel == b"." {
+    // A mount's root: EBUSY as Linux's vfs_rmdir/vfs_unlink give it, whatever the mount's
+    // own read-only flag (the name lives in the parent mount).
+    let mount_root = &call.kernel.mounts(call.tid).mounts[target.mount].sandbox_path;
+    if target.rel == b"." || target.path == *mount_root {
         return Err(Errno::EBUSY);
     }
+    check_writable(call, &target)?;
     super::vfs::check_name_change(call, &target, true)?;
     let (index, rel) = (target.gofer_index, target.rel);
     super::vfs::removing(call, index, &rel);
@@ -195,8 +198,13 @@ fn link_at(call: &mut Call, from: At, to: At, flags: i32) -> Result<Action, Errn
     if flags & libc::AT_EMPTY_PATH != 0 && read_path(call, from.1)?.is_empty() {
         return link_fd(call, from.0 as i32, to);
     }
-    let (from, to) = two_targets(call, from, to)?;
     let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
+    if follow {
+        if let Some(done) = link_through_proc(call, from, to)? {
+            return Ok(done);
+        }
+    }
+    let (from, to) = two_targets(call, from, to)?;
     super::vfs::check_name_change(call, &to, false)?;
     files(call)?.link(from.gofer_index, &from.rel, to.gofer_index, &to.rel, follow)?;
     Ok(Action::Return(0))
@@ -208,6 +216,54 @@ fn link_at(call: &mut Call, from: At, to: At, flags: i32) -> Result<Action, Errn
 /// Linux it needs CAP_DAC_READ_SEARCH, which a root sentry has.
 fn link_fd(call: &mut Call, fd: i32, to: At) -> Result<Action, Errno> {
     let from = call.task_fd(fd)?;
+    let st = nix::sys::stat::fstat(from.as_raw_fd()).map_err(|_| Errno::EBADF)?;
+    if st.st_nlink > 0 {
+        // A named file must be one of the sandbox's mounts: a host file the task was handed
+        // (a redirected stdin) gets no name inside the sandbox.
+        super::vfs::refuse_on_read_only_fd(call, fd).map_err(|e| Errno::from_raw(e as i32))?;
+    }
+    link_file(call, from, to, false)
+}
+
+/// linkat(…, "/proc/<pid>/fd/<n>", …, AT_SYMLINK_FOLLOW): the magic link is followed to
+/// its file, as Linux does, which links an O_TMPFILE file without CAP_DAC_READ_SEARCH.
+/// A link to a file with a sandbox path links that path. None when `from` is not in /proc.
+fn link_through_proc(call: &mut Call, from: At, to: At) -> Result<Option<Action>, Errno> {
+    let source = resolve_arg(call, from.0, from.1, false)?;
+    if source.proc.is_none() {
+        return Ok(None);
+    }
+    let source = follow(call, source)?;
+    match source.proc {
+        Some(crate::proc::Resolved::TaskFd { host, fd }) => {
+            let file = crate::host::task_fd(host, fd)?;
+            // Only a file without a name (O_TMPFILE): one with a name outside the sandbox's
+            // paths (a host file the task was handed) gets none inside it.
+            let st = nix::sys::stat::fstat(file.as_raw_fd()).map_err(|_| Errno::EBADF)?;
+            if st.st_nlink > 0 {
+                return Err(Errno::EXDEV);
+            }
+            link_file(call, file, to, true).map(Some)
+        }
+        Some(_) => Err(Errno::EXDEV),
+        None => {
+            let to = resolve_arg(call, to.0, to.1, false)?;
+            if source.mount != to.mount {
+                return Err(Errno::EXDEV);
+            }
+            check_writable(call, &to)?;
+            super::vfs::check_name_change(call, &to, false)?;
+            let (from_index, from_rel) = (source.gofer_index, source.rel);
+            files(call)?.link(from_index, &from_rel, to.gofer_index, &to.rel, false)?;
+            Ok(Some(Action::Return(0)))
+        }
+    }
+}
+
+/// Links the sentry's own fd `from` of a task's file at `to`. `via_proc`: through the
+/// sentry's /proc/self/fd link, followed (no capability needed; an O_TMPFILE file opened
+/// without O_EXCL), rather than by AT_EMPTY_PATH (CAP_DAC_READ_SEARCH).
+fn link_file(call: &mut Call, from: OwnedFd, to: At, via_proc: bool) -> Result<Action, Errno> {
     let st = nix::sys::stat::fstat(from.as_raw_fd()).map_err(|_| Errno::EBADF)?;
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
         return Err(Errno::EPERM);
@@ -224,15 +280,30 @@ fn link_fd(call: &mut Call, fd: i32, to: At) -> Result<Action, Errno> {
     }
     let dir = files(call)?.open(to.gofer_index, &parent, libc::O_PATH | libc::O_DIRECTORY, 0)?;
     let name = CString::new(name).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: linkat on fds we own, with NUL-terminated strings we own.
-    let rc = unsafe {
-        libc::linkat(
-            from.as_raw_fd(),
-            c"".as_ptr(),
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
+    let rc = if via_proc {
+        let link = CString::new(format!("/proc/self/fd/{}", from.as_raw_fd())).expect("no NUL");
+        // SAFETY: linkat of our own fd's /proc link into a dir fd we own, NUL-terminated
+        // strings we own.
+        unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                link.as_ptr(),
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        }
+    } else {
+        // SAFETY: linkat on fds we own, with NUL-terminated strings we own.
+        unsafe {
+            libc::linkat(
+                from.as_raw_fd(),
+                c"".as_ptr(),
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        }
     };
     if rc != 0 {
         return Err(Errno::last());
@@ -253,7 +324,7 @@ fn symlink_at(
     let target = resolve_arg(call, dirfd, path, false)?;
     check_writable(call, &target)?;
     super::vfs::check_name_change(call, &target, false)?;
-    let owner = super::vfs::creates_as_other(call);
+    let owner = super::vfs::creates_as_other(call, &target);
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.symlink(index, &rel, &link_target)?;
     super::vfs::created(call, index, &rel, owner);
@@ -272,18 +343,30 @@ fn chmod_at(
         return Err(Errno::EINVAL);
     }
     let target = resolve_arg(call, dirfd, path, false)?;
+    // As Linux checks: search permission on the walk, then the mount, then the owner.
+    super::vfs::check_search(call, &target)?;
     check_writable(call, &target)?;
-    super::vfs::check_owner(call, &target, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    super::vfs::check_owner(call, &target, follow)?;
     let (index, rel) = (target.gofer_index, target.rel);
-    if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+    if !follow {
         let st = files(call)?.stat(index, &rel, false)?;
         if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
             return Err(Errno::EOPNOTSUPP);
         }
     }
+    let mut mode = mode & 0o7777;
+    if mode & libc::S_ISGID != 0 {
+        let st = files(call)?.stat(index, &rel, follow)?;
+        let group = call
+            .kernel
+            .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid)
+            .gid;
+        mode = super::vfs::sgid_kept(&call.kernel.creds_of(call.tid), group, mode);
+    }
     // The set-user-ID and set-group-ID bits stay in the sentry (the gofer drops them).
-    files(call)?.chmod(index, &rel, mode & 0o7777)?;
-    let st = files(call)?.stat(index, &rel, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+    files(call)?.chmod(index, &rel, mode)?;
+    let st = files(call)?.stat(index, &rel, follow)?;
     if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
         call.kernel
             .owners
@@ -309,6 +392,8 @@ fn chown_at(
         return Ok(super::ids::fchown(call, dirfd as i32, ids));
     }
     let target = resolve(call, dirfd, &path, false)?;
+    // Search permission on the walk comes before the mount's and the owner's checks.
+    super::vfs::check_search(call, &target)?;
     check_writable(call, &target)?;
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     super::ids::chown(call, target, ids, follow)
@@ -432,8 +517,46 @@ fn truncate(call: &mut Call, a: args::truncate) -> Result<Action, Errno> {
     // A non-root sandbox user needs write permission on the file.
     super::vfs::check_open(call, &target, libc::O_WRONLY)?;
     let (index, rel) = (target.gofer_index, target.rel);
+    // The gofer truncates under its own limits: the task's RLIMIT_FSIZE is applied here, as
+    // Linux's inode_newsize_ok does (EFBIG and SIGXFSZ for growth past it).
+    if let Some(limit) = file_size_limit(call) {
+        let size = files(call)?.stat(index, &rel, true)?.st_size;
+        if grows_past(a.length, size, limit) {
+            // SAFETY: tgkill of our tracee with a plain signal number.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_tgkill,
+                    call.kernel.tgid_of(call.tid),
+                    call.tid,
+                    libc::SIGXFSZ,
+                )
+            };
+            return Err(Errno::EFBIG);
+        }
+    }
     files(call)?.truncate(index, &rel, a.length)?;
     Ok(Action::Return(0))
+}
+
+/// The calling task's soft RLIMIT_FSIZE (a host limit: the sandbox sets it on its own
+/// process), from its /proc limits (the sentry, its tracer, may read them where prlimit of
+/// another process would need CAP_SYS_RESOURCE); None when unlimited or unreadable.
+fn file_size_limit(call: &Call) -> Option<u64> {
+    let limits = call.kernel.mem.proc_file(call.tid, "limits")?;
+    soft_file_size_limit(&limits)
+}
+
+/// The soft "Max file size" of a /proc/<pid>/limits text.
+pub(super) fn soft_file_size_limit(limits: &str) -> Option<u64> {
+    let line = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max file size"))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
+/// Whether truncating a file of `size` bytes to `length` grows it past `limit`.
+pub(super) fn grows_past(length: i64, size: i64, limit: u64) -> bool {
+    length > size && u64::try_from(length).is_ok_and(|l| l > limit)
 }
 
 /// inotify_add_watch(fd, path, mask): the sentry adds the watch itself, on the task's

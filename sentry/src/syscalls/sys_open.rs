@@ -4,6 +4,7 @@
 use super::vfs::*;
 use super::{Action, Call};
 use crate::kernel::mounts::{depth, normalize};
+use crate::proc;
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -223,10 +224,35 @@ fn openat2(call: &mut Call, a: args::openat2) -> Result<Action, Errno> {
     if resolve & RESOLVE_NO_SYMLINKS != 0 {
         flags |= libc::O_NOFOLLOW;
     }
+    if resolve & RESOLVE_NO_MAGICLINKS != 0
+        && flags & libc::O_NOFOLLOW == 0
+        && is_magic_link(call, &target)
+    {
+        return Err(Errno::ELOOP);
+    }
     open_target(call, target, flags, field(1) as u32)
 }
 
+/// Whether `target` is a /proc link the kernel follows by its object, not its text
+/// (`/proc/<pid>/exe`, `cwd`, `root`, `fd/<n>`, `ns/<kind>`): every link of /proc below a
+/// process directory. `/proc/self`, `/proc/thread-self` and `/proc/mounts` are plain links.
+pub(super) fn is_magic_link(call: &Call, target: &Target) -> bool {
+    if !call.kernel.mounts(call.tid).mounts[target.mount].is_proc {
+        return false;
+    }
+    match &target.proc {
+        Some(proc::Resolved::TaskFd { .. } | proc::Resolved::Namespace(_)) => true,
+        Some(proc::Resolved::Node(proc::Node::Link(_))) => {
+            let rel = target.rel.strip_prefix(b"/").unwrap_or(&target.rel);
+            rel.contains(&b'/')
+        }
+        _ => false,
+    }
+}
+
 pub(super) const RESOLVE_NO_XDEV: u64 = 0x01;
+
+pub(super) const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 
 pub(super) const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 
@@ -240,8 +266,9 @@ pub(super) const RESOLVE_KNOWN: u64 = 0x3f;
 /// stops there, absolute paths start there). RESOLVE_BENEATH: an absolute path, or `..`
 /// climbing above the dirfd, is EXDEV. RESOLVE_NO_XDEV: ending in another mount than the
 /// dirfd's is EXDEV. RESOLVE_NO_SYMLINKS: a symbolic link anywhere on the way is ELOOP.
-/// (RESOLVE_NO_MAGICLINKS holds always: the gofer never follows magic links. Symbolic links
-/// met inside a mount are resolved by the gofer against the mount's root.)
+/// (RESOLVE_NO_MAGICLINKS: the gofer never follows magic links; a /proc magic link at the
+/// end is refused by `openat2`. Symbolic links met inside a mount are resolved by the gofer
+/// against the mount's root.)
 pub(super) fn resolve_scoped(
     call: &mut Call,
     dirfd: u64,

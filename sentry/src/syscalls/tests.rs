@@ -271,6 +271,74 @@ fn uname_under_uname26_gives_a_2_6_release() {
 }
 
 #[test]
+fn personality_takes_the_flags_that_keep_the_abi() {
+    let (mut k, _mem) = sandbox(Ids { uid: 0, gid: 0 });
+    for flags in [
+        0xffff_ffffu64,
+        0x0020000,
+        0x0040000,
+        0x0200000,
+        0x1000000,
+        0x0260000,
+    ] {
+        let action = run(&mut k, INIT, Sysno::personality, [flags, 0, 0, 0, 0, 0]);
+        assert!(matches!(action, Action::Pass), "{flags:#x}: {action:?}");
+    }
+    // PER_LINUX32, READ_IMPLIES_EXEC, ADDR_LIMIT_32BIT change the ABI.
+    for flags in [0x0008u64, 0x0400000, 0x0800000] {
+        let action = run(&mut k, INIT, Sysno::personality, [flags, 0, 0, 0, 0, 0]);
+        assert_eq!(returned(action), -(libc::EPERM as i64), "{flags:#x}");
+    }
+}
+
+#[test]
+fn chmod_keeps_s_isgid_only_for_the_group_or_cap_fsetid() {
+    use super::vfs::sgid_kept;
+    use crate::kernel::creds::Creds;
+    let mut nobody = Creds::initial(
+        Ids {
+            uid: 65534,
+            gid: 65534,
+        },
+        (0, 0),
+    );
+    // Outside the file's group: dropped; the other bits stay.
+    assert_eq!(sgid_kept(&nobody, 4242, 0o6755), 0o4755);
+    // The file-system gid or a supplementary group keeps it.
+    assert_eq!(sgid_kept(&nobody, 65534, 0o2755), 0o2755);
+    nobody.groups.push(4242);
+    assert_eq!(sgid_kept(&nobody, 4242, 0o2755), 0o2755);
+    // Root holds CAP_FSETID.
+    let root = Creds::initial(Ids { uid: 0, gid: 0 }, (0, 0));
+    assert_eq!(sgid_kept(&root, 4242, 0o2755), 0o2755);
+    // Without the bit there is nothing to drop.
+    assert_eq!(sgid_kept(&nobody, 1, 0o755), 0o755);
+}
+
+#[test]
+fn truncate_past_the_file_size_limit_is_only_growth() {
+    use super::sys_namei::grows_past;
+    assert!(grows_past(8192, 1, 4096));
+    assert!(!grows_past(4096, 1, 4096));
+    // Shrinking, or a file already past the limit keeping its size, is allowed.
+    assert!(!grows_past(8192, 8192, 4096));
+    assert!(!grows_past(10, 8192, 4096));
+    assert!(!grows_past(-1, 0, 0));
+}
+
+#[test]
+fn the_file_size_limit_is_the_soft_one_of_proc_limits() {
+    use super::sys_namei::soft_file_size_limit;
+    let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                  Max cpu time              unlimited            unlimited            seconds   \n\
+                  Max file size             4096                 8192                 bytes     \n";
+    assert_eq!(soft_file_size_limit(limits), Some(4096));
+    let unlimited = "Max file size             unlimited            unlimited            bytes\n";
+    assert_eq!(soft_file_size_limit(unlimited), None);
+    assert_eq!(soft_file_size_limit(""), None);
+}
+
+#[test]
 fn init_gets_only_the_signals_it_handles() {
     let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
     let kill_init = [1, libc::SIGTERM as u64, 0, 0, 0, 0];

@@ -5,7 +5,7 @@
 
 pub(super) use super::args::PathArg;
 use super::{Action, Call};
-use crate::kernel::creds::{Creds, Ids, CAP_FOWNER};
+use crate::kernel::creds::{Creds, Ids, CAP_FOWNER, CAP_FSETID};
 use crate::kernel::mounts::{depth, normalize, DEVICES};
 use crate::kernel::{FsState, WalkLinks};
 use crate::proc;
@@ -326,6 +326,12 @@ pub(super) fn follow(call: &mut Call, mut target: Target) -> Result<Target, Errn
 pub(super) fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<OwnedFd, Errno> {
     let writing =
         flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
+    // O_CREAT of a file that exists creates nothing: only the access mode and O_TRUNC write.
+    let writes_file = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+    let proc_file = matches!(target.proc, Some(proc::Resolved::Node(proc::Node::File(_))));
+    if proc_file && flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
+        return Err(Errno::EEXIST);
+    }
     match target.proc.as_ref().expect("a /proc target") {
         proc::Resolved::TaskFd { host, fd } => {
             let link = format!("/proc/{host}/fd/{fd}");
@@ -342,7 +348,7 @@ pub(super) fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<
             super::vfs::check_reopen(call, &link, flags)?;
             reopen(&link, flags)
         }
-        proc::Resolved::Node(proc::Node::File(content)) if writing => {
+        proc::Resolved::Node(proc::Node::File(content)) if writes_file => {
             let domain = match target.path.as_slice() {
                 b"/proc/sys/kernel/hostname" => false,
                 b"/proc/sys/kernel/domainname" => true,
@@ -574,14 +580,22 @@ pub(super) fn fd_stat(call: &Call, fd: i32) -> Result<libc::stat, Errno> {
 
 /// The owner a file the task creates must show, when it is not what the host gives it:
 /// the gofer creates files as the sentry's user, which shows as the sandbox user, not
-/// as the task's fsuid/fsgid.
-pub(super) fn creates_as_other(call: &Call) -> Option<Ids> {
+/// as the task's fsuid/fsgid. In a set-group-ID directory the group is the directory's
+/// as the sandbox sees it (the host's own rule only knows the host's group).
+pub(super) fn creates_as_other(call: &mut Call, target: &Target) -> Option<Ids> {
     let c = call.kernel.creds_of(call.tid);
     let shown = call.kernel.identity.sandbox;
-    (c.fsuid != shown.uid || c.fsgid != shown.gid).then_some(Ids {
-        uid: c.fsuid,
-        gid: c.fsgid,
-    })
+    let mut gid = c.fsgid;
+    let parent = parent_of(&target.rel);
+    if let Ok(dir) = files(call).and_then(|f| f.stat(target.gofer_index, &parent, true)) {
+        if dir.st_mode & libc::S_ISGID != 0 {
+            gid = call
+                .kernel
+                .shown_owner(dir.st_dev, dir.st_ino, dir.st_uid, dir.st_gid)
+                .gid;
+        }
+    }
+    (c.fsuid != shown.uid || gid != shown.gid).then_some(Ids { uid: c.fsuid, gid })
 }
 
 /// After a task created `rel` under another identity: records its owner.
@@ -637,15 +651,35 @@ pub(super) fn parent_of(rel: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Search permission on every directory from the mount's root down to `rel`'s parent.
-pub(super) fn check_walk(call: &mut Call, c: &Creds, index: u32, rel: &[u8]) -> Result<(), Errno> {
-    let rel = rel.strip_suffix(b"/").unwrap_or(rel);
-    let mut parts: Vec<&[u8]> = rel
+/// Search permission on every directory from the mount's root down to the target's parent.
+/// A mount served from below a gofer root (a tmpfs of the pool, a bind of a subdirectory)
+/// starts at its own root: the directories above it are not on the sandbox's path.
+pub(super) fn check_walk(call: &mut Call, c: &Creds, target: &Target) -> Result<(), Errno> {
+    let index = target.gofer_index;
+    let base = call.kernel.mounts(call.tid).mounts[target.mount]
+        .base
+        .clone();
+    let rel = target.rel.strip_suffix(b"/").unwrap_or(&target.rel);
+    let inside = if base.is_empty() {
+        rel
+    } else if rel == base.as_slice() {
+        b"."
+    } else {
+        match rel.strip_prefix(base.as_slice()) {
+            Some(rest) if rest.first() == Some(&b'/') => &rest[1..],
+            _ => rel,
+        }
+    };
+    let mut parts: Vec<&[u8]> = inside
         .split(|&b| b == b'/')
         .filter(|p| !p.is_empty() && *p != b".")
         .collect();
     parts.pop();
-    let mut prefix = b".".to_vec();
+    let mut prefix = if base.is_empty() {
+        b".".to_vec()
+    } else {
+        base.clone()
+    };
     for i in 0..=parts.len() {
         let st = files(call)?.stat(index, &prefix, true)?;
         let owner = call
@@ -681,8 +715,7 @@ pub(super) fn check_search(call: &mut Call, target: &Target) -> Result<(), Errno
     let Some(c) = checking(call) else {
         return Ok(());
     };
-    let (index, rel) = (target.gofer_index, target.rel.clone());
-    check_walk(call, &c, index, &rel)
+    check_walk(call, &c, target)
 }
 
 /// Before an open through the gofer. For a task without DAC override: search permission
@@ -694,7 +727,11 @@ pub(super) fn check_open(
     target: &Target,
     flags: i32,
 ) -> Result<Option<Ids>, Errno> {
-    let owner_change = creates_as_other(call);
+    let owner_change = if flags & libc::O_CREAT != 0 {
+        creates_as_other(call, target)
+    } else {
+        None
+    };
     let (index, rel) = (target.gofer_index, target.rel.clone());
     let Some(c) = checking(call) else {
         if owner_change.is_some() && flags & libc::O_CREAT != 0 {
@@ -708,7 +745,7 @@ pub(super) fn check_open(
         }
         return Ok(None);
     };
-    check_walk(call, &c, index, &rel)?;
+    check_walk(call, &c, target)?;
     let follow = flags & libc::O_NOFOLLOW == 0;
     match files(call)?.stat(index, &rel, follow) {
         Ok(st) => {
@@ -726,15 +763,31 @@ pub(super) fn check_open(
             if flags & libc::O_PATH == libc::O_PATH {
                 want = 0;
             }
+            // A read-only mount (the sandbox's own view or the gofer's `--read-only` and
+            // `:ro` mounts) answers a write with EROFS before the file's permission bits.
+            let kind = st.st_mode & libc::S_IFMT;
+            if want & libc::W_OK != 0
+                && call.kernel.mounts(call.tid).mounts[target.mount].read_only
+                && matches!(kind, libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK)
+            {
+                return Err(Errno::EROFS);
+            }
             let owner = call
                 .kernel
                 .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
             if want != 0 && !c.may_access(st.st_mode, owner.uid, owner.gid, want) {
                 return Err(Errno::EACCES);
             }
+            // O_NOATIME only for the owner (or CAP_FOWNER), after the access check.
+            if flags & libc::O_NOATIME != 0 && owner.uid != c.fsuid && !c.capable(CAP_FOWNER) {
+                return Err(Errno::EPERM);
+            }
             Ok(None)
         }
         Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
+            if call.kernel.mounts(call.tid).mounts[target.mount].read_only {
+                return Err(Errno::EROFS);
+            }
             check_dir_write(call, &c, index, &rel)?;
             Ok(owner_change)
         }
@@ -801,7 +854,7 @@ pub(super) fn check_name_change(
         return Ok(());
     };
     let (index, rel) = (target.gofer_index, target.rel.clone());
-    check_walk(call, &c, index, &rel)?;
+    check_walk(call, &c, target)?;
     check_dir_write(call, &c, index, &rel)?;
     if removing {
         let dir = files(call)?.stat(index, &parent_of(&rel), true)?;
@@ -820,6 +873,16 @@ pub(super) fn check_name_change(
         }
     }
     Ok(())
+}
+
+/// The mode chmod sets: S_ISGID is dropped when the caller is neither in the file's group
+/// (`group`, as the sandbox sees it) nor holds CAP_FSETID, as Linux's setattr_copy does.
+pub(super) fn sgid_kept(c: &Creds, group: u32, mode: u32) -> u32 {
+    if mode & libc::S_ISGID != 0 && !c.in_group(group) && !c.capable(CAP_FSETID) {
+        mode & !libc::S_ISGID
+    } else {
+        mode
+    }
 }
 
 /// Before chmod: only the owner (or CAP_FOWNER) may change an inode's mode.

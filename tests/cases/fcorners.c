@@ -1,0 +1,322 @@
+// conformance: ns
+/* Linux's corners in files: set-group-ID directories (open(2), mkdir(2)), chmod(2) of S_ISGID
+ * by an owner outside the group, truncate(2)/ftruncate(2) past RLIMIT_FSIZE, O_NOATIME by a
+ * non-owner, O_PATH fds refusing I/O, linkat(2) of an O_TMPFILE file by its /proc/self/fd
+ * link, O_PATH|O_NOFOLLOW of a /proc/<pid>/fd link, openat2(2) RESOLVE_NO_MAGICLINKS, O_CREAT
+ * of an existing /proc file, F_GETLK's holder pid, F_SETLEASE on an own file, execve(2) of a
+ * bare relative name. Points that need an unprivileged caller run in a child as uid 65534. */
+#include "tap.h"
+#include <grp.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#define GRP 4242
+
+/* The child's result: 0 when the call succeeded, its errno otherwise (100+ on a setup error). */
+static int nobody(void)
+{
+    if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+        return 1;
+    return 0;
+}
+
+static int child_code(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 200 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+static int sg_create(void *a)
+{
+    (void)a;
+    if (nobody())
+        return 101;
+    int fd = open("sg/byNobody", O_CREAT | O_WRONLY, 0644);
+    if (fd < 0)
+        return errno;
+    close(fd);
+    struct stat st;
+    if (stat("sg/byNobody", &st))
+        return 102;
+    return st.st_gid == GRP ? 0 : 103;
+}
+
+static int sg_chmod(void *a)
+{
+    (void)a;
+    if (nobody())
+        return 101;
+    if (chmod("sgfile", 02755))
+        return errno;
+    struct stat st;
+    if (stat("sgfile", &st))
+        return 102;
+    return (st.st_mode & 07777) == 0755 ? 0 : 103;
+}
+
+static int sg_fchmod(void *a)
+{
+    (void)a;
+    if (nobody())
+        return 101;
+    int fd = open("sgfile2", O_RDONLY);
+    if (fd < 0)
+        return 102;
+    if (fchmod(fd, 02755))
+        return errno;
+    struct stat st;
+    if (fstat(fd, &st))
+        return 103;
+    return (st.st_mode & 07777) == 0755 ? 0 : 104;
+}
+
+static volatile sig_atomic_t got_xfsz;
+static void on_xfsz(int s)
+{
+    (void)s;
+    got_xfsz++;
+}
+
+/* 0 when truncate and ftruncate both fail with EFBIG and each raises SIGXFSZ. */
+static int fsize(void *a)
+{
+    int which = *(int *)a;
+    signal(SIGXFSZ, on_xfsz);
+    struct rlimit rl = {4096, 4096};
+    if (setrlimit(RLIMIT_FSIZE, &rl))
+        return 101;
+    int r;
+    if (which == 0) {
+        r = truncate("big", 8192);
+    } else {
+        int fd = open("big", O_WRONLY);
+        if (fd < 0)
+            return 102;
+        r = ftruncate(fd, 8192);
+    }
+    if (r != -1)
+        return 103;
+    if (errno != EFBIG)
+        return errno;
+    return got_xfsz == 1 ? 0 : 104;
+}
+
+static int fsize_within(void *a)
+{
+    (void)a;
+    struct rlimit rl = {4096, 4096};
+    if (setrlimit(RLIMIT_FSIZE, &rl))
+        return 101;
+    return truncate("big", 4096) ? errno : 0;
+}
+
+static int noatime(void *a)
+{
+    (void)a;
+    if (nobody())
+        return 101;
+    int fd = open("rootowned", O_RDONLY | O_NOATIME);
+    if (fd >= 0)
+        return 0;
+    return errno;
+}
+
+static int noatime_own(void *a)
+{
+    (void)a;
+    if (nobody())
+        return 101;
+    int fd = open("own", O_CREAT | O_RDONLY | O_NOATIME, 0644);
+    if (fd < 0)
+        return errno;
+    return 0;
+}
+
+static int lease_own(void *a)
+{
+    (void)a;
+    if (nobody())
+        return 101;
+    int fd = open("leased", O_CREAT | O_WRONLY, 0644);
+    if (fd < 0)
+        return 102;
+    close(fd);
+    fd = open("leased", O_RDONLY);
+    if (fd < 0)
+        return 103;
+    if (fcntl(fd, F_SETLEASE, F_RDLCK) == -1)
+        return errno;
+    if (fcntl(fd, F_GETLEASE) != F_RDLCK)
+        return 104;
+    if (fcntl(fd, F_SETLEASE, F_UNLCK) == -1)
+        return 105;
+    return 0;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY), out = open(to, O_CREAT | O_WRONLY | O_TRUNC, 0755);
+    if (in < 0 || out < 0)
+        return -1;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, n) != n)
+            return -1;
+    close(in);
+    close(out);
+    return n == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--exit42") == 0)
+        return 42;
+    tap_init(argc, argv);
+    chmod(".", 0777);
+    struct stat st;
+
+    /* A set-group-ID directory. */
+    mkdir("sg", 0777);
+    chown("sg", 0, GRP);
+    chmod("sg", 02777);
+    tap_write_file("sg/f", "x");
+    stat("sg/f", &st);
+    OK(st.st_gid == GRP, "open: O_CREAT in a set-group-ID directory takes the directory's group");
+    mkdir("sg/d", 0755);
+    stat("sg/d", &st);
+    OK(st.st_gid == GRP, "mkdir: in a set-group-ID directory takes the directory's group");
+    OK(st.st_mode & S_ISGID, "mkdir: in a set-group-ID directory keeps S_ISGID");
+    symlink("f", "sg/l");
+    lstat("sg/l", &st);
+    OK(st.st_gid == GRP, "symlink: in a set-group-ID directory takes the directory's group");
+    T_EQ(child_code(tap_in_child(sg_create, NULL)), 0,
+         "open: a caller outside the group creates in a set-group-ID directory with its group");
+
+    /* chmod by the owner outside the file's group drops S_ISGID. */
+    tap_write_file("sgfile", "x");
+    chown("sgfile", 65534, GRP);
+    T_EQ(child_code(tap_in_child(sg_chmod, NULL)), 0,
+         "chmod: S_ISGID by an owner outside the file's group is cleared");
+    tap_write_file("sgfile2", "x");
+    chown("sgfile2", 65534, GRP);
+    T_EQ(child_code(tap_in_child(sg_fchmod, NULL)), 0,
+         "fchmod: S_ISGID by an owner outside the file's group is cleared");
+    T_EQ(chmod("sgfile", 02755), 0, "chmod: S_ISGID by root outside the group");
+    stat("sgfile", &st);
+    OK((st.st_mode & 07777) == 02755, "chmod: root keeps S_ISGID");
+
+    /* RLIMIT_FSIZE. */
+    tap_write_file("big", "x");
+    int which = 0;
+    T_EQ(child_code(tap_in_child(fsize, &which)), 0, "truncate: past RLIMIT_FSIZE -> EFBIG and SIGXFSZ");
+    which = 1;
+    T_EQ(child_code(tap_in_child(fsize, &which)), 0, "ftruncate: past RLIMIT_FSIZE -> EFBIG and SIGXFSZ");
+    T_EQ(child_code(tap_in_child(fsize_within, NULL)), 0, "truncate: up to RLIMIT_FSIZE succeeds");
+
+    /* O_NOATIME */
+    tap_write_file("rootowned", "x");
+    chmod("rootowned", 0644);
+    T_EQ(child_code(tap_in_child(noatime, NULL)), EPERM, "open: O_NOATIME on a file of another owner -> EPERM");
+    T_EQ(child_code(tap_in_child(noatime_own, NULL)), 0, "open: O_NOATIME on an own file");
+    T_OK(open("rootowned", O_RDONLY | O_NOATIME), "open: O_NOATIME by root on any file");
+
+    /* O_PATH */
+    char b[4];
+    int pfd = open("rootowned", O_PATH);
+    T_ERR(write(pfd, "y", 1), EBADF, "write: O_PATH fd -> EBADF");
+    T_IS_ERR(read(pfd, b, 1), EBADF, "read: an O_PATH fd is refused");
+    T_IS_ERR(pread(pfd, b, 1, 0), EBADF, "pread64: an O_PATH fd is refused");
+    T_IS_ERR(fchmod(pfd, 0600), EBADF, "fchmod: an O_PATH fd is refused");
+    close(pfd);
+
+    /* linkat of an O_TMPFILE file through /proc/self/fd/N. */
+    int tfd = open(".", O_TMPFILE | O_RDWR, 0600);
+    char p[64];
+    write(tfd, "tmp", 3);
+    snprintf(p, sizeof p, "/proc/self/fd/%d", tfd);
+    T_EQ(linkat(AT_FDCWD, p, AT_FDCWD, "linked", AT_SYMLINK_FOLLOW), 0,
+         "linkat: /proc/self/fd/N of an O_TMPFILE file, AT_SYMLINK_FOLLOW, links it");
+    int lfd = open("linked", O_RDONLY);
+    OK(lfd >= 0 && read(lfd, b, 3) == 3 && memcmp(b, "tmp", 3) == 0, "linkat: the linked name holds the data");
+    close(lfd);
+    close(tfd);
+
+    /* O_PATH|O_NOFOLLOW of a /proc/<pid>/fd link: the link itself. */
+    int ffd = open("rootowned", O_RDONLY);
+    snprintf(p, sizeof p, "/proc/%d/fd/%d", getpid(), ffd);
+    int lk = open(p, O_PATH | O_NOFOLLOW);
+    int lk_errno = errno;
+    int is_link = lk >= 0 && fstatat(lk, "", &st, AT_EMPTY_PATH) == 0 && S_ISLNK(st.st_mode);
+    OK(is_link, "open: O_PATH|O_NOFOLLOW of /proc/<pid>/fd/N opens the link itself -> %s",
+       is_link ? "a link" : lk >= 0 ? "not a link" : tap_errname(lk_errno));
+    if (lk >= 0)
+        close(lk);
+    close(ffd);
+
+    /* openat2 RESOLVE_NO_MAGICLINKS */
+    struct open_how how = {.flags = O_RDONLY, .resolve = RESOLVE_NO_MAGICLINKS};
+    T_ERR(syscall(SYS_openat2, AT_FDCWD, "/proc/self/exe", &how, sizeof how), ELOOP,
+          "openat2: RESOLVE_NO_MAGICLINKS refuses /proc/self/exe -> ELOOP");
+    how.flags = O_PATH | O_NOFOLLOW;
+    lk = syscall(SYS_openat2, AT_FDCWD, "/proc/self/exe", &how, sizeof how);
+    lk_errno = errno;
+    OK(lk >= 0, "openat2: RESOLVE_NO_MAGICLINKS with O_PATH|O_NOFOLLOW opens the link itself -> %s",
+       lk >= 0 ? "opened" : tap_errname(lk_errno));
+    if (lk >= 0)
+        close(lk);
+    how.flags = O_RDONLY;
+    T_OK(syscall(SYS_openat2, AT_FDCWD, "/proc/self/status", &how, sizeof how),
+         "openat2: RESOLVE_NO_MAGICLINKS lets a plain /proc file open");
+
+    /* O_CREAT of an existing /proc file */
+    T_OK(open("/proc/self/status", O_RDONLY | O_CREAT, 0644), "open: O_RDONLY|O_CREAT of an existing /proc file");
+
+    /* F_GETLK names the holder by its pid. */
+    int lp[2], rp[2];
+    pipe(lp);
+    pipe(rp);
+    tap_write_file("locked", "0123456789");
+    fflush(stdout);
+    pid_t holder = fork();
+    if (holder == 0) {
+        int fd = open("locked", O_RDWR);
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 4};
+        fcntl(fd, F_SETLK, &fl);
+        write(lp[1], "l", 1);
+        read(rp[0], b, 1);
+        _exit(0);
+    }
+    read(lp[0], b, 1);
+    int fd = open("locked", O_RDWR);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
+    T_EQ(fcntl(fd, F_GETLK, &fl), 0, "fcntl: F_GETLK over another process's lock");
+    OK(fl.l_type == F_WRLCK && fl.l_start == 0 && fl.l_len == 4, "fcntl: F_GETLK reports the held range");
+    OK(fl.l_pid == holder, "fcntl: F_GETLK reports the holder's pid as fork returned it");
+    write(rp[1], "u", 1);
+    waitpid(holder, NULL, 0);
+    close(fd);
+
+    /* F_SETLEASE */
+    T_EQ(child_code(tap_in_child(lease_own, NULL)), 0, "fcntl: F_SETLEASE F_RDLCK on an own file, F_GETLEASE, F_UNLCK");
+    tap_write_file("rlease", "x");
+    fd = open("rlease", O_RDONLY);
+    T_EQ(fcntl(fd, F_SETLEASE, F_RDLCK), 0, "fcntl: F_SETLEASE F_RDLCK by root");
+    T_EQ(fcntl(fd, F_GETLEASE), F_RDLCK, "fcntl: F_GETLEASE returns F_RDLCK");
+    T_EQ(fcntl(fd, F_SETLEASE, F_UNLCK), 0, "fcntl: F_SETLEASE F_UNLCK");
+    close(fd);
+
+    /* execve of a bare relative name: the file in the cwd. */
+    OK(copy_file("/proc/self/exe", "prog") == 0, "execve: a copy of the case in the cwd");
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        char *av[] = {"prog", "--exit42", NULL};
+        execve("prog", av, (char *[]){NULL});
+        _exit(errno);
+    }
+    int status;
+    waitpid(c, &status, 0);
+    T_EQ(child_code(status), 42, "execve: a bare relative name runs the file in the cwd");
+    return tap_done();
+}
