@@ -68,12 +68,7 @@ print('shell status', st)
 "#;
 
 fn a_shell_stops_and_interrupts_only_its_foreground_job(v: Variant) {
-    let mut c = v.sentry_command();
-    c.arg("run")
-        .arg(v.platform_flag())
-        .args(["-e", "PATH=/usr/bin:/bin"])
-        .arg(test_support::hostlibs_rootfs())
-        .args(["/usr/bin/python3", "-c", JOBS]);
+    let c = python(v, &[], &[JOBS]);
     let run = test_support::run_to_end(c, test_support::RUN_DEADLINE);
     run.expect_code(0);
     let lines: Vec<&str> = run.stdout.lines().map(str::trim).collect();
@@ -146,12 +141,20 @@ fn foreground_of(master: &OwnedFd) -> i32 {
 
 /// The sentry's command running TAKE_FOREGROUND on the sandbox's fd `fd`.
 fn take_foreground(v: Variant, fd: &str) -> std::process::Command {
+    python(v, &[], &[TAKE_FOREGROUND, fd])
+}
+
+/// The sentry's command (with `options`) running `python3 -c SCRIPT ARGS...` in the
+/// hostlibs rootfs.
+fn python(v: Variant, options: &[&str], script_and_args: &[&str]) -> std::process::Command {
     let mut c = v.sentry_command();
     c.arg("run")
         .arg(v.platform_flag())
+        .args(options)
         .args(["-e", "PATH=/usr/bin:/bin"])
         .arg(test_support::hostlibs_rootfs())
-        .args(["/usr/bin/python3", "-c", TAKE_FOREGROUND, fd]);
+        .args(["/usr/bin/python3", "-c"])
+        .args(script_and_args);
     c
 }
 
@@ -295,13 +298,7 @@ print('killed by', signal.Signals(os.WTERMSIG(st)).name if os.WIFSIGNALED(st) el
 "#;
 
 fn open_takes_terminal(v: Variant, notify: &str) {
-    let mut c = v.sentry_command();
-    c.arg("run")
-        .arg(v.platform_flag())
-        .arg(notify)
-        .args(["-e", "PATH=/usr/bin:/bin"])
-        .arg(test_support::hostlibs_rootfs())
-        .args(["/usr/bin/python3", "-c", OPEN_TAKES_TERMINAL]);
+    let c = python(v, &[notify], &[OPEN_TAKES_TERMINAL]);
     let run = test_support::run_to_end(c, test_support::RUN_DEADLINE);
     run.expect_code(0);
     let lines: Vec<&str> = run.stdout.lines().map(str::trim).collect();

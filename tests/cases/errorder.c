@@ -8,28 +8,16 @@
 #include <grp.h>
 #include <sys/mount.h>
 
-static int nobody(void)
-{
-    if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
-        return 1;
-    return 0;
-}
-
-static int child_code(int st)
-{
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 200 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
 /* Each op returns 0 on success, else its errno. */
-static int op_open_w(void *a) { (void)a; if (nobody()) return 101; return open("ro/f", O_WRONLY) >= 0 ? 0 : errno; }
-static int op_access_w(void *a) { (void)a; if (nobody()) return 101; return access("ro/f", W_OK) == 0 ? 0 : errno; }
-static int op_mkdir(void *a) { (void)a; if (nobody()) return 101; return mkdir("ro/sub", 0755) == 0 ? 0 : errno; }
-static int op_unlink_ro(void *a) { (void)a; if (nobody()) return 101; return unlink("ro/f") == 0 ? 0 : errno; }
-static int op_creat(void *a) { (void)a; if (nobody()) return 101; return open("ro/new", O_CREAT | O_WRONLY, 0644) >= 0 ? 0 : errno; }
-static int op_chmod(void *a) { (void)a; if (nobody()) return 101; return chmod("priv/f", 0777) == 0 ? 0 : errno; }
-static int op_chown(void *a) { (void)a; if (nobody()) return 101; return chown("priv/f", 65534, 65534) == 0 ? 0 : errno; }
-static int op_unlink(void *a) { (void)a; if (nobody()) return 101; return unlink("priv/f") == 0 ? 0 : errno; }
-static int op_chmod_open(void *a) { (void)a; if (nobody()) return 101; return chmod("pub/f", 0777) == 0 ? 0 : errno; }
+static int op_open_w(void *a) { (void)a; if (tap_become_nobody()) return 101; return open("ro/f", O_WRONLY) >= 0 ? 0 : errno; }
+static int op_access_w(void *a) { (void)a; if (tap_become_nobody()) return 101; return access("ro/f", W_OK) == 0 ? 0 : errno; }
+static int op_mkdir(void *a) { (void)a; if (tap_become_nobody()) return 101; return mkdir("ro/sub", 0755) == 0 ? 0 : errno; }
+static int op_unlink_ro(void *a) { (void)a; if (tap_become_nobody()) return 101; return unlink("ro/f") == 0 ? 0 : errno; }
+static int op_creat(void *a) { (void)a; if (tap_become_nobody()) return 101; return open("ro/new", O_CREAT | O_WRONLY, 0644) >= 0 ? 0 : errno; }
+static int op_chmod(void *a) { (void)a; if (tap_become_nobody()) return 101; return chmod("priv/f", 0777) == 0 ? 0 : errno; }
+static int op_chown(void *a) { (void)a; if (tap_become_nobody()) return 101; return chown("priv/f", 65534, 65534) == 0 ? 0 : errno; }
+static int op_unlink(void *a) { (void)a; if (tap_become_nobody()) return 101; return unlink("priv/f") == 0 ? 0 : errno; }
+static int op_chmod_open(void *a) { (void)a; if (tap_become_nobody()) return 101; return chmod("pub/f", 0777) == 0 ? 0 : errno; }
 
 int main(int argc, char **argv)
 {
@@ -49,15 +37,15 @@ int main(int argc, char **argv)
     tap_write_file("ro/f", "x");
     chmod("ro/f", 0644);
     T_EQ(mount(NULL, "ro", NULL, MS_REMOUNT | MS_RDONLY, NULL), 0, "mount: MS_REMOUNT|MS_RDONLY");
-    T_EQ(child_code(tap_in_child(op_open_w, NULL)), EROFS,
+    T_EQ(tap_child_code(tap_in_child(op_open_w, NULL)), EROFS,
          "open: O_WRONLY of another's file on a read-only mount -> EROFS before EACCES");
-    T_EQ(child_code(tap_in_child(op_access_w, NULL)), EROFS,
+    T_EQ(tap_child_code(tap_in_child(op_access_w, NULL)), EROFS,
          "access: W_OK of another's file on a read-only mount -> EROFS before EACCES");
-    T_EQ(child_code(tap_in_child(op_creat, NULL)), EROFS,
+    T_EQ(tap_child_code(tap_in_child(op_creat, NULL)), EROFS,
          "open: O_CREAT on a read-only mount -> EROFS");
-    T_EQ(child_code(tap_in_child(op_mkdir, NULL)), EROFS,
+    T_EQ(tap_child_code(tap_in_child(op_mkdir, NULL)), EROFS,
          "mkdir: on a read-only mount -> EROFS");
-    T_EQ(child_code(tap_in_child(op_unlink_ro, NULL)), EROFS,
+    T_EQ(tap_child_code(tap_in_child(op_unlink_ro, NULL)), EROFS,
          "unlink: on a read-only mount -> EROFS");
     T_ERR(access("ro/f", W_OK), EROFS, "access: W_OK by root on a read-only mount -> EROFS");
     T_EQ(access("ro/f", R_OK), 0, "access: R_OK on a read-only mount");
@@ -72,10 +60,10 @@ int main(int argc, char **argv)
     tap_write_file("priv/f", "x");
     mkdir("pub", 0755);
     tap_write_file("pub/f", "x");
-    T_EQ(child_code(tap_in_child(op_chmod, NULL)), EACCES, "chmod: through an unsearchable dir -> EACCES before EPERM");
-    T_EQ(child_code(tap_in_child(op_chown, NULL)), EACCES, "chown: through an unsearchable dir -> EACCES before EPERM");
-    T_EQ(child_code(tap_in_child(op_unlink, NULL)), EACCES, "unlink: through an unsearchable dir -> EACCES");
-    T_EQ(child_code(tap_in_child(op_chmod_open, NULL)), EPERM, "chmod: another's file in a searchable dir -> EPERM");
+    T_EQ(tap_child_code(tap_in_child(op_chmod, NULL)), EACCES, "chmod: through an unsearchable dir -> EACCES before EPERM");
+    T_EQ(tap_child_code(tap_in_child(op_chown, NULL)), EACCES, "chown: through an unsearchable dir -> EACCES before EPERM");
+    T_EQ(tap_child_code(tap_in_child(op_unlink, NULL)), EACCES, "unlink: through an unsearchable dir -> EACCES");
+    T_EQ(tap_child_code(tap_in_child(op_chmod_open, NULL)), EPERM, "chmod: another's file in a searchable dir -> EPERM");
 
     /* setpgid of a child that has exec'd. */
     int hold[2], sync[2];
@@ -99,7 +87,7 @@ int main(int argc, char **argv)
     close(hold[1]);
     int st;
     waitpid(c, &st, 0);
-    T_EQ(child_code(st), 0, "setpgid: the exec'd child ran to its end");
+    T_EQ(tap_child_code(st), 0, "setpgid: the exec'd child ran to its end");
     pid_t c2 = fork();
     if (c2 == 0) {
         char b;

@@ -14,22 +14,10 @@
 #define GRP 4242
 
 /* The child's result: 0 when the call succeeded, its errno otherwise (100+ on a setup error). */
-static int nobody(void)
-{
-    if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
-        return 1;
-    return 0;
-}
-
-static int child_code(int st)
-{
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 200 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
 static int sg_create(void *a)
 {
     (void)a;
-    if (nobody())
+    if (tap_become_nobody())
         return 101;
     int fd = open("sg/byNobody", O_CREAT | O_WRONLY, 0644);
     if (fd < 0)
@@ -44,7 +32,7 @@ static int sg_create(void *a)
 static int sg_chmod(void *a)
 {
     (void)a;
-    if (nobody())
+    if (tap_become_nobody())
         return 101;
     if (chmod("sgfile", 02755))
         return errno;
@@ -57,7 +45,7 @@ static int sg_chmod(void *a)
 static int sg_fchmod(void *a)
 {
     (void)a;
-    if (nobody())
+    if (tap_become_nobody())
         return 101;
     int fd = open("sgfile2", O_RDONLY);
     if (fd < 0)
@@ -113,7 +101,7 @@ static int fsize_within(void *a)
 static int noatime(void *a)
 {
     (void)a;
-    if (nobody())
+    if (tap_become_nobody())
         return 101;
     int fd = open("rootowned", O_RDONLY | O_NOATIME);
     if (fd >= 0)
@@ -124,7 +112,7 @@ static int noatime(void *a)
 static int noatime_own(void *a)
 {
     (void)a;
-    if (nobody())
+    if (tap_become_nobody())
         return 101;
     int fd = open("own", O_CREAT | O_RDONLY | O_NOATIME, 0644);
     if (fd < 0)
@@ -135,7 +123,7 @@ static int noatime_own(void *a)
 static int lease_own(void *a)
 {
     (void)a;
-    if (nobody())
+    if (tap_become_nobody())
         return 101;
     int fd = open("leased", O_CREAT | O_WRONLY, 0644);
     if (fd < 0)
@@ -190,17 +178,17 @@ int main(int argc, char **argv)
     symlink("f", "sg/l");
     lstat("sg/l", &st);
     OK(st.st_gid == GRP, "symlink: in a set-group-ID directory takes the directory's group");
-    T_EQ(child_code(tap_in_child(sg_create, NULL)), 0,
+    T_EQ(tap_child_code(tap_in_child(sg_create, NULL)), 0,
          "open: a caller outside the group creates in a set-group-ID directory with its group");
 
     /* chmod by the owner outside the file's group drops S_ISGID. */
     tap_write_file("sgfile", "x");
     chown("sgfile", 65534, GRP);
-    T_EQ(child_code(tap_in_child(sg_chmod, NULL)), 0,
+    T_EQ(tap_child_code(tap_in_child(sg_chmod, NULL)), 0,
          "chmod: S_ISGID by an owner outside the file's group is cleared");
     tap_write_file("sgfile2", "x");
     chown("sgfile2", 65534, GRP);
-    T_EQ(child_code(tap_in_child(sg_fchmod, NULL)), 0,
+    T_EQ(tap_child_code(tap_in_child(sg_fchmod, NULL)), 0,
          "fchmod: S_ISGID by an owner outside the file's group is cleared");
     T_EQ(chmod("sgfile", 02755), 0, "chmod: S_ISGID by root outside the group");
     stat("sgfile", &st);
@@ -209,16 +197,16 @@ int main(int argc, char **argv)
     /* RLIMIT_FSIZE. */
     tap_write_file("big", "x");
     int which = 0;
-    T_EQ(child_code(tap_in_child(fsize, &which)), 0, "truncate: past RLIMIT_FSIZE -> EFBIG and SIGXFSZ");
+    T_EQ(tap_child_code(tap_in_child(fsize, &which)), 0, "truncate: past RLIMIT_FSIZE -> EFBIG and SIGXFSZ");
     which = 1;
-    T_EQ(child_code(tap_in_child(fsize, &which)), 0, "ftruncate: past RLIMIT_FSIZE -> EFBIG and SIGXFSZ");
-    T_EQ(child_code(tap_in_child(fsize_within, NULL)), 0, "truncate: up to RLIMIT_FSIZE succeeds");
+    T_EQ(tap_child_code(tap_in_child(fsize, &which)), 0, "ftruncate: past RLIMIT_FSIZE -> EFBIG and SIGXFSZ");
+    T_EQ(tap_child_code(tap_in_child(fsize_within, NULL)), 0, "truncate: up to RLIMIT_FSIZE succeeds");
 
     /* O_NOATIME */
     tap_write_file("rootowned", "x");
     chmod("rootowned", 0644);
-    T_EQ(child_code(tap_in_child(noatime, NULL)), EPERM, "open: O_NOATIME on a file of another owner -> EPERM");
-    T_EQ(child_code(tap_in_child(noatime_own, NULL)), 0, "open: O_NOATIME on an own file");
+    T_EQ(tap_child_code(tap_in_child(noatime, NULL)), EPERM, "open: O_NOATIME on a file of another owner -> EPERM");
+    T_EQ(tap_child_code(tap_in_child(noatime_own, NULL)), 0, "open: O_NOATIME on an own file");
     T_OK(open("rootowned", O_RDONLY | O_NOATIME), "open: O_NOATIME by root on any file");
 
     /* O_PATH */
@@ -298,7 +286,7 @@ int main(int argc, char **argv)
     close(fd);
 
     /* F_SETLEASE */
-    T_EQ(child_code(tap_in_child(lease_own, NULL)), 0, "fcntl: F_SETLEASE F_RDLCK on an own file, F_GETLEASE, F_UNLCK");
+    T_EQ(tap_child_code(tap_in_child(lease_own, NULL)), 0, "fcntl: F_SETLEASE F_RDLCK on an own file, F_GETLEASE, F_UNLCK");
     tap_write_file("rlease", "x");
     fd = open("rlease", O_RDONLY);
     T_EQ(fcntl(fd, F_SETLEASE, F_RDLCK), 0, "fcntl: F_SETLEASE F_RDLCK by root");
@@ -317,6 +305,6 @@ int main(int argc, char **argv)
     }
     int status;
     waitpid(c, &status, 0);
-    T_EQ(child_code(status), 42, "execve: a bare relative name runs the file in the cwd");
+    T_EQ(tap_child_code(status), 42, "execve: a bare relative name runs the file in the cwd");
     return tap_done();
 }

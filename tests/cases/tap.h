@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -230,5 +231,19 @@ static int tap_write_file(const char *path, const char *data)
     int r = write(fd, data, n) == (ssize_t)n ? 0 : -1;
     close(fd);
     return r;
+}
+
+/* Drops every id to 65534 (nobody), supplementary groups too; 0 on success. */
+static int tap_become_nobody(void)
+{
+    if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+        return 1;
+    return 0;
+}
+
+/* A child's wait status as one number: its exit code, or 200 + the signal that killed it. */
+static int tap_child_code(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 200 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 #endif
