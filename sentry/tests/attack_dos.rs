@@ -9,12 +9,7 @@ use test_support::{variant_tests, Variant};
 /// The task owns the file as the sandbox sees it; on the host a root gofer's files belong
 /// to root, and the sentry sets the lease for the task.
 fn lease_delays_only_its_caller(v: Variant) {
-    let dir = v.scratch().join(format!(
-        "lease-{}-{:?}-{:?}",
-        std::process::id(),
-        v.platform,
-        v.user
-    ));
+    let dir = v.scratch_path("lease");
     std::fs::create_dir_all(&dir).expect("create the lease directory");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777))
         .expect("chmod the lease directory");

@@ -26,12 +26,7 @@ fn xattr_names(path: &Path) -> Vec<String> {
 }
 
 fn no_privilege_lands_on_the_host(v: Variant) {
-    let dir = v.scratch().join(format!(
-        "privilege-{}-{:?}-{:?}",
-        std::process::id(),
-        v.platform,
-        v.user
-    ));
+    let dir = v.scratch_path("privilege");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the directory");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))

@@ -108,12 +108,7 @@ fn queued_bytes(pids: &[i32]) -> u64 {
 }
 
 fn socket_buffers_are_charged(v: Variant, mode: &str) {
-    let events = v.scratch().join(format!(
-        "sockbuf-events-{}-{mode}-{:?}-{:?}",
-        std::process::id(),
-        v.platform,
-        v.user
-    ));
+    let events = v.scratch_path(&format!("sockbuf-events-{mode}"));
     let _ = std::fs::remove_file(&events);
     // The unprivileged sentry writes it too.
     std::fs::write(&events, "").expect("create the events file");

@@ -36,12 +36,7 @@ fn shm_is_tmpfs() -> bool {
 }
 
 fn scratch_in_memory_and_gone_after_exit(v: Variant) {
-    let fifo = v.scratch().join(format!(
-        "startup-go-{}-{:?}-{:?}",
-        std::process::id(),
-        v.platform,
-        v.user
-    ));
+    let fifo = v.scratch_path("startup-go");
     let _ = std::fs::remove_file(&fifo);
     let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("no NUL");
     // SAFETY: mkfifo reads a NUL-terminated path we own.

@@ -260,6 +260,17 @@ impl Variant {
         self.files().scratch.clone()
     }
 
+    /// A path in the scratch directory that is this test process's and this variant's
+    /// alone: `<name>-<pid>-<platform>-<user>`.
+    pub fn scratch_path(self, name: &str) -> PathBuf {
+        self.scratch().join(format!(
+            "{name}-{}-{:?}-{:?}",
+            std::process::id(),
+            self.platform,
+            self.user
+        ))
+    }
+
     pub fn platform_flag(self) -> &'static str {
         match self.platform {
             Platform::Ptrace => "--platform=ptrace",

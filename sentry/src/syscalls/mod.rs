@@ -267,6 +267,20 @@ pub fn fix_read(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64, buf: &mu
     ok
 }
 
+/// Raises `signal` in the calling thread, as the kernel does for a call that fails with
+/// it (SIGPIPE for a send on a closed stream, SIGXFSZ for a file grown past RLIMIT_FSIZE).
+pub(super) fn raise_in_caller(call: &Call, signal: i32) {
+    // SAFETY: tgkill of our tracee with a plain signal number.
+    unsafe {
+        libc::syscall(
+            libc::SYS_tgkill,
+            call.kernel.tgid_of(call.tid),
+            call.tid,
+            signal,
+        )
+    };
+}
+
 /// See [`fix_read`].
 pub fn fix_write(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64, data: &[u8]) -> bool {
     let ok = mem.write(tid, addr, data).is_ok();

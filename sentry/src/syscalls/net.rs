@@ -463,10 +463,15 @@ pub fn fix_unix_address(
 fn sendto(call: &mut Call, a: args::sendto) -> Result<Action, Errno> {
     // No address: nothing the kernel reads can name a socket. But a request on the
     // sandbox's netlink socket (send() is sendto without one) is the sentry's to answer.
-    if a.addr == 0 && !is_sandbox_netlink(call, a.fd) {
+    if a.addr == 0 && call.kernel.netlink.sockets.is_empty() {
         return Ok(Action::Pass);
     }
-    let sock = socket_of(call, a.fd)?;
+    let sock = match socket_of(call, a.fd) {
+        Ok(sock) => sock,
+        // The kernel gives the same errno for its own send.
+        Err(_) if a.addr == 0 => return Ok(Action::Pass),
+        Err(e) => return Err(e),
+    };
     if let Some(ino) = super::netlink::emulated(call, &sock) {
         let data = read_data(&*call.kernel.mem, call.tid, &[(a.buf, a.len as usize)])?;
         let to = match a.addr {
@@ -479,6 +484,9 @@ fn sendto(call: &mut Call, a: args::sendto) -> Result<Action, Errno> {
             )?),
         };
         return super::netlink::send(call, ino, &data, to.as_deref());
+    }
+    if a.addr == 0 {
+        return Ok(Action::Pass);
     }
     if let Some(ino) = super::inet::emulated(call, &sock) {
         return super::inet::sendto(call, &sock, ino);
@@ -1022,15 +1030,7 @@ fn sentry_send(
         let e = Errno::last();
         if e == Errno::EPIPE && flags & libc::MSG_NOSIGNAL == 0 {
             // The task's own send would have raised SIGPIPE.
-            // SAFETY: tgkill of our tracee with a plain signal number.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_tgkill,
-                    call.kernel.tgid_of(call.tid),
-                    call.tid,
-                    libc::SIGPIPE,
-                )
-            };
+            super::raise_in_caller(call, libc::SIGPIPE);
         }
         return Err(e);
     }

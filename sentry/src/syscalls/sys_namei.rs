@@ -522,15 +522,7 @@ fn truncate(call: &mut Call, a: args::truncate) -> Result<Action, Errno> {
     if let Some(limit) = file_size_limit(call) {
         let size = files(call)?.stat(index, &rel, true)?.st_size;
         if grows_past(a.length, size, limit) {
-            // SAFETY: tgkill of our tracee with a plain signal number.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_tgkill,
-                    call.kernel.tgid_of(call.tid),
-                    call.tid,
-                    libc::SIGXFSZ,
-                )
-            };
+            super::raise_in_caller(call, libc::SIGXFSZ);
             return Err(Errno::EFBIG);
         }
     }
