@@ -72,14 +72,8 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
             .map_err(Failure::Usage)?;
     let exe = std::env::current_exe()
         .map_err(|e| Failure::Internal(format!("cannot find the sentry's executable: {e}")))?;
-    let mut files = gofer::Client::spawn_with_args(&exe, &[GOFER_ARG], &gofer_mounts)
+    let files = gofer::Client::spawn_with_args(&exe, &[GOFER_ARG], &gofer_mounts)
         .map_err(|e| Failure::Internal(format!("cannot start the gofer: {e}")))?;
-    // Off for now: with the calls that change nothing walked in the sentry's process, a
-    // program whose thread re-points fds in a loop while another execs (the exec race of
-    // sentry/tests/attack_exec.rs) took 300 times longer whenever the sentry shares a CPU
-    // with its tasks (20,000 stops a round instead of a few dozen; bisected to the local
-    // walks, cause not yet found). Every file call goes to the gofer, as before.
-    files.without_local_walks();
     let gofer_pid = files.pid() as i32;
     // Before the sentry starts any thread: every later thread and task inherits it.
     // The OCI sandbox process also writes its state next to the scratch directory.
