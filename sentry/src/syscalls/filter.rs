@@ -11,9 +11,10 @@ use syscalls::Sysno;
 /// Checked calls that stop only for some values of one argument: fcntl for the commands that
 /// carry process ids, setsockopt for SO_PASSPIDFD, SO_PASSCRED and the buffer sizes (charged
 /// under a memory limit), getrlimit and setrlimit for RLIMIT_CORE,
-/// the clock calls for CPU clocks (negative clock ids, which carry a pid). The rest of each
-/// runs in the kernel.
-const GUARDED: [(Sysno, u8, ArgTest); 10] = [
+/// the clock calls for CPU clocks (negative clock ids, which carry a pid), prlimit64 of
+/// another process or of RLIMIT_CORE, and the prctl options the sentry decides. The rest of
+/// each runs in the kernel.
+const GUARDED: [(Sysno, u8, ArgTest); 13] = [
     (Sysno::fcntl, 1, ArgTest::OneOf(&super::owner::COMMANDS)),
     (
         Sysno::setsockopt,
@@ -48,6 +49,17 @@ const GUARDED: [(Sysno, u8, ArgTest); 10] = [
         Sysno::setrlimit,
         0,
         ArgTest::OneOf(&super::rlimit::RESOURCES),
+    ),
+    (Sysno::prlimit64, 0, ArgTest::AtLeast(1)),
+    (
+        Sysno::prlimit64,
+        1,
+        ArgTest::OneOf(&super::rlimit::RESOURCES),
+    ),
+    (
+        Sysno::prctl,
+        0,
+        ArgTest::OneOf(&super::process::PRCTL_DECIDED),
     ),
     (Sysno::clock_gettime, 0, NEGATIVE),
     (Sysno::clock_getres, 0, NEGATIVE),
@@ -187,6 +199,17 @@ mod tests {
         assert_eq!(sockopt(libc::SO_REUSEADDR), allow);
         assert_eq!(sockopt(super::super::net::SO_PASSPIDFD), trace);
         assert_eq!(sockopt(libc::SO_PASSCRED), trace);
+        let prlimit =
+            |pid: i32, res: u32| run(Sysno::prlimit64, [pid as u64, res as u64, 0, 0, 0, 0]);
+        assert_eq!(prlimit(0, libc::RLIMIT_STACK), allow);
+        assert_eq!(prlimit(0, libc::RLIMIT_CORE), trace);
+        assert_eq!(prlimit(7, libc::RLIMIT_STACK), trace);
+        assert_eq!(prlimit(-1, libc::RLIMIT_STACK), trace);
+        let prctl = |option: i32| run(Sysno::prctl, [option as u64, 0, 0, 0, 0, 0]);
+        assert_eq!(prctl(libc::PR_GET_NAME), allow);
+        assert_eq!(prctl(libc::PR_SET_NAME), allow);
+        assert_eq!(prctl(libc::PR_SET_SECCOMP), trace);
+        assert_eq!(prctl(libc::PR_SET_DUMPABLE), trace);
         let clock = |id: i32| run(Sysno::clock_gettime, [id as u32 as u64, 0, 0, 0, 0, 0]);
         assert_eq!(clock(libc::CLOCK_MONOTONIC), allow);
         assert_eq!(clock(libc::CLOCK_PROCESS_CPUTIME_ID), allow);

@@ -127,13 +127,32 @@ fn personality(call: &mut Call, a: args::personality) -> Action {
     errno(Errno::EPERM)
 }
 
+/// The prctl options the sentry decides (the handlers below and `ids::prctl_caps`); every
+/// other option runs on the host as the task made it, and under `--platform=seccomp` never
+/// leaves the kernel.
+pub const PRCTL_DECIDED: [u32; 14] = [
+    libc::PR_GET_DUMPABLE as u32,
+    libc::PR_SET_DUMPABLE as u32,
+    libc::PR_GET_KEEPCAPS as u32,
+    libc::PR_SET_KEEPCAPS as u32,
+    libc::PR_SET_SECCOMP as u32,
+    libc::PR_CAPBSET_READ as u32,
+    libc::PR_CAPBSET_DROP as u32,
+    libc::PR_GET_SECUREBITS as u32,
+    libc::PR_SET_SECUREBITS as u32,
+    libc::PR_SET_MM as u32,
+    libc::PR_SET_CHILD_SUBREAPER as u32,
+    libc::PR_SET_NO_NEW_PRIVS as u32,
+    libc::PR_GET_NO_NEW_PRIVS as u32,
+    libc::PR_CAP_AMBIENT as u32,
+];
+
 /// prctl(2): no seccomp filters of the sandbox's own (see `seccomp`), no PR_SET_MM.
 fn prctl(call: &mut Call, a: args::prctl) -> Action {
     // The capability options act on the sandbox's emulated sets.
     if let Some(done) = super::ids::prctl_caps(call) {
         return done;
     }
-    const PR_SET_MM: i32 = 35;
     match a.option {
         libc::PR_SET_SECCOMP => {
             deny_event(
@@ -143,7 +162,7 @@ fn prctl(call: &mut Call, a: args::prctl) -> Action {
             );
             errno(Errno::EINVAL)
         }
-        PR_SET_MM => {
+        libc::PR_SET_MM => {
             deny_event(call, Errno::EPERM as i32, "PR_SET_MM");
             errno(Errno::EPERM)
         }

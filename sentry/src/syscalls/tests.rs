@@ -594,3 +594,17 @@ fn an_open_gives_a_terminal_only_to_a_session_leader_without_one() {
     mem.set_proc_file(INIT, "stat", &stat(INIT, 34816));
     assert!(!gives(&mut k, libc::O_RDWR));
 }
+
+#[test]
+fn prctl_options_outside_the_decided_set_run_on_the_host() {
+    // The seccomp filter lets every option outside PRCTL_DECIDED run in the kernel: the
+    // handler must have nothing to say about them either.
+    let (mut k, _mem) = sandbox(Ids { uid: 0, gid: 0 });
+    for option in (0..80u32).filter(|o| !super::process::PRCTL_DECIDED.contains(o)) {
+        let action = run(&mut k, CHILD, Sysno::prctl, [option as u64, 0, 0, 0, 0, 0]);
+        assert!(
+            matches!(action, Action::Pass),
+            "prctl option {option}: {action:?}"
+        );
+    }
+}
