@@ -17,7 +17,8 @@ pub const RESOLVE_BENEATH_ONLY: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_M
 
 /// A path copied into a NUL-terminated stack buffer.
 pub struct CPath {
-    buf: [u8; MAX_PATH + 1],
+    /// The path's bytes and one NUL after them (a path is short: no 4 KiB copy per call).
+    buf: Vec<u8>,
 }
 
 impl CPath {
@@ -31,14 +32,15 @@ impl CPath {
         if bytes.contains(&0) {
             return Err(Errno::EINVAL);
         }
-        let mut buf = [0u8; MAX_PATH + 1];
-        buf[..bytes.len()].copy_from_slice(bytes);
+        let mut buf = Vec::with_capacity(bytes.len() + 1);
+        buf.extend_from_slice(bytes);
+        buf.push(0);
         Ok(CPath { buf })
     }
 
     pub fn as_cstr(&self) -> &CStr {
-        // The buffer always holds a NUL after the copied bytes (MAX_PATH + 1 > len).
-        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c".")
+        // The buffer holds exactly one NUL, at its end.
+        CStr::from_bytes_with_nul(&self.buf).unwrap_or(c".")
     }
 }
 
