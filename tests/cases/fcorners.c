@@ -216,7 +216,58 @@ int main(int argc, char **argv)
     T_IS_ERR(read(pfd, b, 1), EBADF, "read: an O_PATH fd is refused");
     T_IS_ERR(pread(pfd, b, 1, 0), EBADF, "pread64: an O_PATH fd is refused");
     T_IS_ERR(fchmod(pfd, 0600), EBADF, "fchmod: an O_PATH fd is refused");
+    OK(fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 1, "fstat: an O_PATH fd");
+    OK((fcntl(pfd, F_GETFL) & O_PATH) == O_PATH, "fcntl: F_GETFL of an O_PATH fd shows O_PATH");
+    T_EQ(fcntl(pfd, F_GETFD), 0, "fcntl: an O_PATH fd without O_CLOEXEC has no FD_CLOEXEC");
+    {
+        char link[64], name[256];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", pfd);
+        ssize_t n = readlink(link, name, sizeof name - 1);
+        name[n > 0 ? n : 0] = 0;
+        const char *tail = strrchr(name, '/');
+        OK(tail && strcmp(tail, "/rootowned") == 0, "readlink: /proc/self/fd/N of an O_PATH fd names its file");
+    }
     close(pfd);
+    {
+        /* The fd takes the lowest free number, and nothing else stays in the table. */
+        int a = dup(0), b2 = dup(0);
+        close(a);
+        close(b2);
+        int q = open("rootowned", O_PATH | O_CLOEXEC);
+        OK(q == a, "open: an O_PATH fd takes the lowest free number");
+        int next = dup(0);
+        OK(next == b2, "open: an O_PATH open leaves no other fd behind");
+        close(next);
+        T_EQ(fcntl(q, F_GETFD), FD_CLOEXEC, "fcntl: O_PATH|O_CLOEXEC sets FD_CLOEXEC");
+        close(q);
+    }
+    {
+        /* A directory's O_PATH fd: a base for openat, a target for fchdir. */
+        mkdir("opd", 0755);
+        tap_write_file("opd/in", "i");
+        int dfd = open("opd", O_PATH | O_DIRECTORY);
+        int in = openat(dfd, "in", O_RDONLY);
+        OK(in >= 0 && read(in, b, 1) == 1 && b[0] == 'i', "openat: an O_PATH directory fd as the base");
+        if (in >= 0)
+            close(in);
+        T_IS_ERR(syscall(SYS_getdents64, dfd, b, sizeof b), EBADF, "getdents64: an O_PATH directory fd is refused");
+        T_EQ(fchdir(dfd), 0, "fchdir: an O_PATH directory fd");
+        T_EQ(access("in", F_OK), 0, "fchdir: the O_PATH directory is the cwd");
+        chdir("..");
+        close(dfd);
+    }
+    {
+        /* O_PATH|O_NOFOLLOW of a symbolic link: the link itself. */
+        symlink("rootowned", "oplink");
+        int l = open("oplink", O_PATH | O_NOFOLLOW);
+        OK(l >= 0 && fstatat(l, "", &st, AT_EMPTY_PATH) == 0 && S_ISLNK(st.st_mode),
+           "open: O_PATH|O_NOFOLLOW of a symbolic link opens the link");
+        char target[64];
+        ssize_t n = l >= 0 ? readlinkat(l, "", target, sizeof target) : -1;
+        OK(n == 9 && memcmp(target, "rootowned", 9) == 0, "readlinkat: an empty path reads the O_PATH link");
+        if (l >= 0)
+            close(l);
+    }
 
     /* linkat of an O_TMPFILE file through /proc/self/fd/N. */
     int tfd = open(".", O_TMPFILE | O_RDWR, 0600);

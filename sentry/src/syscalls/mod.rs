@@ -100,6 +100,13 @@ pub enum Action {
         fd: std::os::fd::OwnedFd,
         cloexec: bool,
     },
+    /// As `Install`, for an O_PATH fd, which seccomp's ADDFD refuses: the task receives it
+    /// itself, over a socket the sentry installs for the purpose (see the supervisor's
+    /// `path_fd`). Comes only from ptrace stops (O_PATH opens are never notified).
+    InstallPath {
+        fd: std::os::fd::OwnedFd,
+        cloexec: bool,
+    },
     /// As `Install`, for an open that may wait (a FIFO's): `open` runs on a thread of its
     /// own, and the task waits in its install request until it returns.
     InstallWhenOpened { fifo: FifoOpen, cloexec: bool },
