@@ -1,19 +1,33 @@
 // conformance: ns
 /* Linux's corners in files: set-group-ID directories (open(2), mkdir(2)), chmod(2) of S_ISGID
  * by an owner outside the group, truncate(2)/ftruncate(2) past RLIMIT_FSIZE, O_NOATIME by a
- * non-owner, O_PATH fds refusing I/O, linkat(2) of an O_TMPFILE file by its /proc/self/fd
- * link, O_PATH|O_NOFOLLOW of a /proc/<pid>/fd link, openat2(2) RESOLVE_NO_MAGICLINKS, O_CREAT
- * of an existing /proc file, F_GETLK's holder pid, F_SETLEASE on an own file, execve(2) of a
+ * non-owner, O_PATH fds (I/O refused, fstat, fcntl, fchdir, a base for openat, the lowest
+ * number, the link itself), linkat(2) of an O_TMPFILE file by its /proc/self/fd link,
+ * O_PATH|O_NOFOLLOW of a /proc/<pid>/fd link, openat2(2) RESOLVE_NO_MAGICLINKS (at the end and
+ * on the way), the walk's EACCES before EROFS under a read-only mount, O_CREAT of an existing
+ * /proc file, F_GETLK's holder pid, F_SETLEASE on an own file, execve(2) of a
  * bare relative name. Points that need an unprivileged caller run in a child as uid 65534. */
 #include "tap.h"
 #include <grp.h>
 #include <linux/openat2.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 
 #define GRP 4242
 
 /* The child's result: 0 when the call succeeded, its errno otherwise (100+ on a setup error). */
+static int ro_open(void *a)
+{
+    if (tap_become_nobody())
+        return 101;
+    int fd = open((const char *)a, O_WRONLY | O_CREAT, 0644);
+    if (fd < 0)
+        return errno;
+    close(fd);
+    return 0;
+}
+
 static int sg_create(void *a)
 {
     (void)a;
@@ -307,6 +321,35 @@ int main(int argc, char **argv)
     how.flags = O_RDONLY;
     T_OK(syscall(SYS_openat2, AT_FDCWD, "/proc/self/status", &how, sizeof how),
          "openat2: RESOLVE_NO_MAGICLINKS lets a plain /proc file open");
+
+    /* RESOLVE_NO_MAGICLINKS on the way, not only at the end. */
+    how.flags = O_RDONLY;
+    how.resolve = RESOLVE_NO_MAGICLINKS;
+    T_ERR(syscall(SYS_openat2, AT_FDCWD, "/proc/self/cwd/rootowned", &how, sizeof how), ELOOP,
+          "openat2: RESOLVE_NO_MAGICLINKS refuses a magic link on the way -> ELOOP");
+    T_ERR(syscall(SYS_openat2, AT_FDCWD, "/proc/self/root/proc/self/cwd/rootowned", &how, sizeof how), ELOOP,
+          "openat2: RESOLVE_NO_MAGICLINKS refuses /proc/self/root on the way -> ELOOP");
+    how.resolve = 0;
+    T_OK(syscall(SYS_openat2, AT_FDCWD, "/proc/self/cwd/rootowned", &how, sizeof how),
+         "openat2: without RESOLVE_NO_MAGICLINKS a magic link on the way is followed");
+
+    /* Under a read-only mount: the walk's EACCES before EROFS. */
+    mkdir("rov", 0777);
+    T_EQ(mount("conftmp", "rov", "tmpfs", 0, "size=1m,mode=0777"), 0, "mount: tmpfs for the read-only view");
+    mkdir("rov/locked", 0700);
+    tap_write_file("rov/locked/f", "x");
+    tap_write_file("rov/f", "x");
+    chmod("rov/f", 0644);
+    T_EQ(mount(NULL, "rov", NULL, MS_REMOUNT | MS_RDONLY, NULL), 0, "mount: MS_REMOUNT|MS_RDONLY of it");
+    T_EQ(tap_child_code(tap_in_child(ro_open, "rov/locked/f")), EACCES,
+         "open: O_WRONLY through an unsearchable dir of a read-only mount -> EACCES before EROFS");
+    T_EQ(tap_child_code(tap_in_child(ro_open, "rov/locked/new")), EACCES,
+         "open: O_CREAT through an unsearchable dir of a read-only mount -> EACCES before EROFS");
+    T_EQ(tap_child_code(tap_in_child(ro_open, "rov/f")), EROFS,
+         "open: O_WRONLY of another's file on a read-only mount -> EROFS");
+    T_EQ(tap_child_code(tap_in_child(ro_open, "rov/new")), EROFS,
+         "open: O_CREAT in a read-only mount -> EROFS");
+    T_EQ(umount2("rov", MNT_DETACH), 0, "umount2: the read-only view");
 
     /* O_CREAT of an existing /proc file */
     T_OK(open("/proc/self/status", O_RDONLY | O_CREAT, 0644), "open: O_RDONLY|O_CREAT of an existing /proc file");

@@ -49,6 +49,8 @@ pub struct Call<'a> {
     /// The paths read out of the task, by argument index: read once, then every handler
     /// and `--strace` use this copy (another thread may have changed the task's since).
     pub paths: std::cell::RefCell<Vec<(usize, Vec<u8>)>>,
+    /// openat2's RESOLVE_NO_MAGICLINKS: a /proc magic link met on the way is ELOOP.
+    pub no_magic_links: bool,
 }
 
 impl<'a> Call<'a> {
@@ -59,6 +61,7 @@ impl<'a> Call<'a> {
             sysno,
             args,
             paths: Default::default(),
+            no_magic_links: false,
         }
     }
 

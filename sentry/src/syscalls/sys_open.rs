@@ -115,7 +115,12 @@ pub(super) fn open_target(
     } else {
         let creating = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
         if creating || flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY {
-            check_writable(call, &target)?;
+            if let Err(e) = check_writable(call, &target) {
+                // The walk's EACCES (search permission on the way) comes before the EROFS
+                // of the file's own mount, as Linux looks the path up before the open.
+                super::vfs::check_search(call, &target)?;
+                return Err(e);
+            }
         }
         let mode = if creating {
             mode & 0o7777 & !umask_of(call)
@@ -252,6 +257,7 @@ fn openat2(call: &mut Call, a: args::openat2) -> Result<Action, Errno> {
         call.kernel.sync_uts_writes();
     }
     let path = read_path(call, a.path)?;
+    call.no_magic_links = resolve & RESOLVE_NO_MAGICLINKS != 0;
     let target = resolve_scoped(call, a.dirfd as u64, &path, resolve)?;
     let mut flags = flags as i32;
     if resolve & RESOLVE_NO_SYMLINKS != 0 {
@@ -299,9 +305,9 @@ pub(super) const RESOLVE_KNOWN: u64 = 0x3f;
 /// stops there, absolute paths start there). RESOLVE_BENEATH: an absolute path, or `..`
 /// climbing above the dirfd, is EXDEV. RESOLVE_NO_XDEV: ending in another mount than the
 /// dirfd's is EXDEV. RESOLVE_NO_SYMLINKS: a symbolic link anywhere on the way is ELOOP.
-/// (RESOLVE_NO_MAGICLINKS: the gofer never follows magic links; a /proc magic link at the
-/// end is refused by `openat2`. Symbolic links met inside a mount are resolved by the gofer
-/// against the mount's root.)
+/// (RESOLVE_NO_MAGICLINKS: the gofer never follows magic links; a /proc magic link on the
+/// way is refused by the resolution (`Call::no_magic_links`), one at the end by `openat2`.
+/// Symbolic links met inside a mount are resolved by the gofer against the mount's root.)
 pub(super) fn resolve_scoped(
     call: &mut Call,
     dirfd: u64,
