@@ -385,6 +385,10 @@ mod tests {
         let received = unsafe { OwnedFd::from_raw_fd(got[0]) };
         let me = std::process::id() as Tid;
         assert!(same_file(me, received.as_raw_fd(), &fd));
+        // Another open of the same file is not the file sent; nor is a number held by nothing.
+        let other: OwnedFd = std::fs::File::open("/").unwrap().into();
+        assert!(!same_file(me, other.as_raw_fd(), &fd));
+        assert!(!same_file(me, 1 << 20, &fd));
         // Nothing reaches the sentry's end: it is closed.
         let sent = nix::sys::socket::send(
             helper.as_raw_fd(),
