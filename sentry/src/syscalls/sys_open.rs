@@ -64,8 +64,12 @@ pub(super) fn open_target(
             // of a symbolic link holding its text, which fstat shows as a link and
             // readlinkat(fd, "") reads.
             let host = proc::materialize(&call.kernel.proc_scratch, &target.path, link)?;
-            let host = CString::new(host.into_os_string().into_encoded_bytes())
-                .map_err(|_| Errno::EINVAL)?;
+            let host = host.into_os_string().into_encoded_bytes();
+            // /proc/<pid>/fd names it by its /proc path, not the sentry's file.
+            call.kernel
+                .proc_dirs
+                .insert(host.clone(), target.path.clone());
+            let host = CString::new(host).map_err(|_| Errno::EINVAL)?;
             let fd = reopen(&host, libc::O_PATH | libc::O_NOFOLLOW)?;
             return Ok(Action::InstallPath { fd, cloexec });
         }
