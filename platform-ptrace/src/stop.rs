@@ -229,6 +229,42 @@ impl Stopped {
         Ok(())
     }
 
+    /// PTRACE_GETSIGMASK: the task's blocked signals (bit N-1 for signal N).
+    pub fn sigmask(&self) -> Result<u64> {
+        let mut mask: u64 = 0;
+        // SAFETY: PTRACE_GETSIGMASK writes one 8-byte kernel sigset_t to a pointer we own.
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GETSIGMASK,
+                self.tid,
+                std::mem::size_of::<u64>(),
+                &mut mask as *mut u64 as *mut libc::c_void,
+            )
+        };
+        if rc < 0 {
+            return Err(ptrace_err("PTRACE_GETSIGMASK", self.tid));
+        }
+        Ok(mask)
+    }
+
+    /// PTRACE_SETSIGMASK: the task's blocked signals (the kernel never blocks SIGKILL and
+    /// SIGSTOP, whatever the mask says).
+    pub fn set_sigmask(&self, mask: u64) -> Result<()> {
+        // SAFETY: PTRACE_SETSIGMASK reads one 8-byte kernel sigset_t from our variable.
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_SETSIGMASK,
+                self.tid,
+                std::mem::size_of::<u64>(),
+                &mask as *const u64 as *mut libc::c_void,
+            )
+        };
+        if rc < 0 {
+            return Err(ptrace_err("PTRACE_SETSIGMASK", self.tid));
+        }
+        Ok(())
+    }
+
     /// PTRACE_GETEVENTMSG: the new tid of a clone event, the former tid of an exec event.
     fn event_msg(&self) -> Result<u64> {
         let mut msg: libc::c_ulong = 0;

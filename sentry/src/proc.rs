@@ -237,6 +237,10 @@ fn sandbox_name(k: &Kernel, tid: Tid, host: &[u8]) -> Vec<u8> {
     if host == b"/dev/pts/ptmx" {
         return b"/dev/ptmx".to_vec();
     }
+    // A node of /proc the sentry made a file of (a directory, an O_PATH fd's link).
+    if let Some(proc_path) = k.proc_dirs.get(host) {
+        return proc_path.clone();
+    }
     if let Some(index) = host.strip_prefix(b"/dev/pts/") {
         let number = std::str::from_utf8(index).ok().and_then(|i| i.parse().ok());
         return match number.and_then(|i| k.ptys.sandbox_of(i)) {

@@ -1,19 +1,33 @@
 // conformance: ns
 /* Linux's corners in files: set-group-ID directories (open(2), mkdir(2)), chmod(2) of S_ISGID
  * by an owner outside the group, truncate(2)/ftruncate(2) past RLIMIT_FSIZE, O_NOATIME by a
- * non-owner, O_PATH fds refusing I/O, linkat(2) of an O_TMPFILE file by its /proc/self/fd
- * link, O_PATH|O_NOFOLLOW of a /proc/<pid>/fd link, openat2(2) RESOLVE_NO_MAGICLINKS, O_CREAT
- * of an existing /proc file, F_GETLK's holder pid, F_SETLEASE on an own file, execve(2) of a
+ * non-owner, O_PATH fds (I/O refused, fstat, fcntl, fchdir, a base for openat, the lowest
+ * number, the link itself), linkat(2) of an O_TMPFILE file by its /proc/self/fd link,
+ * O_PATH|O_NOFOLLOW of a /proc/<pid>/fd link, openat2(2) RESOLVE_NO_MAGICLINKS (at the end and
+ * on the way), the walk's EACCES before EROFS under a read-only mount, O_CREAT of an existing
+ * /proc file, F_GETLK's holder pid, F_SETLEASE on an own file, execve(2) of a
  * bare relative name. Points that need an unprivileged caller run in a child as uid 65534. */
 #include "tap.h"
 #include <grp.h>
 #include <linux/openat2.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 
 #define GRP 4242
 
 /* The child's result: 0 when the call succeeded, its errno otherwise (100+ on a setup error). */
+static int ro_open(void *a)
+{
+    if (tap_become_nobody())
+        return 101;
+    int fd = open((const char *)a, O_WRONLY | O_CREAT, 0644);
+    if (fd < 0)
+        return errno;
+    close(fd);
+    return 0;
+}
+
 static int sg_create(void *a)
 {
     (void)a;
@@ -216,7 +230,58 @@ int main(int argc, char **argv)
     T_IS_ERR(read(pfd, b, 1), EBADF, "read: an O_PATH fd is refused");
     T_IS_ERR(pread(pfd, b, 1, 0), EBADF, "pread64: an O_PATH fd is refused");
     T_IS_ERR(fchmod(pfd, 0600), EBADF, "fchmod: an O_PATH fd is refused");
+    OK(fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 1, "fstat: an O_PATH fd");
+    OK((fcntl(pfd, F_GETFL) & O_PATH) == O_PATH, "fcntl: F_GETFL of an O_PATH fd shows O_PATH");
+    T_EQ(fcntl(pfd, F_GETFD), 0, "fcntl: an O_PATH fd without O_CLOEXEC has no FD_CLOEXEC");
+    {
+        char link[64], name[256];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", pfd);
+        ssize_t n = readlink(link, name, sizeof name - 1);
+        name[n > 0 ? n : 0] = 0;
+        const char *tail = strrchr(name, '/');
+        OK(tail && strcmp(tail, "/rootowned") == 0, "readlink: /proc/self/fd/N of an O_PATH fd names its file");
+    }
     close(pfd);
+    {
+        /* The fd takes the lowest free number, and nothing else stays in the table. */
+        int a = dup(0), b2 = dup(0);
+        close(a);
+        close(b2);
+        int q = open("rootowned", O_PATH | O_CLOEXEC);
+        OK(q == a, "open: an O_PATH fd takes the lowest free number");
+        int next = dup(0);
+        OK(next == b2, "open: an O_PATH open leaves no other fd behind");
+        close(next);
+        T_EQ(fcntl(q, F_GETFD), FD_CLOEXEC, "fcntl: O_PATH|O_CLOEXEC sets FD_CLOEXEC");
+        close(q);
+    }
+    {
+        /* A directory's O_PATH fd: a base for openat, a target for fchdir. */
+        mkdir("opd", 0755);
+        tap_write_file("opd/in", "i");
+        int dfd = open("opd", O_PATH | O_DIRECTORY);
+        int in = openat(dfd, "in", O_RDONLY);
+        OK(in >= 0 && read(in, b, 1) == 1 && b[0] == 'i', "openat: an O_PATH directory fd as the base");
+        if (in >= 0)
+            close(in);
+        T_IS_ERR(syscall(SYS_getdents64, dfd, b, sizeof b), EBADF, "getdents64: an O_PATH directory fd is refused");
+        T_EQ(fchdir(dfd), 0, "fchdir: an O_PATH directory fd");
+        T_EQ(access("in", F_OK), 0, "fchdir: the O_PATH directory is the cwd");
+        chdir("..");
+        close(dfd);
+    }
+    {
+        /* O_PATH|O_NOFOLLOW of a symbolic link: the link itself. */
+        symlink("rootowned", "oplink");
+        int l = open("oplink", O_PATH | O_NOFOLLOW);
+        OK(l >= 0 && fstatat(l, "", &st, AT_EMPTY_PATH) == 0 && S_ISLNK(st.st_mode),
+           "open: O_PATH|O_NOFOLLOW of a symbolic link opens the link");
+        char target[64];
+        ssize_t n = l >= 0 ? readlinkat(l, "", target, sizeof target) : -1;
+        OK(n == 9 && memcmp(target, "rootowned", 9) == 0, "readlinkat: an empty path reads the O_PATH link");
+        if (l >= 0)
+            close(l);
+    }
 
     /* linkat of an O_TMPFILE file through /proc/self/fd/N. */
     int tfd = open(".", O_TMPFILE | O_RDWR, 0600);
@@ -256,6 +321,35 @@ int main(int argc, char **argv)
     how.flags = O_RDONLY;
     T_OK(syscall(SYS_openat2, AT_FDCWD, "/proc/self/status", &how, sizeof how),
          "openat2: RESOLVE_NO_MAGICLINKS lets a plain /proc file open");
+
+    /* RESOLVE_NO_MAGICLINKS on the way, not only at the end. */
+    how.flags = O_RDONLY;
+    how.resolve = RESOLVE_NO_MAGICLINKS;
+    T_ERR(syscall(SYS_openat2, AT_FDCWD, "/proc/self/cwd/rootowned", &how, sizeof how), ELOOP,
+          "openat2: RESOLVE_NO_MAGICLINKS refuses a magic link on the way -> ELOOP");
+    T_ERR(syscall(SYS_openat2, AT_FDCWD, "/proc/self/root/proc/self/cwd/rootowned", &how, sizeof how), ELOOP,
+          "openat2: RESOLVE_NO_MAGICLINKS refuses /proc/self/root on the way -> ELOOP");
+    how.resolve = 0;
+    T_OK(syscall(SYS_openat2, AT_FDCWD, "/proc/self/cwd/rootowned", &how, sizeof how),
+         "openat2: without RESOLVE_NO_MAGICLINKS a magic link on the way is followed");
+
+    /* Under a read-only mount: the walk's EACCES before EROFS. */
+    mkdir("rov", 0777);
+    T_EQ(mount("conftmp", "rov", "tmpfs", 0, "size=1m,mode=0777"), 0, "mount: tmpfs for the read-only view");
+    mkdir("rov/locked", 0700);
+    tap_write_file("rov/locked/f", "x");
+    tap_write_file("rov/f", "x");
+    chmod("rov/f", 0644);
+    T_EQ(mount(NULL, "rov", NULL, MS_REMOUNT | MS_RDONLY, NULL), 0, "mount: MS_REMOUNT|MS_RDONLY of it");
+    T_EQ(tap_child_code(tap_in_child(ro_open, "rov/locked/f")), EACCES,
+         "open: O_WRONLY through an unsearchable dir of a read-only mount -> EACCES before EROFS");
+    T_EQ(tap_child_code(tap_in_child(ro_open, "rov/locked/new")), EACCES,
+         "open: O_CREAT through an unsearchable dir of a read-only mount -> EACCES before EROFS");
+    T_EQ(tap_child_code(tap_in_child(ro_open, "rov/f")), EROFS,
+         "open: O_WRONLY of another's file on a read-only mount -> EROFS");
+    T_EQ(tap_child_code(tap_in_child(ro_open, "rov/new")), EROFS,
+         "open: O_CREAT in a read-only mount -> EROFS");
+    T_EQ(umount2("rov", MNT_DETACH), 0, "umount2: the read-only view");
 
     /* O_CREAT of an existing /proc file */
     T_OK(open("/proc/self/status", O_RDONLY | O_CREAT, 0644), "open: O_RDONLY|O_CREAT of an existing /proc file");

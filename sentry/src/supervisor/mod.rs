@@ -5,6 +5,7 @@ mod ctty;
 mod exits;
 mod install;
 mod notified;
+mod path_fd;
 
 use crate::kernel::{self, Kernel};
 use crate::strace;
@@ -189,6 +190,8 @@ pub struct Supervisor {
     held_during_exec: Vec<platform_ptrace::notify::Request>,
     /// Tasks taking the terminal they opened as their controlling one (see `ctty`).
     terminal_steps: HashMap<Tid, ctty::Step>,
+    /// Tasks receiving the O_PATH fd of their open (see `path_fd`).
+    path_steps: HashMap<Tid, path_fd::PathInstall>,
 }
 
 impl Drop for Supervisor {
@@ -273,6 +276,7 @@ impl Supervisor {
             waited: Default::default(),
             held_during_exec: Vec::new(),
             terminal_steps: HashMap::new(),
+            path_steps: HashMap::new(),
             kernel,
             strace,
             init,
@@ -528,7 +532,7 @@ impl Supervisor {
         }
         // A task in the middle of a call that needs its exit stop keeps stopping at
         // syscall exits (in seccomp mode only such tasks do) whatever stop comes between.
-        let in_call = self.pending.contains_key(&tid);
+        let in_call = self.pending.contains_key(&tid) || self.path_steps.contains_key(&tid);
         if matches!(stop, Stop::Trap | Stop::GroupStop(_) | Stop::Signal(_)) {
             self.terminal_at_stop(&stopped)?;
         }
@@ -594,7 +598,10 @@ impl Supervisor {
                     }
                     self.finish_call(&stopped, pending, rval)?;
                 }
-                let how = self.terminal_at_exit(&stopped, rval)?;
+                let how = match self.terminal_at_exit(&stopped, rval)? {
+                    Some(how) => Some(how),
+                    None => self.path_at_exit(&stopped, rval)?,
+                };
                 stopped.resume(how.unwrap_or(self.steady()), 0)?;
             }
             Stop::Signal(libc::SIGSYS) if self.foreign_abi_call(&stopped)? => {
@@ -721,6 +728,8 @@ impl Supervisor {
         // A terminal step left behind (its ioctl never ran) names the old image's code.
         self.terminal_steps.remove(&tid);
         self.terminal_steps.remove(&former_tid);
+        self.path_steps.remove(&tid);
+        self.path_steps.remove(&former_tid);
         let tasks = &self.kernel.tasks;
         self.pending.retain(|t, _| tasks.contains_key(t));
         if let Some(carried) = carried {
@@ -743,7 +752,7 @@ impl Supervisor {
             // The sentry's own code between fork and execve in a child it started.
             return Ok(stopped.resume(self.steady(), 0)?);
         }
-        if self.terminal_ioctl_entry(&stopped, &info) {
+        if self.terminal_ioctl_entry(&stopped, &info) || self.path_step_entry(&stopped, &info) {
             return Ok(stopped.resume(Resume::Syscall, 0)?);
         }
         let exec_step = self
@@ -804,7 +813,7 @@ impl Supervisor {
                 )
             }
         };
-        let strace_line = self.strace.then(|| {
+        let mut strace_line = self.strace.then(|| {
             let shown = self.kernel.shown_pid(tid);
             strace::format_entry(tid, shown, sysno, info.nr, &info.args, &paths)
         });
@@ -858,6 +867,18 @@ impl Supervisor {
                 self.terminal_installing(tid, &fd);
                 self.awaiting_install
                     .insert(tid, Awaited::ready(fd, cloexec));
+            }
+            Action::InstallPath { fd, cloexec } => {
+                // The open's line is shown when the fd is in place, with its number.
+                let line = strace_line.take().map(|line| (line, sysno, class));
+                match self.path_installing(tid, fd, cloexec, line) {
+                    Ok(helper) => {
+                        restore = Some(self.listeners[0].prepare(&stopped)?);
+                        self.awaiting_install
+                            .insert(tid, Awaited::ready(helper, true));
+                    }
+                    Err(e) => stopped.skip_syscall(-(e as i64))?,
+                }
             }
             Action::InstallWhenOpened { fifo, cloexec } => {
                 // A signal interrupts the wait (and restarts the call), as it would the open.
@@ -955,6 +976,7 @@ impl Supervisor {
         self.cancel_abandoned(tid);
         self.pending.remove(&tid);
         self.terminal_steps.remove(&tid);
+        self.path_steps.remove(&tid);
         let Some(ended_ns) = self.kernel.task_exited(tid) else {
             return;
         };

@@ -125,11 +125,12 @@ const NOTIFIED: &[Sysno] = &[
 
 /// Notified calls that stop under ptrace when a flag asks for what a notification cannot
 /// give: an exclusive create (done twice if a signal interrupted the first answer, the
-/// second would fail with EEXIST), and a stat of the fd itself (an empty path with
+/// second would fail with EEXIST), an O_PATH open (ADDFD cannot install an O_PATH fd: the
+/// task receives it in steps from a stop), and a stat of the fd itself (an empty path with
 /// AT_EMPTY_PATH, which the kernel runs with the path argument removed).
 const NOTIFIED_UNLESS: [(Sysno, u8, ArgTest); 4] = [
-    (Sysno::open, 1, ArgTest::AnyBit(libc::O_EXCL as u32)),
-    (Sysno::openat, 2, ArgTest::AnyBit(libc::O_EXCL as u32)),
+    (Sysno::open, 1, ArgTest::AnyBit(OPEN_STOPS)),
+    (Sysno::openat, 2, ArgTest::AnyBit(OPEN_STOPS)),
     (
         Sysno::newfstatat,
         3,
@@ -137,6 +138,9 @@ const NOTIFIED_UNLESS: [(Sysno, u8, ArgTest); 4] = [
     ),
     (Sysno::statx, 2, ArgTest::AnyBit(libc::AT_EMPTY_PATH as u32)),
 ];
+
+/// The open flags that make a notified open stop instead.
+const OPEN_STOPS: u32 = (libc::O_EXCL | libc::O_PATH) as u32;
 
 /// The calls that reach the sentry as notifications, and the guards that send some of
 /// their variants to a ptrace stop instead. Refused calls are notified too: their answer is
@@ -234,6 +238,15 @@ mod tests {
         assert!(!has(&set, Sysno::wait4));
         assert!(!has(&set, Sysno::openat2));
         assert!(guards.iter().any(|g| g.nr == Sysno::openat.id() as u32));
+        // An O_PATH or exclusive open stops: its fd comes in steps, its create is not redone.
+        let filter = platform_ptrace::notify::listener_filter([1, 2], &set, &guards);
+        let openat = |flags: i32| {
+            let args = [libc::AT_FDCWD as u64, 0, flags as u64, 0, 0, 0];
+            platform_ptrace::notify::notifies(&filter, Sysno::openat.id() as i64, &args)
+        };
+        assert!(openat(libc::O_RDONLY | libc::O_CLOEXEC));
+        assert!(!openat(libc::O_PATH | libc::O_CLOEXEC));
+        assert!(!openat(libc::O_CREAT | libc::O_EXCL));
         // fstat is notified when owners make it stop.
         let owners = Policy {
             owners: true,

@@ -49,6 +49,8 @@ pub struct Call<'a> {
     /// The paths read out of the task, by argument index: read once, then every handler
     /// and `--strace` use this copy (another thread may have changed the task's since).
     pub paths: std::cell::RefCell<Vec<(usize, Vec<u8>)>>,
+    /// openat2's RESOLVE_NO_MAGICLINKS: a /proc magic link met on the way is ELOOP.
+    pub no_magic_links: bool,
 }
 
 impl<'a> Call<'a> {
@@ -59,6 +61,7 @@ impl<'a> Call<'a> {
             sysno,
             args,
             paths: Default::default(),
+            no_magic_links: false,
         }
     }
 
@@ -97,6 +100,13 @@ pub enum Action {
     /// open does for a session leader without one (no O_NOCTTY): before the open returns, the
     /// task itself makes ioctl(fd, TIOCSCTTY, 0) on the installed fd (see the supervisor).
     InstallTerminal {
+        fd: std::os::fd::OwnedFd,
+        cloexec: bool,
+    },
+    /// As `Install`, for an O_PATH fd, which seccomp's ADDFD refuses: the task receives it
+    /// itself, over a socket the sentry installs for the purpose (see the supervisor's
+    /// `path_fd`). Comes only from ptrace stops (O_PATH opens are never notified).
+    InstallPath {
         fd: std::os::fd::OwnedFd,
         cloexec: bool,
     },

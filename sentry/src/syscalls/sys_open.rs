@@ -49,12 +49,42 @@ pub(super) fn open_target(
     flags: i32,
     mode: u32,
 ) -> Result<Action, Errno> {
+    // An O_PATH open takes no other flag but these (build_open_how).
+    let o_path = flags & libc::O_PATH != 0;
+    let flags = if o_path { flags & O_PATH_FLAGS } else { flags };
     if flags & libc::O_NOFOLLOW == 0 {
         target = follow(call, target)?;
     }
     let cloexec = flags & libc::O_CLOEXEC != 0;
     let fd = if target.proc.is_some() {
-        open_proc(call, &target, flags)?
+        if let (true, Some(proc::Resolved::Node(link @ proc::Node::Link(_)))) =
+            (o_path && flags & libc::O_NOFOLLOW != 0, &target.proc)
+        {
+            // The link itself (`/proc/<pid>/fd/N`, `/proc/self/exe`, `/proc/self`): an fd
+            // of a symbolic link holding its text, which fstat shows as a link and
+            // readlinkat(fd, "") reads.
+            let host = proc::materialize(&call.kernel.proc_scratch, &target.path, link)?;
+            let host = host.into_os_string().into_encoded_bytes();
+            // /proc/<pid>/fd names it by its /proc path, not the sentry's file.
+            call.kernel
+                .proc_dirs
+                .insert(host.clone(), target.path.clone());
+            let host = CString::new(host).map_err(|_| Errno::EINVAL)?;
+            let fd = reopen(&host, libc::O_PATH | libc::O_NOFOLLOW)?;
+            return Ok(Action::InstallPath { fd, cloexec });
+        }
+        let fd = open_proc(call, &target, flags)?;
+        if o_path {
+            // The file the sentry opened for the node, as an O_PATH fd of its own.
+            return Ok(Action::InstallPath {
+                fd: path_of(&fd)?,
+                cloexec,
+            });
+        }
+        fd
+    } else if let (true, Some(device)) = (o_path, target.device(call)) {
+        // Nothing is opened: no terminal is taken, no pty made.
+        reopen(&host_device(&device), flags)?
     } else if let Some(device) = target.device(call) {
         let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC) | libc::O_CLOEXEC;
         if let Some(host) = device.strip_prefix("pts/") {
@@ -89,7 +119,12 @@ pub(super) fn open_target(
     } else {
         let creating = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
         if creating || flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY {
-            check_writable(call, &target)?;
+            if let Err(e) = check_writable(call, &target) {
+                // The walk's EACCES (search permission on the way) comes before the EROFS
+                // of the file's own mount, as Linux looks the path up before the open.
+                super::vfs::check_search(call, &target)?;
+                return Err(e);
+            }
         }
         let mode = if creating {
             mode & 0o7777 & !umask_of(call)
@@ -98,26 +133,12 @@ pub(super) fn open_target(
         };
         let owner = super::vfs::check_open(call, &target, flags)?;
         let (index, rel) = (target.gofer_index, target.rel);
-        // The kernel cannot install an O_PATH fd into another task (ADDFD takes only fds
-        // with file operations): such opens get an ordinary read-only fd of the same file,
-        // non-blocking so that a FIFO does not wait for a writer. A symbolic link itself
-        // (O_PATH|O_NOFOLLOW) cannot be given this way: EOPNOTSUPP, which is what callers
-        // that open a link to change its mode (gnulib's lchmod, tar) get from the change.
-        let o_path = flags & libc::O_PATH != 0;
-        let flags = if o_path {
-            flags & (libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                | libc::O_RDONLY
-                | libc::O_NONBLOCK
-        } else {
-            flags
-        };
-        let fd = match files(call)?.open(index, &rel, flags, mode) {
-            Err(Errno::ELOOP) if o_path && flags & libc::O_NOFOLLOW != 0 => {
-                return Err(Errno::EOPNOTSUPP)
-            }
-            other => other?,
-        };
+        let fd = files(call)?.open(index, &rel, flags, mode)?;
         super::vfs::created_fd(call.kernel, &fd, owner);
+        if o_path {
+            // O_PATH|O_NOFOLLOW of a symbolic link: an fd of the link itself, as Linux's.
+            return Ok(Action::InstallPath { fd, cloexec });
+        }
         // A blocking open of a FIFO, or of a file under another process's lease: the gofer
         // never waits, and answers an O_PATH fd.
         if !o_path && is_path_fd(&fd) {
@@ -125,7 +146,23 @@ pub(super) fn open_target(
         }
         fd
     };
+    if o_path {
+        return Ok(Action::InstallPath { fd, cloexec });
+    }
     Ok(Action::Install { fd, cloexec })
+}
+
+/// `O_PATH_FLAGS` of fs/open.c: what an O_PATH open keeps of its flags.
+const O_PATH_FLAGS: i32 = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+
+/// An O_PATH fd of the file `fd` is open on (reopened through the sentry's /proc/self/fd,
+/// which names the file itself, whatever its path).
+fn path_of(fd: &OwnedFd) -> Result<OwnedFd, Errno> {
+    if is_path_fd(fd) {
+        return fd.try_clone().map_err(|_| Errno::EMFILE);
+    }
+    let link = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL");
+    reopen(&link, libc::O_PATH)
 }
 
 pub(super) fn is_path_fd(fd: &OwnedFd) -> bool {
@@ -210,6 +247,11 @@ fn openat2(call: &mut Call, a: args::openat2) -> Result<Action, Errno> {
     if flags > u32::MAX as u64 || field(1) > 0o7777 {
         return Err(Errno::EINVAL);
     }
+    // openat2 refuses what open(2) would drop from an O_PATH open.
+    let o_path = flags as i32 & libc::O_PATH != 0;
+    if o_path && flags as i32 & !(O_PATH_FLAGS | libc::O_LARGEFILE) != 0 {
+        return Err(Errno::EINVAL);
+    }
     let creating =
         flags as i32 & libc::O_CREAT != 0 || flags as i32 & libc::O_TMPFILE == libc::O_TMPFILE;
     if field(1) != 0 && !creating {
@@ -219,6 +261,7 @@ fn openat2(call: &mut Call, a: args::openat2) -> Result<Action, Errno> {
         call.kernel.sync_uts_writes();
     }
     let path = read_path(call, a.path)?;
+    call.no_magic_links = resolve & RESOLVE_NO_MAGICLINKS != 0;
     let target = resolve_scoped(call, a.dirfd as u64, &path, resolve)?;
     let mut flags = flags as i32;
     if resolve & RESOLVE_NO_SYMLINKS != 0 {
@@ -266,9 +309,9 @@ pub(super) const RESOLVE_KNOWN: u64 = 0x3f;
 /// stops there, absolute paths start there). RESOLVE_BENEATH: an absolute path, or `..`
 /// climbing above the dirfd, is EXDEV. RESOLVE_NO_XDEV: ending in another mount than the
 /// dirfd's is EXDEV. RESOLVE_NO_SYMLINKS: a symbolic link anywhere on the way is ELOOP.
-/// (RESOLVE_NO_MAGICLINKS: the gofer never follows magic links; a /proc magic link at the
-/// end is refused by `openat2`. Symbolic links met inside a mount are resolved by the gofer
-/// against the mount's root.)
+/// (RESOLVE_NO_MAGICLINKS: the gofer never follows magic links; a /proc magic link on the
+/// way is refused by the resolution (`Call::no_magic_links`), one at the end by `openat2`.
+/// Symbolic links met inside a mount are resolved by the gofer against the mount's root.)
 pub(super) fn resolve_scoped(
     call: &mut Call,
     dirfd: u64,

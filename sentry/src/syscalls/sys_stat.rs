@@ -272,6 +272,30 @@ fn readlink_at(
     if size <= 0 {
         return Err(Errno::EINVAL);
     }
+    if dirfd as i32 != libc::AT_FDCWD && read_path(call, path)?.is_empty() {
+        // The link an O_PATH|O_NOFOLLOW fd holds (ENOENT for any other file), read by the
+        // sentry on its own duplicate of the fd.
+        let fd = call.task_fd(dirfd as i32)?;
+        let mut link = vec![0u8; libc::PATH_MAX as usize];
+        // SAFETY: readlinkat writes at most `link.len()` bytes into our buffer.
+        let n = unsafe {
+            libc::readlinkat(
+                fd.as_raw_fd(),
+                c"".as_ptr(),
+                link.as_mut_ptr().cast(),
+                link.len(),
+            )
+        };
+        if n < 0 {
+            return Err(Errno::last());
+        }
+        link.truncate((n as usize).min(size as usize));
+        call.kernel
+            .mem
+            .write(call.tid, buf, &link)
+            .map_err(|_| Errno::EFAULT)?;
+        return Ok(Action::Return(link.len() as i64));
+    }
     let target = resolve_arg(call, dirfd, path, false)?;
     let mut link = match &target.proc {
         Some(proc::Resolved::Node(proc::Node::Link(link))) => link.clone(),

@@ -157,6 +157,8 @@ pub(super) fn resolve(
         let mut rel = rel.to_vec();
         let proc = if call.kernel.mounts(call.tid).mounts[mount].is_proc {
             match proc::resolve(call.kernel, call.tid, &rel, false)? {
+                // Only a process's magic links (exe, cwd, root, fd/N) lead elsewhere.
+                proc::Resolved::Elsewhere(_) if call.no_magic_links => return Err(Errno::ELOOP),
                 proc::Resolved::Elsewhere(next) => {
                     normal = normalize(&next, 0);
                     continue;
