@@ -30,6 +30,39 @@ pub struct Mount {
     pub read_only: bool,
 }
 
+/// A gofer process that was started and has not answered yet (see [`Client::start`]).
+/// Dropping it hangs up and reaps the gofer, as dropping a [`Client`] does.
+pub struct Starting {
+    /// Not yet called: no handshake, no local walker.
+    client: Client,
+    roots: Vec<OwnedFd>,
+    mounts: Vec<Mount>,
+}
+
+impl Starting {
+    /// The gofer's process id (a child of the process that called [`Client::start`]).
+    pub fn pid(&self) -> u32 {
+        self.client.pid
+    }
+
+    /// Waits for the gofer's answer to the version handshake: a client ready for calls.
+    pub fn finish(self) -> io::Result<Client> {
+        let Starting {
+            mut client,
+            roots,
+            mounts,
+        } = self;
+        let walker = local_walker(roots, &mounts)?;
+        match client.call(&Request::Hello { version: VERSION }, None) {
+            Ok((Response::Version(VERSION), _)) => {}
+            Ok(_) => return Err(io::Error::other("gofer: unexpected handshake reply")),
+            Err(e) => return Err(io::Error::other(format!("gofer handshake failed: {e}"))),
+        }
+        client.walker = Some(walker);
+        Ok(client)
+    }
+}
+
 /// A connection to a running gofer process. Every method is one request and one response.
 /// If the gofer dies (or answers nonsense), that call and every later one fail with EIO.
 pub struct Client {
@@ -85,6 +118,18 @@ impl Client {
         leading_args: &[&str],
         mounts: &[Mount],
     ) -> io::Result<Client> {
+        Client::start(gofer_exe, leading_args, mounts)?.finish()
+    }
+
+    /// The first half of [`Client::spawn_with_args`]: opens the mount roots and starts the
+    /// gofer process, without waiting for it to answer. The caller may go on with other work
+    /// (filling the mount roots, which the gofer reaches through the fds it was given) while
+    /// the gofer loads, and then calls [`Starting::finish`] for the handshake.
+    pub fn start(
+        gofer_exe: &Path,
+        leading_args: &[&str],
+        mounts: &[Mount],
+    ) -> io::Result<Starting> {
         let mut roots = Vec::with_capacity(mounts.len());
         for m in mounts {
             let root = std::fs::OpenOptions::new()
@@ -163,7 +208,6 @@ impl Client {
         }
         let child = cmd.spawn()?;
         drop(theirs);
-        let walker = local_walker(roots, mounts)?;
         let pid = child.id();
         // Nothing has waited for the child yet, so its pid still names it.
         // SAFETY: pidfd_open with integer arguments.
@@ -172,23 +216,20 @@ impl Client {
         // SAFETY: a fresh descriptor owned by nobody else.
         let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
         drop(child); // std does not reap on drop; the pidfd (or the sentry) does.
-        let mut client = Client {
-            sock: ours,
-            pid,
-            pidfd: Some(pidfd),
-            wbuf: Vec::with_capacity(MAX_FRAME),
-            rbuf: vec![0; MAX_FRAME],
-            seq: 0,
-            dead: false,
-            walker: None,
-        };
-        match client.call(&Request::Hello { version: VERSION }, None) {
-            Ok((Response::Version(VERSION), _)) => {}
-            Ok(_) => return Err(io::Error::other("gofer: unexpected handshake reply")),
-            Err(e) => return Err(io::Error::other(format!("gofer handshake failed: {e}"))),
-        }
-        client.walker = Some(walker);
-        Ok(client)
+        Ok(Starting {
+            client: Client {
+                sock: ours,
+                pid,
+                pidfd: Some(pidfd),
+                wbuf: Vec::with_capacity(MAX_FRAME),
+                rbuf: vec![0; MAX_FRAME],
+                seq: 0,
+                dead: false,
+                walker: None,
+            },
+            roots,
+            mounts: mounts.to_vec(),
+        })
     }
 
     /// The gofer's process id (a child of the process that called `spawn`).

@@ -1,6 +1,6 @@
 //! Start-up and end of `sentry run`: the read-only trees the sentry writes before the sandbox
-//! starts (its /sys) go to a private directory in the host's memory-backed /dev/shm when that
-//! is a tmpfs; the scratch directories are the sentry's own (mode 0700); and after a normal
+//! starts (its /sys, /dev and the directory behind /proc) go to a private directory in the
+//! host's memory-backed /dev/shm when that is a tmpfs; the scratch directories are the sentry's own (mode 0700); and after a normal
 //! exit the janitor removes both, the sentry itself no longer waiting for the unlinks. Each
 //! test runs on both platforms, as the invoking user and as uid 65534.
 //!
@@ -58,11 +58,19 @@ fn scratch_in_memory_and_gone_after_exit(v: Variant) {
     if shm_is_tmpfs() {
         assert_eq!(in_memory.len(), 1, "the in-memory directory: {in_memory:?}");
         assert!(in_memory[0].join("sys/kernel/mm").is_dir());
-        // The trees written once are there, not on the disk.
-        assert!(!on_disk[0].join("sys").exists());
+        assert!(in_memory[0].join("dev/pts").is_dir());
+        assert!(in_memory[0].join("dev/null").is_file());
+        assert!(in_memory[0].join("proc").is_dir());
+        // The read-only trees are there, not on the disk.
+        for name in ["sys", "dev", "proc"] {
+            assert!(!on_disk[0].join(name).exists(), "{name} on the disk");
+        }
+        // What the sandbox writes stays on the disk, under its memory limit.
+        assert!(on_disk[0].join("shm").is_dir());
     } else {
         assert!(in_memory.is_empty(), "{in_memory:?}");
         assert!(on_disk[0].join("sys/kernel/mm").is_dir());
+        assert!(on_disk[0].join("dev/pts").is_dir());
     }
     for dir in on_disk.iter().chain(&in_memory) {
         let meta = std::fs::symlink_metadata(dir).expect("stat");

@@ -90,14 +90,17 @@ pub fn sandbox_path(path: &str, option: &str) -> Result<Vec<u8>, String> {
 pub struct Scratch {
     pub dir: PathBuf,
     /// A second private directory, on the host's memory-backed /dev/shm when it is a tmpfs,
-    /// for the read-only trees the sentry writes once before the sandbox starts (its /sys):
-    /// a few hundred small files that cost milliseconds on a disk and microseconds in
-    /// memory. The sandbox cannot write there (read-only mounts) and, once confined, nor can
-    /// the sentry, so it cannot grow; the janitor removes it with `dir`. None: those trees go
-    /// in `dir`.
+    /// for the read-only trees the sentry writes before the sandbox starts (its /sys, /dev
+    /// and the empty directory behind /proc): small files that cost milliseconds on a disk
+    /// and microseconds in memory. The sandbox cannot write there (read-only mounts) and,
+    /// once confined, nor can the sentry, except for an empty file per terminal in /dev/pts
+    /// (numbers are reused, so it stays as small as the set of terminals open at once);
+    /// the janitor removes it with `dir`. None: those trees go in `dir`.
     fixed: Option<PathBuf>,
     /// The write end of the janitor's pipe: it closes when the sentry ends.
     janitor: Option<std::os::fd::OwnedFd>,
+    /// Until the janitor is known to have exec'd: what tells it (see [`janitor`]).
+    janitor_exec: Option<JanitorStart>,
     /// Whether dropping this leaves the contents to the janitor instead of removing them.
     leave_to_janitor: bool,
 }
@@ -115,7 +118,11 @@ const JANITOR_FD: libc::c_int = 3;
 /// sends, and waits for the end of a pipe whose only write end the sentry holds. It runs
 /// the sentry's binary afresh (`__janitor DIR`), so that nothing of the sentry's command
 /// line or memory stays in it. Must be called while the sentry has a single thread.
-fn janitor(dirs: &[&Path]) -> std::io::Result<std::os::fd::OwnedFd> {
+///
+/// Returns the pipe's write end and what tells that the janitor has exec'd: the sentry goes
+/// on with its start meanwhile (the janitor's two forks and its exec run on their own), and
+/// waits for it with [`Scratch::janitor_started`] before the sandbox's first task.
+fn janitor(dirs: &[&Path]) -> std::io::Result<(std::os::fd::OwnedFd, JanitorStart)> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
     let exe = std::ffi::CString::new(std::env::current_exe()?.as_os_str().as_bytes())?;
@@ -190,16 +197,39 @@ fn janitor(dirs: &[&Path]) -> std::io::Result<std::os::fd::OwnedFd> {
             libc::_exit(1);
         }
     }
-    // SAFETY: waitpid on the intermediate child, which exits at once.
-    unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
     drop(exec_done);
+    Ok((
+        write_end,
+        JanitorStart {
+            intermediate: child,
+            exec_wait,
+        },
+    ))
+}
+
+/// A janitor on its way: the intermediate child to reap, and the end that tells of the
+/// janitor's exec.
+struct JanitorStart {
+    intermediate: libc::pid_t,
+    exec_wait: std::os::fd::OwnedFd,
+}
+
+/// Reaps the intermediate child (which exits at once) and waits until the janitor's copy
+/// of the other end of `exec_wait` closed: at its exec (or its exit).
+fn wait_for_exec(start: JanitorStart) {
+    use std::os::fd::AsRawFd;
+    let JanitorStart {
+        intermediate,
+        exec_wait,
+    } = start;
+    // SAFETY: waitpid on our own child, by its pid: no task exists yet whose wait loop
+    // could have reaped it, so the pid still names it.
+    unsafe { libc::waitpid(intermediate, std::ptr::null_mut(), 0) };
     let mut byte = 0u8;
-    // Returns 0 once the janitor's copy of the end closed: at its exec (or its exit).
     // SAFETY: read writes at most one byte into our buffer.
     while unsafe { libc::read(exec_wait.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) } < 0
         && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
     {}
-    Ok(write_end)
 }
 
 /// The janitor's body: waits for the end of the pipe on fd 3, then removes `dirs`.
@@ -238,16 +268,30 @@ impl Scratch {
         let fixed = memory_backed_dir(&name);
         let mut dirs = vec![dir.as_path()];
         dirs.extend(fixed.as_deref());
-        let janitor = janitor(&dirs);
-        if let Err(e) = &janitor {
-            tracing::warn!("sentry: no janitor for {}: {e}", dir.display());
-        }
+        let (janitor, janitor_exec) = match janitor(&dirs) {
+            Ok((janitor, exec)) => (Some(janitor), Some(exec)),
+            Err(e) => {
+                tracing::warn!("sentry: no janitor for {}: {e}", dir.display());
+                (None, None)
+            }
+        };
         Ok(Scratch {
             dir,
             fixed,
-            janitor: janitor.ok(),
+            janitor,
+            janitor_exec,
             leave_to_janitor: false,
         })
+    }
+
+    /// Waits until the janitor runs its own image: until then it is a copy of the sentry,
+    /// with the sentry's environment and memory, and no sandbox task may start before that
+    /// copy is gone. Its exec overlaps the rest of the sentry's start; by the time this is
+    /// called it is usually over.
+    pub fn janitor_started(&mut self) {
+        if let Some(exec_wait) = self.janitor_exec.take() {
+            wait_for_exec(exec_wait);
+        }
     }
 
     /// Makes dropping this leave the removal to the janitor, if there is one: for a sentry
@@ -287,6 +331,8 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        // A sentry that failed before its first task: the copy is not left behind either.
+        self.janitor_started();
         if self.leave_to_janitor && self.janitor.is_some() {
             return;
         }
@@ -322,9 +368,9 @@ fn memory_backed_dir(name: &str) -> Option<PathBuf> {
 
 /// The sandbox's /sys: what programs read to count and place CPUs (glibc's sysconf, nproc,
 /// stress-ng): `devices/system/cpu` with the CPUs the sentry may run on (the sandbox's
-/// affinity) online, as the host numbers them, and nothing else of the host's.
-fn sysfs(scratch: &Scratch) -> std::io::Result<PathBuf> {
-    let sys = scratch.fixed_tree("sys", 0o755)?;
+/// affinity) online, as the host numbers them, and nothing else of the host's. Written into
+/// the empty directory `sys`.
+fn sysfs(sys: &Path) -> std::io::Result<()> {
     let cpu = sys.join("devices/system/cpu");
     std::fs::create_dir_all(&cpu)?;
     let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
@@ -354,8 +400,8 @@ fn sysfs(scratch: &Scratch) -> std::io::Result<PathBuf> {
     for name in ["transparent_hugepage", "hugepages"] {
         copy_values(&Path::new("/sys/kernel/mm").join(name), &mm.join(name), 1)?;
     }
-    loopback_class(&sys)?;
-    Ok(sys)
+    loopback_class(sys)?;
+    Ok(())
 }
 
 /// Copies the readable regular files of host directory `from` into `to`, and its
@@ -471,8 +517,36 @@ fn cpu_list(cpus: &[usize]) -> String {
     parts.join(",")
 }
 
-/// The mount table, the gofer's mount list, and the tmpfs pool (gofer index, host path).
-pub type BuiltMounts = (MountTable, Vec<gofer::Mount>, (u32, PathBuf));
+/// The mount table, the gofer's mount list, the tmpfs pool (gofer index, host path), and
+/// the read-only trees still to fill.
+pub type BuiltMounts = (MountTable, Vec<gofer::Mount>, (u32, PathBuf), Unfilled);
+
+/// The roots of /dev and /sys, made empty by [`build_mounts`]: the gofer needs only the
+/// roots, so it can start loading while the sentry fills them.
+pub struct Unfilled {
+    dev: PathBuf,
+    sys: PathBuf,
+}
+
+impl Unfilled {
+    /// Writes /dev's placeholders and /sys's values; before the sentry confines itself,
+    /// after which it can no longer write there.
+    pub fn fill(self) -> Result<(), String> {
+        let io = |e: std::io::Error| format!("scratch directory {}: {e}", self.dev.display());
+        for name in DEVICES {
+            std::fs::File::create(self.dev.join(name)).map_err(io)?;
+        }
+        std::fs::create_dir(self.dev.join("shm")).map_err(io)?;
+        // The sandbox's own terminals are listed here as they are made
+        // (`syscalls::terminals`).
+        std::fs::create_dir(self.dev.join("pts")).map_err(io)?;
+        // Listed and lstat'ed through the gofer; followed by the sentry (fs::dev_link).
+        for (name, target) in crate::syscalls::vfs::DEV_LINKS {
+            std::os::unix::fs::symlink(target, self.dev.join(name)).map_err(io)?;
+        }
+        sysfs(&self.sys).map_err(io)
+    }
+}
 
 /// The mount table and the gofer's mount list, index for index.
 pub fn build_mounts(
@@ -528,18 +602,12 @@ pub fn build_mounts(
         "",
     )?;
     let io = |e: std::io::Error| format!("scratch directory {}: {e}", scratch.dir.display());
-    let dev = scratch.tmpfs("dev", 0o755).map_err(io)?;
-    for name in DEVICES {
-        std::fs::File::create(dev.join(name)).map_err(io)?;
-    }
-    std::fs::create_dir(dev.join("shm")).map_err(io)?;
-    // The sandbox's own terminals are listed here as they are made (`syscalls::terminals`).
-    std::fs::create_dir(dev.join("pts")).map_err(io)?;
-    // Listed and lstat'ed through the gofer; followed by the sentry (fs::dev_link).
-    for (name, target) in crate::syscalls::vfs::DEV_LINKS {
-        std::os::unix::fs::symlink(target, dev.join(name)).map_err(io)?;
-    }
-    add(b"/dev".to_vec(), dev, true, true, "")?;
+    // /dev and the backing of /proc are read-only to the sandbox and hold only placeholders
+    // (and /dev/pts a name per terminal the sandbox has open, which the sentry adds): they
+    // go in memory with /sys, where creating an entry costs microseconds, not the
+    // half-millisecond of the host's disk.
+    let dev = scratch.fixed_tree("dev", 0o755).map_err(io)?;
+    add(b"/dev".to_vec(), dev.clone(), true, true, "")?;
     add(
         b"/dev/shm".to_vec(),
         scratch.tmpfs("shm", 0o1777).map_err(io)?,
@@ -551,19 +619,14 @@ pub fn build_mounts(
     // that refuses every change (EROFS).
     add(
         b"/proc".to_vec(),
-        scratch.tmpfs("proc", 0o555).map_err(io)?,
+        scratch.fixed_tree("proc", 0o555).map_err(io)?,
         true,
         false,
         "",
     )?;
     std::fs::create_dir(scratch.dir.join("procfs")).map_err(io)?;
-    add(
-        b"/sys".to_vec(),
-        sysfs(scratch).map_err(io)?,
-        true,
-        false,
-        "",
-    )?;
+    let sys = scratch.fixed_tree("sys", 0o755).map_err(io)?;
+    add(b"/sys".to_vec(), sys.clone(), true, false, "")?;
     for (i, request) in requests.into_iter().enumerate() {
         match request {
             MountRequest::Bind {
@@ -594,7 +657,12 @@ pub fn build_mounts(
         host_path: pool.canonicalize().map_err(io)?,
         read_only: false,
     });
-    Ok((table, gofer_mounts, (pool_index, pool)))
+    Ok((
+        table,
+        gofer_mounts,
+        (pool_index, pool),
+        Unfilled { dev, sys },
+    ))
 }
 
 /// Files that engines write for each container and bind into it: a writable bind of one

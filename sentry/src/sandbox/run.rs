@@ -65,15 +65,38 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     let policy = syscalls::table::Policy::new(&limits, &identity);
     // Before the gofer starts: it and the sandbox inherit the placement.
     pin_cpus(&config.cpus)?;
-    let scratch = super::Scratch::new(scratch_in)
+    let mut scratch = super::Scratch::new(scratch_in)
         .map_err(|e| Failure::Internal(format!("cannot create a scratch directory: {e}")))?;
-    let (mounts, gofer_mounts, tmpfs_pool) =
+    let (mounts, gofer_mounts, tmpfs_pool, unfilled) =
         super::build_mounts(&config.rootfs, config.read_only, config.mounts, &scratch)
             .map_err(Failure::Usage)?;
     let exe = std::env::current_exe()
         .map_err(|e| Failure::Internal(format!("cannot find the sentry's executable: {e}")))?;
-    let mut files = gofer::Client::spawn_with_args(&exe, &[GOFER_ARG], &gofer_mounts)
-        .map_err(|e| Failure::Internal(format!("cannot start the gofer: {e}")))?;
+    let gofer_failed =
+        |e: std::io::Error| Failure::Internal(format!("cannot start the gofer: {e}"));
+    // The gofer loads (an exec of the sentry's binary) while the sentry fills the trees it
+    // serves from the root fds it was given, and makes its network directory.
+    let starting = gofer::Client::start(&exe, &[GOFER_ARG], &gofer_mounts).map_err(gofer_failed)?;
+    unfilled.fill().map_err(Failure::Internal)?;
+    let net_dir = scratch.dir.join("net");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&net_dir)
+        .map_err(|e| Failure::Internal(format!("{}: {e}", net_dir.display())))?;
+    // The sentry lists the sandbox's terminals in /dev/pts as they are made.
+    let pts = mounts
+        .mounts
+        .iter()
+        .find(|m| m.is_dev)
+        .map(|m| m.host_root.join("pts"));
+    // Before the sentry starts any thread: every later thread and task inherits it.
+    // The OCI sandbox process also writes its state next to the scratch directory.
+    confine(
+        &gofer_mounts,
+        scratch_in.unwrap_or(&scratch.dir),
+        pts.as_deref(),
+    )?;
+    let mut files = starting.finish().map_err(gofer_failed)?;
     // Off for now: with the calls that change nothing walked in the sentry's process, a
     // program whose thread re-points fds in a loop while another execs (the exec race of
     // sentry/tests/attack_exec.rs) took 300 times longer whenever the sentry shares a CPU
@@ -81,9 +104,6 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     // walks, cause not yet found). Every file call goes to the gofer, as before.
     files.without_local_walks();
     let gofer_pid = files.pid() as i32;
-    // Before the sentry starts any thread: every later thread and task inherits it.
-    // The OCI sandbox process also writes its state next to the scratch directory.
-    confine(&gofer_mounts, scratch_in.unwrap_or(&scratch.dir))?;
     // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
     let gofer_pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, gofer_pid, 0) } as i32;
     let termination = Arc::new(Termination::default());
@@ -114,11 +134,6 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         }
         kernel.first_creds = Some(creds);
     }
-    let net_dir = scratch.dir.join("net");
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&net_dir)
-        .map_err(|e| Failure::Internal(format!("{}: {e}", net_dir.display())))?;
     kernel.loopback = kernel::loopback::Loopback::new(net_dir);
     let mut publishers = Vec::new();
     for &(host_port, sandbox_port) in &config.publish {
@@ -145,6 +160,7 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     let (plan, found_at) = find_program(&mut kernel, &command[0], &envp)?;
     kernel.init_execfn = Some(found_at);
     let argv = argv_for(&plan, &command).map_err(Failure::Usage)?;
+    scratch.janitor_started();
     Ok(Prepared {
         kernel,
         plan,
@@ -686,12 +702,18 @@ fn parse_cpu_list(list: &str) -> Option<Vec<usize>> {
 
 /// Confines the sentry's own file access to what serving the sandbox needs (see
 /// `confine`), and checks it: the host's `/` must then be out of reach, unless a mount
-/// source is `/` itself.
-fn confine(gofer_mounts: &[gofer::Mount], scratch: &std::path::Path) -> Result<(), Failure> {
-    let sources: Vec<(std::path::PathBuf, bool)> = gofer_mounts
+/// source is `/` itself. `pts`: the directory behind the sandbox's /dev/pts, which the
+/// sentry writes although the sandbox's /dev is read-only.
+fn confine(
+    gofer_mounts: &[gofer::Mount],
+    scratch: &std::path::Path,
+    pts: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let mut sources: Vec<(std::path::PathBuf, bool)> = gofer_mounts
         .iter()
         .map(|m| (m.host_path.clone(), m.read_only))
         .collect();
+    sources.extend(pts.map(|p| (p.to_path_buf(), false)));
     let confined = super::confine::restrict(&sources, scratch)
         .map_err(|e| Failure::Internal(format!("cannot confine the sentry: {e}")))?;
     let root = std::fs::read_dir("/").map(drop);
