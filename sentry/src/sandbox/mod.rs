@@ -635,7 +635,6 @@ pub fn build_mounts(
         false,
         "",
     )?;
-    std::fs::create_dir(scratch.dir.join("procfs")).map_err(io)?;
     let sys = scratch.fixed_tree("sys", 0o755).map_err(io)?;
     add(b"/sys".to_vec(), sys.clone(), true, false, "")?;
     for (i, request) in requests.into_iter().enumerate() {

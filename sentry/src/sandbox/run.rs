@@ -78,11 +78,16 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     // serves from the root fds it was given, and makes its network directory.
     let starting = gofer::Client::start(&exe, &[GOFER_ARG], &gofer_mounts).map_err(gofer_failed)?;
     unfilled.fill().map_err(Failure::Internal)?;
+    // The sentry's own directories on the disk: the loopback network's sockets and the
+    // /proc files it materializes (both grow with what the sandbox does).
     let net_dir = scratch.dir.join("net");
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&net_dir)
         .map_err(|e| Failure::Internal(format!("{}: {e}", net_dir.display())))?;
+    let proc_dir = scratch.dir.join("procfs");
+    std::fs::create_dir(&proc_dir)
+        .map_err(|e| Failure::Internal(format!("{}: {e}", proc_dir.display())))?;
     // The sentry lists the sandbox's terminals in /dev/pts as they are made.
     let pts = mounts
         .mounts
@@ -118,7 +123,7 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         mounts,
         Some(files),
     );
-    kernel.proc_scratch = scratch.dir.join("procfs");
+    kernel.proc_scratch = proc_dir;
     if config.first_user.is_some() || config.first_caps.is_some() {
         let (ids, groups) = config
             .first_user
