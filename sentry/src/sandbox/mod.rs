@@ -85,7 +85,8 @@ pub fn sandbox_path(path: &str, option: &str) -> Result<Vec<u8>, String> {
     Ok(normal)
 }
 
-/// A private directory of the sentry that backs /dev, /dev/shm and `--tmpfs` mounts;
+/// A private directory of the sentry that backs /dev/shm, `--tmpfs` mounts and what the
+/// sentry writes for the sandbox (with a second one in memory for the read-only trees);
 /// removed when the sandbox ends, also when the sentry is SIGKILLed: see [`janitor`].
 pub struct Scratch {
     pub dir: PathBuf,
