@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use test_support::{variant_tests, Live, User, Variant};
 
-variant_tests!(scratch_in_memory_and_gone_after_exit);
+variant_tests!(
+    scratch_in_memory_and_gone_after_exit,
+    dev_and_sys_are_complete_before_the_program_is_found,
+);
 
 /// How long the janitor may take to remove the directories once the sentry exited: generous,
 /// it bounds an event, it is not a delay.
@@ -99,4 +102,24 @@ fn scratch_in_memory_and_gone_after_exit(v: Variant) {
         }
     }
     std::fs::remove_file(&fifo).expect("remove the FIFO");
+}
+
+/// /dev and /sys are filled while the sentry starts (by the janitor's intermediate child);
+/// the program is looked up only once they are complete: a program named in /dev is found
+/// (and refused: not executable), never missing, and the sandbox's first look sees every
+/// entry.
+fn dev_and_sys_are_complete_before_the_program_is_found(v: Variant) {
+    // Ten times: with the look-up made before the fill is over, some of them found no
+    // /dev/null (127).
+    for _ in 0..10 {
+        v.run(&[], &["/dev/null"]).expect_code(126);
+    }
+    let script = "ls /dev | wc -l; cat /sys/devices/system/cpu/online /sys/class/net/lo/mtu";
+    let run = v.run(&[], &["/bin/sh", "-c", script]);
+    run.expect_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{:?}", run.stdout);
+    assert_eq!(lines[0].trim(), "13", "the entries of /dev");
+    assert!(!lines[1].is_empty(), "online CPUs");
+    assert_eq!(lines[2], "65536", "lo's MTU");
 }

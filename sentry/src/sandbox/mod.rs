@@ -102,6 +102,8 @@ pub struct Scratch {
     janitor: Option<std::os::fd::OwnedFd>,
     /// Until the janitor is known to have exec'd: what tells it (see [`janitor`]).
     janitor_exec: Option<JanitorStart>,
+    /// Whether the janitor's intermediate child fills /dev and /sys.
+    janitor_fills: bool,
     /// Whether dropping this leaves the contents to the janitor instead of removing them.
     leave_to_janitor: bool,
 }
@@ -123,7 +125,14 @@ const JANITOR_FD: libc::c_int = 3;
 /// Returns the pipe's write end and what tells that the janitor has exec'd: the sentry goes
 /// on with its start meanwhile (the janitor's two forks and its exec run on their own), and
 /// waits for it with [`Scratch::janitor_started`] before the sandbox's first task.
-fn janitor(dirs: &[&Path]) -> std::io::Result<(std::os::fd::OwnedFd, JanitorStart)> {
+///
+/// With `fill`, the intermediate child fills the sandbox's /dev and /sys before it exits, on
+/// its own CPU while the sentry goes on; its exit status tells whether it could. That child
+/// runs ordinary code (it allocates), which a fork allows only of a single-threaded process.
+fn janitor(
+    dirs: &[&Path],
+    fill: Option<&Unfilled>,
+) -> std::io::Result<(std::os::fd::OwnedFd, JanitorStart)> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
     let exe = std::ffi::CString::new(std::env::current_exe()?.as_os_str().as_bytes())?;
@@ -157,19 +166,22 @@ fn janitor(dirs: &[&Path]) -> std::io::Result<(std::os::fd::OwnedFd, JanitorStar
     // SAFETY: both fds were just made and are owned by nobody else.
     let (exec_wait, exec_done) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: fork while single-threaded (see above); the children run only async-signal-
-    // safe calls on memory prepared before the fork.
+    // SAFETY: fork while single-threaded (see above); the janitor runs only async-signal-
+    // safe calls on memory prepared before the fork, and so does the intermediate child
+    // unless it fills the trees, which the caller asks only of a single-threaded sentry.
     let child = unsafe { libc::fork() };
     if child < 0 {
         return Err(std::io::Error::last_os_error());
     }
     if child == 0 {
-        // SAFETY: as above. The intermediate child exits at once so that the janitor is
-        // reparented away from the sentry; the janitor keeps only the pipe's read end, as
-        // fd 3 (a pipe of the sentry's caller held open would keep its reader waiting).
+        // SAFETY: as above. The intermediate child exits (after the fill, if asked) so that
+        // the janitor is reparented away from the sentry; the janitor keeps only the pipe's
+        // read end, as fd 3 (a pipe of the sentry's caller held open would keep its reader
+        // waiting).
         unsafe {
             if libc::fork() != 0 {
-                libc::_exit(0);
+                let filled = fill.is_none_or(|f| f.fill().is_ok());
+                libc::_exit(if filled { 0 } else { 1 });
             }
             libc::setsid();
             for sig in [
@@ -215,22 +227,35 @@ struct JanitorStart {
     exec_wait: std::os::fd::OwnedFd,
 }
 
-/// Reaps the intermediate child (which exits at once) and waits until the janitor's copy
-/// of the other end of `exec_wait` closed: at its exec (or its exit).
-fn wait_for_exec(start: JanitorStart) {
+/// Reaps the intermediate child and waits until the janitor's copy of the other end of
+/// `exec_wait` closed: at its exec (or its exit). Whether the intermediate child exited
+/// with status 0.
+fn wait_for_exec(start: JanitorStart) -> bool {
     use std::os::fd::AsRawFd;
     let JanitorStart {
         intermediate,
         exec_wait,
     } = start;
-    // SAFETY: waitpid on our own child, by its pid: no task exists yet whose wait loop
-    // could have reaped it, so the pid still names it.
-    unsafe { libc::waitpid(intermediate, std::ptr::null_mut(), 0) };
+    let mut status = 0;
+    let reaped = loop {
+        // SAFETY: waitpid on our own child, by its pid, writing one int: no task exists
+        // yet whose wait loop could have reaped it, so the pid still names it.
+        let r = unsafe { libc::waitpid(intermediate, &mut status, 0) };
+        if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break r == intermediate;
+        }
+    };
     let mut byte = 0u8;
     // SAFETY: read writes at most one byte into our buffer.
     while unsafe { libc::read(exec_wait.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) } < 0
         && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
     {}
+    reaped && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}
+
+/// Whether the calling process has a single thread (read from /proc; false if unknown).
+fn single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
 }
 
 /// The janitor's body: waits for the end of the pipe on fd 3, then removes `dirs`.
@@ -267,32 +292,50 @@ impl Scratch {
         let dir = parent.join(&name);
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
         let fixed = memory_backed_dir(&name);
-        let mut dirs = vec![dir.as_path()];
-        dirs.extend(fixed.as_deref());
-        let (janitor, janitor_exec) = match janitor(&dirs) {
-            Ok((janitor, exec)) => (Some(janitor), Some(exec)),
-            Err(e) => {
-                tracing::warn!("sentry: no janitor for {}: {e}", dir.display());
-                (None, None)
-            }
-        };
         Ok(Scratch {
             dir,
             fixed,
-            janitor,
-            janitor_exec,
+            janitor: None,
+            janitor_exec: None,
+            janitor_fills: false,
             leave_to_janitor: false,
         })
     }
 
-    /// Waits until the janitor runs its own image: until then it is a copy of the sentry,
-    /// with the sentry's environment and memory, and no sandbox task may start before that
-    /// copy is gone. Its exec overlaps the rest of the sentry's start; by the time this is
-    /// called it is usually over.
-    pub fn janitor_started(&mut self) {
-        if let Some(exec_wait) = self.janitor_exec.take() {
-            wait_for_exec(exec_wait);
+    /// Starts the janitor (see [`janitor`]) once the mount roots exist, and has its
+    /// intermediate child fill `unfilled` if the sentry is single-threaded; whether it
+    /// does (otherwise the caller fills them). Must be called while the sentry has a single
+    /// thread; until then, dropping this removes the directories itself.
+    pub fn start_janitor(&mut self, unfilled: &Unfilled) -> bool {
+        let fills = single_threaded();
+        let mut dirs = vec![self.dir.as_path()];
+        dirs.extend(self.fixed.as_deref());
+        match janitor(&dirs, fills.then_some(unfilled)) {
+            Ok((janitor, exec)) => {
+                self.janitor = Some(janitor);
+                self.janitor_exec = Some(exec);
+                self.janitor_fills = fills;
+                fills
+            }
+            Err(e) => {
+                tracing::warn!("sentry: no janitor for {}: {e}", self.dir.display());
+                false
+            }
         }
+    }
+
+    /// Waits until the janitor runs its own image and its intermediate child is gone: until
+    /// then they are copies of the sentry, with the sentry's environment and memory, and no
+    /// sandbox task may start before; nor may anything look into /dev or /sys before the
+    /// intermediate child filled them. Both overlap the rest of the sentry's start. Err if
+    /// the fill failed.
+    pub fn janitor_started(&mut self) -> Result<(), String> {
+        if let Some(start) = self.janitor_exec.take() {
+            if !wait_for_exec(start) && self.janitor_fills {
+                return Err("cannot write the sandbox's /dev and /sys".into());
+            }
+        }
+        Ok(())
     }
 
     /// Makes dropping this leave the removal to the janitor, if there is one: for a sentry
@@ -332,8 +375,8 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        // A sentry that failed before its first task: the copy is not left behind either.
-        self.janitor_started();
+        // A sentry that failed before its first task: the copies are not left behind either.
+        let _ = self.janitor_started();
         if self.leave_to_janitor && self.janitor.is_some() {
             return;
         }
@@ -543,15 +586,12 @@ pub struct Unfilled {
 impl Unfilled {
     /// Writes /dev's placeholders and /sys's values; before the sentry confines itself,
     /// after which it can no longer write there.
-    pub fn fill(self) -> Result<(), String> {
+    pub fn fill(&self) -> Result<(), String> {
         let io = |e: std::io::Error| format!("scratch directory {}: {e}", self.dev.display());
         for name in DEVICES {
             std::fs::File::create(self.dev.join(name)).map_err(io)?;
         }
         std::fs::create_dir(self.dev.join("shm")).map_err(io)?;
-        // The sandbox's own terminals are listed here as they are made
-        // (`syscalls::terminals`).
-        std::fs::create_dir(self.dev.join("pts")).map_err(io)?;
         // Listed and lstat'ed through the gofer; followed by the sentry (fs::dev_link).
         for (name, target) in crate::syscalls::vfs::DEV_LINKS {
             std::os::unix::fs::symlink(target, self.dev.join(name)).map_err(io)?;
@@ -619,6 +659,10 @@ pub fn build_mounts(
     // go in memory with /sys, where creating an entry costs microseconds, not the
     // half-millisecond of the host's disk.
     let dev = scratch.fixed_tree("dev", 0o755).map_err(io)?;
+    // The sandbox's own terminals are listed here as they are made (`syscalls::terminals`);
+    // made now, as the sentry's Landlock rule for it needs it (the rest of /dev is filled
+    // while the sentry goes on).
+    std::fs::create_dir(dev.join("pts")).map_err(io)?;
     add(b"/dev".to_vec(), dev.clone(), true, true, "")?;
     add(
         b"/dev/shm".to_vec(),

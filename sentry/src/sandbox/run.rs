@@ -72,12 +72,16 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
             .map_err(Failure::Usage)?;
     let exe = std::env::current_exe()
         .map_err(|e| Failure::Internal(format!("cannot find the sentry's executable: {e}")))?;
+    // The janitor's intermediate child fills /dev and /sys meanwhile, when it can.
+    let filled_by_janitor = scratch.start_janitor(&unfilled);
     let gofer_failed =
         |e: std::io::Error| Failure::Internal(format!("cannot start the gofer: {e}"));
-    // The gofer loads (an exec of the sentry's binary) while the sentry fills the trees it
-    // serves from the root fds it was given, and makes its network directory.
+    // The gofer loads (an exec of the sentry's binary) while the trees it serves from the
+    // root fds it was given are filled, and the sentry makes its own directories.
     let starting = gofer::Client::start(&exe, &[GOFER_ARG], &gofer_mounts).map_err(gofer_failed)?;
-    unfilled.fill().map_err(Failure::Internal)?;
+    if !filled_by_janitor {
+        unfilled.fill().map_err(Failure::Internal)?;
+    }
     // The sentry's own directories on the disk: the loopback network's sockets and the
     // /proc files it materializes (both grow with what the sandbox does).
     let net_dir = scratch.dir.join("net");
@@ -162,10 +166,12 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
 
     let envp = config.env;
     let command = config.command;
+    // /dev and /sys are complete, and the janitor is on its own, before anything looks
+    // into the sandbox's files.
+    scratch.janitor_started().map_err(Failure::Internal)?;
     let (plan, found_at) = find_program(&mut kernel, &command[0], &envp)?;
     kernel.init_execfn = Some(found_at);
     let argv = argv_for(&plan, &command).map_err(Failure::Usage)?;
-    scratch.janitor_started();
     Ok(Prepared {
         kernel,
         plan,
