@@ -572,18 +572,38 @@ fn cpu_list(cpus: &[usize]) -> String {
     parts.join(",")
 }
 
-/// The mount table, the gofer's mount list, the tmpfs pool (gofer index, host path), and
-/// the read-only trees still to fill.
-pub type BuiltMounts = (MountTable, Vec<gofer::Mount>, (u32, PathBuf), Unfilled);
+/// The mount table, the gofer's mount list, and the tmpfs pool (gofer index, host path).
+pub type BuiltMounts = (MountTable, Vec<gofer::Mount>, (u32, PathBuf));
 
-/// The roots of /dev and /sys, made empty by [`build_mounts`]: the gofer needs only the
-/// roots, so it can start loading while the sentry fills them.
+/// The roots of the sandbox's read-only trees, made empty by [`Unfilled::roots`] (with
+/// /dev/pts, which the sentry's Landlock rule names): the janitor, which starts right
+/// after, and the gofer need only the roots, so both can start before the trees are filled.
 pub struct Unfilled {
     dev: PathBuf,
     sys: PathBuf,
+    /// The empty directory behind /proc (nothing to fill).
+    proc: PathBuf,
 }
 
 impl Unfilled {
+    /// Makes the empty roots in `scratch`'s directory for read-only trees.
+    pub fn roots(scratch: &Scratch) -> Result<Unfilled, String> {
+        let io = |e: std::io::Error| format!("scratch directory {}: {e}", scratch.dir.display());
+        // /dev and the backing of /proc are read-only to the sandbox and hold only
+        // placeholders (and /dev/pts a name per terminal the sandbox has open, which the
+        // sentry adds): they go in memory with /sys, where creating an entry costs
+        // microseconds, not the half-millisecond of the host's disk.
+        let dev = scratch.fixed_tree("dev", 0o755).map_err(io)?;
+        // The sandbox's own terminals are listed here as they are made
+        // (`syscalls::terminals`).
+        std::fs::create_dir(dev.join("pts")).map_err(io)?;
+        Ok(Unfilled {
+            dev,
+            sys: scratch.fixed_tree("sys", 0o755).map_err(io)?,
+            proc: scratch.fixed_tree("proc", 0o555).map_err(io)?,
+        })
+    }
+
     /// Writes /dev's placeholders and /sys's values; before the sentry confines itself,
     /// after which it can no longer write there.
     pub fn fill(&self) -> Result<(), String> {
@@ -606,6 +626,7 @@ pub fn build_mounts(
     read_only_root: bool,
     requests: Vec<MountRequest>,
     scratch: &Scratch,
+    roots: &Unfilled,
 ) -> Result<BuiltMounts, String> {
     let mut table = MountTable::default();
     let mut gofer_mounts = Vec::new();
@@ -654,16 +675,7 @@ pub fn build_mounts(
         "",
     )?;
     let io = |e: std::io::Error| format!("scratch directory {}: {e}", scratch.dir.display());
-    // /dev and the backing of /proc are read-only to the sandbox and hold only placeholders
-    // (and /dev/pts a name per terminal the sandbox has open, which the sentry adds): they
-    // go in memory with /sys, where creating an entry costs microseconds, not the
-    // half-millisecond of the host's disk.
-    let dev = scratch.fixed_tree("dev", 0o755).map_err(io)?;
-    // The sandbox's own terminals are listed here as they are made (`syscalls::terminals`);
-    // made now, as the sentry's Landlock rule for it needs it (the rest of /dev is filled
-    // while the sentry goes on).
-    std::fs::create_dir(dev.join("pts")).map_err(io)?;
-    add(b"/dev".to_vec(), dev.clone(), true, true, "")?;
+    add(b"/dev".to_vec(), roots.dev.clone(), true, true, "")?;
     add(
         b"/dev/shm".to_vec(),
         scratch.tmpfs("shm", 0o1777).map_err(io)?,
@@ -673,15 +685,8 @@ pub fn build_mounts(
     )?;
     // /proc is synthesized by the sentry; its gofer mount is an empty read-only directory
     // that refuses every change (EROFS).
-    add(
-        b"/proc".to_vec(),
-        scratch.fixed_tree("proc", 0o555).map_err(io)?,
-        true,
-        false,
-        "",
-    )?;
-    let sys = scratch.fixed_tree("sys", 0o755).map_err(io)?;
-    add(b"/sys".to_vec(), sys.clone(), true, false, "")?;
+    add(b"/proc".to_vec(), roots.proc.clone(), true, false, "")?;
+    add(b"/sys".to_vec(), roots.sys.clone(), true, false, "")?;
     for (i, request) in requests.into_iter().enumerate() {
         match request {
             MountRequest::Bind {
@@ -712,12 +717,7 @@ pub fn build_mounts(
         host_path: pool.canonicalize().map_err(io)?,
         read_only: false,
     });
-    Ok((
-        table,
-        gofer_mounts,
-        (pool_index, pool),
-        Unfilled { dev, sys },
-    ))
+    Ok((table, gofer_mounts, (pool_index, pool)))
 }
 
 /// Files that engines write for each container and bind into it: a writable bind of one

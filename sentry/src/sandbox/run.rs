@@ -67,13 +67,20 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     pin_cpus(&config.cpus)?;
     let mut scratch = super::Scratch::new(scratch_in)
         .map_err(|e| Failure::Internal(format!("cannot create a scratch directory: {e}")))?;
-    let (mounts, gofer_mounts, tmpfs_pool, unfilled) =
-        super::build_mounts(&config.rootfs, config.read_only, config.mounts, &scratch)
-            .map_err(Failure::Usage)?;
+    let unfilled = super::Unfilled::roots(&scratch).map_err(Failure::Internal)?;
+    // Right after the directories exist, so that they are removed however the sentry ends;
+    // its intermediate child fills /dev and /sys meanwhile, when it can.
+    let filled_by_janitor = scratch.start_janitor(&unfilled);
+    let (mounts, gofer_mounts, tmpfs_pool) = super::build_mounts(
+        &config.rootfs,
+        config.read_only,
+        config.mounts,
+        &scratch,
+        &unfilled,
+    )
+    .map_err(Failure::Usage)?;
     let exe = std::env::current_exe()
         .map_err(|e| Failure::Internal(format!("cannot find the sentry's executable: {e}")))?;
-    // The janitor's intermediate child fills /dev and /sys meanwhile, when it can.
-    let filled_by_janitor = scratch.start_janitor(&unfilled);
     let gofer_failed =
         |e: std::io::Error| Failure::Internal(format!("cannot start the gofer: {e}"));
     // The gofer loads (an exec of the sentry's binary) while the trees it serves from the
