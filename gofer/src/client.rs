@@ -11,10 +11,10 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 
 use nix::errno::Errno;
 
@@ -28,6 +28,39 @@ use crate::sys;
 pub struct Mount {
     pub host_path: PathBuf,
     pub read_only: bool,
+}
+
+/// A gofer process that was started and has not answered yet (see [`Client::start`]).
+/// Dropping it hangs up and reaps the gofer, as dropping a [`Client`] does.
+pub struct Starting {
+    /// Not yet called: no handshake, no local walker.
+    client: Client,
+    roots: Vec<OwnedFd>,
+    mounts: Vec<Mount>,
+}
+
+impl Starting {
+    /// The gofer's process id (a child of the process that called [`Client::start`]).
+    pub fn pid(&self) -> u32 {
+        self.client.pid
+    }
+
+    /// Waits for the gofer's answer to the version handshake: a client ready for calls.
+    pub fn finish(self) -> io::Result<Client> {
+        let Starting {
+            mut client,
+            roots,
+            mounts,
+        } = self;
+        let walker = local_walker(roots, &mounts)?;
+        match client.call(&Request::Hello { version: VERSION }, None) {
+            Ok((Response::Version(VERSION), _)) => {}
+            Ok(_) => return Err(io::Error::other("gofer: unexpected handshake reply")),
+            Err(e) => return Err(io::Error::other(format!("gofer handshake failed: {e}"))),
+        }
+        client.walker = Some(walker);
+        Ok(client)
+    }
 }
 
 /// A connection to a running gofer process. Every method is one request and one response.
@@ -85,6 +118,18 @@ impl Client {
         leading_args: &[&str],
         mounts: &[Mount],
     ) -> io::Result<Client> {
+        Client::start(gofer_exe, leading_args, mounts)?.finish()
+    }
+
+    /// The first half of [`Client::spawn_with_args`]: opens the mount roots and starts the
+    /// gofer process, without waiting for it to answer. The caller may go on with other work
+    /// (filling the mount roots, which the gofer reaches through the fds it was given) while
+    /// the gofer loads, and then calls [`Starting::finish`] for the handshake.
+    pub fn start(
+        gofer_exe: &Path,
+        leading_args: &[&str],
+        mounts: &[Mount],
+    ) -> io::Result<Starting> {
         let mut roots = Vec::with_capacity(mounts.len());
         for m in mounts {
             let root = std::fs::OpenOptions::new()
@@ -113,82 +158,127 @@ impl Client {
         let (ours, theirs) =
             unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) };
 
-        // The fds the child must find at FIRST_FD, FIRST_FD + 1, ...
+        let parent = std::process::id() as libc::pid_t;
+        let mut args = vec![gofer_exe.as_os_str().to_os_string()];
+        args.extend(leading_args.iter().map(|a| a.into()));
+        args.push("--socket".into());
+        args.push(FIRST_FD.to_string().into());
+        for (i, m) in mounts.iter().enumerate() {
+            let mode = if m.read_only { "ro" } else { "rw" };
+            args.push("--mount".into());
+            args.push(format!("{}:{mode}", FIRST_FD + 1 + i as RawFd).into());
+        }
+        args.push("--ppid".into());
+        args.push(parent.to_string().into());
+        let env: Vec<std::ffi::OsString> = std::env::vars_os()
+            .map(|(k, v)| {
+                let mut kv = k;
+                kv.push("=");
+                kv.push(v);
+                kv
+            })
+            .collect();
+        let c_strings = |items: &[std::ffi::OsString]| {
+            items
+                .iter()
+                .map(|a| std::ffi::CString::new(a.as_bytes()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+        };
+        let (args, env) = (c_strings(&args)?, c_strings(&env)?);
+        let argv: Vec<*const libc::c_char> = args
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain([std::ptr::null()])
+            .collect();
+        let envp: Vec<*const libc::c_char> = env
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain([std::ptr::null()])
+            .collect();
+        let null = OwnedFd::from(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")?,
+        );
+
+        // The fds the child must find at FIRST_FD, FIRST_FD + 1, ..., and its stdin and
+        // stdout (/dev/null; stderr stays the sentry's).
         let mut sources: Vec<RawFd> = vec![theirs.as_raw_fd()];
         sources.extend(roots.iter().map(|r| r.as_raw_fd()));
         let n = sources.len() as RawFd;
+        sources.push(null.as_raw_fd());
         let high = sources.iter().copied().max().unwrap_or(0).max(FIRST_FD + n) + 1;
-        let mut scratch = vec![0 as RawFd; sources.len()];
-        let parent = std::process::id() as libc::pid_t;
+        let mut moved = vec![0 as RawFd; sources.len()];
 
-        let mut cmd = Command::new(gofer_exe);
-        cmd.args(leading_args);
-        cmd.arg("--socket").arg(FIRST_FD.to_string());
-        for (i, m) in mounts.iter().enumerate() {
-            let mode = if m.read_only { "ro" } else { "rw" };
-            cmd.arg("--mount")
-                .arg(format!("{}:{mode}", FIRST_FD + 1 + i as RawFd));
+        // Forked by hand rather than with std's Command, which waits until the child has
+        // exec'd: the caller goes on while the gofer's exec and start-up run, and a failed
+        // exec shows as a failed handshake in `finish`.
+        // SAFETY: the child makes only async-signal-safe system calls (prctl, getppid,
+        // sigprocmask, signal, fcntl, dup2, execve, _exit) on memory prepared before the
+        // fork (`moved` is never resized), so it is sound even if the caller has threads.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
         }
-        cmd.arg("--ppid").arg(parent.to_string());
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
-        // system calls (prctl, getppid, fcntl, dup2), writing into `scratch`, which was
-        // allocated before the fork and is never resized.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(io::Error::last_os_error());
+        if pid == 0 {
+            // SAFETY: see the fork above.
+            unsafe {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0
+                    || libc::getppid() != parent
+                {
+                    libc::_exit(127);
                 }
-                if libc::getppid() != parent {
-                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
-                }
+                // The signal mask and SIGPIPE's disposition as a fresh process has them.
+                let mut empty: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut empty);
+                libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
                 // Move every source above all targets first, so no dup2 clobbers a source.
                 for (i, src) in sources.iter().enumerate() {
                     let fd = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, high);
                     if fd < 0 {
-                        return Err(io::Error::last_os_error());
+                        libc::_exit(127);
                     }
-                    scratch[i] = fd;
+                    moved[i] = fd;
                 }
-                for (i, tmp) in scratch.iter().enumerate() {
-                    // dup2 leaves FD_CLOEXEC clear on the target: it survives exec.
+                let (fds, null) = moved.split_at(moved.len() - 1);
+                // dup2 leaves FD_CLOEXEC clear on the target: it survives exec.
+                if libc::dup2(null[0], 0) < 0 || libc::dup2(null[0], 1) < 0 {
+                    libc::_exit(127);
+                }
+                for (i, tmp) in fds.iter().enumerate() {
                     if libc::dup2(*tmp, FIRST_FD + i as RawFd) < 0 {
-                        return Err(io::Error::last_os_error());
+                        libc::_exit(127);
                     }
                 }
-                Ok(())
-            });
+                libc::execve(args[0].as_ptr(), argv.as_ptr(), envp.as_ptr());
+                libc::_exit(127);
+            }
         }
-        let child = cmd.spawn()?;
         drop(theirs);
-        let walker = local_walker(roots, mounts)?;
-        let pid = child.id();
+        drop(null);
         // Nothing has waited for the child yet, so its pid still names it.
         // SAFETY: pidfd_open with integer arguments.
-        let raw =
-            Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) })?;
+        let raw = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
         // SAFETY: a fresh descriptor owned by nobody else.
         let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
-        drop(child); // std does not reap on drop; the pidfd (or the sentry) does.
-        let mut client = Client {
-            sock: ours,
-            pid,
-            pidfd: Some(pidfd),
-            wbuf: Vec::with_capacity(MAX_FRAME),
-            rbuf: vec![0; MAX_FRAME],
-            seq: 0,
-            dead: false,
-            walker: None,
-        };
-        match client.call(&Request::Hello { version: VERSION }, None) {
-            Ok((Response::Version(VERSION), _)) => {}
-            Ok(_) => return Err(io::Error::other("gofer: unexpected handshake reply")),
-            Err(e) => return Err(io::Error::other(format!("gofer handshake failed: {e}"))),
-        }
-        client.walker = Some(walker);
-        Ok(client)
+        let pid = pid as u32;
+        Ok(Starting {
+            client: Client {
+                sock: ours,
+                pid,
+                pidfd: Some(pidfd),
+                wbuf: Vec::with_capacity(MAX_FRAME),
+                rbuf: vec![0; MAX_FRAME],
+                seq: 0,
+                dead: false,
+                walker: None,
+            },
+            roots,
+            mounts: mounts.to_vec(),
+        })
     }
 
     /// The gofer's process id (a child of the process that called `spawn`).
@@ -783,5 +873,51 @@ impl Drop for Client {
             self.hang_up();
             let _ = wait_pidfd(&pidfd);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Client, Mount};
+    use std::os::fd::AsRawFd;
+
+    /// The child is forked without waiting for its exec: an exec that fails shows at the
+    /// handshake, as an error, and the child is reaped.
+    #[test]
+    fn a_gofer_that_cannot_exec_fails_at_the_handshake() {
+        let mounts = [Mount {
+            host_path: std::env::temp_dir(),
+            read_only: true,
+        }];
+        let missing = std::path::Path::new("/nonexistent/sentry-gofer");
+        let starting = Client::start(missing, &[], &mounts).expect("the fork succeeds");
+        let pidfd = starting.client.pidfd.as_ref().expect("a pidfd").as_raw_fd();
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a pidfd we hold; the result is a new fd we own.
+        let watch = unsafe { libc::fcntl(pidfd, libc::F_DUPFD_CLOEXEC, 0) };
+        assert!(watch >= 0, "dup the pidfd");
+        let failure = starting.finish().err().expect("no gofer answers");
+        assert!(
+            failure.to_string().contains("handshake"),
+            "unexpected error: {failure}"
+        );
+        // The child is gone and reaped: waitid on its pidfd finds no child left.
+        // SAFETY: siginfo_t is plain data that waitid fills.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid with P_PIDFD on an fd we own, writing into `info`.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                watch as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG,
+            )
+        };
+        assert_eq!(r, -1, "the child was reaped when the handshake failed");
+        assert_eq!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::ECHILD)
+        );
+        // SAFETY: closing the fd we made above.
+        unsafe { libc::close(watch) };
     }
 }

@@ -15,6 +15,6 @@ pub mod seccomp;
 pub mod server;
 pub mod sys;
 
-pub use client::{Client, Mount};
+pub use client::{Client, Mount, Starting};
 pub use nix::errno::Errno;
 pub use protocol::{StatFs, Timespec};

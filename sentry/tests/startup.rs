@@ -1,6 +1,6 @@
 //! Start-up and end of `sentry run`: the read-only trees the sentry writes before the sandbox
-//! starts (its /sys) go to a private directory in the host's memory-backed /dev/shm when that
-//! is a tmpfs; the scratch directories are the sentry's own (mode 0700); and after a normal
+//! starts (its /sys, /dev and the directory behind /proc) go to a private directory in the
+//! host's memory-backed /dev/shm when that is a tmpfs; the scratch directories are the sentry's own (mode 0700); and after a normal
 //! exit the janitor removes both, the sentry itself no longer waiting for the unlinks. Each
 //! test runs on both platforms, as the invoking user and as uid 65534.
 //!
@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use test_support::{variant_tests, Live, User, Variant};
 
-variant_tests!(scratch_in_memory_and_gone_after_exit);
+variant_tests!(
+    scratch_in_memory_and_gone_after_exit,
+    dev_and_sys_are_complete_before_the_program_is_found,
+);
 
 /// How long the janitor may take to remove the directories once the sentry exited: generous,
 /// it bounds an event, it is not a delay.
@@ -58,11 +61,19 @@ fn scratch_in_memory_and_gone_after_exit(v: Variant) {
     if shm_is_tmpfs() {
         assert_eq!(in_memory.len(), 1, "the in-memory directory: {in_memory:?}");
         assert!(in_memory[0].join("sys/kernel/mm").is_dir());
-        // The trees written once are there, not on the disk.
-        assert!(!on_disk[0].join("sys").exists());
+        assert!(in_memory[0].join("dev/pts").is_dir());
+        assert!(in_memory[0].join("dev/null").is_file());
+        assert!(in_memory[0].join("proc").is_dir());
+        // The read-only trees are there, not on the disk.
+        for name in ["sys", "dev", "proc"] {
+            assert!(!on_disk[0].join(name).exists(), "{name} on the disk");
+        }
+        // What the sandbox writes stays on the disk, under its memory limit.
+        assert!(on_disk[0].join("shm").is_dir());
     } else {
         assert!(in_memory.is_empty(), "{in_memory:?}");
         assert!(on_disk[0].join("sys/kernel/mm").is_dir());
+        assert!(on_disk[0].join("dev/pts").is_dir());
     }
     for dir in on_disk.iter().chain(&in_memory) {
         let meta = std::fs::symlink_metadata(dir).expect("stat");
@@ -91,4 +102,24 @@ fn scratch_in_memory_and_gone_after_exit(v: Variant) {
         }
     }
     std::fs::remove_file(&fifo).expect("remove the FIFO");
+}
+
+/// /dev and /sys are filled while the sentry starts (by the janitor's intermediate child);
+/// the program is looked up only once they are complete: a program named in /dev is found
+/// (and refused: not executable), never missing, and the sandbox's first look sees every
+/// entry.
+fn dev_and_sys_are_complete_before_the_program_is_found(v: Variant) {
+    // Ten times: with the look-up made before the fill is over, some of them found no
+    // /dev/null (127).
+    for _ in 0..10 {
+        v.run(&[], &["/dev/null"]).expect_code(126);
+    }
+    let script = "ls /dev | wc -l; cat /sys/devices/system/cpu/online /sys/class/net/lo/mtu";
+    let run = v.run(&[], &["/bin/sh", "-c", script]);
+    run.expect_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{:?}", run.stdout);
+    assert_eq!(lines[0].trim(), "13", "the entries of /dev");
+    assert!(!lines[1].is_empty(), "online CPUs");
+    assert_eq!(lines[2], "65536", "lo's MTU");
 }

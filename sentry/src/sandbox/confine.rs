@@ -3,7 +3,8 @@
 //! execute for read-only mounts; everything for writable ones, which the sandbox may change
 //! anyway: the sentry walks, stats and opens them, makes the opens that may wait on a FIFO
 //! or a lease, and names an fd's file with linkat itself), its scratch directory (everything: tmpfs mounts and the
-//! sandbox's own /dev, /proc backing), the host's /proc (task memory and status) and /dev
+//! materialized /proc files), the directory behind the sandbox's /dev/pts (everything; the
+//! rest of its /dev is a read-only mount source), the host's /proc (task memory and status) and /dev
 //! (the devices the sandbox's /dev offers). Nothing else of the host can be opened, listed,
 //! created or executed.
 //!

@@ -85,19 +85,25 @@ pub fn sandbox_path(path: &str, option: &str) -> Result<Vec<u8>, String> {
     Ok(normal)
 }
 
-/// A private directory of the sentry that backs /dev, /dev/shm and `--tmpfs` mounts;
+/// A private directory of the sentry that backs /dev/shm, `--tmpfs` mounts and what the
+/// sentry writes for the sandbox (with a second one in memory for the read-only trees);
 /// removed when the sandbox ends, also when the sentry is SIGKILLed: see [`janitor`].
 pub struct Scratch {
     pub dir: PathBuf,
     /// A second private directory, on the host's memory-backed /dev/shm when it is a tmpfs,
-    /// for the read-only trees the sentry writes once before the sandbox starts (its /sys):
-    /// a few hundred small files that cost milliseconds on a disk and microseconds in
-    /// memory. The sandbox cannot write there (read-only mounts) and, once confined, nor can
-    /// the sentry, so it cannot grow; the janitor removes it with `dir`. None: those trees go
-    /// in `dir`.
+    /// for the read-only trees the sentry writes before the sandbox starts (its /sys, /dev
+    /// and the empty directory behind /proc): small files that cost milliseconds on a disk
+    /// and microseconds in memory. The sandbox cannot write there (read-only mounts) and,
+    /// once confined, nor can the sentry, except for an empty file per terminal in /dev/pts
+    /// (numbers are reused, so it stays as small as the set of terminals open at once);
+    /// the janitor removes it with `dir`. None: those trees go in `dir`.
     fixed: Option<PathBuf>,
     /// The write end of the janitor's pipe: it closes when the sentry ends.
     janitor: Option<std::os::fd::OwnedFd>,
+    /// Until the janitor is known to have exec'd: what tells it (see [`janitor`]).
+    janitor_exec: Option<JanitorStart>,
+    /// Whether the janitor's intermediate child fills /dev and /sys.
+    janitor_fills: bool,
     /// Whether dropping this leaves the contents to the janitor instead of removing them.
     leave_to_janitor: bool,
 }
@@ -115,7 +121,18 @@ const JANITOR_FD: libc::c_int = 3;
 /// sends, and waits for the end of a pipe whose only write end the sentry holds. It runs
 /// the sentry's binary afresh (`__janitor DIR`), so that nothing of the sentry's command
 /// line or memory stays in it. Must be called while the sentry has a single thread.
-fn janitor(dirs: &[&Path]) -> std::io::Result<std::os::fd::OwnedFd> {
+///
+/// Returns the pipe's write end and what tells that the janitor has exec'd: the sentry goes
+/// on with its start meanwhile (the janitor's two forks and its exec run on their own), and
+/// waits for it with [`Scratch::janitor_started`] before the sandbox's first task.
+///
+/// With `fill`, the intermediate child fills the sandbox's /dev and /sys before it exits, on
+/// its own CPU while the sentry goes on; its exit status tells whether it could. That child
+/// runs ordinary code (it allocates), which a fork allows only of a single-threaded process.
+fn janitor(
+    dirs: &[&Path],
+    fill: Option<&Unfilled>,
+) -> std::io::Result<(std::os::fd::OwnedFd, JanitorStart)> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
     let exe = std::ffi::CString::new(std::env::current_exe()?.as_os_str().as_bytes())?;
@@ -149,19 +166,22 @@ fn janitor(dirs: &[&Path]) -> std::io::Result<std::os::fd::OwnedFd> {
     // SAFETY: both fds were just made and are owned by nobody else.
     let (exec_wait, exec_done) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: fork while single-threaded (see above); the children run only async-signal-
-    // safe calls on memory prepared before the fork.
+    // SAFETY: fork while single-threaded (see above); the janitor runs only async-signal-
+    // safe calls on memory prepared before the fork, and so does the intermediate child
+    // unless it fills the trees, which the caller asks only of a single-threaded sentry.
     let child = unsafe { libc::fork() };
     if child < 0 {
         return Err(std::io::Error::last_os_error());
     }
     if child == 0 {
-        // SAFETY: as above. The intermediate child exits at once so that the janitor is
-        // reparented away from the sentry; the janitor keeps only the pipe's read end, as
-        // fd 3 (a pipe of the sentry's caller held open would keep its reader waiting).
+        // SAFETY: as above. The intermediate child exits (after the fill, if asked) so that
+        // the janitor is reparented away from the sentry; the janitor keeps only the pipe's
+        // read end, as fd 3 (a pipe of the sentry's caller held open would keep its reader
+        // waiting).
         unsafe {
             if libc::fork() != 0 {
-                libc::_exit(0);
+                let filled = fill.is_none_or(|f| f.fill().is_ok());
+                libc::_exit(if filled { 0 } else { 1 });
             }
             libc::setsid();
             for sig in [
@@ -190,16 +210,52 @@ fn janitor(dirs: &[&Path]) -> std::io::Result<std::os::fd::OwnedFd> {
             libc::_exit(1);
         }
     }
-    // SAFETY: waitpid on the intermediate child, which exits at once.
-    unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
     drop(exec_done);
+    Ok((
+        write_end,
+        JanitorStart {
+            intermediate: child,
+            exec_wait,
+        },
+    ))
+}
+
+/// A janitor on its way: the intermediate child to reap, and the end that tells of the
+/// janitor's exec.
+struct JanitorStart {
+    intermediate: libc::pid_t,
+    exec_wait: std::os::fd::OwnedFd,
+}
+
+/// Reaps the intermediate child and waits until the janitor's copy of the other end of
+/// `exec_wait` closed: at its exec (or its exit). Whether the intermediate child exited
+/// with status 0.
+fn wait_for_exec(start: JanitorStart) -> bool {
+    use std::os::fd::AsRawFd;
+    let JanitorStart {
+        intermediate,
+        exec_wait,
+    } = start;
+    let mut status = 0;
+    let reaped = loop {
+        // SAFETY: waitpid on our own child, by its pid, writing one int: no task exists
+        // yet whose wait loop could have reaped it, so the pid still names it.
+        let r = unsafe { libc::waitpid(intermediate, &mut status, 0) };
+        if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break r == intermediate;
+        }
+    };
     let mut byte = 0u8;
-    // Returns 0 once the janitor's copy of the end closed: at its exec (or its exit).
     // SAFETY: read writes at most one byte into our buffer.
     while unsafe { libc::read(exec_wait.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) } < 0
         && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
     {}
-    Ok(write_end)
+    reaped && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}
+
+/// Whether the calling process has a single thread (read from /proc; false if unknown).
+fn single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
 }
 
 /// The janitor's body: waits for the end of the pipe on fd 3, then removes `dirs`.
@@ -236,18 +292,50 @@ impl Scratch {
         let dir = parent.join(&name);
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
         let fixed = memory_backed_dir(&name);
-        let mut dirs = vec![dir.as_path()];
-        dirs.extend(fixed.as_deref());
-        let janitor = janitor(&dirs);
-        if let Err(e) = &janitor {
-            tracing::warn!("sentry: no janitor for {}: {e}", dir.display());
-        }
         Ok(Scratch {
             dir,
             fixed,
-            janitor: janitor.ok(),
+            janitor: None,
+            janitor_exec: None,
+            janitor_fills: false,
             leave_to_janitor: false,
         })
+    }
+
+    /// Starts the janitor (see [`janitor`]) once the mount roots exist, and has its
+    /// intermediate child fill `unfilled` if the sentry is single-threaded; whether it
+    /// does (otherwise the caller fills them). Must be called while the sentry has a single
+    /// thread; until then, dropping this removes the directories itself.
+    pub fn start_janitor(&mut self, unfilled: &Unfilled) -> bool {
+        let fills = single_threaded();
+        let mut dirs = vec![self.dir.as_path()];
+        dirs.extend(self.fixed.as_deref());
+        match janitor(&dirs, fills.then_some(unfilled)) {
+            Ok((janitor, exec)) => {
+                self.janitor = Some(janitor);
+                self.janitor_exec = Some(exec);
+                self.janitor_fills = fills;
+                fills
+            }
+            Err(e) => {
+                tracing::warn!("sentry: no janitor for {}: {e}", self.dir.display());
+                false
+            }
+        }
+    }
+
+    /// Waits until the janitor runs its own image and its intermediate child is gone: until
+    /// then they are copies of the sentry, with the sentry's environment and memory, and no
+    /// sandbox task may start before; nor may anything look into /dev or /sys before the
+    /// intermediate child filled them. Both overlap the rest of the sentry's start. Err if
+    /// the fill failed.
+    pub fn janitor_started(&mut self) -> Result<(), String> {
+        if let Some(start) = self.janitor_exec.take() {
+            if !wait_for_exec(start) && self.janitor_fills {
+                return Err("cannot write the sandbox's /dev and /sys".into());
+            }
+        }
+        Ok(())
     }
 
     /// Makes dropping this leave the removal to the janitor, if there is one: for a sentry
@@ -287,6 +375,8 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        // A sentry that failed before its first task: the copies are not left behind either.
+        let _ = self.janitor_started();
         if self.leave_to_janitor && self.janitor.is_some() {
             return;
         }
@@ -322,9 +412,9 @@ fn memory_backed_dir(name: &str) -> Option<PathBuf> {
 
 /// The sandbox's /sys: what programs read to count and place CPUs (glibc's sysconf, nproc,
 /// stress-ng): `devices/system/cpu` with the CPUs the sentry may run on (the sandbox's
-/// affinity) online, as the host numbers them, and nothing else of the host's.
-fn sysfs(scratch: &Scratch) -> std::io::Result<PathBuf> {
-    let sys = scratch.fixed_tree("sys", 0o755)?;
+/// affinity) online, as the host numbers them, and nothing else of the host's. Written into
+/// the empty directory `sys`.
+fn sysfs(sys: &Path) -> std::io::Result<()> {
     let cpu = sys.join("devices/system/cpu");
     std::fs::create_dir_all(&cpu)?;
     let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
@@ -354,8 +444,8 @@ fn sysfs(scratch: &Scratch) -> std::io::Result<PathBuf> {
     for name in ["transparent_hugepage", "hugepages"] {
         copy_values(&Path::new("/sys/kernel/mm").join(name), &mm.join(name), 1)?;
     }
-    loopback_class(&sys)?;
-    Ok(sys)
+    loopback_class(sys)?;
+    Ok(())
 }
 
 /// Copies the readable regular files of host directory `from` into `to`, and its
@@ -374,12 +464,23 @@ fn copy_values(from: &Path, to: &Path, depth: u32) -> std::io::Result<()> {
         if kind.is_dir() && depth > 0 {
             copy_values(&entry.path(), &target, depth - 1)?;
         } else if kind.is_file() {
-            if let Ok(value) = std::fs::read(entry.path()) {
+            if let Some(value) = read_attribute(&entry.path()) {
                 std::fs::write(&target, value)?;
             }
         }
     }
     Ok(())
+}
+
+/// The value of the sysfs attribute at `path`, in one read: an attribute is at most a page,
+/// and sysfs gives it whole to the first read (std::fs::read would also stat the file and
+/// read again to find the end). None if it cannot be read.
+fn read_attribute(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = vec![0u8; 4096];
+    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
+    buf.truncate(n);
+    Some(buf)
 }
 
 /// /sys/class/net/lo, as a network namespace of its own shows its `lo` once it is up (the
@@ -474,12 +575,58 @@ fn cpu_list(cpus: &[usize]) -> String {
 /// The mount table, the gofer's mount list, and the tmpfs pool (gofer index, host path).
 pub type BuiltMounts = (MountTable, Vec<gofer::Mount>, (u32, PathBuf));
 
+/// The roots of the sandbox's read-only trees, made empty by [`Unfilled::roots`] (with
+/// /dev/pts, which the sentry's Landlock rule names): the janitor, which starts right
+/// after, and the gofer need only the roots, so both can start before the trees are filled.
+pub struct Unfilled {
+    dev: PathBuf,
+    sys: PathBuf,
+    /// The empty directory behind /proc (nothing to fill).
+    proc: PathBuf,
+}
+
+impl Unfilled {
+    /// Makes the empty roots in `scratch`'s directory for read-only trees.
+    pub fn roots(scratch: &Scratch) -> Result<Unfilled, String> {
+        let io = |e: std::io::Error| format!("scratch directory {}: {e}", scratch.dir.display());
+        // /dev and the backing of /proc are read-only to the sandbox and hold only
+        // placeholders (and /dev/pts a name per terminal the sandbox has open, which the
+        // sentry adds): they go in memory with /sys, where creating an entry costs
+        // microseconds, not the half-millisecond of the host's disk.
+        let dev = scratch.fixed_tree("dev", 0o755).map_err(io)?;
+        // The sandbox's own terminals are listed here as they are made
+        // (`syscalls::terminals`).
+        std::fs::create_dir(dev.join("pts")).map_err(io)?;
+        Ok(Unfilled {
+            dev,
+            sys: scratch.fixed_tree("sys", 0o755).map_err(io)?,
+            proc: scratch.fixed_tree("proc", 0o555).map_err(io)?,
+        })
+    }
+
+    /// Writes /dev's placeholders and /sys's values; before the sentry confines itself,
+    /// after which it can no longer write there.
+    pub fn fill(&self) -> Result<(), String> {
+        let io = |e: std::io::Error| format!("scratch directory {}: {e}", self.dev.display());
+        for name in DEVICES {
+            std::fs::File::create(self.dev.join(name)).map_err(io)?;
+        }
+        std::fs::create_dir(self.dev.join("shm")).map_err(io)?;
+        // Listed and lstat'ed through the gofer; followed by the sentry (fs::dev_link).
+        for (name, target) in crate::syscalls::vfs::DEV_LINKS {
+            std::os::unix::fs::symlink(target, self.dev.join(name)).map_err(io)?;
+        }
+        sysfs(&self.sys).map_err(io)
+    }
+}
+
 /// The mount table and the gofer's mount list, index for index.
 pub fn build_mounts(
     rootfs: &Path,
     read_only_root: bool,
     requests: Vec<MountRequest>,
     scratch: &Scratch,
+    roots: &Unfilled,
 ) -> Result<BuiltMounts, String> {
     let mut table = MountTable::default();
     let mut gofer_mounts = Vec::new();
@@ -528,18 +675,7 @@ pub fn build_mounts(
         "",
     )?;
     let io = |e: std::io::Error| format!("scratch directory {}: {e}", scratch.dir.display());
-    let dev = scratch.tmpfs("dev", 0o755).map_err(io)?;
-    for name in DEVICES {
-        std::fs::File::create(dev.join(name)).map_err(io)?;
-    }
-    std::fs::create_dir(dev.join("shm")).map_err(io)?;
-    // The sandbox's own terminals are listed here as they are made (`syscalls::terminals`).
-    std::fs::create_dir(dev.join("pts")).map_err(io)?;
-    // Listed and lstat'ed through the gofer; followed by the sentry (fs::dev_link).
-    for (name, target) in crate::syscalls::vfs::DEV_LINKS {
-        std::os::unix::fs::symlink(target, dev.join(name)).map_err(io)?;
-    }
-    add(b"/dev".to_vec(), dev, true, true, "")?;
+    add(b"/dev".to_vec(), roots.dev.clone(), true, true, "")?;
     add(
         b"/dev/shm".to_vec(),
         scratch.tmpfs("shm", 0o1777).map_err(io)?,
@@ -549,21 +685,8 @@ pub fn build_mounts(
     )?;
     // /proc is synthesized by the sentry; its gofer mount is an empty read-only directory
     // that refuses every change (EROFS).
-    add(
-        b"/proc".to_vec(),
-        scratch.tmpfs("proc", 0o555).map_err(io)?,
-        true,
-        false,
-        "",
-    )?;
-    std::fs::create_dir(scratch.dir.join("procfs")).map_err(io)?;
-    add(
-        b"/sys".to_vec(),
-        sysfs(scratch).map_err(io)?,
-        true,
-        false,
-        "",
-    )?;
+    add(b"/proc".to_vec(), roots.proc.clone(), true, false, "")?;
+    add(b"/sys".to_vec(), roots.sys.clone(), true, false, "")?;
     for (i, request) in requests.into_iter().enumerate() {
         match request {
             MountRequest::Bind {

@@ -65,19 +65,55 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     let policy = syscalls::table::Policy::new(&limits, &identity);
     // Before the gofer starts: it and the sandbox inherit the placement.
     pin_cpus(&config.cpus)?;
-    let scratch = super::Scratch::new(scratch_in)
+    let mut scratch = super::Scratch::new(scratch_in)
         .map_err(|e| Failure::Internal(format!("cannot create a scratch directory: {e}")))?;
-    let (mounts, gofer_mounts, tmpfs_pool) =
-        super::build_mounts(&config.rootfs, config.read_only, config.mounts, &scratch)
-            .map_err(Failure::Usage)?;
+    let unfilled = super::Unfilled::roots(&scratch).map_err(Failure::Internal)?;
+    // Right after the directories exist, so that they are removed however the sentry ends;
+    // its intermediate child fills /dev and /sys meanwhile, when it can.
+    let filled_by_janitor = scratch.start_janitor(&unfilled);
+    let (mounts, gofer_mounts, tmpfs_pool) = super::build_mounts(
+        &config.rootfs,
+        config.read_only,
+        config.mounts,
+        &scratch,
+        &unfilled,
+    )
+    .map_err(Failure::Usage)?;
     let exe = std::env::current_exe()
         .map_err(|e| Failure::Internal(format!("cannot find the sentry's executable: {e}")))?;
-    let files = gofer::Client::spawn_with_args(&exe, &[GOFER_ARG], &gofer_mounts)
-        .map_err(|e| Failure::Internal(format!("cannot start the gofer: {e}")))?;
-    let gofer_pid = files.pid() as i32;
+    let gofer_failed =
+        |e: std::io::Error| Failure::Internal(format!("cannot start the gofer: {e}"));
+    // The gofer loads (an exec of the sentry's binary) while the trees it serves from the
+    // root fds it was given are filled, and the sentry makes its own directories.
+    let starting = gofer::Client::start(&exe, &[GOFER_ARG], &gofer_mounts).map_err(gofer_failed)?;
+    if !filled_by_janitor {
+        unfilled.fill().map_err(Failure::Internal)?;
+    }
+    // The sentry's own directories on the disk: the loopback network's sockets and the
+    // /proc files it materializes (both grow with what the sandbox does).
+    let net_dir = scratch.dir.join("net");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&net_dir)
+        .map_err(|e| Failure::Internal(format!("{}: {e}", net_dir.display())))?;
+    let proc_dir = scratch.dir.join("procfs");
+    std::fs::create_dir(&proc_dir)
+        .map_err(|e| Failure::Internal(format!("{}: {e}", proc_dir.display())))?;
+    // The sentry lists the sandbox's terminals in /dev/pts as they are made.
+    let pts = mounts
+        .mounts
+        .iter()
+        .find(|m| m.is_dev)
+        .map(|m| m.host_root.join("pts"));
     // Before the sentry starts any thread: every later thread and task inherits it.
     // The OCI sandbox process also writes its state next to the scratch directory.
-    confine(&gofer_mounts, scratch_in.unwrap_or(&scratch.dir))?;
+    confine(
+        &gofer_mounts,
+        scratch_in.unwrap_or(&scratch.dir),
+        pts.as_deref(),
+    )?;
+    let files = starting.finish().map_err(gofer_failed)?;
+    let gofer_pid = files.pid() as i32;
     // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
     let gofer_pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, gofer_pid, 0) } as i32;
     let termination = Arc::new(Termination::default());
@@ -92,7 +128,7 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         mounts,
         Some(files),
     );
-    kernel.proc_scratch = scratch.dir.join("procfs");
+    kernel.proc_scratch = proc_dir;
     if config.first_user.is_some() || config.first_caps.is_some() {
         let (ids, groups) = config
             .first_user
@@ -108,11 +144,6 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         }
         kernel.first_creds = Some(creds);
     }
-    let net_dir = scratch.dir.join("net");
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&net_dir)
-        .map_err(|e| Failure::Internal(format!("{}: {e}", net_dir.display())))?;
     kernel.loopback = kernel::loopback::Loopback::new(net_dir);
     let mut publishers = Vec::new();
     for &(host_port, sandbox_port) in &config.publish {
@@ -136,6 +167,9 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
 
     let envp = config.env;
     let command = config.command;
+    // /dev and /sys are complete, and the janitor is on its own, before anything looks
+    // into the sandbox's files.
+    scratch.janitor_started().map_err(Failure::Internal)?;
     let (plan, found_at) = find_program(&mut kernel, &command[0], &envp)?;
     kernel.init_execfn = Some(found_at);
     let argv = argv_for(&plan, &command).map_err(Failure::Usage)?;
@@ -680,12 +714,18 @@ fn parse_cpu_list(list: &str) -> Option<Vec<usize>> {
 
 /// Confines the sentry's own file access to what serving the sandbox needs (see
 /// `confine`), and checks it: the host's `/` must then be out of reach, unless a mount
-/// source is `/` itself.
-fn confine(gofer_mounts: &[gofer::Mount], scratch: &std::path::Path) -> Result<(), Failure> {
-    let sources: Vec<(std::path::PathBuf, bool)> = gofer_mounts
+/// source is `/` itself. `pts`: the directory behind the sandbox's /dev/pts, which the
+/// sentry writes although the sandbox's /dev is read-only.
+fn confine(
+    gofer_mounts: &[gofer::Mount],
+    scratch: &std::path::Path,
+    pts: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let mut sources: Vec<(std::path::PathBuf, bool)> = gofer_mounts
         .iter()
         .map(|m| (m.host_path.clone(), m.read_only))
         .collect();
+    sources.extend(pts.map(|p| (p.to_path_buf(), false)));
     let confined = super::confine::restrict(&sources, scratch)
         .map_err(|e| Failure::Internal(format!("cannot confine the sentry: {e}")))?;
     let root = std::fs::read_dir("/").map(drop);
