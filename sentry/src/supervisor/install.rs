@@ -169,7 +169,7 @@ impl Supervisor {
             .flatten();
         match self
             .listener(tid)
-            .install(request.id, fd.as_fd(), cloexec, at)
+            .install(request.id, tid, fd.as_fd(), cloexec, at)
         {
             Ok(number) => Some(number.into()),
             // A memfd's slot is beyond the task's RLIMIT_NOFILE.
