@@ -874,6 +874,12 @@ pub fn materialize(dir: &Path, key: &[u8], node: &Node) -> Result<PathBuf, Errno
     } else {
         name
     });
+    // A directory laid out before is read-only (below): writable again, its entries can
+    // go without CAP_DAC_OVERRIDE.
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+        let _ =
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+    }
     let _ = std::fs::remove_dir_all(&path);
     let _ = std::fs::remove_file(&path);
     let make = |p: &Path, kind: Kind, target: &[u8]| -> Result<(), Errno> {

@@ -47,8 +47,14 @@ fn scratch_in_memory_and_gone_after_exit(v: Variant) {
     // The unprivileged variant's sandbox opens it too.
     std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o666)).expect("chmod");
 
+    // Read-only directories left in the scratch directory must go too, also for an
+    // unprivileged sentry: a /proc directory the sentry lays out (twice: the second time
+    // replaces the first), and one the sandbox makes in its /dev/shm.
     let script = format!(
-        "cat /sys/kernel/mm/transparent_hugepage/enabled >/dev/null && echo ready && read x < {}",
+        "cat /sys/kernel/mm/transparent_hugepage/enabled >/dev/null \
+         && ls /proc/self/fd >/dev/null && ls /proc/self/fd >/dev/null \
+         && mkdir /dev/shm/ro && touch /dev/shm/ro/f && chmod 555 /dev/shm/ro \
+         && echo ready && read x < {}",
         fifo.display()
     );
     let mut live = Live::spawn(v.run_command(&[], &["/bin/sh", "-c", &script]));

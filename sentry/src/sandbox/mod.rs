@@ -271,9 +271,32 @@ pub fn janitor_main(dirs: Vec<std::ffi::OsString>) -> std::process::ExitCode {
         }
     }
     for dir in dirs {
-        let _ = std::fs::remove_dir_all(dir);
+        remove_tree(Path::new(&dir));
     }
     std::process::ExitCode::SUCCESS
+}
+
+/// Removes `path` and everything beneath it. Some directories in it are read-only (the
+/// sentry's /proc materializations are mode 0555, and the sandbox may chmod its own):
+/// without CAP_DAC_OVERRIDE their entries cannot be unlinked until their owner, the
+/// sentry's user, makes them writable again. Called when nothing runs in the tree any more.
+pub fn remove_tree(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::remove_dir_all(path).is_ok() {
+        return;
+    }
+    // An explicit stack: the depth of a tree the sandbox made is not bounded.
+    let mut dirs = vec![path.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            dirs.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    let _ = std::fs::remove_dir_all(path);
 }
 
 impl Scratch {
@@ -380,11 +403,11 @@ impl Drop for Scratch {
         if self.leave_to_janitor && self.janitor.is_some() {
             return;
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        remove_tree(&self.dir);
         if let Some(fixed) = &self.fixed {
             // Once the sentry is confined only the janitor can: this is for the cases
             // before that, or without a janitor.
-            let _ = std::fs::remove_dir_all(fixed);
+            remove_tree(fixed);
         }
     }
 }
