@@ -386,11 +386,15 @@ impl Placement {
         } else {
             (f(), true)
         };
-        if rc >= 0 && timed {
+        if !timed {
+            // Nothing to hold (one CPU allowed): leave the task free from now on, but for
+            // a look every EXPLORE-th call in case the affinity changes.
+            self.held_ns.set(u64::MAX);
+        } else if rc >= 0 {
             let took = start.elapsed().as_nanos().min(u64::MAX as u128) as u64;
             let avg = if hold { &self.held_ns } else { &self.free_ns };
             let old = avg.get();
-            avg.set(if old == 0 {
+            avg.set(if old == 0 || old == u64::MAX {
                 took
             } else {
                 old - old / 8 + took / 8
@@ -459,6 +463,9 @@ mod tests {
         );
         p.held_ns.set(90_000);
         assert!(!p.hold_next(), "free once it is the faster");
+        p.held_ns.set(u64::MAX);
+        p.free_ns.set(60_000);
+        assert!(!p.hold_next(), "free when nothing could be held");
     }
 
     fn eval(filter: &Filter, data: &SeccompData) -> u32 {
