@@ -598,32 +598,12 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
         unsafe { libc::poll(&mut poll, 1, 10_000) };
     }
     let hooks = saved_hooks(&dir).poststop;
-    remove_all(&dir).map_err(|e| Error(format!("container {id}: cannot remove its state: {e}")))?;
+    super::remove_tree(&dir)
+        .map_err(|e| Error(format!("container {id}: cannot remove its state: {e}")))?;
     for e in super::hooks::run_all(&hooks, "poststop", &state.report(Status::Stopped)) {
         warn(&e);
     }
     Ok(())
-}
-
-/// Removes a directory tree, making directories the sandbox left unwritable writable.
-fn remove_all(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    match std::fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(first) => {
-            let mut stack = vec![dir.to_path_buf()];
-            while let Some(d) = stack.pop() {
-                let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700));
-                for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                        stack.push(entry.path());
-                    }
-                }
-            }
-            std::fs::remove_dir_all(dir).map_err(|_| first)
-        }
-    }
 }
 
 /// What `create` was given besides the bundle.
@@ -663,7 +643,7 @@ pub fn create(root: &Path, args: CreateArgs, bundle: Bundle) -> Result<i32, Erro
     let create_runtime = bundle.hooks.create_runtime.clone();
     // Later changes to config.json do not reach the container: its hooks are kept here.
     if let Err(e) = std::fs::write(dir.join("hooks.json"), bundle.hooks_raw.to_string()) {
-        let _ = remove_all(&dir);
+        let _ = super::remove_tree(&dir);
         return err(format!(
             "cannot write {}: {e}",
             dir.join("hooks.json").display()
@@ -684,7 +664,7 @@ pub fn create(root: &Path, args: CreateArgs, bundle: Bundle) -> Result<i32, Erro
         }
     });
     if result.is_err() {
-        let _ = remove_all(&dir);
+        let _ = super::remove_tree(&dir);
     }
     result
 }

@@ -271,32 +271,34 @@ pub fn janitor_main(dirs: Vec<std::ffi::OsString>) -> std::process::ExitCode {
         }
     }
     for dir in dirs {
-        remove_tree(Path::new(&dir));
+        let _ = remove_tree(Path::new(&dir));
     }
     std::process::ExitCode::SUCCESS
 }
 
-/// Removes `path` and everything beneath it. Some directories in it are read-only (the
+/// Removes `dir` and everything beneath it. Some directories in it may be read-only (the
 /// sentry's /proc materializations are mode 0555, and the sandbox may chmod its own):
 /// without CAP_DAC_OVERRIDE their entries cannot be unlinked until their owner, the
-/// sentry's user, makes them writable again. Called when nothing runs in the tree any more.
-pub fn remove_tree(path: &Path) {
+/// sentry's user, makes them writable again. For a tree nothing runs in any more.
+pub fn remove_tree(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    if std::fs::remove_dir_all(path).is_ok() {
-        return;
-    }
-    // An explicit stack: the depth of a tree the sandbox made is not bounded.
-    let mut dirs = vec![path.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
-            continue;
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(first) => {
+            // An explicit stack: the depth of a tree the sandbox made is not bounded.
+            let mut stack = vec![dir.to_path_buf()];
+            while let Some(d) = stack.pop() {
+                let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700));
+                for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        stack.push(entry.path());
+                    }
+                }
+            }
+            std::fs::remove_dir_all(dir).map_err(|_| first)
         }
-        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            dirs.extend(entries.flatten().map(|e| e.path()));
-        }
     }
-    let _ = std::fs::remove_dir_all(path);
 }
 
 impl Scratch {
@@ -403,11 +405,11 @@ impl Drop for Scratch {
         if self.leave_to_janitor && self.janitor.is_some() {
             return;
         }
-        remove_tree(&self.dir);
+        let _ = remove_tree(&self.dir);
         if let Some(fixed) = &self.fixed {
             // Once the sentry is confined only the janitor can: this is for the cases
             // before that, or without a janitor.
-            remove_tree(fixed);
+            let _ = remove_tree(fixed);
         }
     }
 }
