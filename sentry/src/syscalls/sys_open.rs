@@ -135,10 +135,6 @@ pub(super) fn open_target(
         let (index, rel) = (target.gofer_index, target.rel);
         let fd = files(call)?.open(index, &rel, flags, mode)?;
         super::vfs::created_fd(call.kernel, &fd, owner);
-        if o_path {
-            // O_PATH|O_NOFOLLOW of a symbolic link: an fd of the link itself, as Linux's.
-            return Ok(Action::InstallPath { fd, cloexec });
-        }
         // A blocking open of a FIFO, or of a file under another process's lease: the gofer
         // never waits, and answers an O_PATH fd.
         if !o_path && is_path_fd(&fd) {
@@ -147,6 +143,7 @@ pub(super) fn open_target(
         fd
     };
     if o_path {
+        // An O_PATH fd, of the link itself for O_PATH|O_NOFOLLOW of a symbolic link.
         return Ok(Action::InstallPath { fd, cloexec });
     }
     Ok(Action::Install { fd, cloexec })
