@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#define OPENS 400
+#define OPENS 150
 
 static volatile int stop;
 static volatile pid_t opener_tid;
