@@ -549,6 +549,9 @@ impl Supervisor {
             }
             Stop::SyscallExit { rval } => {
                 if let Some(mut pending) = self.pending.remove(&tid) {
+                    if let Some(mask) = pending.held_mask.take() {
+                        stopped.set_sigmask(mask)?;
+                    }
                     if let Some(state) = pending.exec.take() {
                         self.forget_install(tid);
                         match exec::at_exit(&*self.kernel.mem, &stopped, state, rval)? {
@@ -823,6 +826,7 @@ impl Supervisor {
         // The task's registers before the sentry rewrote the call's arguments: if the call
         // is interrupted and restarted, it must run again with its own, not the rewrite.
         let mut restore_on_restart = None;
+        let mut held_mask = None;
         let returned = match action {
             Action::Return(value) => Some(value),
             _ => None,
@@ -859,6 +863,7 @@ impl Supervisor {
             }
             Action::Install { fd, cloexec } => {
                 restore = Some(self.listeners[0].prepare(&stopped)?);
+                held_mask = Some(hold_signals(&stopped)?);
                 self.awaiting_install
                     .insert(tid, Awaited::ready(fd, cloexec));
             }
@@ -874,6 +879,7 @@ impl Supervisor {
                 match self.path_installing(tid, fd, cloexec, line) {
                     Ok(helper) => {
                         restore = Some(self.listeners[0].prepare(&stopped)?);
+                        held_mask = Some(hold_signals(&stopped)?);
                         self.awaiting_install
                             .insert(tid, Awaited::ready(helper, true));
                     }
@@ -948,6 +954,7 @@ impl Supervisor {
                     restore,
                     exec,
                     restore_on_restart,
+                    held_mask,
                 },
             );
         }
@@ -1013,6 +1020,17 @@ impl Supervisor {
             let _ = stopped.resume(Resume::Continue, 0);
         }
     }
+}
+
+/// Blocks every signal of a stopped task that is about to wait in an install request for
+/// an fd that is ready; its mask before, to put back at the exit stop. The answer comes at
+/// once, so Linux's open would have finished before any signal: signals that come meanwhile
+/// are delivered when the call returns, and cannot interrupt the request (which would make
+/// the whole call run again, and under a stream of signals never finish).
+fn hold_signals(stopped: &Stopped) -> Result<u64> {
+    let mask = stopped.sigmask()?;
+    stopped.set_sigmask(!0)?;
+    Ok(mask)
 }
 
 /// The kernel's restart codes (ERESTARTSYS … ERESTART_RESTARTBLOCK): the call was

@@ -221,6 +221,9 @@ pub struct Pending {
     pub restore_on_restart: Option<platform_ptrace::Regs>,
     /// An exec in progress.
     pub exec: Option<Box<exec::InFlight>>,
+    /// The task's signal mask, put back at the exit stop: every signal is held while the
+    /// task waits in an install request for an fd that is ready.
+    pub held_mask: Option<u64>,
 }
 
 fn errno(e: Errno) -> Action {
