@@ -793,7 +793,7 @@ pub fn memfd_of(tid: Tid, fd: u64) -> Option<(Inode, u64)> {
 
 /// The memfd inodes mapped in /proc/TID/maps (None: unreadable or empty, the task is gone).
 fn mapped_memfds(tid: Tid) -> Option<Vec<Inode>> {
-    let text = std::fs::read_to_string(format!("/proc/{tid}/maps")).ok()?;
+    let text = crate::host::read_proc_text(format!("/proc/{tid}/maps")).ok()?;
     if text.is_empty() {
         return None;
     }

@@ -168,7 +168,7 @@ fn state_dir(root: &Path, id: &str) -> Result<PathBuf, Error> {
 
 /// The start time of a live process, if `pid` is one (zombies count as gone).
 fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = crate::host::read_proc_text(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields count from the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split(' ').collect();

@@ -554,15 +554,17 @@ impl Supervisor {
                     }
                     if let Some(state) = pending.exec.take() {
                         self.forget_install(tid);
-                        match exec::at_exit(&*self.kernel.mem, &stopped, state, rval)? {
-                            exec::Step::Continue(state) => {
-                                pending.exec = Some(state);
-                                if self.kernel.tasks.contains_key(&tid) {
-                                    self.pending.insert(tid, pending);
-                                }
-                                return Ok(stopped.resume(Resume::Syscall, 0)?);
+                        let next = match exec::at_exit(&*self.kernel.mem, &stopped, state, rval)? {
+                            exec::Step::Continue(state) => Some((state, Resume::Syscall)),
+                            exec::Step::ToSeccompStop(state) => Some((state, Resume::Continue)),
+                            exec::Step::Failed | exec::Step::Done => None,
+                        };
+                        if let Some((state, how)) = next {
+                            pending.exec = Some(state);
+                            if self.kernel.tasks.contains_key(&tid) {
+                                self.pending.insert(tid, pending);
                             }
-                            exec::Step::Failed | exec::Step::Done => {}
+                            return Ok(stopped.resume(how, 0)?);
                         }
                     }
                     let mut rval = rval;
@@ -1077,16 +1079,22 @@ fn sigchld_fd() -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Reads every pending siginfo from a non-blocking signalfd.
+/// Reads everything pending from a non-blocking signalfd or eventfd. A read that did not
+/// fill the buffer took all there was: no second read (an EAGAIN) is needed to know it.
 fn drain(fd: &OwnedFd) {
     let mut buf = [0u8; 128 * 8];
-    // SAFETY: read into a local buffer from an fd we own; stops at EAGAIN.
-    while unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+    loop {
+        // SAFETY: read into a local buffer from an fd we own.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < buf.len() as isize {
+            return;
+        }
+    }
 }
 
 /// The thread group of a task, read from /proc (only for tasks seen before their creation event).
 fn thread_group_of(tid: Tid) -> Tid {
-    std::fs::read_to_string(format!("/proc/{tid}/status"))
+    crate::host::read_proc_text(format!("/proc/{tid}/status"))
         .ok()
         .and_then(|status| {
             status

@@ -40,6 +40,8 @@ const MAX_ARG_BYTES: usize = 6 << 20;
 const MAX_INTERPRETER_DEPTH: usize = 4;
 /// Linux reads this much of a file for the `#!` line (BINPRM_BUF_SIZE).
 const BINPRM_BUF_SIZE: usize = 256;
+/// The largest vector block (argc, argv, envp, auxv) whose AT_EXECFN `set_execfn` sets.
+const MAX_VECTOR_BLOCK: usize = 64 * 1024;
 /// The length of the x86_64 `syscall` instruction, to run it again from an exit stop.
 const SYSCALL_INSN_LEN: u64 = 2;
 
@@ -74,10 +76,22 @@ pub fn set_execfn(
     let tid = stopped.tid();
     let mut regs = stopped.regs()?;
     let sp = regs.sp();
+    // The block is read a page at a time (from sp to its page's end, then whole pages: all
+    // mapped, up to the stack's top), not a word per read.
+    let read = std::cell::RefCell::new(Vec::new());
     let word = |addr: u64| -> Option<u64> {
-        let mut b = [0u8; 8];
-        mem.read(tid, addr, &mut b).ok()?;
-        Some(u64::from_ne_bytes(b))
+        let at = addr.checked_sub(sp)? as usize;
+        if at + 8 > MAX_VECTOR_BLOCK {
+            return None;
+        }
+        let mut bytes = read.borrow_mut();
+        while bytes.len() < at + 8 {
+            let from = sp + bytes.len() as u64;
+            let mut page = vec![0u8; (4096 - from % 4096) as usize];
+            mem.read(tid, from, &mut page).ok()?;
+            bytes.extend_from_slice(&page);
+        }
+        Some(u64::from_ne_bytes(bytes[at..at + 8].try_into().ok()?))
     };
     // argc, argv[argc], NULL, envp…, NULL, then (type, value) pairs up to AT_NULL.
     let Some(argc) = word(sp) else { return Ok(()) };
@@ -93,18 +107,16 @@ pub fn set_execfn(
             execfn_slot = Some(at + 8 - sp);
         }
         at += 16;
-        if kind == AT_NULL || at - sp > 64 * 1024 {
+        if kind == AT_NULL {
             break;
         }
     }
-    let (Some(slot), true) = (execfn_slot, at - sp <= 64 * 1024) else {
+    let Some(slot) = execfn_slot else {
         return Ok(());
     };
     let block_len = (at - sp) as usize;
-    let mut block = vec![0u8; block_len];
-    if mem.read(tid, sp, &mut block).is_err() {
-        return Ok(());
-    }
+    let mut block = read.into_inner();
+    block.truncate(block_len);
     let room = (execfn.len() as u64 + 1).next_multiple_of(16);
     let new_sp = sp - room;
     let string_at = new_sp + block_len as u64;
@@ -525,6 +537,9 @@ fn exec(
 pub enum Step {
     /// Resume with PTRACE_SYSCALL and come back at the next syscall stop.
     Continue(Box<InFlight>),
+    /// Resume with PTRACE_CONT: the step is a call the filter always stops (execveat), so
+    /// its seccomp stop comes without an entry stop before it.
+    ToSeccompStop(Box<InFlight>),
     /// The exec is over (failed): the task's registers are back, with this result.
     Failed,
     /// The execveat ran: success shows as the exec event; nothing left to do.
@@ -685,7 +700,7 @@ pub fn at_exit(
             // the exec goes on only with the sentry's own bytes in a sealed read-only page.
             // A kernel without mseal (before 6.10) leaves the window open, as it was.
             let sealed = rval != -(libc::ENOSYS as i64);
-            if (sealed && rval < 0) || !as_written(mem, stopped.tid(), base, len, &block, sealed) {
+            if (sealed && rval < 0) || !as_written(mem, stopped.tid(), base, len, &block) {
                 tracing::warn!(
                     target: "sentry::deny",
                     "sentry: [tid {}] exec refused (EFAULT): the page of its path and argv changed before it was sealed",
@@ -700,7 +715,7 @@ pub fn at_exit(
             let mut regs = stopped.regs()?;
             rerun_as(&mut state, &mut regs, Sysno::execveat, execveat);
             stopped.set_regs(&regs)?;
-            Ok(Step::Continue(state))
+            Ok(Step::ToSeccompStop(state))
         }
         Stage::Executing => {
             if rval < 0 {
@@ -712,19 +727,21 @@ pub fn at_exit(
 }
 
 /// Whether task `tid` has exactly [base, base + len) mapped as one read-only private
-/// mapping (and `sealed`) holding `block` followed by zeros.
+/// anonymous mapping holding `block` followed by zeros. Once mseal succeeded on the range,
+/// the mapping there is the one it sealed (a sealed mapping cannot be unmapped, replaced,
+/// split or made writable), so /proc/<tid>/maps says enough: smaps, whose VmFlags show the
+/// seal, costs a page-table walk of every mapping of the task.
 fn as_written(
     mem: &dyn crate::host::TaskMemory,
     tid: Tid,
     base: u64,
     len: u64,
     block: &[u8],
-    sealed: bool,
 ) -> bool {
-    let Some(smaps) = mem.proc_file(tid, "smaps") else {
+    let Some(maps) = mem.proc_file(tid, "maps") else {
         return false;
     };
-    if !is_read_only(&smaps, base, base + len, sealed) {
+    if !is_private_anonymous_read_only(&maps, base, base + len) {
         return false;
     }
     let mut now = vec![0u8; len as usize];
@@ -734,20 +751,16 @@ fn as_written(
     now[..block.len()] == *block && now[block.len()..].iter().all(|&b| b == 0)
 }
 
-/// Whether a /proc/<pid>/smaps text has one mapping from `start` to `end`, private and
-/// read-only, and (when `sealed`) with the sealed flag ("sl" among its VmFlags).
-fn is_read_only(smaps: &str, start: u64, end: u64, sealed: bool) -> bool {
+/// Whether a /proc/<pid>/maps text has one mapping from `start` to `end`, private,
+/// read-only and anonymous (no file whose other writers could change its pages).
+fn is_private_anonymous_read_only(maps: &str, start: u64, end: u64) -> bool {
     let head = format!("{start:x}-{end:x} r--p ");
-    let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&head));
-    if lines.next().is_none() {
-        return false;
-    }
-    for line in lines {
-        if let Some(flags) = line.strip_prefix("VmFlags:") {
-            return !sealed || flags.split_whitespace().any(|f| f == "sl");
-        }
-    }
-    false
+    maps.lines()
+        .find_map(|line| line.strip_prefix(&head))
+        .is_some_and(|rest| {
+            let mut fields = rest.split_ascii_whitespace();
+            fields.nth(1) == Some("00:00") && fields.next() == Some("0") && fields.next().is_none()
+        })
 }
 
 /// The (device, inode) of fd `fd` of task `tid`, as the kernel sees it now.
@@ -780,7 +793,7 @@ pub fn check_image(tid: Tid, state: &InFlight) -> Result<(), String> {
     if (exe.dev(), exe.ino()) != state.vetted {
         return Err("the kernel executed another file than the one the sentry vetted".into());
     }
-    let maps = std::fs::read_to_string(format!("/proc/{tid}/maps"))
+    let maps = crate::host::read_proc_text(format!("/proc/{tid}/maps"))
         .map_err(|e| format!("cannot inspect the new image: {e}"))?;
     if mapped_files(&maps).len() > 1 {
         return Err("the kernel loaded a file besides the one the sentry vetted".into());
@@ -804,21 +817,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_whole_sealed_read_only_mapping_counts() {
-        let smaps = "\
+    fn only_the_whole_private_anonymous_read_only_mapping_counts() {
+        let maps = "\
 200000000000-200000001000 r--p 00000000 00:00 0 
-Size:                  4 kB
-VmFlags: rd mr mw me ac sl 
 200000001000-200000002000 rw-p 00000000 00:00 0 
-Size:                  4 kB
-VmFlags: rd wr mr mw me ac 
+200000003000-200000004000 r--p 00000000 08:01 1234 /tmp/attacker
+200000004000-200000005000 r--s 00000000 00:01 77 /dev/zero (deleted)
 ";
         let page = 0x2000_0000_0000;
-        assert!(is_read_only(smaps, page, page + 4096, true));
-        // Not sealed, or not the whole range as one mapping.
-        assert!(!is_read_only(smaps, page + 4096, page + 8192, true));
-        assert!(!is_read_only(smaps, page, page + 8192, true));
-        assert!(!is_read_only(smaps, page, page + 8192, false));
+        assert!(is_private_anonymous_read_only(maps, page, page + 4096));
+        // Writable, not the whole range as one mapping, a file's pages, shared memory.
+        assert!(!is_private_anonymous_read_only(
+            maps,
+            page + 4096,
+            page + 8192
+        ));
+        assert!(!is_private_anonymous_read_only(maps, page, page + 8192));
+        assert!(!is_private_anonymous_read_only(
+            maps,
+            page + 0x3000,
+            page + 0x4000
+        ));
+        assert!(!is_private_anonymous_read_only(
+            maps,
+            page + 0x4000,
+            page + 0x5000
+        ));
     }
 
     #[test]

@@ -582,7 +582,7 @@ pub fn as_task_fs_ids<T>(tid: Tid, make: impl FnOnce() -> T) -> T {
     if unsafe { libc::geteuid() } != 0 {
         return make();
     }
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).unwrap_or_default();
+    let status = crate::host::read_proc_text(format!("/proc/{tid}/status")).unwrap_or_default();
     let fs_id = |key: &str| -> Option<u32> {
         let line = status.lines().find_map(|l| l.strip_prefix(key))?;
         line.split_whitespace().nth(3)?.parse().ok()

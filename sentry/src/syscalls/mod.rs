@@ -306,7 +306,7 @@ pub fn fix_write(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64, data: &
 fn fixup_failed(tid: Tid) {
     // A task that is already gone (a thread that exited meanwhile, a zombie until the
     // sentry reaps it) has nothing to protect, and a signal to it would reach its process.
-    let state = std::fs::read_to_string(format!("/proc/{tid}/stat"))
+    let state = crate::host::read_proc_text(format!("/proc/{tid}/stat"))
         .ok()
         .and_then(|s| s.rsplit_once(") ")?.1.chars().next());
     if !matches!(state, Some(s) if s != 'Z' && s != 'X') {
