@@ -28,28 +28,34 @@ pub trait TaskMemory {
     fn read_cstring(&self, tid: Tid, addr: u64, max: usize) -> Result<Vec<u8>, Errno>;
 }
 
-/// The text of a /proc file. /proc files report a size of 0, so `fs::read_to_string`
-/// stats the file for nothing and then reads 32 bytes, 32, 64, 128…: ten reads for a 7 KiB
-/// smaps. This reads into 16 KiB from the start (two reads for most files).
-pub fn read_proc_text(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+/// The contents of a kernel pseudo-file (/proc, /sys). They report a size of 0 (or a page),
+/// so `fs::read` and `fs::read_to_string` stat and seek the file for nothing and then read
+/// 32 bytes, 32, 64, 128…: ten reads for a 7 KiB smaps. This reads into 16 KiB from the
+/// start (two reads for most files).
+pub fn read_pseudo_file(path: impl AsRef<std::path::Path>) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
-    // Plain reads: `read_to_end` would stat and seek the file for a size hint.
-    let mut text = vec![0u8; 16 * 1024];
+    let mut bytes = vec![0u8; 16 * 1024];
     let mut len = 0;
     loop {
-        if len == text.len() {
-            text.resize(len * 2, 0);
+        if len == bytes.len() {
+            bytes.resize(len * 2, 0);
         }
-        match file.read(&mut text[len..]) {
+        match file.read(&mut bytes[len..]) {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    text.truncate(len);
-    String::from_utf8(text).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))
+    bytes.truncate(len);
+    Ok(bytes)
+}
+
+/// The text of a /proc file (see [`read_pseudo_file`]).
+pub fn read_proc_text(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    String::from_utf8(read_pseudo_file(path)?)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))
 }
 
 /// The memory of live tasks, through the platform.

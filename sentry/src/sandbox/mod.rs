@@ -489,23 +489,12 @@ fn copy_values(from: &Path, to: &Path, depth: u32) -> std::io::Result<()> {
         if kind.is_dir() && depth > 0 {
             copy_values(&entry.path(), &target, depth - 1)?;
         } else if kind.is_file() {
-            if let Some(value) = read_attribute(&entry.path()) {
+            if let Ok(value) = crate::host::read_pseudo_file(entry.path()) {
                 std::fs::write(&target, value)?;
             }
         }
     }
     Ok(())
-}
-
-/// The value of the sysfs attribute at `path`, in one read: an attribute is at most a page,
-/// and sysfs gives it whole to the first read (std::fs::read would also stat the file and
-/// read again to find the end). None if it cannot be read.
-fn read_attribute(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut buf = vec![0u8; 4096];
-    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
-    buf.truncate(n);
-    Some(buf)
 }
 
 /// /sys/class/net/lo, as a network namespace of its own shows its `lo` once it is up (the
