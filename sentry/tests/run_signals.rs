@@ -15,6 +15,7 @@ use test_support::{
 
 variant_tests!(
     signal_handlers,
+    exec_under_a_stream_of_signals,
     stop_and_continue,
     sigkill_to_sentry_kills_sandbox,
     fork_bomb_ended_by_sigterm,
@@ -25,6 +26,13 @@ variant_tests!(
 /// How long processes may take to disappear once the sentry is gone: generous, it is only a
 /// bound on an event (the pidfd becoming readable), not a delay.
 const DIE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// An execve whose task keeps receiving a signal it handles: the exec neither fails with
+/// EINTR nor is run again and again (its steps run with the task's signals held).
+fn exec_under_a_stream_of_signals(v: Variant) {
+    v.run(&[], &[v.program("exec_signals")])
+        .expect_program_ok("exec_signals done");
+}
 
 fn signal_handlers(v: Variant) {
     v.run(&[], &[v.program("signals")])

@@ -51,6 +51,11 @@ impl Supervisor {
         rval: i64,
     ) -> super::Result<()> {
         let tid = stopped.tid();
+        // The call is over (an exec: all its steps, at its exit stop or its exec event):
+        // the task's own signal mask is back.
+        if let Some(mask) = pending.held_mask {
+            stopped.set_sigmask(mask)?;
+        }
         let k = &mut self.kernel;
         syscalls::mm::call_done(k, tid, pending.sysno);
         let translated = match pending.hook {

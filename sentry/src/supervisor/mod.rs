@@ -549,9 +549,6 @@ impl Supervisor {
             }
             Stop::SyscallExit { rval } => {
                 if let Some(mut pending) = self.pending.remove(&tid) {
-                    if let Some(mask) = pending.held_mask.take() {
-                        stopped.set_sigmask(mask)?;
-                    }
                     if let Some(state) = pending.exec.take() {
                         self.forget_install(tid);
                         let next = match exec::at_exit(&*self.kernel.mem, &stopped, state, rval)? {
@@ -771,7 +768,9 @@ impl Supervisor {
             // Not the step the sentry set up (a signal handler ran in between and changed
             // the registers): the exec is abandoned and this call is decided as any other.
             Some(false) => {
-                self.pending.remove(&tid);
+                if let Some(mask) = self.pending.remove(&tid).and_then(|p| p.held_mask) {
+                    stopped.set_sigmask(mask)?;
+                }
                 self.forget_install(tid);
             }
             None => {}
@@ -924,6 +923,9 @@ impl Supervisor {
             }
             Action::Exec { fd, mut state } => {
                 state.original = self.listeners[0].prepare(&stopped)?;
+                // Held over every step: a handler run between two would find the registers
+                // of the sentry's step (and return into it), not the task's own.
+                held_mask = Some(hold_signals(&stopped)?);
                 self.awaiting_install.insert(tid, Awaited::ready(fd, true));
                 exec = Some(state);
             }
@@ -1025,10 +1027,11 @@ impl Supervisor {
 }
 
 /// Blocks every signal of a stopped task that is about to wait in an install request for
-/// an fd that is ready; its mask before, to put back at the exit stop. The answer comes at
-/// once, so Linux's open would have finished before any signal: signals that come meanwhile
-/// are delivered when the call returns, and cannot interrupt the request (which would make
-/// the whole call run again, and under a stream of signals never finish).
+/// an fd that is ready (an open, or the first step of an exec); its mask before, to put back
+/// when the call is over. The answer comes at once, so Linux's open would have finished
+/// before any signal: signals that come meanwhile are delivered when the call returns, and
+/// cannot interrupt the request (which would make the whole call run again, and under a
+/// stream of signals never finish).
 fn hold_signals(stopped: &Stopped) -> Result<u64> {
     let mask = stopped.sigmask()?;
     stopped.set_sigmask(!0)?;
