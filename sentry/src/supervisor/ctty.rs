@@ -25,6 +25,7 @@
 //! terminal but its own ptys.
 
 use super::*;
+use crate::syscalls::sys_signal::ERESTARTSYS;
 use platform_ptrace::Regs;
 
 /// The terminal the sentry opened: its inode, and its device number (what the session's
@@ -68,8 +69,6 @@ pub(super) enum Step {
         slave: Pinned,
     },
 }
-
-const ERESTARTSYS: i64 = 512;
 
 impl Supervisor {
     /// An open decided at a stop that gives a controlling terminal: the fd is installed as

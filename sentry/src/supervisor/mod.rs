@@ -594,8 +594,12 @@ impl Supervisor {
                             .is_some_and(|a| a.key.is_some());
                         self.forget_install(tid);
                         // ERESTARTSYS, and ERESTARTNOINTR: restarted whatever SA_RESTART says.
-                        let interrupted = rval == -512;
-                        regs.set_ret(if interrupted && !waits { -513 } else { rval });
+                        let interrupted = rval == -syscalls::sys_signal::ERESTARTSYS;
+                        regs.set_ret(if interrupted && !waits {
+                            -syscalls::sys_signal::ERESTARTNOINTR
+                        } else {
+                            rval
+                        });
                         stopped.set_regs(&regs)?;
                     }
                     self.finish_call(&stopped, pending, rval)?;

@@ -11,6 +11,7 @@
 //! `filter::NOTIFIED`). A FIFO open, which waits as in Linux, keeps Linux's EINTR.
 
 use super::*;
+use crate::syscalls::sys_signal::{ERESTARTNOINTR, ERESTARTSYS};
 
 impl Supervisor {
     /// A notified call of `request.tid`.
@@ -174,11 +175,6 @@ impl Supervisor {
         }
     }
 }
-
-/// ERESTARTSYS and ERESTARTNOINTR: an interrupted call is run again after the signal; with
-/// ERESTARTSYS, a handler without SA_RESTART makes it fail with EINTR instead.
-const ERESTARTSYS: i64 = 512;
-const ERESTARTNOINTR: i64 = 513;
 
 impl Supervisor {
     /// At a signal-delivery stop: a notified call the signal interrupted while it waited for

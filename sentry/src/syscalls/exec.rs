@@ -24,6 +24,7 @@
 //! and loaded no other file (no interpreter of the host's): a task for which that fails is
 //! killed.
 
+use super::sys_signal::{ERESTARTNOINTR, ERESTARTSYS};
 use super::vfs::{by_path, files, follow, read_path, resolve, PathArg, Target};
 use super::{Action, Call};
 use nix::errno::Errno;
@@ -42,10 +43,6 @@ const MAX_INTERPRETER_DEPTH: usize = 4;
 const BINPRM_BUF_SIZE: usize = 256;
 /// The largest vector block (argc, argv, envp, auxv) whose AT_EXECFN `set_execfn` sets.
 const MAX_VECTOR_BLOCK: usize = 64 * 1024;
-/// The kernel's restart codes: restart unless a handler without SA_RESTART runs, and
-/// restart always.
-const ERESTARTSYS: i64 = -512;
-const ERESTARTNOINTR: i64 = -513;
 /// The length of the x86_64 `syscall` instruction, to run it again from an exit stop.
 const SYSCALL_INSN_LEN: u64 = 2;
 
@@ -564,8 +561,8 @@ fn fail(stopped: &Stopped, state: &InFlight, rval: i64) -> platform_ptrace::Resu
     let mut regs = state.original;
     // A step interrupted by a signal (ERESTARTSYS): execve is run again after the handler,
     // whatever SA_RESTART says; Linux's execve never fails with EINTR.
-    regs.set_ret(if rval == ERESTARTSYS {
-        ERESTARTNOINTR
+    regs.set_ret(if rval == -ERESTARTSYS {
+        -ERESTARTNOINTR
     } else {
         rval
     });

@@ -177,8 +177,12 @@ pub fn translate_dequeued(k: &Kernel, tid: Tid, at: u64) {
     }
 }
 
-/// ERESTARTNOHAND: the kernel runs the call again once the signal that interrupted it is
-/// delivered, if no handler runs; a handler makes it fail with EINTR.
+/// The kernel's restart codes, as a call interrupted by a signal returns them (negated):
+/// ERESTARTSYS runs it again after the signal unless a handler without SA_RESTART runs
+/// (then EINTR); ERESTARTNOINTR runs it again whatever the handler; ERESTARTNOHAND runs it
+/// again only if no handler runs.
+pub const ERESTARTSYS: i64 = 512;
+pub const ERESTARTNOINTR: i64 = 513;
 pub const ERESTARTNOHAND: i64 = 514;
 
 /// Whether every signal pending for `tid` is one it ignores (SIG_IGN, or SIG_DFL for a
