@@ -5,9 +5,13 @@
 //! process by the same request handlers the gofer runs ([`Server`]), on the sentry's own fds
 //! of the mount roots: every walk is still an `openat2` confined by the host kernel beneath
 //! a mount root (RESOLVE_IN_ROOT / RESOLVE_BENEATH with RESOLVE_NO_MAGICLINKS), never a path
-//! the host resolves from `/`, and there is nothing to cache or to invalidate: a change the
-//! host makes to the tree shows at once. What creates, removes, renames or writes still
-//! goes to the gofer process, which runs under its own seccomp filter.
+//! the host resolves from `/`. The walker keeps the directories it resolved (their `O_PATH`
+//! fds, by mount and path), so that a call on a name in one of them looks up that one name;
+//! they are all forgotten before any request goes to the gofer process, so nothing the
+//! sandbox changes is seen stale. A tree that the host changes under a running sandbox may
+//! be: [`Client::set_lookup_cache`] turns the cache off, and every call walks its whole path
+//! again. What creates, removes, renames or writes still goes to the gofer process, which
+//! runs under its own seccomp filter.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -52,12 +56,13 @@ impl Starting {
             roots,
             mounts,
         } = self;
-        let walker = local_walker(roots, &mounts)?;
+        let mut walker = local_walker(roots, &mounts)?;
         match client.call(&Request::Hello { version: VERSION }, None) {
             Ok((Response::Version(VERSION), _)) => {}
             Ok(_) => return Err(io::Error::other("gofer: unexpected handshake reply")),
             Err(e) => return Err(io::Error::other(format!("gofer handshake failed: {e}"))),
         }
+        walker.cache_lookups(true);
         client.walker = Some(walker);
         Ok(client)
     }
@@ -77,6 +82,9 @@ pub struct Client {
     dead: bool,
     /// The handlers of calls that change nothing, run here (see the module's comment).
     walker: Option<Server>,
+    /// Counts the requests sent to the gofer process: what the sentry keeps of the trees
+    /// (the paths of directory fds, say) holds while it has not moved.
+    generation: u64,
 }
 
 /// Whether `req` changes nothing on the host, and so may be served in the sentry's process.
@@ -275,6 +283,7 @@ impl Client {
                 seq: 0,
                 dead: false,
                 walker: None,
+                generation: 0,
             },
             roots,
             mounts: mounts.to_vec(),
@@ -308,6 +317,20 @@ impl Client {
         self.walker = None;
     }
 
+    /// Whether the walker keeps the directories it resolves (on by default). Off for trees
+    /// the host changes while the sandbox runs: every call then walks its whole path.
+    pub fn set_lookup_cache(&mut self, on: bool) {
+        if let Some(walker) = self.walker.as_mut() {
+            walker.cache_lookups(on);
+        }
+    }
+
+    /// Grows with every request that may change a served tree (any the gofer process
+    /// serves); what was learnt of the trees at one generation may be stale at the next.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Shuts our end of the socket down: the gofer's next receive sees end of file.
     fn hang_up(&mut self) {
         self.dead = true;
@@ -339,6 +362,11 @@ impl Client {
                 Response::Error(e) => Err(e),
                 response => Ok((response, reply.fd)),
             };
+        }
+        // Whatever this request changes, nothing kept from before it is trusted after.
+        self.generation += 1;
+        if let Some(walker) = &self.walker {
+            walker.forget_lookups();
         }
         self.seq = self.seq.wrapping_add(1);
         req.encode(self.seq, &mut self.wbuf);
@@ -386,6 +414,10 @@ impl Client {
     pub fn raw_exchange(&mut self, frame: &[u8]) -> Result<Vec<u8>, Errno> {
         if self.dead {
             return Err(Errno::EIO);
+        }
+        self.generation += 1;
+        if let Some(walker) = &self.walker {
+            walker.forget_lookups();
         }
         if sys::send_packet(self.sock.as_fd(), frame, None).is_err() {
             return Err(self.fail());

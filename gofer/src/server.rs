@@ -4,8 +4,11 @@
 //! name without following it resolve the parent that way and then act on the single final
 //! component.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 
 use nix::errno::Errno;
 
@@ -31,6 +34,87 @@ pub struct Server {
     handshake_done: bool,
     /// Scratch for getxattr/listxattr/readlink results.
     scratch: Vec<u8>,
+    /// The directories resolved so far, when this server keeps them (see [`LookupCache`]).
+    lookups: Option<RefCell<LookupCache>>,
+}
+
+/// The directories a server has resolved, per mount by path: a later call on a name in one
+/// of them looks the name up in the directory's fd instead of walking the whole path again
+/// from the mount root. Only the sentry's in-process walker keeps one, for the calls that
+/// change nothing; its owner forgets them all before any request that may change a tree
+/// (see `Client`), so what is kept is what the sandbox cannot have changed since. A tree
+/// that something else changes meanwhile (the host, another sandbox sharing a mount) may be
+/// seen as it was, which is why the cache can be turned off.
+#[derive(Default)]
+struct LookupCache {
+    /// Per mount index.
+    dirs: Vec<HashMap<Vec<u8>, CachedDir>>,
+}
+
+/// How many directories a cache keeps before it starts again from empty.
+const LOOKUP_CACHE_DIRS: usize = 64;
+
+#[derive(Clone)]
+struct CachedDir {
+    fd: Rc<OwnedFd>,
+    /// Its device: a name in it on another device is a mount point, left to the full walk,
+    /// which refuses kernel interfaces.
+    dev: u64,
+    /// Its path went through a symlink: the full walk tells a link into another mount
+    /// (EREMOTE) from a missing name, so a failed lookup is left to it.
+    through_links: bool,
+}
+
+/// A name found in a cached directory, with what `lstat` says of it.
+struct CachedName {
+    dir: Rc<OwnedFd>,
+    name: CPath,
+    st: libc::stat,
+}
+
+/// What an open found at its path before it opens it for real.
+enum Probe {
+    /// An `O_PATH` fd of the object, reopened through /proc/self/fd: the same inode.
+    Fd(OwnedFd),
+    /// A name in a cached directory, opened by name and then checked to be the inode that
+    /// was looked at (ESTALE if it is not).
+    Name(CachedName),
+}
+
+impl Probe {
+    /// Opens the inode `st` describes, with `flags`.
+    fn open(&self, server: &Server, st: &libc::stat, flags: i32) -> Result<OwnedFd, Errno> {
+        match self {
+            Probe::Fd(fd) => server.reopen(fd.as_fd(), flags),
+            Probe::Name(found) => {
+                let (dir, name) = (found.dir.as_fd(), found.name.as_cstr());
+                let fd = sys::open_at(dir, name, flags | libc::O_NOFOLLOW)?;
+                same_inode(&fd, st)?;
+                Ok(fd)
+            }
+        }
+    }
+
+    /// An `O_PATH` fd of the object, for the caller to open itself.
+    fn into_path_fd(self, st: &libc::stat) -> Result<OwnedFd, Errno> {
+        match self {
+            Probe::Fd(fd) => Ok(fd),
+            Probe::Name(found) => {
+                let fd = sys::open_name(found.dir.as_fd(), found.name.as_cstr())?;
+                same_inode(&fd, st)?;
+                Ok(fd)
+            }
+        }
+    }
+}
+
+/// ESTALE unless `fd` is the inode `st` describes.
+fn same_inode(fd: &OwnedFd, st: &libc::stat) -> Result<(), Errno> {
+    let now = sys::fstat(fd.as_fd())?;
+    if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) {
+        return Err(Errno::ESTALE);
+    }
+    Ok(())
 }
 
 /// `VALID_OPEN_FLAGS` from include/linux/fcntl.h.
@@ -116,6 +200,7 @@ fn split(path: &[u8]) -> Split<'_> {
 enum Dir<'m> {
     Root(BorrowedFd<'m>),
     Owned(OwnedFd),
+    Cached(Rc<OwnedFd>),
 }
 
 impl Dir<'_> {
@@ -123,6 +208,7 @@ impl Dir<'_> {
         match self {
             Dir::Root(b) => *b,
             Dir::Owned(o) => o.as_fd(),
+            Dir::Cached(c) => c.as_fd(),
         }
     }
 }
@@ -154,6 +240,21 @@ impl Server {
             proc_fd,
             handshake_done: false,
             scratch: Vec::with_capacity(XATTR_SIZE_MAX),
+            lookups: None,
+        }
+    }
+
+    /// Keeps the directories this server resolves (see [`LookupCache`]): for a server that
+    /// runs only requests that change nothing, and whose owner calls
+    /// [`Server::forget_lookups`] before anything changes a tree it serves.
+    pub fn cache_lookups(&mut self, on: bool) {
+        self.lookups = on.then(RefCell::default);
+    }
+
+    /// Forgets every directory kept so far.
+    pub fn forget_lookups(&self) {
+        if let Some(cache) = &self.lookups {
+            cache.borrow_mut().dirs.clear();
         }
     }
 
@@ -456,12 +557,103 @@ impl Server {
         if s.parent.is_empty() {
             return Ok(Dir::Root(root));
         }
+        if let Some(dir) = self.cached_dir(m, s.parent)? {
+            return Ok(Dir::Cached(dir.fd));
+        }
         Ok(Dir::Owned(self.resolve(
             m,
             s.parent,
             libc::O_PATH | libc::O_DIRECTORY,
             0,
         )?))
+    }
+
+    /// The directory `path` names in mount `m`, from the cache or resolved into it. None
+    /// without a cache, or when the walk is left to the caller: a path that does not resolve
+    /// to a directory (the caller's own walk says why) or lands in a kernel interface.
+    fn cached_dir(&self, m: u32, path: &[u8]) -> Result<Option<CachedDir>, Errno> {
+        let Some(cache) = &self.lookups else {
+            return Ok(None);
+        };
+        let index = m as usize;
+        if let Some(dir) = cache.borrow().dirs.get(index).and_then(|d| d.get(path)) {
+            return Ok(Some(dir.clone()));
+        }
+        let root = self.root(m)?;
+        let (fd, through_links) = if path.is_empty() {
+            (sys::dup(root)?, false)
+        } else {
+            let p = CPath::new(path)?;
+            let how = if m == 0 {
+                RESOLVE_CONFINED
+            } else {
+                RESOLVE_BENEATH_ONLY
+            };
+            let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
+            match sys::openat2(
+                root,
+                p.as_cstr(),
+                dir_flags,
+                0,
+                how | libc::RESOLVE_NO_SYMLINKS,
+            ) {
+                Ok(fd) => (fd, false),
+                Err(Errno::ELOOP) => match self.resolve(m, path, dir_flags, 0) {
+                    Ok(fd) => (fd, true),
+                    Err(_) => return Ok(None),
+                },
+                Err(_) => return Ok(None),
+            }
+        };
+        if sys::is_kernel_interface(fd.as_fd()) {
+            return Ok(None);
+        }
+        let dir = CachedDir {
+            dev: sys::fstat(fd.as_fd())?.st_dev,
+            fd: Rc::new(fd),
+            through_links,
+        };
+        let mut cache = cache.borrow_mut();
+        if cache.dirs.len() <= index {
+            cache.dirs.resize_with(index + 1, HashMap::new);
+        }
+        if cache.dirs.iter().map(HashMap::len).sum::<usize>() >= LOOKUP_CACHE_DIRS {
+            cache.dirs.iter_mut().for_each(HashMap::clear);
+        }
+        cache.dirs[index].insert(path.to_vec(), dir.clone());
+        Ok(Some(dir))
+    }
+
+    /// The object `path` names, looked up as one name in its cached parent directory, when
+    /// that settles it: a name that is there and is neither a mount point nor a link to
+    /// follow, or (Err(ENOENT)) one that is not there. None: the caller walks the path as
+    /// without a cache.
+    fn cached_name(&self, m: u32, path: &[u8], follow: bool) -> Result<Option<CachedName>, Errno> {
+        if self.lookups.is_none() {
+            return Ok(None);
+        }
+        let s = split(path);
+        if s.kind != Last::Name || s.trailing_slash {
+            return Ok(None);
+        }
+        let Some(dir) = self.cached_dir(m, s.parent)? else {
+            return Ok(None);
+        };
+        let name = CPath::new(s.last)?;
+        match sys::fstatat_nofollow(dir.fd.as_fd(), name.as_cstr()) {
+            Ok(st) => {
+                if st.st_dev != dir.dev || (follow && file_type(&st) == libc::S_IFLNK) {
+                    return Ok(None);
+                }
+                Ok(Some(CachedName {
+                    dir: dir.fd,
+                    name,
+                    st,
+                }))
+            }
+            Err(Errno::ENOENT) if !dir.through_links => Err(Errno::ENOENT),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Reopens an `O_PATH` fd we resolved through `/proc/self/fd/N`: the same inode, with real
@@ -506,8 +698,6 @@ impl Server {
             return Ok(fd);
         }
         flags |= libc::O_NOCTTY;
-        let acc = flags & libc::O_ACCMODE;
-        let writes = acc == libc::O_WRONLY || acc == libc::O_RDWR;
         if tmpfile {
             if ro {
                 self.resolve(m, path, libc::O_PATH | libc::O_DIRECTORY, 0)?;
@@ -523,58 +713,32 @@ impl Server {
         if excl {
             probe_flags |= libc::O_NOFOLLOW;
         }
-        match self.resolve(m, path, probe_flags, 0) {
-            Ok(probe) => {
+        let found = if creat {
+            None
+        } else {
+            self.cached_name(m, path, flags & libc::O_NOFOLLOW == 0)?
+        };
+        if let Some(found) = found {
+            if flags & libc::O_DIRECTORY != 0 && file_type(&found.st) != libc::S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
+            let st = found.st;
+            match self.open_found(Probe::Name(found), &st, flags, ro) {
+                // Not the inode looked at a moment before: something outside the sandbox
+                // changed the name meanwhile. Walked again, as without a cache.
+                Err(Errno::ESTALE) => {}
+                other => return other,
+            }
+        }
+        let probed = self
+            .resolve(m, path, probe_flags, 0)
+            .and_then(|probe| Ok((sys::fstat(probe.as_fd())?, probe)));
+        match probed {
+            Ok((st, probe)) => {
                 if excl {
                     return Err(Errno::EEXIST);
                 }
-                let st = sys::fstat(probe.as_fd())?;
-                let trunc = flags & libc::O_TRUNC != 0;
-                let mut extra = 0;
-                match file_type(&st) {
-                    // Only reachable with O_NOFOLLOW: open(2) says ELOOP.
-                    libc::S_IFLNK => return Err(Errno::ELOOP),
-                    // Mounts are nodev.
-                    libc::S_IFCHR | libc::S_IFBLK => return Err(Errno::EACCES),
-                    libc::S_IFSOCK => return Err(Errno::ENXIO),
-                    libc::S_IFDIR => {
-                        if writes || trunc || creat {
-                            return Err(Errno::EISDIR);
-                        }
-                    }
-                    libc::S_IFREG => {
-                        if ro && (writes || trunc) {
-                            return Err(Errno::EROFS);
-                        }
-                        // Never block the gofer on a file lease either (see below).
-                        extra = libc::O_NONBLOCK;
-                    }
-                    // Never block the gofer on a FIFO. An open that may wait for the other
-                    // end (blocking, read-only or write-only) gets the O_PATH probe: the
-                    // caller makes that open, and nothing here holds an end meanwhile.
-                    libc::S_IFIFO if flags & libc::O_NONBLOCK == 0 && acc != libc::O_RDWR => {
-                        return Ok(probe);
-                    }
-                    // The blocking mode is restored below.
-                    libc::S_IFIFO => extra = libc::O_NONBLOCK,
-                    _ => return Err(Errno::EACCES),
-                }
-                let reflags = (flags | extra) & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW);
-                let fd = match self.reopen(probe.as_fd(), reflags) {
-                    // A lease another process holds: a blocking open would wait for its
-                    // break (up to lease-break-time). The caller gets the O_PATH probe and
-                    // makes that open itself, as for a FIFO.
-                    Err(Errno::EWOULDBLOCK)
-                        if file_type(&st) == libc::S_IFREG && flags & libc::O_NONBLOCK == 0 =>
-                    {
-                        return Ok(probe);
-                    }
-                    other => other?,
-                };
-                if extra != 0 && flags & libc::O_NONBLOCK == 0 {
-                    set_nonblock(fd.as_fd(), false)?;
-                }
-                Ok(fd)
+                self.open_found(Probe::Fd(probe), &st, flags, ro)
             }
             Err(Errno::ENOENT) if creat => {
                 let s = split(path);
@@ -600,10 +764,73 @@ impl Server {
         }
     }
 
+    /// The rest of an open once its path was found (and is not to be created): the checks
+    /// by file type, then the open itself, of the inode `st` describes.
+    fn open_found(
+        &self,
+        probe: Probe,
+        st: &libc::stat,
+        flags: i32,
+        ro: bool,
+    ) -> Result<OwnedFd, Errno> {
+        let acc = flags & libc::O_ACCMODE;
+        let writes = acc == libc::O_WRONLY || acc == libc::O_RDWR;
+        let trunc = flags & libc::O_TRUNC != 0;
+        let creat = flags & libc::O_CREAT != 0;
+        let mut extra = 0;
+        match file_type(st) {
+            // Only reachable with O_NOFOLLOW: open(2) says ELOOP.
+            libc::S_IFLNK => return Err(Errno::ELOOP),
+            // Mounts are nodev.
+            libc::S_IFCHR | libc::S_IFBLK => return Err(Errno::EACCES),
+            libc::S_IFSOCK => return Err(Errno::ENXIO),
+            libc::S_IFDIR => {
+                if writes || trunc || creat {
+                    return Err(Errno::EISDIR);
+                }
+            }
+            libc::S_IFREG => {
+                if ro && (writes || trunc) {
+                    return Err(Errno::EROFS);
+                }
+                // Never block the gofer on a file lease either (see below).
+                extra = libc::O_NONBLOCK;
+            }
+            // Never block the gofer on a FIFO. An open that may wait for the other end
+            // (blocking, read-only or write-only) gets the O_PATH probe: the caller makes
+            // that open, and nothing here holds an end meanwhile.
+            libc::S_IFIFO if flags & libc::O_NONBLOCK == 0 && acc != libc::O_RDWR => {
+                return probe.into_path_fd(st);
+            }
+            // The blocking mode is restored below.
+            libc::S_IFIFO => extra = libc::O_NONBLOCK,
+            _ => return Err(Errno::EACCES),
+        }
+        let reflags = (flags | extra) & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW);
+        let fd = match probe.open(self, st, reflags) {
+            // A lease another process holds: a blocking open would wait for its break (up
+            // to lease-break-time). The caller gets the O_PATH probe and makes that open
+            // itself, as for a FIFO.
+            Err(Errno::EWOULDBLOCK)
+                if file_type(st) == libc::S_IFREG && flags & libc::O_NONBLOCK == 0 =>
+            {
+                return probe.into_path_fd(st);
+            }
+            other => other?,
+        };
+        if extra != 0 && flags & libc::O_NONBLOCK == 0 {
+            set_nonblock(fd.as_fd(), false)?;
+        }
+        Ok(fd)
+    }
+
     // -----------------------------------------------------------------------------------------
     // Metadata
 
     fn stat(&self, m: u32, path: &[u8], follow: bool) -> Result<libc::stat, Errno> {
+        if let Some(found) = self.cached_name(m, path, follow)? {
+            return Ok(found.st);
+        }
         let s = split(path);
         if !follow && s.kind == Last::Name && !s.trailing_slash {
             let dir = self.parent(m, &s)?;
@@ -623,10 +850,24 @@ impl Server {
         flags: i32,
         mask: u32,
     ) -> Result<libc::statx, Errno> {
-        let fd = self.object(m, path, follow)?;
         let sync = flags & libc::AT_STATX_SYNC_TYPE;
         // SAFETY: all-zero is a valid statx.
         let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+        if let Some(found) = self.cached_name(m, path, follow)? {
+            // The name is no link to follow: looked at without following, as found.
+            // SAFETY: the name is NUL-terminated; stx is writable.
+            cvt(unsafe {
+                libc::statx(
+                    found.dir.as_raw_fd(),
+                    found.name.as_cstr().as_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW | sync,
+                    mask,
+                    &mut stx,
+                )
+            })?;
+            return Ok(stx);
+        }
+        let fd = self.object(m, path, follow)?;
         // SAFETY: "" is NUL-terminated; stx is writable; AT_EMPTY_PATH makes the call act on fd.
         cvt(unsafe {
             libc::statx(
@@ -647,14 +888,29 @@ impl Server {
         if flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW) != 0 {
             return Err(Errno::EINVAL);
         }
-        let fd = self.object(m, path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
-        let at = libc::AT_EMPTY_PATH | (flags & libc::AT_EACCESS);
-        // SAFETY: "" is NUL-terminated; faccessat2 only reads it.
-        Errno::result(unsafe {
-            libc::syscall(libc::SYS_faccessat2, fd.as_raw_fd(), c"".as_ptr(), mode, at)
-        })?;
+        let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+        let eaccess = flags & libc::AT_EACCESS;
+        // What the object is: its stat when the cache found it, else the fd walked to.
+        let object = if let Some(found) = self.cached_name(m, path, follow)? {
+            let (dir, name) = (found.dir.as_raw_fd(), found.name.as_cstr().as_ptr());
+            let at = libc::AT_SYMLINK_NOFOLLOW | eaccess;
+            // SAFETY: the name is NUL-terminated; faccessat2 only reads it.
+            Errno::result(unsafe { libc::syscall(libc::SYS_faccessat2, dir, name, mode, at) })?;
+            Ok(found.st)
+        } else {
+            let fd = self.object(m, path, follow)?;
+            let at = libc::AT_EMPTY_PATH | eaccess;
+            // SAFETY: "" is NUL-terminated; faccessat2 only reads it.
+            Errno::result(unsafe {
+                libc::syscall(libc::SYS_faccessat2, fd.as_raw_fd(), c"".as_ptr(), mode, at)
+            })?;
+            Err(fd)
+        };
         if mode & libc::W_OK != 0 && self.read_only(m)? {
-            let st = sys::fstat(fd.as_fd())?;
+            let st = match object {
+                Ok(st) => st,
+                Err(fd) => sys::fstat(fd.as_fd())?,
+            };
             if matches!(
                 file_type(&st),
                 libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK

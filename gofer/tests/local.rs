@@ -55,6 +55,10 @@ fn local_walks_answer_as_the_gofer_does() {
     link("../../secret", "up").unwrap();
     link("loop", "loop").unwrap();
     link("d/e", "dir").unwrap();
+    std::os::unix::fs::symlink("../f", root.join("d/rel")).unwrap();
+    std::os::unix::fs::symlink("/secret", root.join("d/abs")).unwrap();
+    std::os::unix::fs::symlink("../../../secret", root.join("d/e/up")).unwrap();
+    std::fs::write(root.join("d/e/g"), b"deep").unwrap();
     let mut local = spawn_walking_locally(&[(&root, false)]);
     let mut remote = spawn(&[(&root, false)]);
     for path in [
@@ -72,8 +76,24 @@ fn local_walks_answer_as_the_gofer_does() {
         b"../secret",
         b"/../secret",
         b"d/../../secret",
+        // Names in directories below the root, which the walker keeps once resolved:
+        // each is asked twice (below), the second time from the kept directory.
+        b"d/e",
+        b"d/e/",
+        b"d/e/g",
+        b"d/e/missing",
+        b"d/e/up",
+        b"d/rel",
+        b"d/abs",
+        b"dir/g",
+        b"dir/up",
+        b"dir/missing",
+        b"d/e/g/x",
+        b"d/e/../../secret",
     ] {
+        let first = answers(&mut local, path);
         let here = answers(&mut local, path);
+        assert_eq!(first, here, "{}", String::from_utf8_lossy(path));
         let there = answers(&mut remote, path);
         assert_eq!(here, there, "{}", String::from_utf8_lossy(path));
         for answer in here.iter().flatten() {
@@ -86,4 +106,52 @@ fn local_walks_answer_as_the_gofer_does() {
     assert_eq!(answers(&mut local_ro, b"f"), answers(&mut remote_ro, b"f"));
     assert_eq!(local.mkdir(0, b"made", 0o755), Ok(()));
     assert!(root.join("made").is_dir());
+}
+
+/// What the sandbox changes through the gofer is seen at once, although the walker keeps
+/// the directories it resolved: every request that may change a tree forgets them.
+#[test]
+fn kept_directories_are_forgotten_when_the_sandbox_changes_a_tree() {
+    let outer = TempDir::new("local-kept");
+    let root = outer.join("root");
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    std::fs::write(root.join("a/b/f"), b"one").unwrap();
+    let mut c = spawn_walking_locally(&[(&root, false)]);
+    assert!(c.stat(0, b"a/b/f", true).is_ok());
+    // The kept directory a/b is renamed away, and another made in its place.
+    assert_eq!(c.rename(0, b"a/b", 0, b"a/moved", 0), Ok(()));
+    assert_eq!(c.stat(0, b"a/b/f", true).err(), Some(Errno::ENOENT));
+    assert_eq!(c.mkdir(0, b"a/b", 0o755), Ok(()));
+    assert_eq!(c.stat(0, b"a/b/f", true).err(), Some(Errno::ENOENT));
+    assert!(c.stat(0, b"a/moved/f", true).is_ok());
+    let fd = c.open(0, b"a/moved/f", libc::O_RDONLY, 0).expect("open");
+    assert_eq!(read_fd(&fd), b"one");
+}
+
+/// A tree the host changes under a running sandbox: with the cache on, a directory kept
+/// before the host moved it may still be seen where it was; with it off, every call walks
+/// its whole path again and sees the change at once.
+#[test]
+fn without_the_cache_host_changes_show_at_once() {
+    let outer = TempDir::new("local-host-changes");
+    let root = outer.join("root");
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    std::fs::write(root.join("a/b/f"), b"one").unwrap();
+    let mut c = spawn_walking_locally(&[(&root, false)]);
+    c.set_lookup_cache(false);
+    assert!(c.stat(0, b"a/b/f", true).is_ok());
+    std::fs::rename(root.join("a/b"), root.join("a/moved")).unwrap();
+    assert_eq!(c.stat(0, b"a/b/f", true).err(), Some(Errno::ENOENT));
+    assert_eq!(
+        c.open(0, b"a/b/f", libc::O_RDONLY, 0).err(),
+        Some(Errno::ENOENT)
+    );
+    // With it on: what the walker kept is what it answers from until the sandbox changes
+    // something, here the directory where the host moved it.
+    c.set_lookup_cache(true);
+    assert!(c.stat(0, b"a/moved/f", true).is_ok());
+    std::fs::rename(root.join("a/moved"), root.join("a/b")).unwrap();
+    assert!(c.stat(0, b"a/moved/f", true).is_ok(), "seen as it was");
+    assert_eq!(c.mkdir(0, b"x", 0o755), Ok(()));
+    assert_eq!(c.stat(0, b"a/moved/f", true).err(), Some(Errno::ENOENT));
 }

@@ -105,6 +105,10 @@ pub struct Config {
     /// Calls the sentry answers whole reach it as seccomp user notifications where the
     /// kernel has the synchronous wake-up (`--notify auto`), else as ptrace stops.
     pub notify: bool,
+    /// The sentry keeps the directories it has resolved, and the paths of the sandbox's
+    /// directory fds, until the sandbox changes a tree (`--lookup-cache on`); off for trees
+    /// the host changes while the sandbox runs.
+    pub lookup_cache: bool,
     /// Print every syscall with its decoded arguments and result.
     pub strace: bool,
     pub net: NetMode,

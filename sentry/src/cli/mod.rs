@@ -49,6 +49,13 @@ enum NotifyArg {
     Off,
 }
 
+/// `--lookup-cache`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LookupCacheArg {
+    On,
+    Off,
+}
+
 /// `--net`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum NetArg {
@@ -76,6 +83,13 @@ struct RunArgs {
     /// stops otherwise) or `off` (ptrace stops only).
     #[arg(long, value_enum, default_value = "auto")]
     notify: NotifyArg,
+    /// `on` (default): the sentry keeps the directories it has resolved (and the paths of
+    /// the sandbox's directory fds) until the sandbox itself changes a tree, so a call on a
+    /// name in one of them looks up that one name. `off`: every call walks its whole path
+    /// again; for a root file system or mount that the host changes (renames, removes
+    /// directories) while the sandbox runs, which `on` may see as it was.
+    #[arg(long, value_enum, default_value = "on")]
+    lookup_cache: LookupCacheArg,
     /// Print every syscall of every task to stderr, with decoded arguments and result.
     #[arg(long)]
     strace: bool,
@@ -312,6 +326,7 @@ fn config(args: RunArgs) -> Result<Config, Failure> {
             PlatformArg::Seccomp => Platform::Seccomp,
         },
         notify: args.notify == NotifyArg::Auto,
+        lookup_cache: args.lookup_cache == LookupCacheArg::On,
         strace: args.strace,
         net: match args.net {
             NetArg::None => NetMode::None,

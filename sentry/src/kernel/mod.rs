@@ -192,6 +192,8 @@ pub struct Kernel {
     pub proc_scratch: std::path::PathBuf,
     /// Those layouts, by host path, with the /proc path each stands for.
     pub proc_dirs: HashMap<Vec<u8>, Vec<u8>>,
+    /// The host paths of the sandbox's directory fds looked up last.
+    pub dir_fd_paths: DirFdPaths,
     /// AF_UNIX sockets bound by path: the socket file (device << 32 | inode, as the kernel's
     /// socket diagnostics give it) → the path as the task bound it.
     pub unix_names: HashMap<u64, Vec<u8>>,
@@ -253,6 +255,7 @@ impl Kernel {
             uts_writes: Vec::new(),
             proc_scratch: std::path::PathBuf::new(),
             proc_dirs: HashMap::new(),
+            dir_fd_paths: DirFdPaths::default(),
             abstract_prefix: random_abstract_prefix(),
             loopback: loopback::Loopback::default(),
             netlink: netlink::Netlink::default(),
@@ -517,4 +520,107 @@ fn random_abstract_prefix() -> Vec<u8> {
     }
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("sentry-{hex}/").into_bytes()
+}
+
+/// The host paths of the directory fds the sandbox's calls named last (the dirfd of
+/// `openat`, `fstatat`, …): reading `/proc/<tid>/fd/<n>` costs two lookups in the host's
+/// /proc per call. Each path is kept with the sentry's own duplicate of the open file, and
+/// is used only while the task's fd still is that open file (`kcmp`) and the gofer has
+/// served no request since (a rename may have moved the directory).
+#[derive(Default)]
+pub struct DirFdPaths {
+    /// Off: every call reads /proc (for trees the host changes, `--lookup-cache off`).
+    pub enabled: bool,
+    entries: Vec<DirFdPath>,
+}
+
+struct DirFdPath {
+    tid: Tid,
+    fd: i32,
+    file: std::os::fd::OwnedFd,
+    host: Vec<u8>,
+    generation: u64,
+}
+
+/// How many directory fds are remembered.
+const DIR_FD_PATHS: usize = 16;
+
+impl DirFdPaths {
+    /// The host path of task `tid`'s fd `fd`, if remembered and still true at `generation`.
+    pub fn get(&self, tid: Tid, fd: i32, generation: u64) -> Option<&[u8]> {
+        use std::os::fd::AsRawFd;
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.tid == tid && e.fd == fd && e.generation == generation)?;
+        // SAFETY: kcmp takes plain integers and compares two open files; no memory is involved.
+        let same = unsafe {
+            libc::syscall(
+                libc::SYS_kcmp,
+                tid,
+                std::process::id(),
+                KCMP_FILE,
+                fd,
+                entry.file.as_raw_fd(),
+            )
+        };
+        (same == 0).then_some(entry.host.as_slice())
+    }
+
+    /// Remembers `host` for task `tid`'s fd `fd`, whose open file `file` is.
+    pub fn remember(
+        &mut self,
+        tid: Tid,
+        fd: i32,
+        file: std::os::fd::OwnedFd,
+        host: Vec<u8>,
+        generation: u64,
+    ) {
+        self.entries.retain(|e| !(e.tid == tid && e.fd == fd));
+        if self.entries.len() >= DIR_FD_PATHS {
+            self.entries.remove(0);
+        }
+        self.entries.push(DirFdPath {
+            tid,
+            fd,
+            file,
+            host,
+            generation,
+        });
+    }
+}
+
+/// `KCMP_FILE` of linux/kcmp.h: whether two fds are the same open file.
+const KCMP_FILE: libc::c_int = 0;
+
+#[cfg(test)]
+mod dir_fd_paths_tests {
+    use super::DirFdPaths;
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    fn open_dir(path: &str) -> OwnedFd {
+        std::fs::File::open(path).expect("open a directory").into()
+    }
+
+    /// A path is given back only while the fd is still the open file it was kept with, and
+    /// only at the generation it was kept at.
+    #[test]
+    fn a_kept_path_holds_while_the_fd_is_the_same_open_file() {
+        let me = std::process::id() as platform_ptrace::Tid;
+        let task_fd = open_dir("/");
+        let fd = task_fd.as_raw_fd();
+        let mut paths = DirFdPaths {
+            enabled: true,
+            ..Default::default()
+        };
+        let kept = task_fd.try_clone().expect("dup");
+        paths.remember(me, fd, kept, b"/".to_vec(), 7);
+        assert_eq!(paths.get(me, fd, 7), Some(&b"/"[..]));
+        assert_eq!(paths.get(me, fd, 8), None, "another generation");
+        // The number now names another open file (of the same directory, even).
+        let other = open_dir("/");
+        // SAFETY: dup2 onto a number this test owns; `task_fd` keeps owning it.
+        assert!(unsafe { libc::dup2(other.as_raw_fd(), fd) } >= 0);
+        assert_eq!(paths.get(me, fd, 7), None);
+    }
 }

@@ -210,6 +210,7 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
             read_only,
             cpus: "all".into(),
             notify: true,
+            lookup_cache: true,
             publish: Vec::new(),
             limits,
             events,

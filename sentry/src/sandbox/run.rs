@@ -112,7 +112,8 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         scratch_in.unwrap_or(&scratch.dir),
         pts.as_deref(),
     )?;
-    let files = starting.finish().map_err(gofer_failed)?;
+    let mut files = starting.finish().map_err(gofer_failed)?;
+    files.set_lookup_cache(config.lookup_cache);
     let gofer_pid = files.pid() as i32;
     // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
     let gofer_pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, gofer_pid, 0) } as i32;
@@ -129,6 +130,7 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         Some(files),
     );
     kernel.proc_scratch = proc_dir;
+    kernel.dir_fd_paths.enabled = config.lookup_cache;
     if config.first_user.is_some() || config.first_caps.is_some() {
         let (ids, groups) = config
             .first_user

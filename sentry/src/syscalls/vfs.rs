@@ -96,14 +96,9 @@ pub(super) fn read_path(call: &Call, path: PathArg) -> Result<Vec<u8>, Errno> {
 }
 
 /// The sandbox path of a directory fd of the task.
-pub(super) fn dir_of_fd(call: &Call, fd: i32) -> Result<Vec<u8>, Errno> {
-    let link = format!("/proc/{}/fd/{fd}", call.tid);
-    let host = std::fs::read_link(&link).map_err(|_| Errno::EBADF)?;
-    let meta = std::fs::metadata(&link).map_err(|_| Errno::ENOENT)?;
-    if !meta.is_dir() {
-        return Err(Errno::ENOTDIR);
-    }
-    let host = host.as_os_str().as_encoded_bytes();
+pub(super) fn dir_of_fd(call: &mut Call, fd: i32) -> Result<Vec<u8>, Errno> {
+    let host = host_dir_of_fd(call, fd)?;
+    let host = host.as_slice();
     if let Some(proc_path) = call.kernel.proc_dirs.get(host) {
         return Ok(proc_path.clone());
     }
@@ -111,6 +106,40 @@ pub(super) fn dir_of_fd(call: &Call, fd: i32) -> Result<Vec<u8>, Errno> {
         .mounts(call.tid)
         .sandbox_path_of(host)
         .ok_or(Errno::ENOENT)
+}
+
+/// The host path of the directory the task's fd `fd` is, remembered from an earlier call
+/// when it still holds (see [`crate::kernel::DirFdPaths`]).
+fn host_dir_of_fd(call: &mut Call, fd: i32) -> Result<Vec<u8>, Errno> {
+    let generation = call.kernel.files.as_ref().map_or(0, |f| f.generation());
+    let paths = &call.kernel.dir_fd_paths;
+    if let Some(host) = paths.get(call.tid, fd, generation) {
+        return Ok(host.to_vec());
+    }
+    if !call.kernel.dir_fd_paths.enabled {
+        let link = format!("/proc/{}/fd/{fd}", call.tid);
+        return host_dir_of_link(&link);
+    }
+    // The sentry's own duplicate first, and the path of that: whatever the task does with
+    // its fd meanwhile, the path kept is the one of the open file kept with it.
+    let tgid = call.kernel.tgid_of(call.tid);
+    let file = crate::host::task_fd(tgid, fd)?;
+    let host = host_dir_of_link(&format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+    call.kernel
+        .dir_fd_paths
+        .remember(call.tid, fd, file, host.clone(), generation);
+    Ok(host)
+}
+
+/// The host path of the directory a /proc fd link names: EBADF if there is no such fd,
+/// ENOTDIR if it is no directory.
+fn host_dir_of_link(link: &str) -> Result<Vec<u8>, Errno> {
+    let host = std::fs::read_link(link).map_err(|_| Errno::EBADF)?;
+    let meta = std::fs::metadata(link).map_err(|_| Errno::ENOENT)?;
+    if !meta.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(host.into_os_string().into_encoded_bytes())
 }
 
 /// Resolves `path` as the call's `dirfd` sees it. `keep_slash`: a trailing slash stays, so
