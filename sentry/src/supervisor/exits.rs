@@ -56,6 +56,9 @@ impl Supervisor {
         if let Some(mask) = pending.held_mask {
             stopped.set_sigmask(mask)?;
         }
+        if let Some(held) = pending.held_cpu {
+            held.release(true);
+        }
         let k = &mut self.kernel;
         syscalls::mm::call_done(k, tid, pending.sysno);
         let translated = match pending.hook {

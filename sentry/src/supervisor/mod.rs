@@ -772,8 +772,13 @@ impl Supervisor {
             // Not the step the sentry set up (a signal handler ran in between and changed
             // the registers): the exec is abandoned and this call is decided as any other.
             Some(false) => {
-                if let Some(mask) = self.pending.remove(&tid).and_then(|p| p.held_mask) {
-                    stopped.set_sigmask(mask)?;
+                if let Some(pending) = self.pending.remove(&tid) {
+                    if let Some(held) = pending.held_cpu {
+                        held.release(true);
+                    }
+                    if let Some(mask) = pending.held_mask {
+                        stopped.set_sigmask(mask)?;
+                    }
                 }
                 self.forget_install(tid);
             }
@@ -832,6 +837,7 @@ impl Supervisor {
         // is interrupted and restarted, it must run again with its own, not the rewrite.
         let mut restore_on_restart = None;
         let mut held_mask = None;
+        let mut held_cpu = None;
         let returned = match action {
             Action::Return(value) => Some(value),
             _ => None,
@@ -930,6 +936,7 @@ impl Supervisor {
                 // Held over every step: a handler run between two would find the registers
                 // of the sentry's step (and return into it), not the task's own.
                 held_mask = Some(hold_signals(&stopped)?);
+                held_cpu = platform_ptrace::notify::HeldCpu::hold(tid);
                 self.awaiting_install.insert(tid, Awaited::ready(fd, true));
                 exec = Some(state);
             }
@@ -963,6 +970,7 @@ impl Supervisor {
                     exec,
                     restore_on_restart,
                     held_mask,
+                    held_cpu,
                 },
             );
         }
