@@ -87,8 +87,10 @@ impl Probe {
         match self {
             Probe::Fd(fd) => server.reopen(fd.as_fd(), flags),
             Probe::Name(found) => {
+                // No link is followed, and the file's flags are the open's own: O_NOFOLLOW
+                // would show in its F_GETFL.
                 let (dir, name) = (found.dir.as_fd(), found.name.as_cstr());
-                let fd = sys::open_at(dir, name, flags | libc::O_NOFOLLOW)?;
+                let fd = sys::openat2(dir, name, flags, 0, RESOLVE_NAME_ONLY)?;
                 same_inode(&fd, st)?;
                 Ok(fd)
             }
@@ -107,6 +109,10 @@ impl Probe {
         }
     }
 }
+
+/// How a name in a kept directory is opened: that name only, never a link.
+const RESOLVE_NAME_ONLY: u64 =
+    libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
 
 /// ESTALE unless `fd` is the inode `st` describes.
 fn same_inode(fd: &OwnedFd, st: &libc::stat) -> Result<(), Errno> {

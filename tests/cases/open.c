@@ -29,6 +29,13 @@ int main(int argc, char **argv)
     int fd = T_OK(sys_open("a", O_CREAT | O_WRONLY | O_EXCL, 0640), "open: O_CREAT|O_EXCL creates");
     T_EQ(write(fd, "hello", 5), 5, "open: the new fd is writable");
     close(fd);
+    /* Twice: the second open finds its directory already resolved. */
+    for (int i = 0; i < 2; i++) {
+        fd = T_OK(open("a", O_RDONLY), "open: an existing file, read-only");
+        /* The kernel adds its O_LARGEFILE (0100000; glibc defines O_LARGEFILE as 0 here). */
+        T_EQ(fcntl(fd, F_GETFL) & ~0100000, O_RDONLY, "open: F_GETFL shows the open's own flags");
+        close(fd);
+    }
     T_ERR(sys_open("a", O_CREAT | O_EXCL | O_WRONLY, 0640), EEXIST, "open: O_EXCL on existing -> EEXIST");
     T_ERR(sys_open("missing", O_RDONLY, 0), ENOENT, "open: missing file -> ENOENT");
     T_ERR(sys_open("missing/x", O_RDONLY, 0), ENOENT, "open: missing parent -> ENOENT");
