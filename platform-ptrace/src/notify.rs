@@ -424,6 +424,8 @@ fn on_this_cpu(tid: i32, f: impl FnOnce() -> libc::c_int) -> (libc::c_int, bool)
 pub struct HeldCpu {
     tid: i32,
     task_set: libc::cpu_set_t,
+    /// The CPU held to.
+    cpu: usize,
 }
 
 thread_local! {
@@ -478,7 +480,34 @@ impl HeldCpu {
             unsafe { libc::sched_setaffinity(0, size, &one) };
         }
         CALLER_HELD.set((holds + 1, Some(saved)));
-        Some(HeldCpu { tid, task_set })
+        Some(HeldCpu {
+            tid,
+            task_set,
+            cpu: cpu as usize,
+        })
+    }
+
+    /// A task that is held already because it was made (fork, clone) by a held task: it
+    /// inherited the one-CPU affinity, and `task_set` (its creator's own) is what it gets
+    /// back. None when the caller is not held (nothing was inherited from a hold).
+    pub fn inherited(tid: i32, task_set: libc::cpu_set_t) -> Option<HeldCpu> {
+        let (holds, saved) = CALLER_HELD.get();
+        // SAFETY: sched_getcpu takes no arguments.
+        let cpu = unsafe { libc::sched_getcpu() };
+        if holds == 0 || cpu < 0 {
+            return None;
+        }
+        CALLER_HELD.set((holds + 1, saved));
+        Some(HeldCpu {
+            tid,
+            task_set,
+            cpu: cpu as usize,
+        })
+    }
+
+    /// The task's own affinity, which it gets back.
+    pub fn task_set(&self) -> libc::cpu_set_t {
+        self.task_set
     }
 
     /// Puts back the task's affinity when `task_alive` (a task that is gone may have been
@@ -489,6 +518,27 @@ impl HeldCpu {
             // SAFETY: the set is ours; a call that fails leaves the affinity as it was.
             unsafe { libc::sched_setaffinity(self.tid, size, &self.task_set) };
         }
+    }
+
+    /// As [`HeldCpu::release`] of a live task that may be running, moved off the CPU it was
+    /// held to first when it may run elsewhere: widening an affinity moves nothing, and a
+    /// task that computes from now on would share that CPU with the sentry (and with any
+    /// other task let go there) until the scheduler balances the load, which on this VM can
+    /// take tens of milliseconds.
+    pub fn release_elsewhere(self) {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        let mut elsewhere = self.task_set;
+        // SAFETY: `cpu` is a CPU number sched_getcpu gave, below CPU_SETSIZE.
+        let others = unsafe {
+            libc::CPU_CLR(self.cpu, &mut elsewhere);
+            libc::CPU_COUNT(&elsewhere)
+        };
+        if others > 0 {
+            // SAFETY: the set is ours; a call that fails leaves the affinity as it was.
+            unsafe { libc::sched_setaffinity(self.tid, size, &elsewhere) };
+        }
+        // SAFETY: as above.
+        unsafe { libc::sched_setaffinity(self.tid, size, &self.task_set) };
     }
 }
 

@@ -304,6 +304,12 @@ fn status(k: &Kernel, tid: Tid, host: Tid) -> Result<Vec<u8>, Errno> {
             "Uid" | "Gid" | "Groups" | "CapInh" | "CapPrm" | "CapEff" | "CapBnd" | "CapAmb" => {
                 status_line(k, host, key)
             }
+            // A task held to the sentry's CPU shows its own affinity, not the hold.
+            "Cpus_allowed" => k
+                .holds
+                .own_set(host)
+                .map(|set| cpu_mask(&set, line[key.len() + 1..].trim())),
+            "Cpus_allowed_list" => k.holds.own_set(host).map(|set| cpu_list(&set)),
             _ => None,
         };
         match value {
@@ -315,6 +321,55 @@ fn status(k: &Kernel, tid: Tid, host: Tid) -> Result<Vec<u8>, Errno> {
         }
     }
     Ok(out.into_bytes())
+}
+
+/// The CPUs of `set` as the kernel prints a CPU mask: hex words of 32 bits, most significant
+/// first, separated by commas, in the layout of `host_value` (the host's own line).
+fn cpu_mask(set: &libc::cpu_set_t, host_value: &str) -> String {
+    let words: Vec<&str> = host_value.split(',').collect();
+    let word = |index: usize| -> u32 {
+        (0..32)
+            .filter(|bit| {
+                let cpu = index * 32 + bit;
+                // SAFETY: CPU_ISSET only reads the set; `cpu` is checked against its size.
+                cpu < libc::CPU_SETSIZE as usize && unsafe { libc::CPU_ISSET(cpu, set) }
+            })
+            .fold(0, |w, bit| w | 1 << bit)
+    };
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let index = words.len() - 1 - i;
+            format!("{:0width$x}", word(index), width = host.len())
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The CPUs of `set` as the kernel prints a CPU list: ranges such as `0-3,6`.
+fn cpu_list(set: &libc::cpu_set_t) -> String {
+    // SAFETY: CPU_ISSET only reads the set; every index is below CPU_SETSIZE.
+    let on = |cpu: usize| unsafe { libc::CPU_ISSET(cpu, set) };
+    let mut ranges = Vec::new();
+    let mut cpu = 0;
+    while cpu < libc::CPU_SETSIZE as usize {
+        if !on(cpu) {
+            cpu += 1;
+            continue;
+        }
+        let first = cpu;
+        while cpu + 1 < libc::CPU_SETSIZE as usize && on(cpu + 1) {
+            cpu += 1;
+        }
+        ranges.push(if first == cpu {
+            first.to_string()
+        } else {
+            format!("{first}-{cpu}")
+        });
+        cpu += 1;
+    }
+    ranges.join(",")
 }
 
 /// Rewrites pid, ppid, pgrp, session and tpgid of a host /proc/<pid>/stat.
@@ -921,5 +976,32 @@ pub fn link_target(base_dir: &[u8], target: &[u8]) -> Vec<u8> {
         target.to_vec()
     } else {
         join(base_dir, target)
+    }
+}
+
+#[cfg(test)]
+mod cpu_format_tests {
+    use super::{cpu_list, cpu_mask};
+
+    fn set(cpus: &[usize]) -> libc::cpu_set_t {
+        // SAFETY: an all-zero cpu_set_t is an empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        for &cpu in cpus {
+            // SAFETY: every CPU given is below CPU_SETSIZE.
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+        set
+    }
+
+    /// As Linux prints them in /proc/<pid>/status (`%*pb` and `%*pbl`).
+    #[test]
+    fn masks_and_lists_as_the_kernel_prints_them() {
+        assert_eq!(cpu_mask(&set(&[0, 1]), "1"), "3");
+        assert_eq!(cpu_mask(&set(&[1]), "3"), "2");
+        assert_eq!(cpu_mask(&set(&[0, 4]), "00"), "11");
+        assert_eq!(cpu_mask(&set(&[0, 33]), "3,ffffffff"), "2,00000001");
+        assert_eq!(cpu_list(&set(&[0, 1])), "0-1");
+        assert_eq!(cpu_list(&set(&[1])), "1");
+        assert_eq!(cpu_list(&set(&[0, 2, 3, 4, 7])), "0,2-4,7");
     }
 }

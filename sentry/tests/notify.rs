@@ -119,7 +119,49 @@ fn notified_calls_act_on_one_copy(v: Variant) {
     );
 }
 
+/// A shell's loop of forks, execs and waits stops often, so the sentry holds it (and the
+/// children it makes) to its own CPU for a while: what the sandbox sees of affinities is
+/// still each task's own, the CPUs the sentry was given.
+fn held_tasks_show_their_own_affinity(v: Variant) {
+    let scratch = test_support::Scratch::new("held-affinity");
+    let rootfs = scratch.copy_rootfs(&test_support::busybox_rootfs());
+    let script = "for i in 1 2 3 4 5 6 7 8; do /bin/true; done; nproc; \
+                  grep Cpus_allowed /proc/self/status; grep Cpus_allowed /proc/$$/status; \
+                  taskset -p $$";
+    let mut cmd = v.sentry_command();
+    cmd.arg("run")
+        .arg(v.platform_flag())
+        .arg(&rootfs)
+        .args(["/bin/sh", "-c", script]);
+    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
+    run.expect_code(0);
+    let own = std::fs::read_to_string("/proc/self/status").expect("own status");
+    let allowed: Vec<&str> = own
+        .lines()
+        .filter(|l| l.starts_with("Cpus_allowed"))
+        .collect();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut lines = run.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some(cpus.to_string().as_str()),
+        "{}",
+        run.describe()
+    );
+    for expected in allowed.iter().chain(allowed.iter()) {
+        assert_eq!(lines.next(), Some(*expected), "{}", run.describe());
+    }
+    let mask = allowed[0].split_whitespace().last().expect("a mask");
+    let taskset = lines.next().unwrap_or_default();
+    assert!(
+        taskset.ends_with(mask.trim_start_matches('0')),
+        "{}",
+        run.describe()
+    );
+}
+
 variant_tests!(
     notification_and_stops_give_the_same_results,
-    notified_calls_act_on_one_copy
+    notified_calls_act_on_one_copy,
+    held_tasks_show_their_own_affinity
 );

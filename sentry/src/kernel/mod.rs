@@ -9,6 +9,7 @@ pub mod memory;
 pub mod mounts;
 pub mod netlink;
 pub mod pid;
+pub mod placement;
 pub mod ptys;
 pub mod sockets;
 pub mod task;
@@ -194,6 +195,8 @@ pub struct Kernel {
     pub proc_dirs: HashMap<Vec<u8>, Vec<u8>>,
     /// The host paths of the sandbox's directory fds looked up last.
     pub dir_fd_paths: DirFdPaths,
+    /// The tasks held to the sentry's CPU while they stop often.
+    pub holds: placement::Holds,
     /// AF_UNIX sockets bound by path: the socket file (device << 32 | inode, as the kernel's
     /// socket diagnostics give it) → the path as the task bound it.
     pub unix_names: HashMap<u64, Vec<u8>>,
@@ -256,6 +259,7 @@ impl Kernel {
             proc_scratch: std::path::PathBuf::new(),
             proc_dirs: HashMap::new(),
             dir_fd_paths: DirFdPaths::default(),
+            holds: placement::Holds::default(),
             abstract_prefix: random_abstract_prefix(),
             loopback: loopback::Loopback::default(),
             netlink: netlink::Netlink::default(),

@@ -426,7 +426,13 @@ impl Supervisor {
             pollfd(self.control.as_ref().map_or(-1, |c| c.fd())),
         ];
         fds.extend(self.listeners.iter().map(|l| pollfd(l.fd().as_raw_fd())));
-        let timeout = if self.reap_pending { 0 } else { -1 };
+        // Tasks held to the sentry's CPU are let go once they stop no more (see
+        // kernel::placement): the poll wakes for that if nothing else comes.
+        let timeout = match self.kernel.holds.let_go_idle() {
+            _ if self.reap_pending => 0,
+            Some(due) => due.as_millis().max(1) as i32,
+            None => -1,
+        };
         // SAFETY: poll reads and writes the pollfds we own.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if rc > 0 {
@@ -515,6 +521,7 @@ impl Supervisor {
     }
 
     fn on_stop(&mut self, stopped: Stopped, stop: Stop) -> Result<()> {
+        self.kernel.holds.stopped(stopped.tid());
         let tid = stopped.tid();
         tracing::trace!(target: "sentry::stops", "stop of {tid}: {stop:?}");
         if self.terminating {
@@ -706,6 +713,7 @@ impl Supervisor {
     fn on_new_task(&mut self, parent_tid: Tid, child: Tid, kind: platform_ptrace::NewTaskKind) {
         let vfork = kind == platform_ptrace::NewTaskKind::Vfork;
         self.kernel.task_created(parent_tid, child, vfork);
+        self.kernel.holds.born(parent_tid, child);
     }
 
     /// At a new task's first stop: its numbers replace the host ids the kernel wrote for
@@ -989,6 +997,7 @@ impl Supervisor {
             return;
         }
         self.early.remove(&tid);
+        self.kernel.holds.gone(tid);
         self.held_during_exec.retain(|request| request.tid != tid);
         self.listener_of.remove(&tid);
         self.freeze_progress(Some(tid));

@@ -49,9 +49,9 @@ crate::syscall_entries! {
     sched_getscheduler(pid: Int32) => Checked, |call, a| first_pid(call, a.pid);
     sched_rr_get_interval(pid: Int32, interval: Ptr) => Checked, |call, a| first_pid(call, a.pid);
     sched_setaffinity(pid: Int32, len: UInt, mask: Ptr) => Checked,
-        |call, a| first_pid(call, a.pid);
+        |call, a| affinity(call, a.pid);
     sched_getaffinity(pid: Int32, len: UInt, mask: Ptr) => Checked,
-        |call, a| first_pid(call, a.pid);
+        |call, a| affinity(call, a.pid);
     sched_setattr(pid: Int32, attr: Ptr, flags: Hex) => Checked, |call, a| first_pid(call, a.pid);
     sched_getattr(pid: Int32, attr: Ptr, size: UInt, flags: Hex) => Checked,
         |call, a| first_pid(call, a.pid);
@@ -118,6 +118,19 @@ fn host_pgrp(k: &Kernel, tid: Tid, pgrp: i32) -> Option<i64> {
 fn first_pid(call: &mut Call, pid: i32) -> Action {
     match host_pid(call.kernel, call.tid, pid) {
         Some(host) => pass_with(call, &[(0, host)]),
+        None => errno(Errno::ESRCH),
+    }
+}
+
+/// sched_getaffinity, sched_setaffinity: the task they name is let go from the sentry's CPU
+/// first (`kernel::placement`), so that the call shows and sets the task's own affinity.
+fn affinity(call: &mut Call, pid: i32) -> Action {
+    match host_pid(call.kernel, call.tid, pid) {
+        Some(host) => {
+            let target = if host == 0 { call.tid } else { host as Tid };
+            call.kernel.holds.let_go(target);
+            pass_with(call, &[(0, host)])
+        }
         None => errno(Errno::ESRCH),
     }
 }

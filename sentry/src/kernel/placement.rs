@@ -1,0 +1,192 @@
+//! Where tasks run: a task that stops often is held to the sentry's CPU.
+//!
+//! Every ptrace stop wakes the sentry and then, when it resumes the task, the task: two
+//! wake-ups that cross CPUs when the two sleep on different ones, and on this project's VM
+//! waking a halted vCPU costs tens of microseconds, against a few for a wake-up on the CPU
+//! one runs on. A shell's loop of forks, execs and waits is made of such stops. So a task
+//! that stops is held (with the sentry) to the CPU the sentry serves it on, and let go once
+//! it has not stopped for [`HOLD_FOR`]: a task that computes is not kept from the other
+//! CPUs for longer than that. A task made by a held one starts held (it inherits the
+//! one-CPU affinity) and gets its creator's own affinity back when let go. What the sandbox
+//! asks of affinities (sched_getaffinity, sched_setaffinity) lets the task go first, so it
+//! sees and sets its own.
+
+use hashbrown::HashMap;
+use platform_ptrace::notify::HeldCpu;
+use platform_ptrace::Tid;
+use std::time::{Duration, Instant};
+
+/// How long a task that stopped stays held without stopping again.
+pub const HOLD_FOR: Duration = Duration::from_millis(4);
+
+/// A task let go this soon after another was moved off the sentry's CPU stays on it.
+const MOVED_RECENTLY: Duration = Duration::from_millis(20);
+
+/// The tasks held to the sentry's CPU, with the time of their last stop.
+#[derive(Default)]
+pub struct Holds {
+    /// Off: nothing is held (the ptrace platform, where every call stops and holding every
+    /// task would keep the sandbox on one CPU).
+    pub enabled: bool,
+    tasks: HashMap<Tid, (HeldCpu, Instant)>,
+    /// When a task let go was last moved off the sentry's CPU.
+    last_moved: Option<Instant>,
+}
+
+impl Holds {
+    /// Task `tid` stopped: held from now on, for [`HOLD_FOR`] at least.
+    pub fn stopped(&mut self, tid: Tid) {
+        if !self.enabled {
+            return;
+        }
+        let now = Instant::now();
+        if let Some((_, last)) = self.tasks.get_mut(&tid) {
+            *last = now;
+        } else if let Some(held) = HeldCpu::hold(tid) {
+            self.tasks.insert(tid, (held, now));
+        }
+    }
+
+    /// Task `child` was made by `parent`: if the parent is held, so is the child.
+    pub fn born(&mut self, parent: Tid, child: Tid) {
+        let Some((held, _)) = self.tasks.get(&parent) else {
+            return;
+        };
+        if let Some(inherited) = HeldCpu::inherited(child, held.task_set()) {
+            self.tasks.insert(child, (inherited, Instant::now()));
+        }
+    }
+
+    /// Task `tid` is gone: nothing of it is held (its id may be another's by now).
+    pub fn gone(&mut self, tid: Tid) {
+        if let Some((held, _)) = self.tasks.remove(&tid) {
+            held.release(false);
+        }
+    }
+
+    /// Lets task `tid` go now, with its own affinity back.
+    pub fn let_go(&mut self, tid: Tid) {
+        if let Some((held, _)) = self.tasks.remove(&tid) {
+            held.release(true);
+        }
+    }
+
+    /// The affinity task `tid` has of its own, while it is held.
+    pub fn own_set(&self, tid: Tid) -> Option<libc::cpu_set_t> {
+        self.tasks.get(&tid).map(|(held, _)| held.task_set())
+    }
+
+    /// Lets go every task that has not stopped for [`HOLD_FOR`]; returns how long until
+    /// the next one is due (None: nothing held).
+    pub fn let_go_idle(&mut self) -> Option<Duration> {
+        if self.tasks.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        let idle: Vec<Tid> = self
+            .tasks
+            .iter()
+            .filter(|(_, (_, last))| now.duration_since(*last) >= HOLD_FOR)
+            .map(|(tid, _)| *tid)
+            .collect();
+        for tid in idle {
+            let Some((held, _)) = self.tasks.remove(&tid) else {
+                continue;
+            };
+            // It may compute from now on: off the sentry's CPU, unless another went there
+            // just before (two busy tasks would only have swapped CPUs).
+            if self
+                .last_moved
+                .is_some_and(|t| now.duration_since(t) < MOVED_RECENTLY)
+            {
+                held.release(true);
+            } else {
+                held.release_elsewhere();
+                self.last_moved = Some(now);
+            }
+        }
+        self.tasks
+            .values()
+            .map(|(_, last)| HOLD_FOR.saturating_sub(now.duration_since(*last)))
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Holds;
+
+    fn affinity(tid: i32) -> usize {
+        // SAFETY: an all-zero cpu_set_t is an empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: the set is ours and `size` bytes long.
+        assert_eq!(unsafe { libc::sched_getaffinity(tid, size, &mut set) }, 0);
+        // SAFETY: CPU_COUNT only reads the set.
+        unsafe { libc::CPU_COUNT(&set) as usize }
+    }
+
+    /// A task held when it stops; one it makes is held with it and gets its creator's own
+    /// affinity back; a task let go shows its own again, and so does the sentry once
+    /// nothing is held.
+    #[test]
+    fn stops_hold_and_children_inherit() {
+        let cpus = affinity(0);
+        if cpus < 2 {
+            return; // nothing to hold on one CPU
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let done_rx = std::sync::Arc::new(std::sync::Mutex::new(done_rx));
+        let parked: Vec<_> = (0..2)
+            .map(|_| {
+                let (tx, done_rx) = (tx.clone(), done_rx.clone());
+                std::thread::spawn(move || {
+                    // SAFETY: gettid takes no arguments.
+                    tx.send(unsafe { libc::gettid() }).unwrap();
+                    done_rx.lock().unwrap().recv().unwrap();
+                })
+            })
+            .collect();
+        let (parent, child) = (rx.recv().unwrap(), rx.recv().unwrap());
+        let mut holds = Holds {
+            enabled: true,
+            ..Default::default()
+        };
+        holds.stopped(parent);
+        assert_eq!(affinity(parent), 1, "held");
+        assert_eq!(affinity(0), 1, "the sentry with it");
+        // As a fork by a held task leaves its child: on the one CPU, inherited.
+        // SAFETY: an all-zero cpu_set_t is an empty set.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: the set is ours and `size` bytes long.
+        unsafe {
+            libc::sched_getaffinity(parent, size, &mut one);
+            libc::sched_setaffinity(child, size, &one);
+        }
+        holds.born(parent, child);
+        // SAFETY: CPU_COUNT only reads the set.
+        let own = holds
+            .own_set(child)
+            .map(|s| unsafe { libc::CPU_COUNT(&s) as usize });
+        assert_eq!(
+            own,
+            Some(cpus),
+            "what the child gets back is its creator's own"
+        );
+        holds.let_go(parent);
+        assert_eq!(affinity(parent), cpus);
+        assert_eq!(affinity(0), 1, "still held for the child");
+        holds.let_go(child);
+        assert_eq!(affinity(child), cpus);
+        assert_eq!(affinity(0), cpus, "nothing held: the sentry goes free");
+        assert_eq!(holds.let_go_idle(), None);
+        for _ in &parked {
+            done_tx.send(()).unwrap();
+        }
+        for thread in parked {
+            thread.join().unwrap();
+        }
+    }
+}
