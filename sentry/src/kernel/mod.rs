@@ -557,12 +557,15 @@ impl DirFdPaths {
             .entries
             .iter()
             .find(|e| e.tid == tid && e.fd == fd && e.generation == generation)?;
+        // The sentry's own pid, asked once (glibc's getpid is a system call each time).
+        static SENTRY_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let sentry = *SENTRY_PID.get_or_init(std::process::id);
         // SAFETY: kcmp takes plain integers and compares two open files; no memory is involved.
         let same = unsafe {
             libc::syscall(
                 libc::SYS_kcmp,
                 tid,
-                std::process::id(),
+                sentry,
                 KCMP_FILE,
                 fd,
                 entry.file.as_raw_fd(),
