@@ -63,11 +63,15 @@ struct CachedDir {
     /// Its path went through a symlink: the full walk tells a link into another mount
     /// (EREMOTE) from a missing name, so a failed lookup is left to it.
     through_links: bool,
+    /// On a mount where device nodes cannot be opened: a name in it may be opened by name
+    /// (see [`Probe::Name`]).
+    nodev: bool,
 }
 
 /// A name found in a cached directory, with what `lstat` says of it.
 struct CachedName {
     dir: Rc<OwnedFd>,
+    nodev: bool,
     name: CPath,
     st: libc::stat,
 }
@@ -76,8 +80,10 @@ struct CachedName {
 enum Probe {
     /// An `O_PATH` fd of the object, reopened through /proc/self/fd: the same inode.
     Fd(OwnedFd),
-    /// A name in a cached directory, opened by name and then checked to be the inode that
-    /// was looked at (ESTALE if it is not).
+    /// A name in a cached directory on a `nodev` mount, opened by name and then checked to
+    /// be the inode that was looked at (ESTALE if it is not). Only there: should something
+    /// outside the sandbox (the host, another sandbox sharing the mount) swap a device node
+    /// in between, its open would reach the driver before the check.
     Name(CachedName),
 }
 
@@ -611,13 +617,15 @@ impl Server {
                 Err(_) => return Ok(None),
             }
         };
-        if sys::is_kernel_interface(fd.as_fd()) {
+        let fs = sys::fstatfs(fd.as_fd())?;
+        if sys::is_kernel_fs(fs.f_type) {
             return Ok(None);
         }
         let dir = CachedDir {
             dev: sys::fstat(fd.as_fd())?.st_dev,
             fd: Rc::new(fd),
             through_links,
+            nodev: fs.f_flags & sys::ST_NODEV != 0,
         };
         let mut cache = cache.borrow_mut();
         if cache.dirs.len() <= index {
@@ -653,6 +661,7 @@ impl Server {
                 }
                 Ok(Some(CachedName {
                     dir: dir.fd,
+                    nodev: dir.nodev,
                     name,
                     st,
                 }))
@@ -729,7 +738,16 @@ impl Server {
                 return Err(Errno::ENOTDIR);
             }
             let st = found.st;
-            match self.open_found(Probe::Name(found), &st, flags, ro) {
+            // Elsewhere an O_PATH fd of the name, reopened as without a cache.
+            let probe = if found.nodev {
+                Ok(Probe::Name(found))
+            } else {
+                sys::open_name(found.dir.as_fd(), found.name.as_cstr()).and_then(|fd| {
+                    same_inode(&fd, &st)?;
+                    Ok(Probe::Fd(fd))
+                })
+            };
+            match probe.and_then(|probe| self.open_found(probe, &st, flags, ro)) {
                 // Not the inode looked at a moment before: something outside the sandbox
                 // changed the name meanwhile. Walked again, as without a cache.
                 Err(Errno::ESTALE) => {}

@@ -176,6 +176,9 @@ pub fn fstatfs(fd: BorrowedFd<'_>) -> Result<crate::protocol::StatFs, Errno> {
     Ok(s)
 }
 
+/// `ST_NODEV` of statfs(2)'s f_flags: device nodes cannot be opened on the mount.
+pub const ST_NODEV: i64 = 4;
+
 pub fn close_range_from(first: u32) {
     // SAFETY: closes descriptors this process owns from `first` up; the caller guarantees none
     // of them is owned by live Rust objects.
@@ -306,6 +309,11 @@ pub fn recv_packet(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Packet, Errno
 /// the host's live /proc or /sys (a rootfs of `/`) must not show them: the sandbox has its
 /// own /proc, and the host's processes, terminals and devices are not its business.
 pub fn is_kernel_interface(fd: BorrowedFd<'_>) -> bool {
+    fstatfs(fd).is_ok_and(|s| is_kernel_fs(s.f_type))
+}
+
+/// Whether a file system of type `f_type` (fstatfs) is one of the host kernel's interfaces.
+pub fn is_kernel_fs(f_type: i64) -> bool {
     const KINDS: [i64; 18] = [
         0x9fa0,      // proc
         0x6265_6572, // sysfs
@@ -326,5 +334,5 @@ pub fn is_kernel_interface(fd: BorrowedFd<'_>) -> bool {
         0x6e73_6673, // nsfs
         0x1980_0202, // mqueue
     ];
-    fstatfs(fd).is_ok_and(|s| KINDS.contains(&s.f_type))
+    KINDS.contains(&f_type)
 }
