@@ -608,3 +608,24 @@ fn prctl_options_outside_the_decided_set_run_on_the_host() {
         );
     }
 }
+
+/// A call that names the caller itself (pid 0) has nothing to translate: it runs as the
+/// task made it, with no exit stop to put registers back; another pid is translated.
+#[test]
+fn a_pid_of_zero_is_passed_as_it_is() {
+    let (mut k, _) = sandbox(Ids { uid: 0, gid: 0 });
+    let nofile = libc::RLIMIT_NOFILE as u64;
+    match run(
+        &mut k,
+        CHILD,
+        Sysno::prlimit64,
+        [0, nofile, 0, 0x1000, 0, 0],
+    ) {
+        Action::Pass => {}
+        other => panic!("prlimit64 of the caller was rewritten: {other:?}"),
+    }
+    match run(&mut k, INIT, Sysno::prlimit64, [2, nofile, 0, 0x1000, 0, 0]) {
+        Action::PassWith(args) => assert_eq!(args[0], CHILD as u64),
+        other => panic!("prlimit64 of the child was not translated: {other:?}"),
+    }
+}
