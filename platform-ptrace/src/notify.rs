@@ -505,6 +505,13 @@ impl HeldCpu {
         })
     }
 
+    /// The same hold of the same task, known by another id (a thread that exec'd takes its
+    /// leader's).
+    pub fn renamed(mut self, tid: i32) -> HeldCpu {
+        self.tid = tid;
+        self
+    }
+
     /// The task's own affinity, which it gets back.
     pub fn task_set(&self) -> libc::cpu_set_t {
         self.task_set

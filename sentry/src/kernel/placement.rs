@@ -57,6 +57,15 @@ impl Holds {
         }
     }
 
+    /// A thread that exec'd goes on under its leader's id, `tid` (the leader is gone): what
+    /// was held of it is held under that id.
+    pub fn renamed(&mut self, former: Tid, tid: Tid) {
+        if let Some((held, last)) = self.tasks.remove(&former) {
+            self.gone(tid);
+            self.tasks.insert(tid, (held.renamed(tid), last));
+        }
+    }
+
     /// Task `tid` is gone: nothing of it is held (its id may be another's by now).
     pub fn gone(&mut self, tid: Tid) {
         if let Some((held, _)) = self.tasks.remove(&tid) {

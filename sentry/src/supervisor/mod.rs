@@ -739,6 +739,10 @@ impl Supervisor {
             .then(|| self.pending.remove(&former_tid))
             .flatten();
         self.kernel.task_execed(tid, former_tid);
+        if former_tid != tid {
+            // The thread that exec'd goes on under the leader's id.
+            self.kernel.holds.renamed(former_tid, tid);
+        }
         // A terminal step left behind (its ioctl never ran) names the old image's code.
         self.terminal_steps.remove(&tid);
         self.terminal_steps.remove(&former_tid);
@@ -746,7 +750,9 @@ impl Supervisor {
         self.path_steps.remove(&former_tid);
         let tasks = &self.kernel.tasks;
         self.pending.retain(|t, _| tasks.contains_key(t));
-        if let Some(carried) = carried {
+        if let Some(mut carried) = carried {
+            // The exec's hold, too, is of the thread now known by the leader's id.
+            carried.held_cpu = carried.held_cpu.take().map(|held| held.renamed(tid));
             if self.kernel.tasks.contains_key(&tid) {
                 self.pending.insert(tid, carried);
             }
