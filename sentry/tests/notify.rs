@@ -125,7 +125,7 @@ fn notified_calls_act_on_one_copy(v: Variant) {
 fn held_tasks_show_their_own_affinity(v: Variant) {
     let scratch = test_support::Scratch::new("held-affinity");
     let rootfs = scratch.copy_rootfs(&test_support::busybox_rootfs());
-    let script = "for i in 1 2 3 4 5 6 7 8; do /bin/true; done; nproc; \
+    let script = "i=0; while [ $i -lt 30 ]; do /bin/true; i=$((i+1)); done; nproc; \
                   grep Cpus_allowed /proc/self/status; grep Cpus_allowed /proc/$$/status; \
                   taskset -p $$";
     let mut cmd = v.sentry_command();
