@@ -331,6 +331,15 @@ impl Client {
         self.generation
     }
 
+    /// A request goes to the gofer process: whatever it changes, nothing kept of the trees
+    /// from before it is trusted after.
+    fn may_change_trees(&mut self) {
+        self.generation += 1;
+        if let Some(walker) = &self.walker {
+            walker.forget_lookups();
+        }
+    }
+
     /// Shuts our end of the socket down: the gofer's next receive sees end of file.
     fn hang_up(&mut self) {
         self.dead = true;
@@ -363,11 +372,7 @@ impl Client {
                 response => Ok((response, reply.fd)),
             };
         }
-        // Whatever this request changes, nothing kept from before it is trusted after.
-        self.generation += 1;
-        if let Some(walker) = &self.walker {
-            walker.forget_lookups();
-        }
+        self.may_change_trees();
         self.seq = self.seq.wrapping_add(1);
         req.encode(self.seq, &mut self.wbuf);
         if self.wbuf.len() > MAX_FRAME {
@@ -415,10 +420,7 @@ impl Client {
         if self.dead {
             return Err(Errno::EIO);
         }
-        self.generation += 1;
-        if let Some(walker) = &self.walker {
-            walker.forget_lookups();
-        }
+        self.may_change_trees();
         if sys::send_packet(self.sock.as_fd(), frame, None).is_err() {
             return Err(self.fail());
         }

@@ -9,7 +9,8 @@
 //! CPUs for longer than that. A task made by a held one starts held (it inherits the
 //! one-CPU affinity) and gets its creator's own affinity back when let go. What the sandbox
 //! asks of affinities (sched_getaffinity, sched_setaffinity) lets the task go first, so it
-//! sees and sets its own.
+//! sees and sets its own. On both platforms a task is also held over a call whose steps
+//! are each a ptrace stop (an exec's), until the call ends.
 
 use hashbrown::HashMap;
 use platform_ptrace::notify::HeldCpu;
@@ -29,29 +30,41 @@ pub const HOLD_FOR: Duration = Duration::from_millis(4);
 /// A task let go this soon after another was moved off the sentry's CPU stays on it.
 const MOVED_RECENTLY: Duration = Duration::from_millis(20);
 
-/// The tasks held to the sentry's CPU, with the time of their last stop.
+/// The tasks held to the sentry's CPU.
 #[derive(Default)]
 pub struct Holds {
-    /// Off: nothing is held (the ptrace platform, where every call stops and holding every
-    /// task would keep the sandbox on one CPU).
+    /// Off: no task is held for its stops (the ptrace platform, where every call stops and
+    /// holding every task would keep the sandbox on one CPU); a call's hold still is.
     pub enabled: bool,
-    tasks: HashMap<Tid, (HeldCpu, Instant)>,
+    tasks: HashMap<Tid, Held>,
     /// Tasks not held yet: their stops so far, and when the first of them came.
     stopping: HashMap<Tid, (u32, Instant)>,
     /// When a task let go was last moved off the sentry's CPU.
     last_moved: Option<Instant>,
 }
 
+struct Held {
+    cpu: HeldCpu,
+    /// The time of its last stop.
+    last: Instant,
+    /// Held over one call (an exec's steps, each a stop) until [`Holds::call_ended`],
+    /// whatever its stops; otherwise for its stops, until it stops no more.
+    over_call: bool,
+}
+
 impl Holds {
-    /// Task `tid` stopped: held from now on, for [`HOLD_FOR`] at least.
+    /// Task `tid` stopped: held once it stops often, then for [`HOLD_FOR`] at least.
     pub fn stopped(&mut self, tid: Tid) {
         if !self.enabled {
             return;
         }
         let now = Instant::now();
-        if let Some((_, last)) = self.tasks.get_mut(&tid) {
-            *last = now;
-            return;
+        match self.tasks.get_mut(&tid) {
+            Some(held) if !held.over_call => {
+                held.last = now;
+                return;
+            }
+            _ => {}
         }
         let (stops, since) = self.stopping.entry(tid).or_insert((0, now));
         if now.duration_since(*since) > HOLD_FOR {
@@ -62,18 +75,54 @@ impl Holds {
             return;
         }
         self.stopping.remove(&tid);
-        if let Some(held) = HeldCpu::hold(tid) {
-            self.tasks.insert(tid, (held, now));
+        if self.tasks.contains_key(&tid) {
+            return; // held over its call already
+        }
+        if let Some(cpu) = HeldCpu::hold(tid) {
+            self.insert(tid, cpu, false);
         }
     }
 
-    /// Task `child` was made by `parent`: if the parent is held, so is the child.
+    /// Holds task `tid` over the call it is in (each of whose steps is a ptrace stop), unless
+    /// it is held already, until [`Holds::call_ended`].
+    pub fn hold_over_call(&mut self, tid: Tid) -> bool {
+        if self.tasks.contains_key(&tid) {
+            return false;
+        }
+        match HeldCpu::hold(tid) {
+            Some(cpu) => {
+                self.insert(tid, cpu, true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The call task `tid` was held over ended: it gets its own affinity back.
+    pub fn call_ended(&mut self, tid: Tid) {
+        if self.tasks.get(&tid).is_some_and(|held| held.over_call) {
+            self.let_go(tid);
+        }
+    }
+
+    fn insert(&mut self, tid: Tid, cpu: HeldCpu, over_call: bool) {
+        let last = Instant::now();
+        let held = Held {
+            cpu,
+            last,
+            over_call,
+        };
+        self.tasks.insert(tid, held);
+    }
+
+    /// Task `child` was made by `parent`: if the parent is held for its stops, so is the
+    /// child.
     pub fn born(&mut self, parent: Tid, child: Tid) {
-        let Some((held, _)) = self.tasks.get(&parent) else {
+        let Some(held) = self.tasks.get(&parent).filter(|held| !held.over_call) else {
             return;
         };
-        if let Some(inherited) = HeldCpu::inherited(child, held.task_set()) {
-            self.tasks.insert(child, (inherited, Instant::now()));
+        if let Some(inherited) = HeldCpu::inherited(child, held.cpu.task_set()) {
+            self.insert(child, inherited, false);
         }
     }
 
@@ -81,64 +130,79 @@ impl Holds {
     /// was held of it is held under that id.
     pub fn renamed(&mut self, former: Tid, tid: Tid) {
         self.stopping.remove(&former);
-        if let Some((held, last)) = self.tasks.remove(&former) {
+        if let Some(held) = self.tasks.remove(&former) {
             self.gone(tid);
-            self.tasks.insert(tid, (held.renamed(tid), last));
+            let cpu = held.cpu.renamed(tid);
+            self.tasks.insert(tid, Held { cpu, ..held });
         }
     }
 
     /// Task `tid` is gone: nothing of it is held (its id may be another's by now).
     pub fn gone(&mut self, tid: Tid) {
         self.stopping.remove(&tid);
-        if let Some((held, _)) = self.tasks.remove(&tid) {
-            held.release(false);
+        if let Some(held) = self.tasks.remove(&tid) {
+            held.cpu.release(false);
         }
     }
 
     /// Lets task `tid` go now, with its own affinity back.
     pub fn let_go(&mut self, tid: Tid) {
-        if let Some((held, _)) = self.tasks.remove(&tid) {
-            held.release(true);
+        if let Some(held) = self.tasks.remove(&tid) {
+            held.cpu.release(true);
         }
     }
 
-    /// The affinity task `tid` has of its own, while it is held.
-    pub fn own_set(&self, tid: Tid) -> Option<libc::cpu_set_t> {
-        self.tasks.get(&tid).map(|(held, _)| held.task_set())
+    /// What the sandbox asks of task `tid`'s affinity: a task held for its stops is let go
+    /// first, so that the call shows and sets its own.
+    pub fn asked(&mut self, tid: Tid) {
+        if self.tasks.get(&tid).is_some_and(|held| !held.over_call) {
+            self.let_go(tid);
+        }
     }
 
-    /// Lets go every task that has not stopped for [`HOLD_FOR`]; returns how long until
-    /// the next one is due (None: nothing held).
+    /// The affinity task `tid` has of its own, while it is held for its stops.
+    pub fn own_set(&self, tid: Tid) -> Option<libc::cpu_set_t> {
+        let held = self.tasks.get(&tid).filter(|held| !held.over_call)?;
+        Some(held.cpu.task_set())
+    }
+
+    /// Lets go every task held for its stops that has not stopped for [`HOLD_FOR`]; returns
+    /// how long until the next one is due (None: none held).
     pub fn let_go_idle(&mut self) -> Option<Duration> {
         if self.tasks.is_empty() {
             return None;
         }
         let now = Instant::now();
-        let idle: Vec<Tid> = self
-            .tasks
-            .iter()
-            .filter(|(_, (_, last))| now.duration_since(*last) >= HOLD_FOR)
-            .map(|(tid, _)| *tid)
-            .collect();
-        for tid in idle {
-            let Some((held, _)) = self.tasks.remove(&tid) else {
-                continue;
-            };
-            // It may compute from now on: off the sentry's CPU, unless another went there
-            // just before (two busy tasks would only have swapped CPUs).
-            if self
-                .last_moved
-                .is_some_and(|t| now.duration_since(t) < MOVED_RECENTLY)
-            {
-                held.release(true);
-            } else {
-                held.release_elsewhere();
-                self.last_moved = Some(now);
+        let idle = |held: &Held| !held.over_call && now.duration_since(held.last) >= HOLD_FOR;
+        // Called at every turn of the supervisor's loop: nothing is collected unless due.
+        if self.tasks.values().any(idle) {
+            let due: Vec<Tid> = self
+                .tasks
+                .iter()
+                .filter(|(_, held)| idle(held))
+                .map(|(tid, _)| *tid)
+                .collect();
+            for tid in due {
+                let Some(held) = self.tasks.remove(&tid) else {
+                    continue;
+                };
+                // It may compute from now on: off the sentry's CPU, unless another went
+                // there just before (two busy tasks would only have swapped CPUs).
+                if self
+                    .last_moved
+                    .is_some_and(|t| now.duration_since(t) < MOVED_RECENTLY)
+                {
+                    held.cpu.release(true);
+                } else {
+                    held.cpu.release_elsewhere();
+                    self.last_moved = Some(now);
+                }
             }
         }
         self.tasks
             .values()
-            .map(|(_, last)| HOLD_FOR.saturating_sub(now.duration_since(*last)))
+            .filter(|held| !held.over_call)
+            .map(|held| HOLD_FOR.saturating_sub(now.duration_since(held.last)))
             .min()
     }
 }

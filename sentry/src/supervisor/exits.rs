@@ -56,8 +56,8 @@ impl Supervisor {
         if let Some(mask) = pending.held_mask {
             stopped.set_sigmask(mask)?;
         }
-        if let Some(held) = pending.held_cpu {
-            held.release(true);
+        if pending.held_cpu {
+            self.kernel.holds.call_ended(tid);
         }
         let k = &mut self.kernel;
         syscalls::mm::call_done(k, tid, pending.sysno);

@@ -750,9 +750,7 @@ impl Supervisor {
         self.path_steps.remove(&former_tid);
         let tasks = &self.kernel.tasks;
         self.pending.retain(|t, _| tasks.contains_key(t));
-        if let Some(mut carried) = carried {
-            // The exec's hold, too, is of the thread now known by the leader's id.
-            carried.held_cpu = carried.held_cpu.take().map(|held| held.renamed(tid));
+        if let Some(carried) = carried {
             if self.kernel.tasks.contains_key(&tid) {
                 self.pending.insert(tid, carried);
             }
@@ -787,8 +785,8 @@ impl Supervisor {
             // the registers): the exec is abandoned and this call is decided as any other.
             Some(false) => {
                 if let Some(pending) = self.pending.remove(&tid) {
-                    if let Some(held) = pending.held_cpu {
-                        held.release(true);
+                    if pending.held_cpu {
+                        self.kernel.holds.call_ended(tid);
                     }
                     if let Some(mask) = pending.held_mask {
                         stopped.set_sigmask(mask)?;
@@ -851,7 +849,7 @@ impl Supervisor {
         // is interrupted and restarted, it must run again with its own, not the rewrite.
         let mut restore_on_restart = None;
         let mut held_mask = None;
-        let mut held_cpu = None;
+        let mut held_cpu = false;
         let returned = match action {
             Action::Return(value) => Some(value),
             _ => None,
@@ -950,7 +948,7 @@ impl Supervisor {
                 // Held over every step: a handler run between two would find the registers
                 // of the sentry's step (and return into it), not the task's own.
                 held_mask = Some(hold_signals(&stopped)?);
-                held_cpu = platform_ptrace::notify::HeldCpu::hold(tid);
+                held_cpu = self.kernel.holds.hold_over_call(tid);
                 self.awaiting_install.insert(tid, Awaited::ready(fd, true));
                 exec = Some(state);
             }

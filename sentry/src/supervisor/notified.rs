@@ -42,7 +42,9 @@ impl Supervisor {
             if exec_step == Some(false) {
                 // Not the step of the exec the sentry set up (a signal handler ran in
                 // between): the exec is abandoned and this call is decided as any other.
-                self.pending.remove(&tid);
+                if self.pending.remove(&tid).is_some_and(|p| p.held_cpu) {
+                    self.kernel.holds.call_ended(tid);
+                }
                 self.forget_install(tid);
             } else {
                 // A call the sentry decided at its stop and rewrote (an exec step, a wait):

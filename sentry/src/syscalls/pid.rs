@@ -133,7 +133,7 @@ fn affinity(call: &mut Call, pid: i32) -> Action {
     match host_pid(call.kernel, call.tid, pid) {
         Some(host) => {
             let target = if host == 0 { call.tid } else { host as Tid };
-            call.kernel.holds.let_go(target);
+            call.kernel.holds.asked(target);
             pass_with(call, &[(0, host)])
         }
         None => errno(Errno::ESRCH),
