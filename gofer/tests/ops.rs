@@ -121,17 +121,19 @@ fn fifo_open_does_not_block_the_gofer() {
         let node = c.open(0, b"p", flags, 0).unwrap();
         assert_ne!(fd_flags(&node) & libc::O_PATH, 0, "flags {flags:#x}");
     }
-    // Non-blocking: a reader opens at once; a writer with no reader gets ENXIO.
-    let r = c
-        .open(0, b"p", libc::O_RDONLY | libc::O_NONBLOCK, 0)
-        .unwrap();
-    assert_ne!(fd_flags(&r) & libc::O_NONBLOCK, 0);
-    drop(r);
+    // Non-blocking: a writer with no reader gets ENXIO; a reader opens at once. The writer
+    // comes first: once this process has held a reader, a child another test forks at that
+    // moment may hold it too until its exec, and the writer would then find a reader.
     assert_eq!(
         c.open(0, b"p", libc::O_WRONLY | libc::O_NONBLOCK, 0)
             .unwrap_err(),
         Errno::ENXIO
     );
+    let r = c
+        .open(0, b"p", libc::O_RDONLY | libc::O_NONBLOCK, 0)
+        .unwrap();
+    assert_ne!(fd_flags(&r) & libc::O_NONBLOCK, 0);
+    drop(r);
     // O_RDWR never waits, and keeps the blocking mode asked for.
     let rw = c.open(0, b"p", libc::O_RDWR, 0).unwrap();
     assert_eq!(fd_flags(&rw) & (libc::O_NONBLOCK | libc::O_PATH), 0);
