@@ -1,12 +1,15 @@
-//! Where tasks run: a task that stops often is held to the sentry's CPU.
+//! Where tasks run: a task that meets the sentry often is held to the sentry's CPU.
 //!
 //! Every ptrace stop wakes the sentry and then, when it resumes the task, the task: two
 //! wake-ups that cross CPUs when the two sleep on different ones, and on this project's VM
 //! waking a halted vCPU costs tens of microseconds, against a few for a wake-up on the CPU
-//! one runs on. A shell's loop of forks, execs and waits is made of such stops. So a task
-//! that stops often ([`STOPS_TO_HOLD`] times within [`HOLD_FOR`]) is held (with the sentry)
-//! to the CPU the sentry serves it on, and let go once it has not stopped for [`HOLD_FOR`]: a task that computes is not kept from the other
-//! CPUs for longer than that. A task made by a held one starts held (it inherits the
+//! one runs on. A shell's loop of forks, execs and waits is made of such stops. An fd
+//! installed at a notification (SECCOMP_IOCTL_NOTIF_ADDFD) is such a pair too: the kernel
+//! wakes the task to take the fd (an ordinary wake-up, not the notification's synchronous
+//! one), and the task wakes the sentry, which waits for it. So a task that meets the sentry
+//! so often ([`EXCHANGES_TO_HOLD`] times within [`HOLD_FOR`]) is held (with the sentry) to
+//! the CPU the sentry serves it on, and let go once it has not met it for [`HOLD_FOR`]: a
+//! task that computes is not kept from the other CPUs for longer than that. A task made by a held one starts held (it inherits the
 //! one-CPU affinity) and gets its creator's own affinity back when let go. What the sandbox
 //! asks of affinities (sched_getaffinity, sched_setaffinity) lets the task go first, so it
 //! sees and sets its own. On both platforms a task is also held over a call whose steps
@@ -17,14 +20,14 @@ use platform_ptrace::notify::HeldCpu;
 use platform_ptrace::Tid;
 use std::time::{Duration, Instant};
 
-/// How many stops within [`HOLD_FOR`] make a task one to hold. A held task waits for the
+/// How many stops or fd installs within [`HOLD_FOR`] make a task one to hold. A held task waits for the
 /// sentry to finish its own work after each answer before it runs again (they share a
 /// CPU): for a task that stops now and then, such as a short program's start (`sentry run /
 /// true` took 2.5 ms longer when every task was held from its first stop), that costs more
 /// than the wake-ups it saves.
-const STOPS_TO_HOLD: u32 = 12;
+const EXCHANGES_TO_HOLD: u32 = 12;
 
-/// How long a task that stopped stays held without stopping again.
+/// How long a held task stays held without a stop or an fd install.
 pub const HOLD_FOR: Duration = Duration::from_millis(4);
 
 /// A task let go this soon after another was moved off the sentry's CPU stays on it.
@@ -33,28 +36,29 @@ const MOVED_RECENTLY: Duration = Duration::from_millis(20);
 /// The tasks held to the sentry's CPU.
 #[derive(Default)]
 pub struct Holds {
-    /// Off: no task is held for its stops (the ptrace platform, where every call stops and
+    /// Off: no task is held for its stops and installs (the ptrace platform, where every call stops and
     /// holding every task would keep the sandbox on one CPU); a call's hold still is.
     pub enabled: bool,
     tasks: HashMap<Tid, Held>,
-    /// Tasks not held yet: their stops so far, and when the first of them came.
-    stopping: HashMap<Tid, (u32, Instant)>,
+    /// Tasks not held yet: their stops and installs so far, and when the first came.
+    exchanging: HashMap<Tid, (u32, Instant)>,
     /// When a task let go was last moved off the sentry's CPU.
     last_moved: Option<Instant>,
 }
 
 struct Held {
     cpu: HeldCpu,
-    /// The time of its last stop.
+    /// The time of its last stop or install.
     last: Instant,
     /// Held over one call (an exec's steps, each a stop) until [`Holds::call_ended`],
-    /// whatever its stops; otherwise for its stops, until it stops no more.
+    /// whatever its stops; otherwise for its stops and installs, until they end.
     over_call: bool,
 }
 
 impl Holds {
-    /// Task `tid` stopped: held once it stops often, then for [`HOLD_FOR`] at least.
-    pub fn stopped(&mut self, tid: Tid) {
+    /// Task `tid` stopped, or is given an fd at a notification: held once that happens
+    /// often, then for [`HOLD_FOR`] at least.
+    pub fn exchanged(&mut self, tid: Tid) {
         if !self.enabled {
             return;
         }
@@ -66,15 +70,15 @@ impl Holds {
             }
             _ => {}
         }
-        let (stops, since) = self.stopping.entry(tid).or_insert((0, now));
+        let (count, since) = self.exchanging.entry(tid).or_insert((0, now));
         if now.duration_since(*since) > HOLD_FOR {
-            (*stops, *since) = (0, now);
+            (*count, *since) = (0, now);
         }
-        *stops += 1;
-        if *stops < STOPS_TO_HOLD {
+        *count += 1;
+        if *count < EXCHANGES_TO_HOLD {
             return;
         }
-        self.stopping.remove(&tid);
+        self.exchanging.remove(&tid);
         if self.tasks.contains_key(&tid) {
             return; // held over its call already
         }
@@ -129,7 +133,7 @@ impl Holds {
     /// A thread that exec'd goes on under its leader's id, `tid` (the leader is gone): what
     /// was held of it is held under that id.
     pub fn renamed(&mut self, former: Tid, tid: Tid) {
-        self.stopping.remove(&former);
+        self.exchanging.remove(&former);
         if let Some(held) = self.tasks.remove(&former) {
             self.gone(tid);
             let cpu = held.cpu.renamed(tid);
@@ -139,7 +143,7 @@ impl Holds {
 
     /// Task `tid` is gone: nothing of it is held (its id may be another's by now).
     pub fn gone(&mut self, tid: Tid) {
-        self.stopping.remove(&tid);
+        self.exchanging.remove(&tid);
         if let Some(held) = self.tasks.remove(&tid) {
             held.cpu.release(false);
         }
@@ -166,7 +170,7 @@ impl Holds {
         Some(held.cpu.task_set())
     }
 
-    /// Lets go every task held for its stops that has not stopped for [`HOLD_FOR`]; returns
+    /// Lets go every task held for its stops and installs that had none for [`HOLD_FOR`]; returns
     /// how long until the next one is due (None: none held).
     pub fn let_go_idle(&mut self) -> Option<Duration> {
         if self.tasks.is_empty() {
@@ -248,11 +252,11 @@ mod tests {
             enabled: true,
             ..Default::default()
         };
-        for _ in 1..super::STOPS_TO_HOLD {
-            holds.stopped(parent);
+        for _ in 1..super::EXCHANGES_TO_HOLD {
+            holds.exchanged(parent);
         }
         assert_eq!(affinity(parent), cpus, "not held for a stop or two");
-        holds.stopped(parent);
+        holds.exchanged(parent);
         assert_eq!(affinity(parent), 1, "held");
         assert_eq!(affinity(0), 1, "the sentry with it");
         // As a fork by a held task leaves its child: on the one CPU, inherited.

@@ -161,6 +161,8 @@ impl Supervisor {
             Some(Err(e)) => return refuse(self.listener(tid), e),
             None => return None,
         };
+        // The install wakes the task and waits for it: a pair of wake-ups, as a stop is.
+        self.kernel.holds.exchanged(tid);
         let at = self
             .kernel
             .memory

@@ -521,7 +521,7 @@ impl Supervisor {
     }
 
     fn on_stop(&mut self, stopped: Stopped, stop: Stop) -> Result<()> {
-        self.kernel.holds.stopped(stopped.tid());
+        self.kernel.holds.exchanged(stopped.tid());
         let tid = stopped.tid();
         tracing::trace!(target: "sentry::stops", "stop of {tid}: {stop:?}");
         if self.terminating {
