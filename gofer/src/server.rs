@@ -71,9 +71,22 @@ struct CachedDir {
 /// A name found in a cached directory, with what `lstat` says of it.
 struct CachedName {
     dir: Rc<OwnedFd>,
-    nodev: bool,
     name: CPath,
     st: libc::stat,
+    /// For an open of a name on a mount that is not `nodev`: the `O_PATH` fd the name was
+    /// looked up with (`st` is its fstat).
+    path_fd: Option<OwnedFd>,
+}
+
+/// What a lookup in a cached directory is for.
+#[derive(Clone, Copy, PartialEq)]
+enum LookFor {
+    /// The name's attributes only.
+    Stat,
+    /// An open: off `nodev` mounts, the name is looked up as an `O_PATH` fd, which the open
+    /// reopens (one lookup, where an `lstat` and then an `O_PATH` open checked to be the
+    /// same inode would be two).
+    Open,
 }
 
 /// What an open found at its path before it opens it for real.
@@ -642,7 +655,13 @@ impl Server {
     /// that settles it: a name that is there and is neither a mount point nor a link to
     /// follow, or (Err(ENOENT)) one that is not there. None: the caller walks the path as
     /// without a cache.
-    fn cached_name(&self, m: u32, path: &[u8], follow: bool) -> Result<Option<CachedName>, Errno> {
+    fn cached_name(
+        &self,
+        m: u32,
+        path: &[u8],
+        follow: bool,
+        look_for: LookFor,
+    ) -> Result<Option<CachedName>, Errno> {
         if self.lookups.is_none() {
             return Ok(None);
         }
@@ -654,16 +673,22 @@ impl Server {
             return Ok(None);
         };
         let name = CPath::new(s.last)?;
-        match sys::fstatat_nofollow(dir.fd.as_fd(), name.as_cstr()) {
-            Ok(st) => {
+        let found = if look_for == LookFor::Open && !dir.nodev {
+            sys::open_name(dir.fd.as_fd(), name.as_cstr())
+                .and_then(|fd| Ok((sys::fstat(fd.as_fd())?, Some(fd))))
+        } else {
+            sys::fstatat_nofollow(dir.fd.as_fd(), name.as_cstr()).map(|st| (st, None))
+        };
+        match found {
+            Ok((st, path_fd)) => {
                 if st.st_dev != dir.dev || (follow && file_type(&st) == libc::S_IFLNK) {
                     return Ok(None);
                 }
                 Ok(Some(CachedName {
                     dir: dir.fd,
-                    nodev: dir.nodev,
                     name,
                     st,
+                    path_fd,
                 }))
             }
             Err(Errno::ENOENT) if !dir.through_links => Err(Errno::ENOENT),
@@ -731,23 +756,19 @@ impl Server {
         let found = if creat {
             None
         } else {
-            self.cached_name(m, path, flags & libc::O_NOFOLLOW == 0)?
+            self.cached_name(m, path, flags & libc::O_NOFOLLOW == 0, LookFor::Open)?
         };
-        if let Some(found) = found {
+        if let Some(mut found) = found {
             if flags & libc::O_DIRECTORY != 0 && file_type(&found.st) != libc::S_IFDIR {
                 return Err(Errno::ENOTDIR);
             }
             let st = found.st;
-            // Elsewhere an O_PATH fd of the name, reopened as without a cache.
-            let probe = if found.nodev {
-                Ok(Probe::Name(found))
-            } else {
-                sys::open_name(found.dir.as_fd(), found.name.as_cstr()).and_then(|fd| {
-                    same_inode(&fd, &st)?;
-                    Ok(Probe::Fd(fd))
-                })
+            // Elsewhere the O_PATH fd of the name, reopened as without a cache.
+            let probe = match found.path_fd.take() {
+                Some(fd) => Probe::Fd(fd),
+                None => Probe::Name(found),
             };
-            match probe.and_then(|probe| self.open_found(probe, &st, flags, ro)) {
+            match self.open_found(probe, &st, flags, ro) {
                 // Not the inode looked at a moment before: something outside the sandbox
                 // changed the name meanwhile. Walked again, as without a cache.
                 Err(Errno::ESTALE) => {}
@@ -780,7 +801,7 @@ impl Server {
                     return Err(Errno::EACCES);
                 }
                 if flags & libc::O_NONBLOCK == 0 {
-                    set_nonblock(fd.as_fd(), false)?;
+                    clear_nonblock(fd.as_fd(), flags)?;
                 }
                 Ok(fd)
             }
@@ -843,7 +864,7 @@ impl Server {
             other => other?,
         };
         if extra != 0 && flags & libc::O_NONBLOCK == 0 {
-            set_nonblock(fd.as_fd(), false)?;
+            clear_nonblock(fd.as_fd(), reflags)?;
         }
         Ok(fd)
     }
@@ -852,7 +873,7 @@ impl Server {
     // Metadata
 
     fn stat(&self, m: u32, path: &[u8], follow: bool) -> Result<libc::stat, Errno> {
-        if let Some(found) = self.cached_name(m, path, follow)? {
+        if let Some(found) = self.cached_name(m, path, follow, LookFor::Stat)? {
             return Ok(found.st);
         }
         let s = split(path);
@@ -877,7 +898,7 @@ impl Server {
         let sync = flags & libc::AT_STATX_SYNC_TYPE;
         // SAFETY: all-zero is a valid statx.
         let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-        if let Some(found) = self.cached_name(m, path, follow)? {
+        if let Some(found) = self.cached_name(m, path, follow, LookFor::Stat)? {
             // The name is no link to follow: looked at without following, as found.
             // SAFETY: the name is NUL-terminated; stx is writable.
             cvt(unsafe {
@@ -915,7 +936,7 @@ impl Server {
         let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
         let eaccess = flags & libc::AT_EACCESS;
         // What the object is: its stat when the cache found it, else the fd walked to.
-        let object = if let Some(found) = self.cached_name(m, path, follow)? {
+        let object = if let Some(found) = self.cached_name(m, path, follow, LookFor::Stat)? {
             let (dir, name) = (found.dir.as_raw_fd(), found.name.as_cstr().as_ptr());
             let at = libc::AT_SYMLINK_NOFOLLOW | eaccess;
             // SAFETY: the name is NUL-terminated; faccessat2 only reads it.
@@ -1556,6 +1577,15 @@ pub fn host_mode(mode: u32, is_dir: bool) -> u32 {
 /// belong to the administrator (`trusted.*`): never written for the sandbox.
 pub fn privileged_xattr(name: &[u8]) -> bool {
     name.starts_with(b"security.") || name.starts_with(b"trusted.")
+}
+
+/// Clears O_NONBLOCK of `fd`, opened with `flags`, in one call: F_SETFL changes only
+/// O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and O_NONBLOCK, and the rest are set back as the
+/// open set them.
+fn clear_nonblock(fd: BorrowedFd<'_>, flags: i32) -> Result<(), Errno> {
+    // SAFETY: F_SETFL on a live fd with a plain integer.
+    cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) })?;
+    Ok(())
 }
 
 fn set_nonblock(fd: BorrowedFd<'_>, on: bool) -> Result<(), Errno> {
