@@ -36,8 +36,8 @@ const MOVED_RECENTLY: Duration = Duration::from_millis(20);
 /// The tasks held to the sentry's CPU.
 #[derive(Default)]
 pub struct Holds {
-    /// Off: no task is held for its stops and installs (the ptrace platform, where every call stops and
-    /// holding every task would keep the sandbox on one CPU); a call's hold still is.
+    /// Off: no task is held for its stops and installs (under `--strace`, or without the
+    /// notification path); a call's hold still is.
     pub enabled: bool,
     tasks: HashMap<Tid, Held>,
     /// Tasks not held yet: their stops and installs so far, and when the first came.

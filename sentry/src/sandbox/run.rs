@@ -289,9 +289,10 @@ impl Prepared {
             Default::default()
         };
         let listener_filter = platform_ptrace::notify::listener_filter(cookie, &notified, &unless);
-        // Under seccomp only the calls the sentry must see stop: a task that stops often is
-        // one to hold to the sentry's CPU (kernel::placement). Under ptrace every call does.
-        kernel.holds.enabled = matches!(platform, Platform::Seccomp) && !strace && notifying;
+        // A task that meets the sentry often is held to its CPU (kernel::placement); under
+        // ptrace, where every call stops, a task that computes makes no calls and is let go
+        // as under seccomp. Not under strace, whose own stops would hold every task.
+        kernel.holds.enabled = !strace && notifying;
         let seccomp = match platform {
             Platform::Seccomp if !strace => syscalls::filter::compile(policy),
             // Every call stops at the sentry.
