@@ -136,11 +136,17 @@ fn run(args: impl IntoIterator<Item = String>) -> Result<(), String> {
 /// re-executing itself with a hidden subcommand, see `Client::spawn_with_args`). It must run in a
 /// single-threaded process: the filter it installs confines only the calling thread.
 pub fn gofer_main(args: impl IntoIterator<Item = String>) -> ExitCode {
+    ExitCode::from(gofer_status(args))
+}
+
+/// [`gofer_main`] with its exit status as a number, for a gofer that is its caller's fork
+/// ([`crate::Client::start_forked`]).
+pub fn gofer_status(args: impl IntoIterator<Item = String>) -> u8 {
     match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(msg) => {
             eprintln!("gofer: {msg}");
-            ExitCode::from(1)
+            1
         }
     }
 }

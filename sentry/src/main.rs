@@ -19,12 +19,7 @@ fn main() -> ExitCode {
     // The gofer is a separate process of the same binary (no second executable to find);
     // it must start before any thread exists.
     if std::env::args().nth(1).as_deref() == Some(sandbox::GOFER_ARG) {
-        // A root gofer keeps only the capabilities serving files needs.
-        if let Err(e) = kernel::creds::confine_gofer() {
-            crate::events::stderr_line(format_args!("sentry: gofer: {e}"));
-            return ExitCode::from(sandbox::EXIT_SENTRY_FAILED);
-        }
-        return gofer::process::gofer_main(std::env::args().skip(2));
+        return ExitCode::from(sandbox::gofer_process(std::env::args().skip(2).collect()));
     }
     if std::env::args_os()
         .nth(1)

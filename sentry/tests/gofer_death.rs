@@ -55,7 +55,10 @@ fn run(platform: &str) {
     let gofer = kids
         .iter()
         .copied()
-        .find(|&p| cmdline(p).contains("__gofer"))
+        .find(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default()
+                == "sentry-gofer\n"
+        })
         .expect("the sentry has a gofer child");
     let sandbox: Vec<u32> = kids.iter().copied().filter(|&p| p != gofer).collect();
     assert!(

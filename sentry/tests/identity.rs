@@ -68,8 +68,8 @@ fn no_host_privilege_seen_from_outside() {
             let task = children
                 .split_whitespace()
                 .find(|pid| {
-                    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                    !String::from_utf8_lossy(&cmdline).contains("__gofer")
+                    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"));
+                    comm.unwrap_or_default() != "sentry-gofer\n"
                 })
                 .expect("the sandbox's first process")
                 .to_string();

@@ -12,7 +12,7 @@ mod tasks;
 mod terminal;
 mod throttle;
 
-pub use run::{prepare, run, Process, Starter, GOFER_ARG};
+pub use run::{gofer_process, prepare, run, Process, Starter, GOFER_ARG};
 
 use crate::kernel::mounts::{normalize, Mount, MountTable, DEVICES};
 use std::path::{Path, PathBuf};
@@ -254,7 +254,7 @@ fn wait_for_exec(start: JanitorStart) -> bool {
 }
 
 /// Whether the calling process has a single thread (read from /proc; false if unknown).
-fn single_threaded() -> bool {
+pub(super) fn single_threaded() -> bool {
     std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
 }
 

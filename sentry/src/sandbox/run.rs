@@ -19,6 +19,20 @@ use std::sync::Arc;
 /// The hidden first argument with which the sentry starts itself as its gofer.
 pub const GOFER_ARG: &str = "__gofer";
 
+/// The gofer process's body, with its arguments after the program name and subcommand:
+/// its exit status.
+pub fn gofer_process(args: Vec<String>) -> u8 {
+    // Its name in ps and /proc/<pid>/comm, whether it was exec'd or is a fork.
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"sentry-gofer".as_ptr()) };
+    // A root gofer keeps only the capabilities serving files needs.
+    if let Err(e) = kernel::creds::confine_gofer() {
+        crate::events::stderr_line(format_args!("sentry: gofer: {e}"));
+        return super::EXIT_SENTRY_FAILED;
+    }
+    gofer::process::gofer_status(args)
+}
+
 /// Runs a sandbox to its end; the sentry's exit status.
 pub fn run(config: Config) -> Result<u8, Failure> {
     let mut prepared = prepare(config, None)?;
@@ -83,9 +97,16 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         .map_err(|e| Failure::Internal(format!("cannot find the sentry's executable: {e}")))?;
     let gofer_failed =
         |e: std::io::Error| Failure::Internal(format!("cannot start the gofer: {e}"));
-    // The gofer loads (an exec of the sentry's binary) while the trees it serves from the
-    // root fds it was given are filled, and the sentry makes its own directories.
-    let starting = gofer::Client::start(&exe, &[GOFER_ARG], &gofer_mounts).map_err(gofer_failed)?;
+    // The gofer starts while the trees it serves from the root fds it was given are filled,
+    // and the sentry makes its own directories. A sentry with one thread forks it, serving at
+    // once; otherwise its fork must exec (the sentry's binary, which loads for a millisecond
+    // or two) before it may run code that allocates.
+    let starting = if super::single_threaded() {
+        gofer::Client::start_forked(gofer_process, &gofer_mounts)
+    } else {
+        gofer::Client::start(&exe, &[GOFER_ARG], &gofer_mounts)
+    }
+    .map_err(gofer_failed)?;
     if !filled_by_janitor {
         unfilled.fill().map_err(Failure::Internal)?;
     }
