@@ -298,8 +298,10 @@ impl Client {
                 }
                 if let Some(main) = fork_main {
                     // Whatever else the caller had open is closed by the gofer's start
-                    // (everything above its last fd), as an exec would have closed it.
-                    libc::_exit(i32::from(main(gofer_args)));
+                    // (everything above its last fd), as an exec would have closed it. A
+                    // panic must not unwind into the caller's code in this copy of it.
+                    let serve = std::panic::AssertUnwindSafe(|| main(gofer_args));
+                    libc::_exit(std::panic::catch_unwind(serve).map_or(101, i32::from));
                 }
                 libc::execve(args[0].as_ptr(), argv.as_ptr(), envp.as_ptr());
                 libc::_exit(127);

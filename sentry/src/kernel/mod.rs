@@ -195,6 +195,8 @@ pub struct Kernel {
     pub proc_dirs: HashMap<Vec<u8>, Vec<u8>>,
     /// The host paths of the sandbox's directory fds looked up last.
     pub dir_fd_paths: DirFdPaths,
+    /// A mount source still being filled while the sandbox runs (its /sys, by the janitor).
+    pub late_fill: Option<mounts::LateFill>,
     /// The tasks held to the sentry's CPU while they stop often.
     pub holds: placement::Holds,
     /// AF_UNIX sockets bound by path: the socket file (device << 32 | inode, as the kernel's
@@ -224,6 +226,23 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    /// Waits, the first time something looks into the gofer mount `gofer_index`, for the
+    /// fill of the mount source that is still being filled, if that is this one. EIO if
+    /// the fill failed (then at every look).
+    pub fn wait_for_fill(&mut self, gofer_index: u32) -> Result<(), nix::errno::Errno> {
+        match &mut self.late_fill {
+            Some(fill) if fill.gofer_index == gofer_index => {
+                if fill.wait() {
+                    self.late_fill = None;
+                    Ok(())
+                } else {
+                    Err(nix::errno::Errno::EIO)
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub fn new(
         uts: Uts,
         net: NetMode,
@@ -259,6 +278,7 @@ impl Kernel {
             proc_scratch: std::path::PathBuf::new(),
             proc_dirs: HashMap::new(),
             dir_fd_paths: DirFdPaths::default(),
+            late_fill: None,
             holds: placement::Holds::default(),
             abstract_prefix: random_abstract_prefix(),
             loopback: loopback::Loopback::default(),

@@ -102,7 +102,7 @@ pub struct Scratch {
     janitor: Option<std::os::fd::OwnedFd>,
     /// Until the janitor is known to have exec'd: what tells it (see [`janitor`]).
     janitor_exec: Option<JanitorStart>,
-    /// Whether the janitor's intermediate child fills /dev and /sys.
+    /// Whether the janitor fills /sys before its exec.
     janitor_fills: bool,
     /// Whether dropping this leaves the contents to the janitor instead of removing them.
     leave_to_janitor: bool,
@@ -124,11 +124,16 @@ const JANITOR_FD: libc::c_int = 3;
 ///
 /// Returns the pipe's write end and what tells that the janitor has exec'd: the sentry goes
 /// on with its start meanwhile (the janitor's two forks and its exec run on their own), and
-/// waits for it with [`Scratch::janitor_started`] before the sandbox's first task.
+/// reaps the intermediate child with [`Scratch::janitor_started`] before the sandbox's first
+/// task.
 ///
-/// With `fill`, the intermediate child fills the sandbox's /dev and /sys before it exits, on
-/// its own CPU while the sentry goes on; its exit status tells whether it could. That child
-/// runs ordinary code (it allocates), which a fork allows only of a single-threaded process.
+/// With `fill`, the janitor fills the sandbox's /sys before its exec, on its own CPU while
+/// the sentry and the sandbox go on (about two milliseconds of a hundred small files, most
+/// of which no program reads), having closed everything of the sentry's but its two pipes
+/// first. It writes one byte on the exec pipe once the fill succeeded: the sentry waits for
+/// the pipe's end only when the sandbox first looks into /sys (`kernel::LateFill`). That
+/// fork runs ordinary code (it allocates), which a fork allows only of a single-threaded
+/// process.
 fn janitor(
     dirs: &[&Path],
     fill: Option<&Unfilled>,
@@ -166,22 +171,21 @@ fn janitor(
     // SAFETY: both fds were just made and are owned by nobody else.
     let (exec_wait, exec_done) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: fork while single-threaded (see above); the janitor runs only async-signal-
-    // safe calls on memory prepared before the fork, and so does the intermediate child
-    // unless it fills the trees, which the caller asks only of a single-threaded sentry.
+    // SAFETY: fork while single-threaded (see above); the intermediate child and the janitor
+    // run only async-signal-safe calls on memory prepared before the fork, unless the
+    // janitor fills /sys, which the caller asks only of a single-threaded sentry.
     let child = unsafe { libc::fork() };
     if child < 0 {
         return Err(std::io::Error::last_os_error());
     }
     if child == 0 {
-        // SAFETY: as above. The intermediate child exits (after the fill, if asked) so that
-        // the janitor is reparented away from the sentry; the janitor keeps only the pipe's
-        // read end, as fd 3 (a pipe of the sentry's caller held open would keep its reader
-        // waiting).
+        // SAFETY: as above. The intermediate child exits at once so that the janitor is
+        // reparented away from the sentry; the janitor keeps only the pipe's read end, as fd
+        // 3 (a pipe of the sentry's caller held open would keep its reader waiting).
         unsafe {
-            if libc::fork() != 0 {
-                let filled = fill.is_none_or(|f| f.fill().is_ok());
-                libc::_exit(if filled { 0 } else { 1 });
+            let janitor = libc::fork();
+            if janitor != 0 {
+                libc::_exit(if janitor < 0 { 1 } else { 0 });
             }
             libc::setsid();
             for sig in [
@@ -206,6 +210,13 @@ fn janitor(
             }
             libc::syscall(libc::SYS_close_range, 0u32, 2u32, 0u32);
             libc::syscall(libc::SYS_close_range, 5u32, u32::MAX, 0u32);
+            // A panic must not unwind into the sentry's code in this copy of it.
+            let fill_sys =
+                std::panic::AssertUnwindSafe(|| fill.is_some_and(|f| f.fill_sys().is_ok()));
+            if std::panic::catch_unwind(fill_sys).unwrap_or(false) {
+                let filled = 1u8;
+                libc::write(JANITOR_FD + 1, (&filled as *const u8).cast(), 1);
+            }
             libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
             libc::_exit(1);
         }
@@ -227,30 +238,14 @@ struct JanitorStart {
     exec_wait: std::os::fd::OwnedFd,
 }
 
-/// Reaps the intermediate child and waits until the janitor's copy of the other end of
-/// `exec_wait` closed: at its exec (or its exit). Whether the intermediate child exited
-/// with status 0.
-fn wait_for_exec(start: JanitorStart) -> bool {
-    use std::os::fd::AsRawFd;
-    let JanitorStart {
-        intermediate,
-        exec_wait,
-    } = start;
+/// Reaps the janitor's intermediate child, `pid`.
+fn reap(pid: libc::pid_t) {
     let mut status = 0;
-    let reaped = loop {
-        // SAFETY: waitpid on our own child, by its pid, writing one int: no task exists
-        // yet whose wait loop could have reaped it, so the pid still names it.
-        let r = unsafe { libc::waitpid(intermediate, &mut status, 0) };
-        if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break r == intermediate;
-        }
-    };
-    let mut byte = 0u8;
-    // SAFETY: read writes at most one byte into our buffer.
-    while unsafe { libc::read(exec_wait.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) } < 0
+    // SAFETY: waitpid on our own child, by its pid, writing one int: no task exists yet
+    // whose wait loop could have reaped it, so the pid still names it.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
         && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
     {}
-    reaped && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
 }
 
 /// Whether the calling process has a single thread (read from /proc; false if unknown).
@@ -327,10 +322,10 @@ impl Scratch {
         })
     }
 
-    /// Starts the janitor (see [`janitor`]) once the mount roots exist, and has its
-    /// intermediate child fill `unfilled` if the sentry is single-threaded; whether it
-    /// does (otherwise the caller fills them). Must be called while the sentry has a single
-    /// thread; until then, dropping this removes the directories itself.
+    /// Starts the janitor (see [`janitor`]) once the mount roots exist, and has it fill
+    /// `unfilled`'s /sys if the sentry is single-threaded; whether it does (otherwise the
+    /// caller fills it). Must be called while the sentry has a single thread; until then,
+    /// dropping this removes the directories itself.
     pub fn start_janitor(&mut self, unfilled: &Unfilled) -> bool {
         let fills = single_threaded();
         let mut dirs = vec![self.dir.as_path()];
@@ -349,18 +344,22 @@ impl Scratch {
         }
     }
 
-    /// Waits until the janitor runs its own image and its intermediate child is gone: until
-    /// then they are copies of the sentry, with the sentry's environment and memory, and no
-    /// sandbox task may start before; nor may anything look into /dev or /sys before the
-    /// intermediate child filled them. Both overlap the rest of the sentry's start. Err if
-    /// the fill failed.
-    pub fn janitor_started(&mut self) -> Result<(), String> {
-        if let Some(start) = self.janitor_exec.take() {
-            if !wait_for_exec(start) && self.janitor_fills {
-                return Err("cannot write the sandbox's /dev and /sys".into());
-            }
+    /// Reaps the janitor's intermediate child, which exits at once (no task's wait loop may
+    /// meet it). When the janitor fills /sys, returns the end of the pipe that tells when
+    /// the fill is over (see [`janitor`]), to wait on when the sandbox first looks into
+    /// /sys; otherwise waits until the janitor runs its own image (until then it is a copy
+    /// of the sentry, with the sentry's environment and memory).
+    pub fn janitor_started(&mut self) -> Option<std::os::fd::OwnedFd> {
+        let JanitorStart {
+            intermediate,
+            exec_wait,
+        } = self.janitor_exec.take()?;
+        reap(intermediate);
+        if self.janitor_fills {
+            return Some(exec_wait);
         }
-        Ok(())
+        crate::kernel::mounts::filled(&exec_wait);
+        None
     }
 
     /// Makes dropping this leave the removal to the janitor, if there is one: for a sentry
@@ -618,9 +617,9 @@ impl Unfilled {
         })
     }
 
-    /// Writes /dev's placeholders and /sys's values; before the sentry confines itself,
-    /// after which it can no longer write there.
-    pub fn fill(&self) -> Result<(), String> {
+    /// Writes /dev's placeholders; before the sentry confines itself, after which it can
+    /// no longer write there.
+    pub fn fill_dev(&self) -> Result<(), String> {
         let io = |e: std::io::Error| format!("scratch directory {}: {e}", self.dev.display());
         for name in DEVICES {
             std::fs::File::create(self.dev.join(name)).map_err(io)?;
@@ -630,7 +629,17 @@ impl Unfilled {
         for (name, target) in crate::syscalls::vfs::DEV_LINKS {
             std::os::unix::fs::symlink(target, self.dev.join(name)).map_err(io)?;
         }
-        sysfs(&self.sys).map_err(io)
+        Ok(())
+    }
+
+    /// Writes /sys's values, as [`Unfilled::fill_dev`] before the sentry confines itself.
+    pub fn fill_sys(&self) -> Result<(), String> {
+        sysfs(&self.sys).map_err(|e| format!("scratch directory {}: {e}", self.sys.display()))
+    }
+
+    /// The directory behind /sys.
+    pub fn sys(&self) -> &Path {
+        &self.sys
     }
 }
 

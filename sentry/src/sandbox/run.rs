@@ -83,8 +83,8 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         .map_err(|e| Failure::Internal(format!("cannot create a scratch directory: {e}")))?;
     let unfilled = super::Unfilled::roots(&scratch).map_err(Failure::Internal)?;
     // Right after the directories exist, so that they are removed however the sentry ends;
-    // its intermediate child fills /dev and /sys meanwhile, when it can.
-    let filled_by_janitor = scratch.start_janitor(&unfilled);
+    // it fills /sys while the sandbox starts, when it can.
+    let sys_by_janitor = scratch.start_janitor(&unfilled);
     let (mounts, gofer_mounts, tmpfs_pool) = super::build_mounts(
         &config.rootfs,
         config.read_only,
@@ -107,8 +107,9 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         gofer::Client::start(&exe, &[GOFER_ARG], &gofer_mounts)
     }
     .map_err(gofer_failed)?;
-    if !filled_by_janitor {
-        unfilled.fill().map_err(Failure::Internal)?;
+    unfilled.fill_dev().map_err(Failure::Internal)?;
+    if !sys_by_janitor {
+        unfilled.fill_sys().map_err(Failure::Internal)?;
     }
     // The sentry's own directories on the disk: the loopback network's sockets and the
     // /proc files it materializes (both grow with what the sandbox does).
@@ -190,9 +191,17 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
 
     let envp = config.env;
     let command = config.command;
-    // /dev and /sys are complete, and the janitor is on its own, before anything looks
-    // into the sandbox's files.
-    scratch.janitor_started().map_err(Failure::Internal)?;
+    // The janitor is on its own before the first task; its fill of /sys is waited for when
+    // the sandbox first looks there.
+    if let Some(done) = scratch.janitor_started() {
+        let sys = kernel.mount_ns[0]
+            .mounts
+            .iter()
+            .find(|m| m.host_root == unfilled.sys());
+        if let Some(sys) = sys {
+            kernel.late_fill = Some(kernel::mounts::LateFill::new(sys.gofer_index, done));
+        }
+    }
     let (plan, found_at) = find_program(&mut kernel, &command[0], &envp)?;
     kernel.init_execfn = Some(found_at);
     let argv = argv_for(&plan, &command).map_err(Failure::Usage)?;

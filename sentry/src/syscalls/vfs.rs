@@ -184,6 +184,8 @@ pub(super) fn resolve(
             .lookup(&normal)
             .ok_or(Errno::ENOENT)?;
         let mut rel = rel.to_vec();
+        let index = call.kernel.mounts(call.tid).mounts[mount].gofer_index;
+        call.kernel.wait_for_fill(index)?;
         let proc = if call.kernel.mounts(call.tid).mounts[mount].is_proc {
             match proc::resolve(call.kernel, call.tid, &rel, false)? {
                 // Only a process's magic links (exe, cwd, root, fd/N) lead elsewhere.
@@ -287,6 +289,7 @@ pub(super) fn walk_links(
             break;
         }
         let (index, rel) = (m.gofer_index, m.gofer_path(rel));
+        call.kernel.wait_for_fill(index)?;
         match files(call)?.readlink(index, &rel) {
             Ok(link) => {
                 links += 1;
