@@ -22,15 +22,51 @@ pub const GOFER_ARG: &str = "__gofer";
 /// The gofer process's body, with its arguments after the program name and subcommand:
 /// its exit status.
 pub fn gofer_process(args: Vec<String>) -> u8 {
-    // Its name in ps and /proc/<pid>/comm, whether it was exec'd or is a fork.
+    // Its name in ps and /proc/<pid>/comm, whether it was exec'd or is a fork; a fork would
+    // otherwise show the sentry's command line, the sandbox's command in it.
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"sentry-gofer".as_ptr()) };
+    retitle(b"sentry-gofer");
     // A root gofer keeps only the capabilities serving files needs.
     if let Err(e) = kernel::creds::confine_gofer() {
         crate::events::stderr_line(format_args!("sentry: gofer: {e}"));
         return super::EXIT_SENTRY_FAILED;
     }
     gofer::process::gofer_status(args)
+}
+
+/// Replaces this process's command line (what /proc/<pid>/cmdline and ps show) with
+/// `title`, as setproctitle(3) does: the arguments' area is overwritten in place. Only for a
+/// process that no longer reads its arguments (std::env::args reads that area).
+fn retitle(title: &[u8]) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // The fields after the command's name (which may hold spaces and parentheses), from
+    // field 3 of proc(5) on: arg_start and arg_end are its fields 48 and 49.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return;
+    };
+    let fields: Vec<usize> = rest
+        .split_whitespace()
+        .skip(45)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [start, end] = fields[..] else {
+        return;
+    };
+    if start == 0 || end <= start {
+        return;
+    }
+    let len = end - start;
+    // SAFETY: [arg_start, arg_end) is this process's arguments' area, mapped and writable
+    // (the top of its first stack); no Rust value lives there, and the caller reads its
+    // arguments no more.
+    let area = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, len) };
+    area.fill(0);
+    let n = title.len().min(len - 1);
+    area[..n].copy_from_slice(&title[..n]);
 }
 
 /// Runs a sandbox to its end; the sentry's exit status.
