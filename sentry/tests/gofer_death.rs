@@ -31,7 +31,7 @@ fn cmdline(pid: u32) -> String {
 
 fn run(platform: &str) {
     let rootfs = busybox_rootfs();
-    let mut sentry = Command::new(env!("CARGO_BIN_EXE_sentry"))
+    let sentry = Command::new(env!("CARGO_BIN_EXE_sentry"))
         .args(["run", "--platform", platform])
         .arg(&rootfs)
         .args([
@@ -44,14 +44,15 @@ fn run(platform: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the sentry");
-    let mut stdout = BufReader::new(sentry.stdout.take().expect("stdout"));
+    let mut sentry = test_support::KillOnDrop::new(sentry);
+    let mut stdout = BufReader::new(sentry.child().stdout.take().expect("stdout"));
     let mut line = String::new();
     stdout
         .read_line(&mut line)
         .expect("read the sandbox's first line");
     assert_eq!(line, "ready\n");
 
-    let kids = children(sentry.id());
+    let kids = children(sentry.child().id());
     let gofer = kids
         .iter()
         .copied()
@@ -68,14 +69,15 @@ fn run(platform: &str) {
     // SAFETY: kill takes plain integers; `gofer` is a live child of our child.
     assert_eq!(unsafe { libc::kill(gofer as i32, libc::SIGKILL) }, 0);
 
-    let status = sentry.wait().expect("wait for the sentry");
     let mut stderr = String::new();
     sentry
+        .child()
         .stderr
         .take()
         .expect("stderr")
         .read_to_string(&mut stderr)
         .unwrap();
+    let status = sentry.wait();
     assert_eq!(status.code(), Some(125), "stderr: {stderr}");
     assert!(stderr.contains("the gofer died"), "stderr: {stderr}");
     for pid in sandbox {

@@ -349,7 +349,7 @@ fn pids_limit_counts_zombies_until_they_are_reaped() {
 fn a_fork_bomb_stops_at_the_limit_and_sigterm_ends_everything() {
     for p in PLATFORMS {
         let mark = unique_marker(&format!("bomb-{p}"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sentry"))
+        let child = Command::new(env!("CARGO_BIN_EXE_sentry"))
             .args([
                 "run",
                 &platform(p),
@@ -365,23 +365,25 @@ fn a_fork_bomb_stops_at_the_limit_and_sigterm_ends_everything() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the sentry");
-        let pidfd = pidfd_open(child.id() as i32).expect("our child is not reaped yet");
+        let mut child = test_support::KillOnDrop::new(child);
+        let pid = child.child().id() as i32;
+        let pidfd = pidfd_open(pid).expect("our child is not reaped yet");
         // The sentry reports each refused fork: once one is refused, the bomb is at the limit.
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let mut lines = BufReader::new(child.child().stderr.take().expect("stderr")).lines();
         let reached = lines.any(|l| l.is_ok_and(|l| l.contains("pids limit (40 tasks) reached")));
         assert!(reached, "{p}: the sentry never refused a fork");
         // The sentry itself holds the marker too.
         let during = marked_processes(&mark, &[]).len().saturating_sub(1);
         assert!(during <= 40, "{p}: {during} processes under a limit of 40");
         // SAFETY: kill takes plain integers; the child is ours and not yet waited for.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(pid, libc::SIGTERM) };
         // Keep reading stderr so the sentry never blocks on a full pipe.
         let drain = std::thread::spawn(move || lines.count());
         assert!(
             pidfd_wait_exit(&pidfd, RUN_DEADLINE),
             "{p}: the sentry did not end after SIGTERM"
         );
-        let status = child.wait().expect("wait");
+        let status = child.wait();
         let _ = drain.join();
         assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{p}");
         assert_eq!(

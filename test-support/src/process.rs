@@ -181,3 +181,32 @@ fn describe_pids(pids: &[i32]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// A child that is SIGKILLed and reaped when dropped unless [`KillOnDrop::wait`] took it:
+/// a test that fails half-way leaves no sentry (and so no sandbox) running.
+pub struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    pub fn new(child: std::process::Child) -> KillOnDrop {
+        KillOnDrop(Some(child))
+    }
+
+    pub fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("not waited for yet")
+    }
+
+    /// Waits for the child's exit.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        let mut child = self.0.take().expect("not waited for yet");
+        child.wait().expect("wait for the child")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
