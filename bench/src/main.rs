@@ -180,22 +180,35 @@ fn find_shell() -> PathBuf {
 }
 
 /// Runs one benchmark once under one configuration: the measured nanoseconds, or why not.
+/// One sample of `bench` under `config`: an operation's time per call, or a workload's
+/// wall time (the median of its `repeats` runs).
 fn measure(
     bench: &Bench,
     config: &Config,
     timeout: Duration,
 ) -> (Result<f64, String>, Option<u64>) {
-    match runner::run(&config.wrapper, &bench.argv, timeout, false) {
-        Err(e) => (Err(format!("{e:#}")), None),
-        Ok(o) if !o.ok() => (Err(o.failure()), o.notifications),
-        Ok(o) => {
-            let v = match bench.kind {
-                Kind::Op => workload::parse_op_output(&bench.name, &o.stdout),
-                Kind::Workload => Ok(o.wall_ns),
-            };
-            (v, o.notifications)
+    let mut walls = Vec::new();
+    let mut notifications = None;
+    for _ in 0..bench.repeats.max(1) {
+        match runner::run(&config.wrapper, &bench.argv, timeout, false) {
+            Err(e) => return (Err(format!("{e:#}")), None),
+            Ok(o) if !o.ok() => return (Err(o.failure()), o.notifications),
+            Ok(o) => {
+                notifications = o.notifications;
+                match bench.kind {
+                    Kind::Op => {
+                        return (
+                            workload::parse_op_output(&bench.name, &o.stdout),
+                            notifications,
+                        )
+                    }
+                    Kind::Workload => walls.push(o.wall_ns),
+                }
+            }
         }
     }
+    walls.sort_by(f64::total_cmp);
+    (Ok(walls[walls.len() / 2]), notifications)
 }
 
 /// Parses a CPU list such as `0`, `0,1` or `0-3`.

@@ -156,6 +156,18 @@ impl Report {
                 continue;
             }
             let _ = writeln!(s, "## {title}\n");
+            let repeated: Vec<String> = benches
+                .iter()
+                .filter(|b| b.repeats > 1)
+                .map(|b| format!("{} the median of {}", b.label, b.repeats))
+                .collect();
+            if !repeated.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "One run's value of a short workload is the median of several: {}.\n",
+                    repeated.join(", ")
+                );
+            }
             let mem = kind == Kind::Workload && !self.memory.is_empty();
             let mut head = "| configuration |".to_string();
             let mut rule = "|---|".to_string();
@@ -684,6 +696,7 @@ mod tests {
             label: n.into(),
             argv: vec![n.into()],
             iterations: None,
+            repeats: 1,
             unavailable: None,
         };
         Report {

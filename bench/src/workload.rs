@@ -94,11 +94,24 @@ pub struct Bench {
     pub argv: Vec<String>,
     /// Timed iterations inside `ops` (operations only).
     pub iterations: Option<u64>,
+    /// How many times a workload runs for one sample, whose value is their median: a
+    /// single start of a few milliseconds varied by a factor of two on this project's VM.
+    #[serde(default = "one")]
+    pub repeats: u32,
     /// Why this benchmark cannot run here (a tool it needs is missing); it is then listed
     /// with the reason instead of being run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unavailable: Option<String>,
 }
+
+fn one() -> u32 {
+    1
+}
+
+/// Starts of `true` per sample (median).
+const STARTUP_REPEATS: u32 = 21;
+/// Runs of `python3 -c pass` per sample (median).
+const PYTHON_REPEATS: u32 = 5;
 
 /// Paths and sizes the benchmarks use.
 #[derive(Debug, Clone)]
@@ -153,6 +166,7 @@ pub fn build(names: &[String], p: &Params) -> Result<Vec<Bench>, String> {
             label: label.to_string(),
             argv,
             iterations: Some(n),
+            repeats: 1,
             unavailable: None,
         });
     }
@@ -227,12 +241,18 @@ pub fn build(names: &[String], p: &Params) -> Result<Vec<Bench>, String> {
                 }
             }
         };
+        let repeats = match name {
+            "true_startup" if !p.quick => STARTUP_REPEATS,
+            "python" if !p.quick => PYTHON_REPEATS,
+            _ => 1,
+        };
         out.push(Bench {
             name: name.to_string(),
             kind: Kind::Workload,
             label,
             argv,
             iterations: None,
+            repeats,
             unavailable,
         });
     }
