@@ -231,14 +231,10 @@ impl Kernel {
     /// the fill failed (then at every look).
     pub fn wait_for_fill(&mut self, gofer_index: u32) -> Result<(), nix::errno::Errno> {
         match &mut self.late_fill {
-            Some(fill) if fill.gofer_index == gofer_index => {
-                if fill.wait() {
-                    self.late_fill = None;
-                    Ok(())
-                } else {
-                    Err(nix::errno::Errno::EIO)
-                }
-            }
+            Some(fill) if fill.gofer_index == gofer_index => match fill.wait() {
+                true => Ok(()),
+                false => Err(nix::errno::Errno::EIO),
+            },
             _ => Ok(()),
         }
     }

@@ -49,20 +49,22 @@ impl Mount {
 }
 
 /// A mount source that another process fills while the sandbox runs: the sandbox's /sys,
-/// which the janitor writes before its exec (`sandbox::janitor`), most programs never
-/// reading it. Nothing in it is looked at before the fill is over.
+/// which the janitor writes (`sandbox::janitor`), most programs never reading it. Nothing
+/// in it is looked at before the fill is over.
 #[derive(Debug)]
 pub struct LateFill {
     /// The gofer's index of the mount source.
     pub gofer_index: u32,
+    /// The pipe on which the filler writes a byte once it filled the tree; it ends without
+    /// the byte if the fill failed or the filler died.
+    done: std::os::fd::OwnedFd,
     state: FillState,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FillState {
-    /// The pipe on which the filler writes a byte once it filled the tree, and which ends
-    /// when it exec'd or died.
-    Pending(std::os::fd::OwnedFd),
+    Pending,
+    Filled,
     Failed,
 }
 
@@ -70,34 +72,46 @@ impl LateFill {
     pub fn new(gofer_index: u32, done: std::os::fd::OwnedFd) -> LateFill {
         LateFill {
             gofer_index,
-            state: FillState::Pending(done),
+            done,
+            state: FillState::Pending,
         }
     }
 
     /// Waits for the end of the fill (at once after the first time): whether it succeeded.
     pub fn wait(&mut self) -> bool {
-        if let FillState::Pending(done) = &self.state {
-            if filled(done) {
-                return true;
-            }
-            tracing::warn!("sentry: the sandbox's /sys could not be written");
-            self.state = FillState::Failed;
+        if self.state == FillState::Pending {
+            self.state = if filled(&self.done) {
+                FillState::Filled
+            } else {
+                tracing::warn!("sentry: the sandbox's /sys could not be written");
+                FillState::Failed
+            };
         }
-        false
+        self.state == FillState::Filled
     }
 }
 
-/// Reads the pipe of a fill by another process (the janitor's exec pipe) until the byte it
-/// writes once the fill is over, or the pipe's end (its exec or death): whether the byte came.
-pub fn filled(done: &std::os::fd::OwnedFd) -> bool {
+/// Reads the pipe of a fill by another process until the byte it writes once the fill is
+/// over, or the pipe's end: whether the byte came.
+fn filled(done: &std::os::fd::OwnedFd) -> bool {
+    read_byte(done) == Some(1)
+}
+
+/// Reads the pipe `fd` to its end (the janitor's exec pipe: until its exec).
+pub fn until_end(fd: &std::os::fd::OwnedFd) {
+    while read_byte(fd).is_some() {}
+}
+
+/// One byte of `fd`; None at its end (or on an error other than EINTR).
+fn read_byte(fd: &std::os::fd::OwnedFd) -> Option<u8> {
     use std::os::fd::AsRawFd;
     let mut byte = 0u8;
     loop {
         // SAFETY: read writes at most one byte into our buffer.
-        match unsafe { libc::read(done.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) } {
-            1 => return true,
+        match unsafe { libc::read(fd.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) } {
+            1 => return Some(byte),
             n if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
-            _ => return false,
+            _ => return None,
         }
     }
 }
@@ -201,19 +215,16 @@ pub fn depth(path: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
-        let (r, w) = nix::unistd::pipe().expect("pipe");
-        (r, w)
-    }
-
     #[test]
     fn a_late_fill_is_over_with_its_byte_and_failed_without() {
-        let (r, w) = pipe();
+        let (r, w) = nix::unistd::pipe().expect("pipe");
         nix::unistd::write(&w, &[1]).expect("write");
         let mut fill = LateFill::new(3, r);
         assert!(fill.wait(), "the byte says the fill is over");
+        assert!(fill.wait());
+        drop(w);
         // The filler ends (its exec) without the byte: failed, and so at every look.
-        let (r, w) = pipe();
+        let (r, w) = nix::unistd::pipe().expect("pipe");
         drop(w);
         let mut fill = LateFill::new(3, r);
         assert!(!fill.wait());

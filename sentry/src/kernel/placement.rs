@@ -9,22 +9,22 @@
 //! one), and the task wakes the sentry, which waits for it. So a task that meets the sentry
 //! so often ([`EXCHANGES_TO_HOLD`] times within [`HOLD_FOR`]) is held (with the sentry) to
 //! the CPU the sentry serves it on, and let go once it has not met it for [`HOLD_FOR`]: a
-//! task that computes is not kept from the other CPUs for longer than that. A task made by a held one starts held (it inherits the
-//! one-CPU affinity) and gets its creator's own affinity back when let go. What the sandbox
-//! asks of affinities (sched_getaffinity, sched_setaffinity) lets the task go first, so it
-//! sees and sets its own. On both platforms a task is also held over a call whose steps
-//! are each a ptrace stop (an exec's), until the call ends.
+//! task that computes is not kept from the other CPUs for longer than that. A task made by
+//! a held one starts held (it inherits the one-CPU affinity) and gets its creator's own
+//! affinity back when let go. What the sandbox asks of affinities (sched_getaffinity,
+//! sched_setaffinity) lets the task go first, so it sees and sets its own. A task is also
+//! held over a call whose steps are each a ptrace stop (an exec's), until the call ends.
 
 use hashbrown::HashMap;
 use platform_ptrace::notify::HeldCpu;
 use platform_ptrace::Tid;
 use std::time::{Duration, Instant};
 
-/// How many stops or fd installs within [`HOLD_FOR`] make a task one to hold. A held task waits for the
-/// sentry to finish its own work after each answer before it runs again (they share a
-/// CPU): for a task that stops now and then, such as a short program's start (`sentry run /
-/// true` took 2.5 ms longer when every task was held from its first stop), that costs more
-/// than the wake-ups it saves.
+/// How many stops or fd installs within [`HOLD_FOR`] make a task one to hold. A held task
+/// waits for the sentry to finish its own work after each answer before it runs again
+/// (they share a CPU): for a task that stops now and then, such as a short program's start
+/// (`sentry run / true` took 2.5 ms longer when every task was held from its first stop),
+/// that costs more than the wake-ups it saves.
 const EXCHANGES_TO_HOLD: u32 = 12;
 
 /// How long a held task stays held without a stop or an fd install.
@@ -170,8 +170,8 @@ impl Holds {
         Some(held.cpu.task_set())
     }
 
-    /// Lets go every task held for its stops and installs that had none for [`HOLD_FOR`]; returns
-    /// how long until the next one is due (None: none held).
+    /// Lets go every task held for its stops and installs that had none for [`HOLD_FOR`];
+    /// returns how long until the next one is due (None: none held).
     pub fn let_go_idle(&mut self) -> Option<Duration> {
         if self.tasks.is_empty() {
             return None;

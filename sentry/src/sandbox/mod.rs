@@ -100,10 +100,10 @@ pub struct Scratch {
     fixed: Option<PathBuf>,
     /// The write end of the janitor's pipe: it closes when the sentry ends.
     janitor: Option<std::os::fd::OwnedFd>,
-    /// Until the janitor is known to have exec'd: what tells it (see [`janitor`]).
+    /// The janitor's start until its intermediate child is reaped (see [`janitor`]).
     janitor_exec: Option<JanitorStart>,
-    /// Whether the janitor fills /sys before its exec.
-    janitor_fills: bool,
+    /// Then what tells that the janitor has exec'd, waited on at the end.
+    janitor_exec_wait: Option<std::os::fd::OwnedFd>,
     /// Whether dropping this leaves the contents to the janitor instead of removing them.
     leave_to_janitor: bool,
 }
@@ -113,6 +113,10 @@ pub const JANITOR_ARG: &str = "__janitor";
 
 /// The fd on which a janitor waits for the end of its sentry.
 const JANITOR_FD: libc::c_int = 3;
+/// The fd on which a janitor says it filled /sys.
+const JANITOR_FILL_FD: libc::c_int = 5;
+/// The janitor's argument before the /sys directory it fills.
+const FILL_SYS_ARG: &str = "--fill-sys";
 
 /// Starts a process that removes `dir` once the sentry has ended, however it ends: the
 /// sentry confines itself with Landlock to the inside of `dir`, so it cannot remove `dir`
@@ -123,28 +127,30 @@ const JANITOR_FD: libc::c_int = 3;
 /// line or memory stays in it. Must be called while the sentry has a single thread.
 ///
 /// Returns the pipe's write end and what tells that the janitor has exec'd: the sentry goes
-/// on with its start meanwhile (the janitor's two forks and its exec run on their own), and
-/// reaps the intermediate child with [`Scratch::janitor_started`] before the sandbox's first
-/// task.
+/// on with its start meanwhile (the janitor's two forks and its exec run on their own),
+/// reaps the intermediate child with [`Scratch::janitor_started`] before the sandbox's
+/// first task, and waits for the exec when the scratch directory is dropped.
 ///
-/// With `fill`, the janitor fills the sandbox's /sys before its exec, on its own CPU while
-/// the sentry and the sandbox go on (about two milliseconds of a hundred small files, most
-/// of which no program reads), having closed everything of the sentry's but its two pipes
-/// first. It writes one byte on the exec pipe once the fill succeeded: the sentry waits for
-/// the pipe's end only when the sandbox first looks into /sys (`kernel::LateFill`). That
-/// fork runs ordinary code (it allocates), which a fork allows only of a single-threaded
-/// process.
+/// With `sys`, the janitor, once exec'd (`__janitor --fill-sys SYS DIR…`), first fills the
+/// sandbox's /sys there, on its own CPU while the sentry and the sandbox go on (about two
+/// milliseconds of a hundred small files, most of which no program reads), and then writes
+/// one byte on a third pipe, which the sentry reads only when the sandbox first looks into
+/// /sys (`kernel::mounts::LateFill`); the pipe ends without the byte if the fill failed.
 fn janitor(
     dirs: &[&Path],
-    fill: Option<&Unfilled>,
+    sys: Option<&Path>,
 ) -> std::io::Result<(std::os::fd::OwnedFd, JanitorStart)> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
     let exe = std::ffi::CString::new(std::env::current_exe()?.as_os_str().as_bytes())?;
     let mut args = vec![
         std::ffi::CString::new("sentry")?,
         std::ffi::CString::new(JANITOR_ARG)?,
     ];
+    if let Some(sys) = sys {
+        args.push(std::ffi::CString::new(FILL_SYS_ARG)?);
+        args.push(std::ffi::CString::new(sys.as_os_str().as_bytes())?);
+    }
     for dir in dirs {
         args.push(std::ffi::CString::new(dir.as_os_str().as_bytes())?);
     }
@@ -154,34 +160,24 @@ fn janitor(
         .chain([std::ptr::null()])
         .collect();
     let envp = [std::ptr::null::<libc::c_char>()];
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two fds into our array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: both fds were just made and are owned by nobody else.
-    let (read_end, write_end) =
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read_end, write_end) = pipe()?;
     // Ends (EOF) when the janitor has exec'd: until then it is a copy of the sentry, with its
     // environment, and must not outlive the sentry's start unnoticed.
-    // SAFETY: pipe2 writes two fds into our array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: both fds were just made and are owned by nobody else.
-    let (exec_wait, exec_done) =
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (exec_wait, exec_done) = pipe()?;
+    // The end of the fill, when there is one.
+    let fill = sys.map(|_| pipe()).transpose()?;
+    let fill_done = fill.as_ref().map_or(-1, |(_, done)| done.as_raw_fd());
     // SAFETY: fork while single-threaded (see above); the intermediate child and the janitor
-    // run only async-signal-safe calls on memory prepared before the fork, unless the
-    // janitor fills /sys, which the caller asks only of a single-threaded sentry.
+    // run only async-signal-safe calls on memory prepared before the fork.
     let child = unsafe { libc::fork() };
     if child < 0 {
         return Err(std::io::Error::last_os_error());
     }
     if child == 0 {
         // SAFETY: as above. The intermediate child exits at once so that the janitor is
-        // reparented away from the sentry; the janitor keeps only the pipe's read end, as fd
-        // 3 (a pipe of the sentry's caller held open would keep its reader waiting).
+        // reparented away from the sentry; the janitor keeps only the pipes' ends it needs,
+        // as fds 3, 4 and 5 (a pipe of the sentry's caller held open would keep its reader
+        // waiting).
         unsafe {
             let janitor = libc::fork();
             if janitor != 0 {
@@ -197,26 +193,32 @@ fn janitor(
             ] {
                 libc::signal(sig, libc::SIG_IGN);
             }
-            // Both ends above the numbers they go to, so that neither is overwritten; the
-            // pipe's end without close-on-exec, the exec signal's end with it.
+            // Each end above the numbers they go to, so that none is overwritten; the
+            // sentry's pipe and the fill's end without close-on-exec, the exec signal's
+            // end with it.
             let pipe = libc::fcntl(read_end.as_raw_fd(), libc::F_DUPFD, 10);
             let done = libc::fcntl(exec_done.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10);
+            let filled = if fill_done < 0 {
+                -1
+            } else {
+                libc::fcntl(fill_done, libc::F_DUPFD, 10)
+            };
             if pipe < 0
                 || done < 0
+                || (fill_done >= 0 && filled < 0)
                 || libc::dup2(pipe, JANITOR_FD) < 0
                 || libc::dup3(done, JANITOR_FD + 1, libc::O_CLOEXEC) < 0
+                || (filled >= 0 && libc::dup2(filled, JANITOR_FILL_FD) < 0)
             {
                 libc::_exit(1);
             }
+            let keep = if filled >= 0 {
+                JANITOR_FILL_FD
+            } else {
+                JANITOR_FD + 1
+            };
             libc::syscall(libc::SYS_close_range, 0u32, 2u32, 0u32);
-            libc::syscall(libc::SYS_close_range, 5u32, u32::MAX, 0u32);
-            // A panic must not unwind into the sentry's code in this copy of it.
-            let fill_sys =
-                std::panic::AssertUnwindSafe(|| fill.is_some_and(|f| f.fill_sys().is_ok()));
-            if std::panic::catch_unwind(fill_sys).unwrap_or(false) {
-                let filled = 1u8;
-                libc::write(JANITOR_FD + 1, (&filled as *const u8).cast(), 1);
-            }
+            libc::syscall(libc::SYS_close_range, keep as u32 + 1, u32::MAX, 0u32);
             libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
             libc::_exit(1);
         }
@@ -227,15 +229,29 @@ fn janitor(
         JanitorStart {
             intermediate: child,
             exec_wait,
+            fill_wait: fill.map(|(wait, _)| wait),
         },
     ))
 }
 
-/// A janitor on its way: the intermediate child to reap, and the end that tells of the
-/// janitor's exec.
+/// A new pipe (read end, write end), both close-on-exec.
+fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds into our array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just made and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A janitor on its way: the intermediate child to reap, the end that tells of the
+/// janitor's exec, and the one that tells of its fill of /sys.
 struct JanitorStart {
     intermediate: libc::pid_t,
     exec_wait: std::os::fd::OwnedFd,
+    fill_wait: Option<std::os::fd::OwnedFd>,
 }
 
 /// Reaps the janitor's intermediate child, `pid`.
@@ -253,8 +269,20 @@ pub(super) fn single_threaded() -> bool {
     std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
 }
 
-/// The janitor's body: waits for the end of the pipe on fd 3, then removes `dirs`.
-pub fn janitor_main(dirs: Vec<std::ffi::OsString>) -> std::process::ExitCode {
+/// The janitor's body (`[--fill-sys SYS] DIR…`): fills SYS and says so on fd 5, then
+/// waits for the end of the pipe on fd 3 and removes the DIRs.
+pub fn janitor_main(mut dirs: Vec<std::ffi::OsString>) -> std::process::ExitCode {
+    if dirs.len() > 2 && dirs[0] == FILL_SYS_ARG {
+        let sys = PathBuf::from(dirs.remove(1));
+        dirs.remove(0);
+        if sysfs(&sys).is_ok() {
+            let filled = 1u8;
+            // SAFETY: write reads one byte of ours; fd 5 is the fill's pipe (see `janitor`).
+            unsafe { libc::write(JANITOR_FILL_FD, (&filled as *const u8).cast(), 1) };
+        }
+    }
+    // SAFETY: closing the fill's pipe, ours alone: the sentry reads its end.
+    unsafe { libc::close(JANITOR_FILL_FD) };
     let mut byte = 0u8;
     loop {
         // Returns 0 at the end of the pipe: the sentry and all it started are gone.
@@ -317,25 +345,23 @@ impl Scratch {
             fixed,
             janitor: None,
             janitor_exec: None,
-            janitor_fills: false,
+            janitor_exec_wait: None,
             leave_to_janitor: false,
         })
     }
 
     /// Starts the janitor (see [`janitor`]) once the mount roots exist, and has it fill
-    /// `unfilled`'s /sys if the sentry is single-threaded; whether it does (otherwise the
-    /// caller fills it). Must be called while the sentry has a single thread; until then,
-    /// dropping this removes the directories itself.
+    /// `unfilled`'s /sys; whether it does (otherwise the caller fills it). Must be called
+    /// while the sentry has a single thread; until then, dropping this removes the
+    /// directories itself.
     pub fn start_janitor(&mut self, unfilled: &Unfilled) -> bool {
-        let fills = single_threaded();
         let mut dirs = vec![self.dir.as_path()];
         dirs.extend(self.fixed.as_deref());
-        match janitor(&dirs, fills.then_some(unfilled)) {
+        match janitor(&dirs, Some(unfilled.sys())) {
             Ok((janitor, exec)) => {
                 self.janitor = Some(janitor);
                 self.janitor_exec = Some(exec);
-                self.janitor_fills = fills;
-                fills
+                true
             }
             Err(e) => {
                 tracing::warn!("sentry: no janitor for {}: {e}", self.dir.display());
@@ -344,22 +370,18 @@ impl Scratch {
         }
     }
 
-    /// Reaps the janitor's intermediate child, which exits at once (no task's wait loop may
-    /// meet it). When the janitor fills /sys, returns the end of the pipe that tells when
-    /// the fill is over (see [`janitor`]), to wait on when the sandbox first looks into
-    /// /sys; otherwise waits until the janitor runs its own image (until then it is a copy
-    /// of the sentry, with the sentry's environment and memory).
+    /// Reaps the janitor's intermediate child (no task's wait loop may meet it). Returns
+    /// the end of the pipe that tells when the janitor's fill of /sys is over (see
+    /// [`janitor`]), to wait on when the sandbox first looks into /sys.
     pub fn janitor_started(&mut self) -> Option<std::os::fd::OwnedFd> {
         let JanitorStart {
             intermediate,
             exec_wait,
+            fill_wait,
         } = self.janitor_exec.take()?;
         reap(intermediate);
-        if self.janitor_fills {
-            return Some(exec_wait);
-        }
-        crate::kernel::mounts::filled(&exec_wait);
-        None
+        self.janitor_exec_wait = Some(exec_wait);
+        fill_wait
     }
 
     /// Makes dropping this leave the removal to the janitor, if there is one: for a sentry
@@ -401,6 +423,12 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         // A sentry that failed before its first task: the copies are not left behind either.
         let _ = self.janitor_started();
+        // The janitor is a copy of the sentry, with its environment and memory, until its
+        // exec (a fraction of a millisecond after the fork): it does not outlive the sentry
+        // as one.
+        if let Some(exec_wait) = self.janitor_exec_wait.take() {
+            crate::kernel::mounts::until_end(&exec_wait);
+        }
         if self.leave_to_janitor && self.janitor.is_some() {
             return;
         }
