@@ -910,7 +910,7 @@ fn exec_in_detached_container() {
         // The exec runs in the container: its files, and the first process is its PID 1.
         let run = c.exec(
             "x1",
-            "e3",
+            "e7",
             &["sh", "-c", "cat /tmp/mark; kill -0 1 && echo pid1"],
         );
         run.expect_code(0);
