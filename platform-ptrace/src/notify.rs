@@ -687,20 +687,8 @@ mod tests {
         if affinity(0).len() < 2 {
             return; // nothing to hold on one CPU
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let done_rx = std::sync::Arc::new(std::sync::Mutex::new(done_rx));
-        let parked: Vec<_> = (0..2)
-            .map(|_| {
-                let (tx, done_rx) = (tx.clone(), done_rx.clone());
-                std::thread::spawn(move || {
-                    // SAFETY: gettid takes no arguments.
-                    tx.send(unsafe { libc::gettid() }).unwrap();
-                    done_rx.lock().unwrap().recv().unwrap();
-                })
-            })
-            .collect();
-        let (a, b) = (rx.recv().unwrap(), rx.recv().unwrap());
+        let parked = test_support::ParkedThreads::new(2);
+        let (a, b) = (parked.tids[0], parked.tids[1]);
         let (own_before, a_before, b_before) = (affinity(0), affinity(a), affinity(b));
         let first = HeldCpu::hold(a).expect("held");
         let cpu = affinity(0);
@@ -714,11 +702,5 @@ mod tests {
         second.release(true);
         assert_eq!(affinity(b), b_before);
         assert_eq!(affinity(0), own_before);
-        for _ in &parked {
-            done_tx.send(()).unwrap();
-        }
-        for thread in parked {
-            thread.join().unwrap();
-        }
     }
 }

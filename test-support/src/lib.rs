@@ -19,7 +19,7 @@ pub use fixtures::{busybox_rootfs, escape_programs, hostlibs_rootfs, programs_di
 pub use group::{run_in_group, Finished};
 pub use process::{
     assert_none_survive, marked_processes, pidfd_open, pidfd_wait_exit, thread_count,
-    unique_marker, KillOnDrop,
+    unique_marker, KillOnDrop, ParkedThreads,
 };
 pub use run::{run_to_end, Live, Run, RUN_DEADLINE};
 pub use scratch::Scratch;

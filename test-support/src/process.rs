@@ -210,3 +210,45 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// Threads of this process that only wait, for tests that act on a task's affinity: their
+/// host ids, and on drop they are let go and joined.
+pub struct ParkedThreads {
+    pub tids: Vec<i32>,
+    release: Option<std::sync::mpsc::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl ParkedThreads {
+    pub fn new(n: usize) -> ParkedThreads {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (release, parked) = std::sync::mpsc::channel::<()>();
+        let parked = std::sync::Arc::new(std::sync::Mutex::new(parked));
+        let threads: Vec<_> = (0..n)
+            .map(|_| {
+                let (tx, parked) = (tx.clone(), parked.clone());
+                std::thread::spawn(move || {
+                    // SAFETY: gettid takes no arguments.
+                    tx.send(unsafe { libc::gettid() }).unwrap();
+                    // Returns once the sender is dropped (or sends).
+                    let _ = parked.lock().unwrap().recv();
+                })
+            })
+            .collect();
+        let tids = (0..n).map(|_| rx.recv().unwrap()).collect();
+        ParkedThreads {
+            tids,
+            release: Some(release),
+            threads,
+        }
+    }
+}
+
+impl Drop for ParkedThreads {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}

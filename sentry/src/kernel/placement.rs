@@ -234,20 +234,8 @@ mod tests {
         if cpus < 2 {
             return; // nothing to hold on one CPU
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let done_rx = std::sync::Arc::new(std::sync::Mutex::new(done_rx));
-        let parked: Vec<_> = (0..2)
-            .map(|_| {
-                let (tx, done_rx) = (tx.clone(), done_rx.clone());
-                std::thread::spawn(move || {
-                    // SAFETY: gettid takes no arguments.
-                    tx.send(unsafe { libc::gettid() }).unwrap();
-                    done_rx.lock().unwrap().recv().unwrap();
-                })
-            })
-            .collect();
-        let (parent, child) = (rx.recv().unwrap(), rx.recv().unwrap());
+        let parked = test_support::ParkedThreads::new(2);
+        let (parent, child) = (parked.tids[0], parked.tids[1]);
         let mut holds = Holds {
             enabled: true,
             ..Default::default()
@@ -285,11 +273,5 @@ mod tests {
         assert_eq!(affinity(child), cpus);
         assert_eq!(affinity(0), cpus, "nothing held: the sentry goes free");
         assert_eq!(holds.let_go_idle(), None);
-        for _ in &parked {
-            done_tx.send(()).unwrap();
-        }
-        for thread in parked {
-            thread.join().unwrap();
-        }
     }
 }
