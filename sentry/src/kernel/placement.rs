@@ -89,20 +89,17 @@ impl Holds {
 
     /// Holds task `tid` over the call it is in (each of whose steps is a ptrace stop), unless
     /// it is held already, until [`Holds::call_ended`].
-    pub fn hold_over_call(&mut self, tid: Tid) -> bool {
+    pub fn hold_over_call(&mut self, tid: Tid) {
         if self.tasks.contains_key(&tid) {
-            return false;
+            return;
         }
-        match HeldCpu::hold(tid) {
-            Some(cpu) => {
-                self.insert(tid, cpu, true);
-                true
-            }
-            None => false,
+        if let Some(cpu) = HeldCpu::hold(tid) {
+            self.insert(tid, cpu, true);
         }
     }
 
-    /// The call task `tid` was held over ended: it gets its own affinity back.
+    /// A call of task `tid` ended: if the task was held over it, it gets its own affinity
+    /// back (a task held for its stops and installs stays held).
     pub fn call_ended(&mut self, tid: Tid) {
         if self.tasks.get(&tid).is_some_and(|held| held.over_call) {
             self.let_go(tid);

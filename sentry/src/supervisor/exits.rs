@@ -56,9 +56,7 @@ impl Supervisor {
         if let Some(mask) = pending.held_mask {
             stopped.set_sigmask(mask)?;
         }
-        if pending.held_cpu {
-            self.kernel.holds.call_ended(tid);
-        }
+        self.kernel.holds.call_ended(tid);
         let k = &mut self.kernel;
         syscalls::mm::call_done(k, tid, pending.sysno);
         let translated = match pending.hook {

@@ -785,9 +785,7 @@ impl Supervisor {
             // the registers): the exec is abandoned and this call is decided as any other.
             Some(false) => {
                 if let Some(pending) = self.pending.remove(&tid) {
-                    if pending.held_cpu {
-                        self.kernel.holds.call_ended(tid);
-                    }
+                    self.kernel.holds.call_ended(tid);
                     if let Some(mask) = pending.held_mask {
                         stopped.set_sigmask(mask)?;
                     }
@@ -849,7 +847,6 @@ impl Supervisor {
         // is interrupted and restarted, it must run again with its own, not the rewrite.
         let mut restore_on_restart = None;
         let mut held_mask = None;
-        let mut held_cpu = false;
         let returned = match action {
             Action::Return(value) => Some(value),
             _ => None,
@@ -948,7 +945,7 @@ impl Supervisor {
                 // Held over every step: a handler run between two would find the registers
                 // of the sentry's step (and return into it), not the task's own.
                 held_mask = Some(hold_signals(&stopped)?);
-                held_cpu = self.kernel.holds.hold_over_call(tid);
+                self.kernel.holds.hold_over_call(tid);
                 self.awaiting_install.insert(tid, Awaited::ready(fd, true));
                 exec = Some(state);
             }
@@ -982,7 +979,6 @@ impl Supervisor {
                     exec,
                     restore_on_restart,
                     held_mask,
-                    held_cpu,
                 },
             );
         }

@@ -42,9 +42,8 @@ impl Supervisor {
             if exec_step == Some(false) {
                 // Not the step of the exec the sentry set up (a signal handler ran in
                 // between): the exec is abandoned and this call is decided as any other.
-                if self.pending.remove(&tid).is_some_and(|p| p.held_cpu) {
-                    self.kernel.holds.call_ended(tid);
-                }
+                self.pending.remove(&tid);
+                self.kernel.holds.call_ended(tid);
                 self.forget_install(tid);
             } else {
                 // A call the sentry decided at its stop and rewrote (an exec step, a wait):

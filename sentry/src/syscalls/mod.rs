@@ -224,9 +224,6 @@ pub struct Pending {
     /// The task's signal mask, put back at the exit stop: every signal is held while the
     /// task waits in an install request for an fd that is ready.
     pub held_mask: Option<u64>,
-    /// The task and the sentry are held to one CPU over the steps of an exec, each a ptrace
-    /// stop (`kernel::placement`): let go where the call ends.
-    pub held_cpu: bool,
 }
 
 fn errno(e: Errno) -> Action {
