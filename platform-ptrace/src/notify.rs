@@ -208,6 +208,8 @@ pub struct Listener {
     fd: OwnedFd,
     cookie: Cookie,
     placement: Placement,
+    /// Whether no task uses the filter any more, as poll says with POLLHUP.
+    unused: bool,
 }
 
 impl Listener {
@@ -216,12 +218,25 @@ impl Listener {
             fd,
             cookie,
             placement: Placement::default(),
+            unused: false,
         }
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         use std::os::fd::AsFd;
         self.fd.as_fd()
+    }
+
+    /// Whether no task uses the filter any more: nothing can come on the listener again
+    /// (a task gets the filter only from one that has it), and a poll reports POLLHUP on it
+    /// at once, for ever.
+    pub fn unused(&self) -> bool {
+        self.unused
+    }
+
+    /// Records that poll reported POLLHUP on the listener without POLLIN.
+    pub fn set_unused(&mut self) {
+        self.unused = true;
     }
 
     /// Turns the call `stopped` is in (at an entry or seccomp stop) into an install

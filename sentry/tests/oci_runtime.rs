@@ -399,6 +399,7 @@ variant_tests!(
     bad_input_is_one_line,
     nothing_left_after_sigkill,
     cpu_quota_throttles,
+    idle_after_an_exec_ended,
 );
 
 /// The CPU time (ns) every thread of `pids` has used.
@@ -445,6 +446,31 @@ fn cpu_quota_throttles(v: Variant) {
     assert!(
         share > 0.02,
         "the sandbox made no progress ({share:.3} of a CPU)"
+    );
+    c.run(&["kill", &c.id, "KILL"]).expect_code(0);
+}
+
+/// Once an exec'd process has ended, a sandbox whose processes all sleep costs no CPU: the
+/// sentry stops watching the ended process's seccomp listener (which reports POLLHUP for
+/// ever once no task uses its filter) instead of spinning on it.
+fn idle_after_an_exec_ended(v: Variant) {
+    let c = Container::new(
+        v,
+        &["sh", "-c", "echo ready; exec sleep 100000"],
+        serde_json::json!({}),
+    );
+    let pid = c.create();
+    c.run(&["start", &c.id]).expect_code(0);
+    c.wait_output("ready");
+    c.run(&["exec", &c.id, "true"]).expect_code(0);
+    let (cpu0, wall0) = (cpu_of(&[pid]), Instant::now());
+    // A window to measure in (not a wait for anything to happen).
+    std::thread::sleep(Duration::from_millis(500));
+    let share = (cpu_of(&[pid]) - cpu0) as f64 / 1e9 / wall0.elapsed().as_secs_f64();
+    // Spinning, the sentry takes a whole CPU or what contention leaves it; idle, nothing.
+    assert!(
+        share < 0.1,
+        "the sentry used {share:.2} of a CPU while the sandbox slept"
     );
     c.run(&["kill", &c.id, "KILL"]).expect_code(0);
 }

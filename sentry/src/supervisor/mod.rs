@@ -425,7 +425,13 @@ impl Supervisor {
             pollfd(self.opened_wake.as_raw_fd()),
             pollfd(self.control.as_ref().map_or(-1, |c| c.fd())),
         ];
-        fds.extend(self.listeners.iter().map(|l| pollfd(l.fd().as_raw_fd())));
+        // A listener no task uses any more is left out: poll would report its POLLHUP at
+        // once, and the loop would spin on the CPU that the last task, still exiting, is
+        // held to.
+        fds.extend(self.listeners.iter().map(|l| match l.unused() {
+            true => pollfd(-1),
+            false => pollfd(l.fd().as_raw_fd()),
+        }));
         // Tasks held to the sentry's CPU are let go once they stop no more (see
         // kernel::placement): the poll wakes for that if nothing else comes.
         let timeout = match self.kernel.holds.let_go_idle() {
@@ -451,6 +457,8 @@ impl Supervisor {
             for index in 0..self.listeners.len().min(fds.len() - 3) {
                 if ready(3 + index) {
                     self.serve_install_request(index);
+                } else if fds[3 + index].revents & libc::POLLHUP != 0 {
+                    self.listeners[index].set_unused();
                 }
             }
         }
