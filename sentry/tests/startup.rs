@@ -15,6 +15,7 @@ use test_support::{variant_tests, Live, User, Variant};
 variant_tests!(
     scratch_in_memory_and_gone_after_exit,
     dev_and_sys_are_complete_before_the_program_is_found,
+    sys_is_written_only_once_the_sandbox_looks_there,
 );
 
 /// How long the janitor may take to remove the directories once the sentry exited: generous,
@@ -111,11 +112,11 @@ fn scratch_in_memory_and_gone_after_exit(v: Variant) {
 }
 
 /// /dev is filled before the program is looked up: a program named in /dev is found (and
-/// refused: not executable), never missing. /sys is filled by the janitor while the sandbox
-/// starts, and the sandbox's first look there waits for it: it sees every entry.
+/// refused: not executable), never missing. /sys is filled by the janitor when the sandbox
+/// first looks there, and that look waits for it: it sees every entry.
 fn dev_and_sys_are_complete_before_the_program_is_found(v: Variant) {
-    // Ten times: with the look-up made before the fill is over, some of them found no
-    // /dev/null (127), or no /sys file.
+    // Ten times: a look made before the fill is over would find no /dev/null (127), or no
+    // /sys file.
     for _ in 0..10 {
         v.run(&[], &["/dev/null"]).expect_code(126);
         let run = v.run(&[], &["/bin/cat", "/sys/class/net/lo/mtu"]);
@@ -130,4 +131,47 @@ fn dev_and_sys_are_complete_before_the_program_is_found(v: Variant) {
     assert_eq!(lines[0].trim(), "13", "the entries of /dev");
     assert!(!lines[1].is_empty(), "online CPUs");
     assert_eq!(lines[2], "65536", "lo's MTU");
+}
+
+/// The sandbox's /sys, a hundred files copied from the host's, is written only for a
+/// sandbox that looks there: an empty directory until then, complete at the first look.
+fn sys_is_written_only_once_the_sandbox_looks_there(v: Variant) {
+    let fifo = v.scratch_path("startup-sys");
+    let _ = std::fs::remove_file(&fifo);
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("no NUL");
+    // SAFETY: mkfifo reads a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let script = format!(
+        "echo unlooked && read x < {0} && cat /sys/class/net/lo/mtu && read x < {0}",
+        fifo.display()
+    );
+    let mut live = Live::spawn(v.run_command(&[], &["/bin/sh", "-c", &script]));
+    live.wait_line("unlooked");
+    let pid = live.pid();
+    let parent = if shm_is_tmpfs() {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    let scratch = scratch_dirs(&parent, pid);
+    assert_eq!(
+        scratch.len(),
+        1,
+        "the directory that holds /sys: {scratch:?}"
+    );
+    let sys = scratch[0].join("sys");
+    let entries = |dir: &Path| std::fs::read_dir(dir).expect("read /sys's source").count();
+    assert_eq!(
+        entries(&sys),
+        0,
+        "/sys written before the sandbox looked there"
+    );
+    std::fs::write(&fifo, "go\n").expect("write the FIFO");
+    live.wait_line("65536");
+    assert!(sys.join("devices/system/cpu/online").is_file());
+    assert!(entries(&sys.join("kernel/mm")) > 0);
+    std::fs::write(&fifo, "go\n").expect("write the FIFO");
+    live.finish().expect_code(0);
+    std::fs::remove_file(&fifo).expect("remove the FIFO");
 }

@@ -195,7 +195,7 @@ pub struct Kernel {
     pub proc_dirs: HashMap<Vec<u8>, Vec<u8>>,
     /// The host paths of the sandbox's directory fds looked up last.
     pub dir_fd_paths: DirFdPaths,
-    /// A mount source still being filled while the sandbox runs (its /sys, by the janitor).
+    /// A mount source filled when the sandbox first looks into it (its /sys, by the janitor).
     pub late_fill: Option<mounts::LateFill>,
     /// The tasks held to the sentry's CPU while they stop often.
     pub holds: placement::Holds,
@@ -226,9 +226,9 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// Waits, the first time something looks into the gofer mount `gofer_index`, for the
-    /// fill of the mount source that is still being filled, if that is this one. EIO if
-    /// the fill failed (then at every look).
+    /// Has the mount source filled and waits for it, the first time something looks into
+    /// the gofer mount `gofer_index`, if that is the one filled late. EIO if the fill
+    /// failed (then at every look).
     pub fn wait_for_fill(&mut self, gofer_index: u32) -> Result<(), nix::errno::Errno> {
         match &mut self.late_fill {
             Some(fill) if fill.gofer_index == gofer_index => match fill.wait() {

@@ -48,39 +48,41 @@ impl Mount {
     }
 }
 
-/// A mount source that another process fills while the sandbox runs: the sandbox's /sys,
-/// which the janitor writes (`sandbox::janitor`), most programs never reading it. Nothing
-/// in it is looked at before the fill is over.
+/// A mount source that another process fills when asked, the first time the sandbox looks
+/// into it: the sandbox's /sys, which the janitor writes (`sandbox::janitor`), most
+/// programs never reading it. Nothing in it is looked at before the fill is over.
 #[derive(Debug)]
 pub struct LateFill {
     /// The gofer's index of the mount source.
     pub gofer_index: u32,
-    /// The pipe on which the filler writes a byte once it filled the tree; it ends without
-    /// the byte if the fill failed or the filler died.
-    done: std::os::fd::OwnedFd,
+    /// The socket to the filler: a byte asks for the fill, and the filler answers with a
+    /// byte once the tree is written; its end closes without one if the fill failed or
+    /// the filler died.
+    filler: std::os::fd::OwnedFd,
     state: FillState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FillState {
-    Pending,
+    Unasked,
     Filled,
     Failed,
 }
 
 impl LateFill {
-    pub fn new(gofer_index: u32, done: std::os::fd::OwnedFd) -> LateFill {
+    pub fn new(gofer_index: u32, filler: std::os::fd::OwnedFd) -> LateFill {
         LateFill {
             gofer_index,
-            done,
-            state: FillState::Pending,
+            filler,
+            state: FillState::Unasked,
         }
     }
 
-    /// Waits for the end of the fill (at once after the first time): whether it succeeded.
+    /// Asks for the fill and waits for its end (at once after the first time): whether it
+    /// succeeded.
     pub fn wait(&mut self) -> bool {
-        if self.state == FillState::Pending {
-            self.state = if filled(&self.done) {
+        if self.state == FillState::Unasked {
+            self.state = if ask(&self.filler) && read_byte(&self.filler) == Some(1) {
                 FillState::Filled
             } else {
                 tracing::warn!("sentry: the sandbox's /sys could not be written");
@@ -91,10 +93,28 @@ impl LateFill {
     }
 }
 
-/// Reads the pipe of a fill by another process until the byte it writes once the fill is
-/// over, or the pipe's end: whether the byte came.
-fn filled(done: &std::os::fd::OwnedFd) -> bool {
-    read_byte(done) == Some(1)
+/// Sends the byte that asks a filler for its fill: whether it went.
+fn ask(filler: &std::os::fd::OwnedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    let byte = 1u8;
+    loop {
+        // SAFETY: send reads one byte of ours. MSG_NOSIGNAL: a filler that died is an
+        // error here, not a SIGPIPE.
+        let sent = unsafe {
+            libc::send(
+                filler.as_raw_fd(),
+                (&byte as *const u8).cast(),
+                1,
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if sent == 1 {
+            return true;
+        }
+        if sent >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return false;
+        }
+    }
 }
 
 /// Reads the pipe `fd` to its end (the janitor's exec pipe: until its exec).
@@ -214,20 +234,37 @@ pub fn depth(path: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     #[test]
-    fn a_late_fill_is_over_with_its_byte_and_failed_without() {
-        let (r, w) = nix::unistd::pipe().expect("pipe");
-        nix::unistd::write(&w, &[1]).expect("write");
-        let mut fill = LateFill::new(3, r);
+    fn a_late_fill_is_asked_for_and_over_with_its_byte() {
+        use std::os::unix::net::UnixStream;
+        let (sentry, janitor) = UnixStream::pair().expect("socketpair");
+        // The janitor's answer, waiting before the ask: the socket holds both.
+        (&janitor).write_all(&[1]).expect("answer");
+        let mut fill = LateFill::new(3, sentry.into());
         assert!(fill.wait(), "the byte says the fill is over");
         assert!(fill.wait());
-        drop(w);
-        // The filler ends (its exec) without the byte: failed, and so at every look.
-        let (r, w) = nix::unistd::pipe().expect("pipe");
-        drop(w);
-        let mut fill = LateFill::new(3, r);
+        let mut asked = [0u8; 2];
+        janitor.set_nonblocking(true).expect("nonblocking");
+        assert_eq!((&janitor).read(&mut asked).ok(), Some(1), "asked once");
+    }
+
+    #[test]
+    fn a_late_fill_failed_without_its_byte_at_every_look() {
+        use std::os::unix::net::UnixStream;
+        // The janitor reads the ask and ends its side without the byte.
+        let (sentry, janitor) = UnixStream::pair().expect("socketpair");
+        janitor
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shutdown");
+        let mut fill = LateFill::new(3, sentry.into());
         assert!(!fill.wait());
+        assert!(!fill.wait());
+        // The janitor is gone: the ask itself fails, without a SIGPIPE.
+        let (sentry, janitor) = UnixStream::pair().expect("socketpair");
+        drop(janitor);
+        let mut fill = LateFill::new(3, sentry.into());
         assert!(!fill.wait());
     }
 

@@ -131,11 +131,12 @@ const FILL_SYS_ARG: &str = "--fill-sys";
 /// reaps the intermediate child with [`Scratch::janitor_started`] before the sandbox's
 /// first task, and waits for the exec when the scratch directory is dropped.
 ///
-/// With `sys`, the janitor, once exec'd (`__janitor --fill-sys SYS DIR…`), first fills the
-/// sandbox's /sys there, on its own CPU while the sentry and the sandbox go on (about two
-/// milliseconds of a hundred small files, most of which no program reads), and then writes
-/// one byte on a third pipe, which the sentry reads only when the sandbox first looks into
-/// /sys (`kernel::mounts::LateFill`); the pipe ends without the byte if the fill failed.
+/// With `sys`, the janitor, once exec'd (`__janitor --fill-sys SYS DIR…`), fills the
+/// sandbox's /sys there when the sentry asks, the first time the sandbox looks into /sys
+/// (`kernel::mounts::LateFill`): a hundred small files copied from the host's /sys, about
+/// a millisecond to write and another to remove, that most programs never read. The
+/// sentry asks with a byte on a socket; the janitor answers with a byte once the tree is
+/// written, and closes its end without one if the fill failed.
 fn janitor(
     dirs: &[&Path],
     sys: Option<&Path>,
@@ -164,8 +165,8 @@ fn janitor(
     // Ends (EOF) when the janitor has exec'd: until then it is a copy of the sentry, with its
     // environment, and must not outlive the sentry's start unnoticed.
     let (exec_wait, exec_done) = pipe()?;
-    // The end of the fill, when there is one.
-    let fill = sys.map(|_| pipe()).transpose()?;
+    // The fill's socket (the sentry's end, the janitor's), when there is one.
+    let fill = sys.map(|_| socket_pair()).transpose()?;
     let fill_done = fill.as_ref().map_or(-1, |(_, done)| done.as_raw_fd());
     // SAFETY: fork while single-threaded (see above); the intermediate child and the janitor
     // run only async-signal-safe calls on memory prepared before the fork.
@@ -229,7 +230,7 @@ fn janitor(
         JanitorStart {
             intermediate: child,
             exec_wait,
-            fill_wait: fill.map(|(wait, _)| wait),
+            fill_ask: fill.map(|(ask, _)| ask),
         },
     ))
 }
@@ -246,12 +247,32 @@ fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// A new connected pair of stream sockets, both close-on-exec.
+fn socket_pair() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: socketpair writes two fds into our array.
+    let made = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if made != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just made and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 /// A janitor on its way: the intermediate child to reap, the end that tells of the
-/// janitor's exec, and the one that tells of its fill of /sys.
+/// janitor's exec, and the sentry's end of the socket that asks for the fill of /sys.
 struct JanitorStart {
     intermediate: libc::pid_t,
     exec_wait: std::os::fd::OwnedFd,
-    fill_wait: Option<std::os::fd::OwnedFd>,
+    fill_ask: Option<std::os::fd::OwnedFd>,
 }
 
 /// Reaps the janitor's intermediate child, `pid`.
@@ -269,20 +290,14 @@ pub(super) fn single_threaded() -> bool {
     std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
 }
 
-/// The janitor's body (`[--fill-sys SYS] DIR…`): fills SYS and says so on fd 5, then
-/// waits for the end of the pipe on fd 3 and removes the DIRs.
+/// The janitor's body (`[--fill-sys SYS] DIR…`): fills SYS if the sentry asks on fd 5,
+/// waits for the end of the pipe on fd 3, and removes the DIRs.
 pub fn janitor_main(mut dirs: Vec<std::ffi::OsString>) -> std::process::ExitCode {
     if dirs.len() > 2 && dirs[0] == FILL_SYS_ARG {
         let sys = PathBuf::from(dirs.remove(1));
         dirs.remove(0);
-        if sysfs(&sys).is_ok() {
-            let filled = 1u8;
-            // SAFETY: write reads one byte of ours; fd 5 is the fill's pipe (see `janitor`).
-            unsafe { libc::write(JANITOR_FILL_FD, (&filled as *const u8).cast(), 1) };
-        }
+        fill_when_asked(&sys);
     }
-    // SAFETY: closing the fill's pipe, ours alone: the sentry reads its end.
-    unsafe { libc::close(JANITOR_FILL_FD) };
     let mut byte = 0u8;
     loop {
         // Returns 0 at the end of the pipe: the sentry and all it started are gone.
@@ -297,6 +312,45 @@ pub fn janitor_main(mut dirs: Vec<std::ffi::OsString>) -> std::process::ExitCode
         let _ = remove_tree(Path::new(&dir));
     }
     std::process::ExitCode::SUCCESS
+}
+
+/// Fills the sandbox's /sys in `sys` if the sentry asks (a byte on fd 5) before it ends
+/// (the end of fd 3), and answers with a byte once it is written; closes fd 5 either way.
+fn fill_when_asked(sys: &Path) {
+    let mut watched = [JANITOR_FD, JANITOR_FILL_FD].map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    loop {
+        // SAFETY: poll reads and writes our array of two pollfds.
+        let n = unsafe { libc::poll(watched.as_mut_ptr(), 2, -1) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        if n > 0 && watched[1].revents != 0 {
+            let mut asked = 0u8;
+            // SAFETY: read writes at most one byte into our buffer.
+            let n = unsafe { libc::read(JANITOR_FILL_FD, (&mut asked as *mut u8).cast(), 1) };
+            if n == 1 && sysfs(sys).is_ok() {
+                let filled = 1u8;
+                // SAFETY: send reads one byte of ours; fd 5 is the fill's socket (see
+                // `janitor`). MSG_NOSIGNAL: a sentry gone meanwhile is no signal.
+                unsafe {
+                    libc::send(
+                        JANITOR_FILL_FD,
+                        (&filled as *const u8).cast(),
+                        1,
+                        libc::MSG_NOSIGNAL,
+                    )
+                };
+            }
+        }
+        // Asked and answered, the sentry gone, or poll failing: nothing more to wait for.
+        break;
+    }
+    // SAFETY: closing the fill's socket, ours alone: the sentry holds the other end.
+    unsafe { libc::close(JANITOR_FILL_FD) };
 }
 
 /// Removes `dir` and everything beneath it. Some directories in it may be read-only (the
@@ -371,17 +425,17 @@ impl Scratch {
     }
 
     /// Reaps the janitor's intermediate child (no task's wait loop may meet it). Returns
-    /// the end of the pipe that tells when the janitor's fill of /sys is over (see
-    /// [`janitor`]), to wait on when the sandbox first looks into /sys.
+    /// the sentry's end of the socket that asks the janitor to fill /sys (see [`janitor`]),
+    /// for when the sandbox first looks there.
     pub fn janitor_started(&mut self) -> Option<std::os::fd::OwnedFd> {
         let JanitorStart {
             intermediate,
             exec_wait,
-            fill_wait,
+            fill_ask,
         } = self.janitor_exec.take()?;
         reap(intermediate);
         self.janitor_exec_wait = Some(exec_wait);
-        fill_wait
+        fill_ask
     }
 
     /// Makes dropping this leave the removal to the janitor, if there is one: for a sentry

@@ -227,15 +227,15 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
 
     let envp = config.env;
     let command = config.command;
-    // The janitor is on its own before the first task; its fill of /sys is waited for when
-    // the sandbox first looks there.
-    if let Some(done) = scratch.janitor_started() {
+    // The janitor is on its own before the first task; it fills /sys when the sandbox
+    // first looks there.
+    if let Some(filler) = scratch.janitor_started() {
         let sys = kernel.mount_ns[0]
             .mounts
             .iter()
             .find(|m| m.host_root == unfilled.sys());
         if let Some(sys) = sys {
-            kernel.late_fill = Some(kernel::mounts::LateFill::new(sys.gofer_index, done));
+            kernel.late_fill = Some(kernel::mounts::LateFill::new(sys.gofer_index, filler));
         }
     }
     let (plan, found_at) = find_program(&mut kernel, &command[0], &envp)?;
