@@ -94,7 +94,16 @@ fn race(v: Variant, mode: &[&str]) {
     );
 }
 
+/// A long run of execs from one address space (vfork children, as a shell runs commands)
+/// leaves one sealed exec area there, not a mapping per exec; the sandbox can neither make
+/// it writable nor unmap it nor map over it.
+fn exec_area_is_one_sealed_mapping_per_address_space(v: Variant) {
+    v.run(&[], &[v.program("exec_area")])
+        .expect_program_ok("exec_area done");
+}
+
 variant_tests!(
     exec_race_runs_only_the_vetted_file,
-    exec_page_race_runs_only_the_vetted_file
+    exec_page_race_runs_only_the_vetted_file,
+    exec_area_is_one_sealed_mapping_per_address_space
 );

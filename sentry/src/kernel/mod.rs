@@ -2,6 +2,7 @@
 //! the SysV IPC objects the sandbox created, the mounts and each process's root and cwd.
 
 pub mod creds;
+pub mod exec_area;
 pub mod ipc;
 pub mod limits;
 pub mod loopback;
@@ -49,6 +50,11 @@ pub struct Task {
     /// Whether a task of another process may share this task's fd table (CLONE_FILES
     /// without CLONE_THREAD, by this task or its creator). Threads are counted apart.
     pub files_shared: bool,
+    /// Its address space, for the exec area (`exec_area`).
+    pub space: std::sync::Arc<exec_area::AddressSpace>,
+    /// The exec area of its address space when the clone(2) it is making began: what a
+    /// fork copies.
+    pub area_at_clone: Option<exec_area::ExecArea>,
 }
 
 pub use crate::config::NetMode;
@@ -495,6 +501,8 @@ impl Kernel {
                 child_ns: ns,
                 files_shared: false,
                 creds,
+                space: exec_area::AddressSpace::new(None),
+                area_at_clone: None,
             },
         );
         self.pids.register(tid, ns);

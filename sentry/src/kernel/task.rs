@@ -36,6 +36,8 @@ impl Kernel {
             return;
         };
         let args = creator.clone_args.take();
+        let area_at_clone = creator.area_at_clone.take();
+        let creator_space = creator.space.clone();
         let flags = match (args, vfork) {
             (Some(a), _) => a[0],
             (None, true) => (libc::CLONE_VFORK | libc::CLONE_VM) as u64,
@@ -79,9 +81,17 @@ impl Kernel {
         } else {
             creator_mnt
         };
+        // Threads and CLONE_VM children (vfork) share their creator's address space; a
+        // fork copies it, with the exec area it had when the call began.
+        let space = if flags & libc::CLONE_VM as u64 != 0 {
+            creator_space
+        } else {
+            super::exec_area::AddressSpace::new(area_at_clone)
+        };
         if let Some(task) = k.tasks.get_mut(&child) {
             task.uts_ns = uts_ns;
             task.mnt_ns = mnt_ns;
+            task.space = space;
         }
         if !thread && flags & libc::CLONE_FILES as u64 != 0 {
             // Both ends share one fd table from now on (a conservative mark: it stays).
@@ -135,6 +145,8 @@ impl Kernel {
         }
         if let Some(task) = self.tasks.get_mut(&tid) {
             task.creds = creds;
+            task.space = super::exec_area::AddressSpace::new(None);
+            task.area_at_clone = None;
         }
         let tgid = self.tgid_of(tid);
         memory::on_exec(self, tgid);
@@ -272,6 +284,39 @@ mod tests {
         // The zombie reaped: its number is free, and a reaped id is not a task.
         assert_eq!(k.task_exited(20), None);
         assert_eq!(k.translate(10, 2), None);
+    }
+
+    #[test]
+    fn the_exec_area_follows_the_address_space() {
+        use crate::kernel::exec_area::ExecArea;
+        let area = ExecArea {
+            at: 0x2000_0000_0000,
+            len: 0x10000,
+        };
+        let mut k = kernel_with_init(10);
+        // A vfork child shares its parent's address space: an area made by its exec steps
+        // is its parent's.
+        k.task_created(10, 20, true);
+        drop(k.tasks[&20].space.record(area));
+        assert_eq!(k.tasks[&10].space.area(), Some(area));
+        // Its exec gives it a new, empty one; the parent keeps the area.
+        k.task_execed(20, 20);
+        assert_eq!(k.tasks[&20].space.area(), None);
+        assert_eq!(k.tasks[&10].space.area(), Some(area));
+        // A fork copies the area the address space had at the call's entry, and only that.
+        k.tasks.get_mut(&10).expect("init").area_at_clone = Some(area);
+        k.task_created(10, 30, false);
+        assert_eq!(k.tasks[&30].space.area(), Some(area));
+        k.task_created(10, 40, false);
+        assert_eq!(k.tasks[&40].space.area(), None, "no entry seen: no area");
+        // A thread shares it.
+        k.tasks.get_mut(&30).expect("child").clone_args =
+            Some([(libc::CLONE_THREAD | libc::CLONE_VM) as u64, 0, 0, 0, 0, 0]);
+        k.task_created(30, 31, false);
+        assert!(std::sync::Arc::ptr_eq(
+            &k.tasks[&30].space,
+            &k.tasks[&31].space
+        ));
     }
 
     #[test]

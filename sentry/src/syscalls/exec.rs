@@ -9,17 +9,20 @@
 //!
 //! In the task this takes a few steps, driven from the supervisor's stops:
 //! the execve is turned into an fd install; at its exit stop the task re-runs its syscall
-//! instruction as `unshare(CLONE_FILES)` when another task shares its fd table, then as an
-//! `mmap` of a read-only page; at that exit stop, the new argv
-//! (when one is needed) is written into that page through `/proc/<tid>/mem`, the
-//! instruction re-runs as `mseal(2)` of the page, and then as the `execveat`, whose empty
-//! path lies in that page.
+//! instruction as `unshare(CLONE_FILES)` when another task shares its fd table, then, the
+//! first time its address space execs, as an `mmap` of a read-only area; at that exit
+//! stop, the new argv (when one is needed) is written into the area through
+//! `/proc/<tid>/mem`, the instruction re-runs as `mseal(2)` of the area, and then as the
+//! `execveat`, whose empty path lies in the area. The sealed area stays for the later
+//! execs of that address space (`kernel::exec_area`): they write their argv there and go
+//! from the install straight to the `execveat`.
 //!
 //! The kernel reads the path and the fd number after the task resumes, so another thread
 //! could try to rewrite the one or re-point the other. After the seal no thread can change,
-//! unmap or replace the page, and the sentry checks that the sealed page holds its own bytes
+//! unmap or replace the area, and the sentry checks that the sealed area holds its own bytes
 //! (a thread that got at it between the mmap and the seal makes the exec fail with EFAULT
-//! before the kernel reads a path). At the exec event, before the new
+//! before the kernel reads a path). The argv it holds is only what the new image starts
+//! with, which the exec'ing task chooses anyway. At the exec event, before the new
 //! image's first instruction, the sentry checks that the kernel ran the very file it vetted
 //! and loaded no other file (no interpreter of the host's): a task for which that fails is
 //! killed.
@@ -27,6 +30,7 @@
 use super::sys_signal::{ERESTARTNOINTR, ERESTARTSYS};
 use super::vfs::{by_path, files, follow, read_path, resolve, PathArg, Target};
 use super::{Action, Call};
+use crate::kernel::exec_area::{AddressSpace, AreaLease, ExecArea};
 use nix::errno::Errno;
 use platform_ptrace::{Regs, Stopped, Tid};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -45,6 +49,10 @@ const BINPRM_BUF_SIZE: usize = 256;
 const MAX_VECTOR_BLOCK: usize = 64 * 1024;
 /// The length of the x86_64 `syscall` instruction, to run it again from an exit stop.
 const SYSCALL_INSN_LEN: u64 = 2;
+/// The size of an address space's exec area (more when an argv needs it).
+const EXEC_AREA_LEN: u64 = 64 * 1024;
+/// Where an argv block starts in the exec area: the bytes before it are the empty path.
+const ARGV_BLOCK_AT: u64 = 64;
 
 /// What to run for a program: the file to exec and how argv changes.
 #[derive(Debug)]
@@ -151,14 +159,15 @@ pub enum Stage {
         fd: i32,
         new_argv: Option<Vec<Vec<u8>>>,
     },
-    /// The task re-runs its syscall instruction as mmap of a read-only page for the empty
+    /// The task re-runs its syscall instruction as mmap of a read-only area for the empty
     /// path and the argv block (when argv changes).
     Mapping {
         fd: i32,
         new_argv: Option<Vec<Vec<u8>>>,
     },
-    /// The task re-runs its syscall instruction as mseal(2) of that page: from then on no
-    /// thread can change, unmap or replace it. `block` is what the sentry wrote at `base`.
+    /// The task re-runs its syscall instruction as mseal(2) of that area: from then on no
+    /// thread can change, unmap or replace it. `block` is what the sentry wrote at
+    /// `base + ARGV_BLOCK_AT`.
     Sealing {
         fd: i32,
         base: u64,
@@ -192,6 +201,10 @@ pub struct InFlight {
     vetted: (u64, u64),
     /// Whether another task may re-point the fd number: the table must be unshared first.
     unshare_files: bool,
+    /// The task's address space, whose exec area the exec uses or makes.
+    space: Option<std::sync::Arc<AddressSpace>>,
+    /// The exec area in this exec's use, until the kernel has read its argv.
+    lease: Option<AreaLease>,
 }
 
 impl InFlight {
@@ -513,6 +526,7 @@ fn exec(
     let vetted = nix::sys::stat::fstat(plan.file.as_raw_fd())
         .map(|st| (st.st_dev, st.st_ino))
         .map_err(|_| Errno::EACCES)?;
+    let space = call.kernel.tasks.get(&call.tid).map(|t| t.space.clone());
     Ok(Action::Exec {
         fd: plan.file,
         state: Box::new(InFlight {
@@ -523,6 +537,8 @@ fn exec(
             envp,
             vetted,
             unshare_files: call.kernel.fd_table_shared(call.tid),
+            lease: space.as_ref().and_then(|space| space.lease()),
+            space,
             program,
             loader,
             execfn: if given_len == 0 {
@@ -589,9 +605,53 @@ fn argv_block(base: u64, argv: &[Vec<u8>]) -> (Vec<u8>, u64) {
     (block, base + array_offset as u64)
 }
 
-/// The next step: the task re-runs its syscall instruction as an mmap of a read-only page
+/// The next step once the fd is installed (and the fd table unshared): the `execveat`,
+/// its argv written in the address space's exec area, if the exec has the use of one;
+/// else the mmap of an area.
+fn after_install(
+    mem: &dyn crate::host::TaskMemory,
+    stopped: &Stopped,
+    mut state: Box<InFlight>,
+    fd: i32,
+    new_argv: Option<Vec<Vec<u8>>>,
+) -> platform_ptrace::Result<Step> {
+    let Some(area) = state.lease.as_ref().map(|lease| lease.area) else {
+        return map_area(stopped, state, fd, new_argv);
+    };
+    let argv = match new_argv.as_deref() {
+        None => state.argv,
+        Some(argv) => {
+            let (block, array) = argv_block(area.at + ARGV_BLOCK_AT, argv);
+            let fits = ARGV_BLOCK_AT + block.len() as u64 <= area.len;
+            if !fits
+                || mem
+                    .write_forced(stopped.tid(), area.at + ARGV_BLOCK_AT, &block)
+                    .is_err()
+            {
+                // An argv larger than the area gets an area of its own, for this exec.
+                state.lease = None;
+                return map_area(stopped, state, fd, new_argv);
+            }
+            array
+        }
+    };
+    let mut regs = stopped.regs()?;
+    let execveat = [
+        fd as u64,
+        area.at,
+        argv,
+        state.envp,
+        libc::AT_EMPTY_PATH as u64,
+        0,
+    ];
+    rerun_as(&mut state, &mut regs, Sysno::execveat, execveat);
+    stopped.set_regs(&regs)?;
+    Ok(Step::ToSeccompStop(state))
+}
+
+/// The next step: the task re-runs its syscall instruction as an mmap of a read-only area
 /// for the empty path and the argv block.
-fn map_page(
+fn map_area(
     stopped: &Stopped,
     mut state: Box<InFlight>,
     fd: i32,
@@ -601,8 +661,7 @@ fn map_page(
     let block_len = new_argv
         .as_ref()
         .map_or(0, |argv| argv_block(0, argv).0.len());
-    // At least one page, so that an empty argv block still leaves a NUL for the empty path.
-    let len = (block_len as u64 + 1).next_multiple_of(4096);
+    let len = area_len(block_len);
     let prot = libc::PROT_READ as u64;
     let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
     rerun_as(
@@ -614,6 +673,13 @@ fn map_page(
     state.stage = Stage::Mapping { fd, new_argv };
     stopped.set_regs(&regs)?;
     Ok(Step::Continue(state))
+}
+
+/// The length of an exec area that holds an argv block of `block_len` bytes.
+fn area_len(block_len: usize) -> u64 {
+    (ARGV_BLOCK_AT + block_len as u64)
+        .next_multiple_of(4096)
+        .max(EXEC_AREA_LEN)
 }
 
 /// Advances an exec at the exit stop of its current step; `rval` is that step's result.
@@ -642,7 +708,7 @@ pub fn at_exit(
                 stopped.set_regs(&regs)?;
                 return Ok(Step::Continue(state));
             }
-            map_page(stopped, state, fd, new_argv)
+            after_install(mem, stopped, state, fd, new_argv)
         }
         Stage::Unsharing { fd, new_argv } => {
             if rval < 0 {
@@ -652,33 +718,32 @@ pub fn at_exit(
             if fd_identity(stopped.tid(), fd) != Some(state.vetted) {
                 return fail(stopped, &state, -(libc::EBADF as i64));
             }
-            map_page(stopped, state, fd, new_argv)
+            after_install(mem, stopped, state, fd, new_argv)
         }
         Stage::Mapping { fd, new_argv } => {
             if (-4095..0).contains(&rval) {
                 return fail(stopped, &state, -(libc::ENOMEM as i64));
             }
             let base = rval as u64;
-            // The page is zeros: its first byte is an empty string.
-            let (empty, argv, block) = match &new_argv {
-                None => (base, state.argv, Vec::new()),
+            // The area is zeros: its first byte is an empty string.
+            let (argv, block) = match &new_argv {
+                None => (state.argv, Vec::new()),
                 Some(new_argv) => {
-                    let (block, array) = argv_block(base, new_argv);
-                    if let Err(e) = mem.write_forced(stopped.tid(), base, &block) {
+                    let (block, array) = argv_block(base + ARGV_BLOCK_AT, new_argv);
+                    if let Err(e) = mem.write_forced(stopped.tid(), base + ARGV_BLOCK_AT, &block) {
                         tracing::error!(
                             "sentry: [tid {}] cannot write the argv of an exec into the task: {e}",
                             stopped.tid()
                         );
                         return fail(stopped, &state, -(libc::ENOMEM as i64));
                     }
-                    // The NUL that ends argv[0]'s string doubles as the empty path.
-                    (base + new_argv[0].len() as u64, array, block)
+                    (array, block)
                 }
             };
-            let len = (block.len() as u64 + 1).next_multiple_of(4096);
+            let len = area_len(block.len());
             let execveat = [
                 fd as u64,
-                empty,
+                base,
                 argv,
                 state.envp,
                 libc::AT_EMPTY_PATH as u64,
@@ -719,6 +784,12 @@ pub fn at_exit(
             if state.unshare_files && fd_identity(stopped.tid(), fd) != Some(state.vetted) {
                 return fail(stopped, &state, -(libc::EBADF as i64));
             }
+            // The area stays for the address space's later execs, if it is the first and
+            // sealed (a kernel without mseal gets an area for each exec).
+            if sealed && state.lease.is_none() {
+                let area = ExecArea { at: base, len };
+                state.lease = state.space.as_ref().and_then(|space| space.record(area));
+            }
             let mut regs = stopped.regs()?;
             rerun_as(&mut state, &mut regs, Sysno::execveat, execveat);
             stopped.set_regs(&regs)?;
@@ -734,7 +805,7 @@ pub fn at_exit(
 }
 
 /// Whether task `tid` has exactly [base, base + len) mapped as one read-only private
-/// anonymous mapping holding `block` followed by zeros. Once mseal succeeded on the range,
+/// anonymous mapping holding zeros with `block` at ARGV_BLOCK_AT. Once mseal succeeded on the range,
 /// the mapping there is the one it sealed (a sealed mapping cannot be unmapped, replaced,
 /// split or made writable), so /proc/<tid>/maps says enough: smaps, whose VmFlags show the
 /// seal, costs a page-table walk of every mapping of the task.
@@ -755,7 +826,9 @@ fn as_written(
     if mem.read(tid, base, &mut now).is_err() {
         return false;
     }
-    now[..block.len()] == *block && now[block.len()..].iter().all(|&b| b == 0)
+    let (head, rest) = now.split_at(ARGV_BLOCK_AT as usize);
+    let (written, tail) = rest.split_at(block.len());
+    head.iter().chain(tail).all(|&b| b == 0) && written == block
 }
 
 /// Whether a /proc/<pid>/maps text has one mapping from `start` to `end`, private,

@@ -5,12 +5,17 @@ use nix::errno::Errno;
 
 crate::syscall_entries! {
     clone(flags: CloneFlags, stack: Ptr, parent_tid: Ptr, child_tid: Ptr, tls: Hex) => Checked,
-        |call, a| super::mm::creating(call, |call| clone(call, a));
+        |call, a| {
+            creation_entry(call);
+            super::mm::creating(call, |call| clone(call, a))
+        };
     // The kernel computes a host id that the sentry translates at the exit stop.
     fork() => Checked, |call, _| {
+        creation_entry(call);
         super::mm::creating(call, |_| Action::PassThenExit(ExitHook::Clone))
     };
     vfork() => Checked, |call, _| {
+        creation_entry(call);
         super::mm::creating(call, |_| Action::PassThenExit(ExitHook::Clone))
     };
     unshare(flags: Hex) => Checked, unshare;
@@ -18,6 +23,16 @@ crate::syscall_entries! {
     prctl(option: Int32, arg2: Hex, arg3: Hex, arg4: Hex, arg5: Hex) => Checked, prctl;
     seccomp(operation: Int32, flags: Hex, args: Ptr) => Checked, seccomp;
     setns(fd: Fd, nstype: Int32) => Emulate, setns;
+}
+
+/// At the entry of a clone, fork or vfork: the exec area the caller's address space has
+/// now, sealed before the kernel copies the address space, is what a fork child inherits;
+/// the arguments of an earlier clone that failed are forgotten (clone records its own).
+fn creation_entry(call: &mut Call) {
+    if let Some(task) = call.kernel.tasks.get_mut(&call.tid) {
+        task.area_at_clone = task.space.area();
+        task.clone_args = None;
+    }
 }
 
 /// Namespace flags the sentry does not emulate yet; real ones would reach the host.

@@ -629,3 +629,29 @@ fn a_pid_of_zero_is_passed_as_it_is() {
         other => panic!("prlimit64 of the child was not translated: {other:?}"),
     }
 }
+
+#[test]
+fn a_fork_takes_the_exec_area_of_its_entry_and_no_failed_clones_flags() {
+    use crate::kernel::exec_area::ExecArea;
+    let (mut kernel, _mem) = sandbox(Ids {
+        uid: 1000,
+        gid: 1000,
+    });
+    let area = ExecArea {
+        at: 0x2000_0000_0000,
+        len: 0x10000,
+    };
+    drop(kernel.tasks[&INIT].space.record(area));
+    // A clone of a thread that the kernel then refused leaves its flags behind...
+    let thread = (libc::CLONE_THREAD | libc::CLONE_VM | libc::CLONE_SIGHAND) as u64;
+    run(&mut kernel, INIT, Sysno::clone, [thread, 0, 0, 0, 0, 0]);
+    assert!(kernel.tasks[&INIT].clone_args.is_some());
+    // ...which a fork's entry forgets: its child is a process with a copy of the area.
+    run(&mut kernel, INIT, Sysno::fork, [0; 6]);
+    assert_eq!(kernel.tasks[&INIT].area_at_clone, Some(area));
+    kernel.task_created(INIT, 4300, false);
+    assert_eq!(kernel.tgid_of(4300), 4300);
+    let child = &kernel.tasks[&4300].space;
+    assert!(!Arc::ptr_eq(child, &kernel.tasks[&INIT].space));
+    assert_eq!(child.area(), Some(area));
+}
