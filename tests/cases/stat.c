@@ -79,6 +79,17 @@ int main(int argc, char **argv)
     T_EQ(fstatat(AT_FDCWD, "l", &st, AT_SYMLINK_NOFOLLOW), 0, "newfstatat: AT_SYMLINK_NOFOLLOW");
     OK(S_ISLNK(st.st_mode), "newfstatat: saw the link");
     T_EQ(fstatat(fd, "", &st, AT_EMPTY_PATH), 0, "newfstatat: AT_EMPTY_PATH on an fd");
+    OK(st.st_size == 5 && S_ISREG(st.st_mode), "newfstatat: AT_EMPTY_PATH gives the fd's file");
+    T_EQ(fstatat(p[0], "", &st, AT_EMPTY_PATH), 0, "newfstatat: AT_EMPTY_PATH on a pipe");
+    OK(S_ISFIFO(st.st_mode), "newfstatat: AT_EMPTY_PATH on a pipe is S_IFIFO");
+    T_ERR(fstatat(-1, "", &st, AT_EMPTY_PATH), EBADF, "newfstatat: AT_EMPTY_PATH, bad fd -> EBADF");
+    T_ERR(fstatat(fd, "", BADPTR, AT_EMPTY_PATH), EFAULT, "newfstatat: AT_EMPTY_PATH, bad buffer -> EFAULT");
+    {
+        struct stat cwd, dot;
+        stat(".", &dot);
+        T_EQ(fstatat(AT_FDCWD, "", &cwd, AT_EMPTY_PATH), 0, "newfstatat: AT_FDCWD with AT_EMPTY_PATH");
+        OK(cwd.st_ino == dot.st_ino && S_ISDIR(cwd.st_mode), "newfstatat: AT_FDCWD, \"\" is the working directory");
+    }
     T_ERR(fstatat(AT_FDCWD, "f", &st, 0x1), EINVAL, "newfstatat: bad flags -> EINVAL");
     T_ERR(fstatat(-7, "f", &st, 0), EBADF, "newfstatat: bad dirfd -> EBADF");
     T_ERR(fstatat(AT_FDCWD, "", &st, 0), ENOENT, "newfstatat: empty path without AT_EMPTY_PATH -> ENOENT");
@@ -93,6 +104,10 @@ int main(int argc, char **argv)
     T_ERR(statx(AT_FDCWD, "f", 0, STATX_BASIC_STATS, BADPTR), EFAULT, "statx: bad buffer -> EFAULT");
     T_ERR(statx(AT_FDCWD, "missing", 0, STATX_BASIC_STATS, &sx), ENOENT, "statx: missing -> ENOENT");
     T_EQ(statx(fd, "", AT_EMPTY_PATH, STATX_SIZE, &sx), 0, "statx: AT_EMPTY_PATH");
+    OK(sx.stx_size == 5, "statx: AT_EMPTY_PATH gives the fd's file");
+    T_ERR(statx(-1, "", AT_EMPTY_PATH, STATX_SIZE, &sx), EBADF, "statx: AT_EMPTY_PATH, bad fd -> EBADF");
+    T_EQ(statx(AT_FDCWD, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx), 0, "statx: AT_FDCWD with AT_EMPTY_PATH");
+    OK(S_ISDIR(sx.stx_mode), "statx: AT_FDCWD, \"\" is the working directory");
 
     /* statfs / fstatfs */
     struct statfs sf, sf2;

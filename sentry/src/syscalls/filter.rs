@@ -125,18 +125,11 @@ const NOTIFIED: &[Sysno] = &[
 
 /// Notified calls that stop under ptrace when a flag asks for what a notification cannot
 /// give: an exclusive create (done twice if a signal interrupted the first answer, the
-/// second would fail with EEXIST), an O_PATH open (ADDFD cannot install an O_PATH fd: the
-/// task receives it in steps from a stop), and a stat of the fd itself (an empty path with
-/// AT_EMPTY_PATH, which the kernel runs with the path argument removed).
-const NOTIFIED_UNLESS: [(Sysno, u8, ArgTest); 4] = [
+/// second would fail with EEXIST) and an O_PATH open (ADDFD cannot install an O_PATH fd: the
+/// task receives it in steps from a stop).
+const NOTIFIED_UNLESS: [(Sysno, u8, ArgTest); 2] = [
     (Sysno::open, 1, ArgTest::AnyBit(OPEN_STOPS)),
     (Sysno::openat, 2, ArgTest::AnyBit(OPEN_STOPS)),
-    (
-        Sysno::newfstatat,
-        3,
-        ArgTest::AnyBit(libc::AT_EMPTY_PATH as u32),
-    ),
-    (Sysno::statx, 2, ArgTest::AnyBit(libc::AT_EMPTY_PATH as u32)),
 ];
 
 /// The open flags that make a notified open stop instead.

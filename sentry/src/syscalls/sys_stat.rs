@@ -55,22 +55,23 @@ fn stat_at(
         return Err(Errno::EINVAL);
     }
     let null_path = path.is_null() && call.sysno == syscalls::Sysno::newfstatat;
-    if (null_path || read_path(call, path)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
-        // The fd's owner in sandbox ids.
+    let mut path = if null_path {
+        Vec::new()
+    } else {
+        read_path(call, path)?
+    };
+    if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        // The fd's own file, stated by the sentry: a kernel let run would read the path
+        // again, which another thread may have changed meanwhile.
         if let Some(done) = stat_fd(call, dirfd, buf)? {
             return Ok(done);
         }
+        path = b".".to_vec(); // the working directory
     }
     if null_path {
-        // No path pointer for the kernel to read: it stats the fd itself.
+        // No path pointer for the kernel to read (the working directory with AT_EMPTY_PATH,
+        // EFAULT without).
         return Ok(Action::Pass);
-    }
-    let path_arg = path;
-    let path = read_path(call, path_arg)?;
-    if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
-        let mut args = call.args;
-        args[path_arg.index] = 0;
-        return Ok(Action::PassWith(args));
     }
     let mut target = resolve(call, dirfd, &path, true)?;
     let follow_last = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
@@ -127,21 +128,20 @@ fn statx(call: &mut Call, a: args::statx) -> Result<Action, Errno> {
     if mask as u32 & libc::STATX__RESERVED as u32 != 0 {
         return Err(Errno::EINVAL);
     }
-    if (a.path.is_null() || read_path(call, a.path)?.is_empty()) && flags & libc::AT_EMPTY_PATH != 0
-    {
-        // The fd's owner in sandbox ids.
+    let mut path = if a.path.is_null() {
+        Vec::new()
+    } else {
+        read_path(call, a.path)?
+    };
+    if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        // As for newfstatat: the fd's own file, stated by the sentry.
         if let Some(done) = statx_fd(call, dirfd, flags, mask as u32, buf)? {
             return Ok(done);
         }
+        path = b".".to_vec(); // the working directory
     }
     if a.path.is_null() {
         return Ok(Action::Pass);
-    }
-    let path = read_path(call, a.path)?;
-    if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
-        let mut args = call.args;
-        args[a.path.index] = 0;
-        return Ok(Action::PassWith(args));
     }
     let mut target = resolve(call, dirfd, &path, true)?;
     let follow_last = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
@@ -331,10 +331,10 @@ fn statfs(call: &mut Call, a: args::statfs) -> Result<Action, Errno> {
 }
 
 /// fstat, and newfstatat/statx of an fd (AT_EMPTY_PATH or no path): the sentry stats the
-/// task's file itself and writes the result with the owner in sandbox ids. None when owners
-/// show as the host has them, or for the cwd (the host's answer is then passed through).
+/// task's file itself and writes the result with the owner in sandbox ids. None for the
+/// working directory (AT_FDCWD), which the caller stats by its path.
 pub fn stat_fd(call: &mut Call, dirfd: u64, buf: u64) -> Result<Option<Action>, Errno> {
-    if !call.kernel.identity.maps_owners() || dirfd as i32 == libc::AT_FDCWD {
+    if dirfd as i32 == libc::AT_FDCWD {
         return Ok(None);
     }
     let mut st = fd_stat(call, dirfd as i32)?;
@@ -361,7 +361,7 @@ pub fn statx_fd(
     mask: u32,
     buf: u64,
 ) -> Result<Option<Action>, Errno> {
-    if !call.kernel.identity.maps_owners() || dirfd as i32 == libc::AT_FDCWD {
+    if dirfd as i32 == libc::AT_FDCWD {
         return Ok(None);
     }
     let file = call.task_fd(dirfd as i32)?;

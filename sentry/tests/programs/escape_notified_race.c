@@ -1,6 +1,7 @@
 /* escape_notified_race CANARY HOST_SOCK ROUNDS: races the sentry's one read of what a call
  * names while the call waits for the sentry's answer. One thread makes, ROUNDS times: open,
- * stat and readlink of a path (calls that arrive as notifications), openat2 with an open_how,
+ * stat and readlink of a path (calls that arrive as notifications), an fstatat with
+ * AT_EMPTY_PATH whose path flips between "" and CANARY, openat2 with an open_how,
  * connect with a sockaddr, and sendmsg with an iovec. Another thread flips, all the while,
  * the path between /inside (a file of the sandbox) and CANARY (a host file outside the
  * sandbox's root), open_how.resolve between RESOLVE_IN_ROOT and nothing, the sockaddr's path
@@ -33,6 +34,8 @@ static char host_sock[108];
 static char bytes_a[64], bytes_b[64];
 static struct iovec iov_a = {bytes_a, sizeof bytes_a}, iov_b = {bytes_b, sizeof bytes_b};
 static struct msghdr msg = {.msg_iov = &iov_a, .msg_iovlen = 1};
+/* Flipped between "" and CANARY: an fstatat(fd, empty, AT_EMPTY_PATH) is a stat of fd. */
+static char empty[4096];
 static volatile int running = 1;
 
 static void *flipper(void *unused)
@@ -40,10 +43,12 @@ static void *flipper(void *unused)
     (void)unused;
     while (running) {
         strcpy(path, canary);
+        strcpy(empty, canary);
         how.resolve = 0;
         strcpy(addr.sun_path, host_sock);
         msg.msg_iov = &iov_b;
         strcpy(path, inside);
+        empty[0] = '\0';
         how.resolve = RESOLVE_IN_ROOT;
         strcpy(addr.sun_path, "/nothing-here.sock");
         msg.msg_iov = &iov_a;
@@ -109,6 +114,8 @@ int main(int argc, char **argv)
         struct stat st;
         if (stat(path, &st) == 0 && st.st_size == canary_size)
             escape("stat showed the host file");
+        if (fstatat(pair[0], empty, &st, AT_EMPTY_PATH) == 0 && st.st_size == canary_size)
+            escape("fstatat with AT_EMPTY_PATH showed the host file");
         char link[256];
         (void)readlink(path, link, sizeof link);
         fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
