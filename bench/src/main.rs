@@ -41,7 +41,7 @@ struct Cli {
     /// Fewer iterations, 1 run by default, a 30-process shell loop: for smoke tests.
     #[arg(long)]
     quick: bool,
-    /// The sentry binary. Default: <workspace>/target/release/sentry.
+    /// The sentry binary. Default: the workspace's, beside this program.
     #[arg(long)]
     sentry: Option<PathBuf>,
     /// Where bench/build.sh puts the C programs. Default: <workspace>/build/bench.
@@ -359,10 +359,10 @@ fn real_main(cli: Cli) -> Result<()> {
 
     let env = Env {
         sentry: cli.sentry.clone().unwrap_or_else(|| {
-            workspace_dir()
-                .join("target")
-                .join("release")
-                .join("sentry")
+            std::env::current_exe()
+                .ok()
+                .and_then(|exe| Some(exe.parent()?.join("sentry")))
+                .unwrap_or_else(|| PathBuf::from("sentry"))
         }),
         true_bin: params.true_bin.clone(),
         probe_timeout: timeout.min(Duration::from_secs(60)),

@@ -1,6 +1,6 @@
 //! Round-trip cost of gofer calls against the same calls made directly.
 //!
-//! `cargo run --release -p gofer --example latency [ITERATIONS]` (needs target/release/gofer:
+//! `cargo run --release -p gofer --example latency [ITERATIONS]` (needs target/x86_64-unknown-linux-gnu/release/gofer:
 //! `cargo build --release -p gofer` first). Prints ns per call, median of 5 runs.
 
 use std::ffi::CString;

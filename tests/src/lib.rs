@@ -12,8 +12,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
-/// The sentry binary: `$SENTRY_BIN`, else `<repo>/target/release/sentry`, built with
-/// `cargo build --release -p sentry` when missing and `build` is true.
+/// The sentry binary: `$SENTRY_BIN`, else the workspace's release binary (in
+/// target/x86_64-unknown-linux-gnu/release), built with `cargo build --release -p sentry`
+/// when missing and `build` is true.
 pub fn locate_sentry(build: bool) -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("SENTRY_BIN") {
         let p = PathBuf::from(p);
@@ -23,10 +24,7 @@ pub fn locate_sentry(build: bool) -> Result<PathBuf> {
         return Ok(p);
     }
     let root = test_support::repo_root();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let p = target.join("release/sentry");
+    let p = release_binary("sentry").context("where this program is")?;
     if !p.exists() && build {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let st = std::process::Command::new(cargo)
@@ -47,4 +45,15 @@ pub fn locate_sentry(build: bool) -> Result<PathBuf> {
 /// The default build directory of the case binaries: `<repo>/build/conformance`.
 pub fn default_build_dir() -> PathBuf {
     test_support::repo_root().join("build/conformance")
+}
+
+/// The workspace's release binary `name`: in the `release` directory beside the directory of
+/// the running program (cargo puts tests in `deps` below the binaries).
+fn release_binary(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let mut dir = exe.parent()?;
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent()?;
+    }
+    Some(dir.parent()?.join("release").join(name))
 }

@@ -22,7 +22,7 @@ struct Cli {
     /// Run natively only (no sentry).
     #[arg(long)]
     native_only: bool,
-    /// The sentry binary (default: $SENTRY_BIN or target/release/sentry, built if missing).
+    /// The sentry binary (default: $SENTRY_BIN or the workspace's, built if missing).
     #[arg(long)]
     sentry: Option<PathBuf>,
     /// Per-case timeout in seconds.

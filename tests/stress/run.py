@@ -22,7 +22,7 @@ Beware of `resources`: it fills the file system of /tmp (fallocated O_TMPFILE fi
 runs, and under --platform=ptrace it runs until its 60 s deadline; the SysV message queues of
 a sentry killed at the deadline stay on the host (`ipcs -q`, owner nobody).
 
-Usage: tests/stress/run.py [--sentry target/release/sentry] [--classes a,b] [--platforms ptrace,seccomp] [--merge]
+Usage: tests/stress/run.py [--sentry target/x86_64-unknown-linux-gnu/release/sentry] [--classes a,b] [--platforms ptrace,seccomp] [--merge]
 Needs stress-ng (apt-get install stress-ng). It takes about 40 minutes on a 2-CPU machine.
 """
 
@@ -89,7 +89,7 @@ def run_one(prefix, name, work):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sentry", default=str(REPO / "target/release/sentry"))
+    ap.add_argument("--sentry", default=str(REPO / "target/x86_64-unknown-linux-gnu/release/sentry"))
     ap.add_argument("--classes", default=",".join(CLASSES))
     ap.add_argument("--platforms", default="ptrace,seccomp")
     ap.add_argument("--out", default=str(REPO / "tests/STRESS.md"))

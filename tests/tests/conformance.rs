@@ -10,7 +10,7 @@ use std::time::Duration;
 use conformance::{default_build_dir, fuzz, locate_sentry, report, runner};
 
 fn config() -> runner::Config {
-    let sentry = locate_sentry(true).expect("the sentry binary (SENTRY_BIN or target/release)");
+    let sentry = locate_sentry(true).expect("the sentry binary (SENTRY_BIN or the workspace's)");
     runner::Config {
         rootfs: match std::env::var_os("CONFORMANCE_ROOTFS") {
             Some(r) => r.into(),
