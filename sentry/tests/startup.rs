@@ -39,14 +39,20 @@ fn shm_is_tmpfs() -> bool {
         .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
 }
 
-fn scratch_in_memory_and_gone_after_exit(v: Variant) {
-    let fifo = v.scratch_path("startup-go");
+/// A new FIFO `name` in the variant's scratch directory, which its sandbox opens too.
+fn fifo(v: Variant, name: &str) -> PathBuf {
+    let fifo = v.scratch_path(name);
     let _ = std::fs::remove_file(&fifo);
     let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("no NUL");
     // SAFETY: mkfifo reads a NUL-terminated path we own.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
     // The unprivileged variant's sandbox opens it too.
     std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    fifo
+}
+
+fn scratch_in_memory_and_gone_after_exit(v: Variant) {
+    let fifo = fifo(v, "startup-go");
 
     // Read-only directories left in the scratch directory must go too, also for an
     // unprivileged sentry: a /proc directory the sentry lays out (twice: the second time
@@ -136,12 +142,7 @@ fn dev_and_sys_are_complete_before_the_program_is_found(v: Variant) {
 /// The sandbox's /sys, a hundred files copied from the host's, is written only for a
 /// sandbox that looks there: an empty directory until then, complete at the first look.
 fn sys_is_written_only_once_the_sandbox_looks_there(v: Variant) {
-    let fifo = v.scratch_path("startup-sys");
-    let _ = std::fs::remove_file(&fifo);
-    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("no NUL");
-    // SAFETY: mkfifo reads a NUL-terminated path we own.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
-    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let fifo = fifo(v, "startup-sys");
     let script = format!(
         "echo unlooked && read x < {0} && cat /sys/class/net/lo/mtu && read x < {0}",
         fifo.display()
