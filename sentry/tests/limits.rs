@@ -375,7 +375,8 @@ fn a_fork_bomb_stops_at_the_limit_and_sigterm_ends_everything() {
         // The sentry itself holds the marker too.
         let during = marked_processes(&mark, &[]).len().saturating_sub(1);
         assert!(during <= 40, "{p}: {during} processes under a limit of 40");
-        // SAFETY: kill takes plain integers; the child is ours and not yet waited for.
+        // SAFETY: kill takes plain integers; `pid` is our child, which KillOnDrop holds
+        // unwaited (its number cannot be reused meanwhile).
         unsafe { libc::kill(pid, libc::SIGTERM) };
         // Keep reading stderr so the sentry never blocks on a full pipe.
         let drain = std::thread::spawn(move || lines.count());

@@ -93,26 +93,15 @@ impl LateFill {
     }
 }
 
-/// Sends the byte that asks a filler for its fill: whether it went.
+/// Sends the byte that asks a filler for its fill: whether it went. MSG_NOSIGNAL: a filler
+/// that died is an error here, not a SIGPIPE.
 fn ask(filler: &std::os::fd::OwnedFd) -> bool {
+    use nix::sys::socket::{send, MsgFlags};
     use std::os::fd::AsRawFd;
-    let byte = 1u8;
     loop {
-        // SAFETY: send reads one byte of ours. MSG_NOSIGNAL: a filler that died is an
-        // error here, not a SIGPIPE.
-        let sent = unsafe {
-            libc::send(
-                filler.as_raw_fd(),
-                (&byte as *const u8).cast(),
-                1,
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if sent == 1 {
-            return true;
-        }
-        if sent >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return false;
+        match send(filler.as_raw_fd(), &[1], MsgFlags::MSG_NOSIGNAL) {
+            Err(nix::errno::Errno::EINTR) => {}
+            sent => return sent == Ok(1),
         }
     }
 }
@@ -127,7 +116,7 @@ fn read_byte(fd: &std::os::fd::OwnedFd) -> Option<u8> {
     use std::os::fd::AsRawFd;
     let mut byte = 0u8;
     loop {
-        // SAFETY: read writes at most one byte into our buffer.
+        // SAFETY: read writes at most one byte into our buffer, from an fd we borrow.
         match unsafe { libc::read(fd.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) } {
             1 => return Some(byte),
             n if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}

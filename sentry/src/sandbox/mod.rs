@@ -166,7 +166,13 @@ fn janitor(
     // environment, and must not outlive the sentry's start unnoticed.
     let (exec_wait, exec_done) = pipe()?;
     // The fill's socket (the sentry's end, the janitor's), when there is one.
-    let fill = sys.map(|_| socket_pair()).transpose()?;
+    let fill = sys
+        .map(|_| {
+            use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+            let stream = SockType::Stream;
+            socketpair(AddressFamily::Unix, stream, None, SockFlag::SOCK_CLOEXEC)
+        })
+        .transpose()?;
     let fill_done = fill.as_ref().map_or(-1, |(_, done)| done.as_raw_fd());
     // SAFETY: fork while single-threaded (see above); the intermediate child and the janitor
     // run only async-signal-safe calls on memory prepared before the fork.
@@ -247,26 +253,6 @@ fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// A new connected pair of stream sockets, both close-on-exec.
-fn socket_pair() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    let mut fds = [0; 2];
-    // SAFETY: socketpair writes two fds into our array.
-    let made = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    if made != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: both fds were just made and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
 /// A janitor on its way: the intermediate child to reap, the end that tells of the
 /// janitor's exec, and the sentry's end of the socket that asks for the fill of /sys.
 struct JanitorStart {
@@ -322,32 +308,31 @@ fn fill_when_asked(sys: &Path) {
         events: libc::POLLIN,
         revents: 0,
     });
-    loop {
+    let ready = loop {
         // SAFETY: poll reads and writes our array of two pollfds.
         let n = unsafe { libc::poll(watched.as_mut_ptr(), 2, -1) };
-        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
+        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break n;
         }
-        if n > 0 && watched[1].revents != 0 {
-            let mut asked = 0u8;
-            // SAFETY: read writes at most one byte into our buffer.
-            let n = unsafe { libc::read(JANITOR_FILL_FD, (&mut asked as *mut u8).cast(), 1) };
-            if n == 1 && sysfs(sys).is_ok() {
-                let filled = 1u8;
-                // SAFETY: send reads one byte of ours; fd 5 is the fill's socket (see
-                // `janitor`). MSG_NOSIGNAL: a sentry gone meanwhile is no signal.
-                unsafe {
-                    libc::send(
-                        JANITOR_FILL_FD,
-                        (&filled as *const u8).cast(),
-                        1,
-                        libc::MSG_NOSIGNAL,
-                    )
-                };
-            }
+    };
+    // Otherwise the sentry is gone (or poll failed): nothing to fill.
+    if ready > 0 && watched[1].revents != 0 {
+        let mut asked = 0u8;
+        // SAFETY: read writes at most one byte into our buffer.
+        let n = unsafe { libc::read(JANITOR_FILL_FD, (&mut asked as *mut u8).cast(), 1) };
+        if n == 1 && sysfs(sys).is_ok() {
+            let filled = 1u8;
+            // SAFETY: send reads one byte of ours; fd 5 is the fill's socket (see
+            // `janitor`). MSG_NOSIGNAL: a sentry gone meanwhile is no signal.
+            unsafe {
+                libc::send(
+                    JANITOR_FILL_FD,
+                    (&filled as *const u8).cast(),
+                    1,
+                    libc::MSG_NOSIGNAL,
+                )
+            };
         }
-        // Asked and answered, the sentry gone, or poll failing: nothing more to wait for.
-        break;
     }
     // SAFETY: closing the fill's socket, ours alone: the sentry holds the other end.
     unsafe { libc::close(JANITOR_FILL_FD) };

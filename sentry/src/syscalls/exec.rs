@@ -636,14 +636,7 @@ fn after_install(
         }
     };
     let mut regs = stopped.regs()?;
-    let execveat = [
-        fd as u64,
-        area.at,
-        argv,
-        state.envp,
-        libc::AT_EMPTY_PATH as u64,
-        0,
-    ];
+    let execveat = execveat_args(fd, area.at, argv, state.envp);
     rerun_as(&mut state, &mut regs, Sysno::execveat, execveat);
     stopped.set_regs(&regs)?;
     Ok(Step::ToSeccompStop(state))
@@ -673,6 +666,12 @@ fn map_area(
     state.stage = Stage::Mapping { fd, new_argv };
     stopped.set_regs(&regs)?;
     Ok(Step::Continue(state))
+}
+
+/// `execveat(fd, empty, argv, envp, AT_EMPTY_PATH)`'s arguments, `empty` the address of an
+/// empty string.
+fn execveat_args(fd: i32, empty: u64, argv: u64, envp: u64) -> [u64; 6] {
+    [fd as u64, empty, argv, envp, libc::AT_EMPTY_PATH as u64, 0]
 }
 
 /// The length of an exec area that holds an argv block of `block_len` bytes.
@@ -741,14 +740,7 @@ pub fn at_exit(
                 }
             };
             let len = area_len(block.len());
-            let execveat = [
-                fd as u64,
-                base,
-                argv,
-                state.envp,
-                libc::AT_EMPTY_PATH as u64,
-                0,
-            ];
+            let execveat = execveat_args(fd, base, argv, state.envp);
             let mut regs = stopped.regs()?;
             rerun_as(&mut state, &mut regs, Sysno::mseal, [base, len, 0, 0, 0, 0]);
             state.stage = Stage::Sealing {
