@@ -705,7 +705,13 @@ impl Supervisor {
                 if let Some(pending) = done {
                     self.finish_call(&stopped, pending, 0)?;
                 }
-                stopped.resume(steady, 0)?;
+                // The exec's exit stop is not needed once its steps are over.
+                let how = if self.pending.contains_key(&tid) {
+                    Resume::Syscall
+                } else {
+                    self.steady()
+                };
+                stopped.resume(how, 0)?;
             }
             Stop::Trap => {
                 self.first_stop(&stopped);
