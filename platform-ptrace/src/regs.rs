@@ -67,6 +67,12 @@ impl Regs {
     pub fn set_sp(&mut self, sp: u64) {
         self.0.rsp = sp;
     }
+
+    /// Whether the task runs 64-bit code (its code segment is __USER_CS, not the 32-bit
+    /// __USER32_CS).
+    pub fn is_64bit_code(&self) -> bool {
+        self.0.cs == 0x33
+    }
 }
 
 impl Default for Regs {

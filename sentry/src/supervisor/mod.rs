@@ -655,16 +655,23 @@ impl Supervisor {
                 } else if first {
                     self.init_execed = true;
                     if let Some(execfn) = self.kernel.init_execfn.take() {
-                        exec::set_execfn(&*self.kernel.mem, &stopped, &execfn)?;
+                        if let Some(stack) = exec::InitialStack::read(&*self.kernel.mem, &stopped) {
+                            stack.set_execfn(&*self.kernel.mem, &stopped, &execfn)?;
+                        }
                     }
                 }
                 self.on_exec(tid, former_tid);
                 // Every exec after the first task's own is one the sentry drove: the new
                 // image must be the file it vetted, or the task dies before it runs.
+                let mut stack = None;
                 let verdict = match self.pending.get(&tid) {
                     Some(Pending {
                         exec: Some(state), ..
-                    }) => exec::check_image(tid, state),
+                    }) => {
+                        let mem = &*self.kernel.mem;
+                        stack = exec::InitialStack::read(mem, &stopped);
+                        exec::check_image(mem, tid, state, stack.as_ref())
+                    }
                     _ if first => Ok(()),
                     _ => Err("an exec the sentry did not drive".into()),
                 };
@@ -691,7 +698,9 @@ impl Supervisor {
                         }
                     });
                 if let Some(state) = done.as_ref().and_then(|p| p.exec.as_ref()) {
-                    exec::set_execfn(&*self.kernel.mem, &stopped, &state.execfn)?;
+                    if let Some(stack) = stack {
+                        stack.set_execfn(&*self.kernel.mem, &stopped, &state.execfn)?;
+                    }
                     self.kernel.exe.insert(tid, state.program.clone());
                     match state.loader {
                         Some(view) => {

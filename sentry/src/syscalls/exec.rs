@@ -45,7 +45,7 @@ const MAX_ARG_BYTES: usize = 6 << 20;
 const MAX_INTERPRETER_DEPTH: usize = 4;
 /// Linux reads this much of a file for the `#!` line (BINPRM_BUF_SIZE).
 const BINPRM_BUF_SIZE: usize = 256;
-/// The largest vector block (argc, argv, envp, auxv) whose AT_EXECFN `set_execfn` sets.
+/// The largest vector block (argc, argv, envp, auxv) the sentry reads at an exec event.
 const MAX_VECTOR_BLOCK: usize = 64 * 1024;
 /// The length of the x86_64 `syscall` instruction, to run it again from an exit stop.
 const SYSCALL_INSN_LEN: u64 = 2;
@@ -67,77 +67,113 @@ pub struct Plan {
     pub loader: Option<LoaderView>,
 }
 
-/// At the exec event, before the new program's first instruction: AT_EXECFN names the
-/// path the program was executed by, not the kernel's `/dev/fd/N` of the fd the sentry
-/// executed. The initial stack's vector block (argc, argv, envp, auxv) moves down to make
-/// room for the string right above it, where the program's own stack use never reaches;
-/// the strings above keep their addresses.
-pub fn set_execfn(
-    mem: &dyn crate::host::TaskMemory,
-    stopped: &Stopped,
-    execfn: &[u8],
-) -> platform_ptrace::Result<()> {
-    const AT_NULL: u64 = 0;
-    const AT_EXECFN: u64 = 31;
-    if execfn.is_empty() {
-        return Ok(());
-    }
-    let tid = stopped.tid();
-    let mut regs = stopped.regs()?;
-    let sp = regs.sp();
-    // The block is read a page at a time (from sp to its page's end, then whole pages: all
-    // mapped, up to the stack's top), not a word per read.
-    let read = std::cell::RefCell::new(Vec::new());
-    let word = |addr: u64| -> Option<u64> {
-        let at = addr.checked_sub(sp)? as usize;
-        if at + 8 > MAX_VECTOR_BLOCK {
+/// The new image's initial stack as the kernel laid it out, read at the exec event before
+/// the image's first instruction (none of its code has run: these are the kernel's bytes).
+pub struct InitialStack {
+    regs: Regs,
+    /// The vector block: argc, argv, envp and auxv up to its AT_NULL entry, from sp.
+    block: Vec<u8>,
+    /// Where AT_EXECFN's value is in `block`.
+    execfn_slot: Option<usize>,
+    /// AT_BASE: where the kernel loaded the image's ELF interpreter; 0 when it loaded none.
+    interpreter_base: Option<u64>,
+}
+
+impl InitialStack {
+    /// Reads the block a page at a time (from sp to its page's end, then whole pages: all
+    /// mapped, up to the stack's top), not a word per read. None when it cannot be read,
+    /// is larger than MAX_VECTOR_BLOCK or the image is not 64-bit code.
+    pub fn read(mem: &dyn crate::host::TaskMemory, stopped: &Stopped) -> Option<InitialStack> {
+        let regs = stopped.regs().ok()?;
+        if !regs.is_64bit_code() {
             return None;
         }
-        let mut bytes = read.borrow_mut();
-        while bytes.len() < at + 8 {
-            let from = sp + bytes.len() as u64;
-            let mut page = vec![0u8; (4096 - from % 4096) as usize];
-            mem.read(tid, from, &mut page).ok()?;
-            bytes.extend_from_slice(&page);
+        let (tid, sp) = (stopped.tid(), regs.sp());
+        let mut block = Vec::new();
+        let mut word = |at: usize| -> Option<u64> {
+            if at + 8 > MAX_VECTOR_BLOCK {
+                return None;
+            }
+            while block.len() < at + 8 {
+                let from = sp + block.len() as u64;
+                let mut page = vec![0u8; (4096 - from % 4096) as usize];
+                mem.read(tid, from, &mut page).ok()?;
+                block.extend_from_slice(&page);
+            }
+            Some(u64::from_ne_bytes(block[at..at + 8].try_into().ok()?))
+        };
+        let (len, execfn_slot, interpreter_base) = parse_vector_block(&mut word)?;
+        block.truncate(len);
+        Some(InitialStack {
+            regs,
+            block,
+            execfn_slot,
+            interpreter_base,
+        })
+    }
+
+    /// AT_EXECFN names the path the program was executed by, not the kernel's `/dev/fd/N`
+    /// of the fd the sentry executed. The block moves down to make room for the string right
+    /// above it, where the program's own stack use never reaches; the strings above keep
+    /// their addresses.
+    pub fn set_execfn(
+        self,
+        mem: &dyn crate::host::TaskMemory,
+        stopped: &Stopped,
+        execfn: &[u8],
+    ) -> platform_ptrace::Result<()> {
+        let (Some(slot), false) = (self.execfn_slot, execfn.is_empty()) else {
+            return Ok(());
+        };
+        let InitialStack {
+            mut regs,
+            mut block,
+            ..
+        } = self;
+        let block_len = block.len();
+        let room = (execfn.len() as u64 + 1).next_multiple_of(16);
+        let new_sp = regs.sp() - room;
+        let string_at = new_sp + block_len as u64;
+        block[slot..slot + 8].copy_from_slice(&string_at.to_ne_bytes());
+        let mut string = execfn.to_vec();
+        string.resize(room as usize, 0);
+        block.extend_from_slice(&string);
+        if mem.write(stopped.tid(), new_sp, &block).is_err() {
+            return Ok(());
         }
-        Some(u64::from_ne_bytes(bytes[at..at + 8].try_into().ok()?))
-    };
-    // argc, argv[argc], NULL, envp…, NULL, then (type, value) pairs up to AT_NULL.
-    let Some(argc) = word(sp) else { return Ok(()) };
-    let mut at = sp + 8 + (argc + 1) * 8;
-    while word(at).is_some_and(|p| p != 0) {
+        regs.set_sp(new_sp);
+        stopped.set_regs(&regs)
+    }
+}
+
+/// Walks a vector block through `word` (the word at a byte offset from sp): argc,
+/// argv[argc], NULL, envp…, NULL, then (type, value) pairs up to AT_NULL. Returns the
+/// block's length and, as offsets or values, AT_EXECFN's slot and AT_BASE.
+fn parse_vector_block(
+    word: &mut impl FnMut(usize) -> Option<u64>,
+) -> Option<(usize, Option<usize>, Option<u64>)> {
+    const AT_NULL: u64 = 0;
+    const AT_BASE: u64 = 7;
+    const AT_EXECFN: u64 = 31;
+    let argc = usize::try_from(word(0)?).ok()?;
+    let mut at = argc.checked_add(2)?.checked_mul(8)?;
+    while word(at)? != 0 {
         at += 8;
     }
     at += 8;
-    let mut execfn_slot = None;
+    let (mut execfn_slot, mut base) = (None, None);
     loop {
-        let Some(kind) = word(at) else { return Ok(()) };
-        if kind == AT_EXECFN {
-            execfn_slot = Some(at + 8 - sp);
+        let kind = word(at)?;
+        match kind {
+            AT_EXECFN => execfn_slot = Some(at + 8),
+            AT_BASE => base = Some(word(at + 8)?),
+            _ => {}
         }
         at += 16;
         if kind == AT_NULL {
-            break;
+            return Some((at, execfn_slot, base));
         }
     }
-    let Some(slot) = execfn_slot else {
-        return Ok(());
-    };
-    let block_len = (at - sp) as usize;
-    let mut block = read.into_inner();
-    block.truncate(block_len);
-    let room = (execfn.len() as u64 + 1).next_multiple_of(16);
-    let new_sp = sp - room;
-    let string_at = new_sp + block_len as u64;
-    block[slot as usize..slot as usize + 8].copy_from_slice(&string_at.to_ne_bytes());
-    let mut string = execfn.to_vec();
-    string.resize(room as usize, 0);
-    block.extend_from_slice(&string[..(room as usize).min(string.len())]);
-    if mem.write(tid, new_sp, &block).is_err() {
-        return Ok(());
-    }
-    regs.set_sp(new_sp);
-    stopped.set_regs(&regs)
 }
 
 pub use crate::kernel::LoaderView;
@@ -856,18 +892,33 @@ fn random_hint() -> u64 {
 }
 
 /// At the exec event, before the new image's first instruction: whether the kernel ran the
-/// file the sentry vetted and mapped no other file (a host interpreter, a file swapped in
-/// at the fd number). The answer is the kernel's own view of the new image.
-pub fn check_image(tid: Tid, state: &InFlight) -> Result<(), String> {
+/// file the sentry vetted and loaded no other file (a host interpreter named by a PT_INTERP
+/// written into the file after the sentry read it). The answer is the kernel's own view of
+/// the new image: AT_BASE in the initial stack (`stack`) is where the kernel loaded an ELF
+/// interpreter and 0 when it loaded none (none can be at 0: tasks map nothing below
+/// mmap_min_addr); without the stack, /proc/<tid>/maps must show one file.
+pub fn check_image(
+    mem: &dyn crate::host::TaskMemory,
+    tid: Tid,
+    state: &InFlight,
+    stack: Option<&InitialStack>,
+) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let exe = std::fs::metadata(format!("/proc/{tid}/exe"))
         .map_err(|e| format!("cannot inspect the new image: {e}"))?;
     if (exe.dev(), exe.ino()) != state.vetted {
         return Err("the kernel executed another file than the one the sentry vetted".into());
     }
-    let maps = crate::host::read_proc_text(format!("/proc/{tid}/maps"))
-        .map_err(|e| format!("cannot inspect the new image: {e}"))?;
-    if mapped_files(&maps).len() > 1 {
+    let besides = match stack.and_then(|stack| stack.interpreter_base) {
+        Some(base) => base != 0,
+        None => {
+            let maps = mem
+                .proc_file(tid, "maps")
+                .ok_or("cannot inspect the new image: no maps")?;
+            mapped_files(&maps).len() > 1
+        }
+    };
+    if besides {
         return Err("the kernel loaded a file besides the one the sentry vetted".into());
     }
     Ok(())
@@ -928,6 +979,49 @@ mod tests {
         assert_eq!(mapped_files(maps).len(), 1);
         let with_interp = format!("{maps}7f000000-7f001000 r-xp 00000000 08:02 99 /host/ld.so\n");
         assert_eq!(mapped_files(&with_interp).len(), 2);
+    }
+
+    /// The words of an initial stack: argc, argv, NULL, envp, NULL, then the auxv pairs.
+    fn vector_block(argc: u64, envc: u64, auxv: &[(u64, u64)]) -> Vec<u64> {
+        let mut words = vec![argc];
+        words.extend((0..argc).map(|i| 0x7ffd_0000 + i));
+        words.push(0);
+        words.extend((0..envc).map(|i| 0x7ffe_0000 + i));
+        words.push(0);
+        for &(kind, value) in auxv {
+            words.extend([kind, value]);
+        }
+        words
+    }
+
+    fn parse(words: &[u64]) -> Option<(usize, Option<usize>, Option<u64>)> {
+        parse_vector_block(&mut |at: usize| words.get(at / 8).copied())
+    }
+
+    #[test]
+    fn the_vector_block_gives_at_base_and_the_execfn_slot() {
+        // AT_PHDR, AT_BASE (the interpreter at 0x7f00_0000), AT_EXECFN, AT_NULL.
+        let auxv = [(3, 0x40_0040), (7, 0x7f00_0000), (31, 0x7ffe_f000), (0, 0)];
+        let words = vector_block(2, 1, &auxv);
+        let execfn_at = (1 + 3 + 2 + 4 + 1) * 8;
+        assert_eq!(
+            parse(&words),
+            Some((words.len() * 8, Some(execfn_at), Some(0x7f00_0000)))
+        );
+        // No interpreter: the kernel says AT_BASE 0.
+        let words = vector_block(0, 0, &[(7, 0), (0, 0)]);
+        assert_eq!(parse(&words), Some((words.len() * 8, None, Some(0))));
+        // Without AT_BASE the block says nothing of an interpreter.
+        let words = vector_block(1, 0, &[(31, 0x7ffe_f000), (0, 0)]);
+        assert_eq!(parse(&words).map(|(.., base)| base), Some(None));
+    }
+
+    #[test]
+    fn a_vector_block_without_its_end_is_not_read() {
+        // No AT_NULL before the readable words end, and an argc past every word.
+        let words = vector_block(1, 1, &[(7, 0), (31, 0x7ffe_f000)]);
+        assert_eq!(parse(&words), None);
+        assert_eq!(parse(&[u64::MAX, 0, 0]), None);
     }
 
     #[test]
