@@ -655,7 +655,8 @@ impl Supervisor {
                 } else if first {
                     self.init_execed = true;
                     if let Some(execfn) = self.kernel.init_execfn.take() {
-                        if let Some(stack) = exec::InitialStack::read(&*self.kernel.mem, &stopped) {
+                        let read = exec::InitialStack::read(&*self.kernel.mem, &stopped);
+                        if let Ok(Some(stack)) = read {
                             stack.set_execfn(&*self.kernel.mem, &stopped, &execfn)?;
                         }
                     }
@@ -669,8 +670,10 @@ impl Supervisor {
                         exec: Some(state), ..
                     }) => {
                         let mem = &*self.kernel.mem;
-                        stack = exec::InitialStack::read(mem, &stopped);
-                        exec::check_image(mem, tid, state, stack.as_ref())
+                        let read = exec::InitialStack::read(mem, &stopped);
+                        let verdict = exec::check_image(mem, tid, state, &read);
+                        stack = read.ok().flatten();
+                        verdict
                     }
                     _ if first => Ok(()),
                     _ => Err("an exec the sentry did not drive".into()),

@@ -69,6 +69,7 @@ pub struct Plan {
 
 /// The new image's initial stack as the kernel laid it out, read at the exec event before
 /// the image's first instruction (none of its code has run: these are the kernel's bytes).
+/// Read through [`InitialStack::read`].
 pub struct InitialStack {
     regs: Regs,
     /// The vector block: argc, argv, envp and auxv up to its AT_NULL entry, from sp.
@@ -81,14 +82,24 @@ pub struct InitialStack {
 
 impl InitialStack {
     /// Reads the block a page at a time (from sp to its page's end, then whole pages: all
-    /// mapped, up to the stack's top), not a word per read. None when it cannot be read,
-    /// is larger than MAX_VECTOR_BLOCK or the image is not 64-bit code.
-    pub fn read(mem: &dyn crate::host::TaskMemory, stopped: &Stopped) -> Option<InitialStack> {
-        let regs = stopped.regs().ok()?;
+    /// mapped, up to the stack's top), not a word per read. Ok(None) when it cannot be read
+    /// or is larger than MAX_VECTOR_BLOCK; an error when the image is not 64-bit code, which
+    /// the sandbox never runs (its file changed after the sentry read its ELF header).
+    pub fn read(
+        mem: &dyn crate::host::TaskMemory,
+        stopped: &Stopped,
+    ) -> Result<Option<InitialStack>, String> {
+        let Ok(regs) = stopped.regs() else {
+            return Ok(None);
+        };
         if !regs.is_64bit_code() {
-            return None;
+            return Err("the kernel executed an image that is not x86_64 code".into());
         }
-        let (tid, sp) = (stopped.tid(), regs.sp());
+        Ok(Self::read_block(mem, stopped.tid(), regs))
+    }
+
+    fn read_block(mem: &dyn crate::host::TaskMemory, tid: Tid, regs: Regs) -> Option<Self> {
+        let sp = regs.sp();
         let mut block = Vec::new();
         let mut word = |at: usize| -> Option<u64> {
             if at + 8 > MAX_VECTOR_BLOCK {
@@ -896,20 +907,22 @@ fn random_hint() -> u64 {
 /// written into the file after the sentry read it). The answer is the kernel's own view of
 /// the new image: AT_BASE in the initial stack (`stack`) is where the kernel loaded an ELF
 /// interpreter and 0 when it loaded none (none can be at 0: tasks map nothing below
-/// mmap_min_addr); without the stack, /proc/<tid>/maps must show one file.
+/// mmap_min_addr); without the stack, /proc/<tid>/maps must show one file. An image that is
+/// not 64-bit code (`stack` says so) is refused.
 pub fn check_image(
     mem: &dyn crate::host::TaskMemory,
     tid: Tid,
     state: &InFlight,
-    stack: Option<&InitialStack>,
+    stack: &Result<Option<InitialStack>, String>,
 ) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
+    let stack = stack.as_ref().map_err(Clone::clone)?;
     let exe = std::fs::metadata(format!("/proc/{tid}/exe"))
         .map_err(|e| format!("cannot inspect the new image: {e}"))?;
     if (exe.dev(), exe.ino()) != state.vetted {
         return Err("the kernel executed another file than the one the sentry vetted".into());
     }
-    let besides = match stack.and_then(|stack| stack.interpreter_base) {
+    let besides = match stack.as_ref().and_then(|stack| stack.interpreter_base) {
         Some(base) => base != 0,
         None => {
             let maps = mem
