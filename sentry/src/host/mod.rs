@@ -79,22 +79,47 @@ impl TaskMemory for Live {
     }
 }
 
+/// pidfds of the sandbox's processes by host id, opened at a process's first
+/// [`task_fd`] and kept until the sentry learns that the process ended or that a new task
+/// took its id ([`forget_process`]): a task's fd then costs one pidfd_getfd, not a
+/// pidfd_open and a close besides.
+static PIDFDS: std::sync::Mutex<Option<std::collections::HashMap<Tid, OwnedFd>>> =
+    std::sync::Mutex::new(None);
+
 /// The sentry's own duplicate of fd `fd` of process `tgid` (host id).
 pub fn task_fd(tgid: Tid, fd: i32) -> Result<OwnedFd, Errno> {
-    // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) };
-    if pidfd < 0 {
-        return Err(Errno::ESRCH);
-    }
-    // SAFETY: the fd was just created and is ours alone.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    let mut pidfds = PIDFDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let pidfds = pidfds.get_or_insert_with(Default::default);
+    let pidfd = match pidfds.entry(tgid) {
+        std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
+            let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) };
+            if pidfd < 0 {
+                return Err(Errno::ESRCH);
+            }
+            // SAFETY: the fd was just created and is ours alone.
+            slot.insert(unsafe { OwnedFd::from_raw_fd(pidfd as i32) })
+        }
+    };
     // SAFETY: pidfd_getfd takes plain integers and returns a new fd or -1.
     let dup = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
     if dup < 0 {
+        if Errno::last() == Errno::ESRCH {
+            pidfds.remove(&tgid);
+        }
         return Err(Errno::EBADF);
     }
     // SAFETY: as above.
     Ok(unsafe { OwnedFd::from_raw_fd(dup as i32) })
+}
+
+/// Drops the pidfd kept for host id `tid`: the process ended, or a new task has that id.
+pub fn forget_process(tid: Tid) {
+    let mut pidfds = PIDFDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(pidfds) = pidfds.as_mut() {
+        pidfds.remove(&tid);
+    }
 }
 
 /// Task memory for unit tests: regions of bytes per task, mapped by the test.

@@ -477,6 +477,7 @@ impl Kernel {
 
     /// Records a new task and gives it its numbers.
     pub fn add_task(&mut self, tid: Tid, tgid: Tid, parent: Tid, ns: NsId) {
+        crate::host::forget_process(tid);
         // A thread starts with its group's credentials (its creator's are set by the
         // supervisor at the clone event); the first task with the sandbox's.
         let creds = match self.tasks.get(&tgid) {
