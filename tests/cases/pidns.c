@@ -5,6 +5,56 @@
 #include "tap.h"
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+/* Forks a child that sends `sig` to PID 1 and exits; returns its PID once it is reaped. */
+static pid_t child_signals_init(int sig)
+{
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(kill(1, sig) == 0 ? 0 : 1);
+    int st;
+    waitpid(c, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? c : -1;
+}
+
+/* Signals sent to a namespace's init: queued while blocked (sigtimedwait and signalfd take
+ * them), discarded when init does not handle them. */
+static void init_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    pid_t c = child_signals_init(SIGUSR1);
+    OK(c > 1, "kill: a child signals PID 1");
+    siginfo_t si;
+    struct timespec zero = {0, 0};
+    T_EQ(sigtimedwait(&set, &si, &zero), SIGUSR1, "rt_sigtimedwait: init takes a blocked signal it does not handle");
+    OK(si.si_pid == c && si.si_code == SI_USER, "rt_sigtimedwait: the sender is the child, by its namespace PID");
+    int sfd = signalfd(-1, &set, SFD_NONBLOCK);
+    OK(sfd >= 0, "signalfd4: made");
+    child_signals_init(SIGUSR2);
+    struct signalfd_siginfo ssi;
+    T_EQ(read(sfd, &ssi, sizeof ssi), (ssize_t)sizeof ssi, "signalfd4: init reads a blocked signal it does not handle");
+    OK(ssi.ssi_signo == SIGUSR2 && ssi.ssi_code == SI_USER, "signalfd4: SIGUSR2 from a user");
+    close(sfd);
+    /* Left pending while blocked, then unblocked with its default action: init lives on. */
+    child_signals_init(SIGUSR1);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    OK(1, "kill: a blocked signal init does not handle is discarded when unblocked");
+    /* Its own write to a pipe nobody reads: EPIPE, and no SIGPIPE ends init. */
+    int pp[2];
+    pipe(pp);
+    close(pp[0]);
+    T_ERR(write(pp[1], "x", 1), EPIPE, "write: EPIPE to init, which SIGPIPE does not end");
+    close(pp[1]);
+    /* Not blocked and not handled: dropped when sent. */
+    OK(child_signals_init(SIGTERM) > 1, "kill: SIGTERM to an init without a handler is dropped");
+}
 
 int main(int argc, char **argv)
 {
@@ -49,5 +99,6 @@ int main(int argc, char **argv)
     pid_t w = wait(&st);
     OK(w > 1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "wait4: an orphan is reparented to PID 1 and reaped by it");
     T_ERR(kill(12345, 0), ESRCH, "kill: a PID not in the namespace -> ESRCH");
+    init_signals();
     return tap_done();
 }

@@ -88,7 +88,9 @@ static PIDFDS: std::sync::Mutex<Option<std::collections::HashMap<Tid, OwnedFd>>>
 
 /// The sentry's own duplicate of fd `fd` of process `tgid` (host id).
 pub fn task_fd(tgid: Tid, fd: i32) -> Result<OwnedFd, Errno> {
-    let mut pidfds = PIDFDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut pidfds = PIDFDS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let pidfds = pidfds.get_or_insert_with(Default::default);
     let pidfd = match pidfds.entry(tgid) {
         std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
@@ -116,7 +118,9 @@ pub fn task_fd(tgid: Tid, fd: i32) -> Result<OwnedFd, Errno> {
 
 /// Drops the pidfd kept for host id `tid`: the process ended, or a new task has that id.
 pub fn forget_process(tid: Tid) {
-    let mut pidfds = PIDFDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut pidfds = PIDFDS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(pidfds) = pidfds.as_mut() {
         pidfds.remove(&tid);
     }

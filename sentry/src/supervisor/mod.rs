@@ -632,12 +632,16 @@ impl Supervisor {
             Stop::Signal(sig) => {
                 self.restart_interrupted_notification(&stopped)?;
                 // The sender's id in the siginfo is the receiver's number for it.
+                let mut deliver = sig;
                 if let Ok(mut info) = stopped.siginfo() {
-                    if syscalls::sys_signal::translate_siginfo(&self.kernel, tid, &mut info) {
+                    if syscalls::sys_signal::discarded_by_init(&self.kernel, tid, sig, &info) {
+                        deliver = 0;
+                    } else if syscalls::sys_signal::translate_siginfo(&self.kernel, tid, &mut info)
+                    {
                         let _ = stopped.set_siginfo(&info);
                     }
                 }
-                stopped.resume(steady, sig)?
+                stopped.resume(steady, deliver)?
             }
             Stop::GroupStop(_) => stopped.resume(Resume::Listen, 0)?,
             Stop::NewTask { child, kind } => {

@@ -8,7 +8,18 @@ use crate::kernel::Kernel;
 use nix::errno::Errno;
 use platform_ptrace::Tid;
 
-/// Whether a signal sent from inside init's namespace reaches init: only those it handles.
+/// One signal mask of a task's /proc status ("SigCgt:", "SigBlk:", ...); 0 when unknown.
+fn status_mask(status: &str, field: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0)
+}
+
+/// Whether a signal sent from inside init's namespace reaches init: Linux queues it when
+/// init handles it or blocks it (sigtimedwait and signalfd then take it), and drops it
+/// otherwise.
 fn reaches_init(k: &Kernel, init: Tid, sig: i32) -> bool {
     if sig == 0 {
         return true;
@@ -16,14 +27,45 @@ fn reaches_init(k: &Kernel, init: Tid, sig: i32) -> bool {
     let Some(status) = k.mem.proc_file(init, "status") else {
         return true;
     };
-    let mask = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0)
+    let kept = status_mask(&status, "SigCgt:") | status_mask(&status, "SigBlk:");
+    (1..=64).contains(&sig) && kept & (1u64 << (sig - 1)) != 0
+}
+
+/// At the delivery of `sig` (siginfo `info`, as the host wrote it) to `tid`: whether Linux
+/// would discard it because `tid` belongs to its namespace's init, which does not handle
+/// it. Init acts only on the signals it handles, whoever sent them (a blocked signal taken
+/// later, the kernel's SIGPIPE or SIGALRM), except the faults its own code causes. Signals
+/// from outside the sandbox (the sentry's own, as a container engine asks) go on as before.
+pub fn discarded_by_init(k: &Kernel, tid: Tid, sig: i32, info: &[u8; 128]) -> bool {
+    const SI_USER: i32 = 0;
+    const SI_TKILL: i32 = -6;
+    const SI_KERNEL: i32 = 0x80;
+    const FAULTS: [i32; 6] = [
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGFPE,
+        libc::SIGTRAP,
+        libc::SIGSYS,
+    ];
+    let init = k.pids.namespaces[k.ns_of(tid)].init;
+    if init != Some(k.tgid_of(tid)) || !(1..=64).contains(&sig) || sig == libc::SIGKILL {
+        return false;
+    }
+    let Some(status) = k.mem.proc_file(tid, "status") else {
+        return false;
     };
-    (1..=64).contains(&sig) && mask("SigCgt:") & (1u64 << (sig - 1)) != 0
+    let acted_on = status_mask(&status, "SigCgt:") | status_mask(&status, "SigIgn:");
+    if acted_on & (1u64 << (sig - 1)) != 0 || sig == libc::SIGSTOP {
+        return false;
+    }
+    let word = |at: usize| i32::from_ne_bytes(info[at..at + 4].try_into().expect("4 bytes"));
+    match word(8) {
+        SI_USER | SI_TKILL => k.sender_vpid(tid, word(16)) != 0,
+        SI_KERNEL => true,
+        code if code < 0 => true,
+        _ => !FAULTS.contains(&sig),
+    }
 }
 
 crate::syscall_entries! {
@@ -193,13 +235,7 @@ pub fn interrupted_by_ignored(k: &Kernel, tid: Tid) -> bool {
     let Some(status) = k.mem.proc_file(tid, "status") else {
         return false;
     };
-    let mask = |field: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0)
-    };
+    let mask = |field: &str| status_mask(&status, field);
     let bit = |sig: i32| 1u64 << (sig - 1);
     let ignored_by_default =
         bit(libc::SIGCHLD) | bit(libc::SIGCONT) | bit(libc::SIGURG) | bit(libc::SIGWINCH);

@@ -355,6 +355,71 @@ fn init_gets_only_the_signals_it_handles() {
 }
 
 #[test]
+fn init_gets_the_signals_it_blocks() {
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    // Blocked, not caught: queued for init's sigtimedwait or signalfd, as on Linux.
+    let blocked = 1u64 << (libc::SIGUSR1 - 1);
+    let status = format!("SigBlk:\t{blocked:016x}\nSigCgt:\t0000000000000000\n");
+    mem.set_proc_file(INIT, "status", &status);
+    let kill_init = |sig: i32| [1, sig as u64, 0, 0, 0, 0];
+    match run(&mut k, CHILD, Sysno::kill, kill_init(libc::SIGUSR1)) {
+        Action::PassWith(args) => assert_eq!(args[0], INIT as u64),
+        other => panic!("expected the host's kill, got {other:?}"),
+    }
+    // Another signal, neither blocked nor caught: dropped.
+    assert_eq!(
+        returned(run(&mut k, CHILD, Sysno::kill, kill_init(libc::SIGUSR2))),
+        0
+    );
+}
+
+#[test]
+fn init_discards_at_delivery_the_signals_it_does_not_handle() {
+    use super::sys_signal::discarded_by_init;
+    let (k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    let siginfo = |signo: i32, code: i32, sender: Tid| {
+        let mut info = [0u8; 128];
+        info[0..4].copy_from_slice(&signo.to_ne_bytes());
+        info[8..12].copy_from_slice(&code.to_ne_bytes());
+        info[16..20].copy_from_slice(&sender.to_ne_bytes());
+        info
+    };
+    let none = "SigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n";
+    mem.set_proc_file(INIT, "status", none);
+    mem.set_proc_file(CHILD, "status", none);
+    let (usr1, kernel_code, segv_maperr) = (libc::SIGUSR1, 0x80, 1);
+    // Sent by a task of the sandbox (kill: SI_USER), by the kernel (SI_KERNEL) or by init's
+    // own write to a broken pipe (SI_USER from itself): discarded.
+    assert!(discarded_by_init(&k, INIT, usr1, &siginfo(usr1, 0, CHILD)));
+    assert!(discarded_by_init(
+        &k,
+        INIT,
+        libc::SIGALRM,
+        &siginfo(libc::SIGALRM, kernel_code, 0)
+    ));
+    assert!(discarded_by_init(
+        &k,
+        INIT,
+        libc::SIGPIPE,
+        &siginfo(libc::SIGPIPE, 0, INIT)
+    ));
+    // A fault of init's own code, a sender outside the sandbox, another process: delivered.
+    let segv = siginfo(libc::SIGSEGV, segv_maperr, 0);
+    assert!(!discarded_by_init(&k, INIT, libc::SIGSEGV, &segv));
+    assert!(!discarded_by_init(
+        &k,
+        INIT,
+        usr1,
+        &siginfo(usr1, 0, 99_999)
+    ));
+    assert!(!discarded_by_init(&k, CHILD, usr1, &siginfo(usr1, 0, INIT)));
+    // Handled or ignored by init: the host delivers it as it would anyway.
+    let caught = 1u64 << (usr1 - 1);
+    mem.set_proc_file(INIT, "status", &format!("SigCgt:\t{caught:016x}\n"));
+    assert!(!discarded_by_init(&k, INIT, usr1, &siginfo(usr1, 0, CHILD)));
+}
+
+#[test]
 fn rlimit_core_is_the_sentrys_whatever_the_high_bits() {
     let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
     // The kernel reads the resource as an int: 1 << 32 | RLIMIT_CORE is RLIMIT_CORE, which the
