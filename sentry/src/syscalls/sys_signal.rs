@@ -48,24 +48,31 @@ pub fn discarded_by_init(k: &Kernel, tid: Tid, sig: i32, info: &[u8; 128]) -> bo
         libc::SIGTRAP,
         libc::SIGSYS,
     ];
+    // Signals whose default is to be ignored (SIGCHLD first of all) the host treats as Linux
+    // does, handled or not.
+    const IGNORED_BY_DEFAULT: [i32; 4] =
+        [libc::SIGCHLD, libc::SIGCONT, libc::SIGURG, libc::SIGWINCH];
     let init = k.pids.namespaces[k.ns_of(tid)].init;
-    if init != Some(k.tgid_of(tid)) || !(1..=64).contains(&sig) || sig == libc::SIGKILL {
-        return false;
-    }
-    let Some(status) = k.mem.proc_file(tid, "status") else {
-        return false;
-    };
-    let acted_on = status_mask(&status, "SigCgt:") | status_mask(&status, "SigIgn:");
-    if acted_on & (1u64 << (sig - 1)) != 0 || sig == libc::SIGSTOP {
+    if init != Some(k.tgid_of(tid))
+        || !(1..=64).contains(&sig)
+        || [libc::SIGKILL, libc::SIGSTOP].contains(&sig)
+        || IGNORED_BY_DEFAULT.contains(&sig)
+    {
         return false;
     }
     let word = |at: usize| i32::from_ne_bytes(info[at..at + 4].try_into().expect("4 bytes"));
-    match word(8) {
+    let discarded_unless_handled = match word(8) {
         SI_USER | SI_TKILL => k.sender_vpid(tid, word(16)) != 0,
         SI_KERNEL => true,
         code if code < 0 => true,
         _ => !FAULTS.contains(&sig),
-    }
+    };
+    // The task's /proc status, read only when the answer hangs on its handlers.
+    discarded_unless_handled
+        && k.mem.proc_file(tid, "status").is_some_and(|status| {
+            let acted_on = status_mask(&status, "SigCgt:") | status_mask(&status, "SigIgn:");
+            acted_on & (1u64 << (sig - 1)) == 0
+        })
 }
 
 crate::syscall_entries! {

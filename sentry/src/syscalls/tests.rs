@@ -413,6 +413,9 @@ fn init_discards_at_delivery_the_signals_it_does_not_handle() {
         &siginfo(usr1, 0, 99_999)
     ));
     assert!(!discarded_by_init(&k, CHILD, usr1, &siginfo(usr1, 0, INIT)));
+    // A child's SIGCHLD: ignored by default, the host does as Linux, handled or not.
+    let chld = siginfo(libc::SIGCHLD, 1, CHILD);
+    assert!(!discarded_by_init(&k, INIT, libc::SIGCHLD, &chld));
     // Handled or ignored by init: the host delivers it as it would anyway.
     let caught = 1u64 << (usr1 - 1);
     mem.set_proc_file(INIT, "status", &format!("SigCgt:\t{caught:016x}\n"));
