@@ -91,6 +91,7 @@ pub struct Client {
 fn changes_nothing(req: &Request<'_>) -> bool {
     match *req {
         Request::Stat { .. }
+        | Request::OpenExec { .. }
         | Request::Statx { .. }
         | Request::Access { .. }
         | Request::Readlink { .. }
@@ -490,6 +491,12 @@ impl Client {
             flags,
             mode,
         })
+    }
+
+    /// A program for execve: the regular file at `path` (links followed) that the caller may
+    /// execute, opened read-only; EACCES for any other file.
+    pub fn open_exec(&mut self, mount: u32, path: &[u8]) -> Result<OwnedFd, Errno> {
+        self.expect_fd(&Request::OpenExec { mount, path })
     }
 
     /// `stat(2)` (`follow`) or `lstat(2)`.

@@ -110,12 +110,13 @@ pub enum Op {
     Removexattr = 21,
     BindUnix = 22,
     ConnectUnix = 23,
+    OpenExec = 24,
 }
 
 impl Op {
     fn from_u16(v: u16) -> Option<Op> {
         use Op::*;
-        const ALL: [Op; 23] = [
+        const ALL: [Op; 24] = [
             Hello,
             Open,
             Stat,
@@ -139,6 +140,7 @@ impl Op {
             Removexattr,
             BindUnix,
             ConnectUnix,
+            OpenExec,
         ];
         ALL.iter().copied().find(|op| *op as u16 == v)
     }
@@ -164,6 +166,10 @@ pub enum Request<'a> {
         flags: i32,
         mode: u32,
     },
+    /// What execve needs of a program: the regular file at the path (links followed) that
+    /// the caller may execute, opened read-only → [`Response::Fd`]; EACCES for any other
+    /// file, as execve gives. One walk where a stat, an access and an open took three.
+    OpenExec { mount: u32, path: &'a [u8] },
     /// `stat`/`lstat` → [`Response::Stat`].
     Stat {
         mount: u32,
@@ -513,6 +519,7 @@ impl<'a> Request<'a> {
         match self {
             Request::Hello { .. } => Op::Hello,
             Request::Open { .. } => Op::Open,
+            Request::OpenExec { .. } => Op::OpenExec,
             Request::Stat { .. } => Op::Stat,
             Request::Statx { .. } => Op::Statx,
             Request::Access { .. } => Op::Access,
@@ -544,6 +551,10 @@ impl<'a> Request<'a> {
         header(&mut w, seq, self.op() as u16);
         match *self {
             Request::Hello { version } => w.u32(version),
+            Request::OpenExec { mount, path } => {
+                w.u32(mount);
+                w.bytes(path);
+            }
             Request::Open {
                 mount,
                 path,
@@ -767,6 +778,10 @@ impl<'a> Request<'a> {
                 path: r.path()?,
                 flags: r.i32()?,
                 mode: r.u32()?,
+            },
+            Op::OpenExec => Request::OpenExec {
+                mount: r.u32()?,
+                path: r.path()?,
             },
             Op::Stat => Request::Stat {
                 mount: r.u32()?,
@@ -1178,6 +1193,10 @@ mod tests {
                 mount: 0,
                 path: b"s",
                 sock_type: libc::SOCK_STREAM,
+            },
+            Request::OpenExec {
+                mount: 1,
+                path: b"bin/sh",
             },
         ];
         let mut buf = Vec::new();

@@ -133,6 +133,21 @@ impl Probe {
 const RESOLVE_NAME_ONLY: u64 =
     libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
 
+/// EACCES unless the caller may execute the file `fd` (an `O_PATH` fd) is open on.
+fn may_execute(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    // SAFETY: "" is NUL-terminated; AT_EMPTY_PATH makes faccessat2 act on fd.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::X_OK,
+            libc::AT_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
+
 /// ESTALE unless `fd` is the inode `st` describes.
 fn same_inode(fd: &OwnedFd, st: &libc::stat) -> Result<(), Errno> {
     let now = sys::fstat(fd.as_fd())?;
@@ -376,6 +391,10 @@ impl Server {
                 mode,
             } => {
                 *fd_out = Some(self.open(mount, path, flags, mode)?);
+                Ok(Response::Fd)
+            }
+            Request::OpenExec { mount, path } => {
+                *fd_out = Some(self.open_exec(mount, path)?);
                 Ok(Response::Fd)
             }
             Request::Stat {
@@ -807,6 +826,47 @@ impl Server {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A program for execve, checked as execve checks it: a regular file (EACCES for
+    /// anything else) that the caller may execute (faccessat2 of the object found), then
+    /// opened read-only. The name is looked up once, for all three.
+    fn open_exec(&self, m: u32, path: &[u8]) -> Result<OwnedFd, Errno> {
+        let ro = self.read_only(m)?;
+        let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
+        if let Some(mut found) = self.cached_name(m, path, true, LookFor::Open)? {
+            let st = found.st;
+            if file_type(&st) != libc::S_IFREG {
+                return Err(Errno::EACCES);
+            }
+            let probe = match found.path_fd.take() {
+                Some(fd) => Probe::Fd(fd),
+                None => {
+                    let (dir, name) = (found.dir.as_raw_fd(), found.name.as_cstr().as_ptr());
+                    let at = libc::AT_SYMLINK_NOFOLLOW;
+                    // SAFETY: the name is NUL-terminated; faccessat2 only reads it.
+                    Errno::result(unsafe {
+                        libc::syscall(libc::SYS_faccessat2, dir, name, libc::X_OK, at)
+                    })?;
+                    Probe::Name(found)
+                }
+            };
+            if let Probe::Fd(fd) = &probe {
+                may_execute(fd.as_fd())?;
+            }
+            match self.open_found(probe, &st, flags, ro) {
+                // Not the inode looked at a moment before: walked again, as without a cache.
+                Err(Errno::ESTALE) => {}
+                other => return other,
+            }
+        }
+        let probe = self.resolve(m, path, libc::O_PATH, 0)?;
+        let st = sys::fstat(probe.as_fd())?;
+        if file_type(&st) != libc::S_IFREG {
+            return Err(Errno::EACCES);
+        }
+        may_execute(probe.as_fd())?;
+        self.open_found(Probe::Fd(probe), &st, flags, ro)
     }
 
     /// The rest of an open once its path was found (and is not to be created): the checks

@@ -38,6 +38,7 @@ fn answers(c: &mut Client, path: &[u8]) -> Vec<Answer> {
         c.open(0, path, libc::O_RDONLY | libc::O_NOFOLLOW, 0)
             .map(content),
     );
+    out.push(c.open_exec(0, path).map(content));
     out
 }
 
@@ -59,6 +60,11 @@ fn local_walks_answer_as_the_gofer_does() {
     std::os::unix::fs::symlink("/secret", root.join("d/abs")).unwrap();
     std::os::unix::fs::symlink("../../../secret", root.join("d/e/up")).unwrap();
     std::fs::write(root.join("d/e/g"), b"deep").unwrap();
+    // A program (an execute bit) and a link to it, for the exec opens.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(root.join("d/e/x"), b"program").unwrap();
+    std::fs::set_permissions(root.join("d/e/x"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    link("d/e/x", "xl").unwrap();
     let mut local = spawn_walking_locally(&[(&root, false)]);
     let mut remote = spawn(&[(&root, false)]);
     for path in [
@@ -81,6 +87,8 @@ fn local_walks_answer_as_the_gofer_does() {
         b"d/e",
         b"d/e/",
         b"d/e/g",
+        b"d/e/x",
+        b"xl",
         b"d/e/missing",
         b"d/e/up",
         b"d/rel",

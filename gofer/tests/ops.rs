@@ -196,6 +196,19 @@ fn stat_family() {
     );
     assert_eq!(c.access(0, b"f", 0o100, 0).unwrap_err(), Errno::EINVAL);
 
+    // An exec's open: a regular file with an execute bit, links followed; EACCES for a
+    // directory or a file nobody may execute.
+    std::fs::write(t.join("prog"), b"#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(t.join("prog"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("prog", t.join("prog-link")).unwrap();
+    assert_eq!(read_fd(&c.open_exec(0, b"prog").unwrap()), b"#!/bin/sh\n");
+    let fd = c.open_exec(0, b"prog-link").unwrap();
+    assert_eq!(fd_path(&fd), t.join("prog"));
+    assert_eq!(fd_flags(&fd) & libc::O_ACCMODE, libc::O_RDONLY);
+    assert_eq!(c.open_exec(0, b"d").unwrap_err(), Errno::EACCES);
+    assert_eq!(c.open_exec(0, b"f").unwrap_err(), Errno::EACCES);
+    assert_eq!(c.open_exec(0, b"nope").unwrap_err(), Errno::ENOENT);
+
     assert_eq!(c.readlink(0, b"l").unwrap(), b"f");
     assert_eq!(c.readlink(0, b"dangling").unwrap(), b"nowhere");
     assert_eq!(c.readlink(0, b"f").unwrap_err(), Errno::EINVAL);

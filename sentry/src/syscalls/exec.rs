@@ -354,15 +354,10 @@ fn pread_exact(file: &OwnedFd, buf: &mut [u8], offset: u64) -> Result<(), Errno>
     Ok(())
 }
 
-/// Opens the program for execution through the gofer.
+/// Opens the program for execution through the gofer: a regular file the sandbox may
+/// execute (EACCES otherwise, as execve says).
 fn open_program(call: &mut Call, target: &Target) -> Result<OwnedFd, Errno> {
-    let (index, rel) = (target.gofer_index, target.rel.clone());
-    let st = files(call)?.stat(index, &rel, true)?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return Err(Errno::EACCES);
-    }
-    files(call)?.access(index, &rel, libc::X_OK, 0)?;
-    files(call)?.open(index, &rel, libc::O_RDONLY | libc::O_CLOEXEC, 0)
+    files(call)?.open_exec(target.gofer_index, &target.rel)
 }
 
 /// Works out what to run for `path` (as the program named it) with `argv0`.
@@ -468,7 +463,9 @@ fn is_glibc_loader(path: &[u8]) -> bool {
     name.starts_with(b"ld-linux")
 }
 
-/// Reads a NULL-terminated array of string pointers (argv) out of the task.
+/// Reads a NULL-terminated array of string pointers (argv) out of the task, a page's worth
+/// of pointers per read. A pointer the kernel could not read faults here too: every read
+/// stays within the page of the first pointer it takes.
 fn read_pointer_array(
     mem: &dyn crate::host::TaskMemory,
     tid: Tid,
@@ -478,18 +475,22 @@ fn read_pointer_array(
     if addr == 0 {
         return Ok(out);
     }
+    let mut at = addr;
     loop {
-        let mut word = [0u8; 8];
-        mem.read(tid, addr + out.len() as u64 * 8, &mut word)
-            .map_err(|_| Errno::EFAULT)?;
-        let ptr = u64::from_ne_bytes(word);
-        if ptr == 0 {
-            return Ok(out);
+        let to_page_end = (4096 - at % 4096) as usize;
+        let mut chunk = vec![0u8; (to_page_end / 8).max(1) * 8];
+        mem.read(tid, at, &mut chunk).map_err(|_| Errno::EFAULT)?;
+        for word in chunk.chunks_exact(8) {
+            let ptr = u64::from_ne_bytes(word.try_into().expect("8 bytes"));
+            if ptr == 0 {
+                return Ok(out);
+            }
+            out.push(ptr);
+            if out.len() * 8 > MAX_ARG_BYTES {
+                return Err(Errno::E2BIG);
+            }
         }
-        out.push(ptr);
-        if out.len() * 8 > MAX_ARG_BYTES {
-            return Err(Errno::E2BIG);
-        }
+        at += chunk.len() as u64;
     }
 }
 
@@ -528,7 +529,8 @@ fn exec(
     if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
-    let mut path = read_path(call, path)?;
+    let path_arg = path;
+    let mut path = read_path(call, path_arg)?;
     let given_len = path.len();
     let mut dirfd = dirfd;
     if path.is_empty() {
@@ -546,7 +548,9 @@ fn exec(
         dirfd = libc::AT_FDCWD as i64 as u64;
     }
     let pointers = read_pointer_array(&*call.kernel.mem, call.tid, argv)?;
+    // A shell passes the path it found as argv[0] too: the same bytes, read once.
     let argv0 = match pointers.first() {
+        Some(&p) if p == path_arg.ptr && given_len > 0 => read_path(call, path_arg)?,
         Some(&p) => read_arg(&*call.kernel.mem, call.tid, p)?,
         None => Vec::new(),
     };
