@@ -45,6 +45,9 @@ const MAX_ARG_BYTES: usize = 6 << 20;
 const MAX_INTERPRETER_DEPTH: usize = 4;
 /// Linux reads this much of a file for the `#!` line (BINPRM_BUF_SIZE).
 const BINPRM_BUF_SIZE: usize = 256;
+/// How much of a program the sentry reads at once: the `#!` line, or the ELF header, the
+/// program headers and PT_INTERP's path of any usual binary.
+const HEAD_LEN: usize = 4096;
 /// The largest vector block (argc, argv, envp, auxv) the sentry reads at an exec event.
 const MAX_VECTOR_BLOCK: usize = 64 * 1024;
 /// The length of the x86_64 `syscall` instruction, to run it again from an exit stop.
@@ -294,14 +297,26 @@ fn shebang(head: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
     }
 }
 
-/// The PT_INTERP of an ELF file, if it has one. ENOEXEC for a malformed ELF.
-fn elf_interpreter(file: &OwnedFd) -> Result<Option<Vec<u8>>, Errno> {
-    use goblin::elf::{header, program_header};
-    let ehdr = head(file, header::header64::SIZEOF_EHDR)?;
-    if ehdr.len() < header::header64::SIZEOF_EHDR {
-        return Err(Errno::ENOEXEC);
+/// `len` bytes of `file` at `offset`: from `start` (the file's first bytes, already read)
+/// when they lie there, else read. ENOEXEC when the file is shorter.
+fn file_bytes(file: &OwnedFd, start: &[u8], offset: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    let end = offset.checked_add(len as u64).ok_or(Errno::ENOEXEC)?;
+    if end <= start.len() as u64 {
+        return Ok(start[offset as usize..end as usize].to_vec());
     }
-    let header = goblin::elf::Elf::parse_header(&ehdr).map_err(|_| Errno::ENOEXEC)?;
+    let mut buf = vec![0u8; len];
+    pread_exact(file, &mut buf, offset)?;
+    Ok(buf)
+}
+
+/// The PT_INTERP of an ELF file whose first bytes are `start`, if it has one. ENOEXEC for
+/// a malformed ELF.
+fn elf_interpreter(file: &OwnedFd, start: &[u8]) -> Result<Option<Vec<u8>>, Errno> {
+    use goblin::elf::{header, program_header};
+    let Some(ehdr) = start.get(..header::header64::SIZEOF_EHDR) else {
+        return Err(Errno::ENOEXEC);
+    };
+    let header = goblin::elf::Elf::parse_header(ehdr).map_err(|_| Errno::ENOEXEC)?;
     if header.e_ident[header::EI_CLASS] != header::ELFCLASS64
         || header.e_machine != header::EM_X86_64
     {
@@ -314,8 +329,7 @@ fn elf_interpreter(file: &OwnedFd) -> Result<Option<Vec<u8>>, Errno> {
     {
         return Err(Errno::ENOEXEC);
     }
-    let mut table = vec![0u8; table_len];
-    pread_exact(file, &mut table, header.e_phoff)?;
+    let table = file_bytes(file, start, header.e_phoff, table_len)?;
     for entry in table.chunks_exact(program_header::program_header64::SIZEOF_PHDR) {
         // SAFETY: ProgramHeader is a plain repr(C) struct of SIZEOF_PHDR bytes; the
         // unaligned read copies it out of our buffer.
@@ -325,8 +339,7 @@ fn elf_interpreter(file: &OwnedFd) -> Result<Option<Vec<u8>>, Errno> {
             if phdr.p_filesz == 0 || phdr.p_filesz > 4096 {
                 return Err(Errno::ENOEXEC);
             }
-            let mut path = vec![0u8; phdr.p_filesz as usize];
-            pread_exact(file, &mut path, phdr.p_offset)?;
+            let mut path = file_bytes(file, start, phdr.p_offset, phdr.p_filesz as usize)?;
             let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
             path.truncate(end);
             return Ok(Some(path));
@@ -373,8 +386,8 @@ pub fn plan(call: &mut Call, dirfd: u64, path: &[u8], argv0: &[u8]) -> Result<Pl
             return Err(Errno::EACCES);
         }
         let file = open_program(call, &target)?;
-        let start = head(&file, BINPRM_BUF_SIZE)?;
-        if let Some((interpreter, arg)) = shebang(&start) {
+        let start = head(&file, HEAD_LEN)?;
+        if let Some((interpreter, arg)) = shebang(&start[..start.len().min(BINPRM_BUF_SIZE)]) {
             // argv becomes: interpreter [arg] script args…; the script as it was named.
             let mut next = vec![interpreter.clone()];
             next.extend(arg);
@@ -394,7 +407,7 @@ pub fn plan(call: &mut Call, dirfd: u64, path: &[u8], argv0: &[u8]) -> Result<Pl
         if !start.starts_with(b"\x7fELF") {
             return Err(Errno::ENOEXEC);
         }
-        let Some(interpreter) = elf_interpreter(&file)? else {
+        let Some(interpreter) = elf_interpreter(&file, &start)? else {
             return Ok(Plan {
                 file,
                 argv_prefix: prefix,
@@ -412,7 +425,7 @@ pub fn plan(call: &mut Call, dirfd: u64, path: &[u8], argv0: &[u8]) -> Result<Pl
                 Errno::ELIBBAD
             }
         })?;
-        if elf_interpreter(&loader)?.is_some() {
+        if elf_interpreter(&loader, &head(&loader, HEAD_LEN)?)?.is_some() {
             return Err(Errno::ELIBBAD);
         }
         let program_argv0 = if prefix.is_empty() {
@@ -1039,6 +1052,57 @@ mod tests {
         let words = vector_block(1, 1, &[(7, 0), (31, 0x7ffe_f000)]);
         assert_eq!(parse(&words), None);
         assert_eq!(parse(&[u64::MAX, 0, 0]), None);
+    }
+
+    /// A minimal x86_64 ELF file with one PT_INTERP program header at `phoff` naming
+    /// `interp`, whose bytes sit at `interp_at`.
+    fn elf_with_interp(phoff: usize, interp_at: usize, interp: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; interp_at + interp.len() + 1];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4..7].copy_from_slice(&[2, 1, 1]);
+        f[16..18].copy_from_slice(&3u16.to_le_bytes());
+        f[18..20].copy_from_slice(&62u16.to_le_bytes());
+        f[20..24].copy_from_slice(&1u32.to_le_bytes());
+        f[32..40].copy_from_slice(&(phoff as u64).to_le_bytes());
+        f[52..54].copy_from_slice(&64u16.to_le_bytes());
+        f[54..56].copy_from_slice(&56u16.to_le_bytes());
+        f[56..58].copy_from_slice(&1u16.to_le_bytes());
+        f[58..60].copy_from_slice(&64u16.to_le_bytes());
+        let ph = &mut f[phoff..phoff + 56];
+        ph[..4].copy_from_slice(&3u32.to_le_bytes());
+        ph[8..16].copy_from_slice(&(interp_at as u64).to_le_bytes());
+        ph[32..40].copy_from_slice(&(interp.len() as u64 + 1).to_le_bytes());
+        f[interp_at..interp_at + interp.len()].copy_from_slice(interp);
+        f
+    }
+
+    #[test]
+    fn the_interpreter_is_found_in_the_first_page_or_past_it() {
+        let dir = std::env::temp_dir().join(format!("sentry-elf-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (phoff, interp_at) in [(64, 200), (64, 6000), (5000, 9000)] {
+            let path = dir.join(format!("elf-{phoff}-{interp_at}"));
+            std::fs::write(&path, elf_with_interp(phoff, interp_at, b"/lib/ld.so")).unwrap();
+            let file: OwnedFd = std::fs::File::open(&path).unwrap().into();
+            let start = head(&file, HEAD_LEN).unwrap();
+            assert_eq!(
+                elf_interpreter(&file, &start).unwrap().as_deref(),
+                Some(&b"/lib/ld.so"[..]),
+                "program headers at {phoff}, path at {interp_at}"
+            );
+            // Cut before its path: malformed.
+            let short: OwnedFd = {
+                std::fs::write(
+                    &path,
+                    &elf_with_interp(phoff, interp_at, b"/x")[..interp_at],
+                )
+                .unwrap();
+                std::fs::File::open(&path).unwrap().into()
+            };
+            let start = head(&short, HEAD_LEN).unwrap();
+            assert_eq!(elf_interpreter(&short, &start), Err(Errno::ENOEXEC));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
