@@ -114,6 +114,21 @@ int main(int argc, char **argv)
     }
     OK(shared == 1, "vfork: child ran first in the shared address space");
     T_EQ(child_exit_code(c), 11, "vfork: child exit status");
+    /* After a clone the kernel refused (CLONE_THREAD without CLONE_SIGHAND), a vfork's child is
+     * a process of its own, not a thread of its parent. */
+    T_ERR(syscall(SYS_clone, CLONE_THREAD | CLONE_VM, 0, NULL, NULL, 0), EINVAL,
+          "clone: CLONE_THREAD without CLONE_SIGHAND -> EINVAL");
+    fflush(stdout);
+    volatile pid_t seen_pid = 0, seen_parent = 0;
+    c = vfork();
+    if (c == 0) {
+        seen_pid = getpid();
+        seen_parent = getppid();
+        _exit(0);
+    }
+    OK(seen_pid == c && seen_pid != getpid() && seen_parent == getpid(),
+       "vfork: after a refused clone the child is a process of its own");
+    T_EQ(child_exit_code(c), 0, "vfork: that child's exit status");
 
     /* clone (raw, fork-like) and clone3 */
     fflush(stdout);

@@ -645,12 +645,22 @@ impl Supervisor {
             }
             Stop::GroupStop(_) => stopped.resume(Resume::Listen, 0)?,
             Stop::NewTask { child, kind } => {
+                let unseen_vfork =
+                    kind == platform_ptrace::NewTaskKind::Vfork && !self.pending.contains_key(&tid);
+                if unseen_vfork {
+                    self.vfork_seen_at_its_event(tid);
+                }
                 self.on_new_task(tid, child, kind);
                 if let Some(child_stop) = self.early.remove(&child) {
                     self.first_stop(&child_stop);
-                    child_stop.resume(steady, 0)?;
+                    child_stop.resume(self.steady(), 0)?;
                 }
-                stopped.resume(steady, 0)?;
+                let how = if unseen_vfork {
+                    Resume::Syscall
+                } else {
+                    steady
+                };
+                stopped.resume(how, 0)?;
             }
             Stop::Exec { former_tid } => {
                 let first = self.before_first_exec(tid);
@@ -736,6 +746,34 @@ impl Supervisor {
             Stop::VforkDone | Stop::Exiting => stopped.resume(steady, 0)?,
         }
         Ok(())
+    }
+
+    /// A vfork that the filter let through without a stop (nothing is counted, so its entry
+    /// has nothing to decide): at its event the sentry takes it up as if it had stopped at
+    /// the entry, so that its exit stop puts the child's number in the caller's terms. The
+    /// arguments of an earlier clone that failed are forgotten (a vfork has none).
+    fn vfork_seen_at_its_event(&mut self, tid: Tid) {
+        if let Some(task) = self.kernel.tasks.get_mut(&tid) {
+            task.clone_args = None;
+        }
+        let strace_line = self.strace.then(|| {
+            let shown = self.kernel.shown_pid(tid);
+            let nr = Sysno::vfork.id() as u64;
+            strace::format_entry(tid, shown, Some(Sysno::vfork), nr, &[0; 6], &[])
+        });
+        self.pending.insert(
+            tid,
+            Pending {
+                sysno: Some(Sysno::vfork),
+                class: Class::Checked,
+                strace_line,
+                hook: Some(ExitHook::Clone),
+                restore: None,
+                exec: None,
+                restore_on_restart: None,
+                held_mask: None,
+            },
+        );
     }
 
     /// Records a task created by `parent_tid`'s clone, fork or vfork: its thread group,

@@ -71,9 +71,15 @@ const GUARDED: [(Sysno, u8, ArgTest); 13] = [
 const NEGATIVE: ArgTest = ArgTest::AtLeast(0x8000_0000);
 
 pub fn compile(policy: Policy) -> Filter {
-    let allowed: Vec<u32> = (0..MAX_NR as u32)
+    let mut allowed: Vec<u32> = (0..MAX_NR as u32)
         .filter(|&nr| class_of(nr as u64, policy) == Class::Passthrough)
         .collect();
+    // A vfork's entry has nothing to decide unless tasks or memory are counted: the sentry
+    // takes it up at its event stop, before the child runs and before the call returns.
+    if !policy.memory && !policy.pids {
+        allowed.push(Sysno::vfork.id() as u32);
+        allowed.sort_unstable();
+    }
     let mut guards = as_guards(&GUARDED);
     // Under a memory limit, writes and dups stop only for the fds where memfds live.
     if policy.memory {
