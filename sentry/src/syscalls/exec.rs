@@ -183,10 +183,12 @@ fn parse_vector_block(
             AT_BASE => base = Some(word(at + 8)?),
             _ => {}
         }
-        at += 16;
         if kind == AT_NULL {
-            return Some((at, execfn_slot, base));
+            // Its value word too: the block the caller keeps ends after it.
+            word(at + 8)?;
+            return Some((at + 16, execfn_slot, base));
         }
+        at += 16;
     }
 }
 
