@@ -95,6 +95,14 @@ impl Container {
         std::fs::read_to_string(self.dir.join("out")).unwrap_or_default()
     }
 
+    /// `create`, then `start`, then waits until the output holds `text`; the pid.
+    fn start_until(&self, text: &str) -> i32 {
+        let pid = self.create();
+        self.run(&["start", &self.id]).expect_code(0);
+        self.wait_output(text);
+        pid
+    }
+
     /// Waits until the container's output holds `text`.
     fn wait_output(&self, text: &str) {
         let end = Instant::now() + DEADLINE;
@@ -213,9 +221,7 @@ fn exec_ps_and_kill(v: Variant) {
         ],
         serde_json::json!({}),
     );
-    let pid = c.create();
-    c.run(&["start", &c.id]).expect_code(0);
-    c.wait_output("ready");
+    let pid = c.start_until("ready");
     assert_eq!(c.status(), "running");
     // In the foreground: its output, its status, the container's PID namespace.
     let run = c.run(&[
@@ -248,9 +254,7 @@ fn pause_and_resume(v: Variant) {
         &["sh", "-c", "while true; do echo tick; done"],
         serde_json::json!({}),
     );
-    let sandbox = c.create();
-    c.run(&["start", &c.id]).expect_code(0);
-    c.wait_output("tick");
+    let sandbox = c.start_until("tick");
     c.run(&["pause", &c.id]).expect_code(0);
     assert_eq!(c.status(), "paused");
     // pause returns once every task is stopped: nothing is written from then on. (ps lists
@@ -342,9 +346,7 @@ fn bad_input_is_one_line(v: Variant) {
 fn nothing_left_after_sigkill(v: Variant) {
     let script = "sleep 1000 & echo ready; wait; echo x";
     let c = Container::new(v, &["sh", "-c", script], serde_json::json!({}));
-    let pid = c.create();
-    c.run(&["start", &c.id]).expect_code(0);
-    c.wait_output("ready");
+    let pid = c.start_until("ready");
     // The sandbox's processes, pinned before the kill.
     let tasks: Vec<_> = c
         .pids()
@@ -427,9 +429,7 @@ fn cpu_quota_throttles(v: Variant) {
         &["sh", "-c", "echo spinning; while true; do :; done"],
         serde_json::json!({"linux": {"resources": {"cpu": {"quota": 20000, "period": 100000}}}}),
     );
-    c.create();
-    c.run(&["start", &c.id]).expect_code(0);
-    c.wait_output("spinning");
+    c.start_until("spinning");
     let pids: Vec<i32> = c.pids().into_iter().skip(1).collect();
     let (cpu0, wall0) = (cpu_of(&pids), Instant::now());
     // A window of a few periods to measure in (not a wait for anything to happen).
@@ -459,9 +459,7 @@ fn idle_after_an_exec_ended(v: Variant) {
         &["sh", "-c", "echo ready; exec sleep 100000"],
         serde_json::json!({}),
     );
-    let pid = c.create();
-    c.run(&["start", &c.id]).expect_code(0);
-    c.wait_output("ready");
+    let pid = c.start_until("ready");
     c.run(&["exec", &c.id, "true"]).expect_code(0);
     let (cpu0, wall0) = (cpu_of(&[pid]), Instant::now());
     // A window to measure in (not a wait for anything to happen).
