@@ -22,7 +22,9 @@ use std::process::ExitStatus;
 
 use nix::errno::Errno;
 
-use crate::protocol::{Request, Response, StatFs, Timespec, MAX_FRAME, VERSION, XATTR_SIZE_MAX};
+use crate::protocol::{
+    Request, Response, StatFs, Timespec, FD_RELEASED, MAX_FRAME, VERSION, XATTR_SIZE_MAX,
+};
 use crate::server::{MountRoot, Server};
 use crate::sys;
 
@@ -428,6 +430,17 @@ impl Client {
             Ok(p) if p.len > 0 && !p.truncated => p,
             _ => return Err(self.fail()),
         };
+        if pkt.fd.is_some() {
+            // The gofer's copy of the fd is gone once this comes (see `FD_RELEASED`).
+            let mut released = [0u8; 1];
+            match sys::recv_packet(self.sock.as_fd(), &mut released) {
+                Ok(p) if p.len == 1 && !p.truncated && p.fd.is_none() => {}
+                _ => return Err(self.fail()),
+            }
+            if released[0] != FD_RELEASED {
+                return Err(self.fail());
+            }
+        }
         let seq = self.seq;
         match Response::decode(&self.rbuf[..pkt.len]) {
             Ok((_, Response::Error(e))) => Err(e),

@@ -2,6 +2,10 @@
 //!
 //! Transport: one `SOCK_SEQPACKET` Unix socket pair; one request or response per packet; at most
 //! one file descriptor per packet, passed with `SCM_RIGHTS`. All integers are little-endian.
+//! A response that carries an fd is followed by one packet of the byte [`FD_RELEASED`], sent
+//! once the gofer has closed its own copy: until then the file is still open in the gofer,
+//! and a task that got it and closed it would find it held (a read lease refused, an exec of
+//! a file just written failing with ETXTBSY).
 //!
 //! Request frame:  `len:u32 seq:u32 op:u16 reserved:u16` then the op's fields.
 //! Response frame: `len:u32 seq:u32 tag:u16 reserved:u16` then the tag's fields.
@@ -17,7 +21,10 @@
 use nix::errno::Errno;
 
 /// Protocol version; bumped on any incompatible change of a frame.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+
+/// The packet after a response with an fd: the gofer's copy is closed.
+pub const FD_RELEASED: u8 = 0xfd;
 /// Largest frame either side sends or accepts (an xattr value of 64 KiB plus two paths fit).
 pub const MAX_FRAME: usize = 80 * 1024;
 /// Size of the fixed header of every frame.

@@ -12,7 +12,9 @@ use std::rc::Rc;
 
 use nix::errno::Errno;
 
-use crate::protocol::{Request, Response, Timespec, MAX_FRAME, VERSION, XATTR_SIZE_MAX};
+use crate::protocol::{
+    Request, Response, Timespec, FD_RELEASED, MAX_FRAME, VERSION, XATTR_SIZE_MAX,
+};
 use crate::sys::{self, file_type, CPath, FdName, RESOLVE_BENEATH_ONLY, RESOLVE_CONFINED};
 
 /// One mount served by the gofer.
@@ -329,6 +331,11 @@ impl Server {
                 Response::Error(e).encode(seq, &mut wbuf);
             }
             sys::send_packet(sock, &wbuf, reply_fd.as_ref().map(|f| f.as_fd()))?;
+            if let Some(fd) = reply_fd {
+                // Closed before the client goes on (see `FD_RELEASED`).
+                drop(fd);
+                sys::send_packet(sock, &[FD_RELEASED], None)?;
+            }
         }
     }
 
