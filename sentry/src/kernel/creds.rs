@@ -550,6 +550,31 @@ impl Creds {
         false
     }
 
+    /// Whether the task may make a hard link to a file with `mode` and shown owner
+    /// `uid`:`gid`, as Linux's protected_hardlinks decides: its owner (or CAP_FOWNER) may,
+    /// and anyone may link a regular file that is neither set-user-ID nor an executable
+    /// set-group-ID and that they may read and write.
+    pub fn may_link(&self, mode: u32, uid: u32, gid: u32) -> bool {
+        if self.fsuid == uid || self.capable(CAP_FOWNER) {
+            return true;
+        }
+        let setgid_exec = libc::S_ISGID | libc::S_IXGRP;
+        mode & libc::S_IFMT == libc::S_IFREG
+            && mode & libc::S_ISUID == 0
+            && mode & setgid_exec != setgid_exec
+            && self.may_access(mode, uid, gid, libc::R_OK | libc::W_OK)
+    }
+
+    /// Whether the task may set or remove a user.* attribute of a file with `mode` and
+    /// shown owner `uid` beyond write permission: only regular files and directories have
+    /// them, and a sticky directory's are its owner's (or CAP_FOWNER's).
+    pub fn may_change_user_xattr(&self, mode: u32, uid: u32) -> bool {
+        let kind = mode & libc::S_IFMT;
+        let sticky_dir = kind == libc::S_IFDIR && mode & libc::S_ISVTX != 0;
+        (kind == libc::S_IFREG || kind == libc::S_IFDIR)
+            && (!sticky_dir || self.fsuid == uid || self.capable(CAP_FOWNER))
+    }
+
     /// Whether a task with these credentials may inspect one with `target`'s as ptrace's
     /// "attach, real credentials" check allows (pidfd_getfd, /proc/<pid>/mem): the same
     /// real, effective and saved ids and a dumpable target, or CAP_SYS_PTRACE.
@@ -916,5 +941,43 @@ mod tests {
         let r = root();
         assert!(r.may_access(libc::S_IFREG | 0o600, 1001, 1001, libc::R_OK | libc::W_OK));
         assert!(!r.may_access(libc::S_IFREG | 0o600, 1001, 1001, libc::X_OK));
+    }
+
+    #[test]
+    fn hard_links_follow_protected_hardlinks() {
+        let u = user(1000);
+        let reg = libc::S_IFREG;
+        assert!(u.may_link(reg | 0o600, 1000, 1000), "own file");
+        assert!(!u.may_link(reg | 0o644, 0, 0), "readable, not writable");
+        assert!(u.may_link(reg | 0o666, 0, 0), "readable and writable");
+        assert!(
+            !u.may_link(reg | libc::S_ISUID | 0o666, 0, 0),
+            "set-user-ID"
+        );
+        assert!(
+            !u.may_link(reg | libc::S_ISGID | 0o676, 0, 0),
+            "executable set-group-ID"
+        );
+        assert!(
+            u.may_link(reg | libc::S_ISGID | 0o666, 0, 0),
+            "set-group-ID, no group x"
+        );
+        assert!(
+            !u.may_link(libc::S_IFIFO | 0o666, 0, 0),
+            "not a regular file"
+        );
+        assert!(root().may_link(reg | 0o600, 1001, 1001), "CAP_FOWNER");
+    }
+
+    #[test]
+    fn user_attributes_of_sticky_directories_are_the_owners() {
+        let u = user(1000);
+        let sticky = libc::S_IFDIR | libc::S_ISVTX | 0o777;
+        assert!(!u.may_change_user_xattr(sticky, 0));
+        assert!(u.may_change_user_xattr(sticky, 1000));
+        assert!(root().may_change_user_xattr(sticky, 1000));
+        assert!(u.may_change_user_xattr(libc::S_IFDIR | 0o777, 0));
+        assert!(u.may_change_user_xattr(libc::S_IFREG | 0o666, 0));
+        assert!(!u.may_change_user_xattr(libc::S_IFLNK | 0o777, 1000));
     }
 }

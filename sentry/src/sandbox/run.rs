@@ -597,7 +597,13 @@ fn find_program(
     let mut try_path = |path: &[u8]| {
         let mut call = syscalls::Call::new(kernel, 0, ::syscalls::Sysno::execve, [0; 6]);
         syscalls::vfs::across_mounts(&mut call, |call| {
-            syscalls::exec::plan(call, libc::AT_FDCWD as i64 as u64, path, name.as_bytes())
+            syscalls::exec::plan(
+                call,
+                libc::AT_FDCWD as i64 as u64,
+                path,
+                name.as_bytes(),
+                false,
+            )
         })
     };
     let failure = |errno: nix::errno::Errno| match errno {

@@ -28,7 +28,10 @@
 //! killed.
 
 use super::sys_signal::{ERESTARTNOINTR, ERESTARTSYS};
-use super::vfs::{by_path, files, follow, read_path, resolve, PathArg, Target};
+use super::vfs::{
+    by_path, check_file, check_permission, check_search, files, follow, read_path, resolve,
+    PathArg, Target,
+};
 use super::{Action, Call};
 use crate::kernel::exec_area::{AddressSpace, AreaLease, ExecArea};
 use nix::errno::Errno;
@@ -376,17 +379,31 @@ fn open_program(call: &mut Call, target: &Target) -> Result<OwnedFd, Errno> {
 }
 
 /// Works out what to run for `path` (as the program named it) with `argv0`.
-/// `dirfd` is the directory relative paths start from.
-pub fn plan(call: &mut Call, dirfd: u64, path: &[u8], argv0: &[u8]) -> Result<Plan, Errno> {
+/// `dirfd` is the directory relative paths start from. `from_fd`: the path is that of an
+/// fd the task holds (fexecve), so no search permission is needed on its way.
+pub fn plan(
+    call: &mut Call,
+    dirfd: u64,
+    path: &[u8],
+    argv0: &[u8],
+    from_fd: bool,
+) -> Result<Plan, Errno> {
     let mut prefix: Vec<Vec<u8>> = Vec::new();
     let mut name = path.to_vec();
     let mut name_dirfd = dirfd;
+    let mut walked = from_fd;
     for _ in 0..=MAX_INTERPRETER_DEPTH {
         let target = resolve(call, name_dirfd, &name, true)?;
         let target = follow(call, target)?;
         if target.proc.is_some() {
             return Err(Errno::EACCES);
         }
+        // The sandbox's own user must be allowed to execute it (and each interpreter), as
+        // the sandbox shows the owner; the gofer only knows the host's.
+        if !std::mem::replace(&mut walked, false) {
+            check_search(call, &target)?;
+        }
+        check_file(call, &target, libc::X_OK, true)?;
         let file = open_program(call, &target)?;
         let start = head(&file, HEAD_LEN)?;
         if let Some((interpreter, arg)) = shebang(&start[..start.len().min(BINPRM_BUF_SIZE)]) {
@@ -420,6 +437,7 @@ pub fn plan(call: &mut Call, dirfd: u64, path: &[u8], argv0: &[u8]) -> Result<Pl
         // A dynamic program: run its interpreter from inside the sandbox.
         let program = target.path;
         let target = resolve(call, libc::AT_FDCWD as i64 as u64, &interpreter, true)?;
+        check_permission(call, &target, libc::X_OK, true)?;
         let loader = open_program(call, &target).map_err(|e| {
             if e == Errno::ENOENT {
                 Errno::ENOENT
@@ -569,7 +587,7 @@ fn exec(
         Some(&p) => read_arg(&*call.kernel.mem, call.tid, p)?,
         None => Vec::new(),
     };
-    let plan = plan(call, dirfd, &path, &argv0)?;
+    let plan = plan(call, dirfd, &path, &argv0, given_len == 0)?;
     let program = plan.program.clone();
     let loader = plan.loader;
     let new_argv = if plan.keeps_argv() {

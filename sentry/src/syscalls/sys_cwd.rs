@@ -11,6 +11,13 @@ crate::syscall_entries! {
     chdir(path: Path) => Gofer, |call, a| by_path(call, a, chdir);
     fchdir(fd: Fd) => Gofer, |call, a| {
         let dir = dir_of_fd(call, a.fd)?;
+        if let Some(c) = checking(call) {
+            let st = fd_stat(call, a.fd)?;
+            let owner = call.kernel.shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+            if !c.may_access(st.st_mode, owner.uid, owner.gid, libc::X_OK) {
+                return Err(Errno::EACCES);
+            }
+        }
         set_fs(call, |fs| fs.cwd = dir);
         Ok(Action::Return(0))
     };
@@ -28,7 +35,9 @@ pub(super) fn set_fs(call: &mut Call, update: impl FnOnce(&mut FsState)) {
 fn chdir(call: &mut Call, a: args::chdir) -> Result<Action, Errno> {
     let target = resolve_arg(call, AT_FDCWD, a.path, true)?;
     let target = follow(call, target)?;
+    check_search(call, &target)?;
     let dir = canonical_dir(call, &target)?;
+    check_file(call, &target, libc::X_OK, true)?;
     set_fs(call, |fs| fs.cwd = dir);
     Ok(Action::Return(0))
 }
@@ -62,7 +71,10 @@ fn getcwd(call: &mut Call, a: args::getcwd) -> Result<Action, Errno> {
 /// sandbox's own root.
 fn chroot(call: &mut Call, a: args::chroot) -> Result<Action, Errno> {
     let target = resolve_arg(call, AT_FDCWD, a.path, true)?;
+    check_search(call, &target)?;
     let dir = canonical_dir(call, &target)?;
+    // Search permission on the new root comes before the capability, as on Linux.
+    check_file(call, &target, libc::X_OK, true)?;
     if !call.kernel.creds_of(call.tid).capable(CAP_SYS_CHROOT) {
         return Err(Errno::EPERM);
     }

@@ -185,10 +185,43 @@ fn two_targets(call: &mut Call, from: At, to: At) -> Result<(Target, Target), Er
 fn rename_at(call: &mut Call, from: At, to: At, flags: u32) -> Result<Action, Errno> {
     let (from, to) = two_targets(call, from, to)?;
     super::vfs::check_name_change(call, &from, true)?;
-    super::vfs::check_name_change(call, &to, false)?;
+    // A name the rename replaces is removed: the sticky bit's rule applies to it too.
+    super::vfs::check_name_change(call, &to, true)?;
+    check_directory_moves(call, &from, &to, flags)?;
     super::vfs::removing(call, to.gofer_index, &to.rel);
     files(call)?.rename(from.gofer_index, &from.rel, to.gofer_index, &to.rel, flags)?;
     Ok(Action::Return(0))
+}
+
+/// A directory that changes parent has its `..` rewritten: for a task without DAC
+/// override, write permission on it (and on the other one of an exchange), as Linux asks.
+fn check_directory_moves(
+    call: &mut Call,
+    from: &Target,
+    to: &Target,
+    flags: u32,
+) -> Result<(), Errno> {
+    let Some(c) = checking(call) else {
+        return Ok(());
+    };
+    if parent_of(&from.rel) == parent_of(&to.rel) {
+        return Ok(());
+    }
+    let mut moving = vec![from];
+    if flags & libc::RENAME_EXCHANGE != 0 {
+        moving.push(to);
+    }
+    for target in moving {
+        let Ok(mut st) = files(call)?.stat(target.gofer_index, &target.rel, false) else {
+            continue;
+        };
+        call.kernel.map_stat(&mut st);
+        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        if is_dir && !c.may_access(st.st_mode, st.st_uid, st.st_gid, libc::W_OK) {
+            return Err(Errno::EACCES);
+        }
+    }
+    Ok(())
 }
 
 fn link_at(call: &mut Call, from: At, to: At, flags: i32) -> Result<Action, Errno> {
@@ -205,9 +238,27 @@ fn link_at(call: &mut Call, from: At, to: At, flags: i32) -> Result<Action, Errn
         }
     }
     let (from, to) = two_targets(call, from, to)?;
+    check_link_source(call, &from, follow)?;
     super::vfs::check_name_change(call, &to, false)?;
     files(call)?.link(from.gofer_index, &from.rel, to.gofer_index, &to.rel, follow)?;
     Ok(Action::Return(0))
+}
+
+/// Before a hard link, for a task without DAC override: search permission on the way to
+/// the file, and Linux's protected_hardlinks rule (EPERM, [`Creds::may_link`]). The gofer,
+/// which may link anything, knows neither the sandbox's owners nor its users.
+fn check_link_source(call: &mut Call, from: &Target, follow: bool) -> Result<(), Errno> {
+    let Some(c) = checking(call) else {
+        return Ok(());
+    };
+    check_walk(call, &c, from)?;
+    let mut st = files(call)?.stat(from.gofer_index, &from.rel, follow)?;
+    call.kernel.map_stat(&mut st);
+    if c.may_link(st.st_mode, st.st_uid, st.st_gid) {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
 }
 
 /// linkat(fd, "", newdirfd, newpath, AT_EMPTY_PATH): a name for the file behind a task's fd
@@ -556,9 +607,12 @@ pub(super) fn grows_past(length: i64, size: i64, limit: u64) -> bool {
 fn inotify_add_watch(call: &mut Call, a: args::inotify_add_watch) -> Result<Action, Errno> {
     let target = resolve_arg(call, AT_FDCWD, a.path, true)?;
     let mask = a.mask as u32;
+    let follow = mask & libc::IN_DONT_FOLLOW == 0;
+    // A watch reports what happens to the file: read permission, as Linux asks.
+    check_permission(call, &target, libc::R_OK, follow)?;
     let (index, rel) = (target.gofer_index, target.rel);
     let mut flags = libc::O_PATH;
-    if mask & libc::IN_DONT_FOLLOW != 0 {
+    if !follow {
         flags |= libc::O_NOFOLLOW;
     }
     let inode = files(call)?.open(index, &rel, flags, 0)?;

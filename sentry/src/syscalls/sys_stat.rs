@@ -316,6 +316,7 @@ fn readlink_at(
 
 fn statfs(call: &mut Call, a: args::statfs) -> Result<Action, Errno> {
     let target = resolve_arg(call, AT_FDCWD, a.path, true)?;
+    check_search(call, &target)?;
     let (index, rel) = (target.gofer_index, target.rel);
     let tmpfs = call.kernel.mounts(call.tid).mounts[target.mount].is_tmpfs;
     let mut st = files(call)?.statfs(index, &rel)?;

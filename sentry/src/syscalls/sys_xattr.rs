@@ -46,10 +46,19 @@ fn xattr_target(call: &mut Call, path: PathArg) -> Result<Target, Errno> {
     Ok(target)
 }
 
-/// A change of attributes: a writable mount, and write permission for a non-root sandbox
-/// user.
-fn check_change(call: &mut Call, target: &Target, follow: bool) -> Result<(), Errno> {
+/// A change of attribute `name`: a writable mount, and for a non-root sandbox user write
+/// permission, with Linux's rules for user.*: only regular files and directories have
+/// them, and on a sticky directory only its owner (or CAP_FOWNER) changes them (EPERM).
+fn check_change(call: &mut Call, target: &Target, name: &[u8], follow: bool) -> Result<(), Errno> {
     check_writable(call, target)?;
+    if let Some(c) = checking(call).filter(|_| name.starts_with(b"user.")) {
+        check_walk(call, &c, target)?;
+        let mut st = files(call)?.stat(target.gofer_index, &target.rel, follow)?;
+        call.kernel.map_stat(&mut st);
+        if !c.may_change_user_xattr(st.st_mode, st.st_uid) {
+            return Err(Errno::EPERM);
+        }
+    }
     let flags = libc::O_WRONLY | if follow { 0 } else { libc::O_NOFOLLOW };
     super::vfs::check_open(call, target, flags).map(|_| ())
 }
@@ -64,8 +73,8 @@ fn set(
     flags: u64,
 ) -> Result<Action, Errno> {
     let target = xattr_target(call, path)?;
-    check_change(call, &target, follow)?;
     let name = read_name(call, name)?;
+    check_change(call, &target, &name, follow)?;
     let size = size as usize;
     if size > XATTR_SIZE_MAX {
         return Err(Errno::E2BIG);
@@ -93,6 +102,7 @@ fn get(
     if name.starts_with(TRUSTED) {
         return Err(Errno::ENODATA);
     }
+    check_read(call, &target, &name, follow)?;
     let size = (size as usize).min(XATTR_SIZE_MAX);
     let mut bytes = vec![0u8; size];
     let (index, rel) = (target.gofer_index, target.rel);
@@ -108,6 +118,7 @@ fn get(
 
 fn list(call: &mut Call, path: PathArg, follow: bool, to: u64, size: u64) -> Result<Action, Errno> {
     let target = xattr_target(call, path)?;
+    check_search(call, &target)?;
     let mut names = vec![0u8; XATTR_SIZE_MAX];
     let (index, rel) = (target.gofer_index, target.rel);
     let n = files(call)?.listxattr(index, &rel, &mut names, follow)?;
@@ -117,11 +128,34 @@ fn list(call: &mut Call, path: PathArg, follow: bool, to: u64, size: u64) -> Res
 
 fn remove(call: &mut Call, path: PathArg, follow: bool, name: u64) -> Result<Action, Errno> {
     let target = xattr_target(call, path)?;
-    check_change(call, &target, follow)?;
     let name = read_name(call, name)?;
+    check_change(call, &target, &name, follow)?;
     let (index, rel) = (target.gofer_index, target.rel);
     files(call)?.removexattr(index, &rel, &name, follow)?;
     Ok(Action::Return(0))
+}
+
+/// A read of attribute `name`, for a task without DAC override: search permission on the
+/// way, and for a user.* attribute of a regular file or directory, read permission on it
+/// (other kinds of file have none: the gofer answers ENODATA). security.* and system.*
+/// are left to the file system, as Linux's VFS does.
+fn check_read(call: &mut Call, target: &Target, name: &[u8], follow: bool) -> Result<(), Errno> {
+    let Some(c) = checking(call) else {
+        return Ok(());
+    };
+    check_walk(call, &c, target)?;
+    if !name.starts_with(b"user.") {
+        return Ok(());
+    }
+    let st = files(call)?.stat(target.gofer_index, &target.rel, follow)?;
+    let owner = call
+        .kernel
+        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    let has_user_attrs = matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR);
+    if has_user_attrs && !c.may_access(st.st_mode, owner.uid, owner.gid, libc::R_OK) {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
 }
 
 const XATTR_SIZE_MAX: usize = 65536;

@@ -752,6 +752,45 @@ pub(super) fn check_search(call: &mut Call, target: &Target) -> Result<(), Errno
     check_walk(call, &c, target)
 }
 
+/// For a task without DAC override: search permission on the way to `target`, then `want`
+/// on the file itself (see [`check_file`]).
+pub(super) fn check_permission(
+    call: &mut Call,
+    target: &Target,
+    want: i32,
+    follow: bool,
+) -> Result<Option<libc::stat>, Errno> {
+    check_search(call, target)?;
+    check_file(call, target, want, follow)
+}
+
+/// For a task without DAC override: `want` (a mask of R_OK, W_OK, X_OK) on the file a
+/// target names, its owner as the sandbox shows it. chdir and chroot need search on the
+/// directory, exec execute on the program, an inotify watch and a user.* attribute read
+/// need read. Returns the host stat it decided on, None when the task is not checked.
+/// /proc's own nodes are left to their handlers.
+pub(super) fn check_file(
+    call: &mut Call,
+    target: &Target,
+    want: i32,
+    follow: bool,
+) -> Result<Option<libc::stat>, Errno> {
+    let Some(c) = checking(call) else {
+        return Ok(None);
+    };
+    if target.proc.is_some() {
+        return Ok(None);
+    }
+    let st = files(call)?.stat(target.gofer_index, &target.rel, follow)?;
+    let owner = call
+        .kernel
+        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    if !c.may_access(st.st_mode, owner.uid, owner.gid, want) {
+        return Err(Errno::EACCES);
+    }
+    Ok(Some(st))
+}
+
 /// Before an open through the gofer. For a task without DAC override: search permission
 /// on the way, then read/write permission on the file, or write permission on the
 /// directory where O_CREAT makes a new name. Returns the owner to record when the open

@@ -1,0 +1,189 @@
+/* Permission checks of an ordinary user (nobody) on files root made: chdir, fchdir and
+ * chroot need search on the directory; execve needs execute on the program (a script too);
+ * reading a directory's entries, getxattr of user.* and inotify_add_watch need read;
+ * statfs needs search on the way; link follows protected_hardlinks; rename over a name in
+ * a sticky directory follows the sticky rule, and a directory that changes parent needs
+ * write on itself; user.* on a sticky directory is its owner's. Each call runs in a child
+ * that became nobody; the child's exit code is the call's errno (0 on success). */
+#include "tap.h"
+#include <grp.h>
+#include <sys/inotify.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
+
+#define RENAME_EXCHANGE_FLAG 2
+
+static int g_priv_fd = -1;
+
+/* The errno of `fn` run as nobody (0 when it succeeded), 255 if the ids would not drop. */
+static int child_errno(void *fn)
+{
+    if (tap_become_nobody())
+        return 255;
+    errno = 0;
+    long rc = ((long (*)(void))fn)();
+    return rc < 0 ? errno : 0;
+}
+
+static int as_nobody(long (*fn)(void))
+{
+    return tap_child_code(tap_in_child(child_errno, (void *)fn));
+}
+
+static long chdir_priv(void) { return chdir("priv"); }
+static long chdir_noexec(void) { return chdir("noexec"); }
+static long chdir_open(void) { return chdir("open"); }
+static long chdir_priv_missing(void) { return chdir("priv/missing"); }
+static long fchdir_priv(void) { return fchdir(g_priv_fd); }
+static long chroot_priv(void) { return chroot("priv"); }
+static long chroot_open(void) { return chroot("open"); }
+
+static long run(const char *path)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        execl(path, path, (char *)NULL);
+        _exit(errno);
+    }
+    int st;
+    if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st))
+        return -1;
+    errno = WEXITSTATUS(st);
+    return errno ? -1 : 0;
+}
+static long exec_private_script(void) { return run("./private.sh"); }
+static long exec_public_script(void) { return run("./public.sh"); }
+static long exec_private_elf(void) { return run("./private.elf"); }
+
+static long getxattr_secret(void)
+{
+    char v[8];
+    return getxattr("secret", "user.k", v, sizeof v);
+}
+static long getxattr_readable(void)
+{
+    char v[8];
+    return getxattr("readable", "user.k", v, sizeof v);
+}
+static long inotify_secret(void)
+{
+    int in = inotify_init1(IN_CLOEXEC);
+    return in < 0 ? -1 : inotify_add_watch(in, "secret", IN_ALL_EVENTS);
+}
+static long inotify_readable(void)
+{
+    int in = inotify_init1(IN_CLOEXEC);
+    return in < 0 ? -1 : inotify_add_watch(in, "readable", IN_ALL_EVENTS);
+}
+static long statfs_in_priv(void)
+{
+    struct statfs sf;
+    return statfs("priv/sub", &sf);
+}
+static long link_secret(void) { return link("secret", "open/l1"); }
+static long link_readable(void) { return link("readable", "open/l2"); }
+static long link_shared(void) { return link("shared", "open/l3"); }
+static long rename_over_sticky(void) { return rename("open/mine", "sticky/roots"); }
+static long exchange_with_sticky(void)
+{
+    return syscall(SYS_renameat2, AT_FDCWD, "open/mine", AT_FDCWD, "sticky/roots",
+                   RENAME_EXCHANGE_FLAG);
+}
+static long rename_dir_across(void) { return rename("open/rootdir", "open2/rootdir"); }
+static long rename_dir_in_place(void) { return rename("open/rootdir2", "open/renamed"); }
+static long exchange_dir_across(void)
+{
+    return syscall(SYS_renameat2, AT_FDCWD, "open/mine", AT_FDCWD, "open2/rootdir3",
+                   RENAME_EXCHANGE_FLAG);
+}
+static long list_write_search_dir(void) { return open("wx", O_RDONLY | O_DIRECTORY); }
+static long open_in_write_search_dir(void) { return open("wx/f", O_RDONLY); }
+static long setxattr_sticky_dir(void) { return setxattr("sticky", "user.k", "v", 1, 0); }
+static long setxattr_open_dir(void) { return setxattr("open", "user.k", "v", 1, 0); }
+
+int main(int argc, char **argv)
+{
+    tap_init(argc, argv);
+    umask(0);
+    chmod(".", 0755);
+    mkdir("priv", 0700);
+    mkdir("priv/sub", 0755);
+    mkdir("noexec", 0644);
+    mkdir("wx", 0311);
+    tap_write_file("wx/f", "f");
+    mkdir("open", 0777);
+    mkdir("open2", 0777);
+    mkdir("sticky", 01777);
+    mkdir("open/rootdir", 0755);
+    mkdir("open/rootdir2", 0755);
+    mkdir("open2/rootdir3", 0755);
+    tap_write_file("secret", "s");
+    chmod("secret", 0600);
+    tap_write_file("readable", "r");
+    tap_write_file("shared", "w");
+    chmod("shared", 0666);
+    tap_write_file("sticky/roots", "r");
+    chmod("sticky/roots", 0666);
+    tap_write_file("private.sh", "#!/bin/sh\nexit 0\n");
+    chmod("private.sh", 0700);
+    tap_write_file("public.sh", "#!/bin/sh\nexit 0\n");
+    chmod("public.sh", 0755);
+    int self = open("/proc/self/exe", O_RDONLY);
+    int copy = open("private.elf", O_WRONLY | O_CREAT | O_TRUNC, 0700);
+    char buf[65536];
+    ssize_t n;
+    while (self >= 0 && copy >= 0 && (n = read(self, buf, sizeof buf)) > 0)
+        write(copy, buf, n);
+    close(self);
+    close(copy);
+    int xattrs = setxattr("secret", "user.k", "v", 1, 0) == 0 &&
+                 setxattr("readable", "user.k", "v", 1, 0) == 0;
+    g_priv_fd = open("priv", O_RDONLY | O_DIRECTORY);
+
+    T_EQ(as_nobody(chdir_priv), EACCES, "chdir: a 0700 dir of root's, as nobody -> EACCES");
+    T_EQ(as_nobody(chdir_noexec), EACCES, "chdir: a 0644 dir, as nobody -> EACCES");
+    T_EQ(as_nobody(chdir_open), 0, "chdir: a 0777 dir, as nobody");
+    T_EQ(as_nobody(chdir_priv_missing), EACCES,
+         "chdir: a missing name in a dir nobody cannot search -> EACCES, not ENOENT");
+    T_EQ(as_nobody(list_write_search_dir), EACCES,
+         "open: a 0311 dir for reading its entries, as nobody -> EACCES");
+    T_EQ(as_nobody(open_in_write_search_dir), 0, "open: a 0644 file in a 0311 dir, as nobody");
+    T_EQ(as_nobody(fchdir_priv), EACCES, "fchdir: a 0700 dir of root's, as nobody -> EACCES");
+    T_EQ(as_nobody(chroot_priv), EACCES,
+         "chroot: a 0700 dir, as nobody -> EACCES (before the capability's EPERM)");
+    T_EQ(as_nobody(chroot_open), EPERM, "chroot: a 0777 dir, as nobody -> EPERM");
+
+    T_EQ(as_nobody(exec_private_script), EACCES, "execve: a 0700 script of root's, as nobody -> EACCES");
+    T_EQ(as_nobody(exec_public_script), 0, "execve: a 0755 script, as nobody");
+    T_EQ(as_nobody(exec_private_elf), EACCES, "execve: a 0700 program of root's, as nobody -> EACCES");
+
+    OK(xattrs, "setxattr: user.* on root's files, as root");
+    T_EQ(as_nobody(getxattr_secret), EACCES, "getxattr: user.* of a 0600 file, as nobody -> EACCES");
+    T_EQ(as_nobody(getxattr_readable), 0, "getxattr: user.* of a 0644 file, as nobody");
+    T_EQ(as_nobody(setxattr_sticky_dir), EPERM,
+         "setxattr: user.* on a sticky 01777 dir of root's, as nobody -> EPERM");
+    T_EQ(as_nobody(setxattr_open_dir), 0, "setxattr: user.* on a 0777 dir, as nobody");
+    T_EQ(as_nobody(inotify_secret), EACCES,
+         "inotify_add_watch: a 0600 file of root's, as nobody -> EACCES");
+    T_EQ(as_nobody(inotify_readable), 0, "inotify_add_watch: a 0644 file, as nobody");
+    T_EQ(as_nobody(statfs_in_priv), EACCES, "statfs: below a 0700 dir, as nobody -> EACCES");
+
+    T_EQ(as_nobody(link_secret), EPERM, "link: root's 0600 file, as nobody -> EPERM (protected_hardlinks)");
+    T_EQ(as_nobody(link_readable), EPERM, "link: root's 0644 file, as nobody -> EPERM (protected_hardlinks)");
+    T_EQ(as_nobody(link_shared), 0, "link: root's 0666 file, as nobody");
+
+    tap_write_file("open/mine", "m");
+    chown("open/mine", 65534, 65534);
+    T_EQ(as_nobody(rename_over_sticky), EPERM,
+         "rename: over root's file in a sticky dir, as nobody -> EPERM");
+    T_EQ(as_nobody(exchange_with_sticky), EPERM,
+         "renameat2: RENAME_EXCHANGE with root's file in a sticky dir, as nobody -> EPERM");
+    T_EQ(as_nobody(rename_dir_across), EACCES,
+         "rename: root's 0755 dir to another parent, as nobody -> EACCES");
+    T_EQ(as_nobody(rename_dir_in_place), 0, "rename: root's 0755 dir within its parent, as nobody");
+    T_EQ(as_nobody(exchange_dir_across), EACCES,
+         "renameat2: RENAME_EXCHANGE moving root's 0755 dir to another parent, as nobody -> EACCES");
+
+    close(g_priv_fd);
+    return tap_done();
+}
