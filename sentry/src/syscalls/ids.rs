@@ -10,7 +10,7 @@ use super::{Action, Call};
 use crate::kernel::creds::{self, Creds, Ids, CAP_CHOWN, CAP_FOWNER, NGROUPS_MAX};
 use nix::errno::Errno;
 use platform_ptrace::Tid;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 const LINUX_CAPABILITY_VERSION_1: u32 = 0x1998_0330;
 const LINUX_CAPABILITY_VERSION_2: u32 = 0x2007_1026;
@@ -241,15 +241,10 @@ pub fn chown(
 /// fchown(fd, uid, gid), and fchownat with AT_EMPTY_PATH.
 pub fn fchown(call: &mut Call, fd: i32, ids: [u32; 2]) -> Action {
     let result = (|| {
-        super::vfs::refuse_on_read_only_fd(call, fd)?;
-        let st = fd_stat(call, fd)?;
+        let file = super::vfs::changeable_fd(call, fd)?;
+        let st = nix::sys::stat::fstat(file.as_raw_fd())?;
         change_owner(call, &st, ids, |call, mode| {
-            let file = call.task_fd(fd)?;
-            chmod_fd(
-                &mut call.kernel.owners,
-                std::os::fd::AsRawFd::as_raw_fd(&file),
-                mode,
-            )
+            chmod_fd(&mut call.kernel.owners, file.as_raw_fd(), mode)
         })
     })();
     result.unwrap_or_else(|e| fail(e as i32))
@@ -352,13 +347,10 @@ pub fn chmod_fd(owners: &mut creds::Owners, fd: i32, mode: u32) -> Result<(), Er
 }
 
 fn fchmod(call: &mut Call, a: args::fchmod) -> Result<Action, Errno> {
-    super::vfs::refuse_on_read_only_fd(call, a.fd)?;
-    if call.kernel.identity.switched {
-        owner_or_fowner(call, a.fd, false)?;
-    }
     // Made by the sentry on its own duplicate of the fd: the set-user-ID and set-group-ID
     // bits are kept by the sentry, never on the host file.
-    let file = call.task_fd(a.fd)?;
+    let file = super::vfs::changeable_fd(call, a.fd)?;
+    owner_or_fowner(call, &file, false)?;
     let mut mode = a.mode;
     if mode & libc::S_ISGID != 0 {
         let st = nix::sys::stat::fstat(file.as_raw_fd())?;
@@ -373,16 +365,13 @@ fn fchmod(call: &mut Call, a: args::fchmod) -> Result<Action, Errno> {
 }
 
 fn fsetxattr(call: &mut Call, a: args::fsetxattr) -> Result<Action, Errno> {
-    super::vfs::refuse_on_read_only_fd(call, a.fd)?;
-    if !call.kernel.identity.switched {
-        return Ok(Action::Pass);
-    }
-    let file = call.task_fd(a.fd)?;
+    let file = super::vfs::changeable_fd(call, a.fd)?;
     const XATTR_SIZE_MAX: usize = 65536;
     let name = xattr_name(call, a.name)?;
     if gofer::server::privileged_xattr(name.as_bytes()) {
         return Err(Errno::EPERM);
     }
+    may_change_xattr(call, &file, name.as_bytes())?;
     let size = a.size as usize;
     if size > XATTR_SIZE_MAX {
         return Err(Errno::E2BIG);
@@ -407,25 +396,43 @@ fn fsetxattr(call: &mut Call, a: args::fsetxattr) -> Result<Action, Errno> {
 }
 
 fn fremovexattr(call: &mut Call, a: args::fremovexattr) -> Result<Action, Errno> {
-    super::vfs::refuse_on_read_only_fd(call, a.fd)?;
-    if !call.kernel.identity.switched {
-        return Ok(Action::Pass);
-    }
-    let file = call.task_fd(a.fd)?;
+    let file = super::vfs::changeable_fd(call, a.fd)?;
     let name = xattr_name(call, a.name)?;
+    may_change_xattr(call, &file, name.as_bytes())?;
     // SAFETY: fremovexattr on an fd we own with a NUL-terminated name.
     cvt(unsafe { libc::fremovexattr(file.as_raw_fd(), name.as_ptr()) })?;
     Ok(Action::Return(0))
 }
 
-/// futimens(fd, times) (utimensat with no path, or AT_EMPTY_PATH) when the tasks run under
-/// their own host uid: made by the sentry on its duplicate of the fd, after the sandbox's
-/// rule (explicit times: owner or CAP_FOWNER; "now": also write permission).
-pub fn futimens(call: &mut Call, fd: i32, times_addr: u64) -> Result<Option<Action>, Errno> {
-    if !call.kernel.identity.switched {
-        return Ok(None);
+/// An attribute change through the sentry's duplicate `file`, for a task without DAC
+/// override, as Linux's xattr_permission: user.* as [`Creds::may_change_user_xattr`] says
+/// (EPERM) and with write permission (EACCES); system.* (ACLs) by the owner (EPERM);
+/// others with write permission.
+fn may_change_xattr(call: &Call, file: &OwnedFd, name: &[u8]) -> Result<(), Errno> {
+    let Some(c) = super::vfs::checking(call) else {
+        return Ok(());
+    };
+    let st = nix::sys::stat::fstat(file.as_raw_fd())?;
+    let owner = call
+        .kernel
+        .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);
+    if name.starts_with(b"system.") {
+        return owner_or_fowner(call, file, false);
     }
-    super::vfs::refuse_on_read_only_fd(call, fd)?;
+    if name.starts_with(b"user.") && !c.may_change_user_xattr(st.st_mode, owner.uid) {
+        return Err(Errno::EPERM);
+    }
+    if !c.may_access(st.st_mode, owner.uid, owner.gid, libc::W_OK) {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
+}
+
+/// futimens(fd, times) (utimensat with no path, or AT_EMPTY_PATH): made by the sentry on its
+/// duplicate of the fd, after the sandbox's rule (explicit times: owner or CAP_FOWNER;
+/// "now": also write permission).
+pub fn futimens(call: &mut Call, fd: i32, times_addr: u64) -> Result<Action, Errno> {
+    let file = super::vfs::changeable_fd(call, fd)?;
     let mut times = [libc::timespec {
         tv_sec: 0,
         tv_nsec: libc::UTIME_NOW,
@@ -443,11 +450,10 @@ pub fn futimens(call: &mut Call, fd: i32, times_addr: u64) -> Result<Option<Acti
         }
     }
     let now = times.iter().all(|t| t.tv_nsec == libc::UTIME_NOW);
-    owner_or_fowner(call, fd, now)?;
-    let file = call.task_fd(fd)?;
+    owner_or_fowner(call, &file, now)?;
     // SAFETY: futimens on an fd we own with two timespecs we own.
-    cvt(unsafe { libc::futimens(std::os::fd::AsRawFd::as_raw_fd(&file), times.as_ptr()) })?;
-    Ok(Some(Action::Return(0)))
+    cvt(unsafe { libc::futimens(file.as_raw_fd(), times.as_ptr()) })?;
+    Ok(Action::Return(0))
 }
 
 fn xattr_name(call: &Call, name: u64) -> Result<std::ffi::CString, Errno> {
@@ -462,14 +468,14 @@ fn xattr_name(call: &Call, name: u64) -> Result<std::ffi::CString, Errno> {
     std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)
 }
 
-/// The sandbox's rule for attribute changes through an fd: the owner (fsuid), or
-/// CAP_FOWNER, or (when `write_will_do`) write permission.
-fn owner_or_fowner(call: &Call, fd: i32, write_will_do: bool) -> Result<(), Errno> {
+/// The sandbox's rule for attribute changes through the sentry's duplicate `file` of a
+/// task's fd: the owner (fsuid), or CAP_FOWNER, or (when `write_will_do`) write permission.
+fn owner_or_fowner(call: &Call, file: &OwnedFd, write_will_do: bool) -> Result<(), Errno> {
     let c = call.kernel.creds_of(call.tid);
     if c.capable(CAP_FOWNER) {
         return Ok(());
     }
-    let st = fd_stat(call, fd)?;
+    let st = nix::sys::stat::fstat(file.as_raw_fd())?;
     let owner = call
         .kernel
         .shown_owner(st.st_dev, st.st_ino, st.st_uid, st.st_gid);

@@ -271,7 +271,7 @@ fn link_fd(call: &mut Call, fd: i32, to: At) -> Result<Action, Errno> {
     if st.st_nlink > 0 {
         // A named file must be one of the sandbox's mounts: a host file the task was handed
         // (a redirected stdin) gets no name inside the sandbox.
-        super::vfs::refuse_on_read_only_fd(call, fd).map_err(|e| Errno::from_raw(e as i32))?;
+        super::vfs::refuse_on_read_only_file(call, &from)?;
     }
     link_file(call, from, to, false)
 }
@@ -537,25 +537,19 @@ fn utimensat(call: &mut Call, a: args::utimensat) -> Result<Action, Errno> {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
+    // futimens(fd), or an empty path with AT_EMPTY_PATH: made by the sentry on the file.
     if a.path.is_null() {
-        // futimens(fd): no path for the kernel to read; a read-only mount is checked.
-        super::vfs::refuse_on_read_only_fd(call, dirfd as i32)?;
-        // Made by the sentry when the task's host uid does not own the file.
-        if let Some(done) = super::ids::futimens(call, dirfd as i32, times_addr)? {
-            return Ok(done);
+        if dirfd as i32 == libc::AT_FDCWD {
+            return Err(Errno::EFAULT);
         }
-        return Ok(Action::Pass);
+        if flags != 0 {
+            return Err(Errno::EINVAL);
+        }
+        return super::ids::futimens(call, dirfd as i32, times_addr);
     }
     let path = read_path(call, a.path)?;
     if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
-        super::vfs::refuse_on_read_only_fd(call, dirfd as i32)?;
-        if let Some(done) = super::ids::futimens(call, dirfd as i32, times_addr)? {
-            return Ok(done);
-        }
-        let mut args = call.args;
-        args[1] = 0;
-        args[3] = 0;
-        return Ok(Action::PassWith(args));
+        return super::ids::futimens(call, dirfd as i32, times_addr);
     }
     let target = resolve(call, dirfd, &path, false)?;
     let times = read_times(call, times_addr, 1)?;

@@ -982,14 +982,24 @@ pub(super) fn cvt(rc: libc::c_int) -> Result<(), Errno> {
     }
 }
 
-/// Whether the inode behind fd `fd` of the task may be changed (fchmod, fchown,
-/// fsetxattr, fremovexattr, futimens act on the inode whatever the fd's open mode):
-/// EROFS on a read-only mount; EPERM for a device, or for a host file outside every
-/// mount (such as a file the sandbox's stdio was redirected from).
-pub(super) fn refuse_on_read_only_fd(call: &Call, fd: i32) -> Result<(), nix::errno::Errno> {
-    use nix::errno::Errno;
+/// The task's fd `fd`, as the sentry's own duplicate, for a call that changes the inode
+/// behind it (fchmod, fchown, fsetxattr, fremovexattr, futimens, a link of it): taken once,
+/// and every check and the change itself are made on it. Another thread of the task can
+/// put another file at that number at any moment, such as a host file its stdio came
+/// from: a check of the number and a change through a second duplicate could see two files.
+pub(super) fn changeable_fd(call: &Call, fd: i32) -> Result<OwnedFd, Errno> {
+    let file = call.task_fd(fd)?;
+    refuse_on_read_only_file(call, &file)?;
+    Ok(file)
+}
+
+/// Whether the inode behind `file` (the sentry's duplicate of a task's fd) may be changed
+/// (fchmod, fchown, fsetxattr, fremovexattr, futimens act on the inode whatever the fd's
+/// open mode): EROFS on a read-only mount; EPERM for a device, or for a host file outside
+/// every mount (such as a file the sandbox's stdio was redirected from).
+pub(super) fn refuse_on_read_only_file(call: &Call, file: &OwnedFd) -> Result<(), Errno> {
     use std::os::unix::fs::FileTypeExt;
-    let link = format!("/proc/{}/fd/{fd}", call.tid);
+    let link = format!("/proc/self/fd/{}", file.as_raw_fd());
     let Ok(host) = std::fs::read_link(&link) else {
         return Err(Errno::EBADF);
     };
