@@ -368,16 +368,23 @@ pub(super) fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<
     }
     match target.proc.as_ref().expect("a /proc target") {
         proc::Resolved::TaskFd { host, fd } => {
-            let link = format!("/proc/{host}/fd/{fd}");
+            // Looked at and reopened through the sentry's one duplicate: the task can put
+            // another file at that number at any moment, such as a host file its stdio came
+            // from, which a reopen for writing must never reach.
+            let file = crate::host::task_fd(*host, *fd)?;
+            let link = format!("/proc/self/fd/{}", file.as_raw_fd());
             let unlinked_file = std::fs::metadata(&link).is_ok_and(|m| {
                 use std::os::unix::fs::MetadataExt;
                 m.is_file() && m.nlink() == 0
             });
             if !unlinked_file {
-                return crate::host::task_fd(*host, *fd);
+                return Ok(file);
             }
             // A new open of the file with the caller's flags, as the kernel reopens through
             // /proc, checked as the sandbox's identity sees the file.
+            if writing {
+                refuse_on_read_only_file(call, &file)?;
+            }
             let link = CString::new(link).expect("no NUL");
             super::vfs::check_reopen(call, &link, flags)?;
             reopen(&link, flags)
@@ -1004,8 +1011,8 @@ pub(super) fn refuse_on_read_only_file(call: &Call, file: &OwnedFd) -> Result<()
         return Err(Errno::EBADF);
     };
     let host = host.as_os_str().as_encoded_bytes();
-    if !host.starts_with(b"/") {
-        // Pipes, sockets and anonymous inodes are the sandbox's own.
+    if !host.starts_with(b"/") || host.starts_with(b"/memfd:") {
+        // Pipes, sockets, anonymous inodes and memfds are the sandbox's own.
         return Ok(());
     }
     let file_type = std::fs::metadata(&link)
