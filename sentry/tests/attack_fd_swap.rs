@@ -25,12 +25,7 @@ fn seen(path: &std::path::Path) -> (u32, i64, Vec<u8>) {
 }
 
 fn changes_act_on_one_duplicate_of_the_fd(v: Variant) {
-    let progs = test_support::escape_programs();
-    let scratch = test_support::Scratch::new("fd-swap");
-    std::fs::set_permissions(&scratch.dir, std::fs::Permissions::from_mode(0o755))
-        .expect("chmod the scratch directory");
-    let rootfs = scratch.copy_rootfs(&test_support::busybox_rootfs());
-    std::fs::copy(progs.join("escape_fd_swap"), rootfs.join("swap")).expect("copy");
+    let (scratch, rootfs) = test_support::Scratch::escape_root("fd-swap", "escape_fd_swap", "swap");
     let canary = scratch.dir.join("canary");
     std::fs::write(&canary, "HOST-CANARY\n").expect("write the canary");
     std::fs::set_permissions(&canary, std::fs::Permissions::from_mode(0o600)).expect("chmod");

@@ -70,14 +70,10 @@ variant_tests!(no_privilege_lands_on_the_host);
 /// leave no core file in the root (writable by the tasks' host uid), with `--read-only` or
 /// without; the sandbox sees the limit it set; PR_SET_DUMPABLE 0 does not blind the sentry.
 fn no_core_file_on_the_host(v: Variant) {
-    let progs = test_support::escape_programs();
-    let scratch = test_support::Scratch::new("core");
-    std::fs::set_permissions(&scratch.dir, std::fs::Permissions::from_mode(0o755))
-        .expect("chmod the scratch directory");
-    let rootfs = scratch.copy_rootfs(&test_support::busybox_rootfs());
+    let (_scratch, rootfs) =
+        test_support::Scratch::escape_root("core", "escape_core", "escape_core");
     std::fs::set_permissions(&rootfs, std::fs::Permissions::from_mode(0o777))
         .expect("let the tasks write the root");
-    std::fs::copy(progs.join("escape_core"), rootfs.join("escape_core")).expect("copy");
     for read_only in [false, true] {
         let mut cmd = v.sentry_command();
         cmd.arg("run").arg(v.platform_flag());

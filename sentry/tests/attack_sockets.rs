@@ -13,12 +13,8 @@ use test_support::{variant_tests, Variant};
 const ROUNDS: &str = "20000";
 
 fn socket_address_races_reach_no_host_socket(v: Variant) {
-    let progs = test_support::escape_programs();
-    let scratch = test_support::Scratch::new("attack-sockets");
-    std::fs::set_permissions(&scratch.dir, std::fs::Permissions::from_mode(0o755))
-        .expect("chmod the scratch directory");
-    let rootfs = scratch.copy_rootfs(&test_support::busybox_rootfs());
-    std::fs::copy(progs.join("escape_sock_race"), rootfs.join("sock_race")).expect("copy");
+    let (scratch, rootfs) =
+        test_support::Scratch::escape_root("attack-sockets", "escape_sock_race", "sock_race");
     let outside = scratch.dir.join("outside");
     std::fs::create_dir_all(&outside).expect("mkdir outside");
     std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o755)).expect("chmod");

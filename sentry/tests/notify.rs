@@ -70,12 +70,8 @@ fn notification_and_stops_give_the_same_results(v: Variant) {
 }
 
 fn notified_calls_act_on_one_copy(v: Variant) {
-    let progs = test_support::escape_programs();
-    let scratch = test_support::Scratch::new("notify-race");
-    std::fs::set_permissions(&scratch.dir, std::fs::Permissions::from_mode(0o755))
-        .expect("chmod the scratch directory");
-    let rootfs = scratch.copy_rootfs(&test_support::busybox_rootfs());
-    std::fs::copy(progs.join("escape_notified_race"), rootfs.join("race")).expect("copy");
+    let (scratch, rootfs) =
+        test_support::Scratch::escape_root("notify-race", "escape_notified_race", "race");
     std::fs::write(rootfs.join("inside"), "inside\n").expect("write /inside");
     let outside = scratch.dir.join("outside");
     std::fs::create_dir_all(&outside).expect("mkdir outside");

@@ -71,6 +71,18 @@ impl Scratch {
         std::fs::set_permissions(&dst, meta.permissions()).expect("chmod the rootfs copy");
         dst
     }
+
+    /// A scratch directory every variant's user reaches (mode 755), with a copy of the
+    /// busybox root in it and escape program `program` copied to `/<name>` there.
+    pub fn escape_root(tag: &str, program: &str, name: &str) -> (Scratch, PathBuf) {
+        let scratch = Scratch::new(tag);
+        std::fs::set_permissions(&scratch.dir, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the scratch directory");
+        let rootfs = scratch.copy_rootfs(&crate::busybox_rootfs());
+        std::fs::copy(crate::escape_programs().join(program), rootfs.join(name))
+            .expect("copy the escape program into the root");
+        (scratch, rootfs)
+    }
 }
 
 impl Drop for Scratch {
