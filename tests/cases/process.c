@@ -103,6 +103,39 @@ int main(int argc, char **argv)
     T_ERR(waitid(99, 0, &si, WEXITED), EINVAL, "waitid: bad idtype -> EINVAL");
     T_ERR(waitid(P_ALL, 0, &si, 0), EINVAL, "waitid: no wait flags -> EINVAL");
     T_ERR(waitid(P_ALL, 0, &si, WEXITED), ECHILD, "waitid: no children -> ECHILD");
+    memset(&si, 0x55, sizeof si);
+    waitid(P_ALL, 0, &si, WEXITED);
+    OK(si.si_pid == 0 && si.si_signo == 0 && si.si_status == 0,
+       "waitid: ECHILD still zeroes si_signo, si_pid and si_status");
+
+    /* waitid: a child stops, continues, then exits; WNOHANG while it runs. */
+    int wp[2];
+    pipe(wp);
+    fflush(stdout);
+    c = fork();
+    if (c == 0) {
+        char b;
+        raise(SIGSTOP);
+        read(wp[0], &b, 1);
+        _exit(4);
+    }
+    memset(&si, 0x55, sizeof si);
+    T_EQ(waitid(P_PID, c, &si, WEXITED | WSTOPPED), 0, "waitid: WSTOPPED sees the stop");
+    OK(si.si_signo == SIGCHLD && si.si_code == CLD_STOPPED && si.si_status == SIGSTOP &&
+           si.si_pid == c && si.si_uid == getuid(),
+       "waitid: CLD_STOPPED, SIGSTOP, the child's pid and uid");
+    kill(c, SIGCONT);
+    T_EQ(waitid(P_PID, c, &si, WEXITED | WCONTINUED), 0, "waitid: WCONTINUED sees the continue");
+    OK(si.si_code == CLD_CONTINUED && si.si_status == SIGCONT && si.si_pid == c,
+       "waitid: CLD_CONTINUED and SIGCONT");
+    memset(&si, 0x55, sizeof si);
+    T_EQ(waitid(P_PID, c, &si, WEXITED | WNOHANG), 0, "waitid: WNOHANG with a running child returns 0");
+    OK(si.si_pid == 0 && si.si_signo == 0, "waitid: WNOHANG with nothing to report zeroes si_pid and si_signo");
+    write(wp[1], "x", 1);
+    T_EQ(syscall(SYS_waitid, P_PGID, 0, &si, WEXITED, &ru), 0, "waitid: P_PGID 0 (own group) with rusage");
+    OK(si.si_code == CLD_EXITED && si.si_status == 4 && si.si_pid == c, "waitid: the group's child exited 4");
+    close(wp[0]);
+    close(wp[1]);
 
     /* vfork: the parent waits until the child execs or exits. */
     fflush(stdout);

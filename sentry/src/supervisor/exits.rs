@@ -107,6 +107,9 @@ impl Supervisor {
             {
                 -syscalls::sys_signal::ERESTARTNOHAND
             }
+            Some(ExitHook::WaitidAsWait4 { infop }) => {
+                syscalls::sys_wait::after_waitid_as_wait4(k, tid, infop, rval)
+            }
             Some(ExitHook::Reaped {
                 infop,
                 status,

@@ -922,32 +922,20 @@ impl Supervisor {
         match action {
             Action::Pass => {}
             Action::PassWith(args) => {
-                let mut regs = stopped.regs()?;
-                restore_on_restart = Some(regs);
-                for (i, value) in args.iter().enumerate() {
-                    regs.set_arg(i, *value);
-                }
-                stopped.set_regs(&regs)?;
+                restore_on_restart = Some(rewrite_call(&stopped, None, &args)?);
             }
             Action::PassThenExit(h) => hook = Some(h),
             Action::PassWithThenExit(args, h) => {
-                let mut regs = stopped.regs()?;
-                restore_on_restart = Some(regs);
-                for (i, value) in args.iter().enumerate() {
-                    regs.set_arg(i, *value);
-                }
-                stopped.set_regs(&regs)?;
+                restore_on_restart = Some(rewrite_call(&stopped, None, &args)?);
                 hook = Some(h);
             }
             Action::Return(value) => stopped.skip_syscall(value)?,
             Action::PassAs { nr, args } => {
-                let mut regs = stopped.regs()?;
-                restore_on_restart = Some(regs);
-                regs.set_syscall(nr as i64);
-                for (i, value) in args.iter().enumerate() {
-                    regs.set_arg(i, *value);
-                }
-                stopped.set_regs(&regs)?;
+                restore_on_restart = Some(rewrite_call(&stopped, Some(nr), &args)?);
+            }
+            Action::PassAsThenExit { nr, args, hook: h } => {
+                restore_on_restart = Some(rewrite_call(&stopped, Some(nr), &args)?);
+                hook = Some(h);
             }
             Action::Install { fd, cloexec } => {
                 restore = Some(self.listeners[0].prepare(&stopped)?);
@@ -1125,6 +1113,25 @@ fn hold_signals(stopped: &Stopped) -> Result<u64> {
     let mask = stopped.sigmask()?;
     stopped.set_sigmask(!0)?;
     Ok(mask)
+}
+
+/// Puts another call (`nr`) or other arguments in a stopped task's registers; returns the
+/// task's own, which it gets back at the exit stop.
+fn rewrite_call(
+    stopped: &Stopped,
+    nr: Option<u64>,
+    args: &[u64; 6],
+) -> Result<platform_ptrace::Regs> {
+    let original = stopped.regs()?;
+    let mut regs = original;
+    if let Some(nr) = nr {
+        regs.set_syscall(nr as i64);
+    }
+    for (i, value) in args.iter().enumerate() {
+        regs.set_arg(i, *value);
+    }
+    stopped.set_regs(&regs)?;
+    Ok(original)
 }
 
 /// The kernel's restart codes (ERESTARTSYS … ERESTART_RESTARTBLOCK): the call was

@@ -86,6 +86,13 @@ pub enum Action {
     Return(i64),
     /// The host runs another call, without pointers of the task's, in its place.
     PassAs { nr: u64, args: [u64; 6] },
+    /// The host runs another call in its place, and the sentry makes the task's result of
+    /// it at the exit stop.
+    PassAsThenExit {
+        nr: u64,
+        args: [u64; 6],
+        hook: ExitHook,
+    },
     /// The program is executed in steps (see `exec`), starting with installing this fd.
     Exec {
         fd: std::os::fd::OwnedFd,
@@ -196,6 +203,9 @@ pub enum ExitHook {
     Memory(mm::Hook),
     /// New sockets: their charges settled against the sockets made.
     SocketsMade(socket_memory::Made),
+    /// waitid run as wait4 with the status word at `infop`: the siginfo made there by the
+    /// sentry, in the caller's numbers and ids.
+    WaitidAsWait4 { infop: u64 },
     /// rt_sigtimedwait dequeued a signal: its siginfo at `at` in the caller's numbers and ids.
     Dequeued { at: u64 },
     /// accept on a loopback listener: the new socket's record, and its peer's address at

@@ -7,6 +7,8 @@ use crate::kernel::Kernel;
 use nix::errno::Errno;
 use platform_ptrace::Tid;
 
+const P_ALL: i32 = 0;
+
 const P_PID: i32 = 1;
 
 const P_PGID: i32 = 2;
@@ -41,8 +43,16 @@ fn wait4(call: &mut Call, a: args::wait4) -> Action {
 }
 
 /// waitid(idtype, id, infop, options, rusage): P_PID and P_PGID name a child or a group by
-/// its number; the siginfo at `infop` is put in the caller's terms at the exit.
+/// its number. A wait that reaps (WEXITED without WNOWAIT) runs as wait4 with its status
+/// word at `infop`, and the sentry writes the siginfo itself (`after_waitid_as_wait4`): the
+/// kernel's waitid would write the child's host pid and uid there, where another thread of
+/// the task could read them before the exit stop puts them in the caller's terms, and the
+/// child reaped would be read back from memory the task can rewrite. Other waits leave the
+/// siginfo to the kernel and put it in the caller's terms at the exit stop.
 fn waitid(call: &mut Call, a: args::waitid) -> Action {
+    if let Some(action) = waitid_as_wait4(call, &a) {
+        return action;
+    }
     let nowait = a.options as i32 & libc::WNOWAIT != 0;
     let hook = ExitHook::Reaped {
         infop: Some(a.info),
@@ -61,6 +71,120 @@ fn waitid(call: &mut Call, a: args::waitid) -> Action {
     let mut args = call.args;
     args[1] = host as u64;
     Action::PassWithThenExit(args, hook)
+}
+
+/// The options waitid shares with wait4 (WSTOPPED is wait4's WUNTRACED).
+const WAIT4_OPTIONS: i32 = libc::WNOHANG
+    | libc::WSTOPPED
+    | libc::WCONTINUED
+    | libc::__WNOTHREAD
+    | libc::__WCLONE
+    | libc::__WALL;
+
+/// waitid as wait4 (see [`waitid`]), when wait4 can say the same: a siginfo to fill,
+/// WEXITED without WNOWAIT, no option wait4 lacks, and a child, a group or any child.
+fn waitid_as_wait4(call: &mut Call, a: &args::waitid) -> Option<Action> {
+    let options = a.options as i32;
+    let known = WAIT4_OPTIONS | libc::WEXITED;
+    if a.info == 0 || options & libc::WEXITED == 0 || options & !known != 0 {
+        return None;
+    }
+    let (k, tid) = (&*call.kernel, call.tid);
+    let pid = match a.idtype {
+        P_ALL => -1,
+        P_PID if a.id > 0 => match k.translate(tid, a.id) {
+            Some(host) => host as i64,
+            None => return Some(errno(Errno::ECHILD)),
+        },
+        // Group 0 is the caller's own, as wait4's 0 says.
+        P_PGID if a.id == 0 => 0,
+        P_PGID if a.id > 0 => match k.pids.host(k.ns_of(tid), a.id) {
+            Some(host) => -(host as i64),
+            None => return Some(errno(Errno::ECHILD)),
+        },
+        _ => return None,
+    };
+    Some(Action::PassAsThenExit {
+        nr: ::syscalls::Sysno::wait4.id() as u64,
+        args: [
+            pid as u64,
+            a.info,
+            (options & WAIT4_OPTIONS) as u64,
+            a.rusage,
+            0,
+            0,
+        ],
+        hook: ExitHook::WaitidAsWait4 { infop: a.info },
+    })
+}
+
+/// At the exit stop of a waitid run as wait4 (`rval`: wait4's result, the reaped child's
+/// host id): waitid's result, and its siginfo at `infop` as Linux writes it (si_signo,
+/// si_errno, si_code, si_pid, si_uid, si_status; zeros when no child was waited for),
+/// made from the child's id and its status word, which wait4 left at `infop`.
+pub fn after_waitid_as_wait4(k: &mut Kernel, tid: Tid, infop: u64, rval: i64) -> i64 {
+    if (-516..=-512).contains(&rval) {
+        // Interrupted: the kernel runs the task's own waitid again, or fails it.
+        return rval;
+    }
+    let mut fields = [0i32; 6];
+    if rval > 0 {
+        let host = rval as Tid;
+        super::rlimit::core_in_status(k, tid, host, infop);
+        let mut word = [0u8; 4];
+        if !super::fix_read(&*k.mem, tid, infop, &mut word) {
+            return -(libc::EFAULT as i64);
+        }
+        let (code, value) = child_event(i32::from_ne_bytes(word));
+        fields = [
+            libc::SIGCHLD,
+            0,
+            code,
+            k.vpid_for(tid, host),
+            // An id the sandbox cannot name shows as the overflow id, as Linux shows it.
+            sandbox_ruid(k, host).unwrap_or(65534) as i32,
+            value,
+        ];
+        let reaped = matches!(code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED);
+        if let Some(ruid) = k.zombies.remove(&host).filter(|_| reaped) {
+            k.release_pid(host, ruid);
+        }
+    }
+    // si_signo, si_errno, si_code, then (after si_code's padding, the task's) si_pid,
+    // si_uid and si_status.
+    let mut bytes = [0u8; 28];
+    if !super::fix_read(&*k.mem, tid, infop, &mut bytes) {
+        return -(libc::EFAULT as i64);
+    }
+    for (field, at) in fields.iter().zip([0, 4, 8, 16, 20, 24]) {
+        bytes[at..at + 4].copy_from_slice(&field.to_ne_bytes());
+    }
+    if !super::fix_write(&*k.mem, tid, infop, &bytes) {
+        return -(libc::EFAULT as i64);
+    }
+    if rval > 0 {
+        0
+    } else {
+        rval
+    }
+}
+
+/// (si_code, si_status) of a child's wait status, as waitid reports it.
+fn child_event(status: i32) -> (i32, i32) {
+    if libc::WIFEXITED(status) {
+        (libc::CLD_EXITED, libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        let code = if libc::WCOREDUMP(status) {
+            libc::CLD_DUMPED
+        } else {
+            libc::CLD_KILLED
+        };
+        (code, libc::WTERMSIG(status))
+    } else if libc::WIFSTOPPED(status) {
+        (libc::CLD_STOPPED, libc::WSTOPSIG(status))
+    } else {
+        (libc::CLD_CONTINUED, libc::SIGCONT)
+    }
 }
 
 /// At the exit stop of wait4/waitid: the reaped child's id in the caller's terms, and the

@@ -723,3 +723,44 @@ fn a_fork_takes_the_exec_area_of_its_entry_and_no_failed_clones_flags() {
     assert!(!Arc::ptr_eq(child, &kernel.tasks[&INIT].space));
     assert_eq!(child.area(), Some(area));
 }
+
+#[test]
+fn a_reaping_waitid_runs_as_wait4_and_the_sentry_writes_its_siginfo() {
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    const P_PID: u64 = 1;
+    let waitid = |k: &mut Kernel, options: i32| {
+        run(
+            k,
+            INIT,
+            Sysno::waitid,
+            [P_PID, 2, BUF, options as u64, 0, 0],
+        )
+    };
+    // Reaping: wait4 for the child's host id, its status word at the siginfo.
+    match waitid(&mut k, libc::WEXITED | libc::WNOHANG) {
+        Action::PassAsThenExit { nr, args, .. } => {
+            assert_eq!(nr, Sysno::wait4.id() as u64);
+            assert_eq!(args[..3], [CHILD as u64, BUF, libc::WNOHANG as u64]);
+        }
+        other => panic!("expected waitid as wait4, got {other:?}"),
+    }
+    // WNOWAIT leaves the child: the kernel's waitid, as before.
+    assert!(matches!(
+        waitid(&mut k, libc::WEXITED | libc::WNOWAIT),
+        Action::PassWithThenExit(..)
+    ));
+    // wait4 reaped the child, which exited 7: the siginfo names it by its number.
+    mem.write(INIT, BUF, &0x0700i32.to_ne_bytes())
+        .expect("status word");
+    let rval = super::sys_wait::after_waitid_as_wait4(&mut k, INIT, BUF, CHILD as i64);
+    assert_eq!(rval, 0);
+    let w = words(&mem, INIT, BUF, 7);
+    let (signo, code, pid, uid, status) = (w[0], w[2], w[4], w[5], w[6]);
+    assert_eq!(
+        (signo, code, pid, uid, status),
+        (libc::SIGCHLD as u32, libc::CLD_EXITED as u32, 2, 0, 7)
+    );
+    // Nothing to report (WNOHANG): zeros, as Linux writes them.
+    let rval = super::sys_wait::after_waitid_as_wait4(&mut k, INIT, BUF, 0);
+    assert_eq!((rval, words(&mem, INIT, BUF, 7)[4]), (0, 0));
+}

@@ -1,0 +1,68 @@
+/* escape_wait_race ROUNDS: a thread reads, all the while, the siginfo another thread's
+ * waitid(P_PID/P_ALL, WEXITED) fills for a child that exited. Every si_pid seen must be 0 or
+ * a number fork returned in the sandbox, and every si_uid 0 (the sandbox's root): a host
+ * pid or uid there, even for a moment before the sentry puts the siginfo in the sandbox's
+ * terms, is an escape. Prints "waits N" and exits 0, or names what it saw and exits 3. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_PID (1 << 22)
+
+static volatile siginfo_t info;
+static unsigned char forked[MAX_PID];
+static volatile int running = 1;
+static volatile int seen_pid, seen_uid;
+
+static void *watcher(void *unused)
+{
+    (void)unused;
+    while (running) {
+        int pid = info.si_pid;
+        int uid = info.si_uid;
+        if (pid < 0 || pid >= MAX_PID || (pid != 0 && !forked[pid]))
+            seen_pid = pid;
+        if (uid != 0)
+            seen_uid = uid;
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: escape_wait_race ROUNDS\n");
+        return 2;
+    }
+    long rounds = atol(argv[1]);
+    pthread_t t;
+    if (pthread_create(&t, NULL, watcher, NULL) != 0)
+        return 1;
+    for (long i = 0; i < rounds; i++) {
+        pid_t child = fork();
+        if (child == 0)
+            _exit(7);
+        if (child < 0 || child >= MAX_PID)
+            return 1;
+        forked[child] = 1;
+        idtype_t which = i % 2 ? P_PID : P_ALL;
+        if (waitid(which, child, (siginfo_t *)&info, WEXITED) != 0 || info.si_pid != child ||
+            info.si_status != 7) {
+            printf("waitid: wrong answer for child %d: pid %d status %d\n", child,
+                   info.si_pid, info.si_status);
+            return 1;
+        }
+    }
+    running = 0;
+    pthread_join(t, NULL);
+    if (seen_pid || seen_uid) {
+        printf("ESCAPE: a siginfo showed pid %d uid %d\n", seen_pid, seen_uid);
+        return 3;
+    }
+    printf("waits %ld\n", rounds);
+    return 0;
+}
