@@ -644,6 +644,16 @@ fn process(
         }
         Resolved::Elsewhere(path)
     };
+    // What Linux shows only to the process itself or one that may inspect it (its ptrace
+    // access check): its environment, memory layout, fds, working directory, root and
+    // program. Other processes' stat, status and cmdline are anyone's.
+    let inspects = matches!(
+        rest.first().copied(),
+        Some(b"environ" | b"maps" | b"pagemap" | b"fd" | b"fdinfo" | b"cwd" | b"root" | b"exe")
+    );
+    if inspects && k.tgid_of(tid) != group && !k.creds_of(tid).may_inspect(&k.creds_of(host)) {
+        return Err(Errno::EACCES);
+    }
     let node = match rest {
         [] => Node::Dir(process_entries()),
         [b"status"] => Node::File(status(k, tid, host)?),
@@ -671,14 +681,7 @@ fn process(
             let exe = k.exe.get(&group).cloned().ok_or(Errno::ENOENT)?;
             return Ok(link_or_follow(exe, more));
         }
-        [b"pagemap"] => {
-            // Linux's check at open: the reader's own process, or one it may inspect.
-            let (reader, owner) = (k.creds_of(tid), k.creds_of(host));
-            if k.tgid_of(tid) != group && !reader.may_inspect(&owner) {
-                return Err(Errno::EACCES);
-            }
-            return Ok(Resolved::Pagemap { host });
-        }
+        [b"pagemap"] => return Ok(Resolved::Pagemap { host }),
         [b"cwd", more @ ..] => return Ok(link_or_follow(fs.cwd, more)),
         [b"root", more @ ..] => return Ok(link_or_follow(fs.root, more)),
         [b"fd"] | [b"fdinfo"] => {

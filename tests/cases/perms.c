@@ -1,10 +1,12 @@
+// conformance: ns
 /* Permission checks of an ordinary user (nobody) on files root made: chdir, fchdir and
  * chroot need search on the directory; execve needs execute on the program (a script too);
  * reading a directory's entries, getxattr of user.* and inotify_add_watch need read;
  * statfs needs search on the way; link follows protected_hardlinks; rename over a name in
  * a sticky directory follows the sticky rule, and a directory that changes parent needs
- * write on itself; user.* on a sticky directory is its owner's. Each call runs in a child
- * that became nobody; the child's exit code is the call's errno (0 on success). */
+ * write on itself; user.* on a sticky directory is its owner's; another user's process's
+ * environ, maps, fds and cwd in /proc are out of reach. Each call runs in a child that
+ * became nobody; the child's exit code is the call's errno (0 on success). */
 #include "tap.h"
 #include <grp.h>
 #include <sys/inotify.h>
@@ -98,6 +100,29 @@ static long exchange_dir_across(void)
 }
 static long list_write_search_dir(void) { return open("wx", O_RDONLY | O_DIRECTORY); }
 static long open_in_write_search_dir(void) { return open("wx/f", O_RDONLY); }
+static char g_parent_proc[64];
+static int g_parent_pipe = -1;
+static long proc_of_parent(const char *entry, int flags)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", g_parent_proc, entry);
+    return open(path, flags);
+}
+static long parent_environ(void) { return proc_of_parent("environ", O_RDONLY); }
+static long parent_maps(void) { return proc_of_parent("maps", O_RDONLY); }
+static long parent_stat(void) { return proc_of_parent("stat", O_RDONLY); }
+static long parent_fd(void)
+{
+    char entry[32];
+    snprintf(entry, sizeof entry, "fd/%d", g_parent_pipe);
+    return proc_of_parent(entry, O_RDONLY | O_NONBLOCK);
+}
+static long parent_cwd(void)
+{
+    char path[128], target[256];
+    snprintf(path, sizeof path, "%s/cwd", g_parent_proc);
+    return readlink(path, target, sizeof target);
+}
 static long setxattr_sticky_dir(void) { return setxattr("sticky", "user.k", "v", 1, 0); }
 static long setxattr_open_dir(void) { return setxattr("open", "user.k", "v", 1, 0); }
 
@@ -183,6 +208,19 @@ int main(int argc, char **argv)
     T_EQ(as_nobody(rename_dir_in_place), 0, "rename: root's 0755 dir within its parent, as nobody");
     T_EQ(as_nobody(exchange_dir_across), EACCES,
          "renameat2: RENAME_EXCHANGE moving root's 0755 dir to another parent, as nobody -> EACCES");
+
+    /* Another user's process: its environment, layout, fds and cwd are its own. */
+    int pipe_fds[2];
+    pipe(pipe_fds);
+    g_parent_pipe = pipe_fds[0];
+    snprintf(g_parent_proc, sizeof g_parent_proc, "/proc/%d", (int)getpid());
+    T_EQ(as_nobody(parent_environ), EACCES, "open: /proc/<root's pid>/environ, as nobody -> EACCES");
+    T_EQ(as_nobody(parent_maps), EACCES, "open: /proc/<root's pid>/maps, as nobody -> EACCES");
+    T_EQ(as_nobody(parent_fd), EACCES, "open: /proc/<root's pid>/fd/N (a pipe), as nobody -> EACCES");
+    T_EQ(as_nobody(parent_cwd), EACCES, "readlink: /proc/<root's pid>/cwd, as nobody -> EACCES");
+    T_EQ(as_nobody(parent_stat), 0, "open: /proc/<root's pid>/stat, as nobody");
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
 
     close(g_priv_fd);
     return tap_done();
