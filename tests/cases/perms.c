@@ -5,11 +5,14 @@
  * statfs needs search on the way; link follows protected_hardlinks; rename over a name in
  * a sticky directory follows the sticky rule, and a directory that changes parent needs
  * write on itself; user.* on a sticky directory is its owner's; another user's process's
- * environ, maps, fds and cwd in /proc are out of reach. Each call runs in a child that
- * became nobody; the child's exit code is the call's errno (0 on success). */
+ * environ, maps, fds and cwd in /proc are out of reach, and it is signalled, rescheduled
+ * and limited only by its owner (SIGCONT within the session aside). Each call runs in a
+ * child that became nobody; the child's exit code is the call's errno (0 on success). */
 #include "tap.h"
 #include <grp.h>
+#include <sched.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
 
@@ -123,6 +126,35 @@ static long parent_cwd(void)
     snprintf(path, sizeof path, "%s/cwd", g_parent_proc);
     return readlink(path, target, sizeof target);
 }
+static pid_t g_parent;
+static long kill_parent(void) { return kill(g_parent, 0); }
+static long continue_parent(void) { return kill(g_parent, SIGCONT); }
+static long kill_own_group(void) { return kill(0, 0); }
+static long tgkill_parent(void) { return syscall(SYS_tgkill, g_parent, g_parent, 0); }
+static long pidfd_signal_parent(void)
+{
+    int pidfd = syscall(SYS_pidfd_open, g_parent, 0);
+    return pidfd < 0 ? -1 : syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0);
+}
+static long renice_parent(void) { return setpriority(PRIO_PROCESS, g_parent, 0); }
+static long pin_parent(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    return sched_setaffinity(g_parent, sizeof set, &set);
+}
+static long limits_of_parent(void)
+{
+    struct rlimit old;
+    return prlimit(g_parent, RLIMIT_NOFILE, NULL, &old);
+}
+static long robust_list_of_parent(void)
+{
+    void *head;
+    size_t len;
+    return syscall(SYS_get_robust_list, g_parent, &head, &len);
+}
 static long setxattr_sticky_dir(void) { return setxattr("sticky", "user.k", "v", 1, 0); }
 static long setxattr_open_dir(void) { return setxattr("open", "user.k", "v", 1, 0); }
 
@@ -221,6 +253,18 @@ int main(int argc, char **argv)
     T_EQ(as_nobody(parent_stat), 0, "open: /proc/<root's pid>/stat, as nobody");
     close(pipe_fds[0]);
     close(pipe_fds[1]);
+
+    /* Another user's process: signals and changes are its owner's. */
+    g_parent = getpid();
+    T_EQ(as_nobody(kill_parent), EPERM, "kill: root's process, as nobody -> EPERM");
+    T_EQ(as_nobody(continue_parent), 0, "kill: SIGCONT to root's process in the session, as nobody");
+    T_EQ(as_nobody(kill_own_group), 0, "kill: the own group with root's process in it, as nobody");
+    T_EQ(as_nobody(tgkill_parent), EPERM, "tgkill: root's process, as nobody -> EPERM");
+    T_EQ(as_nobody(pidfd_signal_parent), EPERM, "pidfd_send_signal: root's process, as nobody -> EPERM");
+    T_EQ(as_nobody(renice_parent), EPERM, "setpriority: root's process, as nobody -> EPERM");
+    T_EQ(as_nobody(pin_parent), EPERM, "sched_setaffinity: root's process, as nobody -> EPERM");
+    T_EQ(as_nobody(limits_of_parent), EPERM, "prlimit64: root's process's limits, as nobody -> EPERM");
+    T_EQ(as_nobody(robust_list_of_parent), EPERM, "get_robust_list: root's process, as nobody -> EPERM");
 
     close(g_priv_fd);
     return tap_done();

@@ -22,10 +22,13 @@ pub const CAP_DAC_OVERRIDE: u32 = 1;
 pub const CAP_DAC_READ_SEARCH: u32 = 2;
 pub const CAP_FOWNER: u32 = 3;
 pub const CAP_FSETID: u32 = 4;
+pub const CAP_KILL: u32 = 5;
 pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
 pub const CAP_SETPCAP: u32 = 8;
 pub const CAP_SYS_PTRACE: u32 = 19;
+pub const CAP_SYS_NICE: u32 = 23;
+pub const CAP_SYS_RESOURCE: u32 = 24;
 const CAP_LINUX_IMMUTABLE: u32 = 9;
 const CAP_MKNOD: u32 = 27;
 const CAP_MAC_OVERRIDE: u32 = 32;
@@ -591,6 +594,36 @@ impl Creds {
         same_uids && same_gids && target.dumpable
     }
 
+    /// Whether the task may signal a process with `target`'s credentials, as Linux's
+    /// kill_ok_by_cred: its real or effective uid is the target's real or saved uid, or
+    /// CAP_KILL. (SIGCONT within a session is the caller's to allow.)
+    pub fn may_signal(&self, target: &Creds) -> bool {
+        self.capable(CAP_KILL)
+            || [self.ruid, self.euid]
+                .iter()
+                .any(|&u| u == target.ruid || u == target.suid)
+    }
+
+    /// Whether the task may change the scheduling (priority, policy, affinity) of a process
+    /// with `target`'s credentials, as Linux's check_same_owner: its effective uid is the
+    /// target's real or effective uid, or CAP_SYS_NICE.
+    pub fn may_reschedule(&self, target: &Creds) -> bool {
+        self.capable(CAP_SYS_NICE) || self.euid == target.ruid || self.euid == target.euid
+    }
+
+    /// Whether the task may read or set the resource limits of a process with `target`'s
+    /// credentials, as Linux's check_prlimit_permission: the target's real, effective and
+    /// saved ids are all the caller's real ones, or CAP_SYS_RESOURCE.
+    pub fn may_limit(&self, target: &Creds) -> bool {
+        let same_uids = [target.ruid, target.euid, target.suid]
+            .iter()
+            .all(|&u| u == self.ruid);
+        let same_gids = [target.rgid, target.egid, target.sgid]
+            .iter()
+            .all(|&g| g == self.rgid);
+        (same_uids && same_gids) || self.capable(CAP_SYS_RESOURCE)
+    }
+
     /// Whether the file checks of the sentry apply (a task without DAC override).
     pub fn checks_files(&self) -> bool {
         !self.capable(CAP_DAC_OVERRIDE)
@@ -941,6 +974,18 @@ mod tests {
         let r = root();
         assert!(r.may_access(libc::S_IFREG | 0o600, 1001, 1001, libc::R_OK | libc::W_OK));
         assert!(!r.may_access(libc::S_IFREG | 0o600, 1001, 1001, libc::X_OK));
+    }
+
+    #[test]
+    fn other_processes_are_signalled_and_changed_by_their_owner() {
+        let (u, other, r) = (user(1000), user(1001), root());
+        assert!(u.may_signal(&user(1000)) && !u.may_signal(&other) && r.may_signal(&other));
+        let mut setuid_child = user(1001);
+        setuid_child.suid = 1000;
+        assert!(u.may_signal(&setuid_child), "the saved uid is the sender's");
+        assert!(!u.may_reschedule(&other) && r.may_reschedule(&other));
+        assert!(u.may_limit(&user(1000)) && !u.may_limit(&setuid_child));
+        assert!(r.may_limit(&other));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! computes (clone, wait, setsid, set_tid_address) are translated at their exit stop.
 
 use super::{errno, Action, Call, ExitHook};
+use crate::kernel::creds::Creds;
 use crate::kernel::Kernel;
 use nix::errno::Errno;
 use platform_ptrace::Tid;
@@ -47,24 +48,31 @@ crate::syscall_entries! {
     ioprio_set(which: Int32, who: Int32, priority: Int32) => Checked, |call, a| {
         priority(call, a.which - 1, a.who, true)
     };
-    sched_setparam(pid: Int32, param: Ptr) => Checked, |call, a| first_pid(call, a.pid);
+    sched_setparam(pid: Int32, param: Ptr) => Checked,
+        |call, a| other_process(call, a.pid, Creds::may_reschedule);
     sched_getparam(pid: Int32, param: Ptr) => Checked, |call, a| first_pid(call, a.pid);
     sched_setscheduler(pid: Int32, policy: Int32, param: Ptr) => Checked,
-        |call, a| first_pid(call, a.pid);
+        |call, a| other_process(call, a.pid, Creds::may_reschedule);
     sched_getscheduler(pid: Int32) => Checked, |call, a| first_pid(call, a.pid);
     sched_rr_get_interval(pid: Int32, interval: Ptr) => Checked, |call, a| first_pid(call, a.pid);
-    sched_setaffinity(pid: Int32, len: UInt, mask: Ptr) => Checked,
-        |call, a| affinity(call, a.pid);
+    sched_setaffinity(pid: Int32, len: UInt, mask: Ptr) => Checked, |call, a| {
+        match permitted(call, a.pid, Creds::may_reschedule) {
+            Ok(()) => affinity(call, a.pid),
+            Err(e) => errno(e),
+        }
+    };
     sched_getaffinity(pid: Int32, len: UInt, mask: Ptr) => Checked,
         |call, a| affinity(call, a.pid);
-    sched_setattr(pid: Int32, attr: Ptr, flags: Hex) => Checked, |call, a| first_pid(call, a.pid);
+    sched_setattr(pid: Int32, attr: Ptr, flags: Hex) => Checked,
+        |call, a| other_process(call, a.pid, Creds::may_reschedule);
     sched_getattr(pid: Int32, attr: Ptr, size: UInt, flags: Hex) => Checked,
         |call, a| first_pid(call, a.pid);
     migrate_pages(pid: Int32, maxnode: UInt, old: Ptr, new: Ptr) => Checked,
-        |call, a| first_pid(call, a.pid);
+        |call, a| other_process(call, a.pid, Creds::may_inspect);
     move_pages(pid: Int32, count: UInt, pages: Ptr, nodes: Ptr, status: Ptr, flags: Hex) =>
-        Checked, |call, a| first_pid(call, a.pid);
-    get_robust_list(pid: Int32, head: Ptr, len: Ptr) => Checked, |call, a| first_pid(call, a.pid);
+        Checked, |call, a| other_process(call, a.pid, Creds::may_inspect);
+    get_robust_list(pid: Int32, head: Ptr, len: Ptr) => Checked,
+        |call, a| other_process(call, a.pid, Creds::may_inspect);
     prlimit64(pid: Int32, resource: Int32, new: Ptr, old: Ptr) => Checked, prlimit64;
     // The result is the caller's own host id: its number is given at the exit stop.
     setsid() => Checked, |_, _| Action::PassThenExit(ExitHook::TranslatePid);
@@ -119,6 +127,31 @@ fn host_pgrp(k: &Kernel, tid: Tid, pgrp: i32) -> Option<i64> {
     }
 }
 
+/// Whether the caller may act on process `pid` (its number; 0 is itself) by `rule` on the
+/// two processes' credentials, as Linux checks before changing another process: the host
+/// cannot, as every task of the sandbox has the same host uid. ESRCH for no such process.
+fn permitted(call: &Call, pid: i32, rule: fn(&Creds, &Creds) -> bool) -> Result<(), Errno> {
+    let (k, tid) = (&*call.kernel, call.tid);
+    let host = match host_pid(k, tid, pid) {
+        Some(0) => return Ok(()),
+        Some(host) => host as Tid,
+        None => return Err(Errno::ESRCH),
+    };
+    if k.tgid_of(host) == k.tgid_of(tid) || rule(&k.creds_of(tid), &k.creds_of(host)) {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+/// A call on process `pid` that `rule` must allow (see [`permitted`]).
+fn other_process(call: &mut Call, pid: i32, rule: fn(&Creds, &Creds) -> bool) -> Action {
+    match permitted(call, pid, rule) {
+        Ok(()) => first_pid(call, pid),
+        Err(e) => errno(e),
+    }
+}
+
 /// A call whose first argument is a pid of the sandbox.
 fn first_pid(call: &mut Call, pid: i32) -> Action {
     match host_pid(call.kernel, call.tid, pid) {
@@ -165,6 +198,11 @@ fn setpgid(call: &mut Call, a: args::setpgid) -> Action {
 
 /// get/setpriority, ioprio_get/set: `which` as PRIO_PROCESS/PGRP/USER (0/1/2).
 fn priority(call: &mut Call, which: i32, who: i32, setting: bool) -> Action {
+    if setting && which == 0 {
+        if let Err(e) = permitted(call, who, Creds::may_reschedule) {
+            return errno(e);
+        }
+    }
     let (k, tid) = (&*call.kernel, call.tid);
     let who = match which {
         0 => host_pid(k, tid, who),
@@ -181,6 +219,9 @@ fn priority(call: &mut Call, which: i32, who: i32, setting: bool) -> Action {
 
 /// prlimit64: RLIMIT_CORE is the sentry's (`rlimit`); other resources are the host's.
 fn prlimit64(call: &mut Call, a: args::prlimit64) -> Action {
+    if let Err(e) = permitted(call, a.pid, Creds::may_limit) {
+        return errno(e);
+    }
     match host_pid(call.kernel, call.tid, a.pid) {
         Some(0) if a.resource == libc::RLIMIT_CORE as i32 => {
             super::rlimit::prlimit_core(call, call.tid)
@@ -292,6 +333,34 @@ pub fn translate_received_creds(k: &Kernel, tid: Tid, msg: u64, vector: bool, rv
 /// of the sandbox only and under ptrace's access rule in the sandbox's credentials. The
 /// sentry makes the call on its own duplicate of the pidfd and installs the fd it got
 /// (close-on-exec, as the kernel's).
+/// The sandbox process (host id) the task's pidfd `fd` refers to, looked up once on the
+/// sentry's duplicate: EBADF for no pidfd, ESRCH for one of a process that ended or that
+/// the caller cannot see.
+pub(super) fn pidfd_target(call: &Call, fd: i32) -> Result<Tid, Errno> {
+    let pidfd = call.task_fd(fd).map_err(|_| Errno::EBADF)?;
+    process_of_pidfd(call, &pidfd)
+}
+
+/// See [`pidfd_target`]: the process a pidfd refers to, as its fdinfo names it (host ids;
+/// -1 once it exited).
+fn process_of_pidfd(call: &Call, pidfd: &std::os::fd::OwnedFd) -> Result<Tid, Errno> {
+    let fdinfo = std::fs::read_to_string(format!(
+        "/proc/self/fdinfo/{}",
+        std::os::fd::AsRawFd::as_raw_fd(pidfd)
+    ))
+    .unwrap_or_default();
+    let host = fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .ok_or(Errno::EBADF)?;
+    let k = &*call.kernel;
+    if host <= 0 || !k.tasks.contains_key(&host) || k.vpid_for(call.tid, host) == 0 {
+        return Err(Errno::ESRCH);
+    }
+    Ok(host)
+}
+
 fn pidfd_getfd(call: &mut Call, a: args::pidfd_getfd) -> Action {
     if a.flags != 0 {
         return errno(Errno::EINVAL);
@@ -299,23 +368,11 @@ fn pidfd_getfd(call: &mut Call, a: args::pidfd_getfd) -> Action {
     let Ok(pidfd) = call.task_fd(a.pidfd) else {
         return errno(Errno::EBADF);
     };
-    // The process a pidfd refers to, as its fdinfo names it (host ids; -1 once it exited).
-    let fdinfo = std::fs::read_to_string(format!(
-        "/proc/self/fdinfo/{}",
-        std::os::fd::AsRawFd::as_raw_fd(&pidfd)
-    ))
-    .unwrap_or_default();
-    let Some(host) = fdinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("Pid:"))
-        .and_then(|v| v.trim().parse::<i32>().ok())
-    else {
-        return errno(Errno::EBADF);
+    let host = match process_of_pidfd(call, &pidfd) {
+        Ok(host) => host,
+        Err(e) => return errno(e),
     };
     let k = &*call.kernel;
-    if host <= 0 || !k.tasks.contains_key(&host) || k.vpid_for(call.tid, host) == 0 {
-        return errno(Errno::ESRCH);
-    }
     if !k.creds_of(call.tid).may_inspect(&k.creds_of(host)) {
         return errno(Errno::EPERM);
     }

@@ -86,6 +86,8 @@ crate::syscall_entries! {
         |call, a| to_thread(call, a.tgid, a.tid, a.signal);
     rt_tgsigqueueinfo(tgid: Int32, tid: Int32, signal: Signal, info: Ptr) => Checked,
         |call, a| to_thread(call, a.tgid, a.tid, a.signal);
+    pidfd_send_signal(pidfd: Fd, signal: Signal, info: Ptr, flags: Hex) => Checked,
+        pidfd_send_signal;
     // The siginfo it dequeues names the sender in the caller's numbers, and a signal the
     // task ignores does not end the wait (see `interrupted_by_ignored`).
     rt_sigtimedwait(set: Ptr, info: Ptr, timeout: Ptr, size: UInt) => Checked, |_, a| {
@@ -102,6 +104,17 @@ fn dropped_by_init(k: &Kernel, tid: Tid, host: Tid, sig: i32) -> bool {
     k.pids.namespaces[k.ns_of(tid)].init == Some(host) && !reaches_init(k, host, sig)
 }
 
+/// Whether the caller may send `sig` to task `target` (host id), as Linux's
+/// check_kill_permission: its own thread group, [`Creds::may_signal`], or SIGCONT within its
+/// session. The host cannot tell: every task of the sandbox has the same host uid.
+fn may_signal(k: &Kernel, tid: Tid, target: Tid, sig: i32) -> bool {
+    if k.tgid_of(tid) == k.tgid_of(target) || k.creds_of(tid).may_signal(&k.creds_of(target)) {
+        return true;
+    }
+    // SAFETY: getsid takes plain integers; both are tasks of the sandbox.
+    sig == libc::SIGCONT && unsafe { libc::getsid(k.tgid_of(tid)) == libc::getsid(target) }
+}
+
 /// kill(pid, sig): a process, the caller's group (0), a group (-pgrp) or every process (-1).
 fn kill(call: &mut Call, a: args::kill) -> Action {
     if !valid_signal(a.signal) {
@@ -109,18 +122,50 @@ fn kill(call: &mut Call, a: args::kill) -> Action {
     }
     let (k, tid) = (&*call.kernel, call.tid);
     match a.pid {
-        0 => Action::Pass,
+        // SAFETY: getpgid takes a plain integer.
+        0 => to_group(call, unsafe { libc::getpgid(k.tgid_of(tid)) }, a.signal),
         -1 => kill_all(call, a.signal),
         pid if pid > 0 => match k.translate(tid, pid) {
+            Some(host) if !may_signal(k, tid, host, a.signal) => errno(Errno::EPERM),
             Some(host) if dropped_by_init(k, tid, host, a.signal) => Action::Return(0),
             Some(host) => pass_with(call, &[(0, host as i64)]),
             None => errno(Errno::ESRCH),
         },
         pgrp => match k.translate_pgrp(tid, -pgrp) {
-            Some(host) => pass_with(call, &[(0, -(host as i64))]),
+            Some(host) => to_group(call, host, a.signal),
             None => errno(Errno::ESRCH),
         },
     }
+}
+
+/// kill of process group `pgrp` (a host id): as the task asked when it may signal every
+/// member; EPERM when it may signal none; else the sentry signals those it may (Linux
+/// signals them and succeeds), which then see no sender.
+fn to_group(call: &mut Call, pgrp: Tid, sig: i32) -> Action {
+    let (k, tid) = (&*call.kernel, call.tid);
+    let members: Vec<Tid> = k
+        .processes()
+        // SAFETY: getpgid takes a plain integer; `p` is a task of the sandbox.
+        .filter(|&p| unsafe { libc::getpgid(p) } == pgrp)
+        .collect();
+    let allowed: Vec<Tid> = members
+        .iter()
+        .copied()
+        .filter(|&p| may_signal(k, tid, p, sig))
+        .collect();
+    if allowed.len() == members.len() {
+        return pass_with(call, &[(0, -(pgrp as i64))]);
+    }
+    if allowed.is_empty() {
+        return errno(Errno::EPERM);
+    }
+    for p in allowed {
+        if !dropped_by_init(k, tid, p, sig) {
+            // SAFETY: kill takes plain integers; `p` is a live sandbox process we trace.
+            unsafe { libc::kill(p, sig) };
+        }
+    }
+    Action::Return(0)
 }
 
 /// tkill(tid, sig), rt_sigqueueinfo(pid, sig, info), pidfd_open(pid, flags) (as signal 0):
@@ -134,7 +179,10 @@ fn to_one(call: &mut Call, pid: i32, sig: i32) -> Action {
         return Action::Pass;
     }
     let (k, tid) = (&*call.kernel, call.tid);
+    // A pidfd can be had for any process; signals need the permission.
+    let signals = call.sysno != ::syscalls::Sysno::pidfd_open;
     match k.translate(tid, pid) {
+        Some(host) if signals && !may_signal(k, tid, host, sig) => errno(Errno::EPERM),
         Some(host) if dropped_by_init(k, tid, host, sig) => Action::Return(0),
         Some(host) => pass_with(call, &[(0, host as i64)]),
         None => errno(Errno::ESRCH),
@@ -152,6 +200,9 @@ fn to_thread(call: &mut Call, tgid: i32, thread: i32, sig: i32) -> Action {
     let (k, tid) = (&*call.kernel, call.tid);
     match (k.translate(tid, tgid), k.translate(tid, thread)) {
         (Some(group), Some(host)) if k.tgid_of(host) == group => {
+            if !may_signal(k, tid, host, sig) {
+                return errno(Errno::EPERM);
+            }
             if dropped_by_init(k, tid, group, sig) {
                 return Action::Return(0);
             }
@@ -175,11 +226,58 @@ fn kill_all(call: &mut Call, sig: i32) -> Action {
     if targets.is_empty() {
         return errno(Errno::ESRCH);
     }
-    for pid in targets {
+    // Those the caller may signal; Linux succeeds even when that is none of them.
+    for pid in targets
+        .into_iter()
+        .filter(|&p| may_signal(k, call.tid, p, sig))
+    {
         // SAFETY: kill takes plain integers; `pid` is a live sandbox process we trace.
         unsafe { libc::kill(pid, sig) };
     }
     Action::Return(0)
+}
+
+/// pidfd_send_signal(pidfd, sig, info, flags): run as kill, or rt_sigqueueinfo with an
+/// info, of the process the pidfd refers to, by the task itself, so that the receiver sees
+/// it as the sender; the sentry looks the pidfd up on its own duplicate, once, and checks
+/// the permission. Passed as it was, another thread could put a pidfd of a process the
+/// caller may not signal at the number after the check (pidfd_open takes any process).
+/// The flags of Linux 6.9 (a thread, a process group) are refused with EINVAL.
+fn pidfd_send_signal(call: &mut Call, a: args::pidfd_send_signal) -> Action {
+    if a.flags != 0 {
+        super::deny_event(call, libc::EINVAL, "pidfd_send_signal flags");
+        return errno(Errno::EINVAL);
+    }
+    if !valid_signal(a.signal) {
+        return errno(Errno::EINVAL);
+    }
+    let host = match super::pid::pidfd_target(call, a.pidfd) {
+        Ok(host) => host,
+        Err(e) => return errno(e),
+    };
+    let (k, tid) = (&*call.kernel, call.tid);
+    if !may_signal(k, tid, host, a.signal) {
+        return errno(Errno::EPERM);
+    }
+    if dropped_by_init(k, tid, host, a.signal) {
+        return Action::Return(0);
+    }
+    let (nr, args) = if a.info == 0 {
+        (
+            ::syscalls::Sysno::kill,
+            [host as u64, a.signal as u64, 0, 0, 0, 0],
+        )
+    } else {
+        let signal = a.signal as u64;
+        (
+            ::syscalls::Sysno::rt_sigqueueinfo,
+            [host as u64, signal, a.info, 0, 0, 0],
+        )
+    };
+    Action::PassAs {
+        nr: nr.id() as u64,
+        args,
+    }
 }
 
 /// A signal about to be delivered: the sender's id in si_pid becomes the receiver's number

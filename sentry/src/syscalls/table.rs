@@ -306,8 +306,6 @@ crate::syscall_entries! {
     exit_group(status: Int) => Passthrough;
     sched_yield() => Passthrough;
     pause() => Passthrough;
-    // A pidfd can only come from pidfd_open (checked) or CLONE_PIDFD (an own child).
-    pidfd_send_signal(pidfd: Fd, signal: Signal, info: Ptr, flags: Hex) => Passthrough;
 }
 
 /// I/O on fds the task holds, memory, time, futexes, signal state of the caller: the host
