@@ -4,6 +4,7 @@
 
 use super::pid::*;
 use super::{errno, Action, Call, ExitHook};
+use crate::kernel::creds::CAP_KILL;
 use crate::kernel::Kernel;
 use nix::errno::Errno;
 use platform_ptrace::Tid;
@@ -122,6 +123,7 @@ fn kill(call: &mut Call, a: args::kill) -> Action {
     }
     let (k, tid) = (&*call.kernel, call.tid);
     match a.pid {
+        0 if k.creds_of(tid).capable(CAP_KILL) => Action::Pass,
         // SAFETY: getpgid takes a plain integer.
         0 => to_group(call, unsafe { libc::getpgid(k.tgid_of(tid)) }, a.signal),
         -1 => kill_all(call, a.signal),
@@ -143,6 +145,9 @@ fn kill(call: &mut Call, a: args::kill) -> Action {
 /// signals them and succeeds), which then see no sender.
 fn to_group(call: &mut Call, pgrp: Tid, sig: i32) -> Action {
     let (k, tid) = (&*call.kernel, call.tid);
+    if k.creds_of(tid).capable(CAP_KILL) {
+        return pass_with(call, &[(0, -(pgrp as i64))]);
+    }
     let members: Vec<Tid> = k
         .processes()
         // SAFETY: getpgid takes a plain integer; `p` is a task of the sandbox.
