@@ -9,6 +9,34 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// The relays from the sandbox to host clients still copying: when the sandbox ends, the
+/// sentry waits for them, so that what the sandbox wrote before it ended (a server's last
+/// reply) reaches the client before the sentry's exit closes the connection.
+#[derive(Clone, Default)]
+pub struct Relays(Arc<(Mutex<usize>, Condvar)>);
+
+impl Relays {
+    fn begin(&self) {
+        *self.0 .0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+
+    fn end(&self) {
+        *self.0 .0.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0 .1.notify_all();
+    }
+
+    /// Waits until every relay from the sandbox has copied all it will get (each ends when
+    /// the sandbox's end of its connection closes, at the latest with the sandbox's last
+    /// process), or `limit` passed.
+    pub fn finish(&self, limit: Duration) {
+        let (count, ended) = &*self.0;
+        let guard = count.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = ended.wait_timeout_while(guard, limit, |n| *n > 0);
+    }
+}
 
 /// A `--publish` whose host side is bound; `start` serves it.
 pub struct Publisher {
@@ -29,7 +57,12 @@ impl Publisher {
     }
 
     /// Accepts host connections for as long as the sentry lives, each relayed to the sandbox.
-    pub fn start(self, socket_file: PathBuf, published: Published) -> std::io::Result<()> {
+    pub fn start(
+        self,
+        socket_file: PathBuf,
+        published: Published,
+        relays: Relays,
+    ) -> std::io::Result<()> {
         std::thread::Builder::new()
             .name("sentry-publish".into())
             .spawn(move || {
@@ -37,7 +70,7 @@ impl Publisher {
                     let Ok(peer) = host.peer_addr() else {
                         continue;
                     };
-                    if let Err(e) = relay(host, peer, &socket_file, &published) {
+                    if let Err(e) = relay(host, peer, &socket_file, &published, &relays) {
                         tracing::debug!(
                             "sentry: --publish to sandbox port {}: {e}",
                             self.sandbox_port
@@ -55,6 +88,7 @@ fn relay(
     peer: SocketAddr,
     socket_file: &std::path::Path,
     published: &Published,
+    relays: &Relays,
 ) -> std::io::Result<()> {
     use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType, UnixAddr};
     use std::os::fd::AsRawFd;
@@ -82,10 +116,21 @@ fn relay(
     std::thread::Builder::new()
         .name("sentry-relay".into())
         .spawn(move || copy(host_in, inside_out))?;
-    std::thread::Builder::new()
+    relays.begin();
+    let relays = relays.clone();
+    let spawned = std::thread::Builder::new()
         .name("sentry-relay".into())
-        .spawn(move || copy(inside, host))?;
-    Ok(())
+        .spawn({
+            let relays = relays.clone();
+            move || {
+                copy(inside, host);
+                relays.end();
+            }
+        });
+    if spawned.is_err() {
+        relays.end();
+    }
+    spawned.map(|_| ())
 }
 
 /// Copies `from` into `to` until `from` ends, then ends `to`'s writing half.

@@ -333,9 +333,14 @@ impl Prepared {
         }
         // After the signal thread blocked SIGCHLD and the termination signals: threads inherit
         // the mask, and one that let SIGCHLD through would take it from the supervisor.
+        let relays = super::publish::Relays::default();
         for (publisher, socket_file) in publishers {
             publisher
-                .start(socket_file, kernel.loopback.published.clone())
+                .start(
+                    socket_file,
+                    kernel.loopback.published.clone(),
+                    relays.clone(),
+                )
                 .map_err(|e| Failure::Internal(format!("--publish: {e}")))?;
         }
         // SAFETY: prctl with integer arguments. Orphans of the sandbox come to the sentry,
@@ -429,6 +434,9 @@ impl Prepared {
             // Every process of the sandbox is gone: the relay reads the last output, then EIO.
             let _ = output.join();
         }
+        // And the relays of published ports copy what the sandbox last wrote, then see the
+        // end of its connections (bounded, should the sentry still hold one of them).
+        relays.finish(std::time::Duration::from_secs(2));
         if let (Some(terminal), Some(keys)) = (terminal, keys) {
             if keys.made_raw() {
                 terminal.restore();
