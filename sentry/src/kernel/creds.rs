@@ -582,16 +582,19 @@ impl Creds {
     /// "attach, real credentials" check allows (pidfd_getfd, /proc/<pid>/mem): the same
     /// real, effective and saved ids and a dumpable target, or CAP_SYS_PTRACE.
     pub fn may_inspect(&self, target: &Creds) -> bool {
-        if self.capable(CAP_SYS_PTRACE) {
-            return true;
-        }
+        self.capable(CAP_SYS_PTRACE) || (self.owns(target) && target.dumpable)
+    }
+
+    /// Whether `target`'s real, effective and saved uids and gids are all this task's real
+    /// uid and gid.
+    fn owns(&self, target: &Creds) -> bool {
         let same_uids = [target.ruid, target.euid, target.suid]
             .iter()
             .all(|&u| u == self.ruid);
         let same_gids = [target.rgid, target.egid, target.sgid]
             .iter()
             .all(|&g| g == self.rgid);
-        same_uids && same_gids && target.dumpable
+        same_uids && same_gids
     }
 
     /// Whether the task may signal a process with `target`'s credentials, as Linux's
@@ -615,13 +618,7 @@ impl Creds {
     /// credentials, as Linux's check_prlimit_permission: the target's real, effective and
     /// saved ids are all the caller's real ones, or CAP_SYS_RESOURCE.
     pub fn may_limit(&self, target: &Creds) -> bool {
-        let same_uids = [target.ruid, target.euid, target.suid]
-            .iter()
-            .all(|&u| u == self.ruid);
-        let same_gids = [target.rgid, target.egid, target.sgid]
-            .iter()
-            .all(|&g| g == self.rgid);
-        (same_uids && same_gids) || self.capable(CAP_SYS_RESOURCE)
+        self.owns(target) || self.capable(CAP_SYS_RESOURCE)
     }
 
     /// Whether the file checks of the sentry apply (a task without DAC override).

@@ -35,7 +35,9 @@ impl Supervisor {
             (syscalls::Ready::ConnectResult, 0) => -(libc::EINPROGRESS as i64),
             // A signal: the call restarts under SA_RESTART or fails with EINTR, as a send
             // or a connect interrupted in the kernel does.
-            (_, r) if ERESTART.contains(&r) => -syscalls::sys_signal::ERESTARTSYS,
+            (_, r) if syscalls::sys_signal::ERESTART.contains(&r) => {
+                -syscalls::sys_signal::ERESTARTSYS
+            }
             (_, r) => r,
         };
         regs.set_ret(result);

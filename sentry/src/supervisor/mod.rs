@@ -1134,10 +1134,6 @@ fn rewrite_call(
     Ok(original)
 }
 
-/// The kernel's restart codes (ERESTARTSYS … ERESTART_RESTARTBLOCK): the call was
-/// interrupted by a signal and is run again (or fails with EINTR) after it.
-const ERESTART: std::ops::RangeInclusive<i64> = -516..=-512;
-
 /// The length of the x86_64 `syscall` instruction, to run it again from an exit stop.
 const SYSCALL_INSN_LEN: u64 = 2;
 

@@ -337,6 +337,10 @@ pub const ERESTARTSYS: i64 = 512;
 pub const ERESTARTNOINTR: i64 = 513;
 pub const ERESTARTNOHAND: i64 = 514;
 
+/// The kernel's restart codes as a call returns them (-ERESTARTSYS … -ERESTART_RESTARTBLOCK):
+/// the call was interrupted by a signal and is run again (or fails with EINTR) after it.
+pub const ERESTART: std::ops::RangeInclusive<i64> = -516..=-512;
+
 /// Whether every signal pending for `tid` is one it ignores (SIG_IGN, or SIG_DFL for a
 /// signal whose default is to be ignored). Linux discards such a signal when it is sent, so
 /// it interrupts no call; a traced task gets it queued (its tracer must see it), and a wait

@@ -123,7 +123,7 @@ fn waitid_as_wait4(call: &mut Call, a: &args::waitid) -> Option<Action> {
 /// si_errno, si_code, si_pid, si_uid, si_status; zeros when no child was waited for),
 /// made from the child's id and its status word, which wait4 left at `infop`.
 pub fn after_waitid_as_wait4(k: &mut Kernel, tid: Tid, infop: u64, rval: i64) -> i64 {
-    if (-516..=-512).contains(&rval) {
+    if super::sys_signal::ERESTART.contains(&rval) {
         // Interrupted: the kernel runs the task's own waitid again, or fails it.
         return rval;
     }

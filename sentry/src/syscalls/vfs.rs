@@ -766,7 +766,7 @@ pub(super) fn check_permission(
     target: &Target,
     want: i32,
     follow: bool,
-) -> Result<Option<libc::stat>, Errno> {
+) -> Result<(), Errno> {
     check_search(call, target)?;
     check_file(call, target, want, follow)
 }
@@ -774,19 +774,18 @@ pub(super) fn check_permission(
 /// For a task without DAC override: `want` (a mask of R_OK, W_OK, X_OK) on the file a
 /// target names, its owner as the sandbox shows it. chdir and chroot need search on the
 /// directory, exec execute on the program, an inotify watch and a user.* attribute read
-/// need read. Returns the host stat it decided on, None when the task is not checked.
-/// /proc's own nodes are left to their handlers.
+/// need read. /proc's own nodes are left to their handlers.
 pub(super) fn check_file(
     call: &mut Call,
     target: &Target,
     want: i32,
     follow: bool,
-) -> Result<Option<libc::stat>, Errno> {
+) -> Result<(), Errno> {
     let Some(c) = checking(call) else {
-        return Ok(None);
+        return Ok(());
     };
     if target.proc.is_some() {
-        return Ok(None);
+        return Ok(());
     }
     let st = files(call)?.stat(target.gofer_index, &target.rel, follow)?;
     let owner = call
@@ -795,7 +794,7 @@ pub(super) fn check_file(
     if !c.may_access(st.st_mode, owner.uid, owner.gid, want) {
         return Err(Errno::EACCES);
     }
-    Ok(Some(st))
+    Ok(())
 }
 
 /// Before an open through the gofer. For a task without DAC override: search permission
