@@ -6,12 +6,14 @@
  * a sticky directory follows the sticky rule, and a directory that changes parent needs
  * write on itself; user.* on a sticky directory is its owner's; another user's process's
  * environ, maps, fds and cwd in /proc are out of reach, and it is signalled, rescheduled
- * and limited only by its owner (SIGCONT within the session aside). Each call runs in a
- * child that became nobody; the child's exit code is the call's errno (0 on success). */
+ * and limited only by its owner (SIGCONT within the session aside); mounts and namespaces
+ * are CAP_SYS_ADMIN's. Each call runs in a child that became nobody; the child's exit code
+ * is the call's errno (0 on success). */
 #include "tap.h"
 #include <grp.h>
 #include <sched.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
@@ -155,6 +157,15 @@ static long robust_list_of_parent(void)
     size_t len;
     return syscall(SYS_get_robust_list, g_parent, &head, &len);
 }
+static long mount_tmpfs(void) { return mount("none", "open", "tmpfs", 0, NULL); }
+static long umount_dir(void) { return umount2("open", 0); }
+static long unshare_mounts(void) { return unshare(CLONE_NEWNS); }
+static long unshare_names(void) { return unshare(CLONE_NEWUTS); }
+static long enter_own_uts(void)
+{
+    int ns = open("/proc/self/ns/uts", O_RDONLY);
+    return ns < 0 ? -1 : setns(ns, 0);
+}
 static long setxattr_sticky_dir(void) { return setxattr("sticky", "user.k", "v", 1, 0); }
 static long setxattr_open_dir(void) { return setxattr("open", "user.k", "v", 1, 0); }
 
@@ -265,6 +276,13 @@ int main(int argc, char **argv)
     T_EQ(as_nobody(pin_parent), EPERM, "sched_setaffinity: root's process, as nobody -> EPERM");
     T_EQ(as_nobody(limits_of_parent), EPERM, "prlimit64: root's process's limits, as nobody -> EPERM");
     T_EQ(as_nobody(robust_list_of_parent), EPERM, "get_robust_list: root's process, as nobody -> EPERM");
+
+    /* Mounts and namespaces are CAP_SYS_ADMIN's. */
+    T_EQ(as_nobody(mount_tmpfs), EPERM, "mount: a tmpfs, as nobody -> EPERM");
+    T_EQ(as_nobody(umount_dir), EPERM, "umount2: as nobody -> EPERM (before EINVAL)");
+    T_EQ(as_nobody(unshare_mounts), EPERM, "unshare: CLONE_NEWNS, as nobody -> EPERM");
+    T_EQ(as_nobody(unshare_names), EPERM, "unshare: CLONE_NEWUTS, as nobody -> EPERM");
+    T_EQ(as_nobody(enter_own_uts), EPERM, "setns: a UTS namespace, as nobody -> EPERM");
 
     close(g_priv_fd);
     return tap_done();

@@ -27,9 +27,22 @@ fn directory(call: &mut Call, path: PathArg) -> Result<(Target, Vec<u8>), Errno>
     Ok((target, path))
 }
 
+/// Mounts and unmounts take CAP_SYS_ADMIN in the sandbox's credentials (EPERM after the
+/// path is looked up, as on Linux): an ordinary user's mount over a directory would change
+/// what root's processes read there.
+fn may_mount(call: &Call) -> Result<(), Errno> {
+    let c = call.kernel.creds_of(call.tid);
+    if c.capable(crate::kernel::creds::CAP_SYS_ADMIN) {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
 fn mount(call: &mut Call, a: args::mount) -> Result<Action, Errno> {
     let flags = a.flags;
     let (_, point) = directory(call, a.target)?;
+    may_mount(call)?;
     let tid = call.tid;
     if flags & libc::MS_REMOUNT != 0 {
         let table = call.kernel.mounts_mut(tid);
@@ -235,6 +248,7 @@ fn umount(call: &mut Call, a: args::umount2) -> Result<Action, Errno> {
             Err(e) => return Err(e),
         }
     };
+    may_mount(call)?;
     let table = call.kernel.mounts_mut(call.tid);
     match table.mount_point(&point) {
         None => Err(Errno::EINVAL),

@@ -63,6 +63,9 @@ fn clone(call: &mut Call, a: args::clone) -> Action {
     if flags & CLONE_NEWPID != 0 && flags & (libc::CLONE_THREAD | libc::CLONE_PARENT) as u64 != 0 {
         return errno(Errno::EINVAL);
     }
+    if flags & CLONE_NEW_EMULATED != 0 && !may_make_namespaces(call) {
+        return errno(Errno::EPERM);
+    }
     if let Some(task) = call.kernel.tasks.get_mut(&call.tid) {
         task.clone_args = Some(call.args);
     }
@@ -86,6 +89,9 @@ fn unshare(call: &mut Call, a: args::unshare) -> Action {
             Errno::EPERM as i32,
             "only PID, UTS and mount namespaces are served",
         );
+        return errno(Errno::EPERM);
+    }
+    if flags & CLONE_NEW_EMULATED != 0 && !may_make_namespaces(call) {
         return errno(Errno::EPERM);
     }
     let k = &mut *call.kernel;
@@ -119,6 +125,15 @@ fn unshare(call: &mut Call, a: args::unshare) -> Action {
         return Action::PassWith(args);
     }
     Action::Pass
+}
+
+/// New namespaces, and entering one, take CAP_SYS_ADMIN in the sandbox's credentials, as on
+/// Linux: a mount namespace of its own would let an ordinary user mount over what other
+/// users' processes read.
+fn may_make_namespaces(call: &Call) -> bool {
+    call.kernel
+        .creds_of(call.tid)
+        .capable(crate::kernel::creds::CAP_SYS_ADMIN)
 }
 
 /// personality(2): queries and ADDR_NO_RANDOMIZE are fine; anything that changes the
@@ -255,6 +270,9 @@ fn setns(call: &mut Call, a: args::setns) -> Action {
     };
     if nstype != 0 && nstype != kind {
         return errno(Errno::EINVAL);
+    }
+    if !may_make_namespaces(call) {
+        return errno(Errno::EPERM);
     }
     let Some(task) = call.kernel.tasks.get_mut(&call.tid) else {
         return errno(Errno::ESRCH);

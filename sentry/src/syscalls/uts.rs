@@ -115,8 +115,11 @@ fn uname26(release: &[u8]) -> Vec<u8> {
 }
 
 fn set_name(call: &mut Call, from: u64, len: i64) -> Action {
-    const CAP_SYS_ADMIN: u32 = 21;
-    if !call.kernel.creds_of(call.tid).capable(CAP_SYS_ADMIN) {
+    if !call
+        .kernel
+        .creds_of(call.tid)
+        .capable(crate::kernel::creds::CAP_SYS_ADMIN)
+    {
         return errno(Errno::EPERM);
     }
     if !(0..FIELD as i64).contains(&len) {
