@@ -166,6 +166,7 @@ static long enter_own_uts(void)
     int ns = open("/proc/self/ns/uts", O_RDONLY);
     return ns < 0 ? -1 : setns(ns, 0);
 }
+static long write_hostname(void) { return open("/proc/sys/kernel/hostname", O_WRONLY); }
 static long setxattr_sticky_dir(void) { return setxattr("sticky", "user.k", "v", 1, 0); }
 static long setxattr_open_dir(void) { return setxattr("open", "user.k", "v", 1, 0); }
 
@@ -283,6 +284,7 @@ int main(int argc, char **argv)
     T_EQ(as_nobody(unshare_mounts), EPERM, "unshare: CLONE_NEWNS, as nobody -> EPERM");
     T_EQ(as_nobody(unshare_names), EPERM, "unshare: CLONE_NEWUTS, as nobody -> EPERM");
     T_EQ(as_nobody(enter_own_uts), EPERM, "setns: a UTS namespace, as nobody -> EPERM");
+    T_EQ(as_nobody(write_hostname), EACCES, "open: /proc/sys/kernel/hostname for writing, as nobody -> EACCES");
 
     close(g_priv_fd);
     return tap_done();

@@ -395,6 +395,10 @@ pub(super) fn open_proc(call: &mut Call, target: &Target, flags: i32) -> Result<
                 b"/proc/sys/kernel/domainname" => true,
                 _ => return Err(Errno::EACCES),
             };
+            // Mode 0644, root's: Linux lets an effective uid of 0 write a sysctl file.
+            if call.kernel.creds_of(call.tid).euid != 0 {
+                return Err(Errno::EACCES);
+            }
             // The task writes into a memfd of the current value; the sentry reads it back.
             // SAFETY: memfd_create with a NUL-terminated name; the result is checked.
             let raw = unsafe { libc::memfd_create(c"uts".as_ptr(), libc::MFD_CLOEXEC) };
