@@ -90,6 +90,18 @@ static long statfs_in_priv(void)
 static long link_secret(void) { return link("secret", "open/l1"); }
 static long link_readable(void) { return link("readable", "open/l2"); }
 static long link_shared(void) { return link("shared", "open/l3"); }
+static long link_readable_by_fd(void)
+{
+    int fd = open("readable", O_RDONLY);
+    return fd < 0 ? -1 : linkat(fd, "", AT_FDCWD, "open/l4", AT_EMPTY_PATH);
+}
+static long link_readable_through_proc(void)
+{
+    char path[64];
+    int fd = open("readable", O_RDONLY);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    return fd < 0 ? -1 : linkat(AT_FDCWD, path, AT_FDCWD, "open/l5", AT_SYMLINK_FOLLOW);
+}
 static long rename_over_sticky(void) { return rename("open/mine", "sticky/roots"); }
 static long exchange_with_sticky(void)
 {
@@ -240,6 +252,10 @@ int main(int argc, char **argv)
     T_EQ(as_nobody(link_secret), EPERM, "link: root's 0600 file, as nobody -> EPERM (protected_hardlinks)");
     T_EQ(as_nobody(link_readable), EPERM, "link: root's 0644 file, as nobody -> EPERM (protected_hardlinks)");
     T_EQ(as_nobody(link_shared), 0, "link: root's 0666 file, as nobody");
+    T_EQ(as_nobody(link_readable_by_fd), EPERM,
+         "linkat: AT_EMPTY_PATH of root's 0644 file, as nobody -> EPERM (protected_hardlinks)");
+    T_EQ(as_nobody(link_readable_through_proc), EPERM,
+         "linkat: /proc/self/fd/N of root's 0644 file, as nobody -> EPERM (protected_hardlinks)");
 
     tap_write_file("open/mine", "m");
     chown("open/mine", 65534, 65534);

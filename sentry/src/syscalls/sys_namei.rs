@@ -303,6 +303,7 @@ fn link_through_proc(call: &mut Call, from: At, to: At) -> Result<Option<Action>
                 return Err(Errno::EXDEV);
             }
             check_writable(call, &to)?;
+            check_link_source(call, &source, false)?;
             super::vfs::check_name_change(call, &to, false)?;
             let (from_index, from_rel) = (source.gofer_index, source.rel);
             files(call)?.link(from_index, &from_rel, to.gofer_index, &to.rel, false)?;
@@ -315,9 +316,16 @@ fn link_through_proc(call: &mut Call, from: At, to: At) -> Result<Option<Action>
 /// sentry's /proc/self/fd link, followed (no capability needed; an O_TMPFILE file opened
 /// without O_EXCL), rather than by AT_EMPTY_PATH (CAP_DAC_READ_SEARCH).
 fn link_file(call: &mut Call, from: OwnedFd, to: At, via_proc: bool) -> Result<Action, Errno> {
-    let st = nix::sys::stat::fstat(from.as_raw_fd()).map_err(|_| Errno::EBADF)?;
+    let mut st = nix::sys::stat::fstat(from.as_raw_fd()).map_err(|_| Errno::EBADF)?;
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
         return Err(Errno::EPERM);
+    }
+    // protected_hardlinks, as for a link by path ([`check_link_source`]).
+    if let Some(c) = checking(call) {
+        call.kernel.map_stat(&mut st);
+        if !c.may_link(st.st_mode, st.st_uid, st.st_gid) {
+            return Err(Errno::EPERM);
+        }
     }
     let to = resolve_arg(call, to.0, to.1, false)?;
     check_writable(call, &to)?;
