@@ -179,6 +179,18 @@ static long enter_own_uts(void)
     return ns < 0 ? -1 : setns(ns, 0);
 }
 static long write_hostname(void) { return open("/proc/sys/kernel/hostname", O_WRONLY); }
+static pid_t g_holder;
+static long sigio_to_holder(void)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    fcntl(p[0], F_SETOWN, g_holder);
+    fcntl(p[0], F_SETSIG, SIGTERM);
+    fcntl(p[0], F_SETFL, O_ASYNC);
+    write(p[1], "x", 1);
+    return 0;
+}
 static long setxattr_sticky_dir(void) { return setxattr("sticky", "user.k", "v", 1, 0); }
 static long setxattr_open_dir(void) { return setxattr("open", "user.k", "v", 1, 0); }
 
@@ -293,6 +305,25 @@ int main(int argc, char **argv)
     T_EQ(as_nobody(pin_parent), EPERM, "sched_setaffinity: root's process, as nobody -> EPERM");
     T_EQ(as_nobody(limits_of_parent), EPERM, "prlimit64: root's process's limits, as nobody -> EPERM");
     T_EQ(as_nobody(robust_list_of_parent), EPERM, "get_robust_list: root's process, as nobody -> EPERM");
+
+    /* An fd's owner gets its signals only if the owner's setter may signal it. */
+    int release[2];
+    pipe(release);
+    fflush(stdout);
+    g_holder = fork();
+    if (g_holder == 0) {
+        char b;
+        close(release[1]);
+        read(release[0], &b, 1);
+        _exit(0);
+    }
+    close(release[0]);
+    as_nobody(sigio_to_holder);
+    close(release[1]);
+    int holder_status = 0;
+    waitpid(g_holder, &holder_status, 0);
+    T_EQ(tap_child_code(holder_status), 0,
+         "fcntl: F_SETOWN of root's process with F_SETSIG SIGTERM, as nobody: no signal reaches it");
 
     /* Mounts and namespaces are CAP_SYS_ADMIN's. */
     T_EQ(as_nobody(mount_tmpfs), EPERM, "mount: a tmpfs, as nobody -> EPERM");

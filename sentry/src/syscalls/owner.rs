@@ -66,13 +66,37 @@ pub enum OwnerHook {
 
 /// A sandbox owner (pid, or -pgid) as the host's; 0 stays 0 (no owner).
 fn owner_to_host(k: &Kernel, tid: Tid, owner: i32) -> Result<i32, Errno> {
-    match owner {
+    let host = match owner {
         0 => Ok(0),
         p if p > 0 => k.translate(tid, p).ok_or(Errno::ESRCH),
         g => k
             .translate_pgrp(tid, g.checked_neg().ok_or(Errno::ESRCH)?)
             .map(|h| -h)
             .ok_or(Errno::ESRCH),
+    }?;
+    may_own(k, tid, host)?;
+    Ok(host)
+}
+
+/// Whether the caller may make host owner `host` (pid, -pgid, 0) receive the fd's signals.
+/// Linux accepts any owner and drops, at delivery, a signal the owner's setter could not
+/// send (sigio_perm); the host cannot, as every task of the sandbox has the same host uid,
+/// so the sentry refuses such an owner at once (EPERM): a process that had dropped to
+/// nobody had root's processes killed by SIGIO or F_SETSIG's signal.
+fn may_own(k: &Kernel, tid: Tid, host: i32) -> Result<(), Errno> {
+    let allowed = match host {
+        0 => true,
+        p if p > 0 => super::sys_signal::may_signal(k, tid, p, 0),
+        g => k
+            .processes()
+            // SAFETY: getpgid takes a plain integer; `p` is a task of the sandbox.
+            .filter(|&p| unsafe { libc::getpgid(p) } == -g)
+            .all(|p| super::sys_signal::may_signal(k, tid, p, 0)),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
     }
 }
 
@@ -133,6 +157,11 @@ fn setown_ex(call: &mut Call) -> Result<Action, Errno> {
         _ => return Err(Errno::EINVAL),
     }
     .ok_or(Errno::ESRCH)?;
+    may_own(
+        call.kernel,
+        call.tid,
+        if kind == F_OWNER_PGRP { -host } else { host },
+    )?;
     let file = call.task_fd(call.args[0] as i32)?;
     let owner = [kind, host];
     // SAFETY: F_SETOWN_EX reads one struct f_owner_ex (two ints) from memory we own, on an

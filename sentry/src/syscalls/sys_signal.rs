@@ -108,7 +108,7 @@ fn dropped_by_init(k: &Kernel, tid: Tid, host: Tid, sig: i32) -> bool {
 /// Whether the caller may send `sig` to task `target` (host id), as Linux's
 /// check_kill_permission: its own thread group, [`Creds::may_signal`], or SIGCONT within its
 /// session. The host cannot tell: every task of the sandbox has the same host uid.
-fn may_signal(k: &Kernel, tid: Tid, target: Tid, sig: i32) -> bool {
+pub(super) fn may_signal(k: &Kernel, tid: Tid, target: Tid, sig: i32) -> bool {
     if k.tgid_of(tid) == k.tgid_of(target) || k.creds_of(tid).may_signal(&k.creds_of(target)) {
         return true;
     }
