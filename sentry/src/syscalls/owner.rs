@@ -85,6 +85,7 @@ fn owner_to_host(k: &Kernel, tid: Tid, owner: i32) -> Result<i32, Errno> {
 /// nobody had root's processes killed by SIGIO or F_SETSIG's signal.
 fn may_own(k: &Kernel, tid: Tid, host: i32) -> Result<(), Errno> {
     let allowed = match host {
+        _ if k.creds_of(tid).capable(crate::kernel::creds::CAP_KILL) => true,
         0 => true,
         p if p > 0 => super::sys_signal::may_signal(k, tid, p, 0),
         g => k
