@@ -101,12 +101,7 @@ fn notified_calls_act_on_one_copy(v: Variant) {
         "a connection reached the host listener\n{}",
         run.describe()
     );
-    run.expect_code(0);
-    assert!(
-        run.stdout.contains(&format!("rounds {ROUNDS} ")),
-        "the race did not finish\n{}",
-        run.describe()
-    );
+    run.expect_race_finished(ROUNDS);
     // The race is real only if some calls named the sandbox's file.
     assert!(
         !run.stdout.contains(" opened 0"),

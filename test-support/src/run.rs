@@ -52,6 +52,18 @@ impl Run {
         self
     }
 
+    /// Asserts that a race program (the escape tests') exited 0 after all `rounds`: its
+    /// "rounds N " line.
+    pub fn expect_race_finished(&self, rounds: &str) -> &Self {
+        self.expect_code(0);
+        assert!(
+            self.stdout.contains(&format!("rounds {rounds} ")),
+            "the race did not finish\n{}",
+            self.describe()
+        );
+        self
+    }
+
     /// Asserts that a test program printed `<done>` and no FAIL line.
     pub fn expect_program_ok(&self, done: &str) -> &Self {
         let fails: Vec<&str> = self

@@ -88,10 +88,8 @@ fn may_own(k: &Kernel, tid: Tid, host: i32) -> Result<(), Errno> {
         _ if k.creds_of(tid).capable(crate::kernel::creds::CAP_KILL) => true,
         0 => true,
         p if p > 0 => super::sys_signal::may_signal(k, tid, p, 0),
-        g => k
-            .processes()
-            // SAFETY: getpgid takes a plain integer; `p` is a task of the sandbox.
-            .filter(|&p| unsafe { libc::getpgid(p) } == -g)
+        g => super::sys_signal::group_members(k, -g)
+            .into_iter()
             .all(|p| super::sys_signal::may_signal(k, tid, p, 0)),
     };
     if allowed {
