@@ -14,6 +14,9 @@
 //! affinity back when let go. What the sandbox asks of affinities (sched_getaffinity,
 //! sched_setaffinity) lets the task go first, so it sees and sets its own. A task is also
 //! held over a call whose steps are each a ptrace stop (an exec's), until the call ends.
+//! A process the sentry starts (the sandbox's first, an OCI exec's) is held from its start:
+//! its exec and the loader's calls come one after the other, and it is let go as any other
+//! once it meets the sentry no more.
 
 use hashbrown::HashMap;
 use platform_ptrace::notify::HeldCpu;
@@ -22,9 +25,9 @@ use std::time::{Duration, Instant};
 
 /// How many stops or fd installs within [`HOLD_FOR`] make a task one to hold. A held task
 /// waits for the sentry to finish its own work after each answer before it runs again
-/// (they share a CPU): for a task that stops now and then, such as a short program's start
-/// (`sentry run / true` took 2.5 ms longer when every task was held from its first stop),
-/// that costs more than the wake-ups it saves.
+/// (they share a CPU): for a task that stops now and then that costs more than the
+/// wake-ups it saves (`sentry run / true` took 2.5 ms longer when every task a process
+/// made was held from its first stop).
 const EXCHANGES_TO_HOLD: u32 = 12;
 
 /// How long a held task stays held without a stop or an fd install.
@@ -81,6 +84,17 @@ impl Holds {
         self.exchanging.remove(&tid);
         if self.tasks.contains_key(&tid) {
             return; // held over its call already
+        }
+        if let Some(cpu) = HeldCpu::hold(tid) {
+            self.insert(tid, cpu, false);
+        }
+    }
+
+    /// Holds task `tid`, a process the sentry started, from its start: as a task that met
+    /// the sentry often, let go once it meets it no more.
+    pub fn hold_from_start(&mut self, tid: Tid) {
+        if !self.enabled {
+            return;
         }
         if let Some(cpu) = HeldCpu::hold(tid) {
             self.insert(tid, cpu, false);
@@ -270,5 +284,27 @@ mod tests {
         assert_eq!(affinity(child), cpus);
         assert_eq!(affinity(0), cpus, "nothing held: the sentry goes free");
         assert_eq!(holds.let_go_idle(), None);
+    }
+
+    /// A process the sentry starts is held from its start, as one held for its stops: what
+    /// the sandbox asks of its affinity lets it go first.
+    #[test]
+    fn started_processes_are_held_from_their_start() {
+        let cpus = affinity(0);
+        if cpus < 2 {
+            return; // nothing to hold on one CPU
+        }
+        let parked = test_support::ParkedThreads::new(1);
+        let task = parked.tids[0];
+        let mut holds = Holds::default();
+        holds.hold_from_start(task);
+        assert_eq!(affinity(task), cpus, "nothing is held while holds are off");
+        holds.enabled = true;
+        holds.hold_from_start(task);
+        assert_eq!(affinity(task), 1, "held from its start");
+        assert_eq!(affinity(0), 1, "the sentry with it");
+        holds.asked(task);
+        assert_eq!(affinity(task), cpus, "let go when the sandbox asks");
+        assert_eq!(affinity(0), cpus);
     }
 }

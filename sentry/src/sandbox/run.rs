@@ -412,6 +412,7 @@ impl Prepared {
             }
         }
 
+        kernel.holds.hold_from_start(child.tid);
         kernel.exe.insert(child.tid, plan.program.clone());
         if let Some(view) = plan.loader {
             kernel.loader_views.insert(child.tid, view);
@@ -568,6 +569,7 @@ impl Starter {
         let tid = child.tid;
         // Its parent is outside the sandbox's PID namespace, as a runc exec's is.
         kernel.add_task(tid, tid, 0, kernel::pid::ROOT_NS);
+        kernel.holds.hold_from_start(tid);
         if let Some(task) = kernel.tasks.get_mut(&tid) {
             task.parent_outside = true;
             if let Some((ids, groups)) = &process.user {
