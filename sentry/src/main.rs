@@ -21,14 +21,5 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(sandbox::GOFER_ARG) {
         return ExitCode::from(sandbox::gofer_process(std::env::args().skip(2).collect()));
     }
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == sandbox::JANITOR_ARG)
-    {
-        let dirs: Vec<_> = std::env::args_os().skip(2).collect();
-        if !dirs.is_empty() {
-            return sandbox::janitor_main(dirs);
-        }
-    }
     cli::main()
 }

@@ -101,72 +101,58 @@ pub struct Scratch {
     /// The write end of the janitor's pipe: it closes when the sentry ends.
     janitor: Option<std::os::fd::OwnedFd>,
     /// The janitor's start until its intermediate child is reaped (see [`janitor`]).
-    janitor_exec: Option<JanitorStart>,
-    /// Then what tells that the janitor has exec'd, waited on at the end.
-    janitor_exec_wait: Option<std::os::fd::OwnedFd>,
+    janitor_start: Option<JanitorStart>,
+    /// Then what tells that the janitor has renamed itself, waited on at the end.
+    janitor_title_wait: Option<std::os::fd::OwnedFd>,
     /// Whether dropping this leaves the contents to the janitor instead of removing them.
     leave_to_janitor: bool,
 }
-
-/// The hidden first argument with which the sentry starts itself as a scratch janitor.
-pub const JANITOR_ARG: &str = "__janitor";
 
 /// The fd on which a janitor waits for the end of its sentry.
 const JANITOR_FD: libc::c_int = 3;
 /// The fd on which a janitor says it filled /sys.
 const JANITOR_FILL_FD: libc::c_int = 5;
-/// The janitor's argument before the /sys directory it fills.
-const FILL_SYS_ARG: &str = "--fill-sys";
 
 /// Starts a process that removes `dir` once the sentry has ended, however it ends: the
 /// sentry confines itself with Landlock to the inside of `dir`, so it cannot remove `dir`
 /// itself, and a SIGKILLed sentry cleans up nothing. The janitor is a grandchild (never a
 /// child the supervisor waits for) in a session of its own, ignores the signals a terminal
-/// sends, and waits for the end of a pipe whose only write end the sentry holds. It runs
-/// the sentry's binary afresh (`__janitor DIR`), so that nothing of the sentry's command
-/// line or memory stays in it. Must be called while the sentry has a single thread.
+/// sends, and waits for the end of a pipe whose only write end the sentry holds. Must be
+/// called while the sentry has a single thread.
 ///
-/// Returns the pipe's write end and what tells that the janitor has exec'd: the sentry goes
-/// on with its start meanwhile (the janitor's two forks and its exec run on their own),
-/// reaps the intermediate child with [`Scratch::janitor_started`] before the sandbox's
-/// first task, and waits for the exec when the scratch directory is dropped.
+/// The janitor is a fork of the sentry that does not exec, as the forked gofer: an exec of
+/// the sentry's binary costs half a millisecond of CPU on this project's VM (the C
+/// library's start asks CPUID for the caches dozens of times, each a trap to the
+/// hypervisor), beside the sandbox's own start. It is renamed at once (`sentry-janitor` in
+/// ps and /proc/<pid>/cmdline, which would show the sentry's command line, the sandbox's
+/// command in it), keeps only the fds it needs, and holds a copy of the sentry's memory as
+/// it was before any task existed, which no sandbox process can reach (the sandbox sees no
+/// host pid, and the sentry denies ptrace and checks process_vm_readv and /proc).
 ///
-/// With `sys`, the janitor, once exec'd (`__janitor --fill-sys SYS DIR…`), fills the
-/// sandbox's /sys there when the sentry asks, the first time the sandbox looks into /sys
-/// (`kernel::mounts::LateFill`): a hundred small files copied from the host's /sys, about
-/// a millisecond to write and another to remove, that most programs never read. The
-/// sentry asks with a byte on a socket; the janitor answers with a byte once the tree is
-/// written, and closes its end without one if the fill failed.
+/// Returns the pipe's write end and what tells that the janitor has renamed itself: the
+/// sentry goes on with its start meanwhile, reaps the intermediate child with
+/// [`Scratch::janitor_started`] before the sandbox's first task, and waits for the rename
+/// when the scratch directory is dropped.
+///
+/// With `sys`, the janitor fills the sandbox's /sys there when the sentry asks, the first
+/// time the sandbox looks into /sys (`kernel::mounts::LateFill`): a hundred small files
+/// copied from the host's /sys, about a millisecond to write and another to remove, that
+/// most programs never read. The sentry asks with a byte on a socket; the janitor answers
+/// with a byte once the tree is written, and closes its end without one if the fill failed.
 fn janitor(
     dirs: &[&Path],
     sys: Option<&Path>,
 ) -> std::io::Result<(std::os::fd::OwnedFd, JanitorStart)> {
     use std::os::fd::AsRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let exe = std::ffi::CString::new(std::env::current_exe()?.as_os_str().as_bytes())?;
-    let mut args = vec![
-        std::ffi::CString::new("sentry")?,
-        std::ffi::CString::new(JANITOR_ARG)?,
-    ];
-    if let Some(sys) = sys {
-        args.push(std::ffi::CString::new(FILL_SYS_ARG)?);
-        args.push(std::ffi::CString::new(sys.as_os_str().as_bytes())?);
-    }
-    for dir in dirs {
-        args.push(std::ffi::CString::new(dir.as_os_str().as_bytes())?);
-    }
-    let argv: Vec<*const libc::c_char> = args
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain([std::ptr::null()])
-        .collect();
-    let envp = [std::ptr::null::<libc::c_char>()];
+    let dirs: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
+    let sys = sys.map(Path::to_path_buf);
     let (read_end, write_end) = pipe()?;
-    // Ends (EOF) when the janitor has exec'd: until then it is a copy of the sentry, with its
-    // environment, and must not outlive the sentry's start unnoticed.
-    let (exec_wait, exec_done) = pipe()?;
+    // Ends (EOF) when the janitor has renamed itself: until then it shows the sentry's
+    // command line, and must not outlive the sentry's start unnoticed.
+    let (title_wait, title_done) = pipe()?;
     // The fill's socket (the sentry's end, the janitor's), when there is one.
     let fill = sys
+        .as_ref()
         .map(|_| {
             use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
             let stream = SockType::Stream;
@@ -174,8 +160,7 @@ fn janitor(
         })
         .transpose()?;
     let fill_done = fill.as_ref().map_or(-1, |(_, done)| done.as_raw_fd());
-    // SAFETY: fork while single-threaded (see above); the intermediate child and the janitor
-    // run only async-signal-safe calls on memory prepared before the fork.
+    // SAFETY: fork while single-threaded (see above), so the children may allocate.
     let child = unsafe { libc::fork() };
     if child < 0 {
         return Err(std::io::Error::last_os_error());
@@ -184,12 +169,14 @@ fn janitor(
         // SAFETY: as above. The intermediate child exits at once so that the janitor is
         // reparented away from the sentry; the janitor keeps only the pipes' ends it needs,
         // as fds 3, 4 and 5 (a pipe of the sentry's caller held open would keep its reader
-        // waiting).
+        // waiting), and never returns.
         unsafe {
             let janitor = libc::fork();
             if janitor != 0 {
                 libc::_exit(if janitor < 0 { 1 } else { 0 });
             }
+            libc::prctl(libc::PR_SET_NAME, c"sentry-janitor".as_ptr());
+            run::retitle(b"sentry-janitor");
             libc::setsid();
             for sig in [
                 libc::SIGINT,
@@ -200,42 +187,41 @@ fn janitor(
             ] {
                 libc::signal(sig, libc::SIG_IGN);
             }
-            // Each end above the numbers they go to, so that none is overwritten; the
-            // sentry's pipe and the fill's end without close-on-exec, the exec signal's
-            // end with it.
-            let pipe = libc::fcntl(read_end.as_raw_fd(), libc::F_DUPFD, 10);
-            let done = libc::fcntl(exec_done.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10);
+            // Each end above the numbers they go to, so that none is overwritten.
+            let pipe = libc::fcntl(read_end.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10);
             let filled = if fill_done < 0 {
                 -1
             } else {
-                libc::fcntl(fill_done, libc::F_DUPFD, 10)
+                libc::fcntl(fill_done, libc::F_DUPFD_CLOEXEC, 10)
             };
             if pipe < 0
-                || done < 0
                 || (fill_done >= 0 && filled < 0)
-                || libc::dup2(pipe, JANITOR_FD) < 0
-                || libc::dup3(done, JANITOR_FD + 1, libc::O_CLOEXEC) < 0
-                || (filled >= 0 && libc::dup2(filled, JANITOR_FILL_FD) < 0)
+                || libc::dup3(pipe, JANITOR_FD, libc::O_CLOEXEC) < 0
+                || (filled >= 0 && libc::dup3(filled, JANITOR_FILL_FD, libc::O_CLOEXEC) < 0)
             {
                 libc::_exit(1);
             }
             let keep = if filled >= 0 {
                 JANITOR_FILL_FD
             } else {
-                JANITOR_FD + 1
+                JANITOR_FD
             };
+            // The end of the rename's pipe closes with the rest.
             libc::syscall(libc::SYS_close_range, 0u32, 2u32, 0u32);
+            if filled >= 0 {
+                libc::syscall(libc::SYS_close_range, 4u32, 4u32, 0u32);
+            }
             libc::syscall(libc::SYS_close_range, keep as u32 + 1, u32::MAX, 0u32);
-            libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
-            libc::_exit(1);
+            janitor_main(sys.as_deref(), &dirs);
+            libc::_exit(0);
         }
     }
-    drop(exec_done);
+    drop(title_done);
     Ok((
         write_end,
         JanitorStart {
             intermediate: child,
-            exec_wait,
+            title_wait,
             fill_ask: fill.map(|(ask, _)| ask),
         },
     ))
@@ -254,10 +240,10 @@ fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
 }
 
 /// A janitor on its way: the intermediate child to reap, the end that tells of the
-/// janitor's exec, and the sentry's end of the socket that asks for the fill of /sys.
+/// janitor's rename, and the sentry's end of the socket that asks for the fill of /sys.
 struct JanitorStart {
     intermediate: libc::pid_t,
-    exec_wait: std::os::fd::OwnedFd,
+    title_wait: std::os::fd::OwnedFd,
     fill_ask: Option<std::os::fd::OwnedFd>,
 }
 
@@ -276,13 +262,11 @@ pub(super) fn single_threaded() -> bool {
     std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
 }
 
-/// The janitor's body (`[--fill-sys SYS] DIR…`): fills SYS if the sentry asks on fd 5,
-/// waits for the end of the pipe on fd 3, and removes the DIRs.
-pub fn janitor_main(mut dirs: Vec<std::ffi::OsString>) -> std::process::ExitCode {
-    if dirs.len() > 2 && dirs[0] == FILL_SYS_ARG {
-        let sys = PathBuf::from(dirs.remove(1));
-        dirs.remove(0);
-        fill_when_asked(&sys);
+/// The janitor's body: fills `sys` if the sentry asks on fd 5, waits for the end of the
+/// pipe on fd 3, and removes `dirs`.
+fn janitor_main(sys: Option<&Path>, dirs: &[PathBuf]) {
+    if let Some(sys) = sys {
+        fill_when_asked(sys);
     }
     let mut byte = 0u8;
     loop {
@@ -295,9 +279,8 @@ pub fn janitor_main(mut dirs: Vec<std::ffi::OsString>) -> std::process::ExitCode
         }
     }
     for dir in dirs {
-        let _ = remove_tree(Path::new(&dir));
+        let _ = remove_tree(dir);
     }
-    std::process::ExitCode::SUCCESS
 }
 
 /// Fills the sandbox's /sys in `sys` if the sentry asks (a byte on fd 5) before it ends
@@ -383,8 +366,8 @@ impl Scratch {
             dir,
             fixed,
             janitor: None,
-            janitor_exec: None,
-            janitor_exec_wait: None,
+            janitor_start: None,
+            janitor_title_wait: None,
             leave_to_janitor: false,
         })
     }
@@ -397,9 +380,9 @@ impl Scratch {
         let mut dirs = vec![self.dir.as_path()];
         dirs.extend(self.fixed.as_deref());
         match janitor(&dirs, Some(unfilled.sys())) {
-            Ok((janitor, exec)) => {
+            Ok((janitor, start)) => {
                 self.janitor = Some(janitor);
-                self.janitor_exec = Some(exec);
+                self.janitor_start = Some(start);
                 true
             }
             Err(e) => {
@@ -415,11 +398,11 @@ impl Scratch {
     pub fn janitor_started(&mut self) -> Option<std::os::fd::OwnedFd> {
         let JanitorStart {
             intermediate,
-            exec_wait,
+            title_wait,
             fill_ask,
-        } = self.janitor_exec.take()?;
+        } = self.janitor_start.take()?;
         reap(intermediate);
-        self.janitor_exec_wait = Some(exec_wait);
+        self.janitor_title_wait = Some(title_wait);
         fill_ask
     }
 
@@ -462,11 +445,10 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         // A sentry that failed before its first task: the copies are not left behind either.
         let _ = self.janitor_started();
-        // The janitor is a copy of the sentry, with its environment and memory, until its
-        // exec (a fraction of a millisecond after the fork): it does not outlive the sentry
-        // as one.
-        if let Some(exec_wait) = self.janitor_exec_wait.take() {
-            crate::kernel::mounts::until_end(&exec_wait);
+        // The janitor shows the sentry's command line until it renames itself (a fraction
+        // of a millisecond after the fork): it does not outlive the sentry as one.
+        if let Some(title_wait) = self.janitor_title_wait.take() {
+            crate::kernel::mounts::until_end(&title_wait);
         }
         if self.leave_to_janitor && self.janitor.is_some() {
             return;

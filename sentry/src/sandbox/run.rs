@@ -38,7 +38,7 @@ pub fn gofer_process(args: Vec<String>) -> u8 {
 /// Replaces this process's command line (what /proc/<pid>/cmdline and ps show) with
 /// `title`, as setproctitle(3) does: the arguments' area is overwritten in place. Only for a
 /// process that no longer reads its arguments (std::env::args reads that area).
-fn retitle(title: &[u8]) {
+pub(super) fn retitle(title: &[u8]) {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return;
     };
