@@ -125,9 +125,10 @@ const JANITOR_FILL_FD: libc::c_int = 5;
 /// library's start asks CPUID for the caches dozens of times, each a trap to the
 /// hypervisor), beside the sandbox's own start. It is renamed at once (`sentry-janitor` in
 /// ps and /proc/<pid>/cmdline, which would show the sentry's command line, the sandbox's
-/// command in it), keeps only the fds it needs, and holds a copy of the sentry's memory as
-/// it was before any task existed, which no sandbox process can reach (the sandbox sees no
-/// host pid, and the sentry denies ptrace and checks process_vm_readv and /proc).
+/// command in it), empties its environment, keeps only the fds it needs, and holds a copy
+/// of the sentry's memory as it was before any task existed, which no sandbox process can
+/// reach (the sandbox sees no host pid, and the sentry denies ptrace and checks
+/// process_vm_readv and /proc).
 ///
 /// Returns the pipe's write end and what tells that the janitor has renamed itself: the
 /// sentry goes on with its start meanwhile, reaps the intermediate child with
@@ -147,8 +148,9 @@ fn janitor(
     let dirs: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
     let sys = sys.map(Path::to_path_buf);
     let (read_end, write_end) = pipe()?;
-    // Ends (EOF) when the janitor has renamed itself: until then it shows the sentry's
-    // command line, and must not outlive the sentry's start unnoticed.
+    // Ends (EOF) when the janitor has renamed itself and emptied its environment: until then
+    // it shows the sentry's command line and environment, and must not outlive the sentry's
+    // start unnoticed.
     let (title_wait, title_done) = pipe()?;
     // The fill's socket (the sentry's end, the janitor's), when there is one.
     let fill = sys
@@ -177,6 +179,7 @@ fn janitor(
             }
             libc::prctl(libc::PR_SET_NAME, c"sentry-janitor".as_ptr());
             run::retitle(b"sentry-janitor");
+            run::forget_environment();
             libc::setsid();
             for sig in [
                 libc::SIGINT,
@@ -445,8 +448,9 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         // A sentry that failed before its first task: the copies are not left behind either.
         let _ = self.janitor_started();
-        // The janitor shows the sentry's command line until it renames itself (a fraction
-        // of a millisecond after the fork): it does not outlive the sentry as one.
+        // The janitor shows the sentry's command line and environment until it renames
+        // itself (a fraction of a millisecond after the fork): it does not outlive the
+        // sentry as one.
         if let Some(title_wait) = self.janitor_title_wait.take() {
             crate::kernel::mounts::until_end(&title_wait);
         }

@@ -39,34 +39,59 @@ pub fn gofer_process(args: Vec<String>) -> u8 {
 /// `title`, as setproctitle(3) does: the arguments' area is overwritten in place. Only for a
 /// process that no longer reads its arguments (std::env::args reads that area).
 pub(super) fn retitle(title: &[u8]) {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    let Some(area) = first_stack_area(StackArea::Arguments) else {
         return;
     };
+    area.fill(0);
+    let n = title.len().min(area.len() - 1);
+    area[..n].copy_from_slice(&title[..n]);
+}
+
+/// Empties this process's environment, and blanks the area /proc/<pid>/environ shows: for
+/// a fork of the sentry that outlives it (the janitor), which needs none of it.
+pub(super) fn forget_environment() {
+    // SAFETY: called in a single-threaded process; nothing holds a pointer into environ.
+    unsafe { libc::clearenv() };
+    if let Some(area) = first_stack_area(StackArea::Environment) {
+        area.fill(0);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum StackArea {
+    Arguments,
+    Environment,
+}
+
+/// The area of this process's first stack that holds its arguments or environment, as
+/// /proc/self/stat gives it: arg_start and arg_end, env_start and env_end are fields 48 to
+/// 51 of proc(5). None if unknown or empty.
+fn first_stack_area(which: StackArea) -> Option<&'static mut [u8]> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // The fields after the command's name (which may hold spaces and parentheses), from
-    // field 3 of proc(5) on: arg_start and arg_end are its fields 48 and 49.
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return;
+    // field 3 of proc(5) on.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let skip = match which {
+        StackArea::Arguments => 45,
+        StackArea::Environment => 47,
     };
     let fields: Vec<usize> = rest
         .split_whitespace()
-        .skip(45)
+        .skip(skip)
         .take(2)
         .filter_map(|f| f.parse().ok())
         .collect();
     let [start, end] = fields[..] else {
-        return;
+        return None;
     };
     if start == 0 || end <= start {
-        return;
+        return None;
     }
-    let len = end - start;
-    // SAFETY: [arg_start, arg_end) is this process's arguments' area, mapped and writable
-    // (the top of its first stack); no Rust value lives there, and the caller reads its
-    // arguments no more.
-    let area = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, len) };
-    area.fill(0);
-    let n = title.len().min(len - 1);
-    area[..n].copy_from_slice(&title[..n]);
+    // SAFETY: the area is mapped and writable for the life of the process (the top of its
+    // first stack); no Rust value lives there. The callers overwrite it once, after the
+    // last read of the arguments (std::env::args reads that area) or with the environment
+    // emptied first.
+    Some(unsafe { std::slice::from_raw_parts_mut(start as *mut u8, end - start) })
 }
 
 /// Runs a sandbox to its end; the sentry's exit status.
