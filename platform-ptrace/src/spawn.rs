@@ -356,7 +356,8 @@ unsafe fn child_after_fork(
         if !send_fd(sock, listener) {
             fail(*libc::__errno_location());
         }
-        libc::close(listener);
+        // Not closed here: the kernel made it close-on-exec, and a close may be a call the
+        // listener notifies, which would wait for the sentry's loop before the exec.
     }
     // Only now: until the spawner has the listener it waits for it rather than for stops,
     // and a signal (a terminal's SIGWINCH to this group) would hold the child in a

@@ -2,6 +2,7 @@
  * rt_sigpending(2), rt_sigtimedwait(2), rt_sigqueueinfo(2), rt_sigsuspend(2), signalfd4(2). */
 #include "tap.h"
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/time.h>
 
@@ -196,7 +197,8 @@ int main(int argc, char **argv)
     sigprocmask(SIG_UNBLOCK, &only_usr2, NULL);
 
     /* Calls that do not block are never interrupted, even by a handler without SA_RESTART:
-     * a child signals while the parent stats, opens and asks its ids. */
+     * a child signals while the parent stats, opens, closes, maps, duplicates, seeks and asks
+     * its ids (any failure of these counts). */
     struct sigaction plain = {.sa_handler = h};
     sigaction(SIGUSR1, &plain, NULL);
     fflush(stdout);
@@ -215,13 +217,25 @@ int main(int argc, char **argv)
         int fd = open("/", O_RDONLY | O_DIRECTORY);
         if (fd < 0 && errno == EINTR)
             interrupted++;
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) {
+            if (lseek(fd, 0, SEEK_SET) != 0 || fstat(fd, &sb) != 0)
+                interrupted++;
+            int copy = dup(fd);
+            if (copy < 0 || dup2(fd, copy) != copy || close(copy) != 0)
+                interrupted++;
+            if (close(fd) != 0)
+                interrupted++;
+        }
+        void *m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED || mprotect(m, 4096, PROT_NONE) != 0 || munmap(m, 4096) != 0)
+            interrupted++;
         if (getppid() < 0)
             interrupted++;
         calls++;
     }
-    OK(interrupted == 0, "signals without SA_RESTART interrupt no stat, open or getppid (%d)", interrupted);
+    OK(interrupted == 0,
+       "signals without SA_RESTART interrupt no stat, open, close, lseek, fstat, dup, mmap or getppid (%d)",
+       interrupted);
     signal(SIGUSR1, SIG_DFL);
     return tap_done();
 }

@@ -380,7 +380,9 @@ impl Prepared {
             );
         }
         let (notified, unless) = if notifying {
-            syscalls::filter::notified(policy)
+            // Not under strace, which shows each call's result.
+            let quiet = platform == Platform::Ptrace && !strace;
+            syscalls::filter::notified(policy, quiet)
         } else {
             Default::default()
         };

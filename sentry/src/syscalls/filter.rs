@@ -141,18 +141,62 @@ const NOTIFIED_UNLESS: [(Sysno, u8, ArgTest); 2] = [
 /// The open flags that make a notified open stop instead.
 const OPEN_STOPS: u32 = (libc::O_EXCL | libc::O_PATH) as u32;
 
+/// Passthrough calls that never wait and never end in a restart code of their own (close
+/// makes its interruption EINTR), and that the sentry sees, under `--platform=ptrace`, as
+/// notifications it answers by letting the call run (CONTINUE): a notification's round
+/// trip is cheaper than a ptrace stop's. An interruption while one waits for its answer is
+/// then always the notification's own, which the sentry restarts as for the calls it
+/// answers whole (see the supervisor). Calls that may wait (read, write, futex, the waits
+/// and polls) stay ptrace stops: a restart code at their signal-delivery stop may be
+/// theirs, to end per SA_RESTART, which the sentry could not tell from the notification's.
+const QUIET_PASSTHROUGH: &[Sysno] = &[
+    Sysno::close,
+    Sysno::close_range,
+    Sysno::fstat,
+    Sysno::lseek,
+    Sysno::getdents64,
+    Sysno::dup,
+    Sysno::dup2,
+    Sysno::dup3,
+    Sysno::pipe2,
+    Sysno::mmap,
+    Sysno::mprotect,
+    Sysno::munmap,
+    Sysno::mremap,
+    Sysno::madvise,
+    Sysno::brk,
+    Sysno::rt_sigaction,
+    Sysno::sigaltstack,
+    Sysno::umask,
+    Sysno::arch_prctl,
+    Sysno::set_robust_list,
+    Sysno::rseq,
+    Sysno::getrusage,
+    Sysno::sysinfo,
+    Sysno::times,
+];
+
+/// Whether `sysno` is one of the passthrough calls notified under `--platform=ptrace`.
+pub fn is_quiet_passthrough(sysno: Sysno) -> bool {
+    QUIET_PASSTHROUGH.contains(&sysno)
+}
+
 /// The calls that reach the sentry as notifications, and the guards that send some of
 /// their variants to a ptrace stop instead. Refused calls are notified too: their answer is
-/// an errno. Passthrough calls are not, under `--platform=ptrace` either: a call waiting
-/// for its notification can be interrupted by a signal, which Linux would deliver only
-/// after a call that does not block (a write to a regular file, a read of a full pipe); the
-/// sentry restarts interrupted notified calls it answers whole (see the supervisor), but
-/// cannot tell such an interruption from a passthrough call's own.
-pub fn notified(policy: Policy) -> (Vec<u32>, Vec<Guard>) {
+/// an errno. Passthrough calls are not, but for [`QUIET_PASSTHROUGH`] when `quiet` (under
+/// `--platform=ptrace`, where they would otherwise stop): a call waiting for its
+/// notification can be interrupted by a signal, which Linux would deliver only after a call
+/// that does not block (a write to a regular file, a read of a full pipe); the sentry
+/// restarts interrupted notified calls it answers whole (see the supervisor), but cannot
+/// tell such an interruption from a passthrough call's own.
+pub fn notified(policy: Policy, quiet: bool) -> (Vec<u32>, Vec<Guard>) {
+    let passes = |nr: u32| class_of(nr as u64, policy) == Class::Passthrough;
+    let quiet_calls = QUIET_PASSTHROUGH.iter().filter(|_| quiet);
     let mut numbers: Vec<u32> = NOTIFIED
         .iter()
         .map(|s| s.id() as u32)
-        .filter(|&nr| class_of(nr as u64, policy) != Class::Passthrough)
+        .filter(|&nr| !passes(nr))
+        .chain(quiet_calls.map(|s| s.id() as u32).filter(|&nr| passes(nr)))
         .collect();
     for nr in 0..MAX_NR as u32 {
         let known = Sysno::new(nr as usize).is_some();
@@ -225,7 +269,7 @@ mod tests {
     #[test]
     fn notified_calls_are_those_answered_whole() {
         let has = |set: &[u32], s: Sysno| set.contains(&(s.id() as u32));
-        let (set, guards) = notified(Policy::default());
+        let (set, guards) = notified(Policy::default(), false);
         assert!(has(&set, Sysno::getpid));
         assert!(has(&set, Sysno::openat));
         // Refused calls are answered with their errno.
@@ -251,6 +295,42 @@ mod tests {
             owners: true,
             ..Policy::default()
         };
-        assert!(has(&notified(owners).0, Sysno::fstat));
+        assert!(has(&notified(owners, false).0, Sysno::fstat));
+    }
+
+    #[test]
+    fn quiet_passthrough_calls_are_notified_only_where_they_would_stop() {
+        let has = |set: &[u32], s: Sysno| set.contains(&(s.id() as u32));
+        let (quiet, _) = notified(Policy::default(), true);
+        assert!(has(&quiet, Sysno::close));
+        assert!(has(&quiet, Sysno::mmap));
+        assert!(has(&quiet, Sysno::getpid), "the calls answered whole stay");
+        // Calls that wait stay ptrace stops, and so do the exits.
+        for waits in [
+            Sysno::read,
+            Sysno::write,
+            Sysno::futex,
+            Sysno::wait4,
+            Sysno::poll,
+        ] {
+            assert!(!has(&quiet, waits), "{waits:?}");
+        }
+        assert!(!has(&quiet, Sysno::exit_group));
+        for sysno in QUIET_PASSTHROUGH {
+            assert_eq!(
+                class_of(sysno.id() as u64, Policy::default()),
+                Class::Passthrough,
+                "{sysno:?} is answered by letting it run"
+            );
+        }
+        // Under a memory limit the memory calls are the sentry's to decide: they stop.
+        let memory = Policy {
+            memory: true,
+            ..Policy::default()
+        };
+        let (limited, _) = notified(memory, true);
+        assert!(!has(&limited, Sysno::mmap));
+        assert!(!has(&limited, Sysno::close));
+        assert!(!has(&limited, Sysno::dup2));
     }
 }
