@@ -169,9 +169,9 @@ fn janitor(
     }
     if child == 0 {
         // SAFETY: as above. The intermediate child exits at once so that the janitor is
-        // reparented away from the sentry; the janitor keeps only the pipes' ends it needs,
-        // as fds 3, 4 and 5 (a pipe of the sentry's caller held open would keep its reader
-        // waiting), and never returns.
+        // reparented away from the sentry; the janitor keeps only the ends it needs, as fds
+        // 3 and 5 (a pipe of the sentry's caller held open would keep its reader waiting),
+        // and never returns.
         unsafe {
             let janitor = libc::fork();
             if janitor != 0 {
@@ -215,8 +215,9 @@ fn janitor(
                 libc::syscall(libc::SYS_close_range, 4u32, 4u32, 0u32);
             }
             libc::syscall(libc::SYS_close_range, keep as u32 + 1, u32::MAX, 0u32);
-            janitor_main(sys.as_deref(), &dirs);
-            libc::_exit(0);
+            // A panic must not unwind into the sentry's own code, in this copy of it.
+            let served = std::panic::catch_unwind(|| janitor_main(sys.as_deref(), &dirs));
+            libc::_exit(if served.is_ok() { 0 } else { 101 });
         }
     }
     drop(title_done);
