@@ -166,20 +166,25 @@ pub fn sync_wakeup_supported() -> bool {
             libc::sched_setaffinity(0, size, &here) == 0
         }
     };
-    let probe = std::thread::spawn(|| {
-        let filter = listener_filter([0, 0], &[], &[]);
-        let Ok(fd) = bpf::install(&filter.instructions, INSTALL_FILTER_FLAGS) else {
-            return false;
-        };
-        // SAFETY: the listener was just returned to this thread and is ours alone.
-        let listener = Listener::new(unsafe { OwnedFd::from_raw_fd(fd) }, [0, 0]);
-        listener.set_sync_wakeup().is_ok()
-    });
+    let probe = std::thread::spawn(probe_sync_wakeup_here);
     if pinned {
         // SAFETY: the set is ours and `size` bytes long.
         unsafe { libc::sched_setaffinity(0, size, &own) };
     }
     probe.join().unwrap_or(false)
+}
+
+/// Whether this kernel has `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`, asked on the calling
+/// thread: it installs a filter that notifies nothing (and sets no_new_privs), so only a
+/// thread or process that ends right after may ask.
+pub fn probe_sync_wakeup_here() -> bool {
+    let filter = listener_filter([0, 0], &[], &[]);
+    let Ok(fd) = bpf::install(&filter.instructions, INSTALL_FILTER_FLAGS) else {
+        return false;
+    };
+    // SAFETY: the listener was just returned to this thread and is ours alone.
+    let listener = Listener::new(unsafe { OwnedFd::from_raw_fd(fd) }, [0, 0]);
+    listener.set_sync_wakeup().is_ok()
 }
 
 /// A request the tracer received from a task.

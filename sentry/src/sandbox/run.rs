@@ -373,7 +373,10 @@ impl Prepared {
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 
         let cookie = platform_ptrace::notify::new_cookie();
-        let notifying = notify && platform_ptrace::notify::sync_wakeup_supported();
+        let notifying = notify
+            && scratch
+                .sync_wakeup()
+                .unwrap_or_else(platform_ptrace::notify::sync_wakeup_supported);
         if notify && !notifying {
             tracing::info!(
                 "sentry: this kernel has no SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6): every call the sentry decides stops under ptrace"
