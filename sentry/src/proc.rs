@@ -927,6 +927,11 @@ pub fn materialize(dir: &Path, key: &[u8], node: &Node) -> Result<PathBuf, Errno
         .iter()
         .map(|&b| if b == b'/' { '%' } else { b as char })
         .collect();
+    // The directory itself is made at the first materialization (see sandbox::run).
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(e)),
+        _ => {}
+    }
     let path = dir.join(if name.is_empty() {
         "%".to_string()
     } else {

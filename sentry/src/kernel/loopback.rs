@@ -43,8 +43,10 @@ pub type Published = std::sync::Arc<std::sync::Mutex<HashMap<u64, SocketAddr>>>;
 pub struct Loopback {
     /// Connections relayed from the host (`--publish`).
     pub published: Published,
-    /// Where bound ports live as socket files (in the sentry's scratch directory).
+    /// Where bound ports live as socket files (in the sentry's scratch directory), made at
+    /// the first bind ([`Loopback::make_dir`]).
     pub dir: PathBuf,
+    dir_made: bool,
     /// Sockets by the inode of their AF_UNIX socket.
     pub sockets: HashMap<u64, InetSocket>,
     /// Ports in use, by the inode of the socket holding each.
@@ -59,6 +61,18 @@ impl Loopback {
             next_ephemeral: *EPHEMERAL.start(),
             ..Loopback::default()
         }
+    }
+
+    /// Makes the directory of the socket files, once, before a port's file is bound there.
+    pub fn make_dir(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        if !self.dir_made {
+            match std::fs::DirBuilder::new().mode(0o700).create(&self.dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                _ => self.dir_made = true,
+            }
+        }
+        Ok(())
     }
 
     /// The socket file of a bound port.
