@@ -151,6 +151,12 @@ static long pidfd_signal_parent(void)
     return pidfd < 0 ? -1 : syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0);
 }
 static long renice_parent(void) { return setpriority(PRIO_PROCESS, g_parent, 0); }
+static long renice_own_group(void) { return setpriority(PRIO_PGRP, 0, 0); }
+static long ioprio_own_group(void)
+{
+    /* IOPRIO_WHO_PGRP, best-effort class, level 4. */
+    return syscall(SYS_ioprio_set, 2, 0, (2 << 13) | 4);
+}
 static long pin_parent(void)
 {
     cpu_set_t set;
@@ -302,6 +308,10 @@ int main(int argc, char **argv)
     T_EQ(as_nobody(tgkill_parent), EPERM, "tgkill: root's process, as nobody -> EPERM");
     T_EQ(as_nobody(pidfd_signal_parent), EPERM, "pidfd_send_signal: root's process, as nobody -> EPERM");
     T_EQ(as_nobody(renice_parent), EPERM, "setpriority: root's process, as nobody -> EPERM");
+    T_EQ(as_nobody(renice_own_group), EPERM,
+         "setpriority: the own group with root's process in it, as nobody -> EPERM");
+    T_EQ(as_nobody(ioprio_own_group), EPERM,
+         "ioprio_set: the own group with root's process in it, as nobody -> EPERM");
     T_EQ(as_nobody(pin_parent), EPERM, "sched_setaffinity: root's process, as nobody -> EPERM");
     T_EQ(as_nobody(limits_of_parent), EPERM, "prlimit64: root's process's limits, as nobody -> EPERM");
     T_EQ(as_nobody(robust_list_of_parent), EPERM, "get_robust_list: root's process, as nobody -> EPERM");

@@ -203,6 +203,9 @@ fn priority(call: &mut Call, which: i32, who: i32, setting: bool) -> Action {
             return errno(e);
         }
     }
+    if setting && which == 1 && !may_reschedule_group(call, who) {
+        return errno(Errno::EPERM);
+    }
     let (k, tid) = (&*call.kernel, call.tid);
     let who = match which {
         0 => host_pid(k, tid, who),
@@ -215,6 +218,27 @@ fn priority(call: &mut Call, which: i32, who: i32, setting: bool) -> Action {
         Some(w) => pass_with(call, &[(1, w)]),
         None => errno(Errno::ESRCH),
     }
+}
+
+/// Whether the caller may change the priority of every member of process group `pgrp` (its
+/// number; 0 is its own): the host would change them all, every task of the sandbox having
+/// the same host uid. Linux changes those it may and fails with EPERM if any is another's;
+/// the sentry refuses the whole call then, and changes none.
+fn may_reschedule_group(call: &Call, pgrp: i32) -> bool {
+    let (k, tid) = (&*call.kernel, call.tid);
+    let host = match host_pgrp(k, tid, pgrp) {
+        // SAFETY: getpgid takes a plain integer; `tid` is the calling task.
+        Some(0) => unsafe { libc::getpgid(tid) },
+        Some(host) if host > 0 => host as Tid,
+        // No such group: the host answers.
+        _ => return true,
+    };
+    let caller = k.creds_of(tid);
+    super::sys_signal::group_members(k, host)
+        .into_iter()
+        .all(|member| {
+            k.tgid_of(member) == k.tgid_of(tid) || caller.may_reschedule(&k.creds_of(member))
+        })
 }
 
 /// prlimit64: RLIMIT_CORE is the sentry's (`rlimit`); other resources are the host's.
