@@ -475,6 +475,14 @@ impl Kernel {
             .map(|(tid, _)| *tid)
     }
 
+    /// The sandbox's processes in process group `pgrp` (a host id), as the host has them.
+    pub fn group_members(&self, pgrp: Tid) -> Vec<Tid> {
+        self.processes()
+            // SAFETY: getpgid takes a plain integer; `p` is a task of the sandbox.
+            .filter(|&p| unsafe { libc::getpgid(p) } == pgrp)
+            .collect()
+    }
+
     /// Records a new task and gives it its numbers.
     pub fn add_task(&mut self, tid: Tid, tgid: Tid, parent: Tid, ns: NsId) {
         crate::host::forget_process(tid);

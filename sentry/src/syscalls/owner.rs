@@ -88,7 +88,8 @@ fn may_own(k: &Kernel, tid: Tid, host: i32) -> Result<(), Errno> {
         _ if k.creds_of(tid).capable(crate::kernel::creds::CAP_KILL) => true,
         0 => true,
         p if p > 0 => super::sys_signal::may_signal(k, tid, p, 0),
-        g => super::sys_signal::group_members(k, -g)
+        g => k
+            .group_members(-g)
             .into_iter()
             .all(|p| super::sys_signal::may_signal(k, tid, p, 0)),
     };

@@ -234,11 +234,9 @@ fn may_reschedule_group(call: &Call, pgrp: i32) -> bool {
         _ => return true,
     };
     let caller = k.creds_of(tid);
-    super::sys_signal::group_members(k, host)
-        .into_iter()
-        .all(|member| {
-            k.tgid_of(member) == k.tgid_of(tid) || caller.may_reschedule(&k.creds_of(member))
-        })
+    k.group_members(host).into_iter().all(|member| {
+        k.tgid_of(member) == k.tgid_of(tid) || caller.may_reschedule(&k.creds_of(member))
+    })
 }
 
 /// prlimit64: RLIMIT_CORE is the sentry's (`rlimit`); other resources are the host's.

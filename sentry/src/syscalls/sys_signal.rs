@@ -140,14 +140,6 @@ fn kill(call: &mut Call, a: args::kill) -> Action {
     }
 }
 
-/// The sandbox's processes in process group `pgrp` (a host id), as the host has them.
-pub(super) fn group_members(k: &Kernel, pgrp: Tid) -> Vec<Tid> {
-    k.processes()
-        // SAFETY: getpgid takes a plain integer; `p` is a task of the sandbox.
-        .filter(|&p| unsafe { libc::getpgid(p) } == pgrp)
-        .collect()
-}
-
 /// kill of process group `pgrp` (a host id): as the task asked when it may signal every
 /// member; EPERM when it may signal none; else the sentry signals those it may (Linux
 /// signals them and succeeds), which then see no sender.
@@ -156,7 +148,7 @@ fn to_group(call: &mut Call, pgrp: Tid, sig: i32) -> Action {
     if k.creds_of(tid).capable(CAP_KILL) {
         return pass_with(call, &[(0, -(pgrp as i64))]);
     }
-    let members = group_members(k, pgrp);
+    let members = k.group_members(pgrp);
     let allowed: Vec<Tid> = members
         .iter()
         .copied()
