@@ -4,7 +4,7 @@
 //! in its scratch directory, so `getdents64` on them is an ordinary host call.
 
 use crate::kernel::mounts::join;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, LazyDir};
 use nix::errno::Errno;
 use platform_ptrace::Tid;
 use std::ffi::CString;
@@ -919,7 +919,7 @@ pub fn file_fd(content: &[u8]) -> Result<OwnedFd, Errno> {
 /// Lays out a node on the host under `dir` (a directory's entries as empty files, empty
 /// directories and symlinks; a file as an empty file; a link as a symlink) so that the
 /// host can open, list and stat it. Returns the host path of the node.
-pub fn materialize(dir: &Path, key: &[u8], node: &Node) -> Result<PathBuf, Errno> {
+pub fn materialize(dir: &LazyDir, key: &[u8], node: &Node) -> Result<PathBuf, Errno> {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::{symlink, DirBuilderExt, OpenOptionsExt};
     let io = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
@@ -927,12 +927,7 @@ pub fn materialize(dir: &Path, key: &[u8], node: &Node) -> Result<PathBuf, Errno
         .iter()
         .map(|&b| if b == b'/' { '%' } else { b as char })
         .collect();
-    // The directory itself is made at the first materialization (see sandbox::run).
-    match std::fs::create_dir(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(e)),
-        _ => {}
-    }
-    let path = dir.join(if name.is_empty() {
+    let path = dir.made().map_err(io)?.join(if name.is_empty() {
         "%".to_string()
     } else {
         name

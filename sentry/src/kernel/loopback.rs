@@ -44,9 +44,8 @@ pub struct Loopback {
     /// Connections relayed from the host (`--publish`).
     pub published: Published,
     /// Where bound ports live as socket files (in the sentry's scratch directory), made at
-    /// the first bind ([`Loopback::make_dir`]).
-    pub dir: PathBuf,
-    dir_made: bool,
+    /// the first bind.
+    pub dir: super::LazyDir,
     /// Sockets by the inode of their AF_UNIX socket.
     pub sockets: HashMap<u64, InetSocket>,
     /// Ports in use, by the inode of the socket holding each.
@@ -57,22 +56,10 @@ pub struct Loopback {
 impl Loopback {
     pub fn new(dir: PathBuf) -> Loopback {
         Loopback {
-            dir,
+            dir: super::LazyDir::new(dir, 0o700),
             next_ephemeral: *EPHEMERAL.start(),
             ..Loopback::default()
         }
-    }
-
-    /// Makes the directory of the socket files, once, before a port's file is bound there.
-    pub fn make_dir(&mut self) -> std::io::Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
-        if !self.dir_made {
-            match std::fs::DirBuilder::new().mode(0o700).create(&self.dir) {
-                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
-                _ => self.dir_made = true,
-            }
-        }
-        Ok(())
     }
 
     /// The socket file of a bound port.
@@ -81,12 +68,12 @@ impl Loopback {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
         };
-        self.dir.join(format!("{name}-{port}"))
+        self.dir.path().join(format!("{name}-{port}"))
     }
 
     /// The port of a socket file of the loopback's (for a datagram's sender).
     pub fn port_of(&self, path: &std::path::Path) -> Option<u16> {
-        let name = path.strip_prefix(&self.dir).ok()?.to_str()?;
+        let name = path.strip_prefix(self.dir.path()).ok()?.to_str()?;
         name.strip_prefix("udp-")
             .or(name.strip_prefix("tcp-"))?
             .parse()

@@ -172,9 +172,8 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         unfilled.fill_sys().map_err(Failure::Internal)?;
     }
     // The sentry's own directories on the disk: the loopback network's sockets and the
-    // /proc files it materializes (both grow with what the sandbox does). Each is made at
-    // its first use: most sandboxes bind no port, and a directory on the host's disk costs
-    // 40-60 us to make and as much to remove on this project's VM.
+    // /proc files it materializes (both grow with what the sandbox does), each made at its
+    // first use (kernel::LazyDir).
     let net_dir = scratch.dir.join("net");
     let proc_dir = scratch.dir.join("procfs");
     // The sentry lists the sandbox's terminals in /dev/pts as they are made.
@@ -207,7 +206,7 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         mounts,
         Some(files),
     );
-    kernel.proc_scratch = proc_dir;
+    kernel.proc_scratch = kernel::LazyDir::new(proc_dir, 0o777);
     kernel.dir_fd_paths.enabled = config.lookup_cache;
     if config.first_user.is_some() || config.first_caps.is_some() {
         let (ids, groups) = config

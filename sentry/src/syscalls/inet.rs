@@ -128,7 +128,7 @@ fn proto_of(call: &Call, ino: u64) -> Proto {
 /// Binds the sentry's duplicate `sock` (inode `ino`) to `port`'s socket file.
 fn bind_port(call: &mut Call, sock: &OwnedFd, ino: u64, port: u16) -> Result<(), Errno> {
     let proto = proto_of(call, ino);
-    call.kernel.loopback.make_dir().map_err(|_| Errno::EIO)?;
+    call.kernel.loopback.dir.made().map_err(|_| Errno::EIO)?;
     let path = call.kernel.loopback.path_of(proto, port);
     let _ = std::fs::remove_file(&path);
     let addr = nix::sys::socket::UnixAddr::new(&path).map_err(|_| Errno::ENAMETOOLONG)?;
