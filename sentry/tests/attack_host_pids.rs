@@ -3,8 +3,9 @@
 //! the owner of an fd that signals SIGTERM on I/O (F_SETOWN, F_SETOWN_EX, FIOSETOWN,
 //! SIOCSPGRP, and a thread flipping the id between the sentry's read and the kernel's), and
 //! to take pidfds of peers. The verdict is the canary's, read on the host: alive, not
-//! stopped. Before the fix the canary died in every variant. And a waitid's siginfo never
-//! shows a host pid or uid, not even to a thread that reads it while the call runs.
+//! stopped. Before the fix the canary died in every variant. And the siginfo of a waitid or
+//! a sigtimedwait never shows a host pid or uid, not even to a thread that reads it while
+//! the call runs.
 
 use std::process::{Command, Stdio};
 use test_support::{variant_tests, Variant};
@@ -67,3 +68,26 @@ fn waitid_shows_no_host_id(v: Variant) {
 }
 
 variant_tests!(waitid_shows_no_host_id);
+
+/// A siginfo that sigtimedwait fills never shows a host pid or uid, not even to another
+/// thread that reads the buffer while the call runs (`escape_sigwait_race`): before, the
+/// kernel wrote the host ids and the exit stop translated them after.
+fn sigtimedwait_shows_no_host_id(v: Variant) {
+    let (_scratch, rootfs) =
+        test_support::Scratch::escape_root("sigwait-race", "escape_sigwait_race", "sigwait_race");
+    let mut cmd = v.sentry_command();
+    cmd.arg("run")
+        .arg(v.platform_flag())
+        .arg(&rootfs)
+        .arg("/sigwait_race")
+        .arg("300");
+    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("sigwaits 300"),
+        "the waits did not finish\n{}",
+        run.describe()
+    );
+}
+
+variant_tests!(sigtimedwait_shows_no_host_id);

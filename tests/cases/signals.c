@@ -196,11 +196,60 @@ int main(int argc, char **argv)
     waitpid(c, &st, 0);
     sigprocmask(SIG_UNBLOCK, &only_usr2, NULL);
 
+    /* A sigtimedwait that blocks: woken by a signal of its set, interrupted by a handled one
+     * outside it (whose own signals then stay pending), one signal per call, its timespec
+     * left alone, and a siginfo it cannot write. */
+    sigset_t both;
+    sigemptyset(&both);
+    sigaddset(&both, SIGUSR2);
+    sigaddset(&both, SIGTERM);
+    sigprocmask(SIG_BLOCK, &both, NULL);
+    struct sigaction plain_usr1 = {.sa_handler = h};
+    sigaction(SIGUSR1, &plain_usr1, NULL);
+    fflush(stdout);
+    c = fork();
+    if (c == 0) {
+        kill(parent, SIGTERM);
+        _exit(0);
+    }
+    si = (siginfo_t){0};
+    T_EQ(sigwaitinfo(&both, &si), SIGTERM, "rt_sigtimedwait: a blocking wait ends with its signal");
+    OK(si.si_pid == c && si.si_code == SI_USER && si.si_uid == getuid(),
+       "rt_sigtimedwait: its siginfo names the sender");
+    waitpid(c, &st, 0);
+    fflush(stdout);
+    c = fork();
+    if (c == 0) {
+        kill(parent, SIGUSR1);
+        _exit(0);
+    }
+    got = 0;
+    T_ERR(sigwaitinfo(&both, &si), EINTR, "rt_sigtimedwait: a handled signal outside the set -> EINTR");
+    OK(got == SIGUSR1, "rt_sigtimedwait: the handler ran");
+    waitpid(c, &st, 0);
+    kill(getpid(), SIGTERM);
+    kill(getpid(), SIGUSR2);
+    sigpending(&pend);
+    OK(sigismember(&pend, SIGTERM) && sigismember(&pend, SIGUSR2), "rt_sigtimedwait: both pending");
+    T_EQ(sigtimedwait(&both, &si, &zero), SIGUSR2, "rt_sigtimedwait: the lower signal first");
+    sigpending(&pend);
+    OK(sigismember(&pend, SIGTERM) && !sigismember(&pend, SIGUSR2),
+       "rt_sigtimedwait: one signal per call, the other stays pending");
+    T_EQ(sigtimedwait(&both, &si, &zero), SIGTERM, "rt_sigtimedwait: then the other");
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    T_ERR(sigtimedwait(&both, &si, &tick), EAGAIN, "rt_sigtimedwait: a timeout -> EAGAIN");
+    OK(tick.tv_sec == 0 && tick.tv_nsec == 20 * 1000 * 1000, "rt_sigtimedwait: its timespec is left alone");
+    kill(getpid(), SIGUSR2);
+    T_ERR(syscall(SYS_rt_sigtimedwait, &both, BADPTR, &zero, 8), EFAULT,
+          "rt_sigtimedwait: a siginfo it cannot write -> EFAULT");
+    sigpending(&pend);
+    OK(!sigismember(&pend, SIGUSR2), "rt_sigtimedwait: the signal is taken all the same");
+    sigprocmask(SIG_UNBLOCK, &both, NULL);
+
     /* Calls that do not block are never interrupted, even by a handler without SA_RESTART:
      * a child signals while the parent stats, opens, closes, maps, duplicates, seeks and asks
      * its ids (any failure of these counts). */
-    struct sigaction plain = {.sa_handler = h};
-    sigaction(SIGUSR1, &plain, NULL);
+    sigaction(SIGUSR1, &plain_usr1, NULL);
     fflush(stdout);
     c = fork();
     if (c == 0) {

@@ -55,6 +55,9 @@ pub struct Task {
     /// The exec area of its address space when the clone(2) it is making began: what a
     /// fork copies.
     pub area_at_clone: Option<exec_area::ExecArea>,
+    /// The signals an rt_sigtimedwait of this thread is waiting for: Linux counts them as
+    /// blocked (its real_blocked) while the wait lets them through the thread's mask.
+    pub awaited_signals: u64,
 }
 
 pub use crate::config::NetMode;
@@ -512,6 +515,7 @@ impl Kernel {
                 creds,
                 space: exec_area::AddressSpace::new(None),
                 area_at_clone: None,
+                awaited_signals: 0,
             },
         );
         self.pids.register(tid, ns);

@@ -99,11 +99,7 @@ impl Supervisor {
                 syscalls::inet::accepted(k, tid, listener, (addr, len), rval);
                 rval
             }
-            Some(ExitHook::Dequeued { at }) if rval > 0 && at != 0 => {
-                syscalls::sys_signal::translate_dequeued(k, tid, at);
-                rval
-            }
-            Some(ExitHook::Dequeued { .. })
+            Some(ExitHook::Dequeued)
                 if rval == -(libc::EINTR as i64)
                     && syscalls::sys_signal::interrupted_by_ignored(k, tid) =>
             {

@@ -6,6 +6,7 @@ mod exits;
 mod install;
 mod notified;
 mod path_fd;
+mod signal_wait;
 
 use crate::kernel::{self, Kernel};
 use crate::strace;
@@ -192,6 +193,9 @@ pub struct Supervisor {
     terminal_steps: HashMap<Tid, ctty::Step>,
     /// Tasks receiving the O_PATH fd of their open (see `path_fd`).
     path_steps: HashMap<Tid, path_fd::PathInstall>,
+    /// Tasks whose rt_sigtimedwait ends at the delivery of the signal that interrupted it
+    /// (see `signal_wait`).
+    signal_waits: HashMap<Tid, signal_wait::Armed>,
 }
 
 impl Drop for Supervisor {
@@ -277,6 +281,7 @@ impl Supervisor {
             held_during_exec: Vec::new(),
             terminal_steps: HashMap::new(),
             path_steps: HashMap::new(),
+            signal_waits: HashMap::new(),
             kernel,
             strace,
             init,
@@ -589,6 +594,20 @@ impl Supervisor {
                             pending.hook = None;
                         }
                     }
+                    if let (Some(hook @ ExitHook::SignalWait { .. }), Some(original)) =
+                        (pending.hook, &pending.restore_on_restart)
+                    {
+                        let line = &mut pending.strace_line;
+                        rval = self.signal_wait_at_exit(
+                            tid,
+                            hook,
+                            original,
+                            line,
+                            pending.class,
+                            rval,
+                        );
+                        pending.hook = None;
+                    }
                     if let Some(mut regs) = pending.restore_on_restart.take() {
                         // The task gets its own argument registers back, whatever the sentry
                         // put there for the kernel (host ids, another call's arguments): the
@@ -627,6 +646,10 @@ impl Supervisor {
             }
             Stop::Signal(libc::SIGSYS) if self.foreign_abi_call(&stopped)? => {
                 // Refused: the call did not run; it returns ENOSYS and no signal comes.
+                stopped.resume(steady, 0)?
+            }
+            Stop::Signal(sig) if self.signal_wait_delivery(&stopped, sig)? => {
+                // The signal a sigtimedwait took: it is not delivered.
                 stopped.resume(steady, 0)?
             }
             Stop::Signal(sig) => {
@@ -834,6 +857,7 @@ impl Supervisor {
         seccomp_stop: bool,
     ) -> Result<()> {
         let tid = stopped.tid();
+        self.forget_signal_wait(tid);
         if self.before_first_exec(tid) {
             // The sentry's own code between fork and execve in a child it started.
             return Ok(stopped.resume(self.steady(), 0)?);
@@ -996,6 +1020,12 @@ impl Supervisor {
                     hook = Some(ExitHook::Ready { fd, then });
                 }
             }
+            Action::WaitSignal { set, info, timeout } => {
+                if let Some((regs, h)) = self.start_signal_wait(&stopped, set, info, timeout)? {
+                    restore_on_restart = Some(regs);
+                    hook = Some(h);
+                }
+            }
             Action::Exec { fd, mut state } => {
                 state.original = self.listeners[0].prepare(&stopped)?;
                 // Held over every step: a handler run between two would find the registers
@@ -1053,6 +1083,7 @@ impl Supervisor {
             return;
         }
         self.early.remove(&tid);
+        self.forget_signal_wait(tid);
         self.kernel.holds.gone(tid);
         self.held_during_exec.retain(|request| request.tid != tid);
         self.listener_of.remove(&tid);

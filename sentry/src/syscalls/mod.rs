@@ -129,6 +129,18 @@ pub enum Action {
         timeout_ms: i32,
         then: Ready,
     },
+    /// rt_sigtimedwait with a siginfo to fill: the task waits in ppoll(2) with the signals of
+    /// `set` let through its mask (for at most `timeout`, the task's own timespec as it
+    /// was read), so that the signal it takes is delivered, and comes to the sentry at its
+    /// delivery stop: the sentry writes its siginfo at `info` in the sandbox's terms and
+    /// makes it the call's result. The kernel never writes a siginfo with host ids into the
+    /// task's memory, where another thread could read it (see the supervisor's
+    /// `signal_wait`).
+    WaitSignal {
+        set: u64,
+        info: u64,
+        timeout: Option<[u8; 16]>,
+    },
 }
 
 /// What follows the wait of [`Action::WaitReady`].
@@ -206,8 +218,10 @@ pub enum ExitHook {
     /// waitid run as wait4 with the status word at `infop`: the siginfo made there by the
     /// sentry, in the caller's numbers and ids.
     WaitidAsWait4 { infop: u64 },
-    /// rt_sigtimedwait dequeued a signal: its siginfo at `at` in the caller's numbers and ids.
-    Dequeued { at: u64 },
+    /// rt_sigtimedwait without a siginfo: a signal the task ignores ends no wait.
+    Dequeued,
+    /// The ppoll of [`Action::WaitSignal`] returned; `blocked`: the task's signal mask.
+    SignalWait { set: u64, info: u64, blocked: u64 },
     /// accept on a loopback listener: the new socket's record, and its peer's address at
     /// (addr, len).
     Accepted { listener: u64, addr: u64, len: u64 },

@@ -18,6 +18,9 @@ fn status_mask(status: &str, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The signals whose default action is to ignore them.
+const IGNORED_BY_DEFAULT: [i32; 4] = [libc::SIGCHLD, libc::SIGCONT, libc::SIGURG, libc::SIGWINCH];
+
 /// Whether a signal sent from inside init's namespace reaches init: Linux queues it when
 /// init handles it or blocks it (sigtimedwait and signalfd then take it), and drops it
 /// otherwise.
@@ -28,7 +31,8 @@ fn reaches_init(k: &Kernel, init: Tid, sig: i32) -> bool {
     let Some(status) = k.mem.proc_file(init, "status") else {
         return true;
     };
-    let kept = status_mask(&status, "SigCgt:") | status_mask(&status, "SigBlk:");
+    let awaited = k.tasks.get(&init).map_or(0, |t| t.awaited_signals);
+    let kept = status_mask(&status, "SigCgt:") | status_mask(&status, "SigBlk:") | awaited;
     (1..=64).contains(&sig) && kept & (1u64 << (sig - 1)) != 0
 }
 
@@ -51,8 +55,6 @@ pub fn discarded_by_init(k: &Kernel, tid: Tid, sig: i32, info: &[u8; 128]) -> bo
     ];
     // Signals whose default is to be ignored (SIGCHLD first of all) the host treats as Linux
     // does, handled or not.
-    const IGNORED_BY_DEFAULT: [i32; 4] =
-        [libc::SIGCHLD, libc::SIGCONT, libc::SIGURG, libc::SIGWINCH];
     let init = k.pids.namespaces[k.ns_of(tid)].init;
     if init != Some(k.tgid_of(tid))
         || !(1..=64).contains(&sig)
@@ -91,9 +93,50 @@ crate::syscall_entries! {
         pidfd_send_signal;
     // The siginfo it dequeues names the sender in the caller's numbers, and a signal the
     // task ignores does not end the wait (see `interrupted_by_ignored`).
-    rt_sigtimedwait(set: Ptr, info: Ptr, timeout: Ptr, size: UInt) => Checked, |_, a| {
-        Action::PassThenExit(ExitHook::Dequeued { at: a.info })
+    rt_sigtimedwait(set: Ptr, info: Ptr, timeout: Ptr, size: UInt) => Checked,
+        sigtimedwait;
+}
+
+/// rt_sigtimedwait: one that fills a siginfo waits for its signal's delivery instead
+/// ([`Action::WaitSignal`]); one without (or with a wrong set size, EINVAL before anything
+/// is read) runs as the task made it.
+fn sigtimedwait(call: &mut Call, a: args::rt_sigtimedwait) -> Action {
+    if a.info == 0 || a.size != 8 {
+        return Action::PassThenExit(ExitHook::Dequeued);
+    }
+    let mem = &*call.kernel.mem;
+    let mut set = [0u8; 8];
+    if mem.read(call.tid, a.set, &mut set).is_err() {
+        return errno(Errno::EFAULT);
+    }
+    let timeout = match a.timeout {
+        0 => None,
+        at => {
+            let mut timespec = [0u8; 16];
+            if mem.read(call.tid, at, &mut timespec).is_err() {
+                return errno(Errno::EFAULT);
+            }
+            Some(timespec)
+        }
     };
+    // SIGKILL and SIGSTOP are never waited for: Linux takes them out of the set.
+    let unwaitable = 1u64 << (libc::SIGKILL - 1) | 1u64 << (libc::SIGSTOP - 1);
+    Action::WaitSignal {
+        set: u64::from_ne_bytes(set) & !unwaitable,
+        info: a.info,
+        timeout,
+    }
+}
+
+/// Whether `tid` ignores `sig`: SIG_IGN, or SIG_DFL for a signal whose default is to be
+/// ignored.
+pub fn ignores(k: &Kernel, tid: Tid, sig: i32) -> bool {
+    let Some(status) = k.mem.proc_file(tid, "status") else {
+        return false;
+    };
+    let bit = 1u64 << (sig - 1);
+    status_mask(&status, "SigIgn:") & bit != 0
+        || (IGNORED_BY_DEFAULT.contains(&sig) && status_mask(&status, "SigCgt:") & bit == 0)
 }
 
 fn valid_signal(sig: i32) -> bool {
@@ -317,14 +360,6 @@ pub fn translate_siginfo(k: &Kernel, tid: Tid, info: &mut [u8; 128]) -> bool {
     true
 }
 
-/// rt_sigtimedwait returned a signal: the siginfo it wrote at `at`, as delivery shows it.
-pub fn translate_dequeued(k: &Kernel, tid: Tid, at: u64) {
-    let mut info = [0u8; 128];
-    if super::fix_read(&*k.mem, tid, at, &mut info) && translate_siginfo(k, tid, &mut info) {
-        super::fix_write(&*k.mem, tid, at, &info);
-    }
-}
-
 /// The kernel's restart codes, as a call interrupted by a signal returns them (negated):
 /// ERESTARTSYS runs it again after the signal unless a handler without SA_RESTART runs
 /// (then EINTR); ERESTARTNOINTR runs it again whatever the handler; ERESTARTNOHAND runs it
@@ -346,9 +381,9 @@ pub fn interrupted_by_ignored(k: &Kernel, tid: Tid) -> bool {
         return false;
     };
     let mask = |field: &str| status_mask(&status, field);
-    let bit = |sig: i32| 1u64 << (sig - 1);
-    let ignored_by_default =
-        bit(libc::SIGCHLD) | bit(libc::SIGCONT) | bit(libc::SIGURG) | bit(libc::SIGWINCH);
+    let ignored_by_default = IGNORED_BY_DEFAULT
+        .iter()
+        .fold(0, |bits, sig| bits | 1u64 << (sig - 1));
     let pending = mask("SigPnd:") | mask("ShdPnd:");
     let ignored = mask("SigIgn:") | (ignored_by_default & !mask("SigCgt:"));
     pending != 0 && pending & !ignored == 0

@@ -374,6 +374,77 @@ fn init_gets_the_signals_it_blocks() {
 }
 
 #[test]
+fn init_gets_the_signals_its_sigtimedwait_awaits() {
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    // While the wait runs the mask lets SIGTERM through; Linux counts it as blocked.
+    mem.set_proc_file(INIT, "status", "SigBlk:\t0000000000000000\nSigCgt:\t0\n");
+    let kill_init = [1, libc::SIGTERM as u64, 0, 0, 0, 0];
+    assert_eq!(returned(run(&mut k, CHILD, Sysno::kill, kill_init)), 0);
+    k.tasks.get_mut(&INIT).unwrap().awaited_signals = 1 << (libc::SIGTERM - 1);
+    match run(&mut k, CHILD, Sysno::kill, kill_init) {
+        Action::PassWith(args) => assert_eq!(args[0], INIT as u64),
+        other => panic!("expected the host's kill, got {other:?}"),
+    }
+}
+
+#[test]
+fn sigtimedwait_with_a_siginfo_waits_for_the_delivery() {
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    let set = bit(libc::SIGUSR1) | bit(libc::SIGKILL) | bit(libc::SIGSTOP);
+    mem.write(INIT, BUF, &set.to_ne_bytes()).unwrap();
+    let timespec: Vec<u8> = [7u64, 9].iter().flat_map(|w| w.to_ne_bytes()).collect();
+    mem.write(INIT, BUF + 16, &timespec).unwrap();
+    let info = BUF + 64;
+    match run(
+        &mut k,
+        INIT,
+        Sysno::rt_sigtimedwait,
+        [BUF, info, BUF + 16, 8, 0, 0],
+    ) {
+        Action::WaitSignal {
+            set: waited,
+            info: at,
+            timeout: Some(copy),
+        } => {
+            // SIGKILL and SIGSTOP are never waited for; the timespec is the task's, copied.
+            assert_eq!(waited, bit(libc::SIGUSR1));
+            assert_eq!(at, info);
+            assert_eq!(copy.to_vec(), timespec);
+        }
+        other => panic!("expected a wait for the delivery, got {other:?}"),
+    }
+    let no_timeout = run(
+        &mut k,
+        INIT,
+        Sysno::rt_sigtimedwait,
+        [BUF, info, 0, 8, 0, 0],
+    );
+    assert!(matches!(
+        no_timeout,
+        Action::WaitSignal { timeout: None, .. }
+    ));
+    // Unreadable set or timespec: EFAULT, before any wait.
+    let efault = -(libc::EFAULT as i64);
+    let unmapped = 0x10;
+    let call = [unmapped, info, 0, 8, 0, 0];
+    assert_eq!(
+        returned(run(&mut k, INIT, Sysno::rt_sigtimedwait, call)),
+        efault
+    );
+    let call = [BUF, info, unmapped, 8, 0, 0];
+    assert_eq!(
+        returned(run(&mut k, INIT, Sysno::rt_sigtimedwait, call)),
+        efault
+    );
+    // Without a siginfo (or with a wrong set size) the kernel writes no host id: it runs.
+    for call in [[BUF, 0, 0, 8, 0, 0], [BUF, info, 0, 4, 0, 0]] {
+        let action = run(&mut k, INIT, Sysno::rt_sigtimedwait, call);
+        assert!(matches!(action, Action::PassThenExit(_)), "{action:?}");
+    }
+}
+
+#[test]
 fn init_discards_at_delivery_the_signals_it_does_not_handle() {
     use super::sys_signal::discarded_by_init;
     let (k, mem) = sandbox(Ids { uid: 0, gid: 0 });

@@ -1,0 +1,165 @@
+//! rt_sigtimedwait that fills a siginfo (`Action::WaitSignal`). The kernel's own call would
+//! write the siginfo, with the sender's host pid and uid, into the task's memory, where
+//! another thread of the task (or a process sharing the page) could read it before the
+//! exit stop put it in the sandbox's terms. So the signal is taken at its delivery instead,
+//! where the sentry reads the siginfo from the kernel and the task never holds the host's:
+//!
+//! 1. At the entry stop the call becomes ppoll(NULL, 0, timeout, mask, 8). `mask` is the
+//!    task's signal mask without the signals of the set, as Linux's sigtimedwait lets them
+//!    through while it waits; `timeout` is a copy of the task's timespec (ppoll writes the
+//!    time left into its own; sigtimedwait leaves the task's alone). Both go below the red
+//!    zone of the task's stack.
+//! 2. ppoll returns 0 at the timeout: the call fails with EAGAIN. Interrupted, it gets the
+//!    task's registers and call back with EINTR, what sigtimedwait gives when a handled
+//!    signal interrupts it; the kernel then delivers the pending signal with ppoll's mask
+//!    still in force.
+//! 3. At that signal's delivery stop the sentry puts the task's own mask back
+//!    (PTRACE_SETSIGMASK), so that no second signal of the set is taken. A signal of the set
+//!    is the call's: the sentry discards it, writes its siginfo, translated, at the task's
+//!    `info`, and makes its number the result. Any other signal is delivered as it comes;
+//!    one the task ignores starts the call again (it would not have ended Linux's wait), one
+//!    it handles leaves EINTR.
+//!
+//! What another thread can do meanwhile (rewrite the scratch below the stack) changes only
+//! how this thread waits, which it could ask for itself.
+
+use super::*;
+use platform_ptrace::Regs;
+
+/// The timespec (16 bytes) and the mask (8), below the red zone.
+const SCRATCH: u64 = 24;
+
+/// A task between the end of its wait's ppoll and the delivery stop of the signal that
+/// ended it.
+#[derive(Debug)]
+pub(super) struct Armed {
+    set: u64,
+    info: u64,
+    /// The task's own signal mask.
+    blocked: u64,
+    /// Where the call returns to: the delivery stop that ends the wait is there.
+    ip: u64,
+    /// The call's `--strace` line, shown with its final result.
+    strace: Option<(String, Class)>,
+}
+
+impl Supervisor {
+    /// Step 1. The task's own registers, to be put back at the exit stop, and the exit
+    /// hook; None when the scratch could not be written (the call then fails with EFAULT).
+    pub(super) fn start_signal_wait(
+        &mut self,
+        stopped: &Stopped,
+        set: u64,
+        info: u64,
+        timeout: Option<[u8; 16]>,
+    ) -> Result<Option<(Regs, ExitHook)>> {
+        let regs = stopped.regs()?;
+        let blocked = stopped.sigmask()?;
+        let at = (regs.sp() - 128 - SCRATCH) & !15;
+        let mut scratch = timeout.unwrap_or_default().to_vec();
+        scratch.extend_from_slice(&(blocked & !set).to_ne_bytes());
+        if platform_ptrace::write_bytes(stopped.tid(), at, &scratch).is_err() {
+            stopped.skip_syscall(-(libc::EFAULT as i64))?;
+            return Ok(None);
+        }
+        let timespec = if timeout.is_some() { at } else { 0 };
+        let mut ppoll = regs;
+        ppoll.set_syscall(Sysno::ppoll.id() as i64);
+        for (i, value) in [0, 0, timespec, at + 16, 8, 0].into_iter().enumerate() {
+            ppoll.set_arg(i, value);
+        }
+        stopped.set_regs(&ppoll)?;
+        if let Some(task) = self.kernel.tasks.get_mut(&stopped.tid()) {
+            task.awaited_signals = set;
+        }
+        Ok(Some((regs, ExitHook::SignalWait { set, info, blocked })))
+    }
+
+    /// Step 2: the call's result at the exit stop of its ppoll (`rval`). `original`: the
+    /// task's registers; `strace`: its line, kept until the result is known.
+    pub(super) fn signal_wait_at_exit(
+        &mut self,
+        tid: Tid,
+        hook: ExitHook,
+        original: &Regs,
+        strace: &mut Option<String>,
+        class: Class,
+        rval: i64,
+    ) -> i64 {
+        let ExitHook::SignalWait { set, info, blocked } = hook else {
+            return rval;
+        };
+        // Those of its signals that came are pending by now.
+        if let Some(task) = self.kernel.tasks.get_mut(&tid) {
+            task.awaited_signals = 0;
+        }
+        let eintr = -(libc::EINTR as i64);
+        match rval {
+            0 => -(libc::EAGAIN as i64),
+            r if r == eintr || syscalls::sys_signal::ERESTART.contains(&r) => {
+                let armed = Armed {
+                    set,
+                    info,
+                    blocked,
+                    ip: original.ip(),
+                    strace: strace.take().map(|line| (line, class)),
+                };
+                self.signal_waits.insert(tid, armed);
+                eintr
+            }
+            r => r,
+        }
+    }
+
+    /// Step 3, at the delivery stop of `sig`: whether the signal was the wait's, taken by
+    /// the sentry (it must not be delivered).
+    pub(super) fn signal_wait_delivery(&mut self, stopped: &Stopped, sig: i32) -> Result<bool> {
+        let tid = stopped.tid();
+        let Some(armed) = self.signal_waits.remove(&tid) else {
+            return Ok(false);
+        };
+        let mut regs = stopped.regs()?;
+        let eintr = -(libc::EINTR as i64);
+        let at_return = regs.ip() == armed.ip
+            && regs.syscall() == Sysno::rt_sigtimedwait.id() as i64
+            && regs.ret() == eintr;
+        if !at_return {
+            // Not the wait's end (no signal came to end it): the call already returned.
+            emit_line(armed.strace, eintr);
+            return Ok(false);
+        }
+        stopped.set_sigmask(armed.blocked)?;
+        let k = &self.kernel;
+        let result = if (1..=64).contains(&sig) && armed.set & 1u64 << (sig - 1) != 0 {
+            let mut info = stopped.siginfo()?;
+            syscalls::sys_signal::translate_siginfo(k, tid, &mut info);
+            match k.mem.write(tid, armed.info, &info) {
+                Ok(()) => sig as i64,
+                Err(_) => -(libc::EFAULT as i64),
+            }
+        } else if syscalls::sys_signal::ignores(k, tid, sig) {
+            -syscalls::sys_signal::ERESTARTNOHAND
+        } else {
+            eintr
+        };
+        if result != eintr {
+            regs.set_ret(result);
+            stopped.set_regs(&regs)?;
+        }
+        emit_line(armed.strace, result);
+        Ok(result > 0 || result == -(libc::EFAULT as i64))
+    }
+
+    /// A task that makes a call or ends has no wait left to end.
+    pub(super) fn forget_signal_wait(&mut self, tid: Tid) {
+        if let Some(armed) = self.signal_waits.remove(&tid) {
+            emit_line(armed.strace, -(libc::EINTR as i64));
+        }
+    }
+}
+
+fn emit_line(line: Option<(String, Class)>, result: i64) {
+    if let Some((line, class)) = line {
+        strace::emit(&line, Some(Sysno::rt_sigtimedwait), result, class);
+    }
+}
