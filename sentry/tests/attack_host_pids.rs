@@ -91,3 +91,24 @@ fn sigtimedwait_shows_no_host_id(v: Variant) {
 }
 
 variant_tests!(sigtimedwait_shows_no_host_id);
+
+/// A signalfd's records never show a host pid or uid, however the fd is read or carried
+/// (`escape_signalfd`): before, every read gave the sender's host ids.
+fn signalfd_shows_no_host_id(v: Variant) {
+    let (_scratch, rootfs) =
+        test_support::Scratch::escape_root("signalfd", "escape_signalfd", "signalfd");
+    let mut cmd = v.sentry_command();
+    cmd.arg("run")
+        .arg(v.platform_flag())
+        .arg(&rootfs)
+        .arg("/signalfd");
+    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("signalfd ok"),
+        "the reads did not finish\n{}",
+        run.describe()
+    );
+}
+
+variant_tests!(signalfd_shows_no_host_id);

@@ -228,6 +228,12 @@ pub struct Kernel {
     pub identity: creds::Identity,
     /// The memory of the sandbox's tasks.
     pub mem: std::sync::Arc<dyn crate::host::TaskMemory>,
+    /// Reads of fds at or above the floor of signalfds that the host may be running, by
+    /// thread: no signalfd is installed at those numbers meanwhile (`syscalls::signalfd`).
+    pub high_reads: HashMap<Tid, u32>,
+    /// Processes (host tgid) whose address space has had a Linux AIO context: they get no
+    /// signalfd (`syscalls::signalfd`).
+    pub aio_processes: HashSet<Tid>,
     /// Owners and set-id bits the sandbox gave files, kept off the host files.
     pub owners: creds::Owners,
     /// Unsupported syscall numbers already reported (each warns once).
@@ -293,6 +299,8 @@ impl Kernel {
             identity,
             owners: creds::Owners::default(),
             mem: std::sync::Arc::new(crate::host::Live),
+            high_reads: HashMap::new(),
+            aio_processes: HashSet::new(),
         }
     }
 

@@ -19,6 +19,8 @@ pub(super) struct Awaited {
     /// The request is a notified call (not a call the sentry turned into one): a new call
     /// from the task means a signal withdrew it.
     pub(super) notified: bool,
+    /// The lowest number a signalfd or memfd may take (an F_DUPFD's; else the floor).
+    pub(super) at_least: Option<u32>,
 }
 
 impl Awaited {
@@ -31,6 +33,7 @@ impl Awaited {
             cancel: None,
             request: None,
             notified: false,
+            at_least: None,
         }
     }
 }
@@ -148,6 +151,7 @@ impl Supervisor {
             key,
             cancel,
             notified,
+            at_least,
             ..
         } = awaited;
         let refuse = |listener: &Listener, e: nix::errno::Errno| {
@@ -163,18 +167,13 @@ impl Supervisor {
         };
         // The install wakes the task and waits for it: a pair of wake-ups, as a stop is.
         self.kernel.holds.exchanged(tid);
-        let at = self
-            .kernel
-            .memory
-            .active()
-            .then(|| crate::syscalls::memfd::slot(tid, fd.as_fd()))
-            .flatten();
+        let at = crate::syscalls::signalfd::slot(&self.kernel, tid, fd.as_fd(), at_least);
         match self
             .listener(tid)
             .install(request.id, tid, fd.as_fd(), cloexec, at)
         {
             Ok(number) => Some(number.into()),
-            // A memfd's slot is beyond the task's RLIMIT_NOFILE.
+            // A signalfd's or memfd's slot is beyond the task's RLIMIT_NOFILE.
             Err(nix::errno::Errno::EBADF) if at.is_some() => {
                 refuse(self.listener(tid), nix::errno::Errno::EMFILE)
             }
@@ -189,6 +188,7 @@ impl Supervisor {
                     cancel,
                     request: None,
                     notified,
+                    at_least,
                 };
                 self.awaiting_install.insert(tid, awaited);
                 self.forget_install(tid);
@@ -253,6 +253,7 @@ impl Supervisor {
             cancel: None,
             request: None,
             notified: false,
+            at_least: None,
         };
         match self.abandoned.remove(&tid) {
             Some(again) if again.key == key => {

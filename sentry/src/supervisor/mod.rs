@@ -830,6 +830,8 @@ impl Supervisor {
             .then(|| self.pending.remove(&former_tid))
             .flatten();
         self.kernel.task_execed(tid, former_tid);
+        // The new image's address space has no AIO context.
+        self.kernel.aio_processes.remove(&tid);
         if former_tid != tid {
             // The thread that exec'd goes on under the leader's id.
             self.kernel.holds.renamed(former_tid, tid);
@@ -1020,8 +1022,23 @@ impl Supervisor {
                     hook = Some(ExitHook::Ready { fd, then });
                 }
             }
-            Action::WaitSignal { set, info, timeout } => {
-                if let Some((regs, h)) = self.start_signal_wait(&stopped, set, info, timeout)? {
+            Action::InstallAbove {
+                fd,
+                cloexec,
+                at_least,
+            } => {
+                restore = Some(self.listeners[0].prepare(&stopped)?);
+                held_mask = Some(hold_signals(&stopped)?);
+                let mut awaited = Awaited::ready(fd, cloexec);
+                awaited.at_least = Some(at_least);
+                self.awaiting_install.insert(tid, awaited);
+            }
+            Action::WaitSignal {
+                set,
+                timeout,
+                delivery,
+            } => {
+                if let Some((regs, h)) = self.start_signal_wait(&stopped, set, timeout, delivery)? {
                     restore_on_restart = Some(regs);
                     hook = Some(h);
                 }
@@ -1084,6 +1101,7 @@ impl Supervisor {
         }
         self.early.remove(&tid);
         self.forget_signal_wait(tid);
+        self.kernel.high_reads.remove(&tid);
         self.kernel.holds.gone(tid);
         self.held_during_exec.retain(|request| request.tid != tid);
         self.listener_of.remove(&tid);

@@ -1,29 +1,33 @@
-//! rt_sigtimedwait that fills a siginfo (`Action::WaitSignal`). The kernel's own call would
-//! write the siginfo, with the sender's host pid and uid, into the task's memory, where
-//! another thread of the task (or a process sharing the page) could read it before the
-//! exit stop put it in the sandbox's terms. So the signal is taken at its delivery instead,
-//! where the sentry reads the siginfo from the kernel and the task never holds the host's:
+//! rt_sigtimedwait that fills a siginfo, and a signalfd's read (`Action::WaitSignal`). The
+//! kernel's own call would write the siginfo (or record), with the sender's host pid and
+//! uid, into the task's memory, where another thread of the task (or a process sharing the
+//! page) could read it before the exit stop put it in the sandbox's terms (and a signalfd's
+//! read has no exit-stop translation at all). So the signal is taken at its delivery
+//! instead, where the sentry reads the siginfo from the kernel and the task never holds the
+//! host's:
 //!
 //! 1. At the entry stop the call becomes ppoll(NULL, 0, timeout, mask, 8). `mask` is the
 //!    task's signal mask without the signals of the set, as Linux's sigtimedwait lets them
 //!    through while it waits; `timeout` is a copy of the task's timespec (ppoll writes the
 //!    time left into its own; sigtimedwait leaves the task's alone). Both go below the red
-//!    zone of the task's stack.
+//!    zone of the task's stack. A signalfd's read waits for the fd's signals, without a
+//!    timeout, or with a zero one if the fd does not block.
 //! 2. ppoll returns 0 at the timeout: the call fails with EAGAIN. Interrupted, it gets the
 //!    task's registers and call back with EINTR, what sigtimedwait gives when a handled
-//!    signal interrupts it; the kernel then delivers the pending signal with ppoll's mask
-//!    still in force.
+//!    signal interrupts it (a signalfd's read: ERESTARTSYS, restarted per SA_RESTART); the
+//!    kernel then delivers the pending signal with ppoll's mask still in force.
 //! 3. At that signal's delivery stop the sentry puts the task's own mask back
 //!    (PTRACE_SETSIGMASK), so that no second signal of the set is taken. A signal of the set
 //!    is the call's: the sentry discards it, writes its siginfo, translated, at the task's
-//!    `info`, and makes its number the result. Any other signal is delivered as it comes;
-//!    one the task ignores starts the call again (it would not have ended Linux's wait), one
-//!    it handles leaves EINTR.
+//!    `info` (a signalfd's read: one record), and makes its number (128) the result. Any
+//!    other signal is delivered as it comes; one the task ignores starts sigtimedwait again
+//!    (it would not have ended Linux's wait), one it handles leaves EINTR.
 //!
 //! What another thread can do meanwhile (rewrite the scratch below the stack) changes only
 //! how this thread waits, which it could ask for itself.
 
 use super::*;
+use crate::syscalls::Delivery;
 use platform_ptrace::Regs;
 
 /// The timespec (16 bytes) and the mask (8), below the red zone.
@@ -34,10 +38,12 @@ const SCRATCH: u64 = 24;
 #[derive(Debug)]
 pub(super) struct Armed {
     set: u64,
-    info: u64,
+    delivery: Delivery,
     /// The task's own signal mask.
     blocked: u64,
-    /// Where the call returns to: the delivery stop that ends the wait is there.
+    /// The task's call, and where it returns to: the delivery stop that ends the wait is
+    /// there.
+    nr: i64,
     ip: u64,
     /// The call's `--strace` line, shown with its final result.
     strace: Option<(String, Class)>,
@@ -50,8 +56,8 @@ impl Supervisor {
         &mut self,
         stopped: &Stopped,
         set: u64,
-        info: u64,
         timeout: Option<[u8; 16]>,
+        delivery: Delivery,
     ) -> Result<Option<(Regs, ExitHook)>> {
         let regs = stopped.regs()?;
         let blocked = stopped.sigmask()?;
@@ -72,7 +78,12 @@ impl Supervisor {
         if let Some(task) = self.kernel.tasks.get_mut(&stopped.tid()) {
             task.awaited_signals = set;
         }
-        Ok(Some((regs, ExitHook::SignalWait { set, info, blocked })))
+        let hook = ExitHook::SignalWait {
+            set,
+            blocked,
+            delivery,
+        };
+        Ok(Some((regs, hook)))
     }
 
     /// Step 2: the call's result at the exit stop of its ppoll (`rval`). `original`: the
@@ -86,26 +97,31 @@ impl Supervisor {
         class: Class,
         rval: i64,
     ) -> i64 {
-        let ExitHook::SignalWait { set, info, blocked } = hook else {
+        let ExitHook::SignalWait {
+            set,
+            blocked,
+            delivery,
+        } = hook
+        else {
             return rval;
         };
         // Those of its signals that came are pending by now.
         if let Some(task) = self.kernel.tasks.get_mut(&tid) {
             task.awaited_signals = 0;
         }
-        let eintr = -(libc::EINTR as i64);
         match rval {
             0 => -(libc::EAGAIN as i64),
-            r if r == eintr || syscalls::sys_signal::ERESTART.contains(&r) => {
+            r if r == -(libc::EINTR as i64) || syscalls::sys_signal::ERESTART.contains(&r) => {
                 let armed = Armed {
                     set,
-                    info,
+                    delivery,
                     blocked,
+                    nr: original.syscall(),
                     ip: original.ip(),
                     strace: strace.take().map(|line| (line, class)),
                 };
                 self.signal_waits.insert(tid, armed);
-                eintr
+                delivery.interrupted()
             }
             r => r,
         }
@@ -119,47 +135,59 @@ impl Supervisor {
             return Ok(false);
         };
         let mut regs = stopped.regs()?;
-        let eintr = -(libc::EINTR as i64);
-        let at_return = regs.ip() == armed.ip
-            && regs.syscall() == Sysno::rt_sigtimedwait.id() as i64
-            && regs.ret() == eintr;
+        let interrupted = armed.delivery.interrupted();
+        let at_return =
+            regs.ip() == armed.ip && regs.syscall() == armed.nr && regs.ret() == interrupted;
         if !at_return {
             // Not the wait's end (no signal came to end it): the call already returned.
-            emit_line(armed.strace, eintr);
+            emit_line(armed.strace, armed.nr, interrupted);
             return Ok(false);
         }
         stopped.set_sigmask(armed.blocked)?;
         let k = &self.kernel;
-        let result = if (1..=64).contains(&sig) && armed.set & 1u64 << (sig - 1) != 0 {
+        let efault = -(libc::EFAULT as i64);
+        let taken = (1..=64).contains(&sig) && armed.set & 1u64 << (sig - 1) != 0;
+        let result = if taken {
             let mut info = stopped.siginfo()?;
             syscalls::sys_signal::translate_siginfo(k, tid, &mut info);
-            match k.mem.write(tid, armed.info, &info) {
-                Ok(()) => sig as i64,
-                Err(_) => -(libc::EFAULT as i64),
+            match armed.delivery {
+                Delivery::Siginfo { at } => match k.mem.write(tid, at, &info) {
+                    Ok(()) => sig as i64,
+                    Err(_) => efault,
+                },
+                delivery => {
+                    let record = syscalls::signalfd::record_of(&info);
+                    match syscalls::signalfd::write_record(k, tid, delivery, &record) {
+                        true => syscalls::signalfd::RECORD as i64,
+                        false => efault,
+                    }
+                }
             }
-        } else if syscalls::sys_signal::ignores(k, tid, sig) {
+        } else if matches!(armed.delivery, Delivery::Siginfo { .. })
+            && syscalls::sys_signal::ignores(k, tid, sig)
+        {
             -syscalls::sys_signal::ERESTARTNOHAND
         } else {
-            eintr
+            interrupted
         };
-        if result != eintr {
+        if result != interrupted {
             regs.set_ret(result);
             stopped.set_regs(&regs)?;
         }
-        emit_line(armed.strace, result);
-        Ok(result > 0 || result == -(libc::EFAULT as i64))
+        emit_line(armed.strace, armed.nr, result);
+        Ok(taken)
     }
 
     /// A task that makes a call or ends has no wait left to end.
     pub(super) fn forget_signal_wait(&mut self, tid: Tid) {
         if let Some(armed) = self.signal_waits.remove(&tid) {
-            emit_line(armed.strace, -(libc::EINTR as i64));
+            emit_line(armed.strace, armed.nr, armed.delivery.interrupted());
         }
     }
 }
 
-fn emit_line(line: Option<(String, Class)>, result: i64) {
+fn emit_line(line: Option<(String, Class)>, nr: i64, result: i64) {
     if let Some((line, class)) = line {
-        strace::emit(&line, Some(Sysno::rt_sigtimedwait), result, class);
+        strace::emit(&line, Sysno::new(nr as usize), result, class);
     }
 }

@@ -81,10 +81,14 @@ pub fn compile(policy: Policy) -> Filter {
         allowed.sort_unstable();
     }
     let mut guards = as_guards(&GUARDED);
-    // Under a memory limit, writes and dups stop only for the fds where memfds live.
+    // Reads and dups stop only for the fds where signalfds live (and, under a memory
+    // limit, writes for those where memfds live).
+    guards.extend(super::signalfd::filter_guards());
     if policy.memory {
         guards.extend(super::memfd::guards());
     }
+    guards.sort_by_key(|g| (g.nr, g.arg));
+    guards.dedup();
     Filter::allow_list_guarded(&allowed, &guards)
 }
 
@@ -187,7 +191,10 @@ pub fn is_quiet_passthrough(sysno: Sysno) -> bool {
 /// restarts interrupted notified calls it answers whole (see the supervisor), but cannot
 /// tell such an interruption from a passthrough call's own.
 pub fn notified(policy: Policy, quiet: bool) -> (Vec<u32>, Vec<Guard>) {
-    let passes = |nr: u32| class_of(nr as u64, policy) == Class::Passthrough;
+    // The dups are the sentry's only for the fds where signalfds and memfds live: below
+    // those they are notified (and let run), at or above they stop (guards below).
+    let dups = super::signalfd::DUPS.map(|s| s.id() as u32);
+    let passes = |nr: u32| class_of(nr as u64, policy) == Class::Passthrough || dups.contains(&nr);
     let quiet_calls = QUIET_PASSTHROUGH.iter().filter(|_| quiet);
     let mut numbers: Vec<u32> = NOTIFIED
         .iter()
@@ -203,7 +210,11 @@ pub fn notified(policy: Policy, quiet: bool) -> (Vec<u32>, Vec<Guard>) {
     }
     numbers.sort_unstable();
     numbers.dedup();
-    (numbers, as_guards(&NOTIFIED_UNLESS))
+    let mut guards = as_guards(&NOTIFIED_UNLESS);
+    if quiet {
+        guards.extend(super::signalfd::guards(&super::signalfd::DUPS));
+    }
+    (numbers, guards)
 }
 
 /// Argument tests by syscall, as the BPF builder takes them.
@@ -314,19 +325,53 @@ mod tests {
         assert!(!has(&quiet, Sysno::exit_group));
         assert!(!has(&quiet, Sysno::mmap));
         for sysno in QUIET_PASSTHROUGH {
-            assert_eq!(
-                class_of(sysno.id() as u64, Policy::default()),
-                Class::Passthrough,
+            let class = class_of(sysno.id() as u64, Policy::default());
+            assert!(
+                class == Class::Passthrough || super::super::signalfd::DUPS.contains(sysno),
                 "{sysno:?} is answered by letting it run"
             );
         }
-        // Under a memory limit close and the dups are the sentry's to decide (memfds).
+        // Under a memory limit close is the sentry's to decide (memfds).
         let memory = Policy {
             memory: true,
             ..Policy::default()
         };
         let (limited, _) = notified(memory, true);
         assert!(!has(&limited, Sysno::close));
-        assert!(!has(&limited, Sysno::dup2));
+    }
+
+    #[test]
+    fn calls_on_the_fds_of_signalfds_stop() {
+        use super::super::signalfd::FLOOR;
+        const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+        let (trace, allow) = (libc::SECCOMP_RET_TRACE, libc::SECCOMP_RET_ALLOW);
+        let filter = compile(Policy::default());
+        let on_fd = |sysno: Sysno, fd: u32| {
+            filter.evaluate_call(
+                AUDIT_ARCH_X86_64,
+                sysno.id() as u32,
+                &[fd as u64, 0, 0, 0, 0, 0],
+            )
+        };
+        for sysno in [
+            Sysno::read,
+            Sysno::readv,
+            Sysno::preadv2,
+            Sysno::dup,
+            Sysno::dup2,
+        ] {
+            assert_eq!(on_fd(sysno, 3), allow, "{sysno:?}");
+            assert_eq!(on_fd(sysno, FLOOR), trace, "{sysno:?}");
+        }
+        // Under ptrace a dup is notified below the floor and stops at or above it.
+        let (set, guards) = notified(Policy::default(), true);
+        assert!(set.contains(&(Sysno::dup2.id() as u32)));
+        let listener = platform_ptrace::notify::listener_filter([1, 2], &set, &guards);
+        let dup2 = |fd: u32| {
+            let args = [fd as u64, 3, 0, 0, 0, 0];
+            platform_ptrace::notify::notifies(&listener, Sysno::dup2.id() as i64, &args)
+        };
+        assert!(dup2(3));
+        assert!(!dup2(FLOOR));
     }
 }

@@ -8,18 +8,14 @@
 //! picks the number), and asynchronous writes (io_submit) to a memfd.
 
 use super::mm::memfd_resize;
+use super::signalfd::FLOOR;
 use super::{deny_event, errno, Action, Call};
-use crate::kernel::memory::{is_memfd_link, memfd_of, page_up, Inode};
+use crate::kernel::memory::{memfd_of, page_up, Inode};
 use nix::errno::Errno;
 use platform_ptrace::seccomp::{ArgTest, Guard};
 use platform_ptrace::Tid;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use syscalls::Sysno;
-
-/// The lowest fd number a memfd takes while memory is accounted. Below the usual soft
-/// RLIMIT_NOFILE (1024), above what ordinary programs open.
-pub const FLOOR: u32 = 512;
 
 /// The calls that write to, or duplicate, the fd in one of their arguments.
 pub const MEMFD_GUARDED: [(Sysno, u8); 12] = [
@@ -60,11 +56,14 @@ crate::syscall_entries! {
     pwrite64(fd: Fd, buf: Ptr, count: Int, offset: Int) => Passthrough, |call, _| handle(call);
     writev(fd: Fd, iov: Ptr, count: Int) => Passthrough, |call, _| handle(call);
     pwritev(fd: Fd, iov: Ptr, count: Int, offset: Int) => Passthrough, |call, _| handle(call);
-    pwritev2(fd: Fd, iov: Ptr, count: Int, offset: Int, flags: Hex) => Passthrough,
+    pwritev2(fd: Fd, iov: Ptr, count: Int, offset: Int, offset_high: Hex, flags: Hex) =>
+        Passthrough,
         |call, _| handle(call);
-    dup(fd: Fd) => Passthrough, |call, _| handle(call);
-    dup2(fd: Fd, to: Fd) => Passthrough, |call, _| handle(call);
-    dup3(fd: Fd, to: Fd, flags: Hex) => Passthrough, |call, _| handle(call);
+    // Signalfds live at or above the floor too (see `signalfd`): the dups stop for fds
+    // there whatever the policy.
+    dup(fd: Fd) => Checked, |call, _| handle(call);
+    dup2(fd: Fd, to: Fd) => Checked, |call, _| handle(call);
+    dup3(fd: Fd, to: Fd, flags: Hex) => Checked, |call, _| handle(call);
     sendfile(out: Fd, from: Fd, offset: Ptr, count: Int) => Passthrough, |call, _| handle(call);
     splice(from: Fd, from_offset: Ptr, to: Fd, to_offset: Ptr, len: Int, flags: Hex) =>
         Passthrough, |call, _| handle(call);
@@ -82,6 +81,16 @@ pub fn handle(call: &mut Call) -> Action {
     // The kernel reads an fd as its low 32 bits. Under ptrace every call stops here.
     let fd = call.args[arg as usize] as u32;
     if fd < FLOOR {
+        return Action::Pass;
+    }
+    let dup = matches!(
+        call.sysno,
+        Sysno::dup | Sysno::dup2 | Sysno::dup3 | Sysno::fcntl
+    );
+    if dup && super::signalfd::is_signalfd(call, fd) {
+        return super::signalfd::duplicate(call, fd);
+    }
+    if !call.kernel.memory.active() {
         return Action::Pass;
     }
     let Some((ino, now)) = memfd_of(call.tid, fd as u64) else {
@@ -333,28 +342,4 @@ fn inode_of(fd: i32) -> Option<Inode> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(format!("/proc/self/fd/{fd}")).ok()?;
     Some((m.dev(), m.ino()))
-}
-
-/// Where an fd being installed in task `tid` goes: for a memfd while memory is accounted,
-/// the lowest free number at or above the floor; otherwise the lowest free number (None).
-pub fn slot(tid: Tid, fd: BorrowedFd) -> Option<u32> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
-    if !is_memfd_link(link.as_os_str().as_bytes()) {
-        return None;
-    }
-    let mut taken: Vec<u32> = std::fs::read_dir(format!("/proc/{tid}/fd"))
-        .ok()?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&n| n >= FLOOR)
-        .collect();
-    taken.sort_unstable();
-    let mut free = FLOOR;
-    for n in taken {
-        if n == free {
-            free += 1;
-        } else if n > free {
-            break;
-        }
-    }
-    Some(free)
 }

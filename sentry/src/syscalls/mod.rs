@@ -18,6 +18,7 @@ pub mod owner;
 pub mod pid;
 mod process;
 pub mod rlimit;
+pub mod signalfd;
 pub mod socket_memory;
 mod sys_cwd;
 mod sys_ioctl;
@@ -129,18 +130,47 @@ pub enum Action {
         timeout_ms: i32,
         then: Ready,
     },
-    /// rt_sigtimedwait with a siginfo to fill: the task waits in ppoll(2) with the signals of
-    /// `set` let through its mask (for at most `timeout`, the task's own timespec as it
-    /// was read), so that the signal it takes is delivered, and comes to the sentry at its
-    /// delivery stop: the sentry writes its siginfo at `info` in the sandbox's terms and
-    /// makes it the call's result. The kernel never writes a siginfo with host ids into the
-    /// task's memory, where another thread could read it (see the supervisor's
+    /// As `Install`, at the lowest free number at or above `at_least` (an F_DUPFD of a
+    /// signalfd).
+    InstallAbove {
+        fd: std::os::fd::OwnedFd,
+        cloexec: bool,
+        at_least: u32,
+    },
+    /// rt_sigtimedwait with a siginfo to fill, and a signalfd's read: the task waits in
+    /// ppoll(2) with the signals of `set` let through its mask (for at most `timeout`, a
+    /// timespec as it was read), so that the signal it takes is delivered, and comes to the
+    /// sentry at its delivery stop: the sentry writes what `delivery` says in the sandbox's
+    /// terms and makes the call's result. The kernel never writes a siginfo with host ids
+    /// into the task's memory, where another thread could read it (see the supervisor's
     /// `signal_wait`).
     WaitSignal {
         set: u64,
-        info: u64,
         timeout: Option<[u8; 16]>,
+        delivery: Delivery,
     },
+}
+
+/// Where the signal an [`Action::WaitSignal`] takes goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// rt_sigtimedwait: its siginfo at `at`; the result is the signal's number.
+    Siginfo { at: u64 },
+    /// A signalfd's read: one record at `at`; the result is its size.
+    Record { at: u64 },
+    /// A signalfd's readv: one record over the iovecs at `iov`.
+    RecordVector { iov: u64, count: u64 },
+}
+
+impl Delivery {
+    /// The result of a wait that a signal it does not take interrupted: sigtimedwait fails
+    /// with EINTR; a signalfd's read is restarted or fails per SA_RESTART, as Linux's.
+    pub fn interrupted(self) -> i64 {
+        match self {
+            Delivery::Siginfo { .. } => -(libc::EINTR as i64),
+            _ => -sys_signal::ERESTARTSYS,
+        }
+    }
 }
 
 /// What follows the wait of [`Action::WaitReady`].
@@ -221,7 +251,13 @@ pub enum ExitHook {
     /// rt_sigtimedwait without a siginfo: a signal the task ignores ends no wait.
     Dequeued,
     /// The ppoll of [`Action::WaitSignal`] returned; `blocked`: the task's signal mask.
-    SignalWait { set: u64, info: u64, blocked: u64 },
+    SignalWait {
+        set: u64,
+        blocked: u64,
+        delivery: Delivery,
+    },
+    /// A read of an fd at or above the floor of signalfds ran (see `signalfd`).
+    HighRead,
     /// accept on a loopback listener: the new socket's record, and its peer's address at
     /// (addr, len).
     Accepted { listener: u64, addr: u64, len: u64 },

@@ -17,7 +17,7 @@ use super::{deny_event, Action, Call, ExitHook};
 use crate::kernel::sockets::{self, Diag};
 use crate::kernel::NetMode;
 use nix::errno::Errno;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use syscalls::Sysno;
 
 /// SO_PASSPIDFD and SO_PEERPIDFD (Linux 6.5): pidfds of a socket's senders and peer.
@@ -917,6 +917,15 @@ fn control_from_task(
             for (i, word) in data.chunks_exact(4).enumerate() {
                 let fd = i32::from_ne_bytes(word.try_into().expect("4 bytes"));
                 let dup = call.task_fd(fd)?;
+                if super::signalfd::is_own_signalfd(dup.as_fd()) {
+                    // The receiver's kernel would pick its number, below the floor.
+                    super::deny_event(
+                        call,
+                        libc::EPERM,
+                        "a signalfd cannot be passed with SCM_RIGHTS",
+                    );
+                    return Err(Errno::EPERM);
+                }
                 let sentry = std::process::id() as platform_ptrace::Tid;
                 if call.kernel.memory.active()
                     && crate::kernel::memory::memfd_of(sentry, dup.as_raw_fd() as u64).is_some()

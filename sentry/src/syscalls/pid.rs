@@ -423,5 +423,15 @@ fn pidfd_getfd(call: &mut Call, a: args::pidfd_getfd) -> Action {
         );
         return errno(Errno::EPERM);
     }
+    if super::signalfd::is_own_signalfd(std::os::fd::AsFd::as_fd(&fd))
+        && super::signalfd::uses_aio(call)
+    {
+        super::deny_event(
+            call,
+            libc::EPERM,
+            "a signalfd for a process that uses Linux AIO",
+        );
+        return errno(Errno::EPERM);
+    }
     Action::Install { fd, cloexec: true }
 }

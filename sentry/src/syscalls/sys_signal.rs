@@ -123,8 +123,8 @@ fn sigtimedwait(call: &mut Call, a: args::rt_sigtimedwait) -> Action {
     let unwaitable = 1u64 << (libc::SIGKILL - 1) | 1u64 << (libc::SIGSTOP - 1);
     Action::WaitSignal {
         set: u64::from_ne_bytes(set) & !unwaitable,
-        info: a.info,
         timeout,
+        delivery: super::Delivery::Siginfo { at: a.info },
     }
 }
 

@@ -213,7 +213,7 @@ fn class_override(nr: u64, policy: Policy) -> Option<Class> {
         {
             Some(Class::Checked)
         }
-        // Under `--platform=seccomp` these stop only for fds at or above memfd::FLOOR.
+        // Under `--platform=seccomp` these stop only for fds at or above signalfd::FLOOR.
         _ if memory && super::memfd::MEMFD_GUARDED.iter().any(|&(s, _)| s == sysno) => {
             Some(Class::Checked)
         }
@@ -274,6 +274,7 @@ fn every_entry() -> Vec<(Sysno, Entry)> {
         pid::entries,
         process::entries,
         rlimit::entries,
+        signalfd::entries,
         sys_cwd::entries,
         sys_ioctl::entries,
         sys_namei::entries,
@@ -294,9 +295,7 @@ fn every_entry() -> Vec<(Sysno, Entry)> {
 
 // The host runs these with the task's own arguments; `--strace` decodes them.
 crate::syscall_entries! {
-    read(fd: Fd, buf: Ptr, count: Int) => Passthrough;
     pread64(fd: Fd, buf: Ptr, count: Int, offset: Int) => Passthrough;
-    readv(fd: Fd, iov: Ptr, count: Int) => Passthrough;
     lseek(fd: Fd, offset: Int, whence: Int) => Passthrough;
     fsync(fd: Fd) => Passthrough;
     fdatasync(fd: Fd) => Passthrough;
@@ -349,7 +348,6 @@ const PASSTHROUGH: &[Sysno] = {
         time,
         futex,
         set_thread_area,
-        io_setup,
         io_destroy,
         io_getevents,
         io_cancel,
@@ -380,12 +378,10 @@ const PASSTHROUGH: &[Sysno] = {
         sync_file_range,
         vmsplice,
         epoll_pwait,
-        signalfd,
         timerfd_create,
         eventfd,
         timerfd_settime,
         timerfd_gettime,
-        signalfd4,
         eventfd2,
         epoll_create1,
         pipe2,
@@ -396,7 +392,6 @@ const PASSTHROUGH: &[Sysno] = {
         getrandom,
         membarrier,
         mlock2,
-        preadv2,
         pkey_alloc,
         pkey_free,
         io_pgetevents,

@@ -404,12 +404,12 @@ fn sigtimedwait_with_a_siginfo_waits_for_the_delivery() {
     ) {
         Action::WaitSignal {
             set: waited,
-            info: at,
             timeout: Some(copy),
+            delivery,
         } => {
             // SIGKILL and SIGSTOP are never waited for; the timespec is the task's, copied.
             assert_eq!(waited, bit(libc::SIGUSR1));
-            assert_eq!(at, info);
+            assert_eq!(delivery, super::Delivery::Siginfo { at: info });
             assert_eq!(copy.to_vec(), timespec);
         }
         other => panic!("expected a wait for the delivery, got {other:?}"),
@@ -442,6 +442,91 @@ fn sigtimedwait_with_a_siginfo_waits_for_the_delivery() {
         let action = run(&mut k, INIT, Sysno::rt_sigtimedwait, call);
         assert!(matches!(action, Action::PassThenExit(_)), "{action:?}");
     }
+}
+
+#[test]
+fn a_signalfd_read_waits_for_the_delivery_and_other_high_reads_are_recorded() {
+    use super::signalfd::FLOOR;
+    use super::{Delivery, ExitHook};
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    let (sfd, pipe) = (FLOOR as u64 + 3, FLOOR as u64 + 4);
+    let usr1 = 1u64 << (libc::SIGUSR1 - 1);
+    let fdinfo =
+        format!("pos:\t0\nflags:\t02004000\nmnt_id:\t15\nino:\t1057\nsigmask:\t{usr1:016x}\n");
+    mem.set_proc_file(INIT, &format!("fdinfo/{sfd}"), &fdinfo);
+    mem.set_proc_file(INIT, &format!("fdinfo/{pipe}"), "pos:\t0\nflags:\t02\n");
+    // Below the floor no signalfd lives: the read runs.
+    assert!(matches!(
+        run(&mut k, INIT, Sysno::read, [3, BUF, 128, 0, 0, 0]),
+        Action::Pass
+    ));
+    // A non-blocking signalfd: a wait for its signals that does not block.
+    match run(&mut k, INIT, Sysno::read, [sfd, BUF, 4096, 0, 0, 0]) {
+        Action::WaitSignal {
+            set,
+            timeout,
+            delivery,
+        } => {
+            assert_eq!(set, usr1);
+            assert_eq!(timeout, Some([0; 16]));
+            assert_eq!(delivery, Delivery::Record { at: BUF });
+        }
+        other => panic!("expected a wait for the delivery, got {other:?}"),
+    }
+    let short = run(&mut k, INIT, Sysno::read, [sfd, BUF, 64, 0, 0, 0]);
+    assert_eq!(returned(short), -(libc::EINVAL as i64));
+    // Another fd at or above the floor runs, its number kept until the exit stop.
+    match run(&mut k, INIT, Sysno::read, [pipe, BUF, 64, 0, 0, 0]) {
+        Action::PassThenExit(ExitHook::HighRead) => {}
+        other => panic!("expected the read to run, got {other:?}"),
+    }
+    assert_eq!(k.high_reads.get(&INIT), Some(&(pipe as u32)));
+    // dup2 of a signalfd is refused; dup2 of the pipe runs.
+    let dup2 = |k: &mut Kernel, fd: u64| run(k, INIT, Sysno::dup2, [fd, 5, 0, 0, 0, 0]);
+    assert_eq!(returned(dup2(&mut k, sfd)), -(libc::EPERM as i64));
+    assert!(matches!(dup2(&mut k, pipe), Action::Pass));
+}
+
+#[test]
+fn a_signalfd_record_is_filled_as_the_kernel_fills_it() {
+    use super::signalfd::record_of;
+    let word = |r: &[u8], at: usize| u32::from_ne_bytes(r[at..at + 4].try_into().unwrap());
+    let long = |r: &[u8], at: usize| u64::from_ne_bytes(r[at..at + 8].try_into().unwrap());
+    let mut info = [0u8; 128];
+    let put = |info: &mut [u8; 128], at: usize, bytes: &[u8]| {
+        info[at..at + bytes.len()].copy_from_slice(bytes)
+    };
+    // SIGCHLD, CLD_EXITED: pid, uid, status, utime, stime.
+    put(&mut info, 0, &libc::SIGCHLD.to_ne_bytes());
+    put(&mut info, 8, &libc::CLD_EXITED.to_ne_bytes());
+    put(&mut info, 16, &7i32.to_ne_bytes());
+    put(&mut info, 20, &1000u32.to_ne_bytes());
+    put(&mut info, 24, &3i32.to_ne_bytes());
+    put(&mut info, 32, &11u64.to_ne_bytes());
+    put(&mut info, 40, &12u64.to_ne_bytes());
+    let record = record_of(&info);
+    assert_eq!(word(&record, 0), libc::SIGCHLD as u32);
+    assert_eq!((word(&record, 12), word(&record, 16)), (7, 1000));
+    assert_eq!(word(&record, 40), 3);
+    assert_eq!((long(&record, 56), long(&record, 64)), (11, 12));
+    // sigqueue (SI_QUEUE): pid, uid and the value as int and pointer.
+    let mut info = [0u8; 128];
+    put(&mut info, 0, &libc::SIGUSR1.to_ne_bytes());
+    put(&mut info, 8, &(-1i32).to_ne_bytes());
+    put(&mut info, 16, &9i32.to_ne_bytes());
+    put(&mut info, 24, &0x1234_0000_0042u64.to_ne_bytes());
+    let record = record_of(&info);
+    assert_eq!(word(&record, 12), 9);
+    assert_eq!(word(&record, 44), 0x42);
+    assert_eq!(long(&record, 48), 0x1234_0000_0042);
+    // A fault: only the address.
+    let mut info = [0u8; 128];
+    put(&mut info, 0, &libc::SIGSEGV.to_ne_bytes());
+    put(&mut info, 8, &1i32.to_ne_bytes());
+    put(&mut info, 16, &0xdead_beefu64.to_ne_bytes());
+    let record = record_of(&info);
+    assert_eq!(long(&record, 72), 0xdead_beef);
+    assert_eq!(word(&record, 12), 0);
 }
 
 #[test]
