@@ -229,7 +229,8 @@ pub struct Kernel {
     /// The memory of the sandbox's tasks.
     pub mem: std::sync::Arc<dyn crate::host::TaskMemory>,
     /// Reads of fds at or above the floor of signalfds that the host may be running, by
-    /// thread: no signalfd is installed at those numbers meanwhile (`syscalls::signalfd`).
+    /// thread, until the thread meets the sentry again: no signalfd is installed at those
+    /// numbers meanwhile (`syscalls::signalfd`).
     pub high_reads: HashMap<Tid, u32>,
     /// Processes (host tgid) whose address space has had a Linux AIO context: they get no
     /// signalfd (`syscalls::signalfd`).

@@ -105,10 +105,6 @@ impl Supervisor {
             {
                 -syscalls::sys_signal::ERESTARTNOHAND
             }
-            Some(ExitHook::HighRead) => {
-                k.high_reads.remove(&tid);
-                rval
-            }
             Some(ExitHook::WaitidAsWait4 { infop }) => {
                 syscalls::sys_wait::after_waitid_as_wait4(k, tid, infop, rval)
             }

@@ -860,6 +860,8 @@ impl Supervisor {
     ) -> Result<()> {
         let tid = stopped.tid();
         self.forget_signal_wait(tid);
+        // A read this thread made before has looked its fd up by now.
+        self.kernel.high_reads.remove(&tid);
         if self.before_first_exec(tid) {
             // The sentry's own code between fork and execve in a child it started.
             return Ok(stopped.resume(self.steady(), 0)?);

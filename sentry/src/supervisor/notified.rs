@@ -20,6 +20,7 @@ impl Supervisor {
         let id = request.id;
         self.notified_calls += 1;
         self.forget_signal_wait(tid);
+        self.kernel.high_reads.remove(&tid);
         // The filter notifies native calls only; anything else is not the sentry's.
         if !request.is_native() {
             return self.listener(tid).refuse(id, Errno::ENOSYS);

@@ -256,8 +256,6 @@ pub enum ExitHook {
         blocked: u64,
         delivery: Delivery,
     },
-    /// A read of an fd at or above the floor of signalfds ran (see `signalfd`).
-    HighRead,
     /// accept on a loopback listener: the new socket's record, and its peer's address at
     /// (addr, len).
     Accepted { listener: u64, addr: u64, len: u64 },

@@ -12,12 +12,13 @@
 //! signalfd, and SCM_RIGHTS carrying one (the receiver's kernel picks the number).
 //!
 //! A read of any other fd at or above the floor runs in the kernel, and its number is kept
-//! until its exit stop: no signalfd is installed at that number meanwhile, so another thread
-//! cannot swap one in between the sentry's look and the kernel's. Linux AIO reads an fd named
+//! until the thread meets the sentry again (its next call, stop or exit; by then the kernel
+//! has looked the fd up): no signalfd is installed at that number meanwhile, so another
+//! thread cannot swap one in between the sentry's look and the kernel's. Linux AIO reads an fd named
 //! in memory the sentry cannot hold still, so a process (or fd table) has either AIO
 //! contexts or signalfds, never both.
 
-use super::{deny_event, errno, Action, Call, Delivery, ExitHook};
+use super::{deny_event, errno, Action, Call, Delivery};
 use crate::kernel::Kernel;
 use nix::errno::Errno;
 use platform_ptrace::seccomp::{ArgTest, Guard};
@@ -168,7 +169,7 @@ fn read(call: &mut Call, fd: i32, count: u64, delivery: Delivery, nowait: bool) 
     }
     let Some((set, nonblock)) = signalfd_state(call.kernel, call.tid, fd) else {
         call.kernel.high_reads.insert(call.tid, fd as u32);
-        return Action::PassThenExit(ExitHook::HighRead);
+        return Action::Pass;
     };
     if count < RECORD as u64 {
         return errno(Errno::EINVAL);
