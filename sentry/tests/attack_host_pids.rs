@@ -46,9 +46,10 @@ fn a_host_process_is_out_of_reach(v: Variant) {
 
 variant_tests!(a_host_process_is_out_of_reach);
 
-/// A reaped child's siginfo never shows its host pid or uid, not even to another thread of
-/// the waiter that reads the buffer while waitid runs (`escape_wait_race`): before, the
-/// kernel wrote the host ids and the exit stop translated them after.
+/// A waited-for child's siginfo (a reaping waitid's, or one with WNOWAIT) never shows its
+/// host pid or uid, not even to another thread of the waiter that reads the buffer while
+/// waitid runs (`escape_wait_race`): before, the kernel wrote the host ids and the exit stop
+/// translated them after.
 fn waitid_shows_no_host_id(v: Variant) {
     let (_scratch, rootfs) =
         test_support::Scratch::escape_root("wait-race", "escape_wait_race", "wait_race");

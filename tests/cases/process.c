@@ -108,6 +108,31 @@ int main(int argc, char **argv)
     OK(si.si_pid == 0 && si.si_signo == 0 && si.si_status == 0,
        "waitid: ECHILD still zeroes si_signo, si_pid and si_status");
 
+    /* waitid with WNOWAIT: nothing yet with WNOHANG, then the exited child, which stays. */
+    int go[2];
+    pipe(go);
+    fflush(stdout);
+    c = fork();
+    if (c == 0) {
+        char b;
+        read(go[0], &b, 1);
+        _exit(6);
+    }
+    memset(&si, 0x55, sizeof si);
+    T_EQ(waitid(P_PID, c, &si, WEXITED | WNOWAIT | WNOHANG), 0, "waitid: WNOWAIT|WNOHANG, child running");
+    OK(si.si_pid == 0 && si.si_signo == 0, "waitid: nothing to report zeroes si_pid and si_signo");
+    write(go[1], "x", 1);
+    si = (siginfo_t){0};
+    T_EQ(waitid(P_PGID, 0, &si, WEXITED | WNOWAIT), 0, "waitid: WNOWAIT on the caller's group");
+    OK(si.si_pid == c && si.si_code == CLD_EXITED && si.si_status == 6 && si.si_uid == getuid(),
+       "waitid: WNOWAIT names the child, its uid and its status");
+    T_ERR(waitid(P_ALL, 0, BADPTR, WEXITED | WNOWAIT), EFAULT, "waitid: WNOWAIT with a bad siginfo -> EFAULT");
+    si = (siginfo_t){0};
+    T_EQ(waitid(P_ALL, 0, &si, WEXITED), 0, "waitid: the child is still there to reap");
+    OK(si.si_pid == c && si.si_status == 6, "waitid: reaps that child");
+    close(go[0]);
+    close(go[1]);
+
     /* waitid: a child stops, continues, then exits; WNOHANG while it runs. */
     int wp[2];
     pipe(wp);

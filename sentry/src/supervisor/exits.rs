@@ -105,6 +105,25 @@ impl Supervisor {
             {
                 -syscalls::sys_signal::ERESTARTNOHAND
             }
+            Some(ExitHook::WaitidPeek {
+                infop,
+                idtype,
+                id,
+                nohang,
+            }) => {
+                let peek = (infop, idtype, id, nohang);
+                match syscalls::sys_wait::after_waitid_peek(k, tid, peek, rval) {
+                    Some(result) => result,
+                    None => {
+                        // The child went before the sentry looked: the call runs again.
+                        let mut regs = stopped.regs()?;
+                        regs.set_ip(regs.ip() - SYSCALL_INSN_LEN);
+                        regs.set_ret(regs.syscall());
+                        stopped.set_regs(&regs)?;
+                        return Ok(());
+                    }
+                }
+            }
             Some(ExitHook::WaitidAsWait4 { infop }) => {
                 syscalls::sys_wait::after_waitid_as_wait4(k, tid, infop, rval)
             }

@@ -248,6 +248,14 @@ pub enum ExitHook {
     /// waitid run as wait4 with the status word at `infop`: the siginfo made there by the
     /// sentry, in the caller's numbers and ids.
     WaitidAsWait4 { infop: u64 },
+    /// waitid for exits with WNOWAIT, run without a siginfo: the sentry finds the child
+    /// (of `idtype`/`id`, as host ids) and writes the siginfo at `infop`.
+    WaitidPeek {
+        infop: u64,
+        idtype: i32,
+        id: Tid,
+        nohang: bool,
+    },
     /// rt_sigtimedwait without a siginfo: a signal the task ignores ends no wait.
     Dequeued,
     /// The ppoll of [`Action::WaitSignal`] returned; `blocked`: the task's signal mask.

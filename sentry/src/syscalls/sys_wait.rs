@@ -47,10 +47,12 @@ fn wait4(call: &mut Call, a: args::wait4) -> Action {
 /// word at `infop`, and the sentry writes the siginfo itself (`after_waitid_as_wait4`): the
 /// kernel's waitid would write the child's host pid and uid there, where another thread of
 /// the task could read them before the exit stop puts them in the caller's terms, and the
-/// child reaped would be read back from memory the task can rewrite. Other waits leave the
-/// siginfo to the kernel and put it in the caller's terms at the exit stop.
+/// child reaped would be read back from memory the task can rewrite. A wait for exits that
+/// reaps nothing (WNOWAIT) runs with no siginfo, and the sentry finds the child and writes
+/// the siginfo itself (`after_waitid_peek`). Other waits (stops, continues, a pidfd) leave
+/// the siginfo to the kernel and put it in the caller's terms at the exit stop.
 fn waitid(call: &mut Call, a: args::waitid) -> Action {
-    if let Some(action) = waitid_as_wait4(call, &a) {
+    if let Some(action) = waitid_as_wait4(call, &a).or_else(|| waitid_peek(call, &a)) {
         return action;
     }
     let nowait = a.options as i32 & libc::WNOWAIT != 0;
@@ -118,6 +120,136 @@ fn waitid_as_wait4(call: &mut Call, a: &args::waitid) -> Option<Action> {
     })
 }
 
+/// waitid for exits with WNOWAIT (see [`waitid`]): a child, a group or any child, with a
+/// siginfo to fill. The kernel waits with none (infop NULL); the child it found stays a
+/// zombie, which the sentry finds again at the exit stop.
+fn waitid_peek(call: &mut Call, a: &args::waitid) -> Option<Action> {
+    let options = a.options as i32;
+    let peek = libc::WEXITED | libc::WNOWAIT;
+    if a.info == 0 || options & peek != peek || options & (libc::WSTOPPED | libc::WCONTINUED) != 0 {
+        return None;
+    }
+    let (k, tid) = (&*call.kernel, call.tid);
+    let host = match a.idtype {
+        P_ALL => 0,
+        P_PID if a.id > 0 => match k.translate(tid, a.id) {
+            Some(host) => host,
+            None => return Some(errno(Errno::ECHILD)),
+        },
+        // Group 0 is the caller's own.
+        P_PGID if a.id == 0 => 0,
+        P_PGID if a.id > 0 => match k.pids.host(k.ns_of(tid), a.id) {
+            Some(host) => host,
+            None => return Some(errno(Errno::ECHILD)),
+        },
+        _ => return None,
+    };
+    let mut args = call.args;
+    args[1] = host as u64;
+    args[2] = 0;
+    Some(Action::PassWithThenExit(
+        args,
+        ExitHook::WaitidPeek {
+            infop: a.info,
+            idtype: a.idtype,
+            id: host,
+            nohang: options & libc::WNOHANG != 0,
+        },
+    ))
+}
+
+/// At the exit stop of a [`waitid_peek`]: waitid's result, with the siginfo written at
+/// `infop` for the child the kernel found waitable (the oldest of the caller's zombie
+/// children the wait names; zeros when WNOHANG found none, or on an error, as Linux
+/// writes them). None when no such zombie is left (another thread reaped it meanwhile):
+/// the task makes its call again.
+pub fn after_waitid_peek(
+    k: &mut Kernel,
+    tid: Tid,
+    (infop, idtype, id, nohang): (u64, i32, Tid, bool),
+    rval: i64,
+) -> Option<i64> {
+    // The kernel never looked at `infop`: memory that is not the task's is its EFAULT.
+    let write = |k: &Kernel, fields: [i32; 6]| {
+        write_child_siginfo(k, tid, infop, fields, false).unwrap_or(rval)
+    };
+    if rval != 0 {
+        return Some(write(k, [0; 6]));
+    }
+    let caller = k.tgid_of(tid);
+    let group = match (idtype, id) {
+        // SAFETY: getpgid takes a plain integer.
+        (P_PGID, 0) => unsafe { libc::getpgid(caller) },
+        (_, id) => id,
+    };
+    let found = k
+        .zombies
+        .keys()
+        .filter_map(|&zombie| {
+            let stat = crate::host::read_proc_text(format!("/proc/{zombie}/stat")).ok()?;
+            let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+            let number = |at: usize| fields.get(at)?.parse::<i64>().ok();
+            // After the name: state, ppid, pgrp, ... starttime (22nd), ... exit_code (52nd).
+            let named = match idtype {
+                P_PID => zombie == id,
+                P_PGID => number(2)? == group as i64,
+                _ => true,
+            };
+            let ours = fields.first() == Some(&"Z") && number(1)? == caller as i64 && named;
+            ours.then_some((number(19)?, zombie, number(49)? as i32))
+        })
+        .min();
+    let fields = match found {
+        Some((_, host, status)) => {
+            let core = if k.dumped_core.contains(&host) {
+                0x80
+            } else {
+                0
+            };
+            let (code, value) = child_event(status | core);
+            [
+                libc::SIGCHLD,
+                0,
+                code,
+                k.vpid_for(tid, host),
+                sandbox_ruid(k, host).unwrap_or(65534) as i32,
+                value,
+            ]
+        }
+        None if nohang => [0; 6],
+        None => return None,
+    };
+    Some(write(k, fields))
+}
+
+/// Writes si_signo, si_errno, si_code, si_pid, si_uid and si_status at `infop` (the
+/// padding after si_code is the task's); Some(-EFAULT) when that memory is not the task's,
+/// after killing the task if `known_good` (the kernel wrote there in the call: the memory
+/// went away under the sentry, see `fix_read`).
+fn write_child_siginfo(
+    k: &Kernel,
+    tid: Tid,
+    infop: u64,
+    fields: [i32; 6],
+    known_good: bool,
+) -> Option<i64> {
+    let mem = &*k.mem;
+    let mut bytes = [0u8; 28];
+    let read = match known_good {
+        true => super::fix_read(mem, tid, infop, &mut bytes),
+        false => mem.read(tid, infop, &mut bytes).is_ok(),
+    };
+    for (field, at) in fields.iter().zip([0, 4, 8, 16, 20, 24]) {
+        bytes[at..at + 4].copy_from_slice(&field.to_ne_bytes());
+    }
+    let written = read
+        && match known_good {
+            true => super::fix_write(mem, tid, infop, &bytes),
+            false => mem.write(tid, infop, &bytes).is_ok(),
+        };
+    (!written).then_some(-(libc::EFAULT as i64))
+}
+
 /// At the exit stop of a waitid run as wait4 (`rval`: wait4's result, the reaped child's
 /// host id): waitid's result, and its siginfo at `infop` as Linux writes it (si_signo,
 /// si_errno, si_code, si_pid, si_uid, si_status; zeros when no child was waited for),
@@ -150,17 +282,8 @@ pub fn after_waitid_as_wait4(k: &mut Kernel, tid: Tid, infop: u64, rval: i64) ->
             k.release_pid(host, ruid);
         }
     }
-    // si_signo, si_errno, si_code, then (after si_code's padding, the task's) si_pid,
-    // si_uid and si_status.
-    let mut bytes = [0u8; 28];
-    if !super::fix_read(&*k.mem, tid, infop, &mut bytes) {
-        return -(libc::EFAULT as i64);
-    }
-    for (field, at) in fields.iter().zip([0, 4, 8, 16, 20, 24]) {
-        bytes[at..at + 4].copy_from_slice(&field.to_ne_bytes());
-    }
-    if !super::fix_write(&*k.mem, tid, infop, &bytes) {
-        return -(libc::EFAULT as i64);
+    if let Some(efault) = write_child_siginfo(k, tid, infop, fields, true) {
+        return efault;
     }
     if rval > 0 {
         0

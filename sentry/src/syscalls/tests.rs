@@ -900,10 +900,28 @@ fn a_reaping_waitid_runs_as_wait4_and_the_sentry_writes_its_siginfo() {
         }
         other => panic!("expected waitid as wait4, got {other:?}"),
     }
-    // WNOWAIT leaves the child: the kernel's waitid, as before.
+    // WNOWAIT leaves the child: the kernel's waitid for the child's host id, with no
+    // siginfo for the kernel to write; the sentry writes it.
+    match waitid(&mut k, libc::WEXITED | libc::WNOWAIT) {
+        Action::PassWithThenExit(args, super::ExitHook::WaitidPeek { infop, id, .. }) => {
+            assert_eq!(args[..3], [P_PID, CHILD as u64, 0]);
+            assert_eq!((infop, id), (BUF, CHILD));
+        }
+        other => panic!("expected a waitid without a siginfo, got {other:?}"),
+    }
+    // Failed: zeros, as Linux writes them; unwritable memory is EFAULT, not a kill.
+    mem.write(INIT, BUF + 16, &77i32.to_ne_bytes()).unwrap();
+    let peek = (BUF, P_PID as i32, CHILD, false);
+    let echild = -(libc::ECHILD as i64);
+    let rval = super::sys_wait::after_waitid_peek(&mut k, INIT, peek, echild);
+    assert_eq!((rval, words(&mem, INIT, BUF, 7)[4]), (Some(echild), 0));
+    let unmapped = (0x10, P_PID as i32, CHILD, false);
+    let rval = super::sys_wait::after_waitid_peek(&mut k, INIT, unmapped, echild);
+    assert_eq!(rval, Some(-(libc::EFAULT as i64)));
+    // Stops are the kernel's to report, as before.
     assert!(matches!(
-        waitid(&mut k, libc::WEXITED | libc::WNOWAIT),
-        Action::PassWithThenExit(..)
+        waitid(&mut k, libc::WSTOPPED | libc::WNOWAIT),
+        Action::PassWithThenExit(_, super::ExitHook::Reaped { .. })
     ));
     // wait4 reaped the child, which exited 7: the siginfo names it by its number.
     mem.write(INIT, BUF, &0x0700i32.to_ne_bytes())

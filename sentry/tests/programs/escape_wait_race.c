@@ -1,5 +1,6 @@
 /* escape_wait_race ROUNDS: a thread reads, all the while, the siginfo another thread's
- * waitid(P_PID/P_ALL, WEXITED) fills for a child that exited. Every si_pid seen must be 0 or
+ * waitid(P_PID/P_ALL/P_PGID, WEXITED, with WNOWAIT first every other round) fills for a
+ * child that exited. Every si_pid seen must be 0 or
  * a number fork returned in the sandbox, and every si_uid 0 (the sandbox's root): a host
  * pid or uid there, even for a moment before the sentry puts the siginfo in the sandbox's
  * terms, is an escape. Prints "waits N" and exits 0, or names what it saw and exits 3. */
@@ -49,8 +50,15 @@ int main(int argc, char **argv)
         if (child < 0 || child >= MAX_PID)
             return 1;
         forked[child] = 1;
-        idtype_t which = i % 2 ? P_PID : P_ALL;
-        if (waitid(which, child, (siginfo_t *)&info, WEXITED) != 0 || info.si_pid != child ||
+        idtype_t which = i % 3 == 0 ? P_ALL : i % 3 == 1 ? P_PID : P_PGID;
+        id_t id = which == P_PGID ? 0 : (id_t)child;
+        if (i % 2 && (waitid(which, id, (siginfo_t *)&info, WEXITED | WNOWAIT) != 0 ||
+                      info.si_pid != child || info.si_status != 7)) {
+            printf("waitid WNOWAIT: wrong answer for child %d: pid %d status %d\n", child,
+                   info.si_pid, info.si_status);
+            return 1;
+        }
+        if (waitid(which, id, (siginfo_t *)&info, WEXITED) != 0 || info.si_pid != child ||
             info.si_status != 7) {
             printf("waitid: wrong answer for child %d: pid %d status %d\n", child,
                    info.si_pid, info.si_status);
