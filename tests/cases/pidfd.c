@@ -77,6 +77,12 @@ int main(int argc, char **argv)
     T_ERR(pidfd_send_signal(pidfd, SIGTERM, 0x80), EINVAL, "pidfd_send_signal: unknown flag -> EINVAL");
     T_EQ(pidfd_send_signal(pidfd, SIGTERM, 0), 0, "pidfd_send_signal: SIGTERM");
     siginfo_t si = {0};
+    T_EQ(waitid(P_PIDFD, pidfd, &si, WEXITED | WNOWAIT), 0, "waitid(P_PIDFD): WNOWAIT sees the child");
+    OK(si.si_pid == child && si.si_code == CLD_KILLED && si.si_uid == getuid(),
+       "waitid(P_PIDFD): WNOWAIT names it, its uid and CLD_KILLED");
+    T_ERR(waitid(P_PIDFD, data[0], &si, WEXITED), EBADF, "waitid(P_PIDFD): not a pidfd -> EBADF");
+    T_ERR(waitid(P_PIDFD, 999, &si, WEXITED), EBADF, "waitid(P_PIDFD): closed fd -> EBADF");
+    si = (siginfo_t){0};
     T_EQ(waitid(P_PIDFD, pidfd, &si, WEXITED), 0, "waitid(P_PIDFD): reaps the child");
     OK(si.si_pid == child, "waitid(P_PIDFD): si_pid is the child's pid");
     OK(si.si_code == CLD_KILLED && si.si_status == SIGTERM, "waitid(P_PIDFD): killed by SIGTERM");

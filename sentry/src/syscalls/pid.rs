@@ -351,10 +351,6 @@ pub fn translate_received_creds(k: &Kernel, tid: Tid, msg: u64, vector: bool, rv
     }
 }
 
-/// pidfd_getfd(pidfd, targetfd, flags): a duplicate of another process's fd, for a process
-/// of the sandbox only and under ptrace's access rule in the sandbox's credentials. The
-/// sentry makes the call on its own duplicate of the pidfd and installs the fd it got
-/// (close-on-exec, as the kernel's).
 /// The sandbox process (host id) the task's pidfd `fd` refers to, looked up once on the
 /// sentry's duplicate: EBADF for no pidfd, ESRCH for one of a process that ended or that
 /// the caller cannot see.
@@ -383,6 +379,10 @@ fn process_of_pidfd(call: &Call, pidfd: &std::os::fd::OwnedFd) -> Result<Tid, Er
     Ok(host)
 }
 
+/// pidfd_getfd(pidfd, targetfd, flags): a duplicate of another process's fd, for a process
+/// of the sandbox only and under ptrace's access rule in the sandbox's credentials. The
+/// sentry makes the call on its own duplicate of the pidfd and installs the fd it got
+/// (close-on-exec, as the kernel's).
 fn pidfd_getfd(call: &mut Call, a: args::pidfd_getfd) -> Action {
     if a.flags != 0 {
         return errno(Errno::EINVAL);

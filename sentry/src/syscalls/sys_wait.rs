@@ -13,6 +13,8 @@ const P_PID: i32 = 1;
 
 const P_PGID: i32 = 2;
 
+const P_PIDFD: i32 = 3;
+
 crate::syscall_entries! {
     wait4(pid: Int32, status: Ptr, options: Hex, rusage: Ptr) => Checked, wait4;
     waitid(idtype: Int32, id: Int32, info: Ptr, options: Hex, rusage: Ptr) => Checked, waitid;
@@ -52,6 +54,13 @@ fn wait4(call: &mut Call, a: args::wait4) -> Action {
 /// the siginfo itself (`after_waitid_peek`). Other waits (stops, continues, a pidfd) leave
 /// the siginfo to the kernel and put it in the caller's terms at the exit stop.
 fn waitid(call: &mut Call, a: args::waitid) -> Action {
+    let a = match a.idtype {
+        P_PIDFD => match by_pidfd(call, a) {
+            Ok(a) => a,
+            Err(e) => return errno(e),
+        },
+        _ => a,
+    };
     if let Some(action) = waitid_as_wait4(call, &a).or_else(|| waitid_peek(call, &a)) {
         return action;
     }
@@ -73,6 +82,49 @@ fn waitid(call: &mut Call, a: args::waitid) -> Action {
     let mut args = call.args;
     args[1] = host as u64;
     Action::PassWithThenExit(args, hook)
+}
+
+/// waitid(P_PIDFD, pidfd, ...): the same wait for the child the sentry looked the pidfd up
+/// to, once, by its number (P_PID), so that it is served as one (the call's arguments are
+/// rewritten: another thread cannot re-point the pidfd between the sentry's look and the
+/// kernel's). Bad options are the kernel's to refuse first. A pidfd that does not block
+/// (PIDFD_NONBLOCK: EAGAIN while the child runs) is left to the kernel's waitid.
+fn by_pidfd(call: &mut Call, a: args::waitid) -> Result<args::waitid, Errno> {
+    let options = a.options as i32;
+    let valid = WAIT4_OPTIONS | libc::WEXITED | libc::WNOWAIT;
+    let waits_for = libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED;
+    if options & !valid != 0 || options & waits_for == 0 {
+        return Ok(a);
+    }
+    let pidfd = call.task_fd(a.id).map_err(|_| Errno::EBADF)?;
+    let fdinfo = std::fs::read_to_string(format!(
+        "/proc/self/fdinfo/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&pidfd)
+    ))
+    .unwrap_or_default();
+    let field = |name: &str| {
+        fdinfo
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    let host: Tid = field("Pid:")
+        .and_then(|v| v.parse().ok())
+        .ok_or(Errno::EBADF)?;
+    let k = &*call.kernel;
+    let known = k.tasks.contains_key(&host) || k.zombies.contains_key(&host);
+    if host <= 0 || !known {
+        return Err(Errno::ECHILD);
+    }
+    let nonblocking = field("flags:")
+        .and_then(|v| i32::from_str_radix(v, 8).ok())
+        .is_some_and(|flags| flags & libc::O_NONBLOCK != 0);
+    if nonblocking {
+        return Ok(a);
+    }
+    call.args[0] = P_PID as u64;
+    call.args[1] = k.vpid_for(call.tid, host) as u64;
+    Ok(args::waitid::decode(&call.args))
 }
 
 /// The options waitid shares with wait4 (WSTOPPED is wait4's WUNTRACED).
