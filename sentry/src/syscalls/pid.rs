@@ -423,15 +423,21 @@ fn pidfd_getfd(call: &mut Call, a: args::pidfd_getfd) -> Action {
         );
         return errno(Errno::EPERM);
     }
-    if super::signalfd::is_own_signalfd(std::os::fd::AsFd::as_fd(&fd))
-        && super::signalfd::uses_aio(call)
-    {
-        super::deny_event(
-            call,
-            libc::EPERM,
-            "a signalfd for a process that uses Linux AIO",
-        );
-        return errno(Errno::EPERM);
+    if super::signalfd::is_own_signalfd(std::os::fd::AsFd::as_fd(&fd)) {
+        if super::signalfd::uses_aio(call) {
+            super::deny_event(
+                call,
+                libc::EPERM,
+                "a signalfd for a process that uses Linux AIO",
+            );
+            return errno(Errno::EPERM);
+        }
+        // Where signalfds live (see `signalfd`).
+        return Action::InstallAbove {
+            fd,
+            cloexec: true,
+            at_least: super::signalfd::FLOOR,
+        };
     }
     Action::Install { fd, cloexec: true }
 }

@@ -127,9 +127,10 @@ fn create(call: &mut Call, fd: i32, mask: u64, size: u64, flags: u64) -> Action 
     }
     // SAFETY: `raw` is a new fd that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
-    Action::Install {
+    Action::InstallAbove {
         fd,
         cloexec: flags & libc::SFD_CLOEXEC as u64 != 0,
+        at_least: FLOOR,
     }
 }
 
@@ -420,24 +421,27 @@ fn io_setup(call: &mut Call, _: args::io_setup) -> Action {
     Action::Pass
 }
 
+fn is_memfd(fd: BorrowedFd) -> bool {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .is_ok_and(|link| crate::kernel::memory::is_memfd_link(link.as_os_str().as_bytes()))
+}
+
 /// Whether the sentry's own fd `fd` is a signalfd.
 pub fn is_own_signalfd(fd: BorrowedFd) -> bool {
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
         .is_ok_and(|link| link.as_os_str().as_bytes() == SIGNALFD_LINK)
 }
 
-/// Where an fd being installed in task `tid` goes: a signalfd always, and a memfd while
-/// memory is accounted, at the lowest free number at or above `at_least` (and the floor)
-/// that no read in flight names; anything else at the lowest free number (None).
+/// Where an fd being installed in task `tid` goes: a signalfd (installed with `at_least`,
+/// see `Action::InstallAbove`), and a memfd while memory is accounted, at the lowest free
+/// number at or above `at_least` (and the floor) that no read in flight names; anything
+/// else at the lowest free number (None).
 pub fn slot(k: &Kernel, tid: Tid, fd: BorrowedFd, at_least: Option<u32>) -> Option<u32> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
-    let link = link.as_os_str().as_bytes();
-    let high =
-        link == SIGNALFD_LINK || (k.memory.active() && crate::kernel::memory::is_memfd_link(link));
-    if !high {
-        return None;
-    }
-    let floor = at_least.unwrap_or(FLOOR).max(FLOOR);
+    let floor = match at_least {
+        Some(at_least) => at_least.max(FLOOR),
+        None if k.memory.active() && is_memfd(fd) => FLOOR,
+        None => return None,
+    };
     let mut taken: hashbrown::HashSet<u32> = std::fs::read_dir(format!("/proc/{tid}/fd"))
         .ok()?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
