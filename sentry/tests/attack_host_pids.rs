@@ -46,49 +46,41 @@ fn a_host_process_is_out_of_reach(v: Variant) {
 
 variant_tests!(a_host_process_is_out_of_reach);
 
+/// Runs the escape program `program` (with `args`) alone in a root of its own; it must end
+/// well and say `done`.
+fn runs_clean(v: Variant, program: &str, args: &[&str], done: &str) {
+    let name = program.trim_start_matches("escape_");
+    let (_scratch, rootfs) = test_support::Scratch::escape_root(name, program, name);
+    let mut cmd = v.sentry_command();
+    cmd.arg("run")
+        .arg(v.platform_flag())
+        .arg(&rootfs)
+        .arg(format!("/{name}"))
+        .args(args);
+    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains(done),
+        "{program} did not finish\n{}",
+        run.describe()
+    );
+}
+
 /// A waited-for child's siginfo (a reaping waitid's, or one with WNOWAIT) never shows its
 /// host pid or uid, not even to another thread of the waiter that reads the buffer while
 /// waitid runs (`escape_wait_race`): before, the kernel wrote the host ids and the exit stop
 /// translated them after.
 fn waitid_shows_no_host_id(v: Variant) {
-    let (_scratch, rootfs) =
-        test_support::Scratch::escape_root("wait-race", "escape_wait_race", "wait_race");
-    let mut cmd = v.sentry_command();
-    cmd.arg("run")
-        .arg(v.platform_flag())
-        .arg(&rootfs)
-        .arg("/wait_race")
-        .arg("300");
-    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
-    run.expect_code(0);
-    assert!(
-        run.stdout.contains("waits 300"),
-        "the waits did not finish\n{}",
-        run.describe()
-    );
+    runs_clean(v, "escape_wait_race", &["300"], "waits 300");
 }
 
 variant_tests!(waitid_shows_no_host_id);
 
 /// A siginfo that sigtimedwait fills never shows a host pid or uid, not even to another
-/// thread that reads the buffer while the call runs (`escape_sigwait_race`): before, the
-/// kernel wrote the host ids and the exit stop translated them after.
+/// thread that reads the buffer while the call runs (`escape_wait_race` in its sigtimedwait
+/// mode): before, the kernel wrote the host ids and the exit stop translated them after.
 fn sigtimedwait_shows_no_host_id(v: Variant) {
-    let (_scratch, rootfs) =
-        test_support::Scratch::escape_root("sigwait-race", "escape_sigwait_race", "sigwait_race");
-    let mut cmd = v.sentry_command();
-    cmd.arg("run")
-        .arg(v.platform_flag())
-        .arg(&rootfs)
-        .arg("/sigwait_race")
-        .arg("300");
-    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
-    run.expect_code(0);
-    assert!(
-        run.stdout.contains("sigwaits 300"),
-        "the waits did not finish\n{}",
-        run.describe()
-    );
+    runs_clean(v, "escape_wait_race", &["300", "sigtimedwait"], "waits 300");
 }
 
 variant_tests!(sigtimedwait_shows_no_host_id);
@@ -96,20 +88,7 @@ variant_tests!(sigtimedwait_shows_no_host_id);
 /// A signalfd's records never show a host pid or uid, however the fd is read or carried
 /// (`escape_signalfd`): before, every read gave the sender's host ids.
 fn signalfd_shows_no_host_id(v: Variant) {
-    let (_scratch, rootfs) =
-        test_support::Scratch::escape_root("signalfd", "escape_signalfd", "signalfd");
-    let mut cmd = v.sentry_command();
-    cmd.arg("run")
-        .arg(v.platform_flag())
-        .arg(&rootfs)
-        .arg("/signalfd");
-    let run = test_support::run_to_end(cmd, test_support::RUN_DEADLINE);
-    run.expect_code(0);
-    assert!(
-        run.stdout.contains("signalfd ok"),
-        "the reads did not finish\n{}",
-        run.describe()
-    );
+    runs_clean(v, "escape_signalfd", &[], "signalfd ok");
 }
 
 variant_tests!(signalfd_shows_no_host_id);
