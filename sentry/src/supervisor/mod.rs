@@ -193,8 +193,8 @@ pub struct Supervisor {
     terminal_steps: HashMap<Tid, ctty::Step>,
     /// Tasks receiving the O_PATH fd of their open (see `path_fd`).
     path_steps: HashMap<Tid, path_fd::PathInstall>,
-    /// Tasks whose rt_sigtimedwait ends at the delivery of the signal that interrupted it
-    /// (see `signal_wait`).
+    /// Tasks whose rt_sigtimedwait or signalfd read ends at the delivery of the signal that
+    /// interrupted it (see `signal_wait`).
     signal_waits: HashMap<Tid, signal_wait::Armed>,
 }
 
@@ -649,7 +649,7 @@ impl Supervisor {
                 stopped.resume(steady, 0)?
             }
             Stop::Signal(sig) if self.signal_wait_delivery(&stopped, sig)? => {
-                // The signal a sigtimedwait took: it is not delivered.
+                // The signal a sigtimedwait or a signalfd's read took: it is not delivered.
                 stopped.resume(steady, 0)?
             }
             Stop::Signal(sig) => {

@@ -14,9 +14,10 @@
 //! A read of any other fd at or above the floor runs in the kernel, and its number is kept
 //! until the thread meets the sentry again (its next call, stop or exit; by then the kernel
 //! has looked the fd up): no signalfd is installed at that number meanwhile, so another
-//! thread cannot swap one in between the sentry's look and the kernel's. Linux AIO reads an fd named
-//! in memory the sentry cannot hold still, so a process (or fd table) has either AIO
-//! contexts or signalfds, never both.
+//! thread cannot swap one in between the sentry's look and the kernel's.
+//!
+//! Linux AIO reads an fd named in memory the sentry cannot hold still, so a process (or fd
+//! table) has either AIO contexts or signalfds, never both.
 
 use super::{deny_event, errno, Action, Call, Delivery};
 use crate::kernel::Kernel;
@@ -76,7 +77,8 @@ crate::syscall_entries! {
         |call, a| create(call, a.fd, a.mask, a.size, a.flags);
     read(fd: Fd, buf: Ptr, count: UInt) => Checked,
         |call, a| read(call, a.fd, a.count, Delivery::Record { at: a.buf }, false);
-    readv(fd: Fd, iov: Ptr, count: UInt) => Checked, |call, a| readv(call, a.fd, a.iov, a.count, false);
+    readv(fd: Fd, iov: Ptr, count: UInt) => Checked,
+        |call, a| readv(call, a.fd, a.iov, a.count, false);
     // At the file position (offset -1) a signalfd reads as with readv; at an offset it
     // fails with ESPIPE before reading anything.
     preadv2(fd: Fd, iov: Ptr, count: UInt, offset: Int, offset_high: Hex, flags: Hex) =>
