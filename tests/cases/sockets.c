@@ -16,6 +16,20 @@ static void on_usr1(int sig)
     (void)sig;
 }
 
+static int send_creds(int fd, struct ucred creds)
+{
+    char byte = 'c', control[CMSG_SPACE(sizeof creds)];
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                         .msg_controllen = sizeof control};
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_CREDENTIALS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof creds);
+    memcpy(CMSG_DATA(cmsg), &creds, sizeof creds);
+    return sendmsg(fd, &msg, 0);
+}
+
 int main(int argc, char **argv)
 {
     tap_init(argc, argv);
@@ -251,5 +265,40 @@ int main(int argc, char **argv)
     getsockname(is, (struct sockaddr *)&in, &il);
     OK(in.sin_port != 0, "getsockname: kernel chose a port");
     T_IS_ERR(bind(is, (struct sockaddr *)&in, 4), EINVAL, "bind: short AF_INET address");
+    /* SCM_CREDENTIALS: a process names itself and its own ids, or has the capability.
+     * (What the receiver gets is not compared: the sandbox never receives them, see the
+     * README.) */
+    int cp[2];
+    T_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, cp), 0, "socketpair: for SCM_CREDENTIALS");
+    struct ucred mine = {getpid(), getuid(), getgid()};
+    T_EQ(send_creds(cp[0], mine), 1, "sendmsg: SCM_CREDENTIALS of the sender");
+    struct ucred other = {getpid(), 4321, getgid()};
+    T_EQ(send_creds(cp[0], other), 1, "sendmsg: root may name another uid");
+    fflush(stdout);
+    pid_t cc = fork();
+    if (cc == 0) {
+        /* A process that dropped to nobody names only itself and its own ids. */
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(9);
+        int bits = 0;
+        struct ucred parent = {getppid(), 65534, 65534};
+        if (send_creds(cp[0], parent) == -1 && errno == EPERM)
+            bits |= 1;
+        struct ucred as_root = {getpid(), 0, 65534};
+        if (send_creds(cp[0], as_root) == -1 && errno == EPERM)
+            bits |= 2;
+        struct ucred self = {getpid(), 65534, 65534};
+        if (send_creds(cp[0], self) == 1)
+            bits |= 4;
+        _exit(bits);
+    }
+    int cst;
+    waitpid(cc, &cst, 0);
+    int bits = WIFEXITED(cst) ? WEXITSTATUS(cst) : 0;
+    OK(bits & 1, "sendmsg: nobody naming another process -> EPERM");
+    OK(bits & 2, "sendmsg: nobody naming uid 0 -> EPERM");
+    OK(bits & 4, "sendmsg: nobody naming itself and its ids");
+    close(cp[0]);
+    close(cp[1]);
     return tap_done();
 }

@@ -955,11 +955,24 @@ fn control_from_task(
     Ok(out)
 }
 
-/// SCM_CREDENTIALS as the task gave them (its number and sandbox ids) in host terms: the
-/// kernel checks them against the sender's host credentials.
+/// SCM_CREDENTIALS as the task gave them (its number and sandbox ids) in host terms, once
+/// checked as Linux checks them against the sender's credentials (the kernel checks them
+/// against the sentry's, which sends them).
 fn host_creds(call: &Call, ucred: &[u8]) -> Result<[u8; 12], Errno> {
-    let pid = i32::from_ne_bytes(ucred[0..4].try_into().expect("4 bytes"));
+    use crate::kernel::creds::{CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
+    let word = |at: usize| u32::from_ne_bytes(ucred[at..at + 4].try_into().expect("4 bytes"));
+    let (pid, uid, gid) = (word(0) as i32, word(4), word(8));
     let host_pid = call.kernel.translate(call.tid, pid).ok_or(Errno::EPERM)?;
+    // Linux's scm_check_creds, in the sandbox's credentials (the sentry sends with its own):
+    // another process only with CAP_SYS_ADMIN, ids of the sender's own unless CAP_SETUID or
+    // CAP_SETGID.
+    let creds = call.kernel.creds_of(call.tid);
+    let own_pid = host_pid == call.kernel.tgid_of(call.tid) || creds.capable(CAP_SYS_ADMIN);
+    let own_uid = [creds.ruid, creds.euid, creds.suid].contains(&uid) || creds.capable(CAP_SETUID);
+    let own_gid = [creds.rgid, creds.egid, creds.sgid].contains(&gid) || creds.capable(CAP_SETGID);
+    if !(own_pid && own_uid && own_gid) {
+        return Err(Errno::EPERM);
+    }
     let status = call
         .kernel
         .mem
