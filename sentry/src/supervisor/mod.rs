@@ -859,9 +859,7 @@ impl Supervisor {
         seccomp_stop: bool,
     ) -> Result<()> {
         let tid = stopped.tid();
-        self.forget_signal_wait(tid);
-        // A read this thread made before has looked its fd up by now.
-        self.kernel.high_reads.remove(&tid);
+        self.call_or_end(tid);
         if self.before_first_exec(tid) {
             // The sentry's own code between fork and execve in a child it started.
             return Ok(stopped.resume(self.steady(), 0)?);
@@ -1102,8 +1100,7 @@ impl Supervisor {
             return;
         }
         self.early.remove(&tid);
-        self.forget_signal_wait(tid);
-        self.kernel.high_reads.remove(&tid);
+        self.call_or_end(tid);
         self.kernel.holds.gone(tid);
         self.held_during_exec.retain(|request| request.tid != tid);
         self.listener_of.remove(&tid);

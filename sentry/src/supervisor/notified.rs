@@ -19,8 +19,7 @@ impl Supervisor {
         let tid = request.tid;
         let id = request.id;
         self.notified_calls += 1;
-        self.forget_signal_wait(tid);
-        self.kernel.high_reads.remove(&tid);
+        self.call_or_end(tid);
         // The filter notifies native calls only; anything else is not the sentry's.
         if !request.is_native() {
             return self.listener(tid).refuse(id, Errno::ENOSYS);

@@ -178,11 +178,13 @@ impl Supervisor {
         Ok(taken)
     }
 
-    /// A task that makes a call or ends has no wait left to end.
-    pub(super) fn forget_signal_wait(&mut self, tid: Tid) {
+    /// A task that makes a call or ends has no wait left to end, and a read it made before
+    /// has looked its fd up by now (see `syscalls::signalfd`).
+    pub(super) fn call_or_end(&mut self, tid: Tid) {
         if let Some(armed) = self.signal_waits.remove(&tid) {
             emit_line(armed.strace, armed.nr, armed.delivery.interrupted());
         }
+        self.kernel.high_reads.remove(&tid);
     }
 }
 

@@ -359,19 +359,32 @@ pub(super) fn pidfd_target(call: &Call, fd: i32) -> Result<Tid, Errno> {
     process_of_pidfd(call, &pidfd)
 }
 
-/// See [`pidfd_target`]: the process a pidfd refers to, as its fdinfo names it (host ids;
-/// -1 once it exited).
-fn process_of_pidfd(call: &Call, pidfd: &std::os::fd::OwnedFd) -> Result<Tid, Errno> {
+/// What the fdinfo of the sentry's duplicate of a pidfd says: the process it refers to
+/// (host id; -1 once it exited) and whether it does not block. EBADF for no pidfd.
+pub(super) fn pidfd_info(pidfd: &std::os::fd::OwnedFd) -> Result<(Tid, bool), Errno> {
     let fdinfo = std::fs::read_to_string(format!(
         "/proc/self/fdinfo/{}",
         std::os::fd::AsRawFd::as_raw_fd(pidfd)
     ))
     .unwrap_or_default();
-    let host = fdinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("Pid:"))
-        .and_then(|v| v.trim().parse::<i32>().ok())
+    let field = |name: &str| {
+        fdinfo
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    let host = field("Pid:")
+        .and_then(|v| v.parse::<i32>().ok())
         .ok_or(Errno::EBADF)?;
+    let nonblocking = field("flags:")
+        .and_then(|v| i32::from_str_radix(v, 8).ok())
+        .is_some_and(|flags| flags & libc::O_NONBLOCK != 0);
+    Ok((host, nonblocking))
+}
+
+/// See [`pidfd_target`]: the process a pidfd refers to (host ids).
+fn process_of_pidfd(call: &Call, pidfd: &std::os::fd::OwnedFd) -> Result<Tid, Errno> {
+    let (host, _) = pidfd_info(pidfd)?;
     let k = &*call.kernel;
     if host <= 0 || !k.tasks.contains_key(&host) || k.vpid_for(call.tid, host) == 0 {
         return Err(Errno::ESRCH);

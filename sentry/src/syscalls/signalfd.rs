@@ -167,44 +167,50 @@ pub fn is_signalfd(call: &Call, fd: u32) -> bool {
 
 /// A read of `count` bytes from `fd` (see the module's comment).
 fn read(call: &mut Call, fd: i32, count: u64, delivery: Delivery, nowait: bool) -> Action {
-    if fd < FLOOR as i32 {
-        return Action::Pass;
-    }
-    let Some((set, nonblock)) = signalfd_state(call.kernel, call.tid, fd) else {
-        call.kernel.high_reads.insert(call.tid, fd as u32);
+    let Some((set, nonblock)) = high_signalfd(call, fd) else {
         return Action::Pass;
     };
+    wait(set, nonblock || nowait, count, delivery)
+}
+
+/// readv and preadv2 at the file position: as read, with the iovecs' total (read from the
+/// task only for a signalfd's read: the kernel says what a bad vector is for any other).
+fn readv(call: &mut Call, fd: i32, iov: u64, count: u64, nowait: bool) -> Action {
+    let Some((set, nonblock)) = high_signalfd(call, fd) else {
+        return Action::Pass;
+    };
+    let total = match vectors(&*call.kernel.mem, call.tid, iov, count) {
+        Ok(v) => v.iter().map(|&(_, len)| len).fold(0, u64::saturating_add),
+        Err(e) => return errno(e),
+    };
+    let delivery = Delivery::RecordVector { iov, count };
+    wait(set, nonblock || nowait, total, delivery)
+}
+
+/// The mask of the signalfd a read names, and whether it does not block; None for an fd
+/// below the floor (no signalfd) and for any other fd at or above it, whose number is then
+/// kept from new signalfds until the thread's next call.
+fn high_signalfd(call: &mut Call, fd: i32) -> Option<(u64, bool)> {
+    if fd < FLOOR as i32 {
+        return None;
+    }
+    let state = signalfd_state(call.kernel, call.tid, fd);
+    if state.is_none() {
+        call.kernel.high_reads.insert(call.tid, fd as u32);
+    }
+    state
+}
+
+/// A signalfd's read of `count` bytes: a wait for one of `set` (see `signal_wait`).
+fn wait(set: u64, nonblocking: bool, count: u64, delivery: Delivery) -> Action {
     if count < RECORD as u64 {
         return errno(Errno::EINVAL);
     }
     Action::WaitSignal {
         set,
-        timeout: (nonblock || nowait).then_some([0; 16]),
+        timeout: nonblocking.then_some([0; 16]),
         delivery,
     }
-}
-
-/// readv and preadv2 at the file position: as read, with the iovecs' total.
-fn readv(call: &mut Call, fd: i32, iov: u64, count: u64, nowait: bool) -> Action {
-    if fd < FLOOR as i32 {
-        return Action::Pass;
-    }
-    let total = match vectors(&*call.kernel.mem, call.tid, iov, count) {
-        Ok(v) => v
-            .iter()
-            .map(|&(_, len)| len)
-            .fold(0u64, u64::saturating_add),
-        // Not a signalfd's read to fail: the kernel says what a bad vector is.
-        Err(_) if signalfd_state(call.kernel, call.tid, fd).is_none() => 0,
-        Err(e) => return errno(e),
-    };
-    read(
-        call,
-        fd,
-        total,
-        Delivery::RecordVector { iov, count },
-        nowait,
-    )
 }
 
 /// The (address, length) pairs of an iovec array in task memory.
@@ -404,10 +410,9 @@ pub fn duplicate(call: &mut Call, fd: u32) -> Action {
 fn io_setup(call: &mut Call, _: args::io_setup) -> Action {
     let holds_signalfd = std::fs::read_dir(format!("/proc/{}/fd", call.tid))
         .map(|entries| {
-            entries.filter_map(|e| e.ok()).any(|e| {
-                std::fs::read_link(e.path())
-                    .is_ok_and(|link| link.as_os_str().as_bytes() == SIGNALFD_LINK)
-            })
+            entries
+                .filter_map(|e| e.ok())
+                .any(|e| names_signalfd(e.path()))
         })
         .unwrap_or(false);
     if holds_signalfd {
@@ -430,8 +435,12 @@ fn is_memfd(fd: BorrowedFd) -> bool {
 
 /// Whether the sentry's own fd `fd` is a signalfd.
 pub fn is_own_signalfd(fd: BorrowedFd) -> bool {
-    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .is_ok_and(|link| link.as_os_str().as_bytes() == SIGNALFD_LINK)
+    names_signalfd(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Whether the /proc fd link at `path` is a signalfd's.
+fn names_signalfd(path: impl AsRef<std::path::Path>) -> bool {
+    std::fs::read_link(path).is_ok_and(|link| link.as_os_str().as_bytes() == SIGNALFD_LINK)
 }
 
 /// Where an fd being installed in task `tid` goes: a signalfd (installed with `at_least`,

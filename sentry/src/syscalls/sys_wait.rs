@@ -97,28 +97,12 @@ fn by_pidfd(call: &mut Call, a: args::waitid) -> Result<args::waitid, Errno> {
         return Ok(a);
     }
     let pidfd = call.task_fd(a.id).map_err(|_| Errno::EBADF)?;
-    let fdinfo = std::fs::read_to_string(format!(
-        "/proc/self/fdinfo/{}",
-        std::os::fd::AsRawFd::as_raw_fd(&pidfd)
-    ))
-    .unwrap_or_default();
-    let field = |name: &str| {
-        fdinfo
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-    };
-    let host: Tid = field("Pid:")
-        .and_then(|v| v.parse().ok())
-        .ok_or(Errno::EBADF)?;
+    let (host, nonblocking) = pidfd_info(&pidfd)?;
     let k = &*call.kernel;
     let known = k.tasks.contains_key(&host) || k.zombies.contains_key(&host);
     if host <= 0 || !known {
         return Err(Errno::ECHILD);
     }
-    let nonblocking = field("flags:")
-        .and_then(|v| i32::from_str_radix(v, 8).ok())
-        .is_some_and(|flags| flags & libc::O_NONBLOCK != 0);
     if nonblocking {
         return Ok(a);
     }
