@@ -16,9 +16,9 @@
 //! The same filter carries the fast path: calls the tracer answers whole (a value, an
 //! errno, memory it writes, an fd it installs) return SECCOMP_RET_USER_NOTIF there too, so
 //! they reach the tracer as notifications on the same listener, without a ptrace stop
-//! ([`listener_filter`], [`Listener::answer`], [`Listener::continue_call`]). USER_NOTIF
-//! takes precedence over the main filter's TRACE and ALLOW, and yields to its TRAP (calls
-//! of another ABI). With `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` ([`Listener::set_sync_wakeup`])
+//! ([`listener_filter`], [`Listener::answer`], [`Listener::continue_call`]). A task gets
+//! this filter and the main one as one program (see [`crate::spawn`]): where this filter
+//! allows a call (every call of another ABI among them), the main filter decides it. With `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` ([`Listener::set_sync_wakeup`])
 //! the kernel hands the CPU straight between the task and the tracer, so a round trip costs
 //! little more than two context switches, on any CPU.
 

@@ -41,6 +41,13 @@ impl Filter {
         Filter { instructions: code }
     }
 
+    /// This filter, and where it allows a call, `rest` ([`bpf::then_where_allowed`]).
+    pub fn then_where_allowed(&self, rest: &Filter) -> Filter {
+        Filter {
+            instructions: bpf::then_where_allowed(&self.instructions, &rest.instructions),
+        }
+    }
+
     /// Runs the program on a syscall number, as the kernel would (for tests).
     pub fn evaluate(&self, arch: u32, nr: u32) -> u32 {
         self.evaluate_call(arch, nr, &[0; 6])

@@ -5,7 +5,7 @@
 //! vfork); only then does it prepare itself and call execve. The exec event
 //! stop comes before the new program's first instruction.
 
-use crate::notify::INSTALL_FILTER_FLAGS;
+use crate::notify::{INSTALL_FILTER_FLAGS, INSTALL_NR};
 use crate::seccomp::Filter;
 use crate::Tid;
 use nix::errno::Errno;
@@ -40,11 +40,17 @@ pub struct SpawnSpec {
     /// Fds to make the child's 0, 1 and 2 (in place of the spawner's own); they must not
     /// be 0, 1 or 2 themselves.
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
-    /// A seccomp filter to install just before execve (PR_SET_NO_NEW_PRIVS is set first).
-    pub seccomp: Option<Filter>,
+    /// The sandbox's filter: the calls it lets run in the kernel, the rest stop
+    /// (PR_SET_NO_NEW_PRIVS is set first). It must trace [`INSTALL_NR`] outside an
+    /// install request: the child makes that call to hand over its listener.
+    pub seccomp: Filter,
     /// The fd-install filter, with the calls it notifies ([`crate::notify::listener_filter`]);
-    /// its listener comes back in [`Spawned::listener`].
-    pub listener_filter: Option<Filter>,
+    /// its listener comes back in [`Spawned::listener`]. The child gets one program: this
+    /// filter, and `seccomp` for the calls it does not notify. The actions combine as the
+    /// kernel would combine two filters (a notification outranks TRACE and ALLOW, and this
+    /// filter allows every call of another ABI, which `seccomp` traps), for one program's
+    /// cost a call.
+    pub listener_filter: Filter,
     /// Host uid and gid to switch to before execve (the spawner must be root), with no
     /// supplementary groups; None keeps the spawner's. Either way every capability set
     /// (bounding, inheritable, permitted, effective, ambient) is emptied as far as the
@@ -57,7 +63,8 @@ pub struct SpawnSpec {
 /// A spawned, seized child that has been released towards its execve.
 pub struct Spawned {
     pub tid: Tid,
-    /// The listener of the fd-install filter, when one was asked for and installed.
+    /// The listener of the child's filter; None when the child ended before installing it
+    /// (its exec error tells why).
     pub listener: Option<OwnedFd>,
     /// Read end of a close-on-exec pipe: holds the errno of a failed execve.
     exec_error: OwnedFd,
@@ -71,6 +78,10 @@ pub enum SpawnError {
     Fork(Errno),
     #[error("cannot trace the child (PTRACE_SEIZE): {0}")]
     Seize(Errno),
+    #[error("the sandbox's filter lets a listener's hand-over run unseen")]
+    Filter,
+    #[error("cannot take the child's listener: {0}")]
+    Listener(Errno),
 }
 
 const TRACE_OPTIONS: libc::c_int = libc::PTRACE_O_EXITKILL
@@ -91,78 +102,6 @@ fn pipe(flags: libc::c_int) -> Result<(OwnedFd, OwnedFd), SpawnError> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn socketpair() -> Result<(OwnedFd, OwnedFd), SpawnError> {
-    let mut fds = [0; 2];
-    // SAFETY: socketpair writes two fds into the array we own.
-    if unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    } < 0
-    {
-        return Err(SpawnError::Pipe(Errno::last()));
-    }
-    // SAFETY: both fds were just created and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// One fd sent with SCM_RIGHTS; None when the peer closed without sending.
-fn receive_fd(sock: &OwnedFd) -> Option<OwnedFd> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let mut byte = [0u8; 1];
-    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
-    let mut space = nix::cmsg_space!(libc::c_int);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .ok()?;
-    for cmsg in msg.cmsgs().ok()? {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg {
-            // SAFETY: the kernel just installed these fds in our table for us alone.
-            return fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) });
-        }
-    }
-    None
-}
-
-/// The child's side of `receive_fd`, without allocation (it runs after fork).
-///
-/// # Safety
-/// Async-signal-safe; `sock` and `fd` are open fds.
-unsafe fn send_fd(sock: libc::c_int, fd: libc::c_int) -> bool {
-    #[repr(C)]
-    struct Control {
-        header: libc::cmsghdr,
-        fd: libc::c_int,
-        pad: libc::c_int,
-    }
-    let mut control = Control {
-        header: std::mem::zeroed(),
-        fd,
-        pad: 0,
-    };
-    control.header.cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as usize;
-    control.header.cmsg_level = libc::SOL_SOCKET;
-    control.header.cmsg_type = libc::SCM_RIGHTS;
-    let mut byte = 0u8;
-    let mut iov = libc::iovec {
-        iov_base: (&mut byte as *mut u8).cast(),
-        iov_len: 1,
-    };
-    let mut msg: libc::msghdr = std::mem::zeroed();
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = (&mut control as *mut Control).cast();
-    msg.msg_controllen = std::mem::size_of::<Control>();
-    libc::sendmsg(sock, &msg, 0) == 1
-}
-
 fn ptr_array(items: &[CString]) -> Vec<*const libc::c_char> {
     items
         .iter()
@@ -178,12 +117,13 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     let envp = ptr_array(&spec.envp);
     let (go_read, go_write) = pipe(libc::O_CLOEXEC)?;
     let (err_read, err_write) = pipe(libc::O_CLOEXEC)?;
-    let prog = spec.seccomp.as_ref().map(|f| f.instructions.as_slice());
-    let install_prog = spec
-        .listener_filter
-        .as_ref()
-        .map(|f| f.instructions.as_slice());
-    let (listener_recv, listener_send) = socketpair()?;
+    let filter = spec.listener_filter.then_where_allowed(&spec.seccomp);
+    let hand_over = [0; 6];
+    if filter.evaluate_call(bpf::AUDIT_ARCH_X86_64, INSTALL_NR as u32, &hand_over)
+        != libc::SECCOMP_RET_TRACE
+    {
+        return Err(SpawnError::Filter);
+    }
 
     // The child starts with every signal blocked (see `child_after_fork`).
     // SAFETY: sigset operations on locals; the calling thread's mask is put back below.
@@ -211,8 +151,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
                 spec,
                 go_read.as_raw_fd(),
                 err_write.as_raw_fd(),
-                prog,
-                install_prog.map(|p| (p, listener_send.as_raw_fd())),
+                &filter.instructions,
                 &argv,
                 &envp,
             )
@@ -220,7 +159,6 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     }
     drop(go_read);
     drop(err_write);
-    drop(listener_send);
     if spec.new_process_group && spec.terminal.is_none() && !spec.new_session {
         // Done in both processes so that neither order of execution leaves a window.
         // SAFETY: setpgid takes plain integers.
@@ -249,16 +187,83 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     }
     // SAFETY: writing one byte from a local to a pipe we own.
     unsafe { libc::write(go_write.as_raw_fd(), b"g".as_ptr().cast(), 1) };
-    // The child sends the listener before it can make any call that stops.
-    let listener = match spec.listener_filter {
-        Some(_) => receive_fd(&listener_recv),
-        None => None,
-    };
+    let listener = take_listener(pid)?;
     Ok(Spawned {
         tid: pid,
         listener,
         exec_error: err_read,
     })
+}
+
+/// Waits for the child's hand-over of its listener: the call [`INSTALL_NR`] with the
+/// listener's number, the first call its filter stops. Takes the listener out of the
+/// child's table (pidfd_getfd: the spawner is its tracer), empties the child's signal mask
+/// (blocked since the fork, so that no signal stopped it while nobody waited) and lets it
+/// go on towards its execve. None when the child ended first: its exit is left for the
+/// caller to reap.
+fn take_listener(pid: Tid) -> Result<Option<OwnedFd>, SpawnError> {
+    loop {
+        // SAFETY: an all-zero siginfo_t is valid; waitid writes into ours.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid on our own child, writing into `info`; WNOWAIT leaves an exit
+        // to be reaped by the caller.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WSTOPPED | libc::WNOWAIT | libc::__WALL,
+            )
+        };
+        if rc < 0 {
+            match Errno::last() {
+                Errno::EINTR => continue,
+                errno => return Err(SpawnError::Listener(errno)),
+            }
+        }
+        if info.si_code != libc::CLD_TRAPPED {
+            return Ok(None);
+        }
+        let mut status = 0;
+        // SAFETY: reaps the stop just seen, of our own child, into a c_int we own.
+        unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        let stopped = crate::Stopped::new(pid);
+        let seccomp_stop = status >> 8 == libc::SIGTRAP | (libc::PTRACE_EVENT_SECCOMP << 8);
+        let regs = stopped
+            .regs()
+            .map_err(|_| SpawnError::Listener(Errno::ESRCH))?;
+        if !seccomp_stop || regs.syscall() != INSTALL_NR as i64 {
+            // Nothing else stops the child before the hand-over (its signals are blocked
+            // but SIGSTOP's, which it gets no more of once it runs its program).
+            let _ = stopped.resume(crate::Resume::Continue, 0);
+            continue;
+        }
+        // SAFETY: pidfd_open and pidfd_getfd take plain integers and return new fds.
+        let taken = unsafe {
+            let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as libc::c_int;
+            let fd = match pidfd {
+                -1 => -1,
+                _ => libc::syscall(libc::SYS_pidfd_getfd, pidfd, regs.arg(0) as i32, 0) as i32,
+            };
+            let errno = Errno::last();
+            if pidfd >= 0 {
+                libc::close(pidfd);
+            }
+            match fd {
+                -1 => Err(SpawnError::Listener(errno)),
+                // SAFETY: pidfd_getfd just made this fd ours alone (close-on-exec).
+                fd => Ok(OwnedFd::from_raw_fd(fd)),
+            }
+        };
+        let resumed = stopped
+            .set_sigmask(0)
+            .and_then(|()| stopped.resume(crate::Resume::Continue, 0));
+        return match (taken, resumed) {
+            (Ok(listener), Ok(())) => Ok(Some(listener)),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(_)) => Err(SpawnError::Listener(Errno::ESRCH)),
+        };
+    }
 }
 
 /// Makes process group `pgrp` the foreground group of the terminal on fd 0.
@@ -284,8 +289,7 @@ unsafe fn child_after_fork(
     spec: &SpawnSpec,
     go: libc::c_int,
     err: libc::c_int,
-    prog: Option<&[libc::sock_filter]>,
-    install: Option<(&[libc::sock_filter], libc::c_int)>,
+    filter: &[libc::sock_filter],
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
 ) -> ! {
@@ -300,7 +304,7 @@ unsafe fn child_after_fork(
         libc::_exit(125);
     }
     // The sentry blocks and ignores signals of its own; the program starts clean (the mask
-    // is emptied once the listener is sent, below).
+    // is emptied by the spawner when it takes the listener, below).
     for sig in 1..32 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             libc::signal(sig, libc::SIG_DFL);
@@ -348,28 +352,14 @@ unsafe fn child_after_fork(
     if let Err(errno) = drop_privileges(spec.credentials) {
         fail(errno);
     }
-    if let Some((install_prog, sock)) = install {
-        let listener = match bpf::install(install_prog, INSTALL_FILTER_FLAGS) {
-            Ok(listener) => listener,
-            Err(errno) => fail(errno as i32),
-        };
-        if !send_fd(sock, listener) {
-            fail(*libc::__errno_location());
-        }
-        // Not closed here: the kernel made it close-on-exec, and a close may be a call the
-        // listener notifies, which would wait for the sentry's loop before the exec.
-    }
-    // Only now: until the spawner has the listener it waits for it rather than for stops,
-    // and a signal (a terminal's SIGWINCH to this group) would hold the child in a
-    // signal-delivery stop that nobody resumes.
-    let mut empty: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut empty);
-    libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-    if let Some(prog) = prog {
-        if let Err(errno) = bpf::install(prog, 0) {
-            fail(errno as i32);
-        }
-    }
+    let listener = match bpf::install(filter, INSTALL_FILTER_FLAGS) {
+        Ok(listener) => listener,
+        Err(errno) => fail(errno as i32),
+    };
+    // The filter's first stop: the spawner takes the listener (left open here: the
+    // kernel made it close-on-exec, and every call stops or waits for the sentry now)
+    // and empties the signal mask.
+    libc::syscall(INSTALL_NR as libc::c_long, listener);
     match spec.exec_fd {
         Some(fd) => {
             libc::syscall(

@@ -416,9 +416,9 @@ impl Prepared {
             take_terminal: false,
             terminal: own_terminal.as_ref().map(|t| t.slave.as_raw_fd()),
             stdio: None,
-            listener_filter: Some(listener_filter.clone()),
+            listener_filter: listener_filter.clone(),
             credentials: starter.credentials,
-            seccomp: Some(seccomp),
+            seccomp,
         };
         let child = spawn(&spec).map_err(|e| Failure::Internal(e.to_string()))?;
         // The first task has its terminal; the sentry keeps only the master (resized with the
@@ -585,9 +585,9 @@ impl Starter {
             take_terminal: false,
             terminal: terminal.as_ref().map(|t| t.slave.as_raw_fd()),
             stdio,
-            listener_filter: Some(self.listener_filter.clone()),
+            listener_filter: self.listener_filter.clone(),
             credentials: self.credentials,
-            seccomp: Some(self.seccomp.clone()),
+            seccomp: self.seccomp.clone(),
         };
         let child = spawn(&spec).map_err(|e| e.to_string())?;
         let tid = child.tid;

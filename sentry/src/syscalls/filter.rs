@@ -275,6 +275,59 @@ mod tests {
     }
 
     #[test]
+    fn one_program_decides_as_the_two_filters_would() {
+        const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+        const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+        // The kernel's rule for a task's filters: the lowest action (as a signed number)
+        // wins.
+        let kernel = |a: u32, b: u32| {
+            let rank = |x: u32| (x & 0xffff_0000) as i32;
+            if rank(a) <= rank(b) {
+                a
+            } else {
+                b
+            }
+        };
+        let cookie = [0x1234_5678_9abc_def0, 0x0fed_cba9_8765_4321];
+        let open_flags = (libc::O_EXCL | libc::O_PATH) as u64;
+        let floor = super::super::signalfd::FLOOR as u64;
+        let arg_sets = [
+            [0; 6],
+            [cookie[0], cookie[1], 0, 0, 0, 0],
+            [floor, 3, open_flags, 0, 0, 0],
+            [3, open_flags, libc::F_SETOWN as u64, 0, 0, 0],
+            [0x8000_0000, floor, 1, 1, 1, 0],
+        ];
+        for memory in [false, true] {
+            let policy = Policy {
+                memory,
+                ..Policy::default()
+            };
+            for main in [compile(policy), Filter::allow_list(&[])] {
+                for quiet in [false, true] {
+                    let (set, guards) = notified(policy, quiet);
+                    let listener = platform_ptrace::notify::listener_filter(cookie, &set, &guards);
+                    let one = listener.then_where_allowed(&main);
+                    let numbers = (0..MAX_NR as u32 + 2)
+                        .chain([platform_ptrace::notify::INSTALL_NR as u32])
+                        .chain([0x4000_0001, u32::MAX]);
+                    for nr in numbers {
+                        for arch in [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386] {
+                            for args in &arg_sets {
+                                let two = kernel(
+                                    listener.evaluate_call(arch, nr, args),
+                                    main.evaluate_call(arch, nr, args),
+                                );
+                                assert_eq!(one.evaluate_call(arch, nr, args), two, "{nr} {args:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn notified_calls_are_those_answered_whole() {
         let has = |set: &[u32], s: Sysno| set.contains(&(s.id() as u32));
         let (set, guards) = notified(Policy::default(), false);
