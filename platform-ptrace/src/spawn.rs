@@ -5,7 +5,7 @@
 //! vfork); only then does it prepare itself and call execve. The exec event
 //! stop comes before the new program's first instruction.
 
-use crate::notify::{INSTALL_FILTER_FLAGS, INSTALL_NR};
+use crate::notify::INSTALL_FILTER_FLAGS;
 use crate::seccomp::Filter;
 use crate::Tid;
 use nix::errno::Errno;
@@ -41,8 +41,8 @@ pub struct SpawnSpec {
     /// be 0, 1 or 2 themselves.
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
     /// The sandbox's filter: the calls it lets run in the kernel, the rest stop
-    /// (PR_SET_NO_NEW_PRIVS is set first). It must trace [`INSTALL_NR`] outside an
-    /// install request: the child makes that call to hand over its listener.
+    /// (PR_SET_NO_NEW_PRIVS is set first). It must trace the child's execve: the
+    /// spawner takes the child's listener at that stop.
     pub seccomp: Filter,
     /// The fd-install filter, with the calls it notifies ([`crate::notify::listener_filter`]);
     /// its listener comes back in [`Spawned::listener`]. The child gets one program: this
@@ -78,7 +78,7 @@ pub enum SpawnError {
     Fork(Errno),
     #[error("cannot trace the child (PTRACE_SEIZE): {0}")]
     Seize(Errno),
-    #[error("the sandbox's filter lets a listener's hand-over run unseen")]
+    #[error("the sandbox's filter lets the child's execve run unseen")]
     Filter,
     #[error("cannot take the child's listener: {0}")]
     Listener(Errno),
@@ -118,8 +118,11 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     let (go_read, go_write) = pipe(libc::O_CLOEXEC)?;
     let (err_read, err_write) = pipe(libc::O_CLOEXEC)?;
     let filter = spec.listener_filter.then_where_allowed(&spec.seccomp);
-    let hand_over = [0; 6];
-    if filter.evaluate_call(bpf::AUDIT_ARCH_X86_64, INSTALL_NR as u32, &hand_over)
+    let exec_nr = match spec.exec_fd {
+        Some(_) => libc::SYS_execveat,
+        None => libc::SYS_execve,
+    };
+    if filter.evaluate_call(bpf::AUDIT_ARCH_X86_64, exec_nr as u32, &[0; 6])
         != libc::SECCOMP_RET_TRACE
     {
         return Err(SpawnError::Filter);
@@ -195,18 +198,19 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     })
 }
 
-/// Waits for the child's hand-over of its listener: the call [`INSTALL_NR`] with the
-/// listener's number, the first call its filter stops. Takes the listener out of the
-/// child's table (pidfd_getfd: the spawner is its tracer), empties the child's signal mask
-/// (blocked since the fork, so that no signal stopped it while nobody waited) and lets it
-/// go on towards its execve. None when the child ended first: its exit is left for the
-/// caller to reap.
+/// Waits for the child's execve, the first call its filter stops, which carries the
+/// listener's number as its sixth argument (execve and execveat take five at most). Takes
+/// the listener out of the child's table (pidfd_getfd: the spawner is its tracer) and
+/// empties the child's signal mask (blocked since the fork, so that no signal stopped it
+/// while nobody waited). The stop itself is left for the caller's first wait, which
+/// decides the execve as any other. None when the child ended first: its exit is left for
+/// the caller to reap too.
 fn take_listener(pid: Tid) -> Result<Option<OwnedFd>, SpawnError> {
     loop {
         // SAFETY: an all-zero siginfo_t is valid; waitid writes into ours.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: waitid on our own child, writing into `info`; WNOWAIT leaves an exit
-        // to be reaped by the caller.
+        // SAFETY: waitid on our own child, writing into `info`; WNOWAIT leaves the event
+        // to the caller's wait.
         let rc = unsafe {
             libc::waitid(
                 libc::P_PID,
@@ -224,17 +228,19 @@ fn take_listener(pid: Tid) -> Result<Option<OwnedFd>, SpawnError> {
         if info.si_code != libc::CLD_TRAPPED {
             return Ok(None);
         }
-        let mut status = 0;
-        // SAFETY: reaps the stop just seen, of our own child, into a c_int we own.
-        unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        // SAFETY: the child is in a ptrace-stop (CLD_TRAPPED just above).
+        let status = unsafe { info.si_status() };
         let stopped = crate::Stopped::new(pid);
-        let seccomp_stop = status >> 8 == libc::SIGTRAP | (libc::PTRACE_EVENT_SECCOMP << 8);
         let regs = stopped
             .regs()
             .map_err(|_| SpawnError::Listener(Errno::ESRCH))?;
-        if !seccomp_stop || regs.syscall() != INSTALL_NR as i64 {
-            // Nothing else stops the child before the hand-over (its signals are blocked
-            // but SIGSTOP's, which it gets no more of once it runs its program).
+        let seccomp_stop = status == libc::SIGTRAP | (libc::PTRACE_EVENT_SECCOMP << 8);
+        if !seccomp_stop || ![libc::SYS_execve, libc::SYS_execveat].contains(&regs.syscall()) {
+            // Nothing else stops the child before its execve (its signals are blocked but
+            // SIGSTOP's, which it gets no more of once it runs its program).
+            let mut status = 0;
+            // SAFETY: reaps the stop just seen, of our own child, into a c_int we own.
+            unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
             let _ = stopped.resume(crate::Resume::Continue, 0);
             continue;
         }
@@ -243,7 +249,7 @@ fn take_listener(pid: Tid) -> Result<Option<OwnedFd>, SpawnError> {
             let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as libc::c_int;
             let fd = match pidfd {
                 -1 => -1,
-                _ => libc::syscall(libc::SYS_pidfd_getfd, pidfd, regs.arg(0) as i32, 0) as i32,
+                _ => libc::syscall(libc::SYS_pidfd_getfd, pidfd, regs.arg(5) as i32, 0) as i32,
             };
             let errno = Errno::last();
             if pidfd >= 0 {
@@ -255,10 +261,9 @@ fn take_listener(pid: Tid) -> Result<Option<OwnedFd>, SpawnError> {
                 fd => Ok(OwnedFd::from_raw_fd(fd)),
             }
         };
-        let resumed = stopped
-            .set_sigmask(0)
-            .and_then(|()| stopped.resume(crate::Resume::Continue, 0));
-        return match (taken, resumed) {
+        // The child stays stopped, for the caller's wait.
+        let emptied = stopped.set_sigmask(0);
+        return match (taken, emptied) {
             (Ok(listener), Ok(())) => Ok(Some(listener)),
             (Err(e), _) => Err(e),
             (Ok(_), Err(_)) => Err(SpawnError::Listener(Errno::ESRCH)),
@@ -356,10 +361,9 @@ unsafe fn child_after_fork(
         Ok(listener) => listener,
         Err(errno) => fail(errno as i32),
     };
-    // The filter's first stop: the spawner takes the listener (left open here: the
-    // kernel made it close-on-exec, and every call stops or waits for the sentry now)
-    // and empties the signal mask.
-    libc::syscall(INSTALL_NR as libc::c_long, listener);
+    // The filter's first stop: the spawner takes the listener, named in the sixth
+    // argument (left open here: the kernel made it close-on-exec), and empties the
+    // signal mask.
     match spec.exec_fd {
         Some(fd) => {
             libc::syscall(
@@ -369,10 +373,19 @@ unsafe fn child_after_fork(
                 argv.as_ptr(),
                 envp.as_ptr(),
                 libc::AT_EMPTY_PATH,
+                listener,
             );
         }
         None => {
-            libc::execve(spec.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::syscall(
+                libc::SYS_execve,
+                spec.path.as_ptr(),
+                argv.as_ptr(),
+                envp.as_ptr(),
+                0,
+                0,
+                listener,
+            );
         }
     }
     fail(*libc::__errno_location())
@@ -484,5 +497,32 @@ impl Spawned {
         // SAFETY: reading into a local buffer from a pipe we own; the write end is closed.
         let n = unsafe { libc::read(self.exec_error.as_raw_fd(), bytes.as_mut_ptr().cast(), 4) };
         (n == 4).then(|| Errno::from_raw(i32::from_ne_bytes(bytes)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_that_lets_the_execve_run_is_refused() {
+        let spec = SpawnSpec {
+            path: c"/bin/true".into(),
+            exec_fd: None,
+            argv: vec![c"true".into()],
+            envp: vec![],
+            cwd: c"/".into(),
+            new_process_group: false,
+            new_session: false,
+            child_subreaper: false,
+            take_terminal: false,
+            terminal: None,
+            stdio: None,
+            seccomp: Filter::allow_list(&[libc::SYS_execve as u32]),
+            listener_filter: crate::notify::install_filter([1, 2]),
+            credentials: None,
+        };
+        // Refused before any fork: the spawner could not take the child's listener.
+        assert!(matches!(spawn(&spec), Err(SpawnError::Filter)));
     }
 }
