@@ -85,6 +85,14 @@ fn sigtimedwait_shows_no_host_id(v: Variant) {
 
 variant_tests!(sigtimedwait_shows_no_host_id);
 
+/// Nor does the siginfo of a waitid by a pidfd that does not block (`escape_wait_race` in
+/// its pidfd mode): before, such a wait was left to the kernel, which wrote the host ids.
+fn nonblocking_pidfd_wait_shows_no_host_id(v: Variant) {
+    runs_clean(v, "escape_wait_race", &["300", "pidfd"], "waits 300");
+}
+
+variant_tests!(nonblocking_pidfd_wait_shows_no_host_id);
+
 /// A signalfd's records never show a host pid or uid, however the fd is read or carried
 /// (`escape_signalfd`): before, every read gave the sender's host ids.
 fn signalfd_shows_no_host_id(v: Variant) {

@@ -91,6 +91,51 @@ int main(int argc, char **argv)
     close(pidfd);
     close(hold[1]);
 
+    /* waitid by a pidfd that does not block (PIDFD_NONBLOCK is O_NONBLOCK) */
+    int nb_hold[2];
+    if (pipe(nb_hold) != 0)
+        return 1;
+    pid_t nb = fork();
+    if (nb == 0) {
+        close(nb_hold[1]);
+        char c;
+        while (read(nb_hold[0], &c, 1) > 0)
+            ;
+        _exit(5);
+    }
+    close(nb_hold[0]);
+    int nbfd = (int)T_OK(pidfd_open(nb, O_NONBLOCK), "pidfd_open: PIDFD_NONBLOCK, own child");
+    siginfo_t ni;
+    memset(&ni, 0x5a, sizeof ni);
+    T_ERR(waitid(P_PIDFD, nbfd, &ni, WEXITED), EAGAIN,
+          "waitid(P_PIDFD): nonblocking, a running child -> EAGAIN");
+    OK(ni.si_signo == 0 && ni.si_pid == 0 && ni.si_uid == 0,
+       "waitid(P_PIDFD): nonblocking, EAGAIN leaves zeros in the siginfo");
+    memset(&ni, 0x5a, sizeof ni);
+    T_EQ(waitid(P_PIDFD, nbfd, &ni, WEXITED | WNOHANG), 0,
+         "waitid(P_PIDFD): nonblocking with WNOHANG, a running child -> 0");
+    OK(ni.si_signo == 0 && ni.si_pid == 0, "waitid(P_PIDFD): nonblocking with WNOHANG, zeros");
+    T_ERR(waitid(P_PIDFD, nbfd, &ni, WEXITED | WNOWAIT), EAGAIN,
+          "waitid(P_PIDFD): nonblocking WNOWAIT, a running child -> EAGAIN");
+    T_ERR(waitid(P_PIDFD, nbfd, &ni, WSTOPPED), EAGAIN,
+          "waitid(P_PIDFD): nonblocking WSTOPPED, a running child -> EAGAIN");
+    T_ERR(waitid(P_PIDFD, nbfd, NULL, WEXITED), EAGAIN,
+          "waitid(P_PIDFD): nonblocking with no siginfo, a running child -> EAGAIN");
+    close(nb_hold[1]);
+    siginfo_t zi = {0};
+    T_EQ(waitid(P_PID, nb, &zi, WEXITED | WNOWAIT), 0, "waitid: WNOWAIT by pid waits for the end");
+    memset(&ni, 0x5a, sizeof ni);
+    T_EQ(waitid(P_PIDFD, nbfd, &ni, WEXITED | WNOWAIT), 0,
+         "waitid(P_PIDFD): nonblocking WNOWAIT sees the ended child");
+    OK(ni.si_pid == nb && ni.si_code == CLD_EXITED && ni.si_status == 5 && ni.si_uid == getuid(),
+       "waitid(P_PIDFD): nonblocking WNOWAIT names it, its uid and status");
+    memset(&ni, 0x5a, sizeof ni);
+    T_EQ(waitid(P_PIDFD, nbfd, &ni, WEXITED), 0, "waitid(P_PIDFD): nonblocking, reaps the ended child");
+    OK(ni.si_pid == nb && ni.si_code == CLD_EXITED && ni.si_status == 5 && ni.si_uid == getuid(),
+       "waitid(P_PIDFD): nonblocking, its pid, uid and status");
+    T_ERR(waitid(P_PIDFD, nbfd, &ni, WEXITED), ECHILD, "waitid(P_PIDFD): nonblocking, reaped -> ECHILD");
+    close(nbfd);
+
     /* clone(CLONE_PIDFD): the pidfd comes back through parent_tid */
     int cpidfd = -1;
     long pid = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, &cpidfd, 0, 0);

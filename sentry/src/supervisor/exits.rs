@@ -110,8 +110,9 @@ impl Supervisor {
                 idtype,
                 id,
                 nohang,
+                eagain_if_none,
             }) => {
-                let peek = (infop, idtype, id, nohang);
+                let peek = (infop, idtype, id, nohang, eagain_if_none);
                 match syscalls::sys_wait::after_waitid_peek(k, tid, peek, rval) {
                     Some(result) => result,
                     None => {
@@ -124,14 +125,19 @@ impl Supervisor {
                     }
                 }
             }
-            Some(ExitHook::WaitidAsWait4 { infop }) => {
-                syscalls::sys_wait::after_waitid_as_wait4(k, tid, infop, rval)
-            }
+            Some(ExitHook::WaitidAsWait4 {
+                infop,
+                eagain_if_none,
+            }) => syscalls::sys_wait::after_waitid_as_wait4(k, tid, (infop, eagain_if_none), rval),
             Some(ExitHook::Reaped {
                 infop,
                 status,
                 nowait,
-            }) => syscalls::sys_wait::after_wait(k, tid, (infop, status), nowait, rval),
+                eagain_if_none,
+            }) => {
+                let how = (nowait, eagain_if_none);
+                syscalls::sys_wait::after_wait(k, tid, (infop, status), how, rval)
+            }
             _ => rval,
         };
         if translated != rval {

@@ -240,6 +240,8 @@ pub enum ExitHook {
         infop: Option<u64>,
         status: u64,
         nowait: bool,
+        /// A wait by a pidfd that does not block, made WNOHANG: no child is EAGAIN.
+        eagain_if_none: bool,
     },
     /// Memory accounting: settle a charge against the host's result.
     Memory(mm::Hook),
@@ -247,7 +249,7 @@ pub enum ExitHook {
     SocketsMade(socket_memory::Made),
     /// waitid run as wait4 with the status word at `infop`: the siginfo made there by the
     /// sentry, in the caller's numbers and ids.
-    WaitidAsWait4 { infop: u64 },
+    WaitidAsWait4 { infop: u64, eagain_if_none: bool },
     /// waitid for exits with WNOWAIT, run without a siginfo: the sentry finds the child
     /// (of `idtype`/`id`, as host ids) and writes the siginfo at `infop`.
     WaitidPeek {
@@ -255,6 +257,7 @@ pub enum ExitHook {
         idtype: i32,
         id: Tid,
         nohang: bool,
+        eagain_if_none: bool,
     },
     /// rt_sigtimedwait without a siginfo: a signal the task ignores ends no wait.
     Dequeued,

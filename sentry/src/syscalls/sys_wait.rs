@@ -28,6 +28,7 @@ fn wait4(call: &mut Call, a: args::wait4) -> Action {
         infop: None,
         status: a.status,
         nowait,
+        eagain_if_none: false,
     };
     let (k, tid) = (&*call.kernel, call.tid);
     let host = match a.pid {
@@ -51,17 +52,20 @@ fn wait4(call: &mut Call, a: args::wait4) -> Action {
 /// the task could read them before the exit stop puts them in the caller's terms, and the
 /// child reaped would be read back from memory the task can rewrite. A wait for exits that
 /// reaps nothing (WNOWAIT) runs with no siginfo, and the sentry finds the child and writes
-/// the siginfo itself (`after_waitid_peek`). Other waits (stops, continues, a pidfd) leave
-/// the siginfo to the kernel and put it in the caller's terms at the exit stop.
+/// the siginfo itself (`after_waitid_peek`). Other waits (stops, continues) leave the
+/// siginfo to the kernel and put it in the caller's terms at the exit stop. A wait by pidfd
+/// is served as one by number (`by_pidfd`).
 fn waitid(call: &mut Call, a: args::waitid) -> Action {
-    let a = match a.idtype {
+    let (a, eagain_if_none) = match a.idtype {
         P_PIDFD => match by_pidfd(call, a) {
-            Ok(a) => a,
+            Ok(by_number) => by_number,
             Err(e) => return errno(e),
         },
-        _ => a,
+        _ => (a, false),
     };
-    if let Some(action) = waitid_as_wait4(call, &a).or_else(|| waitid_peek(call, &a)) {
+    let action =
+        waitid_as_wait4(call, &a, eagain_if_none).or_else(|| waitid_peek(call, &a, eagain_if_none));
+    if let Some(action) = action {
         return action;
     }
     let nowait = a.options as i32 & libc::WNOWAIT != 0;
@@ -69,6 +73,7 @@ fn waitid(call: &mut Call, a: args::waitid) -> Action {
         infop: Some(a.info),
         status: 0,
         nowait,
+        eagain_if_none,
     };
     let (k, tid) = (&*call.kernel, call.tid);
     let host = match a.idtype {
@@ -88,13 +93,15 @@ fn waitid(call: &mut Call, a: args::waitid) -> Action {
 /// to, once, by its number (P_PID), so that it is served as one (the call's arguments are
 /// rewritten: another thread cannot re-point the pidfd between the sentry's look and the
 /// kernel's). Bad options are the kernel's to refuse first. A pidfd that does not block
-/// (PIDFD_NONBLOCK: EAGAIN while the child runs) is left to the kernel's waitid.
-fn by_pidfd(call: &mut Call, a: args::waitid) -> Result<args::waitid, Errno> {
+/// (PIDFD_NONBLOCK) makes the wait WNOHANG, and one that finds no child fails with EAGAIN
+/// unless the caller asked for WNOHANG itself (the second value), as Linux does; with no
+/// siginfo to fill, the kernel's waitid writes none and keeps the pidfd.
+fn by_pidfd(call: &mut Call, a: args::waitid) -> Result<(args::waitid, bool), Errno> {
     let options = a.options as i32;
     let valid = WAIT4_OPTIONS | libc::WEXITED | libc::WNOWAIT;
     let waits_for = libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED;
     if options & !valid != 0 || options & waits_for == 0 {
-        return Ok(a);
+        return Ok((a, false));
     }
     let pidfd = call.task_fd(a.id).map_err(|_| Errno::EBADF)?;
     let (host, nonblocking) = pidfd_info(&pidfd)?;
@@ -103,12 +110,16 @@ fn by_pidfd(call: &mut Call, a: args::waitid) -> Result<args::waitid, Errno> {
     if host <= 0 || !known {
         return Err(Errno::ECHILD);
     }
-    if nonblocking {
-        return Ok(a);
+    if nonblocking && a.info == 0 {
+        return Ok((a, false));
     }
     call.args[0] = P_PID as u64;
     call.args[1] = k.vpid_for(call.tid, host) as u64;
-    Ok(args::waitid::decode(&call.args))
+    if nonblocking {
+        call.args[3] |= libc::WNOHANG as u64;
+    }
+    let eagain_if_none = nonblocking && options & libc::WNOHANG == 0;
+    Ok((args::waitid::decode(&call.args), eagain_if_none))
 }
 
 /// The options waitid shares with wait4 (WSTOPPED is wait4's WUNTRACED).
@@ -121,7 +132,7 @@ const WAIT4_OPTIONS: i32 = libc::WNOHANG
 
 /// waitid as wait4 (see [`waitid`]), when wait4 can say the same: a siginfo to fill,
 /// WEXITED without WNOWAIT, no option wait4 lacks, and a child, a group or any child.
-fn waitid_as_wait4(call: &mut Call, a: &args::waitid) -> Option<Action> {
+fn waitid_as_wait4(call: &mut Call, a: &args::waitid, eagain_if_none: bool) -> Option<Action> {
     let options = a.options as i32;
     let known = WAIT4_OPTIONS | libc::WEXITED;
     if a.info == 0 || options & libc::WEXITED == 0 || options & !known != 0 {
@@ -152,14 +163,17 @@ fn waitid_as_wait4(call: &mut Call, a: &args::waitid) -> Option<Action> {
             0,
             0,
         ],
-        hook: ExitHook::WaitidAsWait4 { infop: a.info },
+        hook: ExitHook::WaitidAsWait4 {
+            infop: a.info,
+            eagain_if_none,
+        },
     })
 }
 
 /// waitid for exits with WNOWAIT (see [`waitid`]): a child, a group or any child, with a
 /// siginfo to fill. The kernel waits with none (infop NULL); the child it found stays a
 /// zombie, which the sentry finds again at the exit stop.
-fn waitid_peek(call: &mut Call, a: &args::waitid) -> Option<Action> {
+fn waitid_peek(call: &mut Call, a: &args::waitid, eagain_if_none: bool) -> Option<Action> {
     let options = a.options as i32;
     let peek = libc::WEXITED | libc::WNOWAIT;
     if a.info == 0 || options & peek != peek || options & (libc::WSTOPPED | libc::WCONTINUED) != 0 {
@@ -190,6 +204,7 @@ fn waitid_peek(call: &mut Call, a: &args::waitid) -> Option<Action> {
             idtype: a.idtype,
             id: host,
             nohang: options & libc::WNOHANG != 0,
+            eagain_if_none,
         },
     ))
 }
@@ -197,12 +212,12 @@ fn waitid_peek(call: &mut Call, a: &args::waitid) -> Option<Action> {
 /// At the exit stop of a [`waitid_peek`]: waitid's result, with the siginfo written at
 /// `infop` for the child the kernel found waitable (the oldest of the caller's zombie
 /// children the wait names; zeros when WNOHANG found none, or on an error, as Linux
-/// writes them). None when no such zombie is left (another thread reaped it meanwhile):
-/// the task makes its call again.
+/// writes them; EAGAIN for none by a pidfd that does not block). None when no such zombie
+/// is left (another thread reaped it meanwhile): the task makes its call again.
 pub fn after_waitid_peek(
     k: &mut Kernel,
     tid: Tid,
-    (infop, idtype, id, nohang): (u64, i32, Tid, bool),
+    (infop, idtype, id, nohang, eagain_if_none): (u64, i32, Tid, bool, bool),
     rval: i64,
 ) -> Option<i64> {
     // The kernel never looked at `infop`: memory that is not the task's is its EFAULT.
@@ -255,7 +270,11 @@ pub fn after_waitid_peek(
         None if nohang => [0; 6],
         None => return None,
     };
-    Some(write(k, fields))
+    let written = write(k, fields);
+    match found {
+        None if eagain_if_none && written == 0 => Some(-(libc::EAGAIN as i64)),
+        _ => Some(written),
+    }
 }
 
 /// Writes si_signo, si_errno, si_code, si_pid, si_uid and si_status at `infop` (the
@@ -289,8 +308,14 @@ fn write_child_siginfo(
 /// At the exit stop of a waitid run as wait4 (`rval`: wait4's result, the reaped child's
 /// host id): waitid's result, and its siginfo at `infop` as Linux writes it (si_signo,
 /// si_errno, si_code, si_pid, si_uid, si_status; zeros when no child was waited for),
-/// made from the child's id and its status word, which wait4 left at `infop`.
-pub fn after_waitid_as_wait4(k: &mut Kernel, tid: Tid, infop: u64, rval: i64) -> i64 {
+/// made from the child's id and its status word, which wait4 left at `infop`. EAGAIN for
+/// none by a pidfd that does not block (`eagain_if_none`).
+pub fn after_waitid_as_wait4(
+    k: &mut Kernel,
+    tid: Tid,
+    (infop, eagain_if_none): (u64, bool),
+    rval: i64,
+) -> i64 {
     if super::sys_signal::ERESTART.contains(&rval) {
         // Interrupted: the kernel runs the task's own waitid again, or fails it.
         return rval;
@@ -321,10 +346,10 @@ pub fn after_waitid_as_wait4(k: &mut Kernel, tid: Tid, infop: u64, rval: i64) ->
     if let Some(efault) = write_child_siginfo(k, tid, infop, fields, true) {
         return efault;
     }
-    if rval > 0 {
-        0
-    } else {
-        rval
+    match rval {
+        0 if eagain_if_none => -(libc::EAGAIN as i64),
+        reaped if reaped > 0 => 0,
+        error => error,
     }
 }
 
@@ -353,7 +378,7 @@ pub fn after_wait(
     k: &mut Kernel,
     tid: Tid,
     (infop, status): (Option<u64>, u64),
-    nowait: bool,
+    (nowait, eagain_if_none): (bool, bool),
     rval: i64,
 ) -> i64 {
     let host = match infop {
@@ -368,6 +393,10 @@ pub fn after_wait(
                 return rval;
             }
             let host = i32::from_ne_bytes(word);
+            if host == 0 && eagain_if_none {
+                // No child (the kernel wrote zeros), by a pidfd that does not block.
+                return -(libc::EAGAIN as i64);
+            }
             if host > 0 {
                 super::rlimit::core_in_code(k, tid, host, addr + 8);
                 super::fix_write(

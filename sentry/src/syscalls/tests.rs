@@ -636,6 +636,7 @@ fn status_of_child_killed(sig: i32, soft: u64, undumpable: bool) -> i32 {
             infop,
             status,
             nowait,
+            eagain_if_none,
         },
     ) = run(&mut k, INIT, Sysno::wait4, [2, status_at, 0, 0, 0, 0])
     else {
@@ -644,7 +645,8 @@ fn status_of_child_killed(sig: i32, soft: u64, undumpable: bool) -> i32 {
     assert_eq!((args[0], status, infop), (CHILD as u64, status_at, None));
     mem.write(INIT, status_at, &sig.to_ne_bytes())
         .expect("mapped");
-    let rval = sys_wait::after_wait(&mut k, INIT, (infop, status), nowait, CHILD as i64);
+    let how = (nowait, eagain_if_none);
+    let rval = sys_wait::after_wait(&mut k, INIT, (infop, status), how, CHILD as i64);
     assert_eq!(rval, 2, "the child's number");
     assert!(
         k.dumped_core.is_empty(),
@@ -696,7 +698,7 @@ fn waitid_and_sigchld_say_cld_dumped() {
         siginfo[8..12].copy_from_slice(&CLD_KILLED.to_ne_bytes());
         siginfo[16..20].copy_from_slice(&CHILD.to_ne_bytes());
         mem.write(INIT, BUF, &siginfo).expect("mapped");
-        let rval = sys_wait::after_wait(&mut k, INIT, (Some(BUF), 0), nowait, 0);
+        let rval = sys_wait::after_wait(&mut k, INIT, (Some(BUF), 0), (nowait, false), 0);
         assert_eq!(rval, 0);
         assert_eq!(words(&mem, INIT, BUF + 8, 1), [CLD_DUMPED as u32]);
         assert_eq!(words(&mem, INIT, BUF + 16, 1), [2]);
@@ -726,7 +728,7 @@ fn a_reaped_sender_is_still_named_in_its_signal() {
     k.task_ended(CHILD, None);
     assert_eq!(k.task_exited(CHILD), Some(None));
     assert_eq!(
-        sys_wait::after_wait(&mut k, INIT, (None, 0), false, CHILD as i64),
+        sys_wait::after_wait(&mut k, INIT, (None, 0), (false, false), CHILD as i64),
         2
     );
     assert_eq!(k.translate(INIT, 2), None, "its number is free");
@@ -911,11 +913,11 @@ fn a_reaping_waitid_runs_as_wait4_and_the_sentry_writes_its_siginfo() {
     }
     // Failed: zeros, as Linux writes them; unwritable memory is EFAULT, not a kill.
     mem.write(INIT, BUF + 16, &77i32.to_ne_bytes()).unwrap();
-    let peek = (BUF, P_PID as i32, CHILD, false);
+    let peek = (BUF, P_PID as i32, CHILD, false, false);
     let echild = -(libc::ECHILD as i64);
     let rval = super::sys_wait::after_waitid_peek(&mut k, INIT, peek, echild);
     assert_eq!((rval, words(&mem, INIT, BUF, 7)[4]), (Some(echild), 0));
-    let unmapped = (0x10, P_PID as i32, CHILD, false);
+    let unmapped = (0x10, P_PID as i32, CHILD, false, false);
     let rval = super::sys_wait::after_waitid_peek(&mut k, INIT, unmapped, echild);
     assert_eq!(rval, Some(-(libc::EFAULT as i64)));
     // Stops are the kernel's to report, as before.
@@ -926,7 +928,7 @@ fn a_reaping_waitid_runs_as_wait4_and_the_sentry_writes_its_siginfo() {
     // wait4 reaped the child, which exited 7: the siginfo names it by its number.
     mem.write(INIT, BUF, &0x0700i32.to_ne_bytes())
         .expect("status word");
-    let rval = super::sys_wait::after_waitid_as_wait4(&mut k, INIT, BUF, CHILD as i64);
+    let rval = super::sys_wait::after_waitid_as_wait4(&mut k, INIT, (BUF, false), CHILD as i64);
     assert_eq!(rval, 0);
     let w = words(&mem, INIT, BUF, 7);
     let (signo, code, pid, uid, status) = (w[0], w[2], w[4], w[5], w[6]);
@@ -934,7 +936,17 @@ fn a_reaping_waitid_runs_as_wait4_and_the_sentry_writes_its_siginfo() {
         (signo, code, pid, uid, status),
         (libc::SIGCHLD as u32, libc::CLD_EXITED as u32, 2, 0, 7)
     );
-    // Nothing to report (WNOHANG): zeros, as Linux writes them.
-    let rval = super::sys_wait::after_waitid_as_wait4(&mut k, INIT, BUF, 0);
+    // Nothing to report (WNOHANG): zeros, as Linux writes them; by a pidfd that does not
+    // block, EAGAIN unless the caller asked for WNOHANG.
+    let rval = super::sys_wait::after_waitid_as_wait4(&mut k, INIT, (BUF, false), 0);
     assert_eq!((rval, words(&mem, INIT, BUF, 7)[4]), (0, 0));
+    let rval = super::sys_wait::after_waitid_as_wait4(&mut k, INIT, (BUF, true), 0);
+    let eagain = -(libc::EAGAIN as i64);
+    assert_eq!((rval, words(&mem, INIT, BUF, 7)[4]), (eagain, 0));
+    let none = (BUF, P_PID as i32, CHILD, true, true);
+    let rval = super::sys_wait::after_waitid_peek(&mut k, INIT, none, 0);
+    assert_eq!((rval, words(&mem, INIT, BUF, 7)[4]), (Some(eagain), 0));
+    mem.write(INIT, BUF, &[0u8; 28]).unwrap();
+    let rval = super::sys_wait::after_wait(&mut k, INIT, (Some(BUF), 0), (false, true), 0);
+    assert_eq!(rval, eagain);
 }

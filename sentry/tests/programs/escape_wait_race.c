@@ -1,8 +1,9 @@
-/* escape_wait_race ROUNDS [sigtimedwait]: a thread reads, all the while, the siginfo
+/* escape_wait_race ROUNDS [sigtimedwait|pidfd]: a thread reads, all the while, the siginfo
  * another thread's waitid(P_PID/P_ALL/P_PGID, WEXITED, with WNOWAIT first every other
  * round) fills for a child that exited; with "sigtimedwait", the siginfo of the child's
  * SIGCHLD that sigtimedwait or sigwaitinfo takes (already pending every other round) before
- * the child is reaped. Every si_pid seen must be 0 or a number fork returned in the
+ * the child is reaped; with "pidfd", that of waitid by a pidfd that does not block (EAGAIN
+ * until the child has ended, WNOWAIT first every other round). Every si_pid seen must be 0 or a number fork returned in the
  * sandbox, and every si_uid 0 (the sandbox's root): a host pid or uid there, even for a
  * moment before the sentry puts the siginfo in the sandbox's terms, is an escape. Prints
  * "waits N" and exits 0, or names what it saw and exits 3. */
@@ -11,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,11 +80,39 @@ static int wait_for(long i, pid_t child)
     return 0;
 }
 
+/* The siginfo of waitid by a pidfd opened with PIDFD_NONBLOCK (O_NONBLOCK), asked until
+ * the child has ended. */
+static int wait_by_pidfd(long i, pid_t child)
+{
+    int fd = (int)syscall(SYS_pidfd_open, child, O_NONBLOCK);
+    if (fd < 0) {
+        printf("pidfd_open: errno %d\n", errno);
+        return 1;
+    }
+    for (int nowait = i % 2; nowait >= 0; nowait--) {
+        int options = WEXITED | (nowait ? WNOWAIT : 0);
+        int rc;
+        while ((rc = waitid((idtype_t)3, (id_t)fd, (siginfo_t *)&info, options)) != 0 &&
+               errno == EAGAIN)
+            ;
+        if (rc != 0 || info.si_pid != child || info.si_status != 7) {
+            printf("waitid by pidfd: wrong answer for child %d: rc %d pid %d status %d\n", child,
+                   rc, info.si_pid, info.si_status);
+            close(fd);
+            return 1;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    int by_signal = argc == 3 && strcmp(argv[2], "sigtimedwait") == 0;
-    if (argc != 2 && !by_signal) {
-        fprintf(stderr, "usage: escape_wait_race ROUNDS [sigtimedwait]\n");
+    const char *mode = argc == 3 ? argv[2] : "";
+    int by_signal = strcmp(mode, "sigtimedwait") == 0;
+    int by_pidfd = strcmp(mode, "pidfd") == 0;
+    if (argc != 2 && !by_signal && !by_pidfd) {
+        fprintf(stderr, "usage: escape_wait_race ROUNDS [sigtimedwait|pidfd]\n");
         return 2;
     }
     long rounds = atol(argv[1]);
@@ -101,7 +133,10 @@ int main(int argc, char **argv)
         if (child < 0 || child >= MAX_PID)
             return 1;
         forked[child] = 1;
-        if (by_signal ? take_sigchld(i, child) : wait_for(i, child))
+        int failed = by_signal  ? take_sigchld(i, child)
+                     : by_pidfd ? wait_by_pidfd(i, child)
+                                : wait_for(i, child);
+        if (failed)
             return 1;
     }
     running = 0;
