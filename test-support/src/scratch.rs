@@ -12,16 +12,29 @@ pub(crate) fn next_seq() -> usize {
     SEQ.fetch_add(1, Ordering::SeqCst)
 }
 
-/// A directory of ours, mode 755, under the system's temp dir, reused across runs: every
-/// variant's user can read what a test puts there.
+/// A directory of this test process, mode 755, under the system's temp dir: every
+/// variant's user can read what a test puts there. Removed, with what is left in it, when
+/// the process exits.
 pub(crate) fn shared_root() -> PathBuf {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
-    let dir = std::env::temp_dir().join(format!("sentry-tests-{uid}"));
-    std::fs::create_dir_all(&dir).expect("create the tests' scratch directory");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
-        .expect("chmod the tests' scratch directory");
-    dir
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        let dir = std::env::temp_dir().join(format!("sentry-tests-{uid}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the tests' scratch directory");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the tests' scratch directory");
+        extern "C" fn remove_shared_root() {
+            if let Some(dir) = ROOT.get() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        // SAFETY: registers a function of ours that takes no arguments; it runs once, at
+        // exit, after every test thread is done.
+        unsafe { libc::atexit(remove_shared_root) };
+        dir
+    })
+    .clone()
 }
 
 /// A scratch directory of one test: removed (with everything in it) when dropped.
