@@ -9,8 +9,8 @@
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 use test_support::{
-    assert_none_survive, marked_processes, pidfd_open, pidfd_wait_exit, variant_tests, Live,
-    Variant,
+    assert_none_survive, janitor_done, marked_processes, pidfd_open, pidfd_wait_exit,
+    variant_tests, Live, Variant,
 };
 
 variant_tests!(
@@ -70,26 +70,10 @@ fn sigkill_to_sentry_kills_sandbox(v: Variant) {
     let run = live.finish();
     // The sentry's scratch directories go too (the one in /dev/shm holds its /sys): its
     // janitor removes them once the sentry and everything it started are gone.
-    let prefix = format!("sentry-{sentry}-");
-    let scratch_left = || {
-        [std::env::temp_dir(), "/dev/shm".into()]
-            .iter()
-            .any(|parent| {
-                std::fs::read_dir(parent)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-            })
-    };
-    let end = std::time::Instant::now() + DIE_DEADLINE;
-    while scratch_left() {
-        assert!(
-            std::time::Instant::now() < end,
-            "the scratch directory of the SIGKILLed sentry stayed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        janitor_done(sentry, DIE_DEADLINE),
+        "the scratch directory of the SIGKILLed sentry stayed"
+    );
     assert_eq!(
         run.status.signal(),
         Some(libc::SIGKILL),

@@ -3,7 +3,8 @@
 //! and nothing it made outlives it: the ids it left behind are gone from the host's
 //! /proc/sysvipc tables once the sentry has exited.
 
-use test_support::{variant_tests, Variant};
+use std::time::Duration;
+use test_support::{janitor_done, variant_tests, Live, Variant};
 
 /// Whether /proc/sysvipc/`table` lists an object with this id (the second column).
 fn host_has(table: &str, id: &str) -> bool {
@@ -14,25 +15,48 @@ fn host_has(table: &str, id: &str) -> bool {
         .any(|line| line.split_whitespace().nth(1) == Some(id))
 }
 
-fn keyed_objects_work_and_none_outlives_the_sandbox(v: Variant) {
-    let run = v.run(&[], &[v.program("sysv_ipc")]);
-    run.expect_program_ok("sysv_ipc done");
-    let left = run
-        .stdout
+/// Asserts that none of the objects on the program's "left" line is on the host any more.
+fn none_left(stdout: &str, describe: &dyn Fn() -> String) {
+    let left = stdout
         .lines()
         .find_map(|l| l.strip_prefix("left "))
-        .unwrap_or_else(|| panic!("no 'left' line\n{}", run.describe()));
+        .unwrap_or_else(|| panic!("no 'left' line\n{}", describe()));
     let words: Vec<&str> = left.split_whitespace().collect();
-    assert_eq!(words.len(), 6, "{}", run.describe());
+    assert_eq!(words.len(), 6, "{}", describe());
     for pair in words.chunks(2) {
         assert!(
             !host_has(pair[0], pair[1]),
             "{} {} outlived the sandbox\n{}",
             pair[0],
             pair[1],
-            run.describe()
+            describe()
         );
     }
 }
 
-variant_tests!(keyed_objects_work_and_none_outlives_the_sandbox);
+fn keyed_objects_work_and_none_outlives_the_sandbox(v: Variant) {
+    let run = v.run(&[], &[v.program("sysv_ipc")]);
+    run.expect_program_ok("sysv_ipc done");
+    none_left(&run.stdout, &|| run.describe());
+}
+
+/// Nor when the sentry is SIGKILLed while the sandbox holds them: its janitor removes them,
+/// from the journal the sentry kept it, before the scratch directories.
+fn none_outlives_a_sigkilled_sentry(v: Variant) {
+    let mut live =
+        Live::spawn(v.run_command(&[], &[v.program("sysv_ipc"), "24344".into(), "hold".into()]));
+    live.wait_line("holding");
+    let sentry = live.pid();
+    live.signal(libc::SIGKILL);
+    let run = live.finish();
+    assert!(
+        janitor_done(sentry, Duration::from_secs(30)),
+        "the janitor of the SIGKILLed sentry did not finish"
+    );
+    none_left(&run.stdout, &|| run.describe());
+}
+
+variant_tests!(
+    keyed_objects_work_and_none_outlives_the_sandbox,
+    none_outlives_a_sigkilled_sentry
+);

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub use fixtures::{busybox_rootfs, escape_programs, hostlibs_rootfs, programs_dir};
 pub use group::{run_in_group, Finished};
 pub use process::{
-    assert_none_survive, marked_processes, pidfd_open, pidfd_wait_exit, thread_count,
+    assert_none_survive, janitor_done, marked_processes, pidfd_open, pidfd_wait_exit, thread_count,
     unique_marker, KillOnDrop, ParkedThreads,
 };
 pub use run::{run_to_end, Live, Run, RUN_DEADLINE};

@@ -252,3 +252,29 @@ impl Drop for ParkedThreads {
         }
     }
 }
+
+/// Waits until the janitor of sentry `sentry` has removed its scratch directories
+/// (`sentry-<pid>-*` in the temporary directory and in /dev/shm), which it does last, once
+/// the sentry and everything it started are gone. False at the deadline.
+pub fn janitor_done(sentry: i32, timeout: Duration) -> bool {
+    let prefix = format!("sentry-{sentry}-");
+    let left = || {
+        [std::env::temp_dir(), "/dev/shm".into()]
+            .iter()
+            .any(|parent| {
+                std::fs::read_dir(parent)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            })
+    };
+    let end = Instant::now() + timeout;
+    while left() {
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}

@@ -2,9 +2,11 @@
 //! every object the sandbox makes is an IPC_PRIVATE object on the host; the keys the sandbox
 //! names live here, mapped to the host ids of its objects. The sandbox reaches only the
 //! objects it created, at most [`max_objects`] of each kind, and every one of them is
-//! removed from the host when the sandbox ends.
+//! removed from the host when the sandbox ends: by the sentry, or by its janitor when the
+//! sentry could not (SIGKILLed), from a journal of the objects made and removed.
 
 use hashbrown::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// SysV IPC object kinds, whose ids are host-global and must be the sandbox's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,6 +45,42 @@ struct Object {
 pub struct IpcNamespace {
     /// (kind, host id) of every object the sandbox made.
     objects: HashMap<(IpcKind, i32), Object>,
+    /// The janitor's journal (a pipe, written without blocking): each object made and
+    /// removed, so that the janitor removes those left when the sentry could not.
+    journal: Option<OwnedFd>,
+}
+
+/// The length of one journal entry ([`journal_entry`]).
+pub const JOURNAL_ENTRY: usize = 8;
+
+/// One entry of the janitor's journal: made or removed, the kind, the host id. Entries are
+/// written whole (a pipe write this short is atomic).
+pub fn journal_entry(made: bool, kind: IpcKind, id: i32) -> [u8; JOURNAL_ENTRY] {
+    let kind = match kind {
+        IpcKind::Shm => 0,
+        IpcKind::Sem => 1,
+        IpcKind::Msg => 2,
+    };
+    let mut entry = [u8::from(made), kind, 0, 0, 0, 0, 0, 0];
+    entry[4..].copy_from_slice(&id.to_ne_bytes());
+    entry
+}
+
+/// What [`journal_entry`] wrote; None for bytes it never writes.
+pub fn read_journal_entry(entry: &[u8; JOURNAL_ENTRY]) -> Option<(bool, IpcKind, i32)> {
+    let made = match entry[0] {
+        0 => false,
+        1 => true,
+        _ => return None,
+    };
+    let kind = match entry[1] {
+        0 => IpcKind::Shm,
+        1 => IpcKind::Sem,
+        2 => IpcKind::Msg,
+        _ => return None,
+    };
+    let id = i32::from_ne_bytes(entry[4..].try_into().expect("4 bytes"));
+    Some((made, kind, id))
 }
 
 impl IpcNamespace {
@@ -85,8 +123,24 @@ impl IpcNamespace {
         self.objects.keys().filter(|(k, _)| *k == kind).count()
     }
 
+    /// Keeps the janitor told of the objects made and removed from now on.
+    pub fn set_journal(&mut self, journal: OwnedFd) {
+        self.journal = Some(journal);
+    }
+
+    fn tell_janitor(&self, made: bool, kind: IpcKind, id: i32) {
+        if let Some(journal) = &self.journal {
+            let entry = journal_entry(made, kind, id);
+            // SAFETY: write reads the entry, ours; the pipe does not block (a janitor that
+            // cannot keep up loses the entry: the object stays on the host only if the
+            // sentry is SIGKILLed too).
+            unsafe { libc::write(journal.as_raw_fd(), entry.as_ptr().cast(), entry.len()) };
+        }
+    }
+
     pub fn record(&mut self, kind: IpcKind, id: i32, key: i32, creator: (u32, u32)) {
         self.objects.insert((kind, id), Object { key, creator });
+        self.tell_janitor(true, kind, id);
     }
 
     /// After IPC_RMID: a queue or a set is gone at once; a segment lives on, keyless, while
@@ -99,15 +153,40 @@ impl IpcNamespace {
                 }
             }
             IpcKind::Msg | IpcKind::Sem => {
-                self.objects.remove(&(kind, id));
+                if self.objects.remove(&(kind, id)).is_some() {
+                    self.tell_janitor(false, kind, id);
+                }
             }
         }
     }
 
-    /// The objects left, to remove from the host when the sandbox ends.
+    /// The objects left, to remove from the host when the sandbox ends (the janitor is told
+    /// first: an id it still held could be another's by the time it runs).
     pub fn take_all(&mut self) -> Vec<(IpcKind, i32)> {
-        self.objects.drain().map(|(object, _)| object).collect()
+        let left: Vec<(IpcKind, i32)> = self.objects.drain().map(|(object, _)| object).collect();
+        for &(kind, id) in &left {
+            self.tell_janitor(false, kind, id);
+        }
+        left
     }
+}
+
+/// Whether host object `id` is an IPC_PRIVATE one, as every object of a sandbox's is on the
+/// host (IPC_STAT; false when it is gone).
+pub fn is_private_on_host(kind: IpcKind, id: i32) -> bool {
+    // Large enough for shmid_ds, msqid_ds and semid_ds, which all start with the ipc_perm
+    // whose first field is the key.
+    let mut ds = [0u64; 32];
+    let buf = ds.as_mut_ptr();
+    // SAFETY: IPC_STAT writes one *_ds structure, at most 120 bytes, into our 256.
+    let rc = unsafe {
+        match kind {
+            IpcKind::Shm => libc::shmctl(id, libc::IPC_STAT, buf.cast()),
+            IpcKind::Msg => libc::msgctl(id, libc::IPC_STAT, buf.cast()),
+            IpcKind::Sem => libc::semctl(id, 0, libc::IPC_STAT, buf),
+        }
+    };
+    rc == 0 && ds[0] as u32 as i32 == libc::IPC_PRIVATE
 }
 
 /// Removes an object from the host (IPC_RMID); errors (already gone) are of no interest.
@@ -139,6 +218,49 @@ mod tests {
         assert!(ns.owns(IpcKind::Sem, 11) && !ns.owns(IpcKind::Shm, 11));
         assert_eq!(ns.count(IpcKind::Shm), 1);
         assert_eq!(ns.creator_of(IpcKind::Sem, 11), Some((1000, 1000)));
+    }
+
+    #[test]
+    fn journal_entries_read_back() {
+        for made in [true, false] {
+            for kind in [IpcKind::Shm, IpcKind::Sem, IpcKind::Msg] {
+                for id in [0, 32769, i32::MAX] {
+                    let entry = journal_entry(made, kind, id);
+                    assert_eq!(read_journal_entry(&entry), Some((made, kind, id)));
+                }
+            }
+        }
+        assert_eq!(read_journal_entry(&[7, 0, 0, 0, 1, 0, 0, 0]), None);
+        assert_eq!(read_journal_entry(&[1, 9, 0, 0, 1, 0, 0, 0]), None);
+    }
+
+    #[test]
+    fn the_janitor_hears_of_what_is_made_and_removed() {
+        let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+        let mut ns = IpcNamespace::default();
+        ns.set_journal(write_end);
+        ns.record(IpcKind::Msg, 9, 43, (0, 0));
+        ns.record(IpcKind::Shm, 7, PRIVATE, (0, 0));
+        ns.removed(IpcKind::Msg, 9);
+        ns.removed(IpcKind::Msg, 9);
+        let left = ns.take_all();
+        drop(ns);
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::fs::File::from(read_end), &mut bytes).unwrap();
+        let entries: Vec<_> = bytes
+            .chunks(JOURNAL_ENTRY)
+            .map(|e| read_journal_entry(e.try_into().unwrap()).unwrap())
+            .collect();
+        assert_eq!(left, vec![(IpcKind::Shm, 7)]);
+        assert_eq!(
+            entries,
+            vec![
+                (true, IpcKind::Msg, 9),
+                (true, IpcKind::Shm, 7),
+                (false, IpcKind::Msg, 9),
+                (false, IpcKind::Shm, 7),
+            ]
+        );
     }
 
     #[test]

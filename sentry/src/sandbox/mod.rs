@@ -121,8 +121,11 @@ const NO_SYNC_WAKEUP: libc::c_int = 2;
 /// sentry confines itself with Landlock to the inside of `dir`, so it cannot remove `dir`
 /// itself, and a SIGKILLed sentry cleans up nothing. The janitor is a grandchild (never a
 /// child the supervisor waits for) in a session of its own, ignores the signals a terminal
-/// sends, and waits for the end of a pipe whose only write end the sentry holds. Must be
-/// called while the sentry has a single thread.
+/// sends, and waits for the end of a pipe whose only write end the sentry holds. On that
+/// pipe the sentry also writes a journal of the SysV objects the sandbox makes and removes
+/// on the host (`kernel::ipc`): at the end the janitor removes those left (a sentry that
+/// ends by itself has removed them already), before `dir`. Must be called while the
+/// sentry has a single thread.
 ///
 /// The janitor is a fork of the sentry that does not exec, as the forked gofer: an exec of
 /// the sentry's binary costs half a millisecond of CPU on this project's VM (the C
@@ -283,20 +286,14 @@ pub(super) fn single_threaded() -> bool {
     std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
 }
 
-/// The janitor's body: fills `sys` if the sentry asks on fd 5, waits for the end of the
-/// pipe on fd 3, and removes `dirs`.
+/// The janitor's body: follows the sentry's journal on fd 3 until its end (filling `sys` if
+/// the sentry asks on fd 5 meanwhile), then removes the SysV objects left and `dirs`.
 fn janitor_main(sys: Option<&Path>, dirs: &[PathBuf]) {
-    if let Some(sys) = sys {
-        fill_when_asked(sys);
-    }
-    let mut byte = 0u8;
-    loop {
-        // Returns 0 at the end of the pipe: the sentry and all it started are gone.
-        // SAFETY: read writes at most one byte into our buffer.
-        let n = unsafe { libc::read(JANITOR_FD, (&mut byte as *mut u8).cast(), 1) };
-        if n == 0 || (n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR))
-        {
-            break;
+    use crate::kernel::ipc;
+    for (kind, id) in follow_journal(sys) {
+        // Only an object as the sandbox's are on the host: the id is not another's since.
+        if ipc::is_private_on_host(kind, id) {
+            ipc::remove_from_host(kind, id);
         }
     }
     for dir in dirs {
@@ -304,39 +301,87 @@ fn janitor_main(sys: Option<&Path>, dirs: &[PathBuf]) {
     }
 }
 
-/// Fills the sandbox's /sys in `sys` if the sentry asks (a byte on fd 5) before it ends
-/// (the end of fd 3), and answers with a byte once it is written; closes fd 5 either way.
-fn fill_when_asked(sys: &Path) {
-    let mut watched = [JANITOR_FD, JANITOR_FILL_FD].map(|fd| libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    });
-    let ready = loop {
-        // SAFETY: poll reads and writes our array of two pollfds.
-        let n = unsafe { libc::poll(watched.as_mut_ptr(), 2, -1) };
-        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break n;
+/// Reads the journal of SysV objects on fd 3 until its end (the sentry and all it started
+/// are gone) and returns the objects made and not removed. Fills `sys` if the sentry asks
+/// (a byte on fd 5) before that, and answers with a byte once it is written; fd 5 is closed
+/// after its one request, or at the end.
+fn follow_journal(sys: Option<&Path>) -> hashbrown::HashSet<(crate::kernel::ipc::IpcKind, i32)> {
+    use crate::kernel::ipc::{read_journal_entry, JOURNAL_ENTRY};
+    let mut objects = hashbrown::HashSet::new();
+    let mut fill = sys;
+    let mut buf = [0u8; 4096];
+    let mut have = 0;
+    loop {
+        let mut watched =
+            [JANITOR_FD, fill.map_or(-1, |_| JANITOR_FILL_FD)].map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        // SAFETY: poll reads and writes our array of two pollfds (a negative fd is skipped).
+        if unsafe { libc::poll(watched.as_mut_ptr(), 2, -1) } < 0 {
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                _ => break,
+            }
         }
-    };
-    // Otherwise the sentry is gone (or poll failed): nothing to fill.
-    if ready > 0 && watched[1].revents != 0 {
-        let mut asked = 0u8;
-        // SAFETY: read writes at most one byte into our buffer.
-        let n = unsafe { libc::read(JANITOR_FILL_FD, (&mut asked as *mut u8).cast(), 1) };
-        if n == 1 && sysfs(sys).is_ok() {
-            let filled = 1u8;
-            // SAFETY: send reads one byte of ours; fd 5 is the fill's socket (see
-            // `janitor`). MSG_NOSIGNAL: a sentry gone meanwhile is no signal.
-            unsafe {
-                libc::send(
-                    JANITOR_FILL_FD,
-                    (&filled as *const u8).cast(),
-                    1,
-                    libc::MSG_NOSIGNAL,
-                )
+        if watched[1].revents != 0 {
+            if let Some(sys) = fill.take() {
+                fill_sys(sys);
+            }
+        }
+        if watched[0].revents == 0 {
+            continue;
+        }
+        // SAFETY: read writes at most the free part of our buffer.
+        let n = unsafe {
+            libc::read(
+                JANITOR_FD,
+                buf[have..].as_mut_ptr().cast(),
+                buf.len() - have,
+            )
+        };
+        if n == 0 || (n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR))
+        {
+            break;
+        }
+        have += n.max(0) as usize;
+        let whole = have - have % JOURNAL_ENTRY;
+        for entry in buf[..whole].chunks_exact(JOURNAL_ENTRY) {
+            match read_journal_entry(entry.try_into().expect("an entry")) {
+                Some((true, kind, id)) => objects.insert((kind, id)),
+                Some((false, kind, id)) => objects.remove(&(kind, id)),
+                None => false,
             };
         }
+        buf.copy_within(whole..have, 0);
+        have -= whole;
+    }
+    if fill.is_some() {
+        // SAFETY: closing the fill's socket, ours alone: the sentry held the other end.
+        unsafe { libc::close(JANITOR_FILL_FD) };
+    }
+    objects
+}
+
+/// Serves the one request to fill the sandbox's /sys in `sys` (a byte on fd 5: none when
+/// the sentry closed its end), answers with a byte once it is written, and closes fd 5.
+fn fill_sys(sys: &Path) {
+    let mut asked = 0u8;
+    // SAFETY: read writes at most one byte into our buffer.
+    let n = unsafe { libc::read(JANITOR_FILL_FD, (&mut asked as *mut u8).cast(), 1) };
+    if n == 1 && sysfs(sys).is_ok() {
+        let filled = 1u8;
+        // SAFETY: send reads one byte of ours; fd 5 is the fill's socket (see `janitor`).
+        // MSG_NOSIGNAL: a sentry gone meanwhile is no signal.
+        unsafe {
+            libc::send(
+                JANITOR_FILL_FD,
+                (&filled as *const u8).cast(),
+                1,
+                libc::MSG_NOSIGNAL,
+            )
+        };
     }
     // SAFETY: closing the fill's socket, ours alone: the sentry holds the other end.
     unsafe { libc::close(JANITOR_FILL_FD) };
@@ -431,6 +476,23 @@ impl Scratch {
         };
         self.janitor_title_wait = Some(title_wait);
         fill_ask
+    }
+
+    /// Where the sentry tells the janitor of the SysV objects the sandbox makes and removes
+    /// (see [`janitor`]): the pipe's write end again, not blocking.
+    pub fn janitor_journal(&self) -> Option<std::os::fd::OwnedFd> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let janitor = self.janitor.as_ref()?;
+        // SAFETY: F_DUPFD_CLOEXEC and F_SETFL take integers; the new fd is ours alone.
+        unsafe {
+            let journal = libc::fcntl(janitor.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0);
+            if journal < 0 {
+                return None;
+            }
+            let journal = std::os::fd::OwnedFd::from_raw_fd(journal);
+            (libc::fcntl(journal.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) == 0)
+                .then_some(journal)
+        }
     }
 
     /// Whether the kernel has `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`, as the janitor's

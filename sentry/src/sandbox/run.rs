@@ -247,7 +247,10 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     let envp = config.env;
     let command = config.command;
     // The janitor is on its own before the first task; it fills /sys when the sandbox
-    // first looks there.
+    // first looks there, and removes the SysV objects a SIGKILLed sentry leaves.
+    if let Some(journal) = scratch.janitor_journal() {
+        kernel.ipc.set_journal(journal);
+    }
     if let Some(filler) = scratch.janitor_started() {
         let sys = kernel.mount_ns[0]
             .mounts

@@ -3,7 +3,8 @@
  * the key and the creator's pid in the sandbox's numbers, semctl(GETPID) too, the commands that
  * list the host's objects are refused, and the number of queues is bounded. Leaves one object
  * of each kind behind and prints their ids ("left shm X msg Y sem Z") for the test to check
- * that the sentry removed them from the host. */
+ * that the sentry removed them from the host. With "KEY hold", then waits ("holding") for
+ * the sentry to be killed. */
 #include "prog.h"
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -91,6 +92,13 @@ int main(int argc, char **argv)
     check(msgget(key, 0) == -1 && errno == ENOENT, "a removed queue's key is free");
     q = msgget(key, IPC_CREAT | 0600);
     printf("left shm %d msg %d sem %d\n", shm, q, sem);
+    if (argc > 2 && strcmp(argv[2], "hold") == 0) {
+        /* Until the sentry is killed. */
+        printf("holding\n");
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
     printf("sysv_ipc done\n");
     return finish();
 }
