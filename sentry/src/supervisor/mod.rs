@@ -196,6 +196,8 @@ pub struct Supervisor {
     /// Tasks whose rt_sigtimedwait or signalfd read ends at the delivery of the signal that
     /// interrupted it (see `signal_wait`).
     signal_waits: HashMap<Tid, signal_wait::Armed>,
+    /// What the loop polls, refilled each time (kept: one allocation, not one a call).
+    pollfds: Vec<libc::pollfd>,
 }
 
 impl Drop for Supervisor {
@@ -282,6 +284,7 @@ impl Supervisor {
             terminal_steps: HashMap::new(),
             path_steps: HashMap::new(),
             signal_waits: HashMap::new(),
+            pollfds: Vec::new(),
             kernel,
             strace,
             init,
@@ -425,11 +428,13 @@ impl Supervisor {
             revents: 0,
         };
         // SIGCHLD, finished opens, control requests, then each listener.
-        let mut fds = vec![
+        let mut fds = std::mem::take(&mut self.pollfds);
+        fds.clear();
+        fds.extend([
             pollfd(self.sigchld.as_raw_fd()),
             pollfd(self.opened_wake.as_raw_fd()),
             pollfd(self.control.as_ref().map_or(-1, |c| c.fd())),
-        ];
+        ]);
         // A listener no task uses any more is left out: poll would report its POLLHUP at
         // once, and the loop would spin on the CPU that the last task, still exiting, is
         // held to.
@@ -467,6 +472,7 @@ impl Supervisor {
                 }
             }
         }
+        self.pollfds = fds;
         if self.reap_pending {
             let waited = match wait_nohang() {
                 Ok(waited) => waited,
