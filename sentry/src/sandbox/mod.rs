@@ -291,7 +291,8 @@ pub(super) fn single_threaded() -> bool {
 fn janitor_main(sys: Option<&Path>, dirs: &[PathBuf]) {
     use crate::kernel::ipc;
     for (kind, id) in follow_journal(sys) {
-        // Only an object as the sandbox's are on the host: the id is not another's since.
+        // Only one still IPC_PRIVATE, as every object of the sandbox's is on the host: an id
+        // reused since by a keyed object of another's is left alone.
         if ipc::is_private_on_host(kind, id) {
             ipc::remove_from_host(kind, id);
         }
