@@ -58,6 +58,21 @@ pub fn read_proc_text(path: impl AsRef<std::path::Path>) -> std::io::Result<Stri
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))
 }
 
+/// The value of field `name` ("pos:", "flags:", "SigBlk:", ...) in the text of a /proc file
+/// that has one `name value` per line, trimmed.
+pub fn proc_field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map(str::trim)
+}
+
+/// The file status flags of an fdinfo text ("flags:", octal); 0 when it has none.
+pub fn fdinfo_flags(text: &str) -> u64 {
+    proc_field(text, "flags:")
+        .and_then(|v| u64::from_str_radix(v, 8).ok())
+        .unwrap_or(0)
+}
+
 /// The memory of live tasks, through the platform.
 pub struct Live;
 

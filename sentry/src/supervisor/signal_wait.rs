@@ -179,12 +179,17 @@ impl Supervisor {
     }
 
     /// A task that makes a call or ends has no wait left to end, and a read it made before
-    /// has looked its fd up by now (see `syscalls::signalfd`).
+    /// has looked its fd up by now (see `syscalls::signalfd`). Called at every stop and
+    /// notification: the maps are looked into only when not empty.
     pub(super) fn call_or_end(&mut self, tid: Tid) {
-        if let Some(armed) = self.signal_waits.remove(&tid) {
-            emit_line(armed.strace, armed.nr, armed.delivery.interrupted());
+        if !self.signal_waits.is_empty() {
+            if let Some(armed) = self.signal_waits.remove(&tid) {
+                emit_line(armed.strace, armed.nr, armed.delivery.interrupted());
+            }
         }
-        self.kernel.high_reads.remove(&tid);
+        if !self.kernel.high_reads.is_empty() {
+            self.kernel.high_reads.remove(&tid);
+        }
     }
 }
 

@@ -216,15 +216,10 @@ fn position(mem: &dyn crate::host::TaskMemory, tid: Tid, fd: u32) -> (u64, bool)
     let text = mem
         .proc_file(tid, &format!("fdinfo/{fd}"))
         .unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-    };
-    let pos = field("pos:").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let flags = field("flags:")
-        .and_then(|v| u64::from_str_radix(v, 8).ok())
+    let pos = crate::host::proc_field(&text, "pos:")
+        .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let flags = crate::host::fdinfo_flags(&text);
     (pos, flags & libc::O_APPEND as u64 != 0)
 }
 

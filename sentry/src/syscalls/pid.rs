@@ -367,18 +367,10 @@ pub(super) fn pidfd_info(pidfd: &std::os::fd::OwnedFd) -> Result<(Tid, bool), Er
         std::os::fd::AsRawFd::as_raw_fd(pidfd)
     ))
     .unwrap_or_default();
-    let field = |name: &str| {
-        fdinfo
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-    };
-    let host = field("Pid:")
+    let host = crate::host::proc_field(&fdinfo, "Pid:")
         .and_then(|v| v.parse::<i32>().ok())
         .ok_or(Errno::EBADF)?;
-    let nonblocking = field("flags:")
-        .and_then(|v| i32::from_str_radix(v, 8).ok())
-        .is_some_and(|flags| flags & libc::O_NONBLOCK != 0);
+    let nonblocking = crate::host::fdinfo_flags(&fdinfo) & libc::O_NONBLOCK as u64 != 0;
     Ok((host, nonblocking))
 }
 

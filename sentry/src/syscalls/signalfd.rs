@@ -148,15 +148,8 @@ pub fn uses_aio(call: &Call) -> bool {
 /// which only a signalfd gives a "sigmask:").
 fn signalfd_state(k: &Kernel, tid: Tid, fd: i32) -> Option<(u64, bool)> {
     let text = k.mem.proc_file(tid, &format!("fdinfo/{fd}"))?;
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-    };
-    let mask = u64::from_str_radix(field("sigmask:")?, 16).ok()?;
-    let flags = field("flags:")
-        .and_then(|v| u64::from_str_radix(v, 8).ok())
-        .unwrap_or(0);
+    let mask = u64::from_str_radix(crate::host::proc_field(&text, "sigmask:")?, 16).ok()?;
+    let flags = crate::host::fdinfo_flags(&text);
     Some((mask, flags & libc::O_NONBLOCK as u64 != 0))
 }
 

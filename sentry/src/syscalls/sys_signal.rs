@@ -11,11 +11,18 @@ use platform_ptrace::Tid;
 
 /// One signal mask of a task's /proc status ("SigCgt:", "SigBlk:", ...); 0 when unknown.
 fn status_mask(status: &str, field: &str) -> u64 {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    crate::host::proc_field(status, field)
+        .and_then(|v| u64::from_str_radix(v, 16).ok())
         .unwrap_or(0)
+}
+
+/// The signals a task's /proc status says it ignores: SIG_IGN, or SIG_DFL for a signal
+/// whose default is to be ignored.
+fn ignored_mask(status: &str) -> u64 {
+    let by_default = IGNORED_BY_DEFAULT
+        .iter()
+        .fold(0, |bits, sig| bits | 1u64 << (sig - 1));
+    status_mask(status, "SigIgn:") | (by_default & !status_mask(status, "SigCgt:"))
 }
 
 /// The signals whose default action is to ignore them.
@@ -134,9 +141,7 @@ pub fn ignores(k: &Kernel, tid: Tid, sig: i32) -> bool {
     let Some(status) = k.mem.proc_file(tid, "status") else {
         return false;
     };
-    let bit = 1u64 << (sig - 1);
-    status_mask(&status, "SigIgn:") & bit != 0
-        || (IGNORED_BY_DEFAULT.contains(&sig) && status_mask(&status, "SigCgt:") & bit == 0)
+    (1..=64).contains(&sig) && ignored_mask(&status) & 1u64 << (sig - 1) != 0
 }
 
 fn valid_signal(sig: i32) -> bool {
@@ -380,11 +385,6 @@ pub fn interrupted_by_ignored(k: &Kernel, tid: Tid) -> bool {
     let Some(status) = k.mem.proc_file(tid, "status") else {
         return false;
     };
-    let mask = |field: &str| status_mask(&status, field);
-    let ignored_by_default = IGNORED_BY_DEFAULT
-        .iter()
-        .fold(0, |bits, sig| bits | 1u64 << (sig - 1));
-    let pending = mask("SigPnd:") | mask("ShdPnd:");
-    let ignored = mask("SigIgn:") | (ignored_by_default & !mask("SigCgt:"));
-    pending != 0 && pending & !ignored == 0
+    let pending = status_mask(&status, "SigPnd:") | status_mask(&status, "ShdPnd:");
+    pending != 0 && pending & !ignored_mask(&status) == 0
 }

@@ -348,7 +348,12 @@ fn init_gets_only_the_signals_it_handles() {
     // Caught: the host's kill of init's host id.
     let caught = 1u64 << (libc::SIGTERM - 1);
     mem.set_proc_file(INIT, "status", &format!("SigCgt:\t{caught:016x}\n"));
-    match run(&mut k, CHILD, Sysno::kill, kill_init) {
+    expect_host_kill_of_init(run(&mut k, CHILD, Sysno::kill, kill_init));
+}
+
+/// The action of a kill that the host makes, to init's host id.
+fn expect_host_kill_of_init(action: Action) {
+    match action {
         Action::PassWith(args) => assert_eq!(args[0], INIT as u64),
         other => panic!("expected the host's kill, got {other:?}"),
     }
@@ -362,10 +367,7 @@ fn init_gets_the_signals_it_blocks() {
     let status = format!("SigBlk:\t{blocked:016x}\nSigCgt:\t0000000000000000\n");
     mem.set_proc_file(INIT, "status", &status);
     let kill_init = |sig: i32| [1, sig as u64, 0, 0, 0, 0];
-    match run(&mut k, CHILD, Sysno::kill, kill_init(libc::SIGUSR1)) {
-        Action::PassWith(args) => assert_eq!(args[0], INIT as u64),
-        other => panic!("expected the host's kill, got {other:?}"),
-    }
+    expect_host_kill_of_init(run(&mut k, CHILD, Sysno::kill, kill_init(libc::SIGUSR1)));
     // Another signal, neither blocked nor caught: dropped.
     assert_eq!(
         returned(run(&mut k, CHILD, Sysno::kill, kill_init(libc::SIGUSR2))),
@@ -381,10 +383,7 @@ fn init_gets_the_signals_its_sigtimedwait_awaits() {
     let kill_init = [1, libc::SIGTERM as u64, 0, 0, 0, 0];
     assert_eq!(returned(run(&mut k, CHILD, Sysno::kill, kill_init)), 0);
     k.tasks.get_mut(&INIT).unwrap().awaited_signals = 1 << (libc::SIGTERM - 1);
-    match run(&mut k, CHILD, Sysno::kill, kill_init) {
-        Action::PassWith(args) => assert_eq!(args[0], INIT as u64),
-        other => panic!("expected the host's kill, got {other:?}"),
-    }
+    expect_host_kill_of_init(run(&mut k, CHILD, Sysno::kill, kill_init));
 }
 
 #[test]
