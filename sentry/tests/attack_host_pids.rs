@@ -93,6 +93,15 @@ fn nonblocking_pidfd_wait_shows_no_host_id(v: Variant) {
 
 variant_tests!(nonblocking_pidfd_wait_shows_no_host_id);
 
+/// Nor does the siginfo of a waitid for a child's stop or continue without WEXITED
+/// (`escape_wait_race` in its stopped mode): before, such a wait was left to the kernel,
+/// which wrote the host ids for the exit stop to translate after.
+fn stop_and_continue_waits_show_no_host_id(v: Variant) {
+    runs_clean(v, "escape_wait_race", &["300", "stopped"], "waits 300");
+}
+
+variant_tests!(stop_and_continue_waits_show_no_host_id);
+
 /// A signalfd's records never show a host pid or uid, however the fd is read or carried
 /// (`escape_signalfd`): before, every read gave the sender's host ids.
 fn signalfd_shows_no_host_id(v: Variant) {

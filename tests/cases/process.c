@@ -162,6 +162,66 @@ int main(int argc, char **argv)
     close(wp[0]);
     close(wp[1]);
 
+    /* waitid for stops and continues alone (no WEXITED): by any child, by the stopped
+     * child's own group, by its number; WNOWAIT leaves the event, WNOHANG finds none left;
+     * the siginfo names the stop signal; a second child that only runs is passed over. The
+     * stopped child has a group of its own, so that SIGTSTP stops it (not orphaned). */
+    int stp[2];
+    pipe(stp);
+    fflush(stdout);
+    pid_t idle = fork();
+    if (idle == 0) {
+        char b;
+        read(stp[0], &b, 1);
+        _exit(0);
+    }
+    c = fork();
+    if (c == 0) {
+        char b;
+        setpgid(0, 0);
+        raise(SIGTSTP);
+        read(stp[0], &b, 1);
+        _exit(5);
+    }
+    memset(&si, 0x55, sizeof si);
+    T_EQ(waitid(P_ALL, 0, &si, WSTOPPED | WNOWAIT), 0, "waitid: WSTOPPED|WNOWAIT by any child");
+    OK(si.si_signo == SIGCHLD && si.si_code == CLD_STOPPED && si.si_status == SIGTSTP &&
+           si.si_pid == c && si.si_uid == getuid(),
+       "waitid: the stopped child, its stop signal and its uid");
+    si = (siginfo_t){0};
+    T_EQ(waitid(P_PGID, c, &si, WSTOPPED), 0, "waitid: WSTOPPED by the child's group");
+    OK(si.si_code == CLD_STOPPED && si.si_status == SIGTSTP && si.si_pid == c,
+       "waitid: the stop WNOWAIT left");
+    memset(&si, 0x55, sizeof si);
+    T_EQ(waitid(P_ALL, 0, &si, WSTOPPED | WNOHANG), 0, "waitid: WSTOPPED|WNOHANG, the stop taken");
+    OK(si.si_pid == 0 && si.si_signo == 0 && si.si_code == 0 && si.si_status == 0,
+       "waitid: nothing left to report: zeros");
+    T_ERR(waitid(P_ALL, 0, BADPTR, WSTOPPED | WNOHANG), EFAULT,
+          "waitid: nothing to report, a bad siginfo -> EFAULT");
+    T_ERR(waitid(P_PID, getpid(), &si, WSTOPPED | WNOHANG), ECHILD,
+          "waitid: WSTOPPED for the caller itself -> ECHILD");
+    kill(c, SIGCONT);
+    memset(&ru, 0, sizeof ru);
+    si = (siginfo_t){0};
+    T_EQ(syscall(SYS_waitid, P_PID, c, &si, WCONTINUED, &ru), 0, "waitid: WCONTINUED with a rusage");
+    OK(si.si_signo == SIGCHLD && si.si_code == CLD_CONTINUED && si.si_status == SIGCONT &&
+           si.si_pid == c && si.si_uid == getuid(),
+       "waitid: CLD_CONTINUED, SIGCONT, the child's pid and uid");
+    T_EQ(waitid(P_ALL, 0, &si, WSTOPPED | WCONTINUED | WNOHANG), 0, "waitid: the continue taken");
+    OK(si.si_pid == 0, "waitid: nothing to report after the continue");
+    write(stp[1], "xx", 2);
+    T_EQ(waitid(P_PID, idle, &si, WEXITED | WNOWAIT), 0, "waitid: the idle child exits");
+    T_EQ(waitid(P_PID, c, &si, WEXITED | WNOWAIT), 0, "waitid: the stopped child exits");
+    si = (siginfo_t){0};
+    T_EQ(waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOWAIT), 0,
+         "waitid: WEXITED|WSTOPPED|WNOWAIT with two zombies");
+    OK(si.si_code == CLD_EXITED && si.si_pid == idle && si.si_status == 0,
+       "waitid: the older zombie first");
+    T_EQ(child_exit_code(idle), 0, "waitid: the idle child reaped");
+    T_EQ(child_exit_code(c), 5, "waitid: the stopped child reaped, exit 5");
+    close(stp[0]);
+    close(stp[1]);
+
     /* vfork: the parent waits until the child execs or exits. */
     fflush(stdout);
     volatile int shared = 0;

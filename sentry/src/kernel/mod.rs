@@ -154,6 +154,25 @@ impl Departed {
     }
 }
 
+/// A waitid for stops or continues that the sentry answers itself: the task's own
+/// arguments (idtype, id, infop, options, rusage), so that a stale one is told apart, and
+/// how far the sentry has got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitProbe {
+    pub call: [u64; 5],
+    pub step: WaitStep,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitStep {
+    /// Something is waitable: the caller's children that may be it, in the order the kernel
+    /// looks at them, and the next (child, event) pair to ask about.
+    Looking { children: Vec<Tid>, next: usize },
+    /// The event (WSTOPPED or WCONTINUED) of `child`, found without taking it: the task's
+    /// own wait takes it next.
+    Taking { child: Tid, event: i32 },
+}
+
 pub struct Kernel {
     pub tasks: HashMap<Tid, Task>,
     /// Memory accounting and the limits.
@@ -168,6 +187,12 @@ pub struct Kernel {
     pub dumped_core: HashSet<Tid>,
     /// Tasks whose host id was released lately, for the signals they sent before.
     pub departed: Departed,
+    /// The stop signal each process (host tgid) last stopped with: a waitid for stops that
+    /// the sentry answers itself reports it (the kernel's report carries the host ids).
+    pub stop_signals: HashMap<Tid, i32>,
+    /// The waitid for stops or continues each task (host id) is in, between the calls the
+    /// sentry has it make (`syscalls::sys_wait`).
+    pub wait_probes: HashMap<Tid, WaitProbe>,
     /// Mount namespaces: a mount table each; a task's `mnt_ns` indexes this.
     pub mount_ns: Vec<MountTable>,
     /// Where tmpfs mounts made inside the sandbox live: the gofer's index and host path.
@@ -269,6 +294,8 @@ impl Kernel {
             zombies: HashMap::new(),
             dumped_core: HashSet::new(),
             departed: Departed::default(),
+            stop_signals: HashMap::new(),
+            wait_probes: HashMap::new(),
             mount_ns: vec![mounts],
             tmpfs_pool: (0, std::path::PathBuf::new()),
             tmpfs_count: 0,
@@ -443,6 +470,7 @@ impl Kernel {
         }
         self.pids.release(tid);
         self.dumped_core.remove(&tid);
+        self.stop_signals.remove(&tid);
     }
 
     /// The number the caller `tid` knows the sender `host` of a signal by: a live task or

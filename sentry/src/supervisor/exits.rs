@@ -115,14 +115,19 @@ impl Supervisor {
                 let peek = (infop, idtype, id, nohang, eagain_if_none);
                 match syscalls::sys_wait::after_waitid_peek(k, tid, peek, rval) {
                     Some(result) => result,
-                    None => {
-                        // The child went before the sentry looked: the call runs again.
-                        let mut regs = stopped.regs()?;
-                        regs.set_ip(regs.ip() - SYSCALL_INSN_LEN);
-                        regs.set_ret(regs.syscall());
-                        stopped.set_regs(&regs)?;
-                        return Ok(());
-                    }
+                    // The child went before the sentry looked.
+                    None => return self.run_call_again(stopped),
+                }
+            }
+            Some(ExitHook::WaitidProbe {
+                infop,
+                eagain_if_none,
+                asked,
+            }) => {
+                let probe = (infop, eagain_if_none, asked);
+                match syscalls::sys_wait::after_waitid_probe(k, tid, probe, rval) {
+                    Some(result) => result,
+                    None => return self.run_call_again(stopped),
                 }
             }
             Some(ExitHook::WaitidAsWait4 {
@@ -148,6 +153,15 @@ impl Supervisor {
                 strace::emit(&line, pending.sysno, translated, pending.class);
             }
         }
+        Ok(())
+    }
+
+    /// The task makes its own call again, from its entry (its registers are its own again).
+    fn run_call_again(&self, stopped: &Stopped) -> super::Result<()> {
+        let mut regs = stopped.regs()?;
+        regs.set_ip(regs.ip() - SYSCALL_INSN_LEN);
+        regs.set_ret(regs.syscall());
+        stopped.set_regs(&regs)?;
         Ok(())
     }
 }

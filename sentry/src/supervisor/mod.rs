@@ -670,9 +670,13 @@ impl Supervisor {
                         let _ = stopped.set_siginfo(&info);
                     }
                 }
+                self.note_stop_signal(tid, deliver);
                 stopped.resume(steady, deliver)?
             }
-            Stop::GroupStop(_) => stopped.resume(Resume::Listen, 0)?,
+            Stop::GroupStop(sig) => {
+                self.note_stop_signal(tid, sig);
+                stopped.resume(Resume::Listen, 0)?
+            }
             Stop::NewTask { child, kind } => {
                 let unseen_vfork =
                     kind == platform_ptrace::NewTaskKind::Vfork && !self.pending.contains_key(&tid);
@@ -853,6 +857,17 @@ impl Supervisor {
             if self.kernel.tasks.contains_key(&tid) {
                 self.pending.insert(tid, carried);
             }
+        }
+    }
+
+    /// A stop signal delivered (or the one a group stop reports) is the one the process's
+    /// parent learns of by waitid, which the sentry answers itself (`syscalls::sys_wait`).
+    /// Every signal of a traced task comes to a signal-delivery stop before it acts, so the
+    /// group stop a waitid can see has had its signal noted here.
+    fn note_stop_signal(&mut self, tid: Tid, sig: i32) {
+        if [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU].contains(&sig) {
+            let tgid = self.kernel.tgid_of(tid);
+            self.kernel.stop_signals.insert(tgid, sig);
         }
     }
 

@@ -259,6 +259,13 @@ pub enum ExitHook {
         nohang: bool,
         eagain_if_none: bool,
     },
+    /// A call the sentry had the task make for a waitid for stops or continues that it
+    /// answers itself (`sys_wait::waitid_probed`), whose siginfo goes at `infop`.
+    WaitidProbe {
+        infop: u64,
+        eagain_if_none: bool,
+        asked: sys_wait::WaitAsk,
+    },
     /// rt_sigtimedwait without a siginfo: a signal the task ignores ends no wait.
     Dequeued,
     /// The ppoll of [`Action::WaitSignal`] returned; `blocked`: the task's signal mask.

@@ -3,7 +3,7 @@
 
 use super::pid::*;
 use super::{errno, Action, Call, ExitHook};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, WaitProbe, WaitStep};
 use nix::errno::Errno;
 use platform_ptrace::Tid;
 
@@ -52,9 +52,9 @@ fn wait4(call: &mut Call, a: args::wait4) -> Action {
 /// the task could read them before the exit stop puts them in the caller's terms, and the
 /// child reaped would be read back from memory the task can rewrite. A wait for exits that
 /// reaps nothing (WNOWAIT) runs with no siginfo, and the sentry finds the child and writes
-/// the siginfo itself (`after_waitid_peek`). Other waits (stops, continues) leave the
-/// siginfo to the kernel and put it in the caller's terms at the exit stop. A wait by pidfd
-/// is served as one by number (`by_pidfd`).
+/// the siginfo itself (`after_waitid_peek`). A wait for stops or continues is answered by
+/// the sentry from waits that write nothing (`waitid_probed`). A wait by pidfd is served
+/// as one by number (`by_pidfd`).
 fn waitid(call: &mut Call, a: args::waitid) -> Action {
     let (a, eagain_if_none) = match a.idtype {
         P_PIDFD => match by_pidfd(call, a) {
@@ -63,8 +63,9 @@ fn waitid(call: &mut Call, a: args::waitid) -> Action {
         },
         _ => (a, false),
     };
-    let action =
-        waitid_as_wait4(call, &a, eagain_if_none).or_else(|| waitid_peek(call, &a, eagain_if_none));
+    let action = waitid_as_wait4(call, &a, eagain_if_none)
+        .or_else(|| waitid_peek(call, &a, eagain_if_none))
+        .or_else(|| waitid_probed(call, &a, eagain_if_none));
     if let Some(action) = action {
         return action;
     }
@@ -237,36 +238,22 @@ pub fn after_waitid_peek(
         .zombies
         .keys()
         .filter_map(|&zombie| {
-            let stat = crate::host::read_proc_text(format!("/proc/{zombie}/stat")).ok()?;
-            let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
-            let number = |at: usize| fields.get(at)?.parse::<i64>().ok();
-            // After the name: state, ppid, pgrp, ... starttime (22nd), ... exit_code (52nd).
+            let stat = ProcStat::of(zombie)?;
             let named = match idtype {
                 P_PID => zombie == id,
-                P_PGID => number(2)? == group as i64,
+                P_PGID => stat.number(PGRP)? == group as i64,
                 _ => true,
             };
-            let ours = fields.first() == Some(&"Z") && number(1)? == caller as i64 && named;
-            ours.then_some((number(19)?, zombie, number(49)? as i32))
+            let ours = stat.state() == Some("Z") && stat.number(PPID)? == caller as i64 && named;
+            ours.then_some((
+                stat.number(STARTTIME)?,
+                zombie,
+                stat.number(EXIT_CODE)? as i32,
+            ))
         })
         .min();
     let fields = match found {
-        Some((_, host, status)) => {
-            let core = if k.dumped_core.contains(&host) {
-                0x80
-            } else {
-                0
-            };
-            let (code, value) = child_event(status | core);
-            [
-                libc::SIGCHLD,
-                0,
-                code,
-                k.vpid_for(tid, host),
-                sandbox_ruid(k, host).unwrap_or(65534) as i32,
-                value,
-            ]
-        }
+        Some((_, host, status)) => child_siginfo(k, tid, host, exit_event(k, host, status)),
         None if nohang => [0; 6],
         None => return None,
     };
@@ -329,15 +316,7 @@ pub fn after_waitid_as_wait4(
             return -(libc::EFAULT as i64);
         }
         let (code, value) = child_event(i32::from_ne_bytes(word));
-        fields = [
-            libc::SIGCHLD,
-            0,
-            code,
-            k.vpid_for(tid, host),
-            // An id the sandbox cannot name shows as the overflow id, as Linux shows it.
-            sandbox_ruid(k, host).unwrap_or(65534) as i32,
-            value,
-        ];
+        fields = child_siginfo(k, tid, host, (code, value));
         let reaped = matches!(code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED);
         if let Some(ruid) = k.zombies.remove(&host).filter(|_| reaped) {
             k.release_pid(host, ruid);
@@ -351,6 +330,31 @@ pub fn after_waitid_as_wait4(
         reaped if reaped > 0 => 0,
         error => error,
     }
+}
+
+/// The siginfo fields (si_signo, si_errno, si_code, si_pid, si_uid, si_status) of an event
+/// (si_code, si_status) of child `host`, in the caller's numbers and ids.
+fn child_siginfo(k: &Kernel, tid: Tid, host: Tid, (code, value): (i32, i32)) -> [i32; 6] {
+    [
+        libc::SIGCHLD,
+        0,
+        code,
+        k.vpid_for(tid, host),
+        // An id the sandbox cannot name shows as the overflow id, as Linux shows it.
+        sandbox_ruid(k, host).unwrap_or(65534) as i32,
+        value,
+    ]
+}
+
+/// The event of zombie `host` whose exit status the kernel shows as `status`, with the core
+/// bit the host could not set (`dumped_core`).
+fn exit_event(k: &Kernel, host: Tid, status: i32) -> (i32, i32) {
+    let core = if k.dumped_core.contains(&host) {
+        0x80
+    } else {
+        0
+    };
+    child_event(status | core)
 }
 
 /// (si_code, si_status) of a child's wait status, as waitid reports it.
@@ -425,4 +429,285 @@ pub fn after_wait(
     } else {
         vpid as i64
     }
+}
+
+/// The fields of /proc/<pid>/stat after the command name, numbered from the state (field 3
+/// of proc(5)) at 0.
+struct ProcStat(Vec<String>);
+
+const PPID: usize = 1;
+const PGRP: usize = 2;
+const STARTTIME: usize = 19;
+const EXIT_CODE: usize = 49;
+
+impl ProcStat {
+    fn of(host: Tid) -> Option<ProcStat> {
+        let stat = crate::host::read_proc_text(format!("/proc/{host}/stat")).ok()?;
+        let after_name = stat.rsplit_once(") ")?.1;
+        Some(ProcStat(
+            after_name.split_whitespace().map(str::to_owned).collect(),
+        ))
+    }
+
+    fn state(&self) -> Option<&str> {
+        self.0.first().map(String::as_str)
+    }
+
+    fn number(&self, at: usize) -> Option<i64> {
+        self.0.get(at)?.parse().ok()
+    }
+}
+
+/// A user address the kernel refuses before writing anything there (the kernel's half).
+/// Given as waitid's rusage, which the kernel copies out only when the wait found a child
+/// (after taking its event, unless WNOWAIT), it turns "found" into EFAULT, while the siginfo
+/// (NULL) gets nothing: the sentry learns whether without the host ids.
+const REFUSED_ADDRESS: u64 = 0xffff_ffff_ffff_f000;
+
+/// The options that choose which children a wait looks at, kept in every wait the sentry
+/// has the task make for it.
+const WHICH_CHILDREN: i32 = libc::__WNOTHREAD | libc::__WCLONE | libc::__WALL;
+
+/// What a call the sentry had a task make for a waitid for stops or continues asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitAsk {
+    /// Whether anything the wait names is waitable (WNOWAIT; blocking unless WNOHANG).
+    Any,
+    /// Whether `child` has `event` (WEXITED, WSTOPPED or WCONTINUED) to report; `answers`:
+    /// the call is the task's own wait for it (with the task's WNOWAIT, no rusage to fill).
+    Child {
+        child: Tid,
+        event: i32,
+        answers: bool,
+    },
+    /// The task's own wait for `event` of `child`, found before, with the task's rusage.
+    Take { child: Tid, event: i32 },
+}
+
+/// waitid for stops or continues with a siginfo to fill (and for exits too only with
+/// WNOWAIT: a reaping one ran as wait4). The kernel's waitid would write the child's host
+/// pid and uid at `infop`, where another thread of the task could read them before the
+/// exit stop put them in the caller's terms. So the sentry answers it from calls it has the
+/// task make in its place, none of which writes a siginfo (NULL) and each of which tells
+/// whether it found a child by failing to write its rusage ([`REFUSED_ADDRESS`]): one for
+/// the whole set the caller named, which waits as the caller's would and takes nothing
+/// (WNOWAIT); then, child by child in the kernel's order and event by event (exit, stop,
+/// continue, as the kernel looks), one for that child and event alone (WNOHANG), which
+/// takes the event unless the caller said WNOWAIT; the first found is the answer, whose
+/// siginfo the sentry writes. A caller's rusage is filled by its own wait for the event
+/// found, made last. Between those calls the task makes its own call again
+/// (`after_waitid_probe`), and `Kernel::wait_probes` carries the sentry's progress.
+fn waitid_probed(call: &mut Call, a: &args::waitid, eagain_if_none: bool) -> Option<Action> {
+    let options = a.options as i32;
+    let valid = WAIT4_OPTIONS | libc::WEXITED | libc::WNOWAIT;
+    if a.info == 0 || options & (libc::WSTOPPED | libc::WCONTINUED) == 0 || options & !valid != 0 {
+        return None;
+    }
+    let (k, tid) = (&mut *call.kernel, call.tid);
+    let target = match a.idtype {
+        P_ALL => 0,
+        P_PID if a.id > 0 => match k.translate(tid, a.id) {
+            Some(host) => host,
+            None => return Some(errno(Errno::ECHILD)),
+        },
+        // Group 0 is the caller's own.
+        P_PGID if a.id == 0 => 0,
+        P_PGID if a.id > 0 => match k.pids.host(k.ns_of(tid), a.id) {
+            Some(host) => host,
+            None => return Some(errno(Errno::ECHILD)),
+        },
+        _ => return None,
+    };
+    let ask = |args: [u64; 6], asked| {
+        Action::PassWithThenExit(
+            args,
+            ExitHook::WaitidProbe {
+                infop: a.info,
+                eagain_if_none,
+                asked,
+            },
+        )
+    };
+    let which = options & WHICH_CHILDREN;
+    let own = [a.idtype as u64, target as u64, a.info, a.options, a.rusage];
+    let step = k
+        .wait_probes
+        .get(&tid)
+        .filter(|probe| probe.call == own)
+        .map(|probe| probe.step.clone());
+    let looked_at = match step {
+        Some(WaitStep::Looking { children, next }) => {
+            let events = waited_events(options);
+            children
+                .get(next / events.len())
+                .map(|&child| (child, events[next % events.len()]))
+        }
+        Some(WaitStep::Taking { child, event }) => {
+            let options = event | libc::WNOHANG | options & (libc::WNOWAIT | which);
+            let args = [P_PID as u64, child as u64, 0, options as u64, a.rusage, 0];
+            return Some(ask(args, WaitAsk::Take { child, event }));
+        }
+        None => None,
+    };
+    let Some((child, event)) = looked_at else {
+        // A new wait, or what was waitable went meanwhile (another thread's wait took it).
+        let step = WaitStep::Looking {
+            children: Vec::new(),
+            next: 0,
+        };
+        k.wait_probes.insert(tid, WaitProbe { call: own, step });
+        let options = (options | libc::WNOWAIT) as u64;
+        let args = [
+            a.idtype as u64,
+            target as u64,
+            0,
+            options,
+            REFUSED_ADDRESS,
+            0,
+        ];
+        return Some(ask(args, WaitAsk::Any));
+    };
+    let answers = a.rusage == 0;
+    let nowait = if answers {
+        options & libc::WNOWAIT
+    } else {
+        libc::WNOWAIT
+    };
+    let options = (event | libc::WNOHANG | nowait | which) as u64;
+    let args = [P_PID as u64, child as u64, 0, options, REFUSED_ADDRESS, 0];
+    let asked = WaitAsk::Child {
+        child,
+        event,
+        answers,
+    };
+    Some(ask(args, asked))
+}
+
+/// The events a wait asks for, in the order the kernel looks for them in each child.
+fn waited_events(options: i32) -> Vec<i32> {
+    [libc::WEXITED, libc::WSTOPPED, libc::WCONTINUED]
+        .into_iter()
+        .filter(|&event| options & event != 0)
+        .collect()
+}
+
+/// At the exit stop of a call the sentry had the task make for a [`waitid_probed`]: the
+/// task's result, with its siginfo written at `infop`; None when the task makes its own
+/// call again, for the sentry's next question.
+pub fn after_waitid_probe(
+    k: &mut Kernel,
+    tid: Tid,
+    (infop, eagain_if_none, asked): (u64, bool, WaitAsk),
+    rval: i64,
+) -> Option<i64> {
+    let found = rval == -(libc::EFAULT as i64);
+    let Some(probe) = k.wait_probes.get(&tid) else {
+        return Some(rval);
+    };
+    let [idtype, target, _, options, _] = probe.call;
+    match asked {
+        WaitAsk::Any if found => {
+            let children = children_in_wait_order(k, tid, idtype as i32, target as Tid, options);
+            if let Some(probe) = k.wait_probes.get_mut(&tid) {
+                probe.step = WaitStep::Looking { children, next: 0 };
+            }
+            None
+        }
+        // Nothing waitable (WNOHANG), or the kernel's error (ECHILD, EINVAL, a restart):
+        // zeros, as Linux writes them whenever its wait reports no child.
+        WaitAsk::Any => {
+            k.wait_probes.remove(&tid);
+            let written = write_child_siginfo(k, tid, infop, [0; 6], false);
+            Some(match (written, rval) {
+                (Some(efault), _) => efault,
+                (None, 0) if eagain_if_none => -(libc::EAGAIN as i64),
+                (None, rval) => rval,
+            })
+        }
+        WaitAsk::Child {
+            child,
+            event,
+            answers: true,
+        } if found => Some(answer(k, tid, infop, child, event)),
+        WaitAsk::Child { child, event, .. } => {
+            if let Some(probe) = k.wait_probes.get_mut(&tid) {
+                match &mut probe.step {
+                    _ if found => probe.step = WaitStep::Taking { child, event },
+                    WaitStep::Looking { next, .. } => *next += 1,
+                    WaitStep::Taking { .. } => {}
+                }
+            }
+            None
+        }
+        // Taken: the answer, whether or not another thread's wait took the event first
+        // (the call cannot tell: it fills the task's rusage either way).
+        WaitAsk::Take { child, event } if rval == 0 => Some(answer(k, tid, infop, child, event)),
+        // The task's rusage is not writable (EFAULT: Linux took the event and wrote no
+        // siginfo), or the kernel's error.
+        WaitAsk::Take { .. } => {
+            k.wait_probes.remove(&tid);
+            Some(rval)
+        }
+    }
+}
+
+/// The wait of task `tid` is over with `event` of `child`: its siginfo, written at `infop`.
+fn answer(k: &mut Kernel, tid: Tid, infop: u64, child: Tid, event: i32) -> i64 {
+    k.wait_probes.remove(&tid);
+    let happened = match event {
+        libc::WSTOPPED => {
+            let signal = k.stop_signals.get(&child).copied();
+            (libc::CLD_STOPPED, signal.unwrap_or(libc::SIGSTOP))
+        }
+        libc::WCONTINUED => (libc::CLD_CONTINUED, libc::SIGCONT),
+        _ => {
+            let status = ProcStat::of(child).and_then(|stat| stat.number(EXIT_CODE));
+            exit_event(k, child, status.unwrap_or(0) as i32)
+        }
+    };
+    let fields = child_siginfo(k, tid, child, happened);
+    write_child_siginfo(k, tid, infop, fields, false).unwrap_or(0)
+}
+
+/// The children a wait by `idtype` and (host) `id` may report, in the order the kernel
+/// looks at them: those of the calling thread, then those of the threads after it in its
+/// process (unless __WNOTHREAD), each thread's oldest first.
+fn children_in_wait_order(k: &Kernel, tid: Tid, idtype: i32, id: Tid, options: u64) -> Vec<Tid> {
+    let group = match idtype {
+        P_PID => return vec![id],
+        P_PGID if id > 0 => Some(id as i64),
+        P_PGID => match ProcStat::of(tid).and_then(|stat| stat.number(PGRP)) {
+            Some(group) => Some(group),
+            None => return Vec::new(),
+        },
+        _ => None,
+    };
+    let tgid = k.tgid_of(tid);
+    let mut threads: Vec<Tid> = std::fs::read_dir(format!("/proc/{tgid}/task"))
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    if let Some(at) = threads.iter().position(|&t| t == tid) {
+        threads.rotate_left(at);
+    }
+    if options as i32 & libc::__WNOTHREAD != 0 {
+        threads = vec![tid];
+    }
+    let in_group = |child: Tid| match group {
+        Some(group) => ProcStat::of(child).and_then(|stat| stat.number(PGRP)) == Some(group),
+        None => true,
+    };
+    threads
+        .iter()
+        .filter_map(|t| crate::host::read_proc_text(format!("/proc/{tgid}/task/{t}/children")).ok())
+        .flat_map(|list| {
+            let children: Vec<Tid> = list
+                .split_whitespace()
+                .filter_map(|c| c.parse().ok())
+                .collect();
+            children
+        })
+        .filter(|&child| in_group(child))
+        .collect()
 }

@@ -881,6 +881,113 @@ fn a_fork_takes_the_exec_area_of_its_entry_and_no_failed_clones_flags() {
     assert_eq!(child.area(), Some(area));
 }
 
+/// The call the sentry has the task make for a waitid for stops or continues, and what it
+/// asked; None for any other action.
+fn probe_of(action: Action) -> Option<([u64; 6], super::sys_wait::WaitAsk)> {
+    match action {
+        Action::PassWithThenExit(args, super::ExitHook::WaitidProbe { asked, infop, .. }) => {
+            assert_eq!(infop, BUF);
+            Some((args, asked))
+        }
+        _ => None,
+    }
+}
+
+#[test]
+fn a_waitid_for_stops_is_answered_by_the_sentry_from_waits_that_write_nothing() {
+    use super::sys_wait::{after_waitid_probe, WaitAsk};
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    const P_PID: u64 = 1;
+    const REFUSED: u64 = 0xffff_ffff_ffff_f000;
+    let efault = -(libc::EFAULT as i64);
+    let waitid = |k: &mut Kernel, options: i32, rusage: u64| {
+        let args = [P_PID, 2, BUF, options as u64, rusage, 0];
+        probe_of(run(k, INIT, Sysno::waitid, args)).expect("a probe")
+    };
+    let after =
+        |k: &mut Kernel, asked, rval| after_waitid_probe(k, INIT, (BUF, false, asked), rval);
+    k.stop_signals.insert(CHILD, libc::SIGTSTP);
+
+    // First, whether anything is waitable: the caller's wait with WNOWAIT, no siginfo, and
+    // the refused rusage, which makes "found" EFAULT.
+    let stopped = libc::WSTOPPED;
+    let (args, asked) = waitid(&mut k, stopped, 0);
+    let nowait = (stopped | libc::WNOWAIT) as u64;
+    assert_eq!(
+        (args, asked),
+        ([P_PID, CHILD as u64, 0, nowait, REFUSED, 0], WaitAsk::Any)
+    );
+    assert_eq!(after(&mut k, asked, efault), None);
+    // Then the child, event by event, with WNOHANG: this one takes the stop and answers.
+    let (args, asked) = waitid(&mut k, stopped, 0);
+    let one = (stopped | libc::WNOHANG) as u64;
+    assert_eq!(args, [P_PID, CHILD as u64, 0, one, REFUSED, 0]);
+    let child = WaitAsk::Child {
+        child: CHILD,
+        event: stopped,
+        answers: true,
+    };
+    assert_eq!(asked, child);
+    assert_eq!(after(&mut k, asked, efault), Some(0));
+    // The siginfo: SIGCHLD, CLD_STOPPED, the child's number and uid, its stop signal.
+    let w = words(&mem, INIT, BUF, 7);
+    let stop = [libc::SIGCHLD, libc::CLD_STOPPED, 2, 0, libc::SIGTSTP].map(|v| v as u32);
+    assert_eq!([w[0], w[2], w[4], w[5], w[6]], stop);
+    assert!(k.wait_probes.is_empty());
+
+    // Nothing waitable under WNOHANG: zeros, as Linux writes them.
+    let (_, asked) = waitid(&mut k, stopped | libc::WNOHANG, 0);
+    assert_eq!(after(&mut k, asked, 0), Some(0));
+    assert_eq!(words(&mem, INIT, BUF, 7)[..3], [0, 0, 0]);
+    // The kernel's error ends the wait, with zeros too.
+    let (_, asked) = waitid(&mut k, stopped, 0);
+    let echild = -(libc::ECHILD as i64);
+    assert_eq!(after(&mut k, asked, echild), Some(echild));
+    assert!(k.wait_probes.is_empty());
+
+    // A child with nothing to report is passed over; when none is left, the wait starts
+    // again (what was waitable went meanwhile).
+    let continued = libc::WCONTINUED;
+    let (_, asked) = waitid(&mut k, continued, 0);
+    assert_eq!(after(&mut k, asked, efault), None);
+    let (_, asked) = waitid(&mut k, continued, 0);
+    assert_eq!(after(&mut k, asked, 0), None);
+    let (_, asked) = waitid(&mut k, continued, 0);
+    assert_eq!(asked, WaitAsk::Any);
+
+    // With the caller's rusage: found without taking it (WNOWAIT), then taken by the
+    // caller's own wait, which fills the rusage, and answered.
+    let rusage = BUF + 0x400;
+    k.wait_probes.clear();
+    let (_, asked) = waitid(&mut k, continued, rusage);
+    assert_eq!(after(&mut k, asked, efault), None);
+    let (args, asked) = waitid(&mut k, continued, rusage);
+    assert_eq!(args[3], (continued | libc::WNOHANG | libc::WNOWAIT) as u64);
+    assert_eq!(after(&mut k, asked, efault), None);
+    let (args, asked) = waitid(&mut k, continued, rusage);
+    let take = (continued | libc::WNOHANG) as u64;
+    assert_eq!(args, [P_PID, CHILD as u64, 0, take, rusage, 0]);
+    assert_eq!(
+        asked,
+        WaitAsk::Take {
+            child: CHILD,
+            event: continued
+        }
+    );
+    assert_eq!(after(&mut k, asked, 0), Some(0));
+    let w = words(&mem, INIT, BUF, 7);
+    assert_eq!(
+        (w[2], w[4], w[6]),
+        (libc::CLD_CONTINUED as u32, 2, libc::SIGCONT as u32)
+    );
+
+    // Progress belongs to the call it was made for: another call starts afresh.
+    let (_, asked) = waitid(&mut k, continued, 0);
+    assert_eq!(after(&mut k, asked, efault), None);
+    let (_, asked) = waitid(&mut k, stopped, 0);
+    assert_eq!(asked, WaitAsk::Any);
+}
+
 #[test]
 fn a_reaping_waitid_runs_as_wait4_and_the_sentry_writes_its_siginfo() {
     let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
@@ -919,11 +1026,12 @@ fn a_reaping_waitid_runs_as_wait4_and_the_sentry_writes_its_siginfo() {
     let unmapped = (0x10, P_PID as i32, CHILD, false, false);
     let rval = super::sys_wait::after_waitid_peek(&mut k, INIT, unmapped, echild);
     assert_eq!(rval, Some(-(libc::EFAULT as i64)));
-    // Stops are the kernel's to report, as before.
+    // Stops are the sentry's to report too (see the test below).
     assert!(matches!(
         waitid(&mut k, libc::WSTOPPED | libc::WNOWAIT),
-        Action::PassWithThenExit(_, super::ExitHook::Reaped { .. })
+        Action::PassWithThenExit(_, super::ExitHook::WaitidProbe { .. })
     ));
+    k.wait_probes.clear();
     // wait4 reaped the child, which exited 7: the siginfo names it by its number.
     mem.write(INIT, BUF, &0x0700i32.to_ne_bytes())
         .expect("status word");
