@@ -102,6 +102,80 @@ fn stop_and_continue_waits_show_no_host_id(v: Variant) {
 
 variant_tests!(stop_and_continue_waits_show_no_host_id);
 
+/// A child reaped where the sentry does not see it (by the kernel, for a parent that
+/// ignores SIGCHLD; by a waitid with no siginfo) leaves its number naming nothing, even once
+/// its host pid belongs to a process outside the sandbox (`escape_zombie_reuse`): before, the
+/// sentry kept the number for the host pid, and kill, getpgid and pidfd_open reached the
+/// host process that took it. Needs root, to give the pid to a process of the test's own
+/// (/proc/sys/kernel/ns_last_pid).
+fn reaped_child_number_names_no_host_process(v: Variant) {
+    if !test_support::is_root() {
+        eprintln!("skipped: placing a host pid needs root");
+        return;
+    }
+    for how in ["ignore", "nullinfo"] {
+        number_of_reaped_child_stays_unknown(v, how);
+    }
+}
+
+variant_tests!(reaped_child_number_names_no_host_process);
+
+fn number_of_reaped_child_stays_unknown(v: Variant, how: &str) {
+    use std::io::Write;
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // A comm is 15 bytes at most.
+    let name = format!("zr{}-{run}", std::process::id() % 1_000_000);
+    let (_scratch, rootfs) =
+        test_support::Scratch::escape_root("zombie_reuse", "escape_zombie_reuse", "zombie_reuse");
+    let mut cmd = v.sentry_command();
+    cmd.arg("run")
+        .arg(v.platform_flag())
+        .arg(&rootfs)
+        .args(["/zombie_reuse", how, &name])
+        .stdin(std::process::Stdio::piped());
+    let mut live = test_support::Live::spawn(cmd);
+    let mut stdin = live.take_stdin();
+    live.wait_line("named");
+    let named: Vec<i32> = std::fs::read_dir("/proc")
+        .expect("read /proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+        .collect();
+    let [host_pid] = named[..] else {
+        panic!("expected one process named {name}, found {named:?}");
+    };
+    writeln!(stdin, "reap").expect("write to the sandbox");
+    live.wait_line("reaped");
+    let _taker = take_host_pid(host_pid);
+    writeln!(stdin, "check").expect("write to the sandbox");
+    let run = live.finish();
+    run.expect_code(0);
+    assert!(run.stdout.contains("clean"), "{how}:\n{}", run.describe());
+}
+
+/// A process of the test's own (`sleep`) that has host pid `pid`, made by setting the pid
+/// namespace's last pid just before each try (another process may take it in between).
+fn take_host_pid(pid: i32) -> test_support::KillOnDrop {
+    for _ in 0..100 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
+            .expect("write /proc/sys/kernel/ns_last_pid");
+        let child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("spawn sleep");
+        let got = child.id() as i32;
+        let taker = test_support::KillOnDrop::new(child);
+        if got == pid {
+            return taker;
+        }
+    }
+    panic!("no process of the test's got host pid {pid}");
+}
+
 /// A signalfd's records never show a host pid or uid, however the fd is read or carried
 /// (`escape_signalfd`): before, every read gave the sender's host ids.
 fn signalfd_shows_no_host_id(v: Variant) {

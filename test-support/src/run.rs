@@ -218,6 +218,14 @@ impl Live {
         self.child.id() as i32
     }
 
+    /// The sentry's stdin, for a command spawned with `Stdio::piped()` there.
+    pub fn take_stdin(&mut self) -> std::process::ChildStdin {
+        self.child
+            .stdin
+            .take()
+            .expect("the command's stdin is piped")
+    }
+
     /// Reads stdout lines until one equals `want` (the watchdog bounds the wait).
     pub fn wait_line(&mut self, want: &str) {
         loop {

@@ -15,6 +15,17 @@ pub trait TaskMemory {
         read_proc_text(format!("/proc/{tid}/{name}")).ok()
     }
 
+    /// The parent (host pid) of host process `tid` if it is a zombie: it exited and nobody
+    /// reaped it yet.
+    fn zombie_parent(&self, tid: Tid) -> Option<Tid> {
+        let stat = self.proc_file(tid, "stat")?;
+        let mut fields = stat.rsplit_once(") ")?.1.split_whitespace();
+        if fields.next()? != "Z" {
+            return None;
+        }
+        fields.next()?.parse().ok()
+    }
+
     /// Reads `buf.len()` bytes at `addr`; EFAULT if any of them is not mapped.
     fn read(&self, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno>;
     /// Writes `data` at `addr`; EFAULT if any of it is not mapped writable.

@@ -154,6 +154,10 @@ impl Departed {
     }
 }
 
+/// How many zombies the sentry keeps before it first looks for those the kernel reaped
+/// without a wait it saw; it looks again each time their number doubles since.
+const ZOMBIES_BEFORE_PRUNING: usize = 256;
+
 /// A waitid for stops or continues that the sentry answers itself: the task's own
 /// arguments (idtype, id, infop, options, rusage), so that a stale one is told apart, and
 /// how far the sentry has got.
@@ -181,6 +185,8 @@ pub struct Kernel {
     /// Processes that exited and wait for their parent to reap them: host id -> the real
     /// uid it had in the sandbox (waitid and SIGCHLD report it).
     pub zombies: HashMap<Tid, u32>,
+    /// How many zombies make the sentry look for those the kernel reaped unseen.
+    zombies_pruned_at: usize,
     /// Processes killed by a signal whose core Linux would have written (see
     /// `Kernel::task_killed`): their wait status carries WCOREDUMP, their waitid and
     /// SIGCHLD siginfo CLD_DUMPED. Host ids, kept while the zombie is.
@@ -292,6 +298,7 @@ impl Kernel {
             memory: memory::MemoryTable::default(),
             pids: PidTable::default(),
             zombies: HashMap::new(),
+            zombies_pruned_at: ZOMBIES_BEFORE_PRUNING,
             dumped_core: HashSet::new(),
             departed: Departed::default(),
             stop_signals: HashMap::new(),
@@ -362,20 +369,35 @@ impl Kernel {
     }
 
     /// Drops the zombies the kernel reaped without a wait the sentry saw (a parent that
-    /// ignores SIGCHLD or set SA_NOCLDWAIT): a host process that is gone, or is no longer a
-    /// zombie (its pid was reused), no longer holds a pid of the sandbox.
+    /// ignores SIGCHLD or set SA_NOCLDWAIT, a waitid with no siginfo): a host process that
+    /// is gone, or is no longer the sandbox's zombie (its pid was reused), no longer holds a
+    /// pid of the sandbox. Their numbers stay known to the waits that reaped them
+    /// (`departed`).
     pub fn forget_reaped_zombies(&mut self) {
-        let mem = &self.mem;
-        self.zombies.retain(|&tid, _| {
-            mem.proc_file(tid, "stat")
-                .and_then(|stat| {
-                    let state = stat.rsplit_once(") ")?.1.chars().next()?;
-                    Some(state == 'Z')
-                })
-                .unwrap_or(false)
-        });
-        let zombies = &self.zombies;
-        self.dumped_core.retain(|tid| zombies.contains_key(tid));
+        let reaped: Vec<(Tid, u32)> = self
+            .zombies
+            .iter()
+            .filter(|&(&tid, _)| !self.is_sandbox_zombie(tid))
+            .map(|(&tid, &ruid)| (tid, ruid))
+            .collect();
+        for (tid, ruid) in reaped {
+            self.zombies.remove(&tid);
+            self.release_pid(tid, ruid);
+        }
+        self.zombies_pruned_at = self.zombies.len().max(ZOMBIES_BEFORE_PRUNING / 2) * 2;
+    }
+
+    /// Whether host process `tid` is still a zombie of the sandbox: a zombie whose parent
+    /// is a process of the sandbox or the sentry (which orphans come to). One the kernel
+    /// reaped unseen may have left its pid to any host process since: never to be named.
+    fn is_sandbox_zombie(&self, tid: Tid) -> bool {
+        match self.mem.zombie_parent(tid) {
+            // Any thread of the parent (its leader may have ended before it).
+            Some(parent) => {
+                parent as u32 == std::process::id() || self.tasks.values().any(|t| t.tgid == parent)
+            }
+            None => false,
+        }
     }
 
     /// Whether another task may use `tid`'s fd table: a thread of its process, or a
@@ -487,7 +509,8 @@ impl Kernel {
     /// zombie of the caller's namespace or below. Never a host process outside the sandbox.
     pub fn translate(&self, tid: Tid, vpid: i32) -> Option<Tid> {
         let host = self.pids.host(self.ns_of(tid), vpid)?;
-        (self.tasks.contains_key(&host) || self.zombies.contains_key(&host)).then_some(host)
+        let zombie = || self.zombies.contains_key(&host) && self.is_sandbox_zombie(host);
+        (self.tasks.contains_key(&host) || zombie()).then_some(host)
     }
 
     /// The number the caller `tid` knows host task `host` by; 0 when it cannot see it.

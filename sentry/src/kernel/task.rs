@@ -208,6 +208,9 @@ impl Kernel {
                 // (If the parent is exiting too, the zombie comes to the sentry, whose wait
                 // reports it a second time: released then.)
                 self.zombies.insert(tid, task.creds.ruid);
+                if self.zombies.len() >= self.zombies_pruned_at {
+                    self.forget_reaped_zombies();
+                }
             } else {
                 // The sentry is its parent (the first process, an orphan): reaped by the
                 // wait that reported it.
@@ -271,9 +274,17 @@ mod tests {
         k
     }
 
+    /// A fake host on which process `tid` is a zombie of `parent`.
+    fn host_with_zombie(tid: Tid, parent: Tid) -> std::sync::Arc<crate::host::FakeMemory> {
+        let host = std::sync::Arc::new(crate::host::FakeMemory::default());
+        host.set_proc_file(tid, "stat", &format!("{tid} (sh) Z {parent} {tid} 0"));
+        host
+    }
+
     #[test]
     fn orphans_go_to_the_subreaper_and_zombies_keep_their_number() {
         let mut k = kernel_with_init(10);
+        k.mem = host_with_zombie(20, 10);
         k.task_created(10, 20, false);
         k.task_created(20, 30, false);
         assert_eq!(k.vpid_for(10, 30), 3);
@@ -286,6 +297,28 @@ mod tests {
         // The zombie reaped: its number is free, and a reaped id is not a task.
         assert_eq!(k.task_exited(20), None);
         assert_eq!(k.translate(10, 2), None);
+    }
+
+    #[test]
+    fn a_zombie_reaped_unseen_names_no_host_process() {
+        let mut k = kernel_with_init(10);
+        k.task_created(10, 20, false);
+        k.task_created(10, 21, false);
+        assert_eq!(k.task_exited(20), Some(None));
+        assert_eq!(k.task_exited(21), Some(None));
+        // The kernel reaped both without a wait the sentry saw; host pid 20 went to a host
+        // process (another parent, running), 21 to a zombie of another host process.
+        let host = std::sync::Arc::new(crate::host::FakeMemory::default());
+        host.set_proc_file(20, "stat", "20 (victim) S 1 20 0");
+        host.set_proc_file(21, "stat", "21 (victim) Z 1 21 0");
+        k.mem = host;
+        assert_eq!(k.translate(10, 2), None);
+        assert_eq!(k.translate(10, 3), None);
+        // Let go: their numbers are free again, and remembered for the waits that reaped them.
+        k.forget_reaped_zombies();
+        assert!(k.zombies.is_empty());
+        assert_eq!(k.pids.host(ROOT_NS, 2), None);
+        assert_eq!(k.sender_vpid(10, 20), 2);
     }
 
     #[test]

@@ -339,7 +339,8 @@ fn child_siginfo(k: &Kernel, tid: Tid, host: Tid, (code, value): (i32, i32)) -> 
         libc::SIGCHLD,
         0,
         code,
-        k.vpid_for(tid, host),
+        // A zombie the sentry let go meanwhile (`forget_reaped_zombies`) keeps its number.
+        k.sender_vpid(tid, host),
         // An id the sandbox cannot name shows as the overflow id, as Linux shows it.
         sandbox_ruid(k, host).unwrap_or(65534) as i32,
         value,
@@ -418,7 +419,7 @@ pub fn after_wait(
         }
         _ => return rval,
     };
-    let vpid = k.vpid_for(tid, host);
+    let vpid = k.sender_vpid(tid, host);
     if !nowait {
         if let Some(ruid) = k.zombies.remove(&host) {
             k.release_pid(host, ruid);

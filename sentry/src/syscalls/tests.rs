@@ -625,9 +625,14 @@ fn status_of_child_killed(sig: i32, soft: u64, undumpable: bool) -> i32 {
             0
         );
     }
-    // Its death, as the supervisor records it; a zombie of init's.
+    // Its death, as the supervisor records it; a zombie of init's, on the host too.
     k.task_ended(CHILD, Some(sig));
     assert_eq!(k.task_exited(CHILD), Some(None));
+    mem.set_proc_file(
+        CHILD,
+        "stat",
+        &format!("{CHILD} (child) Z {INIT} {CHILD} 0"),
+    );
     let status_at = BUF + 64;
     let Action::PassWithThenExit(
         args,
