@@ -172,21 +172,30 @@ impl IpcNamespace {
 }
 
 /// Whether host object `id` is an IPC_PRIVATE one, as every object of a sandbox's is on the
-/// host (IPC_STAT; false when it is gone).
+/// host (false when it is gone). Read from /proc/sysvipc, which lists every object whatever
+/// its mode: IPC_STAT needs read permission, which the sandbox may have taken from its own
+/// objects (IPC_SET mode 000) against a sentry that is not root.
 pub fn is_private_on_host(kind: IpcKind, id: i32) -> bool {
-    // Large enough for shmid_ds, msqid_ds and semid_ds, which all start with the ipc_perm
-    // whose first field is the key.
-    let mut ds = [0u64; 32];
-    let buf = ds.as_mut_ptr();
-    // SAFETY: IPC_STAT writes one *_ds structure, at most 120 bytes, into our 256.
-    let rc = unsafe {
-        match kind {
-            IpcKind::Shm => libc::shmctl(id, libc::IPC_STAT, buf.cast()),
-            IpcKind::Msg => libc::msgctl(id, libc::IPC_STAT, buf.cast()),
-            IpcKind::Sem => libc::semctl(id, 0, libc::IPC_STAT, buf),
-        }
+    let table = match kind {
+        IpcKind::Shm => "shm",
+        IpcKind::Msg => "msg",
+        IpcKind::Sem => "sem",
     };
-    rc == 0 && ds[0] as u32 as i32 == libc::IPC_PRIVATE
+    let Ok(text) = std::fs::read_to_string(format!("/proc/sysvipc/{table}")) else {
+        return false;
+    };
+    private_in_table(&text, id)
+}
+
+/// Whether a /proc/sysvipc table (a header line, then "key id perms ..." per object) lists
+/// object `id` with the key IPC_PRIVATE.
+fn private_in_table(text: &str, id: i32) -> bool {
+    text.lines().skip(1).any(|line| {
+        let mut columns = line.split_whitespace();
+        let key = columns.next().and_then(|k| k.parse::<i32>().ok());
+        let listed = columns.next().and_then(|i| i.parse::<i32>().ok());
+        listed == Some(id) && key == Some(libc::IPC_PRIVATE)
+    })
 }
 
 /// Removes an object from the host (IPC_RMID); errors (already gone) are of no interest.
@@ -204,6 +213,20 @@ pub fn remove_from_host(kind: IpcKind, id: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_private_object_is_found_in_its_proc_table_whatever_its_mode() {
+        let shm = "       key      shmid perms                  size  cpid  lpid nattch   uid\n\
+                            0         12     0                  4096   100   100      0 65534\n\
+                        24344         13   600                  4096   100   100      0 65534\n";
+        assert!(private_in_table(shm, 12));
+        assert!(
+            !private_in_table(shm, 13),
+            "a keyed object is not one of the sandbox's"
+        );
+        assert!(!private_in_table(shm, 14), "a gone object is not");
+        assert!(!private_in_table("header only\n", 12));
+    }
 
     #[test]
     fn keys_name_the_sandbox_objects_of_their_kind() {
