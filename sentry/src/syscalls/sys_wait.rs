@@ -131,6 +131,22 @@ const WAIT4_OPTIONS: i32 = libc::WNOHANG
     | libc::__WCLONE
     | libc::__WALL;
 
+/// The host id a waitid's (idtype, id) names for the caller: a child's or a group's (0 for
+/// any child, and for the caller's own group); None when the kernel is left to refuse the
+/// pair (EINVAL); ECHILD for a number that names nothing of the sandbox.
+fn waited_host(call: &Call, a: &args::waitid) -> Option<Result<Tid, Errno>> {
+    let (k, tid) = (&*call.kernel, call.tid);
+    let host = match a.idtype {
+        P_ALL => Some(0),
+        P_PID if a.id > 0 => k.translate(tid, a.id),
+        // Group 0 is the caller's own.
+        P_PGID if a.id == 0 => Some(0),
+        P_PGID if a.id > 0 => k.pids.host(k.ns_of(tid), a.id),
+        _ => return None,
+    };
+    Some(host.ok_or(Errno::ECHILD))
+}
+
 /// waitid as wait4 (see [`waitid`]), when wait4 can say the same: a siginfo to fill,
 /// WEXITED without WNOWAIT, no option wait4 lacks, and a child, a group or any child.
 fn waitid_as_wait4(call: &mut Call, a: &args::waitid, eagain_if_none: bool) -> Option<Action> {
@@ -139,20 +155,16 @@ fn waitid_as_wait4(call: &mut Call, a: &args::waitid, eagain_if_none: bool) -> O
     if a.info == 0 || options & libc::WEXITED == 0 || options & !known != 0 {
         return None;
     }
-    let (k, tid) = (&*call.kernel, call.tid);
+    let host = match waited_host(call, a)? {
+        Ok(host) => host as i64,
+        Err(e) => return Some(errno(e)),
+    };
+    // wait4's pid: -1 for any child, 0 for the caller's group (as waitid's group 0), a
+    // group negated.
     let pid = match a.idtype {
         P_ALL => -1,
-        P_PID if a.id > 0 => match k.translate(tid, a.id) {
-            Some(host) => host as i64,
-            None => return Some(errno(Errno::ECHILD)),
-        },
-        // Group 0 is the caller's own, as wait4's 0 says.
-        P_PGID if a.id == 0 => 0,
-        P_PGID if a.id > 0 => match k.pids.host(k.ns_of(tid), a.id) {
-            Some(host) => -(host as i64),
-            None => return Some(errno(Errno::ECHILD)),
-        },
-        _ => return None,
+        P_PGID => -host,
+        _ => host,
     };
     Some(Action::PassAsThenExit {
         nr: ::syscalls::Sysno::wait4.id() as u64,
@@ -180,20 +192,9 @@ fn waitid_peek(call: &mut Call, a: &args::waitid, eagain_if_none: bool) -> Optio
     if a.info == 0 || options & peek != peek || options & (libc::WSTOPPED | libc::WCONTINUED) != 0 {
         return None;
     }
-    let (k, tid) = (&*call.kernel, call.tid);
-    let host = match a.idtype {
-        P_ALL => 0,
-        P_PID if a.id > 0 => match k.translate(tid, a.id) {
-            Some(host) => host,
-            None => return Some(errno(Errno::ECHILD)),
-        },
-        // Group 0 is the caller's own.
-        P_PGID if a.id == 0 => 0,
-        P_PGID if a.id > 0 => match k.pids.host(k.ns_of(tid), a.id) {
-            Some(host) => host,
-            None => return Some(errno(Errno::ECHILD)),
-        },
-        _ => return None,
+    let host = match waited_host(call, a)? {
+        Ok(host) => host,
+        Err(e) => return Some(errno(e)),
     };
     let mut args = call.args;
     args[1] = host as u64;
@@ -504,21 +505,11 @@ fn waitid_probed(call: &mut Call, a: &args::waitid, eagain_if_none: bool) -> Opt
     if a.info == 0 || options & (libc::WSTOPPED | libc::WCONTINUED) == 0 || options & !valid != 0 {
         return None;
     }
-    let (k, tid) = (&mut *call.kernel, call.tid);
-    let target = match a.idtype {
-        P_ALL => 0,
-        P_PID if a.id > 0 => match k.translate(tid, a.id) {
-            Some(host) => host,
-            None => return Some(errno(Errno::ECHILD)),
-        },
-        // Group 0 is the caller's own.
-        P_PGID if a.id == 0 => 0,
-        P_PGID if a.id > 0 => match k.pids.host(k.ns_of(tid), a.id) {
-            Some(host) => host,
-            None => return Some(errno(Errno::ECHILD)),
-        },
-        _ => return None,
+    let target = match waited_host(call, a)? {
+        Ok(host) => host,
+        Err(e) => return Some(errno(e)),
     };
+    let (k, tid) = (&mut *call.kernel, call.tid);
     let ask = |args: [u64; 6], asked| {
         Action::PassWithThenExit(
             args,
