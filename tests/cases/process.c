@@ -133,6 +133,15 @@ int main(int argc, char **argv)
     close(go[0]);
     close(go[1]);
 
+    /* waitid with no siginfo reaps as well: the child's number is gone after. */
+    fflush(stdout);
+    c = fork();
+    if (c == 0)
+        _exit(2);
+    T_EQ(syscall(SYS_waitid, P_PID, c, NULL, WEXITED, NULL), 0, "waitid: no siginfo, reaps");
+    T_ERR(kill(c, 0), ESRCH, "waitid: the reaped child's number names nothing");
+    T_ERR(waitid(P_PID, c, &si, WEXITED | WNOHANG), ECHILD, "waitid: nothing left to reap");
+
     /* waitid: a child stops, continues, then exits; WNOHANG while it runs. */
     int wp[2];
     pipe(wp);

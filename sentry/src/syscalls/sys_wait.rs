@@ -111,9 +111,6 @@ fn by_pidfd(call: &mut Call, a: args::waitid) -> Result<(args::waitid, bool), Er
     if host <= 0 || !known {
         return Err(Errno::ECHILD);
     }
-    if nonblocking && a.info == 0 {
-        return Ok((a, false));
-    }
     call.args[0] = P_PID as u64;
     call.args[1] = k.vpid_for(call.tid, host) as u64;
     if nonblocking {
@@ -147,12 +144,13 @@ fn waited_host(call: &Call, a: &args::waitid) -> Option<Result<Tid, Errno>> {
     Some(host.ok_or(Errno::ECHILD))
 }
 
-/// waitid as wait4 (see [`waitid`]), when wait4 can say the same: a siginfo to fill,
-/// WEXITED without WNOWAIT, no option wait4 lacks, and a child, a group or any child.
+/// waitid as wait4 (see [`waitid`]), when wait4 can say the same: WEXITED without WNOWAIT,
+/// no option wait4 lacks, and a child, a group or any child. Without a siginfo to fill it
+/// runs as wait4 too (with no status word), so that the sentry learns which child it reaped.
 fn waitid_as_wait4(call: &mut Call, a: &args::waitid, eagain_if_none: bool) -> Option<Action> {
     let options = a.options as i32;
     let known = WAIT4_OPTIONS | libc::WEXITED;
-    if a.info == 0 || options & libc::WEXITED == 0 || options & !known != 0 {
+    if options & libc::WEXITED == 0 || options & !known != 0 {
         return None;
     }
     let host = match waited_host(call, a)? {
@@ -307,6 +305,23 @@ pub fn after_waitid_as_wait4(
     if super::sys_signal::ERESTART.contains(&rval) {
         // Interrupted: the kernel runs the task's own waitid again, or fails it.
         return rval;
+    }
+    if infop == 0 {
+        // No siginfo: a child no longer on the host was reaped (not a stop or a continue).
+        if rval > 0 {
+            let host = rval as Tid;
+            if let Some(&ruid) = k.zombies.get(&host) {
+                if k.mem.zombie_parent(host).is_none() {
+                    k.zombies.remove(&host);
+                    k.release_pid(host, ruid);
+                }
+            }
+        }
+        return match rval {
+            0 if eagain_if_none => -(libc::EAGAIN as i64),
+            reaped if reaped > 0 => 0,
+            error => error,
+        };
     }
     let mut fields = [0i32; 6];
     if rval > 0 {

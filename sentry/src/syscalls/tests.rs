@@ -1031,6 +1031,24 @@ fn a_reaping_waitid_runs_as_wait4_and_the_sentry_writes_its_siginfo() {
     let unmapped = (0x10, P_PID as i32, CHILD, false, false);
     let rval = super::sys_wait::after_waitid_peek(&mut k, INIT, unmapped, echild);
     assert_eq!(rval, Some(-(libc::EFAULT as i64)));
+    // Without a siginfo, a reaping waitid is wait4 too, with no status word: the sentry
+    // lets the child it reaped go (gone from the host), and waitid says 0.
+    match run(
+        &mut k,
+        INIT,
+        Sysno::waitid,
+        [P_PID, 2, 0, libc::WEXITED as u64, 0, 0],
+    ) {
+        Action::PassAsThenExit { nr, args, .. } => {
+            assert_eq!(nr, Sysno::wait4.id() as u64);
+            assert_eq!(args[..3], [CHILD as u64, 0, 0]);
+        }
+        other => panic!("expected waitid as wait4, got {other:?}"),
+    }
+    const REAPED: Tid = 4300;
+    k.zombies.insert(REAPED, 0);
+    let rval = super::sys_wait::after_waitid_as_wait4(&mut k, INIT, (0, false), REAPED as i64);
+    assert_eq!((rval, k.zombies.contains_key(&REAPED)), (0, false));
     // Stops are the sentry's to report too (see the test below).
     assert!(matches!(
         waitid(&mut k, libc::WSTOPPED | libc::WNOWAIT),
