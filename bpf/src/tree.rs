@@ -21,6 +21,8 @@ pub struct Guard {
 pub enum ArgTest {
     /// `>= floor`, unsigned: a negative fd also stops.
     AtLeast(u32),
+    /// `>= floor` and `< ceiling`, unsigned.
+    Within(u32, u32),
     /// One of these values.
     OneOf(&'static [u32]),
     /// Any of these bits set (a flag that changes what the call does).
@@ -52,12 +54,20 @@ fn guard_block(nr: u32, guards: &[&Guard], allow: u32, other: u32) -> Vec<sock_f
     let mut body = Vec::new();
     // Each jump's target is the `other` return; offsets are fixed once the body is known.
     let mut to_other = Vec::new();
+    // Jumps whose false branch goes to the `other` return.
+    let mut else_other = Vec::new();
     for g in guards {
         body.push(load_arg(u32::from(g.arg)));
         match g.test {
             ArgTest::AtLeast(floor) => {
                 to_other.push(body.len());
                 body.push(jump(JGE_K, floor, 0, 0));
+            }
+            ArgTest::Within(floor, ceiling) => {
+                // Below the floor: on to the next test; then below the ceiling: `other`.
+                body.push(jump(JGE_K, floor, 0, 1));
+                else_other.push(body.len());
+                body.push(jump(JGE_K, ceiling, 0, 0));
             }
             ArgTest::OneOf(values) => {
                 for &v in values {
@@ -76,6 +86,9 @@ fn guard_block(nr: u32, guards: &[&Guard], allow: u32, other: u32) -> Vec<sock_f
     body.push(ret(other));
     for at in to_other {
         body[at].jt = u8::try_from(other_at - at - 1).expect("a guard block fits a jump");
+    }
+    for at in else_other {
+        body[at].jf = u8::try_from(other_at - at - 1).expect("a guard block fits a jump");
     }
     let mut code = vec![jump(
         JEQ_K,
@@ -205,6 +218,33 @@ mod tests {
         // Unguarded calls keep the allow list's answer.
         assert_eq!(call(39, [600; 6]), ALLOW);
         assert_eq!(call(2, [0; 6]), OTHER);
+    }
+
+    #[test]
+    fn a_range_guard_stops_only_within_its_range() {
+        let guards = [
+            Guard {
+                nr: 0,
+                arg: 0,
+                test: ArgTest::Within(512, 576),
+            },
+            Guard {
+                nr: 0,
+                arg: 2,
+                test: ArgTest::OneOf(&[7]),
+            },
+        ];
+        let p = program(&[1], &guards);
+        let call = |fd: u64, a2: u64| evaluate(&p, AUDIT_ARCH_X86_64, 0, &[fd, 0, a2, 0, 0, 0]);
+        assert_eq!(call(511, 0), ALLOW);
+        assert_eq!(call(512, 0), OTHER);
+        assert_eq!(call(575, 0), OTHER);
+        assert_eq!(call(576, 0), ALLOW);
+        assert_eq!(call(u32::MAX as u64, 0), ALLOW);
+        // Only the low 32 bits, and the other guard still holds on its own.
+        assert_eq!(call((1 << 32) | 520, 0), OTHER);
+        assert_eq!(call(600, 7), OTHER);
+        assert_eq!(call(3, 7), OTHER);
     }
 
     #[test]

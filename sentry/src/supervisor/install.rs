@@ -167,7 +167,10 @@ impl Supervisor {
         };
         // The install wakes the task and waits for it: a pair of wake-ups, as a stop is.
         self.kernel.holds.exchanged(tid);
-        let at = crate::syscalls::signalfd::slot(&self.kernel, tid, fd.as_fd(), at_least);
+        let at = match crate::syscalls::signalfd::slot(&self.kernel, tid, fd.as_fd(), at_least) {
+            Ok(at) => at,
+            Err(e) => return refuse(self.listener(tid), e),
+        };
         match self
             .listener(tid)
             .install(request.id, tid, fd.as_fd(), cloexec, at)

@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn calls_on_the_fds_of_signalfds_stop() {
-        use super::super::signalfd::FLOOR;
+        use super::super::signalfd::{CEILING, FLOOR};
         const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
         let (trace, allow) = (libc::SECCOMP_RET_TRACE, libc::SECCOMP_RET_ALLOW);
         let filter = compile(Policy::default());
@@ -415,7 +415,14 @@ mod tests {
         ] {
             assert_eq!(on_fd(sysno, 3), allow, "{sysno:?}");
             assert_eq!(on_fd(sysno, FLOOR), trace, "{sysno:?}");
+            assert_eq!(on_fd(sysno, CEILING - 1), trace, "{sysno:?}");
         }
+        // Above the signalfds' numbers a read runs in the kernel; a dup still stops (memfds
+        // live there too).
+        for sysno in [Sysno::read, Sysno::readv, Sysno::preadv2] {
+            assert_eq!(on_fd(sysno, CEILING), allow, "{sysno:?}");
+        }
+        assert_eq!(on_fd(Sysno::dup, CEILING), trace);
         // Under ptrace a dup is notified below the floor and stops at or above it.
         let (set, guards) = notified(Policy::default(), true);
         assert!(set.contains(&(Sysno::dup2.id() as u32)));

@@ -5,16 +5,19 @@
 //! the signal at its delivery stop and writes the record itself, in the sandbox's terms).
 //!
 //! For the sentry to see those reads without stopping every read, signalfds live at fd
-//! number [`FLOOR`] or above, where the seccomp filter stops the read family (read, readv,
-//! preadv2 at the file position). The sentry makes every signalfd itself and installs it
-//! there; dup and F_DUPFD of one are installs too. What would put one below the floor, or
-//! at a number the sentry did not choose, is refused with a trace event: dup2/dup3 of a
-//! signalfd, and SCM_RIGHTS carrying one (the receiver's kernel picks the number).
+//! numbers from [`FLOOR`] up to [`CEILING`] (excluded), where the seccomp filter stops the
+//! read family (read, readv, preadv2 at the file position): a program with more fds than
+//! that reads the ones above at the kernel's speed. The sentry makes every signalfd itself
+//! and installs it there (EMFILE when those numbers are all taken); dup and F_DUPFD of one
+//! are installs too. What would put one elsewhere, or at a number the sentry did not
+//! choose, is refused with a trace event: dup2/dup3 of a signalfd, and SCM_RIGHTS carrying
+//! one (the receiver's kernel picks the number). The dups themselves stop for every fd at
+//! or above the floor, where memfds live too.
 //!
-//! A read of any other fd at or above the floor runs in the kernel, and its number is kept
-//! until the thread meets the sentry again (its next call, stop or exit; by then the kernel
-//! has looked the fd up): no signalfd is installed at that number meanwhile, so another
-//! thread cannot swap one in between the sentry's look and the kernel's.
+//! A read of any other fd in that range runs in the kernel, and its number is kept until
+//! the thread meets the sentry again (its next call, stop or exit; by then the kernel has
+//! looked the fd up): no signalfd is installed at that number meanwhile, so another thread
+//! cannot swap one in between the sentry's look and the kernel's.
 //!
 //! Linux AIO reads an fd named in memory the sentry cannot hold still, so a process (or fd
 //! table) has either AIO contexts or signalfds, never both.
@@ -32,23 +35,22 @@ use syscalls::Sysno;
 /// `memfd`). Below the usual soft RLIMIT_NOFILE (1024), above what ordinary programs open.
 pub const FLOOR: u32 = 512;
 
+/// The number above the highest a signalfd takes: room for 64 per process.
+pub const CEILING: u32 = FLOOR + 64;
+
 /// What /proc shows as the target of a signalfd.
 const SIGNALFD_LINK: &[u8] = b"anon_inode:[signalfd]";
 
 /// The size of one record (struct signalfd_siginfo).
 pub const RECORD: usize = 128;
 
-/// The calls that read from, or duplicate, the fd in their first argument: they stop for
-/// fds at or above the floor.
-const HIGH_FD_GUARDED: [Sysno; 7] = [
-    Sysno::read,
-    Sysno::readv,
-    Sysno::preadv2,
-    Sysno::dup,
-    Sysno::dup2,
-    Sysno::dup3,
-    Sysno::fcntl,
-];
+/// The calls that read from the fd in their first argument: they stop for the fds where
+/// signalfds live.
+const READS: [Sysno; 3] = [Sysno::read, Sysno::readv, Sysno::preadv2];
+
+/// The calls that duplicate the fd in their first argument: they stop for every fd at or
+/// above the floor.
+const DUPLICATES: [Sysno; 4] = [Sysno::dup, Sysno::dup2, Sysno::dup3, Sysno::fcntl];
 
 /// The dups: notified under `--platform=ptrace` for fds below the floor (see `filter`).
 pub const DUPS: [Sysno; 3] = [Sysno::dup, Sysno::dup2, Sysno::dup3];
@@ -67,7 +69,12 @@ pub fn guards(calls: &[Sysno]) -> Vec<Guard> {
 
 /// The guards of the main filter.
 pub fn filter_guards() -> Vec<Guard> {
-    guards(&HIGH_FD_GUARDED)
+    let reads = READS.iter().map(|&sysno| Guard {
+        nr: sysno.id() as u32,
+        arg: 0,
+        test: ArgTest::Within(FLOOR, CEILING),
+    });
+    reads.chain(guards(&DUPLICATES)).collect()
 }
 
 crate::syscall_entries! {
@@ -437,20 +444,29 @@ fn names_signalfd(path: impl AsRef<std::path::Path>) -> bool {
 }
 
 /// Where an fd being installed in task `tid` goes: a signalfd (installed with `at_least`,
-/// see `Action::InstallAbove`), and a memfd while memory is accounted, at the lowest free
-/// number at or above `at_least` (and the floor) that no read in flight names; anything
-/// else at the lowest free number (None).
-pub fn slot(k: &Kernel, tid: Tid, fd: BorrowedFd, at_least: Option<u32>) -> Option<u32> {
-    let floor = match at_least {
-        Some(at_least) => at_least.max(FLOOR),
-        None if k.memory.active() && is_memfd(fd) => FLOOR,
-        None => return None,
+/// see `Action::InstallAbove`) at the lowest free number from `at_least` (and the floor)
+/// below the ceiling that no read in flight names, EMFILE if there is none; a memfd while
+/// memory is accounted at the lowest such number at or above the floor; anything else at
+/// the lowest free number (None). ESRCH when the task's fd table cannot be read (it ended).
+pub fn slot(
+    k: &Kernel,
+    tid: Tid,
+    fd: BorrowedFd,
+    at_least: Option<u32>,
+) -> Result<Option<u32>, Errno> {
+    let (floor, ceiling) = match at_least {
+        Some(at_least) => (at_least.max(FLOOR), CEILING),
+        None if k.memory.active() && is_memfd(fd) => (FLOOR, u32::MAX),
+        None => return Ok(None),
     };
     let mut taken: hashbrown::HashSet<u32> = std::fs::read_dir(format!("/proc/{tid}/fd"))
-        .ok()?
+        .map_err(|_| Errno::ESRCH)?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .filter(|&n| n >= floor)
         .collect();
     taken.extend(k.high_reads.values().copied());
-    (floor..).find(|n| !taken.contains(n))
+    match (floor..ceiling).find(|n| !taken.contains(n)) {
+        Some(n) => Ok(Some(n)),
+        None => Err(Errno::EMFILE),
+    }
 }

@@ -1,8 +1,11 @@
 /* escape_signalfd: reads signals through signalfds (read, readv, a dup, one dup2'd below the
- * floor, one passed with SCM_RIGHTS) sent by children and by their exits. Every ssi_pid
+ * floor, one passed with SCM_RIGHTS, an F_DUPFD above the numbers where the sentry puts
+ * signalfds, the last of as many as can be made, one made while ordinary fds fill those
+ * numbers) sent by children and by their exits. Every ssi_pid
  * must be a number fork returned in the sandbox and every ssi_uid 0 (the sandbox's root):
  * a host pid or uid is an escape. Prints "signalfd ok" and exits 0, or names what it saw
  * and exits 3. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +96,27 @@ int main(void)
         int received;
         memcpy(&received, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof received);
         round_trip("a signalfd passed with SCM_RIGHTS", received, 0);
+    }
+    /* Where Linux puts them, these must read the same (the sentry may refuse them). */
+    int high = fcntl(fd, F_DUPFD, 1000);
+    if (high >= 0)
+        round_trip("an F_DUPFD at 1000 or above", high, 0);
+    int last = -1;
+    for (int i = 0; i < 100; i++) {
+        int more = signalfd(-1, &set, 0);
+        if (more < 0)
+            break;
+        last = more;
+    }
+    if (last >= 0)
+        round_trip("the last of many signalfds", last, 0);
+    int filler[2];
+    if (pipe(filler) == 0) {
+        for (int n = 512; n < 1024; n++)
+            dup2(filler[0], n);
+        int crowded = signalfd(-1, &set, 0);
+        if (crowded >= 0)
+            round_trip("a signalfd made among many fds", crowded, 0);
     }
     if (escaped)
         return 3;
