@@ -6,7 +6,38 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+
+/* pidfd_send_signal takes an fd of a process's /proc directory as a pidfd (and no other
+ * directory of /proc). */
+static void proc_dir_signals(void)
+{
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    char dir[32];
+    snprintf(dir, sizeof dir, "/proc/%d", child);
+    int procfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    OK(procfd >= 0, "open /proc/<child> as a directory");
+    T_EQ(syscall(SYS_pidfd_send_signal, procfd, 0, NULL, 0), 0,
+         "pidfd_send_signal: signal 0 by the child's /proc fd");
+    int root = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    T_ERR(syscall(SYS_pidfd_send_signal, root, 0, NULL, 0), EBADF,
+          "pidfd_send_signal: an fd of /proc itself -> EBADF");
+    close(root);
+    T_EQ(syscall(SYS_pidfd_send_signal, procfd, SIGKILL, NULL, 0), 0,
+         "pidfd_send_signal: SIGKILL by the child's /proc fd");
+    int st = 0;
+    OK(waitpid(child, &st, 0) == child && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+       "pidfd_send_signal: the child was killed by it");
+    T_ERR(syscall(SYS_pidfd_send_signal, procfd, 0, NULL, 0), ESRCH,
+          "pidfd_send_signal: by a reaped child's /proc fd -> ESRCH");
+    close(procfd);
+}
 
 /* Forks a child that sends `sig` to PID 1 and exits; returns its PID once it is reaped. */
 static pid_t child_signals_init(int sig)
@@ -99,6 +130,7 @@ int main(int argc, char **argv)
     pid_t w = wait(&st);
     OK(w > 1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "wait4: an orphan is reparented to PID 1 and reaped by it");
     T_ERR(kill(12345, 0), ESRCH, "kill: a PID not in the namespace -> ESRCH");
+    proc_dir_signals();
     init_signals();
     return tap_done();
 }

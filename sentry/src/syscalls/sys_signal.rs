@@ -300,7 +300,12 @@ fn pidfd_send_signal(call: &mut Call, a: args::pidfd_send_signal) -> Action {
     if !valid_signal(a.signal) {
         return errno(Errno::EINVAL);
     }
+    // A pidfd, or (as Linux allows here alone) an fd of a /proc/<pid> directory.
     let host = match super::pid::pidfd_target(call, a.pidfd) {
+        Err(Errno::EBADF) => super::vfs::process_of_proc_dir(call, a.pidfd),
+        found => found,
+    };
+    let host = match host {
         Ok(host) => host,
         Err(e) => return errno(e),
     };

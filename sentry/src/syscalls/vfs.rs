@@ -95,6 +95,31 @@ pub(super) fn read_path(call: &Call, path: PathArg) -> Result<Vec<u8>, Errno> {
     Ok(copy)
 }
 
+/// The process (host id) whose /proc/<pid> directory the task's `fd` is open on; EBADF for
+/// any other fd, ESRCH for a process that is gone.
+pub(super) fn process_of_proc_dir(call: &mut Call, fd: i32) -> Result<platform_ptrace::Tid, Errno> {
+    let host = host_dir_of_fd(call, fd).map_err(|_| Errno::EBADF)?;
+    let path = call
+        .kernel
+        .proc_dirs
+        .get(host.as_slice())
+        .ok_or(Errno::EBADF)?;
+    let number = path
+        .strip_prefix(b"/proc/")
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .and_then(|n| n.parse::<i32>().ok())
+        .ok_or(Errno::EBADF)?;
+    let task = call
+        .kernel
+        .translate(call.tid, number)
+        .ok_or(Errno::ESRCH)?;
+    let process = call.kernel.tgid_of(task);
+    if !call.kernel.tasks.contains_key(&process) {
+        return Err(Errno::ESRCH);
+    }
+    Ok(process)
+}
+
 /// The sandbox path of a directory fd of the task.
 pub(super) fn dir_of_fd(call: &mut Call, fd: i32) -> Result<Vec<u8>, Errno> {
     let host = host_dir_of_fd(call, fd)?;
