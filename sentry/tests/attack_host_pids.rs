@@ -102,6 +102,14 @@ fn stop_and_continue_waits_show_no_host_id(v: Variant) {
 
 variant_tests!(stop_and_continue_waits_show_no_host_id);
 
+/// Nor does the record of a SysV object's IPC_STAT (`escape_ipc_stat`): before, the kernel
+/// wrote the host's ids and pids there for the exit stop to translate after.
+fn ipc_stat_shows_no_host_id(v: Variant) {
+    runs_clean(v, "escape_ipc_stat", &["2000"], "stats 2000");
+}
+
+variant_tests!(ipc_stat_shows_no_host_id);
+
 /// A child reaped where the sentry does not see it (by the kernel, for a parent that
 /// ignores SIGCHLD; by a waitid with no siginfo) leaves its number naming nothing, even once
 /// its host pid belongs to a process outside the sandbox (`escape_zombie_reuse`): before, the

@@ -1,12 +1,14 @@
 //! SysV IPC calls, served against the sandbox's IPC namespace (`kernel::ipc`). The host sees
 //! only IPC_PRIVATE objects: a key the sandbox names is looked up in the namespace, and a new
 //! keyed object is made private on the host and remembered under its key. Every other call
-//! names an id, which must be one of the sandbox's objects. What the kernel reports about an
-//! object (IPC_STAT, GETPID) is put in the sandbox's terms at the exit stop. IPC_INFO and
+//! names an id, which must be one of the sandbox's objects. IPC_STAT is the sentry's (the
+//! kernel's would write host ids into the task's memory), in the sandbox's terms; semctl's
+//! GETPID result is put in them at the exit stop. IPC_INFO and
 //! *_INFO give the host's limits with the usage of the sandbox's own objects; the commands
 //! that index the host's objects (*_STAT, *_STAT_ANY) are refused.
 
 use super::{deny_event, errno, Action, Call, ExitHook};
+use crate::kernel::creds::CAP_IPC_OWNER;
 use crate::kernel::ipc::{max_objects, remove_from_host, PRIVATE};
 use crate::kernel::{IpcKind, Kernel};
 use nix::errno::Errno;
@@ -25,8 +27,6 @@ pub enum IpcHook {
     },
     /// IPC_RMID.
     Removed { kind: IpcKind, id: i32 },
-    /// IPC_STAT into `buf`: the key, owner and pids in the sandbox's terms.
-    Stat { kind: IpcKind, id: i32, buf: u64 },
     /// semctl(GETPID): the result is a host pid.
     LastPid,
 }
@@ -191,7 +191,12 @@ fn ctl(call: &mut Call, kind: IpcKind, id: i32, cmd: i32, buf: u64) -> Action {
     }
     let hook = match cmd {
         libc::IPC_RMID => IpcHook::Removed { kind, id },
-        libc::IPC_STAT => IpcHook::Stat { kind, id, buf },
+        libc::IPC_STAT => {
+            return match stat(call, kind, id, buf) {
+                Ok(()) => Action::Return(0),
+                Err(e) => errno(e),
+            }
+        }
         GETPID if kind == IpcKind::Sem => IpcHook::LastPid,
         _ => return Action::Pass,
     };
@@ -307,10 +312,6 @@ pub fn at_exit(k: &mut Kernel, tid: Tid, hook: IpcHook, rval: i64) -> i64 {
             }
             rval
         }
-        IpcHook::Stat { kind, id, buf } if rval >= 0 => {
-            stat_in_sandbox_terms(k, tid, kind, id, buf);
-            rval
-        }
         IpcHook::LastPid if rval > 0 => k.vpid_for(tid, rval as Tid) as i64,
         _ => rval,
     }
@@ -344,25 +345,84 @@ fn created(k: &mut Kernel, tid: Tid, made: (IpcKind, i32, bool, u64), rval: i64)
     rval
 }
 
-/// IPC_STAT's struct as the sandbox would see it in a namespace of its own: the key it
+/// IPC_STAT, made by the sentry: the kernel's own would write the object's record, with the
+/// host's ids and pids, into the task's memory, where another thread could read it before
+/// the exit stop put it in the sandbox's terms. The sentry reads the record itself, refuses
+/// it (EACCES) where the kernel would refuse the task (its host ids against the owner's and
+/// creator's, the mode's read bits), and writes it in the sandbox's terms
+/// (`in_sandbox_terms`).
+fn stat(call: &mut Call, kind: IpcKind, id: i32, buf: u64) -> Result<(), Errno> {
+    // x86_64's struct shmid64_ds, msqid64_ds, semid64_ds.
+    let len = match kind {
+        IpcKind::Shm => 112,
+        IpcKind::Msg => 120,
+        IpcKind::Sem => 104,
+    };
+    let mut record = [0u8; 120];
+    let at = record.as_mut_ptr();
+    // SAFETY: each IPC_STAT writes one record of at most 120 bytes into ours.
+    let rc = unsafe {
+        match kind {
+            IpcKind::Shm => libc::syscall(libc::SYS_shmctl, id, libc::IPC_STAT, at),
+            IpcKind::Msg => libc::syscall(libc::SYS_msgctl, id, libc::IPC_STAT, at),
+            IpcKind::Sem => libc::syscall(libc::SYS_semctl, id, 0, libc::IPC_STAT, at),
+        }
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    let record = &mut record[..len];
+    if !task_may_read(call.kernel, call.tid, record) {
+        return Err(Errno::EACCES);
+    }
+    in_sandbox_terms(call.kernel, call.tid, kind, id, record);
+    call.kernel
+        .mem
+        .write(call.tid, buf, record)
+        .map_err(|_| Errno::EFAULT)
+}
+
+/// Whether the task may read an object whose record (struct ipc64_perm first: key, uid,
+/// gid, cuid, cgid, mode) is `record`: ipcperms' rule, for the task's host ids, or
+/// CAP_IPC_OWNER in the sandbox (the objects are all the sandbox's own).
+pub(super) fn task_may_read(k: &Kernel, tid: Tid, record: &[u8]) -> bool {
+    if k.creds_of(tid).capable(CAP_IPC_OWNER) {
+        return true;
+    }
+    let word = |at: usize| u32::from_ne_bytes(record[at..at + 4].try_into().expect("4 bytes"));
+    let (uid, gid, cuid, cgid, mode) = (word(4), word(8), word(12), word(16), word(20));
+    let Some(status) = k.mem.proc_file(tid, "status") else {
+        return false;
+    };
+    let ids = |name: &str, at: usize| -> Vec<u32> {
+        let fields = crate::host::proc_field(&status, name).unwrap_or_default();
+        let values = fields.split_whitespace().filter_map(|v| v.parse().ok());
+        values.skip(at).collect()
+    };
+    let (euid, egid) = (ids("Uid:", 1), ids("Gid:", 1));
+    let (Some(&euid), Some(&egid)) = (euid.first(), egid.first()) else {
+        return false;
+    };
+    let in_group = |g: u32| g == egid || ids("Groups:", 0).contains(&g);
+    let granted = if euid == uid || euid == cuid {
+        mode >> 6
+    } else if in_group(gid) || in_group(cgid) {
+        mode >> 3
+    } else {
+        mode
+    };
+    granted & 0o4 != 0
+}
+
+/// IPC_STAT's record as the sandbox would see it in a namespace of its own: the key it
 /// named, the owner and creator it knows, the pids in its numbers. Offsets are x86_64's
 /// struct shmid64_ds / msqid64_ds / semid64_ds, which begin with struct ipc64_perm.
-fn stat_in_sandbox_terms(k: &Kernel, tid: Tid, kind: IpcKind, id: i32, buf: u64) {
-    let mut head = [0u8; 104];
-    let len = match kind {
-        IpcKind::Shm => 88,
-        IpcKind::Msg => 104,
-        IpcKind::Sem => 24,
-    };
-    let head = &mut head[..len];
-    if !super::fix_read(&*k.mem, tid, buf, head) {
-        return;
-    }
+fn in_sandbox_terms(k: &Kernel, tid: Tid, kind: IpcKind, id: i32, record: &mut [u8]) {
     let key = k.ipc.key_of(kind, id).unwrap_or(PRIVATE);
     let (uid, gid) = k.ipc.creator_of(kind, id).unwrap_or((0, 0));
-    head[0..4].copy_from_slice(&key.to_ne_bytes());
+    record[0..4].copy_from_slice(&key.to_ne_bytes());
     for (at, value) in [(4, uid), (8, gid), (12, uid), (16, gid)] {
-        head[at..at + 4].copy_from_slice(&value.to_ne_bytes());
+        record[at..at + 4].copy_from_slice(&value.to_ne_bytes());
     }
     let pids: &[usize] = match kind {
         IpcKind::Shm => &[80, 84],
@@ -370,9 +430,8 @@ fn stat_in_sandbox_terms(k: &Kernel, tid: Tid, kind: IpcKind, id: i32, buf: u64)
         IpcKind::Sem => &[],
     };
     for &at in pids {
-        let host = i32::from_ne_bytes(head[at..at + 4].try_into().expect("4 bytes"));
+        let host = i32::from_ne_bytes(record[at..at + 4].try_into().expect("4 bytes"));
         let shown = if host > 0 { k.vpid_for(tid, host) } else { 0 };
-        head[at..at + 4].copy_from_slice(&shown.to_ne_bytes());
+        record[at..at + 4].copy_from_slice(&shown.to_ne_bytes());
     }
-    super::fix_write(&*k.mem, tid, buf, head);
 }

@@ -1080,3 +1080,47 @@ fn a_reaping_waitid_runs_as_wait4_and_the_sentry_writes_its_siginfo() {
     let rval = super::sys_wait::after_wait(&mut k, INIT, (Some(BUF), 0), (false, true), 0);
     assert_eq!(rval, eagain);
 }
+
+#[test]
+fn ipc_stat_reads_as_the_kernel_would_let_the_task() {
+    // A record: ipc64_perm's key, uid, gid, cuid, cgid, mode (host ids).
+    let record = |uid: u32, gid: u32, mode: u32| {
+        let mut r = [0u8; 112];
+        for (at, v) in [(4, uid), (8, gid), (12, uid), (16, gid), (20, mode)] {
+            r[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+        r
+    };
+    // A sandbox user without CAP_IPC_OWNER, whose task runs as host 65534:65534 in group 100.
+    let (k, mem) = sandbox(Ids {
+        uid: 1000,
+        gid: 1000,
+    });
+    let status =
+        "Uid:\t65534\t65534\t65534\t65534\nGid:\t65534\t65534\t65534\t65534\nGroups:\t100\n";
+    mem.set_proc_file(INIT, "status", status);
+    let may = |k: &Kernel, r: &[u8]| super::ipc::task_may_read(k, INIT, r);
+    assert!(
+        may(&k, &record(65534, 65534, 0o400)),
+        "the owner's read bit"
+    );
+    assert!(
+        !may(&k, &record(65534, 65534, 0o044)),
+        "the owner's bits alone count for it"
+    );
+    assert!(may(&k, &record(1, 100, 0o040)), "a group of the task's");
+    assert!(
+        !may(&k, &record(1, 2, 0o440)),
+        "nor owner nor group: the others' bits"
+    );
+    assert!(may(&k, &record(1, 2, 0o004)));
+    // Sandbox root has CAP_IPC_OWNER: its own objects whatever their mode.
+    let (k_root, mem_root) = sandbox(Ids { uid: 0, gid: 0 });
+    mem_root.set_proc_file(INIT, "status", status);
+    assert!(super::ipc::task_may_read(
+        &k_root,
+        INIT,
+        &record(65534, 65534, 0)
+    ));
+    assert!(!may(&k, &record(65534, 65534, 0)), "not without it");
+}
