@@ -110,6 +110,14 @@ fn ipc_stat_shows_no_host_id(v: Variant) {
 
 variant_tests!(ipc_stat_shows_no_host_id);
 
+/// Nor does the struct ucred of getsockopt(SO_PEERCRED) (`escape_peercred`): before, the
+/// kernel wrote the peer's host pid and ids there for the exit stop to translate after.
+fn peer_credentials_show_no_host_id(v: Variant) {
+    runs_clean(v, "escape_peercred", &["3000"], "peercreds 3000");
+}
+
+variant_tests!(peer_credentials_show_no_host_id);
+
 /// A child reaped where the sentry does not see it (by the kernel, for a parent that
 /// ignores SIGCHLD; by a waitid with no siginfo) leaves its number naming nothing, even once
 /// its host pid belongs to a process outside the sandbox (`escape_zombie_reuse`): before, the

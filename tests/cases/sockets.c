@@ -46,6 +46,26 @@ int main(int argc, char **argv)
     T_EQ(write(sv[0], "ping", 4), 4, "socketpair: write on one end");
     T_EQ(read(sv[1], buf, sizeof buf), 4, "socketpair: read on the other");
 
+    /* SO_PEERCRED: the peer is the process that made the pair, in the caller's terms */
+    struct ucred peer = {0};
+    socklen_t plen = sizeof peer;
+    T_EQ(getsockopt(sv[0], SOL_SOCKET, SO_PEERCRED, &peer, &plen), 0, "SO_PEERCRED");
+    OK(plen == sizeof peer && peer.pid == getpid() && peer.uid == getuid() && peer.gid == getgid(),
+       "SO_PEERCRED: the caller's pid, uid and gid, and the length");
+    int short_pid = 0;
+    plen = sizeof short_pid;
+    T_EQ(getsockopt(sv[1], SOL_SOCKET, SO_PEERCRED, &short_pid, &plen), 0, "SO_PEERCRED: a short buffer");
+    OK(plen == sizeof short_pid && short_pid == getpid(), "SO_PEERCRED: the pid alone fits");
+    plen = (socklen_t)-1;
+    T_ERR(getsockopt(sv[0], SOL_SOCKET, SO_PEERCRED, &peer, &plen), EINVAL, "SO_PEERCRED: negative length -> EINVAL");
+    plen = sizeof peer;
+    T_ERR(getsockopt(sv[0], SOL_SOCKET, SO_PEERCRED, BADPTR, &plen), EFAULT, "SO_PEERCRED: bad buffer -> EFAULT");
+    int notsock[2];
+    pipe(notsock);
+    T_ERR(getsockopt(notsock[0], SOL_SOCKET, SO_PEERCRED, &peer, &plen), ENOTSOCK, "SO_PEERCRED: a pipe -> ENOTSOCK");
+    close(notsock[0]);
+    close(notsock[1]);
+
     /* sendmsg / recvmsg with SCM_RIGHTS */
     int fd = open("passed", O_RDWR | O_CREAT, 0644);
     write(fd, "fdpass", 6);

@@ -86,10 +86,6 @@ impl Supervisor {
                 syscalls::pid::translate_received_creds(k, tid, msg, vector, rval);
                 rval
             }
-            Some(ExitHook::PeerCred { addr, len }) if rval == 0 => {
-                syscalls::pid::translate_peercred(k, tid, addr, len);
-                rval
-            }
             Some(ExitHook::Clone) => syscalls::pid::after_clone(k, tid, rval),
             Some(ExitHook::Accepted {
                 listener,

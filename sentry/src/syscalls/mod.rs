@@ -228,8 +228,6 @@ pub enum ExitHook {
     /// recvmsg/recvmmsg on a socket with SO_PASSCRED: SCM_CREDENTIALS in the sandbox's
     /// numbers and ids. `vector`: recvmmsg's array of 64-byte entries.
     ReceivedCreds { msg: u64, vector: bool },
-    /// getsockopt(SO_PEERCRED): the peer's pid (a host id) in the caller's numbers.
-    PeerCred { addr: u64, len: u64 },
     /// The result is the caller's own host id: give its number instead.
     TranslatePid,
     /// clone/fork/vfork in the parent: the child's number.

@@ -159,7 +159,7 @@ fn fix_address_at_exit(call: &mut Call) -> Action {
     })
 }
 
-/// getsockopt: SO_PEERCRED's pid is translated at the exit stop; SO_PEERPIDFD is refused
+/// getsockopt: SO_PEERCRED is the sentry's (`peer_credentials`); SO_PEERPIDFD is refused
 /// (a pidfd of a peer names a host process); SO_PASSCRED is the sentry's (see `setsockopt`).
 fn getsockopt(call: &mut Call) -> Action {
     if let Some(ino) = loopback_socket(call) {
@@ -172,10 +172,10 @@ fn getsockopt(call: &mut Call) -> Action {
     }
     match call.args[2] as i32 {
         libc::SO_PASSCRED => passcred_get(call).unwrap_or_else(|e| Action::Return(-(e as i64))),
-        libc::SO_PEERCRED => Action::PassThenExit(ExitHook::PeerCred {
-            addr: call.args[3],
-            len: call.args[4],
-        }),
+        libc::SO_PEERCRED => match peer_credentials(call, call.args[3], call.args[4]) {
+            Ok(()) => Action::Return(0),
+            Err(e) => Action::Return(-(e as i64)),
+        },
         SO_PEERPIDFD => {
             deny_event(
                 call,
@@ -186,6 +186,61 @@ fn getsockopt(call: &mut Call) -> Action {
         }
         _ => Action::Pass,
     }
+}
+
+/// getsockopt(fd, SOL_SOCKET, SO_PEERCRED, addr, len), made by the sentry on its own copy of
+/// the socket: the kernel's would write the peer's host pid and ids into the task's memory,
+/// where another thread could read them before the exit stop put them in the caller's
+/// terms. The struct ucred is written as Linux writes it (at most `*len` bytes, then the
+/// length), with the peer's number for the caller (0 when it cannot see it) and, for a peer
+/// of the sandbox, its ids as the sandbox sees them.
+fn peer_credentials(call: &mut Call, addr: u64, len_at: u64) -> Result<(), Errno> {
+    let mut len = [0u8; 4];
+    call.kernel
+        .mem
+        .read(call.tid, len_at, &mut len)
+        .map_err(|_| Errno::EFAULT)?;
+    let len = i32::from_ne_bytes(len);
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sock = call.task_fd(call.args[0] as i32)?;
+    let mut ucred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut size = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `size` bytes into our ucred, and its length.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut ucred as *mut libc::ucred).cast(),
+            &mut size,
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    let (k, tid) = (&*call.kernel, call.tid);
+    let host = ucred.pid;
+    if host > 0 {
+        ucred.pid = k.vpid_for(tid, host);
+        if k.tasks.contains_key(&host) {
+            let creds = k.creds_of(host);
+            (ucred.uid, ucred.gid) = (creds.euid, creds.egid);
+        }
+    }
+    let bytes = [ucred.pid as u32, ucred.uid, ucred.gid]
+        .map(u32::to_ne_bytes)
+        .concat();
+    let len = (len as usize).min(bytes.len());
+    k.mem
+        .write(tid, addr, &bytes[..len])
+        .and_then(|()| k.mem.write(tid, len_at, &(len as i32).to_ne_bytes()))
+        .map_err(|_| Errno::EFAULT)
 }
 
 /// setsockopt: SO_PASSPIDFD is refused (pidfds of senders name host processes); SO_PASSCRED

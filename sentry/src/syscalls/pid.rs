@@ -294,33 +294,6 @@ pub(super) fn sandbox_ruid(k: &Kernel, host: Tid) -> Option<u32> {
         .or_else(|| k.departed.ruid(host))
 }
 
-/// getsockopt(SO_PEERCRED) returned: the `struct ucred` at `addr` names the peer by host
-/// pid and host ids; the caller gets its number for it (0 when the peer is not the
-/// sandbox's, as for a peer outside a PID namespace) and, for a sandbox peer, its ids as the
-/// sandbox sees them.
-pub fn translate_peercred(k: &Kernel, tid: Tid, addr: u64, len_addr: u64) {
-    let mut len = [0u8; 4];
-    if !super::fix_read(&*k.mem, tid, len_addr, &mut len) || u32::from_ne_bytes(len) < 4 {
-        return;
-    }
-    let mut pid = [0u8; 4];
-    if !super::fix_read(&*k.mem, tid, addr, &mut pid) {
-        return;
-    }
-    let host = i32::from_ne_bytes(pid);
-    if host <= 0 {
-        return;
-    }
-    let mut ucred = k.vpid_for(tid, host).to_ne_bytes().to_vec();
-    if k.tasks.contains_key(&host) {
-        // A peer of the sandbox: its ids as the sandbox sees them.
-        let creds = k.creds_of(host);
-        ucred.extend_from_slice(&creds.euid.to_ne_bytes());
-        ucred.extend_from_slice(&creds.egid.to_ne_bytes());
-    }
-    super::fix_write(&*k.mem, tid, addr, &ucred);
-}
-
 /// recvmsg/recvmmsg returned: each SCM_CREDENTIALS names the sender by host pid and ids;
 /// the receiver gets its number for the sender and, for a sandbox sender, its sandbox ids.
 pub fn translate_received_creds(k: &Kernel, tid: Tid, msg: u64, vector: bool, rval: i64) {
