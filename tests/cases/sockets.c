@@ -2,6 +2,8 @@
  * shutdown(2), socket options, bind/listen/connect/accept4 on an AF_UNIX path and on AF_INET
  * loopback, getsockname/getpeername, sendmmsg/recvmmsg. */
 #include "tap.h"
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -63,6 +65,26 @@ int main(int argc, char **argv)
     int notsock[2];
     pipe(notsock);
     T_ERR(getsockopt(notsock[0], SOL_SOCKET, SO_PEERCRED, &peer, &plen), ENOTSOCK, "SO_PEERCRED: a pipe -> ENOTSOCK");
+    /* The owner of a socket and of a pipe, read back every way */
+    T_EQ(fcntl(sv[0], F_SETOWN, getpid()), 0, "F_SETOWN: the caller");
+    int owner = 0;
+    T_EQ(ioctl(sv[0], FIOGETOWN, &owner), 0, "FIOGETOWN");
+    OK(owner == getpid(), "FIOGETOWN: the caller's pid");
+    owner = 0;
+    T_EQ(ioctl(sv[0], SIOCGPGRP, &owner), 0, "SIOCGPGRP");
+    OK(owner == getpid(), "SIOCGPGRP: the caller's pid");
+    T_ERR(ioctl(sv[0], FIOGETOWN, BADPTR), EFAULT, "FIOGETOWN: bad pointer -> EFAULT");
+    struct f_owner_ex ex = {F_OWNER_TID, gettid()}, owner_ex = {0, 0};
+    T_EQ(fcntl(sv[0], F_SETOWN_EX, &ex), 0, "F_SETOWN_EX: the calling thread");
+    T_EQ(fcntl(sv[0], F_GETOWN_EX, &owner_ex), 0, "F_GETOWN_EX");
+    OK(owner_ex.type == F_OWNER_TID && owner_ex.pid == gettid(), "F_GETOWN_EX: the type and the thread");
+    T_ERR(fcntl(sv[0], F_GETOWN_EX, BADPTR), EFAULT, "F_GETOWN_EX: bad pointer -> EFAULT");
+    T_EQ(fcntl(sv[1], F_SETOWN, -getpgrp()), 0, "F_SETOWN: the caller's group");
+    owner = 0;
+    T_EQ(ioctl(sv[1], FIOGETOWN, &owner), 0, "FIOGETOWN of a group owner");
+    OK(owner == -getpgrp(), "FIOGETOWN: the group, negated");
+    T_ERR(ioctl(notsock[0], FIOGETOWN, &owner), ENOTTY, "FIOGETOWN of a pipe -> ENOTTY");
+    T_ERR(ioctl(notsock[0], SIOCGPGRP, &owner), ENOTTY, "SIOCGPGRP of a pipe -> ENOTTY");
     close(notsock[0]);
     close(notsock[1]);
 

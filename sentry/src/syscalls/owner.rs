@@ -52,11 +52,9 @@ pub const COMMANDS: [u32; 7] = [
 pub enum OwnerHook {
     /// The result is an owner: a pid, or a process group as its negative.
     Owner,
-    /// An int at `addr`: an owner (FIOGETOWN, SIOCGPGRP) or, with `positive`, a process
-    /// group or session id (TIOCGPGRP, TIOCGSID).
-    OwnerAt { addr: u64, positive: bool },
-    /// F_GETOWN_EX's struct f_owner_ex { int type; pid_t pid; } at `addr`.
-    OwnerEx { addr: u64 },
+    /// A process group or session id at `addr` (TIOCGPGRP, TIOCGSID: the terminal answers
+    /// only the task whose controlling terminal it is, so the task asks).
+    GroupAt { addr: u64 },
     /// F_GETLK's struct flock at `addr`: its l_pid (offset 24).
     LockHolder { addr: u64 },
     /// The int at `addr` held the host's id for the call (TIOCSPGRP): `value`, the
@@ -132,7 +130,7 @@ fn fcntl(call: &mut Call, other: impl FnOnce(&mut Call) -> Action) -> Action {
         },
         F_GETOWN => hook(OwnerHook::Owner),
         F_SETOWN_EX => setown_ex(call).unwrap_or_else(errno),
-        F_GETOWN_EX => hook(OwnerHook::OwnerEx { addr: call.args[2] }),
+        F_GETOWN_EX => getown_ex(call).map_or_else(errno, |()| Action::Return(0)),
         F_GETLK | F_OFD_GETLK => hook(OwnerHook::LockHolder { addr: call.args[2] }),
         F_SETLEASE => set_lease(call).unwrap_or_else(errno),
         _ => other(call),
@@ -210,17 +208,51 @@ pub fn ioctl(call: &mut Call) -> Option<Action> {
     let hook = |h| Some(Action::PassThenExit(ExitHook::Owner(h)));
     match cmd {
         FIOSETOWN | SIOCSPGRP => Some(set_socket_owner(call).unwrap_or_else(errno)),
-        FIOGETOWN | SIOCGPGRP => hook(OwnerHook::OwnerAt {
-            addr,
-            positive: false,
-        }),
+        FIOGETOWN | SIOCGPGRP => {
+            Some(get_owner_at(call).map_or_else(errno, |()| Action::Return(0)))
+        }
         c if c == libc::TIOCSPGRP => Some(set_foreground(call).unwrap_or_else(errno)),
-        c if c == libc::TIOCGPGRP || c == libc::TIOCGSID => hook(OwnerHook::OwnerAt {
-            addr,
-            positive: true,
-        }),
+        c if c == libc::TIOCGPGRP || c == libc::TIOCGSID => hook(OwnerHook::GroupAt { addr }),
         _ => None,
     }
+}
+
+/// F_GETOWN_EX, asked by the sentry of its own duplicate of the fd (the owner belongs to the
+/// open file): the kernel's would write the owner's host id into the task's memory, where
+/// another thread could read it before the exit stop put it in the caller's numbers.
+fn getown_ex(call: &mut Call) -> Result<(), Errno> {
+    let file = call.task_fd(call.args[0] as i32)?;
+    // struct f_owner_ex { int type; pid_t pid; }
+    let mut ex = [0i32; 2];
+    // SAFETY: F_GETOWN_EX writes one struct f_owner_ex (8 bytes) into ours.
+    if unsafe { libc::fcntl(file.as_raw_fd(), F_GETOWN_EX as i32, ex.as_mut_ptr()) } < 0 {
+        return Err(Errno::last());
+    }
+    let pid = call.kernel.vpid_for(call.tid, ex[1]);
+    let bytes = [ex[0].to_ne_bytes(), pid.to_ne_bytes()].concat();
+    let mem = &*call.kernel.mem;
+    mem.write(call.tid, call.args[2], &bytes)
+        .map_err(|_| Errno::EFAULT)
+}
+
+/// FIOGETOWN and SIOCGPGRP: a socket's owner (F_GETOWN; ENOTTY for any other file, as
+/// Linux), asked by the sentry of its own duplicate of the fd and written in the caller's
+/// terms (a pid, or a group negated), for the reason `getown_ex` gives.
+fn get_owner_at(call: &mut Call) -> Result<(), Errno> {
+    let file = call.task_fd(call.args[0] as i32)?;
+    let st = nix::sys::stat::fstat(file.as_raw_fd()).map_err(|_| Errno::EBADF)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(Errno::ENOTTY);
+    }
+    // SAFETY: F_GETOWN takes no pointer.
+    let owner = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETOWN) };
+    if owner == -1 {
+        return Err(Errno::last());
+    }
+    let shown = owner_to_sandbox(call.kernel, call.tid, owner);
+    let mem = &*call.kernel.mem;
+    mem.write(call.tid, call.args[2], &shown.to_ne_bytes())
+        .map_err(|_| Errno::EFAULT)
 }
 
 fn read_int(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64) -> Result<i32, Errno> {
@@ -294,14 +326,7 @@ pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
     };
     match hook {
         OwnerHook::Owner => return owner_to_sandbox(k, tid, rval as i32) as i64,
-        OwnerHook::OwnerAt { addr, positive } => rewrite(addr, &|v| {
-            if positive {
-                k.vpid_for(tid, v)
-            } else {
-                owner_to_sandbox(k, tid, v)
-            }
-        }),
-        OwnerHook::OwnerEx { addr } => rewrite(addr + 4, &|v| k.vpid_for(tid, v)),
+        OwnerHook::GroupAt { addr } => rewrite(addr, &|v| k.vpid_for(tid, v)),
         // Handled above, whatever the result.
         OwnerHook::Restore { .. } => {}
         OwnerHook::LockHolder { addr } => {

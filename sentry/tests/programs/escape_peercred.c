@@ -1,15 +1,20 @@
 /* escape_peercred ROUNDS: a thread reads, all the while, the struct ucred that another
- * thread's getsockopt(SO_PEERCRED) fills for a socket whose peer is this process: the pid
- * must be this process's own number (or 0) and the ids 0 (the sandbox's root); a host pid or
- * id there, even for a moment, is an escape. Prints "peercreds N" and exits 0, or names what
- * it saw and exits 3. */
+ * thread's getsockopt(SO_PEERCRED) fills for a socket whose peer is this process, and the
+ * owner that F_GETOWN_EX and FIOGETOWN write for a socket this process owns: every pid must
+ * be this process's own number (or 0) and the ids 0 (the sandbox's root); a host pid or id
+ * there, even for a moment, is an escape. Prints "peercreds N" and exits 0, or names what it
+ * saw and exits 3. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 static volatile struct ucred cred;
+static volatile struct f_owner_ex owner_ex;
+static volatile int owner;
 static volatile int running = 1;
 static volatile long seen_pid, seen_id;
 static pid_t self;
@@ -21,6 +26,10 @@ static void *watcher(void *unused)
         long pid = cred.pid, uid = cred.uid, gid = cred.gid;
         if (pid != 0 && pid != self)
             seen_pid = pid;
+        if (owner_ex.pid != 0 && owner_ex.pid != self)
+            seen_pid = owner_ex.pid;
+        if (owner != 0 && owner != self)
+            seen_pid = owner;
         if (uid != 0 || gid != 0)
             seen_id = uid | gid;
     }
@@ -38,6 +47,9 @@ int main(int argc, char **argv)
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
         return 1;
+    struct f_owner_ex mine = {F_OWNER_PID, self};
+    if (fcntl(pair[0], F_SETOWN_EX, &mine) != 0)
+        return 1;
     pthread_t t;
     if (pthread_create(&t, NULL, watcher, NULL) != 0)
         return 1;
@@ -45,7 +57,9 @@ int main(int argc, char **argv)
     for (long i = 0; i < rounds && !failed; i++) {
         socklen_t len = sizeof cred;
         failed = getsockopt(pair[0], SOL_SOCKET, SO_PEERCRED, (struct ucred *)&cred, &len) != 0 ||
-                 len != sizeof cred || cred.pid != self;
+                 len != sizeof cred || cred.pid != self ||
+                 fcntl(pair[0], F_GETOWN_EX, (struct f_owner_ex *)&owner_ex) != 0 ||
+                 ioctl(pair[0], FIOGETOWN, (int *)&owner) != 0;
     }
     running = 0;
     pthread_join(t, NULL);
