@@ -174,9 +174,18 @@ fn number_of_reaped_child_stays_unknown(v: Variant, how: &str) {
 }
 
 /// A process of the test's own (`sleep`) that has host pid `pid`, made by setting the pid
-/// namespace's last pid just before each try (another process may take it in between).
-fn take_host_pid(pid: i32) -> test_support::KillOnDrop {
-    for _ in 0..100 {
+/// namespace's last pid just before each try (another process may take it in between; the
+/// variants running at once take turns). None when another process has the pid already:
+/// it serves as well, since the number must name no process at all.
+fn take_host_pid(pid: i32) -> Option<test_support::KillOnDrop> {
+    static TURNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TURNS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for _ in 0..1000 {
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            return None;
+        }
         std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
             .expect("write /proc/sys/kernel/ns_last_pid");
         let child = std::process::Command::new("sleep")
@@ -186,10 +195,10 @@ fn take_host_pid(pid: i32) -> test_support::KillOnDrop {
         let got = child.id() as i32;
         let taker = test_support::KillOnDrop::new(child);
         if got == pid {
-            return taker;
+            return Some(taker);
         }
     }
-    panic!("no process of the test's got host pid {pid}");
+    panic!("host pid {pid} stayed free, and no process of the test's got it");
 }
 
 /// A signalfd's records never show a host pid or uid, however the fd is read or carried
