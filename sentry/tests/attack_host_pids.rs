@@ -102,18 +102,20 @@ fn stop_and_continue_waits_show_no_host_id(v: Variant) {
 
 variant_tests!(stop_and_continue_waits_show_no_host_id);
 
-/// Nor does the record of a SysV object's IPC_STAT (`escape_ipc_stat`): before, the kernel
-/// wrote the host's ids and pids there for the exit stop to translate after.
+/// Nor does the record of a SysV object's IPC_STAT (`escape_record_race` in its ipc mode):
+/// before, the kernel wrote the host's ids and pids there for the exit stop to translate
+/// after.
 fn ipc_stat_shows_no_host_id(v: Variant) {
-    runs_clean(v, "escape_ipc_stat", &["2000"], "stats 2000");
+    runs_clean(v, "escape_record_race", &["2000", "ipc"], "records 2000");
 }
 
 variant_tests!(ipc_stat_shows_no_host_id);
 
-/// Nor does the struct ucred of getsockopt(SO_PEERCRED) (`escape_peercred`): before, the
-/// kernel wrote the peer's host pid and ids there for the exit stop to translate after.
+/// Nor does the struct ucred of getsockopt(SO_PEERCRED), nor the owner of F_GETOWN_EX and
+/// FIOGETOWN (`escape_record_race` in its peer mode): before, the kernel wrote the host pid
+/// and ids there for the exit stop to translate after.
 fn peer_credentials_show_no_host_id(v: Variant) {
-    runs_clean(v, "escape_peercred", &["3000"], "peercreds 3000");
+    runs_clean(v, "escape_record_race", &["3000", "peer"], "records 3000");
 }
 
 variant_tests!(peer_credentials_show_no_host_id);

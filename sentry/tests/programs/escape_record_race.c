@@ -1,0 +1,120 @@
+/* escape_record_race ROUNDS ipc|peer: a thread reads, all the while, the records another
+ * thread's calls fill: with "ipc", those of shmctl(IPC_STAT) and msgctl(IPC_STAT) (the
+ * segment's creator and last attacher, the queue's last sender and receiver, owners and
+ * creators); with "peer", the struct ucred of getsockopt(SO_PEERCRED) for a socket whose peer
+ * is this process, and the owner F_GETOWN_EX and FIOGETOWN write for a socket it owns. Every
+ * pid must be this process's own number (or 0) and every uid and gid 0 (the sandbox's root):
+ * a host pid or id there, even for a moment before the sentry puts the record in the
+ * sandbox's terms, is an escape. Prints "records N" and exits 0, or names what it saw and
+ * exits 3. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static volatile struct shmid_ds shm_ds;
+static volatile struct msqid_ds msg_ds;
+static volatile struct ucred cred;
+static volatile struct f_owner_ex owner_ex;
+static volatile int owner;
+static volatile int running = 1;
+static volatile long seen_pid, seen_id;
+static pid_t self;
+
+static void look(long pid, long uid, long gid, long cuid, long cgid)
+{
+    if (pid != 0 && pid != self)
+        seen_pid = pid;
+    if (uid != 0 || gid != 0 || cuid != 0 || cgid != 0)
+        seen_id = uid | gid | cuid | cgid;
+}
+
+static void *watcher(void *unused)
+{
+    (void)unused;
+    while (running) {
+        look(shm_ds.shm_cpid, shm_ds.shm_perm.uid, shm_ds.shm_perm.gid, shm_ds.shm_perm.cuid,
+             shm_ds.shm_perm.cgid);
+        look(shm_ds.shm_lpid, 0, 0, 0, 0);
+        look(msg_ds.msg_lspid, msg_ds.msg_perm.uid, msg_ds.msg_perm.gid, msg_ds.msg_perm.cuid,
+             msg_ds.msg_perm.cgid);
+        look(msg_ds.msg_lrpid, 0, 0, 0, 0);
+        look(cred.pid, cred.uid, cred.gid, 0, 0);
+        look(owner_ex.pid, 0, 0, 0, 0);
+        look(owner, 0, 0, 0, 0);
+    }
+    return NULL;
+}
+
+/* Objects whose IPC_STAT names this process: a segment attached, a queue used. */
+static int ipc_objects(int *shm, int *msg)
+{
+    *shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    *msg = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    if (*shm < 0 || *msg < 0 || shmat(*shm, NULL, 0) == (void *)-1)
+        return -1;
+    struct {
+        long type;
+        char text[4];
+    } m = {1, "hi"};
+    if (msgsnd(*msg, &m, sizeof m.text, 0) != 0 || msgrcv(*msg, &m, sizeof m.text, 0, 0) < 0)
+        return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int ipc = argc == 3 && strcmp(argv[2], "ipc") == 0;
+    if (argc != 3 || (!ipc && strcmp(argv[2], "peer") != 0)) {
+        fprintf(stderr, "usage: escape_record_race ROUNDS ipc|peer\n");
+        return 2;
+    }
+    long rounds = atol(argv[1]);
+    self = getpid();
+    int shm = -1, msg = -1, pair[2];
+    if (ipc && ipc_objects(&shm, &msg) != 0)
+        return 1;
+    struct f_owner_ex mine = {F_OWNER_PID, self};
+    if (!ipc && (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0 ||
+                 fcntl(pair[0], F_SETOWN_EX, &mine) != 0))
+        return 1;
+    pthread_t t;
+    if (pthread_create(&t, NULL, watcher, NULL) != 0)
+        return 1;
+    int failed = 0;
+    for (long i = 0; i < rounds && !failed; i++) {
+        socklen_t len = sizeof cred;
+        if (ipc)
+            failed = shmctl(shm, IPC_STAT, (struct shmid_ds *)&shm_ds) != 0 ||
+                     msgctl(msg, IPC_STAT, (struct msqid_ds *)&msg_ds) != 0;
+        else
+            failed =
+                getsockopt(pair[0], SOL_SOCKET, SO_PEERCRED, (struct ucred *)&cred, &len) != 0 ||
+                len != sizeof cred || cred.pid != self ||
+                fcntl(pair[0], F_GETOWN_EX, (struct f_owner_ex *)&owner_ex) != 0 ||
+                ioctl(pair[0], FIOGETOWN, (int *)&owner) != 0;
+    }
+    running = 0;
+    pthread_join(t, NULL);
+    if (ipc) {
+        shmctl(shm, IPC_RMID, NULL);
+        msgctl(msg, IPC_RMID, NULL);
+    }
+    if (failed) {
+        printf("a call failed or named another process\n");
+        return 1;
+    }
+    if (seen_pid || seen_id) {
+        printf("ESCAPE: a record showed pid %ld id %ld\n", seen_pid, seen_id);
+        return 3;
+    }
+    printf("records %ld\n", rounds);
+    return 0;
+}
