@@ -374,17 +374,22 @@ impl Kernel {
     /// pid of the sandbox. Their numbers stay known to the waits that reaped them
     /// (`departed`).
     pub fn forget_reaped_zombies(&mut self) {
-        let reaped: Vec<(Tid, u32)> = self
-            .zombies
-            .iter()
-            .filter(|&(&tid, _)| !self.is_sandbox_zombie(tid))
-            .map(|(&tid, &ruid)| (tid, ruid))
-            .collect();
-        for (tid, ruid) in reaped {
-            self.zombies.remove(&tid);
-            self.release_pid(tid, ruid);
+        let zombies: Vec<Tid> = self.zombies.keys().copied().collect();
+        for tid in zombies {
+            self.forget_zombie_if_reaped(tid);
         }
         self.zombies_pruned_at = self.zombies.len().max(ZOMBIES_BEFORE_PRUNING / 2) * 2;
+    }
+
+    /// Lets zombie `tid` go (its number released) if the host no longer shows it as the
+    /// sandbox's zombie (see `forget_reaped_zombies`).
+    pub fn forget_zombie_if_reaped(&mut self, tid: Tid) {
+        if let Some(&ruid) = self.zombies.get(&tid) {
+            if !self.is_sandbox_zombie(tid) {
+                self.zombies.remove(&tid);
+                self.release_pid(tid, ruid);
+            }
+        }
     }
 
     /// Whether host process `tid` is still a zombie of the sandbox: a zombie whose parent

@@ -309,13 +309,7 @@ pub fn after_waitid_as_wait4(
     if infop == 0 {
         // No siginfo: a child no longer on the host was reaped (not a stop or a continue).
         if rval > 0 {
-            let host = rval as Tid;
-            if let Some(&ruid) = k.zombies.get(&host) {
-                if k.mem.zombie_parent(host).is_none() {
-                    k.zombies.remove(&host);
-                    k.release_pid(host, ruid);
-                }
-            }
+            k.forget_zombie_if_reaped(rval as Tid);
         }
         return match rval {
             0 if eagain_if_none => -(libc::EAGAIN as i64),
