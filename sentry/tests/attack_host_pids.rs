@@ -120,6 +120,15 @@ fn peer_credentials_show_no_host_id(v: Variant) {
 
 variant_tests!(peer_credentials_show_no_host_id);
 
+/// Nor do the foreground group and session TIOCGPGRP and TIOCGSID report, of a controlling
+/// terminal or of its master (`escape_record_race` in its tty mode): before, the kernel
+/// wrote the host's ids there for the exit stop to translate after.
+fn terminal_ids_show_no_host_id(v: Variant) {
+    runs_clean(v, "escape_record_race", &["3000", "tty"], "records 3000");
+}
+
+variant_tests!(terminal_ids_show_no_host_id);
+
 /// A child reaped where the sentry does not see it (by the kernel, for a parent that
 /// ignores SIGCHLD; by a waitid with no siginfo) leaves its number naming nothing, even once
 /// its host pid belongs to a process outside the sandbox (`escape_zombie_reuse`): before, the

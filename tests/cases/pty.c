@@ -13,6 +13,7 @@
 #include <termios.h>
 
 static char slave_name[64];
+static int master_fd = -1;
 
 /* Reads exactly n bytes (a pty hands data over asynchronously, in pieces). */
 static int read_all(int fd, char *buf, size_t n)
@@ -80,7 +81,35 @@ static int sctty_child(void *arg)
         r = r ? r : 9;
     int st;
     waitpid(job, &st, 0);
-    return r;
+    if (r)
+        return r;
+    /* The master answers for its slave, whoever asks. */
+    pid_t id = -1;
+    if (ioctl(master_fd, TIOCGPGRP, &id) != 0 || id != getpgrp())
+        return 14;
+    if (ioctl(master_fd, TIOCGSID, &id) != 0 || id != getsid(0))
+        return 15;
+    if (ioctl(go[0], TIOCGPGRP, &id) != -1 || errno != ENOTTY)
+        return 16;
+    return 0;
+}
+
+/* A terminal that is not the caller's controlling terminal answers neither its group nor its
+ * session. */
+static int not_controlling_child(void *arg)
+{
+    (void)arg;
+    if (setsid() != getpid())
+        return 1;
+    int s = open(slave_name, O_RDWR | O_NOCTTY);
+    if (s < 0)
+        return 2;
+    pid_t id;
+    if (ioctl(s, TIOCGPGRP, &id) != -1 || errno != ENOTTY)
+        return 3;
+    if (ioctl(s, TIOCGSID, &id) != -1 || errno != ENOTTY)
+        return 4;
+    return 0;
 }
 
 /* A session leader opens the slave without O_NOCTTY: it becomes its controlling terminal. */
@@ -142,6 +171,7 @@ int main(int argc, char **argv)
     int m = T_OK(posix_openpt(O_RDWR | O_NOCTTY), "posix_openpt: opens /dev/ptmx");
     if (m < 0)
         return tap_done();
+    master_fd = m;
     T_EQ(grantpt(m), 0, "grantpt: succeeds");
     T_EQ(unlockpt(m), 0, "unlockpt: succeeds");
     const char *name = ptsname(m);
@@ -241,6 +271,9 @@ int main(int argc, char **argv)
         "ioctl: TIOCGPGRP is the job's group",
         "ioctl: TIOCSPGRP takes the terminal back",
         "ioctl: TIOCSPGRP to another session's group is EPERM",
+        "ioctl: TIOCGPGRP on the master is the leader's group",
+        "ioctl: TIOCGSID on the master is the session",
+        "ioctl: TIOCGPGRP on a pipe is ENOTTY",
     };
     int r = code(tap_in_child(sctty_child, NULL));
     for (int i = 0; i < (int)(sizeof steps / sizeof *steps); i++)
@@ -271,6 +304,22 @@ int main(int argc, char **argv)
          "open: write-only gives no controlling terminal");
 
     T_EQ(code(tap_in_child(tiocsti_child, &s)), 0, "ioctl: TIOCSTI is refused");
+
+    const char *elsewhere[] = {
+        "setsid: a new session without the terminal",
+        "open: the slave with O_NOCTTY, in another session",
+        "ioctl: TIOCGPGRP of a terminal not the caller's is ENOTTY",
+        "ioctl: TIOCGSID of a terminal not the caller's is ENOTTY",
+    };
+    r = code(tap_in_child(not_controlling_child, NULL));
+    for (int i = 0; i < (int)(sizeof elsewhere / sizeof *elsewhere); i++)
+        OK(r == 0 || r > i + 1, "%s", elsewhere[i]);
+    /* Its sessions over, the terminal has no foreground group and no session. */
+    pid_t id = -1;
+    OK(ioctl(m, TIOCGPGRP, &id) == 0 && id == 0,
+       "ioctl: TIOCGPGRP on the master of a terminal no session holds is 0");
+    T_ERR(ioctl(m, TIOCGSID, &id), ENOTTY,
+          "ioctl: TIOCGSID on the master of a terminal no session holds is ENOTTY");
 
     tcsetattr(s, TCSANOW, &tio);
     close(s);

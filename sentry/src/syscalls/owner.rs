@@ -52,9 +52,6 @@ pub const COMMANDS: [u32; 7] = [
 pub enum OwnerHook {
     /// The result is an owner: a pid, or a process group as its negative.
     Owner,
-    /// A process group or session id at `addr` (TIOCGPGRP, TIOCGSID: the terminal answers
-    /// only the task whose controlling terminal it is, so the task asks).
-    GroupAt { addr: u64 },
     /// F_GETLK's struct flock at `addr`: its l_pid (offset 24).
     LockHolder { addr: u64 },
     /// The int at `addr` held the host's id for the call (TIOCSPGRP): `value`, the
@@ -204,15 +201,15 @@ fn set_lease(call: &mut Call) -> Result<Action, Errno> {
 /// The pid-bearing ioctls; `None` for any other command.
 pub fn ioctl(call: &mut Call) -> Option<Action> {
     let cmd = call.args[1] & 0xffff_ffff;
-    let addr = call.args[2];
-    let hook = |h| Some(Action::PassThenExit(ExitHook::Owner(h)));
     match cmd {
         FIOSETOWN | SIOCSPGRP => Some(set_socket_owner(call).unwrap_or_else(errno)),
         FIOGETOWN | SIOCGPGRP => {
             Some(get_owner_at(call).map_or_else(errno, |()| Action::Return(0)))
         }
         c if c == libc::TIOCSPGRP => Some(set_foreground(call).unwrap_or_else(errno)),
-        c if c == libc::TIOCGPGRP || c == libc::TIOCGSID => hook(OwnerHook::GroupAt { addr }),
+        c if c == libc::TIOCGPGRP || c == libc::TIOCGSID => {
+            Some(terminal_ids(call, c).map_or_else(errno, |()| Action::Return(0)))
+        }
         _ => None,
     }
 }
@@ -253,6 +250,88 @@ fn get_owner_at(call: &mut Call) -> Result<(), Errno> {
     let mem = &*call.kernel.mem;
     mem.write(call.tid, call.args[2], &shown.to_ne_bytes())
         .map_err(|_| Errno::EFAULT)
+}
+
+/// TIOCGPGRP and TIOCGSID, answered by the sentry and written in the caller's numbers: the
+/// kernel's answer would put the host id in the task's memory, where another thread could
+/// read it before the exit stop put it in the sandbox's terms. A pty master answers anyone,
+/// so the sentry asks its own duplicate; any other terminal answers only a process whose
+/// controlling terminal it is, with what /proc says of that terminal.
+fn terminal_ids(call: &mut Call, cmd: u64) -> Result<(), Errno> {
+    let file = call.task_fd(call.args[0] as i32)?;
+    if super::sys_open::is_path_fd(&file) {
+        return Err(Errno::EBADF);
+    }
+    let st = nix::sys::stat::fstat(file.as_raw_fd()).map_err(|_| Errno::EBADF)?;
+    let character_device = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+    let mut index: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int into memory we own; only a pty master
+    // answers it.
+    let master = character_device
+        && unsafe { libc::ioctl(file.as_raw_fd(), libc::TIOCGPTN, &mut index) } == 0;
+    let host = if master {
+        let mut id: libc::pid_t = 0;
+        // SAFETY: TIOCGPGRP and TIOCGSID write one pid_t into memory we own.
+        if unsafe { libc::ioctl(file.as_raw_fd(), cmd as _, &mut id) } < 0 {
+            return Err(Errno::last());
+        }
+        id
+    } else if character_device {
+        let stat = call
+            .kernel
+            .mem
+            .proc_file(call.tid, "stat")
+            .ok_or(Errno::ESRCH)?;
+        controlling_terminal_id(&stat, st.st_rdev, cmd)?
+    } else {
+        return Err(Errno::ENOTTY);
+    };
+    let shown = if host > 0 {
+        call.kernel.vpid_for(call.tid, host)
+    } else {
+        0
+    };
+    let mem = &*call.kernel.mem;
+    mem.write(call.tid, call.args[2], &shown.to_ne_bytes())
+        .map_err(|_| Errno::EFAULT)
+}
+
+/// What TIOCGPGRP or TIOCGSID (`cmd`) answers of the terminal `rdev` for the task whose
+/// /proc stat is `stat`: its terminal's foreground group or its session (host ids) when
+/// the terminal is its controlling terminal (or /dev/tty, which stands for it), ENOTTY for
+/// any other, as Linux answers a terminal that is not the caller's.
+fn controlling_terminal_id(stat: &str, rdev: u64, cmd: u64) -> Result<i32, Errno> {
+    // "pid (comm) state ppid pgrp session tty_nr tpgid …": comm may hold spaces and ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .ok_or(Errno::ESRCH)?
+        .1
+        .split(' ')
+        .collect();
+    let field = |i: usize| -> Result<i64, Errno> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or(Errno::ESRCH)
+    };
+    let (session, tty_nr, foreground) = (field(3)?, field(4)?, field(5)?);
+    if tty_nr == 0 {
+        return Err(Errno::ENOTTY);
+    }
+    // The encoding of /proc's tty_nr (new_encode_dev).
+    let tty_major = (tty_nr >> 8) & 0xfff;
+    let tty_minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xf_ff00);
+    let (major, minor) = (i64::from(libc::major(rdev)), i64::from(libc::minor(rdev)));
+    let controlling = (major, minor) == (tty_major, tty_minor) || (major, minor) == (5, 0);
+    if !controlling {
+        return Err(Errno::ENOTTY);
+    }
+    let id = if cmd == libc::TIOCGPGRP {
+        foreground
+    } else {
+        session
+    };
+    i32::try_from(id).map_err(|_| Errno::ESRCH)
 }
 
 fn read_int(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64) -> Result<i32, Errno> {
@@ -326,7 +405,6 @@ pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
     };
     match hook {
         OwnerHook::Owner => return owner_to_sandbox(k, tid, rval as i32) as i64,
-        OwnerHook::GroupAt { addr } => rewrite(addr, &|v| k.vpid_for(tid, v)),
         // Handled above, whatever the result.
         OwnerHook::Restore { .. } => {}
         OwnerHook::LockHolder { addr } => {
@@ -342,4 +420,47 @@ pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
         }
     }
     rval
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// /proc stat of host task 700 (session 650, group 700) whose controlling terminal is
+    /// /dev/pts/3 (136, 3), with group 710 in the foreground; its comm holds ") ".
+    const STAT: &str = "700 (a) b) S 690 700 650 34819 710 4194560 0 0";
+
+    #[test]
+    fn the_controlling_terminal_reports_its_group_and_session() {
+        let pts3 = libc::makedev(136, 3);
+        assert_eq!(
+            controlling_terminal_id(STAT, pts3, libc::TIOCGPGRP),
+            Ok(710)
+        );
+        assert_eq!(controlling_terminal_id(STAT, pts3, libc::TIOCGSID), Ok(650));
+        // /dev/tty stands for it.
+        let tty = libc::makedev(5, 0);
+        assert_eq!(controlling_terminal_id(STAT, tty, libc::TIOCGPGRP), Ok(710));
+    }
+
+    #[test]
+    fn another_terminal_or_none_is_enotty() {
+        let pts4 = libc::makedev(136, 4);
+        assert_eq!(
+            controlling_terminal_id(STAT, pts4, libc::TIOCGPGRP),
+            Err(Errno::ENOTTY)
+        );
+        // A minor above 255 is encoded apart: /dev/pts/259 is not /dev/pts/3.
+        let pts259 = libc::makedev(137, 3);
+        assert_eq!(
+            controlling_terminal_id(STAT, pts259, libc::TIOCGSID),
+            Err(Errno::ENOTTY)
+        );
+        let none = "700 (a) S 690 700 650 0 -1 4194560";
+        let tty = libc::makedev(5, 0);
+        assert_eq!(
+            controlling_terminal_id(none, tty, libc::TIOCGPGRP),
+            Err(Errno::ENOTTY)
+        );
+    }
 }

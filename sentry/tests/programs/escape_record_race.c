@@ -1,8 +1,11 @@
-/* escape_record_race ROUNDS ipc|peer: a thread reads, all the while, the records another
+/* escape_record_race ROUNDS ipc|peer|tty: a thread reads, all the while, the records another
  * thread's calls fill: with "ipc", those of shmctl(IPC_STAT) and msgctl(IPC_STAT) (the
  * segment's creator and last attacher, the queue's last sender and receiver, owners and
  * creators); with "peer", the struct ucred of getsockopt(SO_PEERCRED) for a socket whose peer
- * is this process, and the owner F_GETOWN_EX and FIOGETOWN write for a socket it owns. Every
+ * is this process, and the owner F_GETOWN_EX and FIOGETOWN write for a socket it owns; with
+ * "tty", the foreground group and session TIOCGPGRP and TIOCGSID write for a terminal this
+ * process (the sandbox's first, a session leader) took as its controlling terminal, asked
+ * of both ends. Every
  * pid must be this process's own number (or 0) and every uid and gid 0 (the sandbox's root):
  * a host pid or id there, even for a moment before the sentry puts the record in the
  * sandbox's terms, is an escape. Prints "records N" and exits 0, or names what it saw and
@@ -17,6 +20,7 @@
 #include <sys/msg.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 static volatile struct shmid_ds shm_ds;
@@ -24,6 +28,7 @@ static volatile struct msqid_ds msg_ds;
 static volatile struct ucred cred;
 static volatile struct f_owner_ex owner_ex;
 static volatile int owner;
+static volatile pid_t groups[4];
 static volatile int running = 1;
 static volatile long seen_pid, seen_id;
 static pid_t self;
@@ -49,6 +54,8 @@ static void *watcher(void *unused)
         look(cred.pid, cred.uid, cred.gid, 0, 0);
         look(owner_ex.pid, 0, 0, 0, 0);
         look(owner, 0, 0, 0, 0);
+        for (int i = 0; i < 4; i++)
+            look(groups[i], 0, 0, 0, 0);
     }
     return NULL;
 }
@@ -69,11 +76,33 @@ static int ipc_objects(int *shm, int *msg)
     return 0;
 }
 
+/* A terminal whose slave is this process's controlling terminal: its master and slave. */
+static int controlling_terminal(int *master, int *slave)
+{
+    *master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (*master < 0 || grantpt(*master) != 0 || unlockpt(*master) != 0)
+        return -1;
+    const char *name = ptsname(*master);
+    *slave = name ? open(name, O_RDWR) : -1;
+    return *slave < 0 || tcgetsid(*slave) != self ? -1 : 0;
+}
+
+/* The ids the terminal's ioctls report, asked of both ends: all this process's. */
+static int terminal_ids(int master, int slave)
+{
+    return ioctl(slave, TIOCGPGRP, (pid_t *)&groups[0]) != 0 ||
+           ioctl(slave, TIOCGSID, (pid_t *)&groups[1]) != 0 ||
+           ioctl(master, TIOCGPGRP, (pid_t *)&groups[2]) != 0 ||
+           ioctl(master, TIOCGSID, (pid_t *)&groups[3]) != 0 || groups[0] != self ||
+           groups[1] != self || groups[2] != self || groups[3] != self;
+}
+
 int main(int argc, char **argv)
 {
-    int ipc = argc == 3 && strcmp(argv[2], "ipc") == 0;
-    if (argc != 3 || (!ipc && strcmp(argv[2], "peer") != 0)) {
-        fprintf(stderr, "usage: escape_record_race ROUNDS ipc|peer\n");
+    const char *mode = argc == 3 ? argv[2] : "";
+    int ipc = strcmp(mode, "ipc") == 0, tty = strcmp(mode, "tty") == 0;
+    if (!ipc && !tty && strcmp(mode, "peer") != 0) {
+        fprintf(stderr, "usage: escape_record_race ROUNDS ipc|peer|tty\n");
         return 2;
     }
     long rounds = atol(argv[1]);
@@ -81,8 +110,11 @@ int main(int argc, char **argv)
     int shm = -1, msg = -1, pair[2];
     if (ipc && ipc_objects(&shm, &msg) != 0)
         return 1;
+    int master = -1, slave = -1;
+    if (tty && controlling_terminal(&master, &slave) != 0)
+        return 1;
     struct f_owner_ex mine = {F_OWNER_PID, self};
-    if (!ipc && (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0 ||
+    if (!ipc && !tty && (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0 ||
                  fcntl(pair[0], F_SETOWN_EX, &mine) != 0))
         return 1;
     pthread_t t;
@@ -94,6 +126,8 @@ int main(int argc, char **argv)
         if (ipc)
             failed = shmctl(shm, IPC_STAT, (struct shmid_ds *)&shm_ds) != 0 ||
                      msgctl(msg, IPC_STAT, (struct msqid_ds *)&msg_ds) != 0;
+        else if (tty)
+            failed = terminal_ids(master, slave);
         else
             failed =
                 getsockopt(pair[0], SOL_SOCKET, SO_PEERCRED, (struct ucred *)&cred, &len) != 0 ||
