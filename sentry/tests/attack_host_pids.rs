@@ -129,6 +129,15 @@ fn terminal_ids_show_no_host_id(v: Variant) {
 
 variant_tests!(terminal_ids_show_no_host_id);
 
+/// Nor does the holder F_GETLK and F_OFD_GETLK name for a lock a child holds
+/// (`escape_record_race` in its lock mode): before, the kernel wrote the holder's host pid
+/// into the struct flock for the exit stop to translate after.
+fn lock_holder_shows_no_host_id(v: Variant) {
+    runs_clean(v, "escape_record_race", &["3000", "lock"], "records 3000");
+}
+
+variant_tests!(lock_holder_shows_no_host_id);
+
 /// A child reaped where the sentry does not see it (by the kernel, for a parent that
 /// ignores SIGCHLD; by a waitid with no siginfo) leaves its number naming nothing, even once
 /// its host pid belongs to a process outside the sandbox (`escape_zombie_reuse`): before, the

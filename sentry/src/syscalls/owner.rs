@@ -47,13 +47,12 @@ pub const COMMANDS: [u32; 7] = [
     F_SETLEASE as u32,
 ];
 
-/// Work for the exit stop: ids the kernel wrote, in the caller's numbers.
+/// Work for the exit stop: an id the kernel returned, in the caller's numbers, or one the
+/// sentry put in the task's memory for the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OwnerHook {
     /// The result is an owner: a pid, or a process group as its negative.
     Owner,
-    /// F_GETLK's struct flock at `addr`: its l_pid (offset 24).
-    LockHolder { addr: u64 },
     /// The int at `addr` held the host's id for the call (TIOCSPGRP): `value`, the
     /// caller's number, goes back, whatever the result.
     Restore { addr: u64, value: i32 },
@@ -128,7 +127,8 @@ fn fcntl(call: &mut Call, other: impl FnOnce(&mut Call) -> Action) -> Action {
         F_GETOWN => hook(OwnerHook::Owner),
         F_SETOWN_EX => setown_ex(call).unwrap_or_else(errno),
         F_GETOWN_EX => getown_ex(call).map_or_else(errno, |()| Action::Return(0)),
-        F_GETLK | F_OFD_GETLK => hook(OwnerHook::LockHolder { addr: call.args[2] }),
+        F_GETLK => get_lock(call).map_or_else(errno, |()| Action::Return(0)),
+        F_OFD_GETLK => get_ofd_lock(call).map_or_else(errno, |()| Action::Return(0)),
         F_SETLEASE => set_lease(call).unwrap_or_else(errno),
         _ => other(call),
     }
@@ -250,6 +250,241 @@ fn get_owner_at(call: &mut Call) -> Result<(), Errno> {
     let mem = &*call.kernel.mem;
     mem.write(call.tid, call.args[2], &shown.to_ne_bytes())
         .map_err(|_| Errno::EFAULT)
+}
+
+/// struct flock: l_type (i16) at 0, l_whence (i16) at 2, l_start at 8, l_len at 16, l_pid
+/// (i32) at 24.
+const FLOCK_SIZE: usize = 32;
+
+/// A struct flock as the task wrote it, its padding kept: the kernel writes back the whole
+/// struct it read.
+struct Flock([u8; FLOCK_SIZE]);
+
+impl Flock {
+    fn read(call: &Call) -> Result<Flock, Errno> {
+        let mut raw = [0u8; FLOCK_SIZE];
+        call.kernel
+            .mem
+            .read(call.tid, call.args[2], &mut raw)
+            .map_err(|_| Errno::EFAULT)?;
+        Ok(Flock(raw))
+    }
+
+    fn write(&self, call: &Call) -> Result<(), Errno> {
+        let mem = &*call.kernel.mem;
+        mem.write(call.tid, call.args[2], &self.0)
+            .map_err(|_| Errno::EFAULT)
+    }
+
+    fn kind(&self) -> i16 {
+        i16::from_ne_bytes([self.0[0], self.0[1]])
+    }
+
+    fn whence(&self) -> i16 {
+        i16::from_ne_bytes([self.0[2], self.0[3]])
+    }
+
+    fn int64(&self, at: usize) -> i64 {
+        i64::from_ne_bytes(self.0[at..at + 8].try_into().expect("8 bytes"))
+    }
+
+    fn pid(&self) -> i32 {
+        i32::from_ne_bytes(self.0[24..28].try_into().expect("4 bytes"))
+    }
+
+    fn set_kind(&mut self, kind: i16) {
+        self.0[0..2].copy_from_slice(&kind.to_ne_bytes());
+    }
+
+    /// The holder of a conflicting lock: its type and range (from the start of the file),
+    /// and its pid in the caller's numbers.
+    fn set_holder(&mut self, lock: &HeldLock, pid: i32) {
+        self.set_kind(lock.kind);
+        self.0[2..4].copy_from_slice(&(libc::SEEK_SET as i16).to_ne_bytes());
+        self.0[8..16].copy_from_slice(&lock.start.to_ne_bytes());
+        let len = lock.end.map_or(0, |end| end - lock.start + 1);
+        self.0[16..24].copy_from_slice(&len.to_ne_bytes());
+        self.0[24..28].copy_from_slice(&pid.to_ne_bytes());
+    }
+}
+
+/// A lock of /proc/locks: POSIX or OFD, its holder's host pid (-1 for an OFD lock), its
+/// file, type and range (`end` None: to the end of the file).
+#[derive(Debug, PartialEq, Eq)]
+struct HeldLock {
+    ofd: bool,
+    pid: i32,
+    dev: (u32, u32),
+    ino: u64,
+    kind: i16,
+    start: i64,
+    end: Option<i64>,
+}
+
+/// The POSIX and OFD locks of /proc/locks (`text`), each once: the blocked requests listed
+/// under a lock ("->") and other kinds (FLOCK, LEASE) are left out.
+fn posix_locks(text: &str) -> Vec<HeldLock> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let ofd = match *f.get(1)? {
+                "POSIX" => false,
+                "OFDLCK" => true,
+                _ => return None,
+            };
+            let kind = match *f.get(3)? {
+                "WRITE" => libc::F_WRLCK as i16,
+                "READ" => libc::F_RDLCK as i16,
+                _ => return None,
+            };
+            let mut dev = f.get(5)?.split(':');
+            let major = u32::from_str_radix(dev.next()?, 16).ok()?;
+            let minor = u32::from_str_radix(dev.next()?, 16).ok()?;
+            let ino = dev.next()?.parse().ok()?;
+            let end = match *f.get(7)? {
+                "EOF" => None,
+                n => Some(n.parse().ok()?),
+            };
+            Some(HeldLock {
+                ofd,
+                pid: f.get(4)?.parse().ok()?,
+                dev: (major, minor),
+                ino,
+                kind,
+                start: f.get(6)?.parse().ok()?,
+                end,
+            })
+        })
+        .collect()
+}
+
+/// The range of a struct flock from the start of the file, as Linux reckons it
+/// (flock64_to_posix_lock): `position` and `size` are the file's offset and size, for
+/// SEEK_CUR and SEEK_END. `end` None: to the end of the file.
+fn lock_range(
+    whence: i16,
+    start: i64,
+    len: i64,
+    position: i64,
+    size: i64,
+) -> Result<(i64, Option<i64>), Errno> {
+    let base = match i32::from(whence) {
+        libc::SEEK_SET => 0,
+        libc::SEEK_CUR => position,
+        libc::SEEK_END => size,
+        _ => return Err(Errno::EINVAL),
+    };
+    let from = base.checked_add(start).ok_or(Errno::EOVERFLOW)?;
+    if from < 0 {
+        return Err(Errno::EINVAL);
+    }
+    match len {
+        0 => Ok((from, None)),
+        l if l > 0 => {
+            let end = from.checked_add(l - 1).ok_or(Errno::EOVERFLOW)?;
+            Ok((from, Some(end)))
+        }
+        l => {
+            let begin = from + l; // l < 0 and from >= 0: no overflow
+            if begin < 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok((begin, Some(from - 1)))
+        }
+    }
+}
+
+/// The first lock of `locks` on the file (`dev`, `ino`) that a POSIX lock of type `kind`
+/// over `range` by process `caller` (host id) conflicts with: one of another owner (a
+/// process's own POSIX locks never conflict with its own; an OFD lock always may), that
+/// overlaps, one of the two a write lock.
+fn first_conflict(
+    locks: &[HeldLock],
+    file: ((u32, u32), u64),
+    kind: i16,
+    range: (i64, Option<i64>),
+    caller: i32,
+) -> Option<&HeldLock> {
+    let (start, end) = (range.0, range.1.unwrap_or(i64::MAX));
+    locks.iter().find(|l| {
+        (l.dev, l.ino) == file
+            && (l.ofd || l.pid != caller)
+            && l.start <= end
+            && l.end.unwrap_or(i64::MAX) >= start
+            && (kind == libc::F_WRLCK as i16 || l.kind == libc::F_WRLCK as i16)
+    })
+}
+
+/// F_GETLK, answered by the sentry from /proc/locks: the kernel's answer would put the
+/// holder's host pid in the task's memory, where another thread could read it before the
+/// exit stop put it in the sandbox's numbers; and the sentry cannot ask the kernel in the
+/// task's place, since a POSIX lock's owner is the asking process. The kernel reports the
+/// first conflicting lock of the file's list, this the first of /proc/locks: with several
+/// conflicting locks, the one named may differ.
+fn get_lock(call: &mut Call) -> Result<(), Errno> {
+    let file = call.task_fd(call.args[0] as i32)?;
+    if super::sys_open::is_path_fd(&file) {
+        return Err(Errno::EBADF);
+    }
+    let mut flock = Flock::read(call)?;
+    let kind = flock.kind();
+    if kind != libc::F_RDLCK as i16 && kind != libc::F_WRLCK as i16 {
+        return Err(Errno::EINVAL);
+    }
+    let st = nix::sys::stat::fstat(file.as_raw_fd()).map_err(|_| Errno::EBADF)?;
+    // SAFETY: lseek with integer arguments on an fd we own (the task's open file, whose
+    // offset it shares); a file without one (a pipe) counts from 0.
+    let position = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_CUR) }.max(0);
+    let range = lock_range(
+        flock.whence(),
+        flock.int64(8),
+        flock.int64(16),
+        position,
+        st.st_size,
+    )?;
+    let text = std::fs::read_to_string("/proc/locks").map_err(|_| Errno::ENOLCK)?;
+    let locks = posix_locks(&text);
+    let this = ((libc::major(st.st_dev), libc::minor(st.st_dev)), st.st_ino);
+    let caller = call.kernel.tgid_of(call.tid);
+    match first_conflict(&locks, this, kind, range, caller) {
+        Some(lock) => {
+            let pid = match lock.pid {
+                -1 => -1,
+                host => call.kernel.vpid_for(call.tid, host),
+            };
+            flock.set_holder(lock, pid);
+        }
+        None => flock.set_kind(libc::F_UNLCK as i16),
+    }
+    flock.write(call)
+}
+
+/// F_OFD_GETLK, made by the sentry on its own duplicate of the fd (an OFD lock's owner is
+/// the open file, which the duplicate shares, so the answer is the task's), the holder
+/// written in the caller's numbers.
+fn get_ofd_lock(call: &mut Call) -> Result<(), Errno> {
+    let file = call.task_fd(call.args[0] as i32)?;
+    if super::sys_open::is_path_fd(&file) {
+        return Err(Errno::EBADF);
+    }
+    let mut flock = Flock::read(call)?;
+    // SAFETY: F_OFD_GETLK reads and writes one struct flock (FLOCK_SIZE bytes) in memory we
+    // own, on an fd we own.
+    let rc = unsafe {
+        libc::fcntl(
+            file.as_raw_fd(),
+            F_OFD_GETLK as i32,
+            flock.0.as_mut_ptr().cast::<libc::flock>(),
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    if flock.kind() != libc::F_UNLCK as i16 && flock.pid() > 0 {
+        let pid = call.kernel.vpid_for(call.tid, flock.pid());
+        flock.0[24..28].copy_from_slice(&pid.to_ne_bytes());
+    }
+    flock.write(call)
 }
 
 /// TIOCGPGRP and TIOCGSID, answered by the sentry and written in the caller's numbers: the
@@ -383,43 +618,17 @@ fn set_foreground(call: &mut Call) -> Result<Action, Errno> {
     })))
 }
 
-/// The exit stop: the ids the kernel returned or wrote, in the caller's numbers.
+/// The exit stop: the owner the kernel returned in the caller's numbers, or the caller's
+/// number put back where the host's stood for the call.
 pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
-    if let OwnerHook::Restore { addr, value } = hook {
-        super::fix_write(&*k.mem, tid, addr, &value.to_ne_bytes());
-        return rval;
-    }
-    if rval < 0 {
-        return rval;
-    }
-    let rewrite = |addr: u64, f: &dyn Fn(i32) -> i32| {
-        let mut raw = [0u8; 4];
-        if super::fix_read(&*k.mem, tid, addr, &mut raw) {
-            super::fix_write(
-                &*k.mem,
-                tid,
-                addr,
-                &f(i32::from_ne_bytes(raw)).to_ne_bytes(),
-            );
-        }
-    };
     match hook {
-        OwnerHook::Owner => return owner_to_sandbox(k, tid, rval as i32) as i64,
-        // Handled above, whatever the result.
-        OwnerHook::Restore { .. } => {}
-        OwnerHook::LockHolder { addr } => {
-            // With no conflicting lock the kernel writes only l_type (F_UNLCK): l_pid is
-            // still the caller's own value, not a host pid.
-            let mut l_type = [0u8; 2];
-            let conflict = super::fix_read(&*k.mem, tid, addr, &mut l_type)
-                && i16::from_ne_bytes(l_type) != libc::F_UNLCK as i16;
-            if conflict {
-                // OFD locks report -1; a holder outside the sandbox shows as 0.
-                rewrite(addr + 24, &|v| if v > 0 { k.vpid_for(tid, v) } else { v });
-            }
+        OwnerHook::Restore { addr, value } => {
+            super::fix_write(&*k.mem, tid, addr, &value.to_ne_bytes());
+            rval
         }
+        OwnerHook::Owner if rval < 0 => rval,
+        OwnerHook::Owner => owner_to_sandbox(k, tid, rval as i32) as i64,
     }
-    rval
 }
 
 #[cfg(test)]
@@ -462,5 +671,69 @@ mod tests {
             controlling_terminal_id(none, tty, libc::TIOCGPGRP),
             Err(Errno::ENOTTY)
         );
+    }
+
+    const LOCKS: &str = "\
+1: POSIX  ADVISORY  WRITE 994 fe:00:10010707 5 14
+1: -> POSIX  ADVISORY  WRITE 995 fe:00:10010707 0 EOF
+2: OFDLCK ADVISORY  READ -1 fe:00:10010707 20 EOF
+3: FLOCK  ADVISORY  WRITE 996 fe:00:10010708
+4: POSIX  ADVISORY  READ 997 103:0a:77 0 0
+";
+
+    #[test]
+    fn proc_locks_are_read_without_waiters_and_other_kinds() {
+        let locks = posix_locks(LOCKS);
+        let at = |ino, kind: i32, start, end| (ino, kind as i16, start, end);
+        let seen: Vec<_> = locks
+            .iter()
+            .map(|l| (l.ino, l.kind, l.start, l.end))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                at(10010707, libc::F_WRLCK, 5, Some(14)),
+                at(10010707, libc::F_RDLCK, 20, None),
+                at(77, libc::F_RDLCK, 0, Some(0)),
+            ]
+        );
+        assert_eq!((locks[0].pid, locks[0].ofd), (994, false));
+        assert_eq!((locks[1].pid, locks[1].ofd), (-1, true));
+        assert_eq!(locks[2].dev, (0x103, 0x0a));
+    }
+
+    #[test]
+    fn a_lock_range_is_reckoned_as_linux_does() {
+        let set = libc::SEEK_SET as i16;
+        assert_eq!(lock_range(set, 5, 10, 0, 0), Ok((5, Some(14))));
+        assert_eq!(lock_range(set, 5, 0, 0, 0), Ok((5, None)));
+        assert_eq!(lock_range(set, 10, -4, 0, 0), Ok((6, Some(9))));
+        assert_eq!(lock_range(set, 2, -4, 0, 0), Err(Errno::EINVAL));
+        assert_eq!(lock_range(set, -1, 1, 0, 0), Err(Errno::EINVAL));
+        let cur = libc::SEEK_CUR as i16;
+        assert_eq!(lock_range(cur, 2, 3, 100, 0), Ok((102, Some(104))));
+        let end = libc::SEEK_END as i16;
+        assert_eq!(lock_range(end, -10, 0, 0, 50), Ok((40, None)));
+        assert_eq!(lock_range(7, 0, 0, 0, 0), Err(Errno::EINVAL));
+        assert_eq!(lock_range(set, i64::MAX, 2, 0, 0), Err(Errno::EOVERFLOW));
+        assert_eq!(lock_range(cur, i64::MAX, 1, 1, 0), Err(Errno::EOVERFLOW));
+    }
+
+    #[test]
+    fn the_conflict_is_another_owners_overlapping_lock_one_of_them_writing() {
+        let locks = posix_locks(LOCKS);
+        let file = ((0xfe, 0), 10010707);
+        let (read, write) = (libc::F_RDLCK as i16, libc::F_WRLCK as i16);
+        // Another process's write lock over 5-14.
+        let found = first_conflict(&locks, file, read, (0, Some(9)), 1);
+        assert_eq!(found.map(|l| l.pid), Some(994));
+        // The caller's own POSIX lock: not a conflict; the OFD read lock reads alike.
+        assert!(first_conflict(&locks, file, read, (0, None), 994).is_none());
+        // A write over the OFD read lock conflicts, whoever asks.
+        let found = first_conflict(&locks, file, write, (30, None), 994);
+        assert_eq!(found.map(|l| l.pid), Some(-1));
+        // Beside the locks, or on another file: none.
+        assert!(first_conflict(&locks, file, write, (15, Some(19)), 1).is_none());
+        assert!(first_conflict(&locks, ((0xfe, 1), 10010707), write, (0, None), 1).is_none());
     }
 }
