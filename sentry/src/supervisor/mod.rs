@@ -427,12 +427,20 @@ impl Supervisor {
             events: libc::POLLIN,
             revents: 0,
         };
-        // SIGCHLD, finished opens, control requests, then each listener.
+        // SIGCHLD, finished opens, control requests, then each listener. An open finishes
+        // only while a task waits for one (or was interrupted in one): left out otherwise,
+        // as each fd polled costs every notified call. A result that comes meanwhile
+        // leaves the eventfd readable for the next poll that has it.
+        let opens_running = !self.awaiting_install.is_empty() || !self.abandoned.is_empty();
         let mut fds = std::mem::take(&mut self.pollfds);
         fds.clear();
         fds.extend([
             pollfd(self.sigchld.as_raw_fd()),
-            pollfd(self.opened_wake.as_raw_fd()),
+            pollfd(if opens_running {
+                self.opened_wake.as_raw_fd()
+            } else {
+                -1
+            }),
             pollfd(self.control.as_ref().map_or(-1, |c| c.fd())),
         ]);
         // A listener no task uses any more is left out: poll would report its POLLHUP at
