@@ -101,7 +101,9 @@ fn changes_nothing(req: &Request<'_>) -> bool {
         | Request::Getxattr { .. }
         | Request::Listxattr { .. } => true,
         Request::Open { flags, .. } => {
-            let changing = libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE | libc::O_ACCMODE;
+            // O_TMPFILE holds O_DIRECTORY's bit: only its own bit makes a file.
+            let tmpfile = libc::O_TMPFILE & !libc::O_DIRECTORY;
+            let changing = libc::O_CREAT | libc::O_TRUNC | tmpfile | libc::O_ACCMODE;
             flags & changing == 0
         }
         _ => false,
@@ -974,8 +976,33 @@ impl Drop for Client {
 
 #[cfg(test)]
 mod tests {
-    use super::{Client, Mount};
+    use super::{changes_nothing, Client, Mount, Request};
     use std::os::fd::AsRawFd;
+
+    /// Read-only opens, of directories too, are served in the sentry's process; an open
+    /// that may create, truncate or write goes to the gofer.
+    #[test]
+    fn read_only_opens_of_files_and_directories_change_nothing() {
+        let open = |flags| Request::Open {
+            mount: 0,
+            path: b"d",
+            flags,
+            mode: 0,
+        };
+        let directory = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        assert!(changes_nothing(&open(directory)));
+        assert!(changes_nothing(&open(libc::O_RDONLY | libc::O_CLOEXEC)));
+        assert!(changes_nothing(&open(libc::O_PATH | libc::O_DIRECTORY)));
+        for changing in [
+            libc::O_TMPFILE | libc::O_RDWR,
+            libc::O_CREAT,
+            libc::O_TRUNC,
+            libc::O_WRONLY,
+            libc::O_RDWR | libc::O_DIRECTORY,
+        ] {
+            assert!(!changes_nothing(&open(changing)), "{changing:#o}");
+        }
+    }
 
     /// The child is forked without waiting for its exec: an exec that fails shows at the
     /// handshake, as an error, and the child is reaped.
