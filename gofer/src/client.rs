@@ -87,6 +87,8 @@ pub struct Client {
     /// Counts the requests sent to the gofer process: what the sentry keeps of the trees
     /// (the paths of directory fds, say) holds while it has not moved.
     generation: u64,
+    /// The CPU the gofer was last placed on (see [`Client::follow_caller`]); -1: none yet.
+    gofer_cpu: i32,
 }
 
 /// Whether `req` changes nothing on the host, and so may be served in the sentry's process.
@@ -331,6 +333,7 @@ impl Client {
                 dead: false,
                 walker: None,
                 generation: 0,
+                gofer_cpu: -1,
             },
             roots,
             mounts: mounts.to_vec(),
@@ -340,6 +343,48 @@ impl Client {
     /// The gofer's process id (a child of the process that called `spawn`).
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Places the gofer on the CPU the calling thread runs on, if it is not there yet. A call
+    /// is synchronous: while the gofer works the caller waits, so the two never need two
+    /// CPUs, and on one CPU each wake-up between them is a local one. Left to its own
+    /// affinity, the gofer slept on the other CPU, and waking a halted vCPU costs tens of
+    /// microseconds on a VM: a creating open took 94 us, against 24 us with both on one CPU.
+    /// The caller moves rarely; the gofer follows it at the first call after it did.
+    fn follow_caller(&mut self) {
+        // SAFETY: sched_getcpu takes no arguments.
+        let cpu = unsafe { libc::sched_getcpu() };
+        if cpu < 0 || cpu == self.gofer_cpu {
+            return;
+        }
+        // SAFETY: an all-zero cpu_set_t is an empty set; CPU_SET writes one bit of it, and
+        // sched_getcpu's answer is below CPU_SETSIZE.
+        let set = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu as usize, &mut set);
+            set
+        };
+        // Its pid is named only while its pidfd says it runs: one that ended may have been
+        // reaped by the caller's own wait loop, and the pid taken by a host process. (It
+        // cannot be reaped before this call returns: that loop runs on this thread.)
+        let Some(pidfd) = &self.pidfd else {
+            return;
+        };
+        let mut ended = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll of one pollfd we own, without waiting.
+        if unsafe { libc::poll(&mut ended, 1, 0) } != 0 {
+            return;
+        }
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: sched_setaffinity of our own child, from a set we own of `size` bytes. A
+        // failure leaves it where it was, to be tried again next call.
+        if unsafe { libc::sched_setaffinity(self.pid as libc::pid_t, size, &set) } == 0 {
+            self.gofer_cpu = cpu;
+        }
     }
 
     /// False once a call has found the gofer gone.
@@ -420,6 +465,7 @@ impl Client {
             };
         }
         self.may_change_trees();
+        self.follow_caller();
         self.seq = self.seq.wrapping_add(1);
         req.encode(self.seq, &mut self.wbuf);
         if self.wbuf.len() > MAX_FRAME {

@@ -503,3 +503,44 @@ fn spawn_with_leading_args() {
     assert_eq!(c.unlink(0, b"f", 0).unwrap_err(), Errno::EROFS);
     assert!(c.shutdown().unwrap().success());
 }
+
+/// The gofer runs on the CPU of the thread that calls it, and follows that thread to
+/// another: every call is synchronous, and a wake-up on one CPU is a local one.
+#[test]
+fn the_gofer_follows_its_caller_from_cpu_to_cpu() {
+    let t = TempDir::new("follow");
+    let mut c = spawn(&[(&t.path, false)]);
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    let affinity = |tid: libc::pid_t| -> Vec<usize> {
+        // SAFETY: an all-zero cpu_set_t is an empty set, which the kernel fills (`size`
+        // bytes); CPU_ISSET reads one bit of it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(libc::sched_getaffinity(tid, size, &mut set), 0);
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+                .collect()
+        }
+    };
+    let own = affinity(0);
+    for (round, &cpu) in own.iter().rev().enumerate() {
+        // SAFETY: as above; CPU_SET writes one bit of a set we own; this thread's own
+        // affinity, given back below.
+        let rc = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, size, &set)
+        };
+        assert_eq!(rc, 0);
+        c.mkdir(0, format!("d{round}").as_bytes(), 0o755).unwrap();
+        assert_eq!(affinity(c.pid() as libc::pid_t), [cpu], "round {round}");
+    }
+    // SAFETY: this thread's affinity back, from a set we own.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in &own {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, size, &set);
+    }
+}
