@@ -322,14 +322,22 @@ fn real_main(cli: Cli) -> Result<()> {
                 .map_err(|e| format!("cannot generate the C project in {}: {e}", dir.display()))
         }
     };
+    let tar = config::which("tar").unwrap_or_else(|| PathBuf::from("/usr/bin/tar"));
+    let tree = cli.tree.clone().unwrap_or(gen_tree);
+    let untar = (programs.join("tree.tar"), programs.join("untar"));
+    if bench_names.iter().any(|n| n == "untar") {
+        workload::ensure_untar(&tar, &tree, &untar.0, &untar.1)
+            .with_context(|| format!("preparing {}", untar.0.display()))?;
+    }
     let params = Params {
         ops_bin: programs.join("ops"),
         true_bin: programs.join("true"),
         file,
-        tree: cli.tree.clone().unwrap_or(gen_tree),
+        tree,
+        untar,
         shell: find_shell(),
         python: find_python(),
-        tar: config::which("tar").unwrap_or_else(|| PathBuf::from("/usr/bin/tar")),
+        tar,
         make_project,
         shell_procs: cli.shell_procs.unwrap_or(if cli.quick { 30 } else { 300 }),
         quick: cli.quick,

@@ -69,6 +69,7 @@ const WORKLOADS: &[&str] = &[
     "true_startup",
     "shell_loop",
     "tar",
+    "untar",
     "python",
     "cpu2",
     "make_j2",
@@ -122,6 +123,9 @@ pub struct Params {
     pub file: PathBuf,
     /// The directory tree that `tar` archives.
     pub tree: PathBuf,
+    /// What `untar` unpacks (the tree as a tar archive), and the directory, writable by
+    /// everyone, that it unpacks it in and removes it from.
+    pub untar: (PathBuf, PathBuf),
     pub shell: PathBuf,
     pub python: PathBuf,
     pub tar: PathBuf,
@@ -193,6 +197,16 @@ pub fn build(names: &[String], p: &Params) -> Result<Vec<Bench>, String> {
                 "tar cf /dev/null".to_string(),
                 vec![s(&p.tar), "cf".into(), "/dev/null".into(), s(&p.tree)],
             ),
+            // Files made and removed: every create, write and unlink is the gofer's.
+            "untar" => {
+                let (archive, dir) = (sh_quote(&s(&p.untar.0)), sh_quote(&s(&p.untar.1)));
+                let tar = sh_quote(&s(&p.tar));
+                let script = format!("{tar} xf {archive} -C {dir} && rm -rf {dir}/*");
+                (
+                    "tar xf, rm -rf".to_string(),
+                    vec![s(&p.shell), "-c".into(), script],
+                )
+            }
             // Two CPU-bound processes at once: what the sandbox gets of a second CPU.
             "cpu2" => {
                 let n = if p.quick {
@@ -300,6 +314,31 @@ pub fn ensure_tree(dir: &Path) -> io::Result<PathBuf> {
     }
     fs::write(dir.join(TREE_MARK), b"")?;
     Ok(first)
+}
+
+/// The tar archive of `tree` at `archive` (made anew with `tar`: the tree may be another
+/// than last time) and the empty directory `dir`, writable by everyone (a sentry started as
+/// root runs the sandbox's programs as an unprivileged user), for `untar`.
+pub fn ensure_untar(tar: &Path, tree: &Path, archive: &Path, dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tree.parent().unwrap_or(Path::new("/"));
+    let name = tree.file_name().unwrap_or(tree.as_os_str());
+    let status = std::process::Command::new(tar)
+        .arg("cf")
+        .arg(archive)
+        .arg("-C")
+        .arg(parent)
+        .arg(name)
+        .status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!("{} cf: {status}", tar.display())));
+    }
+    // What an interrupted run left goes first.
+    if dir.exists() {
+        fs::remove_dir_all(dir)?;
+    }
+    fs::create_dir_all(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o777))
 }
 
 /// Translation units of the generated C project, besides `main.c`.
@@ -514,6 +553,7 @@ mod tests {
             true_bin: "/b/true".into(),
             file: "/b/tree/d00/f00".into(),
             tree: "/b/tree".into(),
+            untar: ("/b/tree.tar".into(), "/b/untar".into()),
             shell: "/bin/sh".into(),
             python: "/usr/bin/python3".into(),
             tar: "/usr/bin/tar".into(),

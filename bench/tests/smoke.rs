@@ -58,7 +58,7 @@ fn quick_run_writes_markdown_json_and_svg() {
     // Every benchmark either ran or is listed as unavailable (make_j2 without make or cc).
     let benches = json["benchmarks"].as_array().unwrap();
     let unavailable = json["skipped_benchmarks"].as_array().unwrap();
-    assert_eq!(benches.len() + unavailable.len(), 17);
+    assert_eq!(benches.len() + unavailable.len(), 18);
     assert!(
         unavailable.iter().all(|b| b["name"] == "make_j2"),
         "{unavailable:?}"
