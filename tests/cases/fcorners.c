@@ -8,6 +8,7 @@
  * /proc file, F_GETLK's holder pid, F_SETLEASE on an own file, execve(2) of a
  * bare relative name. Points that need an unprivileged caller run in a child as uid 65534. */
 #include "tap.h"
+#include <limits.h>
 #include <grp.h>
 #include <linux/openat2.h>
 #include <signal.h>
@@ -174,6 +175,15 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--exit42") == 0)
         return 42;
+    if (argc > 2 && strcmp(argv[1], "--exe-is") == 0) {
+        /* Run through links: /proc/self/exe names the file itself, argv[0] the link. */
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n < 0)
+            return 3;
+        exe[n] = 0;
+        return strcmp(exe, argv[2]) != 0 ? 1 : strcmp(argv[0], "exe-link") != 0 ? 2 : 0;
+    }
     tap_init(argc, argv);
     chmod(".", 0777);
     struct stat st;
@@ -387,6 +397,26 @@ int main(int argc, char **argv)
     T_EQ(fcntl(fd, F_GETLEASE), F_RDLCK, "fcntl: F_GETLEASE returns F_RDLCK");
     T_EQ(fcntl(fd, F_SETLEASE, F_UNLCK), 0, "fcntl: F_SETLEASE F_UNLCK");
     close(fd);
+
+    /* execve through a chain of links: /proc/self/exe names the file they lead to. */
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[len < 0 ? 0 : len] = 0;
+    unlink("exe-link");
+    unlink("exe-link2");
+    OK(len > 0 && symlink(self, "exe-link2") == 0 && symlink("exe-link2", "exe-link") == 0,
+       "symlink: two links to the case's own program");
+    fflush(stdout);
+    pid_t via_link = fork();
+    if (via_link == 0) {
+        char *av[] = {"exe-link", "--exe-is", self, NULL};
+        execve("exe-link", av, (char *[]){NULL});
+        _exit(errno);
+    }
+    int linked;
+    waitpid(via_link, &linked, 0);
+    T_EQ(tap_child_code(linked), 0,
+         "execve: through links, /proc/self/exe names the program, argv[0] the link");
 
     /* execve of a bare relative name: the file in the cwd. */
     OK(copy_file("/proc/self/exe", "prog") == 0, "execve: a copy of the case in the cwd");

@@ -30,7 +30,7 @@
 use super::sys_signal::{ERESTARTNOINTR, ERESTARTSYS};
 use super::vfs::{
     by_path, check_file, check_permission, check_search, files, follow, read_path, resolve,
-    PathArg, Target,
+    walk_links, PathArg, Target,
 };
 use super::{Action, Call};
 use crate::kernel::exec_area::{AddressSpace, AreaLease, ExecArea};
@@ -426,16 +426,18 @@ pub fn plan(
         if !start.starts_with(b"\x7fELF") {
             return Err(Errno::ENOEXEC);
         }
+        // The program as /proc/<pid>/exe names it: the file the kernel runs, every link on
+        // the way followed (as the kernel's d_path of it).
+        let program = followed_path(call, &target);
         let Some(interpreter) = elf_interpreter(&file, &start)? else {
             return Ok(Plan {
                 file,
                 argv_prefix: prefix,
-                program: target.path,
+                program,
                 loader: None,
             });
         };
         // A dynamic program: run its interpreter from inside the sandbox.
-        let program = target.path;
         let target = resolve(call, libc::AT_FDCWD as i64 as u64, &interpreter, true)?;
         check_permission(call, &target, libc::X_OK, true)?;
         let loader = open_program(call, &target).map_err(|e| {
@@ -469,13 +471,10 @@ pub fn plan(
                 rest_from: 2,
             }
         };
-        // The loader searches its library path for a name without a slash; execve runs
-        // the file in the working directory.
-        if name.contains(&b'/') {
-            next.push(name.clone());
-        } else {
-            next.push([b"./".as_slice(), &name].concat());
-        }
+        // The loader is given the program by the path /proc/<pid>/exe names: its $ORIGIN
+        // (a library path relative to the program, as java's) is that path's directory, as
+        // for a program the kernel loads. The name it was run by stays argv[0].
+        next.push(program.clone());
         if !prefix.is_empty() {
             prefix.remove(0);
         }
@@ -488,6 +487,13 @@ pub fn plan(
         });
     }
     Err(Errno::ELOOP)
+}
+
+/// The sandbox path of `target` with every symbolic link on it followed, as the kernel
+/// names a file it runs (/proc/<pid>/exe); the path as resolved if the links cannot be read.
+fn followed_path(call: &mut Call, target: &Target) -> Vec<u8> {
+    let root = call.kernel.fs_of(call.tid).root;
+    walk_links(call, &target.path, &root, true).unwrap_or_else(|_| target.path.clone())
 }
 
 /// glibc's ld.so takes `--argv0` (since 2.33); musl's does not.
