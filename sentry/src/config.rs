@@ -111,6 +111,8 @@ pub struct Config {
     pub lookup_cache: bool,
     /// Print every syscall with its decoded arguments and result.
     pub strace: bool,
+    /// Report the sentry's handler time per syscall on stderr at the end.
+    pub profile: bool,
     pub net: NetMode,
     /// `--publish`: (host port, sandbox port) pairs on the host's 127.0.0.1.
     pub publish: Vec<(u16, u16)>,

@@ -14,6 +14,7 @@ variant_tests!(
     bad_rootfs,
     bad_options,
     strace_decodes_calls,
+    profile_reports_handler_times,
 );
 
 /// Asserts the sentry refused with `code` and exactly one line on stderr containing `needle`.
@@ -246,4 +247,35 @@ fn strace_decodes_calls(v: Variant) {
         pids.len() >= 3,
         "want lines of the shell and both children, got pids {pids:?}"
     );
+}
+
+/// `--profile`: after the command's own output, a table of the sentry's handler time per
+/// syscall, the busiest first; the exit status is the command's.
+fn profile_reports_handler_times(v: Variant) {
+    let run = v.run(&["--profile"], &["/bin/cat", "/etc/passwd"]);
+    run.expect_code(0);
+    assert!(run.stdout.starts_with("root:"), "{}", run.describe());
+    let rows: Vec<(u64, f64, &str)> = run
+        .stderr_lines()
+        .into_iter()
+        .filter_map(|l| l.strip_prefix("sentry: profile: "))
+        .filter_map(|row| {
+            let mut fields = row.split_whitespace();
+            let calls = fields.next()?.parse().ok()?;
+            let total = fields.next()?.parse().ok()?;
+            let _mean = fields.next()?;
+            Some((calls, total, row))
+        })
+        .collect();
+    assert!(
+        rows.iter().any(|r| r.2.contains(" openat (")),
+        "no openat row\n{}",
+        run.describe()
+    );
+    assert!(
+        rows.windows(2).all(|w| w[0].1 >= w[1].1),
+        "rows not busiest first\n{}",
+        run.describe()
+    );
+    assert!(rows.iter().all(|r| r.0 > 0), "{}", run.describe());
 }

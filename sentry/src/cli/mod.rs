@@ -93,6 +93,10 @@ struct RunArgs {
     /// Print every syscall of every task to stderr, with decoded arguments and result.
     #[arg(long)]
     strace: bool,
+    /// At the end, print on stderr the sentry's own time per call, by syscall and by how
+    /// the call came (notification or ptrace stop).
+    #[arg(long)]
+    profile: bool,
     /// Network: none (AF_UNIX only; other socket families get EACCES) or host.
     #[arg(long, value_enum, default_value = "none")]
     net: NetArg,
@@ -328,6 +332,7 @@ fn config(args: RunArgs) -> Result<Config, Failure> {
         notify: args.notify == NotifyArg::Auto,
         lookup_cache: args.lookup_cache == LookupCacheArg::On,
         strace: args.strace,
+        profile: args.profile,
         net: match args.net {
             NetArg::None => NetMode::None,
             NetArg::Host => NetMode::Host,

@@ -202,6 +202,7 @@ pub fn parse(spec: &Value, dir: &Path) -> Result<Bundle, String> {
         config: Config {
             platform,
             strace,
+            profile: false,
             net,
             hostname,
             env,

@@ -112,6 +112,7 @@ pub struct Prepared {
     rootfs: std::path::PathBuf,
     platform: Platform,
     strace: bool,
+    profile: bool,
     notify: bool,
     host_user: Option<crate::config::Ids>,
     policy: syscalls::table::Policy,
@@ -272,6 +273,7 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         rootfs: config.rootfs,
         platform: config.platform,
         strace: config.strace,
+        profile: config.profile,
         notify: config.notify,
         host_user: config.host_user,
         policy,
@@ -308,6 +310,7 @@ impl Prepared {
             rootfs,
             platform,
             strace,
+            profile,
             notify,
             host_user,
             policy,
@@ -457,7 +460,7 @@ impl Prepared {
             termination.clone(),
             notifying.then_some(listener_filter),
         )
-        .and_then(|supervisor| supervisor.with_control(control).run());
+        .and_then(|supervisor| supervisor.with_control(control).with_profile(profile).run());
         if let Some(output) = terminal_output {
             // Every process of the sandbox is gone: the relay reads the last output, then EIO.
             let _ = output.join();

@@ -6,6 +6,7 @@ mod exits;
 mod install;
 mod notified;
 mod path_fd;
+mod profile;
 mod signal_wait;
 
 use crate::kernel::{self, Kernel};
@@ -123,6 +124,8 @@ pub enum Outcome {
 pub struct Supervisor {
     kernel: Kernel,
     strace: bool,
+    /// `--profile`: each call's handler time.
+    profile: Option<profile::Profile>,
     init: Spawned,
     init_execed: bool,
     outcome: Option<Outcome>,
@@ -287,6 +290,7 @@ impl Supervisor {
             pollfds: Vec::new(),
             kernel,
             strace,
+            profile: None,
             init,
             init_execed: false,
             outcome: None,
@@ -300,6 +304,12 @@ impl Supervisor {
     /// Serves `control`'s requests too while the sandbox runs.
     pub fn with_control(mut self, control: Option<std::sync::Arc<control::Control>>) -> Self {
         self.control = control;
+        self
+    }
+
+    /// Times each call's handler, and reports the times on stderr at the end (`--profile`).
+    pub fn with_profile(mut self, on: bool) -> Self {
+        self.profile = on.then(profile::Profile::default);
         self
     }
 
@@ -358,6 +368,9 @@ impl Supervisor {
             {
                 break;
             }
+        }
+        if let Some(profile) = &self.profile {
+            eprint!("{}", profile.report());
         }
         tracing::debug!(
             target: "sentry::stats",
@@ -946,9 +959,13 @@ impl Supervisor {
                 )
             }
             (None, Some(sysno)) => {
+                let started = self.profile.as_ref().map(|_| std::time::Instant::now());
                 let mut call = Call::new(&mut self.kernel, tid, sysno, info.args);
                 let decided = syscalls::decide(&mut call);
                 paths = call.paths.into_inner();
+                if let (Some(profile), Some(started)) = (&mut self.profile, started) {
+                    profile.add(info.nr, false, started.elapsed());
+                }
                 decided
             }
             (None, None) => {

@@ -62,9 +62,13 @@ impl Supervisor {
             syscalls::foreign_abi_event(&mut self.kernel, tid, "an unknown number", request.nr);
             return self.listener(tid).refuse(id, Errno::ENOSYS);
         };
+        let started = self.profile.as_ref().map(|_| std::time::Instant::now());
         let mut call = Call::new(&mut self.kernel, tid, sysno, request.args);
         let (action, class) = syscalls::decide(&mut call);
         let paths = call.paths.into_inner();
+        if let (Some(profile), Some(started)) = (&mut self.profile, started) {
+            profile.add(request.nr, true, started.elapsed());
+        }
         let strace_line = self.strace.then(|| {
             let shown = self.kernel.shown_pid(tid);
             strace::format_entry(tid, shown, Some(sysno), request.nr, &request.args, &paths)
