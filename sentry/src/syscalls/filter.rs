@@ -129,6 +129,11 @@ const NOTIFIED: &[Sysno] = &[
     Sysno::getcwd,
     Sysno::chdir,
     Sysno::fchdir,
+    Sysno::statfs,
+    Sysno::getxattr,
+    Sysno::lgetxattr,
+    Sysno::listxattr,
+    Sysno::llistxattr,
     Sysno::fgetxattr,
     Sysno::flistxattr,
 ];
