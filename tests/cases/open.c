@@ -197,6 +197,23 @@ int main(int argc, char **argv)
     T_EQ(bind(us, (struct sockaddr *)&ua, sizeof ua), 0, "umask 002: bind of an AF_UNIX path");
     OK(lstat("um-sock", &st) == 0 && (st.st_mode & 0777) == 0775, "umask 002: the socket file is 0775");
     close(us);
+    /* A child's umask is its own: the parent's creates keep the parent's. */
+    fflush(stdout);
+    pid_t masker = fork();
+    if (masker == 0) {
+        umask(077);
+        int cf = open("um-child", O_CREAT | O_WRONLY, 0666);
+        _exit(cf >= 0 && fstat(cf, &st) == 0 && (st.st_mode & 0777) == 0600 ? 0 : 1);
+    }
+    int mst = -1;
+    waitpid(masker, &mst, 0);
+    OK(WIFEXITED(mst) && WEXITSTATUS(mst) == 0, "umask 077 in a child: its open(O_CREAT, 0666) makes 0600");
+    int pf = open("um-parent", O_CREAT | O_WRONLY, 0666);
+    OK(pf >= 0 && fstat(pf, &st) == 0 && (st.st_mode & 0777) == 0664,
+       "umask 002 in the parent after the child's: open(O_CREAT, 0666) still makes 0664");
+    close(pf);
+    unlink("um-child");
+    unlink("um-parent");
     umask(old_mask);
     unlink("um-file");
     rmdir("um-dir");

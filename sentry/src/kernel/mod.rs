@@ -211,6 +211,11 @@ pub struct Kernel {
     pub walk_links: WalkLinks,
     /// Root and cwd per process (thread group id).
     pub fs: HashMap<Tid, FsState>,
+    /// Each process's umask as last read from /proc (by thread group id): a creating call
+    /// reads it, and reading /proc/<pid>/status for it was a third of a creating open's
+    /// time. Forgotten whole at any umask call (every one reaches the sentry, and a process
+    /// made with CLONE_FS shares its umask with its creator) and per process at its exit.
+    pub umasks: HashMap<Tid, u32>,
     /// UTS namespaces; a task's `uts_ns` indexes this.
     pub uts: Vec<Uts>,
     pub net: NetMode,
@@ -309,6 +314,7 @@ impl Kernel {
             files,
             walk_links: WalkLinks::InGofer,
             fs: HashMap::new(),
+            umasks: HashMap::new(),
             uts: vec![uts],
             net,
             ipc: ipc::IpcNamespace::default(),

@@ -182,6 +182,7 @@ impl Kernel {
     /// namespace, that namespace, whose other members end with it.
     pub fn task_exited(&mut self, tid: Tid) -> Option<Option<NsId>> {
         self.fs.remove(&tid);
+        self.umasks.remove(&tid);
         self.wait_probes.remove(&tid);
         crate::host::forget_process(tid);
         memory::on_task_exit(self, tid);

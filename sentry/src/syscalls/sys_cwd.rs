@@ -1,4 +1,4 @@
-//! The process's view of the file system: chdir, fchdir, getcwd, chroot.
+//! The process's view of the file system: chdir, fchdir, getcwd, chroot, umask.
 
 use super::vfs::*;
 use super::{Action, Call};
@@ -23,6 +23,11 @@ crate::syscall_entries! {
     };
     getcwd(buf: Ptr, size: UInt) => Gofer, getcwd;
     chroot(path: Path) => Gofer, |call, a| by_path(call, a, chroot);
+    // The kernel sets it (from a register); the sentry forgets the umasks it kept.
+    umask(mask: Mode) => Checked, |call, _| {
+        call.kernel.umasks.clear();
+        Ok(Action::Pass)
+    };
 }
 
 pub(super) fn set_fs(call: &mut Call, update: impl FnOnce(&mut FsState)) {

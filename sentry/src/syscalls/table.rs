@@ -328,7 +328,6 @@ const PASSTHROUGH: &[Sysno] = {
         shutdown,
         flock,
         getdents,
-        umask,
         gettimeofday,
         getrusage,
         times,

@@ -556,17 +556,25 @@ pub(super) fn files<'a>(call: &'a mut Call) -> Result<&'a mut gofer::Client, Err
     call.kernel.files.as_mut().ok_or(Errno::EIO)
 }
 
-/// The task's umask, which the sentry applies to the modes it asks the gofer for.
-pub(super) fn umask_of(call: &Call) -> u32 {
-    call.kernel
-        .mem
-        .proc_file(call.tid, "status")
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Umask:"))
-                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        })
-        .unwrap_or(0o022)
+/// The task's umask, which the sentry applies to the modes it asks the gofer for: the one
+/// kept for its process, else read from /proc and kept (`Kernel::umasks`).
+pub(super) fn umask_of(call: &mut Call) -> u32 {
+    let tgid = call.kernel.tgid_of(call.tid);
+    if let Some(&umask) = call.kernel.umasks.get(&tgid) {
+        return umask;
+    }
+    let read = call.kernel.mem.proc_file(call.tid, "status").and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+    });
+    match read {
+        Some(umask) => {
+            call.kernel.umasks.insert(tgid, umask);
+            umask
+        }
+        None => 0o022,
+    }
 }
 
 pub(super) fn write_out<T>(call: &Call, addr: u64, value: &T) -> Result<(), Errno> {
