@@ -405,21 +405,36 @@ variant_tests!(
 );
 
 /// The CPU time (ns) every thread of `pids` has used.
-fn cpu_of(pids: &[i32]) -> u64 {
-    let mut total = 0;
+/// CPU time (ns, from schedstat) of each thread of the processes `pids`, by thread id.
+fn cpu_by_thread(pids: &[i32]) -> std::collections::HashMap<String, u64> {
+    let mut threads = std::collections::HashMap::new();
     for pid in pids {
         for thread in std::fs::read_dir(format!("/proc/{pid}/task"))
             .into_iter()
             .flatten()
             .flatten()
         {
-            total += std::fs::read_to_string(thread.path().join("schedstat"))
+            let ns = std::fs::read_to_string(thread.path().join("schedstat"))
                 .ok()
                 .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
                 .unwrap_or(0);
+            threads.insert(
+                format!("{pid}/{}", thread.file_name().to_string_lossy()),
+                ns,
+            );
         }
     }
-    total
+    threads
+}
+
+/// CPU time (ns) the threads of `pids` used since `before` was taken: a thread that ended
+/// meanwhile takes its time with it, so each thread is counted against its own earlier
+/// figure (a new one from zero), never the sums against each other.
+fn cpu_since(before: &std::collections::HashMap<String, u64>, pids: &[i32]) -> u64 {
+    cpu_by_thread(pids)
+        .into_iter()
+        .map(|(thread, ns)| ns.saturating_sub(before.get(&thread).copied().unwrap_or(0)))
+        .sum()
 }
 
 fn cpu_quota_throttles(v: Variant) {
@@ -431,10 +446,10 @@ fn cpu_quota_throttles(v: Variant) {
     );
     c.start_until("spinning");
     let pids: Vec<i32> = c.pids().into_iter().skip(1).collect();
-    let (cpu0, wall0) = (cpu_of(&pids), Instant::now());
+    let (cpu0, wall0) = (cpu_by_thread(&pids), Instant::now());
     // A window of a few periods to measure in (not a wait for anything to happen).
     std::thread::sleep(Duration::from_millis(1500));
-    let used = (cpu_of(&pids) - cpu0) as f64 / 1e9;
+    let used = cpu_since(&cpu0, &pids) as f64 / 1e9;
     let share = used / wall0.elapsed().as_secs_f64();
     eprintln!("{v}: {share:.2} of a CPU under a 0.2 quota");
     // Unthrottled, the loop takes a whole CPU (or what contention leaves it); throttled,
@@ -461,10 +476,10 @@ fn idle_after_an_exec_ended(v: Variant) {
     );
     let pid = c.start_until("ready");
     c.run(&["exec", &c.id, "true"]).expect_code(0);
-    let (cpu0, wall0) = (cpu_of(&[pid]), Instant::now());
+    let (cpu0, wall0) = (cpu_by_thread(&[pid]), Instant::now());
     // A window to measure in (not a wait for anything to happen).
     std::thread::sleep(Duration::from_millis(500));
-    let share = (cpu_of(&[pid]) - cpu0) as f64 / 1e9 / wall0.elapsed().as_secs_f64();
+    let share = cpu_since(&cpu0, &[pid]) as f64 / 1e9 / wall0.elapsed().as_secs_f64();
     // Spinning, the sentry takes a whole CPU or what contention leaves it; idle, nothing.
     assert!(
         share < 0.1,
