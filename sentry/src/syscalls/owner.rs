@@ -6,7 +6,10 @@
 //! names no task of the sandbox is ESRCH, as in a PID namespace holding only the sandbox.
 //! Where the kernel would read an id from task memory, the sentry reads it once and either
 //! rewrites the call into a register-only form or makes the call itself on its own
-//! duplicate of the fd.
+//! duplicate of the fd. Where the kernel would write one there (F_GETOWN_EX, F_GETLK,
+//! F_OFD_GETLK, FIOGETOWN, SIOCGPGRP, TIOCGPGRP, TIOCGSID), the sentry answers whole,
+//! from its duplicate or from /proc, and writes the caller's numbers: a host id written
+//! by the kernel would be readable by another thread before an exit stop could fix it.
 
 use super::{Action, Call, ExitHook};
 use crate::kernel::Kernel;
