@@ -30,6 +30,12 @@ pub trait TaskMemory {
     fn read(&self, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno>;
     /// Writes `data` at `addr`; EFAULT if any of it is not mapped writable.
     fn write(&self, tid: Tid, addr: u64, data: &[u8]) -> Result<(), Errno>;
+    /// Reads the int at `addr` (an id, a length, an option's value); EFAULT if unmapped.
+    fn read_i32(&self, tid: Tid, addr: u64) -> Result<i32, Errno> {
+        let mut raw = [0u8; 4];
+        self.read(tid, addr, &mut raw).map_err(|_| Errno::EFAULT)?;
+        Ok(i32::from_ne_bytes(raw))
+    }
     /// Writes `data` at `addr` also into a read-only mapping, as a debugger does.
     fn write_forced(&self, tid: Tid, addr: u64, data: &[u8]) -> Result<(), Errno> {
         self.write(tid, addr, data)

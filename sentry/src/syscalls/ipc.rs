@@ -191,12 +191,7 @@ fn ctl(call: &mut Call, kind: IpcKind, id: i32, cmd: i32, buf: u64) -> Action {
     }
     let hook = match cmd {
         libc::IPC_RMID => IpcHook::Removed { kind, id },
-        libc::IPC_STAT => {
-            return match stat(call, kind, id, buf) {
-                Ok(()) => Action::Return(0),
-                Err(e) => errno(e),
-            }
-        }
+        libc::IPC_STAT => return super::answered(stat(call, kind, id, buf)),
         GETPID if kind == IpcKind::Sem => IpcHook::LastPid,
         _ => return Action::Pass,
     };

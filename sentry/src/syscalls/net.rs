@@ -172,10 +172,7 @@ fn getsockopt(call: &mut Call) -> Action {
     }
     match call.args[2] as i32 {
         libc::SO_PASSCRED => passcred_get(call).unwrap_or_else(|e| Action::Return(-(e as i64))),
-        libc::SO_PEERCRED => match peer_credentials(call, call.args[3], call.args[4]) {
-            Ok(()) => Action::Return(0),
-            Err(e) => Action::Return(-(e as i64)),
-        },
+        libc::SO_PEERCRED => super::answered(peer_credentials(call, call.args[3], call.args[4])),
         SO_PEERPIDFD => {
             deny_event(
                 call,
@@ -195,12 +192,7 @@ fn getsockopt(call: &mut Call) -> Action {
 /// length), with the peer's number for the caller (0 when it cannot see it) and, for a peer
 /// of the sandbox, its ids as the sandbox sees them.
 fn peer_credentials(call: &mut Call, addr: u64, len_at: u64) -> Result<(), Errno> {
-    let mut len = [0u8; 4];
-    call.kernel
-        .mem
-        .read(call.tid, len_at, &mut len)
-        .map_err(|_| Errno::EFAULT)?;
-    let len = i32::from_ne_bytes(len);
+    let len = call.kernel.mem.read_i32(call.tid, len_at)?;
     if len < 0 {
         return Err(Errno::EINVAL);
     }

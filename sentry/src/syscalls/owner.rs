@@ -129,9 +129,9 @@ fn fcntl(call: &mut Call, other: impl FnOnce(&mut Call) -> Action) -> Action {
         },
         F_GETOWN => hook(OwnerHook::Owner),
         F_SETOWN_EX => setown_ex(call).unwrap_or_else(errno),
-        F_GETOWN_EX => getown_ex(call).map_or_else(errno, |()| Action::Return(0)),
-        F_GETLK => get_lock(call).map_or_else(errno, |()| Action::Return(0)),
-        F_OFD_GETLK => get_ofd_lock(call).map_or_else(errno, |()| Action::Return(0)),
+        F_GETOWN_EX => super::answered(getown_ex(call)),
+        F_GETLK => super::answered(get_lock(call)),
+        F_OFD_GETLK => super::answered(get_ofd_lock(call)),
         F_SETLEASE => set_lease(call).unwrap_or_else(errno),
         _ => other(call),
     }
@@ -206,12 +206,10 @@ pub fn ioctl(call: &mut Call) -> Option<Action> {
     let cmd = call.args[1] & 0xffff_ffff;
     match cmd {
         FIOSETOWN | SIOCSPGRP => Some(set_socket_owner(call).unwrap_or_else(errno)),
-        FIOGETOWN | SIOCGPGRP => {
-            Some(get_owner_at(call).map_or_else(errno, |()| Action::Return(0)))
-        }
+        FIOGETOWN | SIOCGPGRP => Some(super::answered(get_owner_at(call))),
         c if c == libc::TIOCSPGRP => Some(set_foreground(call).unwrap_or_else(errno)),
         c if c == libc::TIOCGPGRP || c == libc::TIOCGSID => {
-            Some(terminal_ids(call, c).map_or_else(errno, |()| Action::Return(0)))
+            Some(super::answered(terminal_ids(call, c)))
         }
         _ => None,
     }
@@ -425,10 +423,7 @@ fn first_conflict(
 /// first conflicting lock of the file's list, this the first of /proc/locks: with several
 /// conflicting locks, the one named may differ.
 fn get_lock(call: &mut Call) -> Result<(), Errno> {
-    let file = call.task_fd(call.args[0] as i32)?;
-    if super::sys_open::is_path_fd(&file) {
-        return Err(Errno::EBADF);
-    }
+    let file = file_of(call)?;
     let mut flock = Flock::read(call)?;
     let kind = flock.kind();
     if kind != libc::F_RDLCK as i16 && kind != libc::F_WRLCK as i16 {
@@ -466,10 +461,7 @@ fn get_lock(call: &mut Call) -> Result<(), Errno> {
 /// the open file, which the duplicate shares, so the answer is the task's), the holder
 /// written in the caller's numbers.
 fn get_ofd_lock(call: &mut Call) -> Result<(), Errno> {
-    let file = call.task_fd(call.args[0] as i32)?;
-    if super::sys_open::is_path_fd(&file) {
-        return Err(Errno::EBADF);
-    }
+    let file = file_of(call)?;
     let mut flock = Flock::read(call)?;
     // SAFETY: F_OFD_GETLK reads and writes one struct flock (FLOCK_SIZE bytes) in memory we
     // own, on an fd we own.
@@ -496,10 +488,7 @@ fn get_ofd_lock(call: &mut Call) -> Result<(), Errno> {
 /// so the sentry asks its own duplicate; any other terminal answers only a process whose
 /// controlling terminal it is, with what /proc says of that terminal.
 fn terminal_ids(call: &mut Call, cmd: u64) -> Result<(), Errno> {
-    let file = call.task_fd(call.args[0] as i32)?;
-    if super::sys_open::is_path_fd(&file) {
-        return Err(Errno::EBADF);
-    }
+    let file = file_of(call)?;
     let st = nix::sys::stat::fstat(file.as_raw_fd()).map_err(|_| Errno::EBADF)?;
     let character_device = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
     let mut index: libc::c_uint = 0;
@@ -572,10 +561,14 @@ fn controlling_terminal_id(stat: &str, rdev: u64, cmd: u64) -> Result<i32, Errno
     i32::try_from(id).map_err(|_| Errno::ESRCH)
 }
 
-fn read_int(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64) -> Result<i32, Errno> {
-    let mut raw = [0u8; 4];
-    mem.read(tid, addr, &mut raw).map_err(|_| Errno::EFAULT)?;
-    Ok(i32::from_ne_bytes(raw))
+/// The sentry's duplicate of the file the call's fd (its first argument) is open on; EBADF
+/// for an O_PATH fd, which fcntl's lock commands and ioctl refuse.
+fn file_of(call: &Call) -> Result<std::os::fd::OwnedFd, Errno> {
+    let file = call.task_fd(call.args[0] as i32)?;
+    if super::sys_open::is_path_fd(&file) {
+        return Err(Errno::EBADF);
+    }
+    Ok(file)
 }
 
 /// FIOSETOWN and SIOCSPGRP set a socket's owner as F_SETOWN does: the call becomes that
@@ -586,7 +579,7 @@ fn set_socket_owner(call: &mut Call) -> Result<Action, Errno> {
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return Err(Errno::ENOTTY);
     }
-    let owner = read_int(&*call.kernel.mem, call.tid, call.args[2])?;
+    let owner = call.kernel.mem.read_i32(call.tid, call.args[2])?;
     let host = owner_to_host(call.kernel, call.tid, owner)?;
     Ok(Action::PassAs {
         nr: Sysno::fcntl.id() as u64,
@@ -603,7 +596,7 @@ fn set_socket_owner(call: &mut Call) -> Result<Action, Errno> {
 /// process starts a session of its own).
 fn set_foreground(call: &mut Call) -> Result<Action, Errno> {
     let addr = call.args[2];
-    let pgrp = read_int(&*call.kernel.mem, call.tid, addr)?;
+    let pgrp = call.kernel.mem.read_i32(call.tid, addr)?;
     if pgrp < 0 {
         return Err(Errno::EINVAL);
     }

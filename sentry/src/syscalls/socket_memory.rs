@@ -137,12 +137,7 @@ pub fn set_buffer(call: &mut Call) -> Result<Action, nix::errno::Errno> {
     if (len as u32) < 4 {
         return Err(Errno::EINVAL);
     }
-    let mut raw = [0u8; 4];
-    call.kernel
-        .mem
-        .read(call.tid, value_at, &mut raw)
-        .map_err(|_| Errno::EFAULT)?;
-    let value = i32::from_ne_bytes(raw);
+    let value = call.kernel.mem.read_i32(call.tid, value_at)?;
     let sock = call.task_fd(fd).map_err(|_| Errno::EBADF)?;
     let who = call.kernel.shown_pid(call.tid);
     let tgid = call.kernel.tgid_of(call.tid);
