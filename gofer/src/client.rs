@@ -53,17 +53,22 @@ impl Starting {
 
     /// Waits for the gofer's answer to the version handshake: a client ready for calls.
     pub fn finish(self) -> io::Result<Client> {
+        let mut client = self.finish_unconfirmed()?;
+        client.confirm()?;
+        Ok(client)
+    }
+
+    /// A client whose handshake may still be on its way: calls that change nothing are
+    /// served at once, the first call to the gofer process waits for the answer, and
+    /// [`Client::confirm`] waits for it explicitly. The gofer's start-up (a fork that
+    /// drops capabilities and installs its filter, or an exec) then overlaps the caller's.
+    pub fn finish_unconfirmed(self) -> io::Result<Client> {
         let Starting {
             mut client,
             roots,
             mounts,
         } = self;
         let mut walker = local_walker(roots, &mounts)?;
-        match client.call(&Request::Hello { version: VERSION }, None) {
-            Ok((Response::Version(VERSION), _)) => {}
-            Ok(_) => return Err(io::Error::other("gofer: unexpected handshake reply")),
-            Err(e) => return Err(io::Error::other(format!("gofer handshake failed: {e}"))),
-        }
         walker.cache_lookups(true);
         client.walker = Some(walker);
         Ok(client)
@@ -89,6 +94,8 @@ pub struct Client {
     generation: u64,
     /// The CPU the gofer was last placed on (see [`Client::follow_caller`]); -1: none yet.
     gofer_cpu: i32,
+    /// The version handshake was sent and its answer not yet read.
+    handshake_pending: bool,
 }
 
 /// Whether `req` changes nothing on the host, and so may be served in the sentry's process.
@@ -322,7 +329,7 @@ impl Client {
         // SAFETY: a fresh descriptor owned by nobody else.
         let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
         let pid = pid as u32;
-        Ok(Starting {
+        let mut starting = Starting {
             client: Client {
                 sock: ours,
                 pid,
@@ -334,10 +341,20 @@ impl Client {
                 walker: None,
                 generation: 0,
                 gofer_cpu: -1,
+                handshake_pending: false,
             },
             roots,
             mounts: mounts.to_vec(),
-        })
+        };
+        // Sent now, answered when the gofer is up: see `finish_unconfirmed`.
+        if starting
+            .client
+            .send(&Request::Hello { version: VERSION }, None)
+            .is_ok()
+        {
+            starting.client.handshake_pending = true;
+        }
+        Ok(starting)
     }
 
     /// The gofer's process id (a child of the process that called `spawn`).
@@ -465,7 +482,34 @@ impl Client {
             };
         }
         self.may_change_trees();
+        if self.confirm().is_err() {
+            return Err(self.fail());
+        }
         self.follow_caller();
+        self.send(req, fd)?;
+        self.receive()
+    }
+
+    /// Waits for the answer to the version handshake, if it has not come yet.
+    pub fn confirm(&mut self) -> io::Result<()> {
+        if !std::mem::take(&mut self.handshake_pending) {
+            return match self.dead {
+                true => Err(io::Error::other("gofer handshake failed: EIO")),
+                false => Ok(()),
+            };
+        }
+        match self.receive() {
+            Ok((Response::Version(VERSION), _)) => Ok(()),
+            Ok(_) => {
+                self.dead = true;
+                Err(io::Error::other("gofer: unexpected handshake reply"))
+            }
+            Err(e) => Err(io::Error::other(format!("gofer handshake failed: {e}"))),
+        }
+    }
+
+    /// Sends one request, numbered in sequence.
+    fn send(&mut self, req: &Request<'_>, fd: Option<BorrowedFd<'_>>) -> Result<(), Errno> {
         self.seq = self.seq.wrapping_add(1);
         req.encode(self.seq, &mut self.wbuf);
         if self.wbuf.len() > MAX_FRAME {
@@ -474,6 +518,11 @@ impl Client {
         if sys::send_packet(self.sock.as_fd(), &self.wbuf, fd).is_err() {
             return Err(self.fail());
         }
+        Ok(())
+    }
+
+    /// The answer to the last request sent.
+    fn receive(&mut self) -> Result<(Response<'_>, Option<OwnedFd>), Errno> {
         let pkt = match sys::recv_packet(self.sock.as_fd(), &mut self.rbuf) {
             Ok(p) if p.len > 0 && !p.truncated => p,
             _ => return Err(self.fail()),
@@ -1088,5 +1137,27 @@ mod tests {
         );
         // SAFETY: closing the fd we made above.
         unsafe { libc::close(watch) };
+    }
+
+    /// A client used before its handshake is answered: a gofer that never came up fails
+    /// the first call that needs it (EIO) and `confirm` (the handshake's error).
+    #[test]
+    fn an_unconfirmed_client_of_a_gofer_that_never_came_up_fails_its_calls() {
+        let mounts = [Mount {
+            host_path: std::env::temp_dir(),
+            read_only: false,
+        }];
+        let missing = std::path::Path::new("/nonexistent/sentry-gofer");
+        let starting = Client::start(missing, &[], &mounts).expect("the fork succeeds");
+        let mut client = starting.finish_unconfirmed().expect("a client");
+        assert_eq!(
+            client.mkdir(0, b"never-made", 0o755),
+            Err(nix::errno::Errno::EIO)
+        );
+        let failure = client.confirm().expect_err("no gofer answered");
+        assert!(
+            failure.to_string().contains("handshake"),
+            "unexpected error: {failure}"
+        );
     }
 }

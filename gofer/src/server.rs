@@ -330,11 +330,19 @@ impl Server {
             if let Some(e) = err {
                 Response::Error(e).encode(seq, &mut wbuf);
             }
-            sys::send_packet(sock, &wbuf, reply_fd.as_ref().map(|f| f.as_fd()))?;
+            // A client that hung up with a request still queued (the handshake of a sentry
+            // that failed before reading it) ends the service as its hang-up does.
+            match sys::send_packet(sock, &wbuf, reply_fd.as_ref().map(|f| f.as_fd())) {
+                Err(Errno::EPIPE) => return Ok(()),
+                sent => sent?,
+            }
             if let Some(fd) = reply_fd {
                 // Closed before the client goes on (see `FD_RELEASED`).
                 drop(fd);
-                sys::send_packet(sock, &[FD_RELEASED], None)?;
+                match sys::send_packet(sock, &[FD_RELEASED], None) {
+                    Err(Errno::EPIPE) => return Ok(()),
+                    sent => sent?,
+                }
             }
         }
     }

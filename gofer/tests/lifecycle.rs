@@ -56,6 +56,24 @@ fn gofer_is_confined() {
     assert_eq!(fds, 3 + 3, "stdio, socket, one mount root, /proc/self/fd");
 }
 
+/// The sentry goes on while its gofer starts: a client whose handshake is not yet answered
+/// serves, its first call to the gofer process waits for the answer, and `confirm` then
+/// finds nothing left to wait for.
+#[test]
+fn an_unconfirmed_client_waits_for_the_handshake_at_its_first_gofer_call() {
+    let t = TempDir::new("unconfirmed");
+    let mounts = [gofer::Mount {
+        host_path: t.path.clone(),
+        read_only: false,
+    }];
+    let starting = gofer::Client::start(gofer_exe(), &[], &mounts).expect("start the gofer");
+    let mut c = starting.finish_unconfirmed().expect("a client");
+    c.mkdir(0, b"made", 0o755)
+        .expect("mkdir through the gofer process");
+    assert!(t.join("made").is_dir());
+    c.confirm().expect("the handshake was answered");
+}
+
 #[test]
 fn killed_gofer_gives_eio() {
     let t = TempDir::new("killed");

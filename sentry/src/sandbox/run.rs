@@ -159,9 +159,10 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     let gofer_failed =
         |e: std::io::Error| Failure::Internal(format!("cannot start the gofer: {e}"));
     // The gofer starts while the trees it serves from the root fds it was given are filled,
-    // and the sentry makes its own directories. A sentry with one thread forks it, serving at
-    // once; otherwise its fork must exec (the sentry's binary, which loads for a millisecond
-    // or two) before it may run code that allocates.
+    // and the sentry makes its own directories and tables: its handshake is read at the end.
+    // A sentry with one thread forks it, serving at once; otherwise its fork must exec (the
+    // sentry's binary, which loads for a millisecond or two) before it may run code that
+    // allocates.
     let starting = if super::single_threaded() {
         gofer::Client::start_forked(gofer_process, &gofer_mounts)
     } else {
@@ -190,7 +191,7 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
         scratch_in.unwrap_or(&scratch.dir),
         pts.as_deref(),
     )?;
-    let mut files = starting.finish().map_err(gofer_failed)?;
+    let mut files = starting.finish_unconfirmed().map_err(gofer_failed)?;
     files.set_lookup_cache(config.lookup_cache);
     let gofer_pid = files.pid() as i32;
     // SAFETY: pidfd_open takes plain integers and returns a new fd or -1.
@@ -264,6 +265,10 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
     let (plan, found_at) = find_program(&mut kernel, &command[0], &envp)?;
     kernel.init_execfn = Some(found_at);
     let argv = argv_for(&plan, &command).map_err(Failure::Usage)?;
+    // The gofer started while all of the above ran: a gofer that failed to is told here.
+    if let Some(files) = kernel.files.as_mut() {
+        files.confirm().map_err(gofer_failed)?;
+    }
     Ok(Prepared {
         kernel,
         plan,
