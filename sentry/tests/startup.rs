@@ -34,6 +34,26 @@ fn scratch_dirs(parent: &Path, pid: i32) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The children of `parent` whose name (comm) is `name`.
+fn children_named(parent: i32, name: &str) -> Vec<i32> {
+    let stats = std::fs::read_dir("/proc").expect("list /proc");
+    stats
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            // A process that ended meanwhile has no stat: not a child.
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                return false;
+            };
+            let ppid = stat[close + 1..].split_whitespace().nth(1);
+            &stat[open + 1..close] == name && ppid == Some(&parent.to_string())
+        })
+        .collect()
+}
+
 fn shm_is_tmpfs() -> bool {
     nix::sys::statfs::statfs("/dev/shm")
         .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
@@ -67,6 +87,9 @@ fn scratch_in_memory_and_gone_after_exit(v: Variant) {
     let mut live = Live::spawn(v.run_command(&[], &["/bin/sh", "-c", &script]));
     live.wait_line("ready");
     let pid = live.pid();
+    // The janitor is reparented away before the sentry becomes a subreaper: a child of the
+    // sentry's, it would be waited for by the sentry while it waits for the sentry's end.
+    assert_eq!(children_named(pid, "sentry-janitor"), Vec::<i32>::new());
 
     let on_disk = scratch_dirs(&std::env::temp_dir(), pid);
     assert_eq!(on_disk.len(), 1, "the scratch directory: {on_disk:?}");

@@ -323,7 +323,7 @@ impl Prepared {
             watch,
             needs_watcher,
             publishers,
-            scratch,
+            mut scratch,
             gofer_pid,
             initial_fs,
         } = self;
@@ -373,15 +373,17 @@ impl Prepared {
                 )
                 .map_err(|e| Failure::Internal(format!("--publish: {e}")))?;
         }
+        // Asked whether notifying or not, since it reaps the janitor's intermediate child,
+        // which must have ended before the sentry is a subreaper: the janitor, its orphan,
+        // would become the sentry's child otherwise.
+        let sync_wakeup = scratch.sync_wakeup();
         // SAFETY: prctl with integer arguments. Orphans of the sandbox come to the sentry,
         // never to the host's init.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 
         let cookie = platform_ptrace::notify::new_cookie();
-        let notifying = notify
-            && scratch
-                .sync_wakeup()
-                .unwrap_or_else(platform_ptrace::notify::sync_wakeup_supported);
+        let notifying =
+            notify && sync_wakeup.unwrap_or_else(platform_ptrace::notify::sync_wakeup_supported);
         if notify && !notifying {
             tracing::info!(
                 "sentry: this kernel has no SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6): every call the sentry decides stops under ptrace"
