@@ -278,15 +278,17 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// Has the mount source filled and waits for it, the first time something looks into
-    /// the gofer mount `gofer_index`, if that is the one filled late. EIO if the fill
-    /// failed (then at every look).
-    pub fn wait_for_fill(&mut self, gofer_index: u32) -> Result<(), nix::errno::Errno> {
+    /// Has the mount source filled and waits for it, the first time something looks at a
+    /// path `rel` of the gofer mount `gofer_index` that the fill makes, if that mount is the
+    /// one filled late. EIO if the fill failed (then at every such look).
+    pub fn wait_for_fill(&mut self, gofer_index: u32, rel: &[u8]) -> Result<(), nix::errno::Errno> {
         match &mut self.late_fill {
-            Some(fill) if fill.gofer_index == gofer_index => match fill.wait() {
-                true => Ok(()),
-                false => Err(nix::errno::Errno::EIO),
-            },
+            Some(fill) if fill.gofer_index == gofer_index && fill.covers(rel) => {
+                match fill.wait() {
+                    true => Ok(()),
+                    false => Err(nix::errno::Errno::EIO),
+                }
+            }
             _ => Ok(()),
         }
     }

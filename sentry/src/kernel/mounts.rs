@@ -50,11 +50,16 @@ impl Mount {
 
 /// A mount source that another process fills when asked, the first time the sandbox looks
 /// into it: the sandbox's /sys, which the janitor writes (`sandbox::janitor`), most
-/// programs never reading it. Nothing in it is looked at before the fill is over.
+/// programs never reading it. Nothing in it is looked at before the fill is over, except
+/// names under a top-level entry the fill never makes: those are missing either way (the
+/// tree is read-only to the sandbox), and libselinux's start looks for /sys/fs/selinux in
+/// every program linked with it (tar, ls, cp), which paid the whole fill for it.
 #[derive(Debug)]
 pub struct LateFill {
     /// The gofer's index of the mount source.
     pub gofer_index: u32,
+    /// The entries the fill makes at the top of the tree.
+    top: &'static [&'static str],
     /// The socket to the filler: a byte asks for the fill, and the filler answers with a
     /// byte once the tree is written; its end closes without one if the fill failed or
     /// the filler died.
@@ -70,12 +75,27 @@ enum FillState {
 }
 
 impl LateFill {
-    pub fn new(gofer_index: u32, filler: std::os::fd::OwnedFd) -> LateFill {
+    pub fn new(
+        gofer_index: u32,
+        top: &'static [&'static str],
+        filler: std::os::fd::OwnedFd,
+    ) -> LateFill {
         LateFill {
             gofer_index,
+            top,
             filler,
             state: FillState::Unasked,
         }
+    }
+
+    /// Whether a look at `rel` (a normalized path inside the mount, "." or "" for its root)
+    /// may see what the fill makes: the root, and anything under one of its top-level
+    /// entries.
+    pub fn covers(&self, rel: &[u8]) -> bool {
+        let first = rel
+            .split(|&b| b == b'/')
+            .find(|c| !c.is_empty() && *c != b".");
+        first.is_none_or(|first| self.top.iter().any(|t| t.as_bytes() == first))
     }
 
     /// Asks for the fill and waits for its end (at once after the first time): whether it
@@ -231,12 +251,36 @@ mod tests {
         let (sentry, janitor) = UnixStream::pair().expect("socketpair");
         // The janitor's answer, waiting before the ask: the socket holds both.
         (&janitor).write_all(&[1]).expect("answer");
-        let mut fill = LateFill::new(3, sentry.into());
+        let mut fill = LateFill::new(3, &["kernel"], sentry.into());
         assert!(fill.wait(), "the byte says the fill is over");
         assert!(fill.wait());
         let mut asked = [0u8; 2];
         janitor.set_nonblocking(true).expect("nonblocking");
         assert_eq!((&janitor).read(&mut asked).ok(), Some(1), "asked once");
+    }
+
+    #[test]
+    fn a_late_fill_covers_its_root_and_its_top_level_entries_only() {
+        use std::os::unix::net::UnixStream;
+        let (sentry, _janitor) = UnixStream::pair().expect("socketpair");
+        let fill = LateFill::new(3, &["class", "kernel"], sentry.into());
+        for covered in [
+            &b""[..],
+            b".",
+            b"/",
+            b"kernel",
+            b"kernel/mm",
+            b"/class/net/lo",
+        ] {
+            assert!(fill.covers(covered), "{}", String::from_utf8_lossy(covered));
+        }
+        for missing in [&b"fs"[..], b"fs/selinux", b"/kern", b"kernelx/mm", b"block"] {
+            assert!(
+                !fill.covers(missing),
+                "{}",
+                String::from_utf8_lossy(missing)
+            );
+        }
     }
 
     #[test]
@@ -247,13 +291,13 @@ mod tests {
         janitor
             .shutdown(std::net::Shutdown::Write)
             .expect("shutdown");
-        let mut fill = LateFill::new(3, sentry.into());
+        let mut fill = LateFill::new(3, &["kernel"], sentry.into());
         assert!(!fill.wait());
         assert!(!fill.wait());
         // The janitor is gone: the ask itself fails, without a SIGPIPE.
         let (sentry, janitor) = UnixStream::pair().expect("socketpair");
         drop(janitor);
-        let mut fill = LateFill::new(3, sentry.into());
+        let mut fill = LateFill::new(3, &["kernel"], sentry.into());
         assert!(!fill.wait());
     }
 

@@ -629,6 +629,10 @@ fn memory_backed_dir(name: &str) -> Option<PathBuf> {
 /// stress-ng): `devices/system/cpu` with the CPUs the sentry may run on (the sandbox's
 /// affinity) online, as the host numbers them, and nothing else of the host's. Written into
 /// the empty directory `sys`.
+/// The entries [`sysfs`] makes at the top of the sandbox's /sys: a look anywhere else in
+/// it needs no fill (`kernel::mounts::LateFill`).
+pub const SYS_TOP: &[&str] = &["class", "devices", "kernel"];
+
 fn sysfs(sys: &Path) -> std::io::Result<()> {
     let cpu = sys.join("devices/system/cpu");
     std::fs::create_dir_all(&cpu)?;
@@ -1025,5 +1029,21 @@ mod tests {
             .collect();
         assert_eq!(names, ["lo"]);
         std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    /// What the late fill covers is what it makes: its top-level entries are SYS_TOP's.
+    #[test]
+    fn the_fill_makes_exactly_the_top_level_entries_named() {
+        let dir = test_support::Scratch::new("sys-top");
+        let sys = dir.dir.join("sys");
+        std::fs::create_dir(&sys).expect("mkdir");
+        super::sysfs(&sys).expect("fill");
+        let mut names: Vec<String> = std::fs::read_dir(&sys)
+            .expect("read the tree")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, super::SYS_TOP);
     }
 }

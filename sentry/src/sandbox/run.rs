@@ -259,7 +259,11 @@ pub fn prepare(config: Config, scratch_in: Option<&std::path::Path>) -> Result<P
             .iter()
             .find(|m| m.host_root == unfilled.sys());
         if let Some(sys) = sys {
-            kernel.late_fill = Some(kernel::mounts::LateFill::new(sys.gofer_index, filler));
+            kernel.late_fill = Some(kernel::mounts::LateFill::new(
+                sys.gofer_index,
+                super::SYS_TOP,
+                filler,
+            ));
         }
     }
     let (plan, found_at) = find_program(&mut kernel, &command[0], &envp)?;

@@ -210,7 +210,7 @@ pub(super) fn resolve(
             .ok_or(Errno::ENOENT)?;
         let mut rel = rel.to_vec();
         let index = call.kernel.mounts(call.tid).mounts[mount].gofer_index;
-        call.kernel.wait_for_fill(index)?;
+        call.kernel.wait_for_fill(index, &rel)?;
         let proc = if call.kernel.mounts(call.tid).mounts[mount].is_proc {
             match proc::resolve(call.kernel, call.tid, &rel, false)? {
                 // Only a process's magic links (exe, cwd, root, fd/N) lead elsewhere.
@@ -314,7 +314,7 @@ pub(super) fn walk_links(
             break;
         }
         let (index, rel) = (m.gofer_index, m.gofer_path(rel));
-        call.kernel.wait_for_fill(index)?;
+        call.kernel.wait_for_fill(index, &rel)?;
         match files(call)?.readlink(index, &rel) {
             Ok(link) => {
                 links += 1;
