@@ -129,6 +129,12 @@ int main(int argc, char **argv)
     T_ERR(connect(-1, (struct sockaddr *)&sa, l), EBADF, "connect: bad fd -> EBADF");
     l = mkaddr(&sa, "s");
     T_ERR(connect(cs, (struct sockaddr *)&sa, l), EISCONN, "connect: already connected -> EISCONN");
+    l = mkaddr(&sa, "missing");
+    T_ERR(connect(cs, (struct sockaddr *)&sa, l), ENOENT, "connect: a connected socket to a missing path -> ENOENT (the name first)");
+    T_EQ(symlink("nowhere", "dangling"), 0, "symlink: a dangling link");
+    l = mkaddr(&sa, "dangling");
+    T_ERR(connect(cs3, (struct sockaddr *)&sa, l), ENOENT, "connect: a dangling symlink -> ENOENT");
+    unlink("dangling");
 
     /* datagrams by path */
     int ds = socket(AF_UNIX, SOCK_DGRAM, 0);

@@ -344,6 +344,10 @@ fn connect_or_bind(call: &mut Call) -> Result<Action, Errno> {
             call.kernel.unix_names.insert(file, path);
         }
     } else {
+        // A name that is not there fails as the connect would, without the gofer process:
+        // glibc asks for nscd's socket at every user or group lookup, and hosts rarely
+        // run nscd. A socket made meanwhile is one made after this call.
+        files(call)?.stat(index, &rel, true)?;
         files(call)?.connect_unix_fd(index, &rel, sock.as_fd())?;
     }
     Ok(Action::Return(0))
