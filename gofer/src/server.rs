@@ -38,6 +38,9 @@ pub struct Server {
     scratch: Vec<u8>,
     /// The directories resolved so far, when this server keeps them (see [`LookupCache`]).
     lookups: Option<RefCell<LookupCache>>,
+    /// Whether the kernel has getxattrat and listxattrat (Linux 6.13), for names in cached
+    /// directories; cleared at the first ENOSYS.
+    xattrat: bool,
 }
 
 /// The directories a server has resolved, per mount by path: a later call on a name in one
@@ -283,6 +286,7 @@ impl Server {
             handshake_done: false,
             scratch: Vec::with_capacity(XATTR_SIZE_MAX),
             lookups: None,
+            xattrat: true,
         }
     }
 
@@ -1343,7 +1347,8 @@ impl Server {
     }
 
     // -----------------------------------------------------------------------------------------
-    // Extended attributes, through /proc/self/fd/N of the resolved object.
+    // Extended attributes: by name in a kept directory (getxattrat, listxattrat), else
+    // through /proc/self/fd/N of the resolved object.
 
     fn proc_path(&self, fd: BorrowedFd<'_>) -> ProcPath {
         ProcPath::new(fd.as_raw_fd())
@@ -1357,8 +1362,18 @@ impl Server {
         size: u32,
         follow: bool,
     ) -> Result<Option<u64>, Errno> {
-        let fd = self.object(m, path, follow)?;
         let name = CPath::new(name)?;
+        if let Some(found) = self.xattr_name(m, path, follow)? {
+            match self.sized_reply(size, |buf, size| {
+                let (dir, file) = (found.dir.as_fd(), found.name.as_cstr());
+                // SAFETY: buf is null or writable for `size` bytes (`sized_reply`).
+                unsafe { sys::getxattrat_nofollow(dir, file, name.as_cstr(), buf, size) }
+            }) {
+                Err(Errno::ENOSYS) => self.xattrat = false,
+                done => return done,
+            }
+        }
+        let fd = self.object(m, path, follow)?;
         let p = self.proc_path(fd.as_fd());
         self.sized_reply(size, |buf, size| {
             // SAFETY: NUL-terminated path and name; buf is null or writable for `size` bytes.
@@ -1373,12 +1388,34 @@ impl Server {
         size: u32,
         follow: bool,
     ) -> Result<Option<u64>, Errno> {
+        if let Some(found) = self.xattr_name(m, path, follow)? {
+            match self.sized_reply(size, |buf, size| {
+                let (dir, name) = (found.dir.as_fd(), found.name.as_cstr());
+                // SAFETY: buf is null or writable for `size` bytes (`sized_reply`).
+                unsafe { sys::listxattrat_nofollow(dir, name, buf.cast(), size) }
+            }) {
+                Err(Errno::ENOSYS) => self.xattrat = false,
+                done => return done,
+            }
+        }
         let fd = self.object(m, path, follow)?;
         let p = self.proc_path(fd.as_fd());
         self.sized_reply(size, |buf, size| {
             // SAFETY: NUL-terminated path; buf is null or writable for `size` bytes.
             unsafe { libc::listxattr(p.as_cstr().as_ptr(), buf.cast(), size) }
         })
+    }
+
+    /// The name `path` ends in and its cached parent, for an xattr read by name there
+    /// (getxattrat, listxattrat) that never follows a final link: a name that is there, on
+    /// its directory's file system, and not a link to follow (`cached_name`). Then one
+    /// lookup of one name, where the walk from the mount root, a statfs and a lookup
+    /// through /proc/self/fd were four. Err(ENOENT) for a name known missing.
+    fn xattr_name(&self, m: u32, path: &[u8], follow: bool) -> Result<Option<CachedName>, Errno> {
+        if !self.xattrat {
+            return Ok(None);
+        }
+        self.cached_name(m, path, follow, LookFor::Stat)
     }
 
     /// getxattr/listxattr into the scratch buffer (the reply's payload): `call` gets a null

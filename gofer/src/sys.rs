@@ -162,6 +162,75 @@ pub fn fstatat_nofollow(dir: BorrowedFd<'_>, name: &CStr) -> Result<libc::stat, 
     Ok(st)
 }
 
+/// `struct xattr_args` of getxattrat(2) and listxattrat's sibling calls.
+#[repr(C)]
+struct XattrArgs {
+    value: u64,
+    size: u32,
+    flags: u32,
+}
+
+/// getxattrat(2) (Linux 6.13) of attribute `attr` of `name` in `dir`, never following a
+/// final link: the value into `buf` (null with `size` 0 asks for the size). The raw
+/// result: the length, or -1 with errno set (ENOSYS on an older kernel).
+///
+/// # Safety
+/// `buf` is null or writable for `size` bytes.
+pub unsafe fn getxattrat_nofollow(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    attr: &CStr,
+    buf: *mut libc::c_void,
+    size: usize,
+) -> isize {
+    let mut args = XattrArgs {
+        value: buf as u64,
+        size: size as u32,
+        flags: 0,
+    };
+    // SAFETY: NUL-terminated name and attribute; `args` points at `buf`, which the caller
+    // vouches for, and lives across the call.
+    unsafe {
+        libc::syscall(
+            SYS_GETXATTRAT,
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            attr.as_ptr(),
+            &mut args as *mut XattrArgs,
+            std::mem::size_of::<XattrArgs>(),
+        ) as isize
+    }
+}
+
+/// listxattrat(2) (Linux 6.13) of `name` in `dir`, never following a final link: the
+/// names into `buf` (null with `size` 0 asks for the size). The raw result, as above.
+///
+/// # Safety
+/// `buf` is null or writable for `size` bytes.
+pub unsafe fn listxattrat_nofollow(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    buf: *mut libc::c_char,
+    size: usize,
+) -> isize {
+    // SAFETY: NUL-terminated name; `buf` as the caller vouches.
+    unsafe {
+        libc::syscall(
+            SYS_LISTXATTRAT,
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            buf,
+            size,
+        ) as isize
+    }
+}
+
+/// x86_64's numbers of the *xattrat calls (not yet in the `libc` crate).
+const SYS_GETXATTRAT: libc::c_long = 464;
+const SYS_LISTXATTRAT: libc::c_long = 465;
+
 /// `fstatfs(2)` into the kernel's own layout (with `f_flags`).
 pub fn fstatfs(fd: BorrowedFd<'_>) -> Result<crate::protocol::StatFs, Errno> {
     let mut s = crate::protocol::StatFs::default();

@@ -39,7 +39,44 @@ fn answers(c: &mut Client, path: &[u8]) -> Vec<Answer> {
             .map(content),
     );
     out.push(c.open_exec(0, path).map(content));
+    // The xattr reads: one name in a kept directory is read there (getxattrat and
+    // listxattrat, never following a final link), anything else through the full walk.
+    for follow in [true, false] {
+        let mut value = [0u8; 64];
+        let got = c.getxattr(0, path, b"user.k", &mut value, follow);
+        out.push(got.map(|n| value[..n].to_vec()));
+        out.push(
+            c.getxattr(0, path, b"user.k", &mut [], follow)
+                .map(|n| n.to_string().into_bytes()),
+        );
+        let mut names = [0u8; 256];
+        let listed = c.listxattr(0, path, &mut names, follow);
+        out.push(listed.map(|n| names[..n].to_vec()));
+    }
     out
+}
+
+/// Sets the user xattr `user.k` of `path` (the test's own files, on a file system that
+/// takes user xattrs).
+fn set_user_k(path: &std::path::Path, value: &[u8]) {
+    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: NUL-terminated path and name; the value is `value.len()` readable bytes.
+    let r = unsafe {
+        libc::setxattr(
+            p.as_ptr(),
+            c"user.k".as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    assert_eq!(
+        r,
+        0,
+        "setxattr {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
 }
 
 #[test]
@@ -65,6 +102,11 @@ fn local_walks_answer_as_the_gofer_does() {
     std::fs::write(root.join("d/e/x"), b"program").unwrap();
     std::fs::set_permissions(root.join("d/e/x"), std::fs::Permissions::from_mode(0o755)).unwrap();
     link("d/e/x", "xl").unwrap();
+    set_user_k(&outer.join("secret"), b"OUTSIDE");
+    set_user_k(&root.join("f"), b"inside");
+    set_user_k(&root.join("secret"), b"inside secret");
+    set_user_k(&root.join("d/e/g"), b"deep");
+    set_user_k(&root.join("d/e"), b"a directory");
     let mut local = spawn_walking_locally(&[(&root, false)]);
     let mut remote = spawn(&[(&root, false)]);
     for path in [
