@@ -1099,16 +1099,21 @@ mod tests {
         }
     }
 
+    /// A gofer started from a program that does not exist: its fork succeeds, its exec fails.
+    fn start_without_gofer(read_only: bool) -> super::Starting {
+        let mounts = [Mount {
+            host_path: std::env::temp_dir(),
+            read_only,
+        }];
+        let missing = std::path::Path::new("/nonexistent/sentry-gofer");
+        Client::start(missing, &[], &mounts).expect("the fork succeeds")
+    }
+
     /// The child is forked without waiting for its exec: an exec that fails shows at the
     /// handshake, as an error, and the child is reaped.
     #[test]
     fn a_gofer_that_cannot_exec_fails_at_the_handshake() {
-        let mounts = [Mount {
-            host_path: std::env::temp_dir(),
-            read_only: true,
-        }];
-        let missing = std::path::Path::new("/nonexistent/sentry-gofer");
-        let starting = Client::start(missing, &[], &mounts).expect("the fork succeeds");
+        let starting = start_without_gofer(true);
         let pidfd = starting.client.pidfd.as_ref().expect("a pidfd").as_raw_fd();
         // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a pidfd we hold; the result is a new fd we own.
         let watch = unsafe { libc::fcntl(pidfd, libc::F_DUPFD_CLOEXEC, 0) };
@@ -1143,13 +1148,9 @@ mod tests {
     /// the first call that needs it (EIO) and `confirm` (the handshake's error).
     #[test]
     fn an_unconfirmed_client_of_a_gofer_that_never_came_up_fails_its_calls() {
-        let mounts = [Mount {
-            host_path: std::env::temp_dir(),
-            read_only: false,
-        }];
-        let missing = std::path::Path::new("/nonexistent/sentry-gofer");
-        let starting = Client::start(missing, &[], &mounts).expect("the fork succeeds");
-        let mut client = starting.finish_unconfirmed().expect("a client");
+        let mut client = start_without_gofer(false)
+            .finish_unconfirmed()
+            .expect("a client");
         assert_eq!(
             client.mkdir(0, b"never-made", 0o755),
             Err(nix::errno::Errno::EIO)
