@@ -16,7 +16,7 @@ pub use mem::{read_bytes, read_cstring, write_bytes, write_bytes_forced};
 pub use regs::Regs;
 pub use spawn::{give_terminal_to, spawn, SpawnError, SpawnSpec, Spawned};
 pub use stop::{
-    interrupt, wait, wait_nohang, Event, NewTaskKind, Resume, Stop, Stopped, SyscallArch,
+    interrupt, wait, wait_for, wait_nohang, Event, NewTaskKind, Resume, Stop, Stopped, SyscallArch,
     SyscallInfo, Waited,
 };
 

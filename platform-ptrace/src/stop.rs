@@ -373,10 +373,28 @@ pub fn wait_nohang() -> Result<Waited> {
     wait_with(libc::__WALL | libc::WNOHANG)
 }
 
+/// Waits for the next event of tracee `tid` alone (`waitpid(tid, __WALL)`), leaving every
+/// other task's to later waits; EINTR is waited through. `Ok(None)` if `tid` is not a
+/// tracee or child of ours (ECHILD).
+pub fn wait_for(tid: Tid) -> Result<Option<Event>> {
+    loop {
+        match wait_on(tid, libc::__WALL) {
+            Ok(Waited::Event(event)) => return Ok(Some(event)),
+            Ok(_) => return Ok(None),
+            Err(Error::Wait(Errno::EINTR)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn wait_with(flags: libc::c_int) -> Result<Waited> {
+    wait_on(-1, flags)
+}
+
+fn wait_on(who: Tid, flags: libc::c_int) -> Result<Waited> {
     let mut status: libc::c_int = 0;
     // SAFETY: waitpid writes the status into a c_int we own.
-    let tid = unsafe { libc::waitpid(-1, &mut status, flags) };
+    let tid = unsafe { libc::waitpid(who, &mut status, flags) };
     if tid < 0 {
         let errno = Errno::last();
         return if errno == Errno::ECHILD {

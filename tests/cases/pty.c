@@ -8,11 +8,15 @@
  * terminal's number is, no line prints it. */
 #include "tap.h"
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 
 static char slave_name[64];
+static const char *self_path;
 static int master_fd = -1;
 
 /* Reads exactly n bytes (a pty hands data over asynchronously, in pieces). */
@@ -26,6 +30,96 @@ static int read_all(int fd, char *buf, size_t n)
         got += (size_t)r;
     }
     return 0;
+}
+
+/* TIOCSPGRP reads its group from the caller's memory. Another reader of that word (a thread,
+ * or a process that maps the page too) sees the caller's own number throughout: under the
+ * sentry, never the host's id for the group. */
+enum { WORD, STARTED, DONE, SEEN_OTHER };
+#define FOREGROUND_CALLS 2000
+
+static void read_word_until_done(volatile int *shared)
+{
+    int want = shared[WORD];
+    shared[STARTED] = 1;
+    while (!shared[DONE])
+        if (shared[WORD] != want)
+            shared[SEEN_OTHER] = 1;
+}
+
+static void *word_reader(void *shared)
+{
+    read_word_until_done(shared);
+    return NULL;
+}
+
+/* Sets the foreground group from `shared[WORD]` over and over while the reader runs; 0 when
+ * every call succeeded and the reader saw only that number. */
+static int set_foreground_watched(int s, volatile int *shared)
+{
+    while (!shared[STARTED])
+        ;
+    int failed = 0;
+    for (int i = 0; i < FOREGROUND_CALLS && !failed; i++)
+        failed = ioctl(s, TIOCSPGRP, (int *)&shared[WORD]) != 0;
+    shared[DONE] = 1;
+    return failed;
+}
+
+static int foreground_word_unseen_by_thread(int s)
+{
+    static volatile int shared[4];
+    shared[WORD] = getpgrp();
+    pthread_t reader;
+    if (pthread_create(&reader, NULL, word_reader, (void *)shared) != 0)
+        return 1;
+    int failed = set_foreground_watched(s, shared);
+    pthread_join(reader, NULL);
+    return failed || shared[SEEN_OTHER];
+}
+
+static int foreground_word_unseen_by_process(int s)
+{
+    volatile int *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED)
+        return 1;
+    shared[WORD] = getpgrp();
+    pid_t reader = fork();
+    if (reader < 0)
+        return 1;
+    if (reader == 0) {
+        read_word_until_done(shared);
+        _exit(0);
+    }
+    int failed = set_foreground_watched(s, shared);
+    int st;
+    waitpid(reader, &st, 0);
+    return failed || shared[SEEN_OTHER];
+}
+
+/* posix_spawn that gives the child the terminal (glibc's tcsetpgrp file action, after its
+ * setpgid): the child, sharing the caller's memory until it execs (a vfork), makes the
+ * TIOCSPGRP; 0 when it ran and the caller took the terminal back. */
+static int spawn_takes_terminal(int s)
+{
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addtcsetpgrp_np(&actions, s);
+    char *argv[] = {(char *)self_path, "--exit-at-once", NULL};
+    pid_t child;
+    int r = posix_spawn(&child, self_path, &actions, &attr, argv, NULL);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (r != 0)
+        return 1;
+    int st;
+    if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return 1;
+    return tcsetpgrp(s, getpgrp()) != 0 || tcgetpgrp(s) != getpgrp();
 }
 
 /* The steps of a session leader that takes the terminal with TIOCSCTTY; returns 0, or the
@@ -91,6 +185,12 @@ static int sctty_child(void *arg)
         return 15;
     if (ioctl(go[0], TIOCGPGRP, &id) != -1 || errno != ENOTTY)
         return 16;
+    if (foreground_word_unseen_by_thread(s))
+        return 17;
+    if (foreground_word_unseen_by_process(s))
+        return 18;
+    if (spawn_takes_terminal(s))
+        return 19;
     return 0;
 }
 
@@ -167,6 +267,9 @@ static int code(int st)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--exit-at-once") == 0)
+        return 0;
+    self_path = argv[0];
     tap_init(argc, argv);
     int m = T_OK(posix_openpt(O_RDWR | O_NOCTTY), "posix_openpt: opens /dev/ptmx");
     if (m < 0)
@@ -274,6 +377,9 @@ int main(int argc, char **argv)
         "ioctl: TIOCGPGRP on the master is the leader's group",
         "ioctl: TIOCGSID on the master is the session",
         "ioctl: TIOCGPGRP on a pipe is ENOTTY",
+        "ioctl: TIOCSPGRP: a thread reading the group's word sees only its number",
+        "ioctl: TIOCSPGRP: a process sharing the word's page sees only its number",
+        "ioctl: TIOCSPGRP from a posix_spawn child before its exec (a vfork)",
     };
     int r = code(tap_in_child(sctty_child, NULL));
     for (int i = 0; i < (int)(sizeof steps / sizeof *steps); i++)

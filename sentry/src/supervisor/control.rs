@@ -137,7 +137,8 @@ impl Supervisor {
         let mut running = hashbrown::HashSet::new();
         for &tid in self.kernel.tasks.keys() {
             // A task that is gone already has its exit event coming.
-            if !parked.contains(&tid) && platform_ptrace::interrupt(tid).is_ok() {
+            let stopped = parked.contains(&tid) || self.held_for_alone_call(tid);
+            if !stopped && platform_ptrace::interrupt(tid).is_ok() {
                 running.insert(tid);
             }
         }

@@ -1,5 +1,6 @@
 //! The tracer's loop: wait for a stop, decide, resume. Owns the kernel tables.
 
+mod alone;
 pub mod control;
 mod ctty;
 mod exits;
@@ -201,6 +202,10 @@ pub struct Supervisor {
     signal_waits: HashMap<Tid, signal_wait::Armed>,
     /// What the loop polls, refilled each time (kept: one allocation, not one a call).
     pollfds: Vec<libc::pollfd>,
+    /// Calls running with a host id in their caller's memory, by caller (see `alone`), and
+    /// the caller each task sharing that memory is held for.
+    alone: HashMap<Tid, alone::AloneCall>,
+    held_for: HashMap<Tid, Tid>,
 }
 
 impl Drop for Supervisor {
@@ -288,6 +293,8 @@ impl Supervisor {
             path_steps: HashMap::new(),
             signal_waits: HashMap::new(),
             pollfds: Vec::new(),
+            alone: HashMap::new(),
+            held_for: HashMap::new(),
             kernel,
             strace,
             profile: None,
@@ -338,6 +345,9 @@ impl Supervisor {
                     self.parked.push_back((stopped, stop));
                 }
                 Event::Stopped(stopped, stop) => {
+                    let Some((stopped, stop)) = self.hold_if_sharer(stopped, stop) else {
+                        continue;
+                    };
                     if let Err(e) = self.on_stop(stopped, stop) {
                         // A task killed (SIGKILL) while stopped answers ESRCH to every ptrace
                         // request; its exit event follows. Anything else is the sentry's fault.
@@ -664,6 +674,7 @@ impl Supervisor {
                         stopped.set_regs(&regs)?;
                     }
                     self.finish_call(&stopped, pending, rval)?;
+                    self.alone_call_over(tid);
                 }
                 let how = match self.terminal_at_exit(&stopped, rval)? {
                     Some(how) => Some(how),
@@ -987,7 +998,7 @@ impl Supervisor {
         // is interrupted and restarted, it must run again with its own, not the rewrite.
         let mut restore_on_restart = None;
         let mut held_mask = None;
-        let returned = match action {
+        let mut returned = match action {
             Action::Return(value) => Some(value),
             _ => None,
         };
@@ -997,6 +1008,22 @@ impl Supervisor {
                 restore_on_restart = Some(rewrite_call(&stopped, None, &args)?);
             }
             Action::PassThenExit(h) => hook = Some(h),
+            Action::PassWithHostId { addr, host, value } => {
+                match self.alone_with_host_id(&stopped, (addr, host, value))? {
+                    Ok((at, h)) => {
+                        if at != addr {
+                            let mut args = info.args;
+                            args[2] = at;
+                            restore_on_restart = Some(rewrite_call(&stopped, None, &args)?);
+                        }
+                        hook = Some(h);
+                    }
+                    Err(e) => {
+                        returned = Some(-(e as i64));
+                        stopped.skip_syscall(-(e as i64))?;
+                    }
+                }
+            }
             Action::PassWithThenExit(args, h) => {
                 restore_on_restart = Some(rewrite_call(&stopped, None, &args)?);
                 hook = Some(h);
@@ -1146,6 +1173,7 @@ impl Supervisor {
             return;
         }
         self.early.remove(&tid);
+        self.alone_task_ended(tid);
         self.call_or_end(tid);
         self.kernel.holds.gone(tid);
         self.held_during_exec.retain(|request| request.tid != tid);
@@ -1184,6 +1212,7 @@ impl Supervisor {
     /// SIGKILL to every task; tasks that appear from now on are killed at their first stop.
     fn kill_all(&mut self) {
         self.terminating = true;
+        self.release_all_alone_calls();
         for &tid in self.kernel.tasks.keys() {
             // SAFETY: kill takes plain integers; every tid here is a live tracee of ours
             // (its exit has not been waited for, so the id cannot have been reused).

@@ -137,6 +137,12 @@ pub enum Action {
         cloexec: bool,
         at_least: u32,
     },
+    /// TIOCSPGRP: the host runs it with the host's id `host` for the group the task gave
+    /// as `value` (the int at `addr`), placed in the task's memory for the call's length
+    /// while no other task can read it: the tasks that share the caller's memory are held
+    /// stopped (see the supervisor's `alone`), and the word lies in a private mapping
+    /// ([`owner::place_host_id`]). The task's number goes back at the exit stop.
+    PassWithHostId { addr: u64, host: i32, value: i32 },
     /// rt_sigtimedwait with a siginfo to fill, and a signalfd's read: the task waits in
     /// ppoll(2) with the signals of `set` let through its mask (for at most `timeout`, a
     /// timespec as it was read), so that the signal it takes is delivered, and comes to the

@@ -236,7 +236,25 @@ fn a_foreground_group_is_translated_and_the_number_goes_back_at_the_exit() {
     let esrch = -(libc::ESRCH as i64);
     let args = [0, libc::TIOCSPGRP, BUF, 0, 0, 0];
     assert_eq!(returned(run(&mut k, INIT, Sysno::ioctl, args)), esrch);
-    assert_eq!(words(&mem, INIT, BUF, 1), [77]);
+    // A group of the sandbox (the test's own, whose members the host knows): its host id
+    // goes with the call, and the handler writes nothing itself.
+    let me = std::process::id() as Tid;
+    // SAFETY: getpgid takes a plain integer.
+    let group = unsafe { libc::getpgid(0) };
+    k.add_task(me, me, INIT, ROOT_NS);
+    if group != me {
+        k.add_task(group, group, INIT, ROOT_NS);
+    }
+    mem.map(me, BUF, &[0u8; 4096]);
+    let number = k.vpid_for(me, group);
+    mem.write(me, BUF, &number.to_ne_bytes()).expect("mapped");
+    match run(&mut k, me, Sysno::ioctl, args) {
+        Action::PassWithHostId { addr, host, value } => {
+            assert_eq!((addr, host, value), (BUF, group, number));
+        }
+        other => panic!("expected a pass with the host's id, got {other:?}"),
+    }
+    assert_eq!(words(&mem, me, BUF, 1), [number as u32]);
     // The host's id written for the call gives way to the task's number at the exit stop,
     // whatever the call returned.
     mem.write(INIT, BUF, &INIT.to_ne_bytes()).expect("mapped");
@@ -247,6 +265,45 @@ fn a_foreground_group_is_translated_and_the_number_goes_back_at_the_exit() {
     let eperm = -(libc::EPERM as i64);
     assert_eq!(at_exit(&k, INIT, hook, eperm), eperm);
     assert_eq!(words(&mem, INIT, BUF, 1), [1]);
+}
+
+#[test]
+fn the_host_group_goes_only_where_no_other_process_maps_it() {
+    use super::owner::place_host_id;
+    let (_, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    let stack = 0x7000_0000u64;
+    mem.map(INIT, stack - 4096, &[0u8; 4096]);
+    let sp = stack - 64;
+    let scratch = (sp - 128 - 16) & !15;
+    let maps = |buf_perms: &str, stack_perms: &str| {
+        format!(
+            "{BUF:x}-{:x} {buf_perms} 00000000 00:01 7 /dev/zero (deleted)\n\
+             {:x}-{stack:x} {stack_perms} 00000000 00:00 0 [stack]\n",
+            BUF + 4096,
+            stack - 4096,
+        )
+    };
+    // The word in a private mapping: there (read-only to the task or not).
+    mem.set_proc_file(INIT, "maps", &maps("r--p", "rw-p"));
+    assert_eq!(place_host_id(&*mem, INIT, BUF, sp, 4100), Ok(BUF));
+    assert_eq!(words(&mem, INIT, BUF, 1), [4100]);
+    // In a shared one: below the stack's red zone instead, the task's word untouched.
+    mem.write(INIT, BUF, &1i32.to_ne_bytes()).expect("mapped");
+    mem.set_proc_file(INIT, "maps", &maps("rw-s", "rw-p"));
+    assert_eq!(place_host_id(&*mem, INIT, BUF, sp, 4100), Ok(scratch));
+    assert_eq!(words(&mem, INIT, BUF, 1), [1]);
+    assert_eq!(words(&mem, INIT, scratch, 1), [4100]);
+    // Neither private, or a word across a mapping's end: nowhere.
+    mem.set_proc_file(INIT, "maps", &maps("rw-s", "rw-s"));
+    assert_eq!(
+        place_host_id(&*mem, INIT, BUF, sp, 4100),
+        Err(nix::errno::Errno::EFAULT)
+    );
+    mem.set_proc_file(INIT, "maps", &maps("rw-p", "rw-s"));
+    assert_eq!(
+        place_host_id(&*mem, INIT, BUF + 4094, sp, 4100),
+        Err(nix::errno::Errno::EFAULT)
+    );
 }
 
 #[test]
