@@ -40,13 +40,37 @@ fn keyed_objects_work_and_none_outlives_the_sandbox(v: Variant) {
     none_left(&run.stdout, &|| run.describe());
 }
 
+/// The host's /proc/sysvipc/shm row of segment `id`: its perms, uid and cuid columns.
+fn host_shm_perms(id: &str) -> Option<(String, String, String)> {
+    let table = std::fs::read_to_string("/proc/sysvipc/shm").expect("read /proc/sysvipc/shm");
+    table.lines().skip(1).find_map(|line| {
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        (columns.get(1) == Some(&id) && columns.len() > 9).then(|| {
+            let column = |i: usize| columns[i].to_string();
+            (column(2), column(7), column(9))
+        })
+    })
+}
+
 /// Nor when the sentry is SIGKILLed while the sandbox holds them: its janitor removes them,
-/// from the journal the sentry kept it, before the scratch directories.
+/// from the journal the sentry kept it, before the scratch directories. While they are held,
+/// the segment the sandbox gave to uid 4242 with mode 0666 is, on the host, still its
+/// creator's with mode 0600: no other user of the host can reach it.
 fn none_outlives_a_sigkilled_sentry(v: Variant) {
     let mut live =
         Live::spawn(v.run_command(&[], &[v.program("sysv_ipc"), "24344".into(), "hold".into()]));
     live.wait_line("holding");
     let sentry = live.pid();
+    let shm = live
+        .seen
+        .lines()
+        .find_map(|l| l.strip_prefix("left shm "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the program printed its segment's id")
+        .to_string();
+    let (perms, uid, cuid) = host_shm_perms(&shm).expect("the segment is on the host");
+    assert_eq!(perms, "600", "the segment's mode on the host");
+    assert_eq!(uid, cuid, "the segment's owner on the host is its creator");
     live.signal(libc::SIGKILL);
     let run = live.finish();
     assert!(

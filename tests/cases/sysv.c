@@ -1,6 +1,9 @@
 /* SysV IPC with a key from ftok(3) (not IPC_PRIVATE): shmget(2), semget(2), msgget(2) create
  * the object, find it again by key (also from another process), refuse IPC_CREAT|IPC_EXCL with
- * EEXIST, and IPC_RMID removes it so that the key finds nothing. */
+ * EEXIST, and IPC_RMID removes it so that the key finds nothing. Then permissions: objects of
+ * root's with a mode that gives others read or write alone, used by a process that has become
+ * nobody (ipcperms for each call, EPERM for IPC_RMID and IPC_SET), and IPC_SET giving a
+ * segment to nobody, who may then set its mode. */
 #include "tap.h"
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -11,6 +14,121 @@ struct msgb {
     long mtype;
     char text[8];
 };
+
+static int perm_shm = -1, perm_sem = -1, perm_msg = -1;
+static key_t perm_key;
+
+/* As nobody, on root's segment (0604), set (0604, value 0) and queue (0602): 0, or the
+ * number of the first step that went otherwise. */
+static int nobody_uses_roots_objects(void *arg)
+{
+    (void)arg;
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+        return 1;
+    if (shmget(perm_key, 0, 0400) != perm_shm)
+        return 2;
+    if (shmget(perm_key, 0, 0600) != -1 || errno != EACCES)
+        return 3;
+    void *p = shmat(perm_shm, NULL, SHM_RDONLY);
+    if (p == (void *)-1)
+        return 4;
+    shmdt(p);
+    if (shmat(perm_shm, NULL, 0) != (void *)-1 || errno != EACCES)
+        return 5;
+    struct shmid_ds ds;
+    if (shmctl(perm_shm, IPC_STAT, &ds) != 0)
+        return 6;
+    if (shmctl(perm_shm, IPC_RMID, NULL) != -1 || errno != EPERM)
+        return 7;
+    if (shmctl(perm_shm, IPC_SET, &ds) != -1 || errno != EPERM)
+        return 8;
+    struct sembuf zero = {.sem_num = 0, .sem_op = 0, .sem_flg = IPC_NOWAIT};
+    if (semop(perm_sem, &zero, 1) != 0)
+        return 9;
+    struct sembuf up = {.sem_num = 0, .sem_op = 1, .sem_flg = 0};
+    if (semop(perm_sem, &up, 1) != -1 || errno != EACCES)
+        return 10;
+    if (semctl(perm_sem, 0, GETVAL) != 0)
+        return 11;
+    if (semctl(perm_sem, 0, SETVAL, 1) != -1 || errno != EACCES)
+        return 12;
+    struct msgb m = {.mtype = 1, .text = "x"};
+    if (msgsnd(perm_msg, &m, sizeof m.text, 0) != 0)
+        return 13;
+    if (msgrcv(perm_msg, &m, sizeof m.text, 0, IPC_NOWAIT) != -1 || errno != EACCES)
+        return 14;
+    return 0;
+}
+
+/* As nobody, the segment's owner now: attaches it to write, and sets its mode to 0640. */
+static int nobody_owns_the_segment(void *arg)
+{
+    (void)arg;
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+        return 1;
+    void *p = shmat(perm_shm, NULL, 0);
+    if (p == (void *)-1)
+        return 2;
+    shmdt(p);
+    struct shmid_ds ds;
+    if (shmctl(perm_shm, IPC_STAT, &ds) != 0)
+        return 3;
+    ds.shm_perm.mode = 0640;
+    if (shmctl(perm_shm, IPC_SET, &ds) != 0)
+        return 3;
+    return 0;
+}
+
+static void permissions(void)
+{
+    perm_key = ftok("keyfile", 'p');
+    perm_shm = T_OK(shmget(perm_key, 4096, IPC_CREAT | 0604), "shmget: a segment others may read");
+    perm_sem = T_OK(semget(ftok("keyfile", 'q'), 1, IPC_CREAT | 0604), "semget: a set others may read");
+    perm_msg = T_OK(msgget(ftok("keyfile", 'r'), IPC_CREAT | 0602), "msgget: a queue others may write");
+    struct shmid_ds ds;
+    OK(shmctl(perm_shm, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & 0777) == 0604,
+       "shmctl: IPC_STAT shows the mode the segment was made with");
+    const char *steps[] = {
+        "setuid: a process becomes nobody",
+        "shmget: nobody finds root's segment asking to read",
+        "shmget: asking to write as well is EACCES",
+        "shmat: SHM_RDONLY by nobody",
+        "shmat: to write is EACCES",
+        "shmctl: IPC_STAT by nobody, who may read",
+        "shmctl: IPC_RMID by nobody is EPERM",
+        "shmctl: IPC_SET by nobody is EPERM",
+        "semop: waiting for zero needs read access alone",
+        "semop: an increment without write access is EACCES",
+        "semctl: GETVAL by nobody",
+        "semctl: SETVAL without write access is EACCES",
+        "msgsnd: by nobody, who may write",
+        "msgrcv: without read access is EACCES",
+    };
+    int r = tap_in_child(nobody_uses_roots_objects, NULL);
+    r = WIFEXITED(r) ? WEXITSTATUS(r) : 99;
+    for (int i = 0; i < (int)(sizeof steps / sizeof *steps); i++)
+        OK(r == 0 || r > i + 1, "%s", steps[i]);
+    ds.shm_perm.uid = 65534;
+    ds.shm_perm.mode = 0600;
+    T_EQ(shmctl(perm_shm, IPC_SET, &ds), 0, "shmctl: IPC_SET gives the segment to nobody");
+    OK(shmctl(perm_shm, IPC_STAT, &ds) == 0 && ds.shm_perm.uid == 65534 && ds.shm_perm.cuid == 0 &&
+           (ds.shm_perm.mode & 0777) == 0600,
+       "shmctl: IPC_STAT shows the new owner, the creator, the new mode");
+    const char *owner_steps[] = {
+        "setuid: a process becomes nobody again",
+        "shmat: to write, by the segment's owner",
+        "shmctl: IPC_SET of the mode by the segment's owner",
+    };
+    r = tap_in_child(nobody_owns_the_segment, NULL);
+    r = WIFEXITED(r) ? WEXITSTATUS(r) : 99;
+    for (int i = 0; i < (int)(sizeof owner_steps / sizeof *owner_steps); i++)
+        OK(r == 0 || r > i + 1, "%s", owner_steps[i]);
+    OK(shmctl(perm_shm, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & 0777) == 0640,
+       "shmctl: IPC_STAT shows the mode its owner set");
+    T_EQ(shmctl(perm_shm, IPC_RMID, NULL), 0, "shmctl: IPC_RMID of nobody's segment by root");
+    T_EQ(semctl(perm_sem, 0, IPC_RMID), 0, "semctl: IPC_RMID of the set others may read");
+    T_EQ(msgctl(perm_msg, IPC_RMID, NULL), 0, "msgctl: IPC_RMID of the queue others may write");
+}
 
 int main(int argc, char **argv)
 {
@@ -77,5 +195,7 @@ int main(int argc, char **argv)
     OK(strcmp(m.text, "hi") == 0, "msgrcv: the message text");
     T_EQ(msgctl(id, IPC_RMID, NULL), 0, "msgctl: IPC_RMID");
     T_ERR(msgget(k3, 0), ENOENT, "msgget: the key is gone after IPC_RMID");
+
+    permissions();
     return tap_done();
 }

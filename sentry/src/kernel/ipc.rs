@@ -4,9 +4,18 @@
 //! objects it created, at most [`max_objects`] of each kind, and every one of them is
 //! removed from the host when the sandbox ends: by the sentry, or by its janitor when the
 //! sentry could not (SIGKILLed), from a journal of the objects made and removed.
+//!
+//! On the host every object is the sentry's uid's with mode [`HOST_MODE`], whatever the
+//! sandbox asks: a mode or an owner the sandbox sets would open the object to the host's
+//! other users (a channel out of the sandbox). The sandbox's owner and mode live here, and
+//! the sentry checks them as Linux's ipcperms does ([`Perm::permits`]).
 
+use super::creds::{Creds, CAP_IPC_OWNER, CAP_SYS_ADMIN};
 use hashbrown::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
+
+/// The mode of every object of the sandbox's on the host: its owner's alone.
+pub const HOST_MODE: u32 = 0o600;
 
 /// SysV IPC object kinds, whose ids are host-global and must be the sandbox's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,9 +45,51 @@ pub const PRIVATE: i32 = 0;
 struct Object {
     /// The key the sandbox named it by.
     key: i32,
-    /// The creator's sandbox euid and egid: the owner the sandbox sees (on the host the
-    /// object belongs to the task's host uid).
-    creator: (u32, u32),
+    perm: Perm,
+}
+
+/// An object's owner, creator and permission bits as the sandbox sees them (struct
+/// ipc64_perm's uid, gid, cuid, cgid and mode); on the host it is the sentry's uid's, with
+/// [`HOST_MODE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Perm {
+    /// Sandbox uid and gid.
+    pub owner: (u32, u32),
+    pub creator: (u32, u32),
+    /// The read, write and execute bits of owner, group and others (0o777 at most).
+    pub mode: u32,
+}
+
+impl Perm {
+    /// A new object's: the creator's euid and egid own it.
+    pub fn new(creds: &Creds, mode: u32) -> Perm {
+        Perm {
+            owner: (creds.euid, creds.egid),
+            creator: (creds.euid, creds.egid),
+            mode: mode & 0o777,
+        }
+    }
+
+    /// ipcperms: whether `creds` may have each access of `asked` (0o4 read, 0o2 write,
+    /// 0o1 execute, in any of the three places): the owner's or creator's bits for either
+    /// uid, else the group's for either gid, else the others'; CAP_IPC_OWNER passes all.
+    pub fn permits(&self, creds: &Creds, asked: u32) -> bool {
+        let asked = (asked >> 6 | asked >> 3 | asked) & 0o7;
+        let granted = if creds.euid == self.owner.0 || creds.euid == self.creator.0 {
+            self.mode >> 6
+        } else if creds.in_group(self.owner.1) || creds.in_group(self.creator.1) {
+            self.mode >> 3
+        } else {
+            self.mode
+        };
+        asked & !granted & 0o7 == 0 || creds.capable(CAP_IPC_OWNER)
+    }
+
+    /// ipcctl_obtain_check: whether `creds` may set or remove the object (IPC_SET,
+    /// IPC_RMID): its owner, its creator, or CAP_SYS_ADMIN.
+    pub fn may_change(&self, creds: &Creds) -> bool {
+        creds.euid == self.owner.0 || creds.euid == self.creator.0 || creds.capable(CAP_SYS_ADMIN)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -84,11 +135,6 @@ pub fn read_journal_entry(entry: &[u8; JOURNAL_ENTRY]) -> Option<(bool, IpcKind,
 }
 
 impl IpcNamespace {
-    /// Whether `id` names an object of the sandbox's.
-    pub fn owns(&self, kind: IpcKind, id: i32) -> bool {
-        self.objects.contains_key(&(kind, id))
-    }
-
     /// The id of the object with a (non-private) `key`.
     pub fn id_of_key(&self, kind: IpcKind, key: i32) -> Option<i32> {
         if key == PRIVATE {
@@ -105,9 +151,17 @@ impl IpcNamespace {
         self.objects.get(&(kind, id)).map(|o| o.key)
     }
 
-    /// The sandbox euid and egid of the object's creator.
-    pub fn creator_of(&self, kind: IpcKind, id: i32) -> Option<(u32, u32)> {
-        self.objects.get(&(kind, id)).map(|o| o.creator)
+    /// The object's owner, creator and mode in the sandbox.
+    pub fn perm(&self, kind: IpcKind, id: i32) -> Option<Perm> {
+        self.objects.get(&(kind, id)).map(|o| o.perm)
+    }
+
+    /// IPC_SET: a new owner and mode.
+    pub fn set_perm(&mut self, kind: IpcKind, id: i32, owner: (u32, u32), mode: u32) {
+        if let Some(object) = self.objects.get_mut(&(kind, id)) {
+            object.perm.owner = owner;
+            object.perm.mode = mode & 0o777;
+        }
     }
 
     /// The host ids of the sandbox's objects of `kind`.
@@ -138,8 +192,8 @@ impl IpcNamespace {
         }
     }
 
-    pub fn record(&mut self, kind: IpcKind, id: i32, key: i32, creator: (u32, u32)) {
-        self.objects.insert((kind, id), Object { key, creator });
+    pub fn record(&mut self, kind: IpcKind, id: i32, key: i32, perm: Perm) {
+        self.objects.insert((kind, id), Object { key, perm });
         self.tell_janitor(true, kind, id);
     }
 
@@ -213,6 +267,42 @@ pub fn remove_from_host(kind: IpcKind, id: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::creds::Ids;
+
+    /// An object that `uid` (group `uid` too) made with `mode`.
+    fn perm(uid: u32, mode: u32) -> Perm {
+        Perm {
+            owner: (uid, uid),
+            creator: (uid, uid),
+            mode,
+        }
+    }
+
+    fn user(uid: u32, groups: &[u32]) -> Creds {
+        let mut creds = Creds::initial(Ids { uid, gid: uid }, (0, 0));
+        creds.groups = groups.to_vec();
+        creds
+    }
+
+    #[test]
+    fn the_sandbox_mode_decides_as_ipcperms() {
+        let root = user(0, &[]);
+        let (owner, member, other) = (user(1000, &[]), user(1001, &[1000]), user(1002, &[]));
+        let object = perm(1000, 0o640);
+        assert!(object.permits(&owner, 0o600) && !object.permits(&owner, 0o100));
+        assert!(object.permits(&member, 0o400) && !object.permits(&member, 0o200));
+        assert!(!object.permits(&other, 0o400));
+        assert!(object.permits(&other, 0), "nothing asked, nothing refused");
+        assert!(object.permits(&root, 0o777), "CAP_IPC_OWNER");
+        // The creator keeps the owner's bits after giving the object away.
+        let given = Perm {
+            owner: (1002, 1002),
+            ..object
+        };
+        assert!(given.permits(&owner, 0o600) && given.permits(&other, 0o600));
+        assert!(given.may_change(&owner) && given.may_change(&other));
+        assert!(!given.may_change(&member) && given.may_change(&root));
+    }
 
     #[test]
     fn a_private_object_is_found_in_its_proc_table_whatever_its_mode() {
@@ -231,16 +321,16 @@ mod tests {
     #[test]
     fn keys_name_the_sandbox_objects_of_their_kind() {
         let mut ns = IpcNamespace::default();
-        ns.record(IpcKind::Shm, 7, 42, (0, 0));
-        ns.record(IpcKind::Msg, 9, 42, (0, 0));
-        ns.record(IpcKind::Sem, 11, PRIVATE, (1000, 1000));
+        ns.record(IpcKind::Shm, 7, 42, perm(0, 0o600));
+        ns.record(IpcKind::Msg, 9, 42, perm(0, 0o600));
+        ns.record(IpcKind::Sem, 11, PRIVATE, perm(1000, 0o600));
         assert_eq!(ns.id_of_key(IpcKind::Shm, 42), Some(7));
         assert_eq!(ns.id_of_key(IpcKind::Msg, 42), Some(9));
         assert_eq!(ns.id_of_key(IpcKind::Sem, 42), None);
         assert_eq!(ns.id_of_key(IpcKind::Sem, PRIVATE), None);
-        assert!(ns.owns(IpcKind::Sem, 11) && !ns.owns(IpcKind::Shm, 11));
+        assert!(ns.perm(IpcKind::Sem, 11).is_some() && ns.perm(IpcKind::Shm, 11).is_none());
         assert_eq!(ns.count(IpcKind::Shm), 1);
-        assert_eq!(ns.creator_of(IpcKind::Sem, 11), Some((1000, 1000)));
+        assert_eq!(ns.perm(IpcKind::Sem, 11), Some(perm(1000, 0o600)));
     }
 
     #[test]
@@ -262,8 +352,8 @@ mod tests {
         let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
         let mut ns = IpcNamespace::default();
         ns.set_journal(write_end);
-        ns.record(IpcKind::Msg, 9, 43, (0, 0));
-        ns.record(IpcKind::Shm, 7, PRIVATE, (0, 0));
+        ns.record(IpcKind::Msg, 9, 43, perm(0, 0o600));
+        ns.record(IpcKind::Shm, 7, PRIVATE, perm(0, 0o600));
         ns.removed(IpcKind::Msg, 9);
         ns.removed(IpcKind::Msg, 9);
         let left = ns.take_all();
@@ -289,13 +379,13 @@ mod tests {
     #[test]
     fn a_removed_segment_loses_its_key_and_a_queue_is_gone() {
         let mut ns = IpcNamespace::default();
-        ns.record(IpcKind::Shm, 7, 42, (0, 0));
-        ns.record(IpcKind::Msg, 9, 43, (0, 0));
+        ns.record(IpcKind::Shm, 7, 42, perm(0, 0o600));
+        ns.record(IpcKind::Msg, 9, 43, perm(0, 0o600));
         ns.removed(IpcKind::Shm, 7);
         ns.removed(IpcKind::Msg, 9);
-        assert!(ns.owns(IpcKind::Shm, 7));
+        assert!(ns.perm(IpcKind::Shm, 7).is_some());
         assert_eq!(ns.id_of_key(IpcKind::Shm, 42), None);
-        assert!(!ns.owns(IpcKind::Msg, 9));
+        assert!(ns.perm(IpcKind::Msg, 9).is_none());
         let mut left = ns.take_all();
         left.sort_by_key(|&(_, id)| id);
         assert_eq!(left, vec![(IpcKind::Shm, 7)]);

@@ -3,8 +3,9 @@
  * the key and the creator's pid in the sandbox's numbers, semctl(GETPID) too, the commands that
  * list the host's objects are refused, and the number of queues is bounded. Leaves one object
  * of each kind behind and prints their ids ("left shm X msg Y sem Z") for the test to check
- * that the sentry removed them from the host. With "KEY hold", then makes the shared memory
- * segment mode 000 and waits ("holding") for the sentry to be killed. */
+ * that the sentry removed them from the host. With "KEY hold", then gives the shared memory
+ * segment to uid 4242 with mode 0666 (the sandbox's view: IPC_STAT shows it) and waits
+ * ("holding") for the sentry to be killed. */
 #include "prog.h"
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -93,11 +94,13 @@ int main(int argc, char **argv)
     q = msgget(key, IPC_CREAT | 0600);
     printf("left shm %d msg %d sem %d\n", shm, q, sem);
     if (argc > 2 && strcmp(argv[2], "hold") == 0) {
-        /* Objects their owner may not even look at (mode 000) go too. */
         struct shmid_ds ds;
         check(shmctl(shm, IPC_STAT, &ds) == 0, "shmctl IPC_STAT before IPC_SET");
-        ds.shm_perm.mode = 0;
-        check(shmctl(shm, IPC_SET, &ds) == 0, "shmctl IPC_SET mode 000");
+        ds.shm_perm.uid = 4242;
+        ds.shm_perm.mode = 0666;
+        check(shmctl(shm, IPC_SET, &ds) == 0, "shmctl IPC_SET uid 4242 mode 0666");
+        check(shmctl(shm, IPC_STAT, &ds) == 0 && ds.shm_perm.uid == 4242 && (ds.shm_perm.mode & 0777) == 0666,
+              "IPC_STAT shows the owner and mode set (%u, %o)", ds.shm_perm.uid, ds.shm_perm.mode);
         /* Until the sentry is killed. */
         printf("holding\n");
         fflush(stdout);
