@@ -471,6 +471,82 @@ fn ns_link(kind: &str, id: usize) -> Vec<u8> {
     format!("{kind}:[{}]", NS_INODE_BASE + id as u64).into_bytes()
 }
 
+/// `self` or `thread-self` at the head of `parts` replaced by what it names for `tid`:
+/// `<pid>` or `<pid>/task/<tid>`.
+fn expand_self(k: &Kernel, tid: Tid, parts: &mut Vec<Vec<u8>>) {
+    let me = k.vpid_for(tid, k.tgid_of(tid)).to_string().into_bytes();
+    match parts.first().map(|p| p.as_slice()) {
+        Some(b"self") => parts[0] = me,
+        Some(b"thread-self") => {
+            let thread = k.vpid_for(tid, tid).to_string().into_bytes();
+            parts.splice(0..1, [me, b"task".to_vec(), thread]);
+        }
+        _ => {}
+    }
+}
+
+/// How Linux's procfs shows one of its links in stat where a plain symlink (its layout in
+/// the scratch directory) shows otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkStat {
+    /// The permission bits; the type stays S_IFLNK.
+    pub perms: u32,
+    pub size: i64,
+}
+
+impl LinkStat {
+    /// `/proc/self`, `/proc/thread-self` and a process's exe, cwd, root and ns/*: procfs
+    /// makes them with no size of their own.
+    const SIZELESS: LinkStat = LinkStat {
+        perms: 0o777,
+        size: 0,
+    };
+
+    pub fn apply(self, st: &mut libc::stat) {
+        st.st_mode = libc::S_IFLNK | self.perms;
+        st.st_size = self.size;
+    }
+
+    pub fn apply_statx(self, stx: &mut libc::statx) {
+        stx.stx_mode = (libc::S_IFLNK | self.perms) as u16;
+        stx.stx_size = self.size as u64;
+    }
+}
+
+/// The stat of the link at `rel` (a path inside /proc that `resolve`, not following it,
+/// found to be a link), where it is not a plain symlink's: None for `mounts`, a symlink on
+/// Linux too.
+pub fn link_stat(k: &Kernel, tid: Tid, rel: &[u8]) -> Option<LinkStat> {
+    let parts: Vec<&[u8]> = rel
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
+        .collect();
+    match parts.as_slice() {
+        [b"self" | b"thread-self"] => Some(LinkStat::SIZELESS),
+        [.., b"exe" | b"cwd" | b"root"] | [.., b"ns", _] => Some(LinkStat::SIZELESS),
+        [dir @ .., b"fd", n] => {
+            use std::os::unix::fs::MetadataExt;
+            let mut dir: Vec<Vec<u8>> = dir.iter().map(|p| p.to_vec()).collect();
+            expand_self(k, tid, &mut dir);
+            let dir: Vec<&[u8]> = dir.iter().map(Vec::as_slice).collect();
+            let vpid = match dir.as_slice() {
+                [pid] | [_, b"task", pid] => number(pid)?,
+                _ => return None,
+            };
+            let host = k.pids.host(k.ns_of(tid), vpid)?;
+            let fd = number(n).or((*n == b"0").then_some(0))?;
+            // The host's link of the same fd of the same task: size 64 and the owner's
+            // permissions by the fd's access mode (r-x read, -wx write, rwx both).
+            let link = std::fs::symlink_metadata(format!("/proc/{host}/fd/{fd}")).ok()?;
+            Some(LinkStat {
+                perms: link.mode() & 0o7777,
+                size: link.size() as i64,
+            })
+        }
+        _ => None,
+    }
+}
+
 /// The node at `rel` (a path inside /proc, normalised, "." for /proc itself), for `tid`.
 pub fn resolve(k: &Kernel, tid: Tid, rel: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
     let mut parts: Vec<Vec<u8>> = rel
@@ -481,16 +557,8 @@ pub fn resolve(k: &Kernel, tid: Tid, rel: &[u8], follow_last: bool) -> Result<Re
     let ns = k.ns_of(tid);
     let me = k.vpid_for(tid, k.tgid_of(tid));
     // The links inside /proc itself.
-    match parts.first().map(|p| p.as_slice()) {
-        Some(b"self") if parts.len() > 1 || follow_last => parts[0] = me.to_string().into_bytes(),
-        Some(b"thread-self") if parts.len() > 1 || follow_last => {
-            let thread = k.vpid_for(tid, tid).to_string().into_bytes();
-            parts.splice(
-                0..1,
-                [me.to_string().into_bytes(), b"task".to_vec(), thread],
-            );
-        }
-        _ => {}
+    if parts.len() > 1 || follow_last {
+        expand_self(k, tid, &mut parts);
     }
     let names: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
     let node = match names.as_slice() {

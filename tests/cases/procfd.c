@@ -1,7 +1,8 @@
 // conformance: ns
 /* Reopening a task's fds through /proc/self/fd (proc(5)): an unlinked file and a memfd get a
  * new open file of the same inode, with its own offset and the access asked for; a pipe gives
- * its other end's data. Run natively with a /proc of its own (unshare --mount-proc). */
+ * its other end's data. lstat of /proc's links shows them as procfs does. Run natively with a
+ * /proc of its own (unshare --mount-proc). */
 #include "tap.h"
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,6 +13,80 @@ static int reopen(int fd, int flags)
     char self[64];
     snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
     return open(self, flags);
+}
+
+/* lstat of a /proc link: its mode (type and permissions) and its size. */
+static int link_is(const char *path, mode_t mode, off_t size)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (st.st_mode != mode || st.st_size != size)
+        tap_diag("%s: mode %o size %lld", path, st.st_mode, (long long)st.st_size);
+    return st.st_mode == mode && st.st_size == size;
+}
+
+/* Linux's procfs links: /proc/self, /proc/thread-self and a process's exe, cwd and root have
+ * size 0; an fd link has size 64 and its owner's permissions by the fd's access mode. */
+static void proc_links(void)
+{
+    OK(link_is("/proc/self", S_IFLNK | 0777, 0), "lstat: /proc/self is a link of size 0");
+    OK(link_is("/proc/thread-self", S_IFLNK | 0777, 0),
+       "lstat: /proc/thread-self is a link of size 0");
+    OK(link_is("/proc/self/exe", S_IFLNK | 0777, 0), "lstat: /proc/self/exe is a link of size 0");
+    OK(link_is("/proc/self/cwd", S_IFLNK | 0777, 0), "lstat: /proc/self/cwd is a link of size 0");
+    OK(link_is("/proc/self/root", S_IFLNK | 0777, 0),
+       "lstat: /proc/self/root is a link of size 0");
+
+    int file = open("modes", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    T_EQ(write(file, "hello", 5), 5, "write: a file for the fd links");
+    close(file);
+    int ro = T_OK(open("modes", O_RDONLY), "open: the file O_RDONLY");
+    int wo = T_OK(open("modes", O_WRONLY), "open: the file O_WRONLY");
+    int rw = T_OK(open("modes", O_RDWR), "open: the file O_RDWR");
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", ro);
+    OK(link_is(path, S_IFLNK | 0500, 64), "lstat: /proc/self/fd/N of O_RDONLY is lr-x------, 64");
+    snprintf(path, sizeof path, "/proc/self/fd/%d", wo);
+    OK(link_is(path, S_IFLNK | 0300, 64), "lstat: /proc/self/fd/N of O_WRONLY is l-wx------, 64");
+    snprintf(path, sizeof path, "/proc/self/fd/%d", rw);
+    OK(link_is(path, S_IFLNK | 0700, 64), "lstat: /proc/self/fd/N of O_RDWR is lrwx------, 64");
+    snprintf(path, sizeof path, "/proc/self/task/%d/fd/%d", gettid(), wo);
+    OK(link_is(path, S_IFLNK | 0300, 64),
+       "lstat: /proc/self/task/T/fd/N of O_WRONLY is l-wx------, 64");
+
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/self/fd/%d", ro);
+    T_EQ(fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW), 0,
+         "newfstatat: /proc/self/fd/N with AT_SYMLINK_NOFOLLOW");
+    OK(st.st_mode == (S_IFLNK | 0500) && st.st_size == 64,
+       "newfstatat: the link's mode and size, as lstat's");
+    struct statx stx;
+    snprintf(path, sizeof path, "/proc/self/fd/%d", rw);
+    T_EQ(statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx), 0,
+         "statx: /proc/self/fd/N with AT_SYMLINK_NOFOLLOW");
+    OK(stx.stx_mode == (S_IFLNK | 0700) && stx.stx_size == 64,
+       "statx: the link's mode and size, as lstat's");
+    T_EQ(statx(AT_FDCWD, "/proc/self", AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx), 0,
+         "statx: /proc/self with AT_SYMLINK_NOFOLLOW");
+    OK(stx.stx_mode == (S_IFLNK | 0777) && stx.stx_size == 0, "statx: /proc/self has size 0");
+    snprintf(path, sizeof path, "/proc/self/fd/%d", ro);
+    T_EQ(stat(path, &st), 0, "stat: /proc/self/fd/N of a file");
+    OK(S_ISREG(st.st_mode) && st.st_size == 5, "stat: follows the link to the file");
+
+    char want[4096 + 8], got[4096 + 8];
+    OK(getcwd(want, 4096) != NULL, "getcwd: for the link's target");
+    strcat(want, "/modes");
+    ssize_t n = readlink(path, got, sizeof got - 1);
+    got[n > 0 ? n : 0] = 0;
+    OK(n > 0 && strcmp(got, want) == 0, "readlink: /proc/self/fd/N names the file");
+    snprintf(want, sizeof want, "%d", getpid());
+    n = readlink("/proc/self", got, sizeof got - 1);
+    got[n > 0 ? n : 0] = 0;
+    OK(n > 0 && strcmp(got, want) == 0, "readlink: /proc/self names the process");
+    close(ro);
+    close(wo);
+    close(rw);
 }
 
 int main(int argc, char **argv)
@@ -59,5 +134,7 @@ int main(int argc, char **argv)
     close(p[0]);
     close(p[1]);
     T_ERR(reopen(9999, O_RDONLY), ENOENT, "open: /proc/self/fd/N of a closed fd -> ENOENT");
+
+    proc_links();
     return tap_done();
 }

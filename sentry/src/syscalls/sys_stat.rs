@@ -79,7 +79,7 @@ fn stat_at(
         target = follow(call, target)?;
     }
     let st = if target.proc.is_some() {
-        let host = stat_proc(call, &target)?;
+        let (host, link) = stat_proc(call, &target)?;
         std::fs::symlink_metadata(&host).map_err(|_| Errno::ENOENT)?;
         let c = CString::new(host.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
         // SAFETY: stat is plain data; zeroed is a valid value, filled by the kernel.
@@ -95,6 +95,9 @@ fn stat_at(
         };
         if rc != 0 {
             return Err(Errno::last());
+        }
+        if let Some(link) = link {
+            link.apply(&mut st);
         }
         st
     } else if let Some(device) = target.device(call) {
@@ -153,7 +156,7 @@ fn statx(call: &mut Call, a: args::statx) -> Result<Action, Errno> {
     } else {
         None
     };
-    let stx = if let Some(host) = proc_host {
+    let stx = if let Some((host, link)) = proc_host {
         let c = CString::new(host.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
         // SAFETY: statx is plain data; zeroed is valid and filled by the kernel.
         let mut stx: libc::statx = unsafe { std::mem::zeroed() };
@@ -173,6 +176,9 @@ fn statx(call: &mut Call, a: args::statx) -> Result<Action, Errno> {
         };
         if rc != 0 {
             return Err(Errno::last());
+        }
+        if let Some(link) = link {
+            link.apply_statx(&mut stx);
         }
         stx
     } else if let Some(device) = target.device(call) {

@@ -502,8 +502,27 @@ pub(super) fn is_task_fd(target: &Target) -> bool {
     matches!(target.proc, Some(proc::Resolved::TaskFd { .. }))
 }
 
-/// stat of a /proc node: the host's stat of its layout.
-pub(super) fn stat_proc(call: &mut Call, target: &Target) -> Result<std::path::PathBuf, Errno> {
+/// stat of a /proc node: the host's stat of its layout, and for a link of /proc's the mode
+/// and size Linux gives it in place of the layout's (a plain symlink's).
+pub(super) fn stat_proc(
+    call: &mut Call,
+    target: &Target,
+) -> Result<(std::path::PathBuf, Option<proc::LinkStat>), Errno> {
+    let host = stat_proc_layout(call, target)?;
+    let in_proc = call.kernel.mounts(call.tid).mounts[target.mount].is_proc;
+    let link = match &target.proc {
+        // Not /dev's links (stdin, fd, …): plain symlinks on Linux too.
+        Some(proc::Resolved::Node(proc::Node::Link(_))) if in_proc => {
+            let rel = call.kernel.mounts(call.tid).lookup(&target.path);
+            rel.and_then(|(_, rel)| proc::link_stat(call.kernel, call.tid, rel))
+        }
+        _ => None,
+    };
+    Ok((host, link))
+}
+
+/// The host path of a /proc node's layout, for the host to stat.
+fn stat_proc_layout(call: &mut Call, target: &Target) -> Result<std::path::PathBuf, Errno> {
     match target.proc.as_ref().expect("a /proc target") {
         proc::Resolved::Node(node) => {
             proc::materialize(&call.kernel.proc_scratch, &target.path, node)
