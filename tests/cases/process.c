@@ -4,6 +4,7 @@
 #include "tap.h"
 #include <linux/futex.h>
 #include <linux/sched.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <sys/prctl.h>
@@ -19,6 +20,60 @@ static int child_exit_code(pid_t p)
     if (waitpid(p, &st, 0) != p)
         return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* CLONE_PARENT_SETTID's word, watched by a thread while clones write it: the number each
+ * round's reader saw that was not 0 (or 0 when it saw none). */
+#define SETTID_ROUNDS 300
+static volatile pid_t settid_word;
+static volatile int settid_round, settid_started, settid_done;
+static pid_t settid_seen[SETTID_ROUNDS];
+
+static void *settid_reader(void *a)
+{
+    (void)a;
+    settid_started = 1;
+    while (!settid_done) {
+        int round = settid_round;
+        pid_t v = settid_word;
+        if (settid_round == round && v != 0)
+            settid_seen[round] = v;
+    }
+    return NULL;
+}
+
+static int exit_at_once(void *a)
+{
+    (void)a;
+    return 0;
+}
+
+/* Clones with CLONE_VM|CLONE_PARENT_SETTID while a thread reads the word; *late counts the
+ * clones that returned before the word held the child's number, *other the rounds where the
+ * reader saw a number that was not the child's. */
+static void watch_parent_settid(int *late, int *other)
+{
+    static char stack[65536];
+    pthread_t reader;
+    *late = *other = -1;
+    if (pthread_create(&reader, NULL, settid_reader, NULL) != 0)
+        return;
+    while (!settid_started)
+        ;
+    pid_t tids[SETTID_ROUNDS];
+    *late = *other = 0;
+    for (int i = 0; i < SETTID_ROUNDS; i++) {
+        settid_word = 0;
+        settid_round = i;
+        tids[i] = clone(exit_at_once, stack + sizeof stack, CLONE_VM | CLONE_PARENT_SETTID | SIGCHLD, NULL,
+                        (pid_t *)&settid_word, NULL, NULL);
+        *late += settid_word != tids[i];
+        waitpid(tids[i], NULL, 0);
+    }
+    settid_done = 1;
+    pthread_join(reader, NULL);
+    for (int i = 0; i < SETTID_ROUNDS; i++)
+        *other += settid_seen[i] != 0 && settid_seen[i] != tids[i];
 }
 
 static int no_new_privs_child(void *a)
@@ -465,5 +520,23 @@ int main(int argc, char **argv)
     T_ERR(prctl(PR_SET_NO_NEW_PRIVS, 2, 0, 0, 0), EINVAL, "prctl: PR_SET_NO_NEW_PRIVS 2 -> EINVAL");
     T_ERR(prctl(PR_GET_NO_NEW_PRIVS, 1, 0, 0, 0), EINVAL, "prctl: PR_GET_NO_NEW_PRIVS with an argument -> EINVAL");
     T_EQ(tap_in_child(no_new_privs_child, NULL), 0, "prctl: PR_SET_NO_NEW_PRIVS is seen and inherited");
+
+    /* The ids clone writes into memory: the caller's numbers, in place when clone returns. */
+    int late, other;
+    watch_parent_settid(&late, &other);
+    T_EQ(late, 0, "clone: CLONE_PARENT_SETTID's word holds the child's id when clone returns");
+    T_EQ(other, 0, "clone: a thread reading CLONE_PARENT_SETTID's word sees only the child's id");
+    static pid_t own_word;
+    fflush(stdout);
+    pid_t forked = syscall(SYS_clone, CLONE_CHILD_SETTID | SIGCHLD, 0, NULL, &own_word, 0);
+    if (forked == 0)
+        _exit(own_word == getpid() ? 0 : 1);
+    T_EQ(child_exit_code(forked), 0, "clone: CLONE_CHILD_SETTID's word in the child's memory holds its id");
+    OK(own_word == 0, "clone: CLONE_CHILD_SETTID writes nothing into the parent's copy");
+    fflush(stdout);
+    forked = syscall(SYS_clone, CLONE_PARENT_SETTID | SIGCHLD, 0, BADPTR, NULL, 0);
+    if (forked == 0)
+        _exit(0);
+    T_EQ(child_exit_code(forked), 0, "clone: CLONE_PARENT_SETTID at an unmapped address is not written");
     return tap_done();
 }

@@ -33,8 +33,6 @@ pub struct Task {
     /// Its parent is outside the sandbox for good (a process started by an OCI exec):
     /// getppid gives 0 rather than the namespace's init.
     pub parent_outside: bool,
-    /// Ids to write at the new task's first stop: (whose memory, address, number).
-    pub id_writes: Vec<(Tid, u64, i32)>,
     /// The UTS namespace (hostname, domain name) of the task.
     pub uts_ns: usize,
     /// The mount namespace of the task.
@@ -576,7 +574,6 @@ impl Kernel {
             Task {
                 tgid,
                 clone_args: None,
-                id_writes: Vec::new(),
                 subreaper: false,
                 uts_ns: 0,
                 mnt_ns: 0,

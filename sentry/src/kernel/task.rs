@@ -28,12 +28,19 @@ pub const WCOREFLAG: i32 = 0x80;
 
 impl Kernel {
     /// A new task `child` made by `parent_tid` (with the clone arguments recorded at its
-    /// entry; `vfork` when the platform saw a vfork without them).
-    pub fn task_created(&mut self, parent_tid: Tid, child: Tid, vfork: bool) {
+    /// entry; `vfork` when the platform saw a vfork without them). The ids that
+    /// CLONE_PARENT_SETTID and CLONE_CHILD_SETTID ask for, for the caller to write: (whose
+    /// memory, address, number).
+    pub fn task_created(
+        &mut self,
+        parent_tid: Tid,
+        child: Tid,
+        vfork: bool,
+    ) -> Vec<(Tid, u64, i32)> {
         let k = self;
         let Some(creator) = k.tasks.get_mut(&parent_tid) else {
             k.add_task(child, child, 0, ROOT_NS);
-            return;
+            return Vec::new();
         };
         let args = creator.clone_args.take();
         let area_at_clone = creator.area_at_clone.take();
@@ -101,19 +108,15 @@ impl Kernel {
                 }
             }
         }
-        // The kernel wrote the host id where CLONE_CHILD_SETTID and CLONE_PARENT_SETTID
-        // asked; the numbers the sandbox knows go there at the child's first stop, before
-        // it runs (and before it can exit and clear the word for CLONE_CHILD_CLEARTID).
+        // The host never writes its id where CLONE_CHILD_SETTID and CLONE_PARENT_SETTID ask
+        // (the flags are taken off the call): the sandbox's numbers go there.
+        let mut writes = Vec::new();
         if let Some(a) = args {
-            let mut writes = Vec::new();
             if flags & libc::CLONE_CHILD_SETTID as u64 != 0 {
                 writes.push((child, a[3], k.vpid_for(child, child)));
             }
             if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
                 writes.push((parent_tid, a[2], k.vpid_for(parent_tid, child)));
-            }
-            if let Some(task) = k.tasks.get_mut(&child) {
-                task.id_writes = writes;
             }
         }
         if !thread {
@@ -132,6 +135,7 @@ impl Kernel {
         let shown = k.shown_pid(child);
         k.memory
             .on_new_task(parent_tid, creator_tgid, child, tgid, shares_vm, shown);
+        writes
     }
 
     /// execve succeeded in `tid` (the thread `former_tid` made it): the thread group is
@@ -320,6 +324,20 @@ mod tests {
         assert!(k.zombies.is_empty());
         assert_eq!(k.pids.host(ROOT_NS, 2), None);
         assert_eq!(k.sender_vpid(10, 20), 2);
+    }
+
+    #[test]
+    fn the_settid_words_get_the_sandbox_numbers() {
+        let mut k = kernel_with_init(10);
+        let flags = (libc::CLONE_VM | libc::CLONE_PARENT_SETTID | libc::CLONE_CHILD_SETTID) as u64;
+        k.tasks.get_mut(&10).expect("init").clone_args = Some([flags, 0, 0x1000, 0x2000, 0, 0]);
+        let writes = k.task_created(10, 4321, false);
+        let number = k.vpid_for(10, 4321);
+        assert_ne!(number, 4321, "the sandbox's number, not the host's id");
+        assert_eq!(writes, vec![(4321, 0x2000, number), (10, 0x1000, number)]);
+        // A fork without the flags, or a vfork seen without its arguments: nothing.
+        assert!(k.task_created(10, 4322, false).is_empty());
+        assert!(k.task_created(10, 4323, true).is_empty());
     }
 
     #[test]

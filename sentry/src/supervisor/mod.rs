@@ -717,7 +717,6 @@ impl Supervisor {
                 }
                 self.on_new_task(tid, child, kind);
                 if let Some(child_stop) = self.early.remove(&child) {
-                    self.first_stop(&child_stop);
                     child_stop.resume(self.steady(), 0)?;
                 }
                 let how = if unseen_vfork {
@@ -804,11 +803,7 @@ impl Supervisor {
                 };
                 stopped.resume(how, 0)?;
             }
-            Stop::Trap => {
-                self.first_stop(&stopped);
-                stopped.resume(steady, 0)?
-            }
-            Stop::VforkDone | Stop::Exiting => stopped.resume(steady, 0)?,
+            Stop::Trap | Stop::VforkDone | Stop::Exiting => stopped.resume(steady, 0)?,
         }
         Ok(())
     }
@@ -843,27 +838,16 @@ impl Supervisor {
 
     /// Records a task created by `parent_tid`'s clone, fork or vfork: its thread group,
     /// parent, PID namespace (a new one for CLONE_NEWPID), numbers, root and cwd.
+    /// At the parent's event, stopped before its clone returns and before the child runs its
+    /// first instruction, the child's numbers go where CLONE_PARENT_SETTID and
+    /// CLONE_CHILD_SETTID asked (in the parent's memory and the child's). As in Linux, a
+    /// word that cannot be written is left: the clone goes on.
     fn on_new_task(&mut self, parent_tid: Tid, child: Tid, kind: platform_ptrace::NewTaskKind) {
         let vfork = kind == platform_ptrace::NewTaskKind::Vfork;
-        self.kernel.task_created(parent_tid, child, vfork);
-        self.kernel.holds.born(parent_tid, child);
-    }
-
-    /// At a new task's first stop: its numbers replace the host ids the kernel wrote for
-    /// CLONE_CHILD_SETTID and CLONE_PARENT_SETTID.
-    fn first_stop(&mut self, stopped: &Stopped) {
-        let tid = stopped.tid();
-        let Some(task) = self.kernel.tasks.get_mut(&tid) else {
-            return;
-        };
-        for (owner, addr, vpid) in std::mem::take(&mut task.id_writes) {
-            // The creator may be a thread that has exited since; with CLONE_VM the new task
-            // shares its memory and the word is written through it.
-            let word = vpid.to_ne_bytes();
-            if platform_ptrace::write_bytes(owner, addr, &word).is_err() {
-                syscalls::fix_write(&*self.kernel.mem, tid, addr, &word);
-            }
+        for (whose, addr, number) in self.kernel.task_created(parent_tid, child, vfork) {
+            let _ = self.kernel.mem.write(whose, addr, &number.to_ne_bytes());
         }
+        self.kernel.holds.born(parent_tid, child);
     }
 
     /// After execve, the thread group is the exec'ing thread alone, under the leader's id.

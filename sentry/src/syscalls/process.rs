@@ -46,10 +46,16 @@ const CLONE_NEWUTS: u64 = libc::CLONE_NEWUTS as u64;
 /// Namespaces that are tables of the sentry's: the host never sees these flags.
 const CLONE_NEWNS: u64 = libc::CLONE_NEWNS as u64;
 const CLONE_NEW_EMULATED: u64 = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWNS;
+/// The ids written into memory: the sentry's to write.
+const SETTID: u64 = (libc::CLONE_PARENT_SETTID | libc::CLONE_CHILD_SETTID) as u64;
 
 /// clone(2): CLONE_UNTRACED never takes effect (the child must be traced from its first
 /// instruction); CLONE_NEWPID makes a PID namespace of the sentry's own tables, never a
-/// host one; other namespace flags are refused. The child's id is translated at the exit.
+/// host one; other namespace flags are refused. The child's id is translated at the exit,
+/// and CLONE_PARENT_SETTID and CLONE_CHILD_SETTID are the sentry's: the host would write
+/// its id for the child where another thread could read it, and where the caller could,
+/// returned before the sentry had put the number there (the supervisor writes it at the
+/// parent's clone event, before either runs on).
 fn clone(call: &mut Call, a: args::clone) -> Action {
     let flags = a.flags;
     if flags & CLONE_NEW_UNSERVED != 0 {
@@ -70,7 +76,7 @@ fn clone(call: &mut Call, a: args::clone) -> Action {
         task.clone_args = Some(call.args);
     }
     let mut args = call.args;
-    args[0] &= !(libc::CLONE_UNTRACED as u64 | CLONE_NEW_EMULATED);
+    args[0] &= !(libc::CLONE_UNTRACED as u64 | CLONE_NEW_EMULATED | SETTID);
     let hook = ExitHook::Clone;
     if args == call.args {
         Action::PassThenExit(hook)

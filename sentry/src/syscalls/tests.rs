@@ -1196,3 +1196,23 @@ fn sysv_objects_are_used_as_their_sandbox_mode_allows() {
     let other = run(&mut k, INIT, Sysno::shmat, [12345, 0, 0, 0, 0, 0]);
     assert_eq!(returned(other), -(libc::EINVAL as i64));
 }
+
+#[test]
+fn clone_leaves_the_settid_words_to_the_sentry() {
+    let (mut k, _) = sandbox(Ids { uid: 0, gid: 0 });
+    let settid = (libc::CLONE_PARENT_SETTID | libc::CLONE_CHILD_SETTID) as u64;
+    let flags = libc::CLONE_VM as u64 | libc::SIGCHLD as u64 | settid;
+    let args = [flags, 0, BUF, BUF + 4, 0, 0];
+    match run(&mut k, INIT, Sysno::clone, args) {
+        Action::PassWithThenExit(host, super::ExitHook::Clone) => {
+            assert_eq!(host[0], flags & !settid);
+            assert_eq!(host[1..], args[1..]);
+        }
+        other => panic!("expected the clone without the settid flags, got {other:?}"),
+    }
+    assert_eq!(
+        k.tasks[&INIT].clone_args,
+        Some(args),
+        "the task's own, for its child"
+    );
+}
