@@ -533,6 +533,9 @@ int main(int argc, char **argv)
         _exit(own_word == getpid() ? 0 : 1);
     T_EQ(child_exit_code(forked), 0, "clone: CLONE_CHILD_SETTID's word in the child's memory holds its id");
     OK(own_word == 0, "clone: CLONE_CHILD_SETTID writes nothing into the parent's copy");
+    int pidfd = -1;
+    T_ERR(syscall(SYS_clone, CLONE_PIDFD | CLONE_PARENT_SETTID | SIGCHLD, 0, &pidfd, NULL, 0), EINVAL,
+          "clone: CLONE_PIDFD with CLONE_PARENT_SETTID (one word for both) -> EINVAL");
     fflush(stdout);
     forked = syscall(SYS_clone, CLONE_PARENT_SETTID | SIGCHLD, 0, BADPTR, NULL, 0);
     if (forked == 0)

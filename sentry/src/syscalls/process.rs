@@ -69,6 +69,11 @@ fn clone(call: &mut Call, a: args::clone) -> Action {
     if flags & CLONE_NEWPID != 0 && flags & (libc::CLONE_THREAD | libc::CLONE_PARENT) as u64 != 0 {
         return errno(Errno::EINVAL);
     }
+    // Both would write into the one word (the host, which never sees the second, cannot say).
+    let pidfd_and_settid = (libc::CLONE_PIDFD | libc::CLONE_PARENT_SETTID) as u64;
+    if flags & pidfd_and_settid == pidfd_and_settid {
+        return errno(Errno::EINVAL);
+    }
     if flags & CLONE_NEW_EMULATED != 0 && !may_make_namespaces(call) {
         return errno(Errno::EPERM);
     }
