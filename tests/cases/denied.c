@@ -1,11 +1,14 @@
 /* Calls the sentry denies by design (DESIGN.md, invariants 3 and 4): io_uring, ptrace,
- * process_vm_*, bpf, perf_event_open, kexec, modules, handles, int 0x80 and x32 numbers.
+ * process_vm_*, bpf, perf_event_open, kexec, modules, handles, int 0x80 and x32 numbers, and
+ * the priority-inheritance futex operations.
  * Each point prints what it OBSERVES ("-> fd", "-> 16 bytes", "-> errno=EPERM"): natively the
  * host's answer, under the sentry the denial. denied.expect-sentry declares the sentry's lines
  * ({deny} is the errno the sentry's table gives for that syscall). Every call here is harmless
  * natively: bad arguments, or effects confined to this process. */
 #include "tap.h"
+#include <linux/futex.h>
 #include <linux/io_uring.h>
+#include <pthread.h>
 #include <linux/perf_event.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
@@ -97,5 +100,18 @@ int main(int argc, char **argv)
     tap_ok(1, "int80: getpid through int 0x80 -> %s", ib);
     /* x32: getpid with the x32 bit set. */
     SEE(syscall(39 | 0x40000000), "ok", "x32: getpid with the x32 bit -> %s");
+
+    /* Priority-inheritance futexes: their owners are thread ids in the host's numbers. glibc
+     * asks FUTEX_UNLOCK_PI whether the kernel has them before it makes such a mutex. */
+    unsigned int word = 0;
+    SEE(syscall(SYS_futex, &word, FUTEX_UNLOCK_PI, 0, NULL, NULL, 0), "ok",
+        "futex: FUTEX_UNLOCK_PI of a free word -> %s");
+    pthread_mutexattr_t attr;
+    pthread_mutex_t mutex;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT);
+    int made = pthread_mutex_init(&mutex, &attr);
+    tap_ok(1, "futex: pthread_mutex_init of a PTHREAD_PRIO_INHERIT mutex -> %s",
+           made == 0 ? "ok" : (snprintf(obs, sizeof obs, "errno=%s", tap_errname(made)), obs));
     return tap_done();
 }

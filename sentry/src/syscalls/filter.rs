@@ -12,9 +12,9 @@ use syscalls::Sysno;
 /// carry process ids, setsockopt for SO_PASSPIDFD, SO_PASSCRED and the buffer sizes (charged
 /// under a memory limit), getrlimit and setrlimit for RLIMIT_CORE,
 /// the clock calls for CPU clocks (negative clock ids, which carry a pid), prlimit64 of
-/// another process or of RLIMIT_CORE, and the prctl options the sentry decides. The rest of
-/// each runs in the kernel.
-const GUARDED: [(Sysno, u8, ArgTest); 13] = [
+/// another process or of RLIMIT_CORE, the prctl options the sentry decides, and futex's
+/// priority-inheritance operations. The rest of each runs in the kernel.
+const GUARDED: [(Sysno, u8, ArgTest); 14] = [
     (Sysno::fcntl, 1, ArgTest::OneOf(&super::owner::COMMANDS)),
     (
         Sysno::setsockopt,
@@ -60,6 +60,11 @@ const GUARDED: [(Sysno, u8, ArgTest); 13] = [
         Sysno::prctl,
         0,
         ArgTest::OneOf(&super::process::PRCTL_DECIDED),
+    ),
+    (
+        Sysno::futex,
+        1,
+        ArgTest::OneOf(&super::process::FUTEX_PI_OPS),
     ),
     (Sysno::clock_gettime, 0, NEGATIVE),
     (Sysno::clock_getres, 0, NEGATIVE),
@@ -270,6 +275,17 @@ mod tests {
         assert_eq!(prctl(libc::PR_SET_NAME), allow);
         assert_eq!(prctl(libc::PR_SET_SECCOMP), trace);
         assert_eq!(prctl(libc::PR_SET_DUMPABLE), trace);
+        let futex = |op: i32| run(Sysno::futex, [0x1000, op as u64, 0, 0, 0, 0]);
+        let private = libc::FUTEX_PRIVATE_FLAG;
+        assert_eq!(futex(libc::FUTEX_WAIT | private), allow);
+        assert_eq!(futex(libc::FUTEX_WAKE), allow);
+        assert_eq!(futex(libc::FUTEX_LOCK_PI | private), trace);
+        assert_eq!(futex(libc::FUTEX_UNLOCK_PI), trace);
+        assert_eq!(
+            futex(13 | private | libc::FUTEX_CLOCK_REALTIME),
+            trace,
+            "LOCK_PI2"
+        );
         let clock = |id: i32| run(Sysno::clock_gettime, [id as u32 as u64, 0, 0, 0, 0, 0]);
         assert_eq!(clock(libc::CLOCK_MONOTONIC), allow);
         assert_eq!(clock(libc::CLOCK_PROCESS_CPUTIME_ID), allow);

@@ -1,4 +1,5 @@
-//! clone, unshare, personality, prctl, seccomp and ioctl: flags that must not take effect.
+//! clone, unshare, personality, prctl, seccomp, ioctl and futex: flags and operations that
+//! must not take effect.
 
 use super::{deny_event, errno, Action, Call, ExitHook};
 use nix::errno::Errno;
@@ -23,6 +24,43 @@ crate::syscall_entries! {
     prctl(option: Int32, arg2: Hex, arg3: Hex, arg4: Hex, arg5: Hex) => Checked, prctl;
     seccomp(operation: Int32, flags: Hex, args: Ptr) => Checked, seccomp;
     setns(fd: Fd, nstype: Int32) => Emulate, setns;
+    // Only the priority-inheritance operations stop (see `filter`): the rest run in the kernel.
+    futex(word: Ptr, op: Hex, value: Int32, timeout: Ptr, word2: Ptr, value3: Int32) => Checked,
+        |call, a| futex(call, a.op);
+}
+
+/// The priority-inheritance futex operations, with every combination of the private and
+/// realtime-clock flags: FUTEX_LOCK_PI, UNLOCK_PI, TRYLOCK_PI, WAIT_REQUEUE_PI,
+/// CMP_REQUEUE_PI and LOCK_PI2.
+pub const FUTEX_PI_OPS: [u32; 24] = {
+    const OPS: [u32; 6] = [6, 7, 8, 11, 12, 13];
+    const FLAGS: [u32; 4] = [0, 128, 256, 384];
+    let mut all = [0; 24];
+    let mut i = 0;
+    while i < 24 {
+        all[i] = OPS[i / 4] | FLAGS[i % 4];
+        i += 1;
+    }
+    all
+};
+
+/// futex(2): the priority-inheritance operations are ENOSYS, as from a kernel built without
+/// them. The kernel keeps such a lock's owner in the futex word as a thread id in the
+/// host's numbers, where the sandbox's threads write their own (and glibc checks ownership
+/// against them): a contended lock failed ("The futex facility returned an unexpected error
+/// code") or named a host task as its owner. glibc asks FUTEX_UNLOCK_PI whether the kernel
+/// has them and, told ENOSYS, refuses PTHREAD_PRIO_INHERIT mutexes (ENOTSUP) at
+/// pthread_mutex_init. Every other operation runs in the kernel.
+fn futex(call: &mut Call, op: u64) -> Action {
+    if FUTEX_PI_OPS.contains(&(op as u32)) {
+        deny_event(
+            call,
+            Errno::ENOSYS as i32,
+            "priority-inheritance futexes name their owners by host thread id",
+        );
+        return errno(Errno::ENOSYS);
+    }
+    Action::Pass
 }
 
 /// At the entry of a clone, fork or vfork: the exec area the caller's address space has

@@ -345,7 +345,6 @@ const PASSTHROUGH: &[Sysno] = {
         sync,
         readahead,
         time,
-        futex,
         set_thread_area,
         io_destroy,
         io_getevents,
