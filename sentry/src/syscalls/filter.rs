@@ -104,6 +104,7 @@ pub fn compile(policy: Policy) -> Filter {
 /// fails with EINTR, as on Linux). Calls that need register surgery or an exit stop stay
 /// ptrace stops; so do the variants in [`NOTIFIED_UNLESS`].
 const NOTIFIED: &[Sysno] = &[
+    Sysno::sysinfo,
     Sysno::getpid,
     Sysno::gettid,
     Sysno::getppid,
@@ -183,7 +184,6 @@ const QUIET_PASSTHROUGH: &[Sysno] = &[
     Sysno::set_robust_list,
     Sysno::rseq,
     Sysno::getrusage,
-    Sysno::sysinfo,
     Sysno::times,
 ];
 

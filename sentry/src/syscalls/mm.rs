@@ -69,8 +69,8 @@ pub fn refused(r: Refused) -> Action {
     errno(Errno::ENOMEM)
 }
 
-// Memory calls the host runs; they stop at the sentry when memory is accounted (and
-// sysinfo under a memory limit): see `table::class_override`.
+// Memory calls the host runs; they stop at the sentry when memory is accounted: see
+// `table::class_override`. sysinfo is the sentry's (its count of processes is the host's).
 crate::syscall_entries! {
     mmap(addr: Ptr, len: UInt, prot: Prot, flags: MapFlags, fd: Fd, offset: Hex) => Passthrough,
         |call, _| mmap(call);
@@ -81,7 +81,7 @@ crate::syscall_entries! {
     mremap(addr: Ptr, old_len: UInt, new_len: UInt, flags: Hex, new_addr: Ptr) => Passthrough,
         |call, _| mremap(call);
     brk(addr: Ptr) => Passthrough, |call, _| brk(call);
-    sysinfo(info: Ptr) => Passthrough, |call, _| sysinfo(call);
+    sysinfo(info: Ptr) => Checked, |call, _| sysinfo(call);
     ftruncate(fd: Fd, length: Int) => Passthrough, |call, _| ftruncate(call);
     fallocate(fd: Fd, mode: Hex, offset: Int, len: Int) => Passthrough, |call, _| fallocate(call);
     close(fd: Fd) => Passthrough, |call, _| close(call);
@@ -280,33 +280,34 @@ fn brk(call: &mut Call) -> Action {
     hook(Hook::Brk { reserved: grow })
 }
 
+/// sysinfo: the host's uptime and loads, the sandbox's own count of tasks (the host's would
+/// tell how busy the host is), and under a memory limit that limit as the memory.
 fn sysinfo(call: &mut Call) -> Action {
-    let Some(limit) = call.kernel.memory.limits.memory else {
-        return Action::Pass;
-    };
-    // What is left must not count memfds nobody holds any more.
-    let who = call.kernel.shown_pid(call.tid);
-    memfd_rescan(call.kernel, None, who);
-    if call.kernel.memory.has_sockets() {
-        socket_rescan(call.kernel, None, who);
-    }
     // SAFETY: sysinfo is plain data; an all-zero value is valid.
     let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
     // SAFETY: sysinfo writes one struct into memory we own.
     if unsafe { libc::sysinfo(&mut info) } != 0 {
         return errno(Errno::EFAULT);
     }
-    let charged = call.kernel.memory.charged.min(limit);
-    info.mem_unit = 1;
-    info.totalram = limit;
-    info.freeram = limit - charged;
-    info.sharedram = 0;
-    info.bufferram = 0;
-    info.totalswap = 0;
-    info.freeswap = 0;
-    info.totalhigh = 0;
-    info.freehigh = 0;
     info.procs = call.kernel.tasks.len().min(u16::MAX as usize) as u16;
+    if let Some(limit) = call.kernel.memory.limits.memory {
+        // What is left must not count memfds nobody holds any more.
+        let who = call.kernel.shown_pid(call.tid);
+        memfd_rescan(call.kernel, None, who);
+        if call.kernel.memory.has_sockets() {
+            socket_rescan(call.kernel, None, who);
+        }
+        let charged = call.kernel.memory.charged.min(limit);
+        info.mem_unit = 1;
+        info.totalram = limit;
+        info.freeram = limit - charged;
+        info.sharedram = 0;
+        info.bufferram = 0;
+        info.totalswap = 0;
+        info.freeswap = 0;
+        info.totalhigh = 0;
+        info.freehigh = 0;
+    }
     // SAFETY: `info` is a live, initialised plain-data struct; the slice covers exactly its bytes.
     let bytes = unsafe {
         std::slice::from_raw_parts(

@@ -129,8 +129,6 @@ pub const MAX_NR: usize = 512;
 pub struct Policy {
     /// Committed memory is accounted: memory calls, memfd sizes and sockets stop.
     pub memory: bool,
-    /// A hard memory limit: sysinfo shows it.
-    pub memory_limit: bool,
     /// Tasks are counted: fork and vfork stop.
     pub pids: bool,
     /// File owners show other than on the host: fstat stops.
@@ -141,7 +139,6 @@ impl Policy {
     pub fn new(limits: &crate::config::Limits, identity: &crate::kernel::creds::Identity) -> Self {
         Policy {
             memory: limits.accounts_memory(),
-            memory_limit: limits.memory.is_some(),
             pids: limits.pids.is_some(),
             owners: identity.maps_owners(),
         }
@@ -219,7 +216,6 @@ fn class_override(nr: u64, policy: Policy) -> Option<Class> {
         }
         // fstat stops at the sentry when owners show other than on the host.
         fstat if policy.owners => Some(Class::Checked),
-        sysinfo if policy.memory_limit => Some(Class::Checked),
         fork | vfork if memory || policy.pids => Some(Class::Checked),
         _ => None,
     }
@@ -527,7 +523,6 @@ mod tests {
     fn every_call_that_stops_has_a_handler() {
         let every_policy = Policy {
             memory: true,
-            memory_limit: true,
             pids: true,
             owners: true,
         };

@@ -1216,3 +1216,17 @@ fn clone_leaves_the_settid_words_to_the_sentry() {
         "the task's own, for its child"
     );
 }
+
+#[test]
+fn sysinfo_counts_the_sandbox_tasks_not_the_hosts() {
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    assert_eq!(
+        returned(run(&mut k, INIT, Sysno::sysinfo, [BUF, 0, 0, 0, 0, 0])),
+        0
+    );
+    let offset = std::mem::offset_of!(libc::sysinfo, procs) as u64;
+    let procs = u16::from_ne_bytes(mem.get(INIT, BUF + offset, 2).try_into().expect("2 bytes"));
+    assert_eq!(procs, 2, "init and its child");
+    let uptime = i64::from_ne_bytes(mem.get(INIT, BUF, 8).try_into().expect("8 bytes"));
+    assert!(uptime > 0, "the host's uptime");
+}
