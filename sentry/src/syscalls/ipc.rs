@@ -457,21 +457,27 @@ fn record_len(kind: IpcKind) -> usize {
     }
 }
 
-/// The host's record of object `id` (IPC_STAT, the raw call's 64-bit layout).
-fn host_record(kind: IpcKind, id: i32) -> Result<[u8; 120], Errno> {
-    let mut record = [0u8; 120];
+/// IPC_STAT or IPC_SET of host object `id` with `record` (the raw call's 64-bit layout).
+fn host_ctl(kind: IpcKind, id: i32, cmd: i32, record: &mut [u8; 120]) -> Result<(), Errno> {
     let at = record.as_mut_ptr();
-    // SAFETY: each IPC_STAT writes one record of at most 120 bytes into ours.
+    // SAFETY: each call reads or writes one record of at most 120 bytes at `at`, ours.
     let rc = unsafe {
         match kind {
-            IpcKind::Shm => libc::syscall(libc::SYS_shmctl, id, libc::IPC_STAT, at),
-            IpcKind::Msg => libc::syscall(libc::SYS_msgctl, id, libc::IPC_STAT, at),
-            IpcKind::Sem => libc::syscall(libc::SYS_semctl, id, 0, libc::IPC_STAT, at),
+            IpcKind::Shm => libc::syscall(libc::SYS_shmctl, id, cmd, at),
+            IpcKind::Msg => libc::syscall(libc::SYS_msgctl, id, cmd, at),
+            IpcKind::Sem => libc::syscall(libc::SYS_semctl, id, 0, cmd, at),
         }
     };
-    if rc < 0 {
-        return Err(Errno::last());
+    match rc {
+        0.. => Ok(()),
+        _ => Err(Errno::last()),
     }
+}
+
+/// The host's record of object `id` (IPC_STAT).
+fn host_record(kind: IpcKind, id: i32) -> Result<[u8; 120], Errno> {
+    let mut record = [0u8; 120];
+    host_ctl(kind, id, libc::IPC_STAT, &mut record)?;
     Ok(record)
 }
 
@@ -527,18 +533,7 @@ fn set(call: &mut Call, kind: IpcKind, id: i32, buf: u64) -> Result<(), Errno> {
     // The host's owner stays; its mode keeps the kernel's own bits (SHM_DEST, SHM_LOCKED).
     let host_mode = u32::from_ne_bytes(host[20..24].try_into().expect("4 bytes"));
     host[20..24].copy_from_slice(&(host_mode & !0o777 | HOST_MODE).to_ne_bytes());
-    let at = host.as_mut_ptr();
-    // SAFETY: each IPC_SET reads one record of at most 120 bytes from ours.
-    let rc = unsafe {
-        match kind {
-            IpcKind::Shm => libc::syscall(libc::SYS_shmctl, id, libc::IPC_SET, at),
-            IpcKind::Msg => libc::syscall(libc::SYS_msgctl, id, libc::IPC_SET, at),
-            IpcKind::Sem => libc::syscall(libc::SYS_semctl, id, 0, libc::IPC_SET, at),
-        }
-    };
-    if rc < 0 {
-        return Err(Errno::last());
-    }
+    host_ctl(kind, id, libc::IPC_SET, &mut host)?;
     call.kernel.ipc.set_perm(kind, id, (uid, gid), mode);
     Ok(())
 }
