@@ -277,6 +277,30 @@ fn pause_and_resume(v: Variant) {
     c.run(&["kill", &c.id, "KILL"]).expect_code(0);
 }
 
+/// A vfork parent waits in the kernel until its child execs or exits, and cannot report a
+/// stop meanwhile: pause does not wait for it (it cannot run before its child, stopped, does).
+fn pause_with_a_vfork_parent_waiting(v: Variant) {
+    let program = PathBuf::from(v.program("vfork_hold"));
+    let programs = program.parent().expect("the programs' directory");
+    let c = Container::new(
+        v,
+        &["/programs/vfork_hold"],
+        serde_json::json!({"mounts": [{
+            "destination": "/programs",
+            "type": "bind",
+            "source": programs,
+            "options": ["rbind", "ro"],
+        }]}),
+    );
+    c.start_until("child ready");
+    let paused = c.run(&["pause", &c.id]);
+    paused.expect_code(0);
+    assert_eq!(c.status(), "paused");
+    c.run(&["resume", &c.id]).expect_code(0);
+    assert_eq!(c.status(), "running");
+    c.run(&["kill", &c.id, "KILL"]).expect_code(0);
+}
+
 fn hooks_see_the_state(v: Variant) {
     let hook = |out: &Path| serde_json::json!([{"path": "/bin/sh", "args": ["sh", "-c", "cat > \"$0\"", out]}]);
     let c = Container::new(v, &["true"], serde_json::json!({}));
@@ -397,6 +421,7 @@ variant_tests!(
     lifecycle,
     exec_ps_and_kill,
     pause_and_resume,
+    pause_with_a_vfork_parent_waiting,
     hooks_see_the_state,
     bad_input_is_one_line,
     nothing_left_after_sigkill,

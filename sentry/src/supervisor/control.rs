@@ -131,14 +131,18 @@ impl Supervisor {
         }
     }
 
-    /// Interrupts every task that is not stopped already; the ones interrupted.
+    /// Interrupts every task that is not stopped already; the ones interrupted whose stop is
+    /// to come. A task waiting for its vfork child reports none until the child execs or
+    /// exits (never, while the child is frozen), and cannot run before it stops: it is
+    /// interrupted but not waited for.
     fn interrupt_all(&self) -> hashbrown::HashSet<Tid> {
         let parked: hashbrown::HashSet<Tid> = self.parked.iter().map(|(s, _)| s.tid()).collect();
         let mut running = hashbrown::HashSet::new();
         for &tid in self.kernel.tasks.keys() {
             // A task that is gone already has its exit event coming.
             let stopped = parked.contains(&tid) || self.held_for_alone_call(tid);
-            if !stopped && platform_ptrace::interrupt(tid).is_ok() {
+            let interrupted = !stopped && platform_ptrace::interrupt(tid).is_ok();
+            if interrupted && !self.vfork_waiting.contains(&tid) {
                 running.insert(tid);
             }
         }

@@ -206,6 +206,9 @@ pub struct Supervisor {
     /// the caller each task sharing that memory is held for.
     alone: HashMap<Tid, alone::AloneCall>,
     held_for: HashMap<Tid, Tid>,
+    /// Tasks waiting in the kernel for their vfork child to exec or exit (from the vfork
+    /// event to the vfork-done stop): no stop of theirs can come meanwhile.
+    vfork_waiting: hashbrown::HashSet<Tid>,
 }
 
 impl Drop for Supervisor {
@@ -295,6 +298,7 @@ impl Supervisor {
             pollfds: Vec::new(),
             alone: HashMap::new(),
             held_for: HashMap::new(),
+            vfork_waiting: hashbrown::HashSet::new(),
             kernel,
             strace,
             profile: None,
@@ -803,7 +807,11 @@ impl Supervisor {
                 };
                 stopped.resume(how, 0)?;
             }
-            Stop::Trap | Stop::VforkDone | Stop::Exiting => stopped.resume(steady, 0)?,
+            Stop::VforkDone => {
+                self.vfork_waiting.remove(&tid);
+                stopped.resume(steady, 0)?
+            }
+            Stop::Trap | Stop::Exiting => stopped.resume(steady, 0)?,
         }
         Ok(())
     }
@@ -844,6 +852,9 @@ impl Supervisor {
     /// word that cannot be written is left: the clone goes on.
     fn on_new_task(&mut self, parent_tid: Tid, child: Tid, kind: platform_ptrace::NewTaskKind) {
         let vfork = kind == platform_ptrace::NewTaskKind::Vfork;
+        if vfork {
+            self.vfork_waiting.insert(parent_tid);
+        }
         for (whose, addr, number) in self.kernel.task_created(parent_tid, child, vfork) {
             let _ = self.kernel.mem.write(whose, addr, &number.to_ne_bytes());
         }
@@ -1157,6 +1168,7 @@ impl Supervisor {
             return;
         }
         self.early.remove(&tid);
+        self.vfork_waiting.remove(&tid);
         self.alone_task_ended(tid);
         self.call_or_end(tid);
         self.kernel.holds.gone(tid);
