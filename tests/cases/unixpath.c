@@ -1,5 +1,6 @@
 /* AF_UNIX sockets named by path: bind(2), connect(2), sendto(2) on a datagram socket, the
- * socket inode (stat, unlink), errors from unix(7), and abstract names (a NUL first byte). */
+ * socket inode (stat, unlink), errors from unix(7), abstract names (a NUL first byte), and
+ * the names recvfrom(2), recvmsg(2) and getsockname(2) give. */
 #include "tap.h"
 #include <grp.h>
 #include <stddef.h>
@@ -183,6 +184,37 @@ int main(int argc, char **argv)
     T_IS(connect(xc, (struct sockaddr *)&an, al), 0, "connect: to the abstract name");
     close(xa);
     close(xc);
+
+    /* A datagram's sender, named by the path it bound (recvfrom, recvmsg); a name cut at the
+     * caller's buffer, with its whole length. */
+    mkdir("senders", 0755);
+    int from = socket(AF_UNIX, SOCK_DGRAM, 0), to = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un fa, ta;
+    socklen_t fl = mkaddr(&fa, "senders/a"), tl = mkaddr(&ta, "senders/b");
+    T_EQ(bind(from, (struct sockaddr *)&fa, fl) | bind(to, (struct sockaddr *)&ta, tl), 0,
+         "bind: two datagram sockets");
+    T_EQ(sendto(from, "a", 1, 0, (struct sockaddr *)&ta, tl), 1, "sendto: a datagram");
+    struct sockaddr_un got;
+    socklen_t gl = sizeof got;
+    char byte;
+    memset(&got, 0, sizeof got);
+    T_EQ(recvfrom(to, &byte, 1, MSG_DONTWAIT, (struct sockaddr *)&got, &gl), 1, "recvfrom: the datagram");
+    OK(gl == offsetof(struct sockaddr_un, sun_path) + 10 && strcmp(got.sun_path, "senders/a") == 0,
+       "recvfrom: the sender's name is the path it bound");
+    sendto(from, "b", 1, 0, (struct sockaddr *)&ta, tl);
+    struct iovec iov = {&byte, 1};
+    struct msghdr mh = {.msg_name = &got, .msg_namelen = sizeof got, .msg_iov = &iov, .msg_iovlen = 1};
+    memset(&got, 0, sizeof got);
+    T_EQ(recvmsg(to, &mh, MSG_DONTWAIT), 1, "recvmsg: the datagram");
+    OK(mh.msg_namelen == offsetof(struct sockaddr_un, sun_path) + 10 && strcmp(got.sun_path, "senders/a") == 0,
+       "recvmsg: the sender's name is the path it bound");
+    memset(&got, 'x', sizeof got);
+    gl = offsetof(struct sockaddr_un, sun_path) + 3;
+    T_EQ(getsockname(from, (struct sockaddr *)&got, &gl), 0, "getsockname: into a short buffer");
+    OK(gl == offsetof(struct sockaddr_un, sun_path) + 10 && memcmp(got.sun_path, "senxxx", 6) == 0,
+       "getsockname: the name cut at the buffer's end, its whole length returned");
+    close(from);
+    close(to);
     close(dfd);
     close(ffd);
     return tap_done();

@@ -73,12 +73,12 @@ impl Supervisor {
             Some(ExitHook::Ipc(hook)) => syscalls::ipc::at_exit(k, tid, hook, rval),
             Some(ExitHook::Owner(hook)) => syscalls::owner::at_exit(k, tid, hook, rval),
             Some(ExitHook::FixUnixAddress {
-                fd,
-                peer,
+                named,
                 addr,
                 len,
-            }) if rval == 0 => {
-                syscalls::net::fix_unix_address(tid, k, (fd, peer), addr, len);
+                room,
+            }) if rval >= 0 => {
+                syscalls::unix_address::fix_unix_address(tid, k, named, (addr, len, room));
                 rval
             }
             Some(ExitHook::TranslatePid) if rval > 0 => k.vpid_for(tid, rval as Tid) as i64,

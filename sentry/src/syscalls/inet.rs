@@ -546,8 +546,9 @@ pub fn send_datagram(
 }
 
 /// recvfrom(fd, buf, len, flags, addr, addrlen) with an address, on a loopback datagram
-/// socket: made by the sentry, which names the sender by the port of its socket file.
-/// Anything else is the task's own call.
+/// socket: made by the sentry, which names the sender by the port of its socket file. On
+/// an AF_UNIX socket the task's own call, whose sender's address is put in the sandbox's
+/// terms at the exit stop. Anything else is the task's own call.
 fn recvfrom(call: &mut Call) -> Action {
     if call.args[4] == 0 {
         return Action::Pass;
@@ -559,6 +560,11 @@ fn recvfrom(call: &mut Call) -> Action {
     let ino = match emulated(call, &sock) {
         Some(ino) if proto_of(call, ino) == Proto::Udp => Some(ino),
         _ if netlink.is_some() => None,
+        _ if super::unix_address::is_unix(&sock) => {
+            let named = super::unix_address::UnixNamed::Sender;
+            let (addr, len_at) = (call.args[4], call.args[5]);
+            return super::unix_address::unix_address_at_exit(call, named, addr, len_at);
+        }
         _ => return Action::Pass,
     };
     let result = (|| -> Result<Action, Errno> {

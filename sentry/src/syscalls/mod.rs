@@ -29,6 +29,7 @@ mod sys_stat;
 pub mod sys_wait;
 pub mod sys_xattr;
 mod terminals;
+pub mod unix_address;
 mod uts;
 pub mod vfs;
 
@@ -223,13 +224,13 @@ pub enum ExitHook {
     Owner(owner::OwnerHook),
     /// SysV IPC: the sandbox's namespace and the call's result in its terms.
     Ipc(ipc::IpcHook),
-    /// Put the AF_UNIX address written at (addr, len) in the sandbox's terms.
-    /// `fd` is the socket the call names; `peer`: getpeername.
+    /// Put the AF_UNIX address written at (addr, len) in the sandbox's terms: whose it is,
+    /// and `room`, the length of the task's buffer (the length word as the call began).
     FixUnixAddress {
-        fd: i32,
-        peer: bool,
+        named: unix_address::UnixNamed,
         addr: u64,
         len: u64,
+        room: u32,
     },
     /// recvmsg/recvmmsg on a socket with SO_PASSCRED: SCM_CREDENTIALS in the sandbox's
     /// numbers and ids. `vector`: recvmmsg's array of 64-byte entries.

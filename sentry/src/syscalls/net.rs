@@ -12,6 +12,7 @@
 //! - When such a call of the sentry's would block and the task's socket blocks, the task
 //!   waits in poll(2) on its own fd and then makes its call again (`Action::WaitReady`).
 
+use super::unix_address::{is_unix, unix_address_at_exit, UnixNamed};
 use super::vfs::{files, resolve};
 use super::{deny_event, Action, Call, ExitHook};
 use crate::kernel::sockets::{self, Diag};
@@ -151,12 +152,12 @@ fn fix_address_at_exit(call: &mut Call) -> Action {
     {
         return super::netlink::name(call, ino);
     }
-    Action::PassThenExit(ExitHook::FixUnixAddress {
-        fd: call.args[0] as i32,
-        peer: call.sysno == Sysno::getpeername,
-        addr: call.args[1],
-        len: call.args[2],
-    })
+    let fd = call.args[0] as i32;
+    let named = match call.sysno {
+        Sysno::getpeername => UnixNamed::Peer(fd),
+        _ => UnixNamed::Own(fd),
+    };
+    unix_address_at_exit(call, named, call.args[1], call.args[2])
 }
 
 /// getsockopt: SO_PEERCRED is the sentry's (`peer_credentials`); SO_PEERPIDFD is refused
@@ -448,66 +449,6 @@ fn sock_call(call: &Call, sock: &OwnedFd, addr: &[u8]) -> Result<Action, Errno> 
         return Err(Errno::last());
     }
     Ok(Action::Return(0))
-}
-
-/// getsockname/getpeername of an AF_UNIX socket, at the call's exit stop: the address the
-/// kernel wrote is put in the sandbox's terms. An abstract name loses the sandbox's
-/// private prefix; a path bound through the gofer becomes the path the task bound (found
-/// by the file the named socket, the task's `fd` or its peer, is bound to).
-pub fn fix_unix_address(
-    tid: platform_ptrace::Tid,
-    kernel: &crate::kernel::Kernel,
-    hook: (i32, bool),
-    addr: u64,
-    len_addr: u64,
-) {
-    let (fd, peer) = hook;
-    let mut len_bytes = [0u8; 4];
-    if !super::fix_read(&*kernel.mem, tid, len_addr, &mut len_bytes) {
-        return;
-    }
-    let len =
-        (u32::from_ne_bytes(len_bytes) as usize).min(std::mem::size_of::<libc::sockaddr_un>());
-    let mut sa = vec![0u8; len];
-    if len < 3
-        || !super::fix_read(&*kernel.mem, tid, addr, &mut sa)
-        || u16::from_ne_bytes([sa[0], sa[1]]) != libc::AF_UNIX as u16
-    {
-        return;
-    }
-    let name = &sa[2..];
-    let fixed = if name[0] == 0 {
-        match name[1..].strip_prefix(kernel.abstract_prefix.as_slice()) {
-            Some(own) => [&[0u8][..], own].concat(),
-            None => return,
-        }
-    } else {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(own) = std::fs::metadata(format!("/proc/{tid}/fd/{fd}")).map(|m| m.ino()) else {
-            return;
-        };
-        let named = if peer {
-            sockets::unix_diag(own, Diag::Peer)
-        } else {
-            Some(own)
-        };
-        let file = named.and_then(|ino| sockets::unix_diag(ino, Diag::BoundFile));
-        match file.and_then(|file| kernel.unix_names.get(&file)) {
-            Some(sandbox_path) => [sandbox_path.as_slice(), &[0u8][..]].concat(),
-            None => return,
-        }
-    };
-    let mut out = sa[..2].to_vec();
-    out.extend_from_slice(&fixed);
-    out.truncate(std::mem::size_of::<libc::sockaddr_un>());
-    if super::fix_write(&*kernel.mem, tid, addr, &out) {
-        super::fix_write(
-            &*kernel.mem,
-            tid,
-            len_addr,
-            &(out.len() as u32).to_ne_bytes(),
-        );
-    }
 }
 
 /// sendto (see the module's comment).
@@ -1166,9 +1107,16 @@ fn receive(call: &mut Call) -> Action {
         };
         return received.unwrap_or_else(|e| Action::Return(-(e as i64)));
     }
-    let passcred = sockopt(&sock, libc::SO_DOMAIN) == Ok(libc::AF_UNIX)
-        && sockopt(&sock, libc::SO_PASSCRED).is_ok_and(|v| v != 0);
+    let unix = is_unix(&sock);
+    let passcred = unix && sockopt(&sock, libc::SO_PASSCRED).is_ok_and(|v| v != 0);
     if !passcred {
+        // A single recvmsg's sender, if it asked for one (msg_name, msg_namelen at 8).
+        let mut word = [0u8; 8];
+        let read = call.kernel.mem.read(call.tid, call.args[1], &mut word);
+        let name = read.map_or(0, |()| u64::from_ne_bytes(word));
+        if unix && call.sysno == Sysno::recvmsg && name != 0 {
+            return unix_address_at_exit(call, UnixNamed::Sender, name, call.args[1] + 8);
+        }
         return Action::Pass;
     }
     Action::PassThenExit(ExitHook::ReceivedCreds {

@@ -1230,3 +1230,36 @@ fn sysinfo_counts_the_sandbox_tasks_not_the_hosts() {
     let uptime = i64::from_ne_bytes(mem.get(INIT, BUF, 8).try_into().expect("8 bytes"));
     assert!(uptime > 0, "the host's uptime");
 }
+
+#[test]
+fn a_senders_name_is_the_path_the_sandbox_bound_within_the_buffer() {
+    use super::unix_address::{fix_unix_address, UnixNamed};
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    let len_at = BUF + 512;
+    // The kernel named the sender "a" (what the gofer bound), in 4 bytes.
+    let kernel_wrote = |mem: &FakeMemory| {
+        let family = (libc::AF_UNIX as u16).to_ne_bytes();
+        mem.write(INIT, BUF, &[&family[..], b"a\0", &[b'x'; 16][..]].concat())
+            .expect("mapped");
+        mem.write(INIT, len_at, &4u32.to_ne_bytes())
+            .expect("mapped");
+    };
+    let name_and_len = |mem: &FakeMemory| {
+        let len = u32::from_ne_bytes(mem.get(INIT, len_at, 4).try_into().expect("4 bytes"));
+        (mem.get(INIT, BUF + 2, 12), len)
+    };
+    k.unix_names.insert(1, b"senders/a".to_vec());
+    k.unix_names.insert(2, b"other/b".to_vec());
+    kernel_wrote(&mem);
+    fix_unix_address(INIT, &k, UnixNamed::Sender, (BUF, len_at, 110));
+    assert_eq!(name_and_len(&mem), (b"senders/a\0xx".to_vec(), 12));
+    // A buffer of 5 bytes takes 5 of them; the length is the whole name's.
+    kernel_wrote(&mem);
+    fix_unix_address(INIT, &k, UnixNamed::Sender, (BUF, len_at, 5));
+    assert_eq!(name_and_len(&mem), (b"senxxxxxxxxx".to_vec(), 12));
+    // Two paths end in "a": the kernel's name stays.
+    k.unix_names.insert(3, b"elsewhere/a".to_vec());
+    kernel_wrote(&mem);
+    fix_unix_address(INIT, &k, UnixNamed::Sender, (BUF, len_at, 110));
+    assert_eq!(name_and_len(&mem), (b"a\0xxxxxxxxxx".to_vec(), 4));
+}
