@@ -846,6 +846,7 @@ impl Supervisor {
 
     /// Records a task created by `parent_tid`'s clone, fork or vfork: its thread group,
     /// parent, PID namespace (a new one for CLONE_NEWPID), numbers, root and cwd.
+    ///
     /// At the parent's event, stopped before its clone returns and before the child runs its
     /// first instruction, the child's numbers go where CLONE_PARENT_SETTID and
     /// CLONE_CHILD_SETTID asked (in the parent's memory and the child's). As in Linux, a
