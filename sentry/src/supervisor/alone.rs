@@ -1,5 +1,6 @@
-//! A call that reads a host id from the caller's memory (`Action::PassWithHostId`:
-//! TIOCSPGRP takes its group from there) runs while no task of the sandbox can read it.
+//! A call that reads a host id from the caller's memory (`Action::PassWithHostBytes`:
+//! TIOCSPGRP takes its group from there, timer_create its thread) runs while no task of the
+//! sandbox can read it.
 //!
 //! Every other task that shares the caller's address space (its threads, CLONE_VM children,
 //! a vfork parent; the kernel says which, by kcmp) is interrupted (PTRACE_INTERRUPT) before
@@ -8,9 +9,9 @@
 //! to user space passes the check for it. Only a task running on another CPU at that moment
 //! may go on until the interrupt reaches it: the sentry waits for the stop of each task the
 //! host shows running. The stops of those tasks are held until the caller's exit stop has
-//! put its own number back (or the caller has died and the number was put back through
-//! another task of that address space). The word lies in a private mapping
-//! (`owner::place_host_id`), so no other process sees it either.
+//! put its own bytes back (or the caller has died and they were put back through another
+//! task of that address space). The bytes lie in a private mapping
+//! (`syscalls::place_host_bytes`), so no other process sees them either.
 
 use super::*;
 
@@ -18,9 +19,9 @@ use super::*;
 pub(super) struct AloneCall {
     /// The tasks that share the caller's memory.
     sharers: Vec<Tid>,
-    /// Where the host's id is, and the caller's number that goes back there.
+    /// Where the host's id is, and the caller's own bytes that go back there.
     at: u64,
-    value: i32,
+    own: Vec<u8>,
     /// Stops of those tasks, served once the call is over.
     held: Vec<(Stopped, Stop)>,
 }
@@ -44,19 +45,21 @@ fn may_be_running(tid: Tid) -> bool {
 }
 
 impl Supervisor {
-    /// The task at `stopped` asked for a call that runs with `host` in place of its `value`
-    /// at `addr`: the other tasks of its address space are stopped and the host's id is
-    /// written. Where it was written (the call's argument), and the hook that puts `value`
-    /// back; or the errno of a word with no private place (nothing was written).
-    pub(super) fn alone_with_host_id(
+    /// The task at `stopped` asked for a call that reads `host` (its `own` bytes with a host
+    /// id in) at `addr`: the other tasks of its address space are stopped and the bytes are
+    /// placed. Where they were placed (the call's argument from now on), or the errno of
+    /// bytes with no private place (nothing was written).
+    pub(super) fn alone_with_host_bytes(
         &mut self,
         stopped: &Stopped,
-        (addr, host, value): (u64, i32, i32),
-    ) -> Result<std::result::Result<(u64, ExitHook), Errno>> {
+        addr: u64,
+        host: &[u8],
+        own: Vec<u8>,
+    ) -> Result<std::result::Result<u64, Errno>> {
         let tid = stopped.tid();
         let sp = stopped.regs()?.sp();
         let sharers = self.stop_sharers(tid);
-        let at = match syscalls::owner::place_host_id(&*self.kernel.mem, tid, addr, sp, host) {
+        let at = match syscalls::place_host_bytes(&*self.kernel.mem, tid, addr, sp, host) {
             Ok(at) => at,
             Err(e) => {
                 // The stopped tasks go on from their interrupts.
@@ -69,12 +72,11 @@ impl Supervisor {
             AloneCall {
                 sharers,
                 at,
-                value,
+                own,
                 held: Vec::new(),
             },
         );
-        let hook = ExitHook::Owner(syscalls::owner::OwnerHook::Restore { addr: at, value });
-        Ok(Ok((at, hook)))
+        Ok(Ok(at))
     }
 
     /// Interrupts every task sharing `caller`'s address space and waits for the stop of
@@ -138,12 +140,25 @@ impl Supervisor {
         self.held_for.contains_key(&tid)
     }
 
-    /// The call of `caller` is over (its number is back): the tasks it held go on, their
-    /// stops served first.
+    /// The call of `caller` is over: its own bytes go back (written as the host's were: the
+    /// page may be read-only to the task), and the tasks it held go on.
     pub(super) fn alone_call_over(&mut self, caller: Tid) {
         let Some(call) = self.alone.remove(&caller) else {
             return;
         };
+        if self
+            .kernel
+            .mem
+            .write_forced(caller, call.at, &call.own)
+            .is_err()
+        {
+            syscalls::fixup_failed(caller);
+        }
+        self.release(call);
+    }
+
+    /// The tasks a call held go on, their stops served first.
+    fn release(&mut self, call: AloneCall) {
         for sharer in &call.sharers {
             self.held_for.remove(sharer);
         }
@@ -152,18 +167,22 @@ impl Supervisor {
         }
     }
 
-    /// Task `tid` ended. The caller of a call running alone: its number goes back through
+    /// Task `tid` ended. The caller of a call running alone: its own bytes go back through
     /// another task of its address space, if any is left, before they go on. A held task:
     /// its stops are dropped.
     pub(super) fn alone_task_ended(&mut self, tid: Tid) {
-        if let Some(call) = self.alone.get(&tid) {
-            let word = call.value.to_ne_bytes();
+        if let Some(call) = self.alone.remove(&tid) {
             for &sharer in &call.sharers {
-                if self.kernel.mem.write_forced(sharer, call.at, &word).is_ok() {
+                if self
+                    .kernel
+                    .mem
+                    .write_forced(sharer, call.at, &call.own)
+                    .is_ok()
+                {
                     break;
                 }
             }
-            self.alone_call_over(tid);
+            self.release(call);
         }
         if let Some(caller) = self.held_for.remove(&tid) {
             if let Some(call) = self.alone.get_mut(&caller) {
@@ -175,9 +194,9 @@ impl Supervisor {
 
     /// Every held task goes on (the sandbox is ending).
     pub(super) fn release_all_alone_calls(&mut self) {
-        let callers: Vec<Tid> = self.alone.keys().copied().collect();
-        for caller in callers {
-            self.alone_call_over(caller);
+        let calls: Vec<AloneCall> = self.alone.drain().map(|(_, call)| call).collect();
+        for call in calls {
+            self.release(call);
         }
     }
 }

@@ -72,6 +72,8 @@ impl Supervisor {
             }
             Some(ExitHook::Ipc(hook)) => syscalls::ipc::at_exit(k, tid, hook, rval),
             Some(ExitHook::Owner(hook)) => syscalls::owner::at_exit(k, tid, hook, rval),
+            // The supervisor puts the bytes back once the call is over (`alone`).
+            Some(ExitHook::Alone) => rval,
             Some(ExitHook::FixUnixAddress {
                 named,
                 addr,

@@ -1004,22 +1004,25 @@ impl Supervisor {
                 restore_on_restart = Some(rewrite_call(&stopped, None, &args)?);
             }
             Action::PassThenExit(h) => hook = Some(h),
-            Action::PassWithHostId { addr, host, value } => {
-                match self.alone_with_host_id(&stopped, (addr, host, value))? {
-                    Ok((at, h)) => {
-                        if at != addr {
-                            let mut args = info.args;
-                            args[2] = at;
-                            restore_on_restart = Some(rewrite_call(&stopped, None, &args)?);
-                        }
-                        hook = Some(h);
+            Action::PassWithHostBytes {
+                args,
+                arg,
+                host,
+                own,
+            } => match self.alone_with_host_bytes(&stopped, args[arg], &host, own)? {
+                Ok(at) => {
+                    let mut args = args;
+                    args[arg] = at;
+                    if args != info.args {
+                        restore_on_restart = Some(rewrite_call(&stopped, None, &args)?);
                     }
-                    Err(e) => {
-                        returned = Some(-(e as i64));
-                        stopped.skip_syscall(-(e as i64))?;
-                    }
+                    hook = Some(ExitHook::Alone);
                 }
-            }
+                Err(e) => {
+                    returned = Some(-(e as i64));
+                    stopped.skip_syscall(-(e as i64))?;
+                }
+            },
             Action::PassWithThenExit(args, h) => {
                 restore_on_restart = Some(rewrite_call(&stopped, None, &args)?);
                 hook = Some(h);

@@ -138,12 +138,19 @@ pub enum Action {
         cloexec: bool,
         at_least: u32,
     },
-    /// TIOCSPGRP: the host runs it with the host's id `host` for the group the task gave
-    /// as `value` (the int at `addr`), placed in the task's memory for the call's length
-    /// while no other task can read it: the tasks that share the caller's memory are held
-    /// stopped (see the supervisor's `alone`), and the word lies in a private mapping
-    /// ([`owner::place_host_id`]). The task's number goes back at the exit stop.
-    PassWithHostId { addr: u64, host: i32, value: i32 },
+    /// A call the kernel makes reading a host id from the task's memory (TIOCSPGRP's group,
+    /// timer_create's thread): the host runs it with `args`, argument `arg` pointing at
+    /// `host`, the bytes the task gave there (`own`) with the host's id in, placed for the
+    /// call's length where no other task can read them: the tasks that share the caller's
+    /// memory are held stopped (see the supervisor's `alone`), and the bytes lie in a
+    /// private mapping ([`place_host_bytes`]). The task's own bytes go back when the call is
+    /// over.
+    PassWithHostBytes {
+        args: [u64; 6],
+        arg: usize,
+        host: Vec<u8>,
+        own: Vec<u8>,
+    },
     /// rt_sigtimedwait with a siginfo to fill, and a signalfd's read: the task waits in
     /// ppoll(2) with the signals of `set` let through its mask (for at most `timeout`, a
     /// timespec as it was read), so that the signal it takes is delivered, and comes to the
@@ -222,6 +229,9 @@ impl std::fmt::Debug for Opener {
 pub enum ExitHook {
     /// Ids of fd owners, terminal groups and lock holders, in the caller's numbers.
     Owner(owner::OwnerHook),
+    /// A call that ran with a host id in the caller's memory: the supervisor puts the
+    /// task's own bytes back and lets the tasks that share its memory go on.
+    Alone,
     /// SysV IPC: the sandbox's namespace and the call's result in its terms.
     Ipc(ipc::IpcHook),
     /// Put the AF_UNIX address written at (addr, len) in the sandbox's terms: whose it is,
@@ -389,7 +399,53 @@ pub fn fix_write(mem: &dyn crate::host::TaskMemory, tid: Tid, addr: u64, data: &
     ok
 }
 
-fn fixup_failed(tid: Tid) {
+/// Where the bytes `host` (with a host id) go for a call of task `tid` (stack pointer `sp`)
+/// that reads them at `addr` ([`Action::PassWithHostBytes`]), once every other task sharing
+/// its memory is stopped: at `addr` itself if they lie in a private mapping there, or else
+/// (a page another process may map too) below the red zone of the task's stack, where a
+/// signal frame would go, if that is private; EFAULT if neither is. They are written there
+/// (a private page is the task's own copy, read-only or not); the caller points the call at
+/// them and puts the task's own bytes back when the call is over.
+pub fn place_host_bytes(
+    mem: &dyn crate::host::TaskMemory,
+    tid: Tid,
+    addr: u64,
+    sp: u64,
+    host: &[u8],
+) -> Result<u64, Errno> {
+    let maps = mem.proc_file(tid, "maps").ok_or(Errno::EFAULT)?;
+    let len = host.len() as u64;
+    let scratch = sp.wrapping_sub(128 + len.next_multiple_of(16)) & !15;
+    let at = [addr, scratch]
+        .into_iter()
+        .find(|&at| in_private_mapping(&maps, at, len))
+        .ok_or(Errno::EFAULT)?;
+    mem.write_forced(tid, at, host).map_err(|_| Errno::EFAULT)?;
+    Ok(at)
+}
+
+/// Whether `len` bytes at `at` lie in one private mapping of a /proc/<pid>/maps text.
+fn in_private_mapping(maps: &str, at: u64, len: u64) -> bool {
+    let Some(end) = at.checked_add(len) else {
+        return false;
+    };
+    maps.lines().any(|line| {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            return false;
+        };
+        let Some((start, stop)) = range.split_once('-') else {
+            return false;
+        };
+        let parse = |hex| u64::from_str_radix(hex, 16).ok();
+        matches!((parse(start), parse(stop)), (Some(s), Some(e)) if s <= at && end <= e)
+            && perms.as_bytes().get(3) == Some(&b'p')
+    })
+}
+
+/// A fix-up of a task's memory failed: the task, which could be left with the host's bytes,
+/// is killed (unless it is gone already).
+pub fn fixup_failed(tid: Tid) {
     // A task that is already gone (a thread that exited meanwhile, a zombie until the
     // sentry reaps it) has nothing to protect, and a signal to it would reach its process.
     let state = crate::host::read_proc_text(format!("/proc/{tid}/stat"))

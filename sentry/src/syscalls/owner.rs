@@ -50,15 +50,11 @@ pub const COMMANDS: [u32; 7] = [
     F_SETLEASE as u32,
 ];
 
-/// Work for the exit stop: an id the kernel returned, in the caller's numbers, or one the
-/// sentry put in the task's memory for the call.
+/// Work for the exit stop: an id the kernel returned, in the caller's numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OwnerHook {
     /// The result is an owner: a pid, or a process group as its negative.
     Owner,
-    /// The int at `addr` held the host's id for the call (TIOCSPGRP): `value`, the
-    /// caller's number, goes back, whatever the result.
-    Restore { addr: u64, value: i32 },
 }
 
 /// A sandbox owner (pid, or -pgid) as the host's; 0 stays 0 (no owner).
@@ -589,7 +585,7 @@ fn set_socket_owner(call: &mut Call) -> Result<Action, Errno> {
 
 /// TIOCSPGRP: the kernel makes the call in the task, since it acts on the caller's own
 /// controlling terminal and session, and reads the group from the task's memory: the group
-/// (read once, translated) goes there for the call (`Action::PassWithHostId`). What a task
+/// (read once, translated) goes there for the call (`Action::PassWithHostBytes`). What a task
 /// could change meanwhile (the fd, through a table it shares) reaches nothing outside the
 /// sandbox: the kernel takes only the caller's controlling terminal, and only a group of the
 /// caller's session, and every session of the sandbox holds only its processes (its first
@@ -604,68 +600,17 @@ fn set_foreground(call: &mut Call) -> Result<Action, Errno> {
         .kernel
         .translate_pgrp(call.tid, pgrp)
         .ok_or(Errno::ESRCH)?;
-    Ok(Action::PassWithHostId {
-        addr,
-        host,
-        value: pgrp,
+    Ok(Action::PassWithHostBytes {
+        args: call.args,
+        arg: 2,
+        host: host.to_ne_bytes().to_vec(),
+        own: pgrp.to_ne_bytes().to_vec(),
     })
 }
 
-/// Where the host's id `host` goes for a TIOCSPGRP of task `tid` (stack pointer `sp`) whose
-/// group word is at `addr`, once every other task sharing its memory is stopped: that word
-/// itself if it lies in a private mapping, or else (a page another process may map too) a
-/// word below the red zone of the task's stack, where a signal frame would go, if that one
-/// does; EFAULT if neither does. The word is written there (a private page is the task's
-/// own copy, read-only or not); the caller points the call at it and puts the task's
-/// number back at the exit stop.
-pub fn place_host_id(
-    mem: &dyn crate::host::TaskMemory,
-    tid: Tid,
-    addr: u64,
-    sp: u64,
-    host: i32,
-) -> Result<u64, Errno> {
-    let maps = mem.proc_file(tid, "maps").ok_or(Errno::EFAULT)?;
-    let scratch = sp.wrapping_sub(128 + 16) & !15;
-    let at = [addr, scratch]
-        .into_iter()
-        .find(|&at| in_private_mapping(&maps, at, 4))
-        .ok_or(Errno::EFAULT)?;
-    mem.write_forced(tid, at, &host.to_ne_bytes())
-        .map_err(|_| Errno::EFAULT)?;
-    Ok(at)
-}
-
-/// Whether `len` bytes at `at` lie in one private mapping of a /proc/<pid>/maps text.
-fn in_private_mapping(maps: &str, at: u64, len: u64) -> bool {
-    let Some(end) = at.checked_add(len) else {
-        return false;
-    };
-    maps.lines().any(|line| {
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
-            return false;
-        };
-        let Some((start, stop)) = range.split_once('-') else {
-            return false;
-        };
-        let parse = |hex| u64::from_str_radix(hex, 16).ok();
-        matches!((parse(start), parse(stop)), (Some(s), Some(e)) if s <= at && end <= e)
-            && perms.as_bytes().get(3) == Some(&b'p')
-    })
-}
-
-/// The exit stop: the owner the kernel returned in the caller's numbers, or the caller's
-/// number put back where the host's stood for the call.
+/// The exit stop: the owner the kernel returned in the caller's numbers.
 pub fn at_exit(k: &Kernel, tid: Tid, hook: OwnerHook, rval: i64) -> i64 {
     match hook {
-        OwnerHook::Restore { addr, value } => {
-            // Written as the host's id was: the page may be read-only to the task.
-            if k.mem.write_forced(tid, addr, &value.to_ne_bytes()).is_err() {
-                super::fixup_failed(tid);
-            }
-            rval
-        }
         OwnerHook::Owner if rval < 0 => rval,
         OwnerHook::Owner => owner_to_sandbox(k, tid, rval as i32) as i64,
     }

@@ -228,8 +228,7 @@ fn a_path_is_read_once_and_the_copy_is_used_after() {
 }
 
 #[test]
-fn a_foreground_group_is_translated_and_the_number_goes_back_at_the_exit() {
-    use super::owner::{at_exit, OwnerHook};
+fn a_foreground_group_is_translated_for_the_kernel_to_read() {
     let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
     // ioctl(0, TIOCSPGRP, &77): no process group of the sandbox is 77.
     mem.write(INIT, BUF, &77i32.to_ne_bytes()).expect("mapped");
@@ -249,27 +248,24 @@ fn a_foreground_group_is_translated_and_the_number_goes_back_at_the_exit() {
     let number = k.vpid_for(me, group);
     mem.write(me, BUF, &number.to_ne_bytes()).expect("mapped");
     match run(&mut k, me, Sysno::ioctl, args) {
-        Action::PassWithHostId { addr, host, value } => {
-            assert_eq!((addr, host, value), (BUF, group, number));
+        Action::PassWithHostBytes {
+            args: host_args,
+            arg,
+            host,
+            own,
+        } => {
+            assert_eq!((host_args, arg), (args, 2));
+            assert_eq!(host, group.to_ne_bytes());
+            assert_eq!(own, number.to_ne_bytes());
         }
         other => panic!("expected a pass with the host's id, got {other:?}"),
     }
     assert_eq!(words(&mem, me, BUF, 1), [number as u32]);
-    // The host's id written for the call gives way to the task's number at the exit stop,
-    // whatever the call returned.
-    mem.write(INIT, BUF, &INIT.to_ne_bytes()).expect("mapped");
-    let hook = OwnerHook::Restore {
-        addr: BUF,
-        value: 1,
-    };
-    let eperm = -(libc::EPERM as i64);
-    assert_eq!(at_exit(&k, INIT, hook, eperm), eperm);
-    assert_eq!(words(&mem, INIT, BUF, 1), [1]);
 }
 
 #[test]
-fn the_host_group_goes_only_where_no_other_process_maps_it() {
-    use super::owner::place_host_id;
+fn host_bytes_go_only_where_no_other_process_maps_them() {
+    use super::place_host_bytes;
     let (_, mem) = sandbox(Ids { uid: 0, gid: 0 });
     let stack = 0x7000_0000u64;
     mem.map(INIT, stack - 4096, &[0u8; 4096]);
@@ -285,23 +281,29 @@ fn the_host_group_goes_only_where_no_other_process_maps_it() {
     };
     // The word in a private mapping: there (read-only to the task or not).
     mem.set_proc_file(INIT, "maps", &maps("r--p", "rw-p"));
-    assert_eq!(place_host_id(&*mem, INIT, BUF, sp, 4100), Ok(BUF));
+    assert_eq!(
+        place_host_bytes(&*mem, INIT, BUF, sp, &4100i32.to_ne_bytes()),
+        Ok(BUF)
+    );
     assert_eq!(words(&mem, INIT, BUF, 1), [4100]);
     // In a shared one: below the stack's red zone instead, the task's word untouched.
     mem.write(INIT, BUF, &1i32.to_ne_bytes()).expect("mapped");
     mem.set_proc_file(INIT, "maps", &maps("rw-s", "rw-p"));
-    assert_eq!(place_host_id(&*mem, INIT, BUF, sp, 4100), Ok(scratch));
+    assert_eq!(
+        place_host_bytes(&*mem, INIT, BUF, sp, &4100i32.to_ne_bytes()),
+        Ok(scratch)
+    );
     assert_eq!(words(&mem, INIT, BUF, 1), [1]);
     assert_eq!(words(&mem, INIT, scratch, 1), [4100]);
     // Neither private, or a word across a mapping's end: nowhere.
     mem.set_proc_file(INIT, "maps", &maps("rw-s", "rw-s"));
     assert_eq!(
-        place_host_id(&*mem, INIT, BUF, sp, 4100),
+        place_host_bytes(&*mem, INIT, BUF, sp, &4100i32.to_ne_bytes()),
         Err(nix::errno::Errno::EFAULT)
     );
     mem.set_proc_file(INIT, "maps", &maps("rw-p", "rw-s"));
     assert_eq!(
-        place_host_id(&*mem, INIT, BUF + 4094, sp, 4100),
+        place_host_bytes(&*mem, INIT, BUF + 4094, sp, &4100i32.to_ne_bytes()),
         Err(nix::errno::Errno::EFAULT)
     );
 }
