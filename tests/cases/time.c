@@ -1,6 +1,7 @@
 /* Time: clock_gettime(2), clock_getres(2), nanosleep(2), clock_nanosleep(2), gettimeofday(2),
  * time(2), timerfd_create(2), setitimer(2)/getitimer, alarm(2), timer_create(2) family. */
 #include "tap.h"
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,6 +11,12 @@
 #include <time.h>
 
 static volatile sig_atomic_t ticks;
+static int timer_ran_fd = -1;
+static void timer_ran(union sigval v)
+{
+    (void)v;
+    write(timer_ran_fd, "r", 1);
+}
 static void on_sig(int s) { (void)s; ticks++; }
 
 int main(int argc, char **argv)
@@ -100,6 +107,38 @@ int main(int argc, char **argv)
     T_ERR(syscall(SYS_timer_delete, tid), EINVAL, "timer_delete: again -> EINVAL");
     T_ERR(syscall(SYS_timer_create, 1000, &sev, &tid), EINVAL, "timer_create: bad clock -> EINVAL");
     T_ERR(syscall(SYS_timer_create, CLOCK_MONOTONIC, &sev, BADPTR), EFAULT, "timer_create: bad id pointer -> EFAULT");
+    /* A timer that signals one thread (SIGEV_THREAD_ID), named by its own id. */
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    struct sigevent tev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGUSR1};
+    tev._sigev_un._tid = syscall(SYS_gettid);
+    T_EQ(syscall(SYS_timer_create, CLOCK_MONOTONIC, &tev, &tid), 0, "timer_create: SIGEV_THREAD_ID of the caller");
+    struct itimerspec soon = {{0, 0}, {0, 1000000}};
+    T_EQ(syscall(SYS_timer_settime, tid, 0, &soon, NULL), 0, "timer_settime: arm the thread's timer");
+    siginfo_t fired;
+    struct timespec patience = {10, 0};
+    OK(sigtimedwait(&usr1, &fired, &patience) == SIGUSR1 && fired.si_code == SI_TIMER,
+       "timer_create: the thread's timer signals it (SI_TIMER)");
+    syscall(SYS_timer_delete, tid);
+    sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+    tev._sigev_un._tid = getppid();
+    T_ERR(syscall(SYS_timer_create, CLOCK_MONOTONIC, &tev, &tid), EINVAL,
+          "timer_create: SIGEV_THREAD_ID of another process -> EINVAL");
+    /* glibc's SIGEV_THREAD: a helper thread named by SIGEV_THREAD_ID runs the function. */
+    int ran[2];
+    pipe(ran);
+    timer_ran_fd = ran[1];
+    struct sigevent thread_ev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = timer_ran};
+    timer_t glibc_timer;
+    T_EQ(timer_create(CLOCK_MONOTONIC, &thread_ev, &glibc_timer), 0, "timer_create: SIGEV_THREAD (glibc)");
+    timer_settime(glibc_timer, 0, &soon, NULL);
+    struct pollfd ranp = {.fd = ran[0], .events = POLLIN};
+    OK(poll(&ranp, 1, 10000) == 1, "timer_create: the SIGEV_THREAD function ran");
+    timer_delete(glibc_timer);
+    close(ran[0]);
+    close(ran[1]);
     /* CPU-time clocks of processes and threads: their ids carry the caller's numbers. */
     clockid_t cpu;
     struct timespec used;

@@ -18,7 +18,49 @@ crate::syscall_entries! {
     clock_nanosleep(clock: Int32, flags: Hex, request: Ptr, remain: Ptr) => Checked,
         |call, a| cpu_clock(call, a.clock);
     timer_create(clock: Int32, event: Ptr, timer: Ptr) => Checked,
-        |call, a| cpu_clock(call, a.clock);
+        |call, a| timer_create(call, a.clock, a.event);
+}
+
+/// struct sigevent's length, and where sigev_notify and sigev_notify_thread_id lie in it.
+const SIGEVENT: usize = 64;
+const SIGEV_NOTIFY: usize = 12;
+const SIGEV_THREAD_ID_AT: usize = 16;
+const SIGEV_THREAD_ID: i32 = 4;
+
+/// timer_create: a CPU clock's id (as for the other clock calls), and a SIGEV_THREAD_ID
+/// event's thread, which the kernel looks up among the host's ids (glibc's SIGEV_THREAD
+/// timers name their helper thread so; with the sandbox's number the kernel found no such
+/// thread: EINVAL). The event is read once; with a thread it goes to the kernel with the
+/// host's id of that thread where no other task can read it (`Action::PassWithHostBytes`).
+/// A thread that is not the sandbox's is EINVAL, as a thread outside the caller's process
+/// is (the kernel checks that the thread is the caller's process's).
+fn timer_create(call: &mut Call, clock: i32, event: u64) -> Action {
+    let action = cpu_clock(call, clock);
+    let args = match action {
+        Action::Pass => call.args,
+        Action::PassWith(args) => args,
+        refused => return refused,
+    };
+    let mut own = vec![0u8; SIGEVENT];
+    if event == 0 || call.kernel.mem.read(call.tid, event, &mut own).is_err() {
+        // No event, or one the kernel fails to read as well (EFAULT).
+        return action;
+    }
+    let word = |at: usize| i32::from_ne_bytes(own[at..at + 4].try_into().expect("4 bytes"));
+    if word(SIGEV_NOTIFY) & SIGEV_THREAD_ID == 0 {
+        return action;
+    }
+    let Some(thread) = call.kernel.translate(call.tid, word(SIGEV_THREAD_ID_AT)) else {
+        return errno(Errno::EINVAL);
+    };
+    let mut host = own.clone();
+    host[SIGEV_THREAD_ID_AT..SIGEV_THREAD_ID_AT + 4].copy_from_slice(&thread.to_ne_bytes());
+    Action::PassWithHostBytes {
+        args,
+        arg: 1,
+        host,
+        own,
+    }
 }
 
 /// A call whose first argument is `clock`, rewritten with the host's id for it.

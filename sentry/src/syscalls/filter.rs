@@ -12,9 +12,10 @@ use syscalls::Sysno;
 /// carry process ids, setsockopt for SO_PASSPIDFD, SO_PASSCRED and the buffer sizes (charged
 /// under a memory limit), getrlimit and setrlimit for RLIMIT_CORE,
 /// the clock calls for CPU clocks (negative clock ids, which carry a pid), prlimit64 of
-/// another process or of RLIMIT_CORE, the prctl options the sentry decides, and futex's
-/// priority-inheritance operations. The rest of each runs in the kernel.
-const GUARDED: [(Sysno, u8, ArgTest); 14] = [
+/// another process or of RLIMIT_CORE, the prctl options the sentry decides, futex's
+/// priority-inheritance operations, and timer_create with an event. The rest of each runs
+/// in the kernel.
+const GUARDED: [(Sysno, u8, ArgTest); 15] = [
     (Sysno::fcntl, 1, ArgTest::OneOf(&super::owner::COMMANDS)),
     (
         Sysno::setsockopt,
@@ -70,6 +71,10 @@ const GUARDED: [(Sysno, u8, ArgTest); 14] = [
     (Sysno::clock_getres, 0, NEGATIVE),
     (Sysno::clock_nanosleep, 0, NEGATIVE),
     (Sysno::timer_create, 0, NEGATIVE),
+    // An event may name a thread (SIGEV_THREAD_ID) by the sandbox's number. A pointer whose
+    // low half is zero passes: the kernel then takes the number as a host id, and accepts
+    // only a thread of the caller's own process.
+    (Sysno::timer_create, 1, ArgTest::AtLeast(1)),
 ];
 
 /// An int argument below zero (its low 32 bits, unsigned, at or above 2^31).
@@ -286,6 +291,9 @@ mod tests {
             trace,
             "LOCK_PI2"
         );
+        let timer = |event: u64| run(Sysno::timer_create, [1, event, 0x2000, 0, 0, 0]);
+        assert_eq!(timer(0), allow, "no event: a signal to the process");
+        assert_eq!(timer(0x1000), trace, "an event may name a thread");
         let clock = |id: i32| run(Sysno::clock_gettime, [id as u32 as u64, 0, 0, 0, 0, 0]);
         assert_eq!(clock(libc::CLOCK_MONOTONIC), allow);
         assert_eq!(clock(libc::CLOCK_PROCESS_CPUTIME_ID), allow);

@@ -1265,3 +1265,45 @@ fn a_senders_name_is_the_path_the_sandbox_bound_within_the_buffer() {
     fix_unix_address(INIT, &k, UnixNamed::Sender, (BUF, len_at, 110));
     assert_eq!(name_and_len(&mem), (b"a\0xxxxxxxxxx".to_vec(), 4));
 }
+
+#[test]
+fn a_timers_thread_goes_to_the_kernel_by_its_host_id() {
+    let (mut k, mem) = sandbox(Ids { uid: 0, gid: 0 });
+    // struct sigevent: value (8), signo (4), notify (4), the thread's id at 16.
+    let event = |notify: i32, thread: i32| {
+        let mut e = vec![0u8; 64];
+        e[8..12].copy_from_slice(&libc::SIGUSR1.to_ne_bytes());
+        e[12..16].copy_from_slice(&notify.to_ne_bytes());
+        e[16..20].copy_from_slice(&thread.to_ne_bytes());
+        e
+    };
+    let args = [libc::CLOCK_MONOTONIC as u64, BUF, BUF + 512, 0, 0, 0];
+    mem.write(INIT, BUF, &event(4, 2)).expect("mapped");
+    match run(&mut k, INIT, Sysno::timer_create, args) {
+        Action::PassWithHostBytes {
+            args: host_args,
+            arg,
+            host,
+            own,
+        } => {
+            assert_eq!((host_args, arg), (args, 1));
+            assert_eq!(own, event(4, 2));
+            assert_eq!(host, event(4, CHILD), "thread 2 is host task {CHILD}");
+        }
+        other => panic!("expected the event with the host's id, got {other:?}"),
+    }
+    // No thread of the sandbox's: EINVAL, as for a thread outside the caller's process.
+    mem.write(INIT, BUF, &event(4, 99)).expect("mapped");
+    let einval = -(libc::EINVAL as i64);
+    assert_eq!(
+        returned(run(&mut k, INIT, Sysno::timer_create, args)),
+        einval
+    );
+    // A signal to the process names no thread: the task's own call.
+    mem.write(INIT, BUF, &event(libc::SIGEV_SIGNAL, 99))
+        .expect("mapped");
+    assert!(matches!(
+        run(&mut k, INIT, Sysno::timer_create, args),
+        Action::Pass
+    ));
+}
