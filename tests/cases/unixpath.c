@@ -213,6 +213,22 @@ int main(int argc, char **argv)
     T_EQ(getsockname(from, (struct sockaddr *)&got, &gl), 0, "getsockname: into a short buffer");
     OK(gl == offsetof(struct sockaddr_un, sun_path) + 10 && memcmp(got.sun_path, "senxxx", 6) == 0,
        "getsockname: the name cut at the buffer's end, its whole length returned");
+    /* An accepted client that bound a path, named by it. */
+    int listener = socket(AF_UNIX, SOCK_STREAM, 0), client = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un la, ca;
+    socklen_t ll = mkaddr(&la, "senders/l"), cll = mkaddr(&ca, "senders/c");
+    bind(listener, (struct sockaddr *)&la, ll);
+    listen(listener, 1);
+    bind(client, (struct sockaddr *)&ca, cll);
+    T_EQ(connect(client, (struct sockaddr *)&la, ll), 0, "connect: a client that bound a path");
+    memset(&got, 0, sizeof got);
+    gl = sizeof got;
+    int accepted = accept(listener, (struct sockaddr *)&got, &gl);
+    OK(accepted >= 0 && gl == offsetof(struct sockaddr_un, sun_path) + 10 && strcmp(got.sun_path, "senders/c") == 0,
+       "accept: the client's name is the path it bound");
+    close(accepted);
+    close(client);
+    close(listener);
     close(from);
     close(to);
     close(dfd);

@@ -80,6 +80,12 @@ impl Supervisor {
                 len,
                 room,
             }) if rval >= 0 => {
+                let named = match named {
+                    syscalls::unix_address::UnixNamed::AcceptedPeer => {
+                        syscalls::unix_address::UnixNamed::Peer(rval as i32)
+                    }
+                    named => named,
+                };
                 syscalls::unix_address::fix_unix_address(tid, k, named, (addr, len, room));
                 rval
             }

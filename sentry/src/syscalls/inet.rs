@@ -286,11 +286,20 @@ fn listen(call: &mut Call) -> Action {
 
 /// accept/accept4 on a loopback listener: the kernel accepts with no address (it would write
 /// an AF_UNIX one); the sentry records the new socket and writes the peer's inet address.
+/// On an AF_UNIX listener the peer's address is put in the sandbox's terms at the exit stop
+/// (but under memory accounting, whose own exit stop charges the new socket: there it is
+/// the kernel's, the last component of the path the peer bound).
 fn accept(call: &mut Call) -> Action {
     let Ok(sock) = call.task_fd(call.args[0] as i32) else {
         return Action::Pass;
     };
     let Some(listener) = emulated(call, &sock) else {
+        let named = super::unix_address::UnixNamed::AcceptedPeer;
+        let wants_address = call.args[1] != 0 && !call.kernel.memory.active();
+        if wants_address && super::unix_address::is_unix(&sock) {
+            let (addr, len_at) = (call.args[1], call.args[2]);
+            return super::unix_address::unix_address_at_exit(call, named, addr, len_at);
+        }
         return Action::Pass;
     };
     let mut args = call.args;

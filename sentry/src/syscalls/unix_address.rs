@@ -8,11 +8,13 @@ use crate::kernel::sockets::{self, Diag};
 use std::os::fd::OwnedFd;
 
 /// Whose AF_UNIX address a call writes: the socket `fd`'s own (getsockname), its peer's
-/// (getpeername), or the sender's of what it received (recvfrom, recvmsg).
+/// (getpeername), the peer's of the socket the call returns (accept), or the sender's of
+/// what it received (recvfrom, recvmsg).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnixNamed {
     Own(i32),
     Peer(i32),
+    AcceptedPeer,
     Sender,
 }
 
@@ -86,6 +88,8 @@ pub fn fix_unix_address(
     } else {
         let sandbox_path = match named {
             UnixNamed::Own(fd) | UnixNamed::Peer(fd) => bound_path(tid, kernel, fd, named),
+            // The exit stop names the accepted socket by its fd (`Peer`).
+            UnixNamed::AcceptedPeer => None,
             UnixNamed::Sender => {
                 let kept = name.split(|&b| b == 0).next().unwrap_or(name);
                 path_bound_as(kernel, kept)
