@@ -55,6 +55,20 @@ fn returned(action: Action) -> i64 {
     }
 }
 
+/// A call passed with a host id in its bytes: (arguments, which one points at them, the
+/// bytes the kernel reads, the task's own).
+fn host_bytes(action: Action) -> ([u64; 6], usize, Vec<u8>, Vec<u8>) {
+    match action {
+        Action::PassWithHostBytes {
+            args,
+            arg,
+            host,
+            own,
+        } => (args, arg, host, own),
+        other => panic!("expected a pass with a host id in memory, got {other:?}"),
+    }
+}
+
 fn words(mem: &FakeMemory, tid: Tid, at: u64, n: usize) -> Vec<u32> {
     mem.get(tid, at, n * 4)
         .chunks_exact(4)
@@ -247,19 +261,10 @@ fn a_foreground_group_is_translated_for_the_kernel_to_read() {
     mem.map(me, BUF, &[0u8; 4096]);
     let number = k.vpid_for(me, group);
     mem.write(me, BUF, &number.to_ne_bytes()).expect("mapped");
-    match run(&mut k, me, Sysno::ioctl, args) {
-        Action::PassWithHostBytes {
-            args: host_args,
-            arg,
-            host,
-            own,
-        } => {
-            assert_eq!((host_args, arg), (args, 2));
-            assert_eq!(host, group.to_ne_bytes());
-            assert_eq!(own, number.to_ne_bytes());
-        }
-        other => panic!("expected a pass with the host's id, got {other:?}"),
-    }
+    let (host_args, arg, host, own) = host_bytes(run(&mut k, me, Sysno::ioctl, args));
+    assert_eq!((host_args, arg), (args, 2));
+    assert_eq!(host, group.to_ne_bytes());
+    assert_eq!(own, number.to_ne_bytes());
     assert_eq!(words(&mem, me, BUF, 1), [number as u32]);
 }
 
@@ -1279,19 +1284,10 @@ fn a_timers_thread_goes_to_the_kernel_by_its_host_id() {
     };
     let args = [libc::CLOCK_MONOTONIC as u64, BUF, BUF + 512, 0, 0, 0];
     mem.write(INIT, BUF, &event(4, 2)).expect("mapped");
-    match run(&mut k, INIT, Sysno::timer_create, args) {
-        Action::PassWithHostBytes {
-            args: host_args,
-            arg,
-            host,
-            own,
-        } => {
-            assert_eq!((host_args, arg), (args, 1));
-            assert_eq!(own, event(4, 2));
-            assert_eq!(host, event(4, CHILD), "thread 2 is host task {CHILD}");
-        }
-        other => panic!("expected the event with the host's id, got {other:?}"),
-    }
+    let (host_args, arg, host, own) = host_bytes(run(&mut k, INIT, Sysno::timer_create, args));
+    assert_eq!((host_args, arg), (args, 1));
+    assert_eq!(own, event(4, 2));
+    assert_eq!(host, event(4, CHILD), "thread 2 is host task {CHILD}");
     // No thread of the sandbox's: EINVAL, as for a thread outside the caller's process.
     mem.write(INIT, BUF, &event(4, 99)).expect("mapped");
     let einval = -(libc::EINVAL as i64);

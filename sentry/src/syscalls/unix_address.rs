@@ -37,20 +37,7 @@ pub fn unix_address_at_exit(call: &Call, named: UnixNamed, addr: u64, len_at: u6
 
 /// Whether `sock` is an AF_UNIX socket.
 pub fn is_unix(sock: &OwnedFd) -> bool {
-    use std::os::fd::AsRawFd;
-    let mut domain: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt writes one int and its length into memory we own.
-    let rc = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_DOMAIN,
-            (&mut domain as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    rc == 0 && domain == libc::AF_UNIX
+    sockets::get_int_option(sock, libc::SO_DOMAIN) == Ok(libc::AF_UNIX)
 }
 
 /// The exit stop of a call that wrote an AF_UNIX address (see [`UnixNamed`]): the address the
