@@ -4,7 +4,7 @@
 //!
 //! Every other task that shares the caller's address space (its threads, CLONE_VM children,
 //! a vfork parent; the kernel says which, by kcmp) is interrupted (PTRACE_INTERRUPT) before
-//! the word is written. From then on such a task cannot run an instruction of its own
+//! the bytes are written. From then on such a task cannot run an instruction of its own
 //! without a ptrace stop first: the interrupt is pending until it stops, and every way back
 //! to user space passes the check for it. Only a task running on another CPU at that moment
 //! may go on until the interrupt reaches it: the sentry waits for the stop of each task the
