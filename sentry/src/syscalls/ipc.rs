@@ -130,10 +130,15 @@ fn semop(call: &mut Call, id: i32, ops: u64, count: u64) -> Action {
     if perm.permits(&creds, READ | WRITE) {
         return Action::Pass;
     }
-    // struct sembuf: sem_num (u16), sem_op (i16), sem_flg (i16). SEMOPM is at most 1000.
+    // struct sembuf: sem_num (u16), sem_op (i16), sem_flg (i16). More operations than the
+    // sentry reads count as a change (the default SEMOPM is 500).
     const SEMBUF: usize = 6;
-    let mut sops = vec![0u8; SEMBUF * count.clamp(0, 1000) as usize];
-    if count == 0 || count > 1000 || call.kernel.mem.read(call.tid, ops, &mut sops).is_err() {
+    const MOST: u64 = 1000;
+    if count > MOST {
+        return errno(Errno::EACCES);
+    }
+    let mut sops = vec![0u8; SEMBUF * count as usize];
+    if count == 0 || call.kernel.mem.read(call.tid, ops, &mut sops).is_err() {
         return Action::Pass;
     }
     let changes = sops.chunks_exact(SEMBUF).any(|op| op[2..4] != [0, 0]);
