@@ -75,6 +75,14 @@ pub fn read_proc_text(path: impl AsRef<std::path::Path>) -> std::io::Result<Stri
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))
 }
 
+/// The state letter of host task `tid` in its /proc stat ('R', 'S', 'D', 't', 'Z', ...); None
+/// once it is gone.
+pub fn task_state(tid: Tid) -> Option<char> {
+    read_proc_text(format!("/proc/{tid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ")?.1.chars().next())
+}
+
 /// The value of field `name` ("pos:", "flags:", "SigBlk:", ...) in the text of a /proc file
 /// that has one `name value` per line, trimmed.
 pub fn proc_field<'a>(text: &'a str, name: &str) -> Option<&'a str> {

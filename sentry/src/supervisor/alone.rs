@@ -36,14 +36,6 @@ fn same_memory(a: Tid, b: Tid) -> bool {
     rc != 1 && rc != 2
 }
 
-/// Whether the host shows task `tid` running (or runnable): it may be in user space.
-fn may_be_running(tid: Tid) -> bool {
-    crate::host::read_proc_text(format!("/proc/{tid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit_once(") ")?.1.chars().next())
-        == Some('R')
-}
-
 impl Supervisor {
     /// The task at `stopped` asked for a call that reads `host` (its `own` bytes with a host
     /// id in) at `addr`: the other tasks of its address space are stopped and the bytes are
@@ -93,7 +85,8 @@ impl Supervisor {
             .filter(|&t| platform_ptrace::interrupt(t).is_ok())
             .collect();
         for &sharer in &sharers {
-            if !may_be_running(sharer) {
+            // Only a task the host shows running (or runnable) may be in user space.
+            if crate::host::task_state(sharer) != Some('R') {
                 // In the kernel (or stopped): it stops before it returns to user space.
                 continue;
             }
@@ -121,6 +114,10 @@ impl Supervisor {
         stopped: Stopped,
         stop: Stop,
     ) -> Option<(Stopped, Stop)> {
+        // Every stop comes here; nearly always no call is running alone.
+        if self.held_for.is_empty() {
+            return Some((stopped, stop));
+        }
         let tid = stopped.tid();
         let Some(call) = self
             .held_for
@@ -143,6 +140,10 @@ impl Supervisor {
     /// The call of `caller` is over: its own bytes go back (written as the host's were: the
     /// page may be read-only to the task), and the tasks it held go on.
     pub(super) fn alone_call_over(&mut self, caller: Tid) {
+        // Every exit stop comes here; nearly always no call is running alone.
+        if self.alone.is_empty() {
+            return;
+        }
         let Some(call) = self.alone.remove(&caller) else {
             return;
         };

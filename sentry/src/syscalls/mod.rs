@@ -448,9 +448,7 @@ fn in_private_mapping(maps: &str, at: u64, len: u64) -> bool {
 pub fn fixup_failed(tid: Tid) {
     // A task that is already gone (a thread that exited meanwhile, a zombie until the
     // sentry reaps it) has nothing to protect, and a signal to it would reach its process.
-    let state = crate::host::read_proc_text(format!("/proc/{tid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit_once(") ")?.1.chars().next());
+    let state = crate::host::task_state(tid);
     if !matches!(state, Some(s) if s != 'Z' && s != 'X') {
         return;
     }

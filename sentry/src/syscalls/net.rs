@@ -1110,14 +1110,16 @@ fn receive(call: &mut Call) -> Action {
     let unix = is_unix(&sock);
     let passcred = unix && sockopt(&sock, libc::SO_PASSCRED).is_ok_and(|v| v != 0);
     if !passcred {
+        if !unix || call.sysno != Sysno::recvmsg {
+            return Action::Pass;
+        }
         // A single recvmsg's sender, if it asked for one (msg_name, msg_namelen at 8).
         let mut word = [0u8; 8];
         let read = call.kernel.mem.read(call.tid, call.args[1], &mut word);
-        let name = read.map_or(0, |()| u64::from_ne_bytes(word));
-        if unix && call.sysno == Sysno::recvmsg && name != 0 {
-            return unix_address_at_exit(call, UnixNamed::Sender, name, call.args[1] + 8);
-        }
-        return Action::Pass;
+        return match read.map_or(0, |()| u64::from_ne_bytes(word)) {
+            0 => Action::Pass,
+            name => unix_address_at_exit(call, UnixNamed::Sender, name, call.args[1] + 8),
+        };
     }
     Action::PassThenExit(ExitHook::ReceivedCreds {
         msg: call.args[1],
